@@ -1,0 +1,77 @@
+/**
+ * Action names and action patterns (spec §6.2).
+ *
+ * An action is `:`-separated segments of `[A-Za-z0-9_.-]`, e.g. `email:read` or
+ * `calendar:events:decline`. In a pattern a `*` segment matches exactly one segment, and a
+ * final `*` matches one or more remaining segments: `calendar:*` matches `calendar:read` and
+ * `calendar:events:decline` but not `calendar`; `*` alone matches every action.
+ *
+ * @module
+ */
+
+const SEGMENT = /^[A-Za-z0-9_.-]+$/
+
+/** Is `action` a concrete action name (no wildcards)? */
+export function isActionName(action: string): boolean {
+  if (action.length === 0 || action.length > 1024) return false
+  for (const segment of action.split(':')) if (!SEGMENT.test(segment)) return false
+  return true
+}
+
+/** Is `pattern` a well-formed action pattern? */
+export function isActionPattern(pattern: string): boolean {
+  if (pattern.length === 0 || pattern.length > 1024) return false
+  for (const segment of pattern.split(':')) if (segment !== '*' && !SEGMENT.test(segment)) return false
+  return true
+}
+
+/**
+ * Does `action` match `pattern`? Linear in their lengths.
+ *
+ * @example
+ * ```ts
+ * matchAction('email:*', 'email:draft') // true
+ * matchAction('email:*', 'email')       // false
+ * matchAction('*:read', 'slack:read')   // true
+ * ```
+ */
+export function matchAction(pattern: string, action: string): boolean {
+  const p = pattern.split(':')
+  const a = action.split(':')
+  for (let i = 0; i < p.length; i++) {
+    const seg = p[i]
+    if (seg === '*' && i === p.length - 1) return a.length > i
+    if (i >= a.length) return false
+    if (seg !== '*' && seg !== a[i]) return false
+  }
+  return a.length === p.length
+}
+
+/** Does `action` match any of `patterns`? Returns the first matching pattern. */
+export function firstMatch(patterns: readonly string[], action: string): string | undefined {
+  for (const p of patterns) if (matchAction(p, action)) return p
+  return undefined
+}
+
+/**
+ * Is every action matched by `inner` also matched by `outer`? Used to warn when an
+ * attenuation is wider than its parent; exact for this pattern language.
+ */
+export function patternCovers(outer: string, inner: string): boolean {
+  const o = outer.split(':')
+  const n = inner.split(':')
+  for (let i = 0; i < o.length; i++) {
+    const seg = o[i]
+    const last = i === o.length - 1
+    if (seg === '*' && last) {
+      // inner must require at least one segment here
+      return n.length > i
+    }
+    if (i >= n.length) return false
+    const innerSeg = n[i]
+    const innerTail = innerSeg === '*' && i === n.length - 1
+    if (innerTail) return false // inner's tail can be longer than outer allows
+    if (seg !== '*' && seg !== innerSeg) return false
+  }
+  return n.length === o.length
+}

@@ -1,0 +1,100 @@
+/**
+ * Arguments on the wire (spec §5.6). The CBOR profile allows only unsigned-integer map
+ * keys, so an object is encoded as `{0: [[key, value], …]}` with keys in strictly
+ * ascending UTF-8 byte order; a request's top-level arguments are the bare pair list.
+ *
+ * @module
+ */
+import type { CborMap, CborValue } from '../cbor/codec.js'
+import { fail } from '../errors.js'
+import { utf8 } from '../internal/bytes.js'
+import type { Args, ArgValue } from './types.js'
+
+const MAX_ARG_DEPTH = 4
+
+/** Compare two strings by their UTF-8 bytes (the order keys must appear in). */
+export function compareUtf8(a: string, b: string): number {
+  const x = utf8(a)
+  const y = utf8(b)
+  const n = Math.min(x.length, y.length)
+  for (let i = 0; i < n; i++) if (x[i] !== y[i]) return (x[i] as number) - (y[i] as number)
+  return x.length - y.length
+}
+
+/** Encode a top-level argument object as a sorted pair list. Throws TypeError on bad input. */
+export function encodeArgs(args: Args): CborValue[] {
+  return encodePairs(args, 0)
+}
+
+function encodePairs(obj: Args, depth: number): CborValue[] {
+  if (depth > MAX_ARG_DEPTH) throw new RangeError(`"args" nest deeper than ${MAX_ARG_DEPTH}`)
+  const keys = Object.keys(obj).sort(compareUtf8)
+  return keys.map((k) => [k, encodeValue(obj[k] as ArgValue, depth + 1)])
+}
+
+/** Encode one argument value. */
+export function encodeValue(value: ArgValue, depth = 0): CborValue {
+  if (typeof value === 'string' || typeof value === 'boolean') return value
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value)) throw new TypeError(`"args" values must be safe integers, got ${value}`)
+    return value
+  }
+  if (depth > MAX_ARG_DEPTH) throw new RangeError(`"args" nest deeper than ${MAX_ARG_DEPTH}`)
+  if (Array.isArray(value)) return value.map((v: ArgValue) => encodeValue(v, depth + 1))
+  if (typeof value === 'object' && value !== null) return new Map([[0, encodePairs(value as Args, depth)]])
+  throw new TypeError(`"args" value of type ${typeof value} is not supported`)
+}
+
+/** Decode a pair list into a null-prototype object. Throws ERR_FORMAT on bad structure. */
+export function decodeArgs(raw: CborValue, what = 'args'): Args {
+  return decodePairs(raw, what, 0)
+}
+
+function decodePairs(raw: CborValue, what: string, depth: number): Args {
+  if (!Array.isArray(raw)) fail('ERR_FORMAT', `${what}: expected a list of [key, value] pairs`)
+  const out: Record<string, ArgValue> = Object.create(null)
+  let previous: string | undefined
+  for (const pair of raw as CborValue[]) {
+    if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string') {
+      fail('ERR_FORMAT', `${what}: expected a [key, value] pair`)
+    }
+    const key = pair[0] as string
+    if (previous !== undefined && compareUtf8(previous, key) >= 0) {
+      fail(compareUtf8(previous, key) === 0 ? 'ERR_CBOR_DUP_KEY' : 'ERR_CBOR_NONCANONICAL', `${what}: keys must be unique and ascending`)
+    }
+    previous = key
+    out[key] = decodeValue(pair[1] as CborValue, what, depth + 1)
+  }
+  return out
+}
+
+/** Decode one argument value. */
+export function decodeValue(raw: CborValue, what: string, depth = 0): ArgValue {
+  if (typeof raw === 'string' || typeof raw === 'number' || typeof raw === 'boolean') return raw
+  if (depth > MAX_ARG_DEPTH) fail('ERR_LIMIT_DEPTH', `${what}: nested deeper than ${MAX_ARG_DEPTH}`)
+  if (Array.isArray(raw)) return (raw as CborValue[]).map((v) => decodeValue(v, what, depth + 1))
+  if (raw instanceof Map) {
+    const map = raw as CborMap
+    if (map.size !== 1 || !map.has(0)) fail('ERR_FORMAT', `${what}: an object is {0: pairs}`)
+    return decodePairs(map.get(0) as CborValue, what, depth)
+  }
+  fail('ERR_FORMAT', `${what}: byte strings are not argument values`)
+}
+
+/**
+ * The argument at a dotted `path` (`to`, `recipient.domain`, `cc.0`), or undefined.
+ * Only own properties are looked up, so `__proto__` and friends find nothing.
+ */
+export function argAt(args: Args, path: string): ArgValue | undefined {
+  let current: ArgValue | undefined = args
+  for (const part of path.split('.')) {
+    if (current === undefined || typeof current !== 'object') return undefined
+    if (Array.isArray(current)) {
+      if (!/^(0|[1-9][0-9]{0,5})$/.test(part)) return undefined
+      current = (current as readonly ArgValue[])[Number(part)]
+    } else {
+      current = Object.hasOwn(current, part) ? (current as Args)[part] : undefined
+    }
+  }
+  return current
+}

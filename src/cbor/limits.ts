@@ -1,0 +1,40 @@
+/**
+ * Pinned limits of the strict CBOR profile and of the token schema (spec §5.4).
+ * They are checked before any signature work.
+ *
+ * @module
+ */
+
+/** Limits the CBOR validator enforces on every item it sees. */
+export interface CborLimits {
+  /** Maximum nesting of arrays and maps; the top-level container is depth 1. */
+  readonly maxDepth: number
+  /** Maximum entries in one array or map. */
+  readonly maxEntries: number
+  /** Maximum UTF-8 bytes in one text string. */
+  readonly maxTextBytes: number
+  /** Maximum bytes in one byte string. */
+  readonly maxByteString: number
+}
+
+/** The profile's limits (spec §5.4). */
+export const CBOR_LIMITS: CborLimits = Object.freeze({
+  maxDepth: 8,
+  maxEntries: 64,
+  maxTextBytes: 1024,
+  maxByteString: 16 * 1024,
+})
+
+/** Limits on whole tokens, checked by the parsers before any CBOR is read. */
+export const TOKEN_LIMITS = Object.freeze({
+  /** Largest encoded mandate, invocation, approval or revocation, in bytes. */
+  maxTokenBytes: 16 * 1024,
+  /** Largest block payload, in bytes. */
+  maxBlockBytes: 4 * 1024,
+  /** Most blocks in one chain (root included). */
+  maxBlocks: 16,
+  /** Most caveats in one block. */
+  maxCaveats: 32,
+  /** Longest action, resource, pattern or name, in UTF-8 bytes. */
+  maxStringBytes: 1024,
+})

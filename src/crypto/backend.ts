@@ -1,0 +1,23 @@
+/**
+ * One interface over two Ed25519 implementations (spec §4.3): `node` (OpenSSL through
+ * `node:crypto`, about 10× faster here) and `noble` (@noble/ed25519, pure JS, runs in
+ * browsers and edge runtimes). Both implement the strict profile and give the same outcome
+ * on every input; `test/crypto/differential.test.ts` holds them to it.
+ *
+ * @module
+ */
+import type { SignatureOutcome } from './profile.js'
+
+/** Names of the available backends. */
+export type BackendName = 'node' | 'noble'
+
+/** An Ed25519 implementation constrained to the strict profile. */
+export interface Ed25519Backend {
+  readonly name: BackendName
+  /** The 32-byte public key of a 32-byte secret key (seed). */
+  publicKey(secretKey: Uint8Array): Uint8Array
+  /** A pure Ed25519 signature (64 bytes). */
+  sign(secretKey: Uint8Array, message: Uint8Array): Uint8Array
+  /** Strict-profile verification: `accept` or the first failing rule. Never throws. */
+  verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): SignatureOutcome
+}

@@ -1,0 +1,23 @@
+/**
+ * Hashes used by the format: SHA-256 for ids, SHA-512 inside Ed25519.
+ *
+ * @module
+ */
+import { sha256 as nobleSha256, sha512 as nobleSha512 } from '@noble/hashes/sha2.js'
+
+/** SHA-256 of `bytes`. */
+export function sha256(bytes: Uint8Array): Uint8Array {
+  return nobleSha256(bytes)
+}
+
+/** SHA-512 of `bytes`. */
+export function sha512(bytes: Uint8Array): Uint8Array {
+  return nobleSha512(bytes)
+}
+
+/** Cryptographically secure random bytes from the platform (WebCrypto). */
+export function randomBytes(length: number): Uint8Array {
+  const out = new Uint8Array(length)
+  globalThis.crypto.getRandomValues(out)
+  return out
+}

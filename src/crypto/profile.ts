@@ -1,0 +1,114 @@
+/**
+ * The Ed25519 strict profile `ed25519-strict-v1` (spec §4): exact lengths, canonical A and
+ * R, S < L, neither A nor R of small order, and the cofactorless equation [S]B = R + [k]A
+ * with k = SHA-512(R ‖ A ‖ M) mod L over the received bytes. This is libsodium's and
+ * ed25519-dalek's `verify_strict` rule set; the vectors in `test-vectors/ed25519/` pin it.
+ *
+ * The rules are checked in a fixed order and the first failing one is reported, so that
+ * both backends give the same outcome for every input, not just the same verdict.
+ *
+ * @module
+ */
+import { Point } from '@noble/ed25519'
+import type { MandateErrorCode } from '../errors.js'
+import { toHex } from '../internal/bytes.js'
+
+/** Outcome of a strict verification: `accept` or the first rule that rejects. */
+export type SignatureOutcome =
+  | 'accept'
+  | 'length'
+  | 'noncanonical_A'
+  | 'noncanonical_R'
+  | 'S_not_reduced'
+  | 'small_order_A'
+  | 'small_order_R'
+  | 'equation'
+
+/** The error code each rejecting rule maps to. */
+export const OUTCOME_CODES: Readonly<Record<Exclude<SignatureOutcome, 'accept'>, MandateErrorCode>> = {
+  length: 'ERR_SIG_LENGTH',
+  noncanonical_A: 'ERR_SIG_ENCODING',
+  noncanonical_R: 'ERR_SIG_ENCODING',
+  S_not_reduced: 'ERR_SIG_SCALAR',
+  small_order_A: 'ERR_KEY_WEAK',
+  small_order_R: 'ERR_KEY_WEAK',
+  equation: 'ERR_SIG_INVALID',
+}
+
+/** The group order L. */
+export const L = 2n ** 252n + 27742317777372353535851937790883648493n
+
+/** Little-endian bytes to bigint. */
+export function bytesToNumberLE(bytes: Uint8Array): bigint {
+  let n = 0n
+  for (let i = bytes.length - 1; i >= 0; i--) n = (n << 8n) | BigInt(bytes[i] as number)
+  return n
+}
+
+/** S < L, read little-endian from the last 32 bytes of the signature. */
+export function isReducedScalar(s: Uint8Array): boolean {
+  // Fast exits: L's top byte is 0x10, so anything below 0x10 is reduced, above is not.
+  const top = s[31] as number
+  if (top < 0x10) return true
+  if (top > 0x10) return false
+  return bytesToNumberLE(s) < L
+}
+
+/** Strict RFC 8032 §5.1.3 decoding (y < p, no x = 0 with sign bit, square root exists). */
+export function decodePoint(bytes: Uint8Array): Point | undefined {
+  try {
+    return Point.fromBytes(bytes, false)
+  } catch {
+    return undefined
+  }
+}
+
+let smallOrder: ReadonlySet<string> | undefined
+/** The canonical encodings of the eight points of small order. */
+export function smallOrderEncodings(): ReadonlySet<string> {
+  if (smallOrder) return smallOrder
+  // A point of order 8; its multiples are the whole 8-torsion subgroup.
+  const t8 = Point.fromHex('c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a')
+  const set = new Set<string>()
+  let p = Point.ZERO
+  for (let i = 0; i < 8; i++) {
+    set.add(toHex(p.toBytes()))
+    p = p.add(t8)
+  }
+  smallOrder = set
+  return set
+}
+
+/** What is known about a public key A, once checked. Cached by the backends. */
+export type KeyCheck =
+  | { readonly ok: true; readonly point: Point }
+  | { readonly ok: false; readonly rule: 'noncanonical_A' | 'small_order_A' }
+
+/** Decode and classify A. Small order is rejected only after R and S (rule order). */
+export function checkKey(publicKey: Uint8Array): KeyCheck {
+  const point = decodePoint(publicKey)
+  if (!point) return { ok: false, rule: 'noncanonical_A' }
+  if (point.isSmallOrder()) return { ok: false, rule: 'small_order_A' }
+  return { ok: true, point }
+}
+
+/**
+ * Every rule except the equation, in order. Returns the first failing rule, or the decoded
+ * points when all pass. Both backends use it: noble as its main path, node:crypto only to
+ * explain a rejection.
+ */
+export function precheck(
+  signature: Uint8Array,
+  publicKey: Uint8Array,
+  key: KeyCheck,
+): { rule: Exclude<SignatureOutcome, 'accept' | 'equation'> } | { A: Point; R: Point; S: bigint } {
+  if (signature.length !== 64 || publicKey.length !== 32) return { rule: 'length' }
+  if (!key.ok && key.rule === 'noncanonical_A') return { rule: 'noncanonical_A' }
+  const R = decodePoint(signature.subarray(0, 32))
+  if (!R) return { rule: 'noncanonical_R' }
+  const sBytes = signature.subarray(32, 64)
+  if (!isReducedScalar(sBytes)) return { rule: 'S_not_reduced' }
+  if (!key.ok) return { rule: 'small_order_A' }
+  if (R.isSmallOrder()) return { rule: 'small_order_R' }
+  return { A: key.point, R, S: bytesToNumberLE(sBytes) }
+}

@@ -1,0 +1,147 @@
+/**
+ * Errors: one base class, {@link MandateError}, with a closed union of stable codes.
+ *
+ * Codes are API. They appear in denials, CLI `--json` output and HTTP bodies, and are
+ * listed with their meaning in `spec/mandate-v1.md` §10. A code is never renamed or reused.
+ *
+ * Programmer misuse (a wrong argument type, an impossible option) throws a plain
+ * `TypeError` or `RangeError` instead, so that `catch (e) { if (e instanceof MandateError) }`
+ * only ever sees problems with the input data.
+ *
+ * @module
+ */
+
+/** Every code a {@link MandateError} or a denial can carry. */
+export const ERROR_CODES = [
+  // signatures and keys (spec §4)
+  'ERR_SIG_LENGTH',
+  'ERR_SIG_ENCODING',
+  'ERR_SIG_SCALAR',
+  'ERR_KEY_WEAK',
+  'ERR_SIG_INVALID',
+  'ERR_KEY_FORMAT',
+  // encoding (spec §5)
+  'ERR_TEXT_FORMAT',
+  'ERR_CBOR_MALFORMED',
+  'ERR_CBOR_NONCANONICAL',
+  'ERR_CBOR_DUP_KEY',
+  'ERR_CBOR_TYPE',
+  'ERR_CBOR_TAG',
+  'ERR_CBOR_UTF8',
+  'ERR_LIMIT_SIZE',
+  'ERR_LIMIT_DEPTH',
+  'ERR_LIMIT_COUNT',
+  'ERR_FORMAT',
+  'ERR_VERSION',
+  // chain and presentation (spec §7, §8)
+  'ERR_ROOT_UNTRUSTED',
+  'ERR_CHAIN_LINK',
+  'ERR_CHAIN_DEPTH',
+  'ERR_PROOF',
+  'ERR_REPLAY',
+  'ERR_AUDIENCE',
+  'ERR_BOUND_REQUIRED',
+  'ERR_SEALED',
+  'ERR_HOLDER_MISMATCH',
+  // caveats (spec §6)
+  'ERR_CAVEAT_UNKNOWN',
+  'ERR_CAVEAT_INVALID',
+  'ERR_CAVEAT_DENIED',
+  'ERR_TIME_INVALID',
+  'ERR_TIME_NOT_YET',
+  'ERR_TIME_EXPIRED',
+  'ERR_ACTION_DENIED',
+  'ERR_RESOURCE_DENIED',
+  'ERR_ARGS_DENIED',
+  'ERR_APPROVAL_REQUIRED',
+  'ERR_APPROVAL_INVALID',
+  'ERR_USAGE_EXHAUSTED',
+  'ERR_COUNTER_UNAVAILABLE',
+  // revocation (spec §9)
+  'ERR_REVOKED',
+  'ERR_SUSPENDED',
+  'ERR_REVOCATION_STALE',
+  'ERR_REVOCATION_LIST_INVALID',
+  // the request handed to the verifier
+  'ERR_REQUEST_INVALID',
+  // a bug or a failing injected dependency: denied, never thrown
+  'ERR_INTERNAL',
+] as const
+
+/** A stable error code. `switch (err.code)` narrows over this closed union. */
+export type MandateErrorCode = (typeof ERROR_CODES)[number]
+
+const CODE_SET: ReadonlySet<string> = new Set(ERROR_CODES)
+
+/** True when `code` is one of {@link ERROR_CODES}. */
+export function isMandateErrorCode(code: unknown): code is MandateErrorCode {
+  return typeof code === 'string' && CODE_SET.has(code)
+}
+
+/** Where in a token a problem was found. Every field is optional. */
+export interface ErrorLocation {
+  /** Index of the block at fault (0 is the root block). */
+  readonly block?: number
+  /** Name of the caveat at fault, e.g. `"actions"`. */
+  readonly caveat?: string
+  /** Index of the caveat inside its block. */
+  readonly caveatIndex?: number
+  /** Byte offset into the CBOR item being decoded. */
+  readonly offset?: number
+}
+
+/** Options for {@link MandateError}. */
+export interface MandateErrorOptions extends ErrorLocation {
+  /** What the caller can do about it, e.g. "ask did:key:z6Mk… to approve". */
+  readonly hint?: string
+  readonly cause?: unknown
+}
+
+/**
+ * The one error class of this library. Messages never contain key material or token text.
+ *
+ * @example
+ * ```ts
+ * import { parseMandate, MandateError } from 'mandate'
+ * try {
+ *   parseMandate('mnd1_not-a-token')
+ * } catch (err) {
+ *   if (err instanceof MandateError) console.log(err.code) // 'ERR_TEXT_FORMAT'
+ * }
+ * ```
+ */
+export class MandateError extends Error {
+  readonly code: MandateErrorCode
+  readonly hint: string | undefined
+  readonly block: number | undefined
+  readonly caveat: string | undefined
+  readonly caveatIndex: number | undefined
+  readonly offset: number | undefined
+
+  constructor(code: MandateErrorCode, message: string, options: MandateErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'MandateError'
+    this.code = code
+    this.hint = options.hint
+    this.block = options.block
+    this.caveat = options.caveat
+    this.caveatIndex = options.caveatIndex
+    this.offset = options.offset
+  }
+
+  /** A JSON-safe view (`{ code, message, hint?, block?, caveat? }`). */
+  toJSON(): Record<string, unknown> {
+    const out: Record<string, unknown> = { code: this.code, message: this.message }
+    if (this.hint !== undefined) out['hint'] = this.hint
+    if (this.block !== undefined) out['block'] = this.block
+    if (this.caveat !== undefined) out['caveat'] = this.caveat
+    if (this.caveatIndex !== undefined) out['caveatIndex'] = this.caveatIndex
+    if (this.offset !== undefined) out['offset'] = this.offset
+    return out
+  }
+}
+
+/** Shorthand used by the engine: build and throw in one expression. */
+export function fail(code: MandateErrorCode, message: string, options?: MandateErrorOptions): never {
+  throw new MandateError(code, message, options)
+}

@@ -1,0 +1,87 @@
+/**
+ * mandate: attenuable capability tokens for AI agents.
+ *
+ * A principal mints a root mandate; each agent narrows it offline by appending a signed
+ * block; a service's verifier checks the whole chain and answers allowed, or denied and why.
+ * The normative format is `spec/mandate-v1.md`.
+ *
+ * @example
+ * ```ts
+ * import { createVerifier, generateKeyPair, invoke, mint, toDidKey } from 'mandate'
+ * const alice = generateKeyPair()
+ * const agent = generateKeyPair()
+ * const now = Math.floor(Date.now() / 1000)
+ * const grant = mint({
+ *   principal: alice,
+ *   to: toDidKey(agent.publicKey),
+ *   caveats: [{ type: 'actions', patterns: ['email:read'] }, { type: 'window', expires: now + 3600 }],
+ * })
+ * const verifier = createVerifier({ roots: [toDidKey(alice.publicKey)], audience: 'mail' })
+ * const decision = await verifier.authorize({
+ *   invocation: invoke(grant, { key: agent, action: 'email:read', audience: 'mail' }),
+ * })
+ * console.log(decision.allowed) // true
+ * ```
+ *
+ * @module
+ */
+
+export { isActionName, isActionPattern, matchAction } from './caveats/action.js'
+export { describeCaveat } from './caveats/describe.js'
+export { isResourceGlob, matchResource } from './caveats/resource.js'
+export type { Args, ArgValue, Caveat, CaveatName, DecodedCaveat, WhereOp, WhereRule } from './caveats/types.js'
+export { CAVEAT_TYPES, EXTENSION_MIN, WHERE_OPS } from './caveats/types.js'
+export { type CborMap, type CborValue, decodeCbor, encodeCbor } from './cbor/codec.js'
+export { CBOR_LIMITS, type CborLimits, TOKEN_LIMITS } from './cbor/limits.js'
+export { validateCbor } from './cbor/validate.js'
+export type { BackendName, Ed25519Backend } from './crypto/backend.js'
+export { availableBackends, getBackend, setDefaultBackend } from './crypto/ed25519.js'
+export {
+  exportPublicKeyPem,
+  exportSecretKeyPem,
+  generateKeyPair,
+  importSecretKeyPem,
+  type KeyPair,
+  keyPairFromSecret,
+  parsePublicKey,
+  toDidKey,
+} from './crypto/keys.js'
+export type { SignatureOutcome } from './crypto/profile.js'
+export { ERROR_CODES, type ErrorLocation, isMandateErrorCode, MandateError, type MandateErrorCode } from './errors.js'
+export { createMemoryRevocationView, type MemoryRevocationView, type RevocationEntry, type RevocationView } from './revocation/view.js'
+export { type ApproveOptions, approve, formatApproval, parseApproval, type UnverifiedApproval } from './token/approval.js'
+export type { UnverifiedBlock } from './token/block.js'
+export { type InspectedBlock, type Inspection, inspect } from './token/inspect.js'
+export {
+  formatInvocation,
+  type InvokeOptions,
+  invoke,
+  parseInvocation,
+  type Request,
+  type UnverifiedInvocation,
+} from './token/invocation.js'
+export {
+  type AttenuateOptions,
+  attenuate,
+  type BlockOptions,
+  DEFAULT_MAX_LIFETIME,
+  FORMAT_VERSION,
+  formatMandate,
+  type HolderInput,
+  type KeyInput,
+  type MintOptions,
+  mint,
+  type Proof,
+  parseMandate,
+  seal,
+  type UnverifiedMandate,
+} from './token/mandate.js'
+export { DOMAINS, signingInput } from './token/signing.js'
+export { kindOf, PREFIXES, type TokenKind } from './token/text.js'
+export { type AttenuationWarning, attenuationWarnings } from './token/warnings.js'
+export { createMemoryUsageStore, type MemoryUsageStore } from './usage/memory.js'
+export type { ConsumeRequest, ConsumeResult, UsageCounter, UsageStore } from './usage/store.js'
+export type { Allowed, AuditRecord, ChainLink, DecidedRequest, Decision, Denied, MatchedRight } from './verify/decision.js'
+export type { ExtensionChecker, ExtensionContext } from './verify/evaluate.js'
+export { createMemoryReplayCache, type ReplayCache } from './verify/replay.js'
+export { type AuthorizeInput, createVerifier, type Root, type Verifier, type VerifierOptions } from './verify/verifier.js'

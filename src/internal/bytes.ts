@@ -1,0 +1,98 @@
+/**
+ * Byte helpers and noble-style argument assertions.
+ *
+ * Assertions throw `TypeError`/`RangeError` with messages of the form
+ * `"key" expected 32 bytes, got 31`: they guard against programmer misuse, not bad tokens.
+ *
+ * @module
+ */
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
+
+/** Lower-case hex of `bytes`. */
+export function toHex(bytes: Uint8Array): string {
+  let out = ''
+  for (let i = 0; i < bytes.length; i++) out += HEX[bytes[i] as number]
+  return out
+}
+
+/** Strict hex decoding: even length, `[0-9a-fA-F]` only. Returns undefined otherwise. */
+export function fromHex(text: string): Uint8Array | undefined {
+  if (text.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(text)) return undefined
+  const out = new Uint8Array(text.length / 2)
+  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(text.slice(2 * i, 2 * i + 2), 16)
+  return out
+}
+
+/** Byte equality. Not constant-time: use {@link equalSecret} for secrets. */
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+/** Constant-time equality for secret-derived values of equal, public length. */
+export function equalSecret(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  let diff = 0
+  for (let i = 0; i < a.length; i++) diff |= (a[i] as number) ^ (b[i] as number)
+  return diff === 0
+}
+
+/** Concatenate byte arrays. */
+export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
+  let length = 0
+  for (const p of parts) length += p.length
+  const out = new Uint8Array(length)
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.length
+  }
+  return out
+}
+
+/** A plain `Uint8Array` copy (never a Node `Buffer`, whose `slice` shares memory). */
+export function copyBytes(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes)
+}
+
+/** Assert `value` is a Uint8Array, optionally of an exact length. */
+export function abytes(value: unknown, length: number | undefined, title: string): Uint8Array {
+  if (!(value instanceof Uint8Array)) {
+    throw new TypeError(`"${title}" expected Uint8Array, got ${describe(value)}`)
+  }
+  if (length !== undefined && value.length !== length) {
+    throw new RangeError(`"${title}" expected ${length} bytes, got ${value.length}`)
+  }
+  return value
+}
+
+/** Assert `value` is a string. */
+export function astring(value: unknown, title: string): string {
+  if (typeof value !== 'string') throw new TypeError(`"${title}" expected string, got ${describe(value)}`)
+  return value
+}
+
+/** Assert `value` is a safe integer within [min, max]. */
+export function aint(value: unknown, min: number, max: number, title: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
+    throw new TypeError(`"${title}" expected integer, got ${describe(value)}`)
+  }
+  if (value < min || value > max) throw new RangeError(`"${title}" expected ${min}..${max}, got ${value}`)
+  return value
+}
+
+/** A short, secret-free description of a value's type for error messages. */
+export function describe(value: unknown): string {
+  if (value === null) return 'null'
+  if (value instanceof Uint8Array) return `Uint8Array(${value.length})`
+  if (Array.isArray(value)) return `array(${value.length})`
+  return typeof value
+}
+
+const encoder = new TextEncoder()
+/** UTF-8 encode. */
+export function utf8(text: string): Uint8Array {
+  return encoder.encode(text)
+}

@@ -1,0 +1,120 @@
+/**
+ * Approvals (spec §5.8): a human approver's signature over one invocation's id.
+ *
+ *     approval = [payload (bstr), signature (bstr 64)]
+ *     payload  = { 0: version, 1: invocation id (bstr 32), 2: approver (bstr 32),
+ *                  3: issued_at, 4: expires, 5: note? }
+ *
+ * @module
+ */
+import { type CborMap, type CborValue, decodeCbor, encodeCbor } from '../cbor/codec.js'
+import { TOKEN_LIMITS } from '../cbor/limits.js'
+import type { BackendName } from '../crypto/backend.js'
+import { getBackend } from '../crypto/ed25519.js'
+import { fail } from '../errors.js'
+import { abytes, toHex, utf8 } from '../internal/bytes.js'
+import { systemClock } from '../internal/clock.js'
+import type { UnverifiedInvocation } from './invocation.js'
+import { FORMAT_VERSION, type KeyInput, toKeyPair } from './mandate.js'
+import { signingInput } from './signing.js'
+import { fromText, toText } from './text.js'
+
+/** An approval read from bytes or text; its signature has not been checked. */
+export interface UnverifiedApproval {
+  readonly payload: Uint8Array
+  readonly signature: Uint8Array
+  readonly invocationId: Uint8Array
+  readonly approver: Uint8Array
+  readonly issuedAt: number
+  readonly expires: number
+  readonly note: string | undefined
+  readonly bytes: Uint8Array
+}
+
+/** Options of {@link approve}. */
+export interface ApproveOptions {
+  /** The approver's key. */
+  readonly approver: KeyInput
+  /** What is approved: the invocation, or its 32-byte id. */
+  readonly invocation: UnverifiedInvocation | Uint8Array
+  /** Seconds the approval stays usable (default 600). */
+  readonly ttl?: number
+  /** A note for the audit record. */
+  readonly note?: string
+  readonly now?: number
+  readonly backend?: BackendName
+}
+
+/**
+ * Approve one invocation.
+ *
+ * @example
+ * ```ts
+ * const ok = approve({ approver: alice, invocation: inv, ttl: 300 })
+ * console.log(formatApproval(ok)) // mna1_…
+ * ```
+ */
+export function approve(options: ApproveOptions): UnverifiedApproval {
+  const pair = toKeyPair(options.approver, 'approver')
+  const id = options.invocation instanceof Uint8Array ? abytes(options.invocation, 32, 'invocation') : options.invocation.id
+  const now = options.now ?? systemClock()
+  const ttl = options.ttl ?? 600
+  if (!Number.isSafeInteger(ttl) || ttl <= 0) throw new RangeError(`"ttl" expected a positive integer, got ${ttl}`)
+  const m = new Map<number, CborValue>([
+    [0, FORMAT_VERSION],
+    [1, id],
+    [2, pair.publicKey],
+    [3, now],
+    [4, now + ttl],
+  ])
+  if (options.note !== undefined) m.set(5, options.note)
+  const payload = encodeCbor(m)
+  const signature = getBackend(options.backend).sign(pair.secretKey, signingInput('approval', payload))
+  return parseApproval(encodeCbor([payload, signature]))
+}
+
+/** The text form, `mna1_…`. */
+export function formatApproval(approval: UnverifiedApproval): string {
+  return toText('approval', approval.bytes)
+}
+
+/**
+ * Parse an approval (structure only).
+ *
+ * @example
+ * ```ts
+ * const a = parseApproval('mna1_…')
+ * ```
+ */
+export function parseApproval(input: string | Uint8Array): UnverifiedApproval {
+  const bytes = typeof input === 'string' ? fromText('approval', input) : abytes(input, undefined, 'approval')
+  if (bytes.length > TOKEN_LIMITS.maxTokenBytes) fail('ERR_LIMIT_SIZE', 'approval is too large')
+  const outer = decodeCbor(bytes)
+  if (!Array.isArray(outer) || outer.length !== 2) fail('ERR_FORMAT', 'an approval is [payload, signature]')
+  const [payload, signature] = outer as CborValue[]
+  if (!(payload instanceof Uint8Array) || !(signature instanceof Uint8Array)) fail('ERR_FORMAT', 'an approval is [payload, signature]')
+  if (signature.length !== 64) fail('ERR_SIG_LENGTH', `approval signature is ${signature.length} bytes, expected 64`)
+  const inner = decodeCbor(payload)
+  if (!(inner instanceof Map)) fail('ERR_FORMAT', 'approval payload must be a map')
+  const m = inner as CborMap
+  if (m.get(0) !== FORMAT_VERSION) fail('ERR_VERSION', `unsupported approval version ${String(m.get(0))}`)
+  for (const k of m.keys()) if (k > 5) fail('ERR_FORMAT', `unknown approval field ${k}`)
+  const invocationId = m.get(1)
+  const approver = m.get(2)
+  const issuedAt = m.get(3)
+  const expires = m.get(4)
+  const note = m.get(5)
+  if (!(invocationId instanceof Uint8Array) || invocationId.length !== 32) fail('ERR_FORMAT', 'approval invocation id must be 32 bytes')
+  if (!(approver instanceof Uint8Array) || approver.length !== 32) fail('ERR_FORMAT', 'approver must be a 32-byte key')
+  if (typeof issuedAt !== 'number' || typeof expires !== 'number' || issuedAt < 0 || expires <= issuedAt) {
+    fail('ERR_FORMAT', 'approval times must satisfy 0 ≤ issued_at < expires')
+  }
+  if (note !== undefined && (typeof note !== 'string' || utf8(note).length > TOKEN_LIMITS.maxStringBytes))
+    fail('ERR_FORMAT', 'approval note must be short text')
+  return { payload, signature, invocationId, approver, issuedAt, expires, note, bytes }
+}
+
+/** Hex id of the invocation an approval is for. */
+export function approvalTarget(approval: UnverifiedApproval): string {
+  return toHex(approval.invocationId)
+}

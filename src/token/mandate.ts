@@ -1,0 +1,345 @@
+/**
+ * Mandates (spec §3, §5.3): mint a root, attenuate, seal, and the text form.
+ *
+ *     mandate = { 0: version (1), 1: [block+], 2: proof }
+ *     proof   = [0, secret (bstr 32)]    ; bearer: the last holder's secret travels along
+ *             / [1, seal (bstr 64)]      ; sealed: usable, no longer attenuable
+ *             / [2]                      ; bound: the holder proves itself by signing
+ *
+ * @module
+ */
+
+import { encodeCaveat } from '../caveats/codec.js'
+import type { Caveat } from '../caveats/types.js'
+import { type CborMap, type CborValue, decodeCbor, encodeCbor } from '../cbor/codec.js'
+import { TOKEN_LIMITS } from '../cbor/limits.js'
+import type { BackendName } from '../crypto/backend.js'
+import { getBackend } from '../crypto/ed25519.js'
+import { randomBytes } from '../crypto/hash.js'
+import { type KeyPair, keyPairFromSecret, parsePublicKey } from '../crypto/keys.js'
+import { fail } from '../errors.js'
+import { abytes, equalBytes, toHex, utf8 } from '../internal/bytes.js'
+import { systemClock } from '../internal/clock.js'
+import { type BlockContent, decodeBlock, encodeBlockPayload, type UnverifiedBlock } from './block.js'
+import { signingInput } from './signing.js'
+import { fromText, toText } from './text.js'
+
+/** The format version this library writes and reads. */
+export const FORMAT_VERSION = 1
+
+/** How the last holder proves itself. */
+export type Proof =
+  | { readonly kind: 'bearer'; readonly secret: Uint8Array }
+  | { readonly kind: 'sealed'; readonly signature: Uint8Array }
+  | { readonly kind: 'bound' }
+
+/**
+ * A mandate read from bytes or text, or just built. Nothing about it has been verified:
+ * only a verifier (with its trusted roots) turns it into a decision.
+ */
+export interface UnverifiedMandate {
+  readonly version: number
+  readonly blocks: readonly UnverifiedBlock[]
+  readonly proof: Proof
+  /** The exact encoding. */
+  readonly bytes: Uint8Array
+}
+
+/** A key given as a key pair or as its 32-byte secret. */
+export type KeyInput = KeyPair | Uint8Array
+
+/** A holder: a public key as `did:key` (or any form {@link parsePublicKey} takes) or bytes. */
+export type HolderInput = string | Uint8Array
+
+/** Options shared by mint and attenuate. */
+export interface BlockOptions {
+  /** The next holder. Omitted: a fresh bearer key, whose secret travels in the mandate. */
+  readonly to?: HolderInput
+  /** Conditions of this block. They can only narrow what the chain above allows. */
+  readonly caveats?: readonly Caveat[]
+  /** A human label for the holder (`"assistant"`), shown in the accountability chain. */
+  readonly name?: string
+  /** Why this delegation exists, shown in the accountability chain. */
+  readonly purpose?: string
+  /** Issue time in Unix seconds (default: now). */
+  readonly now?: number
+  /** Randomness for the block nonce and bearer keys (default: the platform CSPRNG). */
+  readonly random?: (length: number) => Uint8Array
+  readonly backend?: BackendName
+}
+
+/** Options of {@link mint}. */
+export interface MintOptions extends BlockOptions {
+  /** The principal's key; it signs the root block. */
+  readonly principal: KeyInput
+  /** Longest allowed root lifetime in seconds (default 90 days). */
+  readonly maxLifetime?: number
+}
+
+/** Default longest root lifetime: 90 days. */
+export const DEFAULT_MAX_LIFETIME = 90 * 24 * 3600
+
+/**
+ * Mint a root mandate. The root must carry a `window` caveat with an expiry.
+ *
+ * @example
+ * ```ts
+ * const alice = generateKeyPair()
+ * const assistant = generateKeyPair()
+ * const root = mint({
+ *   principal: alice,
+ *   to: toDidKey(assistant.publicKey),
+ *   name: 'assistant',
+ *   caveats: [
+ *     { type: 'actions', patterns: ['email:read', 'calendar:*'] },
+ *     { type: 'window', expires: Math.floor(Date.now() / 1000) + 8 * 3600 },
+ *   ],
+ * })
+ * console.log(formatMandate(root)) // mnd1_…
+ * ```
+ */
+export function mint(options: MintOptions): UnverifiedMandate {
+  const principal = toKeyPair(options.principal, 'principal')
+  const now = options.now ?? systemClock()
+  const caveats = options.caveats ?? []
+  const expiry = Math.min(...caveats.flatMap((c) => (c.type === 'window' && c.expires !== undefined ? [c.expires] : [])))
+  if (!Number.isFinite(expiry)) {
+    fail('ERR_TIME_INVALID', 'a root mandate must carry an expiry', { hint: 'add a window caveat with `expires` (CLI: --expires 8h)' })
+  }
+  const start = Math.max(now, ...caveats.flatMap((c) => (c.type === 'window' && c.notBefore !== undefined ? [c.notBefore] : [])))
+  const maxLifetime = options.maxLifetime ?? DEFAULT_MAX_LIFETIME
+  if (expiry - start > maxLifetime) {
+    fail('ERR_TIME_INVALID', `root lifetime ${expiry - start}s exceeds the maximum of ${maxLifetime}s`)
+  }
+  return appendBlock([], principal, undefined, options, now)
+}
+
+/** Options of {@link attenuate}. */
+export interface AttenuateOptions extends BlockOptions {
+  /** The current holder's key; needed when the mandate is bound (not for bearer ones). */
+  readonly key?: KeyInput
+}
+
+/**
+ * Append a block that narrows `mandate` and names the next holder. Works offline.
+ *
+ * @example
+ * ```ts
+ * const child = attenuate(root, {
+ *   key: assistant,                 // root is bound to the assistant
+ *   caveats: [{ type: 'actions', patterns: ['slack:read'] }, { type: 'uses', max: 3 }],
+ *   name: 'sub-agent',
+ * })                                // no `to`: a bearer mandate
+ * ```
+ */
+export function attenuate(mandate: UnverifiedMandate, options: AttenuateOptions = {}): UnverifiedMandate {
+  const last = lastBlock(mandate)
+  if (mandate.blocks.length >= TOKEN_LIMITS.maxBlocks) {
+    fail('ERR_CHAIN_DEPTH', `a chain holds at most ${TOKEN_LIMITS.maxBlocks} blocks`)
+  }
+  mandate.blocks.forEach((b, i) => {
+    for (const c of b.caveats) {
+      if (c.type === 'depth' && mandate.blocks.length - i > c.max) {
+        fail('ERR_CHAIN_DEPTH', `block ${i} allows at most ${c.max} further block(s)`, { block: i, caveat: 'depth' })
+      }
+      if (c.type === 'bound' && options.to === undefined) {
+        fail('ERR_BOUND_REQUIRED', `block ${i} requires bound holders below it`, {
+          block: i,
+          caveat: 'bound',
+          hint: 'name the next holder with `to` (CLI: --to did:key:…)',
+        })
+      }
+    }
+  })
+  const signer = keyPairFromSecret(holderSecret(mandate, options.key))
+  return appendBlock(mandate.blocks, signer, last.id, options, options.now ?? systemClock())
+}
+
+/**
+ * Seal a mandate: replace the bearer secret with a signature, so that the mandate can still
+ * be presented but no longer attenuated. A bound mandate can be sealed by its holder (`key`).
+ *
+ * @example
+ * ```ts
+ * const sealed = seal(child)
+ * ```
+ */
+export function seal(
+  mandate: UnverifiedMandate,
+  options: { readonly key?: KeyInput; readonly backend?: BackendName } = {},
+): UnverifiedMandate {
+  const last = lastBlock(mandate)
+  const secret = holderSecret(mandate, options.key)
+  const signature = getBackend(options.backend).sign(secret, signingInput('seal', last.id))
+  return assemble(mandate.blocks, { kind: 'sealed', signature })
+}
+
+/**
+ * The text form, `mnd1_…`. A bearer mandate's text is a secret: whoever has it can use it.
+ *
+ * @example
+ * ```ts
+ * const text = formatMandate(root) // 'mnd1_…'
+ * ```
+ */
+export function formatMandate(mandate: UnverifiedMandate): string {
+  return toText('mandate', mandate.bytes)
+}
+
+/**
+ * Parse a mandate from its text form or bytes. Checks size, the strict CBOR profile, the
+ * version and the structure of every block; verifies no signature.
+ *
+ * @example
+ * ```ts
+ * const m = parseMandate('mnd1_…')
+ * console.log(m.blocks.length)
+ * ```
+ */
+export function parseMandate(input: string | Uint8Array): UnverifiedMandate {
+  const bytes = typeof input === 'string' ? fromText('mandate', input) : abytes(input, undefined, 'mandate')
+  if (bytes.length > TOKEN_LIMITS.maxTokenBytes)
+    fail('ERR_LIMIT_SIZE', `mandate of ${bytes.length} bytes exceeds ${TOKEN_LIMITS.maxTokenBytes}`)
+  const top = decodeCbor(bytes)
+  if (!(top instanceof Map)) fail('ERR_FORMAT', 'a mandate is a map')
+  const map = top as CborMap
+  const version = map.get(0)
+  if (version !== FORMAT_VERSION) {
+    fail('ERR_VERSION', `unsupported mandate version ${String(version)}; this library reads ${FORMAT_VERSION}`)
+  }
+  for (const k of map.keys()) if (k > 2) fail('ERR_FORMAT', `unknown mandate field ${k}`)
+  const blocks = decodeChain(map.get(1))
+  const proof = decodeProof(map.get(2))
+  return { version: FORMAT_VERSION, blocks, proof, bytes }
+}
+
+/** Decode a chain (the list of blocks) shared by mandates and invocations. */
+export function decodeChain(raw: CborValue | undefined): UnverifiedBlock[] {
+  if (!Array.isArray(raw) || raw.length === 0) fail('ERR_FORMAT', 'a chain is a non-empty list of blocks')
+  const list = raw as CborValue[]
+  if (list.length > TOKEN_LIMITS.maxBlocks) {
+    fail('ERR_CHAIN_DEPTH', `chain of ${list.length} blocks exceeds ${TOKEN_LIMITS.maxBlocks}`)
+  }
+  return list.map((b, i) => decodeBlock(b, i))
+}
+
+function decodeProof(raw: CborValue | undefined): Proof {
+  if (!Array.isArray(raw) || raw.length < 1) fail('ERR_FORMAT', 'proof must be [kind, value?]')
+  const [kind, value] = raw as CborValue[]
+  if (kind === 0 && raw.length === 2 && value instanceof Uint8Array) {
+    if (value.length !== 32) fail('ERR_PROOF', 'bearer secret must be 32 bytes')
+    return { kind: 'bearer', secret: value }
+  }
+  if (kind === 1 && raw.length === 2 && value instanceof Uint8Array) {
+    if (value.length !== 64) fail('ERR_SIG_LENGTH', `seal is ${value.length} bytes, expected 64`)
+    return { kind: 'sealed', signature: value }
+  }
+  if (kind === 2 && raw.length === 1) return { kind: 'bound' }
+  fail('ERR_FORMAT', 'unknown proof kind')
+}
+
+function encodeProof(proof: Proof): CborValue {
+  if (proof.kind === 'bearer') return [0, proof.secret]
+  if (proof.kind === 'sealed') return [1, proof.signature]
+  return [2]
+}
+
+/** The encoded chain, as carried by mandates and invocations. */
+export function encodeChain(blocks: readonly UnverifiedBlock[]): CborValue[] {
+  return blocks.map((b) => [b.payload, b.signature])
+}
+
+function assemble(blocks: readonly UnverifiedBlock[], proof: Proof): UnverifiedMandate {
+  const bytes = encodeCbor(
+    new Map<number, CborValue>([
+      [0, FORMAT_VERSION],
+      [1, encodeChain(blocks)],
+      [2, encodeProof(proof)],
+    ]),
+  )
+  if (bytes.length > TOKEN_LIMITS.maxTokenBytes) fail('ERR_LIMIT_SIZE', `mandate would exceed ${TOKEN_LIMITS.maxTokenBytes} bytes`)
+  return parseMandate(bytes)
+}
+
+function appendBlock(
+  blocks: readonly UnverifiedBlock[],
+  signer: KeyPair,
+  prev: Uint8Array | undefined,
+  options: BlockOptions,
+  now: number,
+): UnverifiedMandate {
+  const random = options.random ?? randomBytes
+  const backend = getBackend(options.backend)
+  let holder: Uint8Array
+  let bearerSecret: Uint8Array | undefined
+  if (options.to === undefined) {
+    bearerSecret = abytes(random(32), 32, 'random(32)')
+    holder = backend.publicKey(bearerSecret)
+  } else {
+    holder = typeof options.to === 'string' ? parsePublicKey(options.to) : parsePublicKey(toHexKey(options.to))
+  }
+  checkText(options.name, 'name')
+  checkText(options.purpose, 'purpose')
+  const content: BlockContent = {
+    prev,
+    holder,
+    bearer: bearerSecret !== undefined,
+    caveats: (options.caveats ?? []).map(encodeCaveat),
+    name: options.name,
+    purpose: options.purpose,
+    nonce: abytes(random(16), 16, 'random(16)'),
+    issuedAt: now,
+    principal: prev === undefined ? signer.publicKey : undefined,
+  }
+  if (content.caveats.length > TOKEN_LIMITS.maxCaveats) fail('ERR_LIMIT_COUNT', `at most ${TOKEN_LIMITS.maxCaveats} caveats per block`)
+  const payload = encodeBlockPayload(content)
+  const signature = backend.sign(signer.secretKey, signingInput('block', payload))
+  const block = decodeBlock([payload, signature], blocks.length)
+  const proof: Proof = bearerSecret ? { kind: 'bearer', secret: bearerSecret } : { kind: 'bound' }
+  return assemble([...blocks, block], proof)
+}
+
+function holderSecret(mandate: UnverifiedMandate, key: KeyInput | undefined): Uint8Array {
+  const last = lastBlock(mandate)
+  if (mandate.proof.kind === 'sealed') {
+    fail('ERR_SEALED', 'this mandate is sealed and cannot be attenuated or resealed', {
+      hint: 'ask the holder above for an unsealed mandate',
+    })
+  }
+  if (mandate.proof.kind === 'bearer') return mandate.proof.secret
+  if (key === undefined) {
+    fail('ERR_HOLDER_MISMATCH', 'this mandate is bound to a holder key, which is needed here', {
+      hint: 'pass the holder key (CLI: --key FILE)',
+    })
+  }
+  const pair = toKeyPair(key, 'key')
+  if (!equalBytes(pair.publicKey, last.holder)) {
+    fail('ERR_HOLDER_MISMATCH', 'the key given is not the holder of this mandate', { hint: 'use the key the mandate was granted to' })
+  }
+  return pair.secretKey
+}
+
+function lastBlock(mandate: UnverifiedMandate): UnverifiedBlock {
+  const last = mandate.blocks[mandate.blocks.length - 1]
+  if (!last) throw new TypeError('"mandate" has no blocks')
+  return last
+}
+
+/** Accept a key pair or a bare secret; always re-derive the public key from the secret. */
+export function toKeyPair(key: KeyInput, title: string): KeyPair {
+  if (key instanceof Uint8Array) return keyPairFromSecret(abytes(key, 32, title))
+  if (typeof key !== 'object' || key === null || !(key.secretKey instanceof Uint8Array)) {
+    throw new TypeError(`"${title}" expected a key pair or a 32-byte secret key`)
+  }
+  return keyPairFromSecret(key.secretKey)
+}
+
+function toHexKey(key: Uint8Array): string {
+  return toHex(abytes(key, 32, 'to'))
+}
+
+function checkText(value: string | undefined, what: string): void {
+  if (value === undefined) return
+  if (typeof value !== 'string') throw new TypeError(`"${what}" expected string`)
+  if (utf8(value).length > TOKEN_LIMITS.maxStringBytes) fail('ERR_LIMIT_SIZE', `${what} exceeds ${TOKEN_LIMITS.maxStringBytes} bytes`)
+}

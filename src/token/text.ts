@@ -1,0 +1,66 @@
+/**
+ * Text forms (spec §5.5): a versioned prefix and strict unpadded base64url. Node's
+ * `Buffer` decoder skips bad characters and ignores non-zero trailing bits, which would
+ * give one token many spellings; @scure/base rejects both.
+ *
+ * @module
+ */
+import { base64urlnopad } from '@scure/base'
+import { TOKEN_LIMITS } from '../cbor/limits.js'
+import { fail } from '../errors.js'
+
+/** The text prefixes of format version 1. */
+export const PREFIXES = {
+  mandate: 'mnd1_',
+  invocation: 'mni1_',
+  approval: 'mna1_',
+  revocation: 'mnr1_',
+} as const
+
+/** A kind of token with a text form. */
+export type TokenKind = keyof typeof PREFIXES
+
+const NAMES: Record<TokenKind, string> = {
+  mandate: 'mandate',
+  invocation: 'invocation',
+  approval: 'approval',
+  revocation: 'revocation',
+}
+
+/** `prefix` + base64url of `bytes`. */
+export function toText(kind: TokenKind, bytes: Uint8Array): string {
+  return PREFIXES[kind] + base64urlnopad.encode(bytes)
+}
+
+/** Which kind a text claims to be, from its prefix (after trimming whitespace). */
+export function kindOf(text: string): TokenKind | undefined {
+  const t = text.trim()
+  for (const [kind, prefix] of Object.entries(PREFIXES)) if (t.startsWith(prefix)) return kind as TokenKind
+  return undefined
+}
+
+/** Strictly decode the text form of a `kind`. Throws ERR_TEXT_FORMAT or ERR_LIMIT_SIZE. */
+export function fromText(kind: TokenKind, text: string): Uint8Array {
+  if (typeof text !== 'string') throw new TypeError(`"${kind}" expected string, got ${typeof text}`)
+  const t = text.trim()
+  const prefix = PREFIXES[kind]
+  if (!t.startsWith(prefix)) {
+    const other = kindOf(t)
+    fail('ERR_TEXT_FORMAT', `not ${article(kind)}: expected the prefix ${prefix}`, {
+      hint: other ? `this looks like ${article(other)} (${PREFIXES[other]})` : `${NAMES[kind]} texts start with ${prefix}`,
+    })
+  }
+  const body = t.slice(prefix.length)
+  if (body.length > Math.ceil((TOKEN_LIMITS.maxTokenBytes * 4) / 3)) {
+    fail('ERR_LIMIT_SIZE', `${NAMES[kind]} exceeds ${TOKEN_LIMITS.maxTokenBytes} bytes`)
+  }
+  try {
+    return base64urlnopad.decode(body)
+  } catch {
+    fail('ERR_TEXT_FORMAT', `${NAMES[kind]} is not strict unpadded base64url`, { hint: 'was the token truncated or wrapped when copied?' })
+  }
+}
+
+function article(kind: TokenKind): string {
+  return kind === 'invocation' || kind === 'approval' ? `an ${kind}` : `a ${kind}`
+}

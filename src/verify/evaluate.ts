@@ -1,0 +1,262 @@
+/**
+ * Caveat evaluation (spec §7.6): every caveat of every block must hold. Phases, each over
+ * the blocks from the root down, so that the reported failure is deterministic:
+ *
+ * 1. the chain itself: unknown and invalid caveats, time windows, depth, bound, audience;
+ * 2. the request: deny first (so that "never" is the reason given), then actions,
+ *    resources, where, extensions;
+ * then (in the verifier) approvals, and usage counters last.
+ *
+ * @module
+ */
+import { firstMatch, matchAction } from '../caveats/action.js'
+import { matchResource } from '../caveats/resource.js'
+import type { DecodedCaveat } from '../caveats/types.js'
+import { describeRule, ruleHolds } from '../caveats/where.js'
+import { fail } from '../errors.js'
+import type { UnverifiedBlock } from '../token/block.js'
+import type { UsageCounter } from '../usage/store.js'
+import type { DecidedRequest, MatchedRight } from './decision.js'
+
+/** How a request was presented. */
+export type Presentation = 'invocation' | 'bearer' | 'sealed'
+
+/** An application's checker for an extension caveat. Return true to let the request pass. */
+export type ExtensionChecker = (body: unknown, context: ExtensionContext) => boolean
+
+/** What an extension checker sees. */
+export interface ExtensionContext {
+  readonly now: number
+  readonly audience: string
+  readonly request: DecidedRequest
+  readonly block: number
+}
+
+/** An approval caveat that applies to this request. */
+export interface ApprovalRequirement {
+  readonly block: number
+  readonly caveatIndex: number
+  readonly approvers: readonly string[]
+  readonly quorum: number
+}
+
+/** Inputs of {@link evaluateCaveats}. */
+export interface EvaluationContext {
+  readonly now: number
+  readonly skew: number
+  readonly maxLifetime: number
+  readonly audience: string
+  readonly request: DecidedRequest
+  readonly presentation: Presentation
+  readonly chain: readonly UnverifiedBlock[]
+  readonly extensions: ReadonlyMap<number, ExtensionChecker>
+}
+
+/** What passing evaluation leaves for the verifier's last steps. */
+export interface EvaluationResult {
+  readonly matched: MatchedRight[]
+  readonly counters: UsageCounter[]
+  readonly approvals: ApprovalRequirement[]
+}
+
+type Located = { block: number; caveat: string; caveatIndex: number }
+
+function each(chain: readonly UnverifiedBlock[], f: (c: DecodedCaveat, at: Located, b: UnverifiedBlock) => void): void {
+  for (const b of chain) {
+    for (const [i, c] of b.caveats.entries()) f(c, { block: b.index, caveat: c.type, caveatIndex: i }, b)
+  }
+}
+
+/** Evaluate every caveat; throws the first failure as a located `MandateError`. */
+export function evaluateCaveats(ctx: EvaluationContext): EvaluationResult {
+  checkChainCaveats(ctx)
+  return checkRequestCaveats(ctx)
+}
+
+function checkChainCaveats(ctx: EvaluationContext): void {
+  const { chain } = ctx
+  each(chain, (c, at) => {
+    if (c.type === 'unknown') {
+      fail('ERR_CAVEAT_UNKNOWN', `block ${at.block}: unknown caveat type ${c.code}`, {
+        ...at,
+        hint: 'this verifier does not understand the caveat, so it denies (fail closed); upgrade it or remove the caveat',
+      })
+    }
+    if (c.type === 'invalid') fail('ERR_CAVEAT_INVALID', `block ${at.block}: malformed caveat: ${c.reason}`, at)
+  })
+  checkTime(ctx)
+  const last = chain.length - 1
+  each(chain, (c, at) => {
+    if (c.type === 'depth' && last - at.block > c.max) {
+      fail('ERR_CHAIN_DEPTH', `block ${at.block} allows ${c.max} further block(s); the chain has ${last - at.block}`, at)
+    }
+    if (c.type === 'bound') {
+      const bearerBelow = chain.slice(at.block).find((b) => b.bearer)
+      if (bearerBelow) {
+        fail('ERR_BOUND_REQUIRED', `block ${at.block} requires bound holders, but block ${bearerBelow.index} names a bearer`, at)
+      }
+      if (ctx.presentation !== 'invocation') {
+        fail('ERR_BOUND_REQUIRED', `block ${at.block} requires an invocation signed by the holder`, {
+          ...at,
+          hint: 'sign an invocation with the holder key (CLI: mandate invoke --key FILE)',
+        })
+      }
+    }
+    if (c.type === 'audience' && !c.names.includes(ctx.audience)) {
+      fail(
+        'ERR_AUDIENCE',
+        `block ${at.block} is for ${c.names.map((n) => JSON.stringify(n)).join(', ')}, not ${JSON.stringify(ctx.audience)}`,
+        at,
+      )
+    }
+  })
+}
+
+function checkTime(ctx: EvaluationContext): void {
+  const { chain, now, skew } = ctx
+  const root = chain[0]
+  let rootExpires: number | undefined
+  let notBefore = Number.NEGATIVE_INFINITY
+  let nbfAt: Located | undefined
+  let expires = Number.POSITIVE_INFINITY
+  let expAt: Located | undefined
+  each(chain, (c, at) => {
+    if (c.type !== 'window') return
+    if (c.notBefore !== undefined && c.expires !== undefined && c.notBefore >= c.expires) {
+      fail('ERR_TIME_INVALID', `block ${at.block}: window starts at or after it ends`, at)
+    }
+    if (at.block === 0 && c.expires !== undefined) rootExpires = Math.min(rootExpires ?? c.expires, c.expires)
+    if (c.notBefore !== undefined && c.notBefore > notBefore) {
+      notBefore = c.notBefore
+      nbfAt = at
+    }
+    if (c.expires !== undefined && c.expires < expires) {
+      expires = c.expires
+      expAt = at
+    }
+  })
+  if (rootExpires === undefined || !root) {
+    fail('ERR_TIME_INVALID', 'the root block carries no expiry', { block: 0, hint: 'mint the root with a window caveat that expires' })
+  }
+  const rootStart = Math.max(
+    root.issuedAt,
+    ...root.caveats.flatMap((c) => (c.type === 'window' && c.notBefore !== undefined ? [c.notBefore] : [])),
+  )
+  if (rootExpires - rootStart > ctx.maxLifetime) {
+    fail('ERR_TIME_INVALID', `root lifetime ${rootExpires - rootStart}s exceeds this verifier's maximum of ${ctx.maxLifetime}s`, {
+      block: 0,
+      caveat: 'window',
+    })
+  }
+  if (notBefore >= expires) {
+    fail('ERR_TIME_INVALID', 'the windows of the chain do not overlap: it can never be used', { ...(nbfAt ?? {}) })
+  }
+  if (now < notBefore - skew) {
+    fail('ERR_TIME_NOT_YET', `not valid before ${iso(notBefore)}`, { ...(nbfAt ?? {}), hint: `retry after ${iso(notBefore)}` })
+  }
+  if (now >= expires + skew) {
+    fail('ERR_TIME_EXPIRED', `expired at ${iso(expires)}`, { ...(expAt ?? {}), hint: 'ask the delegator for a fresh mandate' })
+  }
+}
+
+function checkRequestCaveats(ctx: EvaluationContext): EvaluationResult {
+  const { request } = ctx
+  const matched: MatchedRight[] = []
+  const counters: UsageCounter[] = []
+  const approvals: ApprovalRequirement[] = []
+  each(ctx.chain, (c, at) => {
+    if (c.type !== 'deny') return
+    const hit = firstMatch(c.patterns, request.action)
+    if (hit !== undefined) {
+      fail('ERR_ACTION_DENIED', `block ${at.block} never allows ${request.action} (deny ${hit})`, {
+        ...at,
+        hint: 'this action is denied outright; no approval can unlock it',
+      })
+    }
+  })
+  each(ctx.chain, (c, at, b) => {
+    switch (c.type) {
+      case 'actions': {
+        const hit = firstMatch(c.patterns, request.action)
+        if (hit === undefined) {
+          fail('ERR_ACTION_DENIED', `block ${at.block} does not allow ${request.action}`, {
+            ...at,
+            hint: `block ${at.block} allows: ${c.patterns.join(', ')}`,
+          })
+        }
+        matched.push({ block: at.block, caveat: 'actions', value: hit })
+        return
+      }
+      case 'resources': {
+        const hit = request.resource === undefined ? undefined : c.globs.find((g) => matchResource(g, request.resource as string))
+        if (hit === undefined) {
+          fail(
+            'ERR_RESOURCE_DENIED',
+            request.resource === undefined
+              ? `block ${at.block} restricts resources, and none was named`
+              : `block ${at.block} does not allow resource ${request.resource}`,
+            {
+              ...at,
+              hint: `block ${at.block} allows: ${c.globs.join(', ')}`,
+            },
+          )
+        }
+        matched.push({ block: at.block, caveat: 'resources', value: hit })
+        return
+      }
+      case 'where': {
+        if (c.actions !== undefined && firstMatch(c.actions, request.action) === undefined) return
+        for (const rule of c.rules) {
+          if (!ruleHolds(rule, request.args)) {
+            fail('ERR_ARGS_DENIED', `block ${at.block}: argument rule failed: ${describeRule(rule)}`, {
+              ...at,
+              hint: `requires ${describeRule(rule)}`,
+            })
+          }
+        }
+        return
+      }
+      case 'extension': {
+        const checker = ctx.extensions.get(c.code)
+        if (!checker) {
+          fail('ERR_CAVEAT_UNKNOWN', `block ${at.block}: extension caveat ${c.code} has no registered checker`, {
+            ...at,
+            hint: `register a checker for ${c.code} in createVerifier({ extensions })`,
+          })
+        }
+        let ok = false
+        try {
+          ok = checker(c.body, { now: ctx.now, audience: ctx.audience, request, block: at.block }) === true
+        } catch (cause) {
+          fail('ERR_CAVEAT_DENIED', `block ${at.block}: extension caveat ${c.code} checker failed`, { ...at, cause })
+        }
+        if (!ok) fail('ERR_CAVEAT_DENIED', `block ${at.block}: extension caveat ${c.code} denied the request`, at)
+        return
+      }
+      case 'approval':
+        if (c.actions.some((p) => matchAction(p, request.action))) {
+          approvals.push({ block: at.block, caveatIndex: at.caveatIndex, approvers: c.approvers, quorum: c.quorum })
+        }
+        return
+      case 'uses':
+        counters.push({
+          key: `${b.idHex}/${at.caveatIndex}`,
+          blockId: b.idHex,
+          block: at.block,
+          caveatIndex: at.caveatIndex,
+          max: c.max,
+          ...(c.per === undefined ? {} : { per: c.per }),
+        })
+        return
+      default:
+        return
+    }
+  })
+  return { matched, counters, approvals }
+}
+
+/** RFC 3339 of Unix seconds. */
+export function iso(seconds: number): string {
+  const d = new Date(seconds * 1000)
+  return Number.isNaN(d.getTime()) ? String(seconds) : d.toISOString().replace('.000Z', 'Z')
+}

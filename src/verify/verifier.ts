@@ -1,0 +1,621 @@
+/**
+ * The verifier (spec §7). `createVerifier(options).authorize(input)` decides one request.
+ * It never throws on bad input: every problem becomes a {@link Denied} with a stable code,
+ * the block and caveat at fault, a message and a hint.
+ *
+ * Order: size → strict CBOR → version → chain links → signatures (cached by exact bytes) →
+ * holder proof (bearer secret, seal, or invocation signature with audience, freshness and
+ * replay) → revocation (fail closed when stale) → caveats → approvals → replay claim →
+ * usage counters, last, so that a denied request consumes nothing.
+ *
+ * @module
+ */
+import { isActionName, matchAction } from '../caveats/action.js'
+import { encodeArgs } from '../caveats/args.js'
+import type { Args } from '../caveats/types.js'
+import { encodeCbor } from '../cbor/codec.js'
+import { TOKEN_LIMITS } from '../cbor/limits.js'
+import type { BackendName, Ed25519Backend } from '../crypto/backend.js'
+import { getBackend, verifyOrThrow } from '../crypto/ed25519.js'
+import { randomBytes, sha256 } from '../crypto/hash.js'
+import { parsePublicKey, toDidKey } from '../crypto/keys.js'
+import { OUTCOME_CODES } from '../crypto/profile.js'
+import { fail, MandateError } from '../errors.js'
+import { concatBytes, equalBytes, toHex, utf8 } from '../internal/bytes.js'
+import { type Clock, systemClock } from '../internal/clock.js'
+import { createMemoryRevocationView, type RevocationView } from '../revocation/view.js'
+import { parseApproval, type UnverifiedApproval } from '../token/approval.js'
+import type { UnverifiedBlock } from '../token/block.js'
+import { parseInvocation, type Request, type UnverifiedInvocation } from '../token/invocation.js'
+import { DEFAULT_MAX_LIFETIME, parseMandate, type UnverifiedMandate } from '../token/mandate.js'
+import { signingInput } from '../token/signing.js'
+import { kindOf } from '../token/text.js'
+import { createMemoryUsageStore } from '../usage/memory.js'
+import type { UsageStore } from '../usage/store.js'
+import type { Allowed, AuditRecord, ChainLink, DecidedRequest, Decision, Denied } from './decision.js'
+import {
+  type ApprovalRequirement,
+  type EvaluationResult,
+  type ExtensionChecker,
+  evaluateCaveats,
+  iso,
+  type Presentation,
+} from './evaluate.js'
+import { createMemoryReplayCache, type ReplayCache } from './replay.js'
+
+/** A trusted root: a principal's public key, with an optional name for the chain. */
+export interface Root {
+  readonly key: string | Uint8Array
+  readonly name?: string
+}
+
+/** Options of {@link createVerifier}. */
+export interface VerifierOptions {
+  /** Principals whose root blocks are trusted. Trust comes only from here. */
+  readonly roots: readonly (string | Uint8Array | Root)[]
+  /** This service's name; invocations and audience caveats must name it. */
+  readonly audience: string
+  /** Unix-seconds clock (default: the system clock). */
+  readonly clock?: Clock
+  /** Allowed clock skew in seconds, 0–300 (default 60). */
+  readonly skew?: number
+  /** Usage counters (default: in-memory, one process). */
+  readonly usage?: UsageStore
+  /** Revocations and suspensions (default: an in-memory view, always fresh). */
+  readonly revocations?: RevocationView
+  /** Deny when the revocation view is older than this, in seconds (default 30). */
+  readonly revocationMaxAge?: number
+  /** Seen invocations (default: in-memory). */
+  readonly replay?: ReplayCache
+  /** Longest accepted root lifetime in seconds (default 90 days). */
+  readonly maxLifetime?: number
+  /** How old an invocation may be, in seconds (default 300). */
+  readonly invocationMaxAge?: number
+  /** Checkers for extension caveats, by type number (≥ 65536). */
+  readonly extensions?: Readonly<Record<number, ExtensionChecker>>
+  readonly backend?: BackendName
+  /** Verified-signature cache entries (default 4096; 0 turns it off). */
+  readonly cacheSize?: number
+}
+
+/** What to decide on. Give a `token` (text, either kind) or one of `mandate` / `invocation`. */
+export interface AuthorizeInput {
+  readonly token?: string
+  readonly mandate?: string | Uint8Array | UnverifiedMandate
+  readonly invocation?: string | Uint8Array | UnverifiedInvocation
+  /** The request, for a bare (bearer or sealed) mandate. An invocation carries its own. */
+  readonly request?: Request
+  readonly approvals?: readonly (string | Uint8Array | UnverifiedApproval)[]
+  /** Idempotency key for usage counting of bare mandates (invocations use their id). */
+  readonly requestId?: string
+}
+
+/** A configured verifier. */
+export interface Verifier {
+  /** Decide one request. Never throws for bad input; see {@link Decision}. */
+  authorize(input: AuthorizeInput): Promise<Decision>
+  readonly audience: string
+  /** The revocation view in use (the in-memory one unless another was given). */
+  readonly revocations: RevocationView
+  /** The usage store in use. */
+  readonly usage: UsageStore
+}
+
+interface TrustedRoot {
+  readonly key: Uint8Array
+  readonly name: string | undefined
+}
+
+/**
+ * Create a verifier.
+ *
+ * @example
+ * ```ts
+ * const verifier = createVerifier({ roots: [{ key: toDidKey(alice.publicKey), name: 'alice' }], audience: 'mail' })
+ * const decision = await verifier.authorize({ invocation: 'mni1_…' })
+ * if (!decision.allowed) console.log(decision.code, decision.hint)
+ * ```
+ */
+export function createVerifier(options: VerifierOptions): Verifier {
+  if (!options || typeof options !== 'object') throw new TypeError('"options" expected an object')
+  if (typeof options.audience !== 'string' || options.audience.length === 0) throw new TypeError('"audience" expected a non-empty string')
+  if (!Array.isArray(options.roots) || options.roots.length === 0)
+    throw new TypeError('"roots" expected at least one trusted principal key')
+  const roots = new Map<string, TrustedRoot>()
+  for (const r of options.roots) {
+    const entry = typeof r === 'string' || r instanceof Uint8Array ? { key: r } : r
+    const key = typeof entry.key === 'string' ? parsePublicKey(entry.key) : parsePublicKey(toHex(entry.key))
+    roots.set(toHex(key), { key, name: 'name' in entry ? entry.name : undefined })
+  }
+  const skew = options.skew ?? 60
+  if (!Number.isInteger(skew) || skew < 0 || skew > 300) throw new RangeError(`"skew" expected 0..300, got ${skew}`)
+  const engine: Engine = {
+    roots,
+    audience: options.audience,
+    clock: options.clock ?? systemClock,
+    skew,
+    usage: options.usage ?? createMemoryUsageStore(),
+    revocations: options.revocations ?? createMemoryRevocationView(),
+    revocationMaxAge: options.revocationMaxAge ?? 30,
+    replay: options.replay ?? createMemoryReplayCache(),
+    maxLifetime: options.maxLifetime ?? DEFAULT_MAX_LIFETIME,
+    invocationMaxAge: options.invocationMaxAge ?? 300,
+    extensions: new Map(Object.entries(options.extensions ?? {}).map(([k, v]) => [Number(k), v])),
+    backend: getBackend(options.backend),
+    cache: new SignatureCache(options.cacheSize ?? 4096),
+  }
+  return {
+    audience: engine.audience,
+    revocations: engine.revocations,
+    usage: engine.usage,
+    authorize: (input) => authorize(engine, input),
+  }
+}
+
+interface Engine {
+  readonly roots: ReadonlyMap<string, TrustedRoot>
+  readonly audience: string
+  readonly clock: Clock
+  readonly skew: number
+  readonly usage: UsageStore
+  readonly revocations: RevocationView
+  readonly revocationMaxAge: number
+  readonly replay: ReplayCache
+  readonly maxLifetime: number
+  readonly invocationMaxAge: number
+  readonly extensions: ReadonlyMap<number, ExtensionChecker>
+  readonly backend: Ed25519Backend
+  readonly cache: SignatureCache
+}
+
+/** Remembers signatures already verified, keyed by a hash of (signer, signature, message). */
+class SignatureCache {
+  private readonly seen = new Map<string, true>()
+  constructor(private readonly size: number) {}
+  key(signer: Uint8Array, signature: Uint8Array, message: Uint8Array): string {
+    return toHex(sha256(concatBytes(signer, signature, message)))
+  }
+  has(key: string): boolean {
+    return this.seen.has(key)
+  }
+  add(key: string): void {
+    if (this.size === 0) return
+    if (this.seen.size >= this.size) this.seen.delete(this.seen.keys().next().value as string)
+    this.seen.set(key, true)
+  }
+}
+
+/** The state of one authorization as it proceeds; used to build the decision either way. */
+interface Progress {
+  now: number
+  chain?: readonly UnverifiedBlock[]
+  presentation?: Presentation | 'bound'
+  invocation?: UnverifiedInvocation
+  request?: DecidedRequest
+  root?: TrustedRoot
+}
+
+async function authorize(engine: Engine, input: AuthorizeInput): Promise<Decision> {
+  const progress: Progress = { now: engine.clock() }
+  let claimed: string | undefined
+  try {
+    const { chain, presentation, invocation, request, bytes, proof } = parsePresentation(input)
+    progress.chain = chain
+    progress.presentation = presentation
+    if (invocation) progress.invocation = invocation
+    progress.root = verifyChain(engine, chain)
+    const req = resolveRequest(input.request, invocation, request)
+    progress.request = req
+    await verifyHolder(engine, proof, progress, chain, presentation, invocation)
+    checkRevocations(engine, progress.now, chain, req.action)
+    const evaluation = evaluateCaveats({
+      now: progress.now,
+      skew: engine.skew,
+      maxLifetime: engine.maxLifetime,
+      audience: engine.audience,
+      request: req,
+      presentation: presentation as Presentation,
+      chain,
+      extensions: engine.extensions,
+    })
+    const approvers = checkApprovals(engine, progress.now, evaluation.approvals, input.approvals ?? [], invocation)
+    if (invocation) {
+      const until = invocation.issuedAt + engine.invocationMaxAge + engine.skew + 1
+      if (!(await engine.replay.claim(invocation.idHex, until, progress.now))) {
+        fail('ERR_REPLAY', 'this invocation was already used', { hint: 'sign a new invocation for each request' })
+      }
+      claimed = invocation.idHex
+    }
+    const usage = await consumeUsage(engine, progress.now, evaluation, input, invocation, bytes)
+    return allowed(engine, progress, req, evaluation, approvers, usage)
+  } catch (e) {
+    if (claimed !== undefined) {
+      try {
+        await engine.replay.release(claimed)
+      } catch {
+        // The claim then simply expires; the request is denied either way.
+      }
+    }
+    return denied(engine, progress, e)
+  }
+}
+
+function parsePresentation(input: AuthorizeInput): {
+  chain: readonly UnverifiedBlock[]
+  presentation: Presentation | 'bound'
+  invocation?: UnverifiedInvocation
+  request?: DecidedRequest
+  bytes: Uint8Array
+  proof?: UnverifiedMandate['proof']
+} {
+  if (!input || typeof input !== 'object') fail('ERR_REQUEST_INVALID', 'authorize() needs { token } or { mandate } or { invocation }')
+  const given = [input.token, input.mandate, input.invocation].filter((x) => x !== undefined).length
+  if (given !== 1) fail('ERR_REQUEST_INVALID', 'give exactly one of token, mandate, invocation')
+  let source:
+    | { kind: 'mandate'; value: string | Uint8Array | UnverifiedMandate }
+    | { kind: 'invocation'; value: string | Uint8Array | UnverifiedInvocation }
+  if (input.token !== undefined) {
+    if (typeof input.token !== 'string') fail('ERR_REQUEST_INVALID', 'token must be text')
+    const kind = kindOf(input.token)
+    if (kind === 'mandate') source = { kind, value: input.token }
+    else if (kind === 'invocation') source = { kind, value: input.token }
+    else fail('ERR_TEXT_FORMAT', 'token is neither a mandate (mnd1_) nor an invocation (mni1_)')
+  } else if (input.mandate !== undefined) source = { kind: 'mandate', value: input.mandate }
+  else source = { kind: 'invocation', value: input.invocation as string | Uint8Array | UnverifiedInvocation }
+
+  if (source.kind === 'invocation') {
+    const v = source.value
+    const invocation = typeof v === 'string' || v instanceof Uint8Array ? parseInvocation(v) : reparse(v.bytes, parseInvocation)
+    return {
+      chain: invocation.chain,
+      presentation: 'invocation',
+      invocation,
+      request: {
+        action: invocation.action,
+        ...(invocation.resource === undefined ? {} : { resource: invocation.resource }),
+        args: invocation.args,
+        ...(invocation.intent === undefined ? {} : { intent: invocation.intent }),
+      },
+      bytes: invocation.bytes,
+    }
+  }
+  const v = source.value
+  const mandate = typeof v === 'string' || v instanceof Uint8Array ? parseMandate(v) : reparse(v.bytes, parseMandate)
+  const presentation = mandate.proof.kind === 'bearer' ? 'bearer' : mandate.proof.kind === 'sealed' ? 'sealed' : 'bound'
+  return { chain: mandate.blocks, presentation, bytes: mandate.bytes, proof: mandate.proof }
+}
+
+/** Objects handed in are re-read from their bytes: the verifier trusts no pre-parsed state. */
+function reparse<T>(bytes: unknown, parse: (b: Uint8Array) => T): T {
+  if (!(bytes instanceof Uint8Array)) fail('ERR_REQUEST_INVALID', 'expected a parsed token with its bytes')
+  return parse(bytes)
+}
+
+function verifyChain(engine: Engine, chain: readonly UnverifiedBlock[]): TrustedRoot {
+  const first = chain[0] as UnverifiedBlock
+  const principal = first.principal as Uint8Array
+  const root = engine.roots.get(toHex(principal))
+  if (!root) {
+    fail('ERR_ROOT_UNTRUSTED', `the principal ${toDidKey(principal)} is not a trusted root of this verifier`, {
+      block: 0,
+      hint: 'add the principal with --root (or `roots` in createVerifier) if it should be trusted',
+    })
+  }
+  for (let i = 1; i < chain.length; i++) {
+    const b = chain[i] as UnverifiedBlock
+    if (!equalBytes(b.prev as Uint8Array, (chain[i - 1] as UnverifiedBlock).id)) {
+      fail('ERR_CHAIN_LINK', `block ${i} does not follow block ${i - 1} (blocks reordered, spliced or duplicated)`, { block: i })
+    }
+  }
+  for (const b of chain) {
+    const signer = b.index === 0 ? root.key : (chain[b.index - 1] as UnverifiedBlock).holder
+    const message = signingInput('block', b.payload)
+    const key = engine.cache.key(signer, b.signature, message)
+    if (engine.cache.has(key)) continue
+    verifyOrThrow(engine.backend, b.signature, message, signer, `block ${b.index}`, b.index)
+    engine.cache.add(key)
+  }
+  return root
+}
+
+function resolveRequest(
+  given: Request | undefined,
+  invocation: UnverifiedInvocation | undefined,
+  fromInvocation: DecidedRequest | undefined,
+): DecidedRequest {
+  if (invocation && fromInvocation) {
+    if (given !== undefined && (given.action !== fromInvocation.action || given.resource !== fromInvocation.resource)) {
+      fail('ERR_REQUEST_INVALID', 'the request differs from what the invocation signs', {
+        hint: 'an invocation carries its own request; do not pass another',
+      })
+    }
+    checkRequest(fromInvocation)
+    return fromInvocation
+  }
+  if (!given || typeof given !== 'object') {
+    fail('ERR_REQUEST_INVALID', 'a bare mandate needs a request (action, resource, args)', {
+      hint: 'pass { request: { action, resource } }',
+    })
+  }
+  const args: Args = given.args ?? Object.create(null)
+  const request: DecidedRequest = { action: given.action, ...(given.resource === undefined ? {} : { resource: given.resource }), args }
+  checkRequest(request)
+  return request
+}
+
+function checkRequest(r: DecidedRequest): void {
+  if (typeof r.action !== 'string' || !isActionName(r.action)) {
+    fail('ERR_REQUEST_INVALID', `not an action name: ${JSON.stringify(r.action)}`, {
+      hint: 'actions are :-separated segments like email:read',
+    })
+  }
+  if (r.resource !== undefined && (typeof r.resource !== 'string' || utf8(r.resource).length > TOKEN_LIMITS.maxStringBytes)) {
+    fail('ERR_REQUEST_INVALID', `resource must be text of at most ${TOKEN_LIMITS.maxStringBytes} bytes`)
+  }
+  try {
+    encodeCbor(encodeArgs(r.args))
+  } catch (e) {
+    if (e instanceof MandateError) throw e
+    fail('ERR_REQUEST_INVALID', `args: ${(e as Error).message}`)
+  }
+}
+
+async function verifyHolder(
+  engine: Engine,
+  proof: UnverifiedMandate['proof'] | undefined,
+  progress: Progress,
+  chain: readonly UnverifiedBlock[],
+  presentation: Presentation | 'bound',
+  invocation: UnverifiedInvocation | undefined,
+): Promise<void> {
+  const last = chain[chain.length - 1] as UnverifiedBlock
+  const at = { block: last.index }
+  if (presentation === 'invocation' && invocation) {
+    verifyOrThrow(engine.backend, invocation.signature, signingInput('invocation', invocation.payload), last.holder, 'invocation')
+    if (invocation.audience !== engine.audience) {
+      fail('ERR_AUDIENCE', `the invocation is for ${JSON.stringify(invocation.audience)}, not ${JSON.stringify(engine.audience)}`, {
+        hint: `sign the invocation with --audience ${engine.audience}`,
+      })
+    }
+    const { now } = progress
+    if (invocation.issuedAt > now + engine.skew)
+      fail('ERR_PROOF', `the invocation is dated in the future (${iso(invocation.issuedAt)})`, { hint: 'check the agent clock' })
+    if (invocation.issuedAt < now - engine.invocationMaxAge - engine.skew) {
+      fail('ERR_PROOF', `the invocation is stale (signed ${iso(invocation.issuedAt)}, older than ${engine.invocationMaxAge}s)`, {
+        hint: 'sign a fresh invocation',
+      })
+    }
+    if (await engine.replay.has(invocation.idHex, now))
+      fail('ERR_REPLAY', 'this invocation was already used', { hint: 'sign a new invocation for each request' })
+    return
+  }
+  const mandateProof = proof
+  if (presentation === 'bearer' && mandateProof?.kind === 'bearer') {
+    if (!last.bearer) fail('ERR_PROOF', 'a secret travels with a mandate whose last holder is bound', at)
+    const cacheKey = engine.cache.key(last.holder, mandateProof.secret, new Uint8Array(0))
+    if (engine.cache.has(cacheKey)) return
+    if (!equalBytes(engine.backend.publicKey(mandateProof.secret), last.holder)) {
+      fail('ERR_PROOF', 'the bearer secret does not belong to the last holder (truncated or tampered chain)', at)
+    }
+    engine.cache.add(cacheKey)
+    return
+  }
+  if (presentation === 'sealed' && mandateProof?.kind === 'sealed') {
+    const outcome = engine.backend.verify(mandateProof.signature, signingInput('seal', last.id), last.holder)
+    if (outcome !== 'accept')
+      fail(outcome === 'equation' ? 'ERR_PROOF' : OUTCOME_CODES[outcome], `seal rejected (${outcome.replaceAll('_', ' ')})`, at)
+    return
+  }
+  fail('ERR_PROOF', 'this mandate is bound to its holder and must be presented in an invocation signed by it', {
+    ...at,
+    hint: 'sign an invocation with the holder key (CLI: mandate invoke --key FILE)',
+  })
+}
+
+function checkRevocations(engine: Engine, now: number, chain: readonly UnverifiedBlock[], action: string): void {
+  const view = engine.revocations
+  let freshAt: number
+  try {
+    freshAt = view.freshAt()
+  } catch {
+    freshAt = Number.NEGATIVE_INFINITY
+  }
+  if (!(freshAt >= now - engine.revocationMaxAge)) {
+    fail('ERR_REVOCATION_STALE', `the revocation view is stale (last complete ${Number.isFinite(freshAt) ? iso(freshAt) : 'never'})`, {
+      hint: 'the verifier cannot reach its revocation service; it denies until it can (fail closed)',
+    })
+  }
+  for (const b of chain) {
+    let entries: ReturnType<RevocationView['entries']>
+    try {
+      entries = view.entries(b.idHex)
+    } catch {
+      fail('ERR_REVOCATION_STALE', 'the revocation view failed to answer', { block: b.index })
+    }
+    for (const e of entries ?? []) {
+      const scoped = e.actions !== undefined && e.actions.length > 0
+      if (scoped && !e.actions?.some((p) => matchAction(p, action))) continue
+      const who = e.by ? ` by ${e.by}` : ''
+      const why = e.reason ? `: ${e.reason}` : ''
+      const what = scoped ? `${action} under block ${b.index}` : `block ${b.index}`
+      if (e.kind === 'revoke') {
+        fail('ERR_REVOKED', `${what} was revoked${who} at ${iso(e.at)}${why}`, {
+          block: b.index,
+          hint: 'ask the delegator for a new mandate',
+        })
+      }
+      fail('ERR_SUSPENDED', `${what} is suspended${who} since ${iso(e.at)}${why}`, { block: b.index, hint: 'it works again once resumed' })
+    }
+  }
+}
+
+function checkApprovals(
+  engine: Engine,
+  now: number,
+  requirements: readonly ApprovalRequirement[],
+  presented: readonly (string | Uint8Array | UnverifiedApproval)[],
+  invocation: UnverifiedInvocation | undefined,
+): string[] {
+  const valid = new Set<string>()
+  const listed = new Set(requirements.flatMap((r) => r.approvers))
+  for (const [i, raw] of presented.entries()) {
+    let a: UnverifiedApproval
+    try {
+      a = typeof raw === 'string' || raw instanceof Uint8Array ? parseApproval(raw) : parseApproval(raw.bytes)
+    } catch (e) {
+      fail('ERR_APPROVAL_INVALID', `approval ${i}: ${e instanceof Error ? e.message : 'unreadable'}`)
+    }
+    const outcome = engine.backend.verify(a.signature, signingInput('approval', a.payload), a.approver)
+    if (outcome !== 'accept') fail('ERR_APPROVAL_INVALID', `approval ${i}: signature rejected (${outcome.replaceAll('_', ' ')})`)
+    if (!invocation || !equalBytes(a.invocationId, invocation.id)) {
+      fail('ERR_APPROVAL_INVALID', `approval ${i} is for another request`, { hint: 'an approval names exactly one invocation id' })
+    }
+    if (now >= a.expires + engine.skew)
+      fail('ERR_APPROVAL_INVALID', `approval ${i} expired at ${iso(a.expires)}`, { hint: 'ask the approver again' })
+    if (a.issuedAt > now + engine.skew) fail('ERR_APPROVAL_INVALID', `approval ${i} is dated in the future`)
+    const who = toDidKey(a.approver)
+    if (requirements.length > 0 && !listed.has(who)) {
+      fail('ERR_APPROVAL_INVALID', `approval ${i} is from ${who}, who is not a listed approver`, {
+        hint: `listed: ${[...listed].join(', ')}`,
+      })
+    }
+    valid.add(who)
+  }
+  for (const r of requirements) {
+    const have = r.approvers.filter((k) => valid.has(k)).length
+    if (have < r.quorum) {
+      const missing = r.approvers.filter((k) => !valid.has(k))
+      const how = invocation
+        ? `submit invocation ${invocation.idHex} for approval`
+        : 'approvals bind to an invocation: present one signed by the holder (mni1_…)'
+      fail('ERR_APPROVAL_REQUIRED', `block ${r.block} needs ${r.quorum} approval(s) for this action; ${have} given`, {
+        block: r.block,
+        caveat: 'approval',
+        caveatIndex: r.caveatIndex,
+        hint: `needs ${r.quorum - have} more from: ${missing.join(', ')}; ${how}`,
+      })
+    }
+  }
+  return [...valid]
+}
+
+async function consumeUsage(
+  engine: Engine,
+  now: number,
+  evaluation: EvaluationResult,
+  input: AuthorizeInput,
+  invocation: UnverifiedInvocation | undefined,
+  presentation: Uint8Array,
+): Promise<{ key: string; remaining: number }[]> {
+  if (evaluation.counters.length === 0) return []
+  const requestId = invocation?.idHex ?? input.requestId ?? toHex(randomBytes(16))
+  let result: Awaited<ReturnType<UsageStore['consume']>>
+  try {
+    result = await engine.usage.consume({ requestId, counters: evaluation.counters, now, presentation })
+  } catch (cause) {
+    fail('ERR_COUNTER_UNAVAILABLE', 'the usage counter could not be reached', {
+      cause,
+      hint: 'usage limits need a live counter; the request is denied until it is reachable (fail closed)',
+    })
+  }
+  if (!result.granted) {
+    const c = evaluation.counters.find((x) => x.key === result.exhausted)
+    const at = c ? { block: c.block, caveat: 'uses', caveatIndex: c.caveatIndex } : {}
+    const when =
+      'resetAt' in result && result.resetAt !== undefined ? `; next use allowed at ${iso(result.resetAt)}` : '; the quota does not reset'
+    fail('ERR_USAGE_EXHAUSTED', `usage limit of ${c?.max ?? '?'}${c?.per ? ` per ${c.per}s` : ''} reached`, {
+      ...at,
+      hint: `quota spent${when}`,
+    })
+  }
+  return [...result.remaining]
+}
+
+function chainLinks(progress: Progress): ChainLink[] {
+  const chain = progress.chain
+  if (!chain || chain.length === 0) return []
+  const first = chain[0] as UnverifiedBlock
+  const principal: ChainLink = {
+    role: 'principal',
+    key: toDidKey(first.principal as Uint8Array),
+    ...(progress.root?.name === undefined ? {} : { name: progress.root.name }),
+  }
+  return [
+    principal,
+    ...chain.map(
+      (b): ChainLink => ({
+        role: 'holder',
+        key: toDidKey(b.holder),
+        ...(b.name === undefined ? {} : { name: b.name }),
+        ...(b.purpose === undefined ? {} : { purpose: b.purpose }),
+        block: b.index,
+        blockId: b.idHex,
+        bearer: b.bearer,
+        delegatedAt: b.issuedAt,
+      }),
+    ),
+  ]
+}
+
+function label(link: ChainLink): string {
+  return link.name ?? link.key
+}
+
+function audit(engine: Engine, progress: Progress, extra: Partial<AuditRecord> & Pick<AuditRecord, 'decision'>): AuditRecord {
+  const links = chainLinks(progress)
+  const req = progress.request
+  return {
+    at: progress.now,
+    audience: engine.audience,
+    ...(progress.presentation === undefined ? {} : { presentation: progress.presentation }),
+    ...(progress.invocation === undefined ? {} : { invocationId: progress.invocation.idHex }),
+    ...(req === undefined ? {} : { action: req.action }),
+    ...(req?.resource === undefined ? {} : { resource: req.resource }),
+    ...(req?.intent === undefined ? {} : { intent: req.intent }),
+    ...(links[0] === undefined ? {} : { principal: links[0].key }),
+    holders: links.slice(1).map(label),
+    blockIds: (progress.chain ?? []).map((b) => b.idHex),
+    approvals: [],
+    usage: [],
+    ...extra,
+  }
+}
+
+function allowed(
+  engine: Engine,
+  progress: Progress,
+  request: DecidedRequest,
+  evaluation: EvaluationResult,
+  approvals: string[],
+  usage: { key: string; remaining: number }[],
+): Allowed {
+  return {
+    allowed: true,
+    chain: chainLinks(progress),
+    request,
+    ...(progress.invocation === undefined ? {} : { invocationId: progress.invocation.idHex }),
+    matched: evaluation.matched,
+    approvals,
+    usage,
+    audit: audit(engine, progress, { decision: 'allow', approvals, usage }),
+  }
+}
+
+function denied(engine: Engine, progress: Progress, e: unknown): Denied {
+  const err =
+    e instanceof MandateError
+      ? e
+      : new MandateError('ERR_INTERNAL', 'the verifier failed unexpectedly; the request is denied', { cause: e })
+  const links = chainLinks(progress)
+  return {
+    allowed: false,
+    code: err.code,
+    message: err.message,
+    ...(err.hint === undefined ? {} : { hint: err.hint }),
+    ...(err.block === undefined ? {} : { block: err.block }),
+    ...(err.caveat === undefined ? {} : { caveat: err.caveat }),
+    ...(err.caveatIndex === undefined ? {} : { caveatIndex: err.caveatIndex }),
+    ...(links.length === 0 ? {} : { chain: links }),
+    audit: audit(engine, progress, { decision: 'deny', code: err.code }),
+  }
+}

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config'
+
+// .ci/run asks for a JSON report too, to print a plain closing line.
+const json = process.env['VITEST_JSON_REPORT']
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 60_000,
+    reporters: json ? ['default', 'json'] : ['default'],
+    ...(json ? { outputFile: { json } } : {}),
+  },
+})
