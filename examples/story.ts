@@ -58,21 +58,37 @@ const calendar = service('calendar')
 
 const rows: string[][] = []
 function record(step: string, who: string, action: string, d: Decision): Decision {
-  rows.push([step, who, action, d.allowed ? 'ALLOWED' : 'DENIED', d.allowed ? d.chain.map((l) => l.name ?? l.key).join(' → ') : `${d.code}: ${d.message}`])
+  rows.push([
+    step,
+    who,
+    action,
+    d.allowed ? 'ALLOWED' : 'DENIED',
+    d.allowed ? d.chain.map((l) => l.name ?? l.key).join(' → ') : `${d.code}: ${d.message}`,
+  ])
   return d
 }
 const asAssistant = (action: string, audience: string, extra: { resource?: string; args?: Record<string, string> } = {}) =>
   invoke(grant, { key: assistant, action, audience, now, ...extra })
 
 record('1', 'assistant', 'email:read', await mail.authorize({ invocation: asAssistant('email:read', 'mail', { resource: 'inbox/1' }) }))
-record('2', 'assistant', 'calendar:events:decline', await calendar.authorize({ invocation: asAssistant('calendar:events:decline', 'calendar') }))
+record(
+  '2',
+  'assistant',
+  'calendar:events:decline',
+  await calendar.authorize({ invocation: asAssistant('calendar:events:decline', 'calendar') }),
+)
 const draft = asAssistant('email:draft', 'mail', { args: { to: 'bob@example.com' } })
 record('3', 'assistant', 'email:draft', await mail.authorize({ invocation: draft }))
 const approval = approve({ approver: alice, invocation: draft, now })
 record('4', 'assistant', 'email:draft + approval', await mail.authorize({ invocation: draft, approvals: [approval] }))
 record('5', 'assistant', 'email:send', await mail.authorize({ invocation: asAssistant('email:send', 'mail') }))
 for (let i = 1; i <= 4; i++) {
-  record(`6.${i}`, 'sub-agent', 'slack:read', await slack.authorize({ token: subAgentToken, request: { action: 'slack:read', resource: 'channels/team' } }))
+  record(
+    `6.${i}`,
+    'sub-agent',
+    'slack:read',
+    await slack.authorize({ token: subAgentToken, request: { action: 'slack:read', resource: 'channels/team' } }),
+  )
 }
 record('7', 'sub-agent', 'email:read', await slack.authorize({ token: subAgentToken, request: { action: 'email:read' } }))
 const rootId = grant.blocks[0]?.idHex as string
@@ -94,4 +110,6 @@ console.log(line(header))
 console.log(line(widths.map((w) => '-'.repeat(w))))
 for (const r of rows) console.log(line(r))
 const sub = parseMandate(subAgentToken)
-console.log(`\nsub-agent mandate: ${sub.blocks.length} blocks, ${sub.bytes.length} bytes, proof ${sub.proof.kind} (a bearer token is a secret)`)
+console.log(
+  `\nsub-agent mandate: ${sub.blocks.length} blocks, ${sub.bytes.length} bytes, proof ${sub.proof.kind} (a bearer token is a secret)`,
+)

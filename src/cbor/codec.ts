@@ -45,7 +45,7 @@ export function encodeCbor(value: CborValue): Uint8Array {
 }
 
 /**
- * Validate then decode. Byte strings come back as `Uint8Array` views of `bytes`.
+ * Validate then decode.
  *
  * @example
  * ```ts
@@ -56,7 +56,9 @@ export function decodeCbor(bytes: Uint8Array, limits: CborLimits = CBOR_LIMITS):
   validateCbor(bytes, limits)
   let raw: unknown
   try {
-    raw = decoder.decode(bytes)
+    // cbor-x attaches a `dataView` property to the buffer it reads: give it a private copy so
+    // that the caller's bytes are never mutated (byte strings come back as views of the copy).
+    raw = decoder.decode(new Uint8Array(bytes))
   } catch (cause) {
     // Unreachable for validated input; kept so that a decoder bug still yields a typed error.
     fail('ERR_CBOR_MALFORMED', 'CBOR decoder rejected validated input', { cause })

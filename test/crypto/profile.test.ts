@@ -1,0 +1,63 @@
+/**
+ * Checklist rows S4–S7 and S10 at the primitive level (S1–S3 are the vector files,
+ * S6's differential half is differential.test.ts, S8/S9 are at token level).
+ */
+import { describe, expect, it } from 'vitest'
+import { availableBackends, getBackend } from '../../src/crypto/ed25519.js'
+import { bytesToNumberLE, L, OUTCOME_CODES } from '../../src/crypto/profile.js'
+import { concatBytes, utf8 } from '../../src/internal/bytes.js'
+import { DOMAINS, signingInput } from '../../src/token/signing.js'
+import { keyFor } from '../helpers/fixtures.js'
+
+function le32(n: bigint): Uint8Array {
+  const out = new Uint8Array(32)
+  for (let i = 0; i < 32; i++) out[i] = Number((n >> BigInt(8 * i)) & 0xffn)
+  return out
+}
+
+describe.each(availableBackends())('%s backend', (name) => {
+  const backend = getBackend(name)
+  const alice = keyFor('alice')
+  const msg = utf8('hello')
+  const sig = backend.sign(alice.secretKey, msg)
+
+  it('accepts its own signature', () => {
+    expect(backend.verify(sig, msg, alice.publicKey)).toBe('accept')
+  })
+
+  it('S4: S + L is rejected as not reduced (ERR_SIG_SCALAR)', () => {
+    const malleated = concatBytes(sig.subarray(0, 32), le32(bytesToNumberLE(sig.subarray(32)) + L))
+    const outcome = backend.verify(malleated, msg, alice.publicKey)
+    expect(outcome).toBe('S_not_reduced')
+    expect(OUTCOME_CODES.S_not_reduced).toBe('ERR_SIG_SCALAR')
+  })
+
+  it('S5: identity key with an all-zero signature (ERR_KEY_WEAK)', () => {
+    const identity = new Uint8Array(32)
+    identity[0] = 1
+    for (const m of [new Uint8Array(0), msg, utf8('any message at all')]) {
+      expect(backend.verify(new Uint8Array(64), m, identity)).toBe('small_order_A')
+    }
+    expect(OUTCOME_CODES.small_order_A).toBe('ERR_KEY_WEAK')
+  })
+
+  it('S7: wrong lengths never throw (ERR_SIG_LENGTH)', () => {
+    for (const n of [0, 63, 65, 128]) expect(backend.verify(new Uint8Array(n), msg, alice.publicKey)).toBe('length')
+    for (const n of [0, 31, 33]) expect(backend.verify(sig, msg, new Uint8Array(n))).toBe('length')
+  })
+
+  it('S10: a signature made in one domain never verifies in another', () => {
+    const payload = utf8('the same payload bytes')
+    const domains = Object.keys(DOMAINS) as (keyof typeof DOMAINS)[]
+    for (const signed of domains) {
+      const s = backend.sign(alice.secretKey, signingInput(signed, payload))
+      for (const checked of domains) {
+        expect(backend.verify(s, signingInput(checked, payload), alice.publicKey)).toBe(signed === checked ? 'accept' : 'equation')
+      }
+    }
+  })
+
+  it('rejects a signature under another key', () => {
+    expect(backend.verify(sig, msg, keyFor('mallory').publicKey)).toBe('equation')
+  })
+})

@@ -1,0 +1,420 @@
+/**
+ * Chain, time and presentation: checklist rows K1–K13, S4, S8, S9, C11–C13 at token level.
+ */
+import { describe, expect, it } from 'vitest'
+import type { CborValue } from '../../src/cbor/codec.js'
+import { encodeCbor } from '../../src/cbor/codec.js'
+import { toDidKey } from '../../src/crypto/keys.js'
+import { bytesToNumberLE, L } from '../../src/crypto/profile.js'
+import { attenuate, formatMandate, invoke, MandateError, mint, parseMandate, seal } from '../../src/index.js'
+import { concatBytes } from '../../src/internal/bytes.js'
+import {
+  alice,
+  assistant,
+  bearerChild,
+  codeOf,
+  denial,
+  mallory,
+  pairAt,
+  pairs,
+  rawMandate,
+  rawRootPayload,
+  rootGrant,
+  signRaw,
+  verifierFor,
+} from '../helpers/chains.js'
+import { keyFor, seededRandom, T0 } from '../helpers/fixtures.js'
+
+const read = { action: 'slack:read' }
+
+function thrownCode(f: () => unknown): string {
+  try {
+    f()
+    return 'ok'
+  } catch (e) {
+    if (e instanceof MandateError) return e.code
+    throw e
+  }
+}
+
+/** root (bound to assistant) → bearer b1 → bearer b2 */
+function threeBlocks() {
+  const b1 = bearerChild([{ type: 'actions', patterns: ['slack:*'] }])
+  return attenuate(b1, { caveats: [{ type: 'actions', patterns: ['slack:read'] }], now: T0, random: seededRandom('b2') })
+}
+
+describe('chain structure', () => {
+  it('a valid three-block bearer chain is allowed', async () => {
+    expect(codeOf(await verifierFor().authorize({ mandate: threeBlocks(), request: read }))).toBe('allowed')
+  })
+
+  it('K1: reordered blocks → ERR_CHAIN_LINK', async () => {
+    const m = threeBlocks()
+    const [b0, b1, b2] = [pairAt(m, 0), pairAt(m, 1), pairAt(m, 2)]
+    const bytes = rawMandate([b0, b2, b1], m.proof)
+    const d = denial(await verifierFor().authorize({ mandate: bytes, request: read }))
+    expect(d.code).toBe('ERR_CHAIN_LINK')
+    expect(d.block).toBe(1)
+  })
+
+  it('K2: a block spliced from a sibling token → ERR_CHAIN_LINK', async () => {
+    const x = threeBlocks()
+    const y = bearerChild([{ type: 'actions', patterns: ['slack:read', 'slack:send'] }])
+    const bytes = rawMandate([...pairs(y), pairAt(x, 2)], x.proof)
+    expect(codeOf(await verifierFor().authorize({ mandate: bytes, request: read }))).toBe('ERR_CHAIN_LINK')
+  })
+
+  it('K3: dropping the last block to regain rights → ERR_PROOF', async () => {
+    const m = threeBlocks()
+    const bytes = rawMandate(pairs(m).slice(0, 2), m.proof)
+    const d = denial(await verifierFor().authorize({ mandate: bytes, request: { action: 'slack:send' } }))
+    expect(d.code).toBe('ERR_PROOF')
+    expect(d.block).toBe(1)
+    // dropping down to the bound root: its holder is bound, yet a secret travels along
+    expect(codeOf(await verifierFor().authorize({ mandate: rawMandate(pairs(m).slice(0, 1), m.proof), request: read }))).toBe('ERR_PROOF')
+  })
+
+  it('K4: a duplicated block, or a non-root block in first position → ERR_CHAIN_LINK', async () => {
+    const m = threeBlocks()
+    const [b0, b1, b2] = [pairAt(m, 0), pairAt(m, 1), pairAt(m, 2)]
+    expect(codeOf(await verifierFor().authorize({ mandate: rawMandate([b0, b1, b1, b2], m.proof), request: read }))).toBe('ERR_CHAIN_LINK')
+    expect(codeOf(await verifierFor().authorize({ mandate: rawMandate([b1, b2], m.proof), request: read }))).toBe('ERR_CHAIN_LINK')
+  })
+
+  it('K5: 16 blocks are fine, a 17th is refused by attenuate and by the verifier (ERR_CHAIN_DEPTH)', async () => {
+    let m = bearerChild([])
+    for (let i = 2; i < 16; i++) m = attenuate(m, { now: T0, random: seededRandom(`deep${i}`) })
+    expect(m.blocks).toHaveLength(16)
+    expect(codeOf(await verifierFor().authorize({ mandate: m, request: read }))).toBe('allowed')
+    expect(thrownCode(() => attenuate(m, { now: T0 }))).toBe('ERR_CHAIN_DEPTH')
+    const extra = pairAt(m, 15)
+    const bytes = rawMandate([...pairs(m), extra], m.proof)
+    expect(codeOf(await verifierFor().authorize({ mandate: bytes, request: read }))).toBe('ERR_CHAIN_DEPTH')
+  })
+
+  it('S9: a root signed by a key outside the trust set → ERR_ROOT_UNTRUSTED', async () => {
+    const foreign = mint({ principal: mallory, caveats: [{ type: 'window', expires: T0 + 3600 }], now: T0 })
+    const d = denial(await verifierFor().authorize({ mandate: foreign, request: read }))
+    expect(d.code).toBe('ERR_ROOT_UNTRUSTED')
+    expect(d.block).toBe(0)
+    expect(d.hint).toContain('--root')
+  })
+
+  it("S9: mallory's block 0 claiming Alice as principal → ERR_SIG_INVALID", async () => {
+    const forged = signRaw(rawRootPayload([[4, new Map([[1, T0 + 3600]])]], mallory.publicKey), mallory)
+    const bytes = rawMandate([forged], { kind: 'bearer', secret: mallory.secretKey })
+    expect(codeOf(await verifierFor().authorize({ mandate: bytes, request: read }))).toBe('ERR_SIG_INVALID')
+  })
+
+  it('S4: S + L on a block signature → ERR_SIG_SCALAR (the block id cannot be changed)', async () => {
+    const m = bearerChild([])
+    const [b0, b1] = [pairAt(m, 0), pairAt(m, 1)]
+    const sig = b1[1]
+    const s = bytesToNumberLE(sig.subarray(32)) + L
+    const le = new Uint8Array(32)
+    for (let i = 0; i < 32; i++) le[i] = Number((s >> BigInt(8 * i)) & 0xffn)
+    const bytes = rawMandate([b0, [b1[0], concatBytes(sig.subarray(0, 32), le)]], m.proof)
+    expect(codeOf(await verifierFor().authorize({ mandate: bytes, request: read }))).toBe('ERR_SIG_SCALAR')
+  })
+
+  it('S8: every single-bit flip of a block signature is rejected with a signature code', async () => {
+    const m = bearerChild([])
+    const [b0, b1] = [pairAt(m, 0), pairAt(m, 1)]
+    const v = verifierFor()
+    const codes = new Set<string>()
+    for (let bit = 0; bit < 512; bit++) {
+      const sig = new Uint8Array(b1[1])
+      sig[bit >> 3] = (sig[bit >> 3] as number) ^ (1 << (bit & 7))
+      const code = codeOf(await v.authorize({ mandate: rawMandate([b0, [b1[0], sig]], m.proof), request: read }))
+      codes.add(code)
+    }
+    expect([...codes].every((c) => ['ERR_SIG_INVALID', 'ERR_SIG_ENCODING', 'ERR_SIG_SCALAR', 'ERR_KEY_WEAK'].includes(c))).toBe(true)
+    expect(codes.has('ERR_SIG_INVALID')).toBe(true)
+  })
+
+  it("S8: every single-bit flip of a block's next-holder key is rejected (ERR_SIG_INVALID)", async () => {
+    const m = bearerChild([])
+    const [b0, b1] = [pairAt(m, 0), pairAt(m, 1)]
+    const holderAt = Buffer.from(b0[0]).indexOf(Buffer.from(assistant.publicKey))
+    expect(holderAt).toBeGreaterThan(0)
+    const v = verifierFor()
+    for (let bit = 0; bit < 256; bit++) {
+      const payload = new Uint8Array(b0[0])
+      const i = holderAt + (bit >> 3)
+      payload[i] = (payload[i] as number) ^ (1 << (bit & 7))
+      expect(codeOf(await v.authorize({ mandate: rawMandate([[payload, b0[1]], b1], m.proof), request: read }))).toBe('ERR_SIG_INVALID')
+    }
+  })
+})
+
+describe('time (K7, K8, K13)', () => {
+  it('K7: a root without expiry: mint refuses, the verifier denies (ERR_TIME_INVALID)', async () => {
+    expect(thrownCode(() => mint({ principal: alice, caveats: [{ type: 'actions', patterns: ['*'] }] }))).toBe('ERR_TIME_INVALID')
+    const raw = signRaw(rawRootPayload([[1, ['*']]], keyFor('bearer').publicKey, [[2, true]]), alice)
+    const bytes = rawMandate([raw], { kind: 'bearer', secret: keyFor('bearer').secretKey })
+    const d = denial(await verifierFor().authorize({ mandate: bytes, request: read }))
+    expect(d.code).toBe('ERR_TIME_INVALID')
+    expect(d.block).toBe(0)
+  })
+
+  it('K7: not-before after expiry → ERR_TIME_INVALID (mint and verifier)', async () => {
+    expect(thrownCode(() => rootGrant([{ type: 'window', notBefore: T0 + 100, expires: T0 + 50 }]))).toBe('ERR_TIME_INVALID')
+    const bearer = keyFor('bearer')
+    const raw = signRaw(
+      rawRootPayload(
+        [
+          [
+            4,
+            new Map([
+              [0, T0 + 100],
+              [1, T0 + 50],
+            ]),
+          ],
+        ],
+        bearer.publicKey,
+        [[2, true]],
+      ),
+      alice,
+    )
+    expect(
+      codeOf(await verifierFor().authorize({ mandate: rawMandate([raw], { kind: 'bearer', secret: bearer.secretKey }), request: read })),
+    ).toBe('ERR_TIME_INVALID')
+  })
+
+  it('K7: a lifetime beyond the maximum → ERR_TIME_INVALID', async () => {
+    expect(thrownCode(() => mint({ principal: alice, caveats: [{ type: 'window', expires: T0 + 91 * 86400 }], now: T0 }))).toBe(
+      'ERR_TIME_INVALID',
+    )
+    const m = bearerChild([])
+    expect(codeOf(await verifierFor({ maxLifetime: 3600 }).authorize({ mandate: m, request: read }))).toBe('ERR_TIME_INVALID')
+  })
+
+  it('K7: a child window entirely outside its parent → ERR_TIME_INVALID', async () => {
+    const m = bearerChild([{ type: 'window', notBefore: T0 + 9 * 3600, expires: T0 + 10 * 3600 }])
+    const d = denial(await verifierFor().authorize({ mandate: m, request: read }))
+    expect(d.code).toBe('ERR_TIME_INVALID')
+  })
+
+  it('K8: boundaries with skew 60 (nbf inclusive, exp exclusive)', async () => {
+    const nbf = T0 + 1000
+    const exp = T0 + 2000
+    const m = bearerChild([{ type: 'window', notBefore: nbf, expires: exp }])
+    const v = verifierFor({ skew: 60 })
+    const at = async (t: number) => {
+      v.at(t)
+      return codeOf(await v.authorize({ mandate: m, request: read }))
+    }
+    expect(await at(nbf - 61)).toBe('ERR_TIME_NOT_YET')
+    expect(await at(nbf - 60)).toBe('allowed')
+    expect(await at(exp + 59)).toBe('allowed')
+    expect(await at(exp + 60)).toBe('ERR_TIME_EXPIRED')
+  })
+
+  it('K6: a later child expiry does not extend the parent (ERR_TIME_EXPIRED)', async () => {
+    const m = bearerChild([{ type: 'window', expires: T0 + 9 * 3600 }])
+    const v = verifierFor({ skew: 0 })
+    v.at(T0 + 8 * 3600)
+    const d = denial(await v.authorize({ mandate: m, request: read }))
+    expect(d.code).toBe('ERR_TIME_EXPIRED')
+    expect(d.block).toBe(0)
+  })
+
+  it('K13: counter and window extremes → ERR_CAVEAT_INVALID', async () => {
+    expect(thrownCode(() => bearerChild([{ type: 'uses', max: 2 ** 32 }]))).toBe('ERR_CAVEAT_INVALID')
+    expect(thrownCode(() => bearerChild([{ type: 'uses', max: 0 }]))).toBe('ERR_CAVEAT_INVALID')
+    expect(thrownCode(() => bearerChild([{ type: 'uses', max: 5, per: 0 }]))).toBe('ERR_CAVEAT_INVALID')
+    expect(thrownCode(() => bearerChild([{ type: 'uses', max: -1 }]))).toBe('ERR_CAVEAT_INVALID')
+    const bearer = keyFor('bearer')
+    for (const body of [
+      new Map([[0, 2 ** 32]]),
+      new Map([
+        [0, 5],
+        [1, 0],
+      ]),
+      new Map([[0, -1]]),
+      new Map([
+        [0, 1],
+        [9, 1],
+      ]),
+    ]) {
+      const raw = signRaw(
+        rawRootPayload(
+          [
+            [5, body],
+            [4, new Map([[1, T0 + 3600]])],
+          ],
+          bearer.publicKey,
+          [[2, true]],
+        ),
+        alice,
+      )
+      const d = denial(
+        await verifierFor().authorize({ mandate: rawMandate([raw], { kind: 'bearer', secret: bearer.secretKey }), request: read }),
+      )
+      expect(d.code).toBe('ERR_CAVEAT_INVALID')
+      expect(d.caveat).toBe('invalid')
+    }
+  })
+
+  it('K9: negative or oversized time fields → ERR_CAVEAT_INVALID / ERR_CBOR_TYPE', async () => {
+    const bearer = keyFor('bearer')
+    const neg = signRaw(rawRootPayload([[4, new Map([[1, -5]])]], bearer.publicKey, [[2, true]]), alice)
+    expect(
+      codeOf(await verifierFor().authorize({ mandate: rawMandate([neg], { kind: 'bearer', secret: bearer.secretKey }), request: read })),
+    ).toBe('ERR_CAVEAT_INVALID')
+    // expires encoded as 2^53 (beyond the profile) inside the signed payload
+    const ok = signRaw(rawRootPayload([[4, new Map([[1, T0 + 3600]])]], bearer.publicKey, [[2, true]]), alice)
+    const hexPayload = Buffer.from(ok[0]).toString('hex')
+    const bigger = hexPayload.replace(`1a${(T0 + 3600).toString(16)}`, '1b0020000000000000')
+    expect(bigger).not.toBe(hexPayload)
+    const bytes = rawMandate([[Buffer.from(bigger, 'hex'), ok[1]]], { kind: 'bearer', secret: bearer.secretKey })
+    expect(codeOf(await verifierFor().authorize({ mandate: bytes, request: read }))).toBe('ERR_CBOR_TYPE')
+  })
+})
+
+describe('presentation (K10, proofs, seals)', () => {
+  const grant = rootGrant([{ type: 'actions', patterns: ['email:read'] }])
+
+  it('a bound mandate presented bare → ERR_PROOF with a hint to invoke', async () => {
+    const d = denial(await verifierFor().authorize({ mandate: grant, request: { action: 'email:read' } }))
+    expect(d.code).toBe('ERR_PROOF')
+    expect(d.hint).toContain('invoke')
+  })
+
+  it('K10: an invocation for another audience → ERR_AUDIENCE', async () => {
+    const inv = invoke(grant, { key: assistant, action: 'email:read', audience: 'elsewhere', now: T0 + 60 })
+    expect(codeOf(await verifierFor().authorize({ invocation: inv }))).toBe('ERR_AUDIENCE')
+  })
+
+  it('K10: a replayed invocation → ERR_REPLAY; a stale or future one → ERR_PROOF', async () => {
+    const v = verifierFor()
+    const inv = invoke(grant, { key: assistant, action: 'email:read', audience: 'svc', now: T0 + 60 })
+    expect(codeOf(await v.authorize({ invocation: inv }))).toBe('allowed')
+    expect(codeOf(await v.authorize({ invocation: inv }))).toBe('ERR_REPLAY')
+    const old = invoke(grant, { key: assistant, action: 'email:read', audience: 'svc', now: T0 - 400 })
+    expect(codeOf(await v.authorize({ invocation: old }))).toBe('ERR_PROOF')
+    const future = invoke(grant, { key: assistant, action: 'email:read', audience: 'svc', now: T0 + 600 })
+    expect(codeOf(await v.authorize({ invocation: future }))).toBe('ERR_PROOF')
+  })
+
+  it('an invocation signed by someone other than the holder → ERR_SIG_INVALID', async () => {
+    const stolen = rootGrant([{ type: 'actions', patterns: ['email:read'] }])
+    expect(thrownCode(() => invoke(stolen, { key: mallory, action: 'email:read', audience: 'svc' }))).toBe('ERR_HOLDER_MISMATCH')
+    // forge by re-signing the payload with mallory's key
+    const inv = invoke(stolen, { key: assistant, action: 'email:read', audience: 'svc', now: T0 + 60 })
+    const { getBackend } = await import('../../src/crypto/ed25519.js')
+    const { signingInput } = await import('../../src/token/signing.js')
+    const forged = encodeCbor([inv.payload, getBackend().sign(mallory.secretKey, signingInput('invocation', inv.payload))])
+    expect(codeOf(await verifierFor().authorize({ invocation: forged }))).toBe('ERR_SIG_INVALID')
+  })
+
+  it('a sealed mandate is usable and no longer attenuable; a bad seal is rejected', async () => {
+    const m = bearerChild([{ type: 'actions', patterns: ['slack:read'] }])
+    const sealed = seal(m)
+    expect(sealed.proof.kind).toBe('sealed')
+    expect(codeOf(await verifierFor().authorize({ mandate: sealed, request: read }))).toBe('allowed')
+    expect(thrownCode(() => attenuate(sealed, {}))).toBe('ERR_SEALED')
+    expect(thrownCode(() => invoke(sealed, { action: 'slack:read', audience: 'svc' }))).toBe('ERR_SEALED')
+    if (sealed.proof.kind !== 'sealed') throw new Error('unreachable')
+    const bad = new Uint8Array(sealed.proof.signature)
+    bad[5] = (bad[5] as number) ^ 1
+    const tampered = rawMandate(pairs(sealed), { kind: 'sealed', signature: bad })
+    expect(['ERR_PROOF', 'ERR_SIG_ENCODING']).toContain(codeOf(await verifierFor().authorize({ mandate: tampered, request: read })))
+  })
+
+  it('a bearer mandate with a wrong secret → ERR_PROOF', async () => {
+    const m = bearerChild([])
+    const bytes = rawMandate(pairs(m), { kind: 'bearer', secret: keyFor('other').secretKey })
+    expect(codeOf(await verifierFor().authorize({ mandate: bytes, request: read }))).toBe('ERR_PROOF')
+  })
+
+  it('attenuating a bound mandate needs the holder key (ERR_HOLDER_MISMATCH)', () => {
+    expect(thrownCode(() => attenuate(grant, {}))).toBe('ERR_HOLDER_MISMATCH')
+    expect(thrownCode(() => attenuate(grant, { key: mallory }))).toBe('ERR_HOLDER_MISMATCH')
+    expect(thrownCode(() => attenuate(grant, { key: assistant, now: T0 }))).toBe('ok')
+  })
+})
+
+describe('encoding and limits at token level (C11–C13)', () => {
+  it('C13: an unknown version → ERR_VERSION; an unknown field → ERR_FORMAT; an unknown caveat → ERR_CAVEAT_UNKNOWN', async () => {
+    const m = bearerChild([])
+    expect(codeOf(await verifierFor().authorize({ mandate: rawMandate(pairs(m), m.proof, 2), request: read }))).toBe('ERR_VERSION')
+    const bearer = keyFor('bearer')
+    const window: CborValue = [4, new Map([[1, T0 + 3600]])]
+    const extraField = signRaw(
+      rawRootPayload([window], bearer.publicKey, [
+        [2, true],
+        [9, 'x'],
+      ]),
+      alice,
+    )
+    expect(
+      codeOf(
+        await verifierFor().authorize({ mandate: rawMandate([extraField], { kind: 'bearer', secret: bearer.secretKey }), request: read }),
+      ),
+    ).toBe('ERR_FORMAT')
+    const unknown = signRaw(rawRootPayload([window, [42, 'future']], bearer.publicKey, [[2, true]]), alice)
+    const d = denial(
+      await verifierFor().authorize({ mandate: rawMandate([unknown], { kind: 'bearer', secret: bearer.secretKey }), request: read }),
+    )
+    expect(d.code).toBe('ERR_CAVEAT_UNKNOWN')
+    expect([d.block, d.caveatIndex]).toEqual([0, 1])
+  })
+
+  it('C12: text map keys such as __proto__ → ERR_CBOR_TYPE, and Object.prototype is untouched', async () => {
+    const m = bearerChild([])
+    const hexTop = Buffer.from(m.bytes).toString('hex')
+    // add a text key "__proto__" to the top-level map: a3 → a4 with the key last
+    const evil = Buffer.from(`a4${hexTop.slice(2)}695f5f70726f746f5f5fa0`, 'hex')
+    expect(codeOf(await verifierFor().authorize({ mandate: evil, request: read }))).toBe('ERR_CBOR_TYPE')
+    const inv = invoke(rootGrant(), {
+      key: assistant,
+      action: 'slack:read',
+      audience: 'svc',
+      args: JSON.parse('{"__proto__": {"polluted": true}}'),
+      now: T0 + 60,
+    })
+    expect(codeOf(await verifierFor().authorize({ invocation: inv }))).toBe('allowed')
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined()
+  })
+
+  it('C11: 33 caveats in a block → ERR_LIMIT_COUNT (mint and parse); 16 KiB + 1 → ERR_LIMIT_SIZE', async () => {
+    const many = Array.from({ length: 33 }, () => ({ type: 'actions' as const, patterns: ['*'] }))
+    expect(thrownCode(() => bearerChild(many))).toBe('ERR_LIMIT_COUNT')
+    const bearer = keyFor('bearer')
+    const raw = signRaw(
+      rawRootPayload(
+        Array.from({ length: 33 }, () => [1, ['*']]),
+        bearer.publicKey,
+        [[2, true]],
+      ),
+      alice,
+    )
+    expect(
+      codeOf(await verifierFor().authorize({ mandate: rawMandate([raw], { kind: 'bearer', secret: bearer.secretKey }), request: read })),
+    ).toBe('ERR_LIMIT_COUNT')
+    expect(thrownCode(() => parseMandate(new Uint8Array(16 * 1024 + 1)))).toBe('ERR_LIMIT_SIZE')
+    expect(thrownCode(() => parseMandate(`mnd1_${'A'.repeat(22_000)}`))).toBe('ERR_LIMIT_SIZE')
+    expect(thrownCode(() => bearerChild([{ type: 'actions', patterns: ['a'.repeat(1025)] }]))).toBe('ERR_CAVEAT_INVALID')
+  })
+
+  it('the text form is strict: prefix, alphabet, padding, trailing bits', () => {
+    const text = formatMandate(bearerChild([]))
+    expect(thrownCode(() => parseMandate(text))).toBe('ok')
+    expect(thrownCode(() => parseMandate(`  ${text}\n`))).toBe('ok')
+    expect(thrownCode(() => parseMandate(text.replace('mnd1_', 'mni1_')))).toBe('ERR_TEXT_FORMAT')
+    expect(thrownCode(() => parseMandate(`${text}=`))).toBe('ERR_TEXT_FORMAT')
+    expect(thrownCode(() => parseMandate(`${text.slice(0, 40)}!${text.slice(41)}`))).toBe('ERR_TEXT_FORMAT')
+    expect(thrownCode(() => parseMandate(text.slice(0, -1)))).not.toBe('ok')
+    expect(thrownCode(() => parseMandate('garbage'))).toBe('ERR_TEXT_FORMAT')
+    expect(thrownCode(() => parseMandate('mnd1_'))).toBe('ERR_CBOR_MALFORMED')
+  })
+
+  it('holders are printed as did:key in the chain', async () => {
+    const d = await verifierFor().authorize({ mandate: bearerChild([]), request: read })
+    if (!d.allowed) throw new Error(d.message)
+    expect(d.chain[0]?.key).toBe(toDidKey(alice.publicKey))
+    expect(d.chain[1]?.key).toBe(toDidKey(assistant.publicKey))
+    expect(d.chain[2]?.bearer).toBe(true)
+  })
+})
