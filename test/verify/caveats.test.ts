@@ -201,7 +201,11 @@ describe('audience, depth, bound, extensions', () => {
     const d = denial(await decide(c, { action: 'a' }))
     expect([d.code, d.caveat]).toEqual(['ERR_CAVEAT_UNKNOWN', 'extension'])
     const seen: unknown[] = []
-    const yes = await decide(c, { action: 'a' }, { extensions: { 70000: (body) => (seen.push(body), true) } })
+    const record = (body: unknown) => {
+      seen.push(body)
+      return true
+    }
+    const yes = await decide(c, { action: 'a' }, { extensions: { 70000: record } })
     expect(codeOf(yes)).toBe('allowed')
     expect(seen).toEqual(['eu-only'])
     expect(codeOf(await decide(c, { action: 'a' }, { extensions: { 70000: () => false } }))).toBe('ERR_CAVEAT_DENIED')
@@ -248,7 +252,7 @@ describe('approvals (K11)', () => {
     const b1 = approve({ approver: bob, invocation: inv, now: T0 + 60 })
     const ok = await verifierFor().authorize({ invocation: inv, approvals: [a1, b1] })
     expect(codeOf(ok)).toBe('allowed')
-    if (ok.allowed) expect(ok.approvals.sort()).toEqual([aliceDid, didFor('bob')].sort())
+    if (ok.allowed) expect([...ok.approvals].sort()).toEqual([aliceDid, didFor('bob')].sort())
   })
 
   it('an approval by a non-approver → ERR_APPROVAL_INVALID', async () => {
