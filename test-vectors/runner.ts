@@ -1,0 +1,162 @@
+/**
+ * Runs one conformance vector against this implementation. Shared by the generator (which
+ * refuses to write a vector whose stated outcome the implementation does not produce) and
+ * by `test/vectors/conformance.test.ts` (which runs the committed files).
+ */
+
+import {
+  attenuate,
+  createMemoryRevocationView,
+  createMemoryUsageStore,
+  createVerifier,
+  type Decision,
+  type ExtensionChecker,
+  invoke,
+  MandateError,
+  parseMandate,
+  parsePublicKey,
+  type UsageStore,
+} from '../src/index.js'
+import { fromHex } from '../src/internal/bytes.js'
+
+/** A verification vector: present `token` to a verifier configured as stated. */
+export interface VerifyVector {
+  readonly id: string
+  readonly title: string
+  readonly checklist?: string
+  readonly kind: 'verify'
+  readonly input: {
+    readonly token: string
+    readonly request?: { action: string; resource?: string; args?: Record<string, never> }
+    readonly approvals?: readonly string[]
+    readonly now: number
+    readonly audience: string
+    readonly roots: readonly { key: string; name?: string }[]
+    readonly skew?: number
+    /** Present the same input this many times; the expectation is for the last one. */
+    readonly repeat?: number
+    /** Revocation state: entries against block ids, and the view's freshness. */
+    readonly revocations?: {
+      readonly freshAt?: number
+      readonly entries: readonly { blockId: string; kind: 'revoke' | 'suspend'; actions?: string[] }[]
+    }
+    /** Usage state: `unavailable`, or uses already counted per counter key. */
+    readonly usage?: 'unavailable' | Readonly<Record<string, number>>
+    /** Extension checkers by type: the answer each gives. */
+    readonly extensions?: Readonly<Record<string, boolean>>
+  }
+  readonly expected: {
+    readonly decision: 'allow' | 'deny'
+    readonly code?: string
+    readonly block?: number
+    readonly caveat?: string
+    readonly chain?: readonly string[]
+  }
+}
+
+/** A library-operation vector: the operation must fail with `expected.code`. */
+export interface OperationVector {
+  readonly id: string
+  readonly title: string
+  readonly checklist?: string
+  readonly kind: 'operation'
+  readonly input:
+    | { readonly op: 'attenuate'; readonly token: string; readonly keySeed?: string }
+    | { readonly op: 'invoke'; readonly token: string; readonly keySeed?: string }
+    | { readonly op: 'parsePublicKey'; readonly text: string }
+  readonly expected: { readonly code: string }
+}
+
+export type Vector = VerifyVector | OperationVector
+
+/** What a vector produced, in the vector's own terms. */
+export type Outcome = { decision: 'allow' | 'deny'; code?: string; block?: number; caveat?: string; chain?: string[] } | { code: string }
+
+export async function runVector(v: Vector): Promise<Outcome> {
+  if (v.kind === 'operation') return runOperation(v)
+  const { input } = v
+  const revocations = createMemoryRevocationView(() => input.revocations?.freshAt ?? input.now)
+  for (const e of input.revocations?.entries ?? []) {
+    const opts = e.actions ? { actions: e.actions, at: input.now - 1 } : { at: input.now - 1 }
+    if (e.kind === 'revoke') revocations.revoke(e.blockId, opts)
+    else revocations.suspend(e.blockId, opts)
+  }
+  let usage: UsageStore
+  if (input.usage === 'unavailable') {
+    usage = {
+      consume: () => {
+        throw new Error('counter service unreachable')
+      },
+    }
+  } else {
+    const memory = createMemoryUsageStore()
+    for (const [key, n] of Object.entries(input.usage ?? {})) {
+      for (let i = 0; i < n; i++) {
+        memory.consume({
+          requestId: `pre/${key}/${i}`,
+          counters: [{ key, blockId: key.split('/')[0] ?? '', block: 0, caveatIndex: 0, max: Number.MAX_SAFE_INTEGER }],
+          now: input.now,
+          presentation: new Uint8Array(0),
+        })
+      }
+    }
+    usage = memory
+  }
+  const extensions: Record<number, ExtensionChecker> = {}
+  for (const [code, answer] of Object.entries(input.extensions ?? {})) extensions[Number(code)] = () => answer
+  const verifier = createVerifier({
+    roots: input.roots,
+    audience: input.audience,
+    clock: () => input.now,
+    ...(input.skew === undefined ? {} : { skew: input.skew }),
+    revocations,
+    usage,
+    extensions,
+  })
+  let d: Decision | undefined
+  for (let i = 0; i < (input.repeat ?? 1); i++) {
+    d = await verifier.authorize({
+      token: input.token,
+      ...(input.request ? { request: input.request } : {}),
+      ...(input.approvals ? { approvals: input.approvals } : {}),
+    })
+  }
+  if (!d) throw new Error('repeat must be at least 1')
+  if (d.allowed) return { decision: 'allow', chain: d.chain.map((l) => l.name ?? l.key) }
+  return {
+    decision: 'deny',
+    code: d.code,
+    ...(d.block === undefined ? {} : { block: d.block }),
+    ...(d.caveat === undefined ? {} : { caveat: d.caveat }),
+  }
+}
+
+function runOperation(v: OperationVector): Outcome {
+  const i = v.input
+  try {
+    if (i.op === 'parsePublicKey') parsePublicKey(i.text)
+    else {
+      const m = parseMandate(i.token)
+      const key = i.keySeed === undefined ? undefined : fromHex(i.keySeed)
+      if (i.op === 'attenuate') attenuate(m, key ? { key } : {})
+      else invoke(m, { action: 'a', audience: 'svc', ...(key ? { key } : {}) })
+    }
+    return { code: 'ok' }
+  } catch (e) {
+    if (e instanceof MandateError) return { code: e.code }
+    throw e
+  }
+}
+
+/** Does `outcome` match what the vector states? Fields the vector omits are not compared. */
+export function matches(v: Vector, outcome: Outcome): boolean {
+  if (v.kind === 'operation') return outcome.code === v.expected.code
+  const e = v.expected
+  const o = outcome as Extract<Outcome, { decision: string }>
+  if (o.decision !== e.decision) return false
+  if (e.code !== undefined && o.code !== e.code) return false
+  if (e.block !== undefined && o.block !== e.block) return false
+  if (e.caveat !== undefined && o.caveat !== e.caveat) return false
+  if (e.chain !== undefined && JSON.stringify(o.chain) !== JSON.stringify(e.chain)) return false
+  return true
+}
