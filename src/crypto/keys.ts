@@ -9,7 +9,7 @@
  */
 import { base58, base64, base64urlnopad } from '@scure/base'
 import { fail } from '../errors.js'
-import { abytes, astring, concatBytes, equalBytes, fromHex } from '../internal/bytes.js'
+import { abytes, astring, concatBytes, equalBytes, fromHex, toHex } from '../internal/bytes.js'
 import { getBackend } from './ed25519.js'
 import { randomBytes } from './hash.js'
 import { checkKey } from './profile.js'
@@ -64,8 +64,18 @@ export function keyPairFromSecret(secretKey: Uint8Array): KeyPair {
  */
 export function toDidKey(publicKey: Uint8Array): string {
   abytes(publicKey, 32, 'publicKey')
-  return DID_KEY_PREFIX + base58.encode(concatBytes(ED25519_MULTICODEC, publicKey))
+  // base58 is quadratic in the input; decisions name the same few keys again and again.
+  const id = toHex(publicKey)
+  let did = didCache.get(id)
+  if (did === undefined) {
+    did = DID_KEY_PREFIX + base58.encode(concatBytes(ED25519_MULTICODEC, publicKey))
+    if (didCache.size >= 4096) didCache.delete(didCache.keys().next().value as string)
+    didCache.set(id, did)
+  }
+  return did
 }
+
+const didCache = new Map<string, string>()
 
 /**
  * Parse a public key given as `did:key`, SPKI PEM, 64 hex digits or 43 base64url characters.

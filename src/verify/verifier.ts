@@ -172,14 +172,15 @@ interface Engine {
 class SignatureCache {
   private readonly seen = new Map<string, true>()
   constructor(private readonly size: number) {}
-  key(signer: Uint8Array, signature: Uint8Array, message: Uint8Array): string {
-    return toHex(sha256(concatBytes(signer, signature, message)))
+  /** undefined when caching is off, so that the hash is not computed for nothing. */
+  key(signer: Uint8Array, signature: Uint8Array, message: Uint8Array): string | undefined {
+    return this.size === 0 ? undefined : toHex(sha256(concatBytes(signer, signature, message)))
   }
-  has(key: string): boolean {
-    return this.seen.has(key)
+  has(key: string | undefined): boolean {
+    return key !== undefined && this.seen.has(key)
   }
-  add(key: string): void {
-    if (this.size === 0) return
+  add(key: string | undefined): void {
+    if (key === undefined) return
     if (this.seen.size >= this.size) this.seen.delete(this.seen.keys().next().value as string)
     this.seen.set(key, true)
   }
@@ -561,8 +562,12 @@ function label(link: ChainLink): string {
   return link.name ?? link.key
 }
 
-function audit(engine: Engine, progress: Progress, extra: Partial<AuditRecord> & Pick<AuditRecord, 'decision'>): AuditRecord {
-  const links = chainLinks(progress)
+function audit(
+  engine: Engine,
+  progress: Progress,
+  links: readonly ChainLink[],
+  extra: Partial<AuditRecord> & Pick<AuditRecord, 'decision'>,
+): AuditRecord {
   const req = progress.request
   return {
     at: progress.now,
@@ -589,15 +594,16 @@ function allowed(
   approvals: string[],
   usage: { key: string; remaining: number }[],
 ): Allowed {
+  const chain = chainLinks(progress)
   return {
     allowed: true,
-    chain: chainLinks(progress),
+    chain,
     request,
     ...(progress.invocation === undefined ? {} : { invocationId: progress.invocation.idHex }),
     matched: evaluation.matched,
     approvals,
     usage,
-    audit: audit(engine, progress, { decision: 'allow', approvals, usage }),
+    audit: audit(engine, progress, chain, { decision: 'allow', approvals, usage }),
   }
 }
 
@@ -616,6 +622,6 @@ function denied(engine: Engine, progress: Progress, e: unknown): Denied {
     ...(err.caveat === undefined ? {} : { caveat: err.caveat }),
     ...(err.caveatIndex === undefined ? {} : { caveatIndex: err.caveatIndex }),
     ...(links.length === 0 ? {} : { chain: links }),
-    audit: audit(engine, progress, { decision: 'deny', code: err.code }),
+    audit: audit(engine, progress, links, { decision: 'deny', code: err.code }),
   }
 }
