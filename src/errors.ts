@@ -73,7 +73,13 @@ export type MandateErrorCode = (typeof ERROR_CODES)[number]
 
 const CODE_SET: ReadonlySet<string> = new Set(ERROR_CODES)
 
-/** True when `code` is one of {@link ERROR_CODES}. */
+/** True when `code` is one of {@link ERROR_CODES}. *
+ * @example
+ * ```ts
+ * isMandateErrorCode('ERR_REVOKED') // true
+ * isMandateErrorCode('ENOENT')      // false
+ * ```
+ */
 export function isMandateErrorCode(code: unknown): code is MandateErrorCode {
   return typeof code === 'string' && CODE_SET.has(code)
 }

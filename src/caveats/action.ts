@@ -11,14 +11,26 @@
 
 const SEGMENT = /^[A-Za-z0-9_.-]+$/
 
-/** Is `action` a concrete action name (no wildcards)? */
+/** Is `action` a concrete action name (no wildcards)? *
+ * @example
+ * ```ts
+ * isActionName('email:read') // true
+ * isActionName('email:*')    // false
+ * ```
+ */
 export function isActionName(action: string): boolean {
   if (action.length === 0 || action.length > 1024) return false
   for (const segment of action.split(':')) if (!SEGMENT.test(segment)) return false
   return true
 }
 
-/** Is `pattern` a well-formed action pattern? */
+/** Is `pattern` a well-formed action pattern? *
+ * @example
+ * ```ts
+ * isActionPattern('calendar:*') // true
+ * isActionPattern('email::x')   // false
+ * ```
+ */
 export function isActionPattern(pattern: string): boolean {
   if (pattern.length === 0 || pattern.length > 1024) return false
   for (const segment of pattern.split(':')) if (segment !== '*' && !SEGMENT.test(segment)) return false

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { iso } from '../verify/evaluate.js'
+import { iso } from '../internal/clock.js'
 import type { DecodedCaveat } from './types.js'
 import { describeRule } from './where.js'
 

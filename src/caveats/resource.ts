@@ -8,7 +8,15 @@
  * @module
  */
 
-/** Is `glob` well formed: `**` only as a whole segment, no `***`? */
+/**
+ * Is `glob` well formed: `**` only as a whole segment, at most 1 KiB?
+ *
+ * @example
+ * ```ts
+ * isResourceGlob('mail/**')     // true
+ * isResourceGlob('mail/a**')    // false
+ * ```
+ */
 export function isResourceGlob(glob: string): boolean {
   if (glob.length === 0 || glob.length > 1024) return false
   for (const seg of glob.split('/')) if (seg !== '**' && seg.includes('**')) return false

@@ -13,7 +13,13 @@ const nodeModule: { nodeBackend: Ed25519Backend } | undefined = await import('./
 
 let current: Ed25519Backend = nodeModule?.nodeBackend ?? nobleBackend
 
-/** The backend named `name`, or throws `TypeError` if it is not available here. */
+/** The backend named `name`, or throws `TypeError` if it is not available here. *
+ * @example
+ * ```ts
+ * const noble = getBackend('noble')
+ * noble.verify(signature, message, publicKey) // 'accept' or the failing rule
+ * ```
+ */
 export function getBackend(name?: BackendName): Ed25519Backend {
   if (name === undefined) return current
   if (name === 'noble') return nobleBackend
@@ -21,7 +27,12 @@ export function getBackend(name?: BackendName): Ed25519Backend {
   throw new TypeError(`"backend" ${JSON.stringify(name)} is not available in this runtime`)
 }
 
-/** The backends available in this runtime, fastest first. */
+/** The backends available in this runtime, fastest first. *
+ * @example
+ * ```ts
+ * availableBackends() // ['node', 'noble'] on Node.js, ['noble'] in a browser
+ * ```
+ */
 export function availableBackends(): BackendName[] {
   return nodeModule ? ['node', 'noble'] : ['noble']
 }

@@ -31,14 +31,6 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true
 }
 
-/** Constant-time equality for secret-derived values of equal, public length. */
-export function equalSecret(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false
-  let diff = 0
-  for (let i = 0; i < a.length; i++) diff |= (a[i] as number) ^ (b[i] as number)
-  return diff === 0
-}
-
 /** Concatenate byte arrays. */
 export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
   let length = 0
@@ -50,11 +42,6 @@ export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
     at += p.length
   }
   return out
-}
-
-/** A plain `Uint8Array` copy (never a Node `Buffer`, whose `slice` shares memory). */
-export function copyBytes(bytes: Uint8Array): Uint8Array {
-  return new Uint8Array(bytes)
 }
 
 /** Assert `value` is a Uint8Array, optionally of an exact length. */
@@ -71,15 +58,6 @@ export function abytes(value: unknown, length: number | undefined, title: string
 /** Assert `value` is a string. */
 export function astring(value: unknown, title: string): string {
   if (typeof value !== 'string') throw new TypeError(`"${title}" expected string, got ${describe(value)}`)
-  return value
-}
-
-/** Assert `value` is a safe integer within [min, max]. */
-export function aint(value: unknown, min: number, max: number, title: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
-    throw new TypeError(`"${title}" expected integer, got ${describe(value)}`)
-  }
-  if (value < min || value > max) throw new RangeError(`"${title}" expected ${min}..${max}, got ${value}`)
   return value
 }
 

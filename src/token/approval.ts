@@ -12,7 +12,7 @@ import { TOKEN_LIMITS } from '../cbor/limits.js'
 import type { BackendName } from '../crypto/backend.js'
 import { getBackend } from '../crypto/ed25519.js'
 import { fail } from '../errors.js'
-import { abytes, toHex, utf8 } from '../internal/bytes.js'
+import { abytes, utf8 } from '../internal/bytes.js'
 import { systemClock } from '../internal/clock.js'
 import type { UnverifiedInvocation } from './invocation.js'
 import { FORMAT_VERSION, type KeyInput, toKeyPair } from './mandate.js'
@@ -73,7 +73,12 @@ export function approve(options: ApproveOptions): UnverifiedApproval {
   return parseApproval(encodeCbor([payload, signature]))
 }
 
-/** The text form, `mna1_…`. */
+/** The text form, `mna1_…`. *
+ * @example
+ * ```ts
+ * const text = formatApproval(approve({ approver: alice, invocation: inv })) // 'mna1_…'
+ * ```
+ */
 export function formatApproval(approval: UnverifiedApproval): string {
   return toText('approval', approval.bytes)
 }
@@ -112,9 +117,4 @@ export function parseApproval(input: string | Uint8Array): UnverifiedApproval {
   if (note !== undefined && (typeof note !== 'string' || utf8(note).length > TOKEN_LIMITS.maxStringBytes))
     fail('ERR_FORMAT', 'approval note must be short text')
   return { payload, signature, invocationId, approver, issuedAt, expires, note, bytes }
-}
-
-/** Hex id of the invocation an approval is for. */
-export function approvalTarget(approval: UnverifiedApproval): string {
-  return toHex(approval.invocationId)
 }

@@ -110,7 +110,12 @@ export function invoke(mandate: UnverifiedMandate, options: InvokeOptions): Unve
   return parseInvocation(encodeCbor([payload, signature]))
 }
 
-/** The text form, `mni1_…`. */
+/** The text form, `mni1_…`. *
+ * @example
+ * ```ts
+ * const text = formatInvocation(inv) // 'mni1_…'
+ * ```
+ */
 export function formatInvocation(invocation: UnverifiedInvocation): string {
   return toText('invocation', invocation.bytes)
 }

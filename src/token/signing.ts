@@ -39,7 +39,13 @@ export function pae(pieces: readonly Uint8Array[]): Uint8Array {
   return concatBytes(...parts)
 }
 
-/** The exact bytes signed for `payload` in `domain`. */
+/** The exact bytes signed for `payload` in `domain`. *
+ * @example
+ * ```ts
+ * const message = signingInput('block', block.payload)
+ * getBackend().verify(block.signature, message, signerKey)
+ * ```
+ */
 export function signingInput(domain: Domain, payload: Uint8Array): Uint8Array {
   return pae([domainBytes[domain], payload])
 }

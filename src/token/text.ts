@@ -32,7 +32,13 @@ export function toText(kind: TokenKind, bytes: Uint8Array): string {
   return PREFIXES[kind] + base64urlnopad.encode(bytes)
 }
 
-/** Which kind a text claims to be, from its prefix (after trimming whitespace). */
+/** Which kind a text claims to be, from its prefix (after trimming whitespace). *
+ * @example
+ * ```ts
+ * kindOf('mni1_AAAA') // 'invocation'
+ * kindOf('hello')     // undefined
+ * ```
+ */
 export function kindOf(text: string): TokenKind | undefined {
   const t = text.trim()
   for (const [kind, prefix] of Object.entries(PREFIXES)) if (t.startsWith(prefix)) return kind as TokenKind

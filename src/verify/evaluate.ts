@@ -14,6 +14,7 @@ import { matchResource } from '../caveats/resource.js'
 import type { DecodedCaveat } from '../caveats/types.js'
 import { describeRule, ruleHolds } from '../caveats/where.js'
 import { fail } from '../errors.js'
+import { iso } from '../internal/clock.js'
 import type { UnverifiedBlock } from '../token/block.js'
 import type { UsageCounter } from '../usage/store.js'
 import type { DecidedRequest, MatchedRight } from './decision.js'
@@ -253,10 +254,4 @@ function checkRequestCaveats(ctx: EvaluationContext): EvaluationResult {
     }
   })
   return { matched, counters, approvals }
-}
-
-/** RFC 3339 of Unix seconds. */
-export function iso(seconds: number): string {
-  const d = new Date(seconds * 1000)
-  return Number.isNaN(d.getTime()) ? String(seconds) : d.toISOString().replace('.000Z', 'Z')
 }

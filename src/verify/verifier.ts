@@ -22,7 +22,7 @@ import { parsePublicKey, toDidKey } from '../crypto/keys.js'
 import { OUTCOME_CODES } from '../crypto/profile.js'
 import { fail, MandateError } from '../errors.js'
 import { concatBytes, equalBytes, toHex, utf8 } from '../internal/bytes.js'
-import { type Clock, systemClock } from '../internal/clock.js'
+import { type Clock, iso, systemClock } from '../internal/clock.js'
 import { createMemoryRevocationView, type RevocationView } from '../revocation/view.js'
 import { parseApproval, type UnverifiedApproval } from '../token/approval.js'
 import type { UnverifiedBlock } from '../token/block.js'
@@ -33,14 +33,7 @@ import { kindOf } from '../token/text.js'
 import { createMemoryUsageStore } from '../usage/memory.js'
 import type { UsageStore } from '../usage/store.js'
 import type { Allowed, AuditRecord, ChainLink, DecidedRequest, Decision, Denied } from './decision.js'
-import {
-  type ApprovalRequirement,
-  type EvaluationResult,
-  type ExtensionChecker,
-  evaluateCaveats,
-  iso,
-  type Presentation,
-} from './evaluate.js'
+import { type ApprovalRequirement, type EvaluationResult, type ExtensionChecker, evaluateCaveats, type Presentation } from './evaluate.js'
 import { createMemoryReplayCache, type ReplayCache } from './replay.js'
 
 /** A trusted root: a principal's public key, with an optional name for the chain. */
