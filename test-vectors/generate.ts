@@ -128,6 +128,18 @@ function rawRoot(caveats: CborValue[], holder: KeyPair, extra: [number, CborValu
     keys.alice,
   )
 }
+/** A bearer block for the sub-agent, signed by the assistant below `root`'s block 0. */
+function bearerBelowRoot(root: UnverifiedMandate): Pair {
+  const payload = new Map<number, CborValue>([
+    [0, root.blocks[0]?.id as Uint8Array],
+    [1, keys.subagent.publicKey],
+    [2, true],
+    [3, []],
+    [6, new Uint8Array(16)],
+    [7, T0],
+  ])
+  return signRaw(payload, keys.assistant)
+}
 const rawBearer = (pair: Pair, holder: KeyPair) => rawMandate([pair], [0, holder.secretKey])
 const windowWire: CborValue = [4, new Map([[1, T0 + 8 * 3600]])]
 const le32 = (n: bigint) => Uint8Array.from({ length: 32 }, (_, i) => Number((n >> BigInt(8 * i)) & 0xffn))
@@ -544,17 +556,7 @@ verify(
   })
   // the library refuses to append below a depth-0 caveat, so the block is signed by hand
   const depthRoot = grant('depth', [{ type: 'depth', max: 0 }])
-  const below = signRaw(
-    new Map<number, CborValue>([
-      [0, depthRoot.blocks[0]?.id as Uint8Array],
-      [1, keys.subagent.publicKey],
-      [2, true],
-      [3, []],
-      [6, new Uint8Array(16)],
-      [7, T0],
-    ]),
-    keys.assistant,
-  )
+  const below = bearerBelowRoot(depthRoot)
   verify(
     'caveat/depth',
     'a block below a depth-0 caveat',
@@ -563,17 +565,7 @@ verify(
     { request: read },
   )
   const boundRoot = grant('bound', [{ type: 'bound' }])
-  const bearerBelow = signRaw(
-    new Map<number, CborValue>([
-      [0, boundRoot.blocks[0]?.id as Uint8Array],
-      [1, keys.subagent.publicKey],
-      [2, true],
-      [3, []],
-      [6, new Uint8Array(16)],
-      [7, T0],
-    ]),
-    keys.assistant,
-  )
+  const bearerBelow = bearerBelowRoot(boundRoot)
   verify(
     'caveat/bound',
     'a bearer holder below a bound caveat',

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { type CborMap, type CborValue, decodeCbor, encodeCbor } from '../cbor/codec.js'
+import { type CborValue, encodeCbor } from '../cbor/codec.js'
 import { TOKEN_LIMITS } from '../cbor/limits.js'
 import type { BackendName } from '../crypto/backend.js'
 import { getBackend } from '../crypto/ed25519.js'
@@ -16,8 +16,9 @@ import { abytes, utf8 } from '../internal/bytes.js'
 import { systemClock } from '../internal/clock.js'
 import type { UnverifiedInvocation } from './invocation.js'
 import { FORMAT_VERSION, type KeyInput, toKeyPair } from './mandate.js'
+import { decodeEnvelope } from './signed.js'
 import { signingInput } from './signing.js'
-import { fromText, toText } from './text.js'
+import { toText } from './text.js'
 
 /** An approval read from bytes or text; its signature has not been checked. */
 export interface UnverifiedApproval {
@@ -92,18 +93,7 @@ export function formatApproval(approval: UnverifiedApproval): string {
  * ```
  */
 export function parseApproval(input: string | Uint8Array): UnverifiedApproval {
-  const bytes = typeof input === 'string' ? fromText('approval', input) : abytes(input, undefined, 'approval')
-  if (bytes.length > TOKEN_LIMITS.maxTokenBytes) fail('ERR_LIMIT_SIZE', 'approval is too large')
-  const outer = decodeCbor(bytes)
-  if (!Array.isArray(outer) || outer.length !== 2) fail('ERR_FORMAT', 'an approval is [payload, signature]')
-  const [payload, signature] = outer as CborValue[]
-  if (!(payload instanceof Uint8Array) || !(signature instanceof Uint8Array)) fail('ERR_FORMAT', 'an approval is [payload, signature]')
-  if (signature.length !== 64) fail('ERR_SIG_LENGTH', `approval signature is ${signature.length} bytes, expected 64`)
-  const inner = decodeCbor(payload)
-  if (!(inner instanceof Map)) fail('ERR_FORMAT', 'approval payload must be a map')
-  const m = inner as CborMap
-  if (m.get(0) !== FORMAT_VERSION) fail('ERR_VERSION', `unsupported approval version ${String(m.get(0))}`)
-  for (const k of m.keys()) if (k > 5) fail('ERR_FORMAT', `unknown approval field ${k}`)
+  const { bytes, payload, signature, fields: m } = decodeEnvelope('approval', input, 5)
   const invocationId = m.get(1)
   const approver = m.get(2)
   const issuedAt = m.get(3)

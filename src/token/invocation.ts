@@ -14,7 +14,7 @@
 import { isActionName } from '../caveats/action.js'
 import { decodeArgs, encodeArgs } from '../caveats/args.js'
 import type { Args } from '../caveats/types.js'
-import { type CborMap, type CborValue, decodeCbor, encodeCbor } from '../cbor/codec.js'
+import { type CborValue, encodeCbor } from '../cbor/codec.js'
 import { TOKEN_LIMITS } from '../cbor/limits.js'
 import type { BackendName } from '../crypto/backend.js'
 import { getBackend } from '../crypto/ed25519.js'
@@ -24,8 +24,9 @@ import { abytes, toHex, utf8 } from '../internal/bytes.js'
 import { systemClock } from '../internal/clock.js'
 import type { UnverifiedBlock } from './block.js'
 import { decodeChain, encodeChain, FORMAT_VERSION, type KeyInput, toKeyPair, type UnverifiedMandate } from './mandate.js'
+import { decodeEnvelope } from './signed.js'
 import { signingInput } from './signing.js'
-import { fromText, toText } from './text.js'
+import { toText } from './text.js'
 
 /** What is being asked for. */
 export interface Request {
@@ -130,18 +131,7 @@ export function formatInvocation(invocation: UnverifiedInvocation): string {
  * ```
  */
 export function parseInvocation(input: string | Uint8Array): UnverifiedInvocation {
-  const bytes = typeof input === 'string' ? fromText('invocation', input) : abytes(input, undefined, 'invocation')
-  if (bytes.length > TOKEN_LIMITS.maxTokenBytes) fail('ERR_LIMIT_SIZE', `invocation exceeds ${TOKEN_LIMITS.maxTokenBytes} bytes`)
-  const outer = decodeCbor(bytes)
-  if (!Array.isArray(outer) || outer.length !== 2) fail('ERR_FORMAT', 'an invocation is [payload, signature]')
-  const [payload, signature] = outer as CborValue[]
-  if (!(payload instanceof Uint8Array) || !(signature instanceof Uint8Array)) fail('ERR_FORMAT', 'an invocation is [payload, signature]')
-  if (signature.length !== 64) fail('ERR_SIG_LENGTH', `invocation signature is ${signature.length} bytes, expected 64`)
-  const inner = decodeCbor(payload)
-  if (!(inner instanceof Map)) fail('ERR_FORMAT', 'invocation payload must be a map')
-  const m = inner as CborMap
-  if (m.get(0) !== FORMAT_VERSION) fail('ERR_VERSION', `unsupported invocation version ${String(m.get(0))}`)
-  for (const k of m.keys()) if (k > 8) fail('ERR_FORMAT', `unknown invocation field ${k}`)
+  const { bytes, payload, signature, fields: m } = decodeEnvelope('invocation', input, 8)
   const chain = decodeChain(m.get(1))
   const action = m.get(2)
   if (typeof action !== 'string') fail('ERR_FORMAT', 'invocation action must be text')

@@ -13,19 +13,8 @@ import {
   parsePublicKey,
   toDidKey,
 } from '../../src/crypto/keys.js'
-import { MandateError } from '../../src/errors.js'
 import { toHex } from '../../src/internal/bytes.js'
-import { hex } from '../helpers/fixtures.js'
-
-function code(f: () => unknown): string {
-  try {
-    f()
-    return 'ok'
-  } catch (e) {
-    if (e instanceof MandateError) return e.code
-    return `threw ${(e as Error).name}`
-  }
-}
+import { hex, thrownCode } from '../helpers/fixtures.js'
 
 const hasOpenssl = (() => {
   try {
@@ -67,13 +56,13 @@ describe('keys', () => {
   })
 
   it('rejects malformed and weak public keys with exact codes', () => {
-    expect(code(() => parsePublicKey('did:key:z6Mk'))).toBe('ERR_KEY_FORMAT')
-    expect(code(() => parsePublicKey('did:key:zQ3shokFTS3brHcDQrn82RUDfCZESWL1ZdCEJwekUDPQiYBme'))).toBe('ERR_KEY_FORMAT') // secp256k1
-    expect(code(() => parsePublicKey('abcd'))).toBe('ERR_KEY_FORMAT')
-    expect(code(() => parsePublicKey('zz'.repeat(32)))).toBe('ERR_KEY_FORMAT')
-    expect(code(() => parsePublicKey(`0100${'00'.repeat(30)}`))).toBe('ERR_KEY_WEAK') // identity
-    expect(code(() => parsePublicKey(`ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f`))).toBe('ERR_KEY_WEAK') // order 2
-    expect(code(() => parsePublicKey(`edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f`))).toBe('ERR_SIG_ENCODING') // y = p
+    expect(thrownCode(() => parsePublicKey('did:key:z6Mk'))).toBe('ERR_KEY_FORMAT')
+    expect(thrownCode(() => parsePublicKey('did:key:zQ3shokFTS3brHcDQrn82RUDfCZESWL1ZdCEJwekUDPQiYBme'))).toBe('ERR_KEY_FORMAT') // secp256k1
+    expect(thrownCode(() => parsePublicKey('abcd'))).toBe('ERR_KEY_FORMAT')
+    expect(thrownCode(() => parsePublicKey('zz'.repeat(32)))).toBe('ERR_KEY_FORMAT')
+    expect(thrownCode(() => parsePublicKey(`0100${'00'.repeat(30)}`))).toBe('ERR_KEY_WEAK') // identity
+    expect(thrownCode(() => parsePublicKey(`ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f`))).toBe('ERR_KEY_WEAK') // order 2
+    expect(thrownCode(() => parsePublicKey(`edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f`))).toBe('ERR_SIG_ENCODING') // y = p
   })
 
   it('PKCS#8 PEM round-trips', () => {
@@ -86,10 +75,10 @@ describe('keys', () => {
   })
 
   it('rejects bad PEM, wrong algorithms and mismatched v2 public keys', () => {
-    expect(code(() => importSecretKeyPem('not a pem'))).toBe('ERR_KEY_FORMAT')
+    expect(thrownCode(() => importSecretKeyPem('not a pem'))).toBe('ERR_KEY_FORMAT')
     const pem = exportSecretKeyPem(generateKeyPair().secretKey)
-    expect(code(() => importSecretKeyPem(pem.replace('BEGIN PRIVATE KEY', 'BEGIN PUBLIC KEY')))).toBe('ERR_KEY_FORMAT')
-    expect(code(() => importSecretKeyPem(pem.replace(/\n[A-Za-z0-9+/=]{10}/, '\n!!!!!!!!!!')))).toBe('ERR_KEY_FORMAT')
+    expect(thrownCode(() => importSecretKeyPem(pem.replace('BEGIN PRIVATE KEY', 'BEGIN PUBLIC KEY')))).toBe('ERR_KEY_FORMAT')
+    expect(thrownCode(() => importSecretKeyPem(pem.replace(/\n[A-Za-z0-9+/=]{10}/, '\n!!!!!!!!!!')))).toBe('ERR_KEY_FORMAT')
     // a v2 (RFC 8410 OneAsymmetricKey) key whose embedded public key is someone else's
     const a = generateKeyPair()
     const b = generateKeyPair()
@@ -100,7 +89,7 @@ describe('keys', () => {
       b.publicKey,
     ])
     const v2 = `-----BEGIN PRIVATE KEY-----\n${der.toString('base64')}\n-----END PRIVATE KEY-----\n`
-    expect(code(() => importSecretKeyPem(v2))).toBe('ERR_KEY_FORMAT')
+    expect(thrownCode(() => importSecretKeyPem(v2))).toBe('ERR_KEY_FORMAT')
     const good = Buffer.concat([der.subarray(0, 51), a.publicKey])
     expect(
       toHex(importSecretKeyPem(`-----BEGIN PRIVATE KEY-----\n${good.toString('base64')}\n-----END PRIVATE KEY-----\n`).publicKey),

@@ -3,6 +3,7 @@
  */
 import { sha256 } from '../../src/crypto/hash.js'
 import { type KeyPair, keyPairFromSecret, toDidKey } from '../../src/crypto/keys.js'
+import { MandateError } from '../../src/errors.js'
 import { fromHex, utf8 } from '../../src/internal/bytes.js'
 
 /** A key pair derived from a name: stable across runs. */
@@ -36,3 +37,14 @@ export function hex(text: string): Uint8Array {
 }
 
 export const T0 = 1_790_000_000
+
+/** The MandateError code `f` throws, or 'ok'. Any other exception fails the test. */
+export function thrownCode(f: () => unknown): string {
+  try {
+    f()
+    return 'ok'
+  } catch (e) {
+    if (e instanceof MandateError) return e.code
+    throw e
+  }
+}

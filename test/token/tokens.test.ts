@@ -6,7 +6,6 @@ import {
   formatMandate,
   inspect,
   invoke,
-  MandateError,
   parseApproval,
   parseInvocation,
   parseMandate,
@@ -14,17 +13,7 @@ import {
   toDidKey,
 } from '../../src/index.js'
 import { alice, aliceDid, assistant, bearerChild, rootGrant } from '../helpers/chains.js'
-import { seededRandom, T0 } from '../helpers/fixtures.js'
-
-function code(f: () => unknown): string {
-  try {
-    f()
-    return 'ok'
-  } catch (e) {
-    if (e instanceof MandateError) return e.code
-    throw e
-  }
-}
+import { seededRandom, T0, thrownCode } from '../helpers/fixtures.js'
 
 describe('building tokens', () => {
   it('is deterministic given the clock and randomness', () => {
@@ -60,11 +49,11 @@ describe('building tokens', () => {
 
   it('rejects bad invocation input with typed errors', () => {
     const grant = rootGrant()
-    expect(code(() => invoke(grant, { key: assistant, action: 'email:*', audience: 'x' }))).toBe('ERR_REQUEST_INVALID')
-    expect(code(() => invoke(grant, { action: 'email:read', audience: 'x' }))).toBe('ERR_HOLDER_MISMATCH')
-    expect(code(() => parseInvocation('mni1_AAAA'))).not.toBe('ok')
-    expect(code(() => parseInvocation(formatMandate(grant)))).toBe('ERR_TEXT_FORMAT')
-    expect(code(() => parseApproval('mna1_'))).toBe('ERR_CBOR_MALFORMED')
+    expect(thrownCode(() => invoke(grant, { key: assistant, action: 'email:*', audience: 'x' }))).toBe('ERR_REQUEST_INVALID')
+    expect(thrownCode(() => invoke(grant, { action: 'email:read', audience: 'x' }))).toBe('ERR_HOLDER_MISMATCH')
+    expect(thrownCode(() => parseInvocation('mni1_AAAA'))).not.toBe('ok')
+    expect(thrownCode(() => parseInvocation(formatMandate(grant)))).toBe('ERR_TEXT_FORMAT')
+    expect(thrownCode(() => parseApproval('mna1_'))).toBe('ERR_CBOR_MALFORMED')
   })
 })
 
@@ -99,7 +88,7 @@ describe('inspect', () => {
     expect(v.kind === 'invocation' && [v.action, v.intent, v.id]).toEqual(['a:b', 'why not', inv.idHex])
     const a = inspect(formatApproval(approve({ approver: alice, invocation: inv, now: T0 })))
     expect(a.kind === 'approval' && a.invocationId).toBe(inv.idHex)
-    expect(code(() => inspect('hello'))).toBe('ERR_TEXT_FORMAT')
-    expect(code(() => inspect(parseMandate(formatMandate(rootGrant()))))).toBe('ok')
+    expect(thrownCode(() => inspect('hello'))).toBe('ERR_TEXT_FORMAT')
+    expect(thrownCode(() => inspect(parseMandate(formatMandate(rootGrant()))))).toBe('ok')
   })
 })

@@ -6,7 +6,7 @@ import type { CborValue } from '../../src/cbor/codec.js'
 import { encodeCbor } from '../../src/cbor/codec.js'
 import { toDidKey } from '../../src/crypto/keys.js'
 import { bytesToNumberLE, L } from '../../src/crypto/profile.js'
-import { attenuate, formatMandate, invoke, MandateError, mint, parseMandate, seal } from '../../src/index.js'
+import { attenuate, formatMandate, invoke, mint, parseMandate, seal } from '../../src/index.js'
 import { concatBytes } from '../../src/internal/bytes.js'
 import {
   alice,
@@ -23,19 +23,9 @@ import {
   signRaw,
   verifierFor,
 } from '../helpers/chains.js'
-import { keyFor, seededRandom, T0 } from '../helpers/fixtures.js'
+import { keyFor, seededRandom, T0, thrownCode } from '../helpers/fixtures.js'
 
 const read = { action: 'slack:read' }
-
-function thrownCode(f: () => unknown): string {
-  try {
-    f()
-    return 'ok'
-  } catch (e) {
-    if (e instanceof MandateError) return e.code
-    throw e
-  }
-}
 
 /** root (bound to assistant) → bearer b1 → bearer b2 */
 function threeBlocks() {

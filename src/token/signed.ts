@@ -1,0 +1,45 @@
+/**
+ * The envelope shared by invocations and approvals: `[payload (bstr), signature (bstr 64)]`,
+ * the payload a map whose key 0 is the format version.
+ *
+ * @module
+ */
+import { type CborMap, type CborValue, decodeCbor } from '../cbor/codec.js'
+import { TOKEN_LIMITS } from '../cbor/limits.js'
+import { fail } from '../errors.js'
+import { abytes } from '../internal/bytes.js'
+import { FORMAT_VERSION } from './mandate.js'
+import { fromText, type TokenKind } from './text.js'
+
+/** A decoded envelope: exact payload bytes, signature, and the payload's fields. */
+export interface SignedEnvelope {
+  readonly bytes: Uint8Array
+  readonly payload: Uint8Array
+  readonly signature: Uint8Array
+  readonly fields: CborMap
+}
+
+/**
+ * Read the envelope of a `kind` from text or bytes: size limit, strict CBOR, shape, version,
+ * and no field above `maxField`.
+ */
+export function decodeEnvelope(
+  kind: Extract<TokenKind, 'invocation' | 'approval'>,
+  input: string | Uint8Array,
+  maxField: number,
+): SignedEnvelope {
+  const bytes = typeof input === 'string' ? fromText(kind, input) : abytes(input, undefined, kind)
+  if (bytes.length > TOKEN_LIMITS.maxTokenBytes)
+    fail('ERR_LIMIT_SIZE', `${kind} of ${bytes.length} bytes exceeds ${TOKEN_LIMITS.maxTokenBytes}`)
+  const outer = decodeCbor(bytes)
+  if (!Array.isArray(outer) || outer.length !== 2) fail('ERR_FORMAT', `an ${kind} is [payload, signature]`)
+  const [payload, signature] = outer as CborValue[]
+  if (!(payload instanceof Uint8Array) || !(signature instanceof Uint8Array)) fail('ERR_FORMAT', `an ${kind} is [payload, signature]`)
+  if (signature.length !== 64) fail('ERR_SIG_LENGTH', `${kind} signature is ${signature.length} bytes, expected 64`)
+  const inner = decodeCbor(payload)
+  if (!(inner instanceof Map)) fail('ERR_FORMAT', `${kind} payload must be a map`)
+  const fields = inner as CborMap
+  if (fields.get(0) !== FORMAT_VERSION) fail('ERR_VERSION', `unsupported ${kind} version ${String(fields.get(0))}`)
+  for (const k of fields.keys()) if (k > maxField) fail('ERR_FORMAT', `unknown ${kind} field ${k}`)
+  return { bytes, payload, signature, fields }
+}
