@@ -60,15 +60,21 @@ export interface VerifierOptions {
   readonly revocationMaxAge?: number
   /** Seen invocations (default: in-memory). */
   readonly replay?: ReplayCache
-  /** Longest accepted root lifetime in seconds (default 90 days). */
-  readonly maxLifetime?: number
-  /** How old an invocation may be, in seconds (default 300). */
-  readonly invocationMaxAge?: number
+  /** Time limits; every field is optional. */
+  readonly limits?: VerifierLimits
   /** Checkers for extension caveats, by type number (≥ 65536). */
   readonly extensions?: Readonly<Record<number, ExtensionChecker>>
   readonly backend?: BackendName
   /** Verified-signature cache entries (default 4096; 0 turns it off). */
   readonly cacheSize?: number
+}
+
+/** Time limits a verifier enforces. */
+export interface VerifierLimits {
+  /** Longest accepted root lifetime in seconds (default 90 days). */
+  readonly maxLifetime?: number
+  /** How old an invocation may be, in seconds (default 300). */
+  readonly invocationMaxAge?: number
 }
 
 /** What to decide on. Give a `token` (text, either kind) or one of `mandate` / `invocation`. */
@@ -120,8 +126,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const key = typeof entry.key === 'string' ? parsePublicKey(entry.key) : parsePublicKey(toHex(entry.key))
     roots.set(toHex(key), { key, name: 'name' in entry ? entry.name : undefined })
   }
-  const skew = options.skew ?? 60
-  if (!Number.isInteger(skew) || skew < 0 || skew > 300) throw new RangeError(`"skew" expected 0..300, got ${skew}`)
+  const skew = seconds(options.skew ?? 60, 0, 300, 'skew')
+  const maxLifetime = seconds(options.limits?.maxLifetime ?? DEFAULT_MAX_LIFETIME, 1, 10 * 365 * 86400, 'limits.maxLifetime')
+  const invocationMaxAge = seconds(options.limits?.invocationMaxAge ?? 300, 1, 86400, 'limits.invocationMaxAge')
+  const revocationMaxAge = seconds(options.revocationMaxAge ?? 30, 1, 86400, 'revocationMaxAge')
   const engine: Engine = {
     roots,
     audience: options.audience,
@@ -129,10 +137,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
     skew,
     usage: options.usage ?? createMemoryUsageStore(),
     revocations: options.revocations ?? createMemoryRevocationView(),
-    revocationMaxAge: options.revocationMaxAge ?? 30,
+    revocationMaxAge,
     replay: options.replay ?? createMemoryReplayCache(),
-    maxLifetime: options.maxLifetime ?? DEFAULT_MAX_LIFETIME,
-    invocationMaxAge: options.invocationMaxAge ?? 300,
+    maxLifetime,
+    invocationMaxAge,
     extensions: new Map(Object.entries(options.extensions ?? {}).map(([k, v]) => [Number(k), v])),
     backend: getBackend(options.backend),
     cache: new SignatureCache(options.cacheSize ?? 4096),
@@ -143,6 +151,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
     usage: engine.usage,
     authorize: (input) => authorize(engine, input),
   }
+}
+
+function seconds(value: unknown, min: number, max: number, title: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`"${title}" expected whole seconds, got ${typeof value}`)
+  if (value < min || value > max) throw new RangeError(`"${title}" expected ${min}..${max}, got ${value}`)
+  return value
 }
 
 interface Engine {

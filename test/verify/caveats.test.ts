@@ -12,6 +12,7 @@ import {
   attenuationWarnings,
   createMemoryRevocationView,
   createMemoryUsageStore,
+  createVerifier,
   invoke,
   MandateError,
   mint,
@@ -426,6 +427,19 @@ describe('revocation view', () => {
     expect(codeOf(await verifierFor({ revocations: broken }).authorize({ mandate: bearerChild([]), request: { action: 'x' } }))).toBe(
       'ERR_REVOCATION_STALE',
     )
+  })
+})
+
+describe('createVerifier misuse', () => {
+  it('throws TypeError or RangeError with the option named', () => {
+    expect(() => createVerifier({ roots: [], audience: 'svc' })).toThrow(/"roots"/)
+    expect(() => createVerifier({ roots: [aliceDid], audience: '' })).toThrow(/"audience"/)
+    expect(() => createVerifier({ roots: ['nope'], audience: 'svc' })).toThrow(MandateError)
+    expect(() => createVerifier({ roots: [aliceDid], audience: 'svc', skew: 301 })).toThrow(RangeError)
+    expect(() => createVerifier({ roots: [aliceDid], audience: 'svc', revocationMaxAge: 0 })).toThrow(
+      /"revocationMaxAge" expected 1..86400, got 0/,
+    )
+    expect(() => createVerifier({ roots: [aliceDid], audience: 'svc', limits: { invocationMaxAge: 1.5 } })).toThrow(TypeError)
   })
 })
 

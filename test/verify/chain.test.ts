@@ -176,7 +176,7 @@ describe('time (K7, K8, K13)', () => {
       'ERR_TIME_INVALID',
     )
     const m = bearerChild([])
-    expect(codeOf(await verifierFor({ maxLifetime: 3600 }).authorize({ mandate: m, request: read }))).toBe('ERR_TIME_INVALID')
+    expect(codeOf(await verifierFor({ limits: { maxLifetime: 3600 } }).authorize({ mandate: m, request: read }))).toBe('ERR_TIME_INVALID')
   })
 
   it('K7: a child window entirely outside its parent → ERR_TIME_INVALID', async () => {
