@@ -48,6 +48,15 @@ export {
 } from './crypto/keys.js'
 export type { SignatureOutcome } from './crypto/profile.js'
 export { ERROR_CODES, type ErrorLocation, isMandateErrorCode, MandateError, type MandateErrorCode } from './errors.js'
+export {
+  createRevocation,
+  formatRevocation,
+  parseRevocation,
+  type RevocationKind,
+  type RevocationOptions,
+  type UnverifiedRevocation,
+  verifyRevocation,
+} from './revocation/statement.js'
 export { createMemoryRevocationView, type MemoryRevocationView, type RevocationEntry, type RevocationView } from './revocation/view.js'
 export { type ApproveOptions, approve, formatApproval, parseApproval, type UnverifiedApproval } from './token/approval.js'
 export type { UnverifiedBlock } from './token/block.js'

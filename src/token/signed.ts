@@ -24,7 +24,7 @@ export interface SignedEnvelope {
  * and no field above `maxField`.
  */
 export function decodeEnvelope(
-  kind: Extract<TokenKind, 'invocation' | 'approval'>,
+  kind: Extract<TokenKind, 'invocation' | 'approval' | 'revocation'>,
   input: string | Uint8Array,
   maxField: number,
 ): SignedEnvelope {
@@ -32,9 +32,11 @@ export function decodeEnvelope(
   if (bytes.length > TOKEN_LIMITS.maxTokenBytes)
     fail('ERR_LIMIT_SIZE', `${kind} of ${bytes.length} bytes exceeds ${TOKEN_LIMITS.maxTokenBytes}`)
   const outer = decodeCbor(bytes)
-  if (!Array.isArray(outer) || outer.length !== 2) fail('ERR_FORMAT', `an ${kind} is [payload, signature]`)
+  if (!Array.isArray(outer) || outer.length !== 2)
+    fail('ERR_FORMAT', `${kind === 'revocation' ? 'a' : 'an'} ${kind} is [payload, signature]`)
   const [payload, signature] = outer as CborValue[]
-  if (!(payload instanceof Uint8Array) || !(signature instanceof Uint8Array)) fail('ERR_FORMAT', `an ${kind} is [payload, signature]`)
+  if (!(payload instanceof Uint8Array) || !(signature instanceof Uint8Array))
+    fail('ERR_FORMAT', `${kind === 'revocation' ? 'a' : 'an'} ${kind} is [payload, signature]`)
   if (signature.length !== 64) fail('ERR_SIG_LENGTH', `${kind} signature is ${signature.length} bytes, expected 64`)
   const inner = decodeCbor(payload)
   if (!(inner instanceof Map)) fail('ERR_FORMAT', `${kind} payload must be a map`)

@@ -1,0 +1,213 @@
+/**
+ * Revocation statements (spec §9.1): a signed request to revoke, suspend or resume one
+ * block, optionally only for some actions.
+ *
+ *     revocation = [payload (bstr), signature (bstr 64)]
+ *     payload    = { 0: version, 1: chain prefix [+ block] (blocks 0..target),
+ *                    2: kind (0 revoke, 1 suspend, 2 resume), ? 3: actions [+ pattern],
+ *                    4: signer (bstr 32), 5: nonce (bstr 16), 6: created (uint),
+ *                    ? 7: reason (tstr), ? 8: audience (tstr) }
+ *
+ * The target is the last block of the carried prefix. A statement is authorized when its
+ * signer signed a block of the prefix (the principal signed block 0; the holder of block k
+ * signed block k + 1) or is the target's own holder renouncing it. Nobody below a block can
+ * revoke it.
+ *
+ * @module
+ */
+import { isActionPattern } from '../caveats/action.js'
+import { type CborValue, encodeCbor } from '../cbor/codec.js'
+import type { BackendName, Ed25519Backend } from '../crypto/backend.js'
+import { getBackend, verifyOrThrow } from '../crypto/ed25519.js'
+import { randomBytes, sha256 } from '../crypto/hash.js'
+import { toDidKey } from '../crypto/keys.js'
+import { fail } from '../errors.js'
+import { equalBytes, toHex, utf8 } from '../internal/bytes.js'
+import { systemClock } from '../internal/clock.js'
+import type { UnverifiedBlock } from '../token/block.js'
+import { decodeChain, encodeChain, FORMAT_VERSION, type KeyInput, toKeyPair, type UnverifiedMandate } from '../token/mandate.js'
+import { decodeEnvelope } from '../token/signed.js'
+import { signingInput } from '../token/signing.js'
+import { toText } from '../token/text.js'
+
+/** What a statement does. */
+export type RevocationKind = 'revoke' | 'suspend' | 'resume'
+const KINDS: readonly RevocationKind[] = ['revoke', 'suspend', 'resume']
+
+/** A revocation statement read from bytes or text; nothing checked but its structure. */
+export interface UnverifiedRevocation {
+  /** SHA-256 of the signature: the statement's idempotency key. */
+  readonly id: string
+  readonly payload: Uint8Array
+  readonly signature: Uint8Array
+  readonly chain: readonly UnverifiedBlock[]
+  readonly kind: RevocationKind
+  readonly actions: readonly string[] | undefined
+  readonly signer: Uint8Array
+  readonly nonce: Uint8Array
+  readonly created: number
+  readonly reason: string | undefined
+  readonly audience: string | undefined
+  readonly bytes: Uint8Array
+  /** The target block: the last of the prefix. */
+  readonly target: UnverifiedBlock
+}
+
+/** Options of {@link createRevocation}. */
+export interface RevocationOptions {
+  /** The mandate holding the target block. */
+  readonly mandate: UnverifiedMandate
+  /** Index of the target block (default: the last). */
+  readonly block?: number
+  /** The signer: the principal or a holder at or above the target. */
+  readonly key: KeyInput
+  readonly kind?: RevocationKind
+  /** Only these action patterns (a scoped revocation or suspension). */
+  readonly actions?: readonly string[]
+  readonly reason?: string
+  /** The service the statement is meant for. */
+  readonly audience?: string
+  readonly now?: number
+  readonly random?: (length: number) => Uint8Array
+  readonly backend?: BackendName
+}
+
+/**
+ * Sign a revocation statement. Refuses (`ERR_HOLDER_MISMATCH`) a key that could not
+ * revoke the target, so that a mistake is caught before it reaches a service.
+ *
+ * @example
+ * ```ts
+ * const stmt = createRevocation({ mandate: grant, key: alice, actions: ['slack:send'], reason: 'no posting' })
+ * console.log(formatRevocation(stmt)) // mnr1_…
+ * ```
+ */
+export function createRevocation(options: RevocationOptions): UnverifiedRevocation {
+  const { mandate } = options
+  const index = options.block ?? mandate.blocks.length - 1
+  if (!Number.isInteger(index) || index < 0 || index >= mandate.blocks.length) {
+    throw new RangeError(`"block" expected 0..${mandate.blocks.length - 1}, got ${index}`)
+  }
+  const prefix = mandate.blocks.slice(0, index + 1)
+  const signer = toKeyPair(options.key, 'key')
+  if (allowedSigner(prefix, signer.publicKey) === undefined) {
+    fail('ERR_HOLDER_MISMATCH', `this key signed no block at or above block ${index}, and does not hold it`, {
+      hint: 'revoke with the principal key or the key of a holder at or above the target',
+    })
+  }
+  const kind = options.kind ?? 'revoke'
+  for (const p of options.actions ?? []) if (!isActionPattern(p)) fail('ERR_REQUEST_INVALID', `not an action pattern: ${JSON.stringify(p)}`)
+  const m = new Map<number, CborValue>([
+    [0, FORMAT_VERSION],
+    [1, encodeChain(prefix)],
+    [2, KINDS.indexOf(kind)],
+  ])
+  if (options.actions !== undefined && options.actions.length > 0) m.set(3, [...options.actions])
+  m.set(4, signer.publicKey)
+  m.set(5, (options.random ?? randomBytes)(16))
+  m.set(6, options.now ?? systemClock())
+  if (options.reason !== undefined) m.set(7, options.reason)
+  if (options.audience !== undefined) m.set(8, options.audience)
+  const payload = encodeCbor(m)
+  const signature = getBackend(options.backend).sign(signer.secretKey, signingInput('revocation', payload))
+  return parseRevocation(encodeCbor([payload, signature]))
+}
+
+/** The text form, `mnr1_…`. */
+export function formatRevocation(statement: UnverifiedRevocation): string {
+  return toText('revocation', statement.bytes)
+}
+
+/**
+ * Parse a revocation statement (structure only).
+ *
+ * @example
+ * ```ts
+ * const stmt = parseRevocation('mnr1_…')
+ * console.log(stmt.kind, stmt.target.idHex)
+ * ```
+ */
+export function parseRevocation(input: string | Uint8Array): UnverifiedRevocation {
+  const { bytes, payload, signature, fields: m } = decodeEnvelope('revocation', input, 8)
+  const chain = decodeChain(m.get(1))
+  const kindCode = m.get(2)
+  const kind = typeof kindCode === 'number' ? KINDS[kindCode] : undefined
+  if (kind === undefined) fail('ERR_FORMAT', 'revocation kind must be 0 (revoke), 1 (suspend) or 2 (resume)')
+  const rawActions = m.get(3)
+  let actions: string[] | undefined
+  if (rawActions !== undefined) {
+    if (!Array.isArray(rawActions) || rawActions.length === 0) fail('ERR_FORMAT', 'revocation actions must be a non-empty list')
+    actions = (rawActions as CborValue[]).map((p) => {
+      if (typeof p !== 'string' || !isActionPattern(p)) fail('ERR_FORMAT', 'revocation actions must be action patterns')
+      return p
+    })
+  }
+  const signer = m.get(4)
+  if (!(signer instanceof Uint8Array) || signer.length !== 32) fail('ERR_FORMAT', 'revocation signer must be a 32-byte key')
+  const nonce = m.get(5)
+  if (!(nonce instanceof Uint8Array) || nonce.length !== 16) fail('ERR_FORMAT', 'revocation nonce must be 16 bytes')
+  const created = m.get(6)
+  if (typeof created !== 'number' || created < 0) fail('ERR_FORMAT', 'revocation created must be an unsigned integer')
+  const reason = optionalText(m.get(7), 'reason')
+  const audience = optionalText(m.get(8), 'audience')
+  return {
+    id: toHex(sha256(signature)),
+    payload,
+    signature,
+    chain,
+    kind,
+    actions,
+    signer,
+    nonce,
+    created,
+    reason,
+    audience,
+    bytes,
+    target: chain[chain.length - 1] as UnverifiedBlock,
+  }
+}
+
+/**
+ * Check a statement's signatures and authority: the prefix links and every block signature
+ * (block 0 under its stated principal), the statement signature, and that the signer may
+ * revoke the target. Throws a `MandateError`: `ERR_SIG_*`/`ERR_CHAIN_LINK` for bad
+ * signatures, `ERR_HOLDER_MISMATCH` for a signer without authority (a descendant, say).
+ * Whether the principal is trusted is the caller's business.
+ *
+ * @example
+ * ```ts
+ * const { signerRole } = verifyRevocation(parseRevocation(text))
+ * ```
+ */
+export function verifyRevocation(statement: UnverifiedRevocation, backend: Ed25519Backend = getBackend()): { signerRole: string } {
+  const chain = statement.chain
+  for (let i = 1; i < chain.length; i++) {
+    if (!equalBytes(chain[i]?.prev as Uint8Array, chain[i - 1]?.id as Uint8Array))
+      fail('ERR_CHAIN_LINK', `block ${i} does not follow block ${i - 1}`, { block: i })
+  }
+  for (const b of chain) {
+    const signer = b.index === 0 ? (b.principal as Uint8Array) : (chain[b.index - 1] as UnverifiedBlock).holder
+    verifyOrThrow(backend, b.signature, signingInput('block', b.payload), signer, `block ${b.index}`, b.index)
+  }
+  verifyOrThrow(backend, statement.signature, signingInput('revocation', statement.payload), statement.signer, 'revocation statement')
+  const role = allowedSigner(chain, statement.signer)
+  if (role === undefined) {
+    fail('ERR_HOLDER_MISMATCH', `${toDidKey(statement.signer)} signed no block at or above the target and does not hold it`)
+  }
+  return { signerRole: role }
+}
+
+/** Which role lets `key` revoke the last block of `prefix`, if any. */
+function allowedSigner(prefix: readonly UnverifiedBlock[], key: Uint8Array): string | undefined {
+  if (equalBytes(prefix[0]?.principal as Uint8Array, key)) return 'principal'
+  for (const b of prefix) {
+    if (equalBytes(b.holder, key)) return b.index === prefix.length - 1 ? 'holder (renouncing)' : `holder of block ${b.index}`
+  }
+  return undefined
+}
+
+function optionalText(v: CborValue | undefined, what: string): string | undefined {
+  if (v === undefined) return undefined
+  if (typeof v !== 'string' || utf8(v).length > 1024) fail('ERR_FORMAT', `revocation ${what} must be short text`)
+  return v
+}
