@@ -84,6 +84,66 @@ export function isMandateErrorCode(code: unknown): code is MandateErrorCode {
   return typeof code === 'string' && CODE_SET.has(code)
 }
 
+/** How a code surfaces outside the library: HTTP status and CLI exit code (spec §10). */
+export interface CodeDisposition {
+  /** HTTP status the service answers with. */
+  readonly http: number
+  /** CLI exit code: 1 denied or rejected, 2 malformed input or misuse, 3 operational failure. */
+  readonly exit: 1 | 2 | 3
+}
+
+const MALFORMED: readonly MandateErrorCode[] = [
+  'ERR_KEY_FORMAT',
+  'ERR_TEXT_FORMAT',
+  'ERR_CBOR_MALFORMED',
+  'ERR_CBOR_NONCANONICAL',
+  'ERR_CBOR_DUP_KEY',
+  'ERR_CBOR_TYPE',
+  'ERR_CBOR_TAG',
+  'ERR_CBOR_UTF8',
+  'ERR_LIMIT_DEPTH',
+  'ERR_LIMIT_COUNT',
+  'ERR_FORMAT',
+  'ERR_VERSION',
+  'ERR_SEALED',
+  'ERR_HOLDER_MISMATCH',
+  'ERR_REQUEST_INVALID',
+]
+const UNAUTHENTICATED: readonly MandateErrorCode[] = [
+  'ERR_SIG_LENGTH',
+  'ERR_SIG_ENCODING',
+  'ERR_SIG_SCALAR',
+  'ERR_KEY_WEAK',
+  'ERR_SIG_INVALID',
+  'ERR_CHAIN_LINK',
+  'ERR_PROOF',
+  'ERR_REPLAY',
+]
+const SPECIAL: Partial<Record<MandateErrorCode, CodeDisposition>> = {
+  ERR_LIMIT_SIZE: { http: 413, exit: 2 },
+  ERR_USAGE_EXHAUSTED: { http: 429, exit: 1 },
+  ERR_COUNTER_UNAVAILABLE: { http: 503, exit: 3 },
+  ERR_REVOCATION_STALE: { http: 503, exit: 3 },
+  ERR_REVOCATION_LIST_INVALID: { http: 502, exit: 3 },
+  ERR_INTERNAL: { http: 500, exit: 3 },
+}
+
+/**
+ * The HTTP status and CLI exit code of an error code (the table of spec §10).
+ *
+ * @example
+ * ```ts
+ * disposition('ERR_USAGE_EXHAUSTED') // { http: 429, exit: 1 }
+ * ```
+ */
+export function disposition(code: MandateErrorCode): CodeDisposition {
+  const special = SPECIAL[code]
+  if (special) return special
+  if (MALFORMED.includes(code)) return { http: 400, exit: 2 }
+  if (UNAUTHENTICATED.includes(code)) return { http: 401, exit: 1 }
+  return { http: 403, exit: 1 }
+}
+
 /** Where in a token a problem was found. Every field is optional. */
 export interface ErrorLocation {
   /** Index of the block at fault (0 is the root block). */

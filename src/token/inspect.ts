@@ -1,5 +1,5 @@
 /**
- * Inspect: a JSON-able view of a mandate, invocation or approval that trusts nothing and
+ * Inspect: a JSON-able view of a mandate, invocation, approval or revocation that trusts nothing and
  * says so. It parses strictly (a malformed token throws a `MandateError`) but checks no
  * signature, root, revocation or caveat.
  *
@@ -10,6 +10,7 @@ import type { Args, DecodedCaveat } from '../caveats/types.js'
 import { toDidKey } from '../crypto/keys.js'
 import { fail } from '../errors.js'
 import { toHex } from '../internal/bytes.js'
+import { parseRevocation, type UnverifiedRevocation } from '../revocation/statement.js'
 import { parseApproval, type UnverifiedApproval } from './approval.js'
 import type { UnverifiedBlock } from './block.js'
 import { parseInvocation, type UnverifiedInvocation } from './invocation.js'
@@ -59,6 +60,21 @@ export type Inspection =
       readonly expires?: number
     }
   | {
+      readonly kind: 'revocation'
+      readonly verified: false
+      readonly notice: string
+      readonly id: string
+      readonly effect: 'revoke' | 'suspend' | 'resume'
+      readonly target: { readonly block: number; readonly id: string }
+      readonly actions?: readonly string[]
+      readonly signer: string
+      readonly created: number
+      readonly reason?: string
+      readonly audience?: string
+      readonly principal: string
+      readonly blocks: readonly InspectedBlock[]
+    }
+  | {
       readonly kind: 'approval'
       readonly verified: false
       readonly notice: string
@@ -80,15 +96,17 @@ const NOTICE = 'UNVERIFIED: decoded only; signatures, trusted roots, revocations
  * console.log(view.kind, view.verified) // 'mandate' false
  * ```
  */
-export function inspect(input: string | UnverifiedMandate | UnverifiedInvocation | UnverifiedApproval): Inspection {
+export function inspect(input: string | UnverifiedMandate | UnverifiedInvocation | UnverifiedApproval | UnverifiedRevocation): Inspection {
   if (typeof input === 'string') {
     const kind = kindOf(input)
     if (kind === 'mandate') return inspectMandate(parseMandate(input))
     if (kind === 'invocation') return inspectInvocation(parseInvocation(input))
     if (kind === 'approval') return inspectApproval(parseApproval(input))
-    fail('ERR_TEXT_FORMAT', 'not a mandate (mnd1_), invocation (mni1_) or approval (mna1_)')
+    if (kind === 'revocation') return inspectRevocation(parseRevocation(input))
+    fail('ERR_TEXT_FORMAT', 'not a mandate (mnd1_), invocation (mni1_), approval (mna1_) or revocation (mnr1_)')
   }
   if ('blocks' in input) return inspectMandate(input)
+  if ('target' in input) return inspectRevocation(input)
   if ('chain' in input) return inspectInvocation(input)
   return inspectApproval(input)
 }
@@ -141,6 +159,24 @@ function inspectInvocation(v: UnverifiedInvocation): Inspection {
     issuedAt: v.issuedAt,
     ...(v.intent === undefined ? {} : { intent: v.intent }),
     ...expiry(v.chain),
+  }
+}
+
+function inspectRevocation(r: UnverifiedRevocation): Inspection {
+  return {
+    kind: 'revocation',
+    verified: false,
+    notice: NOTICE,
+    id: r.id,
+    effect: r.kind,
+    target: { block: r.target.index, id: r.target.idHex },
+    ...(r.actions === undefined ? {} : { actions: r.actions }),
+    signer: toDidKey(r.signer),
+    created: r.created,
+    ...(r.reason === undefined ? {} : { reason: r.reason }),
+    ...(r.audience === undefined ? {} : { audience: r.audience }),
+    principal: toDidKey(r.chain[0]?.principal as Uint8Array),
+    blocks: blocksView(r.chain),
   }
 }
 

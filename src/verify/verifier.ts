@@ -521,6 +521,8 @@ async function consumeUsage(
   try {
     result = await engine.usage.consume({ requestId, counters: evaluation.counters, now, presentation })
   } catch (cause) {
+    // A store may explain itself (e.g. "no service configured"); anything else is generic.
+    if (cause instanceof MandateError && cause.code === 'ERR_COUNTER_UNAVAILABLE') throw cause
     fail('ERR_COUNTER_UNAVAILABLE', 'the usage counter could not be reached', {
       cause,
       hint: 'usage limits need a live counter; the request is denied until it is reachable (fail closed)',

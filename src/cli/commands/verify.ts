@@ -1,0 +1,115 @@
+/**
+ * `mandate verify`: decide, as a service would.
+ *
+ * @module
+ */
+import type { Command } from 'commander'
+import { disposition, MandateError } from '../../errors.js'
+import { iso } from '../../internal/clock.js'
+import { parseInvocation } from '../../token/invocation.js'
+import { kindOf } from '../../token/text.js'
+import type { UsageStore } from '../../usage/store.js'
+import type { Decision } from '../../verify/decision.js'
+import { createVerifier } from '../../verify/verifier.js'
+import { argsFrom } from '../caveat-flags.js'
+import { type Context, colors, emit } from '../context.js'
+import { usage } from '../errors.js'
+import { readInput, readText } from '../io.js'
+import { parseTime } from '../time.js'
+
+const collect = (value: string, previous: string[] = []) => [...previous, value]
+
+/** Without a service there is no shared counter: usage caveats deny (fail closed). */
+const noCounter: UsageStore = {
+  consume() {
+    throw new MandateError('ERR_COUNTER_UNAVAILABLE', 'this mandate has a usage limit and no usage counter is configured', {
+      hint: 'pass --service URL (or MANDATE_SERVICE) so that uses are counted',
+    })
+  },
+}
+
+interface VerifyFlags {
+  readonly root?: string[]
+  readonly audience?: string
+  readonly action?: string
+  readonly resource?: string
+  readonly arg?: string[]
+  readonly argsJson?: string
+  readonly approval?: string[]
+  readonly at?: string
+}
+
+export function registerVerify(program: Command, ctx: Context): void {
+  program
+    .command('verify')
+    .description('decide a request: allowed (exit 0) or denied and why (exit 1)')
+    .argument('[token]', 'a mandate (mnd1_…) or invocation (mni1_…), or - for stdin')
+    .option('--root <did>', 'a trusted principal, optionally NAME=DID (repeatable; default: MANDATE_ROOTS)', collect)
+    .option('--audience <name>', "this service's name (default: the invocation's)")
+    .option('--action <action>', 'for a bare mandate: the action')
+    .option('--resource <resource>', 'for a bare mandate: the resource')
+    .option('--arg <key=value>', 'for a bare mandate: an argument (repeatable)', collect)
+    .option('--args-json <json>', 'for a bare mandate: arguments as JSON')
+    .option('--approval <text|@file>', 'an approval (repeatable)', collect)
+    .option('--at <time>', 'decide as of TIME instead of now')
+    .action(async (token: string | undefined, opts: VerifyFlags, cmd: Command) => {
+      const text = await readInput(ctx.io, token, 'token')
+      const roots = rootsFrom(opts.root?.length ? opts.root : (ctx.io.env['MANDATE_ROOTS'] ?? '').split(','))
+      const now = opts.at === undefined ? ctx.io.now() : parseTime(opts.at, '--at')
+      const isInvocation = kindOf(text) === 'invocation'
+      const audience = opts.audience ?? (isInvocation ? parseInvocation(text).audience : 'cli')
+      if (!isInvocation && opts.action === undefined) usage('a bare mandate needs --action (and --resource, --arg as needed)')
+      const approvals = (opts.approval ?? []).map((a) => (a.startsWith('@') ? readText(a.slice(1), 'approval file').trim() : a))
+      const verifier = createVerifier({ roots, audience, clock: () => now, usage: noCounter })
+      const decision = await verifier.authorize({
+        token: text,
+        approvals,
+        ...(isInvocation
+          ? {}
+          : {
+              request: {
+                action: opts.action as string,
+                ...(opts.resource === undefined ? {} : { resource: opts.resource }),
+                args: argsFrom(opts.arg, opts.argsJson),
+              },
+            }),
+      })
+      ctx.exit = decision.allowed ? 0 : disposition(decision.code).exit
+      emit(ctx, cmd, { ...decision, checked: { revocations: false } }, () => render(decision, colors(ctx, cmd)))
+    })
+}
+
+/** `--root` values: `did:key:…` or `NAME=did:key:…` (the name shows in the chain). */
+function rootsFrom(values: readonly string[]): { key: string; name?: string }[] {
+  const roots = values
+    .map((v) => v.trim())
+    .filter(Boolean)
+    .map((r) => {
+      const m = /^([^=:]+)=(.+)$/.exec(r)
+      return m ? { name: m[1] as string, key: m[2] as string } : { key: r }
+    })
+  if (roots.length === 0) usage('no trusted root', 'pass --root did:key:… (the principal) or set MANDATE_ROOTS')
+  return roots
+}
+
+function render(d: Decision, paint: ReturnType<typeof colors>): string {
+  const chain = (d.chain ?? []).map((l) => (l.name ? `${l.name}${l.bearer ? ' (bearer)' : ''}` : l.key)).join(' → ')
+  const request = d.audit.action ? `${d.audit.action}${d.audit.resource ? ` on ${d.audit.resource}` : ''}` : ''
+  const lines: string[] = []
+  if (d.allowed) {
+    lines.push(`${paint('green', 'ALLOWED')}  ${request}`)
+    lines.push(`chain      ${chain}`)
+    for (const l of d.chain) if (l.purpose) lines.push(`purpose    ${l.name ?? l.key}: ${l.purpose}`)
+    if (d.matched.length) lines.push(`matched    ${d.matched.map((m) => `block ${m.block} ${m.caveat} ${m.value}`).join('; ')}`)
+    if (d.approvals.length) lines.push(`approvals  ${d.approvals.join(', ')}`)
+    for (const u of d.usage) lines.push(`usage      ${u.remaining} left on ${u.key.slice(0, 16)}…`)
+  } else {
+    lines.push(`${paint('red', 'DENIED')}  ${d.code}: ${d.message}`)
+    if (request) lines.push(`request    ${request}`)
+    if (d.block !== undefined) lines.push(`at         block ${d.block}${d.caveat ? `, caveat ${d.caveat}` : ''}`)
+    if (chain) lines.push(`chain      ${chain}`)
+    if (d.hint) lines.push(`hint       ${d.hint}`)
+  }
+  lines.push(paint('dim', `decided    ${iso(d.audit.at)} at ${d.audit.audience}; revocations not checked (no service)`))
+  return `${lines.join('\n')}\n`
+}

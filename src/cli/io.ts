@@ -1,0 +1,129 @@
+/**
+ * The CLI's edges: standard streams, environment, files with safe modes.
+ *
+ * @module
+ */
+import { closeSync, constants, existsSync, openSync, readFileSync, statSync, writeSync } from 'node:fs'
+import { styleText } from 'node:util'
+import type { KeyPair } from '../crypto/keys.js'
+import { importSecretKeyPem } from '../crypto/keys.js'
+import { CliError, usage } from './errors.js'
+
+/** What a command may touch. Tests run the real binary; this keeps commands honest. */
+export interface Io {
+  readonly env: Readonly<Record<string, string | undefined>>
+  readonly stdinIsTTY: boolean
+  readonly stdoutIsTTY: boolean
+  readStdin(): Promise<string>
+  out(text: string): void
+  err(text: string): void
+  /** Ask a yes/no question on the terminal. */
+  confirm(question: string): Promise<boolean>
+  now(): number
+}
+
+/** The process's real streams. */
+export function processIo(): Io {
+  return {
+    env: process.env,
+    stdinIsTTY: process.stdin.isTTY === true,
+    stdoutIsTTY: process.stdout.isTTY === true,
+    async readStdin() {
+      const chunks: Buffer[] = []
+      for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+      return Buffer.concat(chunks).toString('utf8')
+    },
+    out: (text) => {
+      process.stdout.write(text)
+    },
+    err: (text) => {
+      process.stderr.write(text)
+    },
+    async confirm(question) {
+      const { createInterface } = await import('node:readline/promises')
+      const rl = createInterface({ input: process.stdin, output: process.stderr })
+      try {
+        const answer = await rl.question(`${question} [y/N] `)
+        return /^y(es)?$/i.test(answer.trim())
+      } finally {
+        rl.close()
+      }
+    },
+    now: () => Math.floor(Date.now() / 1000),
+  }
+}
+
+/** Colors only on a terminal, and never with NO_COLOR set. */
+export function painter(io: Io, enabled: boolean): (style: Parameters<typeof styleText>[0], text: string) => string {
+  const on = enabled && io.stdoutIsTTY && io.env['NO_COLOR'] === undefined
+  return (style, text) => (on ? styleText(style, text) : text)
+}
+
+/**
+ * The token argument: the text itself, `@FILE` or a path to a file holding it, or stdin when
+ * it is `-` or missing.
+ */
+export async function readInput(io: Io, arg: string | undefined, what: string): Promise<string> {
+  if (arg !== undefined && arg !== '-') {
+    if (arg.startsWith('@')) return readText(arg.slice(1), `${what} file`).trim()
+    if (!/^mn[dian]1_/.test(arg.trim()) && existsSync(arg)) return readText(arg, `${what} file`).trim()
+    return arg.trim()
+  }
+  if (arg === undefined && io.stdinIsTTY)
+    usage(`no ${what} given`, `pass it as an argument, or pipe it in (… | mandate ${what === 'token' ? 'inspect' : 'verify'} -)`)
+  const text = (await io.readStdin()).trim()
+  if (text.length === 0) usage(`no ${what} on standard input`)
+  return text
+}
+
+/** Read a text file, mapping failures to exit 3 with a readable reason. */
+export function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (e) {
+    throw new CliError('ERR_IO', `cannot read ${what} ${path}: ${reason(e)}`)
+  }
+}
+
+/** Load a PKCS#8 key file; warn when others can read it. Never echoes the file's contents. */
+export function loadKey(io: Io, path: string | undefined, flag = '--key'): KeyPair {
+  const file = path ?? io.env['MANDATE_KEY']
+  if (file === undefined || file === '') usage(`a key file is needed (${flag} FILE or MANDATE_KEY)`)
+  const text = readText(file, 'key file')
+  try {
+    const mode = statSync(file).mode & 0o777
+    if ((mode & 0o077) !== 0) {
+      io.err(
+        `mandate: warning: key file ${file} is readable by others (mode ${mode.toString(8).padStart(4, '0')})\nmandate: hint: chmod 600 ${file}\n`,
+      )
+    }
+  } catch {
+    // stat failing after a successful read is not worth failing over
+  }
+  return importSecretKeyPem(text)
+}
+
+/** Write `text` to `path` with mode 0600; refuse to overwrite unless `force`. */
+export function writeSecretFile(path: string, text: string, force: boolean): void {
+  let fd: number
+  try {
+    const flags = constants.O_WRONLY | constants.O_CREAT | (force ? constants.O_TRUNC : constants.O_EXCL)
+    fd = openSync(path, flags, 0o600)
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') usage(`${path} already exists`, 'pass --force to overwrite it')
+    throw new CliError('ERR_IO', `cannot write ${path}: ${reason(e)}`)
+  }
+  try {
+    writeSync(fd, text)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+function reason(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code
+  if (code === 'ENOENT') return 'no such file'
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied'
+  if (code === 'EISDIR') return 'it is a directory'
+  return code ?? 'failed'
+}

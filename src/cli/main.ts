@@ -1,0 +1,64 @@
+/**
+ * The `mandate` command line: a thin commander program over the library.
+ * Exit codes: 0 success or allowed; 1 denied or rejected; 2 usage or malformed input;
+ * 3 operational failure.
+ *
+ * @module
+ */
+import { Command, CommanderError } from 'commander'
+import { registerDemo } from './commands/demo.js'
+import { registerGrant } from './commands/grant.js'
+import { registerInspect } from './commands/inspect.js'
+import { registerInvoke } from './commands/invoke.js'
+import { registerKeys } from './commands/keys.js'
+import { registerRevoke } from './commands/revoke.js'
+import { registerVerify } from './commands/verify.js'
+import type { Context } from './context.js'
+import { describeFailure } from './errors.js'
+import { type Io, processIo } from './io.js'
+
+/** Build the program for one run. */
+export function buildProgram(ctx: Context): Command {
+  const program = new Command('mandate')
+    .description('attenuable capability tokens for AI agents')
+    .version('0.1.0')
+    .option('--json', 'print exactly one JSON document on stdout, errors included')
+    .showHelpAfterError(false)
+    .exitOverride()
+    .configureOutput({ outputError: () => {} })
+  for (const register of [registerKeys, registerGrant, registerInspect, registerInvoke, registerVerify, registerRevoke, registerDemo]) {
+    register(program, ctx)
+  }
+  for (const cmd of program.commands) cmd.exitOverride().configureOutput({ outputError: () => {} })
+  return program
+}
+
+/** Run with `argv` (without node and script); returns the exit code. */
+export async function run(argv: readonly string[], io: Io = processIo()): Promise<number> {
+  const ctx: Context = { io, exit: 0 }
+  const json = argv.includes('--json')
+  try {
+    await buildProgram(ctx).parseAsync([...argv], { from: 'user' })
+    return ctx.exit
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.exitCode === 0) return 0 // help or version, already printed
+      return fail(io, json, { exit: 2, code: 'ERR_USAGE', message: e.message.replace(/^error: /, ''), hint: 'see mandate --help' })
+    }
+    return fail(io, json, describeFailure(e))
+  }
+}
+
+function fail(io: Io, json: boolean, f: { exit: number; code: string; message: string; hint?: string }): number {
+  if (json) io.out(`${JSON.stringify({ error: { code: f.code, message: f.message, ...(f.hint ? { hint: f.hint } : {}) } }, null, 2)}\n`)
+  else
+    io.err(
+      `mandate: error: ${f.message}${f.code.startsWith('ERR_') && f.code !== 'ERR_USAGE' && f.code !== 'ERR_IO' ? ` (${f.code})` : ''}\n${f.hint ? `mandate: hint: ${f.hint}\n` : ''}`,
+    )
+  return f.exit
+}
+
+/** Entry point for bin/mandate.js. */
+export async function main(): Promise<void> {
+  process.exitCode = await run(process.argv.slice(2))
+}
