@@ -47,7 +47,15 @@ export {
   toDidKey,
 } from './crypto/keys.js'
 export type { SignatureOutcome } from './crypto/profile.js'
-export { ERROR_CODES, type ErrorLocation, isMandateErrorCode, MandateError, type MandateErrorCode } from './errors.js'
+export {
+  type CodeDisposition,
+  disposition,
+  ERROR_CODES,
+  type ErrorLocation,
+  isMandateErrorCode,
+  MandateError,
+  type MandateErrorCode,
+} from './errors.js'
 export {
   createRevocation,
   formatRevocation,

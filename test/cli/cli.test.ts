@@ -1,0 +1,404 @@
+/**
+ * The CLI as a person uses it: the real binary, every command, exit codes, --json shapes,
+ * stdin piping and bad input.
+ */
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { mandate, scratch } from '../helpers/cli.js'
+
+let dir: string
+let alice: string
+let assistant: string
+const key = (name: string) => join(dir, `${name}.pem`)
+
+beforeAll(() => {
+  dir = scratch()
+  alice = mandate(['keygen', '-o', key('alice')]).stdout.trim()
+  assistant = mandate(['keygen', '-o', key('assistant')]).stdout.trim()
+  mandate(['keygen', '-o', key('bob')])
+})
+
+function grant(extra: string[] = []): string {
+  const r = mandate([
+    'mint',
+    '--key',
+    key('alice'),
+    '--to',
+    assistant,
+    '--name',
+    'assistant',
+    '--action',
+    'email:*',
+    '--action',
+    'slack:*',
+    '--deny',
+    'email:send',
+    '--approval',
+    'email:draft',
+    '--expires',
+    '8h',
+    ...extra,
+  ])
+  expect(r.code, r.stderr).toBe(0)
+  return r.stdout.trim()
+}
+
+describe('keygen and pubkey', () => {
+  it('writes a 0600 PKCS#8 key, prints its did:key, and refuses to overwrite', () => {
+    expect(alice).toMatch(/^did:key:z6Mk[1-9A-HJ-NP-Za-km-z]+$/)
+    expect(statSync(key('alice')).mode & 0o777).toBe(0o600)
+    expect(readFileSync(key('alice'), 'utf8')).toMatch(/^-----BEGIN PRIVATE KEY-----\n/)
+    const again = mandate(['keygen', '-o', key('alice')])
+    expect(again.code).toBe(2)
+    expect(again.stderr).toContain('already exists')
+    expect(again.stderr).toContain('--force')
+    const forced = mandate(['keygen', '-o', join(dir, 'tmp.pem')])
+    expect(mandate(['keygen', '-o', join(dir, 'tmp.pem'), '--force']).code).toBe(0)
+    expect(forced.code).toBe(0)
+  })
+
+  it('keygen without -o is a usage error and prints no secret', () => {
+    const r = mandate(['keygen'])
+    expect(r.code).toBe(2)
+    expect(r.stdout).toBe('')
+  })
+
+  it('pubkey prints did, hex and pem; --json has all three', () => {
+    expect(mandate(['pubkey', key('alice')]).stdout.trim()).toBe(alice)
+    expect(mandate(['pubkey', key('alice'), '--format', 'hex']).stdout.trim()).toMatch(/^[0-9a-f]{64}$/)
+    expect(mandate(['pubkey', key('alice'), '--format', 'pem']).stdout).toContain('BEGIN PUBLIC KEY')
+    const j = mandate(['pubkey', key('alice'), '--json']).json<{ did: string; hex: string; pem: string }>()
+    expect(j.did).toBe(alice)
+    expect(mandate(['pubkey', key('alice'), '--format', 'ssh']).code).toBe(2)
+    expect(mandate(['pubkey'], { env: { MANDATE_KEY: key('alice') } }).stdout.trim()).toBe(alice)
+  })
+
+  it('an unreadable key file is an operational failure (exit 3); a garbage one is malformed (exit 2)', () => {
+    const missing = mandate(['pubkey', join(dir, 'nope.pem')])
+    expect(missing.code).toBe(3)
+    expect(missing.stderr).toContain('no such file')
+    writeFileSync(join(dir, 'garbage.pem'), 'hello', { mode: 0o600 })
+    const garbage = mandate(['pubkey', join(dir, 'garbage.pem'), '--json'])
+    expect(garbage.code).toBe(2)
+    expect(garbage.json()).toEqual({ error: { code: 'ERR_KEY_FORMAT', message: expect.any(String), hint: expect.any(String) } })
+  })
+
+  it('warns when a key file is readable by others', () => {
+    const open = join(dir, 'open.pem')
+    writeFileSync(open, readFileSync(key('bob')))
+    chmodSync(open, 0o644)
+    const r = mandate(['pubkey', open])
+    expect(r.code).toBe(0)
+    expect(r.stderr).toContain('readable by others (mode 0644)')
+    expect(r.stderr).toContain(`chmod 600 ${open}`)
+    expect(r.stderr).not.toContain('PRIVATE KEY')
+  })
+})
+
+describe('mint, attenuate, seal', () => {
+  it('mint prints a mandate; --json gives its block id and holder', () => {
+    expect(grant()).toMatch(/^mnd1_[A-Za-z0-9_-]+$/)
+    const j = mandate(['mint', '--key', key('alice'), '--to', assistant, '--expires', '1h', '--json']).json<Record<string, unknown>>()
+    expect(j).toMatchObject({
+      mandate: expect.stringMatching(/^mnd1_/),
+      blockId: expect.stringMatching(/^[0-9a-f]{64}$/),
+      holder: assistant,
+      proof: 'bound',
+    })
+  })
+
+  it('mint without --expires, with a bad caveat, or an unknown flag is a usage error', () => {
+    const noExpiry = mandate(['mint', '--key', key('alice'), '--action', 'x'])
+    expect(noExpiry.code).toBe(2)
+    expect(noExpiry.stderr).toContain('--expires')
+    const badWhere = mandate(['mint', '--key', key('alice'), '--expires', '1h', '--where', 'amount lol 5'])
+    expect(badWhere.code).toBe(2)
+    expect(badWhere.stderr).toContain("'PATH OP VALUE'")
+    expect(mandate(['mint', '--key', key('alice'), '--expires', 'soon']).code).toBe(2)
+    expect(mandate(['mint', '--key', key('alice'), '--expires', '1h', '--frobnicate']).code).toBe(2)
+    expect(mandate(['mint', '--key', key('alice'), '--expires', '1h', '--per', '1h']).code).toBe(2)
+    expect(mandate(['mint', '--key', key('alice'), '--expires', '1h', '--action', 'email::read']).code).toBe(1)
+  })
+
+  it('a bearer mint warns that the text is a secret; -o writes it with mode 0600', () => {
+    const r = mandate(['mint', '--key', key('alice'), '--expires', '1h', '-o', join(dir, 'bearer.txt')])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toBe('')
+    expect(statSync(join(dir, 'bearer.txt')).mode & 0o777).toBe(0o600)
+    expect(mandate(['mint', '--key', key('alice'), '--expires', '1h']).stderr).toContain('keep it secret')
+  })
+
+  it('MANDATE_KEY is used, and --key beats it', () => {
+    const viaEnv = mandate(['mint', '--to', assistant, '--expires', '1h', '--json'], { env: { MANDATE_KEY: key('alice') } })
+    expect(mandate(['inspect', '--json', viaEnv.json<{ mandate: string }>().mandate]).json<{ principal: string }>().principal).toBe(alice)
+    const flagWins = mandate(['mint', '--key', key('bob'), '--expires', '1h', '--json'], { env: { MANDATE_KEY: key('alice') } })
+    expect(mandate(['inspect', '--json', flagWins.json<{ mandate: string }>().mandate]).json<{ principal: string }>().principal).not.toBe(
+      alice,
+    )
+  })
+
+  it('attenuate reads stdin, needs the holder key for a bound mandate, and warns about no-ops', () => {
+    const g = grant()
+    const noKey = mandate(['attenuate', '-', '--action', 'slack:read'], { input: g })
+    expect(noKey.code).toBe(2)
+    const wrongKey = mandate(['attenuate', '--key', key('bob'), '--action', 'slack:read'], { input: g })
+    expect(wrongKey.code).toBe(2)
+    expect(wrongKey.stderr).toContain('ERR_HOLDER_MISMATCH')
+    const r = mandate(
+      [
+        'attenuate',
+        '--key',
+        key('assistant'),
+        '--action',
+        'slack:read',
+        '--action',
+        'calendar:read',
+        '--uses',
+        '3',
+        '--expires',
+        '30d',
+        '--name',
+        'sub',
+      ],
+      {
+        input: g,
+      },
+    )
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/^mnd1_/)
+    expect(r.stderr).toContain('calendar:read is not (entirely) allowed by block 0')
+    expect(r.stderr).toContain('the earlier expiry applies')
+    const j = mandate(['attenuate', '--key', key('assistant'), '--action', 'calendar:read', '--json'], { input: g }).json<{
+      warnings: string[]
+    }>()
+    expect(j.warnings).toHaveLength(1)
+  })
+
+  it('seal makes a bearer mandate non-attenuable', () => {
+    const bearer = mandate(['attenuate', '--key', key('assistant'), '--action', 'slack:read'], { input: grant() }).stdout.trim()
+    const sealed = mandate(['seal'], { input: bearer })
+    expect(sealed.code).toBe(0)
+    expect(mandate(['inspect', '--json', sealed.stdout.trim()]).json<{ proof: string }>().proof).toBe('sealed')
+    const again = mandate(['attenuate', '--json'], { input: sealed.stdout })
+    expect(again.code).toBe(2)
+    expect(again.json<{ error: { code: string } }>().error.code).toBe('ERR_SEALED')
+  })
+})
+
+describe('inspect', () => {
+  it('draws the chain in plain words, marked unverified', () => {
+    const r = mandate(['inspect'], { input: grant() })
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain('UNVERIFIED')
+    expect(r.stdout).toContain(`principal  ${alice}`)
+    expect(r.stdout).toContain('never email:send')
+    expect(r.stdout).toContain('email:draft needs approval by 1 of')
+    expect(r.stdout).toContain('holder   assistant')
+  })
+
+  it('--json is the inspection object', () => {
+    const j = mandate(['inspect', '--json', grant()]).json<{ kind: string; verified: boolean; blocks: unknown[] }>()
+    expect([j.kind, j.verified, j.blocks.length]).toEqual(['mandate', false, 1])
+  })
+
+  it('garbage and truncated tokens are malformed input (exit 2) with a typed code', () => {
+    const garbage = mandate(['inspect', '--json', 'mnd1_!!!'])
+    expect(garbage.code).toBe(2)
+    expect(garbage.json<{ error: { code: string } }>().error.code).toBe('ERR_TEXT_FORMAT')
+    const g = grant()
+    const truncated = mandate(['inspect', '--json', g.slice(0, g.length - 20)])
+    expect(truncated.code).toBe(2)
+    expect(truncated.json<{ error: { code: string } }>().error.code).toMatch(/^ERR_(CBOR_MALFORMED|TEXT_FORMAT)$/)
+    expect(mandate(['inspect', 'hello']).code).toBe(2)
+    expect(mandate(['inspect'], { input: '' }).code).toBe(2)
+  })
+})
+
+describe('invoke, approve, verify', () => {
+  const roots = () => ['--root', `alice=${alice}`]
+
+  it('a bound holder invokes and a service verifies it (exit 0), with the chain', () => {
+    const inv = mandate(['invoke', '--key', key('assistant'), '--action', 'email:read', '--resource', 'inbox/1', '--audience', 'mail'], {
+      input: grant(),
+    })
+    expect(inv.code, inv.stderr).toBe(0)
+    const v = mandate(['verify', ...roots(), '--json'], { input: inv.stdout })
+    expect(v.code).toBe(0)
+    const d = v.json<{ allowed: boolean; chain: { name?: string }[] }>()
+    expect(d.allowed).toBe(true)
+    expect(d.chain.map((l) => l.name)).toEqual(['alice', 'assistant'])
+    const human = mandate(['verify', ...roots()], { input: inv.stdout })
+    expect(human.stdout).toContain('ALLOWED')
+    expect(human.stdout).toContain('alice → assistant')
+  })
+
+  it('a draft needs approval (exit 1), approve refuses without --yes off a terminal, then it passes', () => {
+    const draftFile = join(dir, 'draft.txt')
+    const inv = mandate(
+      [
+        'invoke',
+        '--key',
+        key('assistant'),
+        '--action',
+        'email:draft',
+        '--arg',
+        'to=bob@example.com',
+        '--audience',
+        'mail',
+        '--intent',
+        'reply to Bob',
+      ],
+      {
+        input: grant(),
+      },
+    )
+    writeFileSync(draftFile, inv.stdout)
+    const pending = mandate(['verify', ...roots(), '--json', draftFile])
+    expect(pending.code).toBe(1)
+    expect(pending.json()).toMatchObject({
+      allowed: false,
+      code: 'ERR_APPROVAL_REQUIRED',
+      block: 0,
+      caveat: 'approval',
+      hint: expect.stringContaining(alice),
+    })
+    const refused = mandate(['approve', '--key', key('alice')], { input: inv.stdout })
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain('--yes')
+    expect(refused.stderr).toContain('intent              reply to Bob')
+    const ok = mandate(['approve', '--key', key('alice'), '--yes', draftFile])
+    expect(ok.code).toBe(0)
+    expect(ok.stdout).toMatch(/^mna1_/)
+    expect(ok.stderr).toContain('approval requested by assistant')
+    writeFileSync(join(dir, 'approval.txt'), ok.stdout)
+    expect(mandate(['verify', ...roots(), '--approval', `@${join(dir, 'approval.txt')}`, draftFile]).code).toBe(0)
+    const byBob = mandate(['approve', '--key', key('bob'), '--yes', '--json', draftFile]).json<{ approval: string }>().approval
+    const wrong = mandate(['verify', ...roots(), '--approval', byBob, '--json', draftFile])
+    expect(wrong.code).toBe(1)
+    expect(wrong.json<{ code: string }>().code).toBe('ERR_APPROVAL_INVALID')
+  })
+
+  it('denials carry the code, block, caveat and hint; email:send is never allowed', () => {
+    const inv = mandate(['invoke', '--key', key('assistant'), '--action', 'email:send', '--audience', 'mail'], { input: grant() })
+    const v = mandate(['verify', ...roots(), '--json'], { input: inv.stdout })
+    expect(v.code).toBe(1)
+    expect(v.json()).toMatchObject({
+      allowed: false,
+      code: 'ERR_ACTION_DENIED',
+      message: expect.any(String),
+      hint: expect.any(String),
+      block: 0,
+      caveat: 'deny',
+    })
+  })
+
+  it('a bearer mandate is verified from flags; a usage limit without a service fails closed (exit 3)', () => {
+    const sub = mandate(['attenuate', '--key', key('assistant'), '--action', 'slack:read', '--uses', '3'], { input: grant() }).stdout
+    const r = mandate(['verify', ...roots(), '--action', 'slack:read', '--json'], { input: sub })
+    expect(r.code).toBe(3)
+    expect(r.json()).toMatchObject({ allowed: false, code: 'ERR_COUNTER_UNAVAILABLE', hint: expect.stringContaining('--service') })
+    const noLimit = mandate(['attenuate', '--key', key('assistant'), '--action', 'slack:read'], { input: grant() }).stdout
+    expect(mandate(['verify', ...roots(), '--action', 'slack:read'], { input: noLimit }).code).toBe(0)
+    const denied = mandate(['verify', ...roots(), '--action', 'email:read'], { input: noLimit })
+    expect(denied.code).toBe(1)
+    expect(denied.stdout).toContain('DENIED  ERR_ACTION_DENIED')
+    expect(mandate(['verify', ...roots()], { input: noLimit }).code).toBe(2)
+  })
+
+  it('roots come from --root or MANDATE_ROOTS; a wrong root is denied; --at decides in the past or future', () => {
+    const sub = mandate(['attenuate', '--key', key('assistant'), '--action', 'slack:read'], { input: grant() }).stdout
+    expect(mandate(['verify', '--action', 'slack:read'], { input: sub }).code).toBe(2)
+    expect(mandate(['verify', '--action', 'slack:read'], { input: sub, env: { MANDATE_ROOTS: `x,${alice}` } }).code).toBe(2)
+    expect(mandate(['verify', '--action', 'slack:read'], { input: sub, env: { MANDATE_ROOTS: alice } }).code).toBe(0)
+    const bob = mandate(['pubkey', key('bob')]).stdout.trim()
+    const untrusted = mandate(['verify', '--root', bob, '--action', 'slack:read', '--json'], { input: sub })
+    expect([untrusted.code, untrusted.json<{ code: string }>().code]).toEqual([1, 'ERR_ROOT_UNTRUSTED'])
+    const later = mandate(
+      ['verify', ...roots(), '--action', 'slack:read', '--at', `${Math.floor(Date.now() / 1000) + 9 * 3600}`, '--json'],
+      { input: sub },
+    )
+    expect([later.code, later.json<{ code: string }>().code]).toEqual([1, 'ERR_TIME_EXPIRED'])
+  })
+
+  it('a tampered token is rejected with a signature code (exit 1)', () => {
+    const g = grant()
+    const inv = mandate(['invoke', '--key', key('assistant'), '--action', 'email:read', '--audience', 'mail', '--json'], {
+      input: g,
+    }).json<{ invocation: string }>().invocation
+    const i = 200
+    const flipped = inv.slice(0, i) + (inv[i] === 'A' ? 'B' : 'A') + inv.slice(i + 1)
+    const r = mandate(['verify', ...roots(), '--json', flipped])
+    expect(r.code === 1 || r.code === 2).toBe(true)
+    expect(r.json<{ allowed?: boolean; error?: unknown }>().allowed ?? false).toBe(false)
+  })
+
+  it('invoke refuses wildcards, bad --args-json, and a missing --audience', () => {
+    const g = grant()
+    expect(mandate(['invoke', '--key', key('assistant'), '--action', 'email:*', '--audience', 'mail'], { input: g }).code).toBe(2)
+    expect(
+      mandate(['invoke', '--key', key('assistant'), '--action', 'email:read', '--audience', 'mail', '--args-json', '{nope'], { input: g })
+        .code,
+    ).toBe(2)
+    const missing = mandate(['invoke', '--key', key('assistant'), '--action', 'email:read', '--json'], { input: g })
+    expect(missing.code).toBe(2)
+    expect(missing.json<{ error: { code: string; message: string } }>().error).toMatchObject({
+      code: 'ERR_USAGE',
+      message: expect.stringContaining('--audience'),
+    })
+  })
+})
+
+describe('revoke', () => {
+  it('builds a signed, scoped revocation that inspect can read', () => {
+    const g = grant()
+    const r = mandate(['revoke', '--key', key('alice'), '--actions', 'slack:send', '--reason', 'no posting', '--json'], { input: g })
+    expect(r.code).toBe(0)
+    const j = r.json<{ revocation: string; kind: string; actions: string[]; block: number }>()
+    expect([j.kind, j.actions, j.block]).toEqual(['revoke', ['slack:send'], 0])
+    const view = mandate(['inspect', j.revocation])
+    expect(view.stdout).toContain('effect     revoke block 0')
+    expect(view.stdout).toContain('no posting')
+  })
+
+  it('a key below the block cannot revoke it; --suspend with --resume is a usage error', () => {
+    const sub = mandate(['attenuate', '--key', key('assistant'), '--to', mandate(['pubkey', key('bob')]).stdout.trim()], {
+      input: grant(),
+    }).stdout
+    const below = mandate(['revoke', '--key', key('bob'), '--block', '0'], { input: sub })
+    expect(below.code).toBe(2)
+    expect(below.stderr).toContain('ERR_HOLDER_MISMATCH')
+    expect(mandate(['revoke', '--key', key('bob'), '--block', '1'], { input: sub }).code).toBe(0)
+    expect(mandate(['revoke', '--key', key('alice'), '--suspend', '--resume'], { input: sub }).code).toBe(2)
+    expect(mandate(['revoke', '--key', key('alice'), '--block', '7'], { input: sub }).code).toBe(2)
+  })
+})
+
+describe('demo and help', () => {
+  it('the demo tells the whole story with the right decisions', () => {
+    const r = mandate(['demo'])
+    expect(r.code).toBe(0)
+    const escape = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    const row = (action: string) =>
+      r.stdout.split('\n').find((l) => new RegExp(`^\\S+ +\\S+ +${escape(action)} +(ALLOWED|DENIED|—)`).test(l)) ?? ''
+    expect(row('email:read')).toContain('ALLOWED')
+    expect(row('email:send')).toContain('ERR_ACTION_DENIED')
+    expect(row('email:draft')).toContain('ERR_APPROVAL_REQUIRED')
+    expect(row('email:draft + approval')).toContain('ALLOWED')
+    expect(r.stdout).toMatch(/6\.4 +sub-agent +slack:read +DENIED +ERR_USAGE_EXHAUSTED/)
+    expect(r.stdout).toMatch(/slack:send +DENIED +ERR_REVOKED/)
+    expect(r.stdout).toMatch(/14 +assistant +slack:read +ALLOWED/)
+    expect(r.stdout).toMatch(/suspended\) +DENIED +ERR_SUSPENDED/)
+    expect(r.stdout).toMatch(/resumed\) +ALLOWED/)
+    expect(r.stdout).toContain('principal  alice')
+    const j = mandate(['demo', '--json']).json<{ rows: unknown[]; chain: unknown[] }>()
+    expect(j.rows.length).toBeGreaterThan(15)
+  })
+
+  it('--help exits 0; an unknown command exits 2 with one JSON error under --json', () => {
+    expect(mandate(['--help']).code).toBe(0)
+    const unknown = mandate(['frobnicate', '--json'])
+    expect(unknown.code).toBe(2)
+    expect(unknown.json()).toEqual({ error: { code: 'ERR_USAGE', message: expect.any(String), hint: expect.any(String) } })
+  })
+})
