@@ -378,9 +378,9 @@ describe('demo and help', () => {
   it('the demo tells the whole story with the right decisions', () => {
     const r = mandate(['demo'])
     expect(r.code).toBe(0)
-    const escape = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    const literal = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
     const row = (action: string) =>
-      r.stdout.split('\n').find((l) => new RegExp(`^\\S+ +\\S+ +${escape(action)} +(ALLOWED|DENIED|—)`).test(l)) ?? ''
+      r.stdout.split('\n').find((l) => new RegExp(`^\\S+ +\\S+ +${literal(action)} +(ALLOWED|DENIED|—)`).test(l)) ?? ''
     expect(row('email:read')).toContain('ALLOWED')
     expect(row('email:send')).toContain('ERR_ACTION_DENIED')
     expect(row('email:draft')).toContain('ERR_APPROVAL_REQUIRED')
