@@ -57,6 +57,14 @@ export {
   type MandateErrorCode,
 } from './errors.js'
 export {
+  createFeedRevocationView,
+  type FeedRevocationView,
+  type FeedState,
+  type FeedStateStore,
+  type FeedViewOptions,
+} from './revocation/client.js'
+export { FEED_PAGE_MAX, type FeedEntry, type FeedPage, type SignedFeedPage, signFeedPage, verifyFeedPage } from './revocation/feed.js'
+export {
   createRevocation,
   formatRevocation,
   parseRevocation,
@@ -97,8 +105,10 @@ export { DOMAINS, signingInput } from './token/signing.js'
 export { kindOf, PREFIXES, type TokenKind } from './token/text.js'
 export { type AttenuationWarning, attenuationWarnings } from './token/warnings.js'
 export { createMemoryUsageStore, type MemoryUsageStore } from './usage/memory.js'
+export { createRemoteUsageStore, type RemoteUsageOptions } from './usage/remote.js'
 export type { ConsumeRequest, ConsumeResult, UsageCounter, UsageStore } from './usage/store.js'
 export type { Allowed, AuditRecord, ChainLink, DecidedRequest, Decision, Denied, MatchedRight } from './verify/decision.js'
 export type { ExtensionChecker, ExtensionContext } from './verify/evaluate.js'
+export { checkChain, checkPresentation, type IntactPresentation } from './verify/integrity.js'
 export { createMemoryReplayCache, type ReplayCache } from './verify/replay.js'
 export { type AuthorizeInput, createVerifier, type Root, type Verifier, type VerifierOptions } from './verify/verifier.js'

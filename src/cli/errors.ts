@@ -18,7 +18,7 @@ export class CliError extends Error {
     super(message)
     this.name = 'CliError'
   }
-  get exit(): 2 | 3 {
+  get exit(): 1 | 2 | 3 {
     return this.code === 'ERR_USAGE' ? 2 : 3
   }
 }

@@ -6,12 +6,14 @@
  * @module
  */
 import { Command, CommanderError } from 'commander'
+import { registerApprovals } from './commands/approvals.js'
 import { registerDemo } from './commands/demo.js'
 import { registerGrant } from './commands/grant.js'
 import { registerInspect } from './commands/inspect.js'
 import { registerInvoke } from './commands/invoke.js'
 import { registerKeys } from './commands/keys.js'
 import { registerRevoke } from './commands/revoke.js'
+import { registerServe } from './commands/serve.js'
 import { registerVerify } from './commands/verify.js'
 import type { Context } from './context.js'
 import { describeFailure } from './errors.js'
@@ -26,10 +28,24 @@ export function buildProgram(ctx: Context): Command {
     .showHelpAfterError(false)
     .exitOverride()
     .configureOutput({ outputError: () => {} })
-  for (const register of [registerKeys, registerGrant, registerInspect, registerInvoke, registerVerify, registerRevoke, registerDemo]) {
+  for (const register of [
+    registerKeys,
+    registerGrant,
+    registerInspect,
+    registerInvoke,
+    registerVerify,
+    registerRevoke,
+    registerServe,
+    registerApprovals,
+    registerDemo,
+  ]) {
     register(program, ctx)
   }
-  for (const cmd of program.commands) cmd.exitOverride().configureOutput({ outputError: () => {} })
+  const quiet = (cmd: Command): void => {
+    cmd.exitOverride().configureOutput({ outputError: () => {} })
+    for (const sub of cmd.commands) quiet(sub)
+  }
+  for (const cmd of program.commands) quiet(cmd)
   return program
 }
 

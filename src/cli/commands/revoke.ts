@@ -10,6 +10,7 @@ import { parseMandate } from '../../token/mandate.js'
 import { type Context, emit } from '../context.js'
 import { usage } from '../errors.js'
 import { loadKey, readInput } from '../io.js'
+import { call, serviceUrl } from '../service-client.js'
 
 const collect = (value: string, previous: string[] = []) => [...previous, value]
 
@@ -24,10 +25,11 @@ export function registerRevoke(program: Command, ctx: Context): void {
     .option('--suspend', 'suspend instead of revoking (reversible)')
     .option('--resume', 'lift a suspension')
     .option('--reason <text>', 'why, for the record')
+    .option('--service <url>', 'submit it to this service and print its sequence number (default: MANDATE_SERVICE)')
     .action(
       async (
         token: string | undefined,
-        opts: { key?: string; block?: string; actions?: string[]; suspend?: boolean; resume?: boolean; reason?: string },
+        opts: { key?: string; block?: string; actions?: string[]; suspend?: boolean; resume?: boolean; reason?: string; service?: string },
         cmd: Command,
       ) => {
         if (opts.suspend && opts.resume) usage('--suspend and --resume exclude each other')
@@ -50,6 +52,20 @@ export function registerRevoke(program: Command, ctx: Context): void {
           ...(opts.reason === undefined ? {} : { reason: opts.reason }),
         })
         const text = formatRevocation(statement)
+        const url = serviceUrl(ctx.io, opts.service)
+        if (url) {
+          const { body } = await call<{ seq: number; created: boolean }>(url, '/v1/revocations', {
+            method: 'POST',
+            body: { revocation: text },
+          })
+          emit(
+            ctx,
+            cmd,
+            { seq: body.seq, created: body.created, kind, blockId: statement.target.idHex, revocation: text },
+            () => `${body.seq}\n`,
+          )
+          return
+        }
         emit(
           ctx,
           cmd,

@@ -6,8 +6,11 @@
 import type { Command } from 'commander'
 import { disposition, MandateError } from '../../errors.js'
 import { iso } from '../../internal/clock.js'
+import { createFeedRevocationView } from '../../revocation/client.js'
+import type { RevocationView } from '../../revocation/view.js'
 import { parseInvocation } from '../../token/invocation.js'
 import { kindOf } from '../../token/text.js'
+import { createRemoteUsageStore } from '../../usage/remote.js'
 import type { UsageStore } from '../../usage/store.js'
 import type { Decision } from '../../verify/decision.js'
 import { createVerifier } from '../../verify/verifier.js'
@@ -15,6 +18,7 @@ import { argsFrom } from '../caveat-flags.js'
 import { type Context, colors, emit } from '../context.js'
 import { usage } from '../errors.js'
 import { readInput, readText } from '../io.js'
+import { serviceKey, serviceUrl } from '../service-client.js'
 import { parseTime } from '../time.js'
 
 const collect = (value: string, previous: string[] = []) => [...previous, value]
@@ -37,6 +41,8 @@ interface VerifyFlags {
   readonly argsJson?: string
   readonly approval?: string[]
   readonly at?: string
+  readonly service?: string
+  readonly serviceKey?: string
 }
 
 export function registerVerify(program: Command, ctx: Context): void {
@@ -52,6 +58,8 @@ export function registerVerify(program: Command, ctx: Context): void {
     .option('--args-json <json>', 'for a bare mandate: arguments as JSON')
     .option('--approval <text|@file>', 'an approval (repeatable)', collect)
     .option('--at <time>', 'decide as of TIME instead of now')
+    .option('--service <url>', 'the mandate service: revocations and usage counters (default: MANDATE_SERVICE)')
+    .option('--service-key <did>', "the service's feed key to pin (default: MANDATE_SERVICE_KEY, else as announced)")
     .action(async (token: string | undefined, opts: VerifyFlags, cmd: Command) => {
       const text = await readInput(ctx.io, token, 'token')
       const roots = rootsFrom(opts.root?.length ? opts.root : (ctx.io.env['MANDATE_ROOTS'] ?? '').split(','))
@@ -60,7 +68,25 @@ export function registerVerify(program: Command, ctx: Context): void {
       const audience = opts.audience ?? (isInvocation ? parseInvocation(text).audience : 'cli')
       if (!isInvocation && opts.action === undefined) usage('a bare mandate needs --action (and --resource, --arg as needed)')
       const approvals = (opts.approval ?? []).map((a) => (a.startsWith('@') ? readText(a.slice(1), 'approval file').trim() : a))
-      const verifier = createVerifier({ roots, audience, clock: () => now, usage: noCounter })
+      const url = serviceUrl(ctx.io, opts.service)
+      let revocations: RevocationView | undefined
+      if (url) {
+        const feed = createFeedRevocationView({ url, serviceKey: await serviceKey(ctx.io, url, opts.serviceKey), push: false })
+        try {
+          await feed.sync()
+        } catch (e) {
+          // Leave the view empty and stale: the verifier then denies with ERR_REVOCATION_STALE.
+          ctx.io.err(`mandate: warning: ${e instanceof Error ? e.message : String(e)}\n`)
+        }
+        revocations = feed
+      }
+      const verifier = createVerifier({
+        roots,
+        audience,
+        clock: () => now,
+        usage: url ? createRemoteUsageStore({ url }) : noCounter,
+        ...(revocations ? { revocations } : {}),
+      })
       const decision = await verifier.authorize({
         token: text,
         approvals,
@@ -75,7 +101,7 @@ export function registerVerify(program: Command, ctx: Context): void {
             }),
       })
       ctx.exit = decision.allowed ? 0 : disposition(decision.code).exit
-      emit(ctx, cmd, { ...decision, checked: { revocations: false } }, () => render(decision, colors(ctx, cmd)))
+      emit(ctx, cmd, { ...decision, checked: { revocations: url !== undefined } }, () => render(decision, colors(ctx, cmd), url))
     })
 }
 
@@ -92,7 +118,7 @@ function rootsFrom(values: readonly string[]): { key: string; name?: string }[] 
   return roots
 }
 
-function render(d: Decision, paint: ReturnType<typeof colors>): string {
+function render(d: Decision, paint: ReturnType<typeof colors>, service: string | undefined): string {
   const chain = (d.chain ?? []).map((l) => (l.name ? `${l.name}${l.bearer ? ' (bearer)' : ''}` : l.key)).join(' → ')
   const request = d.audit.action ? `${d.audit.action}${d.audit.resource ? ` on ${d.audit.resource}` : ''}` : ''
   const lines: string[] = []
@@ -110,6 +136,11 @@ function render(d: Decision, paint: ReturnType<typeof colors>): string {
     if (chain) lines.push(`chain      ${chain}`)
     if (d.hint) lines.push(`hint       ${d.hint}`)
   }
-  lines.push(paint('dim', `decided    ${iso(d.audit.at)} at ${d.audit.audience}; revocations not checked (no service)`))
+  lines.push(
+    paint(
+      'dim',
+      `decided    ${iso(d.audit.at)} at ${d.audit.audience}; ${service ? `revocations and usage from ${service}` : 'revocations not checked (no service)'}`,
+    ),
+  )
   return `${lines.join('\n')}\n`
 }

@@ -1,0 +1,47 @@
+/**
+ * `mandate serve`: the revocation, usage and approval service.
+ *
+ * @module
+ */
+import type { Command } from 'commander'
+import { startService } from '../../service/server.js'
+import type { Context } from '../context.js'
+import { usage } from '../errors.js'
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+export function registerServe(program: Command, ctx: Context): void {
+  program
+    .command('serve')
+    .description('run the service: revocations and their signed feed, usage counters, approvals')
+    .option('--host <host>', 'address to listen on (default 127.0.0.1; MANDATE_HOST)')
+    .option('--port <port>', 'port (default 8787, 0 for any free port; MANDATE_PORT)')
+    .option('--db <path|url>', 'SQLite file or postgres://… URL (default ./mandate-data/mandate.db; MANDATE_DB)')
+    .option('--key <file>', 'feed-signing key, created on first start (default ./mandate-data/service.pem; MANDATE_SERVICE_KEY_FILE)')
+    .option('--log-level <level>', `${LEVELS.join(', ')} (default info; LOG_LEVEL)`)
+    .action(async (opts: { host?: string; port?: string; db?: string; key?: string; logLevel?: string }) => {
+      const env = ctx.io.env
+      const port = opts.port ?? env['MANDATE_PORT'] ?? '8787'
+      if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) usage(`port: expected 0..65535, got ${JSON.stringify(port)}`)
+      const logLevel = opts.logLevel ?? env['LOG_LEVEL'] ?? 'info'
+      if (!LEVELS.includes(logLevel)) usage(`log level: expected one of ${LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`)
+      const db = opts.db ?? env['MANDATE_DB'] ?? './mandate-data/mandate.db'
+      if (db.trim() === '') usage('--db must not be empty')
+      const service = await startService({
+        host: opts.host ?? env['MANDATE_HOST'] ?? '127.0.0.1',
+        port: Number(port),
+        db,
+        keyFile: opts.key ?? env['MANDATE_SERVICE_KEY_FILE'] ?? './mandate-data/service.pem',
+        logLevel,
+      })
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off('SIGINT', stop)
+          process.off('SIGTERM', stop)
+          service.close().then(resolve, resolve)
+        }
+        process.on('SIGINT', stop)
+        process.on('SIGTERM', stop)
+      })
+    })
+}

@@ -1,0 +1,182 @@
+/**
+ * Signed revocation feed pages (spec/service-v1.md §4). The service signs each page with
+ * its own key; a verifier pins that key, and rejects a page that is badly signed, older than
+ * what it already holds (rollback), or past its `next_update` (freeze).
+ *
+ *     page  = { 0: version (1), 1: service key (bstr 32), 2: since (uint), 3: head (uint),
+ *               4: issued_at (uint), 5: next_update (uint), 6: [* entry], 7: more (bool) }
+ *     entry = { 0: seq, 1: block id (bstr 32), 2: kind (0 revoke, 1 suspend, 2 resume),
+ *               ? 3: actions [+ pattern], 4: at (uint), 5: by (bstr 32), ? 6: reason (tstr),
+ *               7: expires (uint): when the entry may be compacted away }
+ *
+ * Signature: Ed25519 over PAE("mandate/v1/feed", page bytes).
+ *
+ * @module
+ */
+import { base64urlnopad } from '@scure/base'
+import { isActionPattern } from '../caveats/action.js'
+import { type CborMap, type CborValue, decodeCbor, encodeCbor } from '../cbor/codec.js'
+import { CBOR_LIMITS } from '../cbor/limits.js'
+import type { Ed25519Backend } from '../crypto/backend.js'
+import { getBackend, verifyOrThrow } from '../crypto/ed25519.js'
+import { fail, MandateError } from '../errors.js'
+import { equalBytes, fromHex, toHex } from '../internal/bytes.js'
+import { signingInput } from '../token/signing.js'
+import type { RevocationKind } from './statement.js'
+
+/** Most entries in one page. */
+export const FEED_PAGE_MAX = 500
+const FEED_LIMITS = { ...CBOR_LIMITS, maxEntries: FEED_PAGE_MAX }
+const KINDS: readonly RevocationKind[] = ['revoke', 'suspend', 'resume']
+
+/** One accepted revocation statement, as the feed carries it. */
+export interface FeedEntry {
+  readonly seq: number
+  /** Target block id, hex. */
+  readonly blockId: string
+  readonly kind: RevocationKind
+  readonly actions?: readonly string[]
+  /** When the service accepted it (Unix seconds). */
+  readonly at: number
+  /** The signer, hex public key. */
+  readonly by: string
+  readonly reason?: string
+  /** When the target block expires; the entry is compacted after that. */
+  readonly expires: number
+}
+
+/** A verified (or to-be-signed) page. */
+export interface FeedPage {
+  readonly serviceKey: Uint8Array
+  readonly since: number
+  readonly head: number
+  readonly issuedAt: number
+  readonly nextUpdate: number
+  readonly entries: readonly FeedEntry[]
+  readonly more: boolean
+}
+
+/** The wire form: the exact page bytes and the signature, base64url, in a JSON body. */
+export interface SignedFeedPage {
+  readonly page: string
+  readonly signature: string
+}
+
+/** Encode and sign a page with the service's secret key. */
+export function signFeedPage(page: FeedPage, secretKey: Uint8Array, backend: Ed25519Backend = getBackend()): SignedFeedPage {
+  const bytes = encodeFeedPage(page)
+  const signature = backend.sign(secretKey, signingInput('feed', bytes))
+  return { page: base64urlnopad.encode(bytes), signature: base64urlnopad.encode(signature) }
+}
+
+function encodeFeedPage(p: FeedPage): Uint8Array {
+  const entries = p.entries.map((e) => {
+    const m = new Map<number, CborValue>([
+      [0, e.seq],
+      [1, hex32(e.blockId)],
+      [2, KINDS.indexOf(e.kind)],
+    ])
+    if (e.actions?.length) m.set(3, [...e.actions])
+    m.set(4, e.at)
+    m.set(5, hex32(e.by))
+    if (e.reason !== undefined) m.set(6, e.reason)
+    m.set(7, e.expires)
+    return m
+  })
+  return encodeCbor(
+    new Map<number, CborValue>([
+      [0, 1],
+      [1, p.serviceKey],
+      [2, p.since],
+      [3, p.head],
+      [4, p.issuedAt],
+      [5, p.nextUpdate],
+      [6, entries],
+      [7, p.more],
+    ]),
+  )
+}
+
+function hex32(hex: string): Uint8Array {
+  const b = fromHex(hex)
+  if (!b || b.length !== 32) throw new TypeError(`expected 64 hex digits, got ${hex.length} characters`)
+  return b
+}
+
+/**
+ * Verify a signed page against the pinned service key and decode it. Throws
+ * `ERR_REVOCATION_LIST_INVALID` for anything wrong; the caller keeps its previous state.
+ *
+ * @example
+ * ```ts
+ * const page = verifyFeedPage(await (await fetch(url)).json(), pinnedServiceKey)
+ * ```
+ */
+export function verifyFeedPage(signed: unknown, serviceKey: Uint8Array, backend: Ed25519Backend = getBackend()): FeedPage {
+  try {
+    if (typeof signed !== 'object' || signed === null) fail('ERR_FORMAT', 'a feed page is { page, signature }')
+    const { page, signature } = signed as Record<string, unknown>
+    if (typeof page !== 'string' || typeof signature !== 'string') fail('ERR_FORMAT', 'a feed page is { page, signature }')
+    const bytes = base64urlnopad.decode(page)
+    verifyOrThrow(backend, base64urlnopad.decode(signature), signingInput('feed', bytes), serviceKey, 'feed page')
+    return decodeFeedPage(bytes, serviceKey)
+  } catch (e) {
+    const reason = e instanceof MandateError ? `${e.code}: ${e.message}` : e instanceof Error ? e.message : 'unreadable'
+    throw new MandateError('ERR_REVOCATION_LIST_INVALID', `revocation feed page rejected (${reason})`, { cause: e })
+  }
+}
+
+function decodeFeedPage(bytes: Uint8Array, serviceKey: Uint8Array): FeedPage {
+  const top = decodeCbor(bytes, FEED_LIMITS)
+  if (!(top instanceof Map) || top.get(0) !== 1) fail('ERR_FORMAT', 'not a version 1 feed page')
+  const m = top as CborMap
+  const key = m.get(1)
+  if (!(key instanceof Uint8Array) || !equalBytes(key, serviceKey)) fail('ERR_FORMAT', 'the page names another service key')
+  const num = (k: number) => {
+    const v = m.get(k)
+    if (typeof v !== 'number' || v < 0) fail('ERR_FORMAT', `field ${k} must be an unsigned integer`)
+    return v
+  }
+  const rawEntries = m.get(6)
+  if (!Array.isArray(rawEntries)) fail('ERR_FORMAT', 'entries must be a list')
+  const more = m.get(7)
+  if (typeof more !== 'boolean') fail('ERR_FORMAT', 'more must be a boolean')
+  const since = num(2)
+  const head = num(3)
+  let previous = since
+  const entries = (rawEntries as CborValue[]).map((raw): FeedEntry => {
+    if (!(raw instanceof Map)) fail('ERR_FORMAT', 'an entry is a map')
+    const e = raw as CborMap
+    const seq = e.get(0)
+    const block = e.get(1)
+    const kind = typeof e.get(2) === 'number' ? KINDS[e.get(2) as number] : undefined
+    const actions = e.get(3)
+    const at = e.get(4)
+    const by = e.get(5)
+    const reason = e.get(6)
+    const expires = e.get(7)
+    if (typeof seq !== 'number' || seq <= previous || seq > head)
+      fail('ERR_FORMAT', 'entry sequence numbers must increase within (since, head]')
+    previous = seq
+    if (!(block instanceof Uint8Array) || block.length !== 32 || !(by instanceof Uint8Array) || by.length !== 32)
+      fail('ERR_FORMAT', 'bad entry ids')
+    if (kind === undefined || typeof at !== 'number' || typeof expires !== 'number') fail('ERR_FORMAT', 'bad entry fields')
+    if (actions !== undefined && (!Array.isArray(actions) || !actions.every((a) => typeof a === 'string' && isActionPattern(a)))) {
+      fail('ERR_FORMAT', 'bad entry actions')
+    }
+    if (reason !== undefined && typeof reason !== 'string') fail('ERR_FORMAT', 'bad entry reason')
+    return {
+      seq,
+      blockId: toHex(block),
+      kind,
+      ...(actions === undefined ? {} : { actions: actions as string[] }),
+      at,
+      by: toHex(by),
+      ...(reason === undefined ? {} : { reason: reason as string }),
+      expires,
+    }
+  })
+  const page = { serviceKey, since, head, issuedAt: num(4), nextUpdate: num(5), entries, more }
+  if (page.head < page.since || page.nextUpdate <= page.issuedAt) fail('ERR_FORMAT', 'inconsistent page bounds')
+  return page
+}

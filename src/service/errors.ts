@@ -1,0 +1,51 @@
+/**
+ * Service errors: `{ "error": { "code", "message" } }` with an honest status (spec/service-v1.md §2).
+ *
+ * @module
+ */
+import { disposition, MandateError } from '../errors.js'
+
+/** Codes the service adds to the library's. */
+export type ServiceErrorCode =
+  | 'ERR_REQUEST_MALFORMED'
+  | 'ERR_REQUEST_STALE'
+  | 'ERR_NOT_AUTHORIZED'
+  | 'ERR_NOT_FOUND'
+  | 'ERR_CONFLICT'
+  | 'ERR_STORAGE_UNAVAILABLE'
+
+/** An error with the HTTP status it is answered with. */
+export class ServiceError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: ServiceErrorCode | MandateError['code'],
+    message: string,
+  ) {
+    super(message)
+    this.name = 'ServiceError'
+  }
+}
+
+/** Map anything thrown while handling a request to a status, code and message. */
+export function toServiceError(e: unknown): ServiceError {
+  if (e instanceof ServiceError) return e
+  if (e instanceof MandateError) {
+    if (e.code === 'ERR_HOLDER_MISMATCH') return new ServiceError(403, 'ERR_NOT_AUTHORIZED', e.message)
+    return new ServiceError(disposition(e.code).http, e.code, e.message)
+  }
+  return new ServiceError(500, 'ERR_INTERNAL', 'internal error')
+}
+
+/** Run a storage operation; a failure becomes 503, so that nothing is acknowledged. */
+export async function stored<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation()
+  } catch (e) {
+    if (e instanceof ServiceError) throw e
+    throw new ServiceError(
+      503,
+      'ERR_STORAGE_UNAVAILABLE',
+      `storage unavailable: ${e instanceof Error ? e.message.slice(0, 200) : 'unknown'}`,
+    )
+  }
+}

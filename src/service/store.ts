@@ -1,0 +1,62 @@
+/**
+ * What the service keeps, behind one interface with two implementations: embedded SQLite
+ * (one process) and PostgreSQL (several instances on one database). Every write resolves
+ * only after a durable commit; a rejected promise means nothing was acknowledged.
+ *
+ * @module
+ */
+import type { FeedEntry } from '../revocation/feed.js'
+import type { ConsumeResult, UsageCounter } from '../usage/store.js'
+
+/** A revocation statement the service accepted, before it has a sequence number. */
+export interface NewRevocation extends Omit<FeedEntry, 'seq'> {
+  /** SHA-256 of the statement's signature: a retry with the same statement is a no-op. */
+  readonly statementId: string
+  /** The signed statement, kept for audit. */
+  readonly statement: Uint8Array
+}
+
+/** A pending or answered approval request. */
+export interface ApprovalRecord {
+  /** The invocation id (hex). */
+  readonly id: string
+  /** The invocation's text form. */
+  readonly invocation: string
+  /** did:keys that may approve it. */
+  readonly approvers: readonly string[]
+  readonly createdAt: number
+  /** Approvals received so far (text forms), by approver did:key. */
+  readonly approvals: Readonly<Record<string, string>>
+}
+
+/** The service's storage. */
+export interface Store {
+  /** Append a revocation unless the same statement is already there; the entry's seq either way. */
+  addRevocation(entry: NewRevocation): Promise<{ seq: number; created: boolean }>
+  /** The sequence number of an accepted statement, by statement id. */
+  revocationSeq(statementId: string): Promise<number | undefined>
+  /** Entries with seq > since, in order, at most `limit`. */
+  revocationsSince(since: number, limit: number): Promise<FeedEntry[]>
+  /** The highest sequence number assigned (0 when none). */
+  head(): Promise<number>
+  /** Entries against one block. */
+  revocationsFor(blockId: string): Promise<FeedEntry[]>
+  /** Drop entries whose block expired before `before`; returns how many. */
+  compact(before: number): Promise<number>
+  /**
+   * Consume one use from every counter, all or nothing, idempotently by `requestId`, with
+   * exact sliding windows on the service clock `now`.
+   */
+  consume(requestId: string, counters: readonly UsageCounter[], now: number): Promise<ConsumeResult>
+  /** Create an approval request (idempotent by invocation id). */
+  putApprovalRequest(record: Omit<ApprovalRecord, 'approvals'>): Promise<ApprovalRecord>
+  getApprovalRequest(id: string): Promise<ApprovalRecord | undefined>
+  /** Requests naming `approver` that it has not yet approved, oldest first. */
+  pendingApprovals(approver: string, limit: number): Promise<ApprovalRecord[]>
+  addApproval(id: string, approver: string, approval: string): Promise<ApprovalRecord>
+  /** Readiness: the database answers. */
+  ping(): Promise<void>
+  /** Storage settings, for the durability assertions of the tests and /readyz. */
+  settings(): Promise<Record<string, string>>
+  close(): Promise<void>
+}

@@ -1,0 +1,4 @@
+import { startServer } from '../helpers/service.js'
+import { serviceSuite } from './suite.js'
+
+serviceSuite('SQLite', () => startServer())
