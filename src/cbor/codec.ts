@@ -38,9 +38,9 @@ const decoder = new Decoder({ useRecords: false, mapsAsObjects: false })
  * encodeCbor(new Map([[2, 'b'], [1, true]])) // a2 01 f5 02 61 62
  * ```
  */
-export function encodeCbor(value: CborValue): Uint8Array {
+export function encodeCbor(value: CborValue, limits: CborLimits = CBOR_LIMITS): Uint8Array {
   const bytes = new Uint8Array(encoder.encode(prepare(value, 0)))
-  validateCbor(bytes, { ...CBOR_LIMITS, maxByteString: Number.MAX_SAFE_INTEGER })
+  validateCbor(bytes, { ...limits, maxByteString: Number.MAX_SAFE_INTEGER })
   return bytes
 }
 

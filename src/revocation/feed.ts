@@ -94,6 +94,7 @@ function encodeFeedPage(p: FeedPage): Uint8Array {
       [6, entries],
       [7, p.more],
     ]),
+    FEED_LIMITS,
   )
 }
 

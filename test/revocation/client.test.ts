@@ -1,0 +1,178 @@
+/**
+ * The feed-backed revocation view (checklist R6, R7): it applies only pages that verify under
+ * the pinned key, never goes backwards, rejects frozen feeds, persists before use, and lets
+ * the verifier fail closed once it is stale.
+ */
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { createFeedRevocationView, createVerifier, type FeedEntry, type FeedPage, signFeedPage, toDidKey } from '../../src/index.js'
+import { fileFeedState } from '../../src/node.js'
+import { aliceDid, bearerChild } from '../helpers/chains.js'
+import { keyFor, T0 } from '../helpers/fixtures.js'
+
+const service = keyFor('service')
+const entry = (seq: number, blockId: string, kind: FeedEntry['kind'] = 'revoke'): FeedEntry => ({
+  seq,
+  blockId,
+  kind,
+  at: T0,
+  by: Buffer.from(keyFor('alice').publicKey).toString('hex'),
+  expires: T0 + 86400,
+})
+
+/** A fake service answering with the pages we script. */
+function fakeFeed(pages: (since: number) => unknown) {
+  const calls: string[] = []
+  const fetcher = (async (url: string | URL) => {
+    calls.push(String(url))
+    const since = Number(new URL(String(url)).searchParams.get('since'))
+    return new Response(JSON.stringify(pages(since)), { status: 200, headers: { 'content-type': 'application/json' } })
+  }) as typeof fetch
+  return { fetcher, calls }
+}
+
+const signed = (page: Partial<FeedPage> & Pick<FeedPage, 'since' | 'head' | 'issuedAt'>, key = service) =>
+  signFeedPage({ serviceKey: service.publicKey, nextUpdate: page.issuedAt + 60, entries: [], more: false, ...page }, key.secretKey)
+
+describe('feed revocation view', () => {
+  const m = bearerChild([])
+  const target = m.blocks[1]?.idHex as string
+
+  it('applies a verified page; the verifier denies the revoked block', async () => {
+    const { fetcher } = fakeFeed((since) => signed({ since, head: 1, issuedAt: T0, entries: since === 0 ? [entry(1, target)] : [] }))
+    const view = createFeedRevocationView({
+      url: 'http://svc',
+      serviceKey: toDidKey(service.publicKey),
+      fetch: fetcher,
+      clock: () => T0 + 1,
+    })
+    await view.sync()
+    expect(view.seq).toBe(1)
+    const verifier = createVerifier({ roots: [aliceDid], audience: 'svc', clock: () => T0 + 10, revocations: view })
+    const d = await verifier.authorize({ mandate: m, request: { action: 'x' } })
+    expect(d.allowed ? 'allowed' : d.code).toBe('ERR_REVOKED')
+  })
+
+  it('R6: a badly signed page is rejected and the newer state kept', async () => {
+    let bad = false
+    const { fetcher } = fakeFeed((since) =>
+      bad
+        ? signed({ since, head: 5, issuedAt: T0 + 5, entries: [] }, keyFor('mallory'))
+        : signed({ since, head: 1, issuedAt: T0, entries: [entry(1, target)] }),
+    )
+    const view = createFeedRevocationView({
+      url: 'http://svc',
+      serviceKey: toDidKey(service.publicKey),
+      fetch: fetcher,
+      clock: () => T0 + 1,
+    })
+    await view.sync()
+    bad = true
+    await expect(view.sync()).rejects.toMatchObject({ code: 'ERR_REVOCATION_LIST_INVALID' })
+    expect(view.seq).toBe(1)
+    expect(view.entries(target)?.[0]?.kind).toBe('revoke')
+  })
+
+  it('R6: a rolled-back page (lower head, older issue time) is rejected', async () => {
+    let rollback = false
+    const { fetcher } = fakeFeed((since) =>
+      rollback
+        ? signed({ since, head: 0, issuedAt: T0 - 100 })
+        : signed({ since, head: 3, issuedAt: T0, entries: since === 0 ? [entry(3, target)] : [] }),
+    )
+    const view = createFeedRevocationView({
+      url: 'http://svc',
+      serviceKey: toDidKey(service.publicKey),
+      fetch: fetcher,
+      clock: () => T0 + 1,
+    })
+    await view.sync()
+    rollback = true
+    await expect(view.sync()).rejects.toMatchObject({ code: 'ERR_REVOCATION_LIST_INVALID' })
+    expect(view.seq).toBe(3)
+    expect(view.freshAt()).toBe(T0)
+  })
+
+  it('R6: a frozen page (past its next_update) is rejected', async () => {
+    const { fetcher } = fakeFeed((since) => signed({ since, head: 0, issuedAt: T0 - 120 }))
+    const view = createFeedRevocationView({ url: 'http://svc', serviceKey: toDidKey(service.publicKey), fetch: fetcher, clock: () => T0 })
+    await expect(view.sync()).rejects.toMatchObject({ code: 'ERR_REVOCATION_LIST_INVALID' })
+  })
+
+  it('R7: a view older than the bound makes the verifier deny everything; fail-open only by choice, with a warning', async () => {
+    let now = T0
+    const { fetcher } = fakeFeed((since) => signed({ since, head: 0, issuedAt: T0 }))
+    const view = createFeedRevocationView({ url: 'http://svc', serviceKey: toDidKey(service.publicKey), fetch: fetcher, clock: () => now })
+    await view.sync()
+    const verifier = createVerifier({ roots: [aliceDid], audience: 'svc', clock: () => now, revocations: view, revocationMaxAge: 30 })
+    expect((await verifier.authorize({ mandate: m, request: { action: 'x' } })).allowed).toBe(true)
+    now = T0 + 31
+    const d = await verifier.authorize({ mandate: m, request: { action: 'x' } })
+    expect(d.allowed ? 'allowed' : d.code).toBe('ERR_REVOCATION_STALE')
+    const warnings: string[] = []
+    const open = createFeedRevocationView({
+      url: 'http://svc',
+      serviceKey: toDidKey(service.publicKey),
+      fetch: fetcher,
+      clock: () => now,
+      failOpen: true,
+      onWarning: (w) => warnings.push(w),
+    })
+    now = T0 + 3600
+    const lenient = createVerifier({ roots: [aliceDid], audience: 'svc', clock: () => now - 3590, revocations: open })
+    expect((await lenient.authorize({ mandate: m, request: { action: 'x' } })).allowed).toBe(true)
+    expect(warnings.join()).toContain('failing OPEN')
+  })
+
+  it('persists its state before use and never restarts below it', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'mandate-feed-')), 'state.json')
+    const { fetcher } = fakeFeed((since) => signed({ since, head: 2, issuedAt: T0, entries: since === 0 ? [entry(2, target)] : [] }))
+    const first = createFeedRevocationView({
+      url: 'http://svc',
+      serviceKey: toDidKey(service.publicKey),
+      fetch: fetcher,
+      clock: () => T0 + 1,
+      state: fileFeedState(path),
+    })
+    await first.sync()
+    const restarted = createFeedRevocationView({
+      url: 'http://svc',
+      serviceKey: toDidKey(service.publicKey),
+      fetch: fetcher,
+      clock: () => T0 + 1,
+      state: fileFeedState(path),
+    })
+    expect(restarted.seq).toBe(2)
+    expect(restarted.entries(target)?.length).toBe(1)
+    const { fetcher: rollbackFetch } = fakeFeed((since) => signed({ since, head: 0, issuedAt: T0 - 10 }))
+    const fooled = createFeedRevocationView({
+      url: 'http://svc',
+      serviceKey: toDidKey(service.publicKey),
+      fetch: rollbackFetch,
+      clock: () => T0 + 1,
+      state: fileFeedState(path),
+    })
+    await expect(fooled.sync()).rejects.toMatchObject({ code: 'ERR_REVOCATION_LIST_INVALID' })
+    expect(fooled.seq).toBe(2)
+  })
+
+  it('suspend then resume through the feed', async () => {
+    let entries: FeedEntry[] = [entry(1, target, 'suspend')]
+    let head = 1
+    const { fetcher } = fakeFeed((since) => signed({ since, head, issuedAt: T0, entries: entries.filter((e) => e.seq > since) }))
+    const view = createFeedRevocationView({
+      url: 'http://svc',
+      serviceKey: toDidKey(service.publicKey),
+      fetch: fetcher,
+      clock: () => T0 + 1,
+    })
+    await view.sync()
+    expect(view.entries(target)?.map((e) => e.kind)).toEqual(['suspend'])
+    entries = [...entries, entry(2, target, 'resume')]
+    head = 2
+    await view.sync()
+    expect(view.entries(target)).toEqual([])
+  })
+})

@@ -1,0 +1,79 @@
+/**
+ * The service suite against PostgreSQL, plus two service instances sharing one database.
+ * Without PostgreSQL installed this says so loudly and skips — unless MANDATE_REQUIRE_POSTGRES
+ * is set (as .ci/run does), in which case it fails.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  attenuate,
+  createRevocation,
+  formatMandate,
+  formatRevocation,
+  generateKeyPair,
+  mint,
+  parsePublicKey,
+  toDidKey,
+  verifyFeedPage,
+} from '../../src/index.js'
+import { type Cluster, postgresBin, startCluster } from '../helpers/postgres.js'
+import { http, type RunningServer, startServer } from '../helpers/service.js'
+import { serviceSuite } from './suite.js'
+
+const available = postgresBin() !== undefined
+if (!available) {
+  const message = '\n\n*** PostgreSQL is not installed: the PostgreSQL service tests are SKIPPED (install postgresql to run them) ***\n'
+  if (process.env['MANDATE_REQUIRE_POSTGRES']) throw new Error(message)
+  console.warn(message)
+}
+
+describe.skipIf(!available)('PostgreSQL', () => {
+  let cluster: Cluster
+  beforeAll(async () => {
+    cluster = await startCluster()
+  }, 120_000)
+  afterAll(() => cluster?.stop())
+
+  serviceSuite('PostgreSQL', () => startServer({ db: cluster.url }))
+
+  describe('two instances on one database', () => {
+    let a: RunningServer
+    let b: RunningServer
+    beforeAll(async () => {
+      ;[a, b] = await Promise.all([startServer({ db: cluster.url }), startServer({ db: cluster.url })])
+    }, 60_000)
+    afterAll(async () => {
+      await Promise.all([a?.stop(), b?.stop()])
+    })
+
+    it('a revocation accepted by one instance is in the feed of the other; quotas are shared exactly', async () => {
+      const now = Math.floor(Date.now() / 1000)
+      const alice = generateKeyPair()
+      const root = mint({ principal: alice, caveats: [{ type: 'window', expires: now + 3600 }] })
+      const limited = attenuate(root, { caveats: [{ type: 'uses', max: 100 }] })
+      const posted = await http(`${a.url}/v1/revocations`, {
+        body: { revocation: formatRevocation(createRevocation({ mandate: root, key: alice })) },
+      })
+      expect(posted.status).toBe(201)
+      const page = verifyFeedPage((await http(`${b.url}/v1/revocations?since=0`)).json, parsePublicKey(b.serviceKey))
+      expect(page.entries.map((e) => e.blockId)).toContain(root.blocks[0]?.idHex)
+      const key = `${limited.blocks[1]?.idHex}/0`
+      let granted = 0
+      let n = 0
+      await Promise.all(
+        Array.from({ length: 64 }, async (_, worker) => {
+          while (n < 200) {
+            const id = `r${n++}`
+            const server = worker % 2 === 0 ? a : b
+            const r = await http(`${server.url}/v1/usage/consume`, {
+              body: { request_id: id, presentation: formatMandate(limited), counters: [key] },
+            })
+            expect(r.status).toBe(200)
+            if (r.json['granted'] === true) granted++
+          }
+        }),
+      )
+      expect(granted).toBe(100)
+      expect(toDidKey(parsePublicKey(a.serviceKey))).not.toBe(toDidKey(parsePublicKey(b.serviceKey)))
+    })
+  })
+})
