@@ -4,17 +4,23 @@
  * Alice grants her assistant email:read, email:draft (with her approval), slack:read,
  * slack:send and calendar:* for 8 hours, and email:send never. The assistant, bound to its
  * own key, hands a sub-agent slack:read only, 3 uses, as a bearer mandate. Services embed
- * the verifier; revocations and counters live in this process.
+ * the verifier; revocations and usage counters live in a real `mandate serve` started for the
+ * demo (embedded SQLite in a temporary directory, a loopback port), reached over HTTP.
  *
  * @module
  */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { Command } from 'commander'
 import { generateKeyPair, toDidKey } from '../../crypto/keys.js'
-import { createMemoryRevocationView } from '../../revocation/view.js'
+import { createFeedRevocationView } from '../../revocation/client.js'
+import { createRevocation, formatRevocation, type RevocationOptions } from '../../revocation/statement.js'
+import { startService } from '../../service/server.js'
 import { approve } from '../../token/approval.js'
 import { formatInvocation, invoke } from '../../token/invocation.js'
 import { attenuate, formatMandate, mint } from '../../token/mandate.js'
-import { createMemoryUsageStore } from '../../usage/memory.js'
+import { createRemoteUsageStore } from '../../usage/remote.js'
 import type { Allowed, Decision } from '../../verify/decision.js'
 import { createVerifier } from '../../verify/verifier.js'
 import { type Context, colors, emit } from '../context.js'
@@ -32,16 +38,29 @@ export function registerDemo(program: Command, ctx: Context): void {
     .command('demo')
     .description('run the delegation story end to end (Alice → assistant → sub-agent)')
     .action(async (_opts: unknown, cmd: Command) => {
-      const { rows, chain } = await story(ctx.io.now())
-      const paint = colors(ctx, cmd)
-      emit(ctx, cmd, { rows, chain }, () => table(rows, chain, paint))
+      const dir = mkdtempSync(join(tmpdir(), 'mandate-demo-'))
+      const service = await startService({
+        host: '127.0.0.1',
+        port: 0,
+        db: join(dir, 'mandate.db'),
+        keyFile: join(dir, 'service.pem'),
+        logLevel: 'silent',
+      })
+      try {
+        const { rows, chain } = await story(service.url, service.serviceKey)
+        const paint = colors(ctx, cmd)
+        emit(ctx, cmd, { service: service.url, rows, chain }, () => table(rows, chain, paint, service.url))
+      } finally {
+        await service.close()
+        rmSync(dir, { recursive: true, force: true })
+      }
     })
 }
 
-/** Run the story; returns the table rows and one allowed decision's accountability chain. */
-export async function story(start: number): Promise<{ rows: Row[]; chain: Allowed['chain'] }> {
-  let now = start
-  const clock = () => now
+/** Run the story against a service; returns the table rows and one allowed decision's chain. */
+export async function story(url: string, serviceKey: string): Promise<{ rows: Row[]; chain: Allowed['chain'] }> {
+  const clock = () => Math.floor(Date.now() / 1000)
+  const now = clock()
   const rows: Row[] = []
   const note = (step: string, who: string, action: string, reason: string) => rows.push({ step, who, action, decision: '—', reason })
   const record = (step: string, who: string, action: string, d: Decision) => {
@@ -97,9 +116,21 @@ export async function story(start: number): Promise<{ rows: Row[]; chain: Allowe
   const subToken = formatMandate(sub)
   note('3', 'assistant', 'attenuate', `sub-agent: slack:read only, 3 uses, bearer (${subToken.length} chars)`)
 
-  const revocations = createMemoryRevocationView(clock)
-  const usage = createMemoryUsageStore()
+  const revocations = createFeedRevocationView({ url, serviceKey, push: false })
+  await revocations.sync()
+  const usage = createRemoteUsageStore({ url })
   const service = (audience: string) => createVerifier({ roots: [{ key: aliceDid, name: 'alice' }], audience, clock, revocations, usage })
+  /** Sign a statement as Alice, submit it, and bring the verifiers' view up to date. */
+  const submit = async (options: Omit<RevocationOptions, 'mandate' | 'key'>) => {
+    const res = await fetch(`${url}/v1/revocations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ revocation: formatRevocation(createRevocation({ mandate: grant, key: alice, ...options })) }),
+    })
+    if (!res.ok) throw new Error(`the service refused the statement: HTTP ${res.status}`)
+    await revocations.sync()
+    return ((await res.json()) as { seq: number }).seq
+  }
   const mail = service('mail')
   const slack = service('slack')
   const calendar = service('calendar')
@@ -134,17 +165,14 @@ export async function story(start: number): Promise<{ rows: Row[]; chain: Allowe
   record('10', 'assistant', 'email:draft + approval', await mail.authorize({ invocation: draft, approvals: [approval] }))
   record('11', 'assistant', 'email:send', await mail.authorize({ invocation: asAssistant('email:send', 'mail') }))
 
-  const root = grant.blocks[0]?.idHex as string
-  revocations.revoke(root, { actions: ['slack:send'], at: now, by: aliceDid, reason: 'no posting on my behalf' })
-  note('12', 'alice', 'revoke slack:send', 'a scoped revocation of the root block: only slack:send')
+  const seq = await submit({ actions: ['slack:send'], reason: 'no posting on my behalf' })
+  note('12', 'alice', 'revoke slack:send', `a signed, scoped revocation of the root block (feed seq ${seq})`)
   record('13', 'assistant', 'slack:send', await slack.authorize({ invocation: asAssistant('slack:send', 'slack') }))
   record('14', 'assistant', 'slack:read', await slack.authorize({ invocation: asAssistant('slack:read', 'slack') }))
-  revocations.suspend(root, { at: now, by: aliceDid, reason: 'on vacation' })
+  await submit({ kind: 'suspend', reason: 'on vacation' })
   record('15', 'assistant', 'email:read (suspended)', await mail.authorize({ invocation: asAssistant('email:read', 'mail') }))
-  revocations.resume(root)
+  await submit({ kind: 'resume' })
   record('16', 'assistant', 'email:read (resumed)', await mail.authorize({ invocation: asAssistant('email:read', 'mail') }))
-  now += 8 * 3600 + 120
-  record('17', 'assistant', 'email:read (+8h)', await mail.authorize({ invocation: asAssistant('email:read', 'mail') }))
 
   if (!read.allowed) throw new Error(`the demo's first read was denied: ${read.code}`)
   return { rows, chain: read.chain }
@@ -154,7 +182,7 @@ function short(did: string): string {
   return `${did.slice(0, 14)}…${did.slice(-4)}`
 }
 
-function table(rows: readonly Row[], chain: Allowed['chain'], paint: ReturnType<typeof colors>): string {
+function table(rows: readonly Row[], chain: Allowed['chain'], paint: ReturnType<typeof colors>, url: string): string {
   const header: Row = { step: 'step', who: 'who', action: 'action', decision: 'decision', reason: 'reason' }
   const keys = ['step', 'who', 'action', 'decision'] as const
   const width = Object.fromEntries(keys.map((k) => [k, Math.max(...[header, ...rows].map((r) => r[k].length))])) as Record<
@@ -164,7 +192,10 @@ function table(rows: readonly Row[], chain: Allowed['chain'], paint: ReturnType<
   const line = (r: Row, style = (_: Row, s: string) => s) => `${keys.map((k) => style(r, r[k].padEnd(width[k]))).join('  ')}  ${r.reason}`
   const decisionColor = (r: Row, s: string) =>
     r.decision === 'ALLOWED' ? paint('green', s) : r.decision === 'DENIED' ? paint('red', s) : s
-  const out = [paint('bold', 'mandate demo: Alice → assistant → sub-agent (in-process verifier, revocations and counters)'), '']
+  const out = [
+    paint('bold', `mandate demo: Alice → assistant → sub-agent (verifiers in this process; revocations and usage at ${url})`),
+    '',
+  ]
   out.push(line(header), `${keys.map((k) => '-'.repeat(width[k])).join('  ')}  ------`)
   for (const r of rows) out.push(line(r, (row, s) => (s.trim() === row.decision ? decisionColor(row, s) : s)))
   out.push('', 'accountability chain of step 4 (email:read):')
