@@ -8,6 +8,7 @@
 import pg from 'pg'
 import type { FeedEntry } from '../revocation/feed.js'
 import type { ConsumeResult, UsageCounter } from '../usage/store.js'
+import { ANSWER_TTL } from './sqlite-store.js'
 import type { ApprovalRecord, NewRevocation, Store } from './store.js'
 
 const SCHEMA = `
@@ -150,9 +151,12 @@ export async function openPostgresStore(url: string): Promise<Store> {
       const r = await pool.query(`SELECT ${COLUMNS} FROM revocations WHERE block_id = $1 ORDER BY seq`, [blockId])
       return (r.rows as Row[]).map(toEntry)
     },
-    async compact(before) {
-      const r = await pool.query('DELETE FROM revocations WHERE expires < $1', [before])
-      return r.rowCount ?? 0
+    async compact(now) {
+      return tx(async (c) => {
+        await c.query('DELETE FROM usage_requests WHERE at < $1', [now - ANSWER_TTL])
+        const r = await c.query('DELETE FROM revocations WHERE expires < $1', [now])
+        return r.rowCount ?? 0
+      })
     },
     async consume(requestId, counters: readonly UsageCounter[], now) {
       return tx(async (c) => {

@@ -70,12 +70,21 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
   const url = `http://${host}:${address.port}`
   const serviceKey = toDidKey(key.publicKey)
+  // Housekeeping once a minute; a failure is logged and retried, never fatal.
+  const housekeeping = setInterval(() => {
+    store.compact(Math.floor(Date.now() / 1000)).then(
+      (n) => n > 0 && logger.info({ compacted: n }, 'compacted expired revocations'),
+      (e: unknown) => logger.warn({ error: e instanceof Error ? e.message : String(e) }, 'compaction failed'),
+    )
+  }, 60_000)
+  housekeeping.unref()
   logger.info({ url, key: serviceKey, storage: await store.settings() }, 'listening')
   return {
     url,
     serviceKey,
     store,
     async close() {
+      clearInterval(housekeeping)
       closing.abort()
       await new Promise<void>((resolve) => server.close(() => resolve()))
       await store.close()

@@ -83,9 +83,12 @@ function toEntry(r: RevocationRow): FeedEntry {
   }
 }
 
+/** Idempotency answers are kept this long (longer than any retry, and than one window of a day). */
+export const ANSWER_TTL = 86_400
+
 /** Open (creating if needed) a SQLite store at `path`. */
 export function openSqliteStore(path: string): Store {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
   const db = new Database(path)
   db.pragma('journal_mode = WAL')
   db.pragma('synchronous = FULL')
@@ -105,6 +108,7 @@ export function openSqliteStore(path: string): Store {
   )
   const headStmt = db.prepare("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'revocations'), 0) AS head")
   const compactStmt = db.prepare('DELETE FROM revocations WHERE expires < ?')
+  const forgetAnswers = db.prepare('DELETE FROM usage_requests WHERE at < ?')
   const priorAnswer = db.prepare('SELECT result FROM usage_requests WHERE request_id = ?')
   const countSince = db.prepare('SELECT COUNT(*) AS n, MIN(at) AS oldest FROM usage_events WHERE counter_key = ? AND at > ?')
   const countAll = db.prepare('SELECT COUNT(*) AS n FROM usage_events WHERE counter_key = ?')
@@ -194,8 +198,11 @@ export function openSqliteStore(path: string): Store {
     async revocationsFor(blockId) {
       return (forBlock.all(blockId) as RevocationRow[]).map(toEntry)
     },
-    async compact(before) {
-      return compactStmt.run(before).changes
+    async compact(now) {
+      return db.transaction(() => {
+        forgetAnswers.run(now - ANSWER_TTL)
+        return compactStmt.run(now).changes
+      })()
     },
     async consume(requestId, counters, now) {
       return consumeTx.immediate(requestId, counters, now)

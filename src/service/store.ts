@@ -41,8 +41,12 @@ export interface Store {
   head(): Promise<number>
   /** Entries against one block. */
   revocationsFor(blockId: string): Promise<FeedEntry[]>
-  /** Drop entries whose block expired before `before`; returns how many. */
-  compact(before: number): Promise<number>
+  /**
+   * Housekeeping at service time `now`: drop revocation entries whose block expired before
+   * `now` (they can no longer matter), and idempotency answers older than a day.
+   * Returns how many revocation entries went.
+   */
+  compact(now: number): Promise<number>
   /**
    * Consume one use from every counter, all or nothing, idempotently by `requestId`, with
    * exact sliding windows on the service clock `now`.

@@ -6,7 +6,16 @@
  */
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { attenuate, createRevocation, formatRevocation, generateKeyPair, mint, parsePublicKey, verifyFeedPage } from '../../src/index.js'
+import {
+  attenuate,
+  createRevocation,
+  formatMandate,
+  formatRevocation,
+  generateKeyPair,
+  mint,
+  parsePublicKey,
+  verifyFeedPage,
+} from '../../src/index.js'
 import { scratch } from '../helpers/cli.js'
 import { type Cluster, postgresBin, startCluster } from '../helpers/postgres.js'
 import { type RunningServer, startServer } from '../helpers/service.js'
@@ -92,8 +101,60 @@ function crashSuite(name: string, db: () => string | undefined) {
   }, 240_000)
 }
 
+function consumeCrashSuite(name: string, db: () => string | undefined) {
+  it(`${name}: kill -9 during a consume storm never overspends, and every acknowledged grant is kept (R11)`, async () => {
+    const dir = scratch()
+    const database = db() ?? join(dir, 'consume.db')
+    const N = 60
+    const now = Math.floor(Date.now() / 1000)
+    const root = mint({ principal: generateKeyPair(), caveats: [{ type: 'window', expires: now + 3600 }] })
+    const limited = attenuate(root, { caveats: [{ type: 'uses', max: N }] })
+    const presentation = formatMandate(limited)
+    const key = `${limited.blocks[1]?.idHex}/0`
+    const consume = async (url: string, id: string): Promise<boolean | undefined> => {
+      try {
+        const res = await fetch(`${url}/v1/usage/consume`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ request_id: id, presentation, counters: [key] }),
+        })
+        if (res.status !== 200) return undefined
+        return ((await res.json()) as { granted: boolean }).granted
+      } catch {
+        return undefined
+      }
+    }
+    const grantedAcks = new Set<string>()
+    let server = await startServer({ dir, db: database })
+    let n = 0
+    for (let cycle = 0; cycle < 3; cycle++) {
+      let stop = false
+      const workers = Array.from({ length: WRITERS }, async () => {
+        while (!stop && n < N * 3) {
+          const id = `c${n++}`
+          if ((await consume(server.url, id)) === true) grantedAcks.add(id)
+        }
+      })
+      await new Promise((r) => setTimeout(r, 30 + Math.floor(Math.random() * 60)))
+      await server.kill9()
+      stop = true
+      await Promise.all(workers)
+      server = await startServer({ dir, db: database })
+    }
+    expect(grantedAcks.size).toBeGreaterThan(0)
+    expect(grantedAcks.size).toBeLessThanOrEqual(N)
+    for (const id of grantedAcks) expect(await consume(server.url, id), `acknowledged grant ${id} was lost`).toBe(true)
+    let more = 0
+    for (let i = 0; i < N + 5; i++) if ((await consume(server.url, `after${i}`)) === true) more++
+    expect(grantedAcks.size + more).toBeLessThanOrEqual(N)
+    expect(await consume(server.url, 'final')).toBe(false)
+    await server.stop()
+  }, 120_000)
+}
+
 describe('crash safety (R2)', () => {
   crashSuite('SQLite', () => undefined)
+  consumeCrashSuite('SQLite', () => undefined)
 })
 
 describe.skipIf(postgresBin() === undefined)('crash safety (R2), PostgreSQL', () => {
@@ -103,4 +164,5 @@ describe.skipIf(postgresBin() === undefined)('crash safety (R2), PostgreSQL', ()
   }, 120_000)
   afterAll(() => cluster?.stop())
   crashSuite('PostgreSQL', () => cluster.url)
+  consumeCrashSuite('PostgreSQL', () => cluster.url)
 })
