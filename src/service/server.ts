@@ -13,7 +13,6 @@ import { writeSecretFile } from '../cli/io.js'
 import { exportSecretKeyPem, generateKeyPair, importSecretKeyPem, type KeyPair, toDidKey } from '../crypto/keys.js'
 import { createApp } from './app.js'
 import { createMetrics } from './metrics.js'
-import { openPostgresStore } from './postgres-store.js'
 import { openSqliteStore } from './sqlite-store.js'
 import type { Store } from './store.js'
 
@@ -38,7 +37,9 @@ export interface RunningService {
 
 /** Open the store a `db` setting names. */
 export async function openStore(db: string): Promise<Store> {
-  return /^postgres(ql)?:\/\//.test(db) ? openPostgresStore(db) : openSqliteStore(db)
+  if (!/^postgres(ql)?:\/\//.test(db)) return openSqliteStore(db)
+  const { openPostgresStore } = await import('./postgres-store.js')
+  return openPostgresStore(db)
 }
 
 /** Load the feed key, creating it (0600) on first start. */

@@ -16,7 +16,6 @@ import type { Command } from 'commander'
 import { generateKeyPair, toDidKey } from '../../crypto/keys.js'
 import { createFeedRevocationView } from '../../revocation/client.js'
 import { createRevocation, formatRevocation, type RevocationOptions } from '../../revocation/statement.js'
-import { startService } from '../../service/server.js'
 import { approve } from '../../token/approval.js'
 import { formatInvocation, invoke } from '../../token/invocation.js'
 import { attenuate, formatMandate, mint } from '../../token/mandate.js'
@@ -39,6 +38,7 @@ export function registerDemo(program: Command, ctx: Context): void {
     .description('run the delegation story end to end (Alice → assistant → sub-agent)')
     .action(async (_opts: unknown, cmd: Command) => {
       const dir = mkdtempSync(join(tmpdir(), 'mandate-demo-'))
+      const { startService } = await import('../../service/server.js')
       const service = await startService({
         host: '127.0.0.1',
         port: 0,

@@ -4,7 +4,6 @@
  * @module
  */
 import type { Command } from 'commander'
-import { startService } from '../../service/server.js'
 import type { Context } from '../context.js'
 import { usage } from '../errors.js'
 
@@ -27,6 +26,8 @@ export function registerServe(program: Command, ctx: Context): void {
       if (!LEVELS.includes(logLevel)) usage(`log level: expected one of ${LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`)
       const db = opts.db ?? env['MANDATE_DB'] ?? './mandate-data/mandate.db'
       if (db.trim() === '') usage('--db must not be empty')
+      // Loaded on demand: the other commands should not pay for the server's dependencies.
+      const { startService } = await import('../../service/server.js')
       const service = await startService({
         host: opts.host ?? env['MANDATE_HOST'] ?? '127.0.0.1',
         port: Number(port),
