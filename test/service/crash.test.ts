@@ -127,15 +127,21 @@ function consumeCrashSuite(name: string, db: () => string | undefined) {
     const grantedAcks = new Set<string>()
     let server = await startServer({ dir, db: database })
     let n = 0
+    let answered = 0
     for (let cycle = 0; cycle < 3; cycle++) {
       let stop = false
       const workers = Array.from({ length: WRITERS }, async () => {
         while (!stop && n < N * 3) {
           const id = `c${n++}`
-          if ((await consume(server.url, id)) === true) grantedAcks.add(id)
+          const granted = await consume(server.url, id)
+          if (granted !== undefined) answered++
+          if (granted === true) grantedAcks.add(id)
         }
       })
-      await new Promise((r) => setTimeout(r, 30 + Math.floor(Math.random() * 60)))
+      // Kill mid-storm: once this cycle has had answers, after a random extra moment.
+      const seen = answered
+      for (let waited = 0; answered === seen && waited < 10_000; waited += 5) await new Promise((r) => setTimeout(r, 5))
+      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 40)))
       await server.kill9()
       stop = true
       await Promise.all(workers)

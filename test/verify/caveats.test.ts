@@ -70,7 +70,8 @@ describe('resource globs (K12)', () => {
     const start = performance.now()
     for (let i = 0; i < 10; i++) expect(matchResource(pattern, text)).toBe(false)
     const perCall = (performance.now() - start) / 10
-    expect(perCall).toBeLessThan(5)
+    // a guard against super-linear blowup (which would take seconds), not a benchmark
+    expect(perCall).toBeLessThan(25)
     const deep = `${'**/a/'.repeat(100)}b`
     const path = Array(500).fill('a').join('/')
     const t2 = performance.now()
