@@ -2,11 +2,13 @@
  * The CLI as a person uses it: the real binary, every command, exit codes, --json shapes,
  * stdin piping and bad input.
  */
+import { spawnSync } from 'node:child_process'
 import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { mandate, scratch } from '../helpers/cli.js'
+import { BIN, mandate, scratch } from '../helpers/cli.js'
 
+const hasScript = spawnSync('script', ['--version']).status === 0
 let dir: string
 let alice: string
 let assistant: string
@@ -277,6 +279,29 @@ describe('invoke, approve, verify', () => {
     const wrong = mandate(['verify', ...roots(), '--approval', byBob, '--json', draftFile])
     expect(wrong.code).toBe(1)
     expect(wrong.json<{ code: string }>().code).toBe('ERR_APPROVAL_INVALID')
+  })
+
+  it.skipIf(!hasScript)('on a terminal, approve asks and signs only on yes', () => {
+    const draft = join(dir, 'tty-draft.txt')
+    writeFileSync(
+      draft,
+      mandate(['invoke', '--key', key('assistant'), '--action', 'email:draft', '--audience', 'mail'], { input: grant() }).stdout,
+    )
+    const onTty = (answer: string) =>
+      spawnSync('script', ['-qec', `${process.execPath} ${BIN} approve --key ${key('alice')} ${draft}`, '/dev/null'], {
+        input: `${answer}\n`,
+        encoding: 'utf8',
+        env: { PATH: process.env['PATH'] ?? '', NO_COLOR: '1' },
+        timeout: 30_000,
+      })
+    const yes = onTty('y')
+    expect(yes.status).toBe(0)
+    expect(yes.stdout).toContain('approve email:draft as')
+    expect(yes.stdout).toMatch(/mna1_[A-Za-z0-9_-]+/)
+    const no = onTty('n')
+    expect(no.status).toBe(2)
+    expect(no.stdout).toContain('not approved')
+    expect(no.stdout).not.toMatch(/mna1_/)
   })
 
   it('denials carry the code, block, caveat and hint; email:send is never allowed', () => {

@@ -33,6 +33,10 @@ function fakeFeed(pages: (since: number) => unknown) {
   return { fetcher, calls }
 }
 
+/** A view on a fake service, at a fixed clock. */
+const viewOn = (fetcher: typeof fetch, now: () => number, extra: Partial<Parameters<typeof createFeedRevocationView>[0]> = {}) =>
+  createFeedRevocationView({ url: 'http://svc', serviceKey: toDidKey(service.publicKey), fetch: fetcher, clock: now, ...extra })
+
 const signed = (page: Partial<FeedPage> & Pick<FeedPage, 'since' | 'head' | 'issuedAt'>, key = service) =>
   signFeedPage({ serviceKey: service.publicKey, nextUpdate: page.issuedAt + 60, entries: [], more: false, ...page }, key.secretKey)
 
@@ -42,12 +46,7 @@ describe('feed revocation view', () => {
 
   it('applies a verified page; the verifier denies the revoked block', async () => {
     const { fetcher } = fakeFeed((since) => signed({ since, head: 1, issuedAt: T0, entries: since === 0 ? [entry(1, target)] : [] }))
-    const view = createFeedRevocationView({
-      url: 'http://svc',
-      serviceKey: toDidKey(service.publicKey),
-      fetch: fetcher,
-      clock: () => T0 + 1,
-    })
+    const view = viewOn(fetcher, () => T0 + 1)
     await view.sync()
     expect(view.seq).toBe(1)
     const verifier = createVerifier({ roots: [aliceDid], audience: 'svc', clock: () => T0 + 10, revocations: view })
@@ -62,12 +61,7 @@ describe('feed revocation view', () => {
         ? signed({ since, head: 5, issuedAt: T0 + 5, entries: [] }, keyFor('mallory'))
         : signed({ since, head: 1, issuedAt: T0, entries: [entry(1, target)] }),
     )
-    const view = createFeedRevocationView({
-      url: 'http://svc',
-      serviceKey: toDidKey(service.publicKey),
-      fetch: fetcher,
-      clock: () => T0 + 1,
-    })
+    const view = viewOn(fetcher, () => T0 + 1)
     await view.sync()
     bad = true
     await expect(view.sync()).rejects.toMatchObject({ code: 'ERR_REVOCATION_LIST_INVALID' })
@@ -82,12 +76,7 @@ describe('feed revocation view', () => {
         ? signed({ since, head: 0, issuedAt: T0 - 100 })
         : signed({ since, head: 3, issuedAt: T0, entries: since === 0 ? [entry(3, target)] : [] }),
     )
-    const view = createFeedRevocationView({
-      url: 'http://svc',
-      serviceKey: toDidKey(service.publicKey),
-      fetch: fetcher,
-      clock: () => T0 + 1,
-    })
+    const view = viewOn(fetcher, () => T0 + 1)
     await view.sync()
     rollback = true
     await expect(view.sync()).rejects.toMatchObject({ code: 'ERR_REVOCATION_LIST_INVALID' })
@@ -97,14 +86,14 @@ describe('feed revocation view', () => {
 
   it('R6: a frozen page (past its next_update) is rejected', async () => {
     const { fetcher } = fakeFeed((since) => signed({ since, head: 0, issuedAt: T0 - 120 }))
-    const view = createFeedRevocationView({ url: 'http://svc', serviceKey: toDidKey(service.publicKey), fetch: fetcher, clock: () => T0 })
+    const view = viewOn(fetcher, () => T0)
     await expect(view.sync()).rejects.toMatchObject({ code: 'ERR_REVOCATION_LIST_INVALID' })
   })
 
   it('R7: a view older than the bound makes the verifier deny everything; fail-open only by choice, with a warning', async () => {
     let now = T0
     const { fetcher } = fakeFeed((since) => signed({ since, head: 0, issuedAt: T0 }))
-    const view = createFeedRevocationView({ url: 'http://svc', serviceKey: toDidKey(service.publicKey), fetch: fetcher, clock: () => now })
+    const view = viewOn(fetcher, () => now)
     await view.sync()
     const verifier = createVerifier({ roots: [aliceDid], audience: 'svc', clock: () => now, revocations: view, revocationMaxAge: 30 })
     expect((await verifier.authorize({ mandate: m, request: { action: 'x' } })).allowed).toBe(true)
@@ -112,14 +101,7 @@ describe('feed revocation view', () => {
     const d = await verifier.authorize({ mandate: m, request: { action: 'x' } })
     expect(d.allowed ? 'allowed' : d.code).toBe('ERR_REVOCATION_STALE')
     const warnings: string[] = []
-    const open = createFeedRevocationView({
-      url: 'http://svc',
-      serviceKey: toDidKey(service.publicKey),
-      fetch: fetcher,
-      clock: () => now,
-      failOpen: true,
-      onWarning: (w) => warnings.push(w),
-    })
+    const open = viewOn(fetcher, () => now, { failOpen: true, onWarning: (w) => warnings.push(w) })
     now = T0 + 3600
     const lenient = createVerifier({ roots: [aliceDid], audience: 'svc', clock: () => now - 3590, revocations: open })
     expect((await lenient.authorize({ mandate: m, request: { action: 'x' } })).allowed).toBe(true)
@@ -129,31 +111,13 @@ describe('feed revocation view', () => {
   it('persists its state before use and never restarts below it', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'mandate-feed-')), 'state.json')
     const { fetcher } = fakeFeed((since) => signed({ since, head: 2, issuedAt: T0, entries: since === 0 ? [entry(2, target)] : [] }))
-    const first = createFeedRevocationView({
-      url: 'http://svc',
-      serviceKey: toDidKey(service.publicKey),
-      fetch: fetcher,
-      clock: () => T0 + 1,
-      state: fileFeedState(path),
-    })
+    const first = viewOn(fetcher, () => T0 + 1, { state: fileFeedState(path) })
     await first.sync()
-    const restarted = createFeedRevocationView({
-      url: 'http://svc',
-      serviceKey: toDidKey(service.publicKey),
-      fetch: fetcher,
-      clock: () => T0 + 1,
-      state: fileFeedState(path),
-    })
+    const restarted = viewOn(fetcher, () => T0 + 1, { state: fileFeedState(path) })
     expect(restarted.seq).toBe(2)
     expect(restarted.entries(target)?.length).toBe(1)
     const { fetcher: rollbackFetch } = fakeFeed((since) => signed({ since, head: 0, issuedAt: T0 - 10 }))
-    const fooled = createFeedRevocationView({
-      url: 'http://svc',
-      serviceKey: toDidKey(service.publicKey),
-      fetch: rollbackFetch,
-      clock: () => T0 + 1,
-      state: fileFeedState(path),
-    })
+    const fooled = viewOn(rollbackFetch, () => T0 + 1, { state: fileFeedState(path) })
     await expect(fooled.sync()).rejects.toMatchObject({ code: 'ERR_REVOCATION_LIST_INVALID' })
     expect(fooled.seq).toBe(2)
   })
@@ -162,12 +126,7 @@ describe('feed revocation view', () => {
     let entries: FeedEntry[] = [entry(1, target, 'suspend')]
     let head = 1
     const { fetcher } = fakeFeed((since) => signed({ since, head, issuedAt: T0, entries: entries.filter((e) => e.seq > since) }))
-    const view = createFeedRevocationView({
-      url: 'http://svc',
-      serviceKey: toDidKey(service.publicKey),
-      fetch: fetcher,
-      clock: () => T0 + 1,
-    })
+    const view = viewOn(fetcher, () => T0 + 1)
     await view.sync()
     expect(view.entries(target)?.map((e) => e.kind)).toEqual(['suspend'])
     entries = [...entries, entry(2, target, 'resume')]
