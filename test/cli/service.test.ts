@@ -106,4 +106,13 @@ describe('CLI with a service', () => {
     expect([wrongKey.code, wrongKey.json<{ code: string }>().code]).toEqual([3, 'ERR_REVOCATION_STALE'])
     expect(mandate(['approvals', 'list', '--key', key('alice')]).code).toBe(2)
   })
+
+  it('serve refuses bad settings (exit 2) and a busy port (exit 3) with a clear message', () => {
+    const port = new URL(server.url).port
+    const busy = mandate(['serve', '--port', port, '--db', join(dir, 'x.db'), '--key', join(dir, 'svc.pem')])
+    expect(busy.code).toBe(3)
+    expect(busy.stderr).toContain('already in use')
+    expect(mandate(['serve', '--port', '99999']).code).toBe(2)
+    expect(mandate(['serve', '--port', '0', '--log-level', 'chatty']).stderr).toContain('log level')
+  })
 })

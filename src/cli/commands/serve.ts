@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander'
 import type { Context } from '../context.js'
-import { usage } from '../errors.js'
+import { CliError, usage } from '../errors.js'
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
@@ -28,12 +28,19 @@ export function registerServe(program: Command, ctx: Context): void {
       if (db.trim() === '') usage('--db must not be empty')
       // Loaded on demand: the other commands should not pay for the server's dependencies.
       const { startService } = await import('../../service/server.js')
+      const host = opts.host ?? env['MANDATE_HOST'] ?? '127.0.0.1'
       const service = await startService({
-        host: opts.host ?? env['MANDATE_HOST'] ?? '127.0.0.1',
+        host,
         port: Number(port),
         db,
         keyFile: opts.key ?? env['MANDATE_SERVICE_KEY_FILE'] ?? './mandate-data/service.pem',
         logLevel,
+      }).catch((e: unknown) => {
+        const code = (e as NodeJS.ErrnoException).code
+        if (code === 'EADDRINUSE')
+          throw new CliError('ERR_IO', `${host}:${port} is already in use`, 'pick another --port (0 for any free one)')
+        if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new CliError('ERR_IO', `cannot listen on ${host}`, 'check --host')
+        throw new CliError('ERR_IO', `the service could not start: ${e instanceof Error ? e.message : String(e)}`)
       })
       await new Promise<void>((resolve) => {
         const stop = () => {
