@@ -62,7 +62,14 @@ export interface SignedFeedPage {
   readonly signature: string
 }
 
-/** Encode and sign a page with the service's secret key. */
+/**
+ * Encode and sign a page with the service's secret key.
+ *
+ * @example
+ * ```ts
+ * const body = signFeedPage({ serviceKey, since: 0, head: 0, issuedAt: now, nextUpdate: now + 60, entries: [], more: false }, secretKey)
+ * ```
+ */
 export function signFeedPage(page: FeedPage, secretKey: Uint8Array, backend: Ed25519Backend = getBackend()): SignedFeedPage {
   const bytes = encodeFeedPage(page)
   const signature = backend.sign(secretKey, signingInput('feed', bytes))

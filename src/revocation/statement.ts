@@ -113,7 +113,14 @@ export function createRevocation(options: RevocationOptions): UnverifiedRevocati
   return parseRevocation(encodeCbor([payload, signature]))
 }
 
-/** The text form, `mnr1_…`. */
+/**
+ * The text form, `mnr1_…`.
+ *
+ * @example
+ * ```ts
+ * const text = formatRevocation(createRevocation({ mandate: grant, key: alice })) // 'mnr1_…'
+ * ```
+ */
 export function formatRevocation(statement: UnverifiedRevocation): string {
   return toText('revocation', statement.bytes)
 }

@@ -49,7 +49,15 @@ export interface AppOptions {
   readonly closing?: AbortSignal
 }
 
-/** Build the app. */
+/**
+ * Build the app.
+ *
+ * @example
+ * ```ts
+ * const app = createApp({ store: openSqliteStore('./mandate.db'), key: generateKeyPair() })
+ * const res = await app.request('/healthz') // { status: 'ok' }
+ * ```
+ */
 export function createApp(options: AppOptions): Hono {
   const { store, key } = options
   const clock = options.clock ?? (() => Math.floor(Date.now() / 1000))

@@ -52,7 +52,16 @@ export function loadOrCreateKey(path: string, log?: Logger): KeyPair {
   return pair
 }
 
-/** Start the service; resolves once it listens. */
+/**
+ * Start the service; resolves once it listens.
+ *
+ * @example
+ * ```ts
+ * const service = await startService({ host: '127.0.0.1', port: 0, db: './mandate.db', keyFile: './service.pem', logLevel: 'info' })
+ * console.log(service.url, service.serviceKey)
+ * await service.close()
+ * ```
+ */
 export async function startService(config: ServiceConfig): Promise<RunningService> {
   const logger = pino({
     level: config.logLevel,

@@ -24,7 +24,14 @@ export interface IntactPresentation {
   readonly mandate?: UnverifiedMandate
 }
 
-/** Check links and signatures of a chain, block 0 under the principal it names. */
+/**
+ * Check links and signatures of a chain, block 0 under the principal it names.
+ *
+ * @example
+ * ```ts
+ * checkChain(parseMandate(text).blocks) // throws ERR_CHAIN_LINK or an ERR_SIG_* code
+ * ```
+ */
 export function checkChain(chain: readonly UnverifiedBlock[], backend: Ed25519Backend = getBackend()): void {
   for (let i = 1; i < chain.length; i++) {
     if (!equalBytes(chain[i]?.prev as Uint8Array, chain[i - 1]?.id as Uint8Array)) {
