@@ -65,6 +65,7 @@ export {
 } from './revocation/client.js'
 export { FEED_PAGE_MAX, type FeedEntry, type FeedPage, type SignedFeedPage, signFeedPage, verifyFeedPage } from './revocation/feed.js'
 export {
+  authorityLevel,
   createRevocation,
   formatRevocation,
   parseRevocation,

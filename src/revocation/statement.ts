@@ -204,6 +204,21 @@ export function verifyRevocation(statement: UnverifiedRevocation, backend: Ed255
   return { signerRole: role }
 }
 
+/**
+ * How much authority `key` has over the last block of `prefix`: −1 for the principal, k for
+ * the holder of block k (so the target's own holder has the least), undefined for none.
+ * A suspension can only be lifted by its signer or a key with more authority.
+ *
+ * @example
+ * ```ts
+ * authorityLevel(stmt.chain, alice.publicKey) // -1
+ * ```
+ */
+export function authorityLevel(prefix: readonly UnverifiedBlock[], key: Uint8Array): number | undefined {
+  if (equalBytes(prefix[0]?.principal as Uint8Array, key)) return -1
+  return prefix.find((b) => equalBytes(b.holder, key))?.index
+}
+
 /** Which role lets `key` revoke the last block of `prefix`, if any. */
 function allowedSigner(prefix: readonly UnverifiedBlock[], key: Uint8Array): string | undefined {
   if (equalBytes(prefix[0]?.principal as Uint8Array, key)) return 'principal'

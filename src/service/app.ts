@@ -13,9 +13,9 @@ import { firstMatch } from '../caveats/action.js'
 import { getBackend } from '../crypto/ed25519.js'
 import { sha256 } from '../crypto/hash.js'
 import { type KeyPair, parsePublicKey, toDidKey } from '../crypto/keys.js'
-import { toHex } from '../internal/bytes.js'
+import { fromHex, toHex } from '../internal/bytes.js'
 import { FEED_PAGE_MAX, type SignedFeedPage, signFeedPage } from '../revocation/feed.js'
-import { parseRevocation, verifyRevocation } from '../revocation/statement.js'
+import { authorityLevel, parseRevocation, type UnverifiedRevocation, verifyRevocation } from '../revocation/statement.js'
 import { parseApproval } from '../token/approval.js'
 import type { UnverifiedBlock } from '../token/block.js'
 import { formatInvocation, type UnverifiedInvocation } from '../token/invocation.js'
@@ -140,6 +140,7 @@ export function createApp(options: AppOptions): Hono {
       metrics.revocations.inc({ kind: statement.kind, result: 'retry' })
       return c.json({ seq: prior, created: false, block_id: statement.target.idHex, kind: statement.kind }, 200)
     }
+    if (statement.kind === 'resume') await checkResume(statement)
     if (Math.abs(statement.created - now) > skew) {
       metrics.revocations.inc({ kind: statement.kind, result: 'stale' })
       throw new ServiceError(
@@ -166,6 +167,24 @@ export function createApp(options: AppOptions): Hono {
     log?.info({ seq, kind: statement.kind, block: statement.target.idHex, signer: signerRole, created }, 'revocation')
     return c.json({ seq, created, block_id: statement.target.idHex, kind: statement.kind }, created ? 201 : 200)
   })
+
+  /** A resume must come from each active suspension's signer or a key above it. */
+  const checkResume = async (statement: UnverifiedRevocation): Promise<void> => {
+    const entries = await stored(() => store.revocationsFor(statement.target.idHex))
+    const lastResume = entries.reduce((at, e, i) => (e.kind === 'resume' ? i : at), -1)
+    const level = authorityLevel(statement.chain, statement.signer) ?? Number.POSITIVE_INFINITY
+    for (const e of entries.slice(lastResume + 1)) {
+      if (e.kind !== 'suspend') continue
+      const suspender = authorityLevel(statement.chain, fromHex(e.by) ?? new Uint8Array(32)) ?? Number.NEGATIVE_INFINITY
+      if (level > suspender) {
+        throw new ServiceError(
+          403,
+          'ERR_NOT_AUTHORIZED',
+          'a suspension can only be lifted by the key that placed it or one above it in the chain',
+        )
+      }
+    }
+  }
 
   const page = async (since: number, limit: number): Promise<SignedFeedPage> => {
     const [entries, head] = await stored(() => Promise.all([store.revocationsSince(since, limit + 1), store.head()]))

@@ -113,6 +113,22 @@ export function serviceSuite(name: string, start: () => Promise<RunningServer>):
       expect(verifyFeedPage(await head(), parsePublicKey(server.serviceKey)).head).toBe(before)
     })
 
+    it('a suspension is lifted only by its signer or a key above it', async () => {
+      const sub = child([], 'suspended')
+      if (sub.proof.kind !== 'bearer') throw new Error('unreachable')
+      const post = (key: KeyPair | Uint8Array, kind: 'suspend' | 'resume') =>
+        http(`${server.url}/v1/revocations`, { body: { revocation: formatRevocation(createRevocation({ mandate: sub, key, kind })) } })
+      expect((await post(assistant, 'suspend')).status).toBe(201)
+      const bySelf = await post(sub.proof.secret, 'resume')
+      expect([bySelf.status, (bySelf.json['error'] as { code: string }).code]).toEqual([403, 'ERR_NOT_AUTHORIZED'])
+      expect((await post(alice, 'resume')).status).toBe(201)
+      // the holder may suspend itself and lift its own suspension
+      expect((await post(sub.proof.secret, 'suspend')).status).toBe(201)
+      expect((await post(sub.proof.secret, 'resume')).status).toBe(201)
+      const state = await http(`${server.url}/v1/revocations/${sub.blocks[1]?.idHex}`)
+      expect(state.json).toMatchObject({ revoked: false, suspended: false })
+    })
+
     it('the feed is signed, delta-synced, and answers 304 to an unchanged ETag', async () => {
       const key = parsePublicKey(server.serviceKey)
       const all = await http(`${server.url}/v1/revocations?since=0`)
