@@ -26,6 +26,20 @@ export function buildProgram(ctx: Context): Command {
     .version('0.1.0')
     .option('--json', 'print exactly one JSON document on stdout, errors included')
     .showHelpAfterError(false)
+    .addHelpText(
+      'after',
+      `
+Tokens: a TOKEN argument is the text (mnd1_… mandate, mni1_… invocation, mna1_… approval,
+mnr1_… revocation), @FILE or a file path, or - / nothing for standard input.
+
+Environment: MANDATE_KEY (key file), MANDATE_ROOTS (trusted did:keys, NAME=DID allowed),
+MANDATE_SERVICE (service URL), MANDATE_SERVICE_KEY (its feed key), NO_COLOR. Flags win.
+
+Exit codes: 0 success or allowed; 1 denied or rejected; 2 usage error or malformed input;
+3 operational failure (files, an unreachable service: fail closed).
+
+Start here: mandate demo`,
+    )
     .exitOverride()
     .configureOutput({ outputError: () => {} })
   for (const register of [
