@@ -187,7 +187,7 @@ export function createApp(options: AppOptions): Hono {
   }
 
   const page = async (since: number, limit: number): Promise<SignedFeedPage> => {
-    const [entries, head] = await stored(() => Promise.all([store.revocationsSince(since, limit + 1), store.head()]))
+    const { entries, head } = await stored(() => store.revocationsSince(since, limit + 1))
     const issuedAt = Math.floor(clock() / granularity) * granularity
     const more = entries.length > limit
     return signFeedPage(

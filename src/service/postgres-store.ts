@@ -25,6 +25,8 @@ CREATE TABLE IF NOT EXISTS revocations (
   statement BYTEA NOT NULL
 );
 CREATE INDEX IF NOT EXISTS revocations_block ON revocations(block_id);
+CREATE TABLE IF NOT EXISTS feed_head (one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one), head BIGINT NOT NULL);
+INSERT INTO feed_head (one, head) VALUES (TRUE, 0) ON CONFLICT DO NOTHING;
 CREATE TABLE IF NOT EXISTS usage_events (counter_key TEXT NOT NULL, at BIGINT NOT NULL);
 CREATE INDEX IF NOT EXISTS usage_events_key ON usage_events(counter_key, at);
 CREATE TABLE IF NOT EXISTS usage_requests (request_id TEXT PRIMARY KEY, result TEXT NOT NULL, at BIGINT NOT NULL);
@@ -130,7 +132,12 @@ export async function openPostgresStore(url: string): Promise<Store> {
             Buffer.from(e.statement),
           ],
         )
-        if (inserted.rows[0]) return { seq: Number((inserted.rows[0] as { seq: string }).seq), created: true }
+        if (inserted.rows[0]) {
+          const seq = Number((inserted.rows[0] as { seq: string }).seq)
+          // The head is transactional (a sequence's last_value is not) and never goes down.
+          await c.query('UPDATE feed_head SET head = GREATEST(head, $1)', [seq])
+          return { seq, created: true }
+        }
         const existing = await c.query('SELECT seq FROM revocations WHERE statement_id = $1', [e.statementId])
         return { seq: Number((existing.rows[0] as { seq: string }).seq), created: false }
       })
@@ -140,11 +147,28 @@ export async function openPostgresStore(url: string): Promise<Store> {
       return r.rows[0] ? Number((r.rows[0] as { seq: string }).seq) : undefined
     },
     async revocationsSince(after, limit) {
-      const r = await pool.query(`SELECT ${COLUMNS} FROM revocations WHERE seq > $1 ORDER BY seq LIMIT $2`, [after, limit])
-      return (r.rows as Row[]).map(toEntry)
+      const client = await pool.connect()
+      try {
+        // One snapshot for both reads.
+        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+        const h = await client.query('SELECT head FROM feed_head')
+        const head = Number((h.rows[0] as { head: string }).head)
+        const r = await client.query(`SELECT ${COLUMNS} FROM revocations WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3`, [
+          after,
+          head,
+          limit,
+        ])
+        await client.query('COMMIT')
+        return { head, entries: (r.rows as Row[]).map(toEntry) }
+      } catch (e) {
+        await client.query('ROLLBACK').catch(() => {})
+        throw e
+      } finally {
+        client.release()
+      }
     },
     async head() {
-      const r = await pool.query('SELECT COALESCE(MAX(seq), 0) AS head FROM revocations')
+      const r = await pool.query('SELECT head FROM feed_head')
       return Number((r.rows[0] as { head: string }).head)
     },
     async revocationsFor(blockId) {

@@ -101,7 +101,7 @@ export function openSqliteStore(path: string): Store {
   )
   const seqOf = db.prepare('SELECT seq FROM revocations WHERE statement_id = ?')
   const since = db.prepare(
-    'SELECT seq, block_id, kind, actions, at, by_key, reason, expires FROM revocations WHERE seq > ? ORDER BY seq LIMIT ?',
+    'SELECT seq, block_id, kind, actions, at, by_key, reason, expires FROM revocations WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?',
   )
   const forBlock = db.prepare(
     'SELECT seq, block_id, kind, actions, at, by_key, reason, expires FROM revocations WHERE block_id = ? ORDER BY seq',
@@ -190,7 +190,11 @@ export function openSqliteStore(path: string): Store {
       return (seqOf.get(statementId) as { seq: number } | undefined)?.seq
     },
     async revocationsSince(after, limit) {
-      return (since.all(after, limit) as RevocationRow[]).map(toEntry)
+      // sqlite_sequence only grows (compaction never lowers it); one read transaction is one snapshot.
+      return db.transaction(() => {
+        const head = (headStmt.get() as { head: number }).head
+        return { head, entries: (since.all(after, head, limit) as RevocationRow[]).map(toEntry) }
+      })()
     },
     async head() {
       return (headStmt.get() as { head: number }).head

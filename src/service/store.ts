@@ -35,9 +35,14 @@ export interface Store {
   addRevocation(entry: NewRevocation): Promise<{ seq: number; created: boolean }>
   /** The sequence number of an accepted statement, by statement id. */
   revocationSeq(statementId: string): Promise<number | undefined>
-  /** Entries with seq > since, in order, at most `limit`. */
-  revocationsSince(since: number, limit: number): Promise<FeedEntry[]>
-  /** The highest sequence number assigned (0 when none). */
+  /**
+   * One consistent read: the head (highest sequence number committed, never decreasing, even
+   * when compaction removes the newest entry) and the entries with since < seq ≤ head, in
+   * order, at most `limit`. Bounding by the head read in the same snapshot is what lets a
+   * client set its mark to the head without ever skipping an entry committed later.
+   */
+  revocationsSince(since: number, limit: number): Promise<{ head: number; entries: FeedEntry[] }>
+  /** The head alone (see {@link Store.revocationsSince}). */
   head(): Promise<number>
   /** Entries against one block. */
   revocationsFor(blockId: string): Promise<FeedEntry[]>

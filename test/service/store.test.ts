@@ -66,8 +66,11 @@ describe('SQLite store', () => {
     await store.addRevocation(entry(2, 1_000_000))
     await store.consume('old', [counter(10)], 10)
     expect(await store.compact(2000)).toBe(1)
-    expect((await store.revocationsSince(0, 10)).map((e) => e.seq)).toEqual([2])
+    expect((await store.revocationsSince(0, 10)).entries.map((e) => e.seq)).toEqual([2])
     expect(await store.head()).toBe(2)
+    // compacting the newest entry must not lower the head (clients would see a rollback)
+    expect(await store.compact(2_000_000)).toBe(1)
+    expect(await store.revocationsSince(0, 10)).toEqual({ head: 2, entries: [] })
     // the answer to "old" was forgotten only once it was a day old
     expect(await store.compact(10 + 86_400 + 1)).toBe(0)
     expect((await store.consume('old', [counter(10)], 90_000)).granted).toBe(true)
