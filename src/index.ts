@@ -111,5 +111,6 @@ export type { ConsumeRequest, ConsumeResult, UsageCounter, UsageStore } from './
 export type { Allowed, AuditRecord, ChainLink, DecidedRequest, Decision, Denied, MatchedRight } from './verify/decision.js'
 export type { ExtensionChecker, ExtensionContext } from './verify/evaluate.js'
 export { checkChain, checkPresentation, type IntactPresentation } from './verify/integrity.js'
+export { createRemoteReplayCache } from './verify/remote-replay.js'
 export { createMemoryReplayCache, type ReplayCache } from './verify/replay.js'
 export { type AuthorizeInput, createVerifier, type Root, type Verifier, type VerifierOptions } from './verify/verifier.js'

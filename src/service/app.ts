@@ -269,6 +269,27 @@ export function createApp(options: AppOptions): Hono {
     return c.json(result)
   })
 
+  // ---- replay claims ---------------------------------------------------------------------
+  // Shared by every verifier of a deployment, so that an invocation is used once in all of
+  // them. Only the holder of an intact invocation can claim (or release) its id.
+  const invocationOf = async (c: Context) => {
+    const { invocation } = checkPresentation(text(await body(c), 'invocation'))
+    if (!invocation) throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', 'a replay claim carries an invocation (mni1_…)')
+    return invocation
+  }
+  app.post('/v1/replay/claim', async (c) => {
+    const invocation = await invocationOf(c)
+    const now = clock()
+    // Long enough for any verifier's freshness window to have closed on it.
+    const claimed = await stored(() => store.claimReplay(invocation.idHex, Math.max(invocation.issuedAt, now) + 2 * skew, now))
+    return c.json({ id: invocation.idHex, claimed })
+  })
+  app.post('/v1/replay/release', async (c) => {
+    const invocation = await invocationOf(c)
+    await stored(() => store.releaseReplay(invocation.idHex))
+    return c.json({ id: invocation.idHex, released: true })
+  })
+
   // ---- approvals -------------------------------------------------------------------------
   app.post('/v1/approvals', async (c) => {
     const { invocation } = checkPresentation(text(await body(c), 'invocation'))

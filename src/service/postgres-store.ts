@@ -30,6 +30,7 @@ INSERT INTO feed_head (one, head) VALUES (TRUE, 0) ON CONFLICT DO NOTHING;
 CREATE TABLE IF NOT EXISTS usage_events (counter_key TEXT NOT NULL, at BIGINT NOT NULL);
 CREATE INDEX IF NOT EXISTS usage_events_key ON usage_events(counter_key, at);
 CREATE TABLE IF NOT EXISTS usage_requests (request_id TEXT PRIMARY KEY, result TEXT NOT NULL, at BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS replay_claims (id TEXT PRIMARY KEY, expires BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS approval_requests (id TEXT PRIMARY KEY, invocation TEXT NOT NULL, approvers TEXT NOT NULL, created_at BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS approvals (request_id TEXT NOT NULL, approver TEXT NOT NULL, approval TEXT NOT NULL, PRIMARY KEY (request_id, approver));
 CREATE TABLE IF NOT EXISTS approval_approvers (request_id TEXT NOT NULL, approver TEXT NOT NULL, PRIMARY KEY (approver, request_id));
@@ -178,6 +179,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
     async compact(now) {
       return tx(async (c) => {
         await c.query('DELETE FROM usage_requests WHERE at < $1', [now - ANSWER_TTL])
+        await c.query('DELETE FROM replay_claims WHERE expires <= $1', [now])
         const r = await c.query('DELETE FROM revocations WHERE expires < $1', [now])
         return r.rowCount ?? 0
       })
@@ -226,6 +228,17 @@ export async function openPostgresStore(url: string): Promise<Store> {
         await c.query('INSERT INTO usage_requests (request_id, result, at) VALUES ($1, $2, $3)', [requestId, JSON.stringify(answer), now])
         return answer
       })
+    },
+    async claimReplay(id, expiresAt, now) {
+      const r = await pool.query(
+        `INSERT INTO replay_claims (id, expires) VALUES ($1, $2)
+         ON CONFLICT (id) DO UPDATE SET expires = EXCLUDED.expires WHERE replay_claims.expires <= $3`,
+        [id, expiresAt, now],
+      )
+      return r.rowCount === 1
+    },
+    async releaseReplay(id) {
+      await pool.query('DELETE FROM replay_claims WHERE id = $1', [id])
     },
     async putApprovalRequest(r) {
       await tx(async (c) => {

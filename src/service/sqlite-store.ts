@@ -40,6 +40,10 @@ CREATE TABLE IF NOT EXISTS usage_requests (
   result TEXT NOT NULL,
   at INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS replay_claims (
+  id TEXT PRIMARY KEY,
+  expires INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS approval_requests (
   id TEXT PRIMARY KEY,
   invocation TEXT NOT NULL,
@@ -109,6 +113,11 @@ export function openSqliteStore(path: string): Store {
   const headStmt = db.prepare("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'revocations'), 0) AS head")
   const compactStmt = db.prepare('DELETE FROM revocations WHERE expires < ?')
   const forgetAnswers = db.prepare('DELETE FROM usage_requests WHERE at < ?')
+  const forgetClaims = db.prepare('DELETE FROM replay_claims WHERE expires <= ?')
+  const claim = db.prepare(
+    'INSERT INTO replay_claims (id, expires) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET expires = excluded.expires WHERE replay_claims.expires <= ?',
+  )
+  const release = db.prepare('DELETE FROM replay_claims WHERE id = ?')
   const priorAnswer = db.prepare('SELECT result FROM usage_requests WHERE request_id = ?')
   const countSince = db.prepare('SELECT COUNT(*) AS n, MIN(at) AS oldest FROM usage_events WHERE counter_key = ? AND at > ?')
   const countAll = db.prepare('SELECT COUNT(*) AS n FROM usage_events WHERE counter_key = ?')
@@ -205,11 +214,19 @@ export function openSqliteStore(path: string): Store {
     async compact(now) {
       return db.transaction(() => {
         forgetAnswers.run(now - ANSWER_TTL)
+        forgetClaims.run(now)
         return compactStmt.run(now).changes
       })()
     },
     async consume(requestId, counters, now) {
       return consumeTx.immediate(requestId, counters, now)
+    },
+    async claimReplay(id, expiresAt, now) {
+      // Inserted, or an expired claim taken over: one change. A live claim: none.
+      return claim.run(id, expiresAt, now).changes === 1
+    },
+    async releaseReplay(id) {
+      release.run(id)
     },
     async putApprovalRequest(r) {
       db.transaction(() => {

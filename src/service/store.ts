@@ -48,7 +48,8 @@ export interface Store {
   revocationsFor(blockId: string): Promise<FeedEntry[]>
   /**
    * Housekeeping at service time `now`: drop revocation entries whose block expired before
-   * `now` (they can no longer matter), and idempotency answers older than a day.
+   * `now` (they can no longer matter), idempotency answers older than a day, expired replay
+   * claims.
    * Returns how many revocation entries went.
    */
   compact(now: number): Promise<number>
@@ -57,6 +58,10 @@ export interface Store {
    * exact sliding windows on the service clock `now`.
    */
   consume(requestId: string, counters: readonly UsageCounter[], now: number): Promise<ConsumeResult>
+  /** Claim an invocation id until `expiresAt`; false if a live claim exists. Atomic. */
+  claimReplay(id: string, expiresAt: number, now: number): Promise<boolean>
+  /** Drop a claim (its request was denied after all). */
+  releaseReplay(id: string): Promise<void>
   /** Create an approval request (idempotent by invocation id). */
   putApprovalRequest(record: Omit<ApprovalRecord, 'approvals'>): Promise<ApprovalRecord>
   getApprovalRequest(id: string): Promise<ApprovalRecord | undefined>

@@ -8,12 +8,16 @@
 
 /** Where seen invocation ids are kept. */
 export interface ReplayCache {
-  /** Has `id` been claimed (and not yet expired)? */
+  /** Has `id` been claimed (and not yet expired)? An early, optional check: `claim` decides. */
   has(id: string, now: number): boolean | Promise<boolean>
-  /** Atomically claim `id` until `expiresAt`; false if it was already claimed. */
-  claim(id: string, expiresAt: number, now: number): boolean | Promise<boolean>
+  /**
+   * Atomically claim `id` until `expiresAt`; false if it was already claimed. `invocation` is
+   * the presented invocation's bytes, for stores that must see it (a shared service checks
+   * that the caller holds the invocation it claims).
+   */
+  claim(id: string, expiresAt: number, now: number, invocation: Uint8Array): boolean | Promise<boolean>
   /** Undo a claim whose request was then denied (e.g. by a spent quota). */
-  release(id: string): void | Promise<void>
+  release(id: string, invocation: Uint8Array): void | Promise<void>
 }
 
 /**

@@ -205,7 +205,7 @@ interface Progress {
 
 async function authorize(engine: Engine, input: AuthorizeInput): Promise<Decision> {
   const progress: Progress = { now: engine.clock() }
-  let claimed: string | undefined
+  let claimed: UnverifiedInvocation | undefined
   try {
     const { chain, presentation, invocation, request, bytes, proof } = parsePresentation(input)
     progress.chain = chain
@@ -229,17 +229,24 @@ async function authorize(engine: Engine, input: AuthorizeInput): Promise<Decisio
     const approvers = checkApprovals(engine, progress.now, evaluation.approvals, input.approvals ?? [], invocation)
     if (invocation) {
       const until = invocation.issuedAt + engine.invocationMaxAge + engine.skew + 1
-      if (!(await engine.replay.claim(invocation.idHex, until, progress.now))) {
-        fail('ERR_REPLAY', 'this invocation was already used', { hint: 'sign a new invocation for each request' })
+      let won: boolean
+      try {
+        won = await engine.replay.claim(invocation.idHex, until, progress.now, invocation.bytes)
+      } catch (cause) {
+        fail('ERR_COUNTER_UNAVAILABLE', 'the replay store could not be reached', {
+          cause,
+          hint: 'replay protection needs its store; denied until it answers (fail closed)',
+        })
       }
-      claimed = invocation.idHex
+      if (!won) fail('ERR_REPLAY', 'this invocation was already used', { hint: 'sign a new invocation for each request' })
+      claimed = invocation
     }
     const usage = await consumeUsage(engine, progress.now, evaluation, input, invocation, bytes)
     return allowed(engine, progress, req, evaluation, approvers, usage)
   } catch (e) {
     if (claimed !== undefined) {
       try {
-        await engine.replay.release(claimed)
+        await engine.replay.release(claimed.idHex, claimed.bytes)
       } catch {
         // The claim then simply expires; the request is denied either way.
       }

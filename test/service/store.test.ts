@@ -77,6 +77,18 @@ describe('SQLite store', () => {
     await store.close()
   })
 
+  it('replay claims: one winner until expiry, then free again; release frees at once', async () => {
+    const store = open()
+    expect(await store.claimReplay('i1', 100, 50)).toBe(true)
+    expect(await store.claimReplay('i1', 100, 60)).toBe(false)
+    expect(await store.claimReplay('i1', 200, 100)).toBe(true)
+    await store.releaseReplay('i1')
+    expect(await store.claimReplay('i1', 300, 101)).toBe(true)
+    await store.compact(301)
+    expect(await store.claimReplay('i1', 400, 100)).toBe(true)
+    await store.close()
+  })
+
   it('approval inbox: pending until this approver answers', async () => {
     const store = open()
     await store.putApprovalRequest({ id: 'i1', invocation: 'mni1_x', approvers: ['did:a', 'did:b'], createdAt: 1 })

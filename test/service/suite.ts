@@ -9,6 +9,7 @@ import {
   approve,
   attenuate,
   createFeedRevocationView,
+  createRemoteReplayCache,
   createRemoteUsageStore,
   createRevocation,
   createVerifier,
@@ -249,6 +250,23 @@ export function serviceSuite(name: string, start: () => Promise<RunningServer>):
         body: { request_id: 'x4', presentation: formatMandate(limited), counters: [] },
       })
       expect(empty.status).toBe(400)
+    })
+
+    it('a shared replay store: two verifiers accept an invocation once; only its holder can claim it', async () => {
+      const replay = createRemoteReplayCache({ url: server.url })
+      const a = createVerifier({ roots: roots(), audience: 'mail', replay })
+      const b = createVerifier({ roots: roots(), audience: 'mail', replay })
+      const inv = invoke(grant, { key: assistant, action: 'email:read', audience: 'mail' })
+      expect((await a.authorize({ invocation: inv })).allowed).toBe(true)
+      const again = await b.authorize({ invocation: inv })
+      expect(again.allowed ? 'allowed' : again.code).toBe('ERR_REPLAY')
+      const bogus = await http(`${server.url}/v1/replay/claim`, { body: { invocation: 'mni1_AAAA' } })
+      expect(bogus.status).toBe(400)
+      // a denied request releases its claim, so the invocation can come back (e.g. once approved)
+      const send = invoke(grant, { key: assistant, action: 'email:send', audience: 'mail' })
+      expect((await a.authorize({ invocation: send })).allowed).toBe(false)
+      const ok = approve({ approver: alice, invocation: send })
+      expect((await b.authorize({ invocation: send, approvals: [ok] })).allowed).toBe(true)
     })
 
     it('the approval inbox: request, list, approve, show', async () => {

@@ -13,6 +13,7 @@ import { kindOf } from '../../token/text.js'
 import { createRemoteUsageStore } from '../../usage/remote.js'
 import type { UsageStore } from '../../usage/store.js'
 import type { Decision } from '../../verify/decision.js'
+import { createRemoteReplayCache } from '../../verify/remote-replay.js'
 import { createVerifier } from '../../verify/verifier.js'
 import { argsFrom } from '../caveat-flags.js'
 import { type Context, colors, emit } from '../context.js'
@@ -85,6 +86,7 @@ export function registerVerify(program: Command, ctx: Context): void {
         audience,
         clock: () => now,
         usage: url ? createRemoteUsageStore({ url }) : noCounter,
+        ...(url ? { replay: createRemoteReplayCache({ url }) } : {}),
         ...(revocations ? { revocations } : {}),
       })
       const decision = await verifier.authorize({
