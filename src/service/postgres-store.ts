@@ -6,10 +6,17 @@
  * @module
  */
 import pg from 'pg'
-import type { FeedEntry } from '../revocation/feed.js'
 import type { ConsumeResult, UsageCounter } from '../usage/store.js'
-import { ANSWER_TTL } from './sqlite-store.js'
-import type { ApprovalRecord, NewRevocation, Store } from './store.js'
+import {
+  ANSWER_TTL,
+  type ApprovalRecord,
+  type NewRevocation,
+  REVOCATION_COLUMNS,
+  type RevocationRow,
+  revocationValues,
+  rowToEntry,
+  type Store,
+} from './store.js'
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS revocations (
@@ -35,32 +42,6 @@ CREATE TABLE IF NOT EXISTS approval_requests (id TEXT PRIMARY KEY, invocation TE
 CREATE TABLE IF NOT EXISTS approvals (request_id TEXT NOT NULL, approver TEXT NOT NULL, approval TEXT NOT NULL, PRIMARY KEY (request_id, approver));
 CREATE TABLE IF NOT EXISTS approval_approvers (request_id TEXT NOT NULL, approver TEXT NOT NULL, PRIMARY KEY (approver, request_id));
 `
-
-interface Row {
-  seq: string
-  block_id: string
-  kind: string
-  actions: string | null
-  at: string
-  by_key: string
-  reason: string | null
-  expires: string
-}
-
-function toEntry(r: Row): FeedEntry {
-  return {
-    seq: Number(r.seq),
-    blockId: r.block_id,
-    kind: r.kind as FeedEntry['kind'],
-    ...(r.actions === null ? {} : { actions: JSON.parse(r.actions) as string[] }),
-    at: Number(r.at),
-    by: r.by_key,
-    ...(r.reason === null ? {} : { reason: r.reason }),
-    expires: Number(r.expires),
-  }
-}
-
-const COLUMNS = 'seq, block_id, kind, actions, at, by_key, reason, expires'
 
 /** Connect to PostgreSQL at `url` and create the schema if needed. */
 export async function openPostgresStore(url: string): Promise<Store> {
@@ -121,17 +102,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
         const inserted = await c.query(
           `INSERT INTO revocations (statement_id, block_id, kind, actions, at, by_key, reason, expires, statement)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (statement_id) DO NOTHING RETURNING seq`,
-          [
-            e.statementId,
-            e.blockId,
-            e.kind,
-            e.actions?.length ? JSON.stringify(e.actions) : null,
-            e.at,
-            e.by,
-            e.reason ?? null,
-            e.expires,
-            Buffer.from(e.statement),
-          ],
+          revocationValues(e),
         )
         if (inserted.rows[0]) {
           const seq = Number((inserted.rows[0] as { seq: string }).seq)
@@ -154,13 +125,13 @@ export async function openPostgresStore(url: string): Promise<Store> {
         await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
         const h = await client.query('SELECT head FROM feed_head')
         const head = Number((h.rows[0] as { head: string }).head)
-        const r = await client.query(`SELECT ${COLUMNS} FROM revocations WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3`, [
+        const r = await client.query(`SELECT ${REVOCATION_COLUMNS} FROM revocations WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3`, [
           after,
           head,
           limit,
         ])
         await client.query('COMMIT')
-        return { head, entries: (r.rows as Row[]).map(toEntry) }
+        return { head, entries: (r.rows as RevocationRow[]).map(rowToEntry) }
       } catch (e) {
         await client.query('ROLLBACK').catch(() => {})
         throw e
@@ -173,8 +144,8 @@ export async function openPostgresStore(url: string): Promise<Store> {
       return Number((r.rows[0] as { head: string }).head)
     },
     async revocationsFor(blockId) {
-      const r = await pool.query(`SELECT ${COLUMNS} FROM revocations WHERE block_id = $1 ORDER BY seq`, [blockId])
-      return (r.rows as Row[]).map(toEntry)
+      const r = await pool.query(`SELECT ${REVOCATION_COLUMNS} FROM revocations WHERE block_id = $1 ORDER BY seq`, [blockId])
+      return (r.rows as RevocationRow[]).map(rowToEntry)
     },
     async compact(now) {
       return tx(async (c) => {

@@ -11,9 +11,17 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
-import type { FeedEntry } from '../revocation/feed.js'
 import type { ConsumeResult, UsageCounter } from '../usage/store.js'
-import type { ApprovalRecord, NewRevocation, Store } from './store.js'
+import {
+  ANSWER_TTL,
+  type ApprovalRecord,
+  type NewRevocation,
+  REVOCATION_COLUMNS,
+  type RevocationRow,
+  revocationValues,
+  rowToEntry,
+  type Store,
+} from './store.js'
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS revocations (
@@ -63,33 +71,6 @@ CREATE TABLE IF NOT EXISTS approval_approvers (
 );
 `
 
-interface RevocationRow {
-  seq: number
-  block_id: string
-  kind: string
-  actions: string | null
-  at: number
-  by_key: string
-  reason: string | null
-  expires: number
-}
-
-function toEntry(r: RevocationRow): FeedEntry {
-  return {
-    seq: r.seq,
-    blockId: r.block_id,
-    kind: r.kind as FeedEntry['kind'],
-    ...(r.actions === null ? {} : { actions: JSON.parse(r.actions) as string[] }),
-    at: r.at,
-    by: r.by_key,
-    ...(r.reason === null ? {} : { reason: r.reason }),
-    expires: r.expires,
-  }
-}
-
-/** Idempotency answers are kept this long (longer than any retry, and than one window of a day). */
-export const ANSWER_TTL = 86_400
-
 /** Open (creating if needed) a SQLite store at `path`. */
 export function openSqliteStore(path: string): Store {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
@@ -104,12 +85,8 @@ export function openSqliteStore(path: string): Store {
     'INSERT INTO revocations (statement_id, block_id, kind, actions, at, by_key, reason, expires, statement) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(statement_id) DO NOTHING',
   )
   const seqOf = db.prepare('SELECT seq FROM revocations WHERE statement_id = ?')
-  const since = db.prepare(
-    'SELECT seq, block_id, kind, actions, at, by_key, reason, expires FROM revocations WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?',
-  )
-  const forBlock = db.prepare(
-    'SELECT seq, block_id, kind, actions, at, by_key, reason, expires FROM revocations WHERE block_id = ? ORDER BY seq',
-  )
+  const since = db.prepare(`SELECT ${REVOCATION_COLUMNS} FROM revocations WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`)
+  const forBlock = db.prepare(`SELECT ${REVOCATION_COLUMNS} FROM revocations WHERE block_id = ? ORDER BY seq`)
   const headStmt = db.prepare("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'revocations'), 0) AS head")
   const compactStmt = db.prepare('DELETE FROM revocations WHERE expires < ?')
   const forgetAnswers = db.prepare('DELETE FROM usage_requests WHERE at < ?')
@@ -179,17 +156,7 @@ export function openSqliteStore(path: string): Store {
   return {
     async addRevocation(e: NewRevocation) {
       const tx = db.transaction(() => {
-        const info = insertRevocation.run(
-          e.statementId,
-          e.blockId,
-          e.kind,
-          e.actions?.length ? JSON.stringify(e.actions) : null,
-          e.at,
-          e.by,
-          e.reason ?? null,
-          e.expires,
-          Buffer.from(e.statement),
-        )
+        const info = insertRevocation.run(...revocationValues(e))
         const row = seqOf.get(e.statementId) as { seq: number }
         return { seq: row.seq, created: info.changes === 1 }
       })
@@ -202,14 +169,14 @@ export function openSqliteStore(path: string): Store {
       // sqlite_sequence only grows (compaction never lowers it); one read transaction is one snapshot.
       return db.transaction(() => {
         const head = (headStmt.get() as { head: number }).head
-        return { head, entries: (since.all(after, head, limit) as RevocationRow[]).map(toEntry) }
+        return { head, entries: (since.all(after, head, limit) as RevocationRow[]).map(rowToEntry) }
       })()
     },
     async head() {
       return (headStmt.get() as { head: number }).head
     },
     async revocationsFor(blockId) {
-      return (forBlock.all(blockId) as RevocationRow[]).map(toEntry)
+      return (forBlock.all(blockId) as RevocationRow[]).map(rowToEntry)
     },
     async compact(now) {
       return db.transaction(() => {

@@ -74,3 +74,50 @@ export interface Store {
   settings(): Promise<Record<string, string>>
   close(): Promise<void>
 }
+
+/** Idempotency answers are kept this long (longer than any retry, and than one window of a day). */
+export const ANSWER_TTL = 86_400
+
+/** A revocation row as both stores read it (PostgreSQL returns BIGINTs as strings). */
+export interface RevocationRow {
+  readonly seq: number | string
+  readonly block_id: string
+  readonly kind: string
+  readonly actions: string | null
+  readonly at: number | string
+  readonly by_key: string
+  readonly reason: string | null
+  readonly expires: number | string
+}
+
+/** The columns of {@link RevocationRow}, in order. */
+export const REVOCATION_COLUMNS = 'seq, block_id, kind, actions, at, by_key, reason, expires'
+
+/** A stored row as a feed entry. */
+export function rowToEntry(r: RevocationRow): FeedEntry {
+  return {
+    seq: Number(r.seq),
+    blockId: r.block_id,
+    kind: r.kind as FeedEntry['kind'],
+    ...(r.actions === null ? {} : { actions: JSON.parse(r.actions) as string[] }),
+    at: Number(r.at),
+    by: r.by_key,
+    ...(r.reason === null ? {} : { reason: r.reason }),
+    expires: Number(r.expires),
+  }
+}
+
+/** The values inserted for a new revocation, in the order of the INSERT statements. */
+export function revocationValues(e: NewRevocation): unknown[] {
+  return [
+    e.statementId,
+    e.blockId,
+    e.kind,
+    e.actions?.length ? JSON.stringify(e.actions) : null,
+    e.at,
+    e.by,
+    e.reason ?? null,
+    e.expires,
+    Buffer.from(e.statement),
+  ]
+}
