@@ -57,6 +57,7 @@ export const ERROR_CODES = [
   'ERR_APPROVAL_INVALID',
   'ERR_USAGE_EXHAUSTED',
   'ERR_COUNTER_UNAVAILABLE',
+  'ERR_REPLAY_UNAVAILABLE',
   // revocation (spec §9)
   'ERR_REVOKED',
   'ERR_SUSPENDED',
@@ -123,6 +124,7 @@ const SPECIAL: Partial<Record<MandateErrorCode, CodeDisposition>> = {
   ERR_LIMIT_SIZE: { http: 413, exit: 2 },
   ERR_USAGE_EXHAUSTED: { http: 429, exit: 1 },
   ERR_COUNTER_UNAVAILABLE: { http: 503, exit: 3 },
+  ERR_REPLAY_UNAVAILABLE: { http: 503, exit: 3 },
   ERR_REVOCATION_STALE: { http: 503, exit: 3 },
   ERR_REVOCATION_LIST_INVALID: { http: 502, exit: 3 },
   ERR_INTERNAL: { http: 500, exit: 3 },

@@ -771,8 +771,8 @@ operation(
 operation('op/key-weak', 'the identity point as a public key', { op: 'parsePublicKey', text: `01${'00'.repeat(31)}` }, 'ERR_KEY_WEAK')
 
 // ---- write or check -----------------------------------------------------------------------
-/** Codes no vector can show: raised only by the revocation feed client, or never expected. */
-export const UNCOVERED = ['ERR_REVOCATION_LIST_INVALID', 'ERR_INTERNAL'] as const
+/** Codes no vector can show: raised only by service clients (feed, shared replay store), or never expected. */
+export const UNCOVERED = ['ERR_REVOCATION_LIST_INVALID', 'ERR_REPLAY_UNAVAILABLE', 'ERR_INTERNAL'] as const
 
 async function main(): Promise<void> {
   const ids = new Set<string>()

@@ -69,8 +69,7 @@ export async function readInput(io: Io, arg: string | undefined, what: string): 
     if (!/^mn[dian]1_/.test(arg.trim()) && existsSync(arg)) return readText(arg, `${what} file`).trim()
     return arg.trim()
   }
-  if (arg === undefined && io.stdinIsTTY)
-    usage(`no ${what} given`, `pass it as an argument, or pipe it in (… | mandate ${what === 'token' ? 'inspect' : 'verify'} -)`)
+  if (arg === undefined && io.stdinIsTTY) usage(`no ${what} given`, 'pass it as an argument (text, @FILE or a path), or pipe it in with -')
   const text = (await io.readStdin()).trim()
   if (text.length === 0) usage(`no ${what} on standard input`)
   return text

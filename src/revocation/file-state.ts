@@ -26,8 +26,13 @@ export function fileFeedState(path: string): FeedStateStore {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined
         throw e
       }
-      const s = JSON.parse(text) as FeedState
-      if (typeof s.seq !== 'number' || typeof s.issuedAt !== 'number' || !Array.isArray(s.entries)) {
+      let s: FeedState
+      try {
+        s = JSON.parse(text) as FeedState
+      } catch {
+        throw new MandateError('ERR_REVOCATION_LIST_INVALID', `the feed state in ${path} is unreadable`)
+      }
+      if (typeof s !== 'object' || s === null || typeof s.seq !== 'number' || typeof s.issuedAt !== 'number' || !Array.isArray(s.entries)) {
         throw new MandateError('ERR_REVOCATION_LIST_INVALID', `the feed state in ${path} is unreadable`)
       }
       return s

@@ -29,6 +29,7 @@ import { decodeChain, encodeChain, FORMAT_VERSION, type KeyInput, toKeyPair, typ
 import { decodeEnvelope } from '../token/signed.js'
 import { signingInput } from '../token/signing.js'
 import { toText } from '../token/text.js'
+import { checkChain } from '../verify/integrity.js'
 
 /** What a statement does. */
 export type RevocationKind = 'revoke' | 'suspend' | 'resume'
@@ -188,14 +189,7 @@ export function parseRevocation(input: string | Uint8Array): UnverifiedRevocatio
  */
 export function verifyRevocation(statement: UnverifiedRevocation, backend: Ed25519Backend = getBackend()): { signerRole: string } {
   const chain = statement.chain
-  for (let i = 1; i < chain.length; i++) {
-    if (!equalBytes(chain[i]?.prev as Uint8Array, chain[i - 1]?.id as Uint8Array))
-      fail('ERR_CHAIN_LINK', `block ${i} does not follow block ${i - 1}`, { block: i })
-  }
-  for (const b of chain) {
-    const signer = b.index === 0 ? (b.principal as Uint8Array) : (chain[b.index - 1] as UnverifiedBlock).holder
-    verifyOrThrow(backend, b.signature, signingInput('block', b.payload), signer, `block ${b.index}`, b.index)
-  }
+  checkChain(chain, backend)
   verifyOrThrow(backend, statement.signature, signingInput('revocation', statement.payload), statement.signer, 'revocation statement')
   const role = allowedSigner(chain, statement.signer)
   if (role === undefined) {

@@ -160,3 +160,15 @@ function withBlock(e: unknown, index: number): unknown {
   const offset = e.offset === undefined ? {} : { offset: e.offset }
   return new MandateError(e.code, `block ${index} payload: ${e.message}`, { block: index, ...offset, cause: e })
 }
+
+/**
+ * The earliest expiry any window caveat of `chain` sets: when the chain stops being usable.
+ * Undefined when no block carries one (such a chain never verifies).
+ */
+export function chainExpiry(chain: readonly UnverifiedBlock[]): number | undefined {
+  let expires: number | undefined
+  for (const b of chain) {
+    for (const c of b.caveats) if (c.type === 'window' && c.expires !== undefined) expires = Math.min(expires ?? c.expires, c.expires)
+  }
+  return expires
+}

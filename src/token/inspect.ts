@@ -12,7 +12,7 @@ import { fail } from '../errors.js'
 import { toHex } from '../internal/bytes.js'
 import { parseRevocation, type UnverifiedRevocation } from '../revocation/statement.js'
 import { parseApproval, type UnverifiedApproval } from './approval.js'
-import type { UnverifiedBlock } from './block.js'
+import { chainExpiry, type UnverifiedBlock } from './block.js'
 import { parseInvocation, type UnverifiedInvocation } from './invocation.js'
 import { parseMandate, type UnverifiedMandate } from './mandate.js'
 import { kindOf } from './text.js'
@@ -126,8 +126,8 @@ function blocksView(chain: readonly UnverifiedBlock[]): InspectedBlock[] {
 }
 
 function expiry(chain: readonly UnverifiedBlock[]): { expires?: number } {
-  const all = chain.flatMap((b) => b.caveats.flatMap((c) => (c.type === 'window' && c.expires !== undefined ? [c.expires] : [])))
-  return all.length === 0 ? {} : { expires: Math.min(...all) }
+  const expires = chainExpiry(chain)
+  return expires === undefined ? {} : { expires }
 }
 
 function inspectMandate(m: UnverifiedMandate): Inspection {

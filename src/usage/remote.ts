@@ -7,7 +7,9 @@
  * @module
  */
 import { MandateError } from '../errors.js'
+import { postJson } from '../internal/http.js'
 import { toText } from '../token/text.js'
+import { presentedKind } from '../verify/integrity.js'
 import type { ConsumeRequest, ConsumeResult, UsageStore } from './store.js'
 
 /** Options of {@link createRemoteUsageStore}. */
@@ -31,30 +33,20 @@ export function createRemoteUsageStore(options: RemoteUsageOptions): UsageStore 
   const base = options.url.replace(/\/+$/, '')
   return {
     async consume(request: ConsumeRequest): Promise<ConsumeResult> {
-      // An invocation is [payload, signature] (0x82); a mandate is a map.
-      const presentation = toText(request.presentation[0] === 0x82 ? 'invocation' : 'mandate', request.presentation)
-      let res: Response
-      try {
-        res = await doFetch(`${base}/v1/usage/consume`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ request_id: request.requestId, presentation, counters: request.counters.map((c) => c.key) }),
-          signal: AbortSignal.timeout(options.timeoutMs ?? 5000),
-        })
-      } catch (cause) {
-        throw new MandateError('ERR_COUNTER_UNAVAILABLE', `the usage service at ${base} cannot be reached`, {
-          cause,
+      const presentation = toText(presentedKind(request.presentation), request.presentation)
+      const answer = await postJson(
+        `${base}/v1/usage/consume`,
+        { request_id: request.requestId, presentation, counters: request.counters.map((c) => c.key) },
+        {
+          fetch: doFetch,
+          timeoutMs: options.timeoutMs ?? 5000,
+          code: 'ERR_COUNTER_UNAVAILABLE',
+          what: 'usage service',
           hint: 'usage limits need a live counter; the request is denied until it answers (fail closed)',
-        })
-      }
-      const body = (await res.json().catch(() => undefined)) as (ConsumeResult & { error?: { code: string; message: string } }) | undefined
-      if (!res.ok || !body || typeof body.granted !== 'boolean') {
-        throw new MandateError(
-          'ERR_COUNTER_UNAVAILABLE',
-          `the usage service answered ${res.status}${body?.error ? `: ${body.error.code} ${body.error.message}` : ''}`,
-        )
-      }
-      return body
+        },
+      )
+      if (typeof answer['granted'] !== 'boolean') throw new MandateError('ERR_COUNTER_UNAVAILABLE', 'the usage service gave no decision')
+      return answer as unknown as ConsumeResult
     },
   }
 }

@@ -9,6 +9,7 @@
  */
 import type { Ed25519Backend } from '../crypto/backend.js'
 import { getBackend, verifyOrThrow } from '../crypto/ed25519.js'
+import { OUTCOME_CODES } from '../crypto/profile.js'
 import { fail } from '../errors.js'
 import { equalBytes } from '../internal/bytes.js'
 import type { UnverifiedBlock } from '../token/block.js'
@@ -16,6 +17,7 @@ import { parseInvocation, type UnverifiedInvocation } from '../token/invocation.
 import { parseMandate, type UnverifiedMandate } from '../token/mandate.js'
 import { signingInput } from '../token/signing.js'
 import { kindOf } from '../token/text.js'
+import type { SignatureCache } from './signature-cache.js'
 
 /** A presentation whose chain and holder proof check out. */
 export interface IntactPresentation {
@@ -32,16 +34,62 @@ export interface IntactPresentation {
  * checkChain(parseMandate(text).blocks) // throws ERR_CHAIN_LINK or an ERR_SIG_* code
  * ```
  */
-export function checkChain(chain: readonly UnverifiedBlock[], backend: Ed25519Backend = getBackend()): void {
+export function checkChain(chain: readonly UnverifiedBlock[], backend: Ed25519Backend = getBackend(), cache?: SignatureCache): void {
   for (let i = 1; i < chain.length; i++) {
     if (!equalBytes(chain[i]?.prev as Uint8Array, chain[i - 1]?.id as Uint8Array)) {
-      fail('ERR_CHAIN_LINK', `block ${i} does not follow block ${i - 1}`, { block: i })
+      fail('ERR_CHAIN_LINK', `block ${i} does not follow block ${i - 1} (blocks reordered, spliced or duplicated)`, { block: i })
     }
   }
   for (const b of chain) {
     const signer = b.index === 0 ? (b.principal as Uint8Array) : (chain[b.index - 1] as UnverifiedBlock).holder
-    verifyOrThrow(backend, b.signature, signingInput('block', b.payload), signer, `block ${b.index}`, b.index)
+    const message = signingInput('block', b.payload)
+    // Signatures seen before (same signer, signature and bytes) are not verified again.
+    const key = cache?.key(signer, b.signature, message)
+    if (cache?.has(key)) continue
+    verifyOrThrow(backend, b.signature, message, signer, `block ${b.index}`, b.index)
+    cache?.add(key)
   }
+}
+
+/** The invocation's signature, by the last holder of the chain it carries. */
+export function checkInvocationSignature(invocation: UnverifiedInvocation, backend: Ed25519Backend = getBackend()): void {
+  const last = invocation.chain[invocation.chain.length - 1] as UnverifiedBlock
+  verifyOrThrow(backend, invocation.signature, signingInput('invocation', invocation.payload), last.holder, 'invocation')
+}
+
+/**
+ * A bare mandate's holder proof: the bearer secret must derive the last holder key (declared
+ * bearer), or the seal must verify under it; a bound mandate has no bare proof. Derivations
+ * seen before (in `cache`) are not repeated.
+ */
+export function checkMandateProof(
+  chain: readonly UnverifiedBlock[],
+  proof: UnverifiedMandate['proof'],
+  backend: Ed25519Backend = getBackend(),
+  cache?: SignatureCache,
+): void {
+  const last = chain[chain.length - 1] as UnverifiedBlock
+  const at = { block: last.index }
+  if (proof.kind === 'bearer') {
+    if (!last.bearer) fail('ERR_PROOF', 'a secret travels with a mandate whose last holder is bound', at)
+    const key = cache?.key(last.holder, proof.secret, new Uint8Array(0))
+    if (cache?.has(key)) return
+    if (!equalBytes(backend.publicKey(proof.secret), last.holder)) {
+      fail('ERR_PROOF', 'the bearer secret does not belong to the last holder (truncated or tampered chain)', at)
+    }
+    cache?.add(key)
+    return
+  }
+  if (proof.kind === 'sealed') {
+    const outcome = backend.verify(proof.signature, signingInput('seal', last.id), last.holder)
+    if (outcome !== 'accept')
+      fail(outcome === 'equation' ? 'ERR_PROOF' : OUTCOME_CODES[outcome], `seal rejected (${outcome.replaceAll('_', ' ')})`, at)
+    return
+  }
+  fail('ERR_PROOF', 'this mandate is bound to its holder and must be presented in an invocation signed by it', {
+    ...at,
+    hint: 'sign an invocation with the holder key (CLI: mandate invoke --key FILE)',
+  })
 }
 
 /**
@@ -54,29 +102,20 @@ export function checkChain(chain: readonly UnverifiedBlock[], backend: Ed25519Ba
  * ```
  */
 export function checkPresentation(input: string | Uint8Array, backend: Ed25519Backend = getBackend()): IntactPresentation {
-  const asInvocation = typeof input === 'string' ? kindOf(input) === 'invocation' : looksLikeInvocation(input)
+  const asInvocation = typeof input === 'string' ? kindOf(input) === 'invocation' : presentedKind(input) === 'invocation'
   if (asInvocation) {
     const invocation = parseInvocation(input)
     checkChain(invocation.chain, backend)
-    const last = invocation.chain[invocation.chain.length - 1] as UnverifiedBlock
-    verifyOrThrow(backend, invocation.signature, signingInput('invocation', invocation.payload), last.holder, 'invocation')
+    checkInvocationSignature(invocation, backend)
     return { chain: invocation.chain, invocation }
   }
   const mandate = parseMandate(input)
   checkChain(mandate.blocks, backend)
-  const last = mandate.blocks[mandate.blocks.length - 1] as UnverifiedBlock
-  if (mandate.proof.kind === 'bearer') {
-    if (!last.bearer || !equalBytes(backend.publicKey(mandate.proof.secret), last.holder))
-      fail('ERR_PROOF', 'the bearer secret does not match the last holder')
-  } else if (mandate.proof.kind === 'sealed') {
-    verifyOrThrow(backend, mandate.proof.signature, signingInput('seal', last.id), last.holder, 'seal')
-  } else {
-    fail('ERR_PROOF', 'a bound mandate is presented through an invocation signed by its holder')
-  }
+  checkMandateProof(mandate.blocks, mandate.proof, backend)
   return { chain: mandate.blocks, mandate }
 }
 
-/** Binary inputs: an invocation is a 2-element array, a mandate a map. */
-function looksLikeInvocation(bytes: Uint8Array): boolean {
-  return bytes[0] === 0x82
+/** Which kind a presentation's bytes are: an invocation is a 2-element array, a mandate a map. */
+export function presentedKind(bytes: Uint8Array): 'invocation' | 'mandate' {
+  return bytes[0] === 0x82 ? 'invocation' : 'mandate'
 }

@@ -16,12 +16,11 @@ import type { Args } from '../caveats/types.js'
 import { encodeCbor } from '../cbor/codec.js'
 import { TOKEN_LIMITS } from '../cbor/limits.js'
 import type { BackendName, Ed25519Backend } from '../crypto/backend.js'
-import { getBackend, verifyOrThrow } from '../crypto/ed25519.js'
-import { randomBytes, sha256 } from '../crypto/hash.js'
+import { getBackend } from '../crypto/ed25519.js'
+import { randomBytes } from '../crypto/hash.js'
 import { parsePublicKey, toDidKey } from '../crypto/keys.js'
-import { OUTCOME_CODES } from '../crypto/profile.js'
-import { fail, MandateError } from '../errors.js'
-import { concatBytes, equalBytes, toHex, utf8 } from '../internal/bytes.js'
+import { fail, MandateError, type MandateErrorCode } from '../errors.js'
+import { equalBytes, toHex, utf8 } from '../internal/bytes.js'
 import { type Clock, iso, systemClock } from '../internal/clock.js'
 import { createMemoryRevocationView, type RevocationView } from '../revocation/view.js'
 import { parseApproval, type UnverifiedApproval } from '../token/approval.js'
@@ -34,7 +33,9 @@ import { createMemoryUsageStore } from '../usage/memory.js'
 import type { UsageStore } from '../usage/store.js'
 import type { Allowed, AuditRecord, ChainLink, DecidedRequest, Decision, Denied } from './decision.js'
 import { type ApprovalRequirement, type EvaluationResult, type ExtensionChecker, evaluateCaveats, type Presentation } from './evaluate.js'
+import { checkChain, checkInvocationSignature, checkMandateProof } from './integrity.js'
 import { createMemoryReplayCache, type ReplayCache } from './replay.js'
+import { SignatureCache } from './signature-cache.js'
 
 /** A trusted root: a principal's public key, with an optional name for the chain. */
 export interface Root {
@@ -175,24 +176,6 @@ interface Engine {
   readonly cache: SignatureCache
 }
 
-/** Remembers signatures already verified, keyed by a hash of (signer, signature, message). */
-class SignatureCache {
-  private readonly seen = new Map<string, true>()
-  constructor(private readonly size: number) {}
-  /** undefined when caching is off, so that the hash is not computed for nothing. */
-  key(signer: Uint8Array, signature: Uint8Array, message: Uint8Array): string | undefined {
-    return this.size === 0 ? undefined : toHex(sha256(concatBytes(signer, signature, message)))
-  }
-  has(key: string | undefined): boolean {
-    return key !== undefined && this.seen.has(key)
-  }
-  add(key: string | undefined): void {
-    if (key === undefined) return
-    if (this.seen.size >= this.size) this.seen.delete(this.seen.keys().next().value as string)
-    this.seen.set(key, true)
-  }
-}
-
 /** The state of one authorization as it proceeds; used to build the decision either way. */
 interface Progress {
   now: number
@@ -229,15 +212,12 @@ async function authorize(engine: Engine, input: AuthorizeInput): Promise<Decisio
     const approvers = checkApprovals(engine, progress.now, evaluation.approvals, input.approvals ?? [], invocation)
     if (invocation) {
       const until = invocation.issuedAt + engine.invocationMaxAge + engine.skew + 1
-      let won: boolean
-      try {
-        won = await engine.replay.claim(invocation.idHex, until, progress.now, invocation.bytes)
-      } catch (cause) {
-        fail('ERR_COUNTER_UNAVAILABLE', 'the replay store could not be reached', {
-          cause,
-          hint: 'replay protection needs its store; denied until it answers (fail closed)',
-        })
-      }
+      const won = await dependency(
+        () => engine.replay.claim(invocation.idHex, until, progress.now, invocation.bytes),
+        'ERR_REPLAY_UNAVAILABLE',
+        'the replay store could not be reached',
+        'replay protection needs its store; denied until it answers (fail closed)',
+      )
       if (!won) fail('ERR_REPLAY', 'this invocation was already used', { hint: 'sign a new invocation for each request' })
       claimed = invocation
     }
@@ -316,20 +296,9 @@ function verifyChain(engine: Engine, chain: readonly UnverifiedBlock[]): Trusted
       hint: 'add the principal with --root (or `roots` in createVerifier) if it should be trusted',
     })
   }
-  for (let i = 1; i < chain.length; i++) {
-    const b = chain[i] as UnverifiedBlock
-    if (!equalBytes(b.prev as Uint8Array, (chain[i - 1] as UnverifiedBlock).id)) {
-      fail('ERR_CHAIN_LINK', `block ${i} does not follow block ${i - 1} (blocks reordered, spliced or duplicated)`, { block: i })
-    }
-  }
-  for (const b of chain) {
-    const signer = b.index === 0 ? root.key : (chain[b.index - 1] as UnverifiedBlock).holder
-    const message = signingInput('block', b.payload)
-    const key = engine.cache.key(signer, b.signature, message)
-    if (engine.cache.has(key)) continue
-    verifyOrThrow(engine.backend, b.signature, message, signer, `block ${b.index}`, b.index)
-    engine.cache.add(key)
-  }
+  // The root was found by the exact bytes of the principal block 0 names, so checking block 0
+  // under that principal is checking it under the trusted key.
+  checkChain(chain, engine.backend, engine.cache)
   return root
 }
 
@@ -388,7 +357,7 @@ async function verifyHolder(
   const last = chain[chain.length - 1] as UnverifiedBlock
   const at = { block: last.index }
   if (presentation === 'invocation' && invocation) {
-    verifyOrThrow(engine.backend, invocation.signature, signingInput('invocation', invocation.payload), last.holder, 'invocation')
+    checkInvocationSignature(invocation, engine.backend)
     if (invocation.audience !== engine.audience) {
       fail('ERR_AUDIENCE', `the invocation is for ${JSON.stringify(invocation.audience)}, not ${JSON.stringify(engine.audience)}`, {
         hint: `sign the invocation with --audience ${engine.audience}`,
@@ -402,31 +371,17 @@ async function verifyHolder(
         hint: 'sign a fresh invocation',
       })
     }
-    if (await engine.replay.has(invocation.idHex, now))
-      fail('ERR_REPLAY', 'this invocation was already used', { hint: 'sign a new invocation for each request' })
+    const seen = await dependency(
+      () => engine.replay.has(invocation.idHex, now),
+      'ERR_REPLAY_UNAVAILABLE',
+      'the replay store could not be reached',
+      'replay protection needs its store; denied until it answers (fail closed)',
+    )
+    if (seen) fail('ERR_REPLAY', 'this invocation was already used', { hint: 'sign a new invocation for each request' })
     return
   }
-  const mandateProof = proof
-  if (presentation === 'bearer' && mandateProof?.kind === 'bearer') {
-    if (!last.bearer) fail('ERR_PROOF', 'a secret travels with a mandate whose last holder is bound', at)
-    const cacheKey = engine.cache.key(last.holder, mandateProof.secret, new Uint8Array(0))
-    if (engine.cache.has(cacheKey)) return
-    if (!equalBytes(engine.backend.publicKey(mandateProof.secret), last.holder)) {
-      fail('ERR_PROOF', 'the bearer secret does not belong to the last holder (truncated or tampered chain)', at)
-    }
-    engine.cache.add(cacheKey)
-    return
-  }
-  if (presentation === 'sealed' && mandateProof?.kind === 'sealed') {
-    const outcome = engine.backend.verify(mandateProof.signature, signingInput('seal', last.id), last.holder)
-    if (outcome !== 'accept')
-      fail(outcome === 'equation' ? 'ERR_PROOF' : OUTCOME_CODES[outcome], `seal rejected (${outcome.replaceAll('_', ' ')})`, at)
-    return
-  }
-  fail('ERR_PROOF', 'this mandate is bound to its holder and must be presented in an invocation signed by it', {
-    ...at,
-    hint: 'sign an invocation with the holder key (CLI: mandate invoke --key FILE)',
-  })
+  if (proof === undefined) fail('ERR_PROOF', 'no holder proof was presented', at)
+  checkMandateProof(chain, proof, engine.backend, engine.cache)
 }
 
 function checkRevocations(engine: Engine, now: number, chain: readonly UnverifiedBlock[], action: string): void {
@@ -526,17 +481,12 @@ async function consumeUsage(
 ): Promise<{ key: string; remaining: number }[]> {
   if (evaluation.counters.length === 0) return []
   const requestId = invocation?.idHex ?? input.requestId ?? toHex(randomBytes(16))
-  let result: Awaited<ReturnType<UsageStore['consume']>>
-  try {
-    result = await engine.usage.consume({ requestId, counters: evaluation.counters, now, presentation })
-  } catch (cause) {
-    // A store may explain itself (e.g. "no service configured"); anything else is generic.
-    if (cause instanceof MandateError && cause.code === 'ERR_COUNTER_UNAVAILABLE') throw cause
-    fail('ERR_COUNTER_UNAVAILABLE', 'the usage counter could not be reached', {
-      cause,
-      hint: 'usage limits need a live counter; the request is denied until it is reachable (fail closed)',
-    })
-  }
+  const result = await dependency(
+    () => engine.usage.consume({ requestId, counters: evaluation.counters, now, presentation }),
+    'ERR_COUNTER_UNAVAILABLE',
+    'the usage counter could not be reached',
+    'usage limits need a live counter; the request is denied until it is reachable (fail closed)',
+  )
   if (!result.granted) {
     const c = evaluation.counters.find((x) => x.key === result.exhausted)
     const at = c ? { block: c.block, caveat: 'uses', caveatIndex: c.caveatIndex } : {}
@@ -548,6 +498,19 @@ async function consumeUsage(
     })
   }
   return [...result.remaining]
+}
+
+/**
+ * Call an injected store. A MandateError it throws stands (it knows what went wrong, e.g. "no
+ * service configured"); any other failure becomes `code`: the request is denied, never thrown.
+ */
+async function dependency<T>(call: () => T | Promise<T>, code: MandateErrorCode, message: string, hint: string): Promise<T> {
+  try {
+    return await call()
+  } catch (cause) {
+    if (cause instanceof MandateError) throw cause
+    fail(code, message, { cause, hint })
+  }
 }
 
 function chainLinks(progress: Progress): ChainLink[] {

@@ -8,6 +8,7 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { afterAll, beforeAll } from 'vitest'
 
 export interface Cluster {
   readonly url: string
@@ -70,5 +71,21 @@ export async function startCluster(): Promise<Cluster> {
         // already gone
       }
     },
+  }
+}
+
+/**
+ * Inside a `describe`: start a cluster before its tests and stop it after. Returns the URL
+ * getter (valid once the tests run).
+ */
+export function useCluster(): () => string {
+  let cluster: Cluster | undefined
+  beforeAll(async () => {
+    cluster = await startCluster()
+  }, 120_000)
+  afterAll(() => cluster?.stop())
+  return () => {
+    if (!cluster) throw new Error('the PostgreSQL cluster is not running')
+    return cluster.url
   }
 }

@@ -5,7 +5,7 @@
  * (kill -9 cannot tell synchronous=FULL from NORMAL; the suite asserts the settings too.)
  */
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   attenuate,
   createRevocation,
@@ -17,7 +17,7 @@ import {
   verifyFeedPage,
 } from '../../src/index.js'
 import { scratch } from '../helpers/cli.js'
-import { type Cluster, postgresBin, startCluster } from '../helpers/postgres.js'
+import { postgresBin, useCluster } from '../helpers/postgres.js'
 import { type RunningServer, startServer } from '../helpers/service.js'
 
 const CYCLES = Number(process.env['MANDATE_CRASH_CYCLES'] ?? 10)
@@ -164,11 +164,7 @@ describe('crash safety (R2)', () => {
 })
 
 describe.skipIf(postgresBin() === undefined)('crash safety (R2), PostgreSQL', () => {
-  let cluster: Cluster
-  beforeAll(async () => {
-    cluster = await startCluster()
-  }, 120_000)
-  afterAll(() => cluster?.stop())
-  crashSuite('PostgreSQL', () => cluster.url)
-  consumeCrashSuite('PostgreSQL', () => cluster.url)
+  const url = useCluster()
+  crashSuite('PostgreSQL', url)
+  consumeCrashSuite('PostgreSQL', url)
 })

@@ -15,7 +15,7 @@ import {
   toDidKey,
   verifyFeedPage,
 } from '../../src/index.js'
-import { type Cluster, postgresBin, startCluster } from '../helpers/postgres.js'
+import { postgresBin, useCluster } from '../helpers/postgres.js'
 import { http, type RunningServer, startServer } from '../helpers/service.js'
 import { serviceSuite } from './suite.js'
 
@@ -27,19 +27,15 @@ if (!available) {
 }
 
 describe.skipIf(!available)('PostgreSQL', () => {
-  let cluster: Cluster
-  beforeAll(async () => {
-    cluster = await startCluster()
-  }, 120_000)
-  afterAll(() => cluster?.stop())
+  const url = useCluster()
 
-  serviceSuite('PostgreSQL', () => startServer({ db: cluster.url }))
+  serviceSuite('PostgreSQL', () => startServer({ db: url() }))
 
   describe('two instances on one database', () => {
     let a: RunningServer
     let b: RunningServer
     beforeAll(async () => {
-      ;[a, b] = await Promise.all([startServer({ db: cluster.url }), startServer({ db: cluster.url })])
+      ;[a, b] = await Promise.all([startServer({ db: url() }), startServer({ db: url() })])
     }, 60_000)
     afterAll(async () => {
       await Promise.all([a?.stop(), b?.stop()])

@@ -1,0 +1,26 @@
+/**
+ * Signatures already verified, keyed by a hash of (signer, signature, signing input), so a
+ * chain seen before costs a hash per block instead of a verification.
+ *
+ * @module
+ */
+import { sha256 } from '../crypto/hash.js'
+import { concatBytes, toHex } from '../internal/bytes.js'
+
+/** A bounded set of verified signatures (oldest evicted first). Size 0 turns it off. */
+export class SignatureCache {
+  private readonly seen = new Map<string, true>()
+  constructor(private readonly size: number) {}
+  /** undefined when caching is off, so that the hash is not computed for nothing. */
+  key(signer: Uint8Array, signature: Uint8Array, message: Uint8Array): string | undefined {
+    return this.size === 0 ? undefined : toHex(sha256(concatBytes(signer, signature, message)))
+  }
+  has(key: string | undefined): boolean {
+    return key !== undefined && this.seen.has(key)
+  }
+  add(key: string | undefined): void {
+    if (key === undefined) return
+    if (this.seen.size >= this.size) this.seen.delete(this.seen.keys().next().value as string)
+    this.seen.set(key, true)
+  }
+}
