@@ -63,8 +63,12 @@ export const ERROR_CODES = [
   'ERR_SUSPENDED',
   'ERR_REVOCATION_STALE',
   'ERR_REVOCATION_LIST_INVALID',
+  'ERR_REVOCATION_ROLLBACK',
+  'ERR_REVOCATION_FEED_RESET',
   // the request handed to the verifier
   'ERR_REQUEST_INVALID',
+  // the verifier's own clock failed: denied, never thrown
+  'ERR_CLOCK_UNAVAILABLE',
   // a bug or a failing injected dependency: denied, never thrown
   'ERR_INTERNAL',
 ] as const
@@ -127,6 +131,9 @@ const SPECIAL: Partial<Record<MandateErrorCode, CodeDisposition>> = {
   ERR_REPLAY_UNAVAILABLE: { http: 503, exit: 3 },
   ERR_REVOCATION_STALE: { http: 503, exit: 3 },
   ERR_REVOCATION_LIST_INVALID: { http: 502, exit: 3 },
+  ERR_REVOCATION_ROLLBACK: { http: 502, exit: 3 },
+  ERR_REVOCATION_FEED_RESET: { http: 502, exit: 3 },
+  ERR_CLOCK_UNAVAILABLE: { http: 503, exit: 3 },
   ERR_INTERNAL: { http: 500, exit: 3 },
 }
 

@@ -58,6 +58,7 @@ export {
 } from './errors.js'
 export {
   createFeedRevocationView,
+  type FeedFailureCode,
   type FeedRevocationView,
   type FeedState,
   type FeedStateStore,

@@ -6,5 +6,6 @@
  */
 export { fileFeedState } from './revocation/file-state.js'
 export { type AppOptions, createApp } from './service/app.js'
+export { type FeedMark, type FeedMarkStore, fileFeedMark } from './service/feed-mark.js'
 export { type RunningService, type ServiceConfig, startService } from './service/server.js'
 export type { ApprovalRecord, NewRevocation, Store } from './service/store.js'

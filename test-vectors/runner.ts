@@ -69,6 +69,16 @@ export interface OperationVector {
 
 export type Vector = VerifyVector | OperationVector
 
+/** Codes no vector can carry: a failing feed, store or clock is not a property of token bytes. */
+export const UNCOVERED = [
+  'ERR_REVOCATION_LIST_INVALID',
+  'ERR_REVOCATION_ROLLBACK',
+  'ERR_REVOCATION_FEED_RESET',
+  'ERR_REPLAY_UNAVAILABLE',
+  'ERR_CLOCK_UNAVAILABLE',
+  'ERR_INTERNAL',
+] as const
+
 /** What a vector produced, in the vector's own terms. */
 export type Outcome = { decision: 'allow' | 'deny'; code?: string; block?: number; caveat?: string; chain?: string[] } | { code: string }
 

@@ -6,6 +6,7 @@
 import type { Command } from 'commander'
 import type { Io } from './io.js'
 import { painter } from './io.js'
+import { markColors, printable, safeJson } from './printable.js'
 
 /** Shared command context. */
 export interface Context {
@@ -19,18 +20,31 @@ export function jsonMode(cmd: Command): boolean {
   return (cmd.optsWithGlobals() as { json?: boolean }).json === true
 }
 
-/** Print one result: a JSON document with --json, else the human text. */
+/**
+ * Print one result: a JSON document with --json (every string terminal-safe: see `safeJson`),
+ * else the human text. `human` escapes the fields it shows with `printable`; what it misses is
+ * still caught at the output boundary (`terminalSafe`, applied to the Io by `run`).
+ */
 export function emit(ctx: Context, cmd: Command, data: unknown, human: () => string): void {
-  if (jsonMode(cmd)) ctx.io.out(`${JSON.stringify(data, null, 2)}\n`)
+  if (jsonMode(cmd)) ctx.io.out(`${safeJson(data, 2)}\n`)
   else ctx.io.out(human())
 }
 
 /** A warning on stderr (suppressed in --json mode, where warnings travel in the document). */
 export function warn(ctx: Context, cmd: Command, message: string): void {
-  if (!jsonMode(cmd)) ctx.io.err(`mandate: warning: ${message}\n`)
+  if (!jsonMode(cmd)) ctx.io.err(`mandate: warning: ${printable(message)}\n`)
 }
 
-/** Colors for human output. */
-export function colors(ctx: Context, cmd: Command) {
-  return painter(ctx.io, !jsonMode(cmd))
+type Style = Parameters<ReturnType<typeof painter>>[0]
+
+/**
+ * Colors for human output. Only the escape sequences the painter adds are marked as ours (the
+ * painted text is not), so that the output boundary lets them through and escapes any other.
+ */
+export function colors(ctx: Context, cmd: Command): (style: Style, text: string) => string {
+  const paint = painter(ctx.io, !jsonMode(cmd))
+  return (style, text) => {
+    const [open = '', close = ''] = paint(style, '\0').split('\0')
+    return `${markColors(open)}${text}${markColors(close)}`
+  }
 }

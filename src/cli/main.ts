@@ -18,6 +18,7 @@ import { registerVerify } from './commands/verify.js'
 import type { Context } from './context.js'
 import { describeFailure } from './errors.js'
 import { type Io, processIo } from './io.js'
+import { guardIo, printable, safeJson } from './printable.js'
 
 /** Build the program for one run. */
 export function buildProgram(ctx: Context): Command {
@@ -64,27 +65,38 @@ Start here: mandate demo`,
 }
 
 /** Run with `argv` (without node and script); returns the exit code. */
-export async function run(argv: readonly string[], io: Io = processIo()): Promise<number> {
-  const ctx: Context = { io, exit: 0 }
+export async function run(argv: readonly string[], raw: Io = processIo()): Promise<number> {
   const json = argv.includes('--json')
+  // The output boundary: nothing a token or a service carries reaches the terminal raw.
+  const io = guardIo(raw, json)
+  const ctx: Context = { io, exit: 0 }
   try {
     await buildProgram(ctx).parseAsync([...argv], { from: 'user' })
     return ctx.exit
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.exitCode === 0) return 0 // help or version, already printed
-      return fail(io, json, { exit: 2, code: 'ERR_USAGE', message: e.message.replace(/^error: /, ''), hint: 'see mandate --help' })
+      // commander's own lines ("(Did you mean …?)") stay lines; each is escaped
+      const message = e.message.replace(/^error: /, '')
+      return fail(io, json, { exit: 2, code: 'ERR_USAGE', message, hint: 'see mandate --help' }, true)
     }
     return fail(io, json, describeFailure(e))
   }
 }
 
-function fail(io: Io, json: boolean, f: { exit: number; code: string; message: string; hint?: string }): number {
-  if (json) io.out(`${JSON.stringify({ error: { code: f.code, message: f.message, ...(f.hint ? { hint: f.hint } : {}) } }, null, 2)}\n`)
-  else
-    io.err(
-      `mandate: error: ${f.message}${f.code.startsWith('ERR_') && f.code !== 'ERR_USAGE' && f.code !== 'ERR_IO' ? ` (${f.code})` : ''}\n${f.hint ? `mandate: hint: ${f.hint}\n` : ''}`,
-    )
+/** Report a failure. Messages may quote a token or a service: each is escaped (`printable`). */
+function fail(io: Io, json: boolean, f: { exit: number; code: string; message: string; hint?: string }, lines = false): number {
+  if (json) io.out(`${safeJson({ error: { code: f.code, message: f.message, ...(f.hint ? { hint: f.hint } : {}) } }, 2)}\n`)
+  else {
+    const message = lines
+      ? f.message
+          .split('\n')
+          .map((l) => printable(l))
+          .join('\n')
+      : printable(f.message)
+    const code = f.code.startsWith('ERR_') && f.code !== 'ERR_USAGE' && f.code !== 'ERR_IO' ? ` (${printable(f.code)})` : ''
+    io.err(`mandate: error: ${message}${code}\n${f.hint ? `mandate: hint: ${printable(f.hint)}\n` : ''}`)
+  }
   return f.exit
 }
 

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { parsePublicKey, toDidKey } from '../crypto/keys.js'
+import { type KeyPair, parsePublicKey, toDidKey } from '../crypto/keys.js'
+import { signRequest } from '../internal/http-signature.js'
 import { CliError, usage } from './errors.js'
 import type { Io } from './io.js'
 
@@ -16,17 +17,29 @@ export function serviceUrl(io: Io, flag: string | undefined): string | undefined
   return url.replace(/\/+$/, '')
 }
 
-/** JSON request to the service; network failures exit 3, error answers carry the service's code. */
+/**
+ * JSON request to the service; network failures exit 3, error answers carry the service's code.
+ * With `key`, the request is signed (RFC 9421) so that the service knows who asks: an approver
+ * reading its inbox or answering, a verifier spending a use.
+ */
 export async function call<T>(
   url: string,
   path: string,
-  init: { method?: string; body?: unknown } = {},
+  init: { method?: string; body?: unknown; key?: KeyPair } = {},
 ): Promise<{ status: number; body: T }> {
+  const method = init.method ?? 'GET'
+  const target = `${url}${path}`
+  const bytes = init.body === undefined ? undefined : new TextEncoder().encode(JSON.stringify(init.body))
+  const headers: Record<string, string> = {
+    ...(bytes === undefined ? {} : { 'content-type': 'application/json' }),
+    ...(init.key ? signRequest({ method, url: target, ...(bytes === undefined ? {} : { body: bytes }) }, init.key) : {}),
+  }
   let res: Response
   try {
-    res = await fetch(`${url}${path}`, {
-      method: init.method ?? 'GET',
-      ...(init.body === undefined ? {} : { body: JSON.stringify(init.body), headers: { 'content-type': 'application/json' } }),
+    res = await fetch(target, {
+      method,
+      headers,
+      ...(bytes === undefined ? {} : { body: bytes }),
       signal: AbortSignal.timeout(35_000),
     })
   } catch (e) {

@@ -4,10 +4,19 @@
  * what it already holds (rollback), or past its `next_update` (freeze).
  *
  *     page  = { 0: version (1), 1: service key (bstr 32), 2: since (uint), 3: head (uint),
- *               4: issued_at (uint), 5: next_update (uint), 6: [* entry], 7: more (bool) }
+ *               4: issued_at (uint), 5: next_update (uint), 6: [* entry], 7: more (bool),
+ *               8: feed id (bstr 16), ? 9: since entry (bstr 32), ? 10: head entry (bstr 32) }
  *     entry = { 0: seq, 1: block id (bstr 32), 2: kind (0 revoke, 1 suspend, 2 resume),
  *               ? 3: actions [+ pattern], 4: at (uint), 5: by (bstr 32), ? 6: reason (tstr),
  *               7: expires (uint): when the entry may be compacted away }
+ *
+ * `head` is the true head of the service's database (never raised to `since`), and the feed
+ * id names that database: it changes when the database is new or the service detected that
+ * it was rolled back, so a verifier notices both (spec/service-v1.md §4.4). The since and
+ * head entries are the statement ids (SHA-256 of the statement's signature) of the entries
+ * at seq `since` and seq `head`, present when those rows exist (not compacted), read in the
+ * same snapshot: a verifier that remembers the one at its mark notices when the history
+ * there was rewritten (a database restored with the service's mark, §4.4).
  *
  * Signature: Ed25519 over PAE("mandate/v1/feed", page bytes).
  *
@@ -48,12 +57,18 @@ export interface FeedEntry {
 /** A verified (or to-be-signed) page. */
 export interface FeedPage {
   readonly serviceKey: Uint8Array
+  /** The feed id: 16 bytes (32 hex digits) naming the service's database. */
+  readonly feedId: string
   readonly since: number
   readonly head: number
   readonly issuedAt: number
   readonly nextUpdate: number
   readonly entries: readonly FeedEntry[]
   readonly more: boolean
+  /** Statement id (64 hex digits) of the entry at seq `since`, when that row exists. */
+  readonly sinceEntry?: string
+  /** Statement id (64 hex digits) of the entry at seq `head`, when that row exists. */
+  readonly headEntry?: string
 }
 
 /** The wire form: the exact page bytes and the signature, base64url, in a JSON body. */
@@ -67,7 +82,7 @@ export interface SignedFeedPage {
  *
  * @example
  * ```ts
- * const body = signFeedPage({ serviceKey, since: 0, head: 0, issuedAt: now, nextUpdate: now + 60, entries: [], more: false }, secretKey)
+ * const body = signFeedPage({ serviceKey, feedId, since: 0, head: 0, issuedAt: now, nextUpdate: now + 60, entries: [], more: false }, secretKey)
  * ```
  */
 export function signFeedPage(page: FeedPage, secretKey: Uint8Array, backend: Ed25519Backend = getBackend()): SignedFeedPage {
@@ -90,19 +105,26 @@ function encodeFeedPage(p: FeedPage): Uint8Array {
     m.set(7, e.expires)
     return m
   })
-  return encodeCbor(
-    new Map<number, CborValue>([
-      [0, 1],
-      [1, p.serviceKey],
-      [2, p.since],
-      [3, p.head],
-      [4, p.issuedAt],
-      [5, p.nextUpdate],
-      [6, entries],
-      [7, p.more],
-    ]),
-    FEED_LIMITS,
-  )
+  const page = new Map<number, CborValue>([
+    [0, 1],
+    [1, p.serviceKey],
+    [2, p.since],
+    [3, p.head],
+    [4, p.issuedAt],
+    [5, p.nextUpdate],
+    [6, entries],
+    [7, p.more],
+    [8, feedIdBytes(p.feedId)],
+  ])
+  if (p.sinceEntry !== undefined) page.set(9, hex32(p.sinceEntry))
+  if (p.headEntry !== undefined) page.set(10, hex32(p.headEntry))
+  return encodeCbor(page, FEED_LIMITS)
+}
+
+function feedIdBytes(hex: string): Uint8Array {
+  const b = fromHex(hex)
+  if (!b || b.length !== 16) throw new TypeError(`a feed id is 32 hex digits, got ${hex.length} characters`)
+  return b
 }
 
 function hex32(hex: string): Uint8Array {
@@ -149,6 +171,16 @@ function decodeFeedPage(bytes: Uint8Array, serviceKey: Uint8Array): FeedPage {
   if (!Array.isArray(rawEntries)) fail('ERR_FORMAT', 'entries must be a list')
   const more = m.get(7)
   if (typeof more !== 'boolean') fail('ERR_FORMAT', 'more must be a boolean')
+  const feedId = m.get(8)
+  if (!(feedId instanceof Uint8Array) || feedId.length !== 16) fail('ERR_FORMAT', 'the feed id must be 16 bytes')
+  const entryId = (k: number): string | undefined => {
+    const v = m.get(k)
+    if (v === undefined) return undefined
+    if (!(v instanceof Uint8Array) || v.length !== 32) fail('ERR_FORMAT', `field ${k} must be 32 bytes`)
+    return toHex(v)
+  }
+  const sinceEntry = entryId(9)
+  const headEntry = entryId(10)
   const since = num(2)
   const head = num(3)
   let previous = since
@@ -184,7 +216,27 @@ function decodeFeedPage(bytes: Uint8Array, serviceKey: Uint8Array): FeedPage {
       expires,
     }
   })
-  const page = { serviceKey, since, head, issuedAt: num(4), nextUpdate: num(5), entries, more }
-  if (page.head < page.since || page.nextUpdate <= page.issuedAt) fail('ERR_FORMAT', 'inconsistent page bounds')
+  const page: FeedPage = {
+    serviceKey,
+    feedId: toHex(feedId),
+    since,
+    head,
+    issuedAt: num(4),
+    nextUpdate: num(5),
+    entries,
+    more,
+    ...(sinceEntry === undefined ? {} : { sinceEntry }),
+    ...(headEntry === undefined ? {} : { headEntry }),
+  }
+  // A head below `since` is legitimate (the service answers honestly when asked from above its
+  // head: a rolled-back database); the entries' bounds already make such a page empty.
+  if (page.nextUpdate <= page.issuedAt) fail('ERR_FORMAT', 'inconsistent page bounds')
+  // Sequence numbers start at 1 and no row lies above the head; at since = head both name one row.
+  if ((sinceEntry !== undefined && (since === 0 || since > head)) || (headEntry !== undefined && head === 0)) {
+    fail('ERR_FORMAT', 'an entry digest names a sequence number that cannot hold an entry')
+  }
+  if (since === head && sinceEntry !== undefined && headEntry !== undefined && sinceEntry !== headEntry) {
+    fail('ERR_FORMAT', 'the since and head entries differ at since = head')
+  }
   return page
 }

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
 import { MandateError } from '../errors.js'
+import { readIfExists, writeDurably } from '../internal/durable-file.js'
 import type { FeedState, FeedStateStore } from './client.js'
 
 /**
@@ -19,13 +19,8 @@ import type { FeedState, FeedStateStore } from './client.js'
 export function fileFeedState(path: string): FeedStateStore {
   return {
     load() {
-      let text: string
-      try {
-        text = readFileSync(path, 'utf8')
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-        throw e
-      }
+      const text = readIfExists(path)
+      if (text === undefined) return undefined
       let s: FeedState
       try {
         s = JSON.parse(text) as FeedState
@@ -35,18 +30,23 @@ export function fileFeedState(path: string): FeedStateStore {
       if (typeof s !== 'object' || s === null || typeof s.seq !== 'number' || typeof s.issuedAt !== 'number' || !Array.isArray(s.entries)) {
         throw new MandateError('ERR_REVOCATION_LIST_INVALID', `the feed state in ${path} is unreadable`)
       }
+      // `feedId`, `markEntry` and `failed` came later (#7): state saved without them loads as before.
+      const failed = s.failed as { code?: unknown; message?: unknown } | undefined
+      if (
+        (s.feedId !== undefined && (typeof s.feedId !== 'string' || !/^[0-9a-f]{32}$/.test(s.feedId))) ||
+        (s.markEntry !== undefined && (typeof s.markEntry !== 'string' || !/^[0-9a-f]{64}$/.test(s.markEntry))) ||
+        (failed !== undefined &&
+          (typeof failed !== 'object' ||
+            failed === null ||
+            (failed.code !== 'ERR_REVOCATION_FEED_RESET' && failed.code !== 'ERR_REVOCATION_ROLLBACK') ||
+            typeof failed.message !== 'string'))
+      ) {
+        throw new MandateError('ERR_REVOCATION_LIST_INVALID', `the feed state in ${path} is unreadable`)
+      }
       return s
     },
     save(state) {
-      const tmp = `${path}.tmp`
-      const fd = openSync(tmp, 'w', 0o600)
-      try {
-        writeSync(fd, JSON.stringify(state))
-        fsyncSync(fd)
-      } finally {
-        closeSync(fd)
-      }
-      renameSync(tmp, path)
+      writeDurably(path, JSON.stringify(state))
     },
   }
 }

@@ -22,7 +22,11 @@ export interface RevocationEntry {
 
 /** What a verifier consults, synchronously, on every request. */
 export interface RevocationView {
-  /** Unix seconds at which this view was last known to be complete. */
+  /**
+   * Unix seconds at which this view was last known to be complete. A view that knows it cannot
+   * be trusted at all (its feed was reset or rewritten) throws a MandateError saying why: the
+   * verifier denies with that code.
+   */
   freshAt(): number
   /** Entries against a block id (hex), if any. */
   entries(blockId: string): readonly RevocationEntry[] | undefined

@@ -10,11 +10,12 @@ import { bodyLimit } from 'hono/body-limit'
 import { streamSSE } from 'hono/streaming'
 import type { Logger } from 'pino'
 import { firstMatch } from '../caveats/action.js'
+import { printable } from '../cli/printable.js'
 import { getBackend } from '../crypto/ed25519.js'
 import { sha256 } from '../crypto/hash.js'
 import { type KeyPair, parsePublicKey, toDidKey } from '../crypto/keys.js'
 import { fromHex, toHex } from '../internal/bytes.js'
-import { FEED_PAGE_MAX, type SignedFeedPage, signFeedPage } from '../revocation/feed.js'
+import { FEED_PAGE_MAX, type FeedEntry, type SignedFeedPage, signFeedPage } from '../revocation/feed.js'
 import { authorityLevel, parseRevocation, type UnverifiedRevocation, verifyRevocation } from '../revocation/statement.js'
 import { parseApproval } from '../token/approval.js'
 import { chainExpiry, type UnverifiedBlock } from '../token/block.js'
@@ -23,11 +24,14 @@ import { signingInput } from '../token/signing.js'
 import type { UsageCounter } from '../usage/store.js'
 import { checkPresentation } from '../verify/integrity.js'
 import { ServiceError, stored, toServiceError } from './errors.js'
+import { createFeedGuard, type FeedMarkStore } from './feed-mark.js'
 import { createMetrics, type ServiceMetrics } from './metrics.js'
-import type { ApprovalRecord, Store } from './store.js'
+import { OPENAPI } from './openapi.js'
+import type { ApprovalCursor, ApprovalRecord, Store } from './store.js'
+import { consumeBinding, createTrust, type TrustOptions } from './trust.js'
 
-/** What the app needs. */
-export interface AppOptions {
+/** What the app needs. Trust settings (served roots, registered verifiers) are in {@link TrustOptions}. */
+export interface AppOptions extends TrustOptions {
   readonly store: Store
   /** The service's own key: it signs feed pages. */
   readonly key: KeyPair
@@ -47,6 +51,22 @@ export interface AppOptions {
   readonly heartbeatSeconds?: number
   /** Called when the app is closing, so that open streams end. */
   readonly closing?: AbortSignal
+  /**
+   * The durable feed mark (highest head served, and its feed id), e.g. `fileFeedMark(keyFile + '.feed')`:
+   * a page read whose head is below it under the same feed id rotates the feed id
+   * (spec/service-v1.md §4.4). Without it, a restored database goes unnoticed by the service. (#7)
+   */
+  readonly feedMark?: FeedMarkStore
+  /**
+   * The name revocation statements address this service by: a statement that names another
+   * audience is refused, so that a statement meant for one service cannot be replayed at
+   * another. Without it, statements that name any audience are refused.
+   */
+  readonly audience?: string
+  /** Most pending approval requests (unexpired, not answered by anyone yet) one requester may have (default 16). */
+  readonly maxPendingPerRequester?: number
+  /** Most statements one signer may have against one block (default 64); more are refused with 429. */
+  readonly maxEntriesPerBlock?: number
 }
 
 /**
@@ -54,7 +74,12 @@ export interface AppOptions {
  *
  * @example
  * ```ts
- * const app = createApp({ store: openSqliteStore('./mandate.db'), key: generateKeyPair() })
+ * const app = createApp({
+ *   store: openSqliteStore('./mandate.db'),
+ *   key: generateKeyPair(),
+ *   roots: [{ name: 'alice', key: 'did:key:z6Mk…' }], // whose chains are served
+ *   verifiers: [{ name: 'mail', key: 'did:key:z6Mk…' }], // who may spend uses and claim replays
+ * })
  * const res = await app.request('/healthz') // { status: 'ok' }
  * ```
  */
@@ -67,15 +92,34 @@ export function createApp(options: AppOptions): Hono {
   const skew = options.requestSkew ?? 300
   const serviceDid = toDidKey(key.publicKey)
   const log = options.logger
+  const trust = createTrust(options, store, clock)
+  const maxPending = options.maxPendingPerRequester ?? 16
+  const maxEntries = options.maxEntriesPerBlock ?? 64
   const app = new Hono()
 
+  // A request whose URL cannot be built or used (a Host that is no host name, credentials in an
+  // absolute-form target): the caller's error, answered before anything reads the request.
+  app.use('*', async (c, next) => {
+    try {
+      const url = new URL(c.req.url)
+      if (url.username !== '' || url.password !== '') throw new TypeError('credentials in the URL')
+      void c.req.raw.headers
+    } catch {
+      return c.json({ error: { code: 'ERR_REQUEST_MALFORMED', message: 'the request names no valid host or URL' } }, 400)
+    }
+    return next()
+  })
   app.use('*', async (c, next) => {
     const start = performance.now()
     await next()
     const route = c.req.routePath
     metrics.requests.inc({ method: c.req.method, route, status: String(c.res.status) })
     metrics.duration.observe({ route }, (performance.now() - start) / 1000)
-    log?.info({ method: c.req.method, route, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - start) }, 'request')
+    // The path is the caller's text: escaped, so that a log read on a terminal shows it as it is.
+    log?.info(
+      { method: c.req.method, route, path: printable(c.req.path, 300), status: c.res.status, ms: Math.round(performance.now() - start) },
+      'request',
+    )
   })
   app.use(
     '*',
@@ -85,23 +129,53 @@ export function createApp(options: AppOptions): Hono {
         c.json({ error: { code: 'ERR_LIMIT_SIZE', message: `request body exceeds ${options.maxBody ?? 64 * 1024} bytes` } }, 413),
     }),
   )
+  // Writes come as JSON (statements also as CBOR); anything else is refused before it is read,
+  // which also keeps browsers' "simple" cross-site form posts out.
+  app.use('*', async (c, next) => {
+    if (c.req.method === 'POST') {
+      const type = (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase()
+      const cbor = type === 'application/cbor' && c.req.path === '/v1/revocations'
+      if (type !== 'application/json' && !cbor) {
+        throw new ServiceError(
+          415,
+          'ERR_MEDIA_TYPE',
+          `content-type must be application/json${c.req.path === '/v1/revocations' ? ' or application/cbor' : ''}`,
+        )
+      }
+    }
+    await next()
+  })
   app.onError((e, c) => {
     const err = toServiceError(e)
     if (err.status >= 500) log?.error({ code: err.code, message: err.message, route: c.req.routePath }, 'request failed')
+    for (const [name, value] of Object.entries(err.headers)) c.header(name, value)
     return c.json({ error: { code: err.code, message: err.message } }, err.status as 400)
   })
-  app.notFound((c) => c.json({ error: { code: 'ERR_NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}` } }, 404))
+  app.notFound((c) => c.json({ error: { code: 'ERR_NOT_FOUND', message: `no route ${c.req.method} ${printable(c.req.path, 300)}` } }, 404))
 
-  const body = async (c: Context): Promise<Record<string, unknown>> => {
+  /** The exact body bytes (a signed request covers their digest) and their JSON object. */
+  const readRaw = async (c: Context): Promise<Uint8Array> => new Uint8Array(await c.req.arrayBuffer())
+  const json = (bytes: Uint8Array): Record<string, unknown> => {
     let parsed: unknown
     try {
-      parsed = await c.req.json()
+      parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
     } catch {
       throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', 'the body must be a JSON object')
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
       throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', 'the body must be a JSON object')
     return parsed as Record<string, unknown>
+  }
+  const body = async (c: Context): Promise<Record<string, unknown>> => json(await readRaw(c))
+  const EMPTY = new Uint8Array(0)
+  /** A whole-number query parameter within [min, max]; anything else is the caller's error. */
+  const intParam = (c: Context, name: string, min: number, max: number, fallback: number): number => {
+    const v = c.req.query(name)
+    if (v === undefined) return fallback
+    if (!/^\d{1,15}$/.test(v) || Number(v) < min || Number(v) > max) {
+      throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', `"${name}" must be a whole number in ${min}..${max}`)
+    }
+    return Number(v)
   }
   const text = (b: Record<string, unknown>, field: string): string => {
     const v = b[field]
@@ -114,7 +188,8 @@ export function createApp(options: AppOptions): Hono {
   app.get('/healthz', (c) => c.json({ status: 'ok' }))
   app.get('/readyz', async (c) => {
     try {
-      await store.ping()
+      // Ready means able to commit, not merely to answer a read.
+      await store.probe()
       return c.json({ status: 'ready', storage: await store.settings() })
     } catch {
       return c.json({ error: { code: 'ERR_STORAGE_UNAVAILABLE', message: 'storage does not answer' } }, 503)
@@ -125,14 +200,23 @@ export function createApp(options: AppOptions): Hono {
     return c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType })
   })
   app.get('/v1/service', (c) => c.json({ key: serviceDid, feed: { pageTtl, pageMax: FEED_PAGE_MAX } }))
+  app.get('/openapi.json', (c) => c.json(OPENAPI))
 
   // ---- revocations -----------------------------------------------------------------------
   app.post('/v1/revocations', async (c) => {
-    const raw = c.req.header('content-type')?.startsWith('application/cbor')
+    const raw = (c.req.header('content-type') ?? '').trim().toLowerCase().startsWith('application/cbor')
       ? new Uint8Array(await c.req.arrayBuffer())
       : text(await body(c), 'revocation')
     const statement = parseRevocation(raw)
+    trust.served(statement.chain)
     const { signerRole } = verifyRevocation(statement)
+    if (statement.audience !== undefined && statement.audience !== options.audience) {
+      throw new ServiceError(
+        403,
+        'ERR_AUDIENCE',
+        `the statement is addressed to ${JSON.stringify(statement.audience)}, not to this service${options.audience ? ` (${JSON.stringify(options.audience)})` : ''}`,
+      )
+    }
     const now = clock()
     // A retry of an accepted statement gets its sequence number back, however late.
     const prior = await stored(() => store.revocationSeq(statement.id))
@@ -140,7 +224,11 @@ export function createApp(options: AppOptions): Hono {
       metrics.revocations.inc({ kind: statement.kind, result: 'retry' })
       return c.json({ seq: prior, created: false, block_id: statement.target.idHex, kind: statement.kind }, 200)
     }
-    if (statement.kind === 'resume') await checkResume(statement)
+    // Nothing is left to say about a chain that has expired.
+    const expiry = chainExpiry(statement.chain)
+    if (expiry === undefined || now >= expiry + trust.skew) {
+      throw new ServiceError(403, 'ERR_TIME_EXPIRED', 'the chain has expired: no mandate with this block can verify any more')
+    }
     if (Math.abs(statement.created - now) > skew) {
       metrics.revocations.inc({ kind: statement.kind, result: 'stale' })
       throw new ServiceError(
@@ -149,20 +237,47 @@ export function createApp(options: AppOptions): Hono {
         `the statement was created ${statement.created}, more than ${skew}s from the service clock ${now}`,
       )
     }
-    // A chain without expiry never verifies: its entry may go at once.
-    const expires = (chainExpiry(statement.chain) ?? 0) + skew
+    const final = statement.kind === 'revoke' && !statement.actions?.length
+    const bySigner = toHex(statement.signer)
+    // Checked against what is stored in the same serialized transaction as the insert, so
+    // that racing statements cannot slip past each other (a resume past a suspension, a second
+    // final revoke, a cap).
+    const admit = (entries: readonly FeedEntry[], above: readonly (readonly FeedEntry[])[]): number | undefined => {
+      const whole = (list: readonly FeedEntry[]) => list.find((e) => e.kind === 'revoke' && !e.actions?.length)
+      if (above.some((list) => whole(list) !== undefined)) {
+        throw new ServiceError(403, 'ERR_REVOKED', 'a block above this one is revoked: nothing below it can verify any more')
+      }
+      // A whole-block revocation is final: always accepted, and only once (a second adds nothing).
+      const revoked = whole(entries)
+      if (final) return revoked?.seq
+      if (revoked) throw new ServiceError(403, 'ERR_REVOKED', 'this block is revoked: nothing more can be said about it')
+      if (statement.kind === 'resume') checkResume(statement, entries)
+      // The cap counts each signer apart: a holder filling its share cannot silence the principal.
+      if (entries.filter((e) => e.by === bySigner).length >= maxEntries) {
+        metrics.revocations.inc({ kind: statement.kind, result: 'refused' })
+        throw new ServiceError(
+          429,
+          'ERR_LIMIT_RATE',
+          `this signer already has ${maxEntries} statements against block ${statement.target.idHex}`,
+        )
+      }
+      return undefined
+    }
     const { seq, created } = await stored(() =>
-      store.addRevocation({
-        statementId: statement.id,
-        blockId: statement.target.idHex,
-        kind: statement.kind,
-        ...(statement.actions ? { actions: statement.actions } : {}),
-        at: now,
-        by: toHex(statement.signer),
-        ...(statement.reason === undefined ? {} : { reason: statement.reason }),
-        expires,
-        statement: statement.bytes,
-      }),
+      store.addRevocation(
+        {
+          statementId: statement.id,
+          blockId: statement.target.idHex,
+          kind: statement.kind,
+          ...(statement.actions ? { actions: statement.actions } : {}),
+          at: now,
+          by: bySigner,
+          ...(statement.reason === undefined ? {} : { reason: statement.reason }),
+          expires: expiry + skew,
+          statement: statement.bytes,
+        },
+        { above: statement.chain.slice(0, statement.target.index).map((b) => b.idHex), admit },
+      ),
     )
     metrics.revocations.inc({ kind: statement.kind, result: created ? 'accepted' : 'retry' })
     log?.info({ seq, kind: statement.kind, block: statement.target.idHex, signer: signerRole, created }, 'revocation')
@@ -170,8 +285,7 @@ export function createApp(options: AppOptions): Hono {
   })
 
   /** A resume must come from each active suspension's signer or a key above it. */
-  const checkResume = async (statement: UnverifiedRevocation): Promise<void> => {
-    const entries = await stored(() => store.revocationsFor(statement.target.idHex))
+  const checkResume = (statement: UnverifiedRevocation, entries: readonly FeedEntry[]): void => {
     const lastResume = entries.reduce((at, e, i) => (e.kind === 'resume' ? i : at), -1)
     const level = authorityLevel(statement.chain, statement.signer) ?? Number.POSITIVE_INFINITY
     for (const e of entries.slice(lastResume + 1)) {
@@ -187,31 +301,45 @@ export function createApp(options: AppOptions): Hono {
     }
   }
 
-  const page = async (since: number, limit: number): Promise<SignedFeedPage> => {
-    const { entries, head } = await stored(() => store.revocationsSince(since, limit + 1))
+  // The durable mark: a read below it under the same feed id rotates the feed id (§4.4). (#7)
+  const feedGuard = options.feedMark ? createFeedGuard(store, options.feedMark, log) : undefined
+  /**
+   * A signed page from `since` (§4.1): the TRUE head (below `since` when the database went
+   * back: the client then sees the rollback) and the feed id, from one snapshot; `next` is
+   * where the following page starts.
+   */
+  const feedPage = async (since: number, limit: number): Promise<{ signed: SignedFeedPage; next: number }> => {
+    const read = () => store.revocationsSince(since, limit + 1)
+    const { entries, head, feedId, sinceEntry, headEntry } = await stored(() => (feedGuard ? feedGuard.serve(read) : read()))
     const issuedAt = Math.floor(clock() / granularity) * granularity
     const more = entries.length > limit
-    return signFeedPage(
-      {
-        serviceKey: key.publicKey,
-        since,
-        head: Math.max(head, since),
-        issuedAt,
-        nextUpdate: issuedAt + pageTtl,
-        entries: entries.slice(0, limit),
-        more,
-      },
+    const shown = entries.slice(0, limit)
+    // The statement ids at `since` and at the head, from the same snapshot: a rewritten history shows (§4.4).
+    const digests = { ...(sinceEntry === undefined ? {} : { sinceEntry }), ...(headEntry === undefined ? {} : { headEntry }) }
+    const signed = signFeedPage(
+      { serviceKey: key.publicKey, feedId, since, head, issuedAt, nextUpdate: issuedAt + pageTtl, entries: shown, more, ...digests },
       key.secretKey,
     )
+    return { signed, next: more ? (shown[shown.length - 1]?.seq ?? since) : Math.max(since, head) }
   }
+  const page = async (since: number, limit: number): Promise<SignedFeedPage> => (await feedPage(since, limit)).signed
   const sinceParam = (c: Context): number => {
     const v = c.req.query('since') ?? '0'
     if (!/^\d{1,15}$/.test(v)) throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', '"since" must be a sequence number')
     return Number(v)
   }
+  /** `limit`: an integer 1..FEED_PAGE_MAX (default FEED_PAGE_MAX); anything else is refused, never clamped. */
+  const limitParam = (c: Context): number => {
+    const v = c.req.query('limit')
+    if (v === undefined) return FEED_PAGE_MAX
+    const n = /^\d{1,4}$/.test(v) ? Number(v) : 0
+    if (n < 1 || n > FEED_PAGE_MAX)
+      throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', `"limit" must be an integer from 1 to ${FEED_PAGE_MAX}`)
+    return n
+  }
 
   app.get('/v1/revocations', async (c) => {
-    const limit = Math.min(Number(c.req.query('limit') ?? FEED_PAGE_MAX) || FEED_PAGE_MAX, FEED_PAGE_MAX)
+    const limit = limitParam(c)
     const signed = await page(sinceParam(c), limit)
     const etag = `"${toHex(sha256(new TextEncoder().encode(signed.page))).slice(0, 32)}"`
     c.header('ETag', etag)
@@ -225,23 +353,33 @@ export function createApp(options: AppOptions): Hono {
     const pollMs = options.streamPollMs ?? 200
     const heartbeat = (options.heartbeatSeconds ?? 5) * 1000
     return streamSSE(c, async (stream) => {
-      let lastSent = 0
+      // The first page goes out at once (performance.now() starts with the process, not the stream).
+      let lastSent = Number.NEGATIVE_INFINITY
       let open = true
-      stream.onAbort(() => {
+      const end = () => {
         open = false
-      })
-      options.closing?.addEventListener('abort', () => {
-        open = false
-      })
-      while (open && !options.closing?.aborted) {
-        const head = await store.head()
-        if (head > since || performance.now() - lastSent >= heartbeat) {
-          const signed = await page(since, FEED_PAGE_MAX)
-          await stream.writeSSE({ event: 'page', data: JSON.stringify(signed) })
-          lastSent = performance.now()
-          since = Math.min(head, since + FEED_PAGE_MAX)
+      }
+      stream.onAbort(end)
+      // Removed when this stream ends: one listener per open stream, never more. (#7)
+      options.closing?.addEventListener('abort', end, { once: true })
+      try {
+        while (open && !options.closing?.aborted) {
+          const head = await stored(() => store.head())
+          // A head below `since` (a rolled-back database) is answered too, at the heartbeat:
+          // the page carries the true head, and the client sees the rollback.
+          if (head > since || performance.now() - lastSent >= heartbeat) {
+            const { signed, next } = await feedPage(since, FEED_PAGE_MAX)
+            await stream.writeSSE({ event: 'page', data: JSON.stringify(signed) })
+            lastSent = performance.now()
+            since = next
+          }
+          await stream.sleep(pollMs)
         }
-        await stream.sleep(pollMs)
+      } catch (e) {
+        // Storage failed: end the stream; the client falls back to polling and reconnects.
+        log?.warn({ error: e instanceof Error ? e.message : String(e) }, 'revocation stream ended')
+      } finally {
+        options.closing?.removeEventListener('abort', end)
       }
     })
   })
@@ -250,51 +388,99 @@ export function createApp(options: AppOptions): Hono {
     const blockId = c.req.param('blockId')
     if (!/^[0-9a-f]{64}$/.test(blockId)) throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', 'a block id is 64 lower-case hex digits')
     const entries = await stored(() => store.revocationsFor(blockId))
-    const suspended = entries.reduce((s, e) => (e.kind === 'suspend' ? true : e.kind === 'resume' ? false : s), false)
-    return c.json({ block_id: blockId, revoked: entries.some((e) => e.kind === 'revoke'), suspended, entries })
+    // Whole-block state, as verifiers read it: a suspension without `actions` holds until any
+    // resume lifts it; scoped entries are in `entries`.
+    const whole = (e: FeedEntry) => !e.actions?.length
+    const suspended = entries.reduce((s, e) => (e.kind === 'suspend' && whole(e) ? true : e.kind === 'resume' ? false : s), false)
+    return c.json({ block_id: blockId, revoked: entries.some((e) => e.kind === 'revoke' && whole(e)), suspended, entries })
   })
 
   // ---- usage -----------------------------------------------------------------------------
+  // Only a registered verifier spends uses, only for a served chain in standing, and for an
+  // invocation only while it is fresh and addressed to that verifier. The idempotency key of an
+  // invocation is its id; a stored answer goes back only to the same chain and counters.
   app.post('/v1/usage/consume', async (c) => {
-    const b = await body(c)
-    const requestId = text(b, 'request_id')
-    if (requestId.length > 128) throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', '"request_id" is at most 128 characters')
-    const { chain } = checkPresentation(text(b, 'presentation'))
+    const bytes = await readRaw(c)
+    const caller = await trust.verifier(c, bytes)
+    const b = json(bytes)
+    const { chain, invocation } = checkPresentation(text(b, 'presentation'))
+    trust.served(chain)
     const keys = b['counters']
     if (!Array.isArray(keys) || keys.length === 0 || keys.length > 64 || !keys.every((k) => typeof k === 'string')) {
-      throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', '"counters" must be a list of counter keys')
+      throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', '"counters" must be a list of 1–64 counter keys')
+    }
+    if (new Set(keys).size !== keys.length) throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', '"counters" names a counter twice')
+    const now = clock()
+    let key: string
+    if (invocation) {
+      if (b['request_id'] !== undefined && b['request_id'] !== invocation.idHex) {
+        throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', 'for an invocation, "request_id" is its id (or absent)')
+      }
+      trust.fresh(invocation, now)
+      trust.addressedTo(chain, caller.name, invocation)
+      key = `inv:${invocation.idHex}`
+    } else {
+      const requestId = text(b, 'request_id')
+      if (!/^[\x21-\x7e]{1,128}$/.test(requestId)) {
+        throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', '"request_id" is 1–128 printable ASCII characters')
+      }
+      trust.addressedTo(chain, caller.name)
+      // Bare request ids live in the caller's namespace: nobody answers for another verifier.
+      // The name is length-prefixed, so that no two (name, id) pairs spell one key.
+      key = `req:${caller.name.length}:${caller.name}:${requestId}`
     }
     const counters = (keys as string[]).map((k) => counterFor(chain, k))
-    const result = await stored(() => store.consume(requestId, counters, clock()))
+    await trust.standing(chain, invocation?.action, now)
+    const result = await stored(() => store.consume({ key, binding: consumeBinding(chain, keys as string[]), counters }, now))
+    if (result === 'conflict') {
+      throw new ServiceError(409, 'ERR_CONFLICT', 'this request id was used for another chain or other counters')
+    }
     metrics.usage.inc({ result: result.granted ? 'granted' : 'exhausted' })
     return c.json(result)
   })
 
   // ---- replay claims ---------------------------------------------------------------------
-  // Shared by every verifier of a deployment, so that an invocation is used once in all of
-  // them. Only the holder of an intact invocation can claim (or release) its id.
-  const invocationOf = async (c: Context) => {
-    const { invocation } = checkPresentation(text(await body(c), 'invocation'))
+  // Shared by the verifiers of a deployment, so that an invocation is used once in all of
+  // them. Only a registered verifier of the invocation's audience claims, while it is fresh;
+  // only the verifier holding a claim releases it.
+  const claimable = async (c: Context) => {
+    const bytes = await readRaw(c)
+    const caller = await trust.verifier(c, bytes)
+    const { chain, invocation } = checkPresentation(text(json(bytes), 'invocation'))
     if (!invocation) throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', 'a replay claim carries an invocation (mni1_…)')
-    return invocation
+    trust.served(chain)
+    trust.addressedTo(chain, caller.name, invocation)
+    return { caller, invocation }
   }
   app.post('/v1/replay/claim', async (c) => {
-    const invocation = await invocationOf(c)
+    const { caller, invocation } = await claimable(c)
     const now = clock()
-    // Long enough for any verifier's freshness window to have closed on it.
-    const claimed = await stored(() => store.claimReplay(invocation.idHex, Math.max(invocation.issuedAt, now) + 2 * skew, now))
+    trust.fresh(invocation, now)
+    // Kept past the last second any verifier could accept the invocation.
+    const until = trust.invocationDeadline(invocation) + trust.skew
+    const claimed = await stored(() => store.claimReplay(invocation.idHex, caller.did, until, now))
     return c.json({ id: invocation.idHex, claimed })
   })
   app.post('/v1/replay/release', async (c) => {
-    const invocation = await invocationOf(c)
-    await stored(() => store.releaseReplay(invocation.idHex))
-    return c.json({ id: invocation.idHex, released: true })
+    const { caller, invocation } = await claimable(c)
+    const outcome = await stored(() => store.releaseReplay(invocation.idHex, caller.did, clock()))
+    if (outcome === 'not-yours')
+      throw new ServiceError(403, 'ERR_NOT_AUTHORIZED', 'another verifier holds this claim; only it may release it')
+    return c.json({ id: invocation.idHex, released: outcome === 'released' })
   })
 
   // ---- approvals -------------------------------------------------------------------------
+  // Filing needs no signed request: the invocation is the requester's signature, and a
+  // relayed copy files nothing new. Reading and answering need the reader's key.
   app.post('/v1/approvals', async (c) => {
-    const { invocation } = checkPresentation(text(await body(c), 'invocation'))
+    const { chain, invocation } = checkPresentation(text(await body(c), 'invocation'))
     if (!invocation) throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', 'an approval request carries an invocation (mni1_…)')
+    trust.served(chain)
+    const now = clock()
+    trust.fresh(invocation, now)
+    // A revoked, suspended or expired chain, or one not for this audience, has nothing to ask for.
+    await trust.standing(chain, invocation.action, now)
+    trust.addressedTo(chain, invocation.audience, invocation)
     const approvers = [
       ...new Set(
         invocation.chain.flatMap((b) =>
@@ -305,44 +491,89 @@ export function createApp(options: AppOptions): Hono {
     if (approvers.length === 0)
       throw new ServiceError(409, 'ERR_CONFLICT', `no approval caveat applies to ${invocation.action}: it needs no approval`)
     const record = await stored(() =>
-      store.putApprovalRequest({ id: invocation.idHex, invocation: formatInvocation(invocation), approvers, createdAt: clock() }),
+      store.putApprovalRequest(
+        {
+          id: invocation.idHex,
+          invocation: formatInvocation(invocation),
+          approvers,
+          requester: toDidKey((chain[chain.length - 1] as UnverifiedBlock).holder),
+          createdAt: now,
+          expiresAt: trust.invocationDeadline(invocation),
+        },
+        maxPending,
+        now,
+      ),
     )
+    if (record === 'full') {
+      throw new ServiceError(429, 'ERR_LIMIT_RATE', `this requester already has ${maxPending} pending approval requests`)
+    }
     metrics.approvals.inc({ event: 'requested' })
     return c.json(summary(record), 201)
   })
   app.get('/v1/approvals', async (c) => {
-    const approver = c.req.query('approver')
-    if (!approver) throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', 'pass ?approver=did:key:…')
-    const did = toDidKey(parsePublicKey(approver))
-    const pending = await stored(() => store.pendingApprovals(did, 100))
-    return c.json({ approver: did, pending: pending.map(summary) })
+    const caller = await trust.caller(c, EMPTY)
+    const asked = c.req.query('approver')
+    if (asked !== undefined && toDidKey(parsePublicKey(asked)) !== caller.did) {
+      throw new ServiceError(403, 'ERR_NOT_AUTHORIZED', 'an approver reads only its own inbox')
+    }
+    const limit = intParam(c, 'limit', 1, 100, 50)
+    const before = cursorParam(c.req.query('before'))
+    const pending = await stored(() => store.pendingApprovals(caller.did, limit, clock(), before))
+    const last = pending.length === limit ? pending[pending.length - 1] : undefined
+    return c.json({
+      approver: caller.did,
+      pending: pending.map(summary),
+      ...(last ? { next: `${last.createdAt}.${last.id}` } : {}),
+    })
   })
+  /** A request, for its approvers, its requester and its principal only. */
+  const readable = async (c: Context, id: string): Promise<ApprovalRecord> => {
+    if (!/^[0-9a-f]{64}$/.test(id)) throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', 'a request id is 64 lower-case hex digits')
+    const caller = await trust.caller(c, EMPTY)
+    const record = await stored(() => store.getApprovalRequest(id))
+    if (!record) throw new ServiceError(404, 'ERR_NOT_FOUND', `no approval request ${id}`)
+    const principal = toDidKey(parseInvocation(record.invocation).chain[0]?.principal as Uint8Array)
+    if (!record.approvers.includes(caller.did) && record.requester !== caller.did && principal !== caller.did) {
+      throw new ServiceError(403, 'ERR_NOT_AUTHORIZED', 'only its approvers, its requester and its principal may read this request')
+    }
+    return record
+  }
   app.get('/v1/approvals/:id', async (c) => {
     const id = c.req.param('id')
-    const wait = Math.min(Number(c.req.query('wait') ?? 0) || 0, 30)
+    const wait = intParam(c, 'wait', 0, 30, 0)
+    let record = await readable(c, id)
     const deadline = performance.now() + wait * 1000
-    let record = await stored(() => store.getApprovalRequest(id))
-    if (!record) throw new ServiceError(404, 'ERR_NOT_FOUND', `no approval request ${id}`)
     const seen = Object.keys(record.approvals).length
     // Long-poll: answer as soon as an approval arrives, or when the wait is over.
     while (performance.now() < deadline && Object.keys(record.approvals).length === seen && !options.closing?.aborted) {
       await new Promise((r) => setTimeout(r, 200))
-      record = (await stored(() => store.getApprovalRequest(id))) as ApprovalRecord
+      const next = await stored(() => store.getApprovalRequest(id))
+      // Compacted while waited on: gone.
+      if (!next) throw new ServiceError(404, 'ERR_NOT_FOUND', `no approval request ${id}`)
+      record = next
     }
     return c.json(summary(record))
   })
   app.post('/v1/approvals/:id', async (c) => {
     const id = c.req.param('id')
+    if (!/^[0-9a-f]{64}$/.test(id)) throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', 'a request id is 64 lower-case hex digits')
+    const bytes = await readRaw(c)
+    const caller = await trust.caller(c, bytes)
+    const approvalText = text(json(bytes), 'approval')
+    const approval = parseApproval(approvalText)
+    const approver = toDidKey(approval.approver)
+    if (approver !== caller.did) throw new ServiceError(403, 'ERR_NOT_AUTHORIZED', 'an approver posts only its own approvals')
     const record = await stored(() => store.getApprovalRequest(id))
     if (!record) throw new ServiceError(404, 'ERR_NOT_FOUND', `no approval request ${id}`)
-    const approvalText = text(await body(c), 'approval')
-    const approval = parseApproval(approvalText)
     const outcome = getBackend().verify(approval.signature, signingInput('approval', approval.payload), approval.approver)
     if (outcome !== 'accept') throw new ServiceError(401, 'ERR_APPROVAL_INVALID', `approval signature rejected (${outcome})`)
     if (toHex(approval.invocationId) !== id) throw new ServiceError(400, 'ERR_APPROVAL_INVALID', 'the approval names another invocation')
-    const approver = toDidKey(approval.approver)
     if (!record.approvers.includes(approver))
       throw new ServiceError(403, 'ERR_NOT_AUTHORIZED', `${approver} is not a listed approver of this request`)
+    const now = clock()
+    if (approval.expires <= now) throw new ServiceError(403, 'ERR_APPROVAL_INVALID', 'the approval has already expired')
+    if (approval.issuedAt > now + trust.skew) throw new ServiceError(403, 'ERR_APPROVAL_INVALID', 'the approval is dated in the future')
+    if (record.expiresAt <= now) throw new ServiceError(409, 'ERR_CONFLICT', 'the request expired; the agent must invoke again')
     const updated = await stored(() => store.addApproval(id, approver, approvalText))
     metrics.approvals.inc({ event: 'approved' })
     return c.json(summary(updated))
@@ -353,7 +584,8 @@ export function createApp(options: AppOptions): Hono {
 
 /** A counter key must name a `uses` caveat of a block in the presented chain. */
 function counterFor(chain: readonly UnverifiedBlock[], key: string): UsageCounter {
-  const m = /^([0-9a-f]{64})\/(\d{1,2})$/.exec(key)
+  // One spelling per counter (no leading zeros), so that two strings never count one caveat twice.
+  const m = /^([0-9a-f]{64})\/(0|[1-9]\d?)$/.exec(key)
   const block = m ? chain.find((b) => b.idHex === m[1]) : undefined
   const caveat = block?.caveats[Number(m?.[2])]
   if (!block || caveat?.type !== 'uses') {
@@ -367,6 +599,14 @@ function counterFor(chain: readonly UnverifiedBlock[], key: string): UsageCounte
     max: caveat.max,
     ...(caveat.per === undefined ? {} : { per: caveat.per }),
   }
+}
+
+/** `<created_at>.<id>` of the last entry of the previous page. */
+function cursorParam(value: string | undefined): ApprovalCursor | undefined {
+  if (value === undefined) return undefined
+  const m = /^(\d{1,15})\.([0-9a-f]{64})$/.exec(value)
+  if (!m) throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', '"before" is the "next" cursor of a previous page')
+  return { createdAt: Number(m[1]), id: m[2] as string }
 }
 
 /** What an approver needs to see, from the invocation itself. */
@@ -394,6 +634,7 @@ function summary(record: ApprovalRecord) {
     approvers: record.approvers,
     approvals: record.approvals,
     created_at: record.createdAt,
+    expires_at: record.expiresAt,
     invocation: record.invocation,
   }
 }

@@ -13,6 +13,11 @@ export type ServiceErrorCode =
   | 'ERR_NOT_FOUND'
   | 'ERR_CONFLICT'
   | 'ERR_STORAGE_UNAVAILABLE'
+  | 'ERR_AUTH_REQUIRED'
+  | 'ERR_AUTH_INVALID'
+  | 'ERR_AUTH_REPLAY'
+  | 'ERR_MEDIA_TYPE'
+  | 'ERR_LIMIT_RATE'
 
 /** An error with the HTTP status it is answered with. */
 export class ServiceError extends Error {
@@ -20,6 +25,8 @@ export class ServiceError extends Error {
     readonly status: number,
     readonly code: ServiceErrorCode | MandateError['code'],
     message: string,
+    /** Headers the answer carries (e.g. `accept-signature` on a 401). */
+    readonly headers: Readonly<Record<string, string>> = {},
   ) {
     super(message)
     this.name = 'ServiceError'

@@ -5,13 +5,16 @@
  *
  * @module
  */
+import { randomBytes } from 'node:crypto'
 import pg from 'pg'
-import type { ConsumeResult, UsageCounter } from '../usage/store.js'
+import type { FeedEntry } from '../revocation/feed.js'
+import type { ConsumeResult } from '../usage/store.js'
 import {
   ANSWER_TTL,
   type ApprovalRecord,
   type NewRevocation,
   REVOCATION_COLUMNS,
+  type RevocationGuard,
   type RevocationRow,
   revocationValues,
   rowToEntry,
@@ -36,69 +39,205 @@ CREATE TABLE IF NOT EXISTS feed_head (one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK
 INSERT INTO feed_head (one, head) VALUES (TRUE, 0) ON CONFLICT DO NOTHING;
 CREATE TABLE IF NOT EXISTS usage_events (counter_key TEXT NOT NULL, at BIGINT NOT NULL);
 CREATE INDEX IF NOT EXISTS usage_events_key ON usage_events(counter_key, at);
-CREATE TABLE IF NOT EXISTS usage_requests (request_id TEXT PRIMARY KEY, result TEXT NOT NULL, at BIGINT NOT NULL);
-CREATE TABLE IF NOT EXISTS replay_claims (id TEXT PRIMARY KEY, expires BIGINT NOT NULL);
-CREATE TABLE IF NOT EXISTS approval_requests (id TEXT PRIMARY KEY, invocation TEXT NOT NULL, approvers TEXT NOT NULL, created_at BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS usage_totals (counter_key TEXT PRIMARY KEY, used BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS usage_answers (key TEXT PRIMARY KEY, binding TEXT NOT NULL, result TEXT NOT NULL, at BIGINT NOT NULL);
+CREATE INDEX IF NOT EXISTS usage_answers_at ON usage_answers(at);
+CREATE TABLE IF NOT EXISTS replay_claims_v2 (id TEXT PRIMARY KEY, claimer TEXT NOT NULL, expires BIGINT NOT NULL);
+CREATE INDEX IF NOT EXISTS replay_claims_v2_expires ON replay_claims_v2(expires);
+CREATE TABLE IF NOT EXISTS request_nonces (keyid TEXT NOT NULL, nonce TEXT NOT NULL, expires BIGINT NOT NULL, PRIMARY KEY (keyid, nonce));
+CREATE INDEX IF NOT EXISTS request_nonces_expires ON request_nonces(expires);
+CREATE TABLE IF NOT EXISTS approval_requests_v2 (
+  id TEXT PRIMARY KEY, invocation TEXT NOT NULL, approvers TEXT NOT NULL, requester TEXT NOT NULL,
+  created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS approval_requests_v2_requester ON approval_requests_v2(requester, expires_at);
+CREATE INDEX IF NOT EXISTS approval_requests_v2_expires ON approval_requests_v2(expires_at);
+CREATE TABLE IF NOT EXISTS health (one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one), at BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS approvals (request_id TEXT NOT NULL, approver TEXT NOT NULL, approval TEXT NOT NULL, PRIMARY KEY (request_id, approver));
 CREATE TABLE IF NOT EXISTS approval_approvers (request_id TEXT NOT NULL, approver TEXT NOT NULL, PRIMARY KEY (approver, request_id));
 `
 
-/** Connect to PostgreSQL at `url` and create the schema if needed. */
+/** A day: approval requests are kept this long after they expire. */
+const DAY = 86_400
+
+/** An approval request with its approvals, as one row (`r` is the request). */
+const RECORD_COLUMNS = `r.id, r.invocation, r.approvers, r.requester, r.created_at, r.expires_at,
+  COALESCE((SELECT json_object_agg(p.approver, p.approval) FROM approvals p WHERE p.request_id = r.id), '{}') AS approvals`
+
+interface RecordRow {
+  readonly id: string
+  readonly invocation: string
+  readonly approvers: string
+  readonly requester: string
+  readonly created_at: string
+  readonly expires_at: string
+  readonly approvals: Record<string, string>
+}
+
+function toRecord(row: RecordRow): ApprovalRecord {
+  return {
+    id: row.id,
+    invocation: row.invocation,
+    approvers: JSON.parse(row.approvers) as string[],
+    requester: row.requester,
+    createdAt: Number(row.created_at),
+    expiresAt: Number(row.expires_at),
+    approvals: { ...row.approvals },
+  }
+}
+
+/** Server-side limits, in ms: a statement, a lock wait, an idle open transaction. */
+const STATEMENT_TIMEOUT_MS = 5000
+const LOCK_TIMEOUT_MS = 3000
+const IDLE_IN_TRANSACTION_MS = 10_000
+/** Client-side backstop for a server that no longer answers at all (network gone). */
+const QUERY_TIMEOUT_MS = 8000
+/** Compaction (housekeeping, possibly with a backlog) gets longer statements. */
+const COMPACT_TIMEOUT_MS = 60_000
+/** The schema upgrade of a large 0.1 database may take a while: it alone gets this long. */
+const MIGRATION_TIMEOUT_MS = 600_000
+
+/**
+ * Create the schema, upgrading a version 0.1 database, in one transaction (the caller holds
+ * the setup lock). From 0.1: the running totals start as the count of the stored use events
+ * (0.1 kept every event of a total counter, and the unpruned events of a windowed one, so
+ * nothing is lost); live replay claims move over with an unknown claimer (`''`: nobody can
+ * release them, they expire as before); approval requests move over with an unknown
+ * requester (`''`, counted against nobody's cap) and, having no recorded expiry, expire a day
+ * after their creation. The 0.1 idempotency answers (`usage_requests`) are dropped: they have
+ * no binding to check a retry against, and 0.1 keys (bare request ids) cannot collide with the
+ * new `inv:`/`req:` keys. Stop 0.1 instances before starting this version on their database.
+ */
+async function createSchema(c: pg.PoolClient): Promise<void> {
+  // pg honours a per-query query_timeout; its typings do not list it.
+  const q = (text: string) => c.query({ text, query_timeout: MIGRATION_TIMEOUT_MS } as pg.QueryConfig)
+  await q('BEGIN')
+  try {
+    await q(`SET LOCAL statement_timeout = ${MIGRATION_TIMEOUT_MS}`)
+    const r = await q(`SELECT to_regclass('usage_totals') IS NULL AS totals, to_regclass('replay_claims_v2') IS NULL AS claims,
+      to_regclass('approval_requests_v2') IS NULL AS approvals, to_regclass('replay_claims') IS NOT NULL AS old_claims,
+      to_regclass('approval_requests') IS NOT NULL AS old_approvals`)
+    const fresh = r.rows[0] as { totals: boolean; claims: boolean; approvals: boolean; old_claims: boolean; old_approvals: boolean }
+    await q(SCHEMA)
+    if (fresh.totals)
+      await q('INSERT INTO usage_totals (counter_key, used) SELECT counter_key, COUNT(*) FROM usage_events GROUP BY counter_key')
+    if (fresh.claims && fresh.old_claims) {
+      await q("INSERT INTO replay_claims_v2 (id, claimer, expires) SELECT id, '', expires FROM replay_claims")
+      await q('DROP TABLE replay_claims')
+    }
+    if (fresh.approvals && fresh.old_approvals) {
+      await q(`INSERT INTO approval_requests_v2 (id, invocation, approvers, requester, created_at, expires_at)
+               SELECT id, invocation, approvers, '', created_at, created_at + ${DAY} FROM approval_requests`)
+      await q('DROP TABLE approval_requests')
+    }
+    await q('DROP TABLE IF EXISTS usage_requests')
+    await q('COMMIT')
+  } catch (e) {
+    await c.query('ROLLBACK').catch(() => {})
+    throw e
+  }
+}
+
+/**
+ * Connect to PostgreSQL at `url` and create the schema if needed.
+ *
+ * Nothing waits forever (#7): a connection attempt gives up after 5 s, a statement after 5 s,
+ * a lock wait (row or advisory) after 3 s, a transaction left idle is ended after 10 s by the
+ * server, and a query whose answer never comes is abandoned after 8 s by the client. Each
+ * rejects, which the service answers with 503. The server-side settings and
+ * `synchronous_commit = on` are startup parameters of every connection, so no connection can
+ * run without them (parameters given in `url` take precedence).
+ */
 export async function openPostgresStore(url: string): Promise<Store> {
-  const pool = new pg.Pool({ connectionString: url, max: 8 })
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 8,
+    connectionTimeoutMillis: 5000,
+    statement_timeout: STATEMENT_TIMEOUT_MS,
+    lock_timeout: LOCK_TIMEOUT_MS,
+    idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
+    options: '-c synchronous_commit=on',
+    query_timeout: QUERY_TIMEOUT_MS,
+    keepAlive: true,
+  })
   pool.on('error', () => {
     // An idle client died; the next query reconnects or fails with 503.
   })
-  pool.on('connect', (client) => {
-    client.query('SET synchronous_commit = on').catch(() => {})
-  })
   // Several instances may start at once: serialize schema creation.
-  const setup = await pool.connect()
+  // On failure, nothing is left behind: no pooled connection still holding the setup lock,
+  // no pool keeping the process alive.
+  const setup = await pool.connect().catch(async (e: unknown) => {
+    await pool.end().catch(() => {})
+    throw e
+  })
   try {
     await setup.query('SELECT pg_advisory_lock(7217001)')
-    await setup.query(SCHEMA)
+    await createSchema(setup)
+    // The feed id names this database (#7): created with it, so a new or replaced one has another.
+    await setup.query('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)')
+    await setup.query("INSERT INTO meta (key, value) VALUES ('feed_id', $1) ON CONFLICT (key) DO NOTHING", [
+      randomBytes(16).toString('hex'),
+    ])
     await setup.query('SELECT pg_advisory_unlock(7217001)')
-  } finally {
     setup.release()
+  } catch (e) {
+    setup.release(true)
+    await pool.end().catch(() => {})
+    throw e
   }
 
-  const tx = async <T>(work: (c: pg.PoolClient) => Promise<T>): Promise<T> => {
+  const tx = async <T>(work: (c: pg.PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> => {
     const client = await pool.connect()
+    // A connection that dies while checked out emits 'error' besides failing the query:
+    // without a listener, that would crash the process.
+    let failed: Error | undefined
+    const onError = (e: Error) => {
+      failed = e
+    }
+    client.on('error', onError)
     try {
-      await client.query('BEGIN')
+      await client.query(begin)
       const result = await work(client)
       await client.query('COMMIT')
       return result
     } catch (e) {
+      failed = e instanceof Error ? e : new Error(String(e))
       await client.query('ROLLBACK').catch(() => {})
       throw e
     } finally {
-      client.release()
+      // After a failure (a timeout may leave the connection mid-query), drop the connection
+      // rather than hand it to the next request.
+      client.off('error', onError)
+      client.release(failed)
     }
   }
 
   const load = async (q: pg.Pool | pg.PoolClient, id: string): Promise<ApprovalRecord | undefined> => {
-    const r = await q.query('SELECT id, invocation, approvers, created_at FROM approval_requests WHERE id = $1', [id])
-    const row = r.rows[0] as { id: string; invocation: string; approvers: string; created_at: string } | undefined
-    if (!row) return undefined
-    const a = await q.query('SELECT approver, approval FROM approvals WHERE request_id = $1', [id])
-    const approvals: Record<string, string> = {}
-    for (const x of a.rows as { approver: string; approval: string }[]) approvals[x.approver] = x.approval
-    return {
-      id: row.id,
-      invocation: row.invocation,
-      approvers: JSON.parse(row.approvers) as string[],
-      createdAt: Number(row.created_at),
-      approvals,
-    }
+    // One statement, so one snapshot: the request and its approvals agree.
+    const r = await q.query(`SELECT ${RECORD_COLUMNS} FROM approval_requests_v2 r WHERE r.id = $1`, [id])
+    return r.rows[0] ? toRecord(r.rows[0] as RecordRow) : undefined
   }
 
   return {
-    async addRevocation(e: NewRevocation) {
+    async addRevocation(e: NewRevocation, guard?: RevocationGuard) {
       return tx(async (c) => {
         // Serialize revocation writes across instances, so that sequence numbers commit in
-        // order: a reader that has seen seq n can never later miss a seq below n.
+        // order: a reader that has seen seq n can never later miss a seq below n. The guard's
+        // reads happen under the same lock, so what it checks still holds at the insert.
         await c.query('SELECT pg_advisory_xact_lock(7217002)')
+        if (guard) {
+          const prior = await c.query('SELECT seq FROM revocations WHERE statement_id = $1', [e.statementId])
+          if (prior.rows[0]) return { seq: Number((prior.rows[0] as { seq: string }).seq), created: false }
+          const entries = async (id: string) =>
+            (
+              (await c.query(`SELECT ${REVOCATION_COLUMNS} FROM revocations WHERE block_id = $1 ORDER BY seq`, [id]))
+                .rows as RevocationRow[]
+            ).map(rowToEntry)
+          const above: FeedEntry[][] = []
+          for (const id of guard.above) above.push(await entries(id))
+          const answer = guard.admit(await entries(e.blockId), above)
+          if (answer !== undefined) return { seq: answer, created: false }
+        }
         const inserted = await c.query(
           `INSERT INTO revocations (statement_id, block_id, kind, actions, at, by_key, reason, expires, statement)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (statement_id) DO NOTHING RETURNING seq`,
@@ -119,25 +258,39 @@ export async function openPostgresStore(url: string): Promise<Store> {
       return r.rows[0] ? Number((r.rows[0] as { seq: string }).seq) : undefined
     },
     async revocationsSince(after, limit) {
-      const client = await pool.connect()
-      try {
-        // One snapshot for both reads.
-        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+      // One snapshot for the head, the feed id, the entries and the statement ids at `since` and
+      // at the head (they let a client notice a rewritten history, §4.4).
+      return tx(async (client) => {
         const h = await client.query('SELECT head FROM feed_head')
         const head = Number((h.rows[0] as { head: string }).head)
+        const f = await client.query("SELECT value FROM meta WHERE key = 'feed_id'")
+        const feedId = (f.rows[0] as { value: string }).value
         const r = await client.query(`SELECT ${REVOCATION_COLUMNS} FROM revocations WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3`, [
           after,
           head,
           limit,
         ])
-        await client.query('COMMIT')
-        return { head, entries: (r.rows as RevocationRow[]).map(rowToEntry) }
-      } catch (e) {
-        await client.query('ROLLBACK').catch(() => {})
-        throw e
-      } finally {
-        client.release()
-      }
+        const ids = await client.query('SELECT seq, statement_id FROM revocations WHERE seq = $1 OR seq = $2', [after, head])
+        const at = new Map((ids.rows as { seq: string; statement_id: string }[]).map((x) => [Number(x.seq), x.statement_id]))
+        const sinceEntry = at.get(after)
+        const headEntry = at.get(head)
+        return {
+          head,
+          feedId,
+          entries: (r.rows as RevocationRow[]).map(rowToEntry),
+          ...(sinceEntry === undefined ? {} : { sinceEntry }),
+          ...(headEntry === undefined ? {} : { headEntry }),
+        }
+      }, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+    },
+    async feedId() {
+      const r = await pool.query("SELECT value FROM meta WHERE key = 'feed_id'")
+      return (r.rows[0] as { value: string }).value
+    },
+    async rotateFeedId() {
+      const id = randomBytes(16).toString('hex')
+      await pool.query("UPDATE meta SET value = $1 WHERE key = 'feed_id'", [id])
+      return id
     },
     async head() {
       const r = await pool.query('SELECT head FROM feed_head')
@@ -149,38 +302,68 @@ export async function openPostgresStore(url: string): Promise<Store> {
     },
     async compact(now) {
       return tx(async (c) => {
-        await c.query('DELETE FROM usage_requests WHERE at < $1', [now - ANSWER_TTL])
-        await c.query('DELETE FROM replay_claims WHERE expires <= $1', [now])
-        const r = await c.query('DELETE FROM revocations WHERE expires < $1', [now])
+        // Housekeeping may have a backlog to delete: it gets more time than a request.
+        const q = (text: string, value: number) =>
+          c.query({ text, values: [value], query_timeout: COMPACT_TIMEOUT_MS + 5000 } as pg.QueryConfig)
+        await q(`SELECT set_config('statement_timeout', $1, true)`, COMPACT_TIMEOUT_MS)
+        await q('DELETE FROM usage_answers WHERE at < $1', now - ANSWER_TTL)
+        await q('DELETE FROM replay_claims_v2 WHERE expires <= $1', now)
+        await q('DELETE FROM request_nonces WHERE expires <= $1', now)
+        const old = 'SELECT id FROM approval_requests_v2 WHERE expires_at < $1'
+        await q(`DELETE FROM approvals WHERE request_id IN (${old})`, now - DAY)
+        await q(`DELETE FROM approval_approvers WHERE request_id IN (${old})`, now - DAY)
+        await q('DELETE FROM approval_requests_v2 WHERE expires_at < $1', now - DAY)
+        const r = await q('DELETE FROM revocations WHERE expires < $1', now)
         return r.rowCount ?? 0
       })
     },
-    async consume(requestId, counters: readonly UsageCounter[], now) {
+    /**
+     * As in the SQLite store: `usage_totals.used` is a counter's stored events (windowed) or
+     * grants (total), kept in the same transaction as the events, so nothing counts history.
+     */
+    async consume(req, now) {
       return tx(async (c) => {
-        // One lock per request id first, so that a retry waits for the original's answer.
-        await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 1))', [requestId])
-        const prior = await c.query('SELECT result FROM usage_requests WHERE request_id = $1', [requestId])
-        if (prior.rows[0]) return JSON.parse((prior.rows[0] as { result: string }).result) as ConsumeResult
-        for (const key of [...new Set(counters.map((x) => x.key))].sort()) {
+        // One lock per idempotency key first, so that a retry waits for the original's answer;
+        // then the counters' locks in key order (no deadlock between overlapping requests).
+        await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 1))', [req.key])
+        const prior = await c.query('SELECT binding, result FROM usage_answers WHERE key = $1', [req.key])
+        const p = prior.rows[0] as { binding: string; result: string } | undefined
+        if (p) return p.binding === req.binding ? (JSON.parse(p.result) as ConsumeResult) : 'conflict'
+        for (const key of [...new Set(req.counters.map((x) => x.key))].sort()) {
           await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 2))', [key])
         }
+        const addTotal = (key: string, n: number) =>
+          c.query(
+            'INSERT INTO usage_totals (counter_key, used) VALUES ($1, $2) ON CONFLICT (counter_key) DO UPDATE SET used = usage_totals.used + EXCLUDED.used',
+            [key, n],
+          )
+        const used: number[] = []
+        const seen = new Map<string, number>()
         let answer: ConsumeResult | undefined
-        const used = async (x: UsageCounter) => {
-          const r =
-            x.per === undefined
-              ? await c.query('SELECT COUNT(*) AS n FROM usage_events WHERE counter_key = $1', [x.key])
-              : await c.query('SELECT COUNT(*) AS n FROM usage_events WHERE counter_key = $1 AND at > $2', [x.key, now - x.per])
-          return Number((r.rows[0] as { n: string }).n)
-        }
-        for (const x of counters) {
-          if (x.per !== undefined) await c.query('DELETE FROM usage_events WHERE counter_key = $1 AND at <= $2', [x.key, now - x.per])
-          if ((await used(x)) >= x.max) {
+        for (const x of req.counters) {
+          let n = seen.get(x.key)
+          if (n === undefined) {
+            const t = await c.query('SELECT used FROM usage_totals WHERE counter_key = $1', [x.key])
+            n = t.rows[0] ? Number((t.rows[0] as { used: string }).used) : 0
+            if (x.per !== undefined) {
+              const pruned =
+                (await c.query('DELETE FROM usage_events WHERE counter_key = $1 AND at <= $2', [x.key, now - x.per])).rowCount ?? 0
+              if (pruned > 0) {
+                await addTotal(x.key, -pruned)
+                n -= pruned
+              }
+            }
+          } else n += 1
+          seen.set(x.key, n)
+          used.push(n)
+          if (n >= x.max) {
             if (x.per === undefined) answer = { granted: false, exhausted: x.key }
             else {
-              const r = await c.query('SELECT at FROM usage_events WHERE counter_key = $1 AND at > $2 ORDER BY at DESC LIMIT 1 OFFSET $3', [
+              // The window frees when the (n − max + 1)-th oldest live grant leaves it.
+              const r = await c.query('SELECT at FROM usage_events WHERE counter_key = $1 AND at > $2 ORDER BY at LIMIT 1 OFFSET $3', [
                 x.key,
                 now - x.per,
-                x.max - 1,
+                n - x.max,
               ])
               const at = r.rows[0] ? Number((r.rows[0] as { at: string }).at) : undefined
               answer = { granted: false, exhausted: x.key, ...(at === undefined ? {} : { resetAt: at + x.per }) }
@@ -190,67 +373,127 @@ export async function openPostgresStore(url: string): Promise<Store> {
         }
         if (!answer) {
           const remaining: { key: string; remaining: number }[] = []
-          for (const x of counters) {
-            await c.query('INSERT INTO usage_events (counter_key, at) VALUES ($1, $2)', [x.key, now])
-            remaining.push({ key: x.key, remaining: x.max - (await used(x)) })
+          for (const [i, x] of req.counters.entries()) {
+            if (x.per !== undefined) await c.query('INSERT INTO usage_events (counter_key, at) VALUES ($1, $2)', [x.key, now])
+            await addTotal(x.key, 1)
+            remaining.push({ key: x.key, remaining: x.max - ((used[i] as number) + 1) })
           }
           answer = { granted: true, remaining }
         }
-        await c.query('INSERT INTO usage_requests (request_id, result, at) VALUES ($1, $2, $3)', [requestId, JSON.stringify(answer), now])
+        await c.query('INSERT INTO usage_answers (key, binding, result, at) VALUES ($1, $2, $3, $4)', [
+          req.key,
+          req.binding,
+          JSON.stringify(answer),
+          now,
+        ])
         return answer
       })
     },
-    async claimReplay(id, expiresAt, now) {
+    async claimReplay(id, claimer, expiresAt, now) {
+      // Inserted, or an expired claim taken over (by anyone): one row. A live claim: none.
       const r = await pool.query(
-        `INSERT INTO replay_claims (id, expires) VALUES ($1, $2)
-         ON CONFLICT (id) DO UPDATE SET expires = EXCLUDED.expires WHERE replay_claims.expires <= $3`,
-        [id, expiresAt, now],
+        `INSERT INTO replay_claims_v2 (id, claimer, expires) VALUES ($1, $2, $3)
+         ON CONFLICT (id) DO UPDATE SET claimer = EXCLUDED.claimer, expires = EXCLUDED.expires WHERE replay_claims_v2.expires <= $4`,
+        [id, claimer, expiresAt, now],
       )
       return r.rowCount === 1
     },
-    async releaseReplay(id) {
-      await pool.query('DELETE FROM replay_claims WHERE id = $1', [id])
+    async releaseReplay(id, claimer, now) {
+      return tx(async (c) => {
+        // The row lock makes the check and the delete one step against a concurrent take-over.
+        const r = await c.query('SELECT claimer FROM replay_claims_v2 WHERE id = $1 AND expires > $2 FOR UPDATE', [id, now])
+        const holder = (r.rows[0] as { claimer: string } | undefined)?.claimer
+        if (holder === undefined) return 'absent' as const
+        if (holder !== claimer) return 'not-yours' as const
+        await c.query('DELETE FROM replay_claims_v2 WHERE id = $1', [id])
+        return 'released' as const
+      })
     },
-    async putApprovalRequest(r) {
-      await tx(async (c) => {
+    async useNonce(keyid, nonce, expiresAt) {
+      // Kept (and refused again) until compaction drops it after `expiresAt`.
+      const r = await pool.query(
+        'INSERT INTO request_nonces (keyid, nonce, expires) VALUES ($1, $2, $3) ON CONFLICT (keyid, nonce) DO NOTHING',
+        [keyid, nonce, expiresAt],
+      )
+      return r.rowCount === 1
+    },
+    async putApprovalRequest(r, maxPending, now) {
+      return tx(async (c) => {
+        // Per requester, the count and the insert are one serialized step, so the cap holds
+        // across instances; per id, the primary key makes a concurrent duplicate a no-op.
+        await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 3))', [r.requester])
+        const existing = await load(c, r.id)
+        if (existing) return existing
+        const n = await c.query(
+          'SELECT COUNT(*) AS n FROM approval_requests_v2 r WHERE r.requester = $1 AND r.expires_at > $2 AND NOT EXISTS (SELECT 1 FROM approvals p WHERE p.request_id = r.id)',
+          [r.requester, now],
+        )
+        if (Number((n.rows[0] as { n: string }).n) >= maxPending) return 'full' as const
         await c.query(
-          'INSERT INTO approval_requests (id, invocation, approvers, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING',
-          [r.id, r.invocation, JSON.stringify(r.approvers), r.createdAt],
+          `INSERT INTO approval_requests_v2 (id, invocation, approvers, requester, created_at, expires_at)
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
+          [r.id, r.invocation, JSON.stringify(r.approvers), r.requester, r.createdAt, r.expiresAt],
         )
         for (const a of r.approvers)
           await c.query('INSERT INTO approval_approvers (request_id, approver) VALUES ($1, $2) ON CONFLICT DO NOTHING', [r.id, a])
+        return (await load(c, r.id)) as ApprovalRecord
       })
-      return (await load(pool, r.id)) as ApprovalRecord
     },
     async getApprovalRequest(id) {
       return load(pool, id)
     },
-    async pendingApprovals(approver, limit) {
+    async pendingApprovals(approver, limit, now, before) {
+      // Ids compare bytewise (COLLATE "C"), as in SQLite, whatever the database's collation.
+      const after = before ? 'AND (r.created_at < $4 OR (r.created_at = $4 AND r.id COLLATE "C" < $5))' : ''
       const r = await pool.query(
-        `SELECT r.id FROM approval_approvers a JOIN approval_requests r ON r.id = a.request_id
-         WHERE a.approver = $1 AND NOT EXISTS (SELECT 1 FROM approvals p WHERE p.request_id = r.id AND p.approver = a.approver)
-         ORDER BY r.created_at, r.id LIMIT $2`,
-        [approver, limit],
+        `SELECT ${RECORD_COLUMNS} FROM approval_approvers a JOIN approval_requests_v2 r ON r.id = a.request_id
+         WHERE a.approver = $1 AND r.expires_at > $2 ${after}
+           AND NOT EXISTS (SELECT 1 FROM approvals p WHERE p.request_id = r.id AND p.approver = a.approver)
+         ORDER BY r.created_at DESC, r.id COLLATE "C" DESC LIMIT $3`,
+        before ? [approver, now, limit, before.createdAt, before.id] : [approver, now, limit],
       )
-      const out: ApprovalRecord[] = []
-      for (const row of r.rows as { id: string }[]) out.push((await load(pool, row.id)) as ApprovalRecord)
-      return out
+      return (r.rows as RecordRow[]).map(toRecord)
     },
     async addApproval(id, approver, approval) {
-      await pool.query('INSERT INTO approvals (request_id, approver, approval) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
-        id,
-        approver,
-        approval,
-      ])
-      return (await load(pool, id)) as ApprovalRecord
+      return tx(async (c) => {
+        await c.query(
+          `INSERT INTO approvals (request_id, approver, approval)
+           SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM approval_requests_v2 WHERE id = $1) ON CONFLICT DO NOTHING`,
+          [id, approver, approval],
+        )
+        return (await load(c, id)) as ApprovalRecord
+      })
     },
     async ping() {
       await pool.query('SELECT 1')
     },
+    async probe() {
+      // A committed write, waiting at most a second for a lock and two for the statement, so
+      // that /readyz answers within about two seconds.
+      await tx(async (c) => {
+        await c.query("SET LOCAL lock_timeout = '1s'")
+        await c.query("SET LOCAL statement_timeout = '2s'")
+        await c.query(
+          `INSERT INTO health (one, at) VALUES (TRUE, EXTRACT(EPOCH FROM now())::BIGINT)
+           ON CONFLICT (one) DO UPDATE SET at = EXCLUDED.at`,
+        )
+      })
+    },
     async settings() {
-      const r = await pool.query("SELECT current_setting('synchronous_commit') AS sc, current_setting('fsync') AS fsync")
-      const row = r.rows[0] as { sc: string; fsync: string }
-      return { backend: 'postgres', synchronous_commit: row.sc, fsync: row.fsync }
+      const r = await pool.query(
+        `SELECT current_setting('synchronous_commit') AS sc, current_setting('fsync') AS fsync,
+                current_setting('statement_timeout') AS st, current_setting('lock_timeout') AS lt,
+                current_setting('idle_in_transaction_session_timeout') AS it`,
+      )
+      const row = r.rows[0] as { sc: string; fsync: string; st: string; lt: string; it: string }
+      return {
+        backend: 'postgres',
+        synchronous_commit: row.sc,
+        fsync: row.fsync,
+        statement_timeout: row.st,
+        lock_timeout: row.lt,
+        idle_in_transaction_session_timeout: row.it,
+      }
     },
     async close() {
       await pool.end()

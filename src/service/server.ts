@@ -4,17 +4,22 @@
  *
  * @module
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
-import type { AddressInfo } from 'node:net'
+
+import { setMaxListeners } from 'node:events'
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
+import type { AddressInfo, Socket } from 'node:net'
+import { hostname, networkInterfaces } from 'node:os'
 import { dirname } from 'node:path'
 import { serve } from '@hono/node-server'
 import pino, { type Logger } from 'pino'
 import { writeSecretFile } from '../cli/io.js'
 import { exportSecretKeyPem, generateKeyPair, importSecretKeyPem, type KeyPair, toDidKey } from '../crypto/keys.js'
 import { createApp } from './app.js'
+import { createFeedGuard, fileFeedMark } from './feed-mark.js'
 import { createMetrics } from './metrics.js'
 import { openSqliteStore } from './sqlite-store.js'
 import type { Store } from './store.js'
+import type { TrustOptions } from './trust.js'
 
 /** Validated service configuration. */
 export interface ServiceConfig {
@@ -25,6 +30,22 @@ export interface ServiceConfig {
   /** The feed-signing key file (PKCS#8 PEM); created with mode 0600 when absent. */
   readonly keyFile: string
   readonly logLevel: string
+  /**
+   * The durable feed mark (highest head served, and its feed id), checked at start and on every
+   * page read to detect a restored database (spec/service-v1.md §4.4). Default `<keyFile>.feed`.
+   */
+  readonly feedMarkFile?: string
+  /** How long close() waits for in-flight requests before it drops their connections (ms, default 5,000). */
+  readonly shutdownMs?: number
+  /** Log here instead of a new pino logger on stdout (tests). */
+  readonly logger?: Logger
+  /** Served principals, registered verifiers and the other trust settings (see {@link TrustOptions}). */
+  readonly trust: TrustOptions & { readonly audience?: string }
+  /**
+   * The URLs clients reach the service by (behind a proxy: the public ones). Signed requests
+   * must address one of them; default: the address listened on.
+   */
+  readonly publicUrls?: readonly string[]
 }
 
 /** A running service. */
@@ -52,33 +73,86 @@ export function loadOrCreateKey(path: string, log?: Logger): KeyPair {
   return pair
 }
 
+/** Warn (never naming the key) when the key file is open to group or others. */
+export function checkKeyFileMode(path: string, log: Logger): void {
+  if (process.platform === 'win32') return
+  const mode = statSync(path).mode & 0o777
+  if ((mode & 0o077) === 0) return
+  log.warn(
+    { file: path, mode: `0${mode.toString(8)}` },
+    `the feed-signing key file ${path} is readable or writable by group or others (mode 0${mode.toString(8)}): anyone who reads it can sign feed pages; fix it with: chmod 600 ${path}`,
+  )
+}
+
 /**
  * Start the service; resolves once it listens.
  *
  * @example
  * ```ts
- * const service = await startService({ host: '127.0.0.1', port: 0, db: './mandate.db', keyFile: './service.pem', logLevel: 'info' })
+ * const service = await startService({
+ *   host: '127.0.0.1',
+ *   port: 0,
+ *   db: './mandate.db',
+ *   keyFile: './service.pem',
+ *   logLevel: 'info',
+ *   trust: { roots: [{ name: 'alice', key: 'did:key:z6Mk…' }], verifiers: [{ name: 'mail', key: 'did:key:z6Mk…' }] },
+ * })
  * console.log(service.url, service.serviceKey)
  * await service.close()
  * ```
  */
 export async function startService(config: ServiceConfig): Promise<RunningService> {
-  const logger = pino({
-    level: config.logLevel,
-    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.mandate', '*.presentation', '*.secret'], censor: '[redacted]' },
-  })
+  const logger =
+    config.logger ??
+    pino({
+      level: config.logLevel,
+      redact: {
+        paths: ['req.headers.authorization', 'req.headers.cookie', '*.mandate', '*.presentation', '*.secret'],
+        censor: '[redacted]',
+      },
+    })
   const key = loadOrCreateKey(config.keyFile, logger)
+  checkKeyFileMode(config.keyFile, logger)
+  const feedMark = fileFeedMark(config.feedMarkFile ?? `${config.keyFile}.feed`)
   const store = await openStore(config.db)
   const closing = new AbortController()
-  const app = createApp({ store, key, logger, metrics: createMetrics(), closing: closing.signal })
-  const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port })
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', () => resolve())
-    server.once('error', reject)
-  })
+  // One listener per open push stream: many streams are normal, not a leak.
+  setMaxListeners(0, closing.signal)
+  let server: ReturnType<typeof serve>
+  const sockets = new Set<Socket>()
+  // Known once listening (the port may be 0); until then no signed request is accepted.
+  let authorities: readonly string[] = []
+  try {
+    // A database restored behind the service's back (its head below what was served) gets a
+    // new feed id before any page goes out, so that verifiers resync. (#7)
+    await createFeedGuard(store, feedMark, logger).check()
+    const app = createApp({
+      ...config.trust,
+      authorities: () => authorities,
+      store,
+      key,
+      logger,
+      metrics: createMetrics(),
+      closing: closing.signal,
+      feedMark,
+    })
+    server = serve({ fetch: app.fetch, hostname: config.host, port: config.port })
+    server.on('connection', (socket: Socket) => {
+      sockets.add(socket)
+      socket.once('close', () => sockets.delete(socket))
+    })
+    await new Promise<void>((resolve, reject) => {
+      server.once('listening', () => resolve())
+      server.once('error', reject)
+    })
+  } catch (e) {
+    await store.close().catch(() => {})
+    throw e
+  }
   const address = server.address() as AddressInfo
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
   const url = `http://${host}:${address.port}`
+  authorities = serviceAuthorities(config.publicUrls ?? [], address)
   const serviceKey = toDidKey(key.publicKey)
   // Housekeeping once a minute; a failure is logged and retried, never fatal.
   const housekeeping = setInterval(() => {
@@ -88,16 +162,56 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
     )
   }, 60_000)
   housekeeping.unref()
-  logger.info({ url, key: serviceKey, storage: await store.settings() }, 'listening')
+  logger.info({ url, key: serviceKey, authorities, storage: await store.settings() }, 'listening')
+  const shutdownMs = config.shutdownMs ?? 5000
+  let shutdown: Promise<void> | undefined
   return {
     url,
     serviceKey,
     store,
-    async close() {
-      clearInterval(housekeeping)
-      closing.abort()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
-      await store.close()
+    close() {
+      shutdown ??= (async () => {
+        clearInterval(housekeeping)
+        // Stop accepting and end the push streams; in-flight requests get until the deadline.
+        closing.abort()
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+        // Connections go idle as their requests (and streams) end: close them as they do.
+        const idle = setInterval(() => {
+          if ('closeIdleConnections' in server) server.closeIdleConnections()
+        }, 25)
+        if ('closeIdleConnections' in server) server.closeIdleConnections()
+        const deadline = setTimeout(() => {
+          logger.warn({ connections: sockets.size, ms: shutdownMs }, 'shutdown deadline passed: closing the remaining connections')
+          if ('closeAllConnections' in server) server.closeAllConnections()
+          for (const socket of sockets) socket.destroy()
+        }, shutdownMs)
+        try {
+          await closed
+        } finally {
+          clearTimeout(deadline)
+          clearInterval(idle)
+        }
+        await store.close()
+      })()
+      return shutdown
     },
   }
+}
+
+/**
+ * The `host[:port]` names signed requests may address: the `--public-url`s when given (behind
+ * a proxy, the names clients use), else the address listened on — for a loopback address also
+ * `localhost`, for a wildcard address every address of this machine and its host name.
+ */
+export function serviceAuthorities(publicUrls: readonly string[], address: AddressInfo): string[] {
+  if (publicUrls.length > 0) return publicUrls.map((u) => new URL(u).host.toLowerCase())
+  const port = address.port
+  const named = (host: string) => new URL(`http://${host.includes(':') ? `[${host}]` : host}:${port}`).host.toLowerCase()
+  const loopback = ['127.0.0.1', 'localhost', '::1']
+  if (address.address === '0.0.0.0' || address.address === '::') {
+    const local = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address.replace(/%.*$/, '')))
+    return [...new Set([...loopback, ...local, hostname()].map(named))]
+  }
+  if (address.address.startsWith('127.') || address.address === '::1') return [...new Set([address.address, ...loopback].map(named))]
+  return [named(address.address)]
 }

@@ -8,19 +8,22 @@
  *
  * @module
  */
+import { randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
-import type { ConsumeResult, UsageCounter } from '../usage/store.js'
+import type { ConsumeResult } from '../usage/store.js'
 import {
   ANSWER_TTL,
   type ApprovalRecord,
   type NewRevocation,
   REVOCATION_COLUMNS,
+  type RevocationGuard,
   type RevocationRow,
   revocationValues,
   rowToEntry,
   type Store,
+  type StoredConsume,
 } from './store.js'
 
 const SCHEMA = `
@@ -43,20 +46,43 @@ CREATE TABLE IF NOT EXISTS usage_events (
   at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS usage_events_key ON usage_events(counter_key, at);
-CREATE TABLE IF NOT EXISTS usage_requests (
-  request_id TEXT PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS usage_totals (
+  counter_key TEXT PRIMARY KEY,
+  used INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS usage_answers (
+  key TEXT PRIMARY KEY,
+  binding TEXT NOT NULL,
   result TEXT NOT NULL,
   at INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS replay_claims (
+CREATE INDEX IF NOT EXISTS usage_answers_at ON usage_answers(at);
+CREATE TABLE IF NOT EXISTS replay_claims_v2 (
   id TEXT PRIMARY KEY,
+  claimer TEXT NOT NULL,
   expires INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS approval_requests (
+CREATE INDEX IF NOT EXISTS replay_claims_v2_expires ON replay_claims_v2(expires);
+CREATE TABLE IF NOT EXISTS request_nonces (
+  keyid TEXT NOT NULL,
+  nonce TEXT NOT NULL,
+  expires INTEGER NOT NULL,
+  PRIMARY KEY (keyid, nonce)
+);
+CREATE INDEX IF NOT EXISTS request_nonces_expires ON request_nonces(expires);
+CREATE TABLE IF NOT EXISTS approval_requests_v2 (
   id TEXT PRIMARY KEY,
   invocation TEXT NOT NULL,
   approvers TEXT NOT NULL,
-  created_at INTEGER NOT NULL
+  requester TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS approval_requests_v2_requester ON approval_requests_v2(requester, expires_at);
+CREATE INDEX IF NOT EXISTS approval_requests_v2_expires ON approval_requests_v2(expires_at);
+CREATE TABLE IF NOT EXISTS health (
+  one INTEGER PRIMARY KEY CHECK (one = 1),
+  at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS approvals (
   request_id TEXT NOT NULL,
@@ -71,15 +97,78 @@ CREATE TABLE IF NOT EXISTS approval_approvers (
 );
 `
 
+/** A day: approval requests are kept this long after they expire. */
+const DAY = 86_400
+
+/** How long a write waits for another connection's lock (the probe waits {@link PROBE_BUSY_MS}). */
+const BUSY_TIMEOUT_MS = 2000
+/** The readiness probe waits at most this for a lock, so that /readyz answers within ~2 s. */
+const PROBE_BUSY_MS = 1000
+
+/** Tables of {@link SCHEMA} that version 0.1 did not have. */
+const NEW_TABLES = ['usage_totals', 'usage_answers', 'replay_claims_v2', 'request_nonces', 'approval_requests_v2', 'health']
+
+/**
+ * Create the schema, upgrading a version 0.1 database on the way, in one write transaction —
+ * taken only when a table is missing, so that an up-to-date file that has become read-only
+ * still opens (and then fails {@link Store.probe}).
+ *
+ * From 0.1: the running totals start as the count of the stored use events (0.1 kept every
+ * event of a total counter, and the unpruned events of a windowed one, so nothing is lost);
+ * live replay claims move over with an unknown claimer (`''`: nobody can release them, they
+ * expire as before); approval requests move over with an unknown requester (`''`, counted
+ * against nobody's cap) and, having no recorded expiry, expire a day after their creation.
+ * The 0.1 idempotency answers (`usage_requests`) are dropped: they have no binding to check a
+ * retry against, and 0.1 keys (bare request ids) cannot collide with the new `inv:`/`req:` keys.
+ */
+function createSchema(db: Database.Database): void {
+  const exists = (table: string) => db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== undefined
+  if (NEW_TABLES.every(exists) && !exists('usage_requests')) {
+    db.exec(SCHEMA) // nothing to create: reads only
+    return
+  }
+  db.transaction(() => {
+    const fresh = new Set(NEW_TABLES.filter((t) => !exists(t)))
+    db.exec(SCHEMA)
+    if (fresh.has('usage_totals')) {
+      db.exec('INSERT INTO usage_totals (counter_key, used) SELECT counter_key, COUNT(*) FROM usage_events GROUP BY counter_key')
+    }
+    if (fresh.has('replay_claims_v2') && exists('replay_claims')) {
+      db.exec("INSERT INTO replay_claims_v2 (id, claimer, expires) SELECT id, '', expires FROM replay_claims")
+      db.exec('DROP TABLE replay_claims')
+    }
+    if (fresh.has('approval_requests_v2') && exists('approval_requests')) {
+      db.exec(
+        `INSERT INTO approval_requests_v2 (id, invocation, approvers, requester, created_at, expires_at)
+         SELECT id, invocation, approvers, '', created_at, created_at + ${DAY} FROM approval_requests`,
+      )
+      db.exec('DROP TABLE approval_requests')
+    }
+    db.exec('DROP TABLE IF EXISTS usage_requests')
+  }).immediate()
+}
+
 /** Open (creating if needed) a SQLite store at `path`. */
 export function openSqliteStore(path: string): Store {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
   const db = new Database(path)
   db.pragma('journal_mode = WAL')
   db.pragma('synchronous = FULL')
-  db.pragma('busy_timeout = 5000')
+  // better-sqlite3 waits for a lock on the event loop: every request stalls meanwhile. Only
+  // another process (a backup, a shell, a misconfigured second instance) can hold the lock of
+  // a one-process store, so wait briefly and answer 503 rather than stall for long.
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`)
   db.pragma('foreign_keys = ON')
-  db.exec(SCHEMA)
+  createSchema(db)
+  // The feed id names this database (#7): created with it, so a new or replaced file has another.
+  // Written only when absent, so that an up-to-date file that has become read-only still opens.
+  const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined
+  if (!hasMeta || db.prepare("SELECT 1 FROM meta WHERE key = 'feed_id'").get() === undefined) {
+    db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)')
+    db.prepare("INSERT INTO meta (key, value) VALUES ('feed_id', ?) ON CONFLICT(key) DO NOTHING").run(randomBytes(16).toString('hex'))
+  }
+  const feedIdStmt = db.prepare("SELECT value FROM meta WHERE key = 'feed_id'")
+  const setFeedId = db.prepare("UPDATE meta SET value = ? WHERE key = 'feed_id'")
 
   const insertRevocation = db.prepare(
     'INSERT INTO revocations (statement_id, block_id, kind, actions, at, by_key, reason, expires, statement) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(statement_id) DO NOTHING',
@@ -89,73 +178,140 @@ export function openSqliteStore(path: string): Store {
   const forBlock = db.prepare(`SELECT ${REVOCATION_COLUMNS} FROM revocations WHERE block_id = ? ORDER BY seq`)
   const headStmt = db.prepare("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'revocations'), 0) AS head")
   const compactStmt = db.prepare('DELETE FROM revocations WHERE expires < ?')
-  const forgetAnswers = db.prepare('DELETE FROM usage_requests WHERE at < ?')
-  const forgetClaims = db.prepare('DELETE FROM replay_claims WHERE expires <= ?')
+  const forgetAnswers = db.prepare('DELETE FROM usage_answers WHERE at < ?')
+  const forgetClaims = db.prepare('DELETE FROM replay_claims_v2 WHERE expires <= ?')
+  const forgetNonces = db.prepare('DELETE FROM request_nonces WHERE expires <= ?')
+  const oldRequests = 'SELECT id FROM approval_requests_v2 WHERE expires_at < ?'
+  const forgetApprovals = db.prepare(`DELETE FROM approvals WHERE request_id IN (${oldRequests})`)
+  const forgetApprovers = db.prepare(`DELETE FROM approval_approvers WHERE request_id IN (${oldRequests})`)
+  const forgetRequests = db.prepare('DELETE FROM approval_requests_v2 WHERE expires_at < ?')
+  // Inserted, or an expired claim taken over (by anyone): one change. A live claim: none.
   const claim = db.prepare(
-    'INSERT INTO replay_claims (id, expires) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET expires = excluded.expires WHERE replay_claims.expires <= ?',
+    `INSERT INTO replay_claims_v2 (id, claimer, expires) VALUES (?, ?, ?)
+     ON CONFLICT(id) DO UPDATE SET claimer = excluded.claimer, expires = excluded.expires WHERE replay_claims_v2.expires <= ?`,
   )
-  const release = db.prepare('DELETE FROM replay_claims WHERE id = ?')
-  const priorAnswer = db.prepare('SELECT result FROM usage_requests WHERE request_id = ?')
-  const countSince = db.prepare('SELECT COUNT(*) AS n, MIN(at) AS oldest FROM usage_events WHERE counter_key = ? AND at > ?')
-  const countAll = db.prepare('SELECT COUNT(*) AS n FROM usage_events WHERE counter_key = ?')
-  const nthNewest = db.prepare('SELECT at FROM usage_events WHERE counter_key = ? AND at > ? ORDER BY at DESC LIMIT 1 OFFSET ?')
+  const liveClaim = db.prepare('SELECT claimer FROM replay_claims_v2 WHERE id = ? AND expires > ?').pluck()
+  const release = db.prepare('DELETE FROM replay_claims_v2 WHERE id = ?')
+  const addNonce = db.prepare('INSERT INTO request_nonces (keyid, nonce, expires) VALUES (?, ?, ?) ON CONFLICT DO NOTHING')
+  const priorAnswer = db.prepare('SELECT binding, result FROM usage_answers WHERE key = ?')
+  const saveAnswer = db.prepare('INSERT INTO usage_answers (key, binding, result, at) VALUES (?, ?, ?, ?)')
+  const getTotal = db.prepare('SELECT used FROM usage_totals WHERE counter_key = ?').pluck()
+  const addTotal = db.prepare(
+    'INSERT INTO usage_totals (counter_key, used) VALUES (?, ?) ON CONFLICT(counter_key) DO UPDATE SET used = used + excluded.used',
+  )
   const addEvent = db.prepare('INSERT INTO usage_events (counter_key, at) VALUES (?, ?)')
+  // Both walk the (counter_key, at) index from the oldest event: the delete touches only the
+  // expired events, the select skips only `used − max` live ones (0 unless a counter's max shrank).
   const pruneEvents = db.prepare('DELETE FROM usage_events WHERE counter_key = ? AND at <= ?')
-  const saveAnswer = db.prepare('INSERT INTO usage_requests (request_id, result, at) VALUES (?, ?, ?)')
+  const nthOldestLive = db.prepare('SELECT at FROM usage_events WHERE counter_key = ? AND at > ? ORDER BY at LIMIT 1 OFFSET ?').pluck()
   const putRequest = db.prepare(
-    'INSERT INTO approval_requests (id, invocation, approvers, created_at) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO NOTHING',
+    `INSERT INTO approval_requests_v2 (id, invocation, approvers, requester, created_at, expires_at)
+     VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`,
   )
+  const livePerRequester = db
+    .prepare(
+      'SELECT COUNT(*) FROM approval_requests_v2 r WHERE r.requester = ? AND r.expires_at > ? AND NOT EXISTS (SELECT 1 FROM approvals p WHERE p.request_id = r.id)',
+    )
+    .pluck()
   const putApprover = db.prepare('INSERT INTO approval_approvers (request_id, approver) VALUES (?, ?) ON CONFLICT DO NOTHING')
-  const getRequest = db.prepare('SELECT id, invocation, approvers, created_at FROM approval_requests WHERE id = ?')
-  const getApprovals = db.prepare('SELECT approver, approval FROM approvals WHERE request_id = ?')
-  const pending = db.prepare(
-    `SELECT r.id FROM approval_approvers a JOIN approval_requests r ON r.id = a.request_id
-     WHERE a.approver = ? AND NOT EXISTS (SELECT 1 FROM approvals p WHERE p.request_id = r.id AND p.approver = a.approver)
-     ORDER BY r.created_at, r.id LIMIT ?`,
+  const getRequest = db.prepare(
+    'SELECT id, invocation, approvers, requester, created_at, expires_at FROM approval_requests_v2 WHERE id = ?',
   )
-  const putApproval = db.prepare('INSERT INTO approvals (request_id, approver, approval) VALUES (?, ?, ?) ON CONFLICT DO NOTHING')
+  const getApprovals = db.prepare('SELECT approver, approval FROM approvals WHERE request_id = ?')
+  const pendingQuery = (cursor: string) => `
+    SELECT r.id FROM approval_approvers a JOIN approval_requests_v2 r ON r.id = a.request_id
+    WHERE a.approver = ? AND r.expires_at > ? ${cursor}
+      AND NOT EXISTS (SELECT 1 FROM approvals p WHERE p.request_id = r.id AND p.approver = a.approver)
+    ORDER BY r.created_at DESC, r.id DESC LIMIT ?`
+  const pendingFirst = db.prepare(pendingQuery('')).pluck()
+  const pendingAfter = db.prepare(pendingQuery('AND (r.created_at, r.id) < (?, ?)')).pluck()
+  const putApproval = db.prepare(
+    `INSERT INTO approvals (request_id, approver, approval)
+     SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM approval_requests_v2 WHERE id = ?) ON CONFLICT DO NOTHING`,
+  )
+  const touchHealth = db.prepare('INSERT INTO health (one, at) VALUES (1, ?) ON CONFLICT(one) DO UPDATE SET at = excluded.at')
 
   const loadRequest = (id: string): ApprovalRecord | undefined => {
-    const r = getRequest.get(id) as { id: string; invocation: string; approvers: string; created_at: number } | undefined
+    const r = getRequest.get(id) as
+      | { id: string; invocation: string; approvers: string; requester: string; created_at: number; expires_at: number }
+      | undefined
     if (!r) return undefined
     const approvals: Record<string, string> = {}
     for (const a of getApprovals.all(id) as { approver: string; approval: string }[]) approvals[a.approver] = a.approval
-    return { id: r.id, invocation: r.invocation, approvers: JSON.parse(r.approvers) as string[], createdAt: r.created_at, approvals }
+    return {
+      id: r.id,
+      invocation: r.invocation,
+      approvers: JSON.parse(r.approvers) as string[],
+      requester: r.requester,
+      createdAt: r.created_at,
+      expiresAt: r.expires_at,
+      approvals,
+    }
   }
 
-  const consumeTx = db.transaction((requestId: string, counters: readonly UsageCounter[], now: number): ConsumeResult => {
-    const prior = priorAnswer.get(requestId) as { result: string } | undefined
-    if (prior) return JSON.parse(prior.result) as ConsumeResult
+  /**
+   * One consume, in one IMMEDIATE transaction. `usage_totals.used` is, per counter, the number
+   * of its stored events (windowed) or of its grants (total: no events are stored): each grant
+   * adds one, each pruned event takes one off, in the same transaction, so that nothing ever
+   * counts past events. With the clock not going backwards, a windowed counter's events are
+   * exactly those in (now − per, now] after pruning, which makes the window exact.
+   */
+  const consumeTx = db.transaction((c: StoredConsume, now: number): ConsumeResult | 'conflict' => {
+    const prior = priorAnswer.get(c.key) as { binding: string; result: string } | undefined
+    if (prior) return prior.binding === c.binding ? (JSON.parse(prior.result) as ConsumeResult) : 'conflict'
+    // used[i]: uses of counters[i]'s key before this consume (a key repeated in one request
+    // counts the earlier occurrence's use too).
+    const used: number[] = []
+    const seen = new Map<string, number>()
     let answer: ConsumeResult | undefined
-    for (const c of counters) {
-      if (c.per !== undefined) pruneEvents.run(c.key, now - c.per)
-      const used = c.per === undefined ? (countAll.get(c.key) as { n: number }).n : (countSince.get(c.key, now - c.per) as { n: number }).n
-      if (used >= c.max) {
-        if (c.per === undefined) answer = { granted: false, exhausted: c.key }
+    for (const x of c.counters) {
+      let n = seen.get(x.key)
+      if (n === undefined) {
+        n = (getTotal.get(x.key) as number | undefined) ?? 0
+        if (x.per !== undefined) {
+          const pruned = pruneEvents.run(x.key, now - x.per).changes
+          if (pruned > 0) {
+            addTotal.run(x.key, -pruned)
+            n -= pruned
+          }
+        }
+      } else n += 1
+      seen.set(x.key, n)
+      used.push(n)
+      if (n >= x.max) {
+        if (x.per === undefined) answer = { granted: false, exhausted: x.key }
         else {
-          // The window frees up when the max-th newest grant leaves it.
-          const row = nthNewest.get(c.key, now - c.per, c.max - 1) as { at: number } | undefined
-          answer = { granted: false, exhausted: c.key, ...(row ? { resetAt: row.at + c.per } : {}) }
+          // A use at t is granted when fewer than max grants fall in (t − per, t]: the window
+          // frees once n − max + 1 of the n live grants have left it, i.e. when the
+          // (n − max + 1)-th oldest one does, at its time + per.
+          const at = nthOldestLive.get(x.key, now - x.per, n - x.max) as number | undefined
+          answer = { granted: false, exhausted: x.key, ...(at === undefined ? {} : { resetAt: at + x.per }) }
         }
         break
       }
     }
     if (!answer) {
-      const remaining = counters.map((c) => {
-        addEvent.run(c.key, now)
-        const used =
-          c.per === undefined ? (countAll.get(c.key) as { n: number }).n : (countSince.get(c.key, now - c.per) as { n: number }).n
-        return { key: c.key, remaining: c.max - used }
+      const remaining = c.counters.map((x, i) => {
+        if (x.per !== undefined) addEvent.run(x.key, now)
+        addTotal.run(x.key, 1)
+        return { key: x.key, remaining: x.max - ((used[i] as number) + 1) }
       })
       answer = { granted: true, remaining }
     }
-    saveAnswer.run(requestId, JSON.stringify(answer), now)
+    saveAnswer.run(c.key, c.binding, JSON.stringify(answer), now)
     return answer
   })
 
   return {
-    async addRevocation(e: NewRevocation) {
+    async addRevocation(e: NewRevocation, guard?: RevocationGuard) {
       const tx = db.transaction(() => {
+        const prior = seqOf.get(e.statementId) as { seq: number } | undefined
+        if (prior) return { seq: prior.seq, created: false }
+        if (guard) {
+          const entries = (id: string) => (forBlock.all(id) as RevocationRow[]).map(rowToEntry)
+          const answer = guard.admit(entries(e.blockId), guard.above.map(entries))
+          if (answer !== undefined) return { seq: answer, created: false }
+        }
         const info = insertRevocation.run(...revocationValues(e))
         const row = seqOf.get(e.statementId) as { seq: number }
         return { seq: row.seq, created: info.changes === 1 }
@@ -167,10 +323,31 @@ export function openSqliteStore(path: string): Store {
     },
     async revocationsSince(after, limit) {
       // sqlite_sequence only grows (compaction never lowers it); one read transaction is one snapshot.
+      // The statement ids at `since` and at the head let a client notice a rewritten history (§4.4).
+      const ids = db.prepare('SELECT seq, statement_id FROM revocations WHERE seq IN (?, ?)')
       return db.transaction(() => {
         const head = (headStmt.get() as { head: number }).head
-        return { head, entries: (since.all(after, head, limit) as RevocationRow[]).map(rowToEntry) }
+        const feedId = (feedIdStmt.get() as { value: string }).value
+        const entries = (since.all(after, head, limit) as RevocationRow[]).map(rowToEntry)
+        const at = new Map((ids.all(after, head) as { seq: number; statement_id: string }[]).map((r) => [r.seq, r.statement_id]))
+        const sinceEntry = at.get(after)
+        const headEntry = at.get(head)
+        return {
+          head,
+          feedId,
+          entries,
+          ...(sinceEntry === undefined ? {} : { sinceEntry }),
+          ...(headEntry === undefined ? {} : { headEntry }),
+        }
       })()
+    },
+    async feedId() {
+      return (feedIdStmt.get() as { value: string }).value
+    },
+    async rotateFeedId() {
+      const id = randomBytes(16).toString('hex')
+      setFeedId.run(id)
+      return id
     },
     async head() {
       return (headStmt.get() as { head: number }).head
@@ -179,51 +356,119 @@ export function openSqliteStore(path: string): Store {
       return (forBlock.all(blockId) as RevocationRow[]).map(rowToEntry)
     },
     async compact(now) {
-      return db.transaction(() => {
-        forgetAnswers.run(now - ANSWER_TTL)
-        forgetClaims.run(now)
-        return compactStmt.run(now).changes
-      })()
+      return db
+        .transaction(() => {
+          forgetAnswers.run(now - ANSWER_TTL)
+          forgetClaims.run(now)
+          forgetNonces.run(now)
+          forgetApprovals.run(now - DAY)
+          forgetApprovers.run(now - DAY)
+          forgetRequests.run(now - DAY)
+          return compactStmt.run(now).changes
+        })
+        .immediate()
     },
-    async consume(requestId, counters, now) {
-      return consumeTx.immediate(requestId, counters, now)
+    async consume(c, now) {
+      return consumeTx.immediate(c, now)
     },
-    async claimReplay(id, expiresAt, now) {
-      // Inserted, or an expired claim taken over: one change. A live claim: none.
-      return claim.run(id, expiresAt, now).changes === 1
+    async claimReplay(id, claimer, expiresAt, now) {
+      return claim.run(id, claimer, expiresAt, now).changes === 1
     },
-    async releaseReplay(id) {
-      release.run(id)
+    async releaseReplay(id, claimer, now) {
+      return db
+        .transaction((): 'released' | 'absent' | 'not-yours' => {
+          const holder = liveClaim.get(id, now) as string | undefined
+          if (holder === undefined) return 'absent'
+          if (holder !== claimer) return 'not-yours'
+          release.run(id)
+          return 'released'
+        })
+        .immediate()
     },
-    async putApprovalRequest(r) {
-      db.transaction(() => {
-        putRequest.run(r.id, r.invocation, JSON.stringify(r.approvers), r.createdAt)
-        for (const a of r.approvers) putApprover.run(r.id, a)
-      }).immediate()
-      return loadRequest(r.id) as ApprovalRecord
+    async useNonce(keyid, nonce, expiresAt) {
+      // Kept (and refused again) until compaction drops it after `expiresAt`.
+      return addNonce.run(keyid, nonce, expiresAt).changes === 1
+    },
+    async putApprovalRequest(r, maxPending, now) {
+      // IMMEDIATE: the count and the insert are one serialized step, so the cap holds.
+      return db
+        .transaction((): ApprovalRecord | 'full' => {
+          const existing = loadRequest(r.id)
+          if (existing) return existing
+          if ((livePerRequester.get(r.requester, now) as number) >= maxPending) return 'full'
+          putRequest.run(r.id, r.invocation, JSON.stringify(r.approvers), r.requester, r.createdAt, r.expiresAt)
+          for (const a of r.approvers) putApprover.run(r.id, a)
+          return loadRequest(r.id) as ApprovalRecord
+        })
+        .immediate()
     },
     async getApprovalRequest(id) {
-      return loadRequest(id)
+      return db.transaction(() => loadRequest(id))()
     },
-    async pendingApprovals(approver, limit) {
-      return (pending.all(approver, limit) as { id: string }[]).map((r) => loadRequest(r.id) as ApprovalRecord)
+    async pendingApprovals(approver, limit, now, before) {
+      return db.transaction(() => {
+        const ids = (
+          before ? pendingAfter.all(approver, now, before.createdAt, before.id, limit) : pendingFirst.all(approver, now, limit)
+        ) as string[]
+        return ids.map((id) => loadRequest(id) as ApprovalRecord)
+      })()
     },
     async addApproval(id, approver, approval) {
-      putApproval.run(id, approver, approval)
-      return loadRequest(id) as ApprovalRecord
+      return db
+        .transaction(() => {
+          putApproval.run(id, approver, approval, id)
+          return loadRequest(id) as ApprovalRecord
+        })
+        .immediate()
     },
     async ping() {
       db.prepare('SELECT 1').get()
+    },
+    async probe() {
+      // A committed (fsynced) write, waiting for a lock only briefly.
+      db.pragma(`busy_timeout = ${PROBE_BUSY_MS}`)
+      try {
+        db.transaction(() => touchHealth.run(Math.floor(Date.now() / 1000))).immediate()
+      } finally {
+        db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`)
+      }
     },
     async settings() {
       return {
         backend: 'sqlite',
         journal_mode: String(db.pragma('journal_mode', { simple: true })),
         synchronous: String(db.pragma('synchronous', { simple: true })),
+        busy_timeout: String(db.pragma('busy_timeout', { simple: true })),
       }
     },
     async close() {
       db.close()
     },
+  }
+}
+
+/**
+ * Record `times.length` past grants of counter `key` in the database at `path`, in one
+ * transaction, as that many consumes would have: the use events (for a windowed counter)
+ * and the running total. For the benchmark and tests only.
+ *
+ * @internal
+ */
+export function seedUsage(path: string, key: string, times: readonly number[], windowed: boolean): void {
+  const db = new Database(path)
+  try {
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`)
+    createSchema(db)
+    db.transaction(() => {
+      if (windowed) {
+        const addEvent = db.prepare('INSERT INTO usage_events (counter_key, at) VALUES (?, ?)')
+        for (const t of times) addEvent.run(key, t)
+      }
+      db.prepare(
+        'INSERT INTO usage_totals (counter_key, used) VALUES (?, ?) ON CONFLICT(counter_key) DO UPDATE SET used = used + excluded.used',
+      ).run(key, times.length)
+    }).immediate()
+  } finally {
+    db.close()
   }
 }

@@ -16,6 +16,14 @@ export interface NewRevocation extends Omit<FeedEntry, 'seq'> {
   readonly statement: Uint8Array
 }
 
+/** What {@link Store.addRevocation} checks, atomically with the insert. (#7) */
+export interface RevocationGuard {
+  /** Block ids above the target, in chain order. */
+  readonly above: readonly string[]
+  /** Synchronous: throw to refuse, return a seq to answer with it, or nothing to insert. */
+  admit(target: readonly FeedEntry[], above: readonly (readonly FeedEntry[])[]): number | undefined
+}
+
 /** A pending or answered approval request. */
 export interface ApprovalRecord {
   /** The invocation id (hex). */
@@ -24,15 +32,45 @@ export interface ApprovalRecord {
   readonly invocation: string
   /** did:keys that may approve it. */
   readonly approvers: readonly string[]
+  /** did:key of the invocation's signer (the last holder), for the per-requester cap. (#7) */
+  readonly requester: string
   readonly createdAt: number
+  /** After this, the invocation can no longer be accepted: the request stops counting as pending. (#7) */
+  readonly expiresAt: number
   /** Approvals received so far (text forms), by approver did:key. */
   readonly approvals: Readonly<Record<string, string>>
 }
 
+/** Where a newest-first listing resumes: the last entry of the previous page. (#7) */
+export interface ApprovalCursor {
+  readonly createdAt: number
+  readonly id: string
+}
+
+/** One consume, as the service stores it. (#7) */
+export interface StoredConsume {
+  /**
+   * The idempotency key: `inv:<invocation id>` for an invocation, `req:<name length>:<verifier name>:<request id>`
+   * for a bare mandate, so that nobody can answer for another's request.
+   */
+  readonly key: string
+  /** SHA-256 (hex) of what was asked: the chain's block ids and the sorted counter keys. */
+  readonly binding: string
+  readonly counters: readonly UsageCounter[]
+}
+
 /** The service's storage. */
 export interface Store {
-  /** Append a revocation unless the same statement is already there; the entry's seq either way. */
-  addRevocation(entry: NewRevocation): Promise<{ seq: number; created: boolean }>
+  /**
+   * Append a revocation unless the same statement is already there; the entry's seq either way.
+   * With `guard`, the entries of the target block and of `guard.above` (the blocks above it, in
+   * chain order) are read in the same serialized transaction as the insert and handed to
+   * `guard.admit`, which throws to refuse (nothing written), returns an existing entry's seq to
+   * answer with instead (nothing written), or nothing to insert. Rules about what is already
+   * there (authority to resume, a final revoke said once, per-signer caps) hold under any
+   * concurrency, across instances. (#7)
+   */
+  addRevocation(entry: NewRevocation, guard?: RevocationGuard): Promise<{ seq: number; created: boolean }>
   /** The sequence number of an accepted statement, by statement id. */
   revocationSeq(statementId: string): Promise<number | undefined>
   /**
@@ -40,8 +78,14 @@ export interface Store {
    * when compaction removes the newest entry) and the entries with since < seq ≤ head, in
    * order, at most `limit`. Bounding by the head read in the same snapshot is what lets a
    * client set its mark to the head without ever skipping an entry committed later.
+   * `sinceEntry` and `headEntry` are the statement ids (hex) of the rows at seq `since` and at
+   * seq `head`, from the same snapshot, when those rows exist: a client that remembers the one
+   * at its mark notices a rewritten history (spec/service-v1.md §4.4).
    */
-  revocationsSince(since: number, limit: number): Promise<{ head: number; entries: FeedEntry[] }>
+  revocationsSince(
+    since: number,
+    limit: number,
+  ): Promise<{ head: number; feedId: string; entries: FeedEntry[]; sinceEntry?: string; headEntry?: string }>
   /** The head alone (see {@link Store.revocationsSince}). */
   head(): Promise<number>
   /** Entries against one block. */
@@ -49,27 +93,60 @@ export interface Store {
   /**
    * Housekeeping at service time `now`: drop revocation entries whose block expired before
    * `now` (they can no longer matter), idempotency answers older than a day, expired replay
-   * claims.
+   * claims and nonces, and approval requests expired for a day.
    * Returns how many revocation entries went.
    */
   compact(now: number): Promise<number>
   /**
-   * Consume one use from every counter, all or nothing, idempotently by `requestId`, with
-   * exact sliding windows on the service clock `now`.
+   * Consume one use from every counter, all or nothing, idempotently by `c.key`, with exact
+   * sliding windows on the service clock `now`. A stored answer is returned only when its
+   * binding is `c.binding`; another binding under the same key answers `'conflict'` and
+   * changes nothing. (#7) The cost does not grow with past uses (running totals).
    */
-  consume(requestId: string, counters: readonly UsageCounter[], now: number): Promise<ConsumeResult>
-  /** Claim an invocation id until `expiresAt`; false if a live claim exists. Atomic. */
-  claimReplay(id: string, expiresAt: number, now: number): Promise<boolean>
-  /** Drop a claim (its request was denied after all). */
-  releaseReplay(id: string): Promise<void>
-  /** Create an approval request (idempotent by invocation id). */
-  putApprovalRequest(record: Omit<ApprovalRecord, 'approvals'>): Promise<ApprovalRecord>
+  consume(c: StoredConsume, now: number): Promise<ConsumeResult | 'conflict'>
+  /**
+   * Claim an invocation id for `claimer` (a verifier's did:key) until `expiresAt`; false if a
+   * live claim exists, whoever holds it. Atomic. (#7)
+   */
+  claimReplay(id: string, claimer: string, expiresAt: number, now: number): Promise<boolean>
+  /**
+   * Drop a claim, only if `claimer` holds it: `'released'`, `'absent'` (no live claim) or
+   * `'not-yours'` (another verifier holds it; nothing changes). (#7)
+   */
+  releaseReplay(id: string, claimer: string, now: number): Promise<'released' | 'absent' | 'not-yours'>
+  /**
+   * Accept a signed request's (keyid, nonce) once: false if it was seen before. Kept until
+   * `expiresAt`, then compacted. (#7)
+   */
+  useNonce(keyid: string, nonce: string, expiresAt: number, now: number): Promise<boolean>
+  /**
+   * Create an approval request (idempotent by invocation id: an existing one is returned as
+   * it is). Refused with `'full'` when `record.requester` already has `maxPending` pending
+   * requests (not expired at `now`, and not answered by any approver yet), atomically with
+   * the insert. (#7)
+   */
+  putApprovalRequest(record: Omit<ApprovalRecord, 'approvals'>, maxPending: number, now: number): Promise<ApprovalRecord | 'full'>
   getApprovalRequest(id: string): Promise<ApprovalRecord | undefined>
-  /** Requests naming `approver` that it has not yet approved, oldest first. */
-  pendingApprovals(approver: string, limit: number): Promise<ApprovalRecord[]>
+  /**
+   * Requests naming `approver` that it has not yet approved and that have not expired at
+   * `now`, newest first (created_at desc, id desc), strictly after `before` when given. (#7)
+   */
+  pendingApprovals(approver: string, limit: number, now: number, before?: ApprovalCursor): Promise<ApprovalRecord[]>
   addApproval(id: string, approver: string, approval: string): Promise<ApprovalRecord>
   /** Readiness: the database answers. */
   ping(): Promise<void>
+  /**
+   * Readiness for writes: a small write is committed (fails on a read-only file, a full disk,
+   * a held lock, a timeout). (#7)
+   */
+  probe(): Promise<void>
+  /**
+   * The feed id: 16 random bytes (hex) created with the database, so that a verifier notices a
+   * new or replaced database. (#7)
+   */
+  feedId(): Promise<string>
+  /** Replace the feed id with a new random one (after a detected rollback); returns it. (#7) */
+  rotateFeedId(): Promise<string>
   /** Storage settings, for the durability assertions of the tests and /readyz. */
   settings(): Promise<Record<string, string>>
   close(): Promise<void>

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { KeyPair } from '../crypto/keys.js'
 import { MandateError } from '../errors.js'
 import { postJson } from '../internal/http.js'
 import { toText } from '../token/text.js'
@@ -15,6 +16,13 @@ import type { ConsumeRequest, ConsumeResult, UsageStore } from './store.js'
 /** Options of {@link createRemoteUsageStore}. */
 export interface RemoteUsageOptions {
   readonly url: string
+  /**
+   * This verifier's key, registered with the service (`mandate serve --verifier NAME=KEY`,
+   * NAME being this verifier's audience): the service lets only registered verifiers spend uses.
+   */
+  readonly key: KeyPair
+  /** Retries, signed anew and with the same request id, when no answer came (default 2). */
+  readonly retries?: number
   readonly fetch?: typeof fetch
   /** Give up after this many ms (default 5,000). */
   readonly timeoutMs?: number
@@ -25,10 +33,12 @@ export interface RemoteUsageOptions {
  *
  * @example
  * ```ts
- * const verifier = createVerifier({ roots, audience: 'mail', usage: createRemoteUsageStore({ url: 'http://127.0.0.1:8787' }) })
+ * const usage = createRemoteUsageStore({ url: 'http://127.0.0.1:8787', key: mailVerifierKey })
+ * const verifier = createVerifier({ roots, audience: 'mail', usage })
  * ```
  */
 export function createRemoteUsageStore(options: RemoteUsageOptions): UsageStore {
+  if (!options?.key?.secretKey) throw new TypeError('"key" expected the verifier\'s key pair (registered with the service)')
   const doFetch = options.fetch ?? fetch
   const base = options.url.replace(/\/+$/, '')
   return {
@@ -39,6 +49,10 @@ export function createRemoteUsageStore(options: RemoteUsageOptions): UsageStore 
         { request_id: request.requestId, presentation, counters: request.counters.map((c) => c.key) },
         {
           fetch: doFetch,
+          key: options.key,
+          // A consume that timed out may have been counted: asking again with the same request
+          // id gets that answer instead of denying a request whose use is already spent.
+          retries: options.retries ?? 2,
           timeoutMs: options.timeoutMs ?? 5000,
           code: 'ERR_COUNTER_UNAVAILABLE',
           what: 'usage service',

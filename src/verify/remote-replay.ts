@@ -1,11 +1,14 @@
 /**
  * A replay cache shared through the service (`POST /v1/replay/claim`), so that an invocation
  * is accepted once across every verifier of a deployment, not once per process. The service
- * only lets the holder of an intact invocation claim its id. A failure to get an answer
+ * lets only a registered verifier of the invocation's audience claim its id, and only the
+ * verifier holding a claim release it. A claim is never retried: a late first answer would
+ * make the retry look like a replay. A failure to get an answer
  * throws `ERR_REPLAY_UNAVAILABLE`, and the verifier then denies (fail closed).
  *
  * @module
  */
+import type { KeyPair } from '../crypto/keys.js'
 import { MandateError } from '../errors.js'
 import { postJson } from '../internal/http.js'
 import { toText } from '../token/text.js'
@@ -16,14 +19,18 @@ import type { ReplayCache } from './replay.js'
  *
  * @example
  * ```ts
- * const verifier = createVerifier({ roots, audience: 'mail', replay: createRemoteReplayCache({ url: 'http://127.0.0.1:8787' }) })
+ * const replay = createRemoteReplayCache({ url: 'http://127.0.0.1:8787', key: mailVerifierKey })
+ * const verifier = createVerifier({ roots, audience: 'mail', replay })
  * ```
  */
 export function createRemoteReplayCache(options: {
   readonly url: string
+  /** This verifier's key, registered with the service under its audience. */
+  readonly key: KeyPair
   readonly fetch?: typeof fetch
   readonly timeoutMs?: number
 }): ReplayCache {
+  if (!options?.key?.secretKey) throw new TypeError('"key" expected the verifier\'s key pair (registered with the service)')
   const doFetch = options.fetch ?? fetch
   const base = options.url.replace(/\/+$/, '')
   const post = (path: string, invocation: Uint8Array) =>
@@ -32,6 +39,7 @@ export function createRemoteReplayCache(options: {
       { invocation: toText('invocation', invocation) },
       {
         fetch: doFetch,
+        key: options.key,
         timeoutMs: options.timeoutMs ?? 5000,
         code: 'ERR_REPLAY_UNAVAILABLE',
         what: 'replay service',

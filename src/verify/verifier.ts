@@ -3,10 +3,14 @@
  * It never throws on bad input: every problem becomes a {@link Denied} with a stable code,
  * the block and caveat at fault, a message and a hint.
  *
- * Order: size → strict CBOR → version → chain links → signatures (cached by exact bytes) →
- * holder proof (bearer secret, seal, or invocation signature with audience, freshness and
- * replay) → revocation (fail closed when stale) → caveats → approvals → replay claim →
- * usage counters, last, so that a denied request consumes nothing.
+ * Every injected dependency (clock, revocation view, usage store, replay cache, extension
+ * checkers) that throws or answers out of shape denies with a typed code, never an allow.
+ *
+ * Order: clock → size → strict CBOR → version → approvals counted (at most 16) → chain links →
+ * signatures (cached by exact bytes) → the request (one given beside an invocation must be the
+ * one it signs) → holder proof (bearer secret, seal, or invocation signature with audience,
+ * freshness and replay) → revocation (fail closed when stale) → caveats → approvals → replay
+ * claim → usage counters, last, so that a denied request consumes nothing.
  *
  * @module
  */
@@ -22,7 +26,7 @@ import { parsePublicKey, toDidKey } from '../crypto/keys.js'
 import { fail, MandateError, type MandateErrorCode } from '../errors.js'
 import { equalBytes, toHex, utf8 } from '../internal/bytes.js'
 import { type Clock, iso, systemClock } from '../internal/clock.js'
-import { createMemoryRevocationView, type RevocationView } from '../revocation/view.js'
+import { createMemoryRevocationView, type RevocationEntry, type RevocationView } from '../revocation/view.js'
 import { parseApproval, type UnverifiedApproval } from '../token/approval.js'
 import type { UnverifiedBlock } from '../token/block.js'
 import { parseInvocation, type Request, type UnverifiedInvocation } from '../token/invocation.js'
@@ -30,7 +34,7 @@ import { DEFAULT_MAX_LIFETIME, parseMandate, type UnverifiedMandate } from '../t
 import { signingInput } from '../token/signing.js'
 import { kindOf } from '../token/text.js'
 import { createMemoryUsageStore } from '../usage/memory.js'
-import type { UsageStore } from '../usage/store.js'
+import type { ConsumeResult, UsageStore } from '../usage/store.js'
 import type { Allowed, AuditRecord, ChainLink, DecidedRequest, Decision, Denied } from './decision.js'
 import { type ApprovalRequirement, type EvaluationResult, type ExtensionChecker, evaluateCaveats, type Presentation } from './evaluate.js'
 import { checkChain, checkInvocationSignature, checkMandateProof } from './integrity.js'
@@ -49,7 +53,10 @@ export interface VerifierOptions {
   readonly roots: readonly (string | Uint8Array | Root)[]
   /** This service's name; invocations and audience caveats must name it. */
   readonly audience: string
-  /** Unix-seconds clock (default: the system clock). */
+  /**
+   * Unix-seconds clock (default: the system clock). One that throws or returns anything but a
+   * whole number ≥ 0 denies every request with `ERR_CLOCK_UNAVAILABLE`.
+   */
   readonly clock?: Clock
   /** Allowed clock skew in seconds, 0–300 (default 60). */
   readonly skew?: number
@@ -83,8 +90,13 @@ export interface AuthorizeInput {
   readonly token?: string
   readonly mandate?: string | Uint8Array | UnverifiedMandate
   readonly invocation?: string | Uint8Array | UnverifiedInvocation
-  /** The request, for a bare (bearer or sealed) mandate. An invocation carries its own. */
+  /**
+   * The request, for a bare (bearer or sealed) mandate. An invocation carries its own; one given
+   * beside it must equal it in action, resource, args and (if given) intent, else
+   * `ERR_REQUEST_INVALID`.
+   */
   readonly request?: Request
+  /** At most 16 (`ERR_LIMIT_COUNT` beyond, before any is read). */
   readonly approvals?: readonly (string | Uint8Array | UnverifiedApproval)[]
   /** Idempotency key for usage counting of bare mandates (invocations use their id). */
   readonly requestId?: string
@@ -131,6 +143,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const maxLifetime = seconds(options.limits?.maxLifetime ?? DEFAULT_MAX_LIFETIME, 1, 10 * 365 * 86400, 'limits.maxLifetime')
   const invocationMaxAge = seconds(options.limits?.invocationMaxAge ?? 300, 1, 86400, 'limits.invocationMaxAge')
   const revocationMaxAge = seconds(options.revocationMaxAge ?? 30, 1, 86400, 'revocationMaxAge')
+  injected(options.clock, 'clock', [])
+  injected(options.usage, 'usage', ['consume'])
+  injected(options.revocations, 'revocations', ['freshAt', 'entries'])
+  injected(options.replay, 'replay', ['has', 'claim', 'release'])
+  for (const [code, checker] of Object.entries(options.extensions ?? {})) injected(checker, `extensions[${code}]`, [])
   const engine: Engine = {
     roots,
     audience: options.audience,
@@ -152,6 +169,18 @@ export function createVerifier(options: VerifierOptions): Verifier {
     usage: engine.usage,
     authorize: (input) => authorize(engine, input),
   }
+}
+
+/** An injected dependency must at least have the shape it promises (`[]`: a function). */
+function injected(value: unknown, title: string, methods: readonly string[]): void {
+  if (value === undefined) return
+  if (methods.length === 0) {
+    if (typeof value !== 'function') throw new TypeError(`"${title}" expected a function, got ${typeof value}`)
+    return
+  }
+  const ok = (typeof value === 'object' || typeof value === 'function') && value !== null
+  if (!ok || methods.some((m) => typeof (value as Record<string, unknown>)[m] !== 'function'))
+    throw new TypeError(`"${title}" expected an object with ${methods.map((m) => `${m}()`).join(', ')}`)
 }
 
 function seconds(value: unknown, min: number, max: number, title: string): number {
@@ -186,14 +215,19 @@ interface Progress {
   root?: TrustedRoot
 }
 
+/** Approvals read per request, at most (more are refused unread, before any signature work). */
+const MAX_APPROVALS = 16
+
 async function authorize(engine: Engine, input: AuthorizeInput): Promise<Decision> {
-  const progress: Progress = { now: engine.clock() }
+  const progress: Progress = { now: 0 }
   let claimed: UnverifiedInvocation | undefined
   try {
+    readClock(engine.clock, progress)
     const { chain, presentation, invocation, request, bytes, proof } = parsePresentation(input)
     progress.chain = chain
     progress.presentation = presentation
     if (invocation) progress.invocation = invocation
+    const approvalList = presentedApprovals(input.approvals)
     progress.root = verifyChain(engine, chain)
     const req = resolveRequest(input.request, invocation, request)
     progress.request = req
@@ -209,14 +243,15 @@ async function authorize(engine: Engine, input: AuthorizeInput): Promise<Decisio
       chain,
       extensions: engine.extensions,
     })
-    const approvers = checkApprovals(engine, progress.now, evaluation.approvals, input.approvals ?? [], invocation)
+    const approvers = checkApprovals(engine, progress.now, evaluation.approvals, approvalList, invocation)
     if (invocation) {
       const until = invocation.issuedAt + engine.invocationMaxAge + engine.skew + 1
+      // A claim that answers anything but true or false is not known to be ours: deny, and do
+      // not release it (it may be another verifier's).
       const won = await dependency(
         () => engine.replay.claim(invocation.idHex, until, progress.now, invocation.bytes),
-        'ERR_REPLAY_UNAVAILABLE',
-        'the replay store could not be reached',
-        'replay protection needs its store; denied until it answers (fail closed)',
+        isBoolean,
+        REPLAY_STORE,
       )
       if (!won) fail('ERR_REPLAY', 'this invocation was already used', { hint: 'sign a new invocation for each request' })
       claimed = invocation
@@ -233,6 +268,40 @@ async function authorize(engine: Engine, input: AuthorizeInput): Promise<Decisio
     }
     return denied(engine, progress, e)
   }
+}
+
+/**
+ * Read the injected clock once. One that throws, or answers anything but a whole number of
+ * seconds ≥ 0, denies the request (the audit record then carries the system time).
+ */
+function readClock(clock: Clock, progress: Progress): void {
+  let now: unknown
+  try {
+    now = clock()
+  } catch (cause) {
+    progress.now = systemClock()
+    fail('ERR_CLOCK_UNAVAILABLE', 'the verifier clock failed', { cause, hint: 'the clock given to createVerifier threw' })
+  }
+  if (!Number.isSafeInteger(now) || (now as number) < 0) {
+    progress.now = systemClock()
+    const got = typeof now === 'number' ? String(now) : typeof now
+    fail('ERR_CLOCK_UNAVAILABLE', `the verifier clock gave no whole number of seconds (got ${got})`, {
+      hint: 'the clock given to createVerifier must return Unix time in whole seconds',
+    })
+  }
+  progress.now = now as number
+}
+
+/** The presented approvals: a list of at most {@link MAX_APPROVALS}, counted before any is read. */
+function presentedApprovals(approvals: unknown): readonly (string | Uint8Array | UnverifiedApproval)[] {
+  if (approvals === undefined) return []
+  if (!Array.isArray(approvals)) fail('ERR_REQUEST_INVALID', 'approvals must be a list')
+  if (approvals.length > MAX_APPROVALS) {
+    fail('ERR_LIMIT_COUNT', `at most ${MAX_APPROVALS} approvals per request, got ${approvals.length}`, {
+      hint: 'present only the approvals the approval caveats ask for',
+    })
+  }
+  return approvals
 }
 
 function parsePresentation(input: AuthorizeInput): {
@@ -308,10 +377,13 @@ function resolveRequest(
   fromInvocation: DecidedRequest | undefined,
 ): DecidedRequest {
   if (invocation && fromInvocation) {
-    if (given !== undefined && (given.action !== fromInvocation.action || given.resource !== fromInvocation.resource)) {
-      fail('ERR_REQUEST_INVALID', 'the request differs from what the invocation signs', {
-        hint: 'an invocation carries its own request; do not pass another',
-      })
+    if (given !== undefined) {
+      const field = requestDifference(given, fromInvocation)
+      if (field !== undefined) {
+        fail('ERR_REQUEST_INVALID', `the request differs from what the invocation signs: ${field}`, {
+          hint: 'an invocation carries its own request; pass none, or exactly the one it signs',
+        })
+      }
     }
     // Arguments decoded from the signed payload already passed the strict profile.
     checkRequest(fromInvocation, false)
@@ -328,6 +400,37 @@ function resolveRequest(
   return request
 }
 
+/**
+ * The first field in which a request given beside an invocation differs from the one the
+ * invocation signs: action, resource (present or absent), args (by canonical encoding; absent
+ * equals empty, as the invocation omits empty args), intent (when given). None: `undefined`.
+ */
+function requestDifference(given: unknown, signed: DecidedRequest): string | undefined {
+  if (given === null || typeof given !== 'object' || Array.isArray(given)) return 'request (not an object)'
+  const r = given as { action?: unknown; resource?: unknown; args?: unknown; intent?: unknown }
+  if (r.action !== signed.action) return 'action'
+  if (r.resource !== signed.resource) return 'resource'
+  if (!sameArgs(r.args, signed.args)) return 'args'
+  if (r.intent !== undefined && r.intent !== signed.intent) return 'intent'
+  return undefined
+}
+
+function sameArgs(given: unknown, signed: Args): boolean {
+  const encode = (a: Args) => encodeCbor(encodeArgs(a))
+  if (given === undefined) return Object.keys(signed).length === 0
+  if (!isArgsObject(given)) return false
+  try {
+    return equalBytes(encode(given), encode(signed))
+  } catch {
+    return false // not encodable: it cannot be what was signed
+  }
+}
+
+/** Arguments are an object (not a list, not null); its values are checked when encoded. */
+function isArgsObject(v: unknown): v is Args {
+  return v !== null && typeof v === 'object' && !Array.isArray(v)
+}
+
 function checkRequest(r: DecidedRequest, checkArgs = true): void {
   if (typeof r.action !== 'string' || !isActionName(r.action)) {
     fail('ERR_REQUEST_INVALID', `not an action name: ${JSON.stringify(r.action)}`, {
@@ -338,6 +441,7 @@ function checkRequest(r: DecidedRequest, checkArgs = true): void {
     fail('ERR_REQUEST_INVALID', `resource must be text of at most ${TOKEN_LIMITS.maxStringBytes} bytes`)
   }
   if (!checkArgs) return
+  if (!isArgsObject(r.args)) fail('ERR_REQUEST_INVALID', 'args must be an object of named arguments')
   try {
     encodeCbor(encodeArgs(r.args))
   } catch (e) {
@@ -371,12 +475,7 @@ async function verifyHolder(
         hint: 'sign a fresh invocation',
       })
     }
-    const seen = await dependency(
-      () => engine.replay.has(invocation.idHex, now),
-      'ERR_REPLAY_UNAVAILABLE',
-      'the replay store could not be reached',
-      'replay protection needs its store; denied until it answers (fail closed)',
-    )
+    const seen = await dependency(() => engine.replay.has(invocation.idHex, now), isBoolean, REPLAY_STORE)
     if (seen) fail('ERR_REPLAY', 'this invocation was already used', { hint: 'sign a new invocation for each request' })
     return
   }
@@ -386,29 +485,36 @@ async function verifyHolder(
 
 function checkRevocations(engine: Engine, now: number, chain: readonly UnverifiedBlock[], action: string): void {
   const view = engine.revocations
-  let freshAt: number
+  let freshAt: unknown
   try {
     freshAt = view.freshAt()
-  } catch {
-    freshAt = Number.NEGATIVE_INFINITY
+  } catch (e) {
+    // A view that knows why it cannot answer (a rewritten feed) says so; anything else is stale.
+    if (e instanceof MandateError) throw e
+    freshAt = undefined
   }
-  if (!(freshAt >= now - engine.revocationMaxAge)) {
-    fail('ERR_REVOCATION_STALE', `the revocation view is stale (last complete ${Number.isFinite(freshAt) ? iso(freshAt) : 'never'})`, {
+  // Anything but a finite number (a string, NaN, a promise) is a view that failed to answer.
+  if (typeof freshAt !== 'number' || !Number.isFinite(freshAt) || freshAt < now - engine.revocationMaxAge) {
+    const when = typeof freshAt === 'number' && Number.isFinite(freshAt) ? iso(freshAt) : 'never'
+    fail('ERR_REVOCATION_STALE', `the revocation view is stale (last complete ${when})`, {
       hint: 'the verifier cannot reach its revocation service; it denies until it can (fail closed)',
     })
   }
   for (const b of chain) {
-    let entries: ReturnType<RevocationView['entries']>
+    let entries: unknown
     try {
       entries = view.entries(b.idHex)
     } catch {
       fail('ERR_REVOCATION_STALE', 'the revocation view failed to answer', { block: b.index })
     }
-    for (const e of entries ?? []) {
+    if (entries !== undefined && !(Array.isArray(entries) && entries.every(isRevocationEntry))) {
+      fail('ERR_REVOCATION_STALE', 'the revocation view gave an unusable answer', { block: b.index })
+    }
+    for (const e of (entries ?? []) as readonly RevocationEntry[]) {
       const scoped = e.actions !== undefined && e.actions.length > 0
       if (scoped && !e.actions?.some((p) => matchAction(p, action))) continue
-      const who = e.by ? ` by ${e.by}` : ''
-      const why = e.reason ? `: ${e.reason}` : ''
+      const who = typeof e.by === 'string' && e.by ? ` by ${e.by}` : ''
+      const why = typeof e.reason === 'string' && e.reason ? `: ${e.reason}` : ''
       const what = scoped ? `${action} under block ${b.index}` : `block ${b.index}`
       if (e.kind === 'revoke') {
         fail('ERR_REVOKED', `${what} was revoked${who} at ${iso(e.at)}${why}`, {
@@ -419,6 +525,17 @@ function checkRevocations(engine: Engine, now: number, chain: readonly Unverifie
       fail('ERR_SUSPENDED', `${what} is suspended${who} since ${iso(e.at)}${why}`, { block: b.index, hint: 'it works again once resumed' })
     }
   }
+}
+
+/** An entry a verifier can act on: a known kind and, if scoped, a list of pattern texts. */
+function isRevocationEntry(v: unknown): v is RevocationEntry {
+  if (v === null || typeof v !== 'object') return false
+  const e = v as Record<string, unknown>
+  const actions = e['actions']
+  return (
+    (e['kind'] === 'revoke' || e['kind'] === 'suspend') &&
+    (actions === undefined || (Array.isArray(actions) && actions.every((p: unknown) => typeof p === 'string')))
+  )
 }
 
 function checkApprovals(
@@ -483,34 +600,83 @@ async function consumeUsage(
   const requestId = invocation?.idHex ?? input.requestId ?? toHex(randomBytes(16))
   const result = await dependency(
     () => engine.usage.consume({ requestId, counters: evaluation.counters, now, presentation }),
-    'ERR_COUNTER_UNAVAILABLE',
-    'the usage counter could not be reached',
-    'usage limits need a live counter; the request is denied until it is reachable (fail closed)',
+    isConsumeResult,
+    USAGE_STORE,
   )
   if (!result.granted) {
     const c = evaluation.counters.find((x) => x.key === result.exhausted)
     const at = c ? { block: c.block, caveat: 'uses', caveatIndex: c.caveatIndex } : {}
-    const when =
-      'resetAt' in result && result.resetAt !== undefined ? `; next use allowed at ${iso(result.resetAt)}` : '; the quota does not reset'
+    const when = typeof result.resetAt === 'number' ? `; next use allowed at ${iso(result.resetAt)}` : '; the quota does not reset'
     fail('ERR_USAGE_EXHAUSTED', `usage limit of ${c?.max ?? '?'}${c?.per ? ` per ${c.per}s` : ''} reached`, {
       ...at,
       hint: `quota spent${when}`,
     })
   }
-  return [...result.remaining]
+  return result.remaining.map(({ key, remaining }) => ({ key, remaining }))
+}
+
+/** An injected store, as {@link dependency} names it in denials. */
+interface StoreTitle {
+  readonly code: MandateErrorCode
+  readonly what: string
+  readonly hint: string
+}
+
+const REPLAY_STORE: StoreTitle = {
+  code: 'ERR_REPLAY_UNAVAILABLE',
+  what: 'the replay store',
+  hint: 'replay protection needs its store; denied until it answers (fail closed)',
+}
+
+const USAGE_STORE: StoreTitle = {
+  code: 'ERR_COUNTER_UNAVAILABLE',
+  what: 'the usage counter',
+  hint: 'usage limits need a live counter; the request is denied until it is reachable (fail closed)',
 }
 
 /**
  * Call an injected store. A MandateError it throws stands (it knows what went wrong, e.g. "no
- * service configured"); any other failure becomes `code`: the request is denied, never thrown.
+ * service configured"); any other failure, and any answer `valid` refuses, becomes the store's
+ * code: the request is denied, never thrown, never allowed on a garbled answer.
  */
-async function dependency<T>(call: () => T | Promise<T>, code: MandateErrorCode, message: string, hint: string): Promise<T> {
+async function dependency<T>(call: () => unknown, valid: (value: unknown) => value is T, store: StoreTitle): Promise<T> {
+  let value: unknown
   try {
-    return await call()
+    value = await call()
   } catch (cause) {
     if (cause instanceof MandateError) throw cause
-    fail(code, message, { cause, hint })
+    fail(store.code, `${store.what} could not be reached`, { cause, hint: store.hint })
   }
+  if (!valid(value)) fail(store.code, `${store.what} gave an unusable answer`, { hint: store.hint })
+  return value
+}
+
+const isBoolean = (v: unknown): v is boolean => typeof v === 'boolean'
+
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0
+
+/** A well-formed {@link ConsumeResult}: `granted` exactly true or false, and the fields that go with it. */
+function isConsumeResult(v: unknown): v is ConsumeResult {
+  if (v === null || typeof v !== 'object') return false
+  const r = v as Record<string, unknown>
+  if (r['granted'] === true) {
+    const remaining = r['remaining']
+    return (
+      Array.isArray(remaining) &&
+      remaining.every(
+        (x: unknown) =>
+          x !== null &&
+          typeof x === 'object' &&
+          typeof (x as Record<string, unknown>)['key'] === 'string' &&
+          isCount((x as Record<string, unknown>)['remaining']),
+      )
+    )
+  }
+  if (r['granted'] === false) {
+    const resetAt = r['resetAt']
+    return typeof r['exhausted'] === 'string' && (resetAt === undefined || resetAt === null || isCount(resetAt))
+  }
+  return false
 }
 
 function chainLinks(progress: Progress): ChainLink[] {

@@ -218,7 +218,7 @@ describe('inspect', () => {
 })
 
 describe('invoke, approve, verify', () => {
-  const roots = () => ['--root', `alice=${alice}`]
+  const roots = () => ['--root', `alice=${alice}`, '--audience', 'mail']
 
   it('a bound holder invokes and a service verifies it (exit 0), with the chain', () => {
     const inv = mandate(['invoke', '--key', key('assistant'), '--action', 'email:read', '--resource', 'inbox/1', '--audience', 'mail'], {
@@ -296,7 +296,8 @@ describe('invoke, approve, verify', () => {
       })
     const yes = onTty('y')
     expect(yes.status).toBe(0)
-    expect(yes.stdout).toContain('approve email:draft as')
+    expect(yes.stdout).toContain('approve email:draft at mail (invocation ')
+    expect(yes.stdout).toContain('audience            mail')
     expect(yes.stdout).toMatch(/mna1_[A-Za-z0-9_-]+/)
     const no = onTty('n')
     expect(no.status).toBe(2)
@@ -333,17 +334,36 @@ describe('invoke, approve, verify', () => {
 
   it('roots come from --root or MANDATE_ROOTS; a wrong root is denied; --at decides in the past or future', () => {
     const sub = mandate(['attenuate', '--key', key('assistant'), '--action', 'slack:read'], { input: grant() }).stdout
-    expect(mandate(['verify', '--action', 'slack:read'], { input: sub }).code).toBe(2)
-    expect(mandate(['verify', '--action', 'slack:read'], { input: sub, env: { MANDATE_ROOTS: `x,${alice}` } }).code).toBe(2)
-    expect(mandate(['verify', '--action', 'slack:read'], { input: sub, env: { MANDATE_ROOTS: alice } }).code).toBe(0)
+    expect(mandate(['verify', '--audience', 'svc', '--action', 'slack:read'], { input: sub }).code).toBe(2)
+    const env = (roots: string) => ({ MANDATE_ROOTS: roots, MANDATE_AUDIENCE: 'svc' })
+    expect(mandate(['verify', '--action', 'slack:read'], { input: sub, env: env(`x,${alice}`) }).code).toBe(2)
+    expect(mandate(['verify', '--action', 'slack:read'], { input: sub, env: env(alice) }).code).toBe(0)
     const bob = mandate(['pubkey', key('bob')]).stdout.trim()
-    const untrusted = mandate(['verify', '--root', bob, '--action', 'slack:read', '--json'], { input: sub })
+    const untrusted = mandate(['verify', '--root', bob, '--audience', 'svc', '--action', 'slack:read', '--json'], { input: sub })
     expect([untrusted.code, untrusted.json<{ code: string }>().code]).toEqual([1, 'ERR_ROOT_UNTRUSTED'])
     const later = mandate(
       ['verify', ...roots(), '--action', 'slack:read', '--at', `${Math.floor(Date.now() / 1000) + 9 * 3600}`, '--json'],
       { input: sub },
     )
     expect([later.code, later.json<{ code: string }>().code]).toEqual([1, 'ERR_TIME_EXPIRED'])
+  })
+
+  it("verify needs --audience or MANDATE_AUDIENCE (exit 2); the invocation's own audience is never taken", () => {
+    const inv = mandate(['invoke', '--key', key('assistant'), '--action', 'email:read', '--audience', 'mail'], { input: grant() }).stdout
+    const missing = mandate(['verify', '--root', `alice=${alice}`], { input: inv })
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toContain('--audience')
+    expect(missing.stderr).toContain('MANDATE_AUDIENCE')
+    const empty = mandate(['verify', '--root', `alice=${alice}`], { input: inv, env: { MANDATE_AUDIENCE: '' } })
+    expect(empty.code).toBe(2)
+    const other = mandate(['verify', '--root', `alice=${alice}`, '--audience', 'calendar', '--json'], { input: inv })
+    expect([other.code, other.json<{ code: string }>().code]).toEqual([1, 'ERR_AUDIENCE'])
+    expect(mandate(['verify', '--root', `alice=${alice}`], { input: inv, env: { MANDATE_AUDIENCE: 'mail' } }).code).toBe(0)
+    const flagWins = mandate(['verify', '--root', `alice=${alice}`, '--audience', 'calendar'], {
+      input: inv,
+      env: { MANDATE_AUDIENCE: 'mail' },
+    })
+    expect(flagWins.code).toBe(1)
   })
 
   it('a tampered token is rejected with a signature code (exit 1)', () => {
@@ -415,6 +435,9 @@ describe('demo and help', () => {
     expect(r.stdout).toMatch(/14 +assistant +slack:read +ALLOWED/)
     expect(r.stdout).toMatch(/suspended\) +DENIED +ERR_SUSPENDED/)
     expect(r.stdout).toMatch(/resumed\) +ALLOWED/)
+    // the service's trust model, told in the story: once only, and no stranger spends a quota
+    expect(r.stdout).toMatch(/11\.1 +anyone +email:draft again +DENIED +ERR_REPLAY/)
+    expect(r.stdout).toMatch(/11\.2 +stranger +spend a quota +— +refused by the service: HTTP 401 ERR_AUTH_REQUIRED/)
     expect(r.stdout).toContain('principal  alice')
     const j = mandate(['demo', '--json']).json<{ rows: unknown[]; chain: unknown[] }>()
     expect(j.rows.length).toBeGreaterThan(15)
@@ -425,5 +448,174 @@ describe('demo and help', () => {
     const unknown = mandate(['frobnicate', '--json'])
     expect(unknown.code).toBe(2)
     expect(unknown.json()).toEqual({ error: { code: 'ERR_USAGE', message: expect.any(String), hint: expect.any(String) } })
+  })
+})
+
+describe('terminal safety: nothing a token carries reaches the terminal raw (#7)', () => {
+  // A carriage return plus an ANSI erase, a bidi override, a line separator, zero-width joiners.
+  const EVIL = 'ok\r\x1b[2K\u202eevil\u2028\u200d\u200dx'
+  const SHOWN = 'ok\\r\\x1b[2K\\u202eevil\\u2028\\u200d\\u200dx'
+  const RAW = ['\r', '\x1b', '\u202e', '\u2028', '\u200d']
+  const clean = (text: string) =>
+    expect(
+      RAW.filter((c) => text.includes(c)),
+      JSON.stringify(text),
+    ).toEqual([])
+  let mandateText: string
+  let invocation: string
+
+  beforeAll(() => {
+    const m = mandate([
+      'mint',
+      '--key',
+      key('alice'),
+      '--to',
+      assistant,
+      '--name',
+      `agent ${EVIL}`,
+      '--purpose',
+      `why ${EVIL}`,
+      '--action',
+      'email:*',
+      '--approval',
+      'email:draft',
+      '--resource',
+      'inbox/**',
+      '--expires',
+      '8h',
+    ])
+    expect(m.code, m.stderr).toBe(0)
+    mandateText = m.stdout.trim()
+    const inv = mandate(
+      [
+        'invoke',
+        '--key',
+        key('assistant'),
+        '--action',
+        'email:draft',
+        '--resource',
+        `inbox/${EVIL}`,
+        '--arg',
+        `to=${EVIL}`,
+        '--audience',
+        'mail',
+        '--intent',
+        `intent ${EVIL}`,
+      ],
+      { input: mandateText },
+    )
+    expect(inv.code, inv.stderr).toBe(0)
+    invocation = inv.stdout.trim()
+  })
+
+  it('inspect shows name, purpose, resource, intent and arguments escaped', () => {
+    const m = mandate(['inspect', mandateText])
+    expect(m.code).toBe(0)
+    clean(m.stdout)
+    expect(m.stdout).toContain(`holder   agent ${SHOWN} did:key:`)
+    expect(m.stdout).toContain(`purpose  why ${SHOWN}`)
+    const i = mandate(['inspect', invocation])
+    expect(i.code).toBe(0)
+    clean(i.stdout)
+    expect(i.stdout).toContain(`request    email:draft on inbox/${SHOWN} for mail`)
+    expect(i.stdout).toContain(`intent     intent ${SHOWN}`)
+    expect(i.stdout).toContain('args       {"to":"ok\\r\\u001b[2K\\u202eevil\\u2028\\u200d\\u200dx"}')
+  })
+
+  it('--json escapes U+2028, bidi and zero-width characters too, and still parses to the same strings', () => {
+    for (const r of [mandate(['inspect', '--json', mandateText]), mandate(['inspect', '--json', invocation])]) {
+      expect(r.code).toBe(0)
+      clean(r.stdout)
+      expect(r.stdout).toContain('\\u202eevil\\u2028\\u200d\\u200dx')
+    }
+    const m = mandate(['inspect', '--json', mandateText]).json<{ blocks: { name: string; purpose: string }[] }>()
+    expect(m.blocks[0]).toMatchObject({ name: `agent ${EVIL}`, purpose: `why ${EVIL}` })
+    const i = mandate(['inspect', '--json', invocation]).json<{ resource: string; intent: string; args: { to: string } }>()
+    expect([i.resource, i.intent, i.args.to]).toEqual([`inbox/${EVIL}`, `intent ${EVIL}`, EVIL])
+  })
+
+  it('approve shows the whole request, escaped, before asking (and before refusing to ask)', () => {
+    const refused = mandate(['approve', '--key', key('alice')], { input: invocation })
+    expect(refused.code).toBe(2)
+    clean(refused.stderr)
+    const id = mandate(['inspect', '--json', invocation]).json<{ id: string }>().id
+    const lines = refused.stderr.split('\n')
+    for (const expected of [
+      `approval requested by agent ${SHOWN} (${assistant})`,
+      `on behalf of        ${alice}`,
+      `chain               principal  ${alice}`,
+      `                    holder 0   agent ${SHOWN}  ${assistant}  (bound)`,
+      `purpose (block 0)   why ${SHOWN}`,
+      'action              email:draft',
+      `resource            inbox/${SHOWN}`,
+      'audience            mail',
+      'arguments           to = "ok\\r\\u001b[2K\\u202eevil\\u2028\\u200d\\u200dx"',
+      `intent              intent ${SHOWN}`,
+      `invocation          ${id}`,
+    ]) {
+      expect(lines).toContain(expected)
+    }
+    expect(refused.stderr).toContain('--yes')
+    const ok = mandate(['approve', '--key', key('alice'), '--yes', invocation])
+    expect(ok.code).toBe(0)
+    clean(ok.stderr)
+    expect(ok.stderr).toContain(`resource            inbox/${SHOWN}`)
+    expect(ok.stdout).toMatch(/^mna1_/)
+    const json = mandate(['approve', '--key', key('alice'), '--json'], { input: invocation })
+    expect(json.code).toBe(2)
+    clean(json.stdout)
+    clean(json.stderr)
+    expect(json.stderr).toContain(`intent              intent ${SHOWN}`)
+    expect(json.json<{ error: { code: string } }>().error.code).toBe('ERR_USAGE')
+  })
+
+  it('a verify denial shows the resource and the chain names escaped, in text and in --json', () => {
+    const narrow = mandate(
+      [
+        'mint',
+        '--key',
+        key('alice'),
+        '--to',
+        assistant,
+        '--name',
+        `agent ${EVIL}`,
+        '--action',
+        'email:*',
+        '--resource',
+        'drive/**',
+        '--expires',
+        '1h',
+      ],
+      {},
+    ).stdout.trim()
+    const inv = mandate(
+      ['invoke', '--key', key('assistant'), '--action', 'email:read', '--resource', `inbox/${EVIL}`, '--audience', 'mail'],
+      { input: narrow },
+    ).stdout.trim()
+    const text = mandate(['verify', '--root', `alice=${alice}`, '--audience', 'mail', inv])
+    expect(text.code).toBe(1)
+    clean(text.stdout)
+    clean(text.stderr)
+    expect(text.stdout).toContain('ERR_RESOURCE_DENIED')
+    expect(text.stdout).toContain(`inbox/${SHOWN}`)
+    expect(text.stdout).toContain(`alice → agent ${SHOWN}`)
+    const json = mandate(['verify', '--root', `alice=${alice}`, '--audience', 'mail', '--json', inv])
+    expect(json.code).toBe(1)
+    clean(json.stdout)
+    expect(json.json<{ code: string; audit: { resource: string } }>()).toMatchObject({
+      code: 'ERR_RESOURCE_DENIED',
+      audit: { resource: `inbox/${EVIL}` },
+    })
+  })
+
+  it('error messages are escaped too', () => {
+    const r = mandate(['inspect', `--bogus${EVIL}`])
+    expect(r.code).toBe(2)
+    clean(r.stderr)
+    expect(r.stderr).toContain(SHOWN)
+    const j = mandate(['inspect', '--json', `--bogus${EVIL}`])
+    expect(j.code).toBe(2)
+    clean(j.stdout)
+    expect(j.json<{ error: { message: string } }>().error.message).toContain(EVIL)
   })
 })

@@ -14,11 +14,18 @@ let alice: string
 let assistant: string
 
 beforeAll(async () => {
-  server = await startServer()
   dir = scratch()
   alice = mandate(['keygen', '-o', key('alice')]).stdout.trim()
   assistant = mandate(['keygen', '-o', key('assistant')]).stdout.trim()
-  env = { MANDATE_SERVICE: server.url, MANDATE_SERVICE_KEY: server.serviceKey, MANDATE_ROOTS: `alice=${alice}` }
+  const slack = mandate(['keygen', '-o', key('slack')]).stdout.trim()
+  server = await startServer({ roots: [`alice=${alice}`], verifiers: [`slack=${slack}`] })
+  env = {
+    MANDATE_SERVICE: server.url,
+    MANDATE_SERVICE_KEY: server.serviceKey,
+    MANDATE_ROOTS: `alice=${alice}`,
+    MANDATE_AUDIENCE: 'slack',
+    MANDATE_VERIFIER_KEY: key('slack'),
+  }
 })
 afterAll(async () => {
   await server?.stop()
@@ -61,6 +68,13 @@ describe('CLI with a service', () => {
     expect(revoked.json<{ seq: number; created: boolean }>()).toMatchObject({ seq: expect.any(Number), created: true })
     const after = mandate(['verify', '--action', 'slack:read', '--json'], { input: other, env })
     expect([after.code, after.json<{ code: string }>().code]).toEqual([1, 'ERR_REVOKED'])
+    // a statement addressed to another service is refused by this one (started without --audience)
+    const another = mandate(['attenuate', '--key', key('assistant'), '--action', 'slack:read', '--name', 'another'], {
+      input: grant(),
+    }).stdout
+    const addressed = mandate(['revoke', '--key', key('alice'), '--audience', 'elsewhere', '--json'], { input: another, env })
+    expect(addressed.code).toBe(1)
+    expect(addressed.json<{ error: { message: string } }>().error.message).toContain('ERR_AUDIENCE, HTTP 403')
   })
 
   it('the approval inbox: request, list, approve by id, show, then verify', () => {
@@ -90,11 +104,38 @@ describe('CLI with a service', () => {
     expect(list.stdout).toContain('asked by    assistant')
     const approved = mandate(['approve', id, '--key', key('alice'), '--yes'], { env })
     expect(approved.code, approved.stderr).toBe(0)
-    const shown = mandate(['approvals', 'show', id, '--json'], { env }).json<{ status: string; approvals: Record<string, string> }>()
+    // the inbox is private: nobody without a key of the request reads it
+    const stranger = mandate(['keygen', '-o', key('stranger')]).stdout.trim()
+    expect(stranger).toMatch(/^did:key:/)
+    const snoop = mandate(['approvals', 'show', id, '--key', key('stranger'), '--json'], { env })
+    expect(snoop.code).toBe(1)
+    expect(snoop.json<{ error: { message: string } }>().error.message).toContain('ERR_NOT_AUTHORIZED, HTTP 403')
+    const shown = mandate(['approvals', 'show', id, '--key', key('assistant'), '--json'], { env }).json<{
+      status: string
+      approvals: Record<string, string>
+    }>()
     expect(shown.status).toBe('approved')
     const approval = Object.values(shown.approvals)[0] as string
     expect(mandate(['verify', '--approval', approval], { input: inv, env }).code).toBe(0)
     expect(mandate(['approvals', 'list', '--key', key('alice')], { env }).stdout).toContain('no pending requests')
+  })
+
+  it('verify with a service needs a registered verifier key to count uses and claim invocations', () => {
+    const sub = mandate(['attenuate', '--key', key('assistant'), '--action', 'slack:read', '--uses', '2', '--name', 'sub'], {
+      input: grant(),
+    }).stdout
+    const { MANDATE_VERIFIER_KEY: _, ...keyless } = env
+    const noKey = mandate(['verify', '--action', 'slack:read', '--json'], { input: sub, env: keyless })
+    expect([noKey.code, noKey.json<{ code: string }>().code]).toEqual([3, 'ERR_COUNTER_UNAVAILABLE'])
+    const inv = mandate(['invoke', '--key', key('assistant'), '--action', 'slack:read', '--audience', 'slack'], { input: grant() }).stdout
+    const unclaimed = mandate(['verify', '--json'], { input: inv, env: keyless })
+    expect([unclaimed.code, unclaimed.json<{ code: string }>().code]).toEqual([3, 'ERR_REPLAY_UNAVAILABLE'])
+    // a key the service does not know is refused there: denied, fail closed
+    const unknown = mandate(['verify', '--json', '--verifier-key', key('assistant')], { input: inv, env })
+    expect([unknown.code, unknown.json<{ code: string }>().code]).toEqual([3, 'ERR_REPLAY_UNAVAILABLE'])
+    expect(mandate(['verify', '--json'], { input: inv, env }).code).toBe(0)
+    const again = mandate(['verify', '--json'], { input: inv, env })
+    expect([again.code, again.json<{ code: string }>().code]).toEqual([1, 'ERR_REPLAY'])
   })
 
   it('service failures: unreachable is operational (exit 3); a wrong pinned key fails closed', () => {
@@ -109,10 +150,19 @@ describe('CLI with a service', () => {
 
   it('serve refuses bad settings (exit 2) and a busy port (exit 3) with a clear message', () => {
     const port = new URL(server.url).port
-    const busy = mandate(['serve', '--port', port, '--db', join(dir, 'x.db'), '--key', join(dir, 'svc.pem')])
+    const busy = mandate(['serve', '--port', port, '--db', join(dir, 'x.db'), '--key', join(dir, 'svc.pem'), '--root', alice])
     expect(busy.code).toBe(3)
     expect(busy.stderr).toContain('already in use')
-    expect(mandate(['serve', '--port', '99999']).code).toBe(2)
-    expect(mandate(['serve', '--port', '0', '--log-level', 'chatty']).stderr).toContain('log level')
+    expect(mandate(['serve', '--port', '99999', '--root', alice]).code).toBe(2)
+    // a service that serves nobody, or a verifier without a name or with a bad key, never starts
+    const nobody = mandate(['serve', '--port', '0'])
+    expect([nobody.code, nobody.stderr]).toEqual([2, expect.stringContaining('no served principal')])
+    const unnamed = mandate(['serve', '--port', '0', '--root', alice, '--verifier', assistant])
+    expect([unnamed.code, unnamed.stderr]).toEqual([2, expect.stringContaining('--verifier: expected NAME=KEY')])
+    const twoNames = mandate(['serve', '--port', '0', '--root', alice, '--verifier', `a=${assistant}`, '--verifier', `b=${assistant}`])
+    expect([twoNames.code, twoNames.stderr]).toEqual([2, expect.stringContaining('registered as both a and b')])
+    const badKey = mandate(['serve', '--port', '0', '--root', 'alice=did:key:zNope'])
+    expect([badKey.code, badKey.stderr]).toEqual([2, expect.stringContaining('is not an Ed25519 public key')])
+    expect(mandate(['serve', '--port', '0', '--log-level', 'chatty', '--root', alice]).stderr).toContain('log level')
   })
 })

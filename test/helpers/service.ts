@@ -4,6 +4,8 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { join } from 'node:path'
+import type { KeyPair } from '../../src/crypto/keys.js'
+import { signRequest } from '../../src/internal/http-signature.js'
 import { BIN, scratch } from './cli.js'
 
 export interface RunningServer {
@@ -16,13 +18,25 @@ export interface RunningServer {
   kill9(): Promise<void>
 }
 
+/** Who the service trusts: `NAME=KEY` entries. */
+export interface ServerTrust {
+  readonly roots: readonly string[]
+  readonly verifiers?: readonly string[]
+  readonly audience?: string
+}
+
 /** Start a server; `db` defaults to a SQLite file in `dir`. */
-export async function startServer(options: { dir?: string; db?: string; port?: number } = {}): Promise<RunningServer> {
+export async function startServer(options: { dir?: string; db?: string; port?: number } & ServerTrust): Promise<RunningServer> {
   const dir = options.dir ?? scratch()
   const db = options.db ?? join(dir, 'mandate.db')
+  const trust = [
+    ...options.roots.flatMap((r) => ['--root', r]),
+    ...(options.verifiers ?? []).flatMap((v) => ['--verifier', v]),
+    ...(options.audience ? ['--audience', options.audience] : []),
+  ]
   const proc = spawn(
     process.execPath,
-    [BIN, 'serve', '--port', String(options.port ?? 0), '--db', db, '--key', join(dir, 'service.pem'), '--log-level', 'info'],
+    [BIN, 'serve', '--port', String(options.port ?? 0), '--db', db, '--key', join(dir, 'service.pem'), '--log-level', 'info', ...trust],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { PATH: process.env['PATH'] ?? '' },
@@ -68,12 +82,19 @@ export async function startServer(options: { dir?: string; db?: string; port?: n
   }
 }
 
-/** JSON request helper. */
-export async function http(url: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}) {
+/** JSON request helper; with `key`, the request is signed (RFC 9421) as that key. */
+export async function http(url: string, init: { method?: string; body?: unknown; headers?: Record<string, string>; key?: KeyPair } = {}) {
+  const method = init.method ?? (init.body === undefined ? 'GET' : 'POST')
+  const body =
+    init.body === undefined ? undefined : new TextEncoder().encode(typeof init.body === 'string' ? init.body : JSON.stringify(init.body))
   const res = await fetch(url, {
-    method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
-    headers: { ...(init.body === undefined ? {} : { 'content-type': 'application/json' }), ...init.headers },
-    ...(init.body === undefined ? {} : { body: typeof init.body === 'string' ? init.body : JSON.stringify(init.body) }),
+    method,
+    headers: {
+      ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(init.key ? signRequest({ method, url, ...(body ? { body } : {}) }, init.key) : {}),
+      ...init.headers,
+    },
+    ...(body === undefined ? {} : { body }),
   })
   const text = await res.text()
   let json: Record<string, unknown> = {}

@@ -37,8 +37,12 @@ function fakeFeed(pages: (since: number) => unknown) {
 const viewOn = (fetcher: typeof fetch, now: () => number, extra: Partial<Parameters<typeof createFeedRevocationView>[0]> = {}) =>
   createFeedRevocationView({ url: 'http://svc', serviceKey: toDidKey(service.publicKey), fetch: fetcher, clock: now, ...extra })
 
+const FEED_ID = '0123456789abcdef0123456789abcdef'
 const signed = (page: Partial<FeedPage> & Pick<FeedPage, 'since' | 'head' | 'issuedAt'>, key = service) =>
-  signFeedPage({ serviceKey: service.publicKey, nextUpdate: page.issuedAt + 60, entries: [], more: false, ...page }, key.secretKey)
+  signFeedPage(
+    { serviceKey: service.publicKey, feedId: FEED_ID, nextUpdate: page.issuedAt + 60, entries: [], more: false, ...page },
+    key.secretKey,
+  )
 
 describe('feed revocation view', () => {
   const m = bearerChild([])

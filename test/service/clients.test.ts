@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { createRemoteReplayCache, createRemoteUsageStore, invoke, MandateError } from '../../src/index.js'
+import { createRemoteReplayCache, createRemoteUsageStore, generateKeyPair, invoke, MandateError, toDidKey } from '../../src/index.js'
 import { fileFeedState } from '../../src/node.js'
 import { toServiceError } from '../../src/service/errors.js'
 import { assistant, bearerChild, codeOf, rootGrant, verifierFor } from '../helpers/chains.js'
@@ -16,12 +16,26 @@ const refused = (async () => {
   throw new TypeError('fetch failed')
 }) as unknown as typeof fetch
 const answering = (status: number, body: unknown) => (async () => new Response(JSON.stringify(body), { status })) as unknown as typeof fetch
+/** The verifier's own key, which signs every request it sends the service. */
+const verifierKey = generateKeyPair()
+
+/** A fetch that records what it was sent and answers from a script (a throw is a lost answer). */
+function scripted(script: (() => Response)[]) {
+  const sent: { body: Record<string, unknown>; headers: Headers }[] = []
+  const fetcher = (async (_url: string, init: RequestInit) => {
+    sent.push({ body: JSON.parse(new TextDecoder().decode(init.body as Uint8Array)), headers: new Headers(init.headers) })
+    const next = script.shift()
+    if (!next) throw new TypeError('no more answers')
+    return next()
+  }) as unknown as typeof fetch
+  return { sent, fetcher }
+}
 
 describe('remote usage store', () => {
   const limited = bearerChild([{ type: 'uses', max: 3 }])
 
   it('an unreachable service denies with ERR_COUNTER_UNAVAILABLE', async () => {
-    const d = await verifierFor({ usage: createRemoteUsageStore({ url: 'http://svc', fetch: refused }) }).authorize({
+    const d = await verifierFor({ usage: createRemoteUsageStore({ url: 'http://svc', key: verifierKey, fetch: refused }) }).authorize({
       mandate: limited,
       request: { action: 'x' },
     })
@@ -33,16 +47,64 @@ describe('remote usage store', () => {
     const error = await verifierFor({
       usage: createRemoteUsageStore({
         url: 'http://svc',
+        key: verifierKey,
         fetch: answering(503, { error: { code: 'ERR_STORAGE_UNAVAILABLE', message: 'disk' } }),
       }),
     }).authorize({ mandate: limited, request: { action: 'x' } })
     expect(codeOf(error)).toBe('ERR_COUNTER_UNAVAILABLE')
     if (!error.allowed) expect(error.message).toContain('503: ERR_STORAGE_UNAVAILABLE')
-    const odd = await verifierFor({ usage: createRemoteUsageStore({ url: 'http://svc', fetch: answering(200, { hello: 1 }) }) }).authorize({
+    const odd = await verifierFor({
+      usage: createRemoteUsageStore({ url: 'http://svc', key: verifierKey, fetch: answering(200, { hello: 1 }) }),
+    }).authorize({
       mandate: limited,
       request: { action: 'x' },
     })
     expect(codeOf(odd)).toBe('ERR_COUNTER_UNAVAILABLE')
+  })
+})
+
+describe('signed, retried consumes', () => {
+  const limited = bearerChild([{ type: 'uses', max: 3 }])
+  const granted = () => new Response(JSON.stringify({ granted: true, remaining: [] }), { status: 200 })
+  const timedOut = () => {
+    throw new DOMException('The operation was aborted due to timeout', 'TimeoutError')
+  }
+
+  it('a consume whose answer was lost is asked again with the same request id, signed anew, and allowed', async () => {
+    const { sent, fetcher } = scripted([timedOut, granted])
+    const d = await verifierFor({ usage: createRemoteUsageStore({ url: 'http://svc', key: verifierKey, fetch: fetcher }) }).authorize({
+      mandate: limited,
+      request: { action: 'x' },
+      requestId: 'r-1',
+    })
+    expect(d.allowed).toBe(true)
+    expect(sent.map((r) => r.body['request_id'])).toEqual(['r-1', 'r-1'])
+    const inputs = sent.map((r) => r.headers.get('signature-input') as string)
+    expect(inputs[0]).toContain(`keyid="${toDidKey(verifierKey.publicKey)}"`)
+    expect(inputs[0]).toContain('alg="ed25519"')
+    expect(inputs[0]).not.toBe(inputs[1]) // a fresh nonce: a signed request is good once
+  })
+
+  it('gives up after its retries and denies; a 4xx answer is not retried', async () => {
+    const lost = scripted([timedOut, timedOut, timedOut])
+    const d = await verifierFor({ usage: createRemoteUsageStore({ url: 'http://svc', key: verifierKey, fetch: lost.fetcher }) }).authorize({
+      mandate: limited,
+      request: { action: 'x' },
+    })
+    expect(codeOf(d)).toBe('ERR_COUNTER_UNAVAILABLE')
+    expect(lost.sent.length).toBe(3)
+    const conflict = () => new Response(JSON.stringify({ error: { code: 'ERR_CONFLICT', message: 'other' } }), { status: 409 })
+    const refusedOnce = scripted([conflict, granted])
+    const c = await verifierFor({
+      usage: createRemoteUsageStore({ url: 'http://svc', key: verifierKey, fetch: refusedOnce.fetcher }),
+    }).authorize({ mandate: limited, request: { action: 'x' } })
+    expect(codeOf(c)).toBe('ERR_COUNTER_UNAVAILABLE')
+    expect(refusedOnce.sent.length).toBe(1)
+  })
+
+  it('a client without a key is a programming error', () => {
+    expect(() => createRemoteUsageStore({ url: 'http://svc' } as never)).toThrow(TypeError)
+    expect(() => createRemoteReplayCache({ url: 'http://svc' } as never)).toThrow(TypeError)
   })
 })
 
@@ -51,12 +113,31 @@ describe('replay store failures', () => {
     invoke(rootGrant(), { key: assistant, action: 'a', audience: 'svc', now: T0 + 60, random: seededRandom(String(Math.random())) })
 
   it('an unreachable shared replay store denies with ERR_REPLAY_UNAVAILABLE', async () => {
-    const d = await verifierFor({ replay: createRemoteReplayCache({ url: 'http://svc', fetch: refused }) }).authorize({ invocation: inv() })
+    const d = await verifierFor({ replay: createRemoteReplayCache({ url: 'http://svc', key: verifierKey, fetch: refused }) }).authorize({
+      invocation: inv(),
+    })
     expect(codeOf(d)).toBe('ERR_REPLAY_UNAVAILABLE')
-    const error = await verifierFor({ replay: createRemoteReplayCache({ url: 'http://svc', fetch: answering(500, {}) }) }).authorize({
+    const error = await verifierFor({
+      replay: createRemoteReplayCache({ url: 'http://svc', key: verifierKey, fetch: answering(500, {}) }),
+    }).authorize({
       invocation: inv(),
     })
     expect(codeOf(error)).toBe('ERR_REPLAY_UNAVAILABLE')
+  })
+
+  it('a claim whose answer was lost is not retried (a retry would look like a replay): denied', async () => {
+    const claimed = () => new Response(JSON.stringify({ id: 'x', claimed: true }), { status: 200 })
+    const { sent, fetcher } = scripted([
+      () => {
+        throw new TypeError('fetch failed')
+      },
+      claimed,
+    ])
+    const d = await verifierFor({ replay: createRemoteReplayCache({ url: 'http://svc', key: verifierKey, fetch: fetcher }) }).authorize({
+      invocation: inv(),
+    })
+    expect(codeOf(d)).toBe('ERR_REPLAY_UNAVAILABLE')
+    expect(sent.length).toBe(1)
   })
 
   it('a store that explains itself with a MandateError keeps its code and hint', async () => {

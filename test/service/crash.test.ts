@@ -14,18 +14,23 @@ import {
   generateKeyPair,
   mint,
   parsePublicKey,
+  toDidKey,
   verifyFeedPage,
 } from '../../src/index.js'
+import { signRequest } from '../../src/internal/http-signature.js'
 import { scratch } from '../helpers/cli.js'
 import { postgresBin, useCluster } from '../helpers/postgres.js'
 import { type RunningServer, startServer } from '../helpers/service.js'
 
 const CYCLES = Number(process.env['MANDATE_CRASH_CYCLES'] ?? 10)
 const WRITERS = 16
+/** The served principal, and the verifier allowed to spend uses. */
+const alice = generateKeyPair()
+const verifier = generateKeyPair()
+const trust = { roots: [`alice=${toDidKey(alice.publicKey)}`], verifiers: [`slack=${toDidKey(verifier.publicKey)}`] }
 
 function statements(count: number): { text: string; blockId: string }[] {
   const now = Math.floor(Date.now() / 1000)
-  const alice = generateKeyPair()
   const root = mint({ principal: alice, caveats: [{ type: 'window', expires: now + 3600 }] })
   return Array.from({ length: count }, () => {
     const m = attenuate(root, {})
@@ -65,7 +70,7 @@ function crashSuite(name: string, db: () => string | undefined) {
     const database = db() ?? join(dir, 'crash.db')
     const acknowledged = new Map<string, number>()
     const unacknowledged: string[] = []
-    let server = await startServer({ dir, db: database })
+    let server = await startServer({ dir, db: database, ...trust })
     for (let cycle = 0; cycle < CYCLES; cycle++) {
       const batch = statements(WRITERS * 25)
       let next = 0
@@ -82,7 +87,7 @@ function crashSuite(name: string, db: () => string | undefined) {
       await server.kill9()
       stop = true
       await Promise.all(writers)
-      server = await startServer({ dir, db: database })
+      server = await startServer({ dir, db: database, ...trust })
       const entries = await allEntries(server)
       const stored = new Map(entries.map((e) => [e.blockId, e.seq]))
       for (const [block, seq] of acknowledged) expect(stored.get(block), `acknowledged ${block} lost in cycle ${cycle}`).toBe(seq)
@@ -107,16 +112,18 @@ function consumeCrashSuite(name: string, db: () => string | undefined) {
     const database = db() ?? join(dir, 'consume.db')
     const N = 60
     const now = Math.floor(Date.now() / 1000)
-    const root = mint({ principal: generateKeyPair(), caveats: [{ type: 'window', expires: now + 3600 }] })
+    const root = mint({ principal: alice, caveats: [{ type: 'window', expires: now + 3600 }] })
     const limited = attenuate(root, { caveats: [{ type: 'uses', max: N }] })
     const presentation = formatMandate(limited)
     const key = `${limited.blocks[1]?.idHex}/0`
     const consume = async (url: string, id: string): Promise<boolean | undefined> => {
       try {
-        const res = await fetch(`${url}/v1/usage/consume`, {
+        const target = `${url}/v1/usage/consume`
+        const body = new TextEncoder().encode(JSON.stringify({ request_id: id, presentation, counters: [key] }))
+        const res = await fetch(target, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ request_id: id, presentation, counters: [key] }),
+          headers: { 'content-type': 'application/json', ...signRequest({ method: 'POST', url: target, body }, verifier) },
+          body,
         })
         if (res.status !== 200) return undefined
         return ((await res.json()) as { granted: boolean }).granted
@@ -125,7 +132,7 @@ function consumeCrashSuite(name: string, db: () => string | undefined) {
       }
     }
     const grantedAcks = new Set<string>()
-    let server = await startServer({ dir, db: database })
+    let server = await startServer({ dir, db: database, ...trust })
     let n = 0
     let answered = 0
     for (let cycle = 0; cycle < 3; cycle++) {
@@ -145,7 +152,7 @@ function consumeCrashSuite(name: string, db: () => string | undefined) {
       await server.kill9()
       stop = true
       await Promise.all(workers)
-      server = await startServer({ dir, db: database })
+      server = await startServer({ dir, db: database, ...trust })
     }
     expect(grantedAcks.size).toBeGreaterThan(0)
     expect(grantedAcks.size).toBeLessThanOrEqual(N)

@@ -1,13 +1,24 @@
 /**
- * Model-based test of the store behind the feed (research P2): random interleavings of
- * concurrent appends, retries, compactions and delta reads against a simple model. A reader
- * that follows `since` never sees a gap, a reorder or a duplicate, and retries never add.
+ * Model-based tests of the store.
+ *
+ * The feed (research P2): random interleavings of concurrent appends, retries, compactions
+ * and delta reads against a simple model. A reader that follows `since` never sees a gap, a
+ * reorder or a duplicate, and retries never add.
+ *
+ * The counters (#7): random consumes, retries (same or another binding), compactions and clock
+ * jumps against a reference that keeps every grant and counts by the definition — a use at t
+ * is granted iff fewer than max uses were granted in (t − per, t] (or ever, without per) —
+ * while the stores keep running totals and prune expired events.
  */
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { openPostgresStore } from '../../src/service/postgres-store.js'
 import { openSqliteStore } from '../../src/service/sqlite-store.js'
+import { ANSWER_TTL, type Store } from '../../src/service/store.js'
+import type { ConsumeResult, UsageCounter } from '../../src/usage/store.js'
 import { scratch } from '../helpers/cli.js'
+import { postgresBin, useCluster } from '../helpers/postgres.js'
 
 type Op =
   | { kind: 'add'; statement: number; expires: number }
@@ -99,6 +110,126 @@ describe('feed store model', () => {
         await store.close()
       }),
       { numRuns: 300, seed: 2 },
+    )
+  })
+})
+
+type UsageOp =
+  | { kind: 'consume'; key: number; binding: number; counters: number[]; dt: number }
+  | { kind: 'compact'; dt: number }
+  | { kind: 'jump' }
+
+/** A total counter and two windows of different widths, so that they run out in every order. */
+const COUNTERS: readonly Omit<UsageCounter, 'key'>[] = [
+  { blockId: 'aa'.repeat(32), block: 0, caveatIndex: 0, max: 6 },
+  { blockId: 'bb'.repeat(32), block: 1, caveatIndex: 0, max: 3, per: 10 },
+  { blockId: 'cc'.repeat(32), block: 2, caveatIndex: 1, max: 2, per: 4 },
+]
+
+const usageOp: fc.Arbitrary<UsageOp> = fc.oneof(
+  {
+    weight: 12,
+    arbitrary: fc.record({
+      kind: fc.constant('consume' as const),
+      key: fc.nat({ max: 14 }),
+      binding: fc.nat({ max: 1 }),
+      counters: fc.shuffledSubarray([0, 1, 2], { minLength: 1 }),
+      dt: fc.oneof(fc.constant(0), fc.nat({ max: 6 })),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('compact' as const), dt: fc.nat({ max: 3 }) }) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'jump' as const }) },
+)
+
+/**
+ * When a counter refused at `now` frees up, by the definition: the first t' > now at which
+ * fewer than max of the grants so far fall in (t' − per, t'].
+ */
+function resetAtByDefinition(grants: readonly number[], max: number, per: number, now: number): number | undefined {
+  const candidates = [...new Set(grants.map((g) => g + per))].filter((t) => t > now).sort((a, b) => a - b)
+  return candidates.find((t) => grants.filter((g) => g > t - per && g <= t).length < max)
+}
+
+function usageModel(open: (run: number) => Promise<Store>, numRuns: number): () => Promise<void> {
+  return async () => {
+    let run = 0
+    await fc.assert(
+      fc.asyncProperty(fc.array(usageOp, { minLength: 1, maxLength: 50 }), async (ops) => {
+        const r = run++
+        const store = await open(r)
+        // Per run, fresh counter keys (the PostgreSQL runs share one database).
+        const counters = COUNTERS.map((c) => ({ ...c, key: `${c.blockId}/${c.caveatIndex}/${r}` }))
+        const grants = counters.map(() => [] as number[])
+        const answers = new Map<string, { binding: string; answer: ConsumeResult; at: number }>()
+        let now = 1_000_000
+        try {
+          for (const o of ops) {
+            if (o.kind === 'jump') {
+              now += ANSWER_TTL + 1
+              continue
+            }
+            now += o.dt
+            if (o.kind === 'compact') {
+              await store.compact(now)
+              for (const [k, a] of answers) if (a.at < now - ANSWER_TTL) answers.delete(k)
+              continue
+            }
+            const key = `inv:${r}:${o.key}`
+            const binding = `b${o.binding}`
+            const asked = o.counters.map((i) => counters[i] as UsageCounter)
+            const got = await store.consume({ key, binding, counters: asked }, now)
+            const prior = answers.get(key)
+            if (prior) {
+              expect(got).toEqual(prior.binding === binding ? prior.answer : 'conflict')
+              continue
+            }
+            let expected: ConsumeResult | undefined
+            const used = o.counters.map((i) => {
+              const c = counters[i] as UsageCounter
+              const g = grants[i] as number[]
+              return c.per === undefined ? g.length : g.filter((t) => t > now - (c.per as number) && t <= now).length
+            })
+            for (const [j, i] of o.counters.entries()) {
+              const c = counters[i] as UsageCounter
+              if ((used[j] as number) >= c.max) {
+                const resetAt = c.per === undefined ? undefined : resetAtByDefinition(grants[i] as number[], c.max, c.per, now)
+                expected = { granted: false, exhausted: c.key, ...(resetAt === undefined ? {} : { resetAt }) }
+                break
+              }
+            }
+            if (!expected) {
+              for (const i of o.counters) (grants[i] as number[]).push(now)
+              expected = {
+                granted: true,
+                remaining: o.counters.map((i, j) => ({
+                  key: (counters[i] as UsageCounter).key,
+                  remaining: (counters[i] as UsageCounter).max - (used[j] as number) - 1,
+                })),
+              }
+            }
+            expect(got).toEqual(expected)
+            answers.set(key, { binding, answer: expected, at: now })
+          }
+        } finally {
+          await store.close()
+        }
+      }),
+      { numRuns, seed: 7 },
+    )
+  }
+}
+
+describe('usage store model', () => {
+  it(
+    'SQLite: running totals and pruned windows agree with counting every grant',
+    usageModel(async (run) => openSqliteStore(join(scratch(), `usage-${run}.db`)), 300),
+  )
+
+  describe.skipIf(postgresBin() === undefined)('PostgreSQL', () => {
+    const url = useCluster()
+    it(
+      'running totals and pruned windows agree with counting every grant',
+      usageModel(async () => openPostgresStore(url()), 60),
     )
   })
 })

@@ -29,13 +29,16 @@ if (!available) {
 describe.skipIf(!available)('PostgreSQL', () => {
   const url = useCluster()
 
-  serviceSuite('PostgreSQL', () => startServer({ db: url() }))
+  serviceSuite('PostgreSQL', (trust) => startServer({ db: url(), ...trust }))
 
   describe('two instances on one database', () => {
     let a: RunningServer
     let b: RunningServer
+    const alice = generateKeyPair()
+    const verifier = generateKeyPair()
+    const trust = { roots: [`alice=${toDidKey(alice.publicKey)}`], verifiers: [`slack=${toDidKey(verifier.publicKey)}`] }
     beforeAll(async () => {
-      ;[a, b] = await Promise.all([startServer({ db: url() }), startServer({ db: url() })])
+      ;[a, b] = await Promise.all([startServer({ db: url(), ...trust }), startServer({ db: url(), ...trust })])
     }, 60_000)
     afterAll(async () => {
       await Promise.all([a?.stop(), b?.stop()])
@@ -43,15 +46,15 @@ describe.skipIf(!available)('PostgreSQL', () => {
 
     it('a revocation accepted by one instance is in the feed of the other; quotas are shared exactly', async () => {
       const now = Math.floor(Date.now() / 1000)
-      const alice = generateKeyPair()
       const root = mint({ principal: alice, caveats: [{ type: 'window', expires: now + 3600 }] })
       const limited = attenuate(root, { caveats: [{ type: 'uses', max: 100 }] })
+      const sibling = attenuate(root, {})
       const posted = await http(`${a.url}/v1/revocations`, {
-        body: { revocation: formatRevocation(createRevocation({ mandate: root, key: alice })) },
+        body: { revocation: formatRevocation(createRevocation({ mandate: sibling, key: alice })) },
       })
       expect(posted.status).toBe(201)
       const page = verifyFeedPage((await http(`${b.url}/v1/revocations?since=0`)).json, parsePublicKey(b.serviceKey))
-      expect(page.entries.map((e) => e.blockId)).toContain(root.blocks[0]?.idHex)
+      expect(page.entries.map((e) => e.blockId)).toContain(sibling.blocks[1]?.idHex)
       const key = `${limited.blocks[1]?.idHex}/0`
       let granted = 0
       let n = 0
@@ -62,6 +65,7 @@ describe.skipIf(!available)('PostgreSQL', () => {
             const server = worker % 2 === 0 ? a : b
             const r = await http(`${server.url}/v1/usage/consume`, {
               body: { request_id: id, presentation: formatMandate(limited), counters: [key] },
+              key: verifier,
             })
             expect(r.status).toBe(200)
             if (r.json['granted'] === true) granted++

@@ -1,4 +1,4 @@
 import { startServer } from '../helpers/service.js'
 import { serviceSuite } from './suite.js'
 
-serviceSuite('SQLite', () => startServer())
+serviceSuite('SQLite', (trust) => startServer(trust))

@@ -1,113 +1,662 @@
 /**
- * The stores directly (exact times), and the app's honesty when storage fails.
+ * The stores directly (exact times), the same suite against SQLite and PostgreSQL, plus what
+ * only one backend can show (locks, read-only files, timeouts), and the app's honesty when
+ * storage fails.
  */
+import { execFileSync } from 'node:child_process'
+import { chmodSync } from 'node:fs'
+import { createServer, type Server } from 'node:net'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { fileURLToPath } from 'node:url'
+import Database from 'better-sqlite3'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRevocation, formatRevocation, generateKeyPair, mint, type UsageCounter } from '../../src/index.js'
 import { createApp } from '../../src/service/app.js'
+import { openPostgresStore } from '../../src/service/postgres-store.js'
 import { openSqliteStore } from '../../src/service/sqlite-store.js'
-import type { Store } from '../../src/service/store.js'
+import type { ApprovalRecord, Store, StoredConsume } from '../../src/service/store.js'
 import { scratch } from '../helpers/cli.js'
+import { postgresBin, useCluster } from '../helpers/postgres.js'
 
-const counter = (max: number, per?: number): UsageCounter => ({
-  key: `${'ab'.repeat(32)}/0`,
-  blockId: 'ab'.repeat(32),
+const counter = (max: number, per?: number, block = 'ab', index = 0): UsageCounter => ({
+  key: `${block.repeat(32)}/${index}`,
+  blockId: block.repeat(32),
   block: 0,
-  caveatIndex: 0,
+  caveatIndex: index,
   max,
   ...(per ? { per } : {}),
 })
 
-describe('SQLite store', () => {
-  const open = () => openSqliteStore(join(scratch(), 'store.db'))
+/** A consume with the binding derived from its counters (as the app binds chain and counters). */
+const ask = (key: string, counters: readonly UsageCounter[], binding = counters.map((c) => c.key).join(',')): StoredConsume => ({
+  key,
+  binding,
+  counters,
+})
 
-  it('R12: exact sliding window on the service clock — N at 12:59:59, N more at 13:00:00 are refused', async () => {
-    const store = open()
-    const c = counter(2, 3600)
-    const t = 1_790_000_000
-    expect((await store.consume('a', [c], t - 1)).granted).toBe(true)
-    expect((await store.consume('b', [c], t - 1)).granted).toBe(true)
-    expect(await store.consume('c', [c], t)).toEqual({ granted: false, exhausted: c.key, resetAt: t - 1 + 3600 })
-    expect((await store.consume('d', [c], t - 1 + 3600)).granted).toBe(true)
-    await store.close()
-  })
+const request = (id: string, requester: string, createdAt: number, expiresAt: number, approvers = ['did:a', 'did:b']) => ({
+  id,
+  invocation: `mni1_${id}`,
+  approvers,
+  requester,
+  createdAt,
+  expiresAt,
+})
 
-  it('all or nothing across counters, and idempotent by request id', async () => {
-    const store = open()
-    const a = counter(5)
-    const b = { ...counter(1), key: `${'cd'.repeat(32)}/1` }
-    expect((await store.consume('r1', [a, b], 1)).granted).toBe(true)
-    expect((await store.consume('r2', [a, b], 2)).granted).toBe(false)
-    // r2 consumed nothing from a: four more fit
-    for (let i = 0; i < 4; i++) expect((await store.consume(`a${i}`, [a], 3)).granted).toBe(true)
-    expect((await store.consume('a5', [a], 3)).granted).toBe(false)
-    expect(await store.consume('r1', [a, b], 4)).toEqual({
-      granted: true,
-      remaining: [
-        { key: a.key, remaining: 4 },
-        { key: b.key, remaining: 0 },
-      ],
+/** A fresh, empty database of one backend. */
+interface Fresh {
+  /** A store on it (several may be open at once, as several service instances). */
+  open(): Promise<Store>
+  /** Raw SQL on it, for setting up a version 0.1 database. */
+  exec(sql: string): Promise<void>
+}
+
+/** The tables of version 0.1 that changed, with a few rows (SQL both backends accept). */
+const LEGACY = `
+CREATE TABLE usage_events (counter_key TEXT NOT NULL, at BIGINT NOT NULL);
+CREATE TABLE usage_requests (request_id TEXT PRIMARY KEY, result TEXT NOT NULL, at BIGINT NOT NULL);
+CREATE TABLE replay_claims (id TEXT PRIMARY KEY, expires BIGINT NOT NULL);
+CREATE TABLE approval_requests (id TEXT PRIMARY KEY, invocation TEXT NOT NULL, approvers TEXT NOT NULL, created_at BIGINT NOT NULL);
+CREATE TABLE approvals (request_id TEXT NOT NULL, approver TEXT NOT NULL, approval TEXT NOT NULL, PRIMARY KEY (request_id, approver));
+CREATE TABLE approval_approvers (request_id TEXT NOT NULL, approver TEXT NOT NULL, PRIMARY KEY (approver, request_id));
+INSERT INTO usage_events VALUES ('${'ab'.repeat(32)}/0', 1), ('${'ab'.repeat(32)}/0', 2), ('${'ab'.repeat(32)}/0', 3);
+INSERT INTO usage_events VALUES ('${'cd'.repeat(32)}/0', 995), ('${'cd'.repeat(32)}/0', 998);
+INSERT INTO usage_requests VALUES ('old-request', '{"granted":true,"remaining":[]}', 3);
+INSERT INTO replay_claims VALUES ('claimed', 2000);
+INSERT INTO approval_requests VALUES ('old', 'mni1_old', '["did:a"]', 900);
+INSERT INTO approval_approvers VALUES ('old', 'did:a');
+`
+
+function storeSuite(name: string, fresh: () => Promise<Fresh>): void {
+  describe(`${name} store`, () => {
+    it('R12: exact sliding window on the service clock — N at 12:59:59, N more at 13:00:00 are refused', async () => {
+      const store = await (await fresh()).open()
+      const c = counter(2, 3600)
+      const t = 1_790_000_000
+      expect(await store.consume(ask('a', [c]), t - 1)).toMatchObject({ granted: true })
+      expect(await store.consume(ask('b', [c]), t - 1)).toMatchObject({ granted: true })
+      expect(await store.consume(ask('c', [c]), t)).toEqual({ granted: false, exhausted: c.key, resetAt: t - 1 + 3600 })
+      expect(await store.consume(ask('d', [c]), t - 1 + 3600)).toMatchObject({ granted: true })
+      await store.close()
     })
-    await store.close()
-  })
 
-  it('compaction drops entries of expired blocks and old idempotency answers, never live ones', async () => {
-    const store = open()
-    const entry = (n: number, expires: number) => ({
-      statementId: `s${n}`,
-      blockId: `${n}`.padStart(64, '0'),
-      kind: 'revoke' as const,
-      at: 100,
-      by: 'ee'.repeat(32),
-      expires,
-      statement: new Uint8Array([n]),
+    it('all or nothing across counters, and idempotent by key', async () => {
+      const store = await (await fresh()).open()
+      const a = counter(5)
+      const b = counter(1, undefined, 'cd', 1)
+      expect(await store.consume(ask('r1', [a, b]), 1)).toMatchObject({ granted: true })
+      expect(await store.consume(ask('r2', [a, b]), 2)).toEqual({ granted: false, exhausted: b.key })
+      // r2 consumed nothing from a: four more fit
+      for (let i = 0; i < 4; i++) expect(await store.consume(ask(`a${i}`, [a]), 3)).toMatchObject({ granted: true })
+      expect(await store.consume(ask('a5', [a]), 3)).toEqual({ granted: false, exhausted: a.key })
+      expect(await store.consume(ask('r1', [a, b]), 4)).toEqual({
+        granted: true,
+        remaining: [
+          { key: a.key, remaining: 4 },
+          { key: b.key, remaining: 0 },
+        ],
+      })
+      await store.close()
     })
-    await store.addRevocation(entry(1, 1000))
-    await store.addRevocation(entry(2, 1_000_000))
-    await store.consume('old', [counter(10)], 10)
-    expect(await store.compact(2000)).toBe(1)
-    expect((await store.revocationsSince(0, 10)).entries.map((e) => e.seq)).toEqual([2])
-    expect(await store.head()).toBe(2)
-    // compacting the newest entry must not lower the head (clients would see a rollback)
-    expect(await store.compact(2_000_000)).toBe(1)
-    expect(await store.revocationsSince(0, 10)).toEqual({ head: 2, entries: [] })
-    // the answer to "old" was forgotten only once it was a day old
-    expect(await store.compact(10 + 86_400 + 1)).toBe(0)
-    expect((await store.consume('old', [counter(10)], 90_000)).granted).toBe(true)
+
+    it('another binding under a stored key answers conflict and changes nothing', async () => {
+      const store = await (await fresh()).open()
+      const a = counter(3)
+      const w = counter(3, 60, 'cd')
+      const first = await store.consume(ask('inv:1', [a, w], 'chain-1'), 10)
+      expect(first).toEqual({
+        granted: true,
+        remaining: [
+          { key: a.key, remaining: 2 },
+          { key: w.key, remaining: 2 },
+        ],
+      })
+      expect(await store.consume(ask('inv:1', [a, w], 'chain-2'), 11)).toBe('conflict')
+      expect(await store.consume(ask('inv:1', [a], 'chain-1+fewer-counters'), 11)).toBe('conflict')
+      // the same binding still gets the stored answer
+      expect(await store.consume(ask('inv:1', [a, w], 'chain-1'), 12)).toEqual(first)
+      // and nothing was spent by the conflicting attempts: one use each so far
+      expect(await store.consume(ask('inv:2', [a, w]), 13)).toEqual({
+        granted: true,
+        remaining: [
+          { key: a.key, remaining: 1 },
+          { key: w.key, remaining: 1 },
+        ],
+      })
+      await store.close()
+    })
+
+    it('running totals: a total counter counts every grant, refusals spend nothing', async () => {
+      const store = await (await fresh()).open()
+      const a = counter(50)
+      const b = counter(20, undefined, 'cd')
+      for (let i = 0; i < 20; i++) {
+        expect(await store.consume(ask(`ab${i}`, [a, b]), i)).toEqual({
+          granted: true,
+          remaining: [
+            { key: a.key, remaining: 49 - i },
+            { key: b.key, remaining: 19 - i },
+          ],
+        })
+      }
+      // b is spent: a is not charged for the refusals
+      for (let i = 0; i < 5; i++) expect(await store.consume(ask(`x${i}`, [a, b]), 100)).toEqual({ granted: false, exhausted: b.key })
+      for (let i = 0; i < 30; i++) {
+        expect(await store.consume(ask(`a${i}`, [a]), 200 + i)).toEqual({ granted: true, remaining: [{ key: a.key, remaining: 29 - i }] })
+      }
+      expect(await store.consume(ask('a-last', [a]), 10_000_000)).toEqual({ granted: false, exhausted: a.key })
+      await store.close()
+    })
+
+    it('running totals: windows stay exact as events are pruned across window edges', async () => {
+      const store = await (await fresh()).open()
+      const w = counter(3, 10)
+      const use = (k: string, t: number) => store.consume(ask(k, [w]), t)
+      expect(await use('u0', 0)).toEqual({ granted: true, remaining: [{ key: w.key, remaining: 2 }] })
+      expect(await use('u1', 1)).toEqual({ granted: true, remaining: [{ key: w.key, remaining: 1 }] })
+      expect(await use('u2', 2)).toEqual({ granted: true, remaining: [{ key: w.key, remaining: 0 }] })
+      // (−1, 9] holds 0, 1, 2: refused until 0 leaves, at 0 + 10
+      expect(await use('r9', 9)).toEqual({ granted: false, exhausted: w.key, resetAt: 10 })
+      // (0, 10] holds 1, 2: the use at 0 is pruned, one fits
+      expect(await use('u10', 10)).toEqual({ granted: true, remaining: [{ key: w.key, remaining: 0 }] })
+      expect(await use('r10', 10)).toEqual({ granted: false, exhausted: w.key, resetAt: 11 })
+      expect(await use('u11', 11)).toEqual({ granted: true, remaining: [{ key: w.key, remaining: 0 }] })
+      expect(await use('u12', 12)).toEqual({ granted: true, remaining: [{ key: w.key, remaining: 0 }] })
+      // (2, 12] holds 10, 11, 12
+      expect(await use('r12', 12)).toEqual({ granted: false, exhausted: w.key, resetAt: 20 })
+      // far later: everything pruned at once, the full budget is back
+      expect(await use('u100', 100)).toEqual({ granted: true, remaining: [{ key: w.key, remaining: 2 }] })
+      expect(await use('u101', 101)).toEqual({ granted: true, remaining: [{ key: w.key, remaining: 1 }] })
+      expect(await use('u102', 102)).toEqual({ granted: true, remaining: [{ key: w.key, remaining: 0 }] })
+      // more live uses than max (a lower max under the same key): the window frees only when
+      // used − max + 1 of them have left, here the second oldest (101)
+      const lower = { ...w, max: 2 }
+      expect(await store.consume(ask('r103', [lower]), 103)).toEqual({ granted: false, exhausted: w.key, resetAt: 111 })
+      await store.close()
+    })
+
+    it('concurrent consumes from two instances never over-grant', async () => {
+      const db = await fresh()
+      const [s1, s2] = [await db.open(), await db.open()]
+      const a = counter(10)
+      const w = counter(7, 3600, 'cd')
+      const results = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => ((i % 2 ? s1 : s2) as Store).consume(ask(`c${i}`, i % 3 ? [a, w] : [w, a]), 1000)),
+      )
+      const granted = results.filter((r) => r !== 'conflict' && r.granted).length
+      expect(granted).toBe(7)
+      // the totals agree: three uses of a were left, none of w
+      expect(await s1.consume(ask('after', [a]), 1001)).toEqual({ granted: true, remaining: [{ key: a.key, remaining: 2 }] })
+      expect(await s2.consume(ask('after-w', [w]), 1001)).toEqual({ granted: false, exhausted: w.key, resetAt: 1000 + 3600 })
+      await s1.close()
+      await s2.close()
+    })
+
+    it('compaction drops entries of expired blocks, old answers, expired claims and nonces, never live ones', async () => {
+      const store = await (await fresh()).open()
+      const entry = (n: number, expires: number) => ({
+        statementId: `s${n}`,
+        blockId: `${n}`.padStart(64, '0'),
+        kind: 'revoke' as const,
+        at: 100,
+        by: 'ee'.repeat(32),
+        expires,
+        statement: new Uint8Array([n]),
+      })
+      await store.addRevocation(entry(1, 1000))
+      await store.addRevocation(entry(2, 1_000_000))
+      await store.consume(ask('old', [counter(10)]), 10)
+      expect(await store.compact(2000)).toBe(1)
+      expect((await store.revocationsSince(0, 10)).entries.map((e) => e.seq)).toEqual([2])
+      expect(await store.head()).toBe(2)
+      // the answer to "old" is forgotten only once it is a day old
+      expect(await store.consume(ask('old', [counter(10)], 'another'), 20)).toBe('conflict')
+      expect(await store.compact(10 + 86_400)).toBe(0)
+      expect(await store.consume(ask('old', [counter(10)], 'another'), 20)).toBe('conflict')
+      expect(await store.compact(10 + 86_400 + 1)).toBe(0)
+      expect(await store.consume(ask('old', [counter(10)]), 90_000)).toEqual({
+        granted: true,
+        remaining: [{ key: counter(10).key, remaining: 8 }],
+      })
+      // compacting the newest entry must not lower the head (clients would see a rollback)
+      expect(await store.compact(2_000_000)).toBe(1)
+      expect(await store.revocationsSince(0, 10)).toMatchObject({ head: 2, entries: [] })
+      await store.close()
+    })
+
+    it('replay claims: one winner until expiry, then anyone; only the claimer releases', async () => {
+      const store = await (await fresh()).open()
+      expect(await store.claimReplay('i1', 'did:v1', 100, 50)).toBe(true)
+      expect(await store.claimReplay('i1', 'did:v1', 100, 60)).toBe(false)
+      expect(await store.claimReplay('i1', 'did:v2', 100, 60)).toBe(false)
+      // another verifier cannot release it, and its attempt changes nothing
+      expect(await store.releaseReplay('i1', 'did:v2', 61)).toBe('not-yours')
+      expect(await store.claimReplay('i1', 'did:v2', 200, 62)).toBe(false)
+      expect(await store.releaseReplay('i1', 'did:v1', 63)).toBe('released')
+      expect(await store.releaseReplay('i1', 'did:v1', 64)).toBe('absent')
+      expect(await store.claimReplay('i1', 'did:v2', 200, 65)).toBe(true)
+      // expired: taken over by anyone; releasing an expired claim finds nothing
+      expect(await store.releaseReplay('i1', 'did:v2', 200)).toBe('absent')
+      expect(await store.claimReplay('i1', 'did:v3', 300, 200)).toBe(true)
+      expect(await store.releaseReplay('i1', 'did:v2', 201)).toBe('not-yours')
+      expect(await store.releaseReplay('i1', 'did:v3', 201)).toBe('released')
+      expect(await store.claimReplay('i1', 'did:v1', 400, 201)).toBe(true)
+      await store.compact(401)
+      expect(await store.releaseReplay('i1', 'did:v1', 300)).toBe('absent')
+      expect(await store.claimReplay('i1', 'did:v2', 500, 300)).toBe(true)
+      await store.close()
+    })
+
+    it('nonces: accepted once per key id, kept until compaction after their expiry', async () => {
+      const store = await (await fresh()).open()
+      expect(await store.useNonce('did:k1', 'n1', 100, 10)).toBe(true)
+      expect(await store.useNonce('did:k1', 'n1', 100, 11)).toBe(false)
+      expect(await store.useNonce('did:k2', 'n1', 100, 11)).toBe(true)
+      expect(await store.useNonce('did:k1', 'n2', 100, 11)).toBe(true)
+      // past its expiry but not yet compacted: still refused
+      expect(await store.useNonce('did:k1', 'n1', 300, 150)).toBe(false)
+      await store.compact(99)
+      expect(await store.useNonce('did:k1', 'n1', 300, 150)).toBe(false)
+      await store.compact(100)
+      expect(await store.useNonce('did:k1', 'n1', 300, 150)).toBe(true)
+      const results = await Promise.all(Array.from({ length: 10 }, () => store.useNonce('did:k3', 'race', 100, 10)))
+      expect(results.filter(Boolean)).toHaveLength(1)
+      await store.close()
+    })
+
+    it('approval inbox: pending until this approver answers; records carry requester and expiry', async () => {
+      const store = await (await fresh()).open()
+      const put = await store.putApprovalRequest(request('i1', 'did:req', 1, 1000), 4, 1)
+      expect(put).toEqual({ ...request('i1', 'did:req', 1, 1000), approvals: {} })
+      expect((await store.pendingApprovals('did:a', 10, 2)).map((r) => r.id)).toEqual(['i1'])
+      expect(await store.addApproval('i1', 'did:a', 'mna1_y')).toEqual({
+        ...request('i1', 'did:req', 1, 1000),
+        approvals: { 'did:a': 'mna1_y' },
+      })
+      expect(await store.pendingApprovals('did:a', 10, 3)).toEqual([])
+      expect((await store.pendingApprovals('did:b', 10, 3)).map((r) => r.id)).toEqual(['i1'])
+      expect(await store.getApprovalRequest('i1')).toEqual({ ...request('i1', 'did:req', 1, 1000), approvals: { 'did:a': 'mna1_y' } })
+      // expired: no longer pending
+      expect(await store.pendingApprovals('did:b', 10, 1000)).toEqual([])
+      expect(await store.getApprovalRequest('nope')).toBeUndefined()
+      await store.close()
+    })
+
+    it('approval inbox: newest first, paged strictly after the cursor (ties by id)', async () => {
+      const store = await (await fresh()).open()
+      const made = [
+        request('r01', 'did:q1', 10, 900),
+        request('r02', 'did:q1', 20, 900),
+        request('r03', 'did:q2', 20, 900),
+        request('r04', 'did:q2', 20, 900),
+        request('r05', 'did:q3', 30, 900),
+        request('r06', 'did:q3', 40, 50), // expires before the listing
+        request('r07', 'did:q3', 35, 900, ['did:c']), // another approver's
+      ]
+      for (const r of made) expect(await store.putApprovalRequest(r, 10, 45)).not.toBe('full')
+      await store.addApproval('r02', 'did:a', 'mna1_z') // answered by did:a
+      const pages: string[][] = []
+      let before: { createdAt: number; id: string } | undefined
+      for (;;) {
+        const page: ApprovalRecord[] = await store.pendingApprovals('did:a', 2, 60, before)
+        if (page.length === 0) break
+        pages.push(page.map((r) => r.id))
+        const last = page[page.length - 1] as ApprovalRecord
+        before = { createdAt: last.createdAt, id: last.id }
+      }
+      expect(pages).toEqual([
+        ['r05', 'r04'],
+        ['r03', 'r01'],
+      ])
+      expect((await store.pendingApprovals('did:b', 10, 60)).map((r) => r.id)).toEqual(['r05', 'r04', 'r03', 'r02', 'r01'])
+      expect((await store.pendingApprovals('did:b', 10, 60, { createdAt: 20, id: 'r03' })).map((r) => r.id)).toEqual(['r02', 'r01'])
+      await store.close()
+    })
+
+    it('approval cap: pending requests per requester; an existing request comes back even at the cap', async () => {
+      const store = await (await fresh()).open()
+      expect(await store.putApprovalRequest(request('a1', 'did:q', 1, 100), 2, 1)).toMatchObject({ id: 'a1' })
+      expect(await store.putApprovalRequest(request('a2', 'did:q', 2, 50), 2, 2)).toMatchObject({ id: 'a2' })
+      expect(await store.putApprovalRequest(request('a3', 'did:q', 3, 100), 2, 3)).toBe('full')
+      expect(await store.getApprovalRequest('a3')).toBeUndefined()
+      // idempotent: unchanged, even with other fields, even at the cap
+      expect(await store.putApprovalRequest({ ...request('a1', 'did:q', 9, 999), invocation: 'other' }, 2, 3)).toEqual({
+        ...request('a1', 'did:q', 1, 100),
+        approvals: {},
+      })
+      // others are not affected
+      expect(await store.putApprovalRequest(request('b1', 'did:other', 3, 100), 2, 3)).toMatchObject({ id: 'b1' })
+      // an answered request frees its slot (it is no longer pending); so does expiry
+      await store.addApproval('a1', 'did:a', 'mna1_1')
+      expect(await store.putApprovalRequest(request('a3', 'did:q', 4, 100), 2, 4)).toMatchObject({ id: 'a3' })
+      expect(await store.putApprovalRequest(request('a4', 'did:q', 49, 100), 2, 49)).toBe('full')
+      expect(await store.putApprovalRequest(request('a4', 'did:q', 50, 100), 2, 50)).toMatchObject({ id: 'a4' })
+      await store.close()
+    })
+
+    it('approval cap holds under concurrency, across instances', async () => {
+      const db = await fresh()
+      const stores = [await db.open(), await db.open()]
+      const results = await Promise.all(
+        Array.from({ length: 24 }, (_, i) => (stores[i % 2] as Store).putApprovalRequest(request(`c${i}`, 'did:q', i, 1000), 5, 100)),
+      )
+      expect(results.filter((r) => r !== 'full')).toHaveLength(5)
+      // the same id from everywhere at once: one request, the same answer
+      const same = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => (stores[i % 2] as Store).putApprovalRequest(request('dup', 'did:r', 1, 1000), 5, 100)),
+      )
+      expect(new Set(same.map((r) => JSON.stringify(r))).size).toBe(1)
+      expect(same[0]).toMatchObject({ id: 'dup' })
+      for (const s of stores) await s.close()
+    })
+
+    it('compaction drops approval requests a day after their expiry, with their approvals', async () => {
+      const store = await (await fresh()).open()
+      await store.putApprovalRequest(request('old', 'did:q', 1, 100), 5, 1)
+      await store.putApprovalRequest(request('new', 'did:q', 1, 100_000), 5, 1)
+      await store.addApproval('old', 'did:a', 'mna1_old')
+      await store.compact(100 + 86_400)
+      expect(await store.getApprovalRequest('old')).toMatchObject({ approvals: { 'did:a': 'mna1_old' } })
+      await store.compact(100 + 86_400 + 1)
+      expect(await store.getApprovalRequest('old')).toBeUndefined()
+      expect(await store.getApprovalRequest('new')).toMatchObject({ id: 'new' })
+      // recreated under the same id, it starts without the old approvals
+      expect(await store.putApprovalRequest(request('old', 'did:q', 90_000, 95_000), 5, 90_000)).toMatchObject({ approvals: {} })
+      await store.close()
+    })
+
+    it('probe commits a write; settings report the durability settings', async () => {
+      const store = await (await fresh()).open()
+      await store.probe()
+      await store.probe()
+      await store.ping()
+      const settings = await store.settings()
+      if (settings['backend'] === 'sqlite') expect(settings).toMatchObject({ journal_mode: 'wal', synchronous: '2', busy_timeout: '2000' })
+      else {
+        expect(settings).toMatchObject({
+          synchronous_commit: 'on',
+          statement_timeout: '5s',
+          lock_timeout: '3s',
+          idle_in_transaction_session_timeout: '10s',
+        })
+      }
+      await store.close()
+    })
+
+    it('a version 0.1 database opens: totals, claims and approval requests carried over', async () => {
+      const db = await fresh()
+      await db.exec(LEGACY)
+      const store = await db.open()
+      // three past uses of a total counter of 5: two left
+      expect(await store.consume(ask('n1', [counter(5)]), 1000)).toEqual({
+        granted: true,
+        remaining: [{ key: counter(5).key, remaining: 1 }],
+      })
+      // a windowed counter: the events at 995 and 998 still count in (990, 1000]
+      const w = counter(3, 10, 'cd')
+      expect(await store.consume(ask('n2', [w]), 1000)).toEqual({ granted: true, remaining: [{ key: w.key, remaining: 0 }] })
+      expect(await store.consume(ask('n3', [w]), 1004)).toEqual({ granted: false, exhausted: w.key, resetAt: 1005 })
+      expect(await store.consume(ask('n4', [w]), 1005)).toEqual({ granted: true, remaining: [{ key: w.key, remaining: 0 }] })
+      // the live claim is kept (unknown claimer: nobody can release it) until it expires
+      expect(await store.claimReplay('claimed', 'did:v', 3000, 1000)).toBe(false)
+      expect(await store.releaseReplay('claimed', 'did:v', 1000)).toBe('not-yours')
+      expect(await store.claimReplay('claimed', 'did:v', 3000, 2000)).toBe(true)
+      // the approval request is kept, pending for a day after its creation
+      expect(await store.getApprovalRequest('old')).toEqual({
+        id: 'old',
+        invocation: 'mni1_old',
+        approvers: ['did:a'],
+        requester: '',
+        createdAt: 900,
+        expiresAt: 900 + 86_400,
+        approvals: {},
+      })
+      expect((await store.pendingApprovals('did:a', 10, 1000)).map((r) => r.id)).toEqual(['old'])
+      await store.close()
+      // and it opens again (nothing to migrate twice)
+      const again = await db.open()
+      expect(await again.consume(ask('n1', [counter(5)]), 1000)).toEqual({
+        granted: true,
+        remaining: [{ key: counter(5).key, remaining: 1 }],
+      })
+      await again.close()
+    })
+  })
+}
+
+storeSuite('SQLite', async () => {
+  const path = join(scratch(), 'store.db')
+  return {
+    open: async () => openSqliteStore(path),
+    exec: async (sql) => {
+      const db = new Database(path)
+      db.exec(sql)
+      db.close()
+    },
+  }
+})
+
+describe('SQLite store: readiness probe', () => {
+  it('fails within ~1 s while another connection holds the write lock, and recovers after', async () => {
+    const path = join(scratch(), 'store.db')
+    const store = openSqliteStore(path)
+    const other = new Database(path)
+    other.exec('BEGIN EXCLUSIVE')
+    other.exec('INSERT INTO health (one, at) VALUES (1, 0) ON CONFLICT(one) DO UPDATE SET at = 0')
+    const started = Date.now()
+    await expect(store.probe()).rejects.toMatchObject({ code: 'SQLITE_BUSY' })
+    const waited = Date.now() - started
+    expect(waited).toBeGreaterThanOrEqual(900)
+    expect(waited).toBeLessThan(2000)
+    // other writes give up too (after the 2 s busy timeout), and acknowledge nothing
+    await expect(store.consume(ask('k', [counter(1)]), 1)).rejects.toMatchObject({ code: 'SQLITE_BUSY' })
+    other.exec('ROLLBACK')
+    other.close()
+    await store.probe()
+    expect(await store.settings()).toMatchObject({ busy_timeout: '2000' })
+    expect(await store.consume(ask('k', [counter(1)]), 1)).toMatchObject({ granted: true })
     await store.close()
   })
 
-  it('replay claims: one winner until expiry, then free again; release frees at once', async () => {
-    const store = open()
-    expect(await store.claimReplay('i1', 100, 50)).toBe(true)
-    expect(await store.claimReplay('i1', 100, 60)).toBe(false)
-    expect(await store.claimReplay('i1', 200, 100)).toBe(true)
-    await store.releaseReplay('i1')
-    expect(await store.claimReplay('i1', 300, 101)).toBe(true)
-    await store.compact(301)
-    expect(await store.claimReplay('i1', 400, 100)).toBe(true)
-    await store.close()
-  })
-
-  it('approval inbox: pending until this approver answers', async () => {
-    const store = open()
-    await store.putApprovalRequest({ id: 'i1', invocation: 'mni1_x', approvers: ['did:a', 'did:b'], createdAt: 1 })
-    expect((await store.pendingApprovals('did:a', 10)).map((r) => r.id)).toEqual(['i1'])
-    await store.addApproval('i1', 'did:a', 'mna1_y')
-    expect(await store.pendingApprovals('did:a', 10)).toEqual([])
-    expect((await store.pendingApprovals('did:b', 10)).map((r) => r.id)).toEqual(['i1'])
-    expect((await store.getApprovalRequest('i1'))?.approvals).toEqual({ 'did:a': 'mna1_y' })
-    await store.close()
+  it('fails on a database file the service cannot write (read-only permissions)', async () => {
+    const dir = scratch()
+    const path = join(dir, 'store.db')
+    const created = openSqliteStore(path)
+    await created.consume(ask('k', [counter(5)]), 1)
+    await created.close()
+    chmodSync(path, 0o444)
+    // Permissions do not stop root (CI runs as root): there, the check runs as `nobody`.
+    const asRoot = process.getuid?.() === 0
+    const script = `
+      import { openSqliteStore } from ${JSON.stringify(fileURLToPath(new URL('../../src/service/sqlite-store.ts', import.meta.url)))}
+      const out = {}
+      try {
+        const store = openSqliteStore(${JSON.stringify(path)})
+        out.opened = true
+        await store.ping().then(() => { out.ping = 'ok' }, (e) => { out.ping = e.code })
+        await store.probe().then(() => { out.probe = 'ok' }, (e) => { out.probe = e.code })
+        await store.close()
+      } catch (e) {
+        out.opened = e.code ?? String(e)
+      }
+      console.log(JSON.stringify(out))`
+    let out: Record<string, unknown>
+    if (asRoot) {
+      chmodSync(dir, 0o777) // nobody creates the -wal and -shm files beside it
+      const tsx = fileURLToPath(new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url))
+      const stdout = execFileSync(
+        'runuser',
+        ['-u', 'nobody', '--', process.execPath, '--import', tsx, '--input-type=module', '-e', script],
+        { encoding: 'utf8', cwd: dir, env: { PATH: process.env['PATH'] ?? '', HOME: dir } },
+      )
+      out = JSON.parse(stdout.trim().split('\n').pop() as string) as Record<string, unknown>
+    } else {
+      const store = openSqliteStore(path)
+      out = { opened: true }
+      await store.ping().then(
+        () => {
+          out['ping'] = 'ok'
+        },
+        (e: { code: string }) => {
+          out['ping'] = e.code
+        },
+      )
+      await store.probe().then(
+        () => {
+          out['probe'] = 'ok'
+        },
+        (e: { code: string }) => {
+          out['probe'] = e.code
+        },
+      )
+      await store.close()
+    }
+    // Either the store opens read-only (reads still answer) and the probe refuses, or opening
+    // itself refuses (a write at open: the feed id's insert-if-absent). Never a silent success.
+    if (out['opened'] === true) expect(out).toEqual({ opened: true, ping: 'ok', probe: 'SQLITE_READONLY' })
+    else expect(out).toEqual({ opened: 'SQLITE_READONLY' })
   })
 })
 
+const pgAvailable = postgresBin() !== undefined
+
+describe.skipIf(!pgAvailable)('PostgreSQL', () => {
+  const url = useCluster()
+  let n = 0
+  const admin = async <T>(work: (c: pg.Client) => Promise<T>, database?: string): Promise<T> => {
+    const u = new URL(url())
+    if (database) u.pathname = `/${database}`
+    const c = new pg.Client({ connectionString: u.toString() })
+    await c.connect()
+    try {
+      return await work(c)
+    } finally {
+      await c.end()
+    }
+  }
+  const freshDatabase = async () => {
+    const name = `store_${process.pid}_${n++}`
+    await admin((c) => c.query(`CREATE DATABASE ${name}`))
+    const u = new URL(url())
+    u.pathname = `/${name}`
+    return { name, url: u.toString() }
+  }
+
+  storeSuite('PostgreSQL', async () => {
+    const db = await freshDatabase()
+    return {
+      open: () => openPostgresStore(db.url),
+      exec: async (sql) => {
+        await admin((c) => c.query(sql), db.name)
+      },
+    }
+  })
+
+  describe('PostgreSQL store: nothing hangs', () => {
+    it('a held counter lock makes consume give up after the 3 s lock timeout, acknowledging nothing', async () => {
+      const db = await freshDatabase()
+      const store = await openPostgresStore(db.url)
+      const c = counter(2)
+      const holder = new pg.Client({ connectionString: db.url })
+      await holder.connect()
+      await holder.query('SELECT pg_advisory_lock(hashtextextended($1, 2))', [c.key])
+      const started = Date.now()
+      await expect(store.consume(ask('k1', [c]), 1)).rejects.toMatchObject({ code: '55P03' })
+      const waited = Date.now() - started
+      expect(waited).toBeGreaterThanOrEqual(2900)
+      expect(waited).toBeLessThan(4500)
+      await holder.query('SELECT pg_advisory_unlock_all()')
+      // nothing was spent by the failed attempt, and the key is free to retry
+      expect(await store.consume(ask('k1', [c]), 2)).toEqual({ granted: true, remaining: [{ key: c.key, remaining: 1 }] })
+      await holder.end()
+      await store.close()
+    }, 20_000)
+
+    it('the probe fails within ~1 s on a held row lock, and on a database turned read-only', async () => {
+      const db = await freshDatabase()
+      const store = await openPostgresStore(db.url)
+      await store.probe()
+      const holder = new pg.Client({ connectionString: db.url })
+      await holder.connect()
+      await holder.query('BEGIN')
+      await holder.query('SELECT * FROM health FOR UPDATE')
+      const started = Date.now()
+      await expect(store.probe()).rejects.toMatchObject({ code: '55P03' })
+      expect(Date.now() - started).toBeLessThan(2000)
+      await holder.query('ROLLBACK')
+      await store.probe()
+      // read-only: new sessions start read-only; the store's sessions are cut and reconnect
+      await holder.query(`ALTER DATABASE ${db.name} SET default_transaction_read_only = on`)
+      await holder.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [db.name])
+      // (a connection cut while idle may fail one more request, 57P01, before the pool drops it)
+      let code: string | undefined
+      for (let i = 0; i < 10 && code !== '25006'; i++) {
+        code = await store.probe().then(
+          () => 'ok',
+          (e: { code?: string }) => e.code,
+        )
+        expect(['57P01', '25006']).toContain(code)
+      }
+      expect(code).toBe('25006')
+      await store.ping()
+      await holder.end()
+      await store.close()
+    }, 20_000)
+  })
+})
+
+describe('PostgreSQL store: a server that never answers', () => {
+  let silent: Server
+  let port = 0
+  beforeAll(async () => {
+    silent = createServer(() => {
+      // accept and say nothing
+    })
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    port = (silent.address() as { port: number }).port
+  })
+  afterAll(async () => {
+    silent.close()
+  })
+
+  it('opening gives up after the 5 s connection timeout', async () => {
+    const started = Date.now()
+    await expect(openPostgresStore(`postgres://mandate@127.0.0.1:${port}/x`)).rejects.toThrow()
+    const waited = Date.now() - started
+    expect(waited).toBeGreaterThanOrEqual(4500)
+    expect(waited).toBeLessThan(8000)
+  }, 20_000)
+})
+
 describe('storage failures', () => {
+  it('/readyz answers 503 while storage cannot commit (a held lock), and 200 again once it can', async () => {
+    const path = join(scratch(), 'ready.db')
+    const store = openSqliteStore(path)
+    const app = createApp({ store, key: generateKeyPair(), roots: [{ key: generateKeyPair().publicKey }] })
+    expect((await app.request('/readyz')).status).toBe(200)
+    const other = new Database(path)
+    other.exec('BEGIN EXCLUSIVE')
+    try {
+      const ready = await app.request('/readyz')
+      expect(ready.status).toBe(503)
+      expect(((await ready.json()) as { error: { code: string } }).error.code).toBe('ERR_STORAGE_UNAVAILABLE')
+      // reads still answer: readiness is about committing, not about answering
+      expect((await app.request('/healthz')).status).toBe(200)
+    } finally {
+      other.exec('COMMIT')
+      other.close()
+    }
+    expect((await app.request('/readyz')).status).toBe(200)
+    await store.close()
+  })
+
   it('P10: when storage fails, writes answer 503 and acknowledge nothing; readiness says so', async () => {
     const failing = new Proxy({} as Store, {
       get: (_t, name) => (name === 'close' ? async () => {} : async () => Promise.reject(new Error('disk I/O error'))),
     })
-    const app = createApp({ store: failing, key: generateKeyPair() })
     const alice = generateKeyPair()
+    const app = createApp({ store: failing, key: generateKeyPair(), roots: [{ key: alice.publicKey }] })
     const root = mint({ principal: alice, caveats: [{ type: 'window', expires: Math.floor(Date.now() / 1000) + 60 }] })
     const res = await app.request('/v1/revocations', {
       method: 'POST',

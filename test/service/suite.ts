@@ -1,6 +1,8 @@
 /**
  * The service's behaviour over HTTP, shared by the SQLite and PostgreSQL runs.
  */
+import { request as httpRequest } from 'node:http'
+import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { encodeCbor } from '../../src/cbor/codec.js'
 import { getBackend } from '../../src/crypto/ed25519.js'
@@ -26,25 +28,41 @@ import {
   type UnverifiedMandate,
   verifyFeedPage,
 } from '../../src/index.js'
+import { signRequest } from '../../src/internal/http-signature.js'
 import { signingInput } from '../../src/token/signing.js'
-import { http, type RunningServer } from '../helpers/service.js'
+import { http, type RunningServer, type ServerTrust } from '../helpers/service.js'
 
 const now = () => Math.floor(Date.now() / 1000)
+const code = (r: { json: Record<string, unknown> }) => (r.json['error'] as { code: string } | undefined)?.code
 
-export function serviceSuite(name: string, start: () => Promise<RunningServer>): void {
+export function serviceSuite(name: string, start: (trust: ServerTrust) => Promise<RunningServer>): void {
   describe(`service (${name})`, () => {
     let server: RunningServer
-    let alice: KeyPair
-    let assistant: KeyPair
+    const alice = generateKeyPair()
+    const assistant = generateKeyPair()
+    /** Registered verifiers: the mail and slack services. */
+    const mailVerifier = generateKeyPair()
+    const slackVerifier = generateKeyPair()
+    /** A verifier whose name contains the key separator, registered beside "slack". */
+    const slackXVerifier = generateKeyPair()
     let grant: UnverifiedMandate
     const roots = () => [{ key: toDidKey(alice.publicKey), name: 'alice' }]
     const child = (caveats: AttenuateOptions['caveats'] = [], name = 'sub') =>
       attenuate(grant, { key: assistant, caveats: caveats ?? [], name })
+    const usageAs = (key: KeyPair) => createRemoteUsageStore({ url: server.url, key })
+    const consume = (body: Record<string, unknown>, key?: KeyPair) =>
+      http(`${server.url}/v1/usage/consume`, { body, ...(key ? { key } : {}) })
 
     beforeAll(async () => {
-      server = await start()
-      alice = generateKeyPair()
-      assistant = generateKeyPair()
+      server = await start({
+        roots: [`alice=${toDidKey(alice.publicKey)}`],
+        verifiers: [
+          `mail=${toDidKey(mailVerifier.publicKey)}`,
+          `slack=${toDidKey(slackVerifier.publicKey)}`,
+          `slack:x=${toDidKey(slackXVerifier.publicKey)}`,
+        ],
+        audience: 'revocations.test',
+      })
       grant = mint({
         principal: alice,
         to: toDidKey(assistant.publicKey),
@@ -64,6 +82,7 @@ export function serviceSuite(name: string, start: () => Promise<RunningServer>):
       expect((await http(`${server.url}/healthz`)).json).toEqual({ status: 'ok' })
       const ready = await http(`${server.url}/readyz`)
       expect(ready.status).toBe(200)
+      expect(ready.json['status']).toBe('ready')
       const storage = ready.json['storage'] as Record<string, string>
       if (storage['backend'] === 'sqlite') expect([storage['journal_mode'], storage['synchronous']]).toEqual(['wal', '2'])
       else expect([storage['synchronous_commit'], storage['fsync']]).toEqual(['on', 'on'])
@@ -154,7 +173,7 @@ export function serviceSuite(name: string, start: () => Promise<RunningServer>):
           roots: roots(),
           audience: 'slack',
           revocations,
-          usage: createRemoteUsageStore({ url: server.url }),
+          usage: usageAs(slackVerifier),
         })
         const sub = child([{ type: 'actions', patterns: ['slack:read'] }], 'sub-a')
         const sibling = child([{ type: 'actions', patterns: ['slack:read'] }], 'sub-b')
@@ -200,7 +219,7 @@ export function serviceSuite(name: string, start: () => Promise<RunningServer>):
       const answers = new Map<string, boolean>()
       let granted = 0
       const attempt = async (id: string) => {
-        const r = await http(`${server.url}/v1/usage/consume`, { body: { request_id: id, presentation, counters: [key] } })
+        const r = await consume({ request_id: id, presentation, counters: [key] }, slackVerifier)
         expect(r.status).toBe(200)
         return r.json['granted'] === true
       }
@@ -225,8 +244,7 @@ export function serviceSuite(name: string, start: () => Promise<RunningServer>):
     it('a denied request consumes nothing; counters must belong to the presented chain', async () => {
       const limited = child([{ type: 'uses', max: 2 }], 'two')
       const other = child([{ type: 'uses', max: 5 }], 'five')
-      const usage = createRemoteUsageStore({ url: server.url })
-      const verifier = createVerifier({ roots: roots(), audience: 'slack', usage })
+      const verifier = createVerifier({ roots: roots(), audience: 'slack', usage: usageAs(slackVerifier) })
       for (let i = 0; i < 5; i++)
         expect((await verifier.authorize({ mandate: limited, request: { action: 'calendar:read' } })).allowed).toBe(false)
       expect((await verifier.authorize({ mandate: limited, request: { action: 'slack:read' } })).allowed).toBe(true)
@@ -234,33 +252,49 @@ export function serviceSuite(name: string, start: () => Promise<RunningServer>):
       const third = await verifier.authorize({ mandate: limited, request: { action: 'slack:read' } })
       expect(third.allowed ? 'allowed' : third.code).toBe('ERR_USAGE_EXHAUSTED')
       // burning someone else's counter, or inventing one, is refused
-      const foreign = await http(`${server.url}/v1/usage/consume`, {
-        body: { request_id: 'x1', presentation: formatMandate(limited), counters: [`${other.blocks[1]?.idHex}/0`] },
-      })
-      expect([foreign.status, (foreign.json['error'] as { code: string }).code]).toEqual([403, 'ERR_NOT_AUTHORIZED'])
-      const invented = await http(`${server.url}/v1/usage/consume`, {
-        body: { request_id: 'x2', presentation: formatMandate(limited), counters: [`${limited.blocks[0]?.idHex}/0`] },
-      })
+      const foreign = await consume(
+        { request_id: 'x1', presentation: formatMandate(limited), counters: [`${other.blocks[1]?.idHex}/0`] },
+        slackVerifier,
+      )
+      expect([foreign.status, code(foreign)]).toEqual([403, 'ERR_NOT_AUTHORIZED'])
+      const invented = await consume(
+        { request_id: 'x2', presentation: formatMandate(limited), counters: [`${limited.blocks[0]?.idHex}/0`] },
+        slackVerifier,
+      )
       expect(invented.status).toBe(403)
-      const bound = await http(`${server.url}/v1/usage/consume`, {
-        body: { request_id: 'x3', presentation: formatMandate(grant), counters: [`${grant.blocks[0]?.idHex}/0`] },
-      })
-      expect([bound.status, (bound.json['error'] as { code: string }).code]).toEqual([401, 'ERR_PROOF'])
-      const empty = await http(`${server.url}/v1/usage/consume`, {
-        body: { request_id: 'x4', presentation: formatMandate(limited), counters: [] },
-      })
-      expect(empty.status).toBe(400)
+      const bound = await consume(
+        { request_id: 'x3', presentation: formatMandate(grant), counters: [`${grant.blocks[0]?.idHex}/0`] },
+        slackVerifier,
+      )
+      expect([bound.status, code(bound)]).toEqual([401, 'ERR_PROOF'])
+      const empty = await consume({ request_id: 'x4', presentation: formatMandate(limited), counters: [] }, slackVerifier)
+      expect([empty.status, code(empty)]).toEqual([400, 'ERR_REQUEST_MALFORMED'])
+      const twice = await consume(
+        {
+          request_id: 'x5',
+          presentation: formatMandate(limited),
+          counters: [`${limited.blocks[1]?.idHex}/0`, `${limited.blocks[1]?.idHex}/0`],
+        },
+        slackVerifier,
+      )
+      expect([twice.status, code(twice)]).toEqual([400, 'ERR_REQUEST_MALFORMED'])
+      // one spelling per counter: "…/01" is not another name for "…/1"
+      const padded = await consume(
+        { request_id: 'x6', presentation: formatMandate(limited), counters: [`${limited.blocks[1]?.idHex}/00`] },
+        slackVerifier,
+      )
+      expect([padded.status, code(padded)]).toEqual([403, 'ERR_NOT_AUTHORIZED'])
     })
 
-    it('a shared replay store: two verifiers accept an invocation once; only its holder can claim it', async () => {
-      const replay = createRemoteReplayCache({ url: server.url })
+    it('a shared replay store: two verifiers accept an invocation once', async () => {
+      const replay = createRemoteReplayCache({ url: server.url, key: mailVerifier })
       const a = createVerifier({ roots: roots(), audience: 'mail', replay })
       const b = createVerifier({ roots: roots(), audience: 'mail', replay })
       const inv = invoke(grant, { key: assistant, action: 'email:read', audience: 'mail' })
       expect((await a.authorize({ invocation: inv })).allowed).toBe(true)
       const again = await b.authorize({ invocation: inv })
       expect(again.allowed ? 'allowed' : again.code).toBe('ERR_REPLAY')
-      const bogus = await http(`${server.url}/v1/replay/claim`, { body: { invocation: 'mni1_AAAA' } })
+      const bogus = await http(`${server.url}/v1/replay/claim`, { body: { invocation: 'mni1_AAAA' }, key: mailVerifier })
       expect(bogus.status).toBe(400)
       // a denied request releases its claim, so the invocation can come back (e.g. once approved)
       const send = invoke(grant, { key: assistant, action: 'email:send', audience: 'mail' })
@@ -286,20 +320,472 @@ export function serviceSuite(name: string, start: () => Promise<RunningServer>):
         intent: 'answer Bob',
         requested_by: { name: 'assistant' },
       })
-      const list = await http(`${server.url}/v1/approvals?approver=${toDidKey(alice.publicKey)}`)
+      const list = await http(`${server.url}/v1/approvals?approver=${toDidKey(alice.publicKey)}`, { key: alice })
       expect((list.json['pending'] as { id: string }[]).map((p) => p.id)).toContain(inv.idHex)
-      const byMallory = formatApproval(approve({ approver: generateKeyPair(), invocation: inv }))
-      expect((await http(`${server.url}/v1/approvals/${inv.idHex}`, { body: { approval: byMallory } })).status).toBe(403)
+      const mallory = generateKeyPair()
+      const byMallory = formatApproval(approve({ approver: mallory, invocation: inv }))
+      const refused = await http(`${server.url}/v1/approvals/${inv.idHex}`, { body: { approval: byMallory }, key: mallory })
+      expect([refused.status, code(refused)]).toEqual([403, 'ERR_NOT_AUTHORIZED'])
       const ok = formatApproval(approve({ approver: alice, invocation: inv }))
-      const approved = await http(`${server.url}/v1/approvals/${inv.idHex}`, { body: { approval: ok } })
+      // posting Alice's approval needs Alice's key, not just a copy of the approval
+      const relayed = await http(`${server.url}/v1/approvals/${inv.idHex}`, { body: { approval: ok }, key: mallory })
+      expect([relayed.status, code(relayed)]).toEqual([403, 'ERR_NOT_AUTHORIZED'])
+      const approved = await http(`${server.url}/v1/approvals/${inv.idHex}`, { body: { approval: ok }, key: alice })
       expect(approved.json).toMatchObject({ status: 'approved' })
-      const shown = await http(`${server.url}/v1/approvals/${inv.idHex}`)
+      // the requester reads its own request (to collect the approvals)
+      const shown = await http(`${server.url}/v1/approvals/${inv.idHex}`, { key: assistant })
       const approvals = Object.values(shown.json['approvals'] as Record<string, string>)
       const verifier = createVerifier({ roots: roots(), audience: 'mail' })
       expect((await verifier.authorize({ invocation: inv, approvals })).allowed).toBe(true)
       const noNeed = invoke(grant, { key: assistant, action: 'email:read', audience: 'mail' })
       expect((await http(`${server.url}/v1/approvals`, { body: { invocation: formatInvocation(noNeed) } })).status).toBe(409)
-      expect((await http(`${server.url}/v1/approvals/${'0'.repeat(64)}`)).status).toBe(404)
+      expect((await http(`${server.url}/v1/approvals/${'0'.repeat(64)}`, { key: alice })).status).toBe(404)
+    })
+
+    // ---- the attacks of issue 7, each as the party that tried it ------------------------------
+
+    it('attack 1: a holder cannot answer for its own next invocation; a uses:1 mandate is used once', async () => {
+      const once = child([{ type: 'uses', max: 1 }], 'once')
+      const bound = attenuate(grant, {
+        key: assistant,
+        to: toDidKey(assistant.publicKey),
+        caveats: [{ type: 'uses', max: 1 }],
+        name: 'once-bound',
+      })
+      const counter = `${bound.blocks[1]?.idHex}/0`
+      const next = invoke(bound, { key: assistant, action: 'slack:read', audience: 'slack' })
+      const forged = { request_id: next.idHex, presentation: formatInvocation(next), counters: [counter] }
+      // unsigned, signed by the holder itself, and for a chain it minted itself: all refused
+      const unsigned = await consume(forged)
+      expect([unsigned.status, code(unsigned)]).toEqual([401, 'ERR_AUTH_REQUIRED'])
+      expect(unsigned.headers.get('accept-signature')).toContain('ed25519')
+      const byHolder = await consume(forged, assistant)
+      expect([byHolder.status, code(byHolder)]).toEqual([403, 'ERR_NOT_AUTHORIZED'])
+      const mallory = generateKeyPair()
+      const selfMinted = attenuate(mint({ principal: mallory, caveats: [{ type: 'window', expires: now() + 600 }] }), {
+        caveats: [{ type: 'uses', max: 1 }],
+      })
+      const own = await consume(
+        { request_id: next.idHex, presentation: formatMandate(selfMinted), counters: [`${selfMinted.blocks[1]?.idHex}/0`] },
+        slackVerifier,
+      )
+      expect([own.status, code(own)]).toEqual([403, 'ERR_ROOT_UNTRUSTED'])
+      // the real verifier counts: one use, then exhausted
+      const verifier = createVerifier({ roots: roots(), audience: 'slack', usage: usageAs(slackVerifier) })
+      expect((await verifier.authorize({ invocation: next })).allowed).toBe(true)
+      const second = await verifier.authorize({ invocation: invoke(bound, { key: assistant, action: 'slack:read', audience: 'slack' }) })
+      expect(second.allowed ? 'allowed' : second.code).toBe('ERR_USAGE_EXHAUSTED')
+      const bare = await verifier.authorize({ mandate: once, request: { action: 'slack:read' } })
+      expect(bare.allowed).toBe(true)
+      expect((await verifier.authorize({ mandate: once, request: { action: 'slack:read' } })).allowed).toBe(false)
+    })
+
+    it('attack 2: a copied invocation cannot drain the quota or plant a denial', async () => {
+      const three = attenuate(grant, {
+        key: assistant,
+        to: toDidKey(assistant.publicKey),
+        caveats: [
+          { type: 'uses', max: 3 },
+          { type: 'uses', max: 10, per: 3600 },
+        ],
+        name: 'three',
+      })
+      const counter = `${three.blocks[1]?.idHex}/0`
+      const inv = invoke(three, { key: assistant, action: 'slack:read', audience: 'slack' })
+      const copy = formatInvocation(inv)
+      // a stranger with the copy: unsigned, with fresh request ids
+      for (let i = 0; i < 5; i++) {
+        const r = await consume({ request_id: `drain-${i}`, presentation: copy, counters: [counter] })
+        expect(r.status).toBe(401)
+      }
+      // a verifier of another audience cannot spend it; the right verifier cannot re-key it
+      const otherAudience = await consume({ presentation: copy, counters: [counter] }, mailVerifier)
+      expect([otherAudience.status, code(otherAudience)]).toEqual([403, 'ERR_AUDIENCE'])
+      const rekeyed = await consume({ request_id: 'fresh-id', presentation: copy, counters: [counter] }, slackVerifier)
+      expect([rekeyed.status, code(rekeyed)]).toEqual([400, 'ERR_REQUEST_MALFORMED'])
+      // a stale invocation spends nothing
+      const old = invoke(three, { key: assistant, action: 'slack:read', audience: 'slack', now: now() - 3600 })
+      const stale = await consume({ presentation: formatInvocation(old), counters: [counter] }, slackVerifier)
+      expect([stale.status, code(stale)]).toEqual([401, 'ERR_REQUEST_STALE'])
+      // retried by the right verifier: counted once
+      const both = [counter, `${three.blocks[1]?.idHex}/1`]
+      const first = await consume({ presentation: copy, counters: both }, slackVerifier)
+      const retry = await consume({ presentation: copy, counters: both }, slackVerifier)
+      expect(first.json).toEqual({
+        granted: true,
+        remaining: [
+          { key: counter, remaining: 2 },
+          { key: both[1], remaining: 9 },
+        ],
+      })
+      expect(retry.json).toEqual(first.json)
+      // the same id with other counters is a different question: refused, nothing stored
+      const other = await consume({ presentation: copy, counters: [counter] }, slackVerifier)
+      expect([other.status, code(other)]).toEqual([409, 'ERR_CONFLICT'])
+      const verifier = createVerifier({ roots: roots(), audience: 'slack', usage: usageAs(slackVerifier) })
+      for (let i = 0; i < 2; i++) {
+        expect(
+          (await verifier.authorize({ invocation: invoke(three, { key: assistant, action: 'slack:read', audience: 'slack' }) })).allowed,
+        ).toBe(true)
+      }
+      const fourth = await verifier.authorize({ invocation: invoke(three, { key: assistant, action: 'slack:read', audience: 'slack' }) })
+      expect(fourth.allowed ? 'allowed' : fourth.code).toBe('ERR_USAGE_EXHAUSTED')
+    })
+
+    it('attack 2d: request ids live in each verifier name’s own namespace, whatever the name holds', async () => {
+      const a = child([{ type: 'uses', max: 5 }], 'ns-a')
+      const b = child([{ type: 'uses', max: 5 }], 'ns-b')
+      // "slack:x" + "r1" and "slack" + "x:r1" would both spell req:slack:x:r1 unprefixed
+      const first = await consume(
+        { request_id: 'r1', presentation: formatMandate(a), counters: [`${a.blocks[1]?.idHex}/0`] },
+        slackXVerifier,
+      )
+      expect(first.json).toMatchObject({ granted: true })
+      const other = await consume(
+        { request_id: 'x:r1', presentation: formatMandate(b), counters: [`${b.blocks[1]?.idHex}/0`] },
+        slackVerifier,
+      )
+      expect([other.status, other.json['granted']]).toEqual([200, true])
+      // each keeps its own: slack's "x:r1" is bound to b, slack:x's "r1" to a
+      const crossed = await consume(
+        { request_id: 'x:r1', presentation: formatMandate(a), counters: [`${a.blocks[1]?.idHex}/0`] },
+        slackVerifier,
+      )
+      expect([crossed.status, code(crossed)]).toEqual([409, 'ERR_CONFLICT'])
+      const retry = await consume(
+        { request_id: 'r1', presentation: formatMandate(a), counters: [`${a.blocks[1]?.idHex}/0`] },
+        slackXVerifier,
+      )
+      expect(retry.json).toEqual(first.json)
+    })
+
+    it('attack 2b: a signed request cannot be replayed, altered or sent too late', async () => {
+      const limited = child([{ type: 'uses', max: 10 }], 'ten')
+      const body = { request_id: 'sig-1', presentation: formatMandate(limited), counters: [`${limited.blocks[1]?.idHex}/0`] }
+      const bytes = new TextEncoder().encode(JSON.stringify(body))
+      const url = `${server.url}/v1/usage/consume`
+      const headers = { 'content-type': 'application/json', ...signRequest({ method: 'POST', url, body: bytes }, slackVerifier) }
+      expect((await fetch(url, { method: 'POST', headers, body: bytes })).status).toBe(200)
+      const replayed = await fetch(url, { method: 'POST', headers, body: bytes })
+      expect([replayed.status, ((await replayed.json()) as { error: { code: string } }).error.code]).toEqual([401, 'ERR_AUTH_REPLAY'])
+      const swapped = new TextEncoder().encode(JSON.stringify({ ...body, request_id: 'sig-2' }))
+      const fresh = { 'content-type': 'application/json', ...signRequest({ method: 'POST', url, body: bytes }, slackVerifier) }
+      const altered = await fetch(url, { method: 'POST', headers: fresh, body: swapped })
+      expect([altered.status, ((await altered.json()) as { error: { code: string } }).error.code]).toEqual([401, 'ERR_AUTH_INVALID'])
+      const late = {
+        'content-type': 'application/json',
+        ...signRequest({ method: 'POST', url, body: bytes }, slackVerifier, { created: now() - 3600 }),
+      }
+      const tooLate = await fetch(url, { method: 'POST', headers: late, body: bytes })
+      expect([tooLate.status, ((await tooLate.json()) as { error: { code: string } }).error.code]).toEqual([401, 'ERR_REQUEST_STALE'])
+    })
+
+    it('attack 2c: a request signed for another service is refused here; a bad Host is the caller’s error', async () => {
+      const port = new URL(server.url).port
+      const send = (host: string, path: string, signedFor?: string) =>
+        new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const headers = signedFor ? signRequest({ method: 'GET', url: `http://${signedFor}${path}` }, alice) : {}
+          const req = httpRequest({ host: '127.0.0.1', port: Number(port), path, method: 'GET', headers: { ...headers, host } }, (res) => {
+            let body = ''
+            res.on('data', (d) => {
+              body += String(d)
+            })
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+          })
+          req.on('error', reject)
+          req.end()
+        })
+      // captured at (or signed for) service A, replayed here with A's name: refused
+      const elsewhere = await send(`a.example:${port}`, '/v1/approvals', `a.example:${port}`)
+      expect([elsewhere.status, (JSON.parse(elsewhere.body) as { error: { code: string } }).error.code]).toEqual([401, 'ERR_AUTH_INVALID'])
+      // the names this service is reached by work
+      expect((await send(`localhost:${port}`, '/v1/approvals', `localhost:${port}`)).status).toBe(200)
+      expect((await send(`127.0.0.1:${port}`, '/v1/approvals', `127.0.0.1:${port}`)).status).toBe(200)
+      // credentials in an absolute-form target: no URL this service can be named by
+      const credentials = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1', () =>
+          socket.write(`GET http://u:p@127.0.0.1:${port}/healthz HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`),
+        )
+        let raw = ''
+        socket.on('data', (d) => {
+          raw += String(d)
+        })
+        socket.on('end', () => resolve(raw))
+        socket.on('error', reject)
+      })
+      expect(credentials.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request')
+      const bad = await send('xn--a', '/healthz')
+      expect([bad.status, (JSON.parse(bad.body) as { error: { code: string } }).error.code]).toEqual([400, 'ERR_REQUEST_MALFORMED'])
+    })
+
+    it('attack 6b: a holder cannot silence its principal; statements about dead chains are refused', async () => {
+      const noisyKey = generateKeyPair()
+      const noisy = attenuate(grant, { key: assistant, to: toDidKey(noisyKey.publicKey), name: 'noisy' })
+      const post = (key: KeyPair, options: Partial<Parameters<typeof createRevocation>[0]>) =>
+        http(`${server.url}/v1/revocations`, {
+          body: { revocation: formatRevocation(createRevocation({ mandate: noisy, key, ...options })) },
+        })
+      for (let i = 0; i < 64; i++) expect((await post(assistant, { actions: [`zz:nothing${i}`] })).status).toBe(201)
+      const over = await post(assistant, { actions: ['zz:more'] })
+      expect([over.status, code(over)]).toEqual([429, 'ERR_LIMIT_RATE'])
+      // the principal's own statements count apart
+      expect((await post(alice, { kind: 'suspend' })).status).toBe(201)
+      const state = await http(`${server.url}/v1/revocations/${noisy.blocks[1]?.idHex}`)
+      // scoped revocations do not make the block revoked as a whole
+      expect(state.json).toMatchObject({ revoked: false, suspended: true })
+      expect((await post(alice, {})).status).toBe(201)
+      // below a block revoked whole, or in an expired chain, there is nothing left to say
+      const below = attenuate(noisy, { key: noisyKey, caveats: [] })
+      const under = await http(`${server.url}/v1/revocations`, {
+        body: { revocation: formatRevocation(createRevocation({ mandate: below, key: alice })) },
+      })
+      expect([under.status, code(under)]).toEqual([403, 'ERR_REVOKED'])
+      const past = attenuate(grant, { key: assistant, caveats: [{ type: 'window', expires: now() - 600 }] })
+      const expired = await http(`${server.url}/v1/revocations`, {
+        body: { revocation: formatRevocation(createRevocation({ mandate: past, key: alice })) },
+      })
+      expect([expired.status, code(expired)]).toEqual([403, 'ERR_TIME_EXPIRED'])
+    })
+
+    it('attack 6c: racing statements cannot slip past each other (resume vs suspend, final revokes, the cap)', async () => {
+      const post = (m: UnverifiedMandate, key: KeyPair, options: Partial<Parameters<typeof createRevocation>[0]> = {}) =>
+        http(`${server.url}/v1/revocations`, {
+          body: { revocation: formatRevocation(createRevocation({ mandate: m, key, ...options })) },
+        })
+      for (let round = 0; round < 8; round++) {
+        const m = child([], `raced-${round}`)
+        // the holder keeps resuming its own block while its principal suspends it
+        const results = await Promise.all([
+          ...Array.from({ length: 4 }, () => post(m, assistant, { kind: 'resume' })),
+          post(m, alice, { kind: 'suspend' }),
+          ...Array.from({ length: 4 }, () => post(m, assistant, { kind: 'resume' })),
+        ])
+        expect(results[4]?.status).toBe(201)
+        const state = await http(`${server.url}/v1/revocations/${m.blocks[1]?.idHex}`)
+        expect(state.json['suspended'], `round ${round}`).toBe(true)
+      }
+      // four final revokes at once: one entry, and everyone is told its seq
+      const m = child([], 'revoked-at-once')
+      const kills = await Promise.all(Array.from({ length: 4 }, () => post(m, alice)))
+      expect(kills.map((r) => r.status).sort()).toEqual([200, 200, 200, 201])
+      expect(new Set(kills.map((r) => r.json['seq'])).size).toBe(1)
+      const after = await post(m, alice, { kind: 'suspend' })
+      expect([after.status, code(after)]).toEqual([403, 'ERR_REVOKED'])
+      // 80 statements of one signer at once: exactly 64 kept
+      const capped = child([], 'capped-at-once')
+      const burst = await Promise.all(Array.from({ length: 80 }, (_, i) => post(capped, assistant, { actions: [`zz:n${i}`] })))
+      expect(burst.filter((r) => r.status === 201).length).toBe(64)
+      expect(burst.filter((r) => r.status === 429).length).toBe(16)
+    })
+
+    it('an invocation whose chain is for another audience spends, claims and files nothing', async () => {
+      const forMail = attenuate(grant, {
+        key: assistant,
+        to: toDidKey(assistant.publicKey),
+        caveats: [
+          { type: 'audience', names: ['mail'] },
+          { type: 'uses', max: 5 },
+        ],
+        name: 'mail-only',
+      })
+      const inv = invoke(forMail, { key: assistant, action: 'email:send', audience: 'slack' })
+      const spent = await consume({ presentation: formatInvocation(inv), counters: [`${forMail.blocks[1]?.idHex}/1`] }, slackVerifier)
+      expect([spent.status, code(spent)]).toEqual([403, 'ERR_AUDIENCE'])
+      const claimed = await http(`${server.url}/v1/replay/claim`, { body: { invocation: formatInvocation(inv) }, key: slackVerifier })
+      expect([claimed.status, code(claimed)]).toEqual([403, 'ERR_AUDIENCE'])
+      const filed = await http(`${server.url}/v1/approvals`, { body: { invocation: formatInvocation(inv) } })
+      expect([filed.status, code(filed)]).toEqual([403, 'ERR_AUDIENCE'])
+    })
+
+    it('attack 3: nobody but the claiming verifier releases a claim; an approved action is allowed once', async () => {
+      const pay = invoke(grant, { key: assistant, action: 'email:send', audience: 'mail', args: { to: 'shop@example.com' } })
+      const copy = formatInvocation(pay)
+      // a stranger can neither claim a pending invocation first nor release one
+      const claimFirst = await http(`${server.url}/v1/replay/claim`, { body: { invocation: copy } })
+      expect([claimFirst.status, code(claimFirst)]).toEqual([401, 'ERR_AUTH_REQUIRED'])
+      const mailB = createVerifier({
+        roots: roots(),
+        audience: 'mail',
+        replay: createRemoteReplayCache({ url: server.url, key: mailVerifier }),
+      })
+      const approval = approve({ approver: alice, invocation: pay })
+      expect((await mailB.authorize({ invocation: pay, approvals: [approval] })).allowed).toBe(true)
+      const releaseUnsigned = await http(`${server.url}/v1/replay/release`, { body: { invocation: copy } })
+      expect(releaseUnsigned.status).toBe(401)
+      const releaseOther = await http(`${server.url}/v1/replay/release`, { body: { invocation: copy }, key: slackVerifier })
+      expect([releaseOther.status, code(releaseOther)]).toEqual([403, 'ERR_AUDIENCE'])
+      const holder = await http(`${server.url}/v1/replay/release`, { body: { invocation: copy }, key: assistant })
+      expect([holder.status, code(holder)]).toEqual([403, 'ERR_NOT_AUTHORIZED'])
+      for (let i = 0; i < 3; i++) {
+        const again = await mailB.authorize({ invocation: pay, approvals: [approval] })
+        expect(again.allowed ? 'allowed' : again.code).toBe('ERR_REPLAY')
+      }
+    })
+
+    it('attack 4: the inbox is private, filled only from served chains, capped per requester, newest first', async () => {
+      const send = invoke(grant, {
+        key: assistant,
+        action: 'email:send',
+        audience: 'mail',
+        intent: 'the real one',
+        args: { to: 'x@example.com' },
+      })
+      expect((await http(`${server.url}/v1/approvals`, { body: { invocation: formatInvocation(send) } })).status).toBe(201)
+      const aliceDid = toDidKey(alice.publicKey)
+      const open = await http(`${server.url}/v1/approvals?approver=${aliceDid}`)
+      expect([open.status, code(open)]).toEqual([401, 'ERR_AUTH_REQUIRED'])
+      const mallory = generateKeyPair()
+      const snoop = await http(`${server.url}/v1/approvals?approver=${aliceDid}`, { key: mallory })
+      expect([snoop.status, code(snoop)]).toEqual([403, 'ERR_NOT_AUTHORIZED'])
+      const one = await http(`${server.url}/v1/approvals/${send.idHex}`)
+      expect(one.status).toBe(401)
+      const oneSigned = await http(`${server.url}/v1/approvals/${send.idHex}`, { key: mallory })
+      expect([oneSigned.status, code(oneSigned)]).toEqual([403, 'ERR_NOT_AUTHORIZED'])
+      // a stranger's own chain naming Alice as approver is not served
+      const fake = mint({
+        principal: mallory,
+        name: 'alice-assistant',
+        caveats: [
+          { type: 'approval', actions: ['email:send'], approvers: [aliceDid], quorum: 1 },
+          { type: 'window', expires: now() + 600 },
+        ],
+      })
+      const spam = await http(`${server.url}/v1/approvals`, {
+        body: { invocation: formatInvocation(invoke(fake, { key: mallory, action: 'email:send', audience: 'mail' })) },
+      })
+      expect([spam.status, code(spam)]).toEqual([403, 'ERR_ROOT_UNTRUSTED'])
+      // a served sub-agent flooding the inbox is capped (16 live pending requests)
+      const flooder = generateKeyPair()
+      const sub = attenuate(grant, { key: assistant, to: toDidKey(flooder.publicKey), name: 'flooder' })
+      const statuses: number[] = []
+      for (let i = 0; i < 20; i++) {
+        const r = await http(`${server.url}/v1/approvals`, {
+          body: {
+            invocation: formatInvocation(invoke(sub, { key: flooder, action: 'email:send', audience: 'mail', intent: `lookalike ${i}` })),
+          },
+        })
+        statuses.push(r.status)
+        if (r.status === 429) expect(code(r)).toBe('ERR_LIMIT_RATE')
+      }
+      expect(statuses.filter((s) => s === 201).length).toBe(16)
+      expect(statuses.slice(16)).toEqual([429, 429, 429, 429])
+      // once its delegator revokes it, the flooder files nothing more (its subtree neither)
+      const revoked = await http(`${server.url}/v1/revocations`, {
+        body: { revocation: formatRevocation(createRevocation({ mandate: sub, key: assistant })) },
+      })
+      expect(revoked.status).toBe(201)
+      const afterRevoke = await http(`${server.url}/v1/approvals`, {
+        body: { invocation: formatInvocation(invoke(sub, { key: flooder, action: 'email:send', audience: 'mail' })) },
+      })
+      expect([afterRevoke.status, code(afterRevoke)]).toEqual([403, 'ERR_REVOKED'])
+      const fresh = generateKeyPair()
+      const deeper = attenuate(sub, { key: flooder, to: toDidKey(fresh.publicKey) })
+      const fromBelow = await http(`${server.url}/v1/approvals`, {
+        body: { invocation: formatInvocation(invoke(deeper, { key: fresh, action: 'email:send', audience: 'mail' })) },
+      })
+      expect([fromBelow.status, code(fromBelow)]).toEqual([403, 'ERR_REVOKED'])
+      // newest first, and paging reaches everything
+      const seen: string[] = []
+      let next: string | undefined
+      do {
+        const page = await http(`${server.url}/v1/approvals?limit=5${next ? `&before=${next}` : ''}`, { key: alice })
+        expect(page.status).toBe(200)
+        seen.push(...(page.json['pending'] as { id: string }[]).map((p) => p.id))
+        next = page.json['next'] as string | undefined
+      } while (next)
+      expect(seen).toContain(send.idHex)
+      expect(new Set(seen).size).toBe(seen.length)
+      const bad = await http(`${server.url}/v1/approvals?limit=0`, { key: alice })
+      expect([bad.status, code(bad)]).toEqual([400, 'ERR_REQUEST_MALFORMED'])
+      const badWait = await http(`${server.url}/v1/approvals/${send.idHex}?wait=abc`, { key: alice })
+      expect([badWait.status, code(badWait)]).toEqual([400, 'ERR_REQUEST_MALFORMED'])
+      // an approval that already expired is refused
+      const expired = formatApproval(approve({ approver: alice, invocation: send, now: now() - 1000, ttl: 60 }))
+      const late = await http(`${server.url}/v1/approvals/${send.idHex}`, { body: { approval: expired }, key: alice })
+      expect([late.status, code(late)]).toEqual([403, 'ERR_APPROVAL_INVALID'])
+    })
+
+    it('attack 6: no feed entries for strangers’ chains, for another service, or without end', async () => {
+      const mallory = generateKeyPair()
+      const own = mint({ principal: mallory, caveats: [{ type: 'window', expires: now() + 600 }] })
+      const spam = await http(`${server.url}/v1/revocations`, {
+        body: { revocation: formatRevocation(createRevocation({ mandate: own, key: mallory })) },
+      })
+      expect([spam.status, code(spam)]).toEqual([403, 'ERR_ROOT_UNTRUSTED'])
+      const m = child([], 'addressed')
+      const elsewhere = await http(`${server.url}/v1/revocations`, {
+        body: { revocation: formatRevocation(createRevocation({ mandate: m, key: alice, kind: 'suspend', audience: 'another-service' })) },
+      })
+      expect([elsewhere.status, code(elsewhere)]).toEqual([403, 'ERR_AUDIENCE'])
+      const here = await http(`${server.url}/v1/revocations`, {
+        body: { revocation: formatRevocation(createRevocation({ mandate: m, key: alice, kind: 'suspend', audience: 'revocations.test' })) },
+      })
+      expect(here.status).toBe(201)
+      const toggled = child([], 'toggled')
+      const results: number[] = []
+      for (let i = 0; i < 66; i++) {
+        const kind = i % 2 === 0 ? 'suspend' : 'resume'
+        const r = await http(`${server.url}/v1/revocations`, {
+          body: { revocation: formatRevocation(createRevocation({ mandate: toggled, key: alice, kind })) },
+        })
+        results.push(r.status)
+      }
+      expect(results.slice(0, 64).every((s) => s === 201)).toBe(true)
+      expect(results.slice(64)).toEqual([429, 429])
+      // the final word is never refused, and said once
+      const kill = () =>
+        http(`${server.url}/v1/revocations`, { body: { revocation: formatRevocation(createRevocation({ mandate: toggled, key: alice })) } })
+      const killed = await kill()
+      expect(killed.status).toBe(201)
+      const again = await kill()
+      expect([again.status, again.json['seq'], again.json['created']]).toEqual([200, killed.json['seq'], false])
+    })
+
+    it('revoked, suspended and expired chains spend nothing', async () => {
+      const limited = child([{ type: 'uses', max: 5 }], 'standing')
+      const counter = `${limited.blocks[1]?.idHex}/0`
+      const ask = (id: string) => consume({ request_id: id, presentation: formatMandate(limited), counters: [counter] }, slackVerifier)
+      expect((await ask('s1')).status).toBe(200)
+      await http(`${server.url}/v1/revocations`, {
+        body: { revocation: formatRevocation(createRevocation({ mandate: limited, key: assistant, kind: 'suspend' })) },
+      })
+      const suspended = await ask('s2')
+      expect([suspended.status, code(suspended)]).toEqual([403, 'ERR_SUSPENDED'])
+      await http(`${server.url}/v1/revocations`, {
+        body: { revocation: formatRevocation(createRevocation({ mandate: limited, key: alice })) },
+      })
+      const revoked = await ask('s3')
+      expect([revoked.status, code(revoked)]).toEqual([403, 'ERR_REVOKED'])
+      const short = attenuate(grant, {
+        key: assistant,
+        caveats: [
+          { type: 'uses', max: 5 },
+          { type: 'window', expires: now() - 120 },
+        ],
+      })
+      const expired = await consume(
+        { request_id: 's4', presentation: formatMandate(short), counters: [`${short.blocks[1]?.idHex}/0`] },
+        slackVerifier,
+      )
+      expect([expired.status, code(expired)]).toEqual([403, 'ERR_TIME_EXPIRED'])
+    })
+
+    it('writes are JSON (or CBOR statements) only, and no CORS is offered', async () => {
+      const form = await fetch(`${server.url}/v1/approvals`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'invocation=x',
+      })
+      expect([form.status, ((await form.json()) as { error: { code: string } }).error.code]).toEqual([415, 'ERR_MEDIA_TYPE'])
+      const plain = await fetch(`${server.url}/v1/usage/consume`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{}' })
+      expect(plain.status).toBe(415)
+      const preflight = await fetch(`${server.url}/v1/usage/consume`, {
+        method: 'OPTIONS',
+        headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+      })
+      expect(preflight.headers.get('access-control-allow-origin')).toBeNull()
+      const get = await fetch(`${server.url}/v1/revocations?since=0`, { headers: { origin: 'https://evil.example' } })
+      expect(get.headers.get('access-control-allow-origin')).toBeNull()
     })
   })
 }

@@ -4,11 +4,11 @@
  * @module
  */
 import type { Command } from 'commander'
-import { toDidKey } from '../../crypto/keys.js'
 import { iso } from '../../internal/clock.js'
 import { type Context, emit } from '../context.js'
 import { usage } from '../errors.js'
 import { loadKey, readInput } from '../io.js'
+import { printable as p, printableJson } from '../printable.js'
 import { call, serviceUrl } from '../service-client.js'
 
 /** An inbox entry as the service describes it. */
@@ -29,17 +29,21 @@ export interface InboxEntry {
   readonly invocation: string
 }
 
-/** Lines that tell an approver what is asked, by whom, for whom, and why. */
+/**
+ * Lines that tell an approver what is asked, by whom, for whom, and why. Every string comes from
+ * the service or the token, so every one is escaped (`printable`; arguments as safe JSON).
+ */
 export function describeEntry(e: InboxEntry): string[] {
+  const holder = (b: InboxEntry['chain'][number]) => p(b.name ?? `block ${b.block}`)
   return [
-    `request     ${e.id}  (${e.status}, ${iso(e.created_at)})`,
-    `asked by    ${e.requested_by.name ? `${e.requested_by.name} ` : ''}(${e.requested_by.key})`,
-    `on behalf   ${e.on_behalf_of}${e.chain.length > 1 ? ` via ${e.chain.map((b) => b.name ?? `block ${b.block}`).join(' → ')}` : ''}`,
-    `action      ${e.action}${e.resource ? ` on ${e.resource}` : ''} at ${e.audience}`,
-    `arguments   ${JSON.stringify(e.args)}`,
-    ...e.chain.flatMap((b) => (b.purpose ? [`purpose     ${b.name ?? `block ${b.block}`}: ${b.purpose}`] : [])),
-    ...(e.intent ? [`intent      ${e.intent}`] : []),
-    `approvers   ${e.approvers.map((a) => `${a}${e.approvals[a] ? ' ✓' : ''}`).join(', ')}`,
+    `request     ${p(e.id)}  (${p(e.status)}, ${iso(e.created_at)})`,
+    `asked by    ${e.requested_by.name ? `${p(e.requested_by.name)} ` : ''}(${p(e.requested_by.key)})`,
+    `on behalf   ${p(e.on_behalf_of)}${e.chain.length > 1 ? ` via ${e.chain.map(holder).join(' → ')}` : ''}`,
+    `action      ${p(e.action)}${e.resource ? ` on ${p(e.resource)}` : ''} at ${p(e.audience)}`,
+    `arguments   ${printableJson(e.args)}`,
+    ...e.chain.flatMap((b) => (b.purpose ? [`purpose     ${holder(b)}: ${p(b.purpose)}`] : [])),
+    ...(e.intent ? [`intent      ${p(e.intent)}`] : []),
+    `approvers   ${e.approvers.map((a) => `${p(a)}${e.approvals[a] ? ' ✓' : ''}`).join(', ')}`,
   ]
 }
 
@@ -56,19 +60,27 @@ export function registerApprovals(program: Command, ctx: Context): void {
     .command('list')
     .description('pending requests an approver has not answered yet')
     .option('--service <url>', 'the service (default: MANDATE_SERVICE)')
-    .option('--approver <did>', 'whose inbox (default: the did:key of --key / MANDATE_KEY)')
-    .option('--key <file>', 'the approver key, to name the inbox')
-    .action(async (opts: { service?: string; approver?: string; key?: string }, cmd: Command) => {
+    .option('--key <file>', 'the approver key: the inbox is private, and the request is signed with it (default: MANDATE_KEY)')
+    .option('--limit <n>', 'at most N requests, newest first (1–100, default 50)')
+    .option('--before <cursor>', 'the page after this cursor (printed as "next" by the previous page)')
+    .action(async (opts: { service?: string; key?: string; limit?: string; before?: string }, cmd: Command) => {
       const url = needService(ctx, opts.service)
-      const approver = opts.approver ?? toDidKey(loadKey(ctx.io, opts.key).publicKey)
-      const { body } = await call<{ approver: string; pending: InboxEntry[] }>(
+      const key = loadKey(ctx.io, opts.key)
+      if (opts.limit !== undefined && (!/^\d{1,3}$/.test(opts.limit) || Number(opts.limit) < 1 || Number(opts.limit) > 100))
+        usage('--limit: expected 1..100')
+      const query = new URLSearchParams({
+        ...(opts.limit === undefined ? {} : { limit: opts.limit }),
+        ...(opts.before === undefined ? {} : { before: opts.before }),
+      }).toString()
+      const { body } = await call<{ approver: string; pending: InboxEntry[]; next?: string }>(
         url,
-        `/v1/approvals?approver=${encodeURIComponent(approver)}`,
+        `/v1/approvals${query ? `?${query}` : ''}`,
+        { key },
       )
       emit(ctx, cmd, body, () =>
         body.pending.length === 0
-          ? `no pending requests for ${body.approver}\n`
-          : `${body.pending.map((e) => describeEntry(e).join('\n')).join('\n\n')}\n`,
+          ? `no pending requests for ${p(body.approver)}\n`
+          : `${body.pending.map((e) => describeEntry(e).join('\n')).join('\n\n')}\n${body.next ? `\nmore: --before ${p(body.next)}\n` : ''}`,
       )
     })
 
@@ -78,17 +90,22 @@ export function registerApprovals(program: Command, ctx: Context): void {
     .argument('<id>', 'the request (invocation) id')
     .option('--service <url>', 'the service (default: MANDATE_SERVICE)')
     .option('--wait <seconds>', 'wait up to SECONDS (≤ 30) for a new approval')
-    .action(async (id: string, opts: { service?: string; wait?: string }, cmd: Command) => {
+    .option('--key <file>', 'an approver’s, the requester’s or the principal’s key: only they may read it (default: MANDATE_KEY)')
+    .action(async (id: string, opts: { service?: string; wait?: string; key?: string }, cmd: Command) => {
       const url = needService(ctx, opts.service)
       if (!/^[0-9a-f]{64}$/.test(id)) usage('a request id is 64 hex digits')
-      const wait = opts.wait === undefined ? '' : `?wait=${Number(opts.wait) || 0}`
-      const { body } = await call<InboxEntry>(url, `/v1/approvals/${id}${wait}`)
+      if (opts.wait !== undefined && (!/^\d{1,2}$/.test(opts.wait) || Number(opts.wait) > 30)) usage('--wait: expected 0..30 seconds')
+      const key = loadKey(ctx.io, opts.key)
+      const wait = opts.wait === undefined ? '' : `?wait=${opts.wait}`
+      const { body } = await call<InboxEntry>(url, `/v1/approvals/${id}${wait}`, { key })
       emit(
         ctx,
         cmd,
         body,
         () =>
-          `${describeEntry(body).join('\n')}\n${Object.values(body.approvals).join('\n')}${Object.keys(body.approvals).length ? '\n' : ''}`,
+          `${describeEntry(body).join('\n')}\n${Object.values(body.approvals)
+            .map((a) => p(a))
+            .join('\n')}${Object.keys(body.approvals).length ? '\n' : ''}`,
       )
     })
 

@@ -5,7 +5,9 @@
  * slack:send and calendar:* for 8 hours, and email:send never. The assistant, bound to its
  * own key, hands a sub-agent slack:read only, 3 uses, as a bearer mandate. Services embed
  * the verifier; revocations and usage counters live in a real `mandate serve` started for the
- * demo (embedded SQLite in a temporary directory, a loopback port), reached over HTTP.
+ * demo (embedded SQLite in a temporary directory, a loopback port), reached over HTTP. The
+ * service serves Alice's chains only, and only the three services' verifiers, each signing
+ * its requests with its own registered key, may spend uses.
  *
  * @module
  */
@@ -13,7 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Command } from 'commander'
-import { generateKeyPair, toDidKey } from '../../crypto/keys.js'
+import { generateKeyPair, type KeyPair, toDidKey } from '../../crypto/keys.js'
 import { createFeedRevocationView } from '../../revocation/client.js'
 import { createRevocation, formatRevocation, type RevocationOptions } from '../../revocation/statement.js'
 import { approve } from '../../token/approval.js'
@@ -21,6 +23,7 @@ import { formatInvocation, invoke } from '../../token/invocation.js'
 import { attenuate, formatMandate, mint } from '../../token/mandate.js'
 import { createRemoteUsageStore } from '../../usage/remote.js'
 import type { Allowed, Decision } from '../../verify/decision.js'
+import { createRemoteReplayCache } from '../../verify/remote-replay.js'
 import { createVerifier } from '../../verify/verifier.js'
 import { type Context, colors, emit } from '../context.js'
 
@@ -39,15 +42,20 @@ export function registerDemo(program: Command, ctx: Context): void {
     .action(async (_opts: unknown, cmd: Command) => {
       const dir = mkdtempSync(join(tmpdir(), 'mandate-demo-'))
       const { startService } = await import('../../service/server.js')
+      const parties = demoParties()
       const service = await startService({
         host: '127.0.0.1',
         port: 0,
         db: join(dir, 'mandate.db'),
         keyFile: join(dir, 'service.pem'),
         logLevel: 'silent',
+        trust: {
+          roots: [{ name: 'alice', key: toDidKey(parties.alice.publicKey) }],
+          verifiers: Object.entries(parties.verifiers).map(([name, key]) => ({ name, key: toDidKey(key.publicKey) })),
+        },
       })
       try {
-        const { rows, chain } = await story(service.url, service.serviceKey)
+        const { rows, chain } = await story(service.url, service.serviceKey, parties)
         const paint = colors(ctx, cmd)
         emit(ctx, cmd, { service: service.url, rows, chain }, () => table(rows, chain, paint, service.url))
       } finally {
@@ -57,8 +65,22 @@ export function registerDemo(program: Command, ctx: Context): void {
     })
 }
 
-/** Run the story against a service; returns the table rows and one allowed decision's chain. */
-export async function story(url: string, serviceKey: string): Promise<{ rows: Row[]; chain: Allowed['chain'] }> {
+/** The demo's keys: Alice (the principal) and the three services' verifiers. */
+export interface DemoParties {
+  readonly alice: KeyPair
+  readonly verifiers: Readonly<Record<'mail' | 'slack' | 'calendar', KeyPair>>
+}
+
+/** Fresh keys for a run of the story. */
+export function demoParties(): DemoParties {
+  return { alice: generateKeyPair(), verifiers: { mail: generateKeyPair(), slack: generateKeyPair(), calendar: generateKeyPair() } }
+}
+
+/**
+ * Run the story against a service that serves `parties.alice` and knows the three verifiers;
+ * returns the table rows and one allowed decision's chain.
+ */
+export async function story(url: string, serviceKey: string, parties: DemoParties): Promise<{ rows: Row[]; chain: Allowed['chain'] }> {
   const clock = () => Math.floor(Date.now() / 1000)
   const now = clock()
   const rows: Row[] = []
@@ -74,7 +96,7 @@ export async function story(url: string, serviceKey: string): Promise<{ rows: Ro
     return d
   }
 
-  const alice = generateKeyPair()
+  const alice = parties.alice
   const assistant = generateKeyPair()
   const aliceDid = toDidKey(alice.publicKey)
   note(
@@ -118,8 +140,15 @@ export async function story(url: string, serviceKey: string): Promise<{ rows: Ro
 
   const revocations = createFeedRevocationView({ url, serviceKey, push: false })
   await revocations.sync()
-  const usage = createRemoteUsageStore({ url })
-  const service = (audience: string) => createVerifier({ roots: [{ key: aliceDid, name: 'alice' }], audience, clock, revocations, usage })
+  const service = (audience: keyof DemoParties['verifiers']) =>
+    createVerifier({
+      roots: [{ key: aliceDid, name: 'alice' }],
+      audience,
+      clock,
+      revocations,
+      usage: createRemoteUsageStore({ url, key: parties.verifiers[audience] }),
+      replay: createRemoteReplayCache({ url, key: parties.verifiers[audience] }),
+    })
   /** Sign a statement as Alice, submit it, and bring the verifiers' view up to date. */
   const submit = async (options: Omit<RevocationOptions, 'mandate' | 'key'>) => {
     const res = await fetch(`${url}/v1/revocations`, {
@@ -164,6 +193,21 @@ export async function story(url: string, serviceKey: string): Promise<{ rows: Ro
   note('9', 'alice', 'approve', `draft to bob@example.com (invocation ${draft.idHex.slice(0, 12)}…)`)
   record('10', 'assistant', 'email:draft + approval', await mail.authorize({ invocation: draft, approvals: [approval] }))
   record('11', 'assistant', 'email:send', await mail.authorize({ invocation: asAssistant('email:send', 'mail') }))
+  record('11.1', 'anyone', 'email:draft again', await mail.authorize({ invocation: draft, approvals: [approval] }))
+  // A stranger with a copy of the sub-agent's token tries to spend (or drain) its quota directly.
+  const stranger = await fetch(`${url}/v1/usage/consume`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ request_id: 'drain', presentation: subToken, counters: [`${sub.blocks[1]?.idHex}/0`] }),
+  })
+  const refused = ((await stranger.json()) as { error?: { code: string } }).error?.code ?? 'accepted?!'
+  if (stranger.ok) throw new Error('the service let a stranger spend a quota')
+  note(
+    '11.2',
+    'stranger',
+    'spend a quota',
+    `refused by the service: HTTP ${stranger.status} ${refused} (only registered verifiers count uses)`,
+  )
 
   const seq = await submit({ actions: ['slack:send'], reason: 'no posting on my behalf' })
   note('12', 'alice', 'revoke slack:send', `a signed, scoped revocation of the root block (feed seq ${seq})`)

@@ -6,17 +6,58 @@
 import type { Command } from 'commander'
 import { toDidKey } from '../../crypto/keys.js'
 import { approve, formatApproval } from '../../token/approval.js'
-import { formatInvocation, invoke, parseInvocation } from '../../token/invocation.js'
+import { formatInvocation, invoke, parseInvocation, type UnverifiedInvocation } from '../../token/invocation.js'
 import { parseMandate } from '../../token/mandate.js'
 import { argsFrom } from '../caveat-flags.js'
 import { type Context, emit, jsonMode } from '../context.js'
-import { usage } from '../errors.js'
+import { CliError, usage } from '../errors.js'
 import { loadKey, readInput } from '../io.js'
+import { printable as p, printableJson } from '../printable.js'
 import { call, serviceUrl } from '../service-client.js'
 import { parseDuration } from '../time.js'
 import type { InboxEntry } from './approvals.js'
 
 const collect = (value: string, previous: string[] = []) => [...previous, value]
+
+/** At most this many arguments are listed one per line before the approval question. */
+const MAX_ARG_LINES = 20
+const LABEL = 20
+
+function label(name: string): string {
+  return name.padEnd(LABEL)
+}
+
+/**
+ * What an approver reads before saying yes: who asks (the principal and every holder, with names
+ * and keys), what (action, resource, audience, arguments), why (purposes, intent), and the
+ * invocation id. Everything the token carries is escaped (`printable`; arguments as safe JSON).
+ */
+export function describeInvocation(inv: UnverifiedInvocation): string[] {
+  const last = inv.chain[inv.chain.length - 1]
+  const key = (k: Uint8Array | undefined) => (k === undefined ? '(none)' : toDidKey(k))
+  const who = last?.name ? `${p(last.name)} (${key(last.holder)})` : key(last?.holder)
+  const lines = [`approval requested by ${who}`, `${label('on behalf of')}${key(inv.chain[0]?.principal)}`]
+  lines.push(`${label('chain')}principal  ${key(inv.chain[0]?.principal)}`)
+  for (const b of inv.chain) {
+    lines.push(
+      `${label('')}holder ${b.index}   ${b.name === undefined ? '(unnamed)' : p(b.name)}  ${key(b.holder)}  (${b.bearer ? 'bearer' : 'bound'})`,
+    )
+  }
+  for (const b of inv.chain) if (b.purpose) lines.push(`${label(`purpose (block ${b.index})`)}${p(b.purpose)}`)
+  lines.push(`${label('action')}${p(inv.action)}`)
+  lines.push(`${label('resource')}${inv.resource === undefined ? '(none)' : p(inv.resource)}`)
+  lines.push(`${label('audience')}${p(inv.audience)}`)
+  const args = Object.entries(inv.args)
+  if (args.length === 0) lines.push(`${label('arguments')}(none)`)
+  args.slice(0, MAX_ARG_LINES).forEach(([k, v], i) => {
+    const name = /^[A-Za-z0-9_.-]+$/.test(k) ? k : printableJson(k)
+    lines.push(`${label(i === 0 ? 'arguments' : '')}${name} = ${printableJson(v)}`)
+  })
+  if (args.length > MAX_ARG_LINES) lines.push(`${label('')}… (${args.length - MAX_ARG_LINES} more arguments)`)
+  if (inv.intent !== undefined) lines.push(`${label('intent')}${p(inv.intent)}`)
+  lines.push(`${label('invocation')}${inv.idHex}`)
+  return lines
+}
 
 export function registerInvoke(program: Command, ctx: Context): void {
   program
@@ -64,38 +105,29 @@ export function registerInvoke(program: Command, ctx: Context): void {
         const url = serviceUrl(ctx.io, opts.service)
         if (url && (text === undefined || !/^[0-9a-f]{64}$/.test(text)))
           usage('with --service, give the request id (64 hex digits)', 'find it with mandate approvals list')
-        const inv = parseInvocation(
-          url ? (await call<InboxEntry>(url, `/v1/approvals/${text}`)).body.invocation : await readInput(ctx.io, text, 'invocation'),
-        )
+        // The approver's key also signs its requests to the inbox, which is private to it.
         const approver = loadKey(ctx.io, opts.key)
+        const inv = parseInvocation(
+          url
+            ? (await call<InboxEntry>(url, `/v1/approvals/${text}`, { key: approver })).body.invocation
+            : await readInput(ctx.io, text, 'invocation'),
+        )
+        // What is signed is what was asked for: the service's answer is not taken on trust.
+        if (url && inv.idHex !== text)
+          throw new CliError('ERR_IO', `the service answered request ${text} with another invocation (${inv.idHex})`)
         const ttl = parseDuration(opts.expires, '--expires')
-        const last = inv.chain[inv.chain.length - 1]
-        const who = last?.name ? `${last.name} (${toDidKey(last.holder)})` : toDidKey(last?.holder as Uint8Array)
-        const summary = [
-          `approval requested by ${who}`,
-          `on behalf of        ${toDidKey(inv.chain[0]?.principal as Uint8Array)}${
-            inv.chain.length > 1
-              ? ` via ${inv.chain
-                  .slice(0, -1)
-                  .map((b) => b.name ?? 'holder')
-                  .join(' → ')}`
-              : ''
-          }`,
-          `action              ${inv.action}${inv.resource ? ` on ${inv.resource}` : ''} at ${inv.audience}`,
-          `arguments           ${JSON.stringify(inv.args)}`,
-          ...inv.chain.flatMap((b) => (b.purpose ? [`purpose (block ${b.index})   ${b.purpose}`] : [])),
-          ...(inv.intent ? [`intent              ${inv.intent}`] : []),
-          `invocation          ${inv.idHex}`,
-        ]
-        if (!jsonMode(cmd)) ctx.io.err(`${summary.join('\n')}\n`)
+        // Shown before any question (and before refusing to ask), on stderr: the request in full.
+        if (!jsonMode(cmd) || !opts.yes) ctx.io.err(`${describeInvocation(inv).join('\n')}\n`)
         if (!opts.yes) {
           if (!ctx.io.stdinIsTTY || text === '-' || text === undefined)
             usage('refusing to approve without a confirmation', 'read the request above, then pass --yes')
-          if (!(await ctx.io.confirm(`approve ${inv.action} as ${toDidKey(approver.publicKey)}?`))) usage('not approved')
+          const what = `${p(inv.action, 200)}${inv.resource === undefined ? '' : ` on ${p(inv.resource, 200)}`} at ${p(inv.audience, 200)}`
+          if (!(await ctx.io.confirm(`approve ${what} (invocation ${inv.idHex.slice(0, 16)}…) as ${toDidKey(approver.publicKey)}?`)))
+            usage('not approved')
         }
         const approval = approve({ approver, invocation: inv, ttl, now: ctx.io.now(), ...(opts.note ? { note: opts.note } : {}) })
         const out = formatApproval(approval)
-        if (url) await call(url, `/v1/approvals/${inv.idHex}`, { method: 'POST', body: { approval: out } })
+        if (url) await call(url, `/v1/approvals/${inv.idHex}`, { method: 'POST', body: { approval: out }, key: approver })
         emit(
           ctx,
           cmd,

@@ -25,11 +25,21 @@ export function registerRevoke(program: Command, ctx: Context): void {
     .option('--suspend', 'suspend instead of revoking (reversible)')
     .option('--resume', 'lift a suspension')
     .option('--reason <text>', 'why, for the record')
+    .option('--audience <name>', 'only the service of this name may accept it (its --audience), so it cannot be replayed at another')
     .option('--service <url>', 'submit it to this service and print its sequence number (default: MANDATE_SERVICE)')
     .action(
       async (
         token: string | undefined,
-        opts: { key?: string; block?: string; actions?: string[]; suspend?: boolean; resume?: boolean; reason?: string; service?: string },
+        opts: {
+          key?: string
+          block?: string
+          actions?: string[]
+          suspend?: boolean
+          resume?: boolean
+          reason?: string
+          audience?: string
+          service?: string
+        },
         cmd: Command,
       ) => {
         if (opts.suspend && opts.resume) usage('--suspend and --resume exclude each other')
@@ -50,6 +60,7 @@ export function registerRevoke(program: Command, ctx: Context): void {
           ...(block === undefined ? {} : { block }),
           ...(opts.actions?.length ? { actions: opts.actions } : {}),
           ...(opts.reason === undefined ? {} : { reason: opts.reason }),
+          ...(opts.audience === undefined ? {} : { audience: opts.audience }),
         })
         const text = formatRevocation(statement)
         const url = serviceUrl(ctx.io, opts.service)

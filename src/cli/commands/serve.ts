@@ -6,8 +6,24 @@
 import type { Command } from 'commander'
 import type { Context } from '../context.js'
 import { CliError, usage } from '../errors.js'
+import { namedKeysFile, parseNamedKeys } from '../named-keys.js'
+
+const collect = (value: string, previous: string[] = []) => [...previous, value]
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+interface ServeFlags {
+  readonly host?: string
+  readonly port?: string
+  readonly db?: string
+  readonly key?: string
+  readonly logLevel?: string
+  readonly root?: string[]
+  readonly verifier?: string[]
+  readonly verifiersFile?: string
+  readonly audience?: string
+  readonly publicUrl?: string[]
+}
 
 export function registerServe(program: Command, ctx: Context): void {
   program
@@ -18,8 +34,48 @@ export function registerServe(program: Command, ctx: Context): void {
     .option('--db <path|url>', 'SQLite file or postgres://… URL (default ./mandate-data/mandate.db; MANDATE_DB)')
     .option('--key <file>', 'feed-signing key, created on first start (default ./mandate-data/service.pem; MANDATE_SERVICE_KEY_FILE)')
     .option('--log-level <level>', `${LEVELS.join(', ')} (default info; LOG_LEVEL)`)
-    .action(async (opts: { host?: string; port?: string; db?: string; key?: string; logLevel?: string }) => {
+    .option('--root <NAME=KEY>', 'a served principal: only its chains reach the service (repeatable; MANDATE_ROOTS)', collect)
+    .option(
+      '--verifier <NAME=KEY>',
+      'a registered verifier: NAME is its audience, KEY the key it signs requests with (repeatable; MANDATE_VERIFIERS)',
+      collect,
+    )
+    .option('--verifiers-file <file>', 'more verifiers, one NAME=KEY a line (MANDATE_VERIFIERS_FILE)')
+    .option('--audience <name>', 'the name revocation statements address this service by (MANDATE_SERVICE_AUDIENCE)')
+    .option(
+      '--public-url <url>',
+      'a URL clients reach the service by, e.g. behind a proxy; signed requests must address one (repeatable; MANDATE_PUBLIC_URL; default: the address listened on)',
+      collect,
+    )
+    .action(async (opts: ServeFlags) => {
       const env = ctx.io.env
+      const roots = parseNamedKeys(opts.root?.length ? opts.root : (env['MANDATE_ROOTS'] ?? '').split(','), '--root', false)
+      if (roots.length === 0) {
+        usage('no served principal', 'pass --root NAME=did:key:… for each principal whose mandates this service serves (or MANDATE_ROOTS)')
+      }
+      const verifierFile = opts.verifiersFile ?? env['MANDATE_VERIFIERS_FILE']
+      const verifiers = parseNamedKeys(
+        [
+          ...(opts.verifier?.length ? opts.verifier : (env['MANDATE_VERIFIERS'] ?? '').split(',')),
+          ...(verifierFile ? namedKeysFile(verifierFile, '--verifiers-file') : []),
+        ],
+        '--verifier',
+        true,
+      ).map((v) => ({ name: v.name as string, key: v.key }))
+      const names = new Map<string, string>()
+      for (const v of verifiers) {
+        if (!/^[\x21-\x7e]{1,128}$/.test(v.name))
+          usage(`--verifier: the name ${JSON.stringify(v.name)} is not 1–128 printable ASCII characters`)
+        const prior = names.get(v.key)
+        if (prior !== undefined && prior !== v.name) usage(`--verifier: ${v.key} is registered as both ${prior} and ${v.name}`)
+        names.set(v.key, v.name)
+      }
+      const audience = opts.audience ?? env['MANDATE_SERVICE_AUDIENCE']
+      const publicUrls = (opts.publicUrl?.length ? opts.publicUrl : (env['MANDATE_PUBLIC_URL'] ?? '').split(','))
+        .map((u) => u.trim())
+        .filter(Boolean)
+      for (const u of publicUrls)
+        if (!/^https?:\/\/[^\s/]+\/?$/.test(u)) usage(`--public-url: expected http(s)://HOST[:PORT], got ${JSON.stringify(u)}`)
       const port = opts.port ?? env['MANDATE_PORT'] ?? '8787'
       if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) usage(`port: expected 0..65535, got ${JSON.stringify(port)}`)
       const logLevel = opts.logLevel ?? env['LOG_LEVEL'] ?? 'info'
@@ -35,6 +91,8 @@ export function registerServe(program: Command, ctx: Context): void {
         db,
         keyFile: opts.key ?? env['MANDATE_SERVICE_KEY_FILE'] ?? './mandate-data/service.pem',
         logLevel,
+        trust: { roots, verifiers, ...(audience ? { audience } : {}) },
+        publicUrls,
       }).catch((e: unknown) => {
         const code = (e as NodeJS.ErrnoException).code
         if (code === 'EADDRINUSE')

@@ -8,29 +8,41 @@ import { disposition, MandateError } from '../../errors.js'
 import { iso } from '../../internal/clock.js'
 import { createFeedRevocationView } from '../../revocation/client.js'
 import type { RevocationView } from '../../revocation/view.js'
-import { parseInvocation } from '../../token/invocation.js'
 import { kindOf } from '../../token/text.js'
 import { createRemoteUsageStore } from '../../usage/remote.js'
 import type { UsageStore } from '../../usage/store.js'
 import type { Decision } from '../../verify/decision.js'
 import { createRemoteReplayCache } from '../../verify/remote-replay.js'
+import type { ReplayCache } from '../../verify/replay.js'
 import { createVerifier } from '../../verify/verifier.js'
 import { argsFrom } from '../caveat-flags.js'
 import { type Context, colors, emit } from '../context.js'
 import { usage } from '../errors.js'
-import { readInput, readText } from '../io.js'
+import { loadKey, readInput, readText } from '../io.js'
+import { printable as p } from '../printable.js'
 import { serviceKey, serviceUrl } from '../service-client.js'
 import { parseTime } from '../time.js'
 
 const collect = (value: string, previous: string[] = []) => [...previous, value]
 
-/** Without a service there is no shared counter: usage caveats deny (fail closed). */
+/** Without a verifier key the service will not count for us: usage caveats deny (fail closed). */
 const noCounter: UsageStore = {
   consume() {
     throw new MandateError('ERR_COUNTER_UNAVAILABLE', 'this mandate has a usage limit and no usage counter is configured', {
-      hint: 'pass --service URL (or MANDATE_SERVICE) so that uses are counted',
+      hint: 'pass --service URL and --verifier-key FILE (a key registered with the service) so that uses are counted',
     })
   },
+}
+
+/** Without a verifier key an invocation cannot be claimed once across verifiers: deny (fail closed). */
+const noReplay: ReplayCache = {
+  has: () => false,
+  claim() {
+    throw new MandateError('ERR_REPLAY_UNAVAILABLE', 'no verifier key: this invocation cannot be claimed at the service', {
+      hint: 'pass --verifier-key FILE (or MANDATE_VERIFIER_KEY), a key registered with the service under this audience',
+    })
+  },
+  release() {},
 }
 
 interface VerifyFlags {
@@ -44,6 +56,7 @@ interface VerifyFlags {
   readonly at?: string
   readonly service?: string
   readonly serviceKey?: string
+  readonly verifierKey?: string
 }
 
 export function registerVerify(program: Command, ctx: Context): void {
@@ -52,7 +65,7 @@ export function registerVerify(program: Command, ctx: Context): void {
     .description('decide a request: allowed (exit 0) or denied and why (exit 1)')
     .argument('[token]', 'a mandate (mnd1_…) or invocation (mni1_…), or - for stdin')
     .option('--root <did>', 'a trusted principal, optionally NAME=DID (repeatable; default: MANDATE_ROOTS)', collect)
-    .option('--audience <name>', "this service's name (default: the invocation's)")
+    .option('--audience <name>', "this service's name, which invocations must address (default: MANDATE_AUDIENCE)")
     .option('--action <action>', 'for a bare mandate: the action')
     .option('--resource <resource>', 'for a bare mandate: the resource')
     .option('--arg <key=value>', 'for a bare mandate: an argument (repeatable)', collect)
@@ -61,15 +74,24 @@ export function registerVerify(program: Command, ctx: Context): void {
     .option('--at <time>', 'decide as of TIME instead of now')
     .option('--service <url>', 'the mandate service: revocations and usage counters (default: MANDATE_SERVICE)')
     .option('--service-key <did>', "the service's feed key to pin (default: MANDATE_SERVICE_KEY, else as announced)")
+    .option(
+      '--verifier-key <file>',
+      "this verifier's key, registered with the service under --audience: it signs use and replay claims (default: MANDATE_VERIFIER_KEY)",
+    )
     .action(async (token: string | undefined, opts: VerifyFlags, cmd: Command) => {
       const text = await readInput(ctx.io, token, 'token')
       const roots = rootsFrom(opts.root?.length ? opts.root : (ctx.io.env['MANDATE_ROOTS'] ?? '').split(','))
       const now = opts.at === undefined ? ctx.io.now() : parseTime(opts.at, '--at')
       const isInvocation = kindOf(text) === 'invocation'
-      const audience = opts.audience ?? (isInvocation ? parseInvocation(text).audience : 'cli')
+      const audience = opts.audience ?? ctx.io.env['MANDATE_AUDIENCE']
+      if (audience === undefined || audience === '') {
+        usage('no audience: whom is this decision for?', "pass --audience NAME (this service's own name) or set MANDATE_AUDIENCE")
+      }
       if (!isInvocation && opts.action === undefined) usage('a bare mandate needs --action (and --resource, --arg as needed)')
       const approvals = (opts.approval ?? []).map((a) => (a.startsWith('@') ? readText(a.slice(1), 'approval file').trim() : a))
       const url = serviceUrl(ctx.io, opts.service)
+      const keyFile = opts.verifierKey ?? ctx.io.env['MANDATE_VERIFIER_KEY']
+      const verifierKey = keyFile ? loadKey(ctx.io, keyFile, '--verifier-key') : undefined
       let revocations: RevocationView | undefined
       if (url) {
         const feed = createFeedRevocationView({ url, serviceKey: await serviceKey(ctx.io, url, opts.serviceKey), push: false })
@@ -85,8 +107,8 @@ export function registerVerify(program: Command, ctx: Context): void {
         roots,
         audience,
         clock: () => now,
-        usage: url ? createRemoteUsageStore({ url }) : noCounter,
-        ...(url ? { replay: createRemoteReplayCache({ url }) } : {}),
+        usage: url && verifierKey ? createRemoteUsageStore({ url, key: verifierKey }) : noCounter,
+        ...(url ? { replay: verifierKey ? createRemoteReplayCache({ url, key: verifierKey }) : noReplay } : {}),
         ...(revocations ? { revocations } : {}),
       })
       const decision = await verifier.authorize({
@@ -121,27 +143,28 @@ function rootsFrom(values: readonly string[]): { key: string; name?: string }[] 
 }
 
 function render(d: Decision, paint: ReturnType<typeof colors>, service: string | undefined): string {
-  const chain = (d.chain ?? []).map((l) => (l.name ? `${l.name}${l.bearer ? ' (bearer)' : ''}` : l.key)).join(' → ')
-  const request = d.audit.action ? `${d.audit.action}${d.audit.resource ? ` on ${d.audit.resource}` : ''}` : ''
+  // Everything below may come from the token: escaped, so that it cannot rewrite the screen.
+  const chain = (d.chain ?? []).map((l) => (l.name ? `${p(l.name)}${l.bearer ? ' (bearer)' : ''}` : l.key)).join(' → ')
+  const request = d.audit.action ? `${p(d.audit.action)}${d.audit.resource ? ` on ${p(d.audit.resource)}` : ''}` : ''
   const lines: string[] = []
   if (d.allowed) {
     lines.push(`${paint('green', 'ALLOWED')}  ${request}`)
     lines.push(`chain      ${chain}`)
-    for (const l of d.chain) if (l.purpose) lines.push(`purpose    ${l.name ?? l.key}: ${l.purpose}`)
-    if (d.matched.length) lines.push(`matched    ${d.matched.map((m) => `block ${m.block} ${m.caveat} ${m.value}`).join('; ')}`)
-    if (d.approvals.length) lines.push(`approvals  ${d.approvals.join(', ')}`)
-    for (const u of d.usage) lines.push(`usage      ${u.remaining} left on ${u.key.slice(0, 16)}…`)
+    for (const l of d.chain) if (l.purpose) lines.push(`purpose    ${p(l.name ?? l.key)}: ${p(l.purpose)}`)
+    if (d.matched.length) lines.push(`matched    ${d.matched.map((m) => `block ${m.block} ${m.caveat} ${p(m.value)}`).join('; ')}`)
+    if (d.approvals.length) lines.push(`approvals  ${d.approvals.map((a) => p(a)).join(', ')}`)
+    for (const u of d.usage) lines.push(`usage      ${u.remaining} left on ${p(u.key.slice(0, 16))}…`)
   } else {
-    lines.push(`${paint('red', 'DENIED')}  ${d.code}: ${d.message}`)
+    lines.push(`${paint('red', 'DENIED')}  ${d.code}: ${p(d.message)}`)
     if (request) lines.push(`request    ${request}`)
     if (d.block !== undefined) lines.push(`at         block ${d.block}${d.caveat ? `, caveat ${d.caveat}` : ''}`)
     if (chain) lines.push(`chain      ${chain}`)
-    if (d.hint) lines.push(`hint       ${d.hint}`)
+    if (d.hint) lines.push(`hint       ${p(d.hint)}`)
   }
   lines.push(
     paint(
       'dim',
-      `decided    ${iso(d.audit.at)} at ${d.audit.audience}; ${service ? `revocations and usage from ${service}` : 'revocations not checked (no service)'}`,
+      `decided    ${iso(d.audit.at)} at ${p(d.audit.audience)}; ${service ? `revocations and usage from ${service}` : 'revocations not checked (no service)'}`,
     ),
   )
   return `${lines.join('\n')}\n`

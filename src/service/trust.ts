@@ -1,0 +1,234 @@
+/**
+ * Who may touch the service's shared state (spec/service-v1.md §3, the trust model).
+ *
+ * The service holds what an offline token cannot: counters, replay claims, the approval inbox
+ * and the feed. Each of those is only as true as the parties allowed to change it, so:
+ *
+ * - only chains rooted at a **served principal** reach any of them (a self-minted chain is a
+ *   stranger's, whatever it says);
+ * - only **registered verifiers**, each proving its own Ed25519 key with an RFC 9421 signed
+ *   request, spend uses and claim or release replays, and only for fresh invocations
+ *   addressed to their own audience;
+ * - an approver reads and answers its inbox only by proving its key the same way;
+ * - a chain that is revoked, suspended or expired spends nothing.
+ *
+ * @module
+ */
+import type { Context } from 'hono'
+import { matchAction } from '../caveats/action.js'
+import { sha256 } from '../crypto/hash.js'
+import { parsePublicKey, toDidKey } from '../crypto/keys.js'
+import { toHex, utf8 } from '../internal/bytes.js'
+import { iso } from '../internal/clock.js'
+import { acceptSignature, HttpSignatureError, verifyRequestSignature } from '../internal/http-signature.js'
+import { chainExpiry, type UnverifiedBlock } from '../token/block.js'
+import type { UnverifiedInvocation } from '../token/invocation.js'
+import { ServiceError, stored } from './errors.js'
+import type { Store } from './store.js'
+
+/** A principal whose chains the service serves. */
+export interface ServedRoot {
+  readonly key: string | Uint8Array
+  readonly name?: string
+}
+
+/** A resource server allowed to spend uses and claim replays; `name` is its audience. */
+export interface RegisteredVerifier {
+  readonly name: string
+  readonly key: string | Uint8Array
+}
+
+/** The trust settings of a service. */
+export interface TrustOptions {
+  /** Principals whose chains are served (at least one). */
+  readonly roots: readonly ServedRoot[]
+  /** Verifiers allowed to consume uses and claim replays. */
+  readonly verifiers?: readonly RegisteredVerifier[]
+  /** How old an invocation may be when a verifier spends or claims for it (default 300 s). */
+  readonly invocationMaxAge?: number
+  /** Clock skew allowed between agents, verifiers and the service (default 60 s). */
+  readonly skew?: number
+  /** How old a signed request may be (its `created`, default 300 s). */
+  readonly signatureMaxAge?: number
+  /**
+   * The `host[:port]` names this service is reached by (lower case, default ports left out).
+   * A signed request covers `@authority`; one signed for another name was meant for another
+   * service, and is refused, so that a request captured at one service is worth nothing at the
+   * next. A function, since the port may be known only once the service listens.
+   */
+  readonly authorities?: () => readonly string[]
+}
+
+/** A caller that proved its key. */
+export interface Caller {
+  readonly did: string
+  readonly key: Uint8Array
+}
+
+/** A registered verifier that proved its key. */
+export interface VerifierCaller extends Caller {
+  /** The verifier's audience. */
+  readonly name: string
+}
+
+/** The checks every route composes. */
+export interface Trust {
+  /** The request's RFC 9421 signature, checked and its nonce used up: 401 otherwise. */
+  caller(c: Context, body: Uint8Array): Promise<Caller>
+  /** As {@link Trust.caller}, and the key must be a registered verifier's: 403 otherwise. */
+  verifier(c: Context, body: Uint8Array): Promise<VerifierCaller>
+  /** Block 0 must name a served principal: 403 `ERR_ROOT_UNTRUSTED` otherwise. */
+  served(chain: readonly UnverifiedBlock[]): void
+  /** The invocation was signed within the window on the service clock: 401 `ERR_REQUEST_STALE` otherwise. */
+  fresh(invocation: UnverifiedInvocation, now: number): void
+  /** When an invocation stops being acceptable anywhere (its last second of freshness). */
+  invocationDeadline(invocation: UnverifiedInvocation): number
+  /**
+   * The chain is in standing at `now`: not expired, no block revoked or suspended (for
+   * `action`, when known; without one only whole-block entries count): 403 otherwise.
+   */
+  standing(chain: readonly UnverifiedBlock[], action: string | undefined, now: number): Promise<void>
+  /**
+   * The chain's audience caveats admit `audience`, and `invocation` (when given) is addressed
+   * to it: 403 `ERR_AUDIENCE` otherwise.
+   */
+  addressedTo(chain: readonly UnverifiedBlock[], audience: string, invocation?: UnverifiedInvocation): void
+  readonly skew: number
+}
+
+/**
+ * Build the trust checks.
+ *
+ * @example
+ * ```ts
+ * const trust = createTrust({ roots: [{ key: 'did:key:z6Mk…', name: 'alice' }], verifiers: [{ name: 'mail', key: 'did:key:z6Mk…' }] }, store, clock)
+ * ```
+ */
+export function createTrust(options: TrustOptions, store: Store, clock: () => number): Trust {
+  if (!Array.isArray(options.roots) || options.roots.length === 0) throw new TypeError('"roots" expected at least one served principal')
+  const roots = new Set(options.roots.map((r) => toHex(typeof r.key === 'string' ? parsePublicKey(r.key) : parsePublicKey(toHex(r.key)))))
+  const verifiers = new Map<string, string>()
+  for (const v of options.verifiers ?? []) {
+    if (typeof v.name !== 'string' || !/^[\x21-\x7e]{1,128}$/.test(v.name)) {
+      throw new TypeError(`verifier name ${JSON.stringify(v.name)}: expected 1–128 printable ASCII characters`)
+    }
+    const did = toDidKey(typeof v.key === 'string' ? parsePublicKey(v.key) : parsePublicKey(toHex(v.key)))
+    const prior = verifiers.get(did)
+    if (prior !== undefined && prior !== v.name) throw new TypeError(`the key ${did} is registered as both ${prior} and ${v.name}`)
+    verifiers.set(did, v.name)
+  }
+  const maxAge = options.invocationMaxAge ?? 300
+  const skew = options.skew ?? 60
+  const signatureMaxAge = options.signatureMaxAge ?? 300
+
+  /** `admit` runs after the signature and before the nonce is stored: strangers write nothing. */
+  const signedBy = async (c: Context, body: Uint8Array, admit: (did: string) => void): Promise<Caller> => {
+    const now = clock()
+    const authority = new URL(c.req.url).host.toLowerCase()
+    const ours = options.authorities?.()
+    if (ours !== undefined && !ours.includes(authority)) {
+      throw new ServiceError(
+        401,
+        'ERR_AUTH_INVALID',
+        `this service is not reached as ${JSON.stringify(authority)}: a request signed for another service is refused (the operator sets the names with --public-url)`,
+      )
+    }
+    let signed: ReturnType<typeof verifyRequestSignature>
+    try {
+      signed = verifyRequestSignature(
+        { method: c.req.method, url: c.req.url, header: (name) => c.req.header(name), body },
+        { now, maxAge: signatureMaxAge, skew },
+      )
+    } catch (e) {
+      if (!(e instanceof HttpSignatureError)) throw e
+      throw new ServiceError(401, e.code, e.message, {
+        'accept-signature': acceptSignature(!['GET', 'HEAD', 'DELETE'].includes(c.req.method)),
+      })
+    }
+    admit(signed.keyid)
+    // A captured signed request is worth nothing twice: its nonce is used up here.
+    const first = await stored(() => store.useNonce(signed.keyid, signed.nonce, signed.created + signatureMaxAge + 2 * skew, now))
+    if (!first) throw new ServiceError(401, 'ERR_AUTH_REPLAY', 'this signed request was already used; sign each request anew')
+    return { did: signed.keyid, key: signed.publicKey }
+  }
+
+  return {
+    skew,
+    caller: (c, body) => signedBy(c, body, () => {}),
+    async verifier(c, body) {
+      const who = await signedBy(c, body, (did) => {
+        if (!verifiers.has(did)) throw new ServiceError(403, 'ERR_NOT_AUTHORIZED', `${did} is not a registered verifier of this service`)
+      })
+      return { ...who, name: verifiers.get(who.did) as string }
+    },
+    served(chain) {
+      const principal = chain[0]?.principal
+      if (!principal || !roots.has(toHex(principal))) {
+        throw new ServiceError(
+          403,
+          'ERR_ROOT_UNTRUSTED',
+          `the chain's principal ${principal ? toDidKey(principal) : '(none)'} is not served here`,
+        )
+      }
+    },
+    fresh(invocation, now) {
+      if (invocation.issuedAt > now + skew) {
+        throw new ServiceError(401, 'ERR_REQUEST_STALE', `the invocation is dated in the future (${iso(invocation.issuedAt)})`)
+      }
+      if (now > invocation.issuedAt + maxAge + skew) {
+        throw new ServiceError(
+          401,
+          'ERR_REQUEST_STALE',
+          `the invocation was signed at ${iso(invocation.issuedAt)}, more than ${maxAge}s ago; sign a fresh one`,
+        )
+      }
+    },
+    invocationDeadline(invocation) {
+      return invocation.issuedAt + maxAge + skew
+    },
+    async standing(chain, action, now) {
+      const expires = chainExpiry(chain)
+      if (expires !== undefined && now >= expires + skew) {
+        throw new ServiceError(403, 'ERR_TIME_EXPIRED', `the chain expired at ${iso(expires)}`)
+      }
+      for (const b of chain) {
+        const entries = await stored(() => store.revocationsFor(b.idHex))
+        let suspended = false
+        for (const e of entries) {
+          const scoped = e.actions !== undefined && e.actions.length > 0
+          const applies = !scoped || (action !== undefined && e.actions?.some((p) => matchAction(p, action)) === true)
+          if (e.kind === 'resume') suspended = false
+          if (!applies) continue
+          if (e.kind === 'revoke') throw new ServiceError(403, 'ERR_REVOKED', `block ${b.index} is revoked`)
+          if (e.kind === 'suspend') suspended = true
+        }
+        if (suspended) throw new ServiceError(403, 'ERR_SUSPENDED', `block ${b.index} is suspended`)
+      }
+    },
+    addressedTo(chain, audience, invocation) {
+      if (invocation && invocation.audience !== audience) {
+        throw new ServiceError(
+          403,
+          'ERR_AUDIENCE',
+          `the invocation is for ${JSON.stringify(invocation.audience)}, not ${JSON.stringify(audience)}`,
+        )
+      }
+      for (const b of chain) {
+        for (const cv of b.caveats) {
+          if (cv.type === 'audience' && !cv.names.includes(audience)) {
+            throw new ServiceError(403, 'ERR_AUDIENCE', `block ${b.index} is not for ${JSON.stringify(audience)}`)
+          }
+        }
+      }
+    },
+  }
+}
+
+/**
+ * What a consume asked for: the chain's block ids and the sorted counter keys. A stored answer
+ * is handed back only to the same question.
+ */
+export function consumeBinding(chain: readonly UnverifiedBlock[], counterKeys: readonly string[]): string {
+  const text = `${chain.map((b) => b.idHex).join('.')}\n${[...counterKeys].sort().join('\n')}`
+  return toHex(sha256(utf8(text)))
+}
