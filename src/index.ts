@@ -26,9 +26,9 @@
  * @module
  */
 
-export { isActionName, isActionPattern, matchAction } from './caveats/action.js'
+export { coversAction, isActionName, isActionPattern, matchAction } from './caveats/action.js'
 export { describeCaveat } from './caveats/describe.js'
-export { isResourceGlob, matchResource } from './caveats/resource.js'
+export { isResourceGlob, isResourceName, matchResource } from './caveats/resource.js'
 export type { Args, ArgValue, Caveat, CaveatName, DecodedCaveat, WhereOp, WhereRule } from './caveats/types.js'
 export { CAVEAT_TYPES, EXTENSION_MIN, WHERE_OPS } from './caveats/types.js'
 export { type CborMap, type CborValue, decodeCbor, encodeCbor } from './cbor/codec.js'

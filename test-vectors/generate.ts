@@ -10,7 +10,7 @@
  *     npm run vectors:check    # compare
  */
 import { readFileSync, writeFileSync } from 'node:fs'
-import { type CborValue, encodeCbor } from '../src/cbor/codec.js'
+import { type CborValue, decodeCbor, encodeCbor } from '../src/cbor/codec.js'
 import { getBackend } from '../src/crypto/ed25519.js'
 import { sha256 } from '../src/crypto/hash.js'
 import { bytesToNumberLE, L } from '../src/crypto/profile.js'
@@ -770,8 +770,441 @@ operation(
 )
 operation('op/key-weak', 'the identity point as a public key', { op: 'parsePublicKey', text: `01${'00'.repeat(31)}` }, 'ERR_KEY_WEAK')
 
+// ---- resources and actions (#8) ----------------------------------------------------------
+{
+  /** A bearer sub-agent under Alice → assistant, restricted to `globs` in block 1. */
+  const files = (id: string, globs: string[]) => formatMandate(subGrant(`res8/${id}`, [], [{ type: 'resources', globs }]))
+  const at = (resource: string) => ({ request: { action: 'files:read', resource } })
+  const RES = { block: 1, caveat: 'resources' }
+  // glob semantics, both sides of each boundary
+  const boundaries: [string, string, string, string, boolean][] = [
+    ['glob/a-starstar-a', 'a/** matches a (** takes zero segments)', 'a/**', 'a', true],
+    ['glob/a-starstar-ab', 'a/** does not match ab', 'a/**', 'ab', false],
+    ['glob/a-starstar-abc', 'a/** matches a/b/c', 'a/**', 'a/b/c', true],
+    ['glob/starstar-b-b', '**/b matches b', '**/b', 'b', true],
+    ['glob/starstar-b-ab', '**/b does not match ab', '**/b', 'ab', false],
+    ['glob/a-starstar-b-ab', 'a/**/b matches a/b', 'a/**/b', 'a/b', true],
+    ['glob/a-starstar-b-axb', 'a/**/b does not match a/xb', 'a/**/b', 'a/xb', false],
+    ['glob/star-a-a', '*a matches a (* matches the empty run)', '*a', 'a', true],
+    ['glob/star-a-aa', '*a matches aa', '*a', 'aa', true],
+    ['glob/star-a-ab', '*a does not match ab', '*a', 'ab', false],
+    ['glob/a-star-a', 'a/* does not match a', 'a/*', 'a', false],
+    ['glob/case', 'comparison by exact code points: Mail/** does not match mail/x', 'Mail/**', 'mail/x', false],
+    ['glob/no-normalization', 'no Unicode normalization: café (U+00E9) does not match cafe + U+0301', 'caf\u00e9', 'cafe\u0301', false],
+  ]
+  for (const [id, title, glob, resource, allowed] of boundaries) {
+    verify(`resource/${id}`, title, files(id, [glob]), allowed ? { decision: 'allow' } : deny('ERR_RESOURCE_DENIED', RES), at(resource))
+  }
+  // invalid request resources: ERR_REQUEST_INVALID at §7 step 6, before any caveat
+  const mail = files('mail', ['mail/**'])
+  verify('resource/valid', 'mail/** allows mail/x', mail, { decision: 'allow' }, at('mail/x'))
+  const invalid: [string, string, string][] = [
+    ['dotdot', 'a .. segment: mail/../x', 'mail/../x'],
+    ['dotdot-escape', 'mail/../../etc/passwd', 'mail/../../etc/passwd'],
+    ['dot', 'a . segment: mail/./x', 'mail/./x'],
+    ['empty-segment', 'an empty segment: mail//x', 'mail//x'],
+    ['trailing-slash', 'a trailing slash: mail/x/', 'mail/x/'],
+    ['leading-slash', 'a leading slash: /mail', '/mail'],
+    ['pct-dot', 'percent-encoded dots: mail/%2e%2e/x', 'mail/%2e%2e/x'],
+    ['pct-slash', 'a percent-encoded slash, upper case: mail%2Fx', 'mail%2Fx'],
+    ['pct-backslash', 'a percent-encoded backslash: mail%5cx', 'mail%5cx'],
+    ['backslash', 'a backslash: mail\\x', 'mail\\x'],
+    ['nul', 'a NUL character', 'mail/x\u0000'],
+    ['c0-last', 'U+001F', 'mail/x\u001f'],
+    ['del', 'U+007F', 'mail/x\u007f'],
+    ['c1-nel', 'U+0085 (NEL, a C1 control)', 'mail/x\u0085'],
+    ['c1-last', 'U+009F', 'mail/x\u009f'],
+    ['too-long', '1025 bytes', `mail/${'x'.repeat(1020)}`],
+    ['too-long-utf8', '1025 bytes of UTF-8 in 513 characters', `mail/${'é'.repeat(510)}`],
+  ]
+  for (const [id, title, resource] of invalid) verify(`resource/invalid-${id}`, title, mail, deny('ERR_REQUEST_INVALID'), at(resource))
+  verify(
+    'resource/invalid-no-caveat',
+    'mail/../x is invalid without any resources caveat',
+    formatMandate(storySub),
+    deny('ERR_REQUEST_INVALID'),
+    {
+      request: { action: 'slack:read', resource: 'channels/../x' },
+    },
+  )
+  // the other side of each character rule
+  const fine: [string, string, string][] = [
+    ['space', 'U+0020 is not a control character', 'mail/x y'],
+    ['nbsp', 'U+00A0 is past the C1 range', 'mail/x\u00a0'],
+    ['pct-other', '%20 and %2 are not refused', 'mail/%20%2'],
+    ['dots-in-segment', '... and .x are segments, not dot segments', 'mail/.../.x'],
+    ['max-length', '1024 bytes', `mail/${'x'.repeat(1019)}`],
+    ['max-length-utf8', '1024 bytes of UTF-8 in 512 characters', `mail/${'é'.repeat(509)}a`],
+  ]
+  for (const [id, title, resource] of fine) verify(`resource/valid-${id}`, title, mail, { decision: 'allow' }, at(resource))
+  // an invocation another implementation signed over an invalid resource or action
+  const re = grant('res8/inv', [{ type: 'resources', globs: ['mail/**'] }])
+  const resigned = (id: string, field: number, value: string) => {
+    const payload = new Map(decodeCbor(asAssistant(re, id, 'email:read', { resource: 'mail/x' }).payload) as Map<number, CborValue>)
+    payload.set(field, value)
+    // Encoded past the 1024-byte text limit when asked to, as a careless implementation would.
+    const bytes = encodeCbor(payload, { maxDepth: 8, maxEntries: 64, maxTextBytes: 2048, maxByteString: 16 * 1024 })
+    return toText('invocation', encodeCbor([bytes, getBackend().sign(keys.assistant.secretKey, signingInput('invocation', bytes))]))
+  }
+  verify(
+    'resource/invocation-ok',
+    'an invocation on mail/x',
+    formatInvocation(asAssistant(re, 'res8/ok', 'email:read', { resource: 'mail/x' })),
+    {
+      decision: 'allow',
+    },
+  )
+  verify(
+    'resource/invocation-dotdot',
+    'a signed invocation on mail/../x',
+    resigned('res8/dotdot', 3, 'mail/../x'),
+    deny('ERR_REQUEST_INVALID'),
+  )
+  verify(
+    'resource/invocation-1024',
+    'an invocation on a resource of 1024 bytes',
+    formatInvocation(asAssistant(re, 'res8/1024', 'email:read', { resource: `mail/${'x'.repeat(1019)}` })),
+    { decision: 'allow' },
+  )
+  verify(
+    'resource/invocation-1025',
+    'an invocation on a resource of 1025 bytes: a text field over the §5.4 limit',
+    resigned('res8/1025', 3, `mail/${'x'.repeat(1020)}`),
+    deny('ERR_LIMIT_SIZE'),
+  )
+  verify(
+    'action/invocation-uppercase',
+    'a signed invocation of Email:read',
+    resigned('res8/upper', 2, 'Email:read'),
+    deny('ERR_REQUEST_INVALID'),
+  )
+  // a where glob rule on an argument holds only for a valid resource
+  const path = subGrant('res8/where', [], [{ type: 'where', rules: [{ path: 'path', op: 'glob', value: 'mail/**' }] }])
+  verify(
+    'resource/where-glob-ok',
+    'where path glob mail/**: mail/a',
+    formatMandate(path),
+    { decision: 'allow' },
+    {
+      request: { action: 'files:read', args: { path: 'mail/a' as never } },
+    },
+  )
+  verify(
+    'resource/where-glob-dotdot',
+    'where path glob mail/**: mail/../a',
+    formatMandate(path),
+    deny('ERR_ARGS_DENIED', { block: 1, caveat: 'where' }),
+    {
+      request: { action: 'files:read', args: { path: 'mail/../a' as never } },
+    },
+  )
+  // malformed globs in a caveat (signed by hand: the library refuses to build them)
+  for (const [id, glob] of [
+    ['dotdot', 'mail/../**'],
+    ['empty', 'mail//*'],
+    ['percent', 'mail/%2E/*'],
+    ['starstar-in-segment', 'mail/a**'],
+  ] as const) {
+    verify(
+      `resource/glob-invalid-${id}`,
+      `a resources caveat with the glob ${glob}`,
+      rawBearer(rawRoot([windowWire, [3, [glob]]], keys.subagent), keys.subagent),
+      deny('ERR_CAVEAT_INVALID', { block: 0 }),
+      at('mail/x'),
+    )
+  }
+
+  // actions: lowercase only
+  verify('action/uppercase', 'a request for Slack:read', formatMandate(storySub), deny('ERR_REQUEST_INVALID'), {
+    request: { action: 'Slack:read' },
+  })
+  verify(
+    'action/uppercase-pattern',
+    'an actions caveat with the pattern Slack:*',
+    rawBearer(rawRoot([windowWire, [1, ['Slack:*']]], keys.subagent), keys.subagent),
+    deny('ERR_CAVEAT_INVALID', { block: 0 }),
+    { request: read },
+  )
+  verify(
+    'action/uppercase-deny',
+    'a deny caveat with the pattern EMAIL:send',
+    rawBearer(rawRoot([windowWire, [2, ['EMAIL:send']]], keys.subagent), keys.subagent),
+    deny('ERR_CAVEAT_INVALID', { block: 0 }),
+    { request: read },
+  )
+  // restricting lists cover descendants; allow-lists match exactly
+  const dg = grant('act8/deny', [{ type: 'deny', patterns: ['email:send'] }])
+  verify(
+    'action/deny-descendant',
+    'deny email:send denies email:send:now',
+    formatInvocation(asAssistant(dg, 'act8/deny-now', 'email:send:now')),
+    deny('ERR_ACTION_DENIED', { block: 0, caveat: 'deny' }),
+  )
+  verify(
+    'action/deny-sibling',
+    'deny email:send does not deny email:sender',
+    formatInvocation(asAssistant(dg, 'act8/deny-sender', 'email:sender')),
+    { decision: 'allow' },
+  )
+  verify('action/deny-parent', 'deny email:send does not deny email', formatInvocation(asAssistant(dg, 'act8/deny-parent', 'email')), {
+    decision: 'allow',
+  })
+  const ag = grant('act8/allow', [{ type: 'actions', patterns: ['email:send'] }])
+  verify('action/allow-exact', 'actions [email:send] allows email:send', formatInvocation(asAssistant(ag, 'act8/allow', 'email:send')), {
+    decision: 'allow',
+  })
+  verify(
+    'action/allow-no-descendant',
+    'actions [email:send] does not allow email:send:now',
+    formatInvocation(asAssistant(ag, 'act8/allow-now', 'email:send:now')),
+    deny('ERR_ACTION_DENIED', { block: 0, caveat: 'actions' }),
+  )
+  const apg = grant('act8/approval', [{ type: 'approval', actions: ['email:send'], approvers: [did('bob')], quorum: 1 }])
+  const now8 = asAssistant(apg, 'act8/approval-now', 'email:send:now')
+  verify(
+    'action/approval-descendant',
+    'an approval required for email:send is required for email:send:now',
+    formatInvocation(now8),
+    deny('ERR_APPROVAL_REQUIRED', { block: 0, caveat: 'approval' }),
+  )
+  verify(
+    'action/approval-descendant-approved',
+    'email:send:now with the approval',
+    formatInvocation(now8),
+    { decision: 'allow' },
+    { approvals: [formatApproval(approve({ approver: keys.bob, invocation: now8, now: NOW }))] },
+  )
+  verify(
+    'action/approval-sibling',
+    'an approval for email:send is not required for email:sender',
+    formatInvocation(asAssistant(apg, 'act8/approval-sender', 'email:sender')),
+    { decision: 'allow' },
+  )
+  const revoked8 = subGrant('act8/revoke', [], [])
+  const sub8 = formatMandate(revoked8)
+  const rb8 = revoked8.blocks[0]?.idHex as string
+  verify(
+    'revocation/scoped-descendant',
+    'a scoped revocation of email:send covers email:send:now',
+    sub8,
+    deny('ERR_REVOKED', { block: 0 }),
+    {
+      request: { action: 'email:send:now' },
+      revocations: { entries: [{ blockId: rb8, kind: 'revoke', actions: ['email:send'] }] },
+    },
+  )
+  verify(
+    'revocation/scoped-sibling',
+    'a scoped revocation of email:send does not cover email:sender',
+    sub8,
+    { decision: 'allow' },
+    {
+      request: { action: 'email:sender' },
+      revocations: { entries: [{ blockId: rb8, kind: 'revoke', actions: ['email:send'] }] },
+    },
+  )
+  verify(
+    'revocation/scoped-suspend-descendant',
+    'a scoped suspension of email:send covers email:send:now',
+    sub8,
+    deny('ERR_SUSPENDED', { block: 0 }),
+    { request: { action: 'email:send:now' }, revocations: { entries: [{ blockId: rb8, kind: 'suspend', actions: ['email:send'] }] } },
+  )
+}
+
 // ---- write or check -----------------------------------------------------------------------
 /** Codes no vector can show: raised only by service clients (feed, shared replay store), or never expected. */
+
+// ---- time (#8) ----------------------------------------------------------------------------
+// σ = 60 (the default). Boundaries of not-before and expiry: time/not-yet, time/nbf-edge,
+// time/exp-edge, time/expired above.
+{
+  const DAY = 86_400
+  const H = 3600
+  /** Alice → assistant (bound, issued T0) → sub-agent (bearer) issued at `issuedAt`. */
+  const childAt = (id: string, issuedAt: number, caveats: Caveat[] = [], rootCaveats: Caveat[] = []) =>
+    attenuate(grant(id, rootCaveats), { key: keys.assistant, name: 'sub-agent', caveats, now: issuedAt, random: random(`${id}/sub`) })
+  /** Alice → bearer, issued at `now`, with exactly `caveats`. */
+  const rootAt = (id: string, now: number, caveats: Caveat[]) =>
+    formatMandate(mint({ principal: keys.alice, name: 'bearer', caveats, now, random: random(`${id}/bearer`) }))
+  const windowAt = (expires: number, notBefore?: number): CborValue => [
+    4,
+    new Map(
+      notBefore === undefined
+        ? [[1, expires]]
+        : [
+            [0, notBefore],
+            [1, expires],
+          ],
+    ),
+  ]
+
+  // 1. issued_at ≤ now + σ, at the first such block; a child older than its parent is fine
+  const atT0 = formatMandate(childAt('time8/issued', T0))
+  verify('time/issued-edge', 'blocks issued exactly now + skew', atT0, { decision: 'allow' }, { request: read, now: T0 - 60 }, 'K7')
+  verify(
+    'time/issued-future',
+    'blocks issued one second after now + skew: the root is reported, without a caveat',
+    atT0,
+    deny('ERR_TIME_INVALID', { block: 0 }),
+    { request: read, now: T0 - 61 },
+    'K7',
+  )
+  const childLater = formatMandate(childAt('time8/issued-child', T0 + 1000))
+  verify(
+    'time/issued-child-edge',
+    'a child issued exactly now + skew',
+    childLater,
+    { decision: 'allow' },
+    { request: read, now: T0 + 1000 - 60 },
+    'K7',
+  )
+  verify(
+    'time/issued-child-future',
+    'a child issued one second after now + skew',
+    childLater,
+    deny('ERR_TIME_INVALID', { block: 1 }),
+    { request: read, now: T0 + 1000 - 61 },
+    'K7',
+  )
+  verify(
+    'time/issued-child-before-parent',
+    'a child issued an hour before its parent is not an error (clocks differ)',
+    formatMandate(childAt('time8/older-child', T0 - H)),
+    { decision: 'allow' },
+    { request: read },
+    'K7',
+  )
+
+  // 2. the root lifetime, from max(issued_at, not-before); a future issued_at cannot stretch it
+  verify(
+    'time/root-issued-future-long',
+    'a root issued 100 days ahead with a 200-day window',
+    rawBearer(rawRoot([windowAt(NOW + 300 * DAY)], keys.subagent, [[7, NOW + 100 * DAY]]), keys.subagent),
+    deny('ERR_TIME_INVALID', { block: 0 }),
+    { request: read },
+    'K7',
+  )
+  verify(
+    'time/root-issued-future-stretch',
+    'issued_at now + 110 days, expires now + 200 days: a 90-day lifetime, but usable from now for 200 days',
+    rootAt('time8/stretch', NOW + 110 * DAY, [{ type: 'window', expires: NOW + 200 * DAY }]),
+    deny('ERR_TIME_INVALID', { block: 0 }),
+    { request: read },
+    'K7',
+  )
+  verify(
+    'time/lifetime-max',
+    'a root lifetime of exactly the maximum (90 days)',
+    rootAt('time8/lifetime-max', T0, [{ type: 'window', expires: T0 + 90 * DAY }]),
+    { decision: 'allow' },
+    { request: read },
+    'K7',
+  )
+  verify(
+    'time/lifetime-over',
+    'a root lifetime of the maximum + 1 s',
+    rawBearer(rawRoot([windowAt(T0 + 90 * DAY + 1)], keys.subagent), keys.subagent),
+    deny('ERR_TIME_INVALID', { block: 0, caveat: 'window' }),
+    { request: read },
+    'K7',
+  )
+  verify(
+    'time/lifetime-from-not-before',
+    'the lifetime counts from a not-before later than issued_at',
+    rootAt('time8/lifetime-nbf', T0, [{ type: 'window', notBefore: T0 + 10 * DAY, expires: T0 + 100 * DAY }]),
+    { decision: 'allow' },
+    { request: read, now: T0 + 10 * DAY },
+    'K7',
+  )
+
+  // 3. inverted windows first, then the intersection, at the window that empties it
+  verify(
+    'time/disjoint-child',
+    "a child window that starts after its parent's ends: reported at the child",
+    formatMandate(childAt('time8/disjoint', T0, [{ type: 'window', notBefore: T0 + 9 * H, expires: T0 + 10 * H }])),
+    deny('ERR_TIME_INVALID', { block: 1, caveat: 'window' }),
+    { request: read },
+    'K7',
+  )
+  verify(
+    'time/disjoint-child-expiry',
+    "a child expiry before its parent's not-before: reported at the child, not at the latest not-before",
+    formatMandate(childAt('time8/disjoint-exp', T0, [{ type: 'window', expires: T0 + 500 }], [{ type: 'window', notBefore: T0 + 1000 }])),
+    deny('ERR_TIME_INVALID', { block: 1, caveat: 'window' }),
+    { request: read },
+    'K7',
+  )
+  verify(
+    'time/disjoint-within-root',
+    'two root windows that do not overlap',
+    rootAt('time8/disjoint-root', T0, [
+      { type: 'window', notBefore: T0 + 9 * H },
+      { type: 'window', expires: T0 + 8 * H },
+    ]),
+    deny('ERR_TIME_INVALID', { block: 0, caveat: 'window' }),
+    { request: read },
+    'K7',
+  )
+  const disjoint = childAt('time8/inverted-late', T0, [{ type: 'window', notBefore: T0 + 9 * H, expires: T0 + 10 * H }])
+  const last = disjoint.blocks[1]
+  if (!last || disjoint.proof.kind !== 'bearer') throw new Error('time8/inverted-late: a bearer child is needed')
+  const invertedBlock = signRaw(
+    new Map<number, CborValue>([
+      [0, last.id],
+      [1, keys.subagent.publicKey],
+      [2, true],
+      [3, [windowAt(T0 + 4 * H, T0 + 5 * H)]],
+      [6, new Uint8Array(16).fill(8)],
+      [7, T0],
+    ]),
+    keyPairFromSecret(disjoint.proof.secret),
+  )
+  verify(
+    'time/inverted-before-disjoint',
+    'an inverted window in block 2 is reported before the empty intersection made by block 1',
+    rawMandate([...pairsOf(disjoint), invertedBlock], [0, keys.subagent.secretKey]),
+    deny('ERR_TIME_INVALID', { block: 2, caveat: 'window' }),
+    { request: read },
+    'K7',
+  )
+
+  // 4. not yet at the latest not-before, expired at the earliest expiry; ties: the earlier block
+  const nbf = (id: string, root: number, child: number) =>
+    formatMandate(childAt(id, T0, [{ type: 'window', notBefore: child }], [{ type: 'window', notBefore: root }]))
+  verify(
+    'time/not-yet-latest',
+    'two not-befores in the future: the later one (the child) is reported',
+    nbf('time8/nbf-latest', T0 + 1000, T0 + 2000),
+    deny('ERR_TIME_NOT_YET', { block: 1, caveat: 'window' }),
+    { request: read, now: T0 + 500 },
+    'K8',
+  )
+  verify(
+    'time/not-yet-tie',
+    'the same not-before in two blocks: the earlier block is reported',
+    nbf('time8/nbf-tie', T0 + 2000, T0 + 2000),
+    deny('ERR_TIME_NOT_YET', { block: 0, caveat: 'window' }),
+    { request: read, now: T0 + 500 },
+    'K8',
+  )
+  verify(
+    'time/expired-earliest',
+    'two blocks expired: the earlier expiry (the child) is reported',
+    formatMandate(childAt('time8/exp-earliest', T0, [{ type: 'window', expires: T0 + 4 * H }])),
+    deny('ERR_TIME_EXPIRED', { block: 1, caveat: 'window' }),
+    { request: read, now: T0 + 9 * H },
+    'K8',
+  )
+  verify(
+    'time/expired-tie',
+    'two blocks expired at the same time: the earlier block is reported',
+    formatMandate(childAt('time8/exp-tie', T0, [{ type: 'window', expires: T0 + 8 * H }])),
+    deny('ERR_TIME_EXPIRED', { block: 0, caveat: 'window' }),
+    { request: read, now: T0 + 9 * H },
+    'K8',
+  )
+}
 
 async function main(): Promise<void> {
   const ids = new Set<string>()

@@ -1,39 +1,96 @@
 /**
- * Resource globs (spec §6.3): `*` matches any run of characters other than `/` (possibly
- * empty), and a `**` segment matches any number of whole segments (possibly none). No
- * regular expressions: matching is a left-to-right scan with leftmost placement, linear in
- * practice and quadratic at worst in the 1 KiB-bounded lengths, so a pattern like
+ * Resources and resource globs (spec §6.1). A resource is `/`-separated segments; every
+ * segment is non-empty, is not `.` or `..`, and contains no control character (U+0000–U+001F,
+ * U+007F–U+009F), no backslash and no percent-encoded separator or dot (`%2f`, `%5c`, `%2e`
+ * in any case); at most 1024 UTF-8 bytes. Comparison is by exact code points: no
+ * normalization, no case folding, so a service must act on exactly the string it verified.
+ *
+ * Globs follow the same segment rules, plus: `*` matches any run of characters other than
+ * `/` (possibly empty), and a `**` segment matches any number of whole segments (possibly
+ * none). No regular expressions: matching is a left-to-right scan with leftmost placement,
+ * linear in practice and quadratic at worst in the 1 KiB-bounded lengths, so a pattern like
  * `a*a*a*…b` cannot stall the verifier.
  *
  * @module
  */
 
+const MAX_BYTES = 1024
+// Control characters (C0, DEL, C1), the backslash, and percent-encoded `/`, `\` and `.`.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+const FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\\]|%2f|%5c|%2e/i
+
+/** UTF-8 length of `text` without allocating (lone surrogates count as U+FFFD, 3 bytes). */
+function utf8Length(text: string): number {
+  let n = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c < 0x80) n += 1
+    else if (c < 0x800) n += 2
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4
+      i++
+    } else n += 3
+  }
+  return n
+}
+
+/** The rules shared by resources and globs: length, characters, and segments. */
+function wellFormedSegments(text: string): boolean {
+  if (text.length === 0 || utf8Length(text) > MAX_BYTES || FORBIDDEN.test(text)) return false
+  for (const seg of text.split('/')) if (seg === '' || seg === '.' || seg === '..') return false
+  return true
+}
+
 /**
- * Is `glob` well formed: `**` only as a whole segment, at most 1 KiB?
+ * Is `resource` a valid resource string for a request? Non-empty, at most 1024 UTF-8 bytes,
+ * no empty, `.` or `..` segment (so no leading, trailing or doubled `/`), no control
+ * character, no backslash, no `%2f` / `%5c` / `%2e` in any case.
+ *
+ * @example
+ * ```ts
+ * isResourceName('mail/inbox/42')      // true
+ * isResourceName('mail/../etc/passwd') // false
+ * isResourceName('mail//x')            // false
+ * isResourceName('mail%2Fx')           // false
+ * ```
+ */
+export function isResourceName(resource: string): boolean {
+  return typeof resource === 'string' && wellFormedSegments(resource)
+}
+
+/**
+ * Is `glob` well formed: the segment rules of {@link isResourceName}, and `**` only as a
+ * whole segment?
  *
  * @example
  * ```ts
  * isResourceGlob('mail/**')     // true
  * isResourceGlob('mail/a**')    // false
+ * isResourceGlob('mail/../**')  // false
  * ```
  */
 export function isResourceGlob(glob: string): boolean {
-  if (glob.length === 0 || glob.length > 1024) return false
+  if (typeof glob !== 'string' || !wellFormedSegments(glob)) return false
   for (const seg of glob.split('/')) if (seg !== '**' && seg.includes('**')) return false
   return true
 }
 
 /**
- * Does `resource` match `glob`?
+ * Does `resource` match `glob`? A resource that is not valid ({@link isResourceName}) matches
+ * nothing. `a/**` matches `a`, `**` + `/b` matches `b`, `a/**` + `/b` matches `a/b`, and `*a`
+ * matches `a` and `aa`.
  *
  * @example
  * ```ts
  * matchResource('mail/inbox/*', 'mail/inbox/42')  // true
  * matchResource('mail/*', 'mail/inbox/42')        // false
  * matchResource('mail/**', 'mail/inbox/42')       // true
+ * matchResource('mail/**', 'mail')                // true
+ * matchResource('mail/**', 'mail/../etc/passwd')  // false (not a valid resource)
  * ```
  */
 export function matchResource(glob: string, resource: string): boolean {
+  if (!isResourceName(resource)) return false
   const groups = splitGroups(glob.split('/'))
   const text = resource.split('/')
   // Only one group: no `**`, so segment counts must match exactly.

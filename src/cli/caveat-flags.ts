@@ -33,13 +33,17 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 export function addCaveatFlags(cmd: Command): Command {
   return cmd
     .option('--action <pattern>', 'allow actions matching PATTERN (repeatable): email:read, calendar:*', collect)
-    .option('--deny <pattern>', 'never allow actions matching PATTERN (repeatable)', collect)
+    .option(
+      '--deny <pattern>',
+      'never allow actions matching PATTERN, or below one (repeatable): email:send also denies email:send:now',
+      collect,
+    )
     .option('--resource <glob>', 'only resources matching GLOB (repeatable): mail/*, drive/**', collect)
     .option('--not-before <time>', 'not valid before TIME (RFC 3339 or Unix seconds)')
     .option('--expires <time|duration>', 'expires at TIME or after DURATION (90s, 30m, 8h, 7d)')
     .option('--uses <n>', 'at most N successful uses')
     .option('--per <duration>', 'with --uses: per sliding window of DURATION')
-    .option('--approval <pattern>', 'actions matching PATTERN need approval (repeatable)', collect)
+    .option('--approval <pattern>', 'actions matching PATTERN, or below one, need approval (repeatable)', collect)
     .option('--approver <did>', 'with --approval: an approver (repeatable; default: the signing key)', collect)
     .option('--quorum <n>', 'with --approval: how many distinct approvers (default 1)')
     .option('--where <rule>', "argument rule 'PATH OP VALUE' (repeatable); OP: eq ne lt le gt ge in not_in prefix glob", collect)

@@ -9,7 +9,7 @@ import { type Context, Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { streamSSE } from 'hono/streaming'
 import type { Logger } from 'pino'
-import { firstMatch } from '../caveats/action.js'
+import { firstCover } from '../caveats/action.js'
 import { printable } from '../cli/printable.js'
 import { getBackend } from '../crypto/ed25519.js'
 import { sha256 } from '../crypto/hash.js'
@@ -484,7 +484,7 @@ export function createApp(options: AppOptions): Hono {
     const approvers = [
       ...new Set(
         invocation.chain.flatMap((b) =>
-          b.caveats.flatMap((cv) => (cv.type === 'approval' && firstMatch(cv.actions, invocation.action) ? cv.approvers : [])),
+          b.caveats.flatMap((cv) => (cv.type === 'approval' && firstCover(cv.actions, invocation.action) ? cv.approvers : [])),
         ),
       ),
     ]
@@ -617,7 +617,7 @@ function summary(record: ApprovalRecord) {
   const have = new Set(Object.keys(record.approvals))
   const satisfied = inv.chain.every((b) =>
     b.caveats.every(
-      (cv) => cv.type !== 'approval' || !firstMatch(cv.actions, inv.action) || cv.approvers.filter((a) => have.has(a)).length >= cv.quorum,
+      (cv) => cv.type !== 'approval' || !firstCover(cv.actions, inv.action) || cv.approvers.filter((a) => have.has(a)).length >= cv.quorum,
     ),
   )
   return {

@@ -15,7 +15,7 @@
  * @module
  */
 import type { Context } from 'hono'
-import { matchAction } from '../caveats/action.js'
+import { coversAction } from '../caveats/action.js'
 import { sha256 } from '../crypto/hash.js'
 import { parsePublicKey, toDidKey } from '../crypto/keys.js'
 import { toHex, utf8 } from '../internal/bytes.js'
@@ -196,7 +196,8 @@ export function createTrust(options: TrustOptions, store: Store, clock: () => nu
         let suspended = false
         for (const e of entries) {
           const scoped = e.actions !== undefined && e.actions.length > 0
-          const applies = !scoped || (action !== undefined && e.actions?.some((p) => matchAction(p, action)) === true)
+          // A scoped entry covers its actions and every action below them (spec §6.1).
+          const applies = !scoped || (action !== undefined && e.actions?.some((p) => coversAction(p, action)) === true)
           if (e.kind === 'resume') suspended = false
           if (!applies) continue
           if (e.kind === 'revoke') throw new ServiceError(403, 'ERR_REVOKED', `block ${b.index} is revoked`)

@@ -13,6 +13,7 @@
 
 import { isActionName } from '../caveats/action.js'
 import { decodeArgs, encodeArgs } from '../caveats/args.js'
+import { isResourceName } from '../caveats/resource.js'
 import type { Args } from '../caveats/types.js'
 import { type CborValue, encodeCbor } from '../cbor/codec.js'
 import { TOKEN_LIMITS } from '../cbor/limits.js'
@@ -79,7 +80,14 @@ export interface InvokeOptions extends Request {
  */
 export function invoke(mandate: UnverifiedMandate, options: InvokeOptions): UnverifiedInvocation {
   if (!isActionName(options.action)) {
-    fail('ERR_REQUEST_INVALID', `not an action name: ${JSON.stringify(options.action)}`, { hint: 'actions look like email:read' })
+    fail('ERR_REQUEST_INVALID', `not an action name: ${JSON.stringify(options.action)}`, {
+      hint: 'actions are :-separated lowercase segments of a-z 0-9 _ . - like email:read',
+    })
+  }
+  if (options.resource !== undefined && !isResourceName(options.resource)) {
+    fail('ERR_REQUEST_INVALID', 'the resource is not a valid resource string', {
+      hint: 'a resource is /-separated non-empty segments, none "." or "..", without control characters, "\\" or %2f/%5c/%2e, at most 1024 bytes',
+    })
   }
   if (typeof options.audience !== 'string' || options.audience.length === 0) throw new TypeError('"audience" expected a non-empty string')
   const last = mandate.blocks[mandate.blocks.length - 1]

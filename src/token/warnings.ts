@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { patternCovers } from '../caveats/action.js'
+import { coverageIncludes, patternCovers } from '../caveats/action.js'
 import type { Caveat, DecodedCaveat } from '../caveats/types.js'
 import type { UnverifiedMandate } from './mandate.js'
 
@@ -53,7 +53,7 @@ export function attenuationWarnings(parent: UnverifiedMandate, caveats: readonly
       }
       case 'deny': {
         for (const p of c.patterns) {
-          const already = of('deny').find((x) => x.c.patterns.some((q) => patternCovers(q, p)))
+          const already = of('deny').find((x) => x.c.patterns.some((q) => coverageIncludes(q, p)))
           if (already) warn(i, 'no-op', `${p} is already denied by block ${already.block}`)
         }
         return

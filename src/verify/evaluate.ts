@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { firstMatch, matchAction } from '../caveats/action.js'
+import { firstCover, firstMatch } from '../caveats/action.js'
 import { matchResource } from '../caveats/resource.js'
 import type { DecodedCaveat } from '../caveats/types.js'
 import { describeRule, ruleHolds } from '../caveats/where.js'
@@ -113,44 +113,75 @@ function checkChainCaveats(ctx: EvaluationContext): void {
   })
 }
 
+/**
+ * Time (spec §6 window, §7 step 9a), in this order, each over blocks 0..n−1 and caveats in
+ * order, stopping at the first failure (all `ERR_TIME_INVALID` unless stated):
+ *
+ * 1. every block's issued_at ≤ now + σ (located at the block, no caveat); a child issued
+ *    before its parent is not an error;
+ * 2. no window caveat with not_before ≥ expires;
+ * 3. the root carries an expiry, and its lifetime, min(root expires) − max(issued_at, root
+ *    not_befores), is at most the maximum;
+ * 4. the intersection of all windows is not empty (located at the window caveat after which
+ *    the running intersection first becomes empty);
+ * 5. `ERR_TIME_NOT_YET` at the latest not_before, then `ERR_TIME_EXPIRED` at the earliest
+ *    expires (ties: the first in chain order).
+ */
 function checkTime(ctx: EvaluationContext): void {
   const { chain, now, skew } = ctx
-  const root = chain[0]
-  let rootExpires: number | undefined
-  let notBefore = Number.NEGATIVE_INFINITY
-  let nbfAt: Located | undefined
-  let expires = Number.POSITIVE_INFINITY
-  let expAt: Located | undefined
+  for (const b of chain) {
+    if (b.issuedAt > now + skew) {
+      fail('ERR_TIME_INVALID', `block ${b.index} is issued in the future (${iso(b.issuedAt)}, beyond now + ${skew}s skew)`, {
+        block: b.index,
+        hint: "check the issuer's clock; a block issued later than now + skew is never accepted",
+      })
+    }
+  }
+  const windows: { notBefore: number | undefined; expires: number | undefined; at: Located }[] = []
   each(chain, (c, at) => {
     if (c.type !== 'window') return
     if (c.notBefore !== undefined && c.expires !== undefined && c.notBefore >= c.expires) {
       fail('ERR_TIME_INVALID', `block ${at.block}: window starts at or after it ends`, at)
     }
-    if (at.block === 0 && c.expires !== undefined) rootExpires = Math.min(rootExpires ?? c.expires, c.expires)
-    if (c.notBefore !== undefined && c.notBefore > notBefore) {
-      notBefore = c.notBefore
-      nbfAt = at
-    }
-    if (c.expires !== undefined && c.expires < expires) {
-      expires = c.expires
-      expAt = at
-    }
+    windows.push({ notBefore: c.notBefore, expires: c.expires, at })
   })
+  const root = chain[0]
+  let rootExpires: number | undefined
+  let rootExpAt: Located | undefined
+  for (const w of windows) {
+    if (w.at.block !== 0 || w.expires === undefined) continue
+    if (rootExpires === undefined || w.expires < rootExpires) {
+      rootExpires = w.expires
+      rootExpAt = w.at
+    }
+  }
   if (rootExpires === undefined || !root) {
     fail('ERR_TIME_INVALID', 'the root block carries no expiry', { block: 0, hint: 'mint the root with a window caveat that expires' })
   }
-  const rootStart = Math.max(
-    root.issuedAt,
-    ...root.caveats.flatMap((c) => (c.type === 'window' && c.notBefore !== undefined ? [c.notBefore] : [])),
-  )
+  const rootStart = Math.max(root.issuedAt, ...windows.flatMap((w) => (w.at.block === 0 && w.notBefore !== undefined ? [w.notBefore] : [])))
   if (rootExpires - rootStart > ctx.maxLifetime) {
-    fail('ERR_TIME_INVALID', `root lifetime ${rootExpires - rootStart}s exceeds this verifier's maximum of ${ctx.maxLifetime}s`, {
-      block: 0,
-      caveat: 'window',
-    })
+    fail(
+      'ERR_TIME_INVALID',
+      `root lifetime ${rootExpires - rootStart}s exceeds this verifier's maximum of ${ctx.maxLifetime}s`,
+      rootExpAt ?? { block: 0, caveat: 'window' },
+    )
   }
-  if (notBefore >= expires) {
-    fail('ERR_TIME_INVALID', 'the windows of the chain do not overlap: it can never be used', { ...(nbfAt ?? {}) })
+  let notBefore = Number.NEGATIVE_INFINITY
+  let nbfAt: Located | undefined
+  let expires = Number.POSITIVE_INFINITY
+  let expAt: Located | undefined
+  for (const w of windows) {
+    if (w.notBefore !== undefined && w.notBefore > notBefore) {
+      notBefore = w.notBefore
+      nbfAt = w.at
+    }
+    if (w.expires !== undefined && w.expires < expires) {
+      expires = w.expires
+      expAt = w.at
+    }
+    if (notBefore >= expires) {
+      fail('ERR_TIME_INVALID', `block ${w.at.block}: the windows of the chain do not overlap: it can never be used`, w.at)
+    }
   }
   if (now < notBefore - skew) {
     fail('ERR_TIME_NOT_YET', `not valid before ${iso(notBefore)}`, { ...(nbfAt ?? {}), hint: `retry after ${iso(notBefore)}` })
@@ -167,7 +198,8 @@ function checkRequestCaveats(ctx: EvaluationContext): EvaluationResult {
   const approvals: ApprovalRequirement[] = []
   each(ctx.chain, (c, at) => {
     if (c.type !== 'deny') return
-    const hit = firstMatch(c.patterns, request.action)
+    // A restricting list covers the named action and every action below it (spec §6.1).
+    const hit = firstCover(c.patterns, request.action)
     if (hit !== undefined) {
       fail('ERR_ACTION_DENIED', `block ${at.block} never allows ${request.action} (deny ${hit})`, {
         ...at,
@@ -206,7 +238,7 @@ function checkRequestCaveats(ctx: EvaluationContext): EvaluationResult {
         return
       }
       case 'where': {
-        if (c.actions !== undefined && firstMatch(c.actions, request.action) === undefined) return
+        if (c.actions !== undefined && firstCover(c.actions, request.action) === undefined) return
         for (const rule of c.rules) {
           if (!ruleHolds(rule, request.args)) {
             fail('ERR_ARGS_DENIED', `block ${at.block}: argument rule failed: ${describeRule(rule)}`, {
@@ -235,7 +267,7 @@ function checkRequestCaveats(ctx: EvaluationContext): EvaluationResult {
         return
       }
       case 'approval':
-        if (c.actions.some((p) => matchAction(p, request.action))) {
+        if (firstCover(c.actions, request.action) !== undefined) {
           approvals.push({ block: at.block, caveatIndex: at.caveatIndex, approvers: c.approvers, quorum: c.quorum })
         }
         return

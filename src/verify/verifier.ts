@@ -14,8 +14,9 @@
  *
  * @module
  */
-import { isActionName, matchAction } from '../caveats/action.js'
+import { coversAction, isActionName } from '../caveats/action.js'
 import { encodeArgs } from '../caveats/args.js'
+import { isResourceName } from '../caveats/resource.js'
 import type { Args } from '../caveats/types.js'
 import { encodeCbor } from '../cbor/codec.js'
 import { TOKEN_LIMITS } from '../cbor/limits.js'
@@ -24,7 +25,7 @@ import { getBackend } from '../crypto/ed25519.js'
 import { randomBytes } from '../crypto/hash.js'
 import { parsePublicKey, toDidKey } from '../crypto/keys.js'
 import { fail, MandateError, type MandateErrorCode } from '../errors.js'
-import { equalBytes, toHex, utf8 } from '../internal/bytes.js'
+import { equalBytes, toHex } from '../internal/bytes.js'
 import { type Clock, iso, systemClock } from '../internal/clock.js'
 import { createMemoryRevocationView, type RevocationEntry, type RevocationView } from '../revocation/view.js'
 import { parseApproval, type UnverifiedApproval } from '../token/approval.js'
@@ -434,11 +435,13 @@ function isArgsObject(v: unknown): v is Args {
 function checkRequest(r: DecidedRequest, checkArgs = true): void {
   if (typeof r.action !== 'string' || !isActionName(r.action)) {
     fail('ERR_REQUEST_INVALID', `not an action name: ${JSON.stringify(r.action)}`, {
-      hint: 'actions are :-separated segments like email:read',
+      hint: 'actions are :-separated lowercase segments of a-z 0-9 _ . - like email:read',
     })
   }
-  if (r.resource !== undefined && (typeof r.resource !== 'string' || utf8(r.resource).length > TOKEN_LIMITS.maxStringBytes)) {
-    fail('ERR_REQUEST_INVALID', `resource must be text of at most ${TOKEN_LIMITS.maxStringBytes} bytes`)
+  if (r.resource !== undefined && (typeof r.resource !== 'string' || !isResourceName(r.resource))) {
+    fail('ERR_REQUEST_INVALID', 'the resource is not a valid resource string', {
+      hint: `a resource is /-separated non-empty segments, none "." or "..", without control characters, "\\" or %2f/%5c/%2e, at most ${TOKEN_LIMITS.maxStringBytes} bytes`,
+    })
   }
   if (!checkArgs) return
   if (!isArgsObject(r.args)) fail('ERR_REQUEST_INVALID', 'args must be an object of named arguments')
@@ -512,7 +515,8 @@ function checkRevocations(engine: Engine, now: number, chain: readonly Unverifie
     }
     for (const e of (entries ?? []) as readonly RevocationEntry[]) {
       const scoped = e.actions !== undefined && e.actions.length > 0
-      if (scoped && !e.actions?.some((p) => matchAction(p, action))) continue
+      // A scoped entry covers its actions and every action below them (spec §6.1).
+      if (scoped && !e.actions?.some((p) => coversAction(p, action))) continue
       const who = typeof e.by === 'string' && e.by ? ` by ${e.by}` : ''
       const why = typeof e.reason === 'string' && e.reason ? `: ${e.reason}` : ''
       const what = scoped ? `${action} under block ${b.index}` : `block ${b.index}`

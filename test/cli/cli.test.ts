@@ -456,6 +456,10 @@ describe('terminal safety: nothing a token carries reaches the terminal raw (#7)
   const EVIL = 'ok\r\x1b[2K\u202eevil\u2028\u200d\u200dx'
   const SHOWN = 'ok\\r\\x1b[2K\\u202eevil\\u2028\\u200d\\u200dx'
   const RAW = ['\r', '\x1b', '\u202e', '\u2028', '\u200d']
+  // A resource cannot carry control characters (spec §6.1: the library refuses to sign one),
+  // but bidi overrides, line separators and zero-width characters are valid in it.
+  const RES = 'ok\u202eevil\u2028\u200d\u200dx'
+  const RES_SHOWN = 'ok\\u202eevil\\u2028\\u200d\\u200dx'
   const clean = (text: string) =>
     expect(
       RAW.filter((c) => text.includes(c)),
@@ -494,7 +498,7 @@ describe('terminal safety: nothing a token carries reaches the terminal raw (#7)
         '--action',
         'email:draft',
         '--resource',
-        `inbox/${EVIL}`,
+        `inbox/${RES}`,
         '--arg',
         `to=${EVIL}`,
         '--audience',
@@ -517,7 +521,7 @@ describe('terminal safety: nothing a token carries reaches the terminal raw (#7)
     const i = mandate(['inspect', invocation])
     expect(i.code).toBe(0)
     clean(i.stdout)
-    expect(i.stdout).toContain(`request    email:draft on inbox/${SHOWN} for mail`)
+    expect(i.stdout).toContain(`request    email:draft on inbox/${RES_SHOWN} for mail`)
     expect(i.stdout).toContain(`intent     intent ${SHOWN}`)
     expect(i.stdout).toContain('args       {"to":"ok\\r\\u001b[2K\\u202eevil\\u2028\\u200d\\u200dx"}')
   })
@@ -531,7 +535,7 @@ describe('terminal safety: nothing a token carries reaches the terminal raw (#7)
     const m = mandate(['inspect', '--json', mandateText]).json<{ blocks: { name: string; purpose: string }[] }>()
     expect(m.blocks[0]).toMatchObject({ name: `agent ${EVIL}`, purpose: `why ${EVIL}` })
     const i = mandate(['inspect', '--json', invocation]).json<{ resource: string; intent: string; args: { to: string } }>()
-    expect([i.resource, i.intent, i.args.to]).toEqual([`inbox/${EVIL}`, `intent ${EVIL}`, EVIL])
+    expect([i.resource, i.intent, i.args.to]).toEqual([`inbox/${RES}`, `intent ${EVIL}`, EVIL])
   })
 
   it('approve shows the whole request, escaped, before asking (and before refusing to ask)', () => {
@@ -547,7 +551,7 @@ describe('terminal safety: nothing a token carries reaches the terminal raw (#7)
       `                    holder 0   agent ${SHOWN}  ${assistant}  (bound)`,
       `purpose (block 0)   why ${SHOWN}`,
       'action              email:draft',
-      `resource            inbox/${SHOWN}`,
+      `resource            inbox/${RES_SHOWN}`,
       'audience            mail',
       'arguments           to = "ok\\r\\u001b[2K\\u202eevil\\u2028\\u200d\\u200dx"',
       `intent              intent ${SHOWN}`,
@@ -559,7 +563,7 @@ describe('terminal safety: nothing a token carries reaches the terminal raw (#7)
     const ok = mandate(['approve', '--key', key('alice'), '--yes', invocation])
     expect(ok.code).toBe(0)
     clean(ok.stderr)
-    expect(ok.stderr).toContain(`resource            inbox/${SHOWN}`)
+    expect(ok.stderr).toContain(`resource            inbox/${RES_SHOWN}`)
     expect(ok.stdout).toMatch(/^mna1_/)
     const json = mandate(['approve', '--key', key('alice'), '--json'], { input: invocation })
     expect(json.code).toBe(2)
@@ -589,7 +593,7 @@ describe('terminal safety: nothing a token carries reaches the terminal raw (#7)
       {},
     ).stdout.trim()
     const inv = mandate(
-      ['invoke', '--key', key('assistant'), '--action', 'email:read', '--resource', `inbox/${EVIL}`, '--audience', 'mail'],
+      ['invoke', '--key', key('assistant'), '--action', 'email:read', '--resource', `inbox/${RES}`, '--audience', 'mail'],
       { input: narrow },
     ).stdout.trim()
     const text = mandate(['verify', '--root', `alice=${alice}`, '--audience', 'mail', inv])
@@ -597,15 +601,29 @@ describe('terminal safety: nothing a token carries reaches the terminal raw (#7)
     clean(text.stdout)
     clean(text.stderr)
     expect(text.stdout).toContain('ERR_RESOURCE_DENIED')
-    expect(text.stdout).toContain(`inbox/${SHOWN}`)
+    expect(text.stdout).toContain(`inbox/${RES_SHOWN}`)
     expect(text.stdout).toContain(`alice → agent ${SHOWN}`)
     const json = mandate(['verify', '--root', `alice=${alice}`, '--audience', 'mail', '--json', inv])
     expect(json.code).toBe(1)
     clean(json.stdout)
     expect(json.json<{ code: string; audit: { resource: string } }>()).toMatchObject({
       code: 'ERR_RESOURCE_DENIED',
-      audit: { resource: `inbox/${EVIL}` },
+      audit: { resource: `inbox/${RES}` },
     })
+  })
+
+  it('invoke refuses a resource with a control character, a .. segment or an uppercase action (#8)', () => {
+    for (const [flag, value] of [
+      ['--resource', `inbox/${EVIL}`],
+      ['--resource', 'inbox/../x'],
+      ['--action', 'Email:draft'],
+    ] as const) {
+      const args = ['invoke', '--key', key('assistant'), '--action', 'email:draft', '--audience', 'mail', flag, value]
+      const r = mandate(args, { input: mandateText })
+      expect(r.code, r.stderr).toBe(2)
+      clean(r.stderr)
+      expect(r.stderr).toContain('ERR_REQUEST_INVALID')
+    }
   })
 
   it('error messages are escaped too', () => {

@@ -770,6 +770,27 @@ export function serviceSuite(name: string, start: (trust: ServerTrust) => Promis
       expect([expired.status, code(expired)]).toEqual([403, 'ERR_TIME_EXPIRED'])
     })
 
+    it('scoped statements and approval caveats cover the actions below the ones they name (#8)', async () => {
+      const limited = child([{ type: 'uses', max: 5 }], 'scoped')
+      const counter = `${limited.blocks[1]?.idHex}/0`
+      const ask = (action: string) =>
+        consume(
+          { presentation: formatInvocation(invoke(limited, { key: assistant, action, audience: 'slack' })), counters: [counter] },
+          slackVerifier,
+        )
+      const statement = createRevocation({ mandate: limited, key: assistant, actions: ['email:send'] })
+      expect((await http(`${server.url}/v1/revocations`, { body: { revocation: formatRevocation(statement) } })).status).toBe(201)
+      const below = await ask('email:send:now')
+      expect([below.status, code(below)]).toEqual([403, 'ERR_REVOKED'])
+      expect((await ask('email:sender')).status).toBe(200)
+      // the approval caveat on email:send applies to email:send:now, so the inbox takes it
+      const now8 = invoke(grant, { key: assistant, action: 'email:send:now', audience: 'mail' })
+      const filed = await http(`${server.url}/v1/approvals`, { body: { invocation: formatInvocation(now8) } })
+      expect([filed.status, filed.json['status']]).toEqual([201, 'pending'])
+      const sender = invoke(grant, { key: assistant, action: 'email:sender', audience: 'mail' })
+      expect((await http(`${server.url}/v1/approvals`, { body: { invocation: formatInvocation(sender) } })).status).toBe(409)
+    })
+
     it('writes are JSON (or CBOR statements) only, and no CORS is offered', async () => {
       const form = await fetch(`${server.url}/v1/approvals`, {
         method: 'POST',

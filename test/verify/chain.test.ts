@@ -2,11 +2,23 @@
  * Chain, time and presentation: checklist rows K1–K13, S4, S8, S9, C11–C13 at token level.
  */
 import { describe, expect, it } from 'vitest'
+import type { Caveat } from '../../src/caveats/types.js'
 import type { CborValue } from '../../src/cbor/codec.js'
 import { encodeCbor } from '../../src/cbor/codec.js'
 import { toDidKey } from '../../src/crypto/keys.js'
 import { bytesToNumberLE, L } from '../../src/crypto/profile.js'
-import { attenuate, formatMandate, invoke, mint, parseMandate, seal } from '../../src/index.js'
+import {
+  attenuate,
+  type Decision,
+  formatMandate,
+  invoke,
+  keyPairFromSecret,
+  mint,
+  parseMandate,
+  seal,
+  type UnverifiedMandate,
+  type VerifierOptions,
+} from '../../src/index.js'
 import { concatBytes } from '../../src/internal/bytes.js'
 import {
   alice,
@@ -259,6 +271,147 @@ describe('time (K7, K8, K13)', () => {
     expect(bigger).not.toBe(hexPayload)
     const bytes = rawMandate([[Buffer.from(bigger, 'hex'), ok[1]]], { kind: 'bearer', secret: bearer.secretKey })
     expect(codeOf(await verifierFor().authorize({ mandate: bytes, request: read }))).toBe('ERR_CBOR_TYPE')
+  })
+})
+
+describe('time: issued_at, lifetime, which window is reported', () => {
+  const DAY = 86_400
+  /** rootGrant() (issued T0) → a bearer child issued at `issuedAt`. */
+  const childAt = (issuedAt: number, caveats: Caveat[] = []) =>
+    attenuate(rootGrant(), { key: assistant, caveats, now: issuedAt, random: seededRandom(`child-at:${issuedAt}`) })
+  /** A bearer root issued at `now` with exactly `caveats`. */
+  const bearerRootAt = (now: number, caveats: Caveat[]) =>
+    mint({ principal: alice, caveats, now, random: seededRandom(`bearer-at:${now}:${JSON.stringify(caveats)}`) })
+  /** `m` plus a raw bearer block with raw caveats, signed by `m`'s bearer holder. */
+  function withRawBlock(m: UnverifiedMandate, caveats: CborValue[]): Uint8Array {
+    const last = m.blocks[m.blocks.length - 1]
+    if (!last || m.proof.kind !== 'bearer') throw new Error('a bearer mandate is needed')
+    const next = keyFor('raw-next')
+    const payload = new Map<number, CborValue>([
+      [0, last.id],
+      [1, next.publicKey],
+      [2, true],
+      [3, caveats],
+      [6, new Uint8Array(16).fill(9)],
+      [7, T0],
+    ])
+    return rawMandate([...pairs(m), signRaw(payload, keyPairFromSecret(m.proof.secret))], { kind: 'bearer', secret: next.secretKey })
+  }
+  async function decide(mandate: UnverifiedMandate | Uint8Array, t: number, options: Partial<VerifierOptions> = {}) {
+    const v = verifierFor(options)
+    v.at(t)
+    return v.authorize({ mandate, request: read })
+  }
+  const where = (d: Decision) => {
+    const x = denial(d)
+    return { code: x.code, block: x.block, caveat: x.caveat, caveatIndex: x.caveatIndex }
+  }
+  const invalidAt = (block: number, caveat?: string, caveatIndex?: number) => ({ code: 'ERR_TIME_INVALID', block, caveat, caveatIndex })
+
+  it('a block issued after now + skew → ERR_TIME_INVALID at that block, with no caveat; at now + skew it is accepted', async () => {
+    const m = bearerChild([])
+    expect(codeOf(await decide(m, T0 - 60))).toBe('allowed')
+    expect(where(await decide(m, T0 - 61))).toEqual(invalidAt(0))
+    const later = childAt(T0 + 1000)
+    expect(codeOf(await decide(later, T0 + 940))).toBe('allowed')
+    expect(where(await decide(later, T0 + 939))).toEqual(invalidAt(1))
+    expect(codeOf(await decide(later, T0 + 1000, { skew: 0 }))).toBe('allowed')
+    expect(where(await decide(later, T0 + 999, { skew: 0 }))).toEqual(invalidAt(1))
+  })
+
+  it('the first future block in chain order is reported', async () => {
+    expect(where(await decide(childAt(T0 + 1000), T0 - 100))).toEqual(invalidAt(0))
+  })
+
+  it('a child issued before its parent is not an error', async () => {
+    expect(codeOf(await decide(childAt(T0 - 3600), T0 + 60))).toBe('allowed')
+  })
+
+  it('a future issued_at cannot stretch the root lifetime', async () => {
+    // usable from now for 200 days, though its lifetime measured from issued_at is 90 days
+    const stretched = bearerRootAt(T0 + 110 * DAY, [{ type: 'window', expires: T0 + 200 * DAY }])
+    expect(where(await decide(stretched, T0))).toEqual(invalidAt(0))
+    expect(codeOf(await decide(stretched, T0 + 110 * DAY))).toBe('allowed')
+    // issued 100 days ahead with a 200-day window: the future issued_at is reported first
+    const bearer = keyFor('bearer')
+    const raw = signRaw(
+      rawRootPayload([[4, new Map([[1, T0 + 300 * DAY]])]], bearer.publicKey, [
+        [2, true],
+        [7, T0 + 100 * DAY],
+      ]),
+      alice,
+    )
+    const long = rawMandate([raw], { kind: 'bearer', secret: bearer.secretKey })
+    expect(where(await decide(long, T0))).toEqual(invalidAt(0))
+    expect(where(await decide(long, T0 + 100 * DAY))).toEqual(invalidAt(0, 'window', 0))
+  })
+
+  it('lifetime = maximum is accepted, maximum + 1 is not, measured from max(issued_at, not_before)', async () => {
+    const limits = { limits: { maxLifetime: 3600 } }
+    expect(codeOf(await decide(bearerRootAt(T0, [{ type: 'window', expires: T0 + 3600 }]), T0 + 60, limits))).toBe('allowed')
+    expect(where(await decide(bearerRootAt(T0, [{ type: 'window', expires: T0 + 3601 }]), T0 + 60, limits))).toEqual(
+      invalidAt(0, 'window', 0),
+    )
+    const late = (expires: number) => bearerRootAt(T0, [{ type: 'window', notBefore: T0 + 1000, expires }])
+    expect(codeOf(await decide(late(T0 + 4600), T0 + 1000, limits))).toBe('allowed')
+    expect(where(await decide(late(T0 + 4601), T0 + 1000, limits))).toEqual(invalidAt(0, 'window', 0))
+  })
+
+  it('an inverted window is reported before an earlier empty intersection', async () => {
+    const disjoint = bearerChild([{ type: 'window', notBefore: T0 + 9 * 3600, expires: T0 + 10 * 3600 }])
+    const inverted = [
+      4,
+      new Map([
+        [0, T0 + 5 * 3600],
+        [1, T0 + 4 * 3600],
+      ]),
+    ] as CborValue
+    expect(where(await decide(withRawBlock(disjoint, [inverted]), T0 + 60))).toEqual(invalidAt(2, 'window', 0))
+  })
+
+  it('an empty intersection is reported at the window that empties it', async () => {
+    // a child window after its parent's
+    const after = bearerChild([{ type: 'window', notBefore: T0 + 9 * 3600, expires: T0 + 10 * 3600 }])
+    expect(where(await decide(after, T0 + 60))).toEqual(invalidAt(1, 'window', 0))
+    // a child expiry before the parent's not-before: the child, not the block holding the latest not-before
+    const before = bearerChild([{ type: 'window', expires: T0 + 500 }], [{ type: 'window', notBefore: T0 + 1000 }])
+    expect(where(await decide(before, T0 + 60))).toEqual(invalidAt(1, 'window', 0))
+    // within one block: the second window caveat empties it
+    const root = bearerRootAt(T0, [
+      { type: 'window', notBefore: T0 + 9 * 3600 },
+      { type: 'window', expires: T0 + 8 * 3600 },
+    ])
+    expect(where(await decide(root, T0 + 60))).toEqual(invalidAt(0, 'window', 1))
+  })
+
+  it('NOT_YET at the latest not_before, EXPIRED at the earliest expiry; ties go to the earlier block', async () => {
+    const nbf = (root: number, child: number) => bearerChild([{ type: 'window', notBefore: child }], [{ type: 'window', notBefore: root }])
+    expect(where(await decide(nbf(T0 + 1000, T0 + 2000), T0 + 500))).toEqual({
+      code: 'ERR_TIME_NOT_YET',
+      block: 1,
+      caveat: 'window',
+      caveatIndex: 0,
+    })
+    expect(where(await decide(nbf(T0 + 2000, T0 + 2000), T0 + 500))).toEqual({
+      code: 'ERR_TIME_NOT_YET',
+      block: 0,
+      caveat: 'window',
+      caveatIndex: 0,
+    })
+    const exp = (child: number) => bearerChild([{ type: 'window', expires: child }])
+    // root: actions, then its 8-hour window (caveat 1)
+    expect(where(await decide(exp(T0 + 4 * 3600), T0 + 9 * 3600))).toEqual({
+      code: 'ERR_TIME_EXPIRED',
+      block: 1,
+      caveat: 'window',
+      caveatIndex: 0,
+    })
+    expect(where(await decide(exp(T0 + 8 * 3600), T0 + 9 * 3600))).toEqual({
+      code: 'ERR_TIME_EXPIRED',
+      block: 0,
+      caveat: 'window',
+      caveatIndex: 1,
+    })
   })
 })
 

@@ -21,7 +21,7 @@ export function registerRevoke(program: Command, ctx: Context): void {
     .argument('[token]', 'the mandate holding the block (mnd1_…), or - for stdin')
     .option('--key <file>', 'the principal key or a holder key at or above the block (default: MANDATE_KEY)')
     .option('--block <n>', 'which block (default: the last)')
-    .option('--actions <pattern>', 'only these actions (repeatable): a scoped revocation', collect)
+    .option('--actions <pattern>', 'only these actions and those below them (repeatable): a scoped revocation', collect)
     .option('--suspend', 'suspend instead of revoking (reversible)')
     .option('--resume', 'lift a suspension')
     .option('--reason <text>', 'why, for the record')
