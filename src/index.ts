@@ -7,7 +7,7 @@
  *
  * @example
  * ```ts
- * import { createVerifier, generateKeyPair, invoke, mint, toDidKey } from 'mandate'
+ * import { createMemoryRevocationView, createVerifier, generateKeyPair, invoke, mint, toDidKey } from 'mandate'
  * const alice = generateKeyPair()
  * const agent = generateKeyPair()
  * const now = Math.floor(Date.now() / 1000)
@@ -16,7 +16,11 @@
  *   to: toDidKey(agent.publicKey),
  *   caveats: [{ type: 'actions', patterns: ['email:read'] }, { type: 'window', expires: now + 3600 }],
  * })
- * const verifier = createVerifier({ roots: [toDidKey(alice.publicKey)], audience: 'mail' })
+ * const verifier = createVerifier({
+ *   roots: [toDidKey(alice.publicKey)],
+ *   audience: 'mail',
+ *   revocations: createMemoryRevocationView(), // required; 'none' opts out explicitly
+ * })
  * const decision = await verifier.authorize({
  *   invocation: invoke(grant, { key: agent, action: 'email:read', audience: 'mail' }),
  * })

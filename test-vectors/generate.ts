@@ -26,6 +26,7 @@ import {
   type KeyPair,
   keyPairFromSecret,
   mint,
+  parseMandate,
   seal,
   toDidKey,
   type UnverifiedMandate,
@@ -340,7 +341,7 @@ verify(
   verify('cbor/float', 'a float instead of the version', cbor(`a300f93c00${hex.slice(6)}`), deny('ERR_CBOR_TYPE'), { request: read }, 'C6')
   verify('cbor/text-key', 'a text map key', cbor(`a4${hex.slice(2)}6178f5`), deny('ERR_CBOR_TYPE'), { request: read }, 'C3')
   verify('cbor/utf8', 'invalid UTF-8 in a text string', cbor('a300010180026278c3'), deny('ERR_CBOR_UTF8'), { request: read }, 'C7')
-  verify('cbor/depth', 'nesting deeper than 8', cbor(`${'81'.repeat(9)}00`), deny('ERR_LIMIT_DEPTH'), { request: read }, 'C10')
+  verify('cbor/depth', 'nesting deeper than 16', cbor(`${'81'.repeat(17)}00`), deny('ERR_LIMIT_DEPTH'), { request: read }, 'C10')
   verify('cbor/count', 'a list of 65 entries', cbor(`9841${'00'.repeat(65)}`), deny('ERR_LIMIT_COUNT'), { request: read }, 'C11')
   verify(
     'limit/size',
@@ -1203,6 +1204,430 @@ operation('op/key-weak', 'the identity point as a public key', { op: 'parsePubli
     deny('ERR_TIME_EXPIRED', { block: 0, caveat: 'window' }),
     { request: read, now: T0 + 9 * H },
     'K8',
+  )
+}
+
+// ---- holder modes and state (#8) ----------------------------------------------------------
+// A bound caveat in block k covers blocks k..n−1, its own included, and needs an invocation
+// (spec §6 bound); only a bearer mandate can be sealed (§3, §7 step 7); counter keys have one
+// spelling (§6 uses).
+{
+  const boundWire: CborValue = [10]
+  /** A bearer holder (the sub-agent) in block 1 below `root`, carrying `caveats`, signed by the assistant. */
+  const bearerChildRaw = (root: UnverifiedMandate, caveats: CborValue[]): Pair =>
+    signRaw(
+      new Map<number, CborValue>([
+        [0, root.blocks[0]?.id as Uint8Array],
+        [1, keys.subagent.publicKey],
+        [2, true],
+        [3, caveats],
+        [6, new Uint8Array(16).fill(9)],
+        [7, T0],
+      ]),
+      keys.assistant,
+    )
+  const bySubagent = (text: string, id: string) =>
+    formatInvocation(invoke(parseMandate(text), { action: 'slack:read', audience: 'svc', now: NOW, random: random(`${id}/inv`) }))
+  const BOUND0 = { block: 0, caveat: 'bound' }
+
+  // the caveat covers its own block: block 1 carries it and names a bearer
+  const plain = grant('h8/plain', [])
+  const ownBlock = rawMandate([pairsOf(plain)[0] as Pair, bearerChildRaw(plain, [boundWire])], [0, keys.subagent.secretKey])
+  verify(
+    'holder/bound-own-block-bare',
+    'block 1 carries a bound caveat but names a bearer holder; presented bare',
+    ownBlock,
+    deny('ERR_BOUND_REQUIRED', { block: 1, caveat: 'bound' }),
+    { request: read },
+  )
+  verify(
+    'holder/bound-own-block-invocation',
+    'block 1 carries a bound caveat but names a bearer holder; an invocation signed with its secret',
+    bySubagent(ownBlock, 'h8/own'),
+    deny('ERR_BOUND_REQUIRED', { block: 1, caveat: 'bound' }),
+  )
+  verify(
+    'holder/bound-root-bearer',
+    'the root carries a bound caveat and names a bearer holder',
+    rawBearer(rawRoot([windowWire, boundWire], keys.subagent), keys.subagent),
+    deny('ERR_BOUND_REQUIRED', BOUND0),
+    { request: read },
+  )
+
+  // the block after it names a bearer: denied even when that bearer signs an invocation
+  const boundRoot = grant('h8/bound', [{ type: 'bound' }])
+  const bearerNext = rawMandate([pairsOf(boundRoot)[0] as Pair, bearerChildRaw(boundRoot, [])], [0, keys.subagent.secretKey])
+  verify(
+    'holder/bound-next-bearer-invocation',
+    'a bearer holder in the block after a bound caveat signs an invocation',
+    bySubagent(bearerNext, 'h8/next'),
+    deny('ERR_BOUND_REQUIRED', BOUND0),
+  )
+  verify(
+    'holder/bound-next-bearer-sealed',
+    'a bearer holder in the block after a bound caveat presents a sealed mandate',
+    formatMandate(seal(parseMandate(bearerNext))),
+    deny('ERR_BOUND_REQUIRED', BOUND0),
+    { request: read },
+  )
+
+  // bound everywhere from k on, with an invocation by the last holder: allowed
+  const toBob = attenuate(boundRoot, { key: keys.assistant, to: did('bob'), name: 'bob', now: T0, random: random('h8/bob') })
+  verify(
+    'holder/bound-chain-invocation',
+    'bound holders in blocks 0 and 1 below a bound caveat; the last one signs an invocation',
+    formatInvocation(invoke(toBob, { key: keys.bob, action: 'slack:read', audience: 'svc', now: NOW, random: random('h8/bob/inv') })),
+    { decision: 'allow', chain: ['alice', 'assistant', 'bob'] },
+  )
+  const aboveBearer = attenuate(bearerRoot('h8/above', []), {
+    to: did('assistant'),
+    name: 'assistant',
+    caveats: [{ type: 'bound' }],
+    now: T0,
+    random: random('h8/above/sub'),
+  })
+  verify(
+    'holder/bound-below-bearer-root',
+    'a bound caveat in block 1 does not reach block 0, which names a bearer',
+    formatInvocation(asAssistant(aboveBearer, 'h8/above', 'slack:read')),
+    { decision: 'allow', chain: ['alice', 'bearer', 'assistant'] },
+  )
+
+  // bound everywhere, presented bare: the holder proof fails first
+  verify(
+    'holder/bound-bare',
+    'a bound chain under a bound caveat presented bare',
+    formatMandate(boundRoot),
+    deny('ERR_PROOF', { block: 0 }),
+    { request: read },
+  )
+
+  // a seal over a bound holder is not a holder proof, with or without a bound caveat
+  const sealBy = (m: UnverifiedMandate, key: KeyPair) =>
+    getBackend().sign(key.secretKey, signingInput('seal', m.blocks[m.blocks.length - 1]?.id as Uint8Array))
+  verify(
+    'holder/sealed-bound',
+    'a bound mandate with a valid seal by its holder',
+    rawMandate(pairsOf(story), [1, sealBy(story, keys.assistant)]),
+    deny('ERR_PROOF', { block: 0 }),
+    { request: read },
+  )
+  verify(
+    'holder/sealed-bound-caveat',
+    'a bound mandate under a bound caveat with a valid seal by its holder',
+    rawMandate(pairsOf(boundRoot), [1, sealBy(boundRoot, keys.assistant)]),
+    deny('ERR_PROOF', { block: 0 }),
+    { request: read },
+  )
+  operation('op/seal-bound', 'sealing a bound mandate', { op: 'seal', token: formatMandate(story) }, 'ERR_PROOF')
+  operation('op/seal-sealed', 'sealing a sealed mandate', { op: 'seal', token: formatMandate(seal(storySub)) }, 'ERR_SEALED')
+  operation(
+    'op/attenuate-below-bound',
+    'attenuating below a bound caveat without naming a bound holder',
+    { op: 'attenuate', token: formatMandate(boundRoot), keySeed: toHex(seedOf('assistant')) },
+    'ERR_BOUND_REQUIRED',
+  )
+
+  // counter keys: 64 lower-case hex digits, "/", the caveat index in decimal without leading zeros
+  const sub = formatMandate(storySub)
+  const id1 = storySub.blocks[1]?.idHex as string
+  verify(
+    'state/counter-key-upper-hex',
+    'three uses counted under the block id in upper-case hex: another counter',
+    sub,
+    { decision: 'allow' },
+    { request: read, usage: { [`${id1.toUpperCase()}/1`]: 3 } },
+  )
+  verify(
+    'state/counter-key-leading-zero',
+    'three uses counted under caveat index "01": another counter',
+    sub,
+    { decision: 'allow' },
+    { request: read, usage: { [`${id1}/01`]: 3 } },
+  )
+  const filler: Caveat[] = Array.from({ length: 10 }, () => ({ type: 'actions', patterns: ['slack:read'] }))
+  const tenth = subGrant('h8/tenth', [], [...filler, { type: 'uses', max: 1 }])
+  const id10 = tenth.blocks[1]?.idHex as string
+  verify(
+    'state/counter-key-decimal',
+    'a uses caveat at index 10: its key ends in "/10"',
+    formatMandate(tenth),
+    deny('ERR_USAGE_EXHAUSTED', { block: 1, caveat: 'uses' }),
+    { request: read, usage: { [`${id10}/10`]: 1 } },
+  )
+  verify(
+    'state/counter-key-not-hex-index',
+    'one use counted under "/a" (the index in hexadecimal): another counter',
+    formatMandate(tenth),
+    { decision: 'allow' },
+    { request: read, usage: { [`${id10}/a`]: 1 } },
+  )
+}
+
+// ---- limits and arguments (#8) -----------------------------------------------------------
+{
+  const ARGS = { block: 1, caveat: 'where' }
+  /** A bearer sub-agent under Alice → assistant, with `caveats` in block 1. */
+  const sub = (id: string, caveats: Caveat[]) => formatMandate(subGrant(`args8/${id}`, [], caveats))
+  const plain = sub('plain', [])
+  const bare = (args: unknown) => ({ request: { action: 'x:y', args: args as Record<string, never> } })
+  /** Argument values nested n lists / n objects (each under key "k") deep around 1. */
+  const lists = (n: number): unknown => (n === 0 ? 1 : [lists(n - 1)])
+  const objects = (n: number): unknown => (n === 0 ? 1 : { k: objects(n - 1) })
+  const wireLists = (n: number): CborValue => (n === 0 ? 1 : [wireLists(n - 1)])
+  const wireObjects = (n: number): CborValue => (n === 0 ? 1 : new Map([[0, [['k', wireObjects(n - 1)]]]]))
+  /** An invocation over a grant (bound to the assistant) whose payload key 4 is `args` exactly, signed by the assistant. */
+  const inv8 = grant('args8/inv', [])
+  const invokedWith = (id: string, args: CborValue | undefined) => {
+    const payload = new Map(decodeCbor(asAssistant(inv8, `args8/${id}`, 'x:y').payload) as Map<number, CborValue>)
+    if (args === undefined) payload.delete(4)
+    else payload.set(4, args)
+    const bytes = encodeCbor(payload)
+    return toText('invocation', encodeCbor([bytes, getBackend().sign(keys.assistant.secretKey, signingInput('invocation', bytes))]))
+  }
+  /** A bearer root (holder: sub-agent) with one hand-written where caveat: rules as given. */
+  const rawWhere = (rules: CborValue[], limits?: { maxDepth: number }) => {
+    const payload = new Map<number, CborValue>([
+      [1, keys.subagent.publicKey],
+      [2, true],
+      [3, [windowWire, [7, new Map([[1, rules]])]]],
+      [6, new Uint8Array(16).fill(8)],
+      [7, T0],
+      [8, keys.alice.publicKey],
+    ])
+    const bytes = limits
+      ? encodeCbor(payload, { maxDepth: limits.maxDepth, maxEntries: 64, maxTextBytes: 1024, maxByteString: 16 * 1024 })
+      : encodeCbor(payload)
+    return rawBearer([bytes, getBackend().sign(keys.alice.secretKey, signingInput('block', bytes))], keys.subagent)
+  }
+
+  // 1. argument depth: the arguments object is 1, each list or object adds 1, at most 4
+  for (const [shape, nest, wire] of [
+    ['lists', lists, wireLists],
+    ['objects', objects, wireObjects],
+  ] as const) {
+    verify(
+      `args/depth-4-${shape}-bare`,
+      `a bare request whose arguments reach depth 4 through ${shape}`,
+      plain,
+      { decision: 'allow' },
+      bare({ a: nest(3) }),
+    )
+    verify(
+      `args/depth-5-${shape}-bare`,
+      `a bare request whose arguments reach depth 5 through ${shape}`,
+      plain,
+      deny('ERR_REQUEST_INVALID'),
+      bare({ a: nest(4) }),
+    )
+    verify(
+      `args/depth-4-${shape}-invocation`,
+      `an invocation whose arguments reach depth 4 through ${shape}`,
+      invokedWith(`d4-${shape}`, [['a', wire(3)]]),
+      { decision: 'allow' },
+    )
+    verify(
+      `args/depth-5-${shape}-invocation`,
+      `an invocation whose arguments reach depth 5 through ${shape}`,
+      invokedWith(`d5-${shape}`, [['a', wire(4)]]),
+      deny('ERR_LIMIT_DEPTH'),
+    )
+  }
+  verify(
+    'args/depth-4-mixed-invocation',
+    'an invocation with objects and lists to depth 4 in two branches (CBOR levels up to 12 of 16)',
+    invokedWith('d4-mixed', [
+      [
+        'a',
+        new Map([
+          [
+            0,
+            [
+              ['k', wireObjects(2)],
+              ['l', wireLists(2)],
+            ],
+          ],
+        ]),
+      ],
+      ['b', wireLists(3)],
+    ]),
+    { decision: 'allow' },
+  )
+  // a where operand that is a list or object has depth 2
+  verify(
+    'args/operand-depth-4',
+    'a where eq operand [[[1]]] (depth 4) against an equal argument',
+    sub('op-d4', [{ type: 'where', rules: [{ path: 'a', op: 'eq', value: [[[1]]] }] }]),
+    { decision: 'allow' },
+    bare({ a: [[[1]]] }),
+  )
+  verify(
+    'args/operand-depth-5-lists',
+    'a where operand [[[[1]]]] (depth 5)',
+    rawWhere([['a', 0, wireLists(4)]]),
+    deny('ERR_CAVEAT_INVALID', { block: 0 }),
+    bare({ a: 1 }),
+  )
+  verify(
+    'args/operand-depth-5-objects',
+    'a where operand of four nested objects: CBOR level 17 of the block payload, refused at §7 step 2',
+    rawWhere([['a', 0, wireObjects(4)]], { maxDepth: 32 }),
+    deny('ERR_LIMIT_DEPTH'),
+    bare({ a: 1 }),
+  )
+
+  // 2. where paths
+  const pathArgs = bare({ list: [10, 11], obj: { '01': 1, 'a.b': 2 }, 'x.y': 1, s: 'text' })
+  const pathRule = (id: string, path: string, value: number | string) =>
+    sub(`path-${id}`, [{ type: 'where', rules: [{ path, op: 'eq', value }] }])
+  for (const [id, path, value, ok, title] of [
+    ['index', 'list.1', 11, true, 'list.1 addresses the second element'],
+    ['index-zero', 'list.0', 10, true, 'list.0 addresses the first element'],
+    ['index-past-end', 'list.2', 1, false, 'list.2 is past the end: missing'],
+    ['index-leading-zero', 'list.01', 11, false, 'list.01 addresses no element (leading zero)'],
+    ['index-negative', 'list.-1', 11, false, 'list.-1 addresses no element (sign)'],
+    ['index-plus', 'list.+1', 11, false, 'list.+1 addresses no element (sign)'],
+    ['into-scalar', 'list.1.0', 1, false, 'list.1.0 steps into an integer: missing'],
+    ['object-key-digits', 'obj.01', 1, true, 'on an object a segment is the key verbatim: obj.01 names key "01"'],
+    ['dotted-key', 'x.y', 1, false, 'x.y names key x then y; the key "x.y" cannot be addressed'],
+    ['dotted-key-nested', 'obj.a.b', 2, false, 'obj.a.b names obj, a, b; the key "a.b" cannot be addressed'],
+    ['text-index', 's.0', 't', false, 'text is not a list: s.0 is missing'],
+    ['missing', 'nope', 1, false, 'a rule on a missing argument fails'],
+  ] as const) {
+    verify(`where/path-${id}`, title, pathRule(id, path, value), ok ? { decision: 'allow' } : deny('ERR_ARGS_DENIED', ARGS), pathArgs)
+  }
+  for (const [id, path] of [
+    ['empty', ''],
+    ['empty-segment', 'a..b'],
+    ['leading-dot', '.a'],
+    ['trailing-dot', 'a.'],
+  ] as const) {
+    verify(
+      `where/path-invalid-${id}`,
+      `a where rule on the path ${JSON.stringify(path)}`,
+      rawWhere([[path, 0, 1]]),
+      deny('ERR_CAVEAT_INVALID', { block: 0 }),
+      bare({ a: 1 }),
+    )
+  }
+
+  // 3. operand types: wrong in the caveat → ERR_CAVEAT_INVALID; wrong argument type → the rule fails
+  for (const [id, op, operand, title] of [
+    ['lt-text', 2, '5', 'lt with a text operand'],
+    ['ge-bool', 5, true, 'ge with a boolean operand'],
+    ['le-list', 3, [5], 'le with a list operand'],
+    ['in-scalar', 6, 1, 'in with an integer operand'],
+    ['not-in-object', 7, new Map([[0, [['k', 1]]]]), 'not_in with an object operand'],
+    ['prefix-int', 8, 1, 'prefix with an integer operand'],
+    ['glob-list', 9, ['mail/**'], 'glob with a list operand'],
+    ['glob-bad', 9, 'mail/../**', 'glob with an invalid glob'],
+    ['op-10', 10, 1, 'operator 10 (undefined)'],
+    ['op-text', 'eq', 1, 'an operator given as text'],
+  ] as [string, CborValue, CborValue, string][]) {
+    verify(`where/operand-invalid-${id}`, title, rawWhere([['a', op, operand]]), deny('ERR_CAVEAT_INVALID', { block: 0 }), bare({ a: 1 }))
+  }
+  for (const [id, op, value, arg, ok, title] of [
+    ['lt-on-text', 'lt', 5, '4', false, 'lt 5 on "4": integers only'],
+    ['lt-on-bool', 'lt', 5, true, false, 'lt 5 on true'],
+    ['ge-on-list', 'ge', 5, [5], false, 'ge 5 on [5]'],
+    ['lt-on-int', 'lt', 5, 4, true, 'lt 5 on 4'],
+    ['prefix-on-int', 'prefix', 'ab', 1, false, 'prefix "ab" on 1'],
+    ['prefix-on-text', 'prefix', 'ab', 'abc', true, 'prefix "ab" on "abc"'],
+    ['prefix-empty', 'prefix', '', 'x', true, 'prefix "" holds for any text'],
+    ['prefix-empty-on-int', 'prefix', '', 0, false, 'prefix "" on 0'],
+    ['glob-on-list', 'glob', 'mail/**', ['mail/a'], false, 'glob mail/** on ["mail/a"]'],
+    ['eq-int-text', 'eq', 1, '1', false, 'eq 1 on "1": type-strict'],
+    ['eq-int-bool', 'eq', 1, true, false, 'eq 1 on true'],
+    ['eq-list-object', 'eq', [], {}, false, 'eq [] on {}'],
+    ['eq-list', 'eq', [1, 'a'], [1, 'a'], true, 'eq [1, "a"] on [1, "a"]'],
+    ['ne-int-text', 'ne', 1, '1', true, 'ne 1 on "1": another type is not equal'],
+    ['in-int-text', 'in', [1, 2], '1', false, 'in [1, 2] on "1"'],
+    ['in-empty', 'in', [], 1, false, 'in [] holds for nothing'],
+    ['not-in-int-text', 'not_in', [1, 2], '1', true, 'not_in [1, 2] on "1"'],
+    ['not-in-empty', 'not_in', [], 1, true, 'not_in [] holds for any present argument'],
+  ] as const) {
+    verify(
+      `where/type-${id}`,
+      title,
+      sub(`type-${id}`, [{ type: 'where', rules: [{ path: 'a', op, value: value as never }] }]),
+      ok ? { decision: 'allow' } : deny('ERR_ARGS_DENIED', ARGS),
+      bare({ a: arg }),
+    )
+  }
+
+  // 4. empty arguments
+  const present = sub('present', [{ type: 'where', rules: [{ path: 'a', op: 'ne', value: 0 }] }])
+  verify('args/empty-absent', 'a bare request without args', plain, { decision: 'allow' }, { request: { action: 'x:y' } })
+  verify('args/empty-object', 'a bare request with args {} (the same as none)', plain, { decision: 'allow' }, bare({}))
+  verify('args/null', 'a bare request with args null', plain, deny('ERR_REQUEST_INVALID'), bare(null))
+  verify('args/list', 'a bare request with args []', plain, deny('ERR_REQUEST_INVALID'), bare([]))
+  verify('args/empty-missing', 'a ne rule on a with args {}: a is missing', present, deny('ERR_ARGS_DENIED', ARGS), bare({}))
+  verify('args/empty-list-present', 'a ne rule on a with a = []: present', present, { decision: 'allow' }, bare({ a: [] }))
+  verify('args/empty-object-present', 'a ne rule on a with a = {}: present', present, { decision: 'allow' }, bare({ a: {} }))
+  verify(
+    'args/empty-object-not-list',
+    'ne [] on {}: an empty object is not an empty list',
+    sub('obj-not-list', [{ type: 'where', rules: [{ path: 'a', op: 'ne', value: [] }] }]),
+    { decision: 'allow' },
+    bare({ a: {} }),
+  )
+  verify('args/invocation-absent', 'an invocation without key 4', invokedWith('absent', undefined), { decision: 'allow' })
+  verify(
+    'args/invocation-empty-list',
+    'an invocation with key 4 = [] (empty args must be omitted)',
+    invokedWith('empty', []),
+    deny('ERR_CBOR_NONCANONICAL'),
+  )
+  verify(
+    'args/invocation-empty-values',
+    'an invocation with a = [] and b = {0: []} (the empty object)',
+    invokedWith('empty-values', [
+      ['a', []],
+      ['b', new Map([[0, []]])],
+    ]),
+    {
+      decision: 'allow',
+    },
+  )
+  verify(
+    'args/invocation-empty-map',
+    'an invocation with a = {} (an object is {0: pairs})',
+    invokedWith('empty-map', [['a', new Map()]]),
+    deny('ERR_FORMAT'),
+  )
+  verify(
+    'args/invocation-object-top',
+    'an invocation with key 4 = {0: pairs} (the top level is the bare pair list)',
+    invokedWith('object-top', new Map([[0, [['a', 1]]]])),
+    deny('ERR_FORMAT'),
+  )
+  verify(
+    'args/bare-text-1025',
+    'a bare request with a 1025-byte text argument',
+    plain,
+    deny('ERR_REQUEST_INVALID'),
+    bare({ a: 'x'.repeat(1025) }),
+  )
+  verify(
+    'args/bare-text-1024',
+    'a bare request with a 1024-byte text argument',
+    plain,
+    { decision: 'allow' },
+    bare({ a: 'x'.repeat(1024) }),
+  )
+  verify(
+    'args/bare-65-entries',
+    'a bare request with 65 arguments',
+    plain,
+    deny('ERR_REQUEST_INVALID'),
+    bare(Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${String(i).padStart(2, '0')}`, i]))),
+  )
+  verify(
+    'args/bare-64-entries',
+    'a bare request with 64 arguments',
+    plain,
+    { decision: 'allow' },
+    bare(Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`k${String(i).padStart(2, '0')}`, i]))),
   )
 }
 

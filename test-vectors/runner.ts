@@ -15,6 +15,7 @@ import {
   MandateError,
   parseMandate,
   parsePublicKey,
+  seal,
   type UsageStore,
 } from '../src/index.js'
 import { fromHex } from '../src/internal/bytes.js'
@@ -63,6 +64,7 @@ export interface OperationVector {
   readonly input:
     | { readonly op: 'attenuate'; readonly token: string; readonly keySeed?: string }
     | { readonly op: 'invoke'; readonly token: string; readonly keySeed?: string }
+    | { readonly op: 'seal'; readonly token: string }
     | { readonly op: 'parsePublicKey'; readonly text: string }
   readonly expected: { readonly code: string }
 }
@@ -145,6 +147,7 @@ function runOperation(v: OperationVector): Outcome {
   const i = v.input
   try {
     if (i.op === 'parsePublicKey') parsePublicKey(i.text)
+    else if (i.op === 'seal') seal(parseMandate(i.token))
     else {
       const m = parseMandate(i.token)
       const key = i.keySeed === undefined ? undefined : fromHex(i.keySeed)

@@ -10,7 +10,14 @@ import { fail } from '../errors.js'
 import { utf8 } from '../internal/bytes.js'
 import type { Args, ArgValue } from './types.js'
 
-const MAX_ARG_DEPTH = 4
+/**
+ * Argument depth (spec §5.6): the arguments object is depth 1; a list or object that is an
+ * element of a list, or the value of an entry of an object, of depth d has depth d + 1;
+ * text, integers and booleans have no depth. At most 4.
+ */
+export const MAX_ARG_DEPTH = 4
+/** The depth a `where` operand has when it is a list or object: that of a top-level argument's value. */
+export const OPERAND_DEPTH = 2
 
 /** Compare two strings by their UTF-8 bytes (the order keys must appear in). */
 export function compareUtf8(a: string, b: string): number {
@@ -21,19 +28,20 @@ export function compareUtf8(a: string, b: string): number {
   return x.length - y.length
 }
 
-/** Encode a top-level argument object as a sorted pair list. Throws TypeError on bad input. */
+/** Encode a top-level argument object as a sorted pair list. Throws TypeError or RangeError on bad input. */
 export function encodeArgs(args: Args): CborValue[] {
-  return encodePairs(args, 0)
+  return encodePairs(args, 1)
 }
 
+/** `depth`: the depth of the object `obj` itself. */
 function encodePairs(obj: Args, depth: number): CborValue[] {
   if (depth > MAX_ARG_DEPTH) throw new RangeError(`"args" nest deeper than ${MAX_ARG_DEPTH}`)
   const keys = Object.keys(obj).sort(compareUtf8)
   return keys.map((k) => [k, encodeValue(obj[k] as ArgValue, depth + 1)])
 }
 
-/** Encode one argument value. */
-export function encodeValue(value: ArgValue, depth = 0): CborValue {
+/** Encode one argument value; `depth` is the depth the value has if it is a list or object. */
+export function encodeValue(value: ArgValue, depth = OPERAND_DEPTH): CborValue {
   if (typeof value === 'string' || typeof value === 'boolean') return value
   if (typeof value === 'number') {
     if (!Number.isSafeInteger(value)) throw new TypeError(`"args" values must be safe integers, got ${value}`)
@@ -47,9 +55,10 @@ export function encodeValue(value: ArgValue, depth = 0): CborValue {
 
 /** Decode a pair list into a null-prototype object. Throws ERR_FORMAT on bad structure. */
 export function decodeArgs(raw: CborValue, what = 'args'): Args {
-  return decodePairs(raw, what, 0)
+  return decodePairs(raw, what, 1)
 }
 
+/** `depth`: the depth of the object the pairs make. */
 function decodePairs(raw: CborValue, what: string, depth: number): Args {
   if (!Array.isArray(raw)) fail('ERR_FORMAT', `${what}: expected a list of [key, value] pairs`)
   const out: Record<string, ArgValue> = Object.create(null)
@@ -68,8 +77,8 @@ function decodePairs(raw: CborValue, what: string, depth: number): Args {
   return out
 }
 
-/** Decode one argument value. */
-export function decodeValue(raw: CborValue, what: string, depth = 0): ArgValue {
+/** Decode one argument value; `depth` is the depth the value has if it is a list or object. */
+export function decodeValue(raw: CborValue, what: string, depth = OPERAND_DEPTH): ArgValue {
   if (typeof raw === 'string' || typeof raw === 'number' || typeof raw === 'boolean') return raw
   if (depth > MAX_ARG_DEPTH) fail('ERR_LIMIT_DEPTH', `${what}: nested deeper than ${MAX_ARG_DEPTH}`)
   if (Array.isArray(raw)) return (raw as CborValue[]).map((v) => decodeValue(v, what, depth + 1))
@@ -82,8 +91,11 @@ export function decodeValue(raw: CborValue, what: string, depth = 0): ArgValue {
 }
 
 /**
- * The argument at a dotted `path` (`to`, `recipient.domain`, `cc.0`), or undefined.
- * Only own properties are looked up, so `__proto__` and friends find nothing.
+ * The argument at a dotted `path` (`to`, `recipient.domain`, `cc.0`), or undefined (spec §6
+ * where). On an object a segment is the key verbatim; on a list it selects an element only
+ * as a decimal index without sign or leading zero, below the length; on anything else it
+ * selects nothing. A key containing `.` (or empty) cannot be addressed. Only own properties
+ * are looked up, so `__proto__` and friends find nothing.
  */
 export function argAt(args: Args, path: string): ArgValue | undefined {
   let current: ArgValue | undefined = args

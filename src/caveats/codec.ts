@@ -12,7 +12,7 @@ import { parsePublicKey, toDidKey } from '../crypto/keys.js'
 import { fail, MandateError } from '../errors.js'
 import { utf8 } from '../internal/bytes.js'
 import { isActionPattern } from './action.js'
-import { decodeValue, encodeValue } from './args.js'
+import { decodeValue, encodeValue, OPERAND_DEPTH } from './args.js'
 import { isResourceGlob } from './resource.js'
 import { CAVEAT_TYPES, type Caveat, type DecodedCaveat, EXTENSION_MIN, WHERE_OPS, type WhereRule } from './types.js'
 
@@ -81,7 +81,7 @@ function toWire(c: Caveat): CborValue {
         c.rules.map((r) => {
           const op = WHERE_OPS.indexOf(r.op)
           if (op < 0) invalid(`unknown operator ${JSON.stringify(r.op)}`)
-          return [r.path, op, encodeValue(r.value)]
+          return [r.path, op, operand(r.value)]
         }),
       )
       return [CAVEAT_TYPES.where, body]
@@ -180,12 +180,22 @@ function whereRule(v: CborValue): WhereRule {
   if (!/^[^.]+(\.[^.]+)*$/.test(p)) invalid(`bad path ${JSON.stringify(p)}`)
   const op = typeof opCode === 'number' ? WHERE_OPS[opCode] : undefined
   if (op === undefined) invalid('unknown operator')
-  const value = decodeValue(rawValue as CborValue, 'where value')
+  const value = decodeValue(rawValue as CborValue, 'where value', OPERAND_DEPTH)
   if ((op === 'lt' || op === 'le' || op === 'gt' || op === 'ge') && typeof value !== 'number') invalid(`${op} compares integers`)
   if ((op === 'in' || op === 'not_in') && !Array.isArray(value)) invalid(`${op} needs a list`)
   if ((op === 'prefix' || op === 'glob') && typeof value !== 'string') invalid(`${op} needs a string`)
   if (op === 'glob' && !isResourceGlob(value as string)) invalid('bad glob')
   return { path: p, op: op as WhereRule['op'], value }
+}
+
+/** A `where` operand on the wire; a value that is not an argument value (§5.6) is invalid. */
+function operand(value: WhereRule['value']): CborValue {
+  try {
+    return encodeValue(value, OPERAND_DEPTH)
+  } catch (e) {
+    if (e instanceof TypeError || e instanceof RangeError) invalid(`operand: ${e.message}`)
+    throw e
+  }
 }
 
 function actionPattern(v: CborValue): string {

@@ -19,7 +19,10 @@ export interface CborLimits {
 
 /** The profile's limits (spec §5.4). */
 export const CBOR_LIMITS: CborLimits = Object.freeze({
-  maxDepth: 8,
+  // 16, not less: the deepest arguments the argument limit allows (four objects, three CBOR
+  // levels each) reach level 12 of an invocation payload, and a `where` operand level 15 of
+  // a block payload, so only the argument-depth rule decides for them (spec §5.4, §5.6).
+  maxDepth: 16,
   maxEntries: 64,
   maxTextBytes: 1024,
   maxByteString: 16 * 1024,

@@ -156,20 +156,28 @@ export function attenuate(mandate: UnverifiedMandate, options: AttenuateOptions 
 }
 
 /**
- * Seal a mandate: replace the bearer secret with a signature, so that the mandate can still
- * be presented but no longer attenuated. A bound mandate can be sealed by its holder (`key`).
+ * Seal a bearer mandate: replace the bearer secret with a signature, so that the mandate can
+ * still be presented bare but no longer attenuated or used to sign invocations (spec §3, §8).
+ *
+ * Only a bearer mandate can be sealed: a sealed mandate is used by whoever holds its text,
+ * which a block naming a bound holder (`bearer: false`) says cannot happen. Sealing a bound
+ * mandate throws `ERR_PROOF` (a verifier denies such a seal with the same code); a bound
+ * holder presents its mandate in an invocation, or attenuates it to a bearer child to hand on.
  *
  * @example
  * ```ts
  * const sealed = seal(child)
  * ```
  */
-export function seal(
-  mandate: UnverifiedMandate,
-  options: { readonly key?: KeyInput; readonly backend?: BackendName } = {},
-): UnverifiedMandate {
+export function seal(mandate: UnverifiedMandate, options: { readonly backend?: BackendName } = {}): UnverifiedMandate {
   const last = lastBlock(mandate)
-  const secret = holderSecret(mandate, options.key)
+  if (mandate.proof.kind === 'bound') {
+    fail('ERR_PROOF', 'only a bearer mandate can be sealed; this one is bound to its holder key', {
+      block: last.index,
+      hint: 'present it in an invocation signed by the holder key, or attenuate it to a bearer child and seal that',
+    })
+  }
+  const secret = holderSecret(mandate, undefined)
   const signature = getBackend(options.backend).sign(secret, signingInput('seal', last.id))
   return assemble(mandate.blocks, { kind: 'sealed', signature })
 }
@@ -268,6 +276,14 @@ function appendBlock(
   options: BlockOptions,
   now: number,
 ): UnverifiedMandate {
+  // A bound caveat covers its own block (spec §6.11): refuse early what a verifier would deny.
+  if (options.to === undefined && options.caveats?.some((c) => c.type === 'bound')) {
+    fail('ERR_BOUND_REQUIRED', `block ${blocks.length} carries a bound caveat, so its own holder must be bound too`, {
+      block: blocks.length,
+      caveat: 'bound',
+      hint: 'name the holder with `to` (CLI: --to did:key:…)',
+    })
+  }
   const random = options.random ?? randomBytes
   const backend = getBackend(options.backend)
   let holder: Uint8Array

@@ -34,7 +34,7 @@ export interface RemoteUsageOptions {
  * @example
  * ```ts
  * const usage = createRemoteUsageStore({ url: 'http://127.0.0.1:8787', key: mailVerifierKey })
- * const verifier = createVerifier({ roots, audience: 'mail', usage })
+ * const verifier = createVerifier({ roots, audience: 'mail', usage, revocations })
  * ```
  */
 export function createRemoteUsageStore(options: RemoteUsageOptions): UsageStore {

@@ -47,6 +47,8 @@ export interface AuditRecord {
   readonly decision: 'allow' | 'deny'
   readonly code?: MandateErrorCode
   readonly presentation?: 'invocation' | 'bearer' | 'sealed' | 'bound'
+  /** `'none'`: this verifier was created with `revocations: 'none'` and checked no revocations. */
+  readonly revocations?: 'none'
   readonly invocationId?: string
   readonly action?: string
   readonly resource?: string

@@ -81,6 +81,14 @@ export function checkMandateProof(
     return
   }
   if (proof.kind === 'sealed') {
+    // Only a bearer mandate can be sealed (spec §3): a seal over a bound holder would let the
+    // text alone be used, which the block's `bearer: false` says cannot happen.
+    if (!last.bearer) {
+      fail('ERR_PROOF', 'a seal over a bound holder: only a bearer mandate can be sealed', {
+        ...at,
+        hint: 'a bound mandate is presented in an invocation signed by the holder key',
+      })
+    }
     const outcome = backend.verify(proof.signature, signingInput('seal', last.id), last.holder)
     if (outcome !== 'accept')
       fail(outcome === 'equation' ? 'ERR_PROOF' : OUTCOME_CODES[outcome], `seal rejected (${outcome.replaceAll('_', ' ')})`, at)

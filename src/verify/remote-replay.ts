@@ -20,7 +20,7 @@ import type { ReplayCache } from './replay.js'
  * @example
  * ```ts
  * const replay = createRemoteReplayCache({ url: 'http://127.0.0.1:8787', key: mailVerifierKey })
- * const verifier = createVerifier({ roots, audience: 'mail', replay })
+ * const verifier = createVerifier({ roots, audience: 'mail', replay, revocations })
  * ```
  */
 export function createRemoteReplayCache(options: {

@@ -9,7 +9,8 @@
  * Order: clock → size → strict CBOR → version → approvals counted (at most 16) → chain links →
  * signatures (cached by exact bytes) → the request (one given beside an invocation must be the
  * one it signs) → holder proof (bearer secret, seal, or invocation signature with audience,
- * freshness and replay) → revocation (fail closed when stale) → caveats → approvals → replay
+ * freshness and replay) → revocation (fail closed when stale; skipped only by the explicit
+ * `revocations: 'none'`) → caveats → approvals → replay
  * claim → usage counters, last, so that a denied request consumes nothing.
  *
  * @module
@@ -27,7 +28,7 @@ import { parsePublicKey, toDidKey } from '../crypto/keys.js'
 import { fail, MandateError, type MandateErrorCode } from '../errors.js'
 import { equalBytes, toHex } from '../internal/bytes.js'
 import { type Clock, iso, systemClock } from '../internal/clock.js'
-import { createMemoryRevocationView, type RevocationEntry, type RevocationView } from '../revocation/view.js'
+import type { RevocationEntry, RevocationView } from '../revocation/view.js'
 import { parseApproval, type UnverifiedApproval } from '../token/approval.js'
 import type { UnverifiedBlock } from '../token/block.js'
 import { parseInvocation, type Request, type UnverifiedInvocation } from '../token/invocation.js'
@@ -63,8 +64,13 @@ export interface VerifierOptions {
   readonly skew?: number
   /** Usage counters (default: in-memory, one process). */
   readonly usage?: UsageStore
-  /** Revocations and suspensions (default: an in-memory view, always fresh). */
-  readonly revocations?: RevocationView
+  /**
+   * Revocations and suspensions (spec §7 step 8, §9): required. Give a view (the service's
+   * feed, `createFeedRevocationView`, or `createMemoryRevocationView` for one process), or
+   * `'none'` to opt out explicitly: such a verifier does not check revocations or suspensions
+   * at all, and every decision's audit record says so (`revocations: 'none'`).
+   */
+  readonly revocations: RevocationView | 'none'
   /** Deny when the revocation view is older than this, in seconds (default 30). */
   readonly revocationMaxAge?: number
   /** Seen invocations (default: in-memory). */
@@ -108,8 +114,8 @@ export interface Verifier {
   /** Decide one request. Never throws for bad input; see {@link Decision}. */
   authorize(input: AuthorizeInput): Promise<Decision>
   readonly audience: string
-  /** The revocation view in use (the in-memory one unless another was given). */
-  readonly revocations: RevocationView
+  /** The revocation view in use, or `'none'` if this verifier does not check revocations. */
+  readonly revocations: RevocationView | 'none'
   /** The usage store in use. */
   readonly usage: UsageStore
 }
@@ -124,7 +130,11 @@ interface TrustedRoot {
  *
  * @example
  * ```ts
- * const verifier = createVerifier({ roots: [{ key: toDidKey(alice.publicKey), name: 'alice' }], audience: 'mail' })
+ * const verifier = createVerifier({
+ *   roots: [{ key: toDidKey(alice.publicKey), name: 'alice' }],
+ *   audience: 'mail',
+ *   revocations: createMemoryRevocationView(), // or a feed view; 'none' opts out explicitly
+ * })
  * const decision = await verifier.authorize({ invocation: 'mni1_…' })
  * if (!decision.allowed) console.log(decision.code, decision.hint)
  * ```
@@ -146,7 +156,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const revocationMaxAge = seconds(options.revocationMaxAge ?? 30, 1, 86400, 'revocationMaxAge')
   injected(options.clock, 'clock', [])
   injected(options.usage, 'usage', ['consume'])
-  injected(options.revocations, 'revocations', ['freshAt', 'entries'])
+  if (options.revocations === undefined) {
+    throw new TypeError(
+      `"revocations" expected a revocation view, or 'none' for a verifier that does not check revocations (an explicit opt-out)`,
+    )
+  }
+  if (options.revocations !== 'none') injected(options.revocations, 'revocations', ['freshAt', 'entries'])
   injected(options.replay, 'replay', ['has', 'claim', 'release'])
   for (const [code, checker] of Object.entries(options.extensions ?? {})) injected(checker, `extensions[${code}]`, [])
   const engine: Engine = {
@@ -155,7 +170,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     clock: options.clock ?? systemClock,
     skew,
     usage: options.usage ?? createMemoryUsageStore(),
-    revocations: options.revocations ?? createMemoryRevocationView(),
+    revocations: options.revocations,
     revocationMaxAge,
     replay: options.replay ?? createMemoryReplayCache(),
     maxLifetime,
@@ -196,7 +211,7 @@ interface Engine {
   readonly clock: Clock
   readonly skew: number
   readonly usage: UsageStore
-  readonly revocations: RevocationView
+  readonly revocations: RevocationView | 'none'
   readonly revocationMaxAge: number
   readonly replay: ReplayCache
   readonly maxLifetime: number
@@ -395,7 +410,8 @@ function resolveRequest(
       hint: 'pass { request: { action, resource } }',
     })
   }
-  const args: Args = given.args ?? Object.create(null)
+  // Absent args are the empty object; `null` is not absent (it fails checkRequest).
+  const args: Args = given.args === undefined ? Object.create(null) : given.args
   const request: DecidedRequest = { action: given.action, ...(given.resource === undefined ? {} : { resource: given.resource }), args }
   checkRequest(request)
   return request
@@ -445,10 +461,11 @@ function checkRequest(r: DecidedRequest, checkArgs = true): void {
   }
   if (!checkArgs) return
   if (!isArgsObject(r.args)) fail('ERR_REQUEST_INVALID', 'args must be an object of named arguments')
+  // Every failure is ERR_REQUEST_INVALID (spec §5.6, §7 step 6): depth, entries, text size,
+  // unpaired surrogates — what an invocation reports as a structure error at step 2.
   try {
     encodeCbor(encodeArgs(r.args))
   } catch (e) {
-    if (e instanceof MandateError) throw e
     fail('ERR_REQUEST_INVALID', `args: ${(e as Error).message}`)
   }
 }
@@ -488,6 +505,8 @@ async function verifyHolder(
 
 function checkRevocations(engine: Engine, now: number, chain: readonly UnverifiedBlock[], action: string): void {
   const view = engine.revocations
+  // An explicit opt-out (spec §7 step 8): nothing is checked, and the audit record says so.
+  if (view === 'none') return
   let freshAt: unknown
   try {
     freshAt = view.freshAt()
@@ -724,6 +743,7 @@ function audit(
     at: progress.now,
     audience: engine.audience,
     ...(progress.presentation === undefined ? {} : { presentation: progress.presentation }),
+    ...(engine.revocations === 'none' ? { revocations: 'none' as const } : {}),
     ...(progress.invocation === undefined ? {} : { invocationId: progress.invocation.idHex }),
     ...(req === undefined ? {} : { action: req.action }),
     ...(req?.resource === undefined ? {} : { resource: req.resource }),

@@ -140,9 +140,9 @@ describe('strict CBOR validator', () => {
     expect(codeOf(deep)).toBe('ERR_LIMIT_DEPTH')
   })
 
-  it('C10: depth 8 passes, depth 9 fails', () => {
-    expect(codeOf(hex(`${'81'.repeat(8)}00`))).toBe('ok')
-    expect(codeOf(hex(`${'81'.repeat(9)}00`))).toBe('ERR_LIMIT_DEPTH')
+  it('C10: depth 16 passes, depth 17 fails', () => {
+    expect(codeOf(hex(`${'81'.repeat(16)}00`))).toBe('ok')
+    expect(codeOf(hex(`${'81'.repeat(17)}00`))).toBe('ERR_LIMIT_DEPTH')
   })
 
   it('C11: entry and string limits', () => {

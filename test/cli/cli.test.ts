@@ -185,6 +185,10 @@ describe('mint, attenuate, seal', () => {
     const again = mandate(['attenuate', '--json'], { input: sealed.stdout })
     expect(again.code).toBe(2)
     expect(again.json<{ error: { code: string } }>().error.code).toBe('ERR_SEALED')
+    // only a bearer mandate can be sealed (spec §3): the grant is bound to the assistant
+    const bound = mandate(['seal', '--json'], { input: grant() })
+    expect(bound.code).toBe(1)
+    expect(bound.json<{ error: { code: string } }>().error.code).toBe('ERR_PROOF')
   })
 })
 
@@ -227,9 +231,11 @@ describe('invoke, approve, verify', () => {
     expect(inv.code, inv.stderr).toBe(0)
     const v = mandate(['verify', ...roots(), '--json'], { input: inv.stdout })
     expect(v.code).toBe(0)
-    const d = v.json<{ allowed: boolean; chain: { name?: string }[] }>()
+    const d = v.json<{ allowed: boolean; chain: { name?: string }[]; audit: { revocations?: string }; checked: { revocations: boolean } }>()
     expect(d.allowed).toBe(true)
     expect(d.chain.map((l) => l.name)).toEqual(['alice', 'assistant'])
+    // no --service: no revocation view, and the decision says so
+    expect([d.audit.revocations, d.checked.revocations]).toEqual(['none', false])
     const human = mandate(['verify', ...roots()], { input: inv.stdout })
     expect(human.stdout).toContain('ALLOWED')
     expect(human.stdout).toContain('alice → assistant')

@@ -8,6 +8,7 @@ import { encodeCbor } from '../../src/cbor/codec.js'
 import { toDidKey } from '../../src/crypto/keys.js'
 import {
   attenuate,
+  createMemoryRevocationView,
   createVerifier,
   type Decision,
   type Denied,
@@ -52,7 +53,13 @@ export function bearerChild(caveats: Caveat[], rootCaveats?: Caveat[]): Unverifi
 
 export function verifierFor(options: Partial<VerifierOptions> = {}) {
   let now = T0 + 60
-  const v = createVerifier({ roots: [{ key: aliceDid, name: 'alice' }], audience: 'svc', clock: () => now, ...options })
+  const v = createVerifier({
+    roots: [{ key: aliceDid, name: 'alice' }],
+    audience: 'svc',
+    clock: () => now,
+    revocations: createMemoryRevocationView(),
+    ...options,
+  })
   return Object.assign(v, {
     at: (t: number) => {
       now = t

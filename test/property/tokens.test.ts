@@ -62,7 +62,7 @@ function chainOf(levels: Caveat[][], seed: string): UnverifiedMandate[] {
   return out
 }
 
-const verifier = () => createVerifier({ roots: [aliceDid], audience: 'svc', clock: () => T0 + 10 })
+const verifier = () => createVerifier({ roots: [aliceDid], audience: 'svc', clock: () => T0 + 10, revocations: 'none' })
 
 describe('properties', () => {
   it('attenuation never widens: allowed by a child implies allowed by its parent', async () => {

@@ -244,7 +244,7 @@ export function serviceSuite(name: string, start: (trust: ServerTrust) => Promis
     it('a denied request consumes nothing; counters must belong to the presented chain', async () => {
       const limited = child([{ type: 'uses', max: 2 }], 'two')
       const other = child([{ type: 'uses', max: 5 }], 'five')
-      const verifier = createVerifier({ roots: roots(), audience: 'slack', usage: usageAs(slackVerifier) })
+      const verifier = createVerifier({ roots: roots(), audience: 'slack', usage: usageAs(slackVerifier), revocations: 'none' })
       for (let i = 0; i < 5; i++)
         expect((await verifier.authorize({ mandate: limited, request: { action: 'calendar:read' } })).allowed).toBe(false)
       expect((await verifier.authorize({ mandate: limited, request: { action: 'slack:read' } })).allowed).toBe(true)
@@ -288,8 +288,8 @@ export function serviceSuite(name: string, start: (trust: ServerTrust) => Promis
 
     it('a shared replay store: two verifiers accept an invocation once', async () => {
       const replay = createRemoteReplayCache({ url: server.url, key: mailVerifier })
-      const a = createVerifier({ roots: roots(), audience: 'mail', replay })
-      const b = createVerifier({ roots: roots(), audience: 'mail', replay })
+      const a = createVerifier({ roots: roots(), audience: 'mail', replay, revocations: 'none' })
+      const b = createVerifier({ roots: roots(), audience: 'mail', replay, revocations: 'none' })
       const inv = invoke(grant, { key: assistant, action: 'email:read', audience: 'mail' })
       expect((await a.authorize({ invocation: inv })).allowed).toBe(true)
       const again = await b.authorize({ invocation: inv })
@@ -335,7 +335,7 @@ export function serviceSuite(name: string, start: (trust: ServerTrust) => Promis
       // the requester reads its own request (to collect the approvals)
       const shown = await http(`${server.url}/v1/approvals/${inv.idHex}`, { key: assistant })
       const approvals = Object.values(shown.json['approvals'] as Record<string, string>)
-      const verifier = createVerifier({ roots: roots(), audience: 'mail' })
+      const verifier = createVerifier({ roots: roots(), audience: 'mail', revocations: 'none' })
       expect((await verifier.authorize({ invocation: inv, approvals })).allowed).toBe(true)
       const noNeed = invoke(grant, { key: assistant, action: 'email:read', audience: 'mail' })
       expect((await http(`${server.url}/v1/approvals`, { body: { invocation: formatInvocation(noNeed) } })).status).toBe(409)
@@ -371,7 +371,7 @@ export function serviceSuite(name: string, start: (trust: ServerTrust) => Promis
       )
       expect([own.status, code(own)]).toEqual([403, 'ERR_ROOT_UNTRUSTED'])
       // the real verifier counts: one use, then exhausted
-      const verifier = createVerifier({ roots: roots(), audience: 'slack', usage: usageAs(slackVerifier) })
+      const verifier = createVerifier({ roots: roots(), audience: 'slack', usage: usageAs(slackVerifier), revocations: 'none' })
       expect((await verifier.authorize({ invocation: next })).allowed).toBe(true)
       const second = await verifier.authorize({ invocation: invoke(bound, { key: assistant, action: 'slack:read', audience: 'slack' }) })
       expect(second.allowed ? 'allowed' : second.code).toBe('ERR_USAGE_EXHAUSTED')
@@ -422,7 +422,7 @@ export function serviceSuite(name: string, start: (trust: ServerTrust) => Promis
       // the same id with other counters is a different question: refused, nothing stored
       const other = await consume({ presentation: copy, counters: [counter] }, slackVerifier)
       expect([other.status, code(other)]).toEqual([409, 'ERR_CONFLICT'])
-      const verifier = createVerifier({ roots: roots(), audience: 'slack', usage: usageAs(slackVerifier) })
+      const verifier = createVerifier({ roots: roots(), audience: 'slack', usage: usageAs(slackVerifier), revocations: 'none' })
       for (let i = 0; i < 2; i++) {
         expect(
           (await verifier.authorize({ invocation: invoke(three, { key: assistant, action: 'slack:read', audience: 'slack' }) })).allowed,
@@ -607,6 +607,7 @@ export function serviceSuite(name: string, start: (trust: ServerTrust) => Promis
         roots: roots(),
         audience: 'mail',
         replay: createRemoteReplayCache({ url: server.url, key: mailVerifier }),
+        revocations: 'none',
       })
       const approval = approve({ approver: alice, invocation: pay })
       expect((await mailB.authorize({ invocation: pay, approvals: [approval] })).allowed).toBe(true)

@@ -203,7 +203,7 @@ describe('a throwing or lying clock → ERR_CLOCK_UNAVAILABLE', () => {
   for (const [title, clock] of clocks) {
     it(`${title}: denied, typed, nothing consumed`, async () => {
       const usage = createMemoryUsageStore()
-      const v = createVerifier({ roots: [aliceDid], audience: 'svc', clock: clock as () => number, usage })
+      const v = createVerifier({ roots: [aliceDid], audience: 'svc', clock: clock as () => number, usage, revocations: 'none' })
       const d = denial(await v.authorize({ invocation: inv() }))
       expect(d.code).toBe('ERR_CLOCK_UNAVAILABLE')
       expect(Number.isSafeInteger(d.audit.at)).toBe(true)
@@ -212,7 +212,7 @@ describe('a throwing or lying clock → ERR_CLOCK_UNAVAILABLE', () => {
   }
 
   it('0 is a whole number: the clock is read, and the token decides', async () => {
-    const v = createVerifier({ roots: [aliceDid], audience: 'svc', clock: () => 0 })
+    const v = createVerifier({ roots: [aliceDid], audience: 'svc', clock: () => 0, revocations: 'none' })
     // Not ERR_CLOCK_UNAVAILABLE: at 1970 the token's blocks are issued in the future (§6 window).
     const d = denial(await v.authorize({ mandate: bearerChild([]), request: { action: 'a' } }))
     expect(d.code).toBe('ERR_TIME_INVALID')
@@ -450,7 +450,7 @@ describe('a failing or lying extension checker → ERR_CAVEAT_DENIED', () => {
 })
 
 describe('createVerifier checks the shape of what is injected', () => {
-  const base = { roots: [aliceDid], audience: 'svc' }
+  const base = { roots: [aliceDid], audience: 'svc', revocations: 'none' as const }
   it('throws TypeError naming the option', () => {
     expect(() => createVerifier({ ...base, clock: 5 as never })).toThrow(/"clock"/)
     expect(() => createVerifier({ ...base, usage: {} as never })).toThrow(/"usage" expected an object with consume\(\)/)

@@ -94,12 +94,10 @@ export function registerGrant(program: Command, ctx: Context): void {
 
   program
     .command('seal')
-    .description('seal a bearer mandate: still usable, no longer attenuable')
+    .description('seal a bearer mandate: still usable, no longer attenuable (a bound mandate cannot be sealed)')
     .argument('[token]', 'the mandate (mnd1_…), or - for stdin')
-    .option('--key <file>', "the holder's key, to seal a bound mandate")
-    .action(async (token: string | undefined, opts: { key?: string }, cmd: Command) => {
+    .action(async (token: string | undefined, _opts: Record<string, never>, cmd: Command) => {
       const m = parseMandate(await readInput(ctx.io, token, 'token'))
-      const key = m.proof.kind === 'bound' ? loadKey(ctx.io, opts.key) : undefined
-      output(ctx, cmd, seal(m, key ? { key } : {}), {})
+      output(ctx, cmd, seal(m), {})
     })
 }

@@ -109,7 +109,9 @@ export function registerVerify(program: Command, ctx: Context): void {
         clock: () => now,
         usage: url && verifierKey ? createRemoteUsageStore({ url, key: verifierKey }) : noCounter,
         ...(url ? { replay: verifierKey ? createRemoteReplayCache({ url, key: verifierKey }) : noReplay } : {}),
-        ...(revocations ? { revocations } : {}),
+        // Without --service there is no revocation view: say so explicitly (the output's
+        // `checked.revocations` is false and the audit record carries `revocations: 'none'`).
+        revocations: revocations ?? 'none',
       })
       const decision = await verifier.authorize({
         token: text,
