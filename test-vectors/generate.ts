@@ -1631,6 +1631,474 @@ operation('op/key-weak', 'the identity point as a public key', { op: 'parsePubli
   )
 }
 
+// ---- codes and precedence (#8) ------------------------------------------------------------
+// When several failures apply, one is reported (spec §7.3): the first failing step of §7;
+// within step 2 the fixed reading order (text form, size, strict CBOR of each item before it
+// is read, outside in, fields in order); within a later step, blocks and caveats in chain order.
+{
+  const P = 'precedence'
+  const [p0, p1] = pairsOf(storySub) as [Pair, Pair]
+  const proof = proofOf(storySub)
+  const otherRoots = [{ key: did('bob'), name: 'bob' }]
+  const bytesOf = (h: string) => Uint8Array.from(Buffer.from(h, 'hex'))
+  const cbor = (h: string) => toText('mandate', bytesOf(h))
+  const short = (sig: Uint8Array) => sig.subarray(0, 63)
+  const flip = (sig: Uint8Array) => {
+    const out = new Uint8Array(sig)
+    out[40] = (out[40] as number) ^ 1
+    return out
+  }
+  /** The same map with a non-minimal head: `a8` becomes `b8 08`. */
+  const wideHead = (bytes: Uint8Array) => concatBytes(Uint8Array.of(0xb8, (bytes[0] as number) & 0x1f), bytes.subarray(1))
+  const fields = (payload: Uint8Array) => new Map(decodeCbor(payload) as Map<number, CborValue>)
+  const edit = (m: Map<number, CborValue>, set: [number, CborValue][], drop: number[] = []) => {
+    const out = new Map(m)
+    for (const k of drop) out.delete(k)
+    for (const [k, v] of set) out.set(k, v)
+    return out
+  }
+  const top = (entries: [number, CborValue][]) => toText('mandate', encodeCbor(new Map(entries)))
+  const chainOf = (pairs: readonly Pair[]): CborValue => pairs.map((p) => [...p])
+  const envelope = (payload: Uint8Array, signature: Uint8Array) => toText('invocation', encodeCbor([payload, signature]))
+  const signInvocation = (payload: Uint8Array, key: KeyPair) => getBackend().sign(key.secretKey, signingInput('invocation', payload))
+  const text = formatMandate(storySub)
+
+  // 1. text form: prefix, then length, then base64url; the prefix decides how bytes are read
+  verify(
+    `${P}/text-invocation-prefix-on-mandate`,
+    'mandate bytes under the invocation prefix mni1_: read as an invocation, which is [payload, signature]',
+    toText('invocation', storySub.bytes),
+    deny('ERR_FORMAT'),
+    { request: read },
+  )
+  verify(
+    `${P}/text-revocation-prefix`,
+    'mandate bytes under the revocation prefix mnr1_: a verifier takes only mnd1_ and mni1_',
+    toText('revocation', storySub.bytes),
+    deny('ERR_TEXT_FORMAT'),
+    { request: read },
+  )
+  verify(
+    `${P}/text-approval-prefix`,
+    'mandate bytes under the approval prefix mna1_',
+    toText('approval', storySub.bytes),
+    deny('ERR_TEXT_FORMAT'),
+    { request: read },
+  )
+  verify(
+    `${P}/text-prefix-over-size`,
+    'the prefix mnr1_ and a body over the size limit: the prefix is checked first',
+    `mnr1_${'A'.repeat(21847)}`,
+    deny('ERR_TEXT_FORMAT'),
+    { request: read },
+  )
+  verify(
+    `${P}/text-size-over-base64`,
+    'a body of 21,847 characters that are not base64url: the length is checked first',
+    `mnd1_${'!'.repeat(21847)}`,
+    deny('ERR_LIMIT_SIZE'),
+    { request: read },
+  )
+  verify(
+    `${P}/text-ascii-whitespace`,
+    'space, tab, CR and LF around the text are ignored',
+    ` \t\r\n${text}\r\n`,
+    { decision: 'allow' },
+    { request: read },
+  )
+  verify(
+    `${P}/text-nbsp`,
+    'a trailing U+00A0 (no-break space) is not whitespace here: it fails base64url',
+    `${text}\u00a0`,
+    deny('ERR_TEXT_FORMAT'),
+    { request: read },
+  )
+
+  // 2. strict CBOR: the first offending byte; at one head, the head rules in order
+  verify(`${P}/cbor-truncated-head`, 'a two-byte integer head with one byte of argument', cbor('1900'), deny('ERR_CBOR_MALFORMED'), {
+    request: read,
+  })
+  verify(
+    `${P}/cbor-noncanonical-before-dup`,
+    '{0: 1, 0: 2} with the first key as 18 00: the non-minimal head comes first in byte order',
+    cbor('a21800010002'),
+    deny('ERR_CBOR_NONCANONICAL'),
+    { request: read },
+  )
+  verify(
+    `${P}/cbor-text-key-wide-head`,
+    'a text map key with a non-minimal head (78 01): head rules before the key type',
+    cbor('a178016100'),
+    deny('ERR_CBOR_NONCANONICAL'),
+    { request: read },
+  )
+  verify(
+    `${P}/cbor-noncanonical-before-length`,
+    'a byte string head 5a 00000005 with nothing after it: the head is non-minimal before the length exceeds the input',
+    cbor('5a00000005'),
+    deny('ERR_CBOR_NONCANONICAL'),
+    { request: read },
+  )
+  verify(
+    `${P}/cbor-text-truncated-over-size`,
+    'a text string declared 1,025 bytes with 1 present: beyond the input before over the text limit',
+    cbor('79040161'),
+    deny('ERR_CBOR_MALFORMED'),
+    { request: read },
+  )
+  verify(
+    `${P}/cbor-count-over-truncated`,
+    'a list head of 65 entries with one present: the entry limit before the length',
+    cbor('984100'),
+    deny('ERR_LIMIT_COUNT'),
+    { request: read },
+  )
+  verify(
+    `${P}/cbor-depth-over-count`,
+    'a list of 65 entries at nesting level 17: the depth limit first',
+    cbor(`${'81'.repeat(16)}9841`),
+    deny('ERR_LIMIT_DEPTH'),
+    { request: read },
+  )
+  verify(`${P}/cbor-simple-wide`, 'true written as f8 15 (a two-byte simple value)', cbor('f815'), deny('ERR_CBOR_TYPE'), {
+    request: read,
+  })
+
+  // 3. outside in: an item's own shape (signature lengths included) before the bytes it carries
+  verify(
+    `${P}/sig-length-over-payload-cbor`,
+    'block 1: a 63-byte signature and a payload with a non-minimal map head',
+    rawMandate([p0, [wideHead(p1[0]), short(p1[1])]], proof),
+    deny('ERR_SIG_LENGTH', { block: 1 }),
+    { request: read },
+  )
+  verify(
+    `${P}/block0-payload-over-block1-sig-length`,
+    'a non-minimal head in block 0 payload and a 63-byte signature on block 1: block 0 is read first',
+    rawMandate(
+      [
+        [wideHead(p0[0]), p0[1]],
+        [p1[0], short(p1[1])],
+      ],
+      proof,
+    ),
+    deny('ERR_CBOR_NONCANONICAL', { block: 0 }),
+    { request: read },
+  )
+  verify(
+    `${P}/outer-cbor-over-sig-length`,
+    'a non-minimal head on the mandate map and a 63-byte signature on block 1',
+    cbor(
+      `b803${toHex(
+        encodeCbor(
+          new Map<number, CborValue>([
+            [0, 1],
+            [1, chainOf([p0, [p1[0], short(p1[1])]])],
+            [2, proof],
+          ]),
+        ),
+      ).slice(2)}`,
+    ),
+    deny('ERR_CBOR_NONCANONICAL'),
+    { request: read },
+  )
+  verify(
+    `${P}/sig-length-over-root`,
+    'a 63-byte signature on block 1 at a verifier that does not trust the principal: step 2 before step 3',
+    rawMandate([p0, [p1[0], short(p1[1])]], proof),
+    deny('ERR_SIG_LENGTH', { block: 1 }),
+    { request: read, roots: otherRoots },
+  )
+  const inv = asAssistant(story, 'prec-inv', 'email:read')
+  verify(
+    `${P}/invocation-sig-length-over-payload`,
+    'an invocation with a 63-byte signature and a payload with a non-minimal head: no block',
+    envelope(wideHead(inv.payload), short(inv.signature)),
+    deny('ERR_SIG_LENGTH'),
+  )
+
+  // 4. the proof is read after the chain (key 2 after key 1), and before any signature
+  verify(
+    `${P}/proof-secret-size-over-signature`,
+    'a 31-byte bearer secret and a bad signature on block 1: structure (step 2) first',
+    rawMandate([p0, [p1[0], flip(p1[1])]], [0, new Uint8Array(31)]),
+    deny('ERR_PROOF'),
+    { request: read },
+  )
+  verify(
+    `${P}/proof-seal-size-over-root`,
+    'a 63-byte seal at a verifier that does not trust the principal',
+    rawMandate(pairsOf(storySub), [1, new Uint8Array(63)]),
+    deny('ERR_SIG_LENGTH'),
+    { request: read, roots: otherRoots },
+  )
+  const b1Fields = fields(p1[0])
+  verify(
+    `${P}/block-format-over-proof-size`,
+    'an unknown field in block 1 and a 31-byte bearer secret: the chain is read before the proof',
+    rawMandate([p0, signRaw(edit(b1Fields, [[9, 'x']]), keys.assistant)], [0, new Uint8Array(31)]),
+    deny('ERR_FORMAT', { block: 1 }),
+    { request: read },
+  )
+
+  // 5. version first in every map that has one (key 0), then unknown keys, then fields in key order
+  verify(
+    `${P}/mandate-missing-version-unknown-key`,
+    'a mandate without key 0 and with an unknown key 3',
+    top([
+      [1, chainOf([p0, p1])],
+      [2, proof],
+      [3, 'x'],
+    ]),
+    deny('ERR_VERSION'),
+    { request: read },
+  )
+  verify(
+    `${P}/mandate-version-2-unknown-key`,
+    'a mandate with version 2 and an unknown key 3',
+    top([
+      [0, 2],
+      [1, chainOf([p0, p1])],
+      [2, proof],
+      [3, 'x'],
+    ]),
+    deny('ERR_VERSION'),
+    { request: read },
+  )
+  verify(
+    `${P}/mandate-unknown-key-over-block`,
+    'an unknown mandate key 3 and a non-minimal head in block 0 payload: the mandate map is read first',
+    top([
+      [0, 1],
+      [1, chainOf([[wideHead(p0[0]), p0[1]], p1])],
+      [2, proof],
+      [3, 'x'],
+    ]),
+    deny('ERR_FORMAT'),
+    { request: read },
+  )
+  const invFields = fields(inv.payload)
+  const noVersion = encodeCbor(edit(invFields, [[9, 'x']], [0]))
+  verify(
+    `${P}/invocation-missing-version-unknown-key`,
+    'an invocation payload without key 0 and with an unknown key 9',
+    envelope(noVersion, signInvocation(noVersion, keys.assistant)),
+    deny('ERR_VERSION'),
+  )
+
+  // 6. prev missing is a structure failure (step 2, ERR_CHAIN_LINK) at the block
+  const noPrev = edit(b1Fields, [], [0])
+  verify(
+    `${P}/prev-missing-over-signature-and-root`,
+    'block 1 without prev, its signature no longer matching, at a verifier that does not trust the principal',
+    rawMandate([p0, [encodeCbor(noPrev), p1[1]]], proof),
+    deny('ERR_CHAIN_LINK', { block: 1 }),
+    { request: read, roots: otherRoots },
+  )
+  verify(
+    `${P}/unknown-key-over-prev-missing`,
+    'block 1 without prev and with an unknown key 9: unknown keys first',
+    rawMandate([p0, signRaw(edit(noPrev, [[9, 'x']]), keys.assistant)], proof),
+    deny('ERR_FORMAT', { block: 1 }),
+    { request: read },
+  )
+  verify(
+    `${P}/prev-missing-over-principal`,
+    'block 1 without prev and with a principal: key 0 before key 8',
+    rawMandate([p0, signRaw(edit(noPrev, [[8, keys.alice.publicKey]]), keys.assistant)], proof),
+    deny('ERR_CHAIN_LINK', { block: 1 }),
+    { request: read },
+  )
+
+  // 7. principal misplaced or missing: ERR_FORMAT at step 2
+  verify(
+    `${P}/principal-in-block1-over-signature-and-root`,
+    'block 1 names a principal, its signature no longer matching, at a verifier that does not trust the principal',
+    rawMandate([p0, [encodeCbor(edit(b1Fields, [[8, keys.alice.publicKey]])), p1[1]]], proof),
+    deny('ERR_FORMAT', { block: 1 }),
+    { request: read, roots: otherRoots },
+  )
+  verify(
+    `${P}/principal-missing-over-block1`,
+    'block 0 without a principal and a 63-byte signature on block 1',
+    rawMandate([signRaw(edit(fields(p0[0]), [], [8]), keys.alice), [p1[0], short(p1[1])]], proof),
+    deny('ERR_FORMAT', { block: 0 }),
+    { request: read },
+  )
+
+  // 8. caveats are read at step 9a: a bad frame never outranks a signature; names by type number
+  const root = (...caveats: CborValue[]) => rawBearer(rawRoot([windowWire, ...caveats], keys.subagent), keys.subagent)
+  const framed = rawRoot([windowWire, []], keys.subagent)
+  verify(
+    `${P}/caveat-frame-after-signature`,
+    'an empty caveat [] in a block whose signature fails: the signature first',
+    rawBearer([framed[0], flip(framed[1])], keys.subagent),
+    deny('ERR_SIG_INVALID', { block: 0 }),
+    { request: read },
+  )
+  verify(
+    `${P}/caveat-frame-not-list`,
+    'a caveat that is the integer 5',
+    root(5),
+    deny('ERR_CAVEAT_INVALID', { block: 0, caveat: 'unknown' }),
+    {
+      request: read,
+    },
+  )
+  verify(
+    `${P}/caveat-frame-three-elements`,
+    'a caveat [11, 1, 2]: the frame is checked before the type',
+    root([11, 1, 2]),
+    deny('ERR_CAVEAT_INVALID', { block: 0, caveat: 'unknown' }),
+    { request: read },
+  )
+  verify(
+    `${P}/caveat-frame-negative-type`,
+    'a caveat [-1]: a type is an unsigned integer',
+    root([-1]),
+    deny('ERR_CAVEAT_INVALID', { block: 0, caveat: 'unknown' }),
+    { request: read },
+  )
+  verify(
+    `${P}/caveat-invalid-named`,
+    'a where caveat with a text body: reported as where',
+    root([7, 'x']),
+    deny('ERR_CAVEAT_INVALID', { block: 0, caveat: 'where' }),
+    { request: read },
+  )
+  verify(
+    `${P}/caveat-invalid-bound-body`,
+    'a bound caveat with a body: reported as bound',
+    root([10, 0]),
+    deny('ERR_CAVEAT_INVALID', { block: 0, caveat: 'bound' }),
+    { request: read },
+  )
+  verify(
+    `${P}/caveat-unknown-named`,
+    'a caveat of reserved type 11',
+    root([11]),
+    deny('ERR_CAVEAT_UNKNOWN', { block: 0, caveat: 'unknown' }),
+    {
+      request: read,
+    },
+  )
+  verify(
+    `${P}/caveat-unknown-then-invalid`,
+    'an unknown caveat before a malformed one: caveat order decides, not the code',
+    root([11], [7, 'x']),
+    deny('ERR_CAVEAT_UNKNOWN', { block: 0, caveat: 'unknown' }),
+    { request: read },
+  )
+  verify(
+    `${P}/caveat-invalid-then-unknown`,
+    'a malformed caveat before an unknown one',
+    root([7, 'x'], [11]),
+    deny('ERR_CAVEAT_INVALID', { block: 0, caveat: 'where' }),
+    { request: read },
+  )
+  verify(
+    `${P}/caveat-extension-frame`,
+    'an extension caveat [70000, 1, 2]',
+    root([70000, 1, 2]),
+    deny('ERR_CAVEAT_INVALID', { block: 0, caveat: 'extension' }),
+    { request: read, extensions: { '70000': true } },
+  )
+  verify(
+    `${P}/caveat-extension-unregistered-over-actions`,
+    'an unregistered extension in block 1 and an actions caveat in block 0 that denies: unknown caveats come first (step 9a)',
+    formatMandate(subGrant('prec-ext', [{ type: 'actions', patterns: ['email:read'] }], [{ type: 'extension', code: 70000 }])),
+    deny('ERR_CAVEAT_UNKNOWN', { block: 1, caveat: 'extension' }),
+    { request: read },
+  )
+  const onePass = subGrant('prec-pass', [{ type: 'audience', names: ['other'] }], [{ type: 'depth', max: 0 }])
+  const third = signRaw(
+    new Map<number, CborValue>([
+      [0, onePass.blocks[1]?.id as Uint8Array],
+      [1, keys.carol.publicKey],
+      [2, true],
+      [3, []],
+      [6, new Uint8Array(16)],
+      [7, T0],
+    ]),
+    keyPairFromSecret((onePass.proof as { secret: Uint8Array }).secret),
+  )
+  verify(
+    `${P}/chain-pass-audience-before-depth`,
+    'an audience caveat failing in block 0 and a depth caveat failing in block 1: one pass in chain order',
+    rawMandate([...pairsOf(onePass), third], [0, keys.carol.secretKey]),
+    deny('ERR_AUDIENCE', { block: 0, caveat: 'audience' }),
+    { request: read },
+  )
+
+  // 9. an invocation signed by a key other than the last holder: ERR_SIG_INVALID at the last block
+  verify(
+    `${P}/invocation-wrong-key`,
+    'an invocation over a one-block bound chain, signed by mallory instead of the assistant',
+    envelope(inv.payload, signInvocation(inv.payload, keys.mallory)),
+    deny('ERR_SIG_INVALID', { block: 0 }),
+  )
+  const subInv = invoke(storySub, {
+    action: 'slack:read',
+    resource: 'channels/team',
+    audience: 'svc',
+    now: NOW,
+    random: random('prec-sub/inv'),
+  })
+  verify(
+    `${P}/invocation-signed-by-earlier-holder`,
+    'an invocation over a two-block chain signed by the holder of block 0 instead of block 1',
+    envelope(subInv.payload, signInvocation(subInv.payload, keys.assistant)),
+    deny('ERR_SIG_INVALID', { block: 1 }),
+  )
+  const late = asAssistant(story, 'prec-late', 'email:read', { audience: 'other', now: NOW - 600 })
+  verify(
+    `${P}/invocation-wrong-key-over-audience-and-age`,
+    'an invocation for another service, ten minutes old, signed by mallory: the signature is checked first',
+    envelope(late.payload, signInvocation(late.payload, keys.mallory)),
+    deny('ERR_SIG_INVALID', { block: 0 }),
+  )
+
+  // 10. the approvals list is counted at the end of step 2, before the root
+  verify(`${P}/approvals-count-over-root`, '17 approvals at a verifier that does not trust the principal', text, deny('ERR_LIMIT_COUNT'), {
+    request: read,
+    roots: otherRoots,
+    approvals: Array.from({ length: 17 }, () => 'mna1_AA'),
+  })
+
+  // 11. revocation: blocks in order; within a block a revocation before a suspension
+  const [id0, id1] = storySub.blocks.map((b) => b.idHex) as [string, string]
+  verify(
+    `${P}/revoke-over-suspend`,
+    'block 0 suspended, then revoked (listed in that order): the revocation is reported',
+    text,
+    deny('ERR_REVOKED', { block: 0 }),
+    {
+      request: read,
+      revocations: {
+        entries: [
+          { blockId: id0, kind: 'suspend' },
+          { blockId: id0, kind: 'revoke' },
+        ],
+      },
+    },
+  )
+  verify(
+    `${P}/suspend-block0-over-revoke-block1`,
+    'block 1 revoked and block 0 suspended: block order first',
+    text,
+    deny('ERR_SUSPENDED', { block: 0 }),
+    {
+      request: read,
+      revocations: {
+        entries: [
+          { blockId: id1, kind: 'revoke' },
+          { blockId: id0, kind: 'suspend' },
+        ],
+      },
+    },
+  )
+}
+
 async function main(): Promise<void> {
   const ids = new Set<string>()
   for (const v of vectors) {

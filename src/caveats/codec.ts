@@ -1,8 +1,9 @@
 /**
  * Caveats on the wire (spec §6.1): `[type, body?]`. Encoding validates what an application
  * passes (throwing `MandateError` `ERR_CAVEAT_INVALID` with the reason); decoding never
- * throws on a well-formed CBOR item: an unknown type decodes to `unknown`, a malformed body
- * to `invalid`, and the verifier denies on either once the signatures are known good.
+ * throws on a well-formed CBOR item: an unknown type decodes to `unknown`, a malformed frame
+ * or body to `invalid`, and the verifier denies on either once the signatures are known good
+ * (reporting the name {@link caveatName} gives).
  *
  * @module
  */
@@ -99,13 +100,34 @@ function toWire(c: Caveat): CborValue {
 }
 
 /**
+ * The name a denial reports for a decoded caveat (spec §6): the type's name when its number
+ * is one of types 1–10 — also when its body is malformed (`where` for a malformed where) —
+ * `extension` for 65,536 and above, and `unknown` for every other caveat (a reserved or
+ * unassigned type, or a frame without an unsigned integer type).
+ *
+ * @example
+ * ```ts
+ * caveatName(decodeCaveat([7, 'x'])) // 'where'
+ * caveatName(decodeCaveat([11]))     // 'unknown'
+ * ```
+ */
+export function caveatName(c: DecodedCaveat): string {
+  if (c.type !== 'unknown' && c.type !== 'invalid') return c.type
+  if (c.code >= EXTENSION_MIN) return 'extension'
+  return NAMES[c.code] ?? 'unknown'
+}
+
+/**
  * Decode one caveat item. Never throws for a CBOR value: problems become `invalid`.
  */
 export function decodeCaveat(raw: CborValue): DecodedCaveat {
-  if (!Array.isArray(raw) || raw.length < 1 || typeof raw[0] !== 'number') {
-    return { type: 'invalid', code: -1, reason: 'a caveat is [type, body?]' }
+  // The frame first (spec §6): `[type: uint, ? body]`. A frame that breaks it is invalid
+  // whatever its type, so `[11, 1, 2]` is invalid (not unknown) and `[-1]` is invalid.
+  if (!Array.isArray(raw) || raw.length < 1 || typeof raw[0] !== 'number' || raw[0] < 0) {
+    return { type: 'invalid', code: -1, reason: 'a caveat is [type, body?] with an unsigned integer type' }
   }
   const code = raw[0] as number
+  if (raw.length > 2) return { type: 'invalid', code, reason: 'a caveat is [type, body?]' }
   try {
     return fromWire(code, raw as readonly CborValue[])
   } catch (e) {
@@ -117,7 +139,6 @@ export function decodeCaveat(raw: CborValue): DecodedCaveat {
 
 function fromWire(code: number, raw: readonly CborValue[]): DecodedCaveat {
   if (code >= EXTENSION_MIN) {
-    if (raw.length > 2) invalid('an extension caveat is [code, body?]')
     return raw.length === 2 ? { type: 'extension', code, body: raw[1] } : { type: 'extension', code }
   }
   const name = NAMES[code]

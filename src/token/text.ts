@@ -32,6 +32,23 @@ export function toText(kind: TokenKind, bytes: Uint8Array): string {
   return PREFIXES[kind] + base64urlnopad.encode(bytes)
 }
 
+/**
+ * The text without surrounding whitespace: only space, tab, line feed and carriage return
+ * (spec §5.5). Any other character, Unicode spaces included, stays and then fails the prefix
+ * or base64url check.
+ */
+function trimAscii(text: string): string {
+  const space = (i: number) => {
+    const c = text.charCodeAt(i)
+    return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d
+  }
+  let start = 0
+  let end = text.length
+  while (start < end && space(start)) start++
+  while (end > start && space(end - 1)) end--
+  return text.slice(start, end)
+}
+
 /** Which kind a text claims to be, from its prefix (after trimming whitespace). *
  * @example
  * ```ts
@@ -40,7 +57,7 @@ export function toText(kind: TokenKind, bytes: Uint8Array): string {
  * ```
  */
 export function kindOf(text: string): TokenKind | undefined {
-  const t = text.trim()
+  const t = trimAscii(text)
   for (const [kind, prefix] of Object.entries(PREFIXES)) if (t.startsWith(prefix)) return kind as TokenKind
   return undefined
 }
@@ -48,7 +65,7 @@ export function kindOf(text: string): TokenKind | undefined {
 /** Strictly decode the text form of a `kind`. Throws ERR_TEXT_FORMAT or ERR_LIMIT_SIZE. */
 export function fromText(kind: TokenKind, text: string): Uint8Array {
   if (typeof text !== 'string') throw new TypeError(`"${kind}" expected string, got ${typeof text}`)
-  const t = text.trim()
+  const t = trimAscii(text)
   const prefix = PREFIXES[kind]
   if (!t.startsWith(prefix)) {
     const other = kindOf(t)

@@ -2,7 +2,8 @@
  * Caveat evaluation (spec §7.6): every caveat of every block must hold. Phases, each over
  * the blocks from the root down, so that the reported failure is deterministic:
  *
- * 1. the chain itself: unknown and invalid caveats, time windows, depth, bound, audience;
+ * 1. the chain itself: unknown (unregistered extensions included) and invalid caveats, time
+ *    windows, then one pass for depth, bound and audience;
  * 2. the request: deny first (so that "never" is the reason given), then actions,
  *    resources, where, extensions;
  * then (in the verifier) approvals, and usage counters last.
@@ -10,6 +11,7 @@
  * @module
  */
 import { firstCover, firstMatch } from '../caveats/action.js'
+import { caveatName } from '../caveats/codec.js'
 import { matchResource } from '../caveats/resource.js'
 import type { DecodedCaveat } from '../caveats/types.js'
 import { describeRule, ruleHolds } from '../caveats/where.js'
@@ -64,7 +66,7 @@ type Located = { block: number; caveat: string; caveatIndex: number }
 
 function each(chain: readonly UnverifiedBlock[], f: (c: DecodedCaveat, at: Located, b: UnverifiedBlock) => void): void {
   for (const b of chain) {
-    for (const [i, c] of b.caveats.entries()) f(c, { block: b.index, caveat: c.type, caveatIndex: i }, b)
+    for (const [i, c] of b.caveats.entries()) f(c, { block: b.index, caveat: caveatName(c), caveatIndex: i }, b)
   }
 }
 
@@ -84,6 +86,14 @@ function checkChainCaveats(ctx: EvaluationContext): void {
       })
     }
     if (c.type === 'invalid') fail('ERR_CAVEAT_INVALID', `block ${at.block}: malformed caveat: ${c.reason}`, at)
+    // An extension without a registered checker is a caveat this verifier does not know: it
+    // denies here, in the same pass as unknown types (spec §7 step 9a), not among the request checks.
+    if (c.type === 'extension' && !ctx.extensions.has(c.code)) {
+      fail('ERR_CAVEAT_UNKNOWN', `block ${at.block}: extension caveat ${c.code} has no registered checker`, {
+        ...at,
+        hint: `register a checker for ${c.code} in createVerifier({ extensions })`,
+      })
+    }
   })
   checkTime(ctx)
   const last = chain.length - 1
@@ -250,13 +260,8 @@ function checkRequestCaveats(ctx: EvaluationContext): EvaluationResult {
         return
       }
       case 'extension': {
-        const checker = ctx.extensions.get(c.code)
-        if (!checker) {
-          fail('ERR_CAVEAT_UNKNOWN', `block ${at.block}: extension caveat ${c.code} has no registered checker`, {
-            ...at,
-            hint: `register a checker for ${c.code} in createVerifier({ extensions })`,
-          })
-        }
+        // Registered: an unregistered one was denied in the chain phase.
+        const checker = ctx.extensions.get(c.code) as ExtensionChecker
         let ok = false
         try {
           ok = checker(c.body, { now: ctx.now, audience: ctx.audience, request, block: at.block }) === true

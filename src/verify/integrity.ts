@@ -51,10 +51,21 @@ export function checkChain(chain: readonly UnverifiedBlock[], backend: Ed25519Ba
   }
 }
 
-/** The invocation's signature, by the last holder of the chain it carries. */
+/**
+ * The invocation's signature, by the last holder of the chain it carries. A failure is the
+ * profile's code (`ERR_SIG_INVALID` for a signature by any other key, or over other bytes),
+ * located at the last block: the block naming the key it must verify under (spec §7.3).
+ */
 export function checkInvocationSignature(invocation: UnverifiedInvocation, backend: Ed25519Backend = getBackend()): void {
   const last = invocation.chain[invocation.chain.length - 1] as UnverifiedBlock
-  verifyOrThrow(backend, invocation.signature, signingInput('invocation', invocation.payload), last.holder, 'invocation')
+  verifyOrThrow(
+    backend,
+    invocation.signature,
+    signingInput('invocation', invocation.payload),
+    last.holder,
+    `invocation (expected a signature by the holder of block ${last.index})`,
+    last.index,
+  )
 }
 
 /**

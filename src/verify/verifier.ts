@@ -6,7 +6,8 @@
  * Every injected dependency (clock, revocation view, usage store, replay cache, extension
  * checkers) that throws or answers out of shape denies with a typed code, never an allow.
  *
- * Order: clock → size → strict CBOR → version → approvals counted (at most 16) → chain links →
+ * Order (spec §7, and §7.3 for which failure wins when several apply): clock → text form →
+ * size → strict CBOR → version → structure, outside in → approvals counted (at most 16) → root → chain links →
  * signatures (cached by exact bytes) → the request (one given beside an invocation must be the
  * one it signs) → holder proof (bearer secret, seal, or invocation signature with audience,
  * freshness and replay) → revocation (fail closed when stale; skipped only by the explicit
@@ -532,7 +533,10 @@ function checkRevocations(engine: Engine, now: number, chain: readonly Unverifie
     if (entries !== undefined && !(Array.isArray(entries) && entries.every(isRevocationEntry))) {
       fail('ERR_REVOCATION_STALE', 'the revocation view gave an unusable answer', { block: b.index })
     }
-    for (const e of (entries ?? []) as readonly RevocationEntry[]) {
+    // Within a block a revocation wins over a suspension, whatever order the view lists them
+    // in (spec §7.3): revocation is permanent, so it is the answer that says what to do.
+    const listed = (entries ?? []) as readonly RevocationEntry[]
+    for (const e of [...listed.filter((x) => x.kind === 'revoke'), ...listed.filter((x) => x.kind !== 'revoke')]) {
       const scoped = e.actions !== undefined && e.actions.length > 0
       // A scoped entry covers its actions and every action below them (spec §6.1).
       if (scoped && !e.actions?.some((p) => coversAction(p, action))) continue

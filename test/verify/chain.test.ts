@@ -254,7 +254,8 @@ describe('time (K7, K8, K13)', () => {
         await verifierFor().authorize({ mandate: rawMandate([raw], { kind: 'bearer', secret: bearer.secretKey }), request: read }),
       )
       expect(d.code).toBe('ERR_CAVEAT_INVALID')
-      expect(d.caveat).toBe('invalid')
+      // Named by its type number (spec §6): a malformed uses caveat is reported as `uses`.
+      expect(d.caveat).toBe('uses')
     }
   })
 
