@@ -1319,6 +1319,54 @@ operation('op/key-weak', 'the identity point as a public key', { op: 'parsePubli
     deny('ERR_PROOF', { block: 0 }),
     { request: read },
   )
+  // which code a failing seal or bearer secret gives (spec §7 step 7): the profile's code for a
+  // malformed seal, ERR_PROOF for one that fails only the equation
+  {
+    const sealed = seal(storySub).proof
+    const good = sealed.kind === 'sealed' ? sealed.signature : new Uint8Array(64)
+    const s = bytesToNumberLE(good.subarray(32)) + L
+    verify(
+      'holder/seal-s-unreduced',
+      'a seal whose S is not reduced (S + L)',
+      rawMandate(pairsOf(storySub), [1, concatBytes(good.subarray(0, 32), le32(s))]),
+      deny('ERR_SIG_SCALAR', { block: 1 }),
+      { request: read },
+    )
+    verify(
+      'holder/seal-wrong-key',
+      'a well-formed seal by a key other than the last holder’s (fails the equation)',
+      rawMandate(pairsOf(storySub), [1, sealBy(storySub, keys.assistant)]),
+      deny('ERR_PROOF', { block: 1 }),
+      { request: read },
+    )
+    const identity = new Uint8Array(32)
+    identity[0] = 1
+    const idRoot = signRaw(
+      new Map<number, CborValue>([
+        [1, identity],
+        [2, true],
+        [3, [windowWire]],
+        [6, new Uint8Array(16).fill(9)],
+        [7, T0],
+        [8, keys.alice.publicKey],
+      ]),
+      keys.alice,
+    )
+    verify(
+      'holder/bearer-identity-holder',
+      'a bearer secret for a chain whose last holder key is the identity point',
+      rawMandate([idRoot], [0, keys.subagent.secretKey]),
+      deny('ERR_PROOF', { block: 0 }),
+      { request: read },
+    )
+    verify(
+      'holder/seal-identity-holder',
+      'a seal over a chain whose last holder key is the identity point (small order)',
+      rawMandate([idRoot], [1, getBackend().sign(keys.subagent.secretKey, signingInput('seal', sha256(idRoot[1])))]),
+      deny('ERR_KEY_WEAK', { block: 0 }),
+      { request: read },
+    )
+  }
   operation('op/seal-bound', 'sealing a bound mandate', { op: 'seal', token: formatMandate(story) }, 'ERR_PROOF')
   operation('op/seal-sealed', 'sealing a sealed mandate', { op: 'seal', token: formatMandate(seal(storySub)) }, 'ERR_SEALED')
   operation(
@@ -1523,6 +1571,45 @@ operation('op/key-weak', 'the identity point as a public key', { op: 'parsePubli
     ['glob-bad', 9, 'mail/../**', 'glob with an invalid glob'],
     ['op-10', 10, 1, 'operator 10 (undefined)'],
     ['op-text', 'eq', 1, 'an operator given as text'],
+    // a badly encoded operand (§5.6 rules above strict CBOR) is also a malformed caveat
+    [
+      'object-keys-unsorted',
+      0,
+      new Map([
+        [
+          0,
+          [
+            ['b', 1],
+            ['a', 1],
+          ],
+        ],
+      ]),
+      'eq with an object operand whose keys descend',
+    ],
+    [
+      'object-keys-dup',
+      0,
+      new Map([
+        [
+          0,
+          [
+            ['a', 1],
+            ['a', 2],
+          ],
+        ],
+      ]),
+      'eq with an object operand with a duplicate key',
+    ],
+    [
+      'object-extra-key',
+      0,
+      new Map<number, CborValue>([
+        [0, [['a', 1]]],
+        [1, 1],
+      ]),
+      'eq with an object operand {0: pairs, 1: 1}',
+    ],
+    ['bytes', 0, new Uint8Array([1]), 'eq with a byte string operand'],
   ] as [string, CborValue, CborValue, string][]) {
     verify(`where/operand-invalid-${id}`, title, rawWhere([['a', op, operand]]), deny('ERR_CAVEAT_INVALID', { block: 0 }), bare({ a: 1 }))
   }
