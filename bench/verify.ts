@@ -10,9 +10,20 @@
  *   cold  — `authorize` with the signature cache off (every signature verified every time);
  *   warm  — `authorize` with the cache on (the chain was seen before).
  * It prints medians per operation and the ratios cold/raw and warm/raw. Ratios, not absolute
- * times, are what to compare across machines.
+ * times, are what to compare across machines. Then the token sizes of the same chains.
  */
-import { attenuate, createMemoryRevocationView, createVerifier, generateKeyPair, getBackend, mint, toDidKey } from '../src/index.js'
+import {
+  attenuate,
+  createMemoryRevocationView,
+  createVerifier,
+  formatInvocation,
+  formatMandate,
+  generateKeyPair,
+  getBackend,
+  invoke,
+  mint,
+  toDidKey,
+} from '../src/index.js'
 import type { UnverifiedMandate } from '../src/token/mandate.js'
 import { signingInput } from '../src/token/signing.js'
 
@@ -85,6 +96,17 @@ async function main(): Promise<void> {
     const us = (x: number) => (x * 1000).toFixed(0).padStart(7)
     console.log(
       `${String(n).padStart(6)} ${us(r)}  ${us(c)}  ${us(w)}  ${(c / r).toFixed(2).padStart(8)}  ${(w / r).toFixed(2).padStart(8)}`,
+    )
+  }
+  // Token sizes (issue #8 judges the wire format by these): the same bearer chains, as bytes and
+  // as text, and a bare invocation over each (the chain as a bound holder would carry it).
+  console.log('\nblocks  mandate B  text ch  invocation B  text ch')
+  for (const n of [1, 5, 10]) {
+    const m = chain(n)
+    const text = formatMandate(m)
+    const inv = invoke(m, { action: 'slack:read', audience: 'svc' })
+    console.log(
+      `${String(n).padStart(6)}  ${String(m.bytes.length).padStart(9)}  ${String(text.length).padStart(7)}  ${String(inv.bytes.length).padStart(12)}  ${String(formatInvocation(inv).length).padStart(7)}`,
     )
   }
 }

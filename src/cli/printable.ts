@@ -1,137 +1,21 @@
 /**
- * Terminal-safe text. Anything a token, a request or a service carries (names, purposes,
- * resources, intents, arguments, notes, messages) goes through here before a terminal sees it,
- * so that a carriage return, an ANSI sequence, a bidi override or an invisible character cannot
- * rewrite, reorder or hide what a person reads.
- *
- * The characters that never reach a terminal raw ({@link UNSAFE}):
- * - `\p{Cc}`: C0 controls U+0000–001F (CR, LF, TAB, ESC…), DEL U+007F, C1 controls U+0080–009F
- *   (NEL U+0085, CSI U+009B…);
- * - `\p{Cf}`: format characters: bidi marks, embeddings, overrides and isolates (U+200E/200F,
- *   U+061C, U+202A–202E, U+2066–2069), zero-width space/non-joiner/joiner U+200B–200D, word
- *   joiner and invisible operators U+2060–2064, BOM U+FEFF, soft hyphen U+00AD, tags
- *   U+E0001 and U+E0020–E007F, and the rest of the category;
- * - `\p{Zl}`, `\p{Zp}`: LINE SEPARATOR U+2028, PARAGRAPH SEPARATOR U+2029;
- * - `\p{Cs}`: lone surrogates (a well-formed pair is one code point and is not touched);
- * - `\p{Co}`: private use (its glyph depends on the font: it can look like anything, or nothing);
- * - `\p{Cn}`: unassigned code points and the 66 non-characters (U+FDD0–FDEF, U+xFFFE/xFFFF).
- *   "Unassigned" is as of the Unicode version of this Node.js: a character newer than that is
- *   shown escaped (safe, if less pretty) rather than trusted blind;
- * - invisible characters outside those categories: combining grapheme joiner U+034F, Hangul
- *   fillers U+115F, U+1160, U+3164, U+FFA0, Khmer inherent vowels U+17B4/17B5, Mongolian free
- *   variation selectors U+180B–180F, and the variation selectors supplement U+E0100–E01EF
- *   (a run of them can hide a whole message after one visible character).
- *
- * Kept as they are: every other character, in any script, with its combining marks, spaces
- * such as U+00A0 and U+3000, and the emoji variation selectors U+FE00–FE0F. A ZWJ emoji
- * sequence therefore shows its joiners escaped (`👩\u200d💻`): deliberate, as a joiner is
- * also a way to hide text.
- *
- * Escapes: `\t`, `\n`, `\r`; `\xhh` for the other code points up to U+00FF; `\uhhhh` for the
- * rest of the BMP (lone surrogates included); `\u{hhhhh}` above it (lowercase hex). A literal
- * backslash is shown as `\\`, so text cannot forge an escape.
+ * The CLI's output boundary: every write goes through {@link terminalSafe}, which escapes what
+ * `src/internal/printable.ts` calls unsafe, and lets only the painter's own colors through.
  *
  * @module
  */
 import { randomBytes } from 'node:crypto'
+import { escapeChar, jsonEscapeChar, UNSAFE_ALL } from '../internal/printable.js'
 import type { Io } from './io.js'
 
-const CLASS =
-  '\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}\\p{Cs}\\p{Co}\\p{Cn}\\u034f\\u115f\\u1160\\u17b4\\u17b5\\u180b-\\u180f\\u3164\\uffa0\\u{e0100}-\\u{e01ef}'
-
-/** One character that must not reach a terminal raw (see the module comment). */
-export const UNSAFE: RegExp = new RegExp(`^[${CLASS}]$`, 'u')
-const UNSAFE_OR_BACKSLASH = new RegExp(`[${CLASS}\\\\]`, 'u')
-const UNSAFE_ALL = new RegExp(`[${CLASS}]`, 'gu')
-
-/** How many characters of escaped text one field may take before it is cut short. */
-export const PRINTABLE_MAX = 2000
-
-function hex(n: number, width: number): string {
-  return n.toString(16).padStart(width, '0')
-}
-
-/** The visible escape of one unsafe code point (or lone surrogate). */
-function escapeChar(ch: string): string {
-  const cp = ch.codePointAt(0) as number
-  if (cp === 0x09) return '\\t'
-  if (cp === 0x0a) return '\\n'
-  if (cp === 0x0d) return '\\r'
-  if (cp <= 0xff) return `\\x${hex(cp, 2)}`
-  if (cp <= 0xffff) return `\\u${hex(cp, 4)}`
-  return `\\u{${hex(cp, 0)}}`
-}
-
-/** The JSON escape of one unsafe code point: `\uhhhh`, a surrogate pair above the BMP. */
-function jsonEscapeChar(ch: string): string {
-  let out = ''
-  for (let i = 0; i < ch.length; i++) out += `\\u${hex(ch.charCodeAt(i), 4)}`
-  return out
-}
-
-/**
- * One field, ready for a terminal: every unsafe character and every backslash escaped (see the
- * module comment), on one line. Text whose escaped form is longer than `max` characters is cut
- * there and says how much is left: `… (N more characters)`, N counting code points of the
- * original.
- *
- * @example
- * ```ts
- * printable('inbox\r\x1b[2Kok') // 'inbox\\r\\x1b[2Kok'
- * printable('évian 日本 🙂') // unchanged
- * ```
- */
-export function printable(text: string, max: number = PRINTABLE_MAX): string {
-  if (text.length <= max && !UNSAFE_OR_BACKSLASH.test(text)) return text
-  const chars = Array.from(text)
-  let out = ''
-  for (let i = 0; i < chars.length; i++) {
-    const ch = chars[i] as string
-    const shown = ch === '\\' ? '\\\\' : UNSAFE.test(ch) ? escapeChar(ch) : ch
-    if (out.length + shown.length > max) return `${out}${more(chars.length - i)}`
-    out += shown
-  }
-  return out
-}
-
-/**
- * A JSON document that is also safe on a terminal: `JSON.stringify` escapes C0 controls and lone
- * surrogates but leaves DEL, C1 controls, U+2028/2029, bidi and other format characters raw;
- * this escapes those too, as `\uhhhh` (the document still parses to the same value).
- */
-export function safeJson(value: unknown, indent?: number): string {
-  return jsonSafe(JSON.stringify(value, null, indent) ?? 'null')
-}
-
-/**
- * A JSON value on one line for a person to read: {@link safeJson} (so strings are quoted and
- * their backslashes, quotes and unsafe characters escaped the JSON way), cut short like
- * {@link printable} when longer than `max`.
- */
-export function printableJson(value: unknown, max: number = PRINTABLE_MAX): string {
-  const text = safeJson(value)
-  if (text.length <= max) return text
-  const chars = Array.from(text)
-  let out = ''
-  for (let i = 0; i < chars.length; i++) {
-    const ch = chars[i] as string
-    if (out.length + ch.length > max) return `${out}${more(chars.length - i)}`
-    out += ch
-  }
-  return out
-}
-
-function more(n: number): string {
-  return `… (${n} more character${n === 1 ? '' : 's'})`
-}
-
-/**
- * Escape the unsafe characters of JSON text as `\uhhhh`, keeping line feeds (outside strings,
- * where they are layout; `JSON.stringify` never leaves one inside a string).
- */
-export function jsonSafe(json: string): string {
-  return json.replace(UNSAFE_ALL, (ch) => (ch === '\n' ? ch : jsonEscapeChar(ch)))
-}
+export {
+  jsonSafe,
+  PRINTABLE_MAX,
+  printable,
+  printableJson,
+  safeJson,
+  UNSAFE,
+} from '../internal/printable.js'
 
 /**
  * Where colors are allowed through: the painter marks its own escape characters with this
