@@ -1,6 +1,7 @@
 /**
  * The CLI against a running service: verify --service, revoke --service, the approval inbox.
  */
+import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { mandate, scratch } from '../helpers/cli.js'
@@ -136,6 +137,32 @@ describe('CLI with a service', () => {
     expect(mandate(['verify', '--json'], { input: inv, env }).code).toBe(0)
     const again = mandate(['verify', '--json'], { input: inv, env })
     expect([again.code, again.json<{ code: string }>().code]).toEqual([1, 'ERR_REPLAY'])
+  })
+
+  it('a service answering in another shape is an operational failure (exit 3), never a crash', async () => {
+    // Its own process: the CLI runs synchronously here, so this process could not answer it.
+    const junk = spawn(
+      process.execPath,
+      [
+        '-e',
+        `require('http').createServer((q, r) => { r.setHeader('content-type', 'application/json'); r.end(JSON.stringify({ pending: [{ id: 1 }], status: 'ok' })) }).listen(0, '127.0.0.1', function () { console.log(this.address().port) })`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    )
+    try {
+      const port = await new Promise<string>((resolve) => junk.stdout?.once('data', (d) => resolve(String(d).trim())))
+      const url = `http://127.0.0.1:${port}`
+      const list = mandate(['approvals', 'list', '--service', url, '--key', key('alice'), '--json'])
+      expect([list.code, list.json<{ error: { code: string; message: string } }>().error.code]).toEqual([3, 'ERR_IO'])
+      expect(list.json<{ error: { message: string } }>().error.message).toContain('malformed approval request')
+      const show = mandate(['approvals', 'show', 'ab'.repeat(32), '--service', url, '--key', key('alice'), '--json'])
+      expect([show.code, show.json<{ error: { code: string } }>().error.code]).toEqual([3, 'ERR_IO'])
+      const approve = mandate(['approve', 'ab'.repeat(32), '--service', url, '--key', key('alice'), '--yes'])
+      expect(approve.code).toBe(3)
+      expect(approve.stderr).toContain('malformed approval request')
+    } finally {
+      junk.kill()
+    }
   })
 
   it('service failures: unreachable is operational (exit 3); a wrong pinned key fails closed', () => {

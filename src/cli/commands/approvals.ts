@@ -6,7 +6,7 @@
 import type { Command } from 'commander'
 import { iso } from '../../internal/clock.js'
 import { type Context, emit } from '../context.js'
-import { usage } from '../errors.js'
+import { CliError, usage } from '../errors.js'
 import { loadKey, readInput } from '../io.js'
 import { printable as p, printableJson } from '../printable.js'
 import { call, serviceUrl } from '../service-client.js'
@@ -27,6 +27,40 @@ export interface InboxEntry {
   readonly approvals: Readonly<Record<string, string>>
   readonly created_at: number
   readonly invocation: string
+}
+
+/**
+ * The service's answer, checked before anything reads it: a service that answers in another
+ * shape (a bug, a proxy, a stranger on the URL) is an operational failure, never a crash.
+ */
+export function inboxEntry(value: unknown): InboxEntry {
+  const record = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+  const text = (v: unknown) => typeof v === 'string'
+  const optional = (v: unknown) => v === undefined || text(v)
+  const list = (v: unknown, each: (x: unknown) => boolean) => Array.isArray(v) && v.every(each)
+  const block = (b: unknown) => record(b) && Number.isSafeInteger(b['block']) && optional(b['name']) && optional(b['purpose'])
+  const e = value
+  const ok =
+    record(e) &&
+    text(e['id']) &&
+    (e['status'] === 'pending' || e['status'] === 'approved') &&
+    record(e['requested_by']) &&
+    text(e['requested_by']['key']) &&
+    optional(e['requested_by']['name']) &&
+    text(e['on_behalf_of']) &&
+    list(e['chain'], block) &&
+    text(e['action']) &&
+    optional(e['resource']) &&
+    record(e['args']) &&
+    text(e['audience']) &&
+    optional(e['intent']) &&
+    list(e['approvers'], text) &&
+    record(e['approvals']) &&
+    Object.values(e['approvals']).every(text) &&
+    Number.isSafeInteger(e['created_at']) &&
+    text(e['invocation'])
+  if (!ok) throw new CliError('ERR_IO', 'the service answered with a malformed approval request', 'is --service the mandate service?')
+  return value as InboxEntry
 }
 
 /**
@@ -77,6 +111,8 @@ export function registerApprovals(program: Command, ctx: Context): void {
         `/v1/approvals${query ? `?${query}` : ''}`,
         { key },
       )
+      if (!Array.isArray(body.pending)) throw new CliError('ERR_IO', 'the service answered without a list of requests')
+      for (const entry of body.pending) inboxEntry(entry)
       emit(ctx, cmd, body, () =>
         body.pending.length === 0
           ? `no pending requests for ${p(body.approver)}\n`
@@ -97,7 +133,7 @@ export function registerApprovals(program: Command, ctx: Context): void {
       if (opts.wait !== undefined && (!/^\d{1,2}$/.test(opts.wait) || Number(opts.wait) > 30)) usage('--wait: expected 0..30 seconds')
       const key = loadKey(ctx.io, opts.key)
       const wait = opts.wait === undefined ? '' : `?wait=${opts.wait}`
-      const { body } = await call<InboxEntry>(url, `/v1/approvals/${id}${wait}`, { key })
+      const body = inboxEntry((await call<unknown>(url, `/v1/approvals/${id}${wait}`, { key })).body)
       emit(
         ctx,
         cmd,
@@ -117,7 +153,7 @@ export function registerApprovals(program: Command, ctx: Context): void {
     .action(async (text: string | undefined, opts: { service?: string }, cmd: Command) => {
       const url = needService(ctx, opts.service)
       const invocation = await readInput(ctx.io, text, 'invocation')
-      const { body } = await call<InboxEntry>(url, '/v1/approvals', { method: 'POST', body: { invocation } })
+      const body = inboxEntry((await call<unknown>(url, '/v1/approvals', { method: 'POST', body: { invocation } })).body)
       emit(ctx, cmd, body, () => `${body.id}\n`)
     })
 }

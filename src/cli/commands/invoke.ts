@@ -15,7 +15,7 @@ import { loadKey, readInput } from '../io.js'
 import { printable as p, printableJson } from '../printable.js'
 import { call, serviceUrl } from '../service-client.js'
 import { parseDuration } from '../time.js'
-import type { InboxEntry } from './approvals.js'
+import { inboxEntry } from './approvals.js'
 
 const collect = (value: string, previous: string[] = []) => [...previous, value]
 
@@ -109,7 +109,7 @@ export function registerInvoke(program: Command, ctx: Context): void {
         const approver = loadKey(ctx.io, opts.key)
         const inv = parseInvocation(
           url
-            ? (await call<InboxEntry>(url, `/v1/approvals/${text}`, { key: approver })).body.invocation
+            ? inboxEntry((await call<unknown>(url, `/v1/approvals/${text}`, { key: approver })).body).invocation
             : await readInput(ctx.io, text, 'invocation'),
         )
         // What is signed is what was asked for: the service's answer is not taken on trust.
