@@ -1,15 +1,3 @@
-/**
- * Generates the conformance vectors in `test-vectors/v1/` from fixed seeds and a fixed
- * clock, so the output is byte-for-byte reproducible. `--check` regenerates in memory and
- * fails if a committed file differs (CI runs it: the encoding must not drift unnoticed).
- *
- * Every vector states its expected outcome by hand; the generator refuses to write one the
- * implementation disagrees with.
- *
- *     npm run vectors          # write
- *     npm run vectors:check    # compare
- */
-import { readFileSync, writeFileSync } from 'node:fs'
 import { type CborValue, decodeCbor, encodeCbor } from '../src/cbor/codec.js'
 import { getBackend } from '../src/crypto/ed25519.js'
 import { sha256 } from '../src/crypto/hash.js'
@@ -31,29 +19,19 @@ import {
   toDidKey,
   type UnverifiedMandate,
 } from '../src/index.js'
-import { concatBytes, toHex, utf8 } from '../src/internal/bytes.js'
+import { concatBytes, toHex } from '../src/internal/bytes.js'
 import { signingInput } from '../src/token/signing.js'
 import { toText } from '../src/token/text.js'
+import { json, keysOf, seededRandom, seedOf, T0, writeOrCheck } from './common.js'
 import { matches, type OperationVector, runVector, UNCOVERED, type Vector, type VerifyVector } from './runner.js'
 
-const T0 = 1_790_000_000
 const NOW = T0 + 60
 const ROLES = ['alice', 'assistant', 'subagent', 'bob', 'carol', 'mallory'] as const
 type Role = (typeof ROLES)[number]
 
-const seedOf = (role: string) => sha256(utf8(`mandate test vector key: ${role}`))
-const keys = Object.fromEntries(ROLES.map((r) => [r, keyPairFromSecret(seedOf(r))])) as Record<Role, KeyPair>
+const keys = keysOf(ROLES)
 const did = (r: Role) => toDidKey(keys[r].publicKey)
-
-function random(seed: string): (n: number) => Uint8Array {
-  let counter = 0
-  return (n) => {
-    const out = new Uint8Array(n)
-    for (let filled = 0; filled < n; filled += 32)
-      out.set(sha256(utf8(`vector:${seed}:${counter++}`)).subarray(0, Math.min(32, n - filled)), filled)
-    return out
-  }
-}
+const random = (seed: string) => seededRandom('vector', seed)
 
 const ROOTS = [{ key: did('alice'), name: 'alice' }]
 const window8h: Caveat = { type: 'window', expires: T0 + 8 * 3600 }
@@ -2206,30 +2184,8 @@ async function main(): Promise<void> {
     }),
     'vectors.json': json({ format: 'mandate-v1 conformance vectors', spec: 'spec/mandate-v1.md §12', clock: { T0, now: NOW }, vectors }),
   }
-  const check = process.argv.includes('--check')
-  const dir = new URL('./v1/', import.meta.url)
-  let drift = false
-  for (const [name, text] of Object.entries(files)) {
-    const path = new URL(name, dir)
-    if (check) {
-      let old = ''
-      try {
-        old = readFileSync(path, 'utf8')
-      } catch {
-        old = ''
-      }
-      if (old !== text) {
-        drift = true
-        console.error(`test-vectors/v1/${name} differs from what the generator produces: run \`npm run vectors\` and review the diff`)
-      }
-    } else writeFileSync(path, text)
-  }
-  if (drift) process.exit(1)
+  const check = writeOrCheck(files)
   console.log(`${check ? 'checked' : 'wrote'} ${vectors.length} vectors (${covered.size} distinct codes)`)
-}
-
-function json(value: unknown): string {
-  return `${JSON.stringify(value, null, 2)}\n`
 }
 
 await main()

@@ -1,19 +1,3 @@
-/**
- * Generates the scenario vectors `test-vectors/v1/scenarios.json`: sequences of steps at
- * given times (issue a token, present one, revoke, suspend, resume) against one verifier
- * whose usage counters, replay cache and revocation view persist from step to step, with the
- * exact expected outcome of every presentation. Keys come from the seeds of `keys.json`,
- * nonces from fixed seeds, times from a fixed T0: the output is reproducible byte for byte.
- * `--check` regenerates in memory and fails if the committed file differs.
- *
- * Every outcome is stated by hand; the generator refuses to write a scenario the
- * implementation disagrees with (`scenario-runner.ts` runs it).
- *
- *     npm run vectors          # write (with generate.ts)
- *     npm run vectors:check    # compare
- */
-import { readFileSync, writeFileSync } from 'node:fs'
-import { sha256 } from '../src/crypto/hash.js'
 import {
   approve,
   attenuate,
@@ -23,36 +7,23 @@ import {
   formatInvocation,
   formatMandate,
   invoke,
-  type KeyPair,
-  keyPairFromSecret,
   mint,
   seal,
   toDidKey,
   type UnverifiedInvocation,
   type UnverifiedMandate,
 } from '../src/index.js'
-import { utf8 } from '../src/internal/bytes.js'
+import { json, keysOf, seededRandom, T0, writeOrCheck } from './common.js'
 import { checkScenario, type PresentStep, type Scenario, type Step, type StepOutcome } from './scenario-runner.js'
 
-// The same roles and seeds as generate.ts (keys.json): seed = SHA-256("mandate test vector key: " + role).
-const T0 = 1_790_000_000
+// The same roles and seeds as generate.ts (keys.json).
 const ROLES = ['alice', 'assistant', 'subagent', 'bob', 'carol', 'mallory'] as const
 type Role = (typeof ROLES)[number]
-const seedOf = (role: string) => sha256(utf8(`mandate test vector key: ${role}`))
-const keys = Object.fromEntries(ROLES.map((r) => [r, keyPairFromSecret(seedOf(r))])) as Record<Role, KeyPair>
+const keys = keysOf(ROLES)
 const did = (r: Role) => toDidKey(keys[r].publicKey)
 const roleOf = new Map(ROLES.map((r) => [did(r), r]))
-
 /** Deterministic randomness for nonces and bearer keys (as generate.ts, another domain). */
-function random(seed: string): (n: number) => Uint8Array {
-  let counter = 0
-  return (n) => {
-    const out = new Uint8Array(n)
-    for (let filled = 0; filled < n; filled += 32)
-      out.set(sha256(utf8(`scenario:${seed}:${counter++}`)).subarray(0, Math.min(32, n - filled)), filled)
-    return out
-  }
-}
+const random = (seed: string) => seededRandom('scenario', seed)
 
 const AUDIENCE = 'svc'
 const ROOTS = [{ key: did('alice'), name: 'alice' }]
@@ -740,32 +711,15 @@ async function main(): Promise<void> {
     problems.push(...(await checkScenario(s)))
   }
   if (problems.length > 0) throw new Error(`the implementation disagrees with the scenarios:\n${problems.join('\n')}`)
-  const text = `${JSON.stringify(
-    {
-      format: 'mandate-v1 scenario vectors',
-      version: 1,
-      spec: 'spec/mandate-v1.md §7, test-vectors/README.md',
-      clock: { T0 },
-      defaults: { skew: SKEW, invocationMaxAge: INVOCATION_MAX_AGE, approvalTtl: 600 },
-      scenarios,
-    },
-    null,
-    2,
-  )}\n`
-  const path = new URL('./v1/scenarios.json', import.meta.url)
-  const check = process.argv.includes('--check')
-  if (check) {
-    let old = ''
-    try {
-      old = readFileSync(path, 'utf8')
-    } catch {
-      old = ''
-    }
-    if (old !== text) {
-      console.error('test-vectors/v1/scenarios.json differs from what the generator produces: run `npm run vectors` and review the diff')
-      process.exit(1)
-    }
-  } else writeFileSync(path, text)
+  const text = json({
+    format: 'mandate-v1 scenario vectors',
+    version: 1,
+    spec: 'spec/mandate-v1.md §7, test-vectors/README.md',
+    clock: { T0 },
+    defaults: { skew: SKEW, invocationMaxAge: INVOCATION_MAX_AGE, approvalTtl: 600 },
+    scenarios,
+  })
+  const check = writeOrCheck({ 'scenarios.json': text })
   const presents = scenarios.reduce((n, s) => n + s.steps.filter((st) => 'present' in st).length, 0)
   console.log(`${check ? 'checked' : 'wrote'} ${scenarios.length} scenarios (${presents} decisions)`)
 }

@@ -1,17 +1,3 @@
-/**
- * Generates the service-protocol vectors `test-vectors/v1/service.json` (spec/service-v1.md):
- * signed revocation feed pages (§4.1), a feed view receiving a page (§4.3, §4.4), revocation
- * statements (§5.1) and signed requests (§3.2, RFC 9421). Keys come from fixed seeds, nonces
- * from fixed seeds, times from a fixed T0: the output is reproducible byte for byte.
- * `--check` regenerates in memory and fails if the committed file differs.
- *
- * Every outcome is stated by hand; the generator refuses to write a vector the implementation
- * disagrees with (`service-runner.ts` runs it).
- *
- *     npm run vectors          # write (with generate.ts and scenarios.ts)
- *     npm run vectors:check    # compare
- */
-import { readFileSync, writeFileSync } from 'node:fs'
 import { base64, base64urlnopad } from '@scure/base'
 import { type BareItem, type InnerList, type Item, serializeDictionary } from 'structured-headers'
 import { type CborValue, encodeCbor } from '../src/cbor/codec.js'
@@ -39,6 +25,7 @@ import { contentDigest, deriveComponents, SIGNATURE_LABEL, signatureBase, signRe
 import { encodeChain } from '../src/token/mandate.js'
 import { type Domain, signingInput } from '../src/token/signing.js'
 import { toText } from '../src/token/text.js'
+import { json, keysOf, seededRandom, seedOf, T0, writeOrCheck } from './common.js'
 import {
   type BlockEntry,
   type PageFields,
@@ -61,27 +48,16 @@ import {
 
 // ---- keys, randomness, times ------------------------------------------------------------------
 
-const T0 = 1_790_000_000
-/** The seeds of keys.json: seed = SHA-256("mandate test vector key: " + role). */
-const seedOf = (role: string) => sha256(utf8(`mandate test vector key: ${role}`))
 const ROLES = ['alice', 'assistant', 'subagent', 'mallory', 'service', 'other-service'] as const
 type Role = (typeof ROLES)[number]
-const keys = Object.fromEntries(ROLES.map((r) => [r, keyPairFromSecret(seedOf(r))])) as Record<Role, KeyPair>
+const keys = keysOf(ROLES)
 const did = (r: Role) => toDidKey(keys[r].publicKey)
 const hexKey = (r: Role) => toHex(keys[r].publicKey)
 /** The signer of spec/service-v1.md §3.2's example: the seed 07 repeated. */
 const VERIFIER_SEED = new Uint8Array(32).fill(7)
 const verifier = keyPairFromSecret(VERIFIER_SEED)
 
-function random(seed: string): (n: number) => Uint8Array {
-  let counter = 0
-  return (n) => {
-    const out = new Uint8Array(n)
-    for (let filled = 0; filled < n; filled += 32)
-      out.set(sha256(utf8(`service:${seed}:${counter++}`)).subarray(0, Math.min(32, n - filled)), filled)
-    return out
-  }
-}
+const random = (seed: string) => seededRandom('service', seed)
 
 const feedIdOf = (name: string) => toHex(sha256(utf8(`mandate test vector feed id: ${name}`)).subarray(0, 16))
 const FEED_A = feedIdOf('A')
@@ -1455,38 +1431,21 @@ async function main(): Promise<void> {
     publicKey: toHex(pair.publicKey),
     did: toDidKey(pair.publicKey),
   })
-  const text = `${JSON.stringify(
-    {
-      format: 'mandate service-v1 vectors',
-      version: 1,
-      spec: 'spec/service-v1.md §3.2, §4, §5.1; test-vectors/README.md',
-      clock: { T0, requestCreated: CREATED },
-      keys: {
-        ...Object.fromEntries(ROLES.map((r) => [r, keyInfo(keys[r], seedOf(r))])),
-        verifier: keyInfo(verifier, VERIFIER_SEED),
-      },
-      feed_pages: pages,
-      feed_views: views,
-      statements,
-      requests,
+  const text = json({
+    format: 'mandate service-v1 vectors',
+    version: 1,
+    spec: 'spec/service-v1.md §3.2, §4, §5.1; test-vectors/README.md',
+    clock: { T0, requestCreated: CREATED },
+    keys: {
+      ...Object.fromEntries(ROLES.map((r) => [r, keyInfo(keys[r], seedOf(r))])),
+      verifier: keyInfo(verifier, VERIFIER_SEED),
     },
-    null,
-    2,
-  )}\n`
-  const path = new URL('./v1/service.json', import.meta.url)
-  const checking = process.argv.includes('--check')
-  if (checking) {
-    let old = ''
-    try {
-      old = readFileSync(path, 'utf8')
-    } catch {
-      old = ''
-    }
-    if (old !== text) {
-      console.error('test-vectors/v1/service.json differs from what the generator produces: run `npm run vectors` and review the diff')
-      process.exit(1)
-    }
-  } else writeFileSync(path, text)
+    feed_pages: pages,
+    feed_views: views,
+    statements,
+    requests,
+  })
+  const checking = writeOrCheck({ 'service.json': text })
   console.log(
     `${checking ? 'checked' : 'wrote'} service vectors: ${pages.length} feed pages, ${views.length} feed views, ${statements.length} statements, ${requests.length} requests`,
   )

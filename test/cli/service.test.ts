@@ -188,6 +188,8 @@ describe('CLI with a service', () => {
     expect([unnamed.code, unnamed.stderr]).toEqual([2, expect.stringContaining('--verifier: expected NAME=KEY')])
     const twoNames = mandate(['serve', '--port', '0', '--root', alice, '--verifier', `a=${assistant}`, '--verifier', `b=${assistant}`])
     expect([twoNames.code, twoNames.stderr]).toEqual([2, expect.stringContaining('registered as both a and b')])
+    const badUrl = mandate(['serve', '--port', '0', '--root', alice, '--public-url', 'mandate.example/path'])
+    expect([badUrl.code, badUrl.stderr]).toEqual([2, expect.stringContaining('--public-url: expected http(s)://HOST[:PORT]')])
     const badKey = mandate(['serve', '--port', '0', '--root', 'alice=did:key:zNope'])
     expect([badKey.code, badKey.stderr]).toEqual([2, expect.stringContaining('is not an Ed25519 public key')])
     expect(mandate(['serve', '--port', '0', '--log-level', 'chatty', '--root', alice]).stderr).toContain('log level')

@@ -8,6 +8,7 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import pg from 'pg'
 import { afterAll, beforeAll } from 'vitest'
 
 export interface Cluster {
@@ -87,5 +88,24 @@ export function useCluster(): () => string {
   return () => {
     if (!cluster) throw new Error('the PostgreSQL cluster is not running')
     return cluster.url
+  }
+}
+
+/**
+ * Inside a `describe` after {@link useCluster}: one admin connection to the cluster (to create
+ * and drop databases) for its tests. Returns the client getter.
+ */
+export function useAdmin(url: () => string): () => pg.Client {
+  let admin: pg.Client | undefined
+  beforeAll(async () => {
+    admin = new pg.Client({ connectionString: url() })
+    await admin.connect()
+  })
+  afterAll(async () => {
+    await admin?.end()
+  })
+  return () => {
+    if (!admin) throw new Error('the admin connection is not open')
+    return admin
   }
 }

@@ -9,8 +9,7 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileS
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { base64urlnopad } from '@scure/base'
-import pg from 'pg'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { type CborMap, type CborValue, decodeCbor, encodeCbor } from '../../src/cbor/codec.js'
 import {
   createFeedRevocationView,
@@ -31,7 +30,7 @@ import { fileFeedState } from '../../src/node.js'
 import type { Store } from '../../src/service/store.js'
 import { alice, blockOf, child, now, revokeStatement, serveIn } from '../helpers/feed-service.js'
 import { keyFor, T0 } from '../helpers/fixtures.js'
-import { postgresBin, useCluster } from '../helpers/postgres.js'
+import { postgresBin, useAdmin, useCluster } from '../helpers/postgres.js'
 
 /** Add `n` entries straight to the store (faster than HTTP, and not capped). */
 async function addDirect(store: Store, n: number, prefix: string): Promise<string[]> {
@@ -476,17 +475,10 @@ describe('feed view against scripted pages (entry digests)', () => {
 const pgAvailable = postgresBin() !== undefined
 describe.skipIf(!pgAvailable)('rewritten history (PostgreSQL)', () => {
   const url = useCluster()
-  let admin: pg.Client
-  beforeAll(async () => {
-    admin = new pg.Client({ connectionString: url() })
-    await admin.connect()
-  })
-  afterAll(async () => {
-    await admin?.end()
-  })
+  const admin = useAdmin(url)
 
   it('the store reads the statement ids at since and at the head in its snapshot; compaction removes them', async () => {
-    await admin.query('CREATE DATABASE history_store')
+    await admin().query('CREATE DATABASE history_store')
     const dir = mkdtempSync(join(tmpdir(), 'mandate-history-pg-'))
     const { service } = await serveIn(dir, url().replace(/\/postgres$/, '/history_store'))
     const a = await revokeStatement(service, child('pg-a'))
@@ -506,20 +498,20 @@ describe.skipIf(!pgAvailable)('rewritten history (PostgreSQL)', () => {
   }, 60_000)
 
   it('whole database and mark restored, head pushed past the mark: ROLLBACK, then resync() sees the revoke', async () => {
-    await admin.query('CREATE DATABASE history_attack')
+    await admin().query('CREATE DATABASE history_attack')
     const dir = mkdtempSync(join(tmpdir(), 'mandate-history-pg-'))
     const saved = mkdtempSync(join(tmpdir(), 'mandate-history-pg-saved-'))
     const backend: Backend = {
       db: url().replace(/\/postgres$/, '/history_attack'),
       dir,
       async backup() {
-        await admin.query('DROP DATABASE IF EXISTS history_backup')
-        await admin.query('CREATE DATABASE history_backup TEMPLATE history_attack')
+        await admin().query('DROP DATABASE IF EXISTS history_backup')
+        await admin().query('CREATE DATABASE history_backup TEMPLATE history_attack')
         copyFileSync(join(dir, 'service.pem.feed'), join(saved, 'service.pem.feed'))
       },
       async restore() {
-        await admin.query('DROP DATABASE history_attack WITH (FORCE)')
-        await admin.query('CREATE DATABASE history_attack TEMPLATE history_backup')
+        await admin().query('DROP DATABASE history_attack WITH (FORCE)')
+        await admin().query('CREATE DATABASE history_attack TEMPLATE history_backup')
         copyFileSync(join(saved, 'service.pem.feed'), join(dir, 'service.pem.feed'))
       },
     }

@@ -8,8 +8,7 @@
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import pg from 'pg'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   createFeedRevocationView,
   createRevocation,
@@ -31,7 +30,7 @@ import { openSqliteStore } from '../../src/service/sqlite-store.js'
 import type { Store } from '../../src/service/store.js'
 import { alice, blockOf, capture, child, now, revoke, serveIn } from '../helpers/feed-service.js'
 import { keyFor, T0 } from '../helpers/fixtures.js'
-import { postgresBin, useCluster } from '../helpers/postgres.js'
+import { postgresBin, useAdmin, useCluster } from '../helpers/postgres.js'
 
 /** The service lives on `url`, which moves between restarts: the view follows it. */
 function viewOf(url: () => string, serviceKey: string, statePath?: string, extra: { push?: boolean; pollMs?: number } = {}) {
@@ -375,17 +374,10 @@ describe('feed view against scripted pages', () => {
 const pgAvailable = postgresBin() !== undefined
 describe.skipIf(!pgAvailable)('deleted database (PostgreSQL)', () => {
   const url = useCluster()
-  let admin: pg.Client
-  beforeAll(async () => {
-    admin = new pg.Client({ connectionString: url() })
-    await admin.connect()
-  })
-  afterAll(async () => {
-    await admin?.end()
-  })
+  const admin = useAdmin(url)
 
   it('a dropped and recreated database gets a new feed id: FEED_RESET, then resync() works', async () => {
-    await admin.query('CREATE DATABASE rollback_test')
+    await admin().query('CREATE DATABASE rollback_test')
     const db = url().replace(/\/postgres$/, '/rollback_test')
     const dir = mkdtempSync(join(tmpdir(), 'mandate-rollback-pg-'))
     let { service } = await serveIn(dir, db)
@@ -395,8 +387,8 @@ describe.skipIf(!pgAvailable)('deleted database (PostgreSQL)', () => {
     await view.sync()
     const pinned = view.feedId
     await service.close()
-    await admin.query('DROP DATABASE rollback_test WITH (FORCE)')
-    await admin.query('CREATE DATABASE rollback_test')
+    await admin().query('DROP DATABASE rollback_test WITH (FORCE)')
+    await admin().query('CREATE DATABASE rollback_test')
     ;({ service } = await serveIn(dir, db))
     expect(await service.store.feedId()).not.toBe(pinned)
     expect(await errorCode(view.sync())).toBe('ERR_REVOCATION_FEED_RESET')
