@@ -25,7 +25,7 @@ import {
   toDidKey,
 } from '../src/index.js'
 import type { UnverifiedMandate } from '../src/token/mandate.js'
-import { signingInput } from '../src/token/signing.js'
+import { blockSigningInput } from '../src/token/signing.js'
 
 const now = Math.floor(Date.now() / 1000)
 const alice = generateKeyPair()
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
     const m = chain(n)
     const works = m.blocks.map((b, i) => ({
       sig: b.signature,
-      msg: signingInput('block', b.payload),
+      msg: blockSigningInput(i === 0 ? undefined : m.blocks[i - 1]?.id, b.payload),
       key: i === 0 ? alice.publicKey : (m.blocks[i - 1]?.holder as Uint8Array),
     }))
     const secret = m.proof.kind === 'bearer' ? m.proof.secret : new Uint8Array(32)

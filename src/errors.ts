@@ -35,7 +35,6 @@ export const ERROR_CODES = [
   'ERR_VERSION',
   // chain and presentation (spec §7, §8)
   'ERR_ROOT_UNTRUSTED',
-  'ERR_CHAIN_LINK',
   'ERR_CHAIN_DEPTH',
   'ERR_PROOF',
   'ERR_REPLAY',
@@ -120,7 +119,6 @@ const UNAUTHENTICATED: readonly MandateErrorCode[] = [
   'ERR_SIG_SCALAR',
   'ERR_KEY_WEAK',
   'ERR_SIG_INVALID',
-  'ERR_CHAIN_LINK',
   'ERR_PROOF',
   'ERR_REPLAY',
 ]

@@ -20,7 +20,7 @@ import {
   type UnverifiedMandate,
 } from '../src/index.js'
 import { concatBytes, toHex } from '../src/internal/bytes.js'
-import { signingInput } from '../src/token/signing.js'
+import { blockSigningInput, signingInput } from '../src/token/signing.js'
 import { toText } from '../src/token/text.js'
 import { json, keysOf, seededRandom, seedOf, T0, writeOrCheck } from './common.js'
 import { matches, type OperationVector, runVector, UNCOVERED, type Vector, type VerifyVector } from './runner.js'
@@ -72,54 +72,53 @@ function asAssistant(
   })
 }
 
+/** A block as `[payload, signature]`; on the wire it is one byte string, signature ‖ payload. */
 type Pair = [Uint8Array, Uint8Array]
 const pairsOf = (m: UnverifiedMandate): Pair[] => m.blocks.map((b) => [b.payload, b.signature])
-function rawMandate(blocks: readonly Pair[], proof: CborValue, version = 1): string {
-  return toText(
-    'mandate',
-    encodeCbor(
-      new Map<number, CborValue>([
-        [0, version],
-        [1, blocks.map((b) => [...b])],
-        [2, proof],
-      ]),
-    ),
-  )
+const wireBlock = (p: Pair): Uint8Array => concatBytes(p[1], p[0])
+/** A chain `[principal, block…]`, Alice the principal unless said otherwise. */
+const rawChain = (blocks: readonly Pair[], principal: Uint8Array = keys.alice.publicKey): CborValue[] => [
+  principal,
+  ...blocks.map(wireBlock),
+]
+/** A mandate `[version, chain, proof?]`; `proof` undefined is a bound mandate. */
+function rawMandate(blocks: readonly Pair[], proof: Uint8Array | undefined, version = 1, principal?: Uint8Array): string {
+  const top: CborValue[] = [version, rawChain(blocks, principal)]
+  if (proof !== undefined) top.push(proof)
+  return toText('mandate', encodeCbor(top))
 }
-const proofOf = (m: UnverifiedMandate): CborValue =>
-  m.proof.kind === 'bearer' ? [0, m.proof.secret] : m.proof.kind === 'sealed' ? [1, m.proof.signature] : [2]
-function signRaw(payload: Map<number, CborValue>, signer: KeyPair): Pair {
+/** A mandate whose blocks are given as wire byte strings, for blocks that are not signature ‖ payload. */
+function rawMandateWire(blocks: readonly Uint8Array[], proof: Uint8Array | undefined): string {
+  const top: CborValue[] = [1, [keys.alice.publicKey, ...blocks]]
+  if (proof !== undefined) top.push(proof)
+  return toText('mandate', encodeCbor(top))
+}
+const proofOf = (m: UnverifiedMandate): Uint8Array | undefined =>
+  m.proof.kind === 'bearer' ? m.proof.secret : m.proof.kind === 'sealed' ? m.proof.signature : undefined
+/** A block payload `[holder, bearer, issued_at, caveats, extra?]`; `extra` entries as given. */
+function blockFields(
+  holder: Uint8Array,
+  caveats: CborValue[],
+  o: { bearer?: boolean; issuedAt?: number; extra?: [number, CborValue][] } = {},
+): CborValue[] {
+  const fields: CborValue[] = [holder, o.bearer ?? true, o.issuedAt ?? T0, caveats]
+  if (o.extra !== undefined) fields.push(new Map(o.extra))
+  return fields
+}
+/** Sign a block payload as the block after `parent` (block 0 when undefined). */
+function signRaw(payload: CborValue, signer: KeyPair, parent?: Uint8Array): Pair {
   const bytes = encodeCbor(payload)
-  return [bytes, getBackend().sign(signer.secretKey, signingInput('block', bytes))]
+  return [bytes, getBackend().sign(signer.secretKey, blockSigningInput(parent, bytes))]
 }
-/** A root payload signed by Alice, for inputs the library refuses to build. */
-function rawRoot(caveats: CborValue[], holder: KeyPair, extra: [number, CborValue][] = []): Pair {
-  return signRaw(
-    new Map<number, CborValue>([
-      [1, holder.publicKey],
-      [2, true],
-      [3, caveats],
-      [6, new Uint8Array(16).fill(1)],
-      [7, T0],
-      [8, keys.alice.publicKey],
-      ...extra,
-    ]),
-    keys.alice,
-  )
+/** A bearer root payload signed by Alice, for inputs the library refuses to build. */
+function rawRoot(caveats: CborValue[], holder: KeyPair, o: { issuedAt?: number; extra?: [number, CborValue][] } = {}): Pair {
+  return signRaw(blockFields(holder.publicKey, caveats, o), keys.alice)
 }
 /** A bearer block for the sub-agent, signed by the assistant below `root`'s block 0. */
 function bearerBelowRoot(root: UnverifiedMandate): Pair {
-  const payload = new Map<number, CborValue>([
-    [0, root.blocks[0]?.id as Uint8Array],
-    [1, keys.subagent.publicKey],
-    [2, true],
-    [3, []],
-    [6, new Uint8Array(16)],
-    [7, T0],
-  ])
-  return signRaw(payload, keys.assistant)
+  return signRaw(blockFields(keys.subagent.publicKey, []), keys.assistant, root.blocks[0]?.id)
 }
-const rawBearer = (pair: Pair, holder: KeyPair) => rawMandate([pair], [0, holder.secretKey])
+const rawBearer = (pair: Pair, holder: KeyPair) => rawMandate([pair], holder.secretKey)
 const windowWire: CborValue = [4, new Map([[1, T0 + 8 * 3600]])]
 const le32 = (n: bigint) => Uint8Array.from({ length: 32 }, (_, i) => Number((n >> BigInt(8 * i)) & 0xffn))
 
@@ -206,9 +205,9 @@ verify(
   const s = b1[1]
   verify(
     'sig/length',
-    'a 63-byte block signature',
-    rawMandate([b0, [b1[0], s.subarray(0, 63)]], proofOf(m)),
-    deny('ERR_SIG_LENGTH', { block: 1 }),
+    'block 1 cut to its 64-byte signature: a block is longer than a signature (no signature of another length can exist)',
+    rawMandateWire([wireBlock(b0), s], proofOf(m)),
+    deny('ERR_FORMAT', { block: 1 }),
     { request: read },
     'S7',
   )
@@ -246,33 +245,12 @@ verify(
   // block 0 names the identity point as holder; block 1 "signed" by it with an all-zero signature
   const identity = new Uint8Array(32)
   identity[0] = 1
-  const weakRoot = signRaw(
-    new Map<number, CborValue>([
-      [1, identity],
-      [3, [windowWire]],
-      [6, new Uint8Array(16)],
-      [7, T0],
-      [8, keys.alice.publicKey],
-    ]),
-    keys.alice,
-  )
-  const afterWeak: Pair = [
-    encodeCbor(
-      new Map<number, CborValue>([
-        [0, sha256(weakRoot[1])],
-        [1, keys.subagent.publicKey],
-        [2, true],
-        [3, []],
-        [6, new Uint8Array(16)],
-        [7, T0],
-      ]),
-    ),
-    new Uint8Array(64),
-  ]
+  const weakRoot = signRaw(blockFields(identity, [windowWire]), keys.alice)
+  const afterWeak: Pair = [encodeCbor(blockFields(keys.subagent.publicKey, [])), new Uint8Array(64)]
   verify(
     'sig/weak-key',
     'a block signed by the identity key with a zero signature',
-    rawMandate([weakRoot, afterWeak], [0, keys.subagent.secretKey]),
+    rawMandate([weakRoot, afterWeak], keys.subagent.secretKey),
     deny('ERR_KEY_WEAK', { block: 1 }),
     { request: read },
     'S5',
@@ -301,24 +279,32 @@ verify(
   const text = formatMandate(storySub)
   verify('text/prefix', 'an invocation prefix on a mandate', text.replace('mnd1_', 'mnx1_'), deny('ERR_TEXT_FORMAT'), { request: read })
   verify('text/padding', 'base64 padding', `${text}==`, deny('ERR_TEXT_FORMAT'), { request: read })
+  verify('text/empty-body', 'the prefix alone: zero bytes, which are no CBOR item', 'mnd1_', deny('ERR_CBOR_MALFORMED'), { request: read })
   const hex = toHex(storySub.bytes)
   const cbor = (h: string) => toText('mandate', Uint8Array.from(Buffer.from(h, 'hex')))
   verify('cbor/trailing', 'a trailing byte', cbor(`${hex}00`), deny('ERR_CBOR_MALFORMED'), { request: read }, 'C8')
   verify('cbor/truncated', 'truncated by one byte', cbor(hex.slice(0, -2)), deny('ERR_CBOR_MALFORMED'), { request: read }, 'C8')
   verify(
     'cbor/noncanonical',
-    'a non-minimal map head',
-    cbor(`b90003${hex.slice(2)}`),
+    'a non-minimal array head on the mandate',
+    cbor(`990003${hex.slice(2)}`),
     deny('ERR_CBOR_NONCANONICAL'),
     { request: read },
     'C1',
   )
-  verify('cbor/indefinite', 'an indefinite-length map', cbor(`bf${hex.slice(2)}ff`), deny('ERR_CBOR_NONCANONICAL'), { request: read }, 'C4')
-  verify('cbor/dup-key', 'a duplicated key', cbor(`a4${hex.slice(2)}0201`), deny('ERR_CBOR_DUP_KEY'), { request: read }, 'C2')
+  verify(
+    'cbor/indefinite',
+    'an indefinite-length array',
+    cbor(`9f${hex.slice(2)}ff`),
+    deny('ERR_CBOR_NONCANONICAL'),
+    { request: read },
+    'C4',
+  )
+  verify('cbor/dup-key', 'a duplicated map key', cbor('a200010002'), deny('ERR_CBOR_DUP_KEY'), { request: read }, 'C2')
   verify('cbor/tag', 'a tag around the mandate', cbor(`d818${hex}`), deny('ERR_CBOR_TAG'), { request: read }, 'C5')
-  verify('cbor/float', 'a float instead of the version', cbor(`a300f93c00${hex.slice(6)}`), deny('ERR_CBOR_TYPE'), { request: read }, 'C6')
-  verify('cbor/text-key', 'a text map key', cbor(`a4${hex.slice(2)}6178f5`), deny('ERR_CBOR_TYPE'), { request: read }, 'C3')
-  verify('cbor/utf8', 'invalid UTF-8 in a text string', cbor('a300010180026278c3'), deny('ERR_CBOR_UTF8'), { request: read }, 'C7')
+  verify('cbor/float', 'a float instead of the version', cbor(`83f93c00${hex.slice(4)}`), deny('ERR_CBOR_TYPE'), { request: read }, 'C6')
+  verify('cbor/text-key', 'a text map key', cbor('a200016178f5'), deny('ERR_CBOR_TYPE'), { request: read }, 'C3')
+  verify('cbor/utf8', 'invalid UTF-8 in a text string', cbor('8301806278c3'), deny('ERR_CBOR_UTF8'), { request: read }, 'C7')
   verify('cbor/depth', 'nesting deeper than 16', cbor(`${'81'.repeat(17)}00`), deny('ERR_LIMIT_DEPTH'), { request: read }, 'C10')
   verify('cbor/count', 'a list of 65 entries', cbor(`9841${'00'.repeat(65)}`), deny('ERR_LIMIT_COUNT'), { request: read }, 'C11')
   verify(
@@ -330,14 +316,81 @@ verify(
     'C11',
   )
   verify('format/version', 'version 2', rawMandate(pairsOf(storySub), proofOf(storySub), 2), deny('ERR_VERSION'), { request: read }, 'C13')
-  const extra = rawRoot([windowWire], keys.subagent, [[9, 'future field']])
+  const extra = rawRoot([windowWire], keys.subagent, { extra: [[3, 'future field']] })
   verify(
     'format/unknown-field',
-    'an unknown block field',
+    "an unknown key 3 in a block's extra map",
     rawBearer(extra, keys.subagent),
     deny('ERR_FORMAT', { block: 0 }),
     { request: read },
     'C13',
+  )
+  // the block payload array and its extra map: one encoding for each meaning
+  const sub = keys.subagent.publicKey
+  const rootWith = (fields: CborValue) => rawBearer(signRaw(fields, keys.alice), keys.subagent)
+  const B0 = { block: 0 }
+  for (const [id, title, fields] of [
+    ['payload-short', 'a block payload of three elements (no caveats list)', [sub, true, T0]],
+    ['payload-long', 'a block payload of six elements', [...blockFields(sub, [windowWire], { extra: [[1, 'n']] }), 'x']],
+    ['payload-map', 'a block payload written as a map', new Map<number, CborValue>([[0, sub]])],
+    ['holder-short', 'a 31-byte holder key', blockFields(sub.subarray(0, 31), [windowWire])],
+    ['bearer-not-bool', 'bearer written as 1', [sub, 1, T0, [windowWire]]],
+    ['issued-at-negative', 'issued_at −1', [sub, true, -1, [windowWire]]],
+    ['caveats-not-list', 'caveats written as a map', [sub, true, T0, new Map([[0, windowWire]])]],
+    ['extra-empty', 'an empty extra map (absent is its only encoding)', blockFields(sub, [windowWire], { extra: [] })],
+    ['extra-not-map', 'extra written as a list', [...blockFields(sub, [windowWire]), ['n']]],
+    [
+      'bearer-nonce',
+      'a nonce in a bearer block (its fresh key makes it unique)',
+      blockFields(sub, [windowWire], { extra: [[0, new Uint8Array(16)]] }),
+    ],
+    ['name-not-text', 'a name that is not text', blockFields(sub, [windowWire], { extra: [[1, 5]] })],
+  ] as const) {
+    verify(`format/block-${id}`, title, rootWith(fields as CborValue), deny('ERR_FORMAT', B0), { request: read })
+  }
+  const boundAt = (extra?: [number, CborValue][]) =>
+    rawMandate(
+      [signRaw(blockFields(keys.assistant.publicKey, [windowWire], { bearer: false, ...(extra ? { extra } : {}) }), keys.alice)],
+      undefined,
+    )
+  verify('format/block-bound-no-nonce', 'a block naming a bound holder without a nonce', boundAt(), deny('ERR_FORMAT', B0), {
+    request: read,
+  })
+  verify(
+    'format/block-bound-short-nonce',
+    'a block naming a bound holder with a 15-byte nonce',
+    boundAt([[0, new Uint8Array(15)]]),
+    deny('ERR_FORMAT', B0),
+    { request: read },
+  )
+  verify(
+    'format/block-bound-nonce',
+    'a block naming a bound holder with its 16-byte nonce, presented bare: well formed, so the holder proof decides',
+    boundAt([[0, new Uint8Array(16)]]),
+    deny('ERR_PROOF', B0),
+    { request: read },
+  )
+  const mandateOf = (top: CborValue) => toText('mandate', encodeCbor(top))
+  const chain1 = rawChain(pairsOf(storySub))
+  const secret = proofOf(storySub) as Uint8Array
+  for (const [id, title, top, code] of [
+    ['mandate-empty', 'an empty array', [], 'ERR_FORMAT'],
+    ['mandate-map', 'a mandate written as a map', new Map<number, CborValue>([[0, 1]]), 'ERR_FORMAT'],
+    ['mandate-no-chain', 'a version and nothing else', [1], 'ERR_FORMAT'],
+    ['mandate-four-elements', 'a fourth element after the proof', [1, chain1, secret, 'x'], 'ERR_FORMAT'],
+    ['proof-not-bytes', 'a proof written as the integer 0', [1, chain1, 0], 'ERR_FORMAT'],
+    ['proof-33', 'a proof of 33 bytes: neither a bearer secret (32) nor a seal (64)', [1, chain1, new Uint8Array(33)], 'ERR_PROOF'],
+    ['chain-no-blocks', 'a chain with its principal and no block', [1, [keys.alice.publicKey], secret], 'ERR_FORMAT'],
+    ['chain-principal-short', 'a 31-byte principal', [1, [keys.alice.publicKey.subarray(0, 31), ...chain1.slice(1)], secret], 'ERR_FORMAT'],
+  ] as const) {
+    verify(`format/${id}`, title, mandateOf(top as unknown as CborValue), deny(code), { request: read })
+  }
+  verify(
+    'format/chain-block-not-bytes',
+    'block 0 written as [payload, signature]: a failure while reading block 0 is located there',
+    mandateOf([1, [keys.alice.publicKey, pairsOf(storySub)[0] as CborValue], secret]),
+    deny('ERR_FORMAT', B0),
+    { request: read },
   )
   const many = rawRoot([windowWire, ...Array.from({ length: 32 }, () => [1, ['*']] as CborValue)], keys.subagent)
   verify(
@@ -358,7 +411,7 @@ verify(
     'chain/reordered',
     'blocks 1 and 2 swapped',
     rawMandate([p0, p2, p1], proofOf(b2)),
-    deny('ERR_CHAIN_LINK', { block: 1 }),
+    deny('ERR_SIG_INVALID', { block: 1 }),
     { request: read },
     'K1',
   )
@@ -367,9 +420,33 @@ verify(
     'chain/spliced',
     'a block spliced from a sibling token',
     rawMandate([...pairsOf(sibling), p2], proofOf(b2)),
-    deny('ERR_CHAIN_LINK', { block: 2 }),
+    deny('ERR_SIG_INVALID', { block: 2 }),
     { request: read },
     'K2',
+  )
+  // the same holder key above both: only the parent id in the signing input tells them apart
+  const otherGrant = grant('chain/other', [{ type: 'actions', patterns: ['*'] }])
+  verify(
+    'chain/spliced-same-holder',
+    'block 1 of one grant to the assistant spliced under another grant to the assistant',
+    rawMandate([pairsOf(otherGrant)[0] as Pair, p1], proofOf(storySub)),
+    deny('ERR_SIG_INVALID', { block: 1 }),
+    { request: read },
+    'K2',
+  )
+  verify(
+    'chain/child-as-root',
+    'block 1 presented as block 0 of a chain whose principal is the key that signed it',
+    rawMandate([p1], proofOf(storySub), 1, keys.assistant.publicKey),
+    deny('ERR_SIG_INVALID', { block: 0 }),
+    { request: read, roots: [{ key: did('assistant'), name: 'assistant' }] },
+  )
+  verify(
+    'chain/root-as-child',
+    'block 0 appended again below block 1, signed by the principal, not by the holder above it',
+    rawMandate([p0, p1, p0], proofOf(storySub)),
+    deny('ERR_SIG_INVALID', { block: 2 }),
+    { request: read },
   )
   verify(
     'chain/truncated',
@@ -383,7 +460,7 @@ verify(
     'chain/duplicated',
     'a block repeated',
     rawMandate([p0, p1, p1, p2], proofOf(b2)),
-    deny('ERR_CHAIN_LINK', { block: 2 }),
+    deny('ERR_SIG_INVALID', { block: 2 }),
     { request: read },
     'K4',
   )
@@ -404,7 +481,7 @@ verify(
   verify(
     'proof/wrong-secret',
     'a bearer secret of another key',
-    rawMandate(pairsOf(storySub), [0, keys.mallory.secretKey]),
+    rawMandate(pairsOf(storySub), keys.mallory.secretKey),
     deny('ERR_PROOF', { block: 1 }),
     { request: read },
   )
@@ -539,7 +616,7 @@ verify(
   verify(
     'caveat/depth',
     'a block below a depth-0 caveat',
-    rawMandate([pairsOf(depthRoot)[0] as Pair, below], [0, keys.subagent.secretKey]),
+    rawMandate([pairsOf(depthRoot)[0] as Pair, below], keys.subagent.secretKey),
     deny('ERR_CHAIN_DEPTH', { block: 0, caveat: 'depth' }),
     { request: read },
   )
@@ -548,7 +625,7 @@ verify(
   verify(
     'caveat/bound',
     'a bearer holder below a bound caveat',
-    rawMandate([pairsOf(boundRoot)[0] as Pair, bearerBelow], [0, keys.subagent.secretKey]),
+    rawMandate([pairsOf(boundRoot)[0] as Pair, bearerBelow], keys.subagent.secretKey),
     deny('ERR_BOUND_REQUIRED', { block: 0, caveat: 'bound' }),
     { request: read },
   )
@@ -823,7 +900,10 @@ operation('op/key-weak', 'the identity point as a public key', { op: 'parsePubli
     payload.set(field, value)
     // Encoded past the 1024-byte text limit when asked to, as a careless implementation would.
     const bytes = encodeCbor(payload, { maxDepth: 8, maxEntries: 64, maxTextBytes: 2048, maxByteString: 16 * 1024 })
-    return toText('invocation', encodeCbor([bytes, getBackend().sign(keys.assistant.secretKey, signingInput('invocation', bytes))]))
+    return toText(
+      'invocation',
+      encodeCbor(concatBytes(getBackend().sign(keys.assistant.secretKey, signingInput('invocation', bytes)), bytes)),
+    )
   }
   verify(
     'resource/invocation-ok',
@@ -1059,7 +1139,7 @@ operation('op/key-weak', 'the identity point as a public key', { op: 'parsePubli
   verify(
     'time/root-issued-future-long',
     'a root issued 100 days ahead with a 200-day window',
-    rawBearer(rawRoot([windowAt(NOW + 300 * DAY)], keys.subagent, [[7, NOW + 100 * DAY]]), keys.subagent),
+    rawBearer(rawRoot([windowAt(NOW + 300 * DAY)], keys.subagent, { issuedAt: NOW + 100 * DAY }), keys.subagent),
     deny('ERR_TIME_INVALID', { block: 0 }),
     { request: read },
     'K7',
@@ -1129,20 +1209,14 @@ operation('op/key-weak', 'the identity point as a public key', { op: 'parsePubli
   const last = disjoint.blocks[1]
   if (!last || disjoint.proof.kind !== 'bearer') throw new Error('time8/inverted-late: a bearer child is needed')
   const invertedBlock = signRaw(
-    new Map<number, CborValue>([
-      [0, last.id],
-      [1, keys.subagent.publicKey],
-      [2, true],
-      [3, [windowAt(T0 + 4 * H, T0 + 5 * H)]],
-      [6, new Uint8Array(16).fill(8)],
-      [7, T0],
-    ]),
+    blockFields(keys.subagent.publicKey, [windowAt(T0 + 4 * H, T0 + 5 * H)]),
     keyPairFromSecret(disjoint.proof.secret),
+    last.id,
   )
   verify(
     'time/inverted-before-disjoint',
     'an inverted window in block 2 is reported before the empty intersection made by block 1',
-    rawMandate([...pairsOf(disjoint), invertedBlock], [0, keys.subagent.secretKey]),
+    rawMandate([...pairsOf(disjoint), invertedBlock], keys.subagent.secretKey),
     deny('ERR_TIME_INVALID', { block: 2, caveat: 'window' }),
     { request: read },
     'K7',
@@ -1193,24 +1267,14 @@ operation('op/key-weak', 'the identity point as a public key', { op: 'parsePubli
   const boundWire: CborValue = [10]
   /** A bearer holder (the sub-agent) in block 1 below `root`, carrying `caveats`, signed by the assistant. */
   const bearerChildRaw = (root: UnverifiedMandate, caveats: CborValue[]): Pair =>
-    signRaw(
-      new Map<number, CborValue>([
-        [0, root.blocks[0]?.id as Uint8Array],
-        [1, keys.subagent.publicKey],
-        [2, true],
-        [3, caveats],
-        [6, new Uint8Array(16).fill(9)],
-        [7, T0],
-      ]),
-      keys.assistant,
-    )
+    signRaw(blockFields(keys.subagent.publicKey, caveats), keys.assistant, root.blocks[0]?.id)
   const bySubagent = (text: string, id: string) =>
     formatInvocation(invoke(parseMandate(text), { action: 'slack:read', audience: 'svc', now: NOW, random: random(`${id}/inv`) }))
   const BOUND0 = { block: 0, caveat: 'bound' }
 
   // the caveat covers its own block: block 1 carries it and names a bearer
   const plain = grant('h8/plain', [])
-  const ownBlock = rawMandate([pairsOf(plain)[0] as Pair, bearerChildRaw(plain, [boundWire])], [0, keys.subagent.secretKey])
+  const ownBlock = rawMandate([pairsOf(plain)[0] as Pair, bearerChildRaw(plain, [boundWire])], keys.subagent.secretKey)
   verify(
     'holder/bound-own-block-bare',
     'block 1 carries a bound caveat but names a bearer holder; presented bare',
@@ -1234,7 +1298,7 @@ operation('op/key-weak', 'the identity point as a public key', { op: 'parsePubli
 
   // the block after it names a bearer: denied even when that bearer signs an invocation
   const boundRoot = grant('h8/bound', [{ type: 'bound' }])
-  const bearerNext = rawMandate([pairsOf(boundRoot)[0] as Pair, bearerChildRaw(boundRoot, [])], [0, keys.subagent.secretKey])
+  const bearerNext = rawMandate([pairsOf(boundRoot)[0] as Pair, bearerChildRaw(boundRoot, [])], keys.subagent.secretKey)
   verify(
     'holder/bound-next-bearer-invocation',
     'a bearer holder in the block after a bound caveat signs an invocation',
@@ -1286,14 +1350,14 @@ operation('op/key-weak', 'the identity point as a public key', { op: 'parsePubli
   verify(
     'holder/sealed-bound',
     'a bound mandate with a valid seal by its holder',
-    rawMandate(pairsOf(story), [1, sealBy(story, keys.assistant)]),
+    rawMandate(pairsOf(story), sealBy(story, keys.assistant)),
     deny('ERR_PROOF', { block: 0 }),
     { request: read },
   )
   verify(
     'holder/sealed-bound-caveat',
     'a bound mandate under a bound caveat with a valid seal by its holder',
-    rawMandate(pairsOf(boundRoot), [1, sealBy(boundRoot, keys.assistant)]),
+    rawMandate(pairsOf(boundRoot), sealBy(boundRoot, keys.assistant)),
     deny('ERR_PROOF', { block: 0 }),
     { request: read },
   )
@@ -1306,41 +1370,31 @@ operation('op/key-weak', 'the identity point as a public key', { op: 'parsePubli
     verify(
       'holder/seal-s-unreduced',
       'a seal whose S is not reduced (S + L)',
-      rawMandate(pairsOf(storySub), [1, concatBytes(good.subarray(0, 32), le32(s))]),
+      rawMandate(pairsOf(storySub), concatBytes(good.subarray(0, 32), le32(s))),
       deny('ERR_SIG_SCALAR', { block: 1 }),
       { request: read },
     )
     verify(
       'holder/seal-wrong-key',
       'a well-formed seal by a key other than the last holder’s (fails the equation)',
-      rawMandate(pairsOf(storySub), [1, sealBy(storySub, keys.assistant)]),
+      rawMandate(pairsOf(storySub), sealBy(storySub, keys.assistant)),
       deny('ERR_PROOF', { block: 1 }),
       { request: read },
     )
     const identity = new Uint8Array(32)
     identity[0] = 1
-    const idRoot = signRaw(
-      new Map<number, CborValue>([
-        [1, identity],
-        [2, true],
-        [3, [windowWire]],
-        [6, new Uint8Array(16).fill(9)],
-        [7, T0],
-        [8, keys.alice.publicKey],
-      ]),
-      keys.alice,
-    )
+    const idRoot = signRaw(blockFields(identity, [windowWire]), keys.alice)
     verify(
       'holder/bearer-identity-holder',
       'a bearer secret for a chain whose last holder key is the identity point',
-      rawMandate([idRoot], [0, keys.subagent.secretKey]),
+      rawMandate([idRoot], keys.subagent.secretKey),
       deny('ERR_PROOF', { block: 0 }),
       { request: read },
     )
     verify(
       'holder/seal-identity-holder',
       'a seal over a chain whose last holder key is the identity point (small order)',
-      rawMandate([idRoot], [1, getBackend().sign(keys.subagent.secretKey, signingInput('seal', sha256(idRoot[1])))]),
+      rawMandate([idRoot], getBackend().sign(keys.subagent.secretKey, signingInput('seal', sha256(idRoot[1])))),
       deny('ERR_KEY_WEAK', { block: 0 }),
       { request: read },
     )
@@ -1409,22 +1463,18 @@ operation('op/key-weak', 'the identity point as a public key', { op: 'parsePubli
     if (args === undefined) payload.delete(4)
     else payload.set(4, args)
     const bytes = encodeCbor(payload)
-    return toText('invocation', encodeCbor([bytes, getBackend().sign(keys.assistant.secretKey, signingInput('invocation', bytes))]))
+    return toText(
+      'invocation',
+      encodeCbor(concatBytes(getBackend().sign(keys.assistant.secretKey, signingInput('invocation', bytes)), bytes)),
+    )
   }
   /** A bearer root (holder: sub-agent) with one hand-written where caveat: rules as given. */
   const rawWhere = (rules: CborValue[], limits?: { maxDepth: number }) => {
-    const payload = new Map<number, CborValue>([
-      [1, keys.subagent.publicKey],
-      [2, true],
-      [3, [windowWire, [7, new Map([[1, rules]])]]],
-      [6, new Uint8Array(16).fill(8)],
-      [7, T0],
-      [8, keys.alice.publicKey],
-    ])
+    const payload = blockFields(keys.subagent.publicKey, [windowWire, [7, new Map([[1, rules]])]])
     const bytes = limits
       ? encodeCbor(payload, { maxDepth: limits.maxDepth, maxEntries: 64, maxTextBytes: 1024, maxByteString: 16 * 1024 })
       : encodeCbor(payload)
-    return rawBearer([bytes, getBackend().sign(keys.alice.secretKey, signingInput('block', bytes))], keys.subagent)
+    return rawBearer([bytes, getBackend().sign(keys.alice.secretKey, blockSigningInput(undefined, bytes))], keys.subagent)
   }
 
   // 1. argument depth: the arguments object is 1, each list or object adds 1, at most 4
@@ -1654,6 +1704,26 @@ operation('op/key-weak', 'the identity point as a public key', { op: 'parsePubli
       decision: 'allow',
     },
   )
+  // within one value: a byte string first, then the depth of a list or map, then an object's shape
+  const deep = (inner: CborValue): CborValue => [['a', [[[inner]]]]]
+  verify(
+    'args/invocation-bytes-at-depth-5',
+    'an invocation with a byte string where depth 5 would be: a byte string is no argument value, whatever its depth',
+    invokedWith('bytes-deep', deep(new Uint8Array([1]))),
+    deny('ERR_FORMAT'),
+  )
+  verify(
+    'args/invocation-bad-object-at-depth-5',
+    'an invocation with a map {1: 1} at depth 5: the depth is decided before the object shape is read',
+    invokedWith('bad-object-deep', deep(new Map([[1, 1]]))),
+    deny('ERR_LIMIT_DEPTH'),
+  )
+  verify(
+    'args/invocation-bad-object-at-depth-4',
+    'an invocation with a map {1: 1} at depth 4: not an object',
+    invokedWith('bad-object-4', [['a', [[new Map([[1, 1]])]]]]),
+    deny('ERR_FORMAT'),
+  )
   verify(
     'args/invocation-empty-map',
     'an invocation with a = {} (an object is {0: pairs})',
@@ -1707,7 +1777,6 @@ operation('op/key-weak', 'the identity point as a public key', { op: 'parsePubli
   const otherRoots = [{ key: did('bob'), name: 'bob' }]
   const bytesOf = (h: string) => Uint8Array.from(Buffer.from(h, 'hex'))
   const cbor = (h: string) => toText('mandate', bytesOf(h))
-  const short = (sig: Uint8Array) => sig.subarray(0, 63)
   const flip = (sig: Uint8Array) => {
     const out = new Uint8Array(sig)
     out[40] = (out[40] as number) ^ 1
@@ -1715,6 +1784,8 @@ operation('op/key-weak', 'the identity point as a public key', { op: 'parsePubli
   }
   /** The same map with a non-minimal head: `a8` becomes `b8 08`. */
   const wideHead = (bytes: Uint8Array) => concatBytes(Uint8Array.of(0xb8, (bytes[0] as number) & 0x1f), bytes.subarray(1))
+  /** The same array with a non-minimal head: `84` becomes `98 04`. */
+  const wideArrayHead = (bytes: Uint8Array) => concatBytes(Uint8Array.of(0x98, (bytes[0] as number) & 0x1f), bytes.subarray(1))
   const fields = (payload: Uint8Array) => new Map(decodeCbor(payload) as Map<number, CborValue>)
   const edit = (m: Map<number, CborValue>, set: [number, CborValue][], drop: number[] = []) => {
     const out = new Map(m)
@@ -1722,16 +1793,14 @@ operation('op/key-weak', 'the identity point as a public key', { op: 'parsePubli
     for (const [k, v] of set) out.set(k, v)
     return out
   }
-  const top = (entries: [number, CborValue][]) => toText('mandate', encodeCbor(new Map(entries)))
-  const chainOf = (pairs: readonly Pair[]): CborValue => pairs.map((p) => [...p])
-  const envelope = (payload: Uint8Array, signature: Uint8Array) => toText('invocation', encodeCbor([payload, signature]))
+  const envelope = (payload: Uint8Array, signature: Uint8Array) => toText('invocation', encodeCbor(concatBytes(signature, payload)))
   const signInvocation = (payload: Uint8Array, key: KeyPair) => getBackend().sign(key.secretKey, signingInput('invocation', payload))
   const text = formatMandate(storySub)
 
   // 1. text form: prefix, then length, then base64url; the prefix decides how bytes are read
   verify(
     `${P}/text-invocation-prefix-on-mandate`,
-    'mandate bytes under the invocation prefix mni1_: read as an invocation, which is [payload, signature]',
+    'mandate bytes under the invocation prefix mni1_: read as an invocation, which is a byte string',
     toText('invocation', storySub.bytes),
     deny('ERR_FORMAT'),
     { request: read },
@@ -1829,116 +1898,114 @@ operation('op/key-weak', 'the identity point as a public key', { op: 'parsePubli
     request: read,
   })
 
-  // 3. outside in: an item's own shape (signature lengths included) before the bytes it carries
+  // 3. outside in: the mandate's own bytes, then each block's envelope, then its payload
   verify(
-    `${P}/sig-length-over-payload-cbor`,
-    'block 1: a 63-byte signature and a payload with a non-minimal map head',
-    rawMandate([p0, [wideHead(p1[0]), short(p1[1])]], proof),
-    deny('ERR_SIG_LENGTH', { block: 1 }),
-    { request: read },
-  )
-  verify(
-    `${P}/block0-payload-over-block1-sig-length`,
-    'a non-minimal head in block 0 payload and a 63-byte signature on block 1: block 0 is read first',
-    rawMandate(
-      [
-        [wideHead(p0[0]), p0[1]],
-        [p1[0], short(p1[1])],
-      ],
-      proof,
-    ),
+    `${P}/block0-payload-over-block1-short`,
+    'a non-minimal head in block 0 payload and block 1 cut to 64 bytes: block 0 is read first',
+    rawMandateWire([wireBlock([wideArrayHead(p0[0]), p0[1]]), p1[1]], proof),
     deny('ERR_CBOR_NONCANONICAL', { block: 0 }),
     { request: read },
   )
   verify(
-    `${P}/outer-cbor-over-sig-length`,
-    'a non-minimal head on the mandate map and a 63-byte signature on block 1',
-    cbor(
-      `b803${toHex(
-        encodeCbor(
-          new Map<number, CborValue>([
-            [0, 1],
-            [1, chainOf([p0, [p1[0], short(p1[1])]])],
-            [2, proof],
-          ]),
-        ),
-      ).slice(2)}`,
-    ),
+    `${P}/outer-cbor-over-block-short`,
+    'a non-minimal head on the mandate array and block 1 cut to 64 bytes: the outer item is read first',
+    cbor(`9803${toHex(encodeCbor([1, [keys.alice.publicKey, wireBlock(p0), p1[1]], proof as Uint8Array])).slice(2)}`),
     deny('ERR_CBOR_NONCANONICAL'),
     { request: read },
   )
   verify(
-    `${P}/sig-length-over-root`,
-    'a 63-byte signature on block 1 at a verifier that does not trust the principal: step 2 before step 3',
-    rawMandate([p0, [p1[0], short(p1[1])]], proof),
-    deny('ERR_SIG_LENGTH', { block: 1 }),
+    `${P}/block-short-over-root`,
+    'block 1 cut to 64 bytes at a verifier that does not trust the principal: step 2 before step 3',
+    rawMandateWire([wireBlock(p0), p1[1]], proof),
+    deny('ERR_FORMAT', { block: 1 }),
+    { request: read, roots: otherRoots },
+  )
+  verify(
+    `${P}/block-payload-shape-over-signature-and-root`,
+    'block 1 payload cut to three elements, its signature no longer matching, at a verifier that does not trust the principal',
+    rawMandate([p0, [encodeCbor((decodeCbor(p1[0]) as CborValue[]).slice(0, 3)), p1[1]]], proof),
+    deny('ERR_FORMAT', { block: 1 }),
     { request: read, roots: otherRoots },
   )
   const inv = asAssistant(story, 'prec-inv', 'email:read')
   verify(
-    `${P}/invocation-sig-length-over-payload`,
-    'an invocation with a 63-byte signature and a payload with a non-minimal head: no block',
-    envelope(wideHead(inv.payload), short(inv.signature)),
-    deny('ERR_SIG_LENGTH'),
+    `${P}/invocation-short`,
+    'an invocation of 64 bytes: a signature and no payload',
+    toText('invocation', encodeCbor(inv.signature)),
+    deny('ERR_FORMAT'),
+  )
+  verify(
+    `${P}/invocation-payload-cbor-over-signature`,
+    'an invocation whose payload has a non-minimal map head and whose signature fails: structure first, no block',
+    envelope(wideHead(inv.payload), inv.signature),
+    deny('ERR_CBOR_NONCANONICAL'),
   )
 
-  // 4. the proof is read after the chain (key 2 after key 1), and before any signature
+  // 4. the chain: its principal, then its length, then each block; the proof after the chain,
+  // and all of it before any signature
+  verify(
+    `${P}/principal-short-over-block0`,
+    'a 31-byte principal and a non-minimal head in block 0 payload: the principal is read first',
+    toText(
+      'mandate',
+      encodeCbor([1, [keys.alice.publicKey.subarray(0, 31), wireBlock([wideArrayHead(p0[0]), p0[1]])], proof as Uint8Array]),
+    ),
+    deny('ERR_FORMAT'),
+    { request: read },
+  )
+  verify(
+    `${P}/chain-depth-over-block0`,
+    'seventeen blocks, block 0 with a non-minimal payload head: the block count is checked before any block is read',
+    rawMandate([[wideArrayHead(p0[0]), p0[1]], ...Array.from({ length: 16 }, () => p1)], proof),
+    deny('ERR_CHAIN_DEPTH'),
+    { request: read },
+  )
   verify(
     `${P}/proof-secret-size-over-signature`,
-    'a 31-byte bearer secret and a bad signature on block 1: structure (step 2) first',
-    rawMandate([p0, [p1[0], flip(p1[1])]], [0, new Uint8Array(31)]),
+    'a 31-byte proof and a bad signature on block 1: structure (step 2) first',
+    rawMandate([p0, [p1[0], flip(p1[1])]], new Uint8Array(31)),
     deny('ERR_PROOF'),
     { request: read },
   )
   verify(
-    `${P}/proof-seal-size-over-root`,
-    'a 63-byte seal at a verifier that does not trust the principal',
-    rawMandate(pairsOf(storySub), [1, new Uint8Array(63)]),
-    deny('ERR_SIG_LENGTH'),
+    `${P}/proof-size-over-root`,
+    'a 63-byte proof at a verifier that does not trust the principal',
+    rawMandate(pairsOf(storySub), new Uint8Array(63)),
+    deny('ERR_PROOF'),
     { request: read, roots: otherRoots },
   )
-  const b1Fields = fields(p1[0])
   verify(
     `${P}/block-format-over-proof-size`,
-    'an unknown field in block 1 and a 31-byte bearer secret: the chain is read before the proof',
-    rawMandate([p0, signRaw(edit(b1Fields, [[9, 'x']]), keys.assistant)], [0, new Uint8Array(31)]),
+    'an unknown extra key in block 1 and a 31-byte proof: the chain is read before the proof',
+    rawMandate(
+      [p0, signRaw(blockFields(keys.subagent.publicKey, [], { extra: [[3, 'x']] }), keys.assistant, storySub.blocks[0]?.id)],
+      new Uint8Array(31),
+    ),
     deny('ERR_FORMAT', { block: 1 }),
     { request: read },
   )
 
-  // 5. version first in every map that has one (key 0), then unknown keys, then fields in key order
+  // 5. version first (element 0 of a mandate, key 0 of a payload map), then the shape, then fields in order
+  const chain = rawChain([p0, p1])
+  const top = (elements: CborValue[]) => toText('mandate', encodeCbor(elements))
   verify(
-    `${P}/mandate-missing-version-unknown-key`,
-    'a mandate without key 0 and with an unknown key 3',
-    top([
-      [1, chainOf([p0, p1])],
-      [2, proof],
-      [3, 'x'],
-    ]),
+    `${P}/mandate-missing-version-extra-element`,
+    'a mandate [chain, proof, "x", "y"] without its version: element 0 is not 1',
+    top([chain, proof as Uint8Array, 'x', 'y']),
     deny('ERR_VERSION'),
     { request: read },
   )
   verify(
-    `${P}/mandate-version-2-unknown-key`,
-    'a mandate with version 2 and an unknown key 3',
-    top([
-      [0, 2],
-      [1, chainOf([p0, p1])],
-      [2, proof],
-      [3, 'x'],
-    ]),
+    `${P}/mandate-version-2-extra-element`,
+    'a mandate with version 2 and a fourth element',
+    top([2, chain, proof as Uint8Array, 'x']),
     deny('ERR_VERSION'),
     { request: read },
   )
   verify(
-    `${P}/mandate-unknown-key-over-block`,
-    'an unknown mandate key 3 and a non-minimal head in block 0 payload: the mandate map is read first',
-    top([
-      [0, 1],
-      [1, chainOf([[wideHead(p0[0]), p0[1]], p1])],
-      [2, proof],
-      [3, 'x'],
-    ]),
+    `${P}/mandate-extra-element-over-block`,
+    'a fourth mandate element and a non-minimal head in block 0 payload: the mandate array is read first',
+    top([1, rawChain([[wideArrayHead(p0[0]), p0[1]], p1]), proof as Uint8Array, 'x']),
     deny('ERR_FORMAT'),
     { request: read },
   )
@@ -1951,43 +2018,28 @@ operation('op/key-weak', 'the identity point as a public key', { op: 'parsePubli
     deny('ERR_VERSION'),
   )
 
-  // 6. prev missing is a structure failure (step 2, ERR_CHAIN_LINK) at the block
-  const noPrev = edit(b1Fields, [], [0])
+  // 6. a block's fields in order: holder, bearer, issued_at, caveats (list, then count), extra (map, keys, nonce rule, name, purpose)
+  const sub = keys.subagent.publicKey
+  const at1 = (fields: CborValue) => rawMandate([p0, signRaw(fields, keys.assistant, storySub.blocks[0]?.id)], proof)
   verify(
-    `${P}/prev-missing-over-signature-and-root`,
-    'block 1 without prev, its signature no longer matching, at a verifier that does not trust the principal',
-    rawMandate([p0, [encodeCbor(noPrev), p1[1]]], proof),
-    deny('ERR_CHAIN_LINK', { block: 1 }),
-    { request: read, roots: otherRoots },
-  )
-  verify(
-    `${P}/unknown-key-over-prev-missing`,
-    'block 1 without prev and with an unknown key 9: unknown keys first',
-    rawMandate([p0, signRaw(edit(noPrev, [[9, 'x']]), keys.assistant)], proof),
+    `${P}/block-holder-over-bearer`,
+    'a 31-byte holder and bearer written as 1: ERR_FORMAT either way, at block 1',
+    at1([sub.subarray(0, 31), 1, T0, []]),
     deny('ERR_FORMAT', { block: 1 }),
     { request: read },
   )
   verify(
-    `${P}/prev-missing-over-principal`,
-    'block 1 without prev and with a principal: key 0 before key 8',
-    rawMandate([p0, signRaw(edit(noPrev, [[8, keys.alice.publicKey]]), keys.assistant)], proof),
-    deny('ERR_CHAIN_LINK', { block: 1 }),
+    `${P}/block-caveat-count-over-extra`,
+    '33 caveats and an empty extra map: the caveat count is read first',
+    at1([sub, true, T0, Array.from({ length: 33 }, () => [1, ['*']]), new Map()]),
+    deny('ERR_LIMIT_COUNT', { block: 1 }),
     { request: read },
   )
-
-  // 7. principal misplaced or missing: ERR_FORMAT at step 2
   verify(
-    `${P}/principal-in-block1-over-signature-and-root`,
-    'block 1 names a principal, its signature no longer matching, at a verifier that does not trust the principal',
-    rawMandate([p0, [encodeCbor(edit(b1Fields, [[8, keys.alice.publicKey]])), p1[1]]], proof),
+    `${P}/block-format-over-caveat-frame`,
+    'a malformed caveat frame [] and a nonce in the bearer block: the structure (step 2) before any caveat (step 9a)',
+    at1([sub, true, T0, [[]], new Map([[0, new Uint8Array(16)]])]),
     deny('ERR_FORMAT', { block: 1 }),
-    { request: read, roots: otherRoots },
-  )
-  verify(
-    `${P}/principal-missing-over-block1`,
-    'block 0 without a principal and a 63-byte signature on block 1',
-    rawMandate([signRaw(edit(fields(p0[0]), [], [8]), keys.alice), [p1[0], short(p1[1])]], proof),
-    deny('ERR_FORMAT', { block: 0 }),
     { request: read },
   )
 
@@ -2077,20 +2129,14 @@ operation('op/key-weak', 'the identity point as a public key', { op: 'parsePubli
   )
   const onePass = subGrant('prec-pass', [{ type: 'audience', names: ['other'] }], [{ type: 'depth', max: 0 }])
   const third = signRaw(
-    new Map<number, CborValue>([
-      [0, onePass.blocks[1]?.id as Uint8Array],
-      [1, keys.carol.publicKey],
-      [2, true],
-      [3, []],
-      [6, new Uint8Array(16)],
-      [7, T0],
-    ]),
+    blockFields(keys.carol.publicKey, []),
     keyPairFromSecret((onePass.proof as { secret: Uint8Array }).secret),
+    onePass.blocks[1]?.id,
   )
   verify(
     `${P}/chain-pass-audience-before-depth`,
     'an audience caveat failing in block 0 and a depth caveat failing in block 1: one pass in chain order',
-    rawMandate([...pairsOf(onePass), third], [0, keys.carol.secretKey]),
+    rawMandate([...pairsOf(onePass), third], keys.carol.secretKey),
     deny('ERR_AUDIENCE', { block: 0, caveat: 'audience' }),
     { request: read },
   )

@@ -80,14 +80,13 @@ function decodePairs(raw: CborValue, what: string, depth: number): Args {
 /** Decode one argument value; `depth` is the depth the value has if it is a list or object. */
 export function decodeValue(raw: CborValue, what: string, depth = OPERAND_DEPTH): ArgValue {
   if (typeof raw === 'string' || typeof raw === 'number' || typeof raw === 'boolean') return raw
+  if (raw instanceof Uint8Array) fail('ERR_FORMAT', `${what}: byte strings are not argument values`)
+  // Depth is decided by where a list or map sits, before its own shape is read (spec §5.6).
   if (depth > MAX_ARG_DEPTH) fail('ERR_LIMIT_DEPTH', `${what}: nested deeper than ${MAX_ARG_DEPTH}`)
   if (Array.isArray(raw)) return (raw as CborValue[]).map((v) => decodeValue(v, what, depth + 1))
-  if (raw instanceof Map) {
-    const map = raw as CborMap
-    if (map.size !== 1 || !map.has(0)) fail('ERR_FORMAT', `${what}: an object is {0: pairs}`)
-    return decodePairs(map.get(0) as CborValue, what, depth)
-  }
-  fail('ERR_FORMAT', `${what}: byte strings are not argument values`)
+  const map = raw as CborMap
+  if (map.size !== 1 || !map.has(0)) fail('ERR_FORMAT', `${what}: an object is {0: pairs}`)
+  return decodePairs(map.get(0) as CborValue, what, depth)
 }
 
 /**

@@ -2,8 +2,8 @@
  * Revocation statements (spec §9.1): a signed request to revoke, suspend or resume one
  * block, optionally only for some actions.
  *
- *     revocation = [payload (bstr), signature (bstr 64)]
- *     payload    = { 0: version, 1: chain prefix [+ block] (blocks 0..target),
+ *     revocation = bstr: signature (64 bytes) ‖ payload
+ *     payload    = { 0: version, 1: chain prefix [principal, + block] (blocks 0..target),
  *                    2: kind (0 revoke, 1 suspend, 2 resume), ? 3: actions [+ pattern],
  *                    4: signer (bstr 32), 5: nonce (bstr 16), 6: created (uint),
  *                    ? 7: reason (tstr), ? 8: audience (tstr) }
@@ -24,7 +24,7 @@ import { toDidKey } from '../crypto/keys.js'
 import { fail } from '../errors.js'
 import { equalBytes, toHex, utf8 } from '../internal/bytes.js'
 import { systemClock } from '../internal/clock.js'
-import type { UnverifiedBlock } from '../token/block.js'
+import { joinSigned, type UnverifiedBlock } from '../token/block.js'
 import { decodeChain, encodeChain, FORMAT_VERSION, type KeyInput, toKeyPair, type UnverifiedMandate } from '../token/mandate.js'
 import { decodeEnvelope } from '../token/signed.js'
 import { signingInput } from '../token/signing.js'
@@ -111,7 +111,7 @@ export function createRevocation(options: RevocationOptions): UnverifiedRevocati
   if (options.audience !== undefined) m.set(8, options.audience)
   const payload = encodeCbor(m)
   const signature = getBackend(options.backend).sign(signer.secretKey, signingInput('revocation', payload))
-  return parseRevocation(encodeCbor([payload, signature]))
+  return parseRevocation(encodeCbor(joinSigned(signature, payload)))
 }
 
 /**
@@ -176,9 +176,9 @@ export function parseRevocation(input: string | Uint8Array): UnverifiedRevocatio
 }
 
 /**
- * Check a statement's signatures and authority: the prefix links and every block signature
- * (block 0 under its stated principal), the statement signature, and that the signer may
- * revoke the target. Throws a `MandateError`: `ERR_SIG_*`/`ERR_CHAIN_LINK` for bad
+ * Check a statement's signatures and authority: every block signature of the prefix (block 0
+ * under the principal its chain names, each block bound to its parent), the statement signature, and that the signer may
+ * revoke the target. Throws a `MandateError`: `ERR_SIG_*` for bad
  * signatures, `ERR_HOLDER_MISMATCH` for a signer without authority (a descendant, say).
  * Whether the principal is trusted is the caller's business.
  *

@@ -355,10 +355,10 @@ const responses = {
     '`ERR_REQUEST_MALFORMED` (a bad field, number or id), a token parsing code (`ERR_TEXT_FORMAT`, `ERR_CBOR_*`, `ERR_FORMAT`, `ERR_VERSION`, `ERR_KEY_FORMAT`, …), or `ERR_APPROVAL_INVALID` (the approval names another invocation).',
   ),
   SignatureRejected: errorResponse(
-    'A token signature or proof fails (`ERR_SIG_*`, `ERR_KEY_WEAK`, `ERR_CHAIN_LINK`, `ERR_PROOF`), or the statement or invocation is too old or dated in the future (`ERR_REQUEST_STALE`).',
+    'A token signature or proof fails (`ERR_SIG_*`, `ERR_KEY_WEAK`, `ERR_PROOF`), or the statement or invocation is too old or dated in the future (`ERR_REQUEST_STALE`).',
   ),
   Unauthenticated: errorResponse(
-    'The request signature is missing (`ERR_AUTH_REQUIRED`), wrong (`ERR_AUTH_INVALID`), outside its window (`ERR_REQUEST_STALE`) or replayed (`ERR_AUTH_REPLAY`); or a token signature fails (`ERR_SIG_*`, `ERR_CHAIN_LINK`, `ERR_PROOF`, `ERR_APPROVAL_INVALID`); or the invocation is stale (`ERR_REQUEST_STALE`).',
+    'The request signature is missing (`ERR_AUTH_REQUIRED`), wrong (`ERR_AUTH_INVALID`), outside its window (`ERR_REQUEST_STALE`) or replayed (`ERR_AUTH_REPLAY`); or a token signature fails (`ERR_SIG_*`, `ERR_PROOF`, `ERR_APPROVAL_INVALID`); or the invocation is stale (`ERR_REQUEST_STALE`).',
     { 'accept-signature': { $ref: '#/components/headers/AcceptSignature' } },
   ),
   Forbidden: errorResponse(

@@ -1,7 +1,7 @@
 /**
  * Approvals (spec §5.8): a human approver's signature over one invocation's id.
  *
- *     approval = [payload (bstr), signature (bstr 64)]
+ *     approval = bstr: signature (64 bytes) ‖ payload
  *     payload  = { 0: version, 1: invocation id (bstr 32), 2: approver (bstr 32),
  *                  3: issued_at, 4: expires, 5: note? }
  *
@@ -14,6 +14,7 @@ import { getBackend } from '../crypto/ed25519.js'
 import { fail } from '../errors.js'
 import { abytes, utf8 } from '../internal/bytes.js'
 import { systemClock } from '../internal/clock.js'
+import { joinSigned } from './block.js'
 import type { UnverifiedInvocation } from './invocation.js'
 import { FORMAT_VERSION, type KeyInput, toKeyPair } from './mandate.js'
 import { decodeEnvelope } from './signed.js'
@@ -71,7 +72,7 @@ export function approve(options: ApproveOptions): UnverifiedApproval {
   if (options.note !== undefined) m.set(5, options.note)
   const payload = encodeCbor(m)
   const signature = getBackend(options.backend).sign(pair.secretKey, signingInput('approval', payload))
-  return parseApproval(encodeCbor([payload, signature]))
+  return parseApproval(encodeCbor(joinSigned(signature, payload)))
 }
 
 /** The text form, `mna1_…`. *

@@ -1,20 +1,14 @@
 /**
- * Blocks (spec §3, §5.2): `[payload, signature]`, the payload a CBOR map:
+ * Blocks (spec §3, §5.2). On the wire a block is one byte string, its 64-byte signature
+ * followed by the payload, a CBOR array:
  *
- * | key | field     | type            | presence                         |
- * |-----|-----------|-----------------|----------------------------------|
- * | 0   | prev      | bstr 32         | every block but the root         |
- * | 1   | holder    | bstr 32         | required                         |
- * | 2   | bearer    | true            | only when the holder is a bearer |
- * | 3   | caveats   | [caveat*]       | required (may be empty)          |
- * | 4   | name      | tstr            | optional                         |
- * | 5   | purpose   | tstr            | optional                         |
- * | 6   | nonce     | bstr 16         | required                         |
- * | 7   | issued_at | uint seconds    | required                         |
- * | 8   | principal | bstr 32         | block 0 only, required there     |
+ *     payload = [holder (bstr 32), bearer (bool), issued_at (uint), caveats [caveat*], extra?]
+ *     extra   = { 0: nonce (bstr 16)?, 1: name (tstr)?, 2: purpose (tstr)? }   ; never empty
  *
- * The principal field names the root key so that a verifier can find it in its pinned set
- * by exact bytes; trust still comes only from that set, never from the token.
+ * Nothing the verifier can derive travels: the previous block is bound through the signing
+ * input (its id is signed along with the payload, spec §4.4), the principal is carried once
+ * by the chain, and a bearer block needs no nonce because its holder key is fresh. A bound
+ * block carries a nonce so that two identical grants to one agent key get distinct ids.
  *
  * A block's id is SHA-256 of its signature: unique under the strict profile, and the key
  * for revocations and usage counters.
@@ -28,7 +22,7 @@ import { type CborMap, type CborValue, decodeCbor, encodeCbor } from '../cbor/co
 import { TOKEN_LIMITS } from '../cbor/limits.js'
 import { sha256 } from '../crypto/hash.js'
 import { fail, MandateError } from '../errors.js'
-import { toHex, utf8 } from '../internal/bytes.js'
+import { concatBytes, toHex, utf8 } from '../internal/bytes.js'
 
 /** A block as read from a token, before any signature is checked. */
 export interface UnverifiedBlock {
@@ -40,95 +34,93 @@ export interface UnverifiedBlock {
   /** The exact payload bytes that were signed. */
   readonly payload: Uint8Array
   readonly signature: Uint8Array
-  readonly prev: Uint8Array | undefined
   readonly holder: Uint8Array
   readonly bearer: boolean
   readonly caveats: readonly DecodedCaveat[]
   readonly name: string | undefined
   readonly purpose: string | undefined
-  readonly nonce: Uint8Array
+  /** Present exactly on blocks naming a bound holder. */
+  readonly nonce: Uint8Array | undefined
   readonly issuedAt: number
-  /** The principal's key, on block 0 only. */
+  /** The chain's principal, on block 0 only (carried once by the chain, not by the block). */
   readonly principal: Uint8Array | undefined
 }
 
 /** What the signer of a block decides. */
 export interface BlockContent {
-  readonly prev: Uint8Array | undefined
   readonly holder: Uint8Array
   readonly bearer: boolean
   readonly caveats: readonly CborValue[]
   readonly name: string | undefined
   readonly purpose: string | undefined
-  readonly nonce: Uint8Array
+  /** Required when `bearer` is false, absent when it is true. */
+  readonly nonce: Uint8Array | undefined
   readonly issuedAt: number
-  readonly principal: Uint8Array | undefined
 }
 
-const FIELDS = [0, 1, 2, 3, 4, 5, 6, 7, 8]
+/** Signature length; a block, invocation, approval or statement starts with it. */
+export const SIGNATURE_BYTES = 64
 
 /** Encode a block payload. */
 export function encodeBlockPayload(c: BlockContent): Uint8Array {
-  const m = new Map<number, CborValue>()
-  if (c.prev) m.set(0, c.prev)
-  m.set(1, c.holder)
-  if (c.bearer) m.set(2, true)
-  m.set(3, [...c.caveats])
-  if (c.name !== undefined) m.set(4, c.name)
-  if (c.purpose !== undefined) m.set(5, c.purpose)
-  m.set(6, c.nonce)
-  m.set(7, c.issuedAt)
-  if (c.principal) m.set(8, c.principal)
-  const bytes = encodeCbor(m)
+  const extra = new Map<number, CborValue>()
+  if (c.nonce) extra.set(0, c.nonce)
+  if (c.name !== undefined) extra.set(1, c.name)
+  if (c.purpose !== undefined) extra.set(2, c.purpose)
+  const fields: CborValue[] = [c.holder, c.bearer, c.issuedAt, [...c.caveats]]
+  if (extra.size > 0) fields.push(extra)
+  const bytes = encodeCbor(fields)
   if (bytes.length > TOKEN_LIMITS.maxBlockBytes) fail('ERR_LIMIT_SIZE', `block payload exceeds ${TOKEN_LIMITS.maxBlockBytes} bytes`)
   return bytes
 }
 
-/** Decode `[payload, signature]` at position `index`. Structure only: no signature work. */
-export function decodeBlock(raw: CborValue, index: number): UnverifiedBlock {
+/** The wire form of a signed object: one byte string, the signature then the payload. */
+export function joinSigned(signature: Uint8Array, payload: Uint8Array): Uint8Array {
+  return concatBytes(signature, payload)
+}
+
+/**
+ * Decode the block at position `index` of a chain whose principal is `principal`.
+ * Structure only: no signature work.
+ */
+export function decodeBlock(raw: CborValue, index: number, principal: Uint8Array): UnverifiedBlock {
   const at = { block: index }
-  if (!Array.isArray(raw) || raw.length !== 2) fail('ERR_FORMAT', `block ${index}: expected [payload, signature]`, at)
-  const [payload, signature] = raw as CborValue[]
-  if (!(payload instanceof Uint8Array)) fail('ERR_FORMAT', `block ${index}: payload must be a byte string`, at)
-  if (!(signature instanceof Uint8Array)) fail('ERR_FORMAT', `block ${index}: signature must be a byte string`, at)
-  if (signature.length !== 64) fail('ERR_SIG_LENGTH', `block ${index}: signature is ${signature.length} bytes, expected 64`, at)
+  if (!(raw instanceof Uint8Array)) fail('ERR_FORMAT', `block ${index}: a block is a byte string (signature ‖ payload)`, at)
+  if (raw.length <= SIGNATURE_BYTES)
+    fail('ERR_FORMAT', `block ${index}: ${raw.length} bytes cannot hold a 64-byte signature and a payload`, at)
+  const signature = raw.subarray(0, SIGNATURE_BYTES)
+  const payload = raw.subarray(SIGNATURE_BYTES)
   if (payload.length > TOKEN_LIMITS.maxBlockBytes)
     fail('ERR_LIMIT_SIZE', `block ${index}: payload exceeds ${TOKEN_LIMITS.maxBlockBytes} bytes`, at)
-  let m: CborValue
+  let decoded: CborValue
   try {
-    m = decodeCbor(payload)
+    decoded = decodeCbor(payload)
   } catch (e) {
     throw withBlock(e, index)
   }
-  if (!(m instanceof Map)) fail('ERR_FORMAT', `block ${index}: payload must be a map`, at)
-  const map = m as CborMap
-  for (const k of map.keys()) if (!FIELDS.includes(k)) fail('ERR_FORMAT', `block ${index}: unknown field ${k}`, at)
-  const prev = map.get(0)
-  if (index === 0 && prev !== undefined) fail('ERR_CHAIN_LINK', 'block 0 must not name a previous block', at)
-  if (index > 0 && prev === undefined) fail('ERR_CHAIN_LINK', `block ${index} does not name its previous block`, at)
-  if (prev !== undefined && !(prev instanceof Uint8Array && prev.length === 32))
-    fail('ERR_FORMAT', `block ${index}: prev must be 32 bytes`, at)
-  const holder = map.get(1)
+  if (!Array.isArray(decoded) || decoded.length < 4 || decoded.length > 5)
+    fail('ERR_FORMAT', `block ${index}: payload must be [holder, bearer, issued_at, caveats, extra?]`, at)
+  const [holder, bearer, issuedAt, caveats, extra] = decoded as CborValue[]
   if (!(holder instanceof Uint8Array) || holder.length !== 32) fail('ERR_FORMAT', `block ${index}: holder must be a 32-byte key`, at)
-  const bearer = map.get(2)
-  if (bearer !== undefined && bearer !== true) fail('ERR_FORMAT', `block ${index}: bearer is present only as true`, at)
-  const caveats = map.get(3)
+  if (typeof bearer !== 'boolean') fail('ERR_FORMAT', `block ${index}: bearer must be true or false`, at)
+  if (typeof issuedAt !== 'number' || issuedAt < 0) fail('ERR_FORMAT', `block ${index}: issued_at must be an unsigned integer`, at)
   if (!Array.isArray(caveats)) fail('ERR_FORMAT', `block ${index}: caveats must be a list`, at)
   const caveatList = caveats as CborValue[]
   if (caveatList.length > TOKEN_LIMITS.maxCaveats) {
     fail('ERR_LIMIT_COUNT', `block ${index}: ${caveatList.length} caveats exceed ${TOKEN_LIMITS.maxCaveats}`, at)
   }
-  const name = optText(map.get(4), index, 'name')
-  const purpose = optText(map.get(5), index, 'purpose')
-  const nonce = map.get(6)
-  if (!(nonce instanceof Uint8Array) || nonce.length !== 16) fail('ERR_FORMAT', `block ${index}: nonce must be 16 bytes`, at)
-  const issuedAt = map.get(7)
-  if (typeof issuedAt !== 'number' || issuedAt < 0) fail('ERR_FORMAT', `block ${index}: issued_at must be an unsigned integer`, at)
-  const principal = map.get(8)
-  if (index === 0 && !(principal instanceof Uint8Array && principal.length === 32)) {
-    fail('ERR_FORMAT', 'block 0 must name its 32-byte principal key', at)
+  let map: CborMap = new Map()
+  if (extra !== undefined) {
+    if (!(extra instanceof Map) || extra.size === 0) fail('ERR_FORMAT', `block ${index}: extra must be a non-empty map`, at)
+    map = extra as CborMap
+    for (const k of map.keys()) if (k > 2) fail('ERR_FORMAT', `block ${index}: unknown extra field ${k}`, at)
   }
-  if (index > 0 && principal !== undefined) fail('ERR_FORMAT', `block ${index}: only block 0 names a principal`, at)
+  const nonce = map.get(0)
+  if (bearer && nonce !== undefined) fail('ERR_FORMAT', `block ${index}: a bearer block carries no nonce (its holder key is fresh)`, at)
+  if (!bearer && !(nonce instanceof Uint8Array && nonce.length === 16))
+    fail('ERR_FORMAT', `block ${index}: a block naming a bound holder carries a 16-byte nonce`, at)
+  const name = optText(map.get(1), index, 'name')
+  const purpose = optText(map.get(2), index, 'purpose')
   const id = sha256(signature)
   return {
     index,
@@ -136,15 +128,14 @@ export function decodeBlock(raw: CborValue, index: number): UnverifiedBlock {
     idHex: toHex(id),
     payload,
     signature,
-    prev: prev as Uint8Array | undefined,
     holder: holder as Uint8Array,
-    bearer: bearer === true,
+    bearer: bearer as boolean,
     caveats: caveatList.map(decodeCaveat),
     name,
     purpose,
-    nonce: nonce as Uint8Array,
+    nonce: nonce as Uint8Array | undefined,
     issuedAt: issuedAt as number,
-    principal: principal as Uint8Array | undefined,
+    principal: index === 0 ? principal : undefined,
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * Invocations (spec §5.7): a request to use a mandate, signed by its last holder.
  *
- *     invocation = [payload (bstr), signature (bstr 64)]
+ *     invocation = bstr: signature (64 bytes) ‖ payload
  *     payload    = { 0: version, 1: chain, 2: action, 3: resource?, 4: args?, 5: audience,
  *                    6: nonce (bstr 16), 7: issued_at, 8: intent? }
  *
@@ -23,7 +23,7 @@ import { randomBytes, sha256 } from '../crypto/hash.js'
 import { fail } from '../errors.js'
 import { abytes, toHex, utf8 } from '../internal/bytes.js'
 import { systemClock } from '../internal/clock.js'
-import type { UnverifiedBlock } from './block.js'
+import { joinSigned, type UnverifiedBlock } from './block.js'
 import { decodeChain, encodeChain, FORMAT_VERSION, type KeyInput, toKeyPair, type UnverifiedMandate } from './mandate.js'
 import { decodeEnvelope } from './signed.js'
 import { signingInput } from './signing.js'
@@ -116,7 +116,7 @@ export function invoke(mandate: UnverifiedMandate, options: InvokeOptions): Unve
   if (options.intent !== undefined) m.set(8, options.intent)
   const payload = encodeCbor(m)
   const signature = getBackend(options.backend).sign(secret, signingInput('invocation', payload))
-  return parseInvocation(encodeCbor([payload, signature]))
+  return parseInvocation(encodeCbor(joinSigned(signature, payload)))
 }
 
 /** The text form, `mni1_…`. *

@@ -1,17 +1,18 @@
 /**
  * Mandates (spec §3, §5.3): mint a root, attenuate, seal, and the text form.
  *
- *     mandate = { 0: version (1), 1: [block+], 2: proof }
- *     proof   = [0, secret (bstr 32)]    ; bearer: the last holder's secret travels along
- *             / [1, seal (bstr 64)]      ; sealed: usable, no longer attenuable
- *             / [2]                      ; bound: the holder proves itself by signing
+ *     mandate = [version (1), chain, proof?]
+ *     chain   = [principal (bstr 32), block+]
+ *     proof   = bstr 32     ; bearer: the last holder's secret travels along
+ *             / bstr 64     ; sealed: usable, no longer attenuable
+ *                           ; absent: bound, the holder proves itself by signing
  *
  * @module
  */
 
 import { encodeCaveat } from '../caveats/codec.js'
 import type { Caveat } from '../caveats/types.js'
-import { type CborMap, type CborValue, decodeCbor, encodeCbor } from '../cbor/codec.js'
+import { type CborValue, decodeCbor, encodeCbor } from '../cbor/codec.js'
 import { TOKEN_LIMITS } from '../cbor/limits.js'
 import type { BackendName } from '../crypto/backend.js'
 import { getBackend } from '../crypto/ed25519.js'
@@ -20,8 +21,8 @@ import { type KeyPair, keyPairFromSecret, parsePublicKey } from '../crypto/keys.
 import { fail } from '../errors.js'
 import { abytes, equalBytes, toHex, utf8 } from '../internal/bytes.js'
 import { systemClock } from '../internal/clock.js'
-import { type BlockContent, decodeBlock, encodeBlockPayload, type UnverifiedBlock } from './block.js'
-import { signingInput } from './signing.js'
+import { type BlockContent, decodeBlock, encodeBlockPayload, joinSigned, type UnverifiedBlock } from './block.js'
+import { blockSigningInput, signingInput } from './signing.js'
 import { fromText, toText } from './text.js'
 
 /** The format version this library writes and reads. */
@@ -209,62 +210,54 @@ export function parseMandate(input: string | Uint8Array): UnverifiedMandate {
   if (bytes.length > TOKEN_LIMITS.maxTokenBytes)
     fail('ERR_LIMIT_SIZE', `mandate of ${bytes.length} bytes exceeds ${TOKEN_LIMITS.maxTokenBytes}`)
   const top = decodeCbor(bytes)
-  if (!(top instanceof Map)) fail('ERR_FORMAT', 'a mandate is a map')
-  const map = top as CborMap
-  const version = map.get(0)
-  if (version !== FORMAT_VERSION) {
-    fail('ERR_VERSION', `unsupported mandate version ${String(version)}; this library reads ${FORMAT_VERSION}`)
+  if (!Array.isArray(top) || top.length === 0) fail('ERR_FORMAT', 'a mandate is [version, chain, proof?]')
+  const fields = top as CborValue[]
+  if (fields[0] !== FORMAT_VERSION) {
+    fail('ERR_VERSION', `unsupported mandate version ${describe(fields[0])}; this library reads ${FORMAT_VERSION}`)
   }
-  for (const k of map.keys()) if (k > 2) fail('ERR_FORMAT', `unknown mandate field ${k}`)
-  const blocks = decodeChain(map.get(1))
-  const proof = decodeProof(map.get(2))
+  if (fields.length > 3) fail('ERR_FORMAT', 'a mandate is [version, chain, proof?]: unknown element 3')
+  if (fields.length < 2) fail('ERR_FORMAT', 'a mandate is [version, chain, proof?]: the chain is missing')
+  const blocks = decodeChain(fields[1])
+  const proof = decodeProof(fields[2], fields.length === 3)
   return { version: FORMAT_VERSION, blocks, proof, bytes }
 }
 
-/** Decode a chain (the list of blocks) shared by mandates and invocations. */
+function describe(v: CborValue | undefined): string {
+  return typeof v === 'number' || typeof v === 'boolean' || typeof v === 'string' ? JSON.stringify(v) : 'of another type'
+}
+
+/** Decode a chain, `[principal, block+]`, shared by mandates, invocations and statements. */
 export function decodeChain(raw: CborValue | undefined): UnverifiedBlock[] {
-  if (!Array.isArray(raw) || raw.length === 0) fail('ERR_FORMAT', 'a chain is a non-empty list of blocks')
-  const list = raw as CborValue[]
+  if (!Array.isArray(raw) || raw.length < 2) fail('ERR_FORMAT', 'a chain is [principal, block+]')
+  const [principal, ...list] = raw as CborValue[]
+  if (!(principal instanceof Uint8Array) || principal.length !== 32) fail('ERR_FORMAT', 'a chain starts with its 32-byte principal key')
   if (list.length > TOKEN_LIMITS.maxBlocks) {
     fail('ERR_CHAIN_DEPTH', `chain of ${list.length} blocks exceeds ${TOKEN_LIMITS.maxBlocks}`)
   }
-  return list.map((b, i) => decodeBlock(b, i))
+  return list.map((b, i) => decodeBlock(b, i, principal))
 }
 
-function decodeProof(raw: CborValue | undefined): Proof {
-  if (!Array.isArray(raw) || raw.length < 1) fail('ERR_FORMAT', 'proof must be [kind, value?]')
-  const [kind, value] = raw as CborValue[]
-  if (kind === 0 && raw.length === 2 && value instanceof Uint8Array) {
-    if (value.length !== 32) fail('ERR_PROOF', 'bearer secret must be 32 bytes')
-    return { kind: 'bearer', secret: value }
-  }
-  if (kind === 1 && raw.length === 2 && value instanceof Uint8Array) {
-    if (value.length !== 64) fail('ERR_SIG_LENGTH', `seal is ${value.length} bytes, expected 64`)
-    return { kind: 'sealed', signature: value }
-  }
-  if (kind === 2 && raw.length === 1) return { kind: 'bound' }
-  fail('ERR_FORMAT', 'unknown proof kind')
+/** The proof is typed by its length: 32 bytes a bearer secret, 64 a seal, absent bound. */
+function decodeProof(raw: CborValue | undefined, present: boolean): Proof {
+  if (!present) return { kind: 'bound' }
+  if (!(raw instanceof Uint8Array)) fail('ERR_FORMAT', 'the proof is a byte string')
+  if (raw.length === 32) return { kind: 'bearer', secret: raw }
+  if (raw.length === 64) return { kind: 'sealed', signature: raw }
+  fail('ERR_PROOF', `a proof of ${raw.length} bytes: a bearer secret is 32 bytes, a seal 64`)
 }
 
-function encodeProof(proof: Proof): CborValue {
-  if (proof.kind === 'bearer') return [0, proof.secret]
-  if (proof.kind === 'sealed') return [1, proof.signature]
-  return [2]
-}
-
-/** The encoded chain, as carried by mandates and invocations. */
+/** The encoded chain, as carried by mandates, invocations and statements. */
 export function encodeChain(blocks: readonly UnverifiedBlock[]): CborValue[] {
-  return blocks.map((b) => [b.payload, b.signature])
+  const principal = blocks[0]?.principal
+  if (!principal) throw new TypeError('"chain" expected block 0 with its principal')
+  return [principal, ...blocks.map((b) => joinSigned(b.signature, b.payload))]
 }
 
 function assemble(blocks: readonly UnverifiedBlock[], proof: Proof): UnverifiedMandate {
-  const bytes = encodeCbor(
-    new Map<number, CborValue>([
-      [0, FORMAT_VERSION],
-      [1, encodeChain(blocks)],
-      [2, encodeProof(proof)],
-    ]),
-  )
+  const fields: CborValue[] = [FORMAT_VERSION, encodeChain(blocks)]
+  if (proof.kind === 'bearer') fields.push(proof.secret)
+  if (proof.kind === 'sealed') fields.push(proof.signature)
+  const bytes = encodeCbor(fields)
   if (bytes.length > TOKEN_LIMITS.maxTokenBytes) fail('ERR_LIMIT_SIZE', `mandate would exceed ${TOKEN_LIMITS.maxTokenBytes} bytes`)
   return parseMandate(bytes)
 }
@@ -272,7 +265,7 @@ function assemble(blocks: readonly UnverifiedBlock[], proof: Proof): UnverifiedM
 function appendBlock(
   blocks: readonly UnverifiedBlock[],
   signer: KeyPair,
-  prev: Uint8Array | undefined,
+  parent: Uint8Array | undefined,
   options: BlockOptions,
   now: number,
 ): UnverifiedMandate {
@@ -297,20 +290,20 @@ function appendBlock(
   checkText(options.name, 'name')
   checkText(options.purpose, 'purpose')
   const content: BlockContent = {
-    prev,
     holder,
     bearer: bearerSecret !== undefined,
     caveats: (options.caveats ?? []).map(encodeCaveat),
     name: options.name,
     purpose: options.purpose,
-    nonce: abytes(random(16), 16, 'random(16)'),
+    // A bearer holder key is fresh, so its block is unique without one (spec §5.2).
+    nonce: bearerSecret === undefined ? abytes(random(16), 16, 'random(16)') : undefined,
     issuedAt: now,
-    principal: prev === undefined ? signer.publicKey : undefined,
   }
   if (content.caveats.length > TOKEN_LIMITS.maxCaveats) fail('ERR_LIMIT_COUNT', `at most ${TOKEN_LIMITS.maxCaveats} caveats per block`)
   const payload = encodeBlockPayload(content)
-  const signature = backend.sign(signer.secretKey, signingInput('block', payload))
-  const block = decodeBlock([payload, signature], blocks.length)
+  const signature = backend.sign(signer.secretKey, blockSigningInput(parent, payload))
+  const principal = blocks[0]?.principal ?? signer.publicKey
+  const block = decodeBlock(joinSigned(signature, payload), blocks.length, principal)
   const proof: Proof = bearerSecret ? { kind: 'bearer', secret: bearerSecret } : { kind: 'bound' }
   return assemble([...blocks, block], proof)
 }

@@ -1,13 +1,15 @@
 /**
- * The envelope shared by invocations and approvals: `[payload (bstr), signature (bstr 64)]`,
- * the payload a map whose key 0 is the format version.
+ * The envelope shared by invocations, approvals and revocation statements, as by blocks: one
+ * byte string, the 64-byte signature followed by the payload, a map whose key 0 is the
+ * format version (spec §5.7).
  *
  * @module
  */
-import { type CborMap, type CborValue, decodeCbor } from '../cbor/codec.js'
+import { type CborMap, decodeCbor } from '../cbor/codec.js'
 import { TOKEN_LIMITS } from '../cbor/limits.js'
 import { fail } from '../errors.js'
 import { abytes } from '../internal/bytes.js'
+import { SIGNATURE_BYTES } from './block.js'
 import { FORMAT_VERSION } from './mandate.js'
 import { fromText, type TokenKind } from './text.js'
 
@@ -32,12 +34,12 @@ export function decodeEnvelope(
   if (bytes.length > TOKEN_LIMITS.maxTokenBytes)
     fail('ERR_LIMIT_SIZE', `${kind} of ${bytes.length} bytes exceeds ${TOKEN_LIMITS.maxTokenBytes}`)
   const outer = decodeCbor(bytes)
-  if (!Array.isArray(outer) || outer.length !== 2)
-    fail('ERR_FORMAT', `${kind === 'revocation' ? 'a' : 'an'} ${kind} is [payload, signature]`)
-  const [payload, signature] = outer as CborValue[]
-  if (!(payload instanceof Uint8Array) || !(signature instanceof Uint8Array))
-    fail('ERR_FORMAT', `${kind === 'revocation' ? 'a' : 'an'} ${kind} is [payload, signature]`)
-  if (signature.length !== 64) fail('ERR_SIG_LENGTH', `${kind} signature is ${signature.length} bytes, expected 64`)
+  const a = kind === 'revocation' ? 'a' : 'an'
+  if (!(outer instanceof Uint8Array)) fail('ERR_FORMAT', `${a} ${kind} is a byte string: signature ‖ payload`)
+  if (outer.length <= SIGNATURE_BYTES)
+    fail('ERR_FORMAT', `${a} ${kind} of ${outer.length} bytes cannot hold a 64-byte signature and a payload`)
+  const signature = outer.subarray(0, SIGNATURE_BYTES)
+  const payload = outer.subarray(SIGNATURE_BYTES)
   const inner = decodeCbor(payload)
   if (!(inner instanceof Map)) fail('ERR_FORMAT', `${kind} payload must be a map`)
   const fields = inner as CborMap

@@ -1,8 +1,10 @@
 /**
- * Signing inputs (spec §4.4). Every signature covers a pre-authentication encoding (PAE,
- * as in PASETO) of a domain string and the exact payload bytes carried in the token:
+ * Signing inputs (spec §4.3). Every signature covers a pre-authentication encoding (PAE,
+ * as in PASETO) of a domain string and the exact payload bytes carried in the token, and
+ * for a block also the id of the block before it:
  *
- *     PAE(d, p) = LE64(2) ‖ LE64(len d) ‖ d ‖ LE64(len p) ‖ p
+ *     PAE(p1 … pn) = LE64(n) ‖ LE64(len p1) ‖ p1 ‖ … ‖ LE64(len pn) ‖ pn
+ *     block:  PAE(d, parent id or empty, payload)     others: PAE(d, payload)
  *
  * One domain per kind of signed thing, so a signature made for one can never be
  * presented as another (cross-protocol, checklist S10).
@@ -39,13 +41,33 @@ export function pae(pieces: readonly Uint8Array[]): Uint8Array {
   return concatBytes(...parts)
 }
 
-/** The exact bytes signed for `payload` in `domain`. *
+/**
+ * The exact bytes signed for `payload` in `domain`.
+ *
  * @example
  * ```ts
- * const message = signingInput('block', block.payload)
- * getBackend().verify(block.signature, message, signerKey)
+ * const message = signingInput('invocation', invocation.payload)
+ * getBackend().verify(invocation.signature, message, lastHolderKey)
  * ```
  */
-export function signingInput(domain: Domain, payload: Uint8Array): Uint8Array {
+export function signingInput(domain: Exclude<Domain, 'block'>, payload: Uint8Array): Uint8Array {
   return pae([domainBytes[domain], payload])
+}
+
+const NO_PARENT = new Uint8Array(0)
+
+/**
+ * The exact bytes signed for a block: the domain, the id of the block before it (empty for
+ * block 0) and the payload. Binding the parent here, rather than carrying its id in the
+ * payload, is what makes a block impossible to reorder, duplicate or splice onto another
+ * chain (spec §4.4) at no cost in bytes.
+ *
+ * @example
+ * ```ts
+ * const message = blockSigningInput(chain[i - 1]?.id, chain[i].payload)
+ * getBackend().verify(chain[i].signature, message, chain[i - 1].holder)
+ * ```
+ */
+export function blockSigningInput(parentId: Uint8Array | undefined, payload: Uint8Array): Uint8Array {
+  return pae([domainBytes.block, parentId ?? NO_PARENT, payload])
 }

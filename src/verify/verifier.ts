@@ -7,7 +7,7 @@
  * checkers) that throws or answers out of shape denies with a typed code, never an allow.
  *
  * Order (spec §7, and §7.3 for which failure wins when several apply): clock → text form →
- * size → strict CBOR → version → structure, outside in → approvals counted (at most 16) → root → chain links →
+ * size → strict CBOR → version → structure, outside in → approvals counted (at most 16) → root →
  * signatures (cached by exact bytes) → the request (one given beside an invocation must be the
  * one it signs) → holder proof (bearer secret, seal, or invocation signature with audience,
  * freshness and replay) → revocation (fail closed when stale; skipped only by the explicit

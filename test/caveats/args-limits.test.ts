@@ -18,7 +18,8 @@ import {
   codeOf,
   denial,
   rawMandate,
-  rawRootPayload,
+  rawPayload,
+  rawSigned,
   rootGrant,
   signRaw,
   verifierFor,
@@ -47,7 +48,7 @@ function signedInvocation(args: CborValue | undefined, caveats: Caveat[] = []): 
   if (args === undefined) payload.delete(4)
   else payload.set(4, args)
   const bytes = encodeCbor(payload)
-  return encodeCbor([bytes, getBackend().sign(assistant.secretKey, signingInput('invocation', bytes))])
+  return rawSigned(bytes, getBackend().sign(assistant.secretKey, signingInput('invocation', bytes)))
 }
 
 async function invoked(args: CborValue | undefined, caveats: Caveat[] = []) {
@@ -56,7 +57,7 @@ async function invoked(args: CborValue | undefined, caveats: Caveat[] = []) {
 
 /** A bearer root whose caveats are written by hand (the library refuses malformed ones). */
 async function rawWhere(rules: CborValue[], request: Request) {
-  const pair = signRaw(rawRootPayload([[7, new Map([[1, rules]])], WINDOW], assistant.publicKey, [[2, true]]), alice)
+  const pair = signRaw(rawPayload([[7, new Map([[1, rules]])], WINDOW], assistant.publicKey, { bearer: true }), alice)
   return verifierFor().authorize({ mandate: rawMandate([pair], { kind: 'bearer', secret: assistant.secretKey }), request })
 }
 
@@ -118,7 +119,7 @@ describe('argument depth (spec §5.6): the arguments object is 1, each list or o
     const deep = denial(await rawWhere([['a', 0, wireLists(4)]], { action: 'x:y', args: { a: 1 as never } }))
     expect([deep.code, deep.block]).toEqual(['ERR_CAVEAT_INVALID', 0])
     // four objects need levels 7..18: the CBOR profile refuses the block first (§7 step 2)
-    const tooDeep = rawRootPayload([[7, new Map([[1, [['a', 0, wireObjects(4)]]]])]], assistant.publicKey)
+    const tooDeep = rawPayload([[7, new Map([[1, [['a', 0, wireObjects(4)]]]])]], assistant.publicKey)
     expect(thrownCode(() => signRaw(tooDeep, alice))).toBe('ERR_LIMIT_DEPTH')
     // an object operand compares structurally with an object argument
     const c: Caveat[] = [{ type: 'where', rules: [{ path: 'a', op: 'eq', value: objects(3) }] }]

@@ -19,7 +19,7 @@ import {
   toDidKey,
 } from '../../src/index.js'
 import { signingInput } from '../../src/token/signing.js'
-import { aliceDid, assistant, bearerChild, codeOf, denial, rootGrant, verifierFor } from '../helpers/chains.js'
+import { aliceDid, assistant, bearerChild, codeOf, denial, rawSigned, rootGrant, verifierFor } from '../helpers/chains.js'
 import { keyFor, seededRandom, T0, thrownCode } from '../helpers/fixtures.js'
 
 const NOW = T0 + 60
@@ -79,10 +79,10 @@ describe('request resources (spec §6.1, §7 step 6)', () => {
     payload.set(3, 'mail/../x')
     const bytes = encodeCbor(payload)
     const signature = getBackend().sign(assistant.secretKey, signingInput('invocation', bytes))
-    const forged = encodeCbor([bytes, signature])
+    const forged = rawSigned(bytes, signature)
     expect(codeOf(await verifierFor().authorize({ invocation: forged }))).toBe('ERR_REQUEST_INVALID')
     // A bad invocation signature is checked after the request: the request still decides.
-    const wrong = encodeCbor([bytes, new Uint8Array(64)])
+    const wrong = rawSigned(bytes, new Uint8Array(64))
     expect(codeOf(await verifierFor().authorize({ invocation: wrong }))).toBe('ERR_REQUEST_INVALID')
   })
 

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 import { availableBackends, getBackend } from '../../src/crypto/ed25519.js'
 import { bytesToNumberLE, L, OUTCOME_CODES } from '../../src/crypto/profile.js'
 import { concatBytes, utf8 } from '../../src/internal/bytes.js'
-import { DOMAINS, signingInput } from '../../src/token/signing.js'
+import { blockSigningInput, DOMAINS, type Domain, signingInput } from '../../src/token/signing.js'
 import { keyFor } from '../helpers/fixtures.js'
 
 function le32(n: bigint): Uint8Array {
@@ -46,13 +46,22 @@ describe.each(availableBackends())('%s backend', (name) => {
     for (const n of [0, 31, 33]) expect(backend.verify(sig, msg, new Uint8Array(n))).toBe('length')
   })
 
-  it('S10: a signature made in one domain never verifies in another', () => {
+  it('S10: a signature made in one domain never verifies in another, nor a block signature under another parent', () => {
     const payload = utf8('the same payload bytes')
-    const domains = Object.keys(DOMAINS) as (keyof typeof DOMAINS)[]
-    for (const signed of domains) {
-      const s = backend.sign(alice.secretKey, signingInput(signed, payload))
-      for (const checked of domains) {
-        expect(backend.verify(s, signingInput(checked, payload), alice.publicKey)).toBe(signed === checked ? 'accept' : 'equation')
+    const others = (Object.keys(DOMAINS) as Domain[]).filter((d): d is Exclude<Domain, 'block'> => d !== 'block')
+    expect(others).toHaveLength(Object.keys(DOMAINS).length - 1)
+    const inputs: [string, Uint8Array][] = [
+      ['block, as a root', blockSigningInput(undefined, payload)],
+      ['block, under a parent', blockSigningInput(new Uint8Array(32).fill(9), payload)],
+      ['block, under another parent', blockSigningInput(new Uint8Array(32).fill(8), payload)],
+      ...others.map((d): [string, Uint8Array] => [d, signingInput(d, payload)]),
+    ]
+    for (const [signed, input] of inputs) {
+      const s = backend.sign(alice.secretKey, input)
+      for (const [checked, other] of inputs) {
+        expect(backend.verify(s, other, alice.publicKey), `${signed} checked as ${checked}`).toBe(
+          signed === checked ? 'accept' : 'equation',
+        )
       }
     }
   })

@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { encodeCbor } from '../../src/cbor/codec.js'
 import { getBackend } from '../../src/crypto/ed25519.js'
 import { attenuate, createRevocation, formatRevocation, parseRevocation, toDidKey, verifyRevocation } from '../../src/index.js'
 import { signingInput } from '../../src/token/signing.js'
-import { alice, assistant, bearerChild, mallory, rootGrant } from '../helpers/chains.js'
+import { alice, assistant, bearerChild, mallory, rawSigned, rootGrant } from '../helpers/chains.js'
 import { seededRandom, T0, thrownCode } from '../helpers/fixtures.js'
 
 describe('revocation statements', () => {
@@ -33,18 +32,21 @@ describe('revocation statements', () => {
     const hex = Buffer.from(honest.payload).toString('hex')
     const at = hex.lastIndexOf(Buffer.from(alice.publicKey).toString('hex'))
     const payload = Buffer.from(hex.slice(0, at) + Buffer.from(mallory.publicKey).toString('hex') + hex.slice(at + 64), 'hex')
-    const forged = parseRevocation(encodeCbor([payload, getBackend().sign(mallory.secretKey, signingInput('revocation', payload))]))
+    const forged = parseRevocation(rawSigned(payload, getBackend().sign(mallory.secretKey, signingInput('revocation', payload))))
     expect(toDidKey(forged.signer)).toBe(toDidKey(mallory.publicKey))
     expect(thrownCode(() => verifyRevocation(forged))).toBe('ERR_HOLDER_MISMATCH')
   })
 
   it('R3: a bad signature, or a signature over another target, is rejected', () => {
     const stmt = createRevocation({ mandate: rootGrant(), key: alice, now: T0 })
+    // one byte string, signature ‖ payload: flip a bit of the signature (its byte 61)
     const bytes = new Uint8Array(stmt.bytes)
-    bytes[bytes.length - 3] = (bytes[bytes.length - 3] as number) ^ 1
+    const sigAt = bytes.length - stmt.payload.length - 64
+    expect(bytes.subarray(sigAt, sigAt + 64)).toEqual(stmt.signature)
+    bytes[sigAt + 61] = (bytes[sigAt + 61] as number) ^ 1
     expect(thrownCode(() => verifyRevocation(parseRevocation(bytes)))).toMatch(/ERR_SIG_/)
     const other = createRevocation({ mandate: child, key: alice, now: T0 })
-    const swapped = parseRevocation(encodeCbor([stmt.payload, other.signature]))
+    const swapped = parseRevocation(rawSigned(stmt.payload, other.signature))
     expect(thrownCode(() => verifyRevocation(swapped))).toBe('ERR_SIG_INVALID')
   })
 })

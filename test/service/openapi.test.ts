@@ -407,8 +407,11 @@ describe('every answer conforms to the document', () => {
     expect([malformed.status, code(malformed)]).toEqual([400, 'ERR_REQUEST_MALFORMED'])
     expect((await post('/v1/revocations', { revocation: 'mnr1_AAAA' })).status).toBe(400)
     const honest = createRevocation({ mandate: sub('forged'), key: alice })
+    // one byte string, signature ‖ payload: flip a bit of the signature (its byte 59)
     const tampered = new Uint8Array(honest.bytes)
-    tampered[tampered.length - 5] = (tampered[tampered.length - 5] as number) ^ 1
+    const sigAt = tampered.length - honest.payload.length - 64
+    expect(tampered.subarray(sigAt, sigAt + 64)).toEqual(honest.signature)
+    tampered[sigAt + 59] = (tampered[sigAt + 59] as number) ^ 1
     const forged = await post('/v1/revocations', revocation({ ...honest, bytes: tampered }))
     expect([forged.status, code(forged)]).toEqual([401, 'ERR_SIG_INVALID'])
     const stale = await post('/v1/revocations', revocation(createRevocation({ mandate: sub('stale'), key: alice, now: t - 1000 })))
@@ -683,7 +686,9 @@ describe('every answer conforms to the document', () => {
     expect([expired.status, code(expired)]).toEqual([403, 'ERR_APPROVAL_INVALID'])
     const real = approve({ approver: alice, invocation: inv, now: t })
     const badSignature = new Uint8Array(real.bytes)
-    badSignature[badSignature.length - 3] = (badSignature[badSignature.length - 3] as number) ^ 1
+    const sigAt = badSignature.length - real.payload.length - 64
+    expect(badSignature.subarray(sigAt, sigAt + 64)).toEqual(real.signature)
+    badSignature[sigAt + 61] = (badSignature[sigAt + 61] as number) ^ 1
     const forged = await post(path, { approval: formatApproval({ ...real, bytes: badSignature }) }, { key: alice })
     expect(forged.status, JSON.stringify(forged.json)).toBe(401)
     const unsignedPost = await post(path, { approval: ok })

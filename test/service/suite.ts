@@ -29,6 +29,7 @@ import {
   verifyFeedPage,
 } from '../../src/index.js'
 import { signRequest } from '../../src/internal/http-signature.js'
+import { joinSigned } from '../../src/token/block.js'
 import { signingInput } from '../../src/token/signing.js'
 import { http, type RunningServer, type ServerTrust } from '../helpers/service.js'
 
@@ -109,8 +110,11 @@ export function serviceSuite(name: string, start: (trust: ServerTrust) => Promis
       const before = verifyFeedPage(await head(), parsePublicKey(server.serviceKey)).head
       const m = child()
       const honest = createRevocation({ mandate: m, key: alice })
+      // one byte string, signature ‖ payload: flip a bit of the signature (its byte 59)
       const tampered = new Uint8Array(honest.bytes)
-      tampered[tampered.length - 5] = (tampered[tampered.length - 5] as number) ^ 1
+      const sigAt = tampered.length - honest.payload.length - 64
+      expect(tampered.subarray(sigAt, sigAt + 64)).toEqual(honest.signature)
+      tampered[sigAt + 59] = (tampered[sigAt + 59] as number) ^ 1
       const forged = await http(`${server.url}/v1/revocations`, { body: { revocation: formatRevocation({ ...honest, bytes: tampered }) } })
       expect([forged.status, (forged.json['error'] as { code: string }).code]).toEqual([401, 'ERR_SIG_INVALID'])
       // the sub-agent (a bearer holder) signs a statement against the root block by hand
@@ -120,7 +124,7 @@ export function serviceSuite(name: string, start: (trust: ServerTrust) => Promis
       const hex = Buffer.from(byOutsider.payload).toString('hex')
       const at = hex.lastIndexOf(Buffer.from(alice.publicKey).toString('hex'))
       const payload = Buffer.from(hex.slice(0, at) + Buffer.from(mallory.publicKey).toString('hex') + hex.slice(at + 64), 'hex')
-      const outsider = encodeCbor([payload, getBackend().sign(mallory.secretKey, signingInput('revocation', payload))])
+      const outsider = encodeCbor(joinSigned(getBackend().sign(mallory.secretKey, signingInput('revocation', payload)), payload))
       const r4 = await http(`${server.url}/v1/revocations`, { body: { revocation: `mnr1_${Buffer.from(outsider).toString('base64url')}` } })
       expect([r4.status, (r4.json['error'] as { code: string }).code]).toEqual([403, 'ERR_NOT_AUTHORIZED'])
       const stale = createRevocation({ mandate: m, key: alice, now: now() - 1000 })

@@ -285,9 +285,16 @@ describe('approvals (K11)', () => {
   it('a tampered approval → ERR_APPROVAL_INVALID; garbage → ERR_APPROVAL_INVALID', async () => {
     const inv = send()
     const b = approve({ approver: bob, invocation: inv, now: T0 + 60 })
+    // one byte string, signature ‖ payload: a bit of the payload (its last byte), then of the signature
     const bytes = new Uint8Array(b.bytes)
     bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 1
     expect(codeOf(await verifierFor().authorize({ invocation: inv, approvals: [bytes] }))).toBe('ERR_APPROVAL_INVALID')
+    const badSignature = new Uint8Array(b.bytes)
+    const sigAt = badSignature.length - b.payload.length - 64
+    badSignature[sigAt + 61] = (badSignature[sigAt + 61] as number) ^ 1
+    expect(codeOf(await verifierFor().authorize({ invocation: inv, approvals: [badSignature] }))).toBe('ERR_APPROVAL_INVALID')
+    // the untampered one is valid (it counts, though one approval is not enough here)
+    expect(codeOf(await verifierFor().authorize({ invocation: inv, approvals: [b] }))).toBe('ERR_APPROVAL_REQUIRED')
     expect(codeOf(await verifierFor().authorize({ invocation: inv, approvals: ['mna1_garbage'] }))).toBe('ERR_APPROVAL_INVALID')
   })
 

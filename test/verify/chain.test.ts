@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest'
 import type { Caveat } from '../../src/caveats/types.js'
 import type { CborValue } from '../../src/cbor/codec.js'
 import { encodeCbor } from '../../src/cbor/codec.js'
+import { getBackend } from '../../src/crypto/ed25519.js'
 import { toDidKey } from '../../src/crypto/keys.js'
 import { bytesToNumberLE, L } from '../../src/crypto/profile.js'
 import {
@@ -20,8 +21,11 @@ import {
   type VerifierOptions,
 } from '../../src/index.js'
 import { concatBytes } from '../../src/internal/bytes.js'
+import { blockSigningInput, signingInput } from '../../src/token/signing.js'
+import { checkPresentation } from '../../src/verify/integrity.js'
 import {
   alice,
+  aliceDid,
   assistant,
   bearerChild,
   codeOf,
@@ -29,8 +33,10 @@ import {
   mallory,
   pairAt,
   pairs,
+  rawChain,
   rawMandate,
-  rawRootPayload,
+  rawPayload,
+  rawSigned,
   rootGrant,
   signRaw,
   verifierFor,
@@ -50,20 +56,48 @@ describe('chain structure', () => {
     expect(codeOf(await verifierFor().authorize({ mandate: threeBlocks(), request: read }))).toBe('allowed')
   })
 
-  it('K1: reordered blocks → ERR_CHAIN_LINK', async () => {
+  it('K1: reordered blocks → ERR_SIG_INVALID at the first block out of place', async () => {
     const m = threeBlocks()
     const [b0, b1, b2] = [pairAt(m, 0), pairAt(m, 1), pairAt(m, 2)]
     const bytes = rawMandate([b0, b2, b1], m.proof)
     const d = denial(await verifierFor().authorize({ mandate: bytes, request: read }))
-    expect(d.code).toBe('ERR_CHAIN_LINK')
+    expect(d.code).toBe('ERR_SIG_INVALID')
     expect(d.block).toBe(1)
   })
 
-  it('K2: a block spliced from a sibling token → ERR_CHAIN_LINK', async () => {
+  it('K2: a block spliced from a sibling token → ERR_SIG_INVALID at that block', async () => {
     const x = threeBlocks()
     const y = bearerChild([{ type: 'actions', patterns: ['slack:read', 'slack:send'] }])
+    expect(pairAt(y, 0)).toEqual(pairAt(x, 0))
     const bytes = rawMandate([...pairs(y), pairAt(x, 2)], x.proof)
-    expect(codeOf(await verifierFor().authorize({ mandate: bytes, request: read }))).toBe('ERR_CHAIN_LINK')
+    const d = denial(await verifierFor().authorize({ mandate: bytes, request: read }))
+    expect([d.code, d.block]).toEqual(['ERR_SIG_INVALID', 2])
+  })
+
+  it('K2: a block spliced from another chain under the same holder key → ERR_SIG_INVALID at that block', async () => {
+    // Two grants from Alice to the same assistant key; the assistant attenuates each.
+    const grantA = rootGrant([{ type: 'actions', patterns: ['slack:read'] }])
+    const grantB = rootGrant([{ type: 'actions', patterns: ['*'] }])
+    expect(grantA.blocks[0]?.holder).toEqual(grantB.blocks[0]?.holder)
+    const childA = attenuate(grantA, { key: assistant, now: T0, random: seededRandom('splice/a') })
+    const childB = attenuate(grantB, { key: assistant, now: T0, random: seededRandom('splice/b') })
+    // Genuine: both allowed.
+    expect(codeOf(await verifierFor().authorize({ mandate: childA, request: read }))).toBe('allowed')
+    expect(codeOf(await verifierFor().authorize({ mandate: childB, request: { action: 'email:send' } }))).toBe('allowed')
+    // Child A's block is signed by the right key (the assistant holds block 0 of both), but it
+    // binds grant A's id: under grant B it no longer verifies.
+    const spliced = rawMandate([pairAt(grantB, 0), pairAt(childA, 1)], childA.proof)
+    const d = denial(await verifierFor().authorize({ mandate: spliced, request: read }))
+    expect([d.code, d.block]).toEqual(['ERR_SIG_INVALID', 1])
+    // and one level deeper: the grandchild of A under B's child (same bearer holder key) also fails
+    const deepA = attenuate(childA, { now: T0, random: seededRandom('splice/a2') })
+    if (childA.proof.kind !== 'bearer') throw new Error('unreachable')
+    const secretA = childA.proof.secret
+    const childB2 = attenuate(grantB, { key: assistant, now: T0, random: () => secretA })
+    expect(childB2.blocks[1]?.holder).toEqual(childA.blocks[1]?.holder)
+    const deep = rawMandate([...pairs(childB2), pairAt(deepA, 2)], deepA.proof)
+    const e = denial(await verifierFor().authorize({ mandate: deep, request: read }))
+    expect([e.code, e.block]).toEqual(['ERR_SIG_INVALID', 2])
   })
 
   it('K3: dropping the last block to regain rights → ERR_PROOF', async () => {
@@ -76,11 +110,34 @@ describe('chain structure', () => {
     expect(codeOf(await verifierFor().authorize({ mandate: rawMandate(pairs(m).slice(0, 1), m.proof), request: read }))).toBe('ERR_PROOF')
   })
 
-  it('K4: a duplicated block, or a non-root block in first position → ERR_CHAIN_LINK', async () => {
+  it('K4: a duplicated block → ERR_SIG_INVALID at the copy; a non-root block in first position → ERR_SIG_INVALID at block 0', async () => {
     const m = threeBlocks()
     const [b0, b1, b2] = [pairAt(m, 0), pairAt(m, 1), pairAt(m, 2)]
-    expect(codeOf(await verifierFor().authorize({ mandate: rawMandate([b0, b1, b1, b2], m.proof), request: read }))).toBe('ERR_CHAIN_LINK')
-    expect(codeOf(await verifierFor().authorize({ mandate: rawMandate([b1, b2], m.proof), request: read }))).toBe('ERR_CHAIN_LINK')
+    const dup = denial(await verifierFor().authorize({ mandate: rawMandate([b0, b1, b1, b2], m.proof), request: read }))
+    expect([dup.code, dup.block]).toEqual(['ERR_SIG_INVALID', 2])
+    const first = denial(await verifierFor().authorize({ mandate: rawMandate([b1, b2], m.proof), request: read }))
+    expect([first.code, first.block]).toEqual(['ERR_SIG_INVALID', 0])
+  })
+
+  it('K4: a non-root block presented as a root under the key that signed it → ERR_SIG_INVALID at block 0', async () => {
+    const m = threeBlocks()
+    const [b1, b2] = [pairAt(m, 1), pairAt(m, 2)]
+    // Block 1 was signed by the assistant (the holder of block 0), over block 0's id: as a
+    // root, its signing input has an empty parent, so even with the assistant trusted as a
+    // root it does not verify.
+    const asRoot = rawMandate([b1, b2], m.proof, 1, assistant.publicKey)
+    const v = verifierFor({ roots: [aliceDid, toDidKey(assistant.publicKey)] })
+    const d = denial(await v.authorize({ mandate: asRoot, request: read }))
+    expect([d.code, d.block]).toEqual(['ERR_SIG_INVALID', 0])
+    expect(thrownCode(() => checkPresentation(asRoot))).toBe('ERR_SIG_INVALID')
+    // exactly [holder key, that block], with the block's own bearer secret: the signer and the
+    // proof are right, only the (empty) parent differs
+    const child = bearerChild([{ type: 'actions', patterns: ['slack:*'] }])
+    const alone = rawMandate([pairAt(child, 1)], child.proof, 1, assistant.publicKey)
+    const e = denial(await v.authorize({ mandate: alone, request: read }))
+    expect([e.code, e.block]).toEqual(['ERR_SIG_INVALID', 0])
+    // with the assistant trusted as a root too, the genuine chain is still allowed
+    expect(codeOf(await v.authorize({ mandate: m, request: read }))).toBe('allowed')
   })
 
   it('K5: 16 blocks are fine, a 17th is refused by attenuate and by the verifier (ERR_CHAIN_DEPTH)', async () => {
@@ -102,10 +159,14 @@ describe('chain structure', () => {
     expect(d.hint).toContain('--root')
   })
 
-  it("S9: mallory's block 0 claiming Alice as principal → ERR_SIG_INVALID", async () => {
-    const forged = signRaw(rawRootPayload([[4, new Map([[1, T0 + 3600]])]], mallory.publicKey), mallory)
+  it("S9: mallory's block 0 in a chain naming Alice as principal → ERR_SIG_INVALID at block 0", async () => {
+    const forged = signRaw(rawPayload([[4, new Map([[1, T0 + 3600]])]], mallory.publicKey, { bearer: true }), mallory)
     const bytes = rawMandate([forged], { kind: 'bearer', secret: mallory.secretKey })
-    expect(codeOf(await verifierFor().authorize({ mandate: bytes, request: read }))).toBe('ERR_SIG_INVALID')
+    const d = denial(await verifierFor().authorize({ mandate: bytes, request: read }))
+    expect([d.code, d.block]).toEqual(['ERR_SIG_INVALID', 0])
+    // the same block under her own key is genuine, and merely untrusted
+    const own = rawMandate([forged], { kind: 'bearer', secret: mallory.secretKey }, 1, mallory.publicKey)
+    expect(codeOf(await verifierFor().authorize({ mandate: own, request: read }))).toBe('ERR_ROOT_UNTRUSTED')
   })
 
   it('S4: S + L on a block signature → ERR_SIG_SCALAR (the block id cannot be changed)', async () => {
@@ -152,7 +213,7 @@ describe('chain structure', () => {
 describe('time (K7, K8, K13)', () => {
   it('K7: a root without expiry: mint refuses, the verifier denies (ERR_TIME_INVALID)', async () => {
     expect(thrownCode(() => mint({ principal: alice, caveats: [{ type: 'actions', patterns: ['*'] }] }))).toBe('ERR_TIME_INVALID')
-    const raw = signRaw(rawRootPayload([[1, ['*']]], keyFor('bearer').publicKey, [[2, true]]), alice)
+    const raw = signRaw(rawPayload([[1, ['*']]], keyFor('bearer').publicKey, { bearer: true }), alice)
     const bytes = rawMandate([raw], { kind: 'bearer', secret: keyFor('bearer').secretKey })
     const d = denial(await verifierFor().authorize({ mandate: bytes, request: read }))
     expect(d.code).toBe('ERR_TIME_INVALID')
@@ -163,7 +224,7 @@ describe('time (K7, K8, K13)', () => {
     expect(thrownCode(() => rootGrant([{ type: 'window', notBefore: T0 + 100, expires: T0 + 50 }]))).toBe('ERR_TIME_INVALID')
     const bearer = keyFor('bearer')
     const raw = signRaw(
-      rawRootPayload(
+      rawPayload(
         [
           [
             4,
@@ -174,7 +235,7 @@ describe('time (K7, K8, K13)', () => {
           ],
         ],
         bearer.publicKey,
-        [[2, true]],
+        { bearer: true },
       ),
       alice,
     )
@@ -240,13 +301,13 @@ describe('time (K7, K8, K13)', () => {
       ]),
     ]) {
       const raw = signRaw(
-        rawRootPayload(
+        rawPayload(
           [
             [5, body],
             [4, new Map([[1, T0 + 3600]])],
           ],
           bearer.publicKey,
-          [[2, true]],
+          { bearer: true },
         ),
         alice,
       )
@@ -261,12 +322,12 @@ describe('time (K7, K8, K13)', () => {
 
   it('K9: negative or oversized time fields → ERR_CAVEAT_INVALID / ERR_CBOR_TYPE', async () => {
     const bearer = keyFor('bearer')
-    const neg = signRaw(rawRootPayload([[4, new Map([[1, -5]])]], bearer.publicKey, [[2, true]]), alice)
+    const neg = signRaw(rawPayload([[4, new Map([[1, -5]])]], bearer.publicKey, { bearer: true }), alice)
     expect(
       codeOf(await verifierFor().authorize({ mandate: rawMandate([neg], { kind: 'bearer', secret: bearer.secretKey }), request: read })),
     ).toBe('ERR_CAVEAT_INVALID')
     // expires encoded as 2^53 (beyond the profile) inside the signed payload
-    const ok = signRaw(rawRootPayload([[4, new Map([[1, T0 + 3600]])]], bearer.publicKey, [[2, true]]), alice)
+    const ok = signRaw(rawPayload([[4, new Map([[1, T0 + 3600]])]], bearer.publicKey, { bearer: true }), alice)
     const hexPayload = Buffer.from(ok[0]).toString('hex')
     const bigger = hexPayload.replace(`1a${(T0 + 3600).toString(16)}`, '1b0020000000000000')
     expect(bigger).not.toBe(hexPayload)
@@ -288,15 +349,11 @@ describe('time: issued_at, lifetime, which window is reported', () => {
     const last = m.blocks[m.blocks.length - 1]
     if (!last || m.proof.kind !== 'bearer') throw new Error('a bearer mandate is needed')
     const next = keyFor('raw-next')
-    const payload = new Map<number, CborValue>([
-      [0, last.id],
-      [1, next.publicKey],
-      [2, true],
-      [3, caveats],
-      [6, new Uint8Array(16).fill(9)],
-      [7, T0],
-    ])
-    return rawMandate([...pairs(m), signRaw(payload, keyPairFromSecret(m.proof.secret))], { kind: 'bearer', secret: next.secretKey })
+    const payload = rawPayload(caveats, next.publicKey, { bearer: true })
+    return rawMandate([...pairs(m), signRaw(payload, keyPairFromSecret(m.proof.secret), last.id)], {
+      kind: 'bearer',
+      secret: next.secretKey,
+    })
   }
   async function decide(mandate: UnverifiedMandate | Uint8Array, t: number, options: Partial<VerifierOptions> = {}) {
     const v = verifierFor(options)
@@ -336,10 +393,7 @@ describe('time: issued_at, lifetime, which window is reported', () => {
     // issued 100 days ahead with a 200-day window: the future issued_at is reported first
     const bearer = keyFor('bearer')
     const raw = signRaw(
-      rawRootPayload([[4, new Map([[1, T0 + 300 * DAY]])]], bearer.publicKey, [
-        [2, true],
-        [7, T0 + 100 * DAY],
-      ]),
+      rawPayload([[4, new Map([[1, T0 + 300 * DAY]])]], bearer.publicKey, { bearer: true, issuedAt: T0 + 100 * DAY }),
       alice,
     )
     const long = rawMandate([raw], { kind: 'bearer', secret: bearer.secretKey })
@@ -446,10 +500,9 @@ describe('presentation (K10, proofs, seals)', () => {
     expect(thrownCode(() => invoke(stolen, { key: mallory, action: 'email:read', audience: 'svc' }))).toBe('ERR_HOLDER_MISMATCH')
     // forge by re-signing the payload with mallory's key
     const inv = invoke(stolen, { key: assistant, action: 'email:read', audience: 'svc', now: T0 + 60 })
-    const { getBackend } = await import('../../src/crypto/ed25519.js')
-    const { signingInput } = await import('../../src/token/signing.js')
-    const forged = encodeCbor([inv.payload, getBackend().sign(mallory.secretKey, signingInput('invocation', inv.payload))])
-    expect(codeOf(await verifierFor().authorize({ invocation: forged }))).toBe('ERR_SIG_INVALID')
+    const forged = rawSigned(inv.payload, getBackend().sign(mallory.secretKey, signingInput('invocation', inv.payload)))
+    const d = denial(await verifierFor().authorize({ invocation: forged }))
+    expect([d.code, d.block]).toEqual(['ERR_SIG_INVALID', 0])
   })
 
   it('a sealed mandate is usable and no longer attenuable; a bad seal is rejected', async () => {
@@ -484,23 +537,46 @@ describe('encoding and limits at token level (C11–C13)', () => {
     const m = bearerChild([])
     expect(codeOf(await verifierFor().authorize({ mandate: rawMandate(pairs(m), m.proof, 2), request: read }))).toBe('ERR_VERSION')
     const bearer = keyFor('bearer')
+    const proof = { kind: 'bearer', secret: bearer.secretKey } as const
     const window: CborValue = [4, new Map([[1, T0 + 3600]])]
-    const extraField = signRaw(
-      rawRootPayload([window], bearer.publicKey, [
-        [2, true],
-        [9, 'x'],
-      ]),
-      alice,
-    )
+    const at = async (payload: CborValue[]) => {
+      const d = denial(await verifierFor().authorize({ mandate: rawMandate([signRaw(payload, alice)], proof), request: read }))
+      return [d.code, d.block]
+    }
+    // the same payload without the unknown field is allowed
     expect(
       codeOf(
-        await verifierFor().authorize({ mandate: rawMandate([extraField], { kind: 'bearer', secret: bearer.secretKey }), request: read }),
+        await verifierFor().authorize({
+          mandate: rawMandate(
+            [signRaw(rawPayload([window], bearer.publicKey, { bearer: true, extra: new Map([[1, 'x']]) }), alice)],
+            proof,
+          ),
+          request: read,
+        }),
       ),
-    ).toBe('ERR_FORMAT')
-    const unknown = signRaw(rawRootPayload([window, [42, 'future']], bearer.publicKey, [[2, true]]), alice)
-    const d = denial(
-      await verifierFor().authorize({ mandate: rawMandate([unknown], { kind: 'bearer', secret: bearer.secretKey }), request: read }),
-    )
+    ).toBe('allowed')
+    // an unknown key in the extra map
+    expect(
+      await at(
+        rawPayload([window], bearer.publicKey, {
+          bearer: true,
+          extra: new Map<number, CborValue>([
+            [1, 'x'],
+            [3, 'x'],
+          ]),
+        }),
+      ),
+    ).toEqual(['ERR_FORMAT', 0])
+    // an unknown sixth payload element
+    expect(await at([...rawPayload([window], bearer.publicKey, { bearer: true, extra: new Map([[1, 'x']]) }), 'x'])).toEqual([
+      'ERR_FORMAT',
+      0,
+    ])
+    // an unknown fourth mandate element
+    const fourth = encodeCbor([1, rawChain(pairs(m)), m.proof.kind === 'bearer' ? m.proof.secret : new Uint8Array(32), 'x'])
+    expect(codeOf(await verifierFor().authorize({ mandate: fourth, request: read }))).toBe('ERR_FORMAT')
+    const unknown = signRaw(rawPayload([window, [42, 'future']], bearer.publicKey, { bearer: true }), alice)
+    const d = denial(await verifierFor().authorize({ mandate: rawMandate([unknown], proof), request: read }))
     expect(d.code).toBe('ERR_CAVEAT_UNKNOWN')
     expect([d.block, d.caveatIndex]).toEqual([0, 1])
   })
@@ -508,9 +584,21 @@ describe('encoding and limits at token level (C11–C13)', () => {
   it('C12: text map keys such as __proto__ → ERR_CBOR_TYPE, and Object.prototype is untouched', async () => {
     const m = bearerChild([])
     const hexTop = Buffer.from(m.bytes).toString('hex')
-    // add a text key "__proto__" to the top-level map: a3 → a4 with the key last
-    const evil = Buffer.from(`a4${hexTop.slice(2)}695f5f70726f746f5f5fa0`, 'hex')
+    // the mandate is an array of three: add a fourth element, a map with the text key "__proto__"
+    expect(hexTop.slice(0, 2)).toBe('83')
+    const proto = '695f5f70726f746f5f5f'
+    const evil = Buffer.from(`84${hexTop.slice(2)}a1${proto}a0`, 'hex')
     expect(codeOf(await verifierFor().authorize({ mandate: evil, request: read }))).toBe('ERR_CBOR_TYPE')
+    // the same key in a signed block's extra map (the one map a block payload has)
+    const bearer = keyFor('bearer')
+    const head = encodeCbor(rawPayload([[4, new Map([[1, T0 + 3600]])]], bearer.publicKey, { bearer: true }))
+    expect(head[0]).toBe(0x84)
+    const payload = Buffer.from(`85${Buffer.from(head.subarray(1)).toString('hex')}a1${proto}a101f5`, 'hex')
+    const raw: [Uint8Array, Uint8Array] = [payload, getBackend().sign(alice.secretKey, blockSigningInput(undefined, payload))]
+    const d = denial(
+      await verifierFor().authorize({ mandate: rawMandate([raw], { kind: 'bearer', secret: bearer.secretKey }), request: read }),
+    )
+    expect([d.code, d.block]).toEqual(['ERR_CBOR_TYPE', 0])
     const inv = invoke(rootGrant(), {
       key: assistant,
       action: 'slack:read',
@@ -527,16 +615,17 @@ describe('encoding and limits at token level (C11–C13)', () => {
     expect(thrownCode(() => bearerChild(many))).toBe('ERR_LIMIT_COUNT')
     const bearer = keyFor('bearer')
     const raw = signRaw(
-      rawRootPayload(
+      rawPayload(
         Array.from({ length: 33 }, () => [1, ['*']]),
         bearer.publicKey,
-        [[2, true]],
+        { bearer: true },
       ),
       alice,
     )
-    expect(
-      codeOf(await verifierFor().authorize({ mandate: rawMandate([raw], { kind: 'bearer', secret: bearer.secretKey }), request: read })),
-    ).toBe('ERR_LIMIT_COUNT')
+    const d = denial(
+      await verifierFor().authorize({ mandate: rawMandate([raw], { kind: 'bearer', secret: bearer.secretKey }), request: read }),
+    )
+    expect([d.code, d.block]).toEqual(['ERR_LIMIT_COUNT', 0])
     expect(thrownCode(() => parseMandate(new Uint8Array(16 * 1024 + 1)))).toBe('ERR_LIMIT_SIZE')
     expect(thrownCode(() => parseMandate(`mnd1_${'A'.repeat(22_000)}`))).toBe('ERR_LIMIT_SIZE')
     expect(thrownCode(() => bearerChild([{ type: 'actions', patterns: ['a'.repeat(1025)] }]))).toBe('ERR_CAVEAT_INVALID')

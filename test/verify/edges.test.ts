@@ -154,10 +154,13 @@ describe('at most 16 approvals per request', () => {
         return new Uint8Array(10)
       },
     }))
-    // a forged chain: were signatures checked first, the code would be a signature code
+    // a forged invocation (one bit of its signature, the first 64 bytes of its byte string):
+    // were signatures checked first, the code would be a signature code
     const i = inv()
     const forged = new Uint8Array(i.bytes)
-    forged[forged.length - 1] = (forged[forged.length - 1] as number) ^ 1
+    const sigAt = forged.length - i.payload.length - 64
+    forged[sigAt + 10] = (forged[sigAt + 10] as number) ^ 1
+    expect(codeOf(await decide(verifierFor(), { invocation: forged }))).toBe('ERR_SIG_INVALID')
     const started = performance.now()
     const d = denial(await decide(verifierFor(), { invocation: forged, approvals: junk }))
     expect(d.code).toBe('ERR_LIMIT_COUNT')

@@ -28,7 +28,7 @@ import {
   pairAt,
   pairs,
   rawMandate,
-  rawRootPayload,
+  rawPayload,
   rootGrant,
   signRaw,
   subagent,
@@ -45,17 +45,7 @@ const windowWire: CborValue = [4, new Map([[1, T0 + 8 * 3600]])]
 /** A bearer block for the sub-agent below `parent`'s last block, carrying raw `caveats`, signed by `signer`. */
 function bearerBelow(parent: UnverifiedMandate, caveats: CborValue[], signer = assistant): Pair {
   const last = parent.blocks[parent.blocks.length - 1]
-  return signRaw(
-    new Map<number, CborValue>([
-      [0, last?.id as Uint8Array],
-      [1, subagent.publicKey],
-      [2, true],
-      [3, caveats],
-      [6, new Uint8Array(16).fill(3)],
-      [7, T0],
-    ]),
-    signer,
-  )
+  return signRaw(rawPayload(caveats, subagent.publicKey, { bearer: true }), signer, last?.id as Uint8Array)
 }
 const bearerMandate = (blocks: Pair[]) => parseMandate(rawMandate(blocks, { kind: 'bearer', secret: subagent.secretKey }))
 const bySubagent = (m: UnverifiedMandate) => invoke(m, { action: 'slack:read', audience: 'svc', now: NOW })
@@ -69,7 +59,7 @@ describe('a bound caveat in block k covers blocks k..n−1 and needs an invocati
       expect([d.code, d.block, d.caveat, d.caveatIndex]).toEqual(['ERR_BOUND_REQUIRED', 1, 'bound', 0])
     }
     // in the root as well
-    const bearerRoot = bearerMandate([signRaw(rawRootPayload([windowWire, BOUND], subagent.publicKey, [[2, true]]), alice)])
+    const bearerRoot = bearerMandate([signRaw(rawPayload([windowWire, BOUND], subagent.publicKey, { bearer: true }), alice)])
     const d = denial(await verifierFor().authorize({ mandate: bearerRoot, request: read }))
     expect([d.code, d.block, d.caveat]).toEqual(['ERR_BOUND_REQUIRED', 0, 'bound'])
   })

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import { caveatName, decodeCaveat } from '../../src/caveats/codec.js'
 import type { CborValue } from '../../src/cbor/codec.js'
-import { decodeCbor, encodeCbor } from '../../src/cbor/codec.js'
+import { encodeCbor } from '../../src/cbor/codec.js'
 import { validateCbor } from '../../src/cbor/validate.js'
 import { getBackend } from '../../src/crypto/ed25519.js'
 import {
@@ -19,7 +19,20 @@ import {
 } from '../../src/index.js'
 import { signingInput } from '../../src/token/signing.js'
 import { fromText, kindOf, toText } from '../../src/token/text.js'
-import { assistant, bearerChild, denial, mallory, rootGrant, verifierFor } from '../helpers/chains.js'
+import {
+  alice,
+  assistant,
+  bearerChild,
+  denial,
+  mallory,
+  type Pair,
+  pairs,
+  rawChain,
+  rawSigned,
+  rootGrant,
+  verifierFor,
+  wireBlock,
+} from '../helpers/chains.js'
 import { hex, T0, thrownCode } from '../helpers/fixtures.js'
 
 const read = { action: 'slack:read' }
@@ -98,12 +111,10 @@ describe('CBOR head rules in order (spec §5.1)', () => {
 
 describe('structure, outside in (spec §7.3)', () => {
   const m = bearerChild([])
-  const [p0, p1] = m.blocks.map((b) => [b.payload, b.signature] as [Uint8Array, Uint8Array]) as [
-    [Uint8Array, Uint8Array],
-    [Uint8Array, Uint8Array],
-  ]
-  const proof: CborValue = m.proof.kind === 'bearer' ? [0, m.proof.secret] : [2]
-  const mandate = (entries: [number, CborValue][]) => encodeCbor(new Map(entries))
+  const [p0, p1] = pairs(m) as [Pair, Pair]
+  const secret = m.proof.kind === 'bearer' ? m.proof.secret : new Uint8Array(32)
+  const chain = rawChain([p0, p1])
+  const mandate = (elements: CborValue[]) => encodeCbor(elements)
   const located = (f: () => unknown) => {
     try {
       f()
@@ -113,85 +124,147 @@ describe('structure, outside in (spec §7.3)', () => {
     }
     return { code: 'ok', block: undefined }
   }
+  const parsed = (bytes: Uint8Array) => located(() => parseMandate(bytes))
 
-  it('version first, then unknown keys', () => {
-    const chain = [p0, p1].map((p) => [...p])
-    expect(
-      thrownCode(() =>
-        parseMandate(
-          mandate([
-            [1, chain],
-            [2, proof],
-            [3, 'x'],
-          ]),
-        ),
-      ),
-    ).toBe('ERR_VERSION')
-    expect(
-      thrownCode(() =>
-        parseMandate(
-          mandate([
-            [0, 2],
-            [1, chain],
-            [2, proof],
-            [3, 'x'],
-          ]),
-        ),
-      ),
-    ).toBe('ERR_VERSION')
+  it('the genuine arrays parse: bearer (3 elements) and bound (2 elements)', () => {
+    expect(parsed(mandate([1, chain, secret]))).toEqual({ code: 'ok', block: undefined })
+    expect(parseMandate(mandate([1, chain, secret])).bytes).toEqual(m.bytes)
+    expect(parseMandate(mandate([1, chain])).proof.kind).toBe('bound')
+    expect(parseMandate(mandate([1, chain, new Uint8Array(64)])).proof.kind).toBe('sealed')
   })
 
-  it('a block signature length before its payload; block 0 before block 1', () => {
-    const wide = (b: Uint8Array) => Uint8Array.of(0xb8, (b[0] as number) & 0x1f, ...b.subarray(1))
-    const chain = (a: [Uint8Array, Uint8Array], b: [Uint8Array, Uint8Array]) => [[...a], [...b]]
-    expect(
-      located(() =>
-        parseMandate(
-          mandate([
-            [0, 1],
-            [1, chain(p0, [wide(p1[0]), p1[1].subarray(0, 63)])],
-            [2, proof],
-          ]),
-        ),
-      ),
-    ).toEqual({
-      code: 'ERR_SIG_LENGTH',
+  it('version first, then the number of elements', () => {
+    expect(parsed(mandate([2, chain, secret, 'x']))).toEqual({ code: 'ERR_VERSION', block: undefined })
+    expect(parsed(mandate([chain, secret, 'x']))).toEqual({ code: 'ERR_VERSION', block: undefined })
+    expect(parsed(mandate([2]))).toEqual({ code: 'ERR_VERSION', block: undefined })
+    expect(parsed(mandate([1, chain, secret, 'x']))).toEqual({ code: 'ERR_FORMAT', block: undefined })
+    expect(parsed(mandate([1]))).toEqual({ code: 'ERR_FORMAT', block: undefined })
+    expect(parsed(mandate([]))).toEqual({ code: 'ERR_FORMAT', block: undefined })
+    // the draft layout, a map {0: 1, 1: chain, 2: proof}
+    const draft = encodeCbor(
+      new Map<number, CborValue>([
+        [0, 1],
+        [1, chain],
+        [2, [0, secret]],
+      ]),
+    )
+    expect(parsed(draft)).toEqual({ code: 'ERR_FORMAT', block: undefined })
+  })
+
+  it('the chain before the proof; the proof by its type, then its length', () => {
+    // a block-level failure wins over a bad proof
+    expect(parsed(mandate([1, rawChain([p0]).concat([new Uint8Array(64)]), new Uint8Array(31)]))).toEqual({
+      code: 'ERR_FORMAT',
       block: 1,
     })
-    expect(
-      located(() =>
-        parseMandate(
-          mandate([
-            [0, 1],
-            [1, chain([wide(p0[0]), p0[1]], [p1[0], p1[1].subarray(0, 63)])],
-            [2, proof],
-          ]),
-        ),
-      ),
-    ).toEqual({
-      code: 'ERR_CBOR_NONCANONICAL',
-      block: 0,
-    })
+    expect(parsed(mandate([1, chain, new Uint8Array(31)]))).toEqual({ code: 'ERR_PROOF', block: undefined })
+    expect(parsed(mandate([1, chain, new Uint8Array(33)]))).toEqual({ code: 'ERR_PROOF', block: undefined })
+    expect(parsed(mandate([1, chain, new Uint8Array(0)]))).toEqual({ code: 'ERR_PROOF', block: undefined })
+    expect(parsed(mandate([1, chain, new Uint8Array(65)]))).toEqual({ code: 'ERR_PROOF', block: undefined })
+    // not a byte string: the draft's [kind, value] proof, a number, a text
+    expect(parsed(mandate([1, chain, [0, secret]]))).toEqual({ code: 'ERR_FORMAT', block: undefined })
+    expect(parsed(mandate([1, chain, 0]))).toEqual({ code: 'ERR_FORMAT', block: undefined })
+    expect(parsed(mandate([1, chain, 'x'.repeat(32)]))).toEqual({ code: 'ERR_FORMAT', block: undefined })
   })
 
-  it('prev missing before principal, unknown keys before both', () => {
-    const fields = new Map(decodeCbor(p1[0]) as Map<number, CborValue>)
-    fields.delete(0)
-    const withPrincipal = new Map(fields).set(8, m.blocks[0]?.principal as Uint8Array)
-    const withUnknown = new Map(fields).set(9, 'x')
-    const at = (payload: Map<number, CborValue>) =>
-      located(() =>
-        parseMandate(
-          mandate([
-            [0, 1],
-            [1, [[...p0], [encodeCbor(payload), p1[1]]]],
-            [2, proof],
-          ]),
-        ),
-      )
-    expect(at(fields)).toEqual({ code: 'ERR_CHAIN_LINK', block: 1 })
-    expect(at(withPrincipal)).toEqual({ code: 'ERR_CHAIN_LINK', block: 1 })
-    expect(at(withUnknown)).toEqual({ code: 'ERR_FORMAT', block: 1 })
+  it('the chain: an array of the principal and at least one block; its principal is 32 bytes; at most 16 blocks', () => {
+    const at = (c: CborValue) => parsed(mandate([1, c, secret]))
+    expect(at([alice.publicKey])).toEqual({ code: 'ERR_FORMAT', block: undefined })
+    expect(at([])).toEqual({ code: 'ERR_FORMAT', block: undefined })
+    expect(at(new Map([[0, alice.publicKey]]))).toEqual({ code: 'ERR_FORMAT', block: undefined })
+    expect(at([alice.publicKey.subarray(0, 31), wireBlock(p0), wireBlock(p1)])).toEqual({ code: 'ERR_FORMAT', block: undefined })
+    expect(at([toDidKey(alice.publicKey), wireBlock(p0), wireBlock(p1)])).toEqual({ code: 'ERR_FORMAT', block: undefined })
+    // the draft chain: a list of blocks without a principal
+    expect(at([wireBlock(p0), wireBlock(p1)])).toEqual({ code: 'ERR_FORMAT', block: undefined })
+    expect(at(rawChain(Array(17).fill(p1)))).toEqual({ code: 'ERR_CHAIN_DEPTH', block: undefined })
+    // the principal is checked before the depth
+    expect(at([new Uint8Array(31), ...Array(17).fill(wireBlock(p1))])).toEqual({ code: 'ERR_FORMAT', block: undefined })
+  })
+
+  it('a block: a byte string longer than a signature, before its payload; block 0 before block 1', () => {
+    // shortest head for an array, rewritten as the non-minimal one-byte-length form
+    const wide = (b: Uint8Array) => Uint8Array.of(0x98, (b[0] as number) & 0x1f, ...b.subarray(1))
+    const at = (b0: CborValue, b1: CborValue) => parsed(mandate([1, [alice.publicKey, b0, b1], secret]))
+    const w0 = wireBlock(p0)
+    const w1 = wireBlock(p1)
+    expect(at(w0, w1)).toEqual({ code: 'ok', block: undefined })
+    expect(at(w0, w1.subarray(0, 64))).toEqual({ code: 'ERR_FORMAT', block: 1 })
+    expect(at(w0, w1.subarray(0, 63))).toEqual({ code: 'ERR_FORMAT', block: 1 })
+    expect(at(w0, new Uint8Array(0))).toEqual({ code: 'ERR_FORMAT', block: 1 })
+    // the draft block [payload, signature], and a text
+    expect(at(w0, [p1[0], p1[1]])).toEqual({ code: 'ERR_FORMAT', block: 1 })
+    expect(at(w0, 'x'.repeat(200))).toEqual({ code: 'ERR_FORMAT', block: 1 })
+    // the payload is strict CBOR, read only after the framing
+    expect(at(w0, wireBlock([wide(p1[0]), p1[1]]))).toEqual({ code: 'ERR_CBOR_NONCANONICAL', block: 1 })
+    expect(at(wireBlock([wide(p0[0]), p0[1]]), w1.subarray(0, 63))).toEqual({ code: 'ERR_CBOR_NONCANONICAL', block: 0 })
+    // its size before its CBOR
+    expect(at(w0, wireBlock([new Uint8Array(4097).fill(0x1c), p1[1]]))).toEqual({ code: 'ERR_LIMIT_SIZE', block: 1 })
+    expect(at(w0, wireBlock([new Uint8Array(4096).fill(0x1c), p1[1]]))).toEqual({ code: 'ERR_CBOR_MALFORMED', block: 1 })
+  })
+
+  describe('a block payload, [holder, bearer, issued_at, caveats, extra?]', () => {
+    const holder = m.blocks[1]?.holder as Uint8Array
+    const caveats: CborValue[] = []
+    const nonce = new Uint8Array(16).fill(1)
+    /** Block 1 with `payload` (signature irrelevant: parsing checks no signature). */
+    const at = (payload: CborValue) => parsed(mandate([1, rawChain([p0, [encodeCbor(payload), p1[1]]]), secret]))
+    const extra = (...entries: [number, CborValue][]) => new Map<number, CborValue>(entries)
+
+    it.each([
+      ['bearer, no extra', [holder, true, T0, caveats]],
+      ['bearer with a name and a purpose', [holder, true, T0, caveats, extra([1, 'n'], [2, 'p'])]],
+      ['bound with a nonce', [holder, false, T0, caveats, extra([0, nonce])]],
+      ['bound with a nonce and a name', [holder, false, T0, caveats, extra([0, nonce], [1, 'n'])]],
+      ['32 caveats', [holder, true, T0, Array(32).fill([1, ['*']])]],
+    ] as [string, CborValue][])('%s: parses', (_, payload) => {
+      expect(at(payload)).toEqual({ code: 'ok', block: undefined })
+    })
+
+    it.each([
+      ['an array of 3', 'ERR_FORMAT', [holder, true, T0]],
+      ['an array of 6', 'ERR_FORMAT', [holder, true, T0, caveats, extra([1, 'n']), 'x']],
+      ['the draft map', 'ERR_FORMAT', extra([1, holder], [2, true], [3, caveats], [6, nonce], [7, T0])],
+      ['a holder of 31 bytes', 'ERR_FORMAT', [holder.subarray(0, 31), true, T0, caveats]],
+      ['a holder as text', 'ERR_FORMAT', [toDidKey(holder), true, T0, caveats]],
+      ['bearer as 1', 'ERR_FORMAT', [holder, 1, T0, caveats]],
+      ['bearer absent (caveats in its place)', 'ERR_FORMAT', [holder, T0, caveats, caveats]],
+      ['a negative issued_at', 'ERR_FORMAT', [holder, true, -1, caveats]],
+      ['issued_at as text', 'ERR_FORMAT', [holder, true, String(T0), caveats]],
+      ['caveats as a map', 'ERR_FORMAT', [holder, true, T0, extra([0, [1, ['*']]])]],
+      ['33 caveats', 'ERR_LIMIT_COUNT', [holder, true, T0, Array(33).fill([1, ['*']])]],
+      ['an empty extra map', 'ERR_FORMAT', [holder, true, T0, caveats, extra()]],
+      ['extra as a list', 'ERR_FORMAT', [holder, true, T0, caveats, ['n']]],
+      ['an unknown extra key', 'ERR_FORMAT', [holder, true, T0, caveats, extra([3, 'x'])]],
+      ['an unknown extra key beside known ones', 'ERR_FORMAT', [holder, false, T0, caveats, extra([0, nonce], [1, 'n'], [9, 'x'])]],
+      ['a nonce in a bearer block', 'ERR_FORMAT', [holder, true, T0, caveats, extra([0, nonce])]],
+      ['a bound block without extra', 'ERR_FORMAT', [holder, false, T0, caveats]],
+      ['a bound block without a nonce', 'ERR_FORMAT', [holder, false, T0, caveats, extra([1, 'n'])]],
+      ['a bound block with a 15-byte nonce', 'ERR_FORMAT', [holder, false, T0, caveats, extra([0, nonce.subarray(0, 15)])]],
+      ['a bound block with a 17-byte nonce', 'ERR_FORMAT', [holder, false, T0, caveats, extra([0, new Uint8Array(17)])]],
+      ['a name that is not text', 'ERR_FORMAT', [holder, true, T0, caveats, extra([1, 5])]],
+      ['a purpose that is not text', 'ERR_FORMAT', [holder, true, T0, caveats, extra([2, new Uint8Array(2)])]],
+    ] as [string, string, CborValue][])('%s → %s at block 1', (_, code, payload) => {
+      expect(at(payload)).toEqual({ code, block: 1 })
+    })
+
+    it('the fields are read in order: holder, bearer, issued_at, caveats (and their count), extra', () => {
+      const many = Array(33).fill([1, ['*']])
+      // a bad holder before too many caveats; too many caveats before a bad extra map
+      expect(at([new Uint8Array(31), true, T0, many])).toEqual({ code: 'ERR_FORMAT', block: 1 })
+      expect(at([holder, 1, T0, many])).toEqual({ code: 'ERR_FORMAT', block: 1 })
+      expect(at([holder, true, -1, many])).toEqual({ code: 'ERR_FORMAT', block: 1 })
+      expect(at([holder, true, T0, many, extra()])).toEqual({ code: 'ERR_LIMIT_COUNT', block: 1 })
+      expect(at([holder, false, T0, many])).toEqual({ code: 'ERR_LIMIT_COUNT', block: 1 })
+    })
+
+    it('block 0 follows the same rules (it carries no principal)', () => {
+      const root = (payload: CborValue) => parsed(mandate([1, rawChain([[encodeCbor(payload), p0[1]], p1]), secret]))
+      const rootHolder = m.blocks[0]?.holder as Uint8Array
+      expect(root([rootHolder, false, T0, caveats, extra([0, nonce])])).toEqual({ code: 'ok', block: undefined })
+      expect(root([rootHolder, false, T0, caveats, extra([0, nonce], [3, alice.publicKey])])).toEqual({ code: 'ERR_FORMAT', block: 0 })
+      expect(root([rootHolder, false, T0, caveats, extra([0, nonce]), alice.publicKey])).toEqual({ code: 'ERR_FORMAT', block: 0 })
+      expect(root([rootHolder, true, T0, caveats, extra([0, nonce])])).toEqual({ code: 'ERR_FORMAT', block: 0 })
+    })
   })
 })
 
@@ -207,7 +280,7 @@ describe('verifier precedence (spec §7.3)', () => {
         now: T0 + 60,
         ...(m.proof.kind === 'bound' ? { key: assistant } : {}),
       })
-      const forged = encodeCbor([inv.payload, getBackend().sign(key.secretKey, signingInput('invocation', inv.payload))])
+      const forged = rawSigned(inv.payload, getBackend().sign(key.secretKey, signingInput('invocation', inv.payload)))
       expect(parseInvocation(forged).action).toBe('slack:read')
       const d = denial(await verifierFor().authorize({ invocation: forged }))
       expect({ code: d.code, block: d.block }).toEqual({ code: 'ERR_SIG_INVALID', block: last })
