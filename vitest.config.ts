@@ -6,6 +6,7 @@ const json = process.env['VITEST_JSON_REPORT']
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    setupFiles: ['test/setup-node.ts'],
     testTimeout: 120_000,
     hookTimeout: 60_000,
     reporters: json ? ['default', 'json'] : ['default'],

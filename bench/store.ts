@@ -16,6 +16,8 @@
  *
  * BENCH_ROUNDS, BENCH_BATCH and BENCH_HISTORY change the sizes.
  */
+
+import '../src/crypto/use-node.js'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'

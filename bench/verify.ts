@@ -12,6 +12,7 @@
  * It prints medians per operation and the ratios cold/raw and warm/raw. Ratios, not absolute
  * times, are what to compare across machines. Then the token sizes of the same chains.
  */
+import '../src/crypto/use-node.js'
 import {
   attenuate,
   createMemoryRevocationView,

@@ -1,11 +1,17 @@
 /**
  * Node.js-only helpers (file system), kept out of the main entry so that the core runs in
- * browsers and edge runtimes: `import { fileFeedState } from 'mandate/node'`.
+ * browsers and edge runtimes: `import { fileFeedState } from 'mandate/node'`. Loads nothing
+ * of the service: that is `mandate/service`.
+ *
+ * @example
+ * ```ts
+ * import { createFeedRevocationView } from 'mandate'
+ * import { fileFeedState } from 'mandate/node'
+ * const revocations = createFeedRevocationView({ url, serviceKey, state: fileFeedState('feed-state.json') })
+ * ```
  *
  * @module
  */
+import './crypto/use-node.js'
+
 export { fileFeedState } from './revocation/file-state.js'
-export { type AppOptions, createApp } from './service/app.js'
-export { type FeedMark, type FeedMarkStore, fileFeedMark } from './service/feed-mark.js'
-export { type RunningService, type ServiceConfig, startService } from './service/server.js'
-export type { ApprovalRecord, NewRevocation, Store } from './service/store.js'

@@ -1,3 +1,4 @@
+import '../src/crypto/use-node.js'
 import { type CborValue, decodeCbor, encodeCbor } from '../src/cbor/codec.js'
 import { getBackend } from '../src/crypto/ed25519.js'
 import { sha256 } from '../src/crypto/hash.js'

@@ -1,3 +1,4 @@
+import '../src/crypto/use-node.js'
 import {
   approve,
   attenuate,
@@ -366,6 +367,22 @@ scenario('usage/retry-same-request-id', 'a retry with the same request id gets t
     .present(T0 + 1, 'grant', allow({ [k]: 0 }), { request: read, requestId: 'r1', note: 'the remembered answer' })
     .present(T0 + 2, 'grant', deny('ERR_USAGE_EXHAUSTED', { block: 0, caveat: 'uses' }), { request: read, requestId: 'r2' })
 })
+
+scenario(
+  'usage/request-id-reused-for-another-request',
+  'a request id names one request: reused for another action it is counted as another request',
+  (s) => {
+    s.mint(T0, 'grant', { caveats: [{ type: 'actions', patterns: ['slack:read', 'slack:post'] }, { type: 'uses', max: 1 }, window8h] })
+    const k = counter(s, 'grant', 0, 1)
+    s.present(T0, 'grant', allow({ [k]: 0 }), { request: read, requestId: 'k' })
+      .present(T0 + 1, 'grant', deny('ERR_USAGE_EXHAUSTED', { block: 0, caveat: 'uses' }), {
+        request: { action: 'slack:post', resource: 'channels/team' },
+        requestId: 'k',
+        note: 'the same caller id for another action: counted on its own, and the quota is spent',
+      })
+      .present(T0 + 2, 'grant', allow({ [k]: 0 }), { request: read, requestId: 'k', note: 'the first request, retried: its answer' })
+  },
+)
 
 scenario('usage/sealed-shares-counter', 'a sealed copy is the same blocks: it counts on the same counters', (s) => {
   s.mint(T0, 'grant', { to: 'assistant', caveats: [window8h] })

@@ -1,3 +1,4 @@
+import '../src/crypto/use-node.js'
 import { base64, base64urlnopad } from '@scure/base'
 import { type BareItem, type InnerList, type Item, serializeDictionary } from 'structured-headers'
 import { type CborValue, encodeCbor } from '../src/cbor/codec.js'
@@ -1185,7 +1186,7 @@ signedValid('request/get-with-body', 'GET with a body: content-digest covered', 
 signedValid('request/authority-normalized', 'upper-case host and the default port: @authority is mandate.example; empty query is "?"', {
   method: 'POST',
   url: 'https://Mandate.EXAMPLE:443/v1/usage/consume?',
-  body: utf8('{"request_id":"r1"}'),
+  body: utf8('{"requestId":"r1"}'),
 })
 signedValid('request/authority-port', 'a non-default port is part of @authority; an empty path is "/"', {
   method: 'GET',

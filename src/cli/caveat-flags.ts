@@ -6,8 +6,11 @@
 import type { Command } from 'commander'
 import type { ArgValue, Caveat, WhereOp } from '../caveats/types.js'
 import { WHERE_OPS } from '../caveats/types.js'
+import type { MandateError } from '../errors.js'
+import { iso } from '../internal/clock.js'
+import type { UnverifiedMandate } from '../token/mandate.js'
 import { usage } from './errors.js'
-import { parseDuration, parseTime, parseTimeOrDuration } from './time.js'
+import { parseDuration, parseTimeOrDuration, TIME_FORMS } from './time.js'
 
 /** Commander's view of the caveat flags. */
 export interface CaveatFlags {
@@ -39,10 +42,10 @@ export function addCaveatFlags(cmd: Command): Command {
       collect,
     )
     .option('--resource <glob>', 'only resources matching GLOB (repeatable): mail/*, drive/**', collect)
-    .option('--not-before <time>', 'not valid before TIME (RFC 3339 or Unix seconds)')
-    .option('--expires <time|duration>', 'expires at TIME or after DURATION (90s, 30m, 8h, 7d)')
+    .option('--not-before <time>', 'not valid before TIME: a duration from now (15m), Unix seconds or ISO 8601')
+    .option('--expires <time>', 'expires after a duration (90s, 15m, 8h, 7d, 1h30m) or at Unix seconds or ISO 8601')
     .option('--uses <n>', 'at most N successful uses')
-    .option('--per <duration>', 'with --uses: per sliding window of DURATION')
+    .option('--per <duration>', 'with --uses: per sliding window of DURATION (1h, 1d)')
     .option('--approval <pattern>', 'actions matching PATTERN, or below one, need approval (repeatable)', collect)
     .option('--approver <did>', 'with --approval: an approver (repeatable; default: the signing key)', collect)
     .option('--quorum <n>', 'with --approval: how many distinct approvers (default 1)')
@@ -53,9 +56,10 @@ export function addCaveatFlags(cmd: Command): Command {
 }
 
 function integer(text: string, flag: string, min: number, max: number): number {
-  if (!/^\d{1,15}$/.test(text.trim())) usage(`${flag}: not a whole number: ${JSON.stringify(text)}`)
+  const hint = `${flag} takes a whole number from ${min} to ${max}`
+  if (!/^\d{1,15}$/.test(text.trim())) usage(`${flag}: not a whole number: ${JSON.stringify(text)}`, hint)
   const n = Number(text)
-  if (n < min || n > max) usage(`${flag}: expected ${min}..${max}, got ${n}`)
+  if (n < min || n > max) usage(`${flag}: expected ${min}..${max}, got ${n}`, hint)
   return n
 }
 
@@ -90,20 +94,18 @@ export function caveatsFrom(flags: CaveatFlags, now: number, signer: string): Ca
   if (flags.action?.length) out.push({ type: 'actions', patterns: flags.action })
   if (flags.deny?.length) out.push({ type: 'deny', patterns: flags.deny })
   if (flags.resource?.length) out.push({ type: 'resources', globs: flags.resource })
-  if (flags.notBefore !== undefined || flags.expires !== undefined) {
-    out.push({
-      type: 'window',
-      ...(flags.notBefore === undefined ? {} : { notBefore: parseTime(flags.notBefore, '--not-before') }),
-      ...(flags.expires === undefined ? {} : { expires: parseTimeOrDuration(flags.expires, '--expires', now) }),
-    })
-  }
-  if (flags.per !== undefined && flags.uses === undefined) usage('--per needs --uses N')
+  const window = windowFrom(flags, now)
+  if (window) out.push({ type: 'window', ...window })
+  if (flags.per !== undefined && flags.uses === undefined) usage('--per needs --uses N', 'a quota per window, e.g. --uses 100 --per 1d')
   if (flags.uses !== undefined) {
     const max = integer(flags.uses, '--uses', 1, 2 ** 32 - 1)
     out.push({ type: 'uses', max, ...(flags.per === undefined ? {} : { per: parseDuration(flags.per, '--per') }) })
   }
   if ((flags.approver?.length || flags.quorum !== undefined) && !flags.approval?.length)
-    usage('--approver and --quorum need --approval PATTERN')
+    usage(
+      '--approver and --quorum need --approval PATTERN',
+      "say which actions need approval, e.g. --approval 'email:send' --approver did:key:…",
+    )
   if (flags.approval?.length) {
     const approvers = flags.approver?.length ? flags.approver : [signer]
     const quorum = flags.quorum === undefined ? 1 : integer(flags.quorum, '--quorum', 1, approvers.length)
@@ -116,6 +118,96 @@ export function caveatsFrom(flags: CaveatFlags, now: number, signer: string): Ca
   return out
 }
 
+/** A time window: its start and end, either open. */
+export interface Window {
+  readonly notBefore?: number
+  readonly expires?: number
+}
+
+/**
+ * The window `--not-before` and `--expires` ask for; refused (exit 2) when it is over before
+ * it starts (an expiry already past) or empty (a start not before its end).
+ */
+export function windowFrom(flags: Pick<CaveatFlags, 'notBefore' | 'expires'>, now: number): Window | undefined {
+  if (flags.notBefore === undefined && flags.expires === undefined) return undefined
+  const notBefore = flags.notBefore === undefined ? undefined : parseTimeOrDuration(flags.notBefore, '--not-before', now)
+  const expires = flags.expires === undefined ? undefined : parseTimeOrDuration(flags.expires, '--expires', now)
+  if (expires !== undefined && expires <= now) {
+    usage(
+      `--expires ${flags.expires?.trim()}: ${iso(expires)} is already past (now ${iso(now)}): the mandate would be expired from the start`,
+      `give a later time or a duration from now, e.g. --expires 8h; ${TIME_FORMS}`,
+    )
+  }
+  if (notBefore !== undefined && expires !== undefined && notBefore >= expires) {
+    usage(
+      `the window is empty: --not-before ${iso(notBefore)} is not before --expires ${iso(expires)}`,
+      'a window starts before it ends: move --not-before earlier or --expires later',
+    )
+  }
+  return { ...(notBefore === undefined ? {} : { notBefore }), ...(expires === undefined ? {} : { expires }) }
+}
+
+/** The window a chain already has: the latest start and the earliest end of its blocks. */
+export function chainWindow(m: UnverifiedMandate): Window & { readonly expiresBlock?: number } {
+  let notBefore: number | undefined
+  let end: { expires: number; expiresBlock: number } | undefined
+  for (const b of m.blocks) {
+    for (const c of b.caveats) {
+      if (c.type !== 'window') continue
+      if (c.notBefore !== undefined && (notBefore === undefined || c.notBefore > notBefore)) notBefore = c.notBefore
+      if (c.expires !== undefined && (end === undefined || c.expires < end.expires)) end = { expires: c.expires, expiresBlock: b.index }
+    }
+  }
+  return { ...(notBefore === undefined ? {} : { notBefore }), ...end }
+}
+
+/**
+ * Refuse to narrow a mandate into one that can never be used: the parent already expired, or
+ * the new window and the parent's do not overlap.
+ */
+export function checkNarrowedWindow(parent: UnverifiedMandate, window: Window | undefined, now: number): void {
+  const own = chainWindow(parent)
+  if (own.expires !== undefined && own.expires <= now) {
+    usage(
+      `this mandate expired at ${iso(own.expires)} (block ${own.expiresBlock}): a narrower one would be expired too`,
+      'ask its issuer for a new mandate',
+    )
+  }
+  if (window?.notBefore !== undefined && own.expires !== undefined && window.notBefore >= own.expires) {
+    usage(
+      `the window is empty: --not-before ${iso(window.notBefore)} is not before the mandate's own expiry ${iso(own.expires)} (block ${own.expiresBlock})`,
+      'move --not-before earlier',
+    )
+  }
+  if (window?.expires !== undefined && own.notBefore !== undefined && window.expires <= own.notBefore) {
+    usage(
+      `the window is empty: --expires ${iso(window.expires)} is not after the mandate's own start ${iso(own.notBefore)}`,
+      'move --expires later',
+    )
+  }
+}
+
+const PATTERN_HINT =
+  "an action pattern is ':'-separated segments of a-z 0-9 _ . - (email:read); a * segment matches one segment, a final * one or more (calendar:*)"
+
+/** A hint for a caveat the library refused to build from the flags. */
+export function caveatHint(e: MandateError): string | undefined {
+  if (e.code === 'ERR_TIME_INVALID') return TIME_FORMS
+  if (e.code !== 'ERR_CAVEAT_INVALID') return undefined
+  switch (e.caveat) {
+    case 'actions':
+    case 'deny':
+    case 'approval':
+      return PATTERN_HINT
+    case 'resources':
+      return "a resource glob is '/'-separated non-empty segments (no . or .., no control character or backslash): * matches within a segment, ** any number of segments (drive/**, mail/*)"
+    case 'where':
+      return "write --where 'PATH OP VALUE', e.g. --where 'amount le 100' or --where 'to in a@x.org,b@x.org'"
+    default:
+      return undefined
+  }
+}
+
 /** Parse `--arg K=V` (integers and true/false typed, the rest text) and `--args-json`. */
 export function argsFrom(pairs: readonly string[] | undefined, json: string | undefined): Record<string, ArgValue> {
   const args: Record<string, ArgValue> = Object.create(null)
@@ -124,14 +216,15 @@ export function argsFrom(pairs: readonly string[] | undefined, json: string | un
     try {
       parsed = JSON.parse(json)
     } catch {
-      usage('--args-json: not valid JSON')
+      usage('--args-json: not valid JSON', `e.g. --args-json '{"to":"bob@example.com","amount":5}'`)
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) usage('--args-json: expected a JSON object')
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      usage('--args-json: expected a JSON object', `e.g. --args-json '{"to":"bob@example.com"}'`)
     Object.assign(args, parsed)
   }
   for (const pair of pairs ?? []) {
     const at = pair.indexOf('=')
-    if (at <= 0) usage(`--arg: expected KEY=VALUE, got ${JSON.stringify(pair)}`)
+    if (at <= 0) usage(`--arg: expected KEY=VALUE, got ${JSON.stringify(pair)}`, 'e.g. --arg to=bob@example.com --arg amount=5')
     const raw = pair.slice(at + 1)
     args[pair.slice(0, at)] = /^-?(0|[1-9]\d{0,14})$/.test(raw) ? Number(raw) : raw === 'true' ? true : raw === 'false' ? false : raw
   }

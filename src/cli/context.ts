@@ -7,6 +7,7 @@ import type { Command } from 'commander'
 import type { Io } from './io.js'
 import { painter } from './io.js'
 import { markColors, printable, safeJson } from './printable.js'
+import { type Service, serviceFrom, timeoutMs } from './service-client.js'
 
 /** Shared command context. */
 export interface Context {
@@ -18,6 +19,16 @@ export interface Context {
 /** True when `--json` was given anywhere on the command line. */
 export function jsonMode(cmd: Command): boolean {
   return (cmd.optsWithGlobals() as { json?: boolean }).json === true
+}
+
+/** The global `--timeout SECONDS` (or MANDATE_TIMEOUT), in ms. */
+export function timeoutOf(ctx: Context, cmd: Command): number {
+  return timeoutMs(ctx.io, (cmd.optsWithGlobals() as { timeout?: string }).timeout)
+}
+
+/** The service of `--service URL` (or MANDATE_SERVICE), with the deadline of `--timeout`. */
+export function serviceOf(ctx: Context, cmd: Command, flag: string | undefined): Service | undefined {
+  return serviceFrom(ctx.io, flag, (cmd.optsWithGlobals() as { timeout?: string }).timeout)
 }
 
 /**

@@ -1,9 +1,10 @@
 /**
- * CLI failures that are not about a token: misuse (exit 2) and I/O (exit 3).
+ * CLI failures that are not about a token: misuse (exit 2) and I/O (exit 3); and library
+ * errors caused by what the user typed, which are input mistakes (exit 2) whatever the code.
  *
  * @module
  */
-import { disposition, MandateError } from '../errors.js'
+import { disposition, MandateError, type MandateErrorCode } from '../errors.js'
 
 /** Codes the CLI adds to the library's: a usage mistake, or an operational failure. */
 export type CliErrorCode = 'ERR_USAGE' | 'ERR_IO'
@@ -23,14 +24,46 @@ export class CliError extends Error {
   }
 }
 
+/**
+ * A library error raised while building a token from flags (a bad pattern, a too-long
+ * lifetime, sealing a bound mandate): the user's input is at fault, so it exits 2 with the
+ * library's code, whatever that code means to a verifier.
+ */
+export class InputError extends Error {
+  constructor(
+    readonly code: MandateErrorCode,
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message)
+    this.name = 'InputError'
+  }
+}
+
 /** A usage error (exit 2). */
 export function usage(message: string, hint?: string): never {
   throw new CliError('ERR_USAGE', message, hint)
 }
 
+/**
+ * Run `build` (a library call that makes a token from the user's flags); a MandateError it
+ * throws becomes an {@link InputError} (exit 2), with the library's hint or `hint(e)`.
+ * Operational failures (exit 3) stay as they are.
+ */
+export function fromFlags<T>(build: () => T, hint: (e: MandateError) => string | undefined = () => undefined): T {
+  try {
+    return build()
+  } catch (e) {
+    if (!(e instanceof MandateError) || disposition(e.code).exit === 3) throw e
+    const h = e.hint ?? hint(e)
+    throw new InputError(e.code, e.message, h)
+  }
+}
+
 /** The exit code, code, message and hint of anything thrown inside a command. */
 export function describeFailure(e: unknown): { exit: 1 | 2 | 3; code: string; message: string; hint?: string } {
   if (e instanceof CliError) return { exit: e.exit, code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) }
+  if (e instanceof InputError) return { exit: 2, code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) }
   if (e instanceof MandateError)
     return { exit: disposition(e.code).exit, code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) }
   if (e instanceof TypeError || e instanceof RangeError) return { exit: 2, code: 'ERR_USAGE', message: e.message }

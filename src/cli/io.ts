@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { closeSync, constants, existsSync, openSync, readFileSync, statSync, writeSync } from 'node:fs'
+import { closeSync, constants, existsSync, fchmodSync, fstatSync, openSync, readFileSync, statSync, writeSync } from 'node:fs'
 import { styleText } from 'node:util'
 import type { KeyPair } from '../crypto/keys.js'
 import { importSecretKeyPem } from '../crypto/keys.js'
@@ -14,6 +14,8 @@ export interface Io {
   readonly env: Readonly<Record<string, string | undefined>>
   readonly stdinIsTTY: boolean
   readonly stdoutIsTTY: boolean
+  /** The permission bits of standard output when it is a regular file (`> FILE`), else undefined. */
+  stdoutFileMode(): number | undefined
   readStdin(): Promise<string>
   out(text: string): void
   err(text: string): void
@@ -22,23 +24,48 @@ export interface Io {
   now(): number
 }
 
+/**
+ * A stream whose reader went away (`mandate … | head`) fails its writes with EPIPE: that ends
+ * the output quietly instead of with a stack trace. Other errors are still thrown.
+ */
+function quietOnEpipe(stream: NodeJS.WriteStream): { write(text: string): void } {
+  let closed = false
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e
+    closed = true
+  })
+  return {
+    write(text) {
+      if (!closed) stream.write(text)
+    },
+  }
+}
+
+let streams: { out: { write(text: string): void }; err: { write(text: string): void } } | undefined
+
 /** The process's real streams. */
 export function processIo(): Io {
+  streams ??= { out: quietOnEpipe(process.stdout), err: quietOnEpipe(process.stderr) }
+  const { out, err } = streams
   return {
     env: process.env,
     stdinIsTTY: process.stdin.isTTY === true,
     stdoutIsTTY: process.stdout.isTTY === true,
+    stdoutFileMode() {
+      try {
+        const st = fstatSync(1)
+        return st.isFile() ? st.mode & 0o777 : undefined
+      } catch {
+        return undefined
+      }
+    },
     async readStdin() {
       const chunks: Buffer[] = []
       for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
       return Buffer.concat(chunks).toString('utf8')
     },
-    out: (text) => {
-      process.stdout.write(text)
-    },
-    err: (text) => {
-      process.stderr.write(text)
-    },
+    out: (text) => out.write(text),
+    err: (text) => err.write(text),
     async confirm(question) {
       const { createInterface } = await import('node:readline/promises')
       const rl = createInterface({ input: process.stdin, output: process.stderr })
@@ -59,20 +86,29 @@ export function painter(io: Io, enabled: boolean): (style: Parameters<typeof sty
   return (style, text) => (on ? styleText(style, text) : text)
 }
 
+/** A token argument as read, and where it came from (for messages). */
+export interface Input {
+  readonly text: string
+  /** `the argument`, `file PATH` or `standard input`. */
+  readonly from: string
+  /** The argument, when it was given as text that is neither a token nor an existing file. */
+  readonly notAFile?: string
+}
+
 /**
  * The token argument: the text itself, `@FILE` or a path to a file holding it, or stdin when
  * it is `-` or missing.
  */
-export async function readInput(io: Io, arg: string | undefined, what: string): Promise<string> {
+export async function readInput(io: Io, arg: string | undefined, what: string): Promise<Input> {
   if (arg !== undefined && arg !== '-') {
-    if (arg.startsWith('@')) return readText(arg.slice(1), `${what} file`).trim()
-    if (!/^mn[dian]1_/.test(arg.trim()) && existsSync(arg)) return readText(arg, `${what} file`).trim()
-    return arg.trim()
+    if (arg.startsWith('@')) return { text: readText(arg.slice(1), `${what} file`).trim(), from: `file ${arg.slice(1)}` }
+    if (!/^mn[dianr]1_/.test(arg.trim()) && existsSync(arg)) return { text: readText(arg, `${what} file`).trim(), from: `file ${arg}` }
+    return { text: arg.trim(), from: 'the argument', ...(/^mn[dianr]1_/.test(arg.trim()) ? {} : { notAFile: arg }) }
   }
   if (arg === undefined && io.stdinIsTTY) usage(`no ${what} given`, 'pass it as an argument (text, @FILE or a path), or pipe it in with -')
   const text = (await io.readStdin()).trim()
-  if (text.length === 0) usage(`no ${what} on standard input`)
-  return text
+  if (text.length === 0) usage(`no ${what} on standard input`, `pipe the ${what} in, or pass it as an argument (text, @FILE or a path)`)
+  return { text, from: 'standard input' }
 }
 
 /** Read a text file, mapping failures to exit 3 with a readable reason. */
@@ -87,7 +123,8 @@ export function readText(path: string, what: string): string {
 /** Load a PKCS#8 key file; warn when others can read it. Never echoes the file's contents. */
 export function loadKey(io: Io, path: string | undefined, flag = '--key'): KeyPair {
   const file = path ?? io.env['MANDATE_KEY']
-  if (file === undefined || file === '') usage(`a key file is needed (${flag} FILE or MANDATE_KEY)`)
+  if (file === undefined || file === '')
+    usage(`a key file is needed (${flag} FILE or MANDATE_KEY)`, 'create one with mandate keygen -o FILE')
   const text = readText(file, 'key file')
   try {
     const mode = statSync(file).mode & 0o777
@@ -102,8 +139,12 @@ export function loadKey(io: Io, path: string | undefined, flag = '--key'): KeyPa
   return importSecretKeyPem(text)
 }
 
-/** Write `text` to `path` with mode 0600; refuse to overwrite unless `force`. */
-export function writeSecretFile(path: string, text: string, force: boolean): void {
+/**
+ * Write `text` to `path` with mode 0600 (an existing file overwritten with `force` is made
+ * 0600 too); refuse to overwrite unless `force`. Returns the file's permission bits as they
+ * ended up (a file we do not own may keep its mode).
+ */
+export function writeSecretFile(path: string, text: string, force: boolean): number {
   let fd: number
   try {
     const flags = constants.O_WRONLY | constants.O_CREAT | (force ? constants.O_TRUNC : constants.O_EXCL)
@@ -113,7 +154,15 @@ export function writeSecretFile(path: string, text: string, force: boolean): voi
     throw new CliError('ERR_IO', `cannot write ${path}: ${reason(e)}`)
   }
   try {
+    try {
+      fchmodSync(fd, 0o600)
+    } catch {
+      // not ours to change: the caller warns about the mode it ends up with
+    }
     writeSync(fd, text)
+    return fstatSync(fd).mode & 0o777
+  } catch (e) {
+    throw new CliError('ERR_IO', `cannot write ${path}: ${reason(e)}`)
   } finally {
     closeSync(fd)
   }

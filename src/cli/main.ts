@@ -7,6 +7,7 @@
  */
 import { Command, CommanderError } from 'commander'
 import { registerApprovals } from './commands/approvals.js'
+import { registerCompletion } from './commands/completion.js'
 import { registerDemo } from './commands/demo.js'
 import { registerGrant } from './commands/grant.js'
 import { registerInspect } from './commands/inspect.js'
@@ -16,33 +17,51 @@ import { registerRevoke } from './commands/revoke.js'
 import { registerServe } from './commands/serve.js'
 import { registerVerify } from './commands/verify.js'
 import type { Context } from './context.js'
-import { describeFailure } from './errors.js'
+import { describeFailure, usage } from './errors.js'
+import { examples } from './help.js'
 import { type Io, processIo } from './io.js'
 import { guardIo, printable, safeJson } from './printable.js'
+import { type Route, route, similar } from './route.js'
+import { DEFAULT_TIMEOUT_SECONDS } from './service-client.js'
+import { VERSION } from './version.js'
 
-/** Build the program for one run. */
+/** Build the program for one run. Help and commander's own output go through the run's Io. */
 export function buildProgram(ctx: Context): Command {
   const program = new Command('mandate')
     .description('attenuable capability tokens for AI agents')
-    .version('0.1.0')
+    .version(VERSION, '-V, --version', 'print the version (with --json, as {"name","version"})')
     .option('--json', 'print exactly one JSON document on stdout, errors included')
+    .option('--timeout <seconds>', `wait at most SECONDS for a service's answer (default ${DEFAULT_TIMEOUT_SECONDS}; MANDATE_TIMEOUT)`)
     .showHelpAfterError(false)
+    .configureOutput({ writeOut: (text) => ctx.io.out(text), writeErr: (text) => ctx.io.err(text), outputError: () => {} })
+  examples(
+    program,
+    'mandate demo',
+    'mandate keygen -o alice.pem',
+    "mandate mint --key alice.pem --to did:key:z6Mk… --action 'email:read' --expires 8h -o grant.txt",
+    'mandate inspect grant.txt',
+    'mandate mint --help',
+  )
+  program
     .addHelpText(
       'after',
       `
 Tokens: a TOKEN argument is the text (mnd1_… mandate, mni1_… invocation, mna1_… approval,
 mnr1_… revocation), @FILE or a file path, or - / nothing for standard input.
 
+Times: a TIME is a duration from now (90s, 15m, 8h, 7d, 1h30m), Unix seconds or ISO 8601
+(2026-12-01T09:00:00Z); a DURATION is 90s, 15m, 8h, 7d, 1h30m.
+
 Environment: MANDATE_KEY (key file), MANDATE_ROOTS (trusted did:keys, NAME=DID allowed),
-MANDATE_SERVICE (service URL), MANDATE_SERVICE_KEY (its feed key), NO_COLOR. Flags win.
+MANDATE_SERVICE (service URL), MANDATE_SERVICE_KEY (its feed key), MANDATE_TIMEOUT (seconds),
+NO_COLOR. Flags win.
 
 Exit codes: 0 success or allowed; 1 denied or rejected; 2 usage error or malformed input;
 3 operational failure (files, an unreachable service: fail closed).
 
-Start here: mandate demo`,
+Start here: mandate demo; each command's --help has examples.`,
     )
     .exitOverride()
-    .configureOutput({ outputError: () => {} })
   for (const register of [
     registerKeys,
     registerGrant,
@@ -53,6 +72,7 @@ Start here: mandate demo`,
     registerServe,
     registerApprovals,
     registerDemo,
+    registerCompletion,
   ]) {
     register(program, ctx)
   }
@@ -64,21 +84,49 @@ Start here: mandate demo`,
   return program
 }
 
+/** Refuse a line that names no command, or one that does not exist, before commander runs. */
+function checkRoute(ctx: Context, json: boolean, where: Route): void {
+  if (where.kind === 'unknown') {
+    const near = similar(where.parent, where.name)
+    const at = ['mandate', ...where.path].join(' ')
+    usage(
+      `unknown command '${where.name}'${where.path.length ? ` (of ${at})` : ''}`,
+      near.length ? `did you mean ${near.map((n) => `${at} ${n}`).join(' or ')}? see ${at} --help` : `see ${at} --help for the commands`,
+    )
+  }
+  if (where.kind === 'incomplete') {
+    if (!json) ctx.io.err(`${where.group.helpInformation()}\n`)
+    const at = ['mandate', ...where.path].join(' ')
+    const names = where.group.commands.map((c) => c.name()).join(', ')
+    if (where.path.length === 0) usage('no command given', 'start with mandate demo; mandate COMMAND --help shows a command with examples')
+    usage(`${at} needs a command: ${names}`, `see ${at} --help`)
+  }
+}
+
 /** Run with `argv` (without node and script); returns the exit code. */
 export async function run(argv: readonly string[], raw: Io = processIo()): Promise<number> {
   const json = argv.includes('--json')
   // The output boundary: nothing a token or a service carries reaches the terminal raw.
   const io = guardIo(raw, json)
   const ctx: Context = { io, exit: 0 }
+  const program = buildProgram(ctx)
+  const where = route(program, argv)
   try {
-    await buildProgram(ctx).parseAsync([...argv], { from: 'user' })
+    if (where.kind === 'version') {
+      io.out(json ? `${safeJson({ name: 'mandate', version: VERSION }, 2)}\n` : `${VERSION}\n`)
+      return 0
+    }
+    checkRoute(ctx, json, where)
+    await program.parseAsync([...argv], { from: 'user' })
     return ctx.exit
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.exitCode === 0) return 0 // help or version, already printed
+      if (e.code === 'commander.help') return 2 // help asked for by an error, already printed on stderr
       // commander's own lines ("(Did you mean …?)") stay lines; each is escaped
       const message = e.message.replace(/^error: /, '')
-      return fail(io, json, { exit: 2, code: 'ERR_USAGE', message, hint: 'see mandate --help' }, true)
+      const at = ['mandate', ...(where.kind === 'command' ? where.path : [])].join(' ')
+      return fail(io, json, { exit: 2, code: 'ERR_USAGE', message, hint: `see ${at} --help` }, true)
     }
     return fail(io, json, describeFailure(e))
   }

@@ -26,7 +26,8 @@ export function parseNamedKeys(values: readonly string[], flag: string, nameRequ
     .filter((v) => v !== '' && !v.startsWith('#'))
     .map((entry) => {
       const m = /^([^=\s]+)=(\S+)$/.exec(entry)
-      if (!m && nameRequired) usage(`${flag}: expected NAME=KEY, got ${JSON.stringify(entry.slice(0, 120))}`)
+      if (!m && nameRequired)
+        usage(`${flag}: expected NAME=KEY, got ${JSON.stringify(entry.slice(0, 120))}`, `e.g. ${flag} calendar=did:key:z6Mk…`)
       const name = m?.[1]
       const key = m ? (m[2] as string) : entry
       return { ...(name === undefined ? {} : { name }), key: didOf(key, flag) }
@@ -39,6 +40,7 @@ function didOf(key: string, flag: string): string {
   } catch (e) {
     usage(
       `${flag}: ${JSON.stringify(key.slice(0, 120))} is not an Ed25519 public key (${e instanceof MandateError ? e.code : 'unreadable'})`,
+      'a key is a did:key (mandate pubkey FILE prints it), hex, base64url or SPKI',
     )
   }
 }
@@ -49,7 +51,7 @@ export function namedKeysFile(path: string, flag: string): string[] {
   try {
     text = readFileSync(path, 'utf8')
   } catch (e) {
-    usage(`${flag}: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})`)
+    usage(`${flag}: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})`, 'one NAME=KEY a line; # starts a comment')
   }
   return text.split(/\r?\n/)
 }

@@ -1,6 +1,7 @@
 /**
- * The CLI's view of a service: URL and pinned key from flags or the environment, and small
- * JSON requests that turn every failure into a readable error.
+ * The CLI's view of a service: URL, pinned key and how long to wait, from flags or the
+ * environment; and small JSON requests under a deadline that turn every failure into a
+ * readable error naming the URL.
  *
  * @module
  */
@@ -9,48 +10,146 @@ import { signRequest } from '../internal/http-signature.js'
 import { CliError, usage } from './errors.js'
 import type { Io } from './io.js'
 
+/** How long the CLI waits for a service's answer, body included, unless told otherwise. */
+export const DEFAULT_TIMEOUT_SECONDS = 15
+
+/** A service the CLI talks to. */
+export interface Service {
+  /** The base URL, without a trailing slash. */
+  readonly url: string
+  /** Each request, its answer's body included, ends within this many ms. */
+  readonly timeoutMs: number
+}
+
+/** `--timeout SECONDS` or MANDATE_TIMEOUT, in ms (decimals allowed: 0.5 is half a second). */
+export function timeoutMs(io: Io, flag: string | undefined): number {
+  const raw = (flag ?? io.env['MANDATE_TIMEOUT'] ?? '').trim()
+  if (raw === '') return DEFAULT_TIMEOUT_SECONDS * 1000
+  const seconds = /^\d{1,4}(\.\d{1,3})?$/.test(raw) ? Number(raw) : Number.NaN
+  if (!(seconds > 0 && seconds <= 3600)) {
+    usage(
+      `--timeout: expected seconds, more than 0 and at most 3600, got ${JSON.stringify(raw)}`,
+      'e.g. --timeout 30 or MANDATE_TIMEOUT=30',
+    )
+  }
+  return Math.round(seconds * 1000)
+}
+
 /** The service URL from `--service` or MANDATE_SERVICE, if any. */
 export function serviceUrl(io: Io, flag: string | undefined): string | undefined {
   const url = flag ?? io.env['MANDATE_SERVICE']
   if (url === undefined || url === '') return undefined
-  if (!/^https?:\/\/[^\s/]+/.test(url)) usage(`--service: not an http(s) URL: ${JSON.stringify(url)}`)
+  if (!/^https?:\/\/[^\s/]+/.test(url)) {
+    usage(`--service: not an http(s) URL: ${JSON.stringify(url)}`, 'e.g. --service http://127.0.0.1:8787 or MANDATE_SERVICE=…')
+  }
+  if (/^https?:\/\/[^/]*@/.test(url)) {
+    // Never echoed: the part before @ may be a password.
+    usage(
+      '--service: the URL carries credentials (user@ or user:password@)',
+      'give it without them, e.g. http://127.0.0.1:8787: the service knows callers by their signatures',
+    )
+  }
   return url.replace(/\/+$/, '')
 }
 
+/** The service of `--service`/MANDATE_SERVICE with the deadline of `--timeout`/MANDATE_TIMEOUT. */
+export function serviceFrom(io: Io, flag: string | undefined, timeout: string | undefined): Service | undefined {
+  const url = serviceUrl(io, flag)
+  return url === undefined ? undefined : { url, timeoutMs: timeoutMs(io, timeout) }
+}
+
+/** A URL for messages: never a `user:password@`. */
+export function shownUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, '$1')
+}
+
+const REASONS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'the connection was reset',
+  ENOTFOUND: 'no such host',
+  EAI_AGAIN: 'the host name cannot be resolved now',
+  EHOSTUNREACH: 'no route to the host',
+  ENETUNREACH: 'the network is unreachable',
+  ETIMEDOUT: 'the connection timed out',
+  UND_ERR_SOCKET: 'the connection closed before an answer',
+}
+
+/** The network reason under a failed fetch, in words. */
+function networkReason(e: unknown): string {
+  const cause = (e as { cause?: unknown }).cause ?? e
+  const inner = cause instanceof AggregateError ? cause.errors[0] : cause
+  const code = (inner as NodeJS.ErrnoException | undefined)?.code ?? (cause as NodeJS.ErrnoException | undefined)?.code
+  if (code && REASONS[code]) return REASONS[code]
+  return inner instanceof Error ? inner.message : e instanceof Error ? e.message : 'failed'
+}
+
+/** The error for a request that got no usable answer: timed out, or could not connect. */
+export function noAnswer(service: Service, ms: number, e: unknown, timedOut: boolean): CliError {
+  const url = shownUrl(service.url)
+  if (timedOut) {
+    return new CliError(
+      'ERR_IO',
+      `the service at ${url} did not answer within ${ms / 1000}s`,
+      'is it the mandate service, and is it up? wait longer with --timeout SECONDS (or MANDATE_TIMEOUT)',
+    )
+  }
+  return new CliError(
+    'ERR_IO',
+    `cannot reach the service at ${url}: ${networkReason(e)}`,
+    'is `mandate serve` running there? check --service (or MANDATE_SERVICE)',
+  )
+}
+
+function parseBody(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    return undefined
+  }
+}
+
 /**
- * JSON request to the service; network failures exit 3, error answers carry the service's code.
- * With `key`, the request is signed (RFC 9421) so that the service knows who asks: an approver
- * reading its inbox or answering, a verifier spending a use.
+ * JSON request to the service under its deadline (headers and body); network failures and
+ * timeouts exit 3 naming the URL, error answers carry the service's code. With `key`, the
+ * request is signed (RFC 9421) so that the service knows who asks: an approver reading its
+ * inbox or answering, a verifier spending a use. `extraMs` lengthens the deadline for a request
+ * the service holds on purpose (a long poll).
  */
 export async function call<T>(
-  url: string,
+  service: Service,
   path: string,
-  init: { method?: string; body?: unknown; key?: KeyPair } = {},
+  init: { method?: string; body?: unknown; key?: KeyPair; extraMs?: number } = {},
 ): Promise<{ status: number; body: T }> {
   const method = init.method ?? 'GET'
-  const target = `${url}${path}`
+  const target = `${service.url}${path}`
   const bytes = init.body === undefined ? undefined : new TextEncoder().encode(JSON.stringify(init.body))
   const headers: Record<string, string> = {
     ...(bytes === undefined ? {} : { 'content-type': 'application/json' }),
     ...(init.key ? signRequest({ method, url: target, ...(bytes === undefined ? {} : { body: bytes }) }, init.key) : {}),
   }
+  const ms = service.timeoutMs + (init.extraMs ?? 0)
+  const signal = AbortSignal.timeout(ms)
   let res: Response
+  let text: string
   try {
-    res = await fetch(target, {
-      method,
-      headers,
-      ...(bytes === undefined ? {} : { body: bytes }),
-      signal: AbortSignal.timeout(35_000),
-    })
+    res = await fetch(target, { method, headers, ...(bytes === undefined ? {} : { body: bytes }), signal })
+    text = await res.text()
   } catch (e) {
+    throw noAnswer(service, ms, e, signal.aborted)
+  }
+  const body = parseBody(text) as (T & { error?: { code?: unknown; message?: unknown } }) | undefined
+  if (!res.ok) {
+    const code = typeof body?.error?.code === 'string' ? body.error.code : 'ERR_SERVICE'
+    const message = typeof body?.error?.message === 'string' ? body.error.message : `HTTP ${res.status}`
+    throw new ServiceAnswer(res.status, code, message)
+  }
+  if (body === undefined) {
     throw new CliError(
       'ERR_IO',
-      `the service at ${url} cannot be reached (${e instanceof Error ? e.message : 'failed'})`,
-      'is `mandate serve` running there?',
+      `the service at ${shownUrl(service.url)} answered ${method} ${path.replace(/\?.*$/, '')} with something that is not JSON`,
+      'is --service (or MANDATE_SERVICE) the mandate service?',
     )
   }
-  const body = (await res.json().catch(() => ({}))) as T & { error?: { code: string; message: string } }
-  if (!res.ok) throw new ServiceAnswer(res.status, body.error?.code ?? 'ERR_SERVICE', body.error?.message ?? `HTTP ${res.status}`)
   return { status: res.status, body }
 }
 
@@ -70,10 +169,13 @@ export class ServiceAnswer extends CliError {
 }
 
 /** The service key to pin: `--service-key`, MANDATE_SERVICE_KEY, else learned from the service (said on stderr). */
-export async function serviceKey(io: Io, url: string, flag: string | undefined): Promise<string> {
+export async function serviceKey(io: Io, service: Service, flag: string | undefined): Promise<string> {
   const given = flag ?? io.env['MANDATE_SERVICE_KEY']
   if (given) return toDidKey(parsePublicKey(given))
-  const { body } = await call<{ key: string }>(url, '/v1/service')
+  const { body } = await call<{ key?: unknown }>(service, '/v1/service')
+  if (typeof body.key !== 'string') {
+    throw new CliError('ERR_IO', `the service at ${shownUrl(service.url)} announced no key`, 'is --service the mandate service?')
+  }
   const key = toDidKey(parsePublicKey(body.key))
   io.err(`mandate: note: trusting the service key ${key} as announced; pin it with --service-key\n`)
   return key

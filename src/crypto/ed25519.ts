@@ -8,10 +8,21 @@ import type { BackendName, Ed25519Backend } from './backend.js'
 import { nobleBackend } from './backend-noble.js'
 import { OUTCOME_CODES } from './profile.js'
 
-// node:crypto is loaded only where it exists, so that the library still runs in browsers.
-const nodeModule: { nodeBackend: Ed25519Backend } | undefined = await import('./backend-node.js').catch(() => undefined)
+// The node:crypto backend is never imported from here: the package's `node` export condition
+// loads `use-node.ts`, which installs it. Every other runtime (browsers, workers, bundles that
+// stub node: modules) keeps the pure-JS backend, and nothing has to probe at run time.
+let nodeBackend: Ed25519Backend | undefined
+let current: Ed25519Backend = nobleBackend
+let chosen = false
 
-let current: Ed25519Backend = nodeModule?.nodeBackend ?? nobleBackend
+/**
+ * Make the node:crypto backend available, and the default unless one was chosen explicitly.
+ * Called once by the Node entry points; not part of the public API.
+ */
+export function installNodeBackend(backend: Ed25519Backend): void {
+  nodeBackend = backend
+  if (!chosen) current = backend
+}
 
 /** The backend named `name`, or throws `TypeError` if it is not available here. *
  * @example
@@ -23,7 +34,7 @@ let current: Ed25519Backend = nodeModule?.nodeBackend ?? nobleBackend
 export function getBackend(name?: BackendName): Ed25519Backend {
   if (name === undefined) return current
   if (name === 'noble') return nobleBackend
-  if (name === 'node' && nodeModule) return nodeModule.nodeBackend
+  if (name === 'node' && nodeBackend) return nodeBackend
   throw new TypeError(`"backend" ${JSON.stringify(name)} is not available in this runtime`)
 }
 
@@ -34,7 +45,7 @@ export function getBackend(name?: BackendName): Ed25519Backend {
  * ```
  */
 export function availableBackends(): BackendName[] {
-  return nodeModule ? ['node', 'noble'] : ['noble']
+  return nodeBackend ? ['node', 'noble'] : ['noble']
 }
 
 /**
@@ -48,6 +59,7 @@ export function availableBackends(): BackendName[] {
  */
 export function setDefaultBackend(name: BackendName): void {
   current = getBackend(name)
+  chosen = true
 }
 
 /** Verify under the strict profile, throwing the matching `MandateError` on rejection. */

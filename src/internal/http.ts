@@ -1,17 +1,117 @@
 /**
- * One JSON POST to the mandate service, for the library's service clients. Any failure to get
- * a usable answer (unreachable, timed out, an error status, a body that is not JSON) becomes a
- * MandateError with the caller's code, so that the verifier denies with it (fail closed).
+ * HTTP for the library's service clients. Every request runs under a deadline that covers the
+ * answer's body too (a server that sends headers and then stalls times out like one that
+ * never answers), and any failure to get a usable answer (unreachable, timed out, an error
+ * status, a body that is not JSON) becomes a MandateError with the caller's code, so that the
+ * verifier denies with it (fail closed). Messages name the URL without its query or any
+ * credentials.
  *
  * @module
  */
 import type { KeyPair } from '../crypto/keys.js'
 import { MandateError, type MandateErrorCode } from '../errors.js'
+import { deadline, pause } from './deadline.js'
 import { signRequest } from './http-signature.js'
+
+/** The part of `fetch` the clients use; `typeof fetch` fits. */
+export type Fetcher = (input: string, init: RequestInit) => Promise<Response>
+
+/** How a request is made and, when no answer comes, reported. */
+export interface RequestOptions<T> {
+  readonly fetch: Fetcher
+  /** The whole exchange, headers and body, must end within this many ms. */
+  readonly timeoutMs: number
+  readonly code: MandateErrorCode
+  /** What is asked, for messages: `revocation feed`, `usage service`. */
+  readonly what: string
+  readonly hint: string
+  /** An outer abort (a `stop()`): its error is thrown as is, never reported as a failure. */
+  readonly signal?: AbortSignal | undefined
+  /** Background work: the deadline's timer must not keep the process alive. */
+  readonly unref?: boolean | undefined
+  /** Read the answer, under the same deadline; `signal` tells a timed-out read from a bad body. */
+  readonly read: (res: Response, signal: AbortSignal) => Promise<T>
+}
+
+/**
+ * Fetch `url` and read the answer within `timeoutMs`. Throws the caller's code when no answer
+ * came: "did not answer within N ms" on a timeout, "cannot be reached" otherwise. An error
+ * `read` throws as a MandateError (a bad page, an error status) passes through.
+ *
+ * @example
+ * ```ts
+ * const page = await fetchWithin(`${base}/v1/revocations?since=0`, {}, {
+ *   fetch, timeoutMs: 10_000, code: 'ERR_REVOCATION_STALE', what: 'revocation feed', hint: '…',
+ *   read: (res) => res.json(),
+ * })
+ * ```
+ */
+export async function fetchWithin<T>(url: string, init: RequestInit, o: RequestOptions<T>): Promise<T> {
+  const d = deadline(o.timeoutMs, { parent: o.signal, unref: o.unref })
+  // Called as a plain function: browsers and workers reject a fetch called as another object's method.
+  const doFetch = o.fetch
+  let res: Response | undefined
+  try {
+    res = await doFetch(url, { ...init, signal: d.signal })
+    return await o.read(res, d.signal)
+  } catch (cause) {
+    if (o.signal?.aborted) throw cause
+    if (d.expired) throw timedOut(url, o)
+    if (cause instanceof MandateError) throw cause
+    const how = res === undefined ? 'cannot be reached' : 'broke off its answer'
+    throw new MandateError(o.code, `the ${o.what} at ${describeUrl(url)} ${how} (${describeFailure(cause)})`, { cause, hint: o.hint })
+  } finally {
+    d.clear()
+    // An answer left unread holds its connection until collected: let it go now.
+    if (res?.body && !res.bodyUsed) res.body.cancel().catch(() => {})
+  }
+}
+
+/** The error for a request that ran out of time. */
+export function timedOut(url: string, o: Pick<RequestOptions<unknown>, 'code' | 'what' | 'hint' | 'timeoutMs'>): MandateError {
+  return new MandateError(o.code, `the ${o.what} at ${describeUrl(url)} did not answer within ${o.timeoutMs} ms (timed out)`, {
+    hint: o.hint,
+  })
+}
+
+/**
+ * A URL for messages and logs: origin and path, never the query or `user:password@`.
+ *
+ * @example
+ * ```ts
+ * describeUrl('https://u:secret@svc.example/v1/usage/consume?k=1') // 'https://svc.example/v1/usage/consume'
+ * ```
+ */
+export function describeUrl(url: string): string {
+  try {
+    const u = new URL(url)
+    return `${u.origin}${u.pathname}`
+  } catch {
+    return 'an unreadable URL'
+  }
+}
+
+/**
+ * Why a request failed, in a few words: the system's code when fetch wraps one ("fetch failed:
+ * ECONNREFUSED"). A URL the runtime quotes is cut to origin and path: Node's fetch quotes it
+ * whole, credentials included, when it refuses one.
+ *
+ * @example
+ * ```ts
+ * describeFailure(new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } })) // 'fetch failed: ECONNREFUSED'
+ * ```
+ */
+export function describeFailure(cause: unknown): string {
+  if (!(cause instanceof Error)) return 'failed'
+  const inner = (cause as { cause?: { code?: unknown } }).cause
+  const message = cause.message.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s]+/gi, (url) => describeUrl(url))
+  return typeof inner?.code === 'string' ? `${message}: ${inner.code}` : message
+}
 
 /** Where to post, and how a failure is reported. */
 export interface PostOptions {
-  readonly fetch: typeof fetch
+  readonly fetch: Fetcher
+  /** Each attempt, headers and body, ends within this many ms. */
   readonly timeoutMs: number
   readonly code: MandateErrorCode
   readonly what: string
@@ -31,30 +131,46 @@ interface ErrorAnswer {
   readonly message?: string
 }
 
+/** What came back: the status and the JSON body, if it was JSON. */
+interface Answer {
+  readonly status: number
+  readonly ok: boolean
+  readonly body: Record<string, unknown> | undefined
+}
+
 /** POST `body` as JSON to `url`; the parsed JSON answer of a 2xx. */
 export async function postJson(url: string, body: unknown, o: PostOptions): Promise<Record<string, unknown>> {
   const bytes = new TextEncoder().encode(JSON.stringify(body))
   let last: MandateError | undefined
   for (let attempt = 0; attempt <= (o.retries ?? 0); attempt++) {
-    if (attempt > 0) await new Promise((r) => setTimeout(r, 100 * 3 ** (attempt - 1)))
+    if (attempt > 0) await pause(100 * 3 ** (attempt - 1))
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       ...(o.key ? signRequest({ method: 'POST', url, body: bytes }, o.key) : {}),
     }
-    let res: Response
+    let answer: Answer
     try {
-      res = await o.fetch(url, { method: 'POST', headers, body: bytes, signal: AbortSignal.timeout(o.timeoutMs) })
-    } catch (cause) {
-      last = new MandateError(o.code, `the ${o.what} at ${new URL(url).origin} cannot be reached`, { cause, hint: o.hint })
+      answer = await fetchWithin(url, { method: 'POST', headers, body: bytes }, { ...o, read: readJson })
+    } catch (e) {
+      // No answer (unreachable, timed out): a retry may get one.
+      last = e instanceof MandateError ? e : new MandateError(o.code, `the ${o.what} failed`, { cause: e, hint: o.hint })
       continue
     }
-    const answer = (await res.json().catch(() => undefined)) as Record<string, unknown> | undefined
-    if (res.ok && typeof answer === 'object' && answer !== null) return answer
-    const error = answer?.['error'] as ErrorAnswer | undefined
-    last = new MandateError(o.code, `the ${o.what} answered ${res.status}${error ? `: ${error.code} ${error.message}` : ''}`, {
+    if (answer.ok && typeof answer.body === 'object' && answer.body !== null) return answer.body
+    const error = answer.body?.['error'] as ErrorAnswer | undefined
+    last = new MandateError(o.code, `the ${o.what} answered ${answer.status}${error ? `: ${error.code} ${error.message}` : ''}`, {
       hint: o.hint,
     })
-    if (res.status !== 503) break
+    if (answer.status !== 503) break
   }
   throw last as MandateError
+}
+
+/** The status and JSON body; a body that is not JSON is none, but a body cut by the deadline is a timeout. */
+async function readJson(res: Response, signal: AbortSignal): Promise<Answer> {
+  const body = (await res.json().catch((e: unknown) => {
+    if (signal.aborted) throw e
+    return undefined
+  })) as Record<string, unknown> | undefined
+  return { status: res.status, ok: res.ok, body }
 }

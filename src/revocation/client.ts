@@ -10,12 +10,23 @@
  * so that the verifier fails closed once it is stale. Push (server-sent events) when the
  * service offers it; polling otherwise.
  *
+ * Every request has a deadline (`timeoutMs`), and the push channel is reconnected when it
+ * stalls (`streamIdleMs`): a server that accepts and never answers fails a sync with
+ * `ERR_REVOCATION_STALE`, it never hangs it. A page signed by another key than the pinned one
+ * is reported as such (`ERR_REVOCATION_LIST_INVALID`), not as an outage. Background syncing
+ * (`start()`) never keeps a process alive by itself: its timers are unref'd, and in Node its
+ * connections too; `stop()` ends it at once.
+ *
  * @module
  */
 import { parsePublicKey, toDidKey } from '../crypto/keys.js'
 import { MandateError } from '../errors.js'
 import { fromHex } from '../internal/bytes.js'
+import { deadline, pause, timeoutOption } from '../internal/deadline.js'
+import { describeFailure, describeUrl, type Fetcher, fetchWithin, timedOut } from '../internal/http.js'
+import { unrefFetch } from '../internal/unref-fetch.js'
 import { type FeedEntry, type FeedPage, verifyFeedPage } from './feed.js'
+import { foreignFeedKey } from './feed-key.js'
 import type { RevocationEntry, RevocationView } from './view.js'
 
 /** What a feed view remembers; persisted through {@link FeedStateStore}. */
@@ -65,6 +76,18 @@ export interface FeedViewOptions {
   /** Use the push channel (default true). */
   readonly push?: boolean
   /**
+   * Each request must be answered, body included, within this many ms (default 10,000); for
+   * the push channel, its answer to the connection. A server that accepts and never answers
+   * then fails the sync with `ERR_REVOCATION_STALE` ("did not answer within …") instead of
+   * hanging it.
+   */
+  readonly timeoutMs?: number
+  /**
+   * Reconnect the push channel when it sends nothing, not even its heartbeat page (at least
+   * every 5 s, spec/service-v1.md §4.2), for this many ms (default 30,000).
+   */
+  readonly streamIdleMs?: number
+  /**
    * Report the view as always fresh, even when the service is unreachable. Off by default:
    * revocation must fail closed. Turning it on is logged through `onWarning` on each lapse.
    */
@@ -90,8 +113,13 @@ export interface FeedRevocationView extends RevocationView {
    * is complete; a failed resync changes nothing. Background syncing never calls this.
    */
   resync(): Promise<void>
-  /** Keep syncing in the background (push, else polling) until {@link stop}. */
+  /**
+   * Keep syncing in the background (push, else polling) until {@link stop}. It never keeps the
+   * process alive by itself (timers unref'd; in Node its connections too, unless `fetch` is
+   * given): a script whose work is done exits; a server keeps it running as long as it runs.
+   */
   start(): void
+  /** End background syncing: the request or stream in flight is aborted; resolves once it has stopped. */
   stop(): Promise<void>
   /** The highest sequence number applied. */
   readonly seq: number
@@ -103,31 +131,57 @@ export interface FeedRevocationView extends RevocationView {
   lag(): number
 }
 
+/** How a request is sent: one the caller awaits, or background work that must not hold the process. */
+interface Via {
+  readonly fetch: Fetcher
+  readonly unref: boolean
+  /** Aborted by stop() (and, for the push channel, by a resync). */
+  readonly signal?: AbortSignal
+}
+
+/** The shortest wait before the background loop asks again. */
+const MIN_BACKOFF_MS = 250
+const KEY_HINT =
+  "pin the key the service announces (GET /v1/service; the CLI's --service-key or MANDATE_SERVICE_KEY), or point the view at the service whose key is pinned"
+const STALE_HINT = 'the view keeps what it has; the verifier denies with ERR_REVOCATION_STALE once it is older than revocationMaxAge'
+
 /**
  * Create a feed-backed revocation view.
  *
  * @example
  * ```ts
- * const revocations = createFeedRevocationView({ url: 'http://127.0.0.1:8787', serviceKey: 'did:key:z6Mk…' })
+ * const revocations = createFeedRevocationView({ url: 'http://127.0.0.1:8787', serviceKey: 'did:key:z6Mk…', timeoutMs: 5000 })
  * await revocations.sync()
  * revocations.start()
  * const verifier = createVerifier({ roots, audience: 'mail', revocations })
  * // If sync() or revocations.lastError reports ERR_REVOCATION_FEED_RESET or ERR_REVOCATION_ROLLBACK,
  * // the service's database was replaced or restored: find out why, then `await revocations.resync()`.
+ * // On shutdown:
+ * await revocations.stop()
  * ```
  */
 export function createFeedRevocationView(options: FeedViewOptions): FeedRevocationView {
   const key = parsePublicKey(options.serviceKey)
-  const doFetch = options.fetch ?? fetch
+  const timeoutMs = timeoutOption(options.timeoutMs, 10_000, 'timeoutMs')
+  const streamIdleMs = timeoutOption(options.streamIdleMs, 30_000, 'streamIdleMs')
+  const pollMs = options.pollMs ?? 5000
+  // Looked up at each call, not captured: a fetch installed later (a test, a polyfill) is used.
+  const runtimeFetch: Fetcher = (input, init) => fetch(input, init)
+  const awaited: Via = { fetch: options.fetch ?? runtimeFetch, unref: false }
   const clock = options.clock ?? (() => Math.floor(Date.now() / 1000))
   const base = options.url.replace(/\/+$/, '')
+  const feedUrl = describeUrl(`${base}/v1/revocations`)
   let state: FeedState = options.state?.load() ?? { seq: 0, issuedAt: 0, entries: [] }
   let byBlock = index(state.entries)
   let etag: string | undefined
-  let running = false
+  /** Aborted by stop(): ends the background loop's waits. */
+  let halt: AbortController | undefined
+  /** The background loop's current round: stop() and resync() abort its request or stream. */
   let stream: AbortController | undefined
   let loop: Promise<void> | undefined
   let lastError: Error | undefined = state.failed ? new MandateError(state.failed.code, state.failed.message) : undefined
+  /** Set when the last page was signed by another key than the pinned one: freshAt() says so. */
+  let keyMismatch: MandateError | undefined
   /** Bumped by a resync: work started before it must not touch the new state. */
   let generation = 0
 
@@ -207,21 +261,54 @@ export function createFeedRevocationView(options: FeedViewOptions): FeedRevocati
     lastError = undefined
   }
 
-  /** Fetch one page from `since`; undefined when unchanged (304). */
-  const fetchPage = async (since: number, tag?: string): Promise<{ page: FeedPage; etag?: string } | undefined> => {
-    const res = await doFetch(`${base}/v1/revocations?since=${since}`, { headers: tag ? { 'if-none-match': tag } : {} })
-    if (res.status === 304) return undefined
-    if (!res.ok) throw new MandateError('ERR_REVOCATION_STALE', `the revocation service answered ${res.status}`)
-    const page = verifyFeedPage(await res.json(), key)
-    const got = res.headers.get('etag')
-    return got ? { page, etag: got } : { page }
+  /** Verify a page under the pinned key; one validly signed by another key says exactly that. */
+  const checkPage = (body: unknown): FeedPage => {
+    try {
+      return verifyFeedPage(body, key)
+    } catch (e) {
+      const other = foreignFeedKey(body, key)
+      if (!other) throw e
+      keyMismatch = new MandateError(
+        'ERR_REVOCATION_LIST_INVALID',
+        `the revocation feed at ${feedUrl} is signed by ${toDidKey(other)}, not by the pinned service key ${toDidKey(key)}`,
+        { cause: e, hint: KEY_HINT },
+      )
+      throw keyMismatch
+    }
   }
 
-  const syncOnce = async (): Promise<void> => {
+  /** Fetch one page from `since`; undefined when unchanged (304). */
+  const fetchPage = (since: number, tag: string | undefined, via: Via): Promise<{ page: FeedPage; etag?: string } | undefined> =>
+    fetchWithin(
+      `${base}/v1/revocations?since=${since}`,
+      { headers: tag ? { 'if-none-match': tag } : {} },
+      {
+        ...via,
+        timeoutMs,
+        code: 'ERR_REVOCATION_STALE',
+        what: 'revocation feed',
+        hint: STALE_HINT,
+        read: async (res, signal) => {
+          if (res.status === 304) return undefined
+          if (!res.ok)
+            throw new MandateError('ERR_REVOCATION_STALE', `the revocation feed at ${feedUrl} answered ${res.status}`, { hint: STALE_HINT })
+          // A body that is not JSON is a bad page; one cut by the deadline is a timeout.
+          const body = await res.json().catch((e: unknown) => {
+            if (signal.aborted) throw e
+            return undefined
+          })
+          const page = checkPage(body)
+          const got = res.headers.get('etag')
+          return got ? { page, etag: got } : { page }
+        },
+      },
+    )
+
+  const syncOnce = async (via: Via): Promise<void> => {
     throwIfFailed()
     const started = generation
     for (let guard = 0; guard < 10_000; guard++) {
-      const got = await fetchPage(state.seq, etag)
+      const got = await fetchPage(state.seq, etag, via)
       if (generation !== started) return
       if (!got) {
         lastError = undefined
@@ -232,14 +319,16 @@ export function createFeedRevocationView(options: FeedViewOptions): FeedRevocati
       if (!got.page.more) return
     }
   }
-  const sync = async (): Promise<void> => {
+  /** Sync, recording why it failed; an abort (stop, resync) is not a failure. */
+  const syncVia = async (via: Via): Promise<void> => {
     try {
-      await syncOnce()
+      await syncOnce(via)
     } catch (e) {
-      lastError = e instanceof Error ? e : new Error(String(e))
+      if (!via.signal?.aborted) lastError = e instanceof Error ? e : new Error(String(e))
       throw e
     }
   }
+  const sync = (): Promise<void> => syncVia(awaited)
 
   const resync = async (): Promise<void> => {
     try {
@@ -247,7 +336,7 @@ export function createFeedRevocationView(options: FeedViewOptions): FeedRevocati
       let tag: string | undefined
       for (let guard = 0; ; guard++) {
         if (guard >= 10_000) throw invalid('the feed does not end')
-        const got = await fetchPage(fresh.seq)
+        const got = await fetchPage(fresh.seq, undefined, awaited)
         if (!got) throw invalid('the service answered 304 to a full resync')
         fresh = advance(fresh, got.page)
         tag = got.etag
@@ -268,59 +357,102 @@ export function createFeedRevocationView(options: FeedViewOptions): FeedRevocati
     }
   }
 
-  const listen = async (signal: AbortSignal): Promise<void> => {
+  /**
+   * Follow the push channel until it ends. The connection must be answered within `timeoutMs`;
+   * then any sign of life (a page, a comment) restarts a stall timer of `streamIdleMs`, whose
+   * expiry ends the stream with ERR_REVOCATION_STALE (the loop reconnects).
+   */
+  const listen = async (via: Via): Promise<void> => {
     const started = generation
-    const res = await doFetch(`${base}/v1/revocations/stream?since=${state.seq}`, { headers: { accept: 'text/event-stream' }, signal })
-    if (!res.ok || !res.body) throw new Error(`push channel answered ${res.status}`)
-    const decoder = new TextDecoder()
-    let buffer = ''
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      if (generation !== started) return
-      buffer += decoder.decode(chunk, { stream: true })
-      let cut = buffer.indexOf('\n\n')
-      while (cut >= 0) {
-        const event = buffer.slice(0, cut)
-        buffer = buffer.slice(cut + 2)
-        const data = event
-          .split('\n')
-          .filter((l) => l.startsWith('data:'))
-          .map((l) => l.slice(5).trimStart())
-          .join('\n')
-        if (data) {
-          const page = verifyFeedPage(JSON.parse(data), key)
-          if (generation !== started) return
-          checkFeed(page)
-          // A push page may overlap what polling already applied; catch up by polling then.
-          if (page.since === state.seq) apply(page)
-          else if (page.head > state.seq) await sync()
-        }
-        cut = buffer.indexOf('\n\n')
+    const url = `${base}/v1/revocations/stream?since=${state.seq}`
+    const what = { code: 'ERR_REVOCATION_STALE', what: 'revocation push channel', hint: STALE_HINT } as const
+    const d = deadline(timeoutMs, { parent: via.signal, unref: via.unref })
+    let reader: ReadableStreamDefaultReader<Uint8Array> | undefined
+    // A fetch that ignores its signal still stops: cancelling the reader ends the pending read.
+    const onAbort = () => reader?.cancel().catch(() => {})
+    d.signal.addEventListener('abort', onAbort, { once: true })
+    try {
+      const doFetch = via.fetch
+      const res = await doFetch(url, { headers: { accept: 'text/event-stream' }, signal: d.signal })
+      if (!res.ok || !res.body) {
+        res.body?.cancel().catch(() => {})
+        throw new MandateError(what.code, `the revocation push channel at ${describeUrl(url)} answered ${res.status}`, { hint: STALE_HINT })
       }
+      reader = res.body.getReader()
+      d.restart(streamIdleMs)
+      const decoder = new TextDecoder()
+      let buffer = ''
+      while (!d.signal.aborted) {
+        const { done, value } = await reader.read()
+        if (done || generation !== started) break
+        d.restart(streamIdleMs)
+        buffer += decoder.decode(value, { stream: true })
+        let cut = buffer.indexOf('\n\n')
+        while (cut >= 0) {
+          const data = eventData(buffer.slice(0, cut))
+          buffer = buffer.slice(cut + 2)
+          if (data) {
+            const page = checkPage(parseJson(data))
+            if (generation !== started) return
+            checkFeed(page)
+            // A push page may overlap what polling already applied; catch up by polling then.
+            if (page.since === state.seq) apply(page)
+            else if (page.head > state.seq) await syncVia(via)
+            // The catch-up had its own deadline: the stream's stall timer starts over from here.
+            d.restart(streamIdleMs)
+          }
+          cut = buffer.indexOf('\n\n')
+        }
+      }
+      if (d.signal.aborted) throw d.signal.reason
+    } catch (e) {
+      if (via.signal?.aborted) throw e
+      if (d.expired) {
+        if (!reader) throw timedOut(url, { ...what, timeoutMs })
+        const stall = `the revocation push channel at ${describeUrl(url)} sent nothing for ${streamIdleMs} ms (stalled); reconnecting`
+        throw new MandateError(what.code, stall, { hint: STALE_HINT })
+      }
+      if (e instanceof MandateError) throw e
+      const how = reader ? 'broke off' : 'cannot be reached'
+      throw new MandateError(what.code, `the revocation push channel at ${describeUrl(url)} ${how} (${describeFailure(e)})`, {
+        cause: e,
+        hint: STALE_HINT,
+      })
+    } finally {
+      d.signal.removeEventListener('abort', onAbort)
+      d.clear()
+      // Ended here (a resync, a bad page): let the connection go now, not when collected.
+      reader?.cancel().catch(() => {})
     }
   }
 
-  const run = async (): Promise<void> => {
-    let backoff = 250
-    while (running) {
+  /** One round: catch up, then follow the push channel (or wait for the next poll). */
+  const round = async (via: Via, stop: AbortSignal): Promise<void> => {
+    await syncVia(via)
+    if (options.push === false) return pause(pollMs, { parent: stop, unref: true })
+    await listen(via)
+    // The service ended the stream (it does when it shuts down): reconnect, never in a tight loop.
+    await pause(MIN_BACKOFF_MS, { parent: stop, unref: true })
+  }
+
+  const run = async (stop: AbortSignal, background: Fetcher): Promise<void> => {
+    let backoff = MIN_BACKOFF_MS
+    while (!stop.aborted) {
+      const current = new AbortController()
+      stream = current
       try {
-        if (options.push !== false) {
-          stream = new AbortController()
-          await sync()
-          await listen(stream.signal)
-        } else {
-          await sync()
-          await sleep(options.pollMs ?? 5000)
-        }
-        backoff = 250
+        await round({ fetch: background, unref: true, signal: current.signal }, stop)
+        backoff = MIN_BACKOFF_MS
       } catch (e) {
-        if (!running) return
+        if (stop.aborted) return
         // Recorded for the operator; a reset or a rollback is never repaired here (no auto-resync).
-        if (!(e instanceof Error && e.name === 'AbortError')) {
+        // An abort is a resync reopening the stream, not a failure.
+        if (!current.signal.aborted) {
           lastError = e instanceof Error ? e : new Error(String(e))
           options.onWarning?.(`revocation feed: ${lastError.message}`)
         }
-        await sleep(backoff)
-        backoff = Math.min(backoff * 2, options.pollMs ?? 5000)
+        await pause(backoff, { parent: stop, unref: true })
+        backoff = Math.min(backoff * 2, pollMs)
       }
     }
   }
@@ -338,18 +470,21 @@ export function createFeedRevocationView(options: FeedViewOptions): FeedRevocati
           hint: 'the revocation service lost or replaced its history; an operator must call resync() on the feed view',
         })
       }
+      // Never synced because the feed is another key's: say that, not "stale" (which reads as an outage).
+      if (state.issuedAt === 0 && keyMismatch !== undefined && lastError === keyMismatch) throw keyMismatch
       return state.issuedAt
     },
     entries: (blockId) => byBlock.get(blockId),
     sync,
     resync,
     start() {
-      if (running) return
-      running = true
-      loop = run()
+      if (halt && !halt.signal.aborted) return
+      halt = new AbortController()
+      // Background requests must not hold the process: in Node, a fetch whose sockets are unref'd.
+      loop = run(halt.signal, options.fetch ?? unrefFetch() ?? runtimeFetch)
     },
     async stop() {
-      running = false
+      halt?.abort()
       stream?.abort()
       await loop
     },
@@ -370,8 +505,22 @@ function invalid(message: string): MandateError {
   return new MandateError('ERR_REVOCATION_LIST_INVALID', `revocation feed page rejected: ${message}`)
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms))
+/** The `data:` lines of one server-sent event, joined. */
+function eventData(event: string): string {
+  return event
+    .split('\n')
+    .filter((l) => l.startsWith('data:'))
+    .map((l) => l.slice(5).trimStart())
+    .join('\n')
+}
+
+/** JSON, or undefined (which the page check then rejects as not a page). */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
 }
 
 /** Entries by block, with resumes applied: a resume lifts every earlier suspension. */

@@ -222,7 +222,7 @@ export function createApp(options: AppOptions): Hono {
     const prior = await stored(() => store.revocationSeq(statement.id))
     if (prior !== undefined) {
       metrics.revocations.inc({ kind: statement.kind, result: 'retry' })
-      return c.json({ seq: prior, created: false, block_id: statement.target.idHex, kind: statement.kind }, 200)
+      return c.json({ seq: prior, created: false, blockId: statement.target.idHex, kind: statement.kind }, 200)
     }
     // Nothing is left to say about a chain that has expired.
     const expiry = chainExpiry(statement.chain)
@@ -281,7 +281,7 @@ export function createApp(options: AppOptions): Hono {
     )
     metrics.revocations.inc({ kind: statement.kind, result: created ? 'accepted' : 'retry' })
     log?.info({ seq, kind: statement.kind, block: statement.target.idHex, signer: signerRole, created }, 'revocation')
-    return c.json({ seq, created, block_id: statement.target.idHex, kind: statement.kind }, created ? 201 : 200)
+    return c.json({ seq, created, blockId: statement.target.idHex, kind: statement.kind }, created ? 201 : 200)
   })
 
   /** A resume must come from each active suspension's signer or a key above it. */
@@ -392,7 +392,7 @@ export function createApp(options: AppOptions): Hono {
     // resume lifts it; scoped entries are in `entries`.
     const whole = (e: FeedEntry) => !e.actions?.length
     const suspended = entries.reduce((s, e) => (e.kind === 'suspend' && whole(e) ? true : e.kind === 'resume' ? false : s), false)
-    return c.json({ block_id: blockId, revoked: entries.some((e) => e.kind === 'revoke' && whole(e)), suspended, entries })
+    return c.json({ blockId: blockId, revoked: entries.some((e) => e.kind === 'revoke' && whole(e)), suspended, entries })
   })
 
   // ---- usage -----------------------------------------------------------------------------
@@ -413,16 +413,16 @@ export function createApp(options: AppOptions): Hono {
     const now = clock()
     let key: string
     if (invocation) {
-      if (b['request_id'] !== undefined && b['request_id'] !== invocation.idHex) {
-        throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', 'for an invocation, "request_id" is its id (or absent)')
+      if (b['requestId'] !== undefined && b['requestId'] !== invocation.idHex) {
+        throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', 'for an invocation, "requestId" is its id (or absent)')
       }
       trust.fresh(invocation, now)
       trust.addressedTo(chain, caller.name, invocation)
       key = `inv:${invocation.idHex}`
     } else {
-      const requestId = text(b, 'request_id')
+      const requestId = text(b, 'requestId')
       if (!/^[\x21-\x7e]{1,128}$/.test(requestId)) {
-        throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', '"request_id" is 1–128 printable ASCII characters')
+        throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', '"requestId" is 1–128 printable ASCII characters')
       }
       trust.addressedTo(chain, caller.name)
       // Bare request ids live in the caller's namespace: nobody answers for another verifier.
@@ -601,7 +601,7 @@ function counterFor(chain: readonly UnverifiedBlock[], key: string): UsageCounte
   }
 }
 
-/** `<created_at>.<id>` of the last entry of the previous page. */
+/** `<createdAt>.<id>` of the last entry of the previous page. */
 function cursorParam(value: string | undefined): ApprovalCursor | undefined {
   if (value === undefined) return undefined
   const m = /^(\d{1,15})\.([0-9a-f]{64})$/.exec(value)
@@ -623,8 +623,8 @@ function summary(record: ApprovalRecord) {
   return {
     id: record.id,
     status: satisfied ? 'approved' : 'pending',
-    requested_by: { key: toDidKey(last.holder), ...(last.name ? { name: last.name } : {}) },
-    on_behalf_of: toDidKey(inv.chain[0]?.principal as Uint8Array),
+    requestedBy: { key: toDidKey(last.holder), ...(last.name ? { name: last.name } : {}) },
+    onBehalfOf: toDidKey(inv.chain[0]?.principal as Uint8Array),
     chain: inv.chain.map((b) => ({ block: b.index, ...(b.name ? { name: b.name } : {}), ...(b.purpose ? { purpose: b.purpose } : {}) })),
     action: inv.action,
     ...(inv.resource === undefined ? {} : { resource: inv.resource }),
@@ -633,8 +633,8 @@ function summary(record: ApprovalRecord) {
     ...(inv.intent === undefined ? {} : { intent: inv.intent }),
     approvers: record.approvers,
     approvals: record.approvals,
-    created_at: record.createdAt,
-    expires_at: record.expiresAt,
+    createdAt: record.createdAt,
+    expiresAt: record.expiresAt,
     invocation: record.invocation,
   }
 }

@@ -137,12 +137,12 @@ const schemas = {
   },
   RevocationAccepted: {
     type: 'object',
-    required: ['seq', 'created', 'block_id', 'kind'],
+    required: ['seq', 'created', 'blockId', 'kind'],
     additionalProperties: false,
     properties: {
       seq: { type: 'integer', minimum: 1, description: "The entry's sequence number in the feed." },
       created: { type: 'boolean', description: 'false when the same statement was accepted before (a retry).' },
-      block_id: ref('Hex32'),
+      blockId: ref('Hex32'),
       kind: ref('RevocationKind'),
     },
   },
@@ -179,10 +179,10 @@ const schemas = {
   },
   BlockStatus: {
     type: 'object',
-    required: ['block_id', 'revoked', 'suspended', 'entries'],
+    required: ['blockId', 'revoked', 'suspended', 'entries'],
     additionalProperties: false,
     properties: {
-      block_id: ref('Hex32'),
+      blockId: ref('Hex32'),
       revoked: { type: 'boolean' },
       suspended: { type: 'boolean', description: 'The last suspend or resume of the block is a suspend.' },
       entries: { type: 'array', items: ref('FeedEntry') },
@@ -192,7 +192,7 @@ const schemas = {
     type: 'object',
     required: ['presentation', 'counters'],
     properties: {
-      request_id: {
+      requestId: {
         type: 'string',
         pattern: '^[\\x21-\\x7e]{1,128}$',
         description: 'Idempotency key for a bare mandate (required then); for an invocation, its id or absent.',
@@ -270,16 +270,16 @@ const schemas = {
     required: [
       'id',
       'status',
-      'requested_by',
-      'on_behalf_of',
+      'requestedBy',
+      'onBehalfOf',
       'chain',
       'action',
       'args',
       'audience',
       'approvers',
       'approvals',
-      'created_at',
-      'expires_at',
+      'createdAt',
+      'expiresAt',
       'invocation',
     ],
     additionalProperties: false,
@@ -290,13 +290,13 @@ const schemas = {
         enum: ['pending', 'approved'],
         description: '`approved` once every applicable approval caveat has its quorum.',
       },
-      requested_by: {
+      requestedBy: {
         type: 'object',
         required: ['key'],
         additionalProperties: false,
         properties: { key: ref('DidKey'), name: { type: 'string' } },
       },
-      on_behalf_of: { ...ref('DidKey'), description: 'The principal (block 0).' },
+      onBehalfOf: { ...ref('DidKey'), description: 'The principal (block 0).' },
       chain: {
         type: 'array',
         minItems: 1,
@@ -319,8 +319,8 @@ const schemas = {
         propertyNames: ref('DidKey'),
         additionalProperties: { type: 'string', pattern: '^mna1_' },
       },
-      created_at: { type: 'integer', minimum: 0 },
-      expires_at: {
+      createdAt: { type: 'integer', minimum: 0 },
+      expiresAt: {
         type: 'integer',
         minimum: 0,
         description: 'After this the invocation can no longer be accepted; the request stops being pending.',
@@ -400,7 +400,7 @@ const parameters = {
   Before: {
     name: 'before',
     in: 'query',
-    description: 'The `next` cursor of the previous page (`<created_at>.<id>`).',
+    description: 'The `next` cursor of the previous page (`<createdAt>.<id>`).',
     schema: { type: 'string', pattern: '^\\d{1,15}\\.[0-9a-f]{64}$' },
   },
   Wait: {
@@ -599,7 +599,7 @@ export const OPENAPI = {
         tags: ['usage'],
         summary: 'Consume one use from every counter, all or nothing, idempotently.',
         description:
-          "Signed by a registered verifier (403 otherwise). The presentation must be intact (400/401) and rooted at a served principal (403 `ERR_ROOT_UNTRUSTED`); an invocation must be fresh (401 `ERR_REQUEST_STALE`) and addressed to the verifier's audience (403 `ERR_AUDIENCE`); a bare mandate must admit that audience and carry a `request_id`. Every counter must name a `uses` caveat of the chain (403), and the chain must be in standing (403 `ERR_REVOKED`/`ERR_SUSPENDED`/`ERR_TIME_EXPIRED`). The idempotency key is the invocation id (or the verifier's request id); a retry gets the stored answer, and the same key with another chain or other counters is 409 `ERR_CONFLICT`.",
+          "Signed by a registered verifier (403 otherwise). The presentation must be intact (400/401) and rooted at a served principal (403 `ERR_ROOT_UNTRUSTED`); an invocation must be fresh (401 `ERR_REQUEST_STALE`) and addressed to the verifier's audience (403 `ERR_AUDIENCE`); a bare mandate must admit that audience and carry a `requestId`. Every counter must name a `uses` caveat of the chain (403), and the chain must be in standing (403 `ERR_REVOKED`/`ERR_SUSPENDED`/`ERR_TIME_EXPIRED`). The idempotency key is the invocation id (or the verifier's request id); a retry gets the stored answer, and the same key with another chain or other counters is 409 `ERR_CONFLICT`.",
         ...signed,
         parameters: signedPost,
         requestBody: jsonBody('ConsumeRequest'),

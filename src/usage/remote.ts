@@ -8,6 +8,7 @@
  */
 import type { KeyPair } from '../crypto/keys.js'
 import { MandateError } from '../errors.js'
+import { timeoutOption } from '../internal/deadline.js'
 import { postJson } from '../internal/http.js'
 import { toText } from '../token/text.js'
 import { presentedKind } from '../verify/integrity.js'
@@ -24,7 +25,11 @@ export interface RemoteUsageOptions {
   /** Retries, signed anew and with the same request id, when no answer came (default 2). */
   readonly retries?: number
   readonly fetch?: typeof fetch
-  /** Give up after this many ms (default 5,000). */
+  /**
+   * Each attempt, the answer's body included, must end within this many ms (default 5,000);
+   * one that does not is a lost answer (retried, then `ERR_COUNTER_UNAVAILABLE`: "did not
+   * answer within …"). The worst case is about `(retries + 1) × timeoutMs`.
+   */
   readonly timeoutMs?: number
 }
 
@@ -33,27 +38,29 @@ export interface RemoteUsageOptions {
  *
  * @example
  * ```ts
- * const usage = createRemoteUsageStore({ url: 'http://127.0.0.1:8787', key: mailVerifierKey })
+ * const usage = createRemoteUsageStore({ url: 'http://127.0.0.1:8787', key: mailVerifierKey, timeoutMs: 2000 })
  * const verifier = createVerifier({ roots, audience: 'mail', usage, revocations })
  * ```
  */
 export function createRemoteUsageStore(options: RemoteUsageOptions): UsageStore {
   if (!options?.key?.secretKey) throw new TypeError('"key" expected the verifier\'s key pair (registered with the service)')
-  const doFetch = options.fetch ?? fetch
+  const timeoutMs = timeoutOption(options.timeoutMs, 5000, 'timeoutMs')
+  // Looked up at each call, not captured: a fetch installed later (a test, a polyfill) is used.
+  const doFetch = options.fetch ?? ((input: string, init: RequestInit) => fetch(input, init))
   const base = options.url.replace(/\/+$/, '')
   return {
     async consume(request: ConsumeRequest): Promise<ConsumeResult> {
       const presentation = toText(presentedKind(request.presentation), request.presentation)
       const answer = await postJson(
         `${base}/v1/usage/consume`,
-        { request_id: request.requestId, presentation, counters: request.counters.map((c) => c.key) },
+        { requestId: request.requestId, presentation, counters: request.counters.map((c) => c.key) },
         {
           fetch: doFetch,
           key: options.key,
           // A consume that timed out may have been counted: asking again with the same request
           // id gets that answer instead of denying a request whose use is already spent.
           retries: options.retries ?? 2,
-          timeoutMs: options.timeoutMs ?? 5000,
+          timeoutMs,
           code: 'ERR_COUNTER_UNAVAILABLE',
           what: 'usage service',
           hint: 'usage limits need a live counter; the request is denied until it answers (fail closed)',

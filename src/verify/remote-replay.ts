@@ -10,6 +10,7 @@
  */
 import type { KeyPair } from '../crypto/keys.js'
 import { MandateError } from '../errors.js'
+import { timeoutOption } from '../internal/deadline.js'
 import { postJson } from '../internal/http.js'
 import { toText } from '../token/text.js'
 import type { ReplayCache } from './replay.js'
@@ -19,7 +20,7 @@ import type { ReplayCache } from './replay.js'
  *
  * @example
  * ```ts
- * const replay = createRemoteReplayCache({ url: 'http://127.0.0.1:8787', key: mailVerifierKey })
+ * const replay = createRemoteReplayCache({ url: 'http://127.0.0.1:8787', key: mailVerifierKey, timeoutMs: 2000 })
  * const verifier = createVerifier({ roots, audience: 'mail', replay, revocations })
  * ```
  */
@@ -28,10 +29,16 @@ export function createRemoteReplayCache(options: {
   /** This verifier's key, registered with the service under its audience. */
   readonly key: KeyPair
   readonly fetch?: typeof fetch
+  /**
+   * The claim, its answer's body included, must end within this many ms (default 5,000); one
+   * that does not denies with `ERR_REPLAY_UNAVAILABLE` ("did not answer within …").
+   */
   readonly timeoutMs?: number
 }): ReplayCache {
   if (!options?.key?.secretKey) throw new TypeError('"key" expected the verifier\'s key pair (registered with the service)')
-  const doFetch = options.fetch ?? fetch
+  const timeoutMs = timeoutOption(options.timeoutMs, 5000, 'timeoutMs')
+  // Looked up at each call, not captured: a fetch installed later (a test, a polyfill) is used.
+  const doFetch = options.fetch ?? ((input: string, init: RequestInit) => fetch(input, init))
   const base = options.url.replace(/\/+$/, '')
   const post = (path: string, invocation: Uint8Array) =>
     postJson(
@@ -40,7 +47,7 @@ export function createRemoteReplayCache(options: {
       {
         fetch: doFetch,
         key: options.key,
-        timeoutMs: options.timeoutMs ?? 5000,
+        timeoutMs,
         code: 'ERR_REPLAY_UNAVAILABLE',
         what: 'replay service',
         hint: 'replay protection needs its store; denied until it answers (fail closed)',

@@ -42,6 +42,7 @@ import type { Allowed, AuditRecord, ChainLink, DecidedRequest, Decision, Denied 
 import { type ApprovalRequirement, type EvaluationResult, type ExtensionChecker, evaluateCaveats, type Presentation } from './evaluate.js'
 import { checkChain, checkInvocationSignature, checkMandateProof } from './integrity.js'
 import { createMemoryReplayCache, type ReplayCache } from './replay.js'
+import { bareRequestId } from './request-id.js'
 import { SignatureCache } from './signature-cache.js'
 
 /** A trusted root: a principal's public key, with an optional name for the chain. */
@@ -106,7 +107,11 @@ export interface AuthorizeInput {
   readonly request?: Request
   /** At most 16 (`ERR_LIMIT_COUNT` beyond, before any is read). */
   readonly approvals?: readonly (string | Uint8Array | UnverifiedApproval)[]
-  /** Idempotency key for usage counting of bare mandates (invocations use their id). */
+  /**
+   * Idempotency key for usage counting of bare mandates (invocations use their id). The id
+   * counted is derived from it and the request (spec §6 uses), so a retry of the same request
+   * counts once and another request under the same id counts on its own.
+   */
   readonly requestId?: string
 }
 
@@ -273,7 +278,7 @@ async function authorize(engine: Engine, input: AuthorizeInput): Promise<Decisio
       if (!won) fail('ERR_REPLAY', 'this invocation was already used', { hint: 'sign a new invocation for each request' })
       claimed = invocation
     }
-    const usage = await consumeUsage(engine, progress.now, evaluation, input, invocation, bytes)
+    const usage = await consumeUsage(engine, progress.now, evaluation, input, req, invocation, bytes)
     return allowed(engine, progress, req, evaluation, approvers, usage)
   } catch (e) {
     if (claimed !== undefined) {
@@ -519,8 +524,11 @@ function checkRevocations(engine: Engine, now: number, chain: readonly Unverifie
   // Anything but a finite number (a string, NaN, a promise) is a view that failed to answer.
   if (typeof freshAt !== 'number' || !Number.isFinite(freshAt) || freshAt < now - engine.revocationMaxAge) {
     const when = typeof freshAt === 'number' && Number.isFinite(freshAt) ? iso(freshAt) : 'never'
+    // A feed view keeps why its last sync failed (timed out, another signing key, …): say it.
+    const last = (view as { readonly lastError?: unknown }).lastError
+    const why = last instanceof MandateError ? `the last sync failed: ${last.message}` : 'the verifier cannot reach its revocation service'
     fail('ERR_REVOCATION_STALE', `the revocation view is stale (last complete ${when})`, {
-      hint: 'the verifier cannot reach its revocation service; it denies until it can (fail closed)',
+      hint: `${why}; it denies until it can (fail closed)`,
     })
   }
   for (const b of chain) {
@@ -620,11 +628,12 @@ async function consumeUsage(
   now: number,
   evaluation: EvaluationResult,
   input: AuthorizeInput,
+  request: DecidedRequest,
   invocation: UnverifiedInvocation | undefined,
   presentation: Uint8Array,
 ): Promise<{ key: string; remaining: number }[]> {
   if (evaluation.counters.length === 0) return []
-  const requestId = invocation?.idHex ?? input.requestId ?? toHex(randomBytes(16))
+  const requestId = invocation?.idHex ?? bareRequestId(input.requestId ?? toHex(randomBytes(16)), request)
   const result = await dependency(
     () => engine.usage.consume({ requestId, counters: evaluation.counters, now, presentation }),
     isConsumeResult,

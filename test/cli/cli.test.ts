@@ -101,7 +101,9 @@ describe('keygen and pubkey', () => {
 describe('mint, attenuate, seal', () => {
   it('mint prints a mandate; --json gives its block id and holder', () => {
     expect(grant()).toMatch(/^mnd1_[A-Za-z0-9_-]+$/)
-    const j = mandate(['mint', '--key', key('alice'), '--to', assistant, '--expires', '1h', '--json']).json<Record<string, unknown>>()
+    const j = mandate(['mint', '--key', key('alice'), '--to', assistant, '--action', 'email:read', '--expires', '1h', '--json']).json<
+      Record<string, unknown>
+    >()
     expect(j).toMatchObject({
       mandate: expect.stringMatching(/^mnd1_/),
       blockId: expect.stringMatching(/^[0-9a-f]{64}$/),
@@ -114,27 +116,22 @@ describe('mint, attenuate, seal', () => {
     const noExpiry = mandate(['mint', '--key', key('alice'), '--action', 'x'])
     expect(noExpiry.code).toBe(2)
     expect(noExpiry.stderr).toContain('--expires')
-    const badWhere = mandate(['mint', '--key', key('alice'), '--expires', '1h', '--where', 'amount lol 5'])
+    const badWhere = mandate(['mint', '--key', key('alice'), '--action', 'x', '--expires', '1h', '--where', 'amount lol 5'])
     expect(badWhere.code).toBe(2)
     expect(badWhere.stderr).toContain("'PATH OP VALUE'")
-    expect(mandate(['mint', '--key', key('alice'), '--expires', 'soon']).code).toBe(2)
-    expect(mandate(['mint', '--key', key('alice'), '--expires', '1h', '--frobnicate']).code).toBe(2)
-    expect(mandate(['mint', '--key', key('alice'), '--expires', '1h', '--per', '1h']).code).toBe(2)
-    expect(mandate(['mint', '--key', key('alice'), '--expires', '1h', '--action', 'email::read']).code).toBe(1)
-  })
-
-  it('a bearer mint warns that the text is a secret; -o writes it with mode 0600', () => {
-    const r = mandate(['mint', '--key', key('alice'), '--expires', '1h', '-o', join(dir, 'bearer.txt')])
-    expect(r.code).toBe(0)
-    expect(r.stdout).toBe('')
-    expect(statSync(join(dir, 'bearer.txt')).mode & 0o777).toBe(0o600)
-    expect(mandate(['mint', '--key', key('alice'), '--expires', '1h']).stderr).toContain('keep it secret')
+    expect(mandate(['mint', '--key', key('alice'), '--action', 'x', '--expires', 'soon']).code).toBe(2)
+    expect(mandate(['mint', '--key', key('alice'), '--action', 'x', '--expires', '1h', '--frobnicate']).code).toBe(2)
+    expect(mandate(['mint', '--key', key('alice'), '--action', 'x', '--expires', '1h', '--per', '1h']).code).toBe(2)
   })
 
   it('MANDATE_KEY is used, and --key beats it', () => {
-    const viaEnv = mandate(['mint', '--to', assistant, '--expires', '1h', '--json'], { env: { MANDATE_KEY: key('alice') } })
+    const viaEnv = mandate(['mint', '--to', assistant, '--action', 'x', '--expires', '1h', '--json'], {
+      env: { MANDATE_KEY: key('alice') },
+    })
     expect(mandate(['inspect', '--json', viaEnv.json<{ mandate: string }>().mandate]).json<{ principal: string }>().principal).toBe(alice)
-    const flagWins = mandate(['mint', '--key', key('bob'), '--expires', '1h', '--json'], { env: { MANDATE_KEY: key('alice') } })
+    const flagWins = mandate(['mint', '--key', key('bob'), '--action', 'x', '--expires', '1h', '--json'], {
+      env: { MANDATE_KEY: key('alice') },
+    })
     expect(mandate(['inspect', '--json', flagWins.json<{ mandate: string }>().mandate]).json<{ principal: string }>().principal).not.toBe(
       alice,
     )
@@ -185,10 +182,14 @@ describe('mint, attenuate, seal', () => {
     const again = mandate(['attenuate', '--json'], { input: sealed.stdout })
     expect(again.code).toBe(2)
     expect(again.json<{ error: { code: string } }>().error.code).toBe('ERR_SEALED')
-    // only a bearer mandate can be sealed (spec §3): the grant is bound to the assistant
+    // only a bearer mandate can be sealed (spec §3): the grant is bound to the assistant; asking
+    // is an input mistake (exit 2), with the library's code and hint
     const bound = mandate(['seal', '--json'], { input: grant() })
-    expect(bound.code).toBe(1)
-    expect(bound.json<{ error: { code: string } }>().error.code).toBe('ERR_PROOF')
+    expect(bound.code).toBe(2)
+    expect(bound.json<{ error: { code: string; hint: string } }>().error).toMatchObject({
+      code: 'ERR_PROOF',
+      hint: expect.stringContaining('attenuate it to a bearer child'),
+    })
   })
 })
 

@@ -206,6 +206,7 @@ describe('terminalSafe and the output boundary', () => {
       env: {},
       stdinIsTTY: true,
       stdoutIsTTY: false,
+      stdoutFileMode: () => undefined,
       readStdin: async () => 'in',
       out: (t) => seen.push(`out:${t}`),
       err: (t) => seen.push(`err:${t}`),

@@ -2,10 +2,12 @@
  * The CLI against a running service: verify --service, revoke --service, the approval inbox.
  */
 import { spawn } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { mandate, scratch } from '../helpers/cli.js'
 import { type RunningServer, startServer } from '../helpers/service.js'
+import { closedPort } from './ports.js'
 
 let server: RunningServer
 let dir: string
@@ -121,6 +123,102 @@ describe('CLI with a service', () => {
     expect(mandate(['approvals', 'list', '--key', key('alice')], { env }).stdout).toContain('no pending requests')
   })
 
+  it("the tutorial's approve works with MANDATE_SERVICE exported: an invocation is approved offline, an id from the inbox", () => {
+    const draft = join(dir, 'draft.txt')
+    writeFileSync(
+      draft,
+      mandate(['invoke', '--key', key('assistant'), '--action', 'slack:send', '--arg', 'channel=team', '--audience', 'slack'], {
+        input: grant(),
+      }).stdout,
+    )
+    // the tutorial's line, unchanged, in a shell where MANDATE_SERVICE is exported
+    const ok = mandate(['approve', draft, '--key', key('alice'), '--yes'], { env })
+    expect(ok.code, ok.stderr).toBe(0)
+    expect(ok.stdout).toMatch(/^mna1_/)
+    expect(ok.stderr).toContain('approval requested by assistant')
+    writeFileSync(join(dir, 'ok.txt'), ok.stdout)
+    const denied = mandate(['verify', draft, '--json'], { env })
+    expect([denied.code, denied.json<{ code: string }>().code]).toEqual([1, 'ERR_APPROVAL_REQUIRED'])
+    expect(mandate(['verify', draft, '--approval', `@${join(dir, 'ok.txt')}`], { env }).code).toBe(0)
+    // from standard input too, and with --service given explicitly (a note says it is not used)
+    const piped = mandate(['approve', '-', '--key', key('alice'), '--yes', '--service', server.url], { input: readFileSync(draft, 'utf8') })
+    expect(piped.code, piped.stderr).toBe(0)
+    expect(piped.stderr).toContain('mandate: note: an invocation is approved here, offline; --service is for a request id')
+    // the service's flow: request, then approve by id, posted back to the inbox
+    const again = mandate(['invoke', '--key', key('assistant'), '--action', 'slack:send', '--audience', 'slack'], { input: grant() })
+    const id = mandate(['approvals', 'request'], { input: again.stdout, env }).stdout.trim()
+    const byId = mandate(['approve', id, '--key', key('alice'), '--yes', '--json'], { env })
+    expect(byId.code, byId.stderr).toBe(0)
+    expect(byId.json<{ invocationId: string }>().invocationId).toBe(id)
+    const shown = mandate(['approvals', 'show', id, '--key', key('alice'), '--json'], { env }).json<{ status: string }>()
+    expect(shown.status).toBe('approved')
+  })
+
+  it('--json names keys in camelCase in every command, service answers included', () => {
+    const documents: [string, unknown][] = []
+    const run = (args: string[], input = '') => {
+      const r = mandate([...args, '--json'], { input, env })
+      documents.push([args.slice(0, 2).join(' '), r.json()])
+      return r.json<Record<string, unknown>>()
+    }
+    const g = run([
+      'mint',
+      '--key',
+      key('alice'),
+      '--to',
+      assistant,
+      '--name',
+      'assistant',
+      '--action',
+      'slack:*',
+      '--approval',
+      'slack:send',
+      '--where',
+      'n le 5',
+      '--uses',
+      '9',
+      '--per',
+      '1h',
+      '--not-before',
+      '1m',
+      '--expires',
+      '1h',
+    ])
+    const bearer = run(['attenuate', '--key', key('assistant'), '--action', 'slack:read'], g['mandate'] as string)
+    run(['seal'], bearer['mandate'] as string)
+    run(['keygen', '-o', join(dir, 'json-key.pem')])
+    run(['pubkey', key('alice')])
+    const inv = run(
+      ['invoke', '--key', key('assistant'), '--action', 'slack:send', '--arg', 'snake_case=1', '--audience', 'slack'],
+      grant(),
+    )
+    const approval = run(['approve', '--key', key('alice'), '--yes'], inv['invocation'] as string)
+    // an empty --service: no service, the statement itself
+    const revocation = run(['revoke', '--key', key('alice'), '--service', ''], g['mandate'] as string)
+    for (const t of [g['mandate'], inv['invocation'], approval['approval'], revocation['revocation']]) run(['inspect', t as string])
+    run(['verify', '--approval', approval['approval'] as string], inv['invocation'] as string)
+    run(['verify', '--action', 'slack:read'], bearer['mandate'] as string)
+    run(['revoke', '--key', key('alice')], grant())
+    const id = run(['approvals', 'request'], inv['invocation'] as string)['id'] as string
+    run(['approvals', 'list', '--key', key('alice')])
+    run(['approvals', 'show', id, '--key', key('alice')])
+    run(['inspect', 'hello'])
+    run(['completion', 'bash'])
+    run(['--version'])
+    expect(documents.length).toBeGreaterThan(18)
+    const camel = /^[a-z][a-zA-Z0-9]*$/
+    const offending = (value: unknown, at: string): string[] => {
+      if (Array.isArray(value)) return value.flatMap((v, i) => offending(v, `${at}[${i}]`))
+      if (typeof value !== 'object' || value === null) return []
+      return Object.entries(value).flatMap(([k, v]) => [
+        ...(camel.test(k) ? [] : [`${at}.${k}`]),
+        // maps keyed by data: arguments by name, an inbox entry's approvals by approver
+        ...(k === 'args' || (k === 'approvals' && !Array.isArray(v)) ? [] : offending(v, `${at}.${k}`)),
+      ])
+    }
+    expect(documents.flatMap(([name, doc]) => offending(doc, name))).toEqual([])
+  })
+
   it('verify with a service needs a registered verifier key to count uses and claim invocations', () => {
     const sub = mandate(['attenuate', '--key', key('assistant'), '--action', 'slack:read', '--uses', '2', '--name', 'sub'], {
       input: grant(),
@@ -165,13 +263,20 @@ describe('CLI with a service', () => {
     }
   })
 
-  it('service failures: unreachable is operational (exit 3); a wrong pinned key fails closed', () => {
+  it('service failures: unreachable is operational (exit 3); a wrong pinned key fails closed', async () => {
+    const port = await closedPort()
     const sub = mandate(['attenuate', '--key', key('assistant'), '--action', 'slack:read'], { input: grant() }).stdout
-    const down = mandate(['revoke', '--key', key('alice'), '--service', 'http://127.0.0.1:9'], { input: sub })
+    const down = mandate(['revoke', '--key', key('alice'), '--service', `http://127.0.0.1:${port}`], { input: sub })
     expect(down.code).toBe(3)
-    expect(down.stderr).toContain('cannot be reached')
+    expect(down.stderr).toContain(`mandate: error: cannot reach the service at http://127.0.0.1:${port}: connection refused\n`)
+    expect(down.stderr).toContain('mandate: hint: is `mandate serve` running there? check --service (or MANDATE_SERVICE)')
     const wrongKey = mandate(['verify', '--action', 'slack:read', '--service-key', assistant, '--json'], { input: sub, env })
-    expect([wrongKey.code, wrongKey.json<{ code: string }>().code]).toEqual([3, 'ERR_REVOCATION_STALE'])
+    expect(wrongKey.code).toBe(3)
+    expect(wrongKey.json<{ code: string }>().code).toMatch(/^ERR_REVOCATION_(STALE|LIST_INVALID)$/)
+    // the warning says the key does not match, not that the service cannot be reached
+    expect(wrongKey.stderr).toContain(`mandate: warning: revocations from ${server.url}: `)
+    expect(wrongKey.stderr).toContain(`not by the pinned service key ${assistant}`)
+    expect(wrongKey.stderr).not.toContain('cannot be reached')
     expect(mandate(['approvals', 'list', '--key', key('alice')]).code).toBe(2)
   })
 

@@ -139,3 +139,77 @@ describe('feed revocation view', () => {
     expect(view.entries(target)).toEqual([])
   })
 })
+
+describe('a feed signed by another key than the pinned one', () => {
+  const m = bearerChild([])
+  const mallory = keyFor('mallory')
+  /** A good page of another service: it names its own key and is signed by it. */
+  const foreign = (since: number) =>
+    signFeedPage(
+      { serviceKey: mallory.publicKey, feedId: FEED_ID, since, head: 0, issuedAt: T0, nextUpdate: T0 + 60, entries: [], more: false },
+      mallory.secretKey,
+    )
+  const pinnedMessage = `the revocation feed at http://svc/v1/revocations is signed by ${toDidKey(mallory.publicKey)}, not by the pinned service key ${toDidKey(service.publicKey)}`
+
+  it('says so, with the invalid-feed code, and the verifier denies with that reason (not "stale")', async () => {
+    const { fetcher } = fakeFeed(foreign)
+    const view = viewOn(fetcher, () => T0 + 1)
+    await expect(view.sync()).rejects.toMatchObject({ code: 'ERR_REVOCATION_LIST_INVALID', message: pinnedMessage })
+    expect(view.lastError).toMatchObject({ message: pinnedMessage, hint: expect.stringContaining('--service-key') })
+    const verifier = createVerifier({ roots: [aliceDid], audience: 'svc', clock: () => T0 + 10, revocations: view })
+    const d = await verifier.authorize({ mandate: m, request: { action: 'x' } })
+    expect(d.allowed ? 'allowed' : [d.code, d.message]).toEqual(['ERR_REVOCATION_LIST_INVALID', pinnedMessage])
+  })
+
+  it('a view that held good pages keeps them (the usual staleness bound applies); the next good page clears it', async () => {
+    let wrong = false
+    const { fetcher } = fakeFeed((since) => (wrong ? foreign(since) : signed({ since, head: 0, issuedAt: T0 })))
+    const view = viewOn(fetcher, () => T0 + 1)
+    await view.sync()
+    wrong = true
+    await expect(view.sync()).rejects.toMatchObject({ message: pinnedMessage })
+    expect(view.freshAt()).toBe(T0)
+    wrong = false
+    await view.sync()
+    expect(view.lastError).toBeUndefined()
+  })
+
+  it('a forgery is only "rejected": a page naming the pinned key with a bad signature, or naming another key it is not signed by', async () => {
+    const forgedPinned = fakeFeed((since) => signed({ since, head: 0, issuedAt: T0 }, mallory))
+    const forgedOther = fakeFeed((since) => {
+      const page = foreign(since)
+      return { ...page, signature: signed({ since, head: 0, issuedAt: T0 }).signature }
+    })
+    for (const { fetcher } of [forgedPinned, forgedOther]) {
+      const view = viewOn(fetcher, () => T0 + 1)
+      const error = await view.sync().then(
+        () => undefined,
+        (e: Error & { code?: string }) => e,
+      )
+      expect(error?.code).toBe('ERR_REVOCATION_LIST_INVALID')
+      expect(error?.message).toMatch(/^revocation feed page rejected/)
+      expect(error?.message).not.toContain('signed by did:key')
+    }
+  })
+
+  it('a stale denial says why the last sync failed instead of guessing', async () => {
+    let fresh = true
+    const timedOut = (() => {
+      throw new DOMException('The operation was aborted due to timeout', 'TimeoutError')
+    }) as unknown as typeof fetch
+    const { fetcher: good } = fakeFeed((since) => signed({ since, head: 0, issuedAt: T0 }))
+    const view = viewOn(
+      ((url: Parameters<typeof fetch>[0], init?: RequestInit) => (fresh ? good(url, init) : timedOut(url, init))) as typeof fetch,
+      () => T0 + 1,
+    )
+    await view.sync()
+    fresh = false
+    await expect(view.sync()).rejects.toMatchObject({ code: 'ERR_REVOCATION_STALE' })
+    const verifier = createVerifier({ roots: [aliceDid], audience: 'svc', clock: () => T0 + 3600, revocations: view })
+    const d = await verifier.authorize({ mandate: m, request: { action: 'x' } })
+    expect(d.allowed ? 'allowed' : d.code).toBe('ERR_REVOCATION_STALE')
+    expect(d.allowed ? '' : d.hint).toMatch(
+      /^the last sync failed: the revocation feed at http:\/\/svc\/\S+ (did not answer|cannot be reached)/,
+    )
+  })
+})

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest'
 import { createRemoteReplayCache, createRemoteUsageStore, generateKeyPair, invoke, MandateError, toDidKey } from '../../src/index.js'
 import { fileFeedState } from '../../src/node.js'
 import { toServiceError } from '../../src/service/errors.js'
+import { bareRequestId } from '../../src/verify/request-id.js'
 import { assistant, bearerChild, codeOf, rootGrant, verifierFor } from '../helpers/chains.js'
 import { seededRandom, T0, thrownCode } from '../helpers/fixtures.js'
 
@@ -78,7 +79,9 @@ describe('signed, retried consumes', () => {
       requestId: 'r-1',
     })
     expect(d.allowed).toBe(true)
-    expect(sent.map((r) => r.body['request_id'])).toEqual(['r-1', 'r-1'])
+    // the id counted names the request (spec §6 uses): derived from the caller's id and the request
+    const counted = bareRequestId('r-1', { action: 'x', args: Object.create(null) })
+    expect(sent.map((r) => r.body['requestId'])).toEqual([counted, counted])
     const inputs = sent.map((r) => r.headers.get('signature-input') as string)
     expect(inputs[0]).toContain(`keyid="${toDidKey(verifierKey.publicKey)}"`)
     expect(inputs[0]).toContain('alg="ed25519"')

@@ -119,7 +119,7 @@ function consumeCrashSuite(name: string, db: () => string | undefined) {
     const consume = async (url: string, id: string): Promise<boolean | undefined> => {
       try {
         const target = `${url}/v1/usage/consume`
-        const body = new TextEncoder().encode(JSON.stringify({ request_id: id, presentation, counters: [key] }))
+        const body = new TextEncoder().encode(JSON.stringify({ requestId: id, presentation, counters: [key] }))
         const res = await fetch(target, {
           method: 'POST',
           headers: { 'content-type': 'application/json', ...signRequest({ method: 'POST', url: target, body }, verifier) },

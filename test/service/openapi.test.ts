@@ -399,7 +399,7 @@ describe('every answer conforms to the document', () => {
     expect([cbor.status, cbor.json['kind']]).toEqual([201, 'suspend'])
 
     const block = await get(`/v1/revocations/${m.blocks[1]?.idHex}`)
-    expect(block.json).toMatchObject({ block_id: m.blocks[1]?.idHex, revoked: true, suspended: false })
+    expect(block.json).toMatchObject({ blockId: m.blocks[1]?.idHex, revoked: true, suspended: false })
     expect((block.json['entries'] as unknown[]).length).toBe(1)
     expect((await get('/v1/revocations/XYZ')).status).toBe(400)
 
@@ -480,7 +480,7 @@ describe('every answer conforms to the document', () => {
   it('usage: 401 (unsigned with Accept-Signature, invalid, stale, replayed), 403, 200 granted/exhausted/retry, 409, 400, 413, 415', async () => {
     const limited = sub('limited', [{ type: 'uses', max: 1 }])
     const counter = counterOf(limited)
-    const bare = { request_id: 'r1', presentation: formatMandate(limited), counters: [counter] }
+    const bare = { requestId: 'r1', presentation: formatMandate(limited), counters: [counter] }
     const consume = (body: unknown, call: Omit<Call, 'body'> = {}) => post('/v1/usage/consume', body, call)
 
     const unsigned = await consume(bare)
@@ -496,7 +496,7 @@ describe('every answer conforms to the document', () => {
 
     // a signed request is good once
     const url = 'http://localhost/v1/usage/consume'
-    const bytes = new TextEncoder().encode(JSON.stringify({ ...bare, request_id: 'r0' }))
+    const bytes = new TextEncoder().encode(JSON.stringify({ ...bare, requestId: 'r0' }))
     const headers = { 'content-type': 'application/json', ...signRequest({ method: 'POST', url, body: bytes }, slack, { created: t }) }
     const once = await conformant('POST', url, await app.request(url, { method: 'POST', headers, body: bytes }))
     expect([once.status, once.json['granted']]).toEqual([200, true])
@@ -508,7 +508,7 @@ describe('every answer conforms to the document', () => {
     const retry = await consume(bare, { key: slack })
     expect(retry.json).toEqual(spent.json)
     const other = sub('other', [{ type: 'uses', max: 5 }])
-    const conflict = await consume({ request_id: 'r1', presentation: formatMandate(other), counters: [counterOf(other)] }, { key: slack })
+    const conflict = await consume({ requestId: 'r1', presentation: formatMandate(other), counters: [counterOf(other)] }, { key: slack })
     expect([conflict.status, code(conflict)]).toEqual([409, 'ERR_CONFLICT'])
 
     // invocations: granted with what remains, a windowed limit with its reset time
@@ -521,10 +521,10 @@ describe('every answer conforms to the document', () => {
 
     const cases: [string, unknown, KeyPair, number, string | undefined][] = [
       ['no counters', { ...bare, counters: [] }, slack, 400, 'ERR_REQUEST_MALFORMED'],
-      ['a counter twice', { ...bare, request_id: 'r2', counters: [counter, counter] }, slack, 400, 'ERR_REQUEST_MALFORMED'],
+      ['a counter twice', { ...bare, requestId: 'r2', counters: [counter, counter] }, slack, 400, 'ERR_REQUEST_MALFORMED'],
       ['no presentation', { counters: [counter] }, slack, 400, 'ERR_REQUEST_MALFORMED'],
-      ['not a token', { presentation: 'mnd1_AAAA', counters: [counter], request_id: 'r3' }, slack, 400, undefined],
-      ['an invented counter', { ...bare, request_id: 'r4', counters: [`${'0'.repeat(64)}/0`] }, slack, 403, 'ERR_NOT_AUTHORIZED'],
+      ['not a token', { presentation: 'mnd1_AAAA', counters: [counter], requestId: 'r3' }, slack, 400, undefined],
+      ['an invented counter', { ...bare, requestId: 'r4', counters: [`${'0'.repeat(64)}/0`] }, slack, 403, 'ERR_NOT_AUTHORIZED'],
       ['another audience', { presentation: inv(windowed, 'mail'), counters: [counterOf(windowed)] }, slack, 403, 'ERR_AUDIENCE'],
       [
         'a stale invocation',
@@ -535,7 +535,7 @@ describe('every answer conforms to the document', () => {
       ],
       [
         'a stranger chain',
-        { request_id: 'r5', presentation: formatMandate(attenuate(stranger(), { key: assistant })), counters: [counter] },
+        { requestId: 'r5', presentation: formatMandate(attenuate(stranger(), { key: assistant })), counters: [counter] },
         slack,
         403,
         'ERR_ROOT_UNTRUSTED',
@@ -549,7 +549,7 @@ describe('every answer conforms to the document', () => {
     // a revoked chain spends nothing
     const revoked = sub('revoked-limited', [{ type: 'uses', max: 5 }])
     expect((await post('/v1/revocations', revocation(createRevocation({ mandate: revoked, key: alice })))).status).toBe(201)
-    const denied = await consume({ request_id: 'r6', presentation: formatMandate(revoked), counters: [counterOf(revoked)] }, { key: slack })
+    const denied = await consume({ requestId: 'r6', presentation: formatMandate(revoked), counters: [counterOf(revoked)] }, { key: slack })
     expect([denied.status, code(denied)]).toEqual([403, 'ERR_REVOKED'])
 
     const big = await consume({ ...bare, pad: 'x'.repeat(70_000) }, { key: slack })
@@ -602,7 +602,7 @@ describe('every answer conforms to the document', () => {
       id: inv.idHex,
       status: 'pending',
       action: 'email:send',
-      requested_by: { key: did(assistant), name: 'assistant' },
+      requestedBy: { key: did(assistant), name: 'assistant' },
     })
     expect((await post('/v1/approvals', { invocation: formatInvocation(inv) })).json['id']).toBe(inv.idHex)
     const second = send()
@@ -741,7 +741,7 @@ describe('every answer conforms to the document', () => {
       await post('/v1/revocations', revocation(createRevocation({ mandate: sub('b'), key: alice })), { on }),
       await post(
         '/v1/usage/consume',
-        { request_id: 'b', presentation: formatMandate(limited), counters: [counterOf(limited)] },
+        { requestId: 'b', presentation: formatMandate(limited), counters: [counterOf(limited)] },
         { on, key: slack },
       ),
       await post('/v1/replay/claim', { invocation: inv }, { on, key: mail1 }),

@@ -64,7 +64,7 @@ describe.skipIf(!available)('PostgreSQL', () => {
             const id = `r${n++}`
             const server = worker % 2 === 0 ? a : b
             const r = await http(`${server.url}/v1/usage/consume`, {
-              body: { request_id: id, presentation: formatMandate(limited), counters: [key] },
+              body: { requestId: id, presentation: formatMandate(limited), counters: [key] },
               key: verifier,
             })
             expect(r.status).toBe(200)

@@ -223,7 +223,7 @@ export function serviceSuite(name: string, start: (trust: ServerTrust) => Promis
       const answers = new Map<string, boolean>()
       let granted = 0
       const attempt = async (id: string) => {
-        const r = await consume({ request_id: id, presentation, counters: [key] }, slackVerifier)
+        const r = await consume({ requestId: id, presentation, counters: [key] }, slackVerifier)
         expect(r.status).toBe(200)
         return r.json['granted'] === true
       }
@@ -257,25 +257,25 @@ export function serviceSuite(name: string, start: (trust: ServerTrust) => Promis
       expect(third.allowed ? 'allowed' : third.code).toBe('ERR_USAGE_EXHAUSTED')
       // burning someone else's counter, or inventing one, is refused
       const foreign = await consume(
-        { request_id: 'x1', presentation: formatMandate(limited), counters: [`${other.blocks[1]?.idHex}/0`] },
+        { requestId: 'x1', presentation: formatMandate(limited), counters: [`${other.blocks[1]?.idHex}/0`] },
         slackVerifier,
       )
       expect([foreign.status, code(foreign)]).toEqual([403, 'ERR_NOT_AUTHORIZED'])
       const invented = await consume(
-        { request_id: 'x2', presentation: formatMandate(limited), counters: [`${limited.blocks[0]?.idHex}/0`] },
+        { requestId: 'x2', presentation: formatMandate(limited), counters: [`${limited.blocks[0]?.idHex}/0`] },
         slackVerifier,
       )
       expect(invented.status).toBe(403)
       const bound = await consume(
-        { request_id: 'x3', presentation: formatMandate(grant), counters: [`${grant.blocks[0]?.idHex}/0`] },
+        { requestId: 'x3', presentation: formatMandate(grant), counters: [`${grant.blocks[0]?.idHex}/0`] },
         slackVerifier,
       )
       expect([bound.status, code(bound)]).toEqual([401, 'ERR_PROOF'])
-      const empty = await consume({ request_id: 'x4', presentation: formatMandate(limited), counters: [] }, slackVerifier)
+      const empty = await consume({ requestId: 'x4', presentation: formatMandate(limited), counters: [] }, slackVerifier)
       expect([empty.status, code(empty)]).toEqual([400, 'ERR_REQUEST_MALFORMED'])
       const twice = await consume(
         {
-          request_id: 'x5',
+          requestId: 'x5',
           presentation: formatMandate(limited),
           counters: [`${limited.blocks[1]?.idHex}/0`, `${limited.blocks[1]?.idHex}/0`],
         },
@@ -284,7 +284,7 @@ export function serviceSuite(name: string, start: (trust: ServerTrust) => Promis
       expect([twice.status, code(twice)]).toEqual([400, 'ERR_REQUEST_MALFORMED'])
       // one spelling per counter: "…/01" is not another name for "…/1"
       const padded = await consume(
-        { request_id: 'x6', presentation: formatMandate(limited), counters: [`${limited.blocks[1]?.idHex}/00`] },
+        { requestId: 'x6', presentation: formatMandate(limited), counters: [`${limited.blocks[1]?.idHex}/00`] },
         slackVerifier,
       )
       expect([padded.status, code(padded)]).toEqual([403, 'ERR_NOT_AUTHORIZED'])
@@ -322,7 +322,7 @@ export function serviceSuite(name: string, start: (trust: ServerTrust) => Promis
         status: 'pending',
         action: 'email:send',
         intent: 'answer Bob',
-        requested_by: { name: 'assistant' },
+        requestedBy: { name: 'assistant' },
       })
       const list = await http(`${server.url}/v1/approvals?approver=${toDidKey(alice.publicKey)}`, { key: alice })
       expect((list.json['pending'] as { id: string }[]).map((p) => p.id)).toContain(inv.idHex)
@@ -358,7 +358,7 @@ export function serviceSuite(name: string, start: (trust: ServerTrust) => Promis
       })
       const counter = `${bound.blocks[1]?.idHex}/0`
       const next = invoke(bound, { key: assistant, action: 'slack:read', audience: 'slack' })
-      const forged = { request_id: next.idHex, presentation: formatInvocation(next), counters: [counter] }
+      const forged = { requestId: next.idHex, presentation: formatInvocation(next), counters: [counter] }
       // unsigned, signed by the holder itself, and for a chain it minted itself: all refused
       const unsigned = await consume(forged)
       expect([unsigned.status, code(unsigned)]).toEqual([401, 'ERR_AUTH_REQUIRED'])
@@ -370,7 +370,7 @@ export function serviceSuite(name: string, start: (trust: ServerTrust) => Promis
         caveats: [{ type: 'uses', max: 1 }],
       })
       const own = await consume(
-        { request_id: next.idHex, presentation: formatMandate(selfMinted), counters: [`${selfMinted.blocks[1]?.idHex}/0`] },
+        { requestId: next.idHex, presentation: formatMandate(selfMinted), counters: [`${selfMinted.blocks[1]?.idHex}/0`] },
         slackVerifier,
       )
       expect([own.status, code(own)]).toEqual([403, 'ERR_ROOT_UNTRUSTED'])
@@ -399,13 +399,13 @@ export function serviceSuite(name: string, start: (trust: ServerTrust) => Promis
       const copy = formatInvocation(inv)
       // a stranger with the copy: unsigned, with fresh request ids
       for (let i = 0; i < 5; i++) {
-        const r = await consume({ request_id: `drain-${i}`, presentation: copy, counters: [counter] })
+        const r = await consume({ requestId: `drain-${i}`, presentation: copy, counters: [counter] })
         expect(r.status).toBe(401)
       }
       // a verifier of another audience cannot spend it; the right verifier cannot re-key it
       const otherAudience = await consume({ presentation: copy, counters: [counter] }, mailVerifier)
       expect([otherAudience.status, code(otherAudience)]).toEqual([403, 'ERR_AUDIENCE'])
-      const rekeyed = await consume({ request_id: 'fresh-id', presentation: copy, counters: [counter] }, slackVerifier)
+      const rekeyed = await consume({ requestId: 'fresh-id', presentation: copy, counters: [counter] }, slackVerifier)
       expect([rekeyed.status, code(rekeyed)]).toEqual([400, 'ERR_REQUEST_MALFORMED'])
       // a stale invocation spends nothing
       const old = invoke(three, { key: assistant, action: 'slack:read', audience: 'slack', now: now() - 3600 })
@@ -441,23 +441,23 @@ export function serviceSuite(name: string, start: (trust: ServerTrust) => Promis
       const b = child([{ type: 'uses', max: 5 }], 'ns-b')
       // "slack:x" + "r1" and "slack" + "x:r1" would both spell req:slack:x:r1 unprefixed
       const first = await consume(
-        { request_id: 'r1', presentation: formatMandate(a), counters: [`${a.blocks[1]?.idHex}/0`] },
+        { requestId: 'r1', presentation: formatMandate(a), counters: [`${a.blocks[1]?.idHex}/0`] },
         slackXVerifier,
       )
       expect(first.json).toMatchObject({ granted: true })
       const other = await consume(
-        { request_id: 'x:r1', presentation: formatMandate(b), counters: [`${b.blocks[1]?.idHex}/0`] },
+        { requestId: 'x:r1', presentation: formatMandate(b), counters: [`${b.blocks[1]?.idHex}/0`] },
         slackVerifier,
       )
       expect([other.status, other.json['granted']]).toEqual([200, true])
       // each keeps its own: slack's "x:r1" is bound to b, slack:x's "r1" to a
       const crossed = await consume(
-        { request_id: 'x:r1', presentation: formatMandate(a), counters: [`${a.blocks[1]?.idHex}/0`] },
+        { requestId: 'x:r1', presentation: formatMandate(a), counters: [`${a.blocks[1]?.idHex}/0`] },
         slackVerifier,
       )
       expect([crossed.status, code(crossed)]).toEqual([409, 'ERR_CONFLICT'])
       const retry = await consume(
-        { request_id: 'r1', presentation: formatMandate(a), counters: [`${a.blocks[1]?.idHex}/0`] },
+        { requestId: 'r1', presentation: formatMandate(a), counters: [`${a.blocks[1]?.idHex}/0`] },
         slackXVerifier,
       )
       expect(retry.json).toEqual(first.json)
@@ -465,14 +465,14 @@ export function serviceSuite(name: string, start: (trust: ServerTrust) => Promis
 
     it('attack 2b: a signed request cannot be replayed, altered or sent too late', async () => {
       const limited = child([{ type: 'uses', max: 10 }], 'ten')
-      const body = { request_id: 'sig-1', presentation: formatMandate(limited), counters: [`${limited.blocks[1]?.idHex}/0`] }
+      const body = { requestId: 'sig-1', presentation: formatMandate(limited), counters: [`${limited.blocks[1]?.idHex}/0`] }
       const bytes = new TextEncoder().encode(JSON.stringify(body))
       const url = `${server.url}/v1/usage/consume`
       const headers = { 'content-type': 'application/json', ...signRequest({ method: 'POST', url, body: bytes }, slackVerifier) }
       expect((await fetch(url, { method: 'POST', headers, body: bytes })).status).toBe(200)
       const replayed = await fetch(url, { method: 'POST', headers, body: bytes })
       expect([replayed.status, ((await replayed.json()) as { error: { code: string } }).error.code]).toEqual([401, 'ERR_AUTH_REPLAY'])
-      const swapped = new TextEncoder().encode(JSON.stringify({ ...body, request_id: 'sig-2' }))
+      const swapped = new TextEncoder().encode(JSON.stringify({ ...body, requestId: 'sig-2' }))
       const fresh = { 'content-type': 'application/json', ...signRequest({ method: 'POST', url, body: bytes }, slackVerifier) }
       const altered = await fetch(url, { method: 'POST', headers: fresh, body: swapped })
       expect([altered.status, ((await altered.json()) as { error: { code: string } }).error.code]).toEqual([401, 'ERR_AUTH_INVALID'])
@@ -749,7 +749,7 @@ export function serviceSuite(name: string, start: (trust: ServerTrust) => Promis
     it('revoked, suspended and expired chains spend nothing', async () => {
       const limited = child([{ type: 'uses', max: 5 }], 'standing')
       const counter = `${limited.blocks[1]?.idHex}/0`
-      const ask = (id: string) => consume({ request_id: id, presentation: formatMandate(limited), counters: [counter] }, slackVerifier)
+      const ask = (id: string) => consume({ requestId: id, presentation: formatMandate(limited), counters: [counter] }, slackVerifier)
       expect((await ask('s1')).status).toBe(200)
       await http(`${server.url}/v1/revocations`, {
         body: { revocation: formatRevocation(createRevocation({ mandate: limited, key: assistant, kind: 'suspend' })) },
@@ -769,7 +769,7 @@ export function serviceSuite(name: string, start: (trust: ServerTrust) => Promis
         ],
       })
       const expired = await consume(
-        { request_id: 's4', presentation: formatMandate(short), counters: [`${short.blocks[1]?.idHex}/0`] },
+        { requestId: 's4', presentation: formatMandate(short), counters: [`${short.blocks[1]?.idHex}/0`] },
         slackVerifier,
       )
       expect([expired.status, code(expired)]).toEqual([403, 'ERR_TIME_EXPIRED'])

@@ -360,6 +360,17 @@ describe('usage (uses caveat)', () => {
     expect(codeOf(await v.authorize({ mandate: m, request: { action: 'x' }, requestId: 'r2' }))).toBe('ERR_USAGE_EXHAUSTED')
   })
 
+  it('a request id reused for another request is counted as another request, never served the first answer', async () => {
+    const m = bearerChild([{ type: 'uses', max: 1 }])
+    const v = verifierFor()
+    expect(codeOf(await v.authorize({ mandate: m, request: { action: 'x' }, requestId: 'k' }))).toBe('allowed')
+    for (const other of [{ action: 'y' }, { action: 'x', resource: 'r/1' }, { action: 'x', args: { n: 1 } }]) {
+      const d = denial(await v.authorize({ mandate: m, request: other, requestId: 'k' }))
+      expect(d.code).toBe('ERR_USAGE_EXHAUSTED')
+    }
+    expect(codeOf(await v.authorize({ mandate: m, request: { action: 'x', args: {} }, requestId: 'k' }))).toBe('allowed')
+  })
+
   it('R8: an unreachable counter denies (ERR_COUNTER_UNAVAILABLE) and a failed consume frees the replay claim', async () => {
     let up = false
     const memory = createMemoryUsageStore()

@@ -5,18 +5,21 @@
  */
 import type { Command } from 'commander'
 import { iso } from '../../internal/clock.js'
-import { type Context, emit } from '../context.js'
+import { parseInvocation } from '../../token/invocation.js'
+import { type Context, emit, serviceOf } from '../context.js'
 import { CliError, usage } from '../errors.js'
-import { loadKey, readInput } from '../io.js'
+import { examples } from '../help.js'
+import { loadKey } from '../io.js'
 import { printable as p, printableJson } from '../printable.js'
-import { call, serviceUrl } from '../service-client.js'
+import { call, type Service } from '../service-client.js'
+import { parsed, readToken } from '../tokens.js'
 
-/** An inbox entry as the service describes it. */
+/** An inbox entry as the CLI prints it (camelCase, like the library's objects). */
 export interface InboxEntry {
   readonly id: string
   readonly status: 'pending' | 'approved'
-  readonly requested_by: { key: string; name?: string }
-  readonly on_behalf_of: string
+  readonly requestedBy: { readonly key: string; readonly name?: string }
+  readonly onBehalfOf: string
   readonly chain: readonly { block: number; name?: string; purpose?: string }[]
   readonly action: string
   readonly resource?: string
@@ -25,29 +28,39 @@ export interface InboxEntry {
   readonly intent?: string
   readonly approvers: readonly string[]
   readonly approvals: Readonly<Record<string, string>>
-  readonly created_at: number
+  readonly createdAt: number
+  readonly expiresAt?: number
   readonly invocation: string
 }
 
+type Json = Record<string, unknown>
+
+const record = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v)
+const text = (v: unknown): v is string => typeof v === 'string'
+const optional = (v: unknown) => v === undefined || text(v)
+const list = (v: unknown, each: (x: unknown) => boolean) => Array.isArray(v) && v.every(each)
+const block = (b: unknown) => record(b) && Number.isSafeInteger(b['block']) && optional(b['name']) && optional(b['purpose'])
+
 /**
  * The service's answer, checked before anything reads it: a service that answers in another
- * shape (a bug, a proxy, a stranger on the URL) is an operational failure, never a crash.
+ * shape (a bug, a proxy, a stranger on the URL) is an operational failure, never a crash. The
+ * entry comes back with the CLI's own (camelCase) names and nothing else.
  */
 export function inboxEntry(value: unknown): InboxEntry {
-  const record = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
-  const text = (v: unknown) => typeof v === 'string'
-  const optional = (v: unknown) => v === undefined || text(v)
-  const list = (v: unknown, each: (x: unknown) => boolean) => Array.isArray(v) && v.every(each)
-  const block = (b: unknown) => record(b) && Number.isSafeInteger(b['block']) && optional(b['name']) && optional(b['purpose'])
+  const malformed = () =>
+    new CliError('ERR_IO', 'the service answered with a malformed approval request', 'is --service the mandate service?')
+  if (!record(value)) throw malformed()
   const e = value
+  const by = e['requestedBy']
+  const createdAt = e['createdAt']
+  const expiresAt = e['expiresAt']
   const ok =
-    record(e) &&
     text(e['id']) &&
     (e['status'] === 'pending' || e['status'] === 'approved') &&
-    record(e['requested_by']) &&
-    text(e['requested_by']['key']) &&
-    optional(e['requested_by']['name']) &&
-    text(e['on_behalf_of']) &&
+    record(by) &&
+    text(by['key']) &&
+    optional(by['name']) &&
+    text(e['onBehalfOf']) &&
     list(e['chain'], block) &&
     text(e['action']) &&
     optional(e['resource']) &&
@@ -57,10 +70,27 @@ export function inboxEntry(value: unknown): InboxEntry {
     list(e['approvers'], text) &&
     record(e['approvals']) &&
     Object.values(e['approvals']).every(text) &&
-    Number.isSafeInteger(e['created_at']) &&
+    Number.isSafeInteger(createdAt) &&
+    (expiresAt === undefined || Number.isSafeInteger(expiresAt)) &&
     text(e['invocation'])
-  if (!ok) throw new CliError('ERR_IO', 'the service answered with a malformed approval request', 'is --service the mandate service?')
-  return value as InboxEntry
+  if (!ok) throw malformed()
+  return {
+    id: e['id'] as string,
+    status: e['status'] as InboxEntry['status'],
+    requestedBy: { key: by['key'] as string, ...(by['name'] === undefined ? {} : { name: by['name'] as string }) },
+    onBehalfOf: e['onBehalfOf'] as string,
+    chain: e['chain'] as InboxEntry['chain'],
+    action: e['action'] as string,
+    ...(e['resource'] === undefined ? {} : { resource: e['resource'] as string }),
+    args: e['args'] as Json,
+    audience: e['audience'] as string,
+    ...(e['intent'] === undefined ? {} : { intent: e['intent'] as string }),
+    approvers: e['approvers'] as string[],
+    approvals: e['approvals'] as Record<string, string>,
+    createdAt: createdAt as number,
+    ...(expiresAt === undefined ? {} : { expiresAt: expiresAt as number }),
+    invocation: e['invocation'] as string,
+  }
 }
 
 /**
@@ -70,9 +100,9 @@ export function inboxEntry(value: unknown): InboxEntry {
 export function describeEntry(e: InboxEntry): string[] {
   const holder = (b: InboxEntry['chain'][number]) => p(b.name ?? `block ${b.block}`)
   return [
-    `request     ${p(e.id)}  (${p(e.status)}, ${iso(e.created_at)})`,
-    `asked by    ${e.requested_by.name ? `${p(e.requested_by.name)} ` : ''}(${p(e.requested_by.key)})`,
-    `on behalf   ${p(e.on_behalf_of)}${e.chain.length > 1 ? ` via ${e.chain.map(holder).join(' → ')}` : ''}`,
+    `request     ${p(e.id)}  (${p(e.status)}, ${iso(e.createdAt)})`,
+    `asked by    ${e.requestedBy.name ? `${p(e.requestedBy.name)} ` : ''}(${p(e.requestedBy.key)})`,
+    `on behalf   ${p(e.onBehalfOf)}${e.chain.length > 1 ? ` via ${e.chain.map(holder).join(' → ')}` : ''}`,
     `action      ${p(e.action)}${e.resource ? ` on ${p(e.resource)}` : ''} at ${p(e.audience)}`,
     `arguments   ${printableJson(e.args)}`,
     ...e.chain.flatMap((b) => (b.purpose ? [`purpose     ${holder(b)}: ${p(b.purpose)}`] : [])),
@@ -81,46 +111,65 @@ export function describeEntry(e: InboxEntry): string[] {
   ]
 }
 
-function needService(ctx: Context, flag: string | undefined): string {
-  const url = serviceUrl(ctx.io, flag)
-  if (!url) usage('this needs the service', 'pass --service URL or set MANDATE_SERVICE')
-  return url
+/** The service a command needs: `--service` or MANDATE_SERVICE, with the `--timeout` deadline. */
+export function needService(ctx: Context, cmd: Command, flag: string | undefined): Service {
+  const service = serviceOf(ctx, cmd, flag)
+  if (!service) usage('this needs the service', 'pass --service URL or set MANDATE_SERVICE')
+  return service
 }
 
-export function registerApprovals(program: Command, ctx: Context): void {
-  const approvals = program.command('approvals').description('the approval inbox of a mandate service')
+/** A request id: the invocation's id, 64 lower-case hex digits. */
+export function checkRequestId(id: string): void {
+  if (!/^[0-9a-f]{64}$/.test(id))
+    usage(`not a request id: ${JSON.stringify(id.slice(0, 80))}`, 'a request id is 64 hex digits; find it with mandate approvals list')
+}
 
-  approvals
+interface ListFlags {
+  readonly service?: string
+  readonly key?: string
+  readonly limit?: string
+  readonly before?: string
+}
+
+function listCommand(approvals: Command, ctx: Context): void {
+  const cmd = approvals
     .command('list')
     .description('pending requests an approver has not answered yet')
     .option('--service <url>', 'the service (default: MANDATE_SERVICE)')
     .option('--key <file>', 'the approver key: the inbox is private, and the request is signed with it (default: MANDATE_KEY)')
     .option('--limit <n>', 'at most N requests, newest first (1–100, default 50)')
     .option('--before <cursor>', 'the page after this cursor (printed as "next" by the previous page)')
-    .action(async (opts: { service?: string; key?: string; limit?: string; before?: string }, cmd: Command) => {
-      const url = needService(ctx, opts.service)
+    .action(async (opts: ListFlags, cmd: Command) => {
+      const service = needService(ctx, cmd, opts.service)
       const key = loadKey(ctx.io, opts.key)
       if (opts.limit !== undefined && (!/^\d{1,3}$/.test(opts.limit) || Number(opts.limit) < 1 || Number(opts.limit) > 100))
-        usage('--limit: expected 1..100')
+        usage(`--limit: expected 1..100, got ${JSON.stringify(opts.limit)}`, '--limit takes a whole number from 1 to 100')
       const query = new URLSearchParams({
         ...(opts.limit === undefined ? {} : { limit: opts.limit }),
         ...(opts.before === undefined ? {} : { before: opts.before }),
       }).toString()
-      const { body } = await call<{ approver: string; pending: InboxEntry[]; next?: string }>(
-        url,
-        `/v1/approvals${query ? `?${query}` : ''}`,
-        { key },
-      )
-      if (!Array.isArray(body.pending)) throw new CliError('ERR_IO', 'the service answered without a list of requests')
-      for (const entry of body.pending) inboxEntry(entry)
-      emit(ctx, cmd, body, () =>
-        body.pending.length === 0
-          ? `no pending requests for ${p(body.approver)}\n`
-          : `${body.pending.map((e) => describeEntry(e).join('\n')).join('\n\n')}\n${body.next ? `\nmore: --before ${p(body.next)}\n` : ''}`,
+      const { body } = await call<Record<string, unknown>>(service, `/v1/approvals${query ? `?${query}` : ''}`, { key })
+      if (!Array.isArray(body['pending']))
+        throw new CliError('ERR_IO', 'the service answered without a list of requests', 'is --service the mandate service?')
+      const pending = body['pending'].map(inboxEntry)
+      if (typeof body['approver'] !== 'string' || !optional(body['next']))
+        throw new CliError('ERR_IO', 'the service answered a list of requests without its approver', 'is --service the mandate service?')
+      const page = {
+        approver: body['approver'],
+        pending,
+        ...(body['next'] === undefined ? {} : { next: body['next'] as string }),
+      }
+      emit(ctx, cmd, page, () =>
+        page.pending.length === 0
+          ? `no pending requests for ${p(page.approver)}\n`
+          : `${page.pending.map((e) => describeEntry(e).join('\n')).join('\n\n')}\n${page.next ? `\nmore: --before ${p(page.next)}\n` : ''}`,
       )
     })
+  examples(cmd, 'mandate approvals list --key alice.pem', 'mandate approvals list --key alice.pem --limit 10 --json')
+}
 
-  approvals
+function showCommand(approvals: Command, ctx: Context): void {
+  const cmd = approvals
     .command('show')
     .description('one request, with the approvals it has')
     .argument('<id>', 'the request (invocation) id')
@@ -128,12 +177,14 @@ export function registerApprovals(program: Command, ctx: Context): void {
     .option('--wait <seconds>', 'wait up to SECONDS (≤ 30) for a new approval')
     .option('--key <file>', 'an approver’s, the requester’s or the principal’s key: only they may read it (default: MANDATE_KEY)')
     .action(async (id: string, opts: { service?: string; wait?: string; key?: string }, cmd: Command) => {
-      const url = needService(ctx, opts.service)
-      if (!/^[0-9a-f]{64}$/.test(id)) usage('a request id is 64 hex digits')
-      if (opts.wait !== undefined && (!/^\d{1,2}$/.test(opts.wait) || Number(opts.wait) > 30)) usage('--wait: expected 0..30 seconds')
+      const service = needService(ctx, cmd, opts.service)
+      checkRequestId(id)
+      if (opts.wait !== undefined && (!/^\d{1,2}$/.test(opts.wait) || Number(opts.wait) > 30))
+        usage(`--wait: expected 0..30 seconds, got ${JSON.stringify(opts.wait)}`, '--wait takes whole seconds, at most 30')
       const key = loadKey(ctx.io, opts.key)
       const wait = opts.wait === undefined ? '' : `?wait=${opts.wait}`
-      const body = inboxEntry((await call<unknown>(url, `/v1/approvals/${id}${wait}`, { key })).body)
+      const extraMs = Number(opts.wait ?? 0) * 1000
+      const body = inboxEntry((await call<unknown>(service, `/v1/approvals/${id}${wait}`, { key, extraMs })).body)
       emit(
         ctx,
         cmd,
@@ -144,16 +195,33 @@ export function registerApprovals(program: Command, ctx: Context): void {
             .join('\n')}${Object.keys(body.approvals).length ? '\n' : ''}`,
       )
     })
+  examples(cmd, 'mandate approvals show 3f9c…e1 --key assistant.pem --wait 30', 'mandate approvals show 3f9c…e1 --key alice.pem --json')
+}
 
-  approvals
+function requestCommand(approvals: Command, ctx: Context): void {
+  const cmd = approvals
     .command('request')
     .description('submit an invocation that needs approval to the inbox (as the agent)')
-    .argument('[invocation]', 'the invocation (mni1_…), a file, or - for stdin')
+    .argument('[invocation]', 'the invocation (mni1_…), @FILE, a file, or - for stdin')
     .option('--service <url>', 'the service (default: MANDATE_SERVICE)')
-    .action(async (text: string | undefined, opts: { service?: string }, cmd: Command) => {
-      const url = needService(ctx, opts.service)
-      const invocation = await readInput(ctx.io, text, 'invocation')
-      const body = inboxEntry((await call<unknown>(url, '/v1/approvals', { method: 'POST', body: { invocation } })).body)
+    .action(async (arg: string | undefined, opts: { service?: string }, cmd: Command) => {
+      const service = needService(ctx, cmd, opts.service)
+      const input = await readToken(ctx.io, arg, ['invocation'], 'approvals request')
+      parsed(input, parseInvocation)
+      const body = inboxEntry((await call<unknown>(service, '/v1/approvals', { method: 'POST', body: { invocation: input.text } })).body)
       emit(ctx, cmd, body, () => `${body.id}\n`)
     })
+  examples(
+    cmd,
+    'mandate approvals request draft.txt',
+    'mandate invoke grant.txt --key assistant.pem --action email:draft --audience mail | mandate approvals request',
+  )
+}
+
+export function registerApprovals(program: Command, ctx: Context): void {
+  const approvals = program.command('approvals').description('the approval inbox of a mandate service')
+  listCommand(approvals, ctx)
+  showCommand(approvals, ctx)
+  requestCommand(approvals, ctx)
+  examples(approvals, 'mandate approvals request draft.txt', 'mandate approvals list --key alice.pem', 'mandate approve ID --key alice.pem')
 }

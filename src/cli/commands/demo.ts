@@ -26,6 +26,10 @@ import type { Allowed, Decision } from '../../verify/decision.js'
 import { createRemoteReplayCache } from '../../verify/remote-replay.js'
 import { createVerifier } from '../../verify/verifier.js'
 import { type Context, colors, emit } from '../context.js'
+import { examples } from '../help.js'
+
+/** The demo's own service answers at once; no request of the story waits longer than this. */
+const DEMO_TIMEOUT_MS = 10_000
 
 interface Row {
   readonly step: string
@@ -36,7 +40,7 @@ interface Row {
 }
 
 export function registerDemo(program: Command, ctx: Context): void {
-  program
+  const cmd = program
     .command('demo')
     .description('run the delegation story end to end (Alice → assistant → sub-agent)')
     .action(async (_opts: unknown, cmd: Command) => {
@@ -63,6 +67,7 @@ export function registerDemo(program: Command, ctx: Context): void {
         rmSync(dir, { recursive: true, force: true })
       }
     })
+  examples(cmd, 'mandate demo', 'mandate demo --json')
 }
 
 /** The demo's keys: Alice (the principal) and the three services' verifiers. */
@@ -152,6 +157,7 @@ export async function story(url: string, serviceKey: string, parties: DemoPartie
   /** Sign a statement as Alice, submit it, and bring the verifiers' view up to date. */
   const submit = async (options: Omit<RevocationOptions, 'mandate' | 'key'>) => {
     const res = await fetch(`${url}/v1/revocations`, {
+      signal: AbortSignal.timeout(DEMO_TIMEOUT_MS),
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ revocation: formatRevocation(createRevocation({ mandate: grant, key: alice, ...options })) }),
@@ -196,9 +202,10 @@ export async function story(url: string, serviceKey: string, parties: DemoPartie
   record('11.1', 'anyone', 'email:draft again', await mail.authorize({ invocation: draft, approvals: [approval] }))
   // A stranger with a copy of the sub-agent's token tries to spend (or drain) its quota directly.
   const stranger = await fetch(`${url}/v1/usage/consume`, {
+    signal: AbortSignal.timeout(DEMO_TIMEOUT_MS),
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ request_id: 'drain', presentation: subToken, counters: [`${sub.blocks[1]?.idHex}/0`] }),
+    body: JSON.stringify({ requestId: 'drain', presentation: subToken, counters: [`${sub.blocks[1]?.idHex}/0`] }),
   })
   const refused = ((await stranger.json()) as { error?: { code: string } }).error?.code ?? 'accepted?!'
   if (stranger.ok) throw new Error('the service let a stranger spend a quota')

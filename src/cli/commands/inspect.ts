@@ -7,21 +7,29 @@ import type { Command } from 'commander'
 import { iso } from '../../internal/clock.js'
 import { type InspectedBlock, type Inspection, inspect } from '../../token/inspect.js'
 import { type Context, colors, emit } from '../context.js'
-import { readInput } from '../io.js'
+import { examples } from '../help.js'
 import { printable as p, printableJson } from '../printable.js'
 import { relative } from '../time.js'
+import { parsed, readToken } from '../tokens.js'
 
 type Paint = ReturnType<typeof colors>
 
 export function registerInspect(program: Command, ctx: Context): void {
-  program
+  const cmd = program
     .command('inspect')
     .description('show what a mandate, invocation, approval or revocation says (verifies nothing)')
-    .argument('[token]', 'mnd1_…, mni1_…, mna1_… or mnr1_…, a file, or - for stdin')
+    .argument('[token]', 'mnd1_…, mni1_…, mna1_… or mnr1_…, @FILE, a file, or - for stdin')
     .action(async (token: string | undefined, _opts: unknown, cmd: Command) => {
-      const view = inspect(await readInput(ctx.io, token, 'token'))
+      const input = await readToken(ctx.io, token, ['mandate', 'invocation', 'approval', 'revocation'], 'inspect')
+      const view = parsed(input, inspect)
       emit(ctx, cmd, view, () => render(view, ctx.io.now(), colors(ctx, cmd)))
     })
+  examples(
+    cmd,
+    'mandate inspect grant.txt',
+    'mandate invoke grant.txt --key assistant.pem --action email:read --audience mail | mandate inspect',
+    'mandate inspect ok.txt --json',
+  )
 }
 
 /** A did:key cut short for the tree (escaped: the text comes from the token). */

@@ -3,18 +3,20 @@
  *
  * @module
  */
+import { existsSync } from 'node:fs'
 import type { Command } from 'commander'
-import { toDidKey } from '../../crypto/keys.js'
+import { type KeyPair, toDidKey } from '../../crypto/keys.js'
 import { approve, formatApproval } from '../../token/approval.js'
 import { formatInvocation, invoke, parseInvocation, type UnverifiedInvocation } from '../../token/invocation.js'
-import { parseMandate } from '../../token/mandate.js'
 import { argsFrom } from '../caveat-flags.js'
-import { type Context, emit, jsonMode } from '../context.js'
-import { CliError, usage } from '../errors.js'
-import { loadKey, readInput } from '../io.js'
+import { type Context, emit, jsonMode, serviceOf } from '../context.js'
+import { CliError, fromFlags, usage } from '../errors.js'
+import { examples } from '../help.js'
+import { loadKey } from '../io.js'
 import { printable as p, printableJson } from '../printable.js'
-import { call, serviceUrl } from '../service-client.js'
+import { call, type Service } from '../service-client.js'
 import { parseDuration } from '../time.js'
+import { parsed, readInvocation, readMandate } from '../tokens.js'
 import { inboxEntry } from './approvals.js'
 
 const collect = (value: string, previous: string[] = []) => [...previous, value]
@@ -59,11 +61,21 @@ export function describeInvocation(inv: UnverifiedInvocation): string[] {
   return lines
 }
 
-export function registerInvoke(program: Command, ctx: Context): void {
-  program
+interface InvokeFlags {
+  readonly key?: string
+  readonly action: string
+  readonly resource?: string
+  readonly arg?: string[]
+  readonly argsJson?: string
+  readonly audience: string
+  readonly intent?: string
+}
+
+function invokeCommand(program: Command, ctx: Context): void {
+  const cmd = program
     .command('invoke')
     .description('sign a request with the mandate, as its holder')
-    .argument('[token]', 'the mandate (mnd1_…), or - for stdin')
+    .argument('[token]', 'the mandate (mnd1_…), @FILE, a file, or - for stdin')
     .option('--key <file>', "the holder's key, for a bound mandate (default: MANDATE_KEY)")
     .requiredOption('--action <action>', 'what to do, e.g. email:read')
     .option('--resource <resource>', 'what to do it on')
@@ -71,69 +83,121 @@ export function registerInvoke(program: Command, ctx: Context): void {
     .option('--args-json <json>', 'arguments as a JSON object')
     .requiredOption('--audience <name>', 'the service that will verify it')
     .option('--intent <text>', 'why, in the agent’s words (shown to approvers)')
-    .action(async (token: string | undefined, opts: Record<string, string | string[] | undefined>, cmd: Command) => {
-      const m = parseMandate(await readInput(ctx.io, token, 'token'))
-      const key = m.proof.kind === 'bound' ? loadKey(ctx.io, opts['key'] as string | undefined) : undefined
-      const inv = invoke(m, {
-        action: opts['action'] as string,
-        audience: opts['audience'] as string,
-        args: argsFrom(opts['arg'] as string[] | undefined, opts['argsJson'] as string | undefined),
-        now: ctx.io.now(),
-        ...(key ? { key } : {}),
-        ...(opts['resource'] === undefined ? {} : { resource: opts['resource'] as string }),
-        ...(opts['intent'] === undefined ? {} : { intent: opts['intent'] as string }),
-      })
+    .action(async (token: string | undefined, opts: InvokeFlags, cmd: Command) => {
+      const m = await readMandate(ctx.io, token, 'invoke')
+      const key = m.proof.kind === 'bound' ? loadKey(ctx.io, opts.key) : undefined
+      const args = argsFrom(opts.arg, opts.argsJson)
+      const inv = fromFlags(() =>
+        invoke(m, {
+          action: opts.action,
+          audience: opts.audience,
+          args,
+          now: ctx.io.now(),
+          ...(key ? { key } : {}),
+          ...(opts.resource === undefined ? {} : { resource: opts.resource }),
+          ...(opts.intent === undefined ? {} : { intent: opts.intent }),
+        }),
+      )
       const text = formatInvocation(inv)
       emit(ctx, cmd, { invocation: text, id: inv.idHex }, () => `${text}\n`)
     })
+  examples(
+    cmd,
+    'mandate invoke grant.txt --key assistant.pem --action email:read --resource inbox/42 --audience mail > read.txt',
+    "mandate invoke grant.txt --key assistant.pem --action email:draft --arg to=bob@example.com --audience mail --intent 'reply to Bob'",
+    'mandate invoke sub.txt --action calendar:read --audience calendar | mandate verify --root "alice=$ALICE" --audience calendar',
+  )
+}
 
-  program
+interface ApproveFlags {
+  readonly key?: string
+  readonly expires: string
+  readonly note?: string
+  readonly yes?: boolean
+  readonly service?: string
+}
+
+/** A request id rather than an invocation: 64 hex digits that name no file. */
+function isRequestId(arg: string | undefined): arg is string {
+  return arg !== undefined && /^[0-9a-f]{64}$/.test(arg) && !existsSync(arg)
+}
+
+/** The invocation to approve: from the service's inbox for a request id, else the argument itself (offline). */
+async function toApprove(
+  ctx: Context,
+  cmd: Command,
+  arg: string | undefined,
+  opts: ApproveFlags,
+  approver: KeyPair,
+): Promise<{ inv: UnverifiedInvocation; service?: Service }> {
+  if (!isRequestId(arg)) {
+    if (opts.service !== undefined && !jsonMode(cmd)) {
+      ctx.io.err('mandate: note: an invocation is approved here, offline; --service is for a request id (mandate approvals list)\n')
+    }
+    return { inv: await readInvocation(ctx.io, arg, 'approve') }
+  }
+  const service = serviceOf(ctx, cmd, opts.service)
+  if (!service) {
+    usage(
+      `${arg.slice(0, 16)}… is a request id: it is read from the service's inbox, and no service is set`,
+      'pass --service URL or set MANDATE_SERVICE; or approve the invocation itself (its text, a file, or -)',
+    )
+  }
+  // The approver's key also signs its requests to the inbox, which is private to it.
+  const entry = inboxEntry((await call<unknown>(service, `/v1/approvals/${arg}`, { key: approver })).body)
+  const inv = parsed({ text: entry.invocation }, parseInvocation)
+  // What is signed is what was asked for: the service's answer is not taken on trust.
+  if (inv.idHex !== arg) throw new CliError('ERR_IO', `the service answered request ${arg} with another invocation (${inv.idHex})`)
+  return { inv, service }
+}
+
+function approveCommand(program: Command, ctx: Context): void {
+  const cmd = program
     .command('approve')
     .description('approve one invocation, after showing what it asks for')
-    .argument('[invocation]', 'the invocation (mni1_…), or - for stdin')
+    .argument('[invocation]', 'the invocation (mni1_…, @FILE, a file, or - for stdin), or a request id from the service’s inbox')
     .option('--key <file>', "the approver's key (default: MANDATE_KEY)")
-    .option('--expires <duration>', 'how long the approval stays usable', '10m')
+    .option('--expires <duration>', 'how long the approval stays usable (90s, 15m, 1h30m)', '10m')
     .option('--note <text>', 'a note for the audit record')
     .option('--yes', 'do not ask for confirmation')
-    .option('--service <url>', 'take the request from this service’s inbox (the argument is its id) and post the approval there')
-    .action(
-      async (
-        text: string | undefined,
-        opts: { key?: string; expires: string; note?: string; yes?: boolean; service?: string },
-        cmd: Command,
-      ) => {
-        const url = serviceUrl(ctx.io, opts.service)
-        if (url && (text === undefined || !/^[0-9a-f]{64}$/.test(text)))
-          usage('with --service, give the request id (64 hex digits)', 'find it with mandate approvals list')
-        // The approver's key also signs its requests to the inbox, which is private to it.
-        const approver = loadKey(ctx.io, opts.key)
-        const inv = parseInvocation(
-          url
-            ? inboxEntry((await call<unknown>(url, `/v1/approvals/${text}`, { key: approver })).body).invocation
-            : await readInput(ctx.io, text, 'invocation'),
-        )
-        // What is signed is what was asked for: the service's answer is not taken on trust.
-        if (url && inv.idHex !== text)
-          throw new CliError('ERR_IO', `the service answered request ${text} with another invocation (${inv.idHex})`)
-        const ttl = parseDuration(opts.expires, '--expires')
-        // Shown before any question (and before refusing to ask), on stderr: the request in full.
-        if (!jsonMode(cmd) || !opts.yes) ctx.io.err(`${describeInvocation(inv).join('\n')}\n`)
-        if (!opts.yes) {
-          if (!ctx.io.stdinIsTTY || text === '-' || text === undefined)
-            usage('refusing to approve without a confirmation', 'read the request above, then pass --yes')
-          const what = `${p(inv.action, 200)}${inv.resource === undefined ? '' : ` on ${p(inv.resource, 200)}`} at ${p(inv.audience, 200)}`
-          if (!(await ctx.io.confirm(`approve ${what} (invocation ${inv.idHex.slice(0, 16)}…) as ${toDidKey(approver.publicKey)}?`)))
-            usage('not approved')
-        }
-        const approval = approve({ approver, invocation: inv, ttl, now: ctx.io.now(), ...(opts.note ? { note: opts.note } : {}) })
-        const out = formatApproval(approval)
-        if (url) await call(url, `/v1/approvals/${inv.idHex}`, { method: 'POST', body: { approval: out }, key: approver })
-        emit(
-          ctx,
-          cmd,
-          { approval: out, invocationId: inv.idHex, approver: toDidKey(approver.publicKey), expires: approval.expires },
-          () => `${out}\n`,
-        )
-      },
+    .option(
+      '--service <url>',
+      'for a request id: the service whose inbox holds it; the approval is posted there (default: MANDATE_SERVICE)',
     )
+    .action(async (arg: string | undefined, opts: ApproveFlags, cmd: Command) => {
+      const ttl = parseDuration(opts.expires, '--expires')
+      const approver = loadKey(ctx.io, opts.key)
+      const { inv, service } = await toApprove(ctx, cmd, arg, opts, approver)
+      // Shown before any question (and before refusing to ask), on stderr: the request in full.
+      if (!jsonMode(cmd) || !opts.yes) ctx.io.err(`${describeInvocation(inv).join('\n')}\n`)
+      if (!opts.yes) {
+        if (!ctx.io.stdinIsTTY || arg === '-' || arg === undefined)
+          usage('refusing to approve without a confirmation', 'read the request above, then pass --yes')
+        const what = `${p(inv.action, 200)}${inv.resource === undefined ? '' : ` on ${p(inv.resource, 200)}`} at ${p(inv.audience, 200)}`
+        if (!(await ctx.io.confirm(`approve ${what} (invocation ${inv.idHex.slice(0, 16)}…) as ${toDidKey(approver.publicKey)}?`)))
+          usage('not approved', 'nothing was signed')
+      }
+      const approval = fromFlags(() =>
+        approve({ approver, invocation: inv, ttl, now: ctx.io.now(), ...(opts.note ? { note: opts.note } : {}) }),
+      )
+      const out = formatApproval(approval)
+      if (service) await call(service, `/v1/approvals/${inv.idHex}`, { method: 'POST', body: { approval: out }, key: approver })
+      emit(
+        ctx,
+        cmd,
+        { approval: out, invocationId: inv.idHex, approver: toDidKey(approver.publicKey), expires: approval.expires },
+        () => `${out}\n`,
+      )
+    })
+  examples(
+    cmd,
+    'mandate approve draft.txt --key alice.pem > ok.txt              # offline: shows the request, asks, prints the approval',
+    'mandate approve ID --key alice.pem --service http://127.0.0.1:8787   # from the inbox (mandate approvals list); posted back there',
+    'mandate approve draft.txt --key alice.pem --yes --expires 15m --note "ok for Bob" > ok.txt',
+  )
+}
+
+export function registerInvoke(program: Command, ctx: Context): void {
+  invokeCommand(program, ctx)
+  approveCommand(program, ctx)
 }

@@ -6,16 +6,18 @@
 import type { Command } from 'commander'
 import { toDidKey } from '../../crypto/keys.js'
 import { createRevocation, formatRevocation, type RevocationKind } from '../../revocation/statement.js'
-import { parseMandate } from '../../token/mandate.js'
-import { type Context, emit } from '../context.js'
-import { usage } from '../errors.js'
-import { loadKey, readInput } from '../io.js'
-import { call, serviceUrl } from '../service-client.js'
+import { caveatHint } from '../caveat-flags.js'
+import { type Context, emit, serviceOf } from '../context.js'
+import { CliError, fromFlags, usage } from '../errors.js'
+import { examples } from '../help.js'
+import { loadKey } from '../io.js'
+import { call } from '../service-client.js'
+import { readMandate } from '../tokens.js'
 
 const collect = (value: string, previous: string[] = []) => [...previous, value]
 
 export function registerRevoke(program: Command, ctx: Context): void {
-  program
+  const cmd = program
     .command('revoke')
     .description('sign a revocation (or --suspend / --resume) of one block of a mandate')
     .argument('[token]', 'the mandate holding the block (mnd1_…), or - for stdin')
@@ -42,33 +44,47 @@ export function registerRevoke(program: Command, ctx: Context): void {
         },
         cmd: Command,
       ) => {
-        if (opts.suspend && opts.resume) usage('--suspend and --resume exclude each other')
-        const m = parseMandate(await readInput(ctx.io, token, 'token'))
+        if (opts.suspend && opts.resume) usage('--suspend and --resume exclude each other', 'suspend now, resume later: two statements')
+        const m = await readMandate(ctx.io, token, 'revoke')
         const key = loadKey(ctx.io, opts.key)
         let block: number | undefined
         if (opts.block !== undefined) {
           if (!/^\d{1,2}$/.test(opts.block) || Number(opts.block) >= m.blocks.length)
-            usage(`--block: expected 0..${m.blocks.length - 1}, got ${JSON.stringify(opts.block)}`)
+            usage(
+              `--block: expected 0..${m.blocks.length - 1}, got ${JSON.stringify(opts.block)}`,
+              'block 0 is the root grant; mandate inspect shows the blocks',
+            )
           block = Number(opts.block)
         }
         const kind: RevocationKind = opts.suspend ? 'suspend' : opts.resume ? 'resume' : 'revoke'
-        const statement = createRevocation({
-          mandate: m,
-          key,
-          kind,
-          now: ctx.io.now(),
-          ...(block === undefined ? {} : { block }),
-          ...(opts.actions?.length ? { actions: opts.actions } : {}),
-          ...(opts.reason === undefined ? {} : { reason: opts.reason }),
-          ...(opts.audience === undefined ? {} : { audience: opts.audience }),
-        })
+        const statement = fromFlags(
+          () =>
+            createRevocation({
+              mandate: m,
+              key,
+              kind,
+              now: ctx.io.now(),
+              ...(block === undefined ? {} : { block }),
+              ...(opts.actions?.length ? { actions: opts.actions } : {}),
+              ...(opts.reason === undefined ? {} : { reason: opts.reason }),
+              ...(opts.audience === undefined ? {} : { audience: opts.audience }),
+            }),
+          caveatHint,
+        )
         const text = formatRevocation(statement)
-        const url = serviceUrl(ctx.io, opts.service)
-        if (url) {
-          const { body } = await call<{ seq: number; created: boolean }>(url, '/v1/revocations', {
+        const service = serviceOf(ctx, cmd, opts.service)
+        if (service) {
+          const { body } = await call<{ seq?: unknown; created?: unknown }>(service, '/v1/revocations', {
             method: 'POST',
             body: { revocation: text },
           })
+          if (!Number.isSafeInteger(body.seq) || typeof body.created !== 'boolean') {
+            throw new CliError(
+              'ERR_IO',
+              'the service answered the revocation without its sequence number',
+              'is --service the mandate service?',
+            )
+          }
           emit(
             ctx,
             cmd,
@@ -92,4 +108,10 @@ export function registerRevoke(program: Command, ctx: Context): void {
         )
       },
     )
+  examples(
+    cmd,
+    "mandate revoke grant.txt --key alice.pem --reason 'the project ended'",
+    "mandate revoke grant.txt --key alice.pem --actions 'email:draft' --service http://127.0.0.1:8787   # prints the feed seq",
+    'mandate revoke sub.txt --key assistant.pem --block 1 --suspend',
+  )
 }

@@ -6,7 +6,9 @@
 import type { Command } from 'commander'
 import type { Context } from '../context.js'
 import { CliError, usage } from '../errors.js'
+import { examples } from '../help.js'
 import { namedKeysFile, parseNamedKeys } from '../named-keys.js'
+import { shownUrl } from '../service-client.js'
 
 const collect = (value: string, previous: string[] = []) => [...previous, value]
 
@@ -25,8 +27,59 @@ interface ServeFlags {
   readonly publicUrl?: string[]
 }
 
+const POSTGRES = /^postgres(ql)?:\/\//
+
+/** The host a postgres:// URL names, if it can be read. */
+function databaseHost(db: string): string | undefined {
+  try {
+    return new URL(db).hostname || undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Words for the errors a database connection fails with. */
+const DB_REASONS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ENOTFOUND: 'no such host',
+  EAI_AGAIN: 'the host name cannot be resolved now',
+  ETIMEDOUT: 'the connection timed out',
+  EHOSTUNREACH: 'no route to the host',
+  ECONNRESET: 'the connection was reset',
+  '28P01': 'the password was refused',
+  '28000': 'the role may not log in',
+  '3D000': 'no such database',
+}
+
+/**
+ * Why the service did not start, blaming what is at fault: the address to listen on
+ * (`--host`, `--port`) only when listening failed; the database (`--db`, credentials hidden)
+ * when opening it did.
+ */
+export function startFailure(e: unknown, where: { host: string; port: string; db: string }): CliError {
+  const err = (e instanceof AggregateError ? (e.errors[0] ?? e) : e) as NodeJS.ErrnoException & { hostname?: string }
+  const code = err.code ?? (e as NodeJS.ErrnoException).code
+  const dns = code === 'ENOTFOUND' || code === 'EAI_AGAIN'
+  const pg = POSTGRES.test(where.db)
+  const listening = err.syscall === 'listen' || (dns && err.hostname === where.host && (!pg || err.hostname !== databaseHost(where.db)))
+  if (listening && code === 'EADDRINUSE')
+    return new CliError('ERR_IO', `${where.host}:${where.port} is already in use`, 'pick another --port (0 for any free one)')
+  if (listening)
+    return new CliError('ERR_IO', `cannot listen on ${where.host}:${where.port} (${code ?? 'failed'})`, 'check --host and --port')
+  const message = e instanceof Error ? e.message : String(e)
+  if (pg) {
+    const reason = (code && DB_REASONS[code]) ?? message
+    return new CliError(
+      'ERR_IO',
+      `cannot connect to the database ${shownUrl(where.db)}: ${reason}`,
+      'is PostgreSQL running and reachable there, with that role and database? check --db (or MANDATE_DB)',
+    )
+  }
+  return new CliError('ERR_IO', `the service could not start: ${message}`, 'check --db (or MANDATE_DB) and --key')
+}
+
 export function registerServe(program: Command, ctx: Context): void {
-  program
+  const cmd = program
     .command('serve')
     .description('run the service: revocations and their signed feed, usage counters, approvals')
     .option('--host <host>', 'address to listen on (default 127.0.0.1; MANDATE_HOST)')
@@ -65,9 +118,13 @@ export function registerServe(program: Command, ctx: Context): void {
       const names = new Map<string, string>()
       for (const v of verifiers) {
         if (!/^[\x21-\x7e]{1,128}$/.test(v.name))
-          usage(`--verifier: the name ${JSON.stringify(v.name)} is not 1–128 printable ASCII characters`)
+          usage(
+            `--verifier: the name ${JSON.stringify(v.name)} is not 1–128 printable ASCII characters`,
+            'the name is the audience its invocations address, e.g. --verifier calendar=did:key:…',
+          )
         const prior = names.get(v.key)
-        if (prior !== undefined && prior !== v.name) usage(`--verifier: ${v.key} is registered as both ${prior} and ${v.name}`)
+        if (prior !== undefined && prior !== v.name)
+          usage(`--verifier: ${v.key} is registered as both ${prior} and ${v.name}`, 'give each verifier its own key')
         names.set(v.key, v.name)
       }
       const audience = opts.audience ?? env['MANDATE_SERVICE_AUDIENCE']
@@ -75,13 +132,16 @@ export function registerServe(program: Command, ctx: Context): void {
         .map((u) => u.trim())
         .filter(Boolean)
       for (const u of publicUrls)
-        if (!/^https?:\/\/[^\s/]+\/?$/.test(u)) usage(`--public-url: expected http(s)://HOST[:PORT], got ${JSON.stringify(u)}`)
+        if (!/^https?:\/\/[^\s/]+\/?$/.test(u))
+          usage(`--public-url: expected http(s)://HOST[:PORT], got ${JSON.stringify(u)}`, 'e.g. --public-url https://mandate.example')
       const port = opts.port ?? env['MANDATE_PORT'] ?? '8787'
-      if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) usage(`port: expected 0..65535, got ${JSON.stringify(port)}`)
+      if (!/^\d{1,5}$/.test(port) || Number(port) > 65535)
+        usage(`port: expected 0..65535, got ${JSON.stringify(port)}`, 'e.g. --port 8787 (0 for any free port)')
       const logLevel = opts.logLevel ?? env['LOG_LEVEL'] ?? 'info'
-      if (!LEVELS.includes(logLevel)) usage(`log level: expected one of ${LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`)
+      if (!LEVELS.includes(logLevel))
+        usage(`log level: expected one of ${LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`, 'e.g. --log-level warn')
       const db = opts.db ?? env['MANDATE_DB'] ?? './mandate-data/mandate.db'
-      if (db.trim() === '') usage('--db must not be empty')
+      if (db.trim() === '') usage('--db must not be empty', 'a SQLite file (./mandate-data/mandate.db) or a postgres:// URL')
       // Loaded on demand: the other commands should not pay for the server's dependencies.
       const { startService } = await import('../../service/server.js')
       const host = opts.host ?? env['MANDATE_HOST'] ?? '127.0.0.1'
@@ -94,11 +154,7 @@ export function registerServe(program: Command, ctx: Context): void {
         trust: { roots, verifiers, ...(audience ? { audience } : {}) },
         publicUrls,
       }).catch((e: unknown) => {
-        const code = (e as NodeJS.ErrnoException).code
-        if (code === 'EADDRINUSE')
-          throw new CliError('ERR_IO', `${host}:${port} is already in use`, 'pick another --port (0 for any free one)')
-        if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new CliError('ERR_IO', `cannot listen on ${host}`, 'check --host')
-        throw new CliError('ERR_IO', `the service could not start: ${e instanceof Error ? e.message : String(e)}`)
+        throw startFailure(e, { host, port, db })
       })
       await new Promise<void>((resolve) => {
         const stop = () => {
@@ -110,4 +166,10 @@ export function registerServe(program: Command, ctx: Context): void {
         process.on('SIGTERM', stop)
       })
     })
+  examples(
+    cmd,
+    'mandate serve --root "alice=$ALICE" --verifier "calendar=$CALENDAR"',
+    'mandate serve --db postgres://mandate@db.internal/mandate --root "alice=$ALICE" --verifiers-file verifiers.txt --key service.pem',
+    'MANDATE_ROOTS="alice=$ALICE" mandate serve --host 0.0.0.0 --port 8787 --public-url https://mandate.example',
+  )
 }

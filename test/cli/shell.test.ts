@@ -1,0 +1,248 @@
+/**
+ * The CLI in a shell (#13): `mandate` alone, --version (also as JSON), unknown commands,
+ * output into a pipe that closes early, examples in every command's help, completion scripts,
+ * and verify --skew.
+ */
+import { spawn, spawnSync } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { BIN, mandate, scratch } from '../helpers/cli.js'
+
+const has = (shell: string) => spawnSync(shell, ['--version']).status === 0
+let dir: string
+let alice: string
+const key = (name: string) => join(dir, `${name}.pem`)
+
+beforeAll(() => {
+  dir = scratch()
+  alice = mandate(['keygen', '-o', key('alice')]).stdout.trim()
+})
+
+describe('mandate alone, --version, unknown commands', () => {
+  it('mandate alone prints the help on stderr and exits 2 (a usage error), nothing on stdout', () => {
+    const r = mandate([])
+    expect(r.code).toBe(2)
+    expect(r.stdout).toBe('')
+    expect(r.stderr).toMatch(/^Usage: mandate \[options\] \[command\]\n/)
+    expect(r.stderr).toContain('  mint [options]')
+    expect(r.stderr).toMatch(
+      /\nmandate: error: no command given\nmandate: hint: start with mandate demo; mandate COMMAND --help shows a command with examples\n$/,
+    )
+    const json = mandate(['--json'])
+    expect([json.code, json.stderr]).toEqual([2, ''])
+    expect(json.json()).toEqual({
+      error: { code: 'ERR_USAGE', message: 'no command given', hint: expect.stringContaining('mandate demo') },
+    })
+    // --help and help are what asking looks like: exit 0, on stdout
+    for (const args of [['--help'], ['help'], ['-h']]) {
+      const help = mandate(args)
+      expect([help.code, help.stderr], args.join(' ')).toEqual([0, ''])
+      expect(help.stdout).toContain('Examples:\n  $ mandate demo')
+    }
+  })
+
+  it('--version prints the package version; with --json, a JSON object', () => {
+    const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+    expect(mandate(['--version'])).toMatchObject({ code: 0, stdout: `${version}\n`, stderr: '' })
+    expect(mandate(['-V']).stdout).toBe(`${version}\n`)
+    for (const args of [
+      ['--json', '--version'],
+      ['--version', '--json'],
+    ]) {
+      const r = mandate(args)
+      expect([r.code, r.stderr]).toEqual([0, ''])
+      expect(r.json()).toEqual({ name: 'mandate', version })
+    }
+  })
+
+  it('an unknown command exits 2 with "unknown command", even with --help, and suggests a near one', () => {
+    for (const args of [['amend', '--help'], ['amend'], ['help', 'amend'], ['--json', 'amend', '--help']]) {
+      const r = mandate(args)
+      expect(r.code, args.join(' ')).toBe(2)
+      if (args.includes('--json')) {
+        expect(r.json()).toEqual({
+          error: { code: 'ERR_USAGE', message: "unknown command 'amend'", hint: 'see mandate --help for the commands' },
+        })
+      } else {
+        expect(r.stdout).toBe('')
+        expect(r.stderr).toBe("mandate: error: unknown command 'amend'\nmandate: hint: see mandate --help for the commands\n")
+      }
+    }
+    expect(mandate(['mnt']).stderr).toContain('mandate: hint: did you mean mandate mint? see mandate --help')
+    expect(mandate(['verfy', '--root', 'x']).stderr).toContain('did you mean mandate verify?')
+    const sub = mandate(['approvals', 'lst', '--help'])
+    expect(sub.code).toBe(2)
+    expect(sub.stderr).toBe(
+      "mandate: error: unknown command 'lst' (of mandate approvals)\nmandate: hint: did you mean mandate approvals list? see mandate approvals --help\n",
+    )
+    // commander's own errors point at the command's help
+    const flag = mandate(['mint', '--frobnicate'])
+    expect([flag.code, flag.stderr]).toEqual([2, "mandate: error: unknown option '--frobnicate'\nmandate: hint: see mandate mint --help\n"])
+    const missing = mandate(['approvals', 'show'])
+    expect([missing.code, missing.stderr]).toEqual([2, expect.stringContaining('mandate: hint: see mandate approvals show --help\n')])
+    // global options before the command, with their values, are stepped over
+    expect(mandate(['--timeout', '5', 'amend']).stderr).toContain("unknown command 'amend'")
+    expect(mandate(['--timeout', '5', 'pubkey', key('alice')]).stdout.trim()).toBe(alice)
+  })
+
+  it('a command group without its subcommand shows its help and exits 2', () => {
+    const r = mandate(['approvals'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/^Usage: mandate approvals \[options\] \[command\]\n/)
+    expect(r.stderr).toMatch(/mandate: error: mandate approvals needs a command: list, show, request\n/)
+    expect(r.stderr).not.toContain('outputHelp')
+    expect(mandate(['approvals', '--help']).code).toBe(0)
+  })
+})
+
+/** Run `mandate ARGS` with its standard output closed before it writes (`mandate … | head -0`). */
+function intoClosedPipe(args: readonly string[], input?: string): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { PATH: process.env['PATH'] ?? '', NO_COLOR: '1' },
+    })
+    child.stdout.destroy()
+    let stderr = ''
+    child.stderr.on('data', (d) => {
+      stderr += String(d)
+    })
+    child.stdin.end(input ?? '')
+    child.once('close', (code) => resolve({ code, stderr }))
+  })
+}
+
+describe('output into a pipe that closes early ends quietly', () => {
+  it.each(['--help', 'mint --help', 'completion bash', 'pubkey --format pem', 'inspect --json'])(
+    'mandate %s | head -0: no EPIPE stack trace, exit 0',
+    async (line) => {
+      const args = line.split(' ')
+      const token = mandate(['mint', '--key', key('alice'), '--action', 'x', '--expires', '1h']).stdout
+      const withKey = args[0] === 'pubkey' ? [...args, key('alice')] : args
+      const r = await intoClosedPipe(withKey, token)
+      expect(r.stderr).toBe('')
+      expect(r.code).toBe(0)
+    },
+  )
+})
+
+/** The command paths the root help lists, and the subcommands of groups. */
+function commandPaths(): string[][] {
+  const list = (args: string[]) =>
+    (mandate([...args, '--help']).stdout.split('Commands:\n')[1] ?? '')
+      .split('\n')
+      .map((l) => /^ {2}([a-z][a-z-]*)/.exec(l)?.[1])
+      .filter((n): n is string => n !== undefined && n !== 'help')
+  return list([]).flatMap((name) => {
+    const subs = list([name])
+    return [[name], ...subs.map((s) => [name, s])]
+  })
+}
+
+describe('help', () => {
+  it('every command and subcommand has examples in its --help', () => {
+    const paths = commandPaths()
+    expect(paths.map((p) => p.join(' '))).toEqual(
+      expect.arrayContaining(['keygen', 'mint', 'verify', 'approvals', 'approvals list', 'approvals request', 'completion', 'demo']),
+    )
+    expect(paths.length).toBeGreaterThanOrEqual(17)
+    for (const path of paths) {
+      const r = mandate([...path, '--help'])
+      expect(r.code, path.join(' ')).toBe(0)
+      expect(r.stdout, path.join(' ')).toContain(`\nExamples:\n  $ `)
+      const examples = r.stdout.split('\nExamples:\n')[1] ?? ''
+      expect(examples, path.join(' ')).toContain(`mandate ${path.join(' ')}`)
+    }
+  })
+})
+
+/** Complete the line $2 with the bash script $1, as bash would on a Tab. */
+const COMPLETE_IN_BASH = `source "$1"; read -ra COMP_WORDS <<< "$2"; [[ $2 == *" " ]] && COMP_WORDS+=(""); COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _mandate_completion; printf "%s\\n" "\${COMPREPLY[@]}"`
+
+describe('completion', () => {
+  const script = (shell: string) => {
+    const r = mandate(['completion', shell])
+    expect([r.code, r.stderr], shell).toEqual([0, ''])
+    return r.stdout
+  }
+
+  it('bash: the script parses (bash -n) and completes commands, subcommands, options and their values', () => {
+    const file = join(dir, 'mandate.bash')
+    writeFileSync(file, script('bash'))
+    expect(spawnSync('bash', ['-n', file]).status).toBe(0)
+    const complete = (line: string): string[] => {
+      const r = spawnSync('bash', ['-c', COMPLETE_IN_BASH, 'bash', file, line], { encoding: 'utf8' })
+      expect(r.stderr).toBe('')
+      return r.stdout.split('\n').filter(Boolean)
+    }
+    expect(complete('mandate mi')).toEqual(['mint'])
+    expect(complete('mandate ver')).toEqual(['verify'])
+    expect(complete('mandate approvals ')).toEqual(expect.arrayContaining(['list', 'show', 'request']))
+    expect(complete('mandate approvals list --k')).toEqual(['--key'])
+    expect(complete('mandate mint --allow')).toEqual(['--allow-all-actions'])
+    expect(complete('mandate pubkey --format ')).toEqual(['did', 'hex', 'pem'])
+    expect(complete('mandate serve --log-level w')).toEqual(['warn'])
+    expect(complete('mandate --timeout 5 ins')).toEqual(['inspect'])
+    expect(complete('mandate completion ')).toEqual(expect.arrayContaining(['bash', 'zsh', 'fish']))
+    expect(complete('mandate verify --sk')).toEqual(['--skew'])
+  })
+
+  it.skipIf(!has('zsh'))('zsh: the script parses (zsh -n) and defines its functions when sourced', () => {
+    const file = join(dir, '_mandate')
+    writeFileSync(file, script('zsh'))
+    expect(spawnSync('zsh', ['-n', file]).status).toBe(0)
+    const r = spawnSync(
+      'zsh',
+      ['-f', '-c', `autoload -U compinit; compinit -u -D; source ${file}; whence -w _mandate _mandate_approvals_list _mandate_mint`],
+      { encoding: 'utf8' },
+    )
+    expect(r.stderr).toBe('')
+    expect(r.stdout).toBe('_mandate: function\n_mandate_approvals_list: function\n_mandate_mint: function\n')
+  })
+
+  it.skipIf(!has('fish'))('fish: the script parses (fish -n) and completes (complete -C)', () => {
+    const file = join(dir, 'mandate.fish')
+    writeFileSync(file, script('fish'))
+    expect(spawnSync('fish', ['-n', file]).status).toBe(0)
+    const complete = (line: string) =>
+      spawnSync('fish', ['-c', `source ${file}; complete -C '${line}'`], { encoding: 'utf8' })
+        .stdout.split('\n')
+        .filter(Boolean)
+        .map((l) => l.split('\t')[0])
+    expect(complete('mandate mi')).toEqual(['mint'])
+    expect(complete('mandate approvals ')).toEqual(['list', 'request', 'show'])
+    expect(complete('mandate mint --allow')).toEqual(['--allow-all-actions'])
+    expect(complete('mandate pubkey --format ')).toEqual(['did', 'hex', 'pem'])
+  })
+
+  it('an unknown or missing shell is a usage error that names the shells', () => {
+    const r = mandate(['completion', 'tcsh'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toBe(
+      'mandate: error: completion: unknown shell "tcsh"\nmandate: hint: give one of bash, zsh, fish: mandate completion bash\n',
+    )
+    expect(mandate(['completion']).code).toBe(2)
+  })
+})
+
+describe('verify --skew', () => {
+  it('tolerates the given clock difference: default 60s, --skew 0 none, out of range refused', () => {
+    const m = mandate(['mint', '--key', key('alice'), '--action', 'x', '--expires', '1h', '--json']).json<{ mandate: string }>().mandate
+    const expires = mandate(['inspect', '--json', m]).json<{ expires: number }>().expires
+    const at = (extra: string[], seconds: number) =>
+      mandate(['verify', '--root', alice, '--audience', 'svc', '--action', 'x', '--at', String(expires + seconds), '--json', ...extra], {
+        input: m,
+      })
+    expect(at([], 30).code).toBe(0)
+    const strict = at(['--skew', '0'], 30)
+    expect([strict.code, strict.json<{ code: string }>().code]).toEqual([1, 'ERR_TIME_EXPIRED'])
+    expect(at(['--skew', '300'], 200).code).toBe(0)
+    expect(at([], 200).code).toBe(1)
+    for (const bad of ['301', '-1', 'x', '1.5']) {
+      const r = at(['--skew', bad], 0)
+      expect(r.code, bad).toBe(2)
+      expect(r.json<{ error: { message: string } }>().error.message, bad).toContain('--skew: expected whole seconds from 0 to 300')
+    }
+  })
+})

@@ -1,0 +1,112 @@
+/**
+ * The package as a user installs it: a library install gets only the library's dependencies,
+ * the CLI and service dependencies are optional peers that `mandate-cli` brings, and a
+ * library-only install still imports every isomorphic and Node entry that needs no peer.
+ */
+import { spawnSync } from 'node:child_process'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+const root = resolve(import.meta.dirname, '../..')
+const read = (path: string) => JSON.parse(readFileSync(join(root, path), 'utf8'))
+const pkg = read('package.json')
+const cli = read('packages/cli/package.json')
+
+describe('package.json', () => {
+  it('declares the CLI and service dependencies as optional peers, pinned as in development', () => {
+    const peers = Object.keys(pkg.peerDependencies)
+    expect(peers.length).toBeGreaterThan(0)
+    for (const name of peers) {
+      expect(pkg.peerDependenciesMeta[name], name).toEqual({ optional: true })
+      expect(pkg.devDependencies[name], name).toBe(pkg.peerDependencies[name])
+      expect(pkg.dependencies[name], name).toBeUndefined()
+    }
+  })
+
+  it('keeps the library dependencies few and exactly pinned', () => {
+    const deps = Object.entries<string>(pkg.dependencies)
+    expect(deps.length).toBeLessThanOrEqual(5)
+    for (const [name, version] of deps) expect(version, name).toMatch(/^\d+\.\d+\.\d+$/)
+  })
+
+  it('mandate-cli depends on exactly the library at this version and every peer', () => {
+    expect(cli.version).toBe(pkg.version)
+    expect(cli.dependencies).toEqual({ ...pkg.peerDependencies, mandate: pkg.version })
+    expect(cli.bin).toEqual({ mandate: 'bin.js' })
+  })
+
+  it('ships a LICENSE and no source maps pointing at unshipped files', () => {
+    expect(pkg.files).toContain('LICENSE')
+    expect(readFileSync(join(root, 'LICENSE'), 'utf8')).toContain('Apache License')
+    const build = read('tsconfig.build.json').compilerOptions
+    expect(build.sourceMap).toBe(false)
+    expect(build.declarationMap).toBe(false)
+  })
+
+  it('every export target exists after the build', () => {
+    for (const [entry, target] of Object.entries<Record<string, string> | string>(pkg.exports)) {
+      const files = typeof target === 'string' ? [target] : Object.values(target)
+      for (const file of files) expect(existsSync(join(root, file)), `${entry} → ${file}`).toBe(true)
+    }
+  })
+})
+
+// A project that installed only `mandate`: the package's files and its own dependencies, no peer.
+describe('a library-only install', () => {
+  let app: string
+  const node = (code: string) =>
+    spawnSync(process.execPath, ['--input-type=module', '-e', code], { cwd: app, encoding: 'utf8', timeout: 30_000 })
+
+  beforeAll(() => {
+    app = mkdtempSync(join(tmpdir(), 'mandate-install-'))
+    const modules = join(app, 'node_modules')
+    const own = join(modules, 'mandate')
+    mkdirSync(own, { recursive: true })
+    for (const entry of ['package.json', 'dist', 'bin']) cpSync(join(root, entry), join(own, entry), { recursive: true })
+    for (const name of Object.keys(pkg.dependencies)) {
+      const target = join(modules, name)
+      mkdirSync(join(target, '..'), { recursive: true })
+      symlinkSync(join(root, 'node_modules', name), target, 'dir')
+    }
+  })
+  afterAll(() => rmSync(app, { recursive: true, force: true }))
+
+  it('imports the main entry with the node:crypto backend, and mandate/node', () => {
+    const out = node(`
+      import { availableBackends, getBackend } from 'mandate'
+      import { fileFeedState } from 'mandate/node'
+      console.log(JSON.stringify([getBackend().name, availableBackends(), typeof fileFeedState]))`)
+    expect(out.stderr).toBe('')
+    expect(JSON.parse(out.stdout)).toEqual(['node', ['node', 'noble'], 'function'])
+  })
+
+  it('require("mandate") works from CommonJS', () => {
+    const out = spawnSync(
+      process.execPath,
+      ['-e', `const m = require('mandate'); console.log(typeof m.createVerifier, m.getBackend().name)`],
+      {
+        cwd: app,
+        encoding: 'utf8',
+        timeout: 30_000,
+      },
+    )
+    expect(out.stdout.trim()).toBe('function node')
+  })
+
+  it('the mandate command says which install brings the CLI, exit 3', () => {
+    const out = spawnSync(process.execPath, [join(app, 'node_modules/mandate/bin/mandate.js'), '--version'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    })
+    expect(out.status).toBe(3)
+    expect(out.stderr).toMatch(/first missing: (commander|hono|@hono\/node-server|pino|prom-client|better-sqlite3|pg)\)/)
+    expect(out.stderr).toContain('npm install -g mandate-cli')
+  })
+
+  it('mandate/service fails to load, naming the missing peer, instead of loading half a service', () => {
+    const out = node(`import('mandate/service').then(() => console.log('loaded'), (e) => console.log(e.code, e.message))`)
+    expect(out.stdout).toMatch(/^ERR_MODULE_NOT_FOUND Cannot find package '(hono|@hono\/node-server|pino|prom-client|better-sqlite3|pg)'/)
+  })
+})
