@@ -77,7 +77,9 @@ export type MandateErrorCode = (typeof ERROR_CODES)[number]
 
 const CODE_SET: ReadonlySet<string> = new Set(ERROR_CODES)
 
-/** True when `code` is one of {@link ERROR_CODES}. *
+/**
+ * True when `code` is one of {@link ERROR_CODES}.
+ *
  * @example
  * ```ts
  * isMandateErrorCode('ERR_REVOKED') // true
@@ -171,6 +173,81 @@ export interface MandateErrorOptions extends ErrorLocation {
 }
 
 /**
+ * Typed details of a failure, by code: the data a program needs to act on it, which the
+ * message and hint only say in words. A code listed here always carries its details (the
+ * {@link MandateError} constructor requires them); every other code carries none.
+ *
+ * @example
+ * ```ts
+ * const decision = await verifier.authorize({ invocation })
+ * if (!decision.allowed && decision.code === 'ERR_USAGE_EXHAUSTED') {
+ *   const { key, resetAt } = decision.details
+ *   console.log(resetAt === undefined ? `${key}: spent for good` : `${key}: again at ${new Date(resetAt * 1000).toISOString()}`)
+ * }
+ * if (!decision.allowed && decision.code === 'ERR_APPROVAL_REQUIRED') {
+ *   console.log(`${decision.details.quorum - decision.details.given} more from`, decision.details.missing)
+ * }
+ * ```
+ */
+export interface ErrorDetailsMap {
+  /** A quorum is not met (the first unmet, in chain order). */
+  readonly ERR_APPROVAL_REQUIRED: {
+    /** Approvals the caveat asks for. */
+    readonly quorum: number
+    /** Valid approvals presented from its listed approvers. */
+    readonly given: number
+    /** Listed approvers (did:key) who have not approved yet, in the caveat's order. */
+    readonly missing: readonly string[]
+    /** Every approver the caveat lists (did:key). */
+    readonly approvers: readonly string[]
+    /** The invocation to submit for approval (hex id); absent for a bare mandate. */
+    readonly invocationId?: string
+  }
+  /** A usage counter is spent. */
+  readonly ERR_USAGE_EXHAUSTED: {
+    /** The counter key, `<block id hex>/<caveat index>` (as in `Allowed.usage`). */
+    readonly key: string
+    /** When the next use is allowed (Unix seconds); absent when the quota never resets. */
+    readonly resetAt?: number
+    /** The caveat's limit, and its window in seconds for a sliding quota. */
+    readonly max?: number
+    readonly per?: number
+  }
+  /** A token of a format version this library does not read. */
+  readonly ERR_VERSION: {
+    /** The versions this library reads. */
+    readonly supported: readonly number[]
+    /** The version the token carries, when it is a number. */
+    readonly found?: number
+  }
+  /** A block (or the request's action under it) is revoked. */
+  readonly ERR_REVOKED: RevocationDetails
+  /** A block (or the request's action under it) is suspended. */
+  readonly ERR_SUSPENDED: RevocationDetails
+}
+
+/** Who revoked or suspended what, and when, as far as the revocation view knows. */
+export interface RevocationDetails {
+  /** The id (hex) of the block the entry names. */
+  readonly blockId: string
+  /** When it took effect (Unix seconds). */
+  readonly at?: number
+  /** Who signed the statement (did:key). */
+  readonly by?: string
+  readonly reason?: string
+  /** The action patterns of a scoped entry; absent for the whole block. */
+  readonly actions?: readonly string[]
+}
+
+/** The details of code `C`: its {@link ErrorDetailsMap} entry, or `undefined` for a code without. */
+export type ErrorDetails<C extends MandateErrorCode = MandateErrorCode> = C extends keyof ErrorDetailsMap ? ErrorDetailsMap[C] : undefined
+
+/** The options a {@link MandateError} of code `C` takes: `details` required exactly when `C` has them. */
+export type MandateErrorArgs<C extends MandateErrorCode> = C extends keyof ErrorDetailsMap
+  ? [options: MandateErrorOptions & { readonly details: ErrorDetailsMap[C] }]
+  : [options?: MandateErrorOptions & { readonly details?: undefined }]
+
+/**
  * The one error class of this library. Messages never contain key material or token text.
  *
  * @example
@@ -183,15 +260,18 @@ export interface MandateErrorOptions extends ErrorLocation {
  * }
  * ```
  */
-export class MandateError extends Error {
-  readonly code: MandateErrorCode
+export class MandateError<C extends MandateErrorCode = MandateErrorCode> extends Error {
+  readonly code: C
   readonly hint: string | undefined
   readonly block: number | undefined
   readonly caveat: string | undefined
   readonly caveatIndex: number | undefined
   readonly offset: number | undefined
+  /** Typed details for the codes of {@link ErrorDetailsMap}; `undefined` for the others. */
+  readonly details: ErrorDetails<C>
 
-  constructor(code: MandateErrorCode, message: string, options: MandateErrorOptions = {}) {
+  constructor(code: C, message: string, ...args: MandateErrorArgs<C>) {
+    const options: MandateErrorOptions & { readonly details?: unknown } = args[0] ?? {}
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'MandateError'
     this.code = code
@@ -200,9 +280,10 @@ export class MandateError extends Error {
     this.caveat = options.caveat
     this.caveatIndex = options.caveatIndex
     this.offset = options.offset
+    this.details = options.details as ErrorDetails<C>
   }
 
-  /** A JSON-safe view (`{ code, message, hint?, block?, caveat? }`). */
+  /** A JSON-safe view (`{ code, message, hint?, block?, caveat?, caveatIndex?, offset?, details? }`). */
   toJSON(): Record<string, unknown> {
     const out: Record<string, unknown> = { code: this.code, message: this.message }
     if (this.hint !== undefined) out['hint'] = this.hint
@@ -210,11 +291,12 @@ export class MandateError extends Error {
     if (this.caveat !== undefined) out['caveat'] = this.caveat
     if (this.caveatIndex !== undefined) out['caveatIndex'] = this.caveatIndex
     if (this.offset !== undefined) out['offset'] = this.offset
+    if (this.details !== undefined) out['details'] = this.details
     return out
   }
 }
 
 /** Shorthand used by the engine: build and throw in one expression. */
-export function fail(code: MandateErrorCode, message: string, options?: MandateErrorOptions): never {
-  throw new MandateError(code, message, options)
+export function fail<C extends MandateErrorCode>(code: C, message: string, ...args: MandateErrorArgs<C>): never {
+  throw new MandateError(code, message, ...args)
 }

@@ -27,7 +27,7 @@
  * console.log(decision.allowed) // true
  * ```
  *
- * @module
+ * @module mandate
  */
 
 export { coversAction, isActionName, isActionPattern, matchAction } from './caveats/action.js'
@@ -55,11 +55,17 @@ export {
   type CodeDisposition,
   disposition,
   ERROR_CODES,
+  type ErrorDetails,
+  type ErrorDetailsMap,
   type ErrorLocation,
   isMandateErrorCode,
   MandateError,
+  type MandateErrorArgs,
   type MandateErrorCode,
+  type MandateErrorOptions,
+  type RevocationDetails,
 } from './errors.js'
+export type { Clock } from './internal/clock.js'
 export {
   createFeedRevocationView,
   type FeedFailureCode,
@@ -69,20 +75,11 @@ export {
   type FeedViewOptions,
 } from './revocation/client.js'
 export { FEED_PAGE_MAX, type FeedEntry, type FeedPage, type SignedFeedPage, signFeedPage, verifyFeedPage } from './revocation/feed.js'
-export {
-  authorityLevel,
-  createRevocation,
-  formatRevocation,
-  parseRevocation,
-  type RevocationKind,
-  type RevocationOptions,
-  type UnverifiedRevocation,
-  verifyRevocation,
-} from './revocation/statement.js'
 export { createMemoryRevocationView, type MemoryRevocationView, type RevocationEntry, type RevocationView } from './revocation/view.js'
 export { type ApproveOptions, approve, formatApproval, parseApproval, type UnverifiedApproval } from './token/approval.js'
 export type { UnverifiedBlock } from './token/block.js'
 export { type InspectedBlock, type Inspection, inspect } from './token/inspect.js'
+export { checkChain, checkPresentation, type IntactPresentation } from './token/integrity.js'
 export {
   formatInvocation,
   type InvokeOptions,
@@ -107,15 +104,41 @@ export {
   seal,
   type UnverifiedMandate,
 } from './token/mandate.js'
+export {
+  authorityLevel,
+  createRevocation,
+  formatRevocation,
+  parseRevocation,
+  type RevocationKind,
+  type RevocationOptions,
+  type UnverifiedRevocation,
+  verifyRevocation,
+} from './token/revocation.js'
 export { DOMAINS, signingInput } from './token/signing.js'
 export { kindOf, PREFIXES, type TokenKind } from './token/text.js'
 export { type AttenuationWarning, attenuationWarnings } from './token/warnings.js'
-export { createMemoryUsageStore, type MemoryUsageStore } from './usage/memory.js'
+export { createMemoryUsageStore, type MemoryUsageStore, type MemoryUsageStoreOptions } from './usage/memory.js'
 export { createRemoteUsageStore, type RemoteUsageOptions } from './usage/remote.js'
 export type { ConsumeRequest, ConsumeResult, UsageCounter, UsageStore } from './usage/store.js'
-export type { Allowed, AuditRecord, ChainLink, DecidedRequest, Decision, Denied, MatchedRight } from './verify/decision.js'
+export type {
+  Allowed,
+  AuditRecord,
+  ChainLink,
+  DecidedRequest,
+  Decision,
+  Denied,
+  DeniedFields,
+  DeniedWith,
+  MatchedRight,
+} from './verify/decision.js'
 export type { ExtensionChecker, ExtensionContext } from './verify/evaluate.js'
-export { checkChain, checkPresentation, type IntactPresentation } from './verify/integrity.js'
 export { createRemoteReplayCache } from './verify/remote-replay.js'
 export { createMemoryReplayCache, type ReplayCache } from './verify/replay.js'
-export { type AuthorizeInput, createVerifier, type Root, type Verifier, type VerifierOptions } from './verify/verifier.js'
+export {
+  type AuthorizeInput,
+  createVerifier,
+  type Root,
+  type Verifier,
+  type VerifierLimits,
+  type VerifierOptions,
+} from './verify/verifier.js'

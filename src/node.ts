@@ -10,7 +10,7 @@
  * const revocations = createFeedRevocationView({ url, serviceKey, state: fileFeedState('feed-state.json') })
  * ```
  *
- * @module
+ * @module mandate/node
  */
 import './crypto/use-node.js'
 

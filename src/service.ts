@@ -6,19 +6,22 @@
  *
  * @example
  * ```ts
+ * import { toDidKey } from 'mandate'
  * import { startService } from 'mandate/service'
  * const service = await startService({
  *   host: '127.0.0.1', port: 8787, db: 'mandate.db', keyFile: 'service.pem', logLevel: 'info',
- *   trust: { roots: [{ name: 'alice', key: alicePublicKey }] },
+ *   trust: { roots: [{ name: 'alice', key: toDidKey(alice.publicKey) }] },
  * })
  * console.log(service.url, service.serviceKey)
  * ```
  *
- * @module
+ * @module mandate/service
  */
 import './crypto/use-node.js'
 
 export { type AppOptions, createApp } from './service/app.js'
 export { type FeedMark, type FeedMarkStore, fileFeedMark } from './service/feed-mark.js'
+export type { ServiceMetrics } from './service/metrics.js'
 export { type RunningService, type ServiceConfig, startService } from './service/server.js'
-export type { ApprovalRecord, NewRevocation, Store } from './service/store.js'
+export type { ApprovalCursor, ApprovalRecord, NewRevocation, RevocationGuard, Store, StoredConsume } from './service/store.js'
+export type { RegisteredVerifier, ServedRoot, TrustOptions } from './service/trust.js'

@@ -14,6 +14,15 @@ import { isDeepStrictEqual } from 'node:util'
 import { base64 } from '@scure/base'
 import { type InnerList, isInnerList, parseDictionary } from 'structured-headers'
 import {
+  contentDigest,
+  deriveComponents,
+  HttpSignatureError,
+  type ReceivedRequest,
+  SIGNATURE_LABEL,
+  signatureBase,
+  verifyRequestSignature,
+} from '../src/crypto/http-signature.js'
+import {
   createFeedRevocationView,
   type FeedPage,
   type FeedState,
@@ -25,16 +34,7 @@ import {
   verifyRevocation,
 } from '../src/index.js'
 import { toHex } from '../src/internal/bytes.js'
-import {
-  contentDigest,
-  deriveComponents,
-  HttpSignatureError,
-  type ReceivedRequest,
-  SIGNATURE_LABEL,
-  signatureBase,
-  verifyRequestSignature,
-} from '../src/internal/http-signature.js'
-import { authorityLevel } from '../src/revocation/statement.js'
+import { authorityLevel } from '../src/token/revocation.js'
 
 // ---- shapes ---------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ import { type CborValue, encodeCbor } from '../src/cbor/codec.js'
 import { CBOR_LIMITS } from '../src/cbor/limits.js'
 import { getBackend } from '../src/crypto/ed25519.js'
 import { sha256 } from '../src/crypto/hash.js'
+import { contentDigest, deriveComponents, SIGNATURE_LABEL, signatureBase, signRequest } from '../src/crypto/http-signature.js'
 import {
   attenuate,
   createRevocation,
@@ -22,7 +23,6 @@ import {
   type UnverifiedMandate,
 } from '../src/index.js'
 import { concatBytes, toHex, utf8 } from '../src/internal/bytes.js'
-import { contentDigest, deriveComponents, SIGNATURE_LABEL, signatureBase, signRequest } from '../src/internal/http-signature.js'
 import { encodeChain } from '../src/token/mandate.js'
 import { blockSigningInput, type Domain, signingInput } from '../src/token/signing.js'
 import { toText } from '../src/token/text.js'

@@ -16,7 +16,9 @@
 
 const SEGMENT = /^[a-z0-9_.-]+$/
 
-/** Is `action` a concrete action name (no wildcards)? *
+/**
+ * Is `action` a concrete action name (no wildcards)?
+ *
  * @example
  * ```ts
  * isActionName('email:read') // true
@@ -29,7 +31,9 @@ export function isActionName(action: string): boolean {
   return true
 }
 
-/** Is `pattern` a well-formed action pattern? *
+/**
+ * Is `pattern` a well-formed action pattern?
+ *
  * @example
  * ```ts
  * isActionPattern('calendar:*') // true

@@ -3,7 +3,7 @@
  *
  * Our own codec, no CBOR library: the profile is small (integers within ±(2^53−1), byte and
  * text strings, arrays, maps with unsigned-integer keys, `true`/`false`) and libraries are
- * neither strict on decode nor deterministic on encode (research on cbor-x: duplicate keys,
+ * neither strict on decode nor deterministic on encode (cbor-x, for one: duplicate keys,
  * tags 27/28/29, lossy UTF-8, map16 heads, tag 64 on Uint8Array, floats for integers ≥ 2^32).
  * Decoding validates and builds in one pass ({@link validateCbor} is the same reader); the
  * encoder checks as it writes what that reader would check on its output.
@@ -30,7 +30,7 @@ export type CborMap = ReadonlyMap<number, CborValue>
  *
  * @example
  * ```ts
- * encodeCbor(new Map([[2, 'b'], [1, true]])) // a2 01 f5 02 61 62
+ * encodeCbor(new Map<number, CborValue>([[2, 'b'], [1, true]])) // a2 01 f5 02 61 62
  * ```
  */
 export function encodeCbor(value: CborValue, limits: CborLimits = CBOR_LIMITS): Uint8Array {

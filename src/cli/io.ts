@@ -3,10 +3,11 @@
  *
  * @module
  */
-import { closeSync, constants, existsSync, fchmodSync, fstatSync, openSync, readFileSync, statSync, writeSync } from 'node:fs'
+import { existsSync, fstatSync, readFileSync, statSync } from 'node:fs'
 import { styleText } from 'node:util'
 import type { KeyPair } from '../crypto/keys.js'
 import { importSecretKeyPem } from '../crypto/keys.js'
+import { reason, SecretFileError, writeSecretFile as writeSecret } from '../internal/secret-file.js'
 import { CliError, usage } from './errors.js'
 
 /** What a command may touch. Tests run the real binary; this keeps commands honest. */
@@ -142,36 +143,15 @@ export function loadKey(io: Io, path: string | undefined, flag = '--key'): KeyPa
 /**
  * Write `text` to `path` with mode 0600 (an existing file overwritten with `force` is made
  * 0600 too); refuse to overwrite unless `force`. Returns the file's permission bits as they
- * ended up (a file we do not own may keep its mode).
+ * ended up (a file we do not own may keep its mode). Failures are the CLI's: an existing file
+ * is a usage error, anything else `ERR_IO`.
  */
 export function writeSecretFile(path: string, text: string, force: boolean): number {
-  let fd: number
   try {
-    const flags = constants.O_WRONLY | constants.O_CREAT | (force ? constants.O_TRUNC : constants.O_EXCL)
-    fd = openSync(path, flags, 0o600)
+    return writeSecret(path, text, force)
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') usage(`${path} already exists`, 'pass --force to overwrite it')
-    throw new CliError('ERR_IO', `cannot write ${path}: ${reason(e)}`)
+    if (!(e instanceof SecretFileError)) throw e
+    if (e.exists) usage(e.message, 'pass --force to overwrite it')
+    throw new CliError('ERR_IO', e.message)
   }
-  try {
-    try {
-      fchmodSync(fd, 0o600)
-    } catch {
-      // not ours to change: the caller warns about the mode it ends up with
-    }
-    writeSync(fd, text)
-    return fstatSync(fd).mode & 0o777
-  } catch (e) {
-    throw new CliError('ERR_IO', `cannot write ${path}: ${reason(e)}`)
-  } finally {
-    closeSync(fd)
-  }
-}
-
-function reason(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException).code
-  if (code === 'ENOENT') return 'no such file'
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied'
-  if (code === 'EISDIR') return 'it is a directory'
-  return code ?? 'failed'
 }

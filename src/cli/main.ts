@@ -148,7 +148,17 @@ function fail(io: Io, json: boolean, f: { exit: number; code: string; message: s
   return f.exit
 }
 
-/** Entry point for bin/mandate.js. */
+/**
+ * Run the `mandate` command with `process.argv`, and set `process.exitCode` (the README's
+ * "Exit codes": 0 done or allowed, 1 denied, 2 usage, …). Entry point of bin/mandate.js.
+ *
+ * @example
+ * ```ts
+ * import { main } from 'mandate/cli'
+ * process.argv = [process.argv0, 'mandate', 'keygen', '-o', 'alice.pem']
+ * await main() // prints alice's did:key; process.exitCode is 0
+ * ```
+ */
 export async function main(): Promise<void> {
   process.exitCode = await run(process.argv.slice(2))
 }

@@ -5,8 +5,9 @@
  *
  * @module
  */
+
+import { signRequest } from '../crypto/http-signature.js'
 import { type KeyPair, parsePublicKey, toDidKey } from '../crypto/keys.js'
-import { signRequest } from '../internal/http-signature.js'
 import { CliError, usage } from './errors.js'
 import type { Io } from './io.js'
 

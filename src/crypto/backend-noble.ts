@@ -2,7 +2,7 @@
  * The portable backend: @noble/ed25519's point arithmetic with the strict profile.
  *
  * noble's own `verify` cannot be used as it is: its default is ZIP-215, and even with
- * `zip215: false` it uses the cofactored equation and accepts small-order R (research §1).
+ * `zip215: false` it uses the cofactored equation and accepts small-order R.
  * So verification is written here with noble's `Point`: {@link precheck}, then the
  * cofactorless equation.
  *
@@ -10,9 +10,10 @@
  */
 import * as ed from '@noble/ed25519'
 import { sha512 } from '@noble/hashes/sha2.js'
-import { concatBytes, toHex } from '../internal/bytes.js'
+import { concatBytes } from '../internal/bytes.js'
 import type { Ed25519Backend } from './backend.js'
-import { bytesToNumberLE, checkKey, type KeyCheck, L, precheck, type SignatureOutcome } from './profile.js'
+import { cachedKeyCheck } from './key-check-cache.js'
+import { bytesToNumberLE, L, precheck, type SignatureOutcome } from './profile.js'
 
 let wired = false
 function wire(): void {
@@ -21,21 +22,6 @@ function wire(): void {
     ed.hashes.sha512 = sha512
     wired = true
   }
-}
-
-const keyCache = new Map<string, KeyCheck>()
-const KEY_CACHE_MAX = 4096
-
-/** Strict-profile key check, cached by the key's bytes (keys recur across tokens). */
-export function cachedKeyCheck(publicKey: Uint8Array): KeyCheck {
-  const id = toHex(publicKey)
-  let check = keyCache.get(id)
-  if (!check) {
-    check = checkKey(publicKey)
-    if (keyCache.size >= KEY_CACHE_MAX) keyCache.delete(keyCache.keys().next().value as string)
-    keyCache.set(id, check)
-  }
-  return check
 }
 
 /** The @noble/ed25519 backend. */

@@ -16,7 +16,7 @@ import { createPrivateKey, createPublicKey, type KeyObject, sign as nodeSign, ve
 import { base64urlnopad } from '@scure/base'
 import { concatBytes, toHex } from '../internal/bytes.js'
 import type { Ed25519Backend } from './backend.js'
-import { cachedKeyCheck } from './backend-noble.js'
+import { cachedKeyCheck } from './key-check-cache.js'
 import { isReducedScalar, precheck, type SignatureOutcome, smallOrderEncodings } from './profile.js'
 
 const PKCS8_PREFIX = new Uint8Array([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20])

@@ -24,11 +24,15 @@ export function installNodeBackend(backend: Ed25519Backend): void {
   if (!chosen) current = backend
 }
 
-/** The backend named `name`, or throws `TypeError` if it is not available here. *
+/**
+ * The backend named `name`, or throws `TypeError` if it is not available here.
+ *
  * @example
  * ```ts
  * const noble = getBackend('noble')
- * noble.verify(signature, message, publicKey) // 'accept' or the failing rule
+ * const { publicKey, secretKey } = generateKeyPair()
+ * const message = new TextEncoder().encode('hello')
+ * noble.verify(noble.sign(secretKey, message), message, publicKey) // 'accept', or the failing rule
  * ```
  */
 export function getBackend(name?: BackendName): Ed25519Backend {
@@ -38,7 +42,9 @@ export function getBackend(name?: BackendName): Ed25519Backend {
   throw new TypeError(`"backend" ${JSON.stringify(name)} is not available in this runtime`)
 }
 
-/** The backends available in this runtime, fastest first. *
+/**
+ * The backends available in this runtime, fastest first.
+ *
  * @example
  * ```ts
  * availableBackends() // ['node', 'noble'] on Node.js, ['noble'] in a browser

@@ -8,10 +8,8 @@
  *
  * @module
  */
-import type { KeyPair } from '../crypto/keys.js'
 import { MandateError, type MandateErrorCode } from '../errors.js'
 import { deadline, pause } from './deadline.js'
-import { signRequest } from './http-signature.js'
 
 /** The part of `fetch` the clients use; `typeof fetch` fits. */
 export type Fetcher = (input: string, init: RequestInit) => Promise<Response>
@@ -116,8 +114,12 @@ export interface PostOptions {
   readonly code: MandateErrorCode
   readonly what: string
   readonly hint: string
-  /** Sign the request (RFC 9421) as this key: the service only lets known verifiers write. */
-  readonly key?: KeyPair
+  /**
+   * The headers that sign the request (RFC 9421), made anew for each attempt: the service only
+   * lets known verifiers write. The caller brings the signature (`signRequest` with its key),
+   * so that this transport knows nothing of keys.
+   */
+  readonly sign?: (request: { readonly method: string; readonly url: string; readonly body: Uint8Array }) => Record<string, string>
   /**
    * Send again, signed anew, when no answer came (unreachable, timed out, 503): only for
    * idempotent requests, where a late first answer and the retry's are the same answer.
@@ -146,7 +148,7 @@ export async function postJson(url: string, body: unknown, o: PostOptions): Prom
     if (attempt > 0) await pause(100 * 3 ** (attempt - 1))
     const headers: Record<string, string> = {
       'content-type': 'application/json',
-      ...(o.key ? signRequest({ method: 'POST', url, body: bytes }, o.key) : {}),
+      ...(o.sign ? o.sign({ method: 'POST', url, body: bytes }) : {}),
     }
     let answer: Answer
     try {
@@ -159,11 +161,26 @@ export async function postJson(url: string, body: unknown, o: PostOptions): Prom
     if (answer.ok && typeof answer.body === 'object' && answer.body !== null) return answer.body
     const error = answer.body?.['error'] as ErrorAnswer | undefined
     last = new MandateError(o.code, `the ${o.what} answered ${answer.status}${error ? `: ${error.code} ${error.message}` : ''}`, {
-      hint: o.hint,
+      hint: refusalHint(answer.status, error?.code) ?? o.hint,
     })
     if (answer.status !== 503) break
   }
   throw last as MandateError
+}
+
+/**
+ * A service that answered 401 or 403 is up and refused this verifier: a configuration mistake
+ * to fix, not an outage to wait out (the request is still denied, fail closed).
+ */
+function refusalHint(status: number, code: string | undefined): string | undefined {
+  if (status === 401) {
+    return "the service does not accept this verifier's signed request: is its key registered there (mandate serve --verifier NAME=KEY), and do the clocks agree?"
+  }
+  if (status !== 403) return undefined
+  if (code === 'ERR_AUDIENCE') {
+    return "the service registered this verifier's key under another name than the audience of this request: use the key registered for this audience"
+  }
+  return 'the service refused this verifier for this request (see the code above); fix the configuration, retrying will not help'
 }
 
 /** The status and JSON body; a body that is not JSON is none, but a body cut by the deadline is a timeout. */

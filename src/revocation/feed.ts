@@ -30,8 +30,8 @@ import type { Ed25519Backend } from '../crypto/backend.js'
 import { getBackend, verifyOrThrow } from '../crypto/ed25519.js'
 import { fail, MandateError } from '../errors.js'
 import { equalBytes, fromHex, toHex } from '../internal/bytes.js'
+import type { RevocationKind } from '../token/revocation.js'
 import { signingInput } from '../token/signing.js'
-import type { RevocationKind } from './statement.js'
 
 /** Most entries in one page. */
 export const FEED_PAGE_MAX = 500
@@ -82,7 +82,9 @@ export interface SignedFeedPage {
  *
  * @example
  * ```ts
- * const body = signFeedPage({ serviceKey, feedId, since: 0, head: 0, issuedAt: now, nextUpdate: now + 60, entries: [], more: false }, secretKey)
+ * const service = generateKeyPair()
+ * const page = { feedId: 'f1', since: 0, head: 0, issuedAt: now, nextUpdate: now + 60, entries: [], more: false }
+ * const body = signFeedPage({ ...page, serviceKey: service.publicKey }, service.secretKey) // { page, signature }
  * ```
  */
 export function signFeedPage(page: FeedPage, secretKey: Uint8Array, backend: Ed25519Backend = getBackend()): SignedFeedPage {
@@ -139,7 +141,7 @@ function hex32(hex: string): Uint8Array {
  *
  * @example
  * ```ts
- * const page = verifyFeedPage(await (await fetch(url)).json(), pinnedServiceKey)
+ * const page = verifyFeedPage(await (await fetch(url)).json(), parsePublicKey(serviceKey)) // serviceKey: the pinned did:key
  * ```
  */
 export function verifyFeedPage(signed: unknown, serviceKey: Uint8Array, backend: Ed25519Backend = getBackend()): FeedPage {

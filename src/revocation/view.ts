@@ -48,8 +48,8 @@ export interface MemoryRevocationView extends RevocationView {
  * @example
  * ```ts
  * const revocations = createMemoryRevocationView()
- * const verifier = createVerifier({ roots: [alice], audience: 'slack', revocations })
- * revocations.revoke(blockId, { actions: ['slack:send'], reason: 'too chatty' })
+ * const verifier = createVerifier({ roots: [alice.publicKey], audience: 'slack', revocations })
+ * revocations.revoke(grant.blocks.at(-1)!.idHex, { actions: ['slack:send'], reason: 'too chatty' })
  * ```
  */
 export function createMemoryRevocationView(clock: () => number = () => Number.MAX_SAFE_INTEGER): MemoryRevocationView {

@@ -16,13 +16,13 @@ import { type KeyPair, parsePublicKey, toDidKey } from '../crypto/keys.js'
 import { fromHex, toHex } from '../internal/bytes.js'
 import { printable } from '../internal/printable.js'
 import { FEED_PAGE_MAX, type FeedEntry, type SignedFeedPage, signFeedPage } from '../revocation/feed.js'
-import { authorityLevel, parseRevocation, type UnverifiedRevocation, verifyRevocation } from '../revocation/statement.js'
 import { parseApproval } from '../token/approval.js'
 import { chainExpiry, type UnverifiedBlock } from '../token/block.js'
+import { checkPresentation } from '../token/integrity.js'
 import { formatInvocation, parseInvocation } from '../token/invocation.js'
+import { authorityLevel, parseRevocation, type UnverifiedRevocation, verifyRevocation } from '../token/revocation.js'
 import { signingInput } from '../token/signing.js'
 import type { UsageCounter } from '../usage/store.js'
-import { checkPresentation } from '../verify/integrity.js'
 import { ServiceError, stored, toServiceError } from './errors.js'
 import { createFeedGuard, type FeedMarkStore } from './feed-mark.js'
 import { createMetrics, type ServiceMetrics } from './metrics.js'
@@ -70,12 +70,14 @@ export interface AppOptions extends TrustOptions {
 }
 
 /**
- * Build the app.
+ * Build the app. The store is yours to provide (an implementation of {@link Store});
+ * {@link startService} opens SQLite or PostgreSQL itself.
  *
  * @example
  * ```ts
+ * declare const store: Store // your implementation, e.g. over your own database
  * const app = createApp({
- *   store: openSqliteStore('./mandate.db'),
+ *   store,
  *   key: generateKeyPair(),
  *   roots: [{ name: 'alice', key: 'did:key:z6Mk…' }], // whose chains are served
  *   verifiers: [{ name: 'mail', key: 'did:key:z6Mk…' }], // who may spend uses and claim replays

@@ -5,6 +5,7 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 
+/** The counters, histogram and gauge a service instance reports, in their own registry. */
 export interface ServiceMetrics {
   readonly registry: Registry
   readonly requests: Counter<'method' | 'route' | 'status'>

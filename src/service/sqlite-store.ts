@@ -9,7 +9,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto'
-import { mkdirSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import type { ConsumeResult } from '../usage/store.js'
@@ -150,7 +150,16 @@ function createSchema(db: Database.Database): void {
 
 /** Open (creating if needed) a SQLite store at `path`. */
 export function openSqliteStore(path: string): Store {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
+  if (path !== ':memory:') {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
+    // The database holds the approval inbox (who asks, for what, and why): readable by its
+    // owner only, wherever it is. SQLite gives its -wal and -shm files the same mode.
+    try {
+      closeSync(openSync(path, 'wx', 0o600))
+    } catch (e) {
+      if ((e as { code?: unknown }).code !== 'EEXIST') throw e
+    }
+  }
   const db = new Database(path)
   db.pragma('journal_mode = WAL')
   db.pragma('synchronous = FULL')

@@ -52,7 +52,7 @@ export interface ApproveOptions {
  *
  * @example
  * ```ts
- * const ok = approve({ approver: alice, invocation: inv, ttl: 300 })
+ * const ok = approve({ approver: alice, invocation, ttl: 300 })
  * console.log(formatApproval(ok)) // mna1_…
  * ```
  */
@@ -75,10 +75,12 @@ export function approve(options: ApproveOptions): UnverifiedApproval {
   return parseApproval(encodeCbor(joinSigned(signature, payload)))
 }
 
-/** The text form, `mna1_…`. *
+/**
+ * The text form, `mna1_…`.
+ *
  * @example
  * ```ts
- * const text = formatApproval(approve({ approver: alice, invocation: inv })) // 'mna1_…'
+ * const text = formatApproval(approve({ approver: alice, invocation })) // 'mna1_…'
  * ```
  */
 export function formatApproval(approval: UnverifiedApproval): string {

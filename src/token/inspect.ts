@@ -10,11 +10,11 @@ import type { Args, DecodedCaveat } from '../caveats/types.js'
 import { toDidKey } from '../crypto/keys.js'
 import { fail } from '../errors.js'
 import { toHex } from '../internal/bytes.js'
-import { parseRevocation, type UnverifiedRevocation } from '../revocation/statement.js'
 import { parseApproval, type UnverifiedApproval } from './approval.js'
 import { chainExpiry, type UnverifiedBlock } from './block.js'
 import { parseInvocation, type UnverifiedInvocation } from './invocation.js'
 import { parseMandate, type UnverifiedMandate } from './mandate.js'
+import { parseRevocation, type UnverifiedRevocation } from './revocation.js'
 import { kindOf } from './text.js'
 
 /** One block, as inspect shows it. */

@@ -74,7 +74,7 @@ export interface InvokeOptions extends Request {
  *
  * @example
  * ```ts
- * const inv = invoke(root, { key: assistant, action: 'email:read', resource: 'mail/inbox/1', audience: 'mail' })
+ * const inv = invoke(grant, { key: assistant, action: 'email:read', resource: 'mail/inbox/1', audience: 'mail' })
  * console.log(formatInvocation(inv)) // mni1_…
  * ```
  */
@@ -119,10 +119,12 @@ export function invoke(mandate: UnverifiedMandate, options: InvokeOptions): Unve
   return parseInvocation(encodeCbor(joinSigned(signature, payload)))
 }
 
-/** The text form, `mni1_…`. *
+/**
+ * The text form, `mni1_…`.
+ *
  * @example
  * ```ts
- * const text = formatInvocation(inv) // 'mni1_…'
+ * const text = formatInvocation(invocation) // 'mni1_…'
  * ```
  */
 export function formatInvocation(invocation: UnverifiedInvocation): string {

@@ -126,8 +126,8 @@ export interface AttenuateOptions extends BlockOptions {
  *
  * @example
  * ```ts
- * const child = attenuate(root, {
- *   key: assistant,                 // root is bound to the assistant
+ * const child = attenuate(grant, {
+ *   key: assistant,                 // grant is bound to the assistant
  *   caveats: [{ type: 'actions', patterns: ['slack:read'] }, { type: 'uses', max: 3 }],
  *   name: 'sub-agent',
  * })                                // no `to`: a bearer mandate
@@ -167,6 +167,7 @@ export function attenuate(mandate: UnverifiedMandate, options: AttenuateOptions 
  *
  * @example
  * ```ts
+ * const child = attenuate(grant, { key: assistant }) // no `to`: a bearer mandate
  * const sealed = seal(child)
  * ```
  */
@@ -188,7 +189,7 @@ export function seal(mandate: UnverifiedMandate, options: { readonly backend?: B
  *
  * @example
  * ```ts
- * const text = formatMandate(root) // 'mnd1_…'
+ * const text = formatMandate(grant) // 'mnd1_…'
  * ```
  */
 export function formatMandate(mandate: UnverifiedMandate): string {
@@ -213,7 +214,10 @@ export function parseMandate(input: string | Uint8Array): UnverifiedMandate {
   if (!Array.isArray(top) || top.length === 0) fail('ERR_FORMAT', 'a mandate is [version, chain, proof?]')
   const fields = top as CborValue[]
   if (fields[0] !== FORMAT_VERSION) {
-    fail('ERR_VERSION', `unsupported mandate version ${describe(fields[0])}; this library reads ${FORMAT_VERSION}`)
+    const found = typeof fields[0] === 'number' ? { found: fields[0] } : {}
+    fail('ERR_VERSION', `unsupported mandate version ${describe(fields[0])}; this library reads ${FORMAT_VERSION}`, {
+      details: { supported: [FORMAT_VERSION], ...found },
+    })
   }
   if (fields.length > 3) fail('ERR_FORMAT', 'a mandate is [version, chain, proof?]: unknown element 3')
   if (fields.length < 2) fail('ERR_FORMAT', 'a mandate is [version, chain, proof?]: the chain is missing')

@@ -43,7 +43,11 @@ export function decodeEnvelope(
   const inner = decodeCbor(payload)
   if (!(inner instanceof Map)) fail('ERR_FORMAT', `${kind} payload must be a map`)
   const fields = inner as CborMap
-  if (fields.get(0) !== FORMAT_VERSION) fail('ERR_VERSION', `unsupported ${kind} version ${String(fields.get(0))}`)
+  const version = fields.get(0)
+  if (version !== FORMAT_VERSION) {
+    const found = typeof version === 'number' ? { found: version } : {}
+    fail('ERR_VERSION', `unsupported ${kind} version ${String(version)}`, { details: { supported: [FORMAT_VERSION], ...found } })
+  }
   for (const k of fields.keys()) if (k > maxField) fail('ERR_FORMAT', `unknown ${kind} field ${k}`)
   return { bytes, payload, signature, fields }
 }

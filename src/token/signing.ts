@@ -7,7 +7,7 @@
  *     block:  PAE(d, parent id or empty, payload)     others: PAE(d, payload)
  *
  * One domain per kind of signed thing, so a signature made for one can never be
- * presented as another (cross-protocol, checklist S10).
+ * presented as another (no cross-protocol confusion).
  *
  * @module
  */
@@ -47,7 +47,8 @@ export function pae(pieces: readonly Uint8Array[]): Uint8Array {
  * @example
  * ```ts
  * const message = signingInput('invocation', invocation.payload)
- * getBackend().verify(invocation.signature, message, lastHolderKey)
+ * const holder = invocation.chain.at(-1)?.holder // the key the last block names
+ * if (holder) getBackend().verify(invocation.signature, message, holder) // 'accept'
  * ```
  */
 export function signingInput(domain: Exclude<Domain, 'block'>, payload: Uint8Array): Uint8Array {

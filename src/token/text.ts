@@ -49,7 +49,9 @@ function trimAscii(text: string): string {
   return text.slice(start, end)
 }
 
-/** Which kind a text claims to be, from its prefix (after trimming whitespace). *
+/**
+ * Which kind a text claims to be, from its prefix (after trimming whitespace).
+ *
  * @example
  * ```ts
  * kindOf('mni1_AAAA') // 'invocation'

@@ -22,7 +22,7 @@ export interface AttenuationWarning {
  *
  * @example
  * ```ts
- * attenuationWarnings(root, [{ type: 'actions', patterns: ['email:send'] }])
+ * attenuationWarnings(grant, [{ type: 'actions', patterns: ['email:send'] }])
  * // [{ caveatIndex: 0, kind: 'wider', message: 'email:send is not allowed by block 0 …' }]
  * ```
  */

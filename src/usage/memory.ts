@@ -46,7 +46,7 @@ interface Remembered {
  * @example
  * ```ts
  * const usage = createMemoryUsageStore()
- * const verifier = createVerifier({ roots: [alice], audience: 'mail', usage, revocations: createMemoryRevocationView() })
+ * const verifier = createVerifier({ roots: [alice.publicKey], audience: 'mail', usage, revocations: createMemoryRevocationView() })
  * ```
  */
 export function createMemoryUsageStore(options: MemoryUsageStoreOptions = {}): MemoryUsageStore {

@@ -6,12 +6,14 @@
  *
  * @module
  */
+
+import { signRequest } from '../crypto/http-signature.js'
 import type { KeyPair } from '../crypto/keys.js'
 import { MandateError } from '../errors.js'
 import { timeoutOption } from '../internal/deadline.js'
 import { postJson } from '../internal/http.js'
+import { presentedKind } from '../token/integrity.js'
 import { toText } from '../token/text.js'
-import { presentedKind } from '../verify/integrity.js'
 import type { ConsumeRequest, ConsumeResult, UsageStore } from './store.js'
 
 /** Options of {@link createRemoteUsageStore}. */
@@ -56,7 +58,7 @@ export function createRemoteUsageStore(options: RemoteUsageOptions): UsageStore 
         { requestId: request.requestId, presentation, counters: request.counters.map((c) => c.key) },
         {
           fetch: doFetch,
-          key: options.key,
+          sign: (request) => signRequest(request, options.key),
           // A consume that timed out may have been counted: asking again with the same request
           // id gets that answer instead of denying a request whose use is already spent.
           retries: options.retries ?? 2,

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Args } from '../caveats/types.js'
-import type { MandateErrorCode } from '../errors.js'
+import type { ErrorDetailsMap, MandateErrorCode } from '../errors.js'
 
 /** One link of the accountability chain: the principal, then each holder in order. */
 export interface ChainLink {
@@ -74,10 +74,30 @@ export interface Allowed {
   readonly audit: AuditRecord
 }
 
-/** The request was denied, and why. */
-export interface Denied {
+/**
+ * The request was denied, and why: one member per code, so that checking `code` narrows
+ * `details` (typed for the codes of `ErrorDetailsMap`, `undefined` for the others).
+ *
+ * @example
+ * ```ts
+ * const d = await verifier.authorize({ invocation })
+ * if (!d.allowed && d.code === 'ERR_USAGE_EXHAUSTED') console.log(d.details.key, d.details.resetAt ?? 'never resets')
+ * if (!d.allowed && d.code === 'ERR_VERSION') console.log('this library reads versions', d.details.supported)
+ * ```
+ */
+export type Denied = { readonly [C in MandateErrorCode]: DeniedWith<C> }[MandateErrorCode]
+
+/**
+ * A denial with code `C`, and the typed details that code carries (`ErrorDetailsMap`: who
+ * must still approve, when a quota resets, …); none for the other codes.
+ */
+export type DeniedWith<C extends MandateErrorCode> = DeniedFields & { readonly code: C } & (C extends keyof ErrorDetailsMap
+    ? { readonly details: ErrorDetailsMap[C] }
+    : { readonly details?: undefined })
+
+/** What every denial says, whatever its code. */
+export interface DeniedFields {
   readonly allowed: false
-  readonly code: MandateErrorCode
   readonly message: string
   /** What could make it succeed: who must approve, when a quota resets, … */
   readonly hint?: string

@@ -8,6 +8,8 @@
  *
  * @module
  */
+
+import { signRequest } from '../crypto/http-signature.js'
 import type { KeyPair } from '../crypto/keys.js'
 import { MandateError } from '../errors.js'
 import { timeoutOption } from '../internal/deadline.js'
@@ -46,7 +48,7 @@ export function createRemoteReplayCache(options: {
       { invocation: toText('invocation', invocation) },
       {
         fetch: doFetch,
-        key: options.key,
+        sign: (request) => signRequest(request, options.key),
         timeoutMs,
         code: 'ERR_REPLAY_UNAVAILABLE',
         what: 'replay service',

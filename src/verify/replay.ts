@@ -26,7 +26,7 @@ export interface ReplayCache {
  *
  * @example
  * ```ts
- * const verifier = createVerifier({ roots: [alice], audience: 'mail', replay: createMemoryReplayCache(), revocations })
+ * const verifier = createVerifier({ roots: [toDidKey(alice.publicKey)], audience: 'mail', replay: createMemoryReplayCache(), revocations })
  * ```
  */
 export function createMemoryReplayCache(): ReplayCache {

@@ -1,6 +1,7 @@
 /**
- * The strict CBOR profile: checklist rows C1–C11 of reliability-security.md §(a), plus the
- * encoder's output always passing the validator.
+ * The strict CBOR profile (spec §5.1): every construct it forbids is rejected with its code,
+ * and the encoder's output always passes the validator. Labels such as C1 in test names are rows of the project's security checklist, an external
+ * document not in this repository: informative (spec/mandate-v1.md §10.1).
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'

@@ -1,6 +1,9 @@
 /**
- * Checklist rows S4–S7 and S10 at the primitive level (S1–S3 are the vector files,
- * S6's differential half is differential.test.ts, S8/S9 are at token level).
+ * The signature profile (spec §4.1) and domain separation (§4.3) at the primitive level:
+ * non-reduced S, weak keys, wrong lengths, signatures across domains and parents. The public
+ * edge-case vectors are vectors.test.ts, the backends' agreement differential.test.ts, and
+ * the token-level checks test/verify/chain.test.ts. Labels such as S4 in test names are rows of the project's security checklist, an external
+ * document not in this repository: informative (spec/mandate-v1.md §10.1).
  */
 import { describe, expect, it } from 'vitest'
 import { availableBackends, getBackend } from '../../src/crypto/ed25519.js'

@@ -4,8 +4,8 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { join } from 'node:path'
+import { signRequest } from '../../src/crypto/http-signature.js'
 import type { KeyPair } from '../../src/crypto/keys.js'
-import { signRequest } from '../../src/internal/http-signature.js'
 import { BIN, scratch } from './cli.js'
 
 export interface RunningServer {

@@ -105,6 +105,19 @@ describe('a library-only install', () => {
     expect(out.stderr).toContain('npm install -g mandate-cli')
   })
 
+  it('a checkout that was not built says so, exit 3', () => {
+    const bare = mkdtempSync(join(tmpdir(), 'mandate-unbuilt-'))
+    try {
+      cpSync(join(root, 'bin'), join(bare, 'bin'), { recursive: true })
+      cpSync(join(root, 'package.json'), join(bare, 'package.json'))
+      const out = spawnSync(process.execPath, [join(bare, 'bin/mandate.js'), '--version'], { encoding: 'utf8', timeout: 30_000 })
+      expect(out.status).toBe(3)
+      expect(out.stderr).toBe('mandate: error: the command is not built yet.\nmandate: hint: run `npm run build` in this checkout\n')
+    } finally {
+      rmSync(bare, { recursive: true, force: true })
+    }
+  })
+
   it('mandate/service fails to load, naming the missing peer, instead of loading half a service', () => {
     const out = node(`import('mandate/service').then(() => console.log('loaded'), (e) => console.log(e.code, e.message))`)
     expect(out.stdout).toMatch(/^ERR_MODULE_NOT_FOUND Cannot find package '(hono|@hono\/node-server|pino|prom-client|better-sqlite3|pg)'/)

@@ -1,5 +1,5 @@
 /**
- * Checklist C14: 100,000 mutated tokens through the parsers. Every one is either parsed or
+ * 100,000 mutated tokens through the parsers. Every one is either parsed or
  * rejected with a MandateError: no other exception, no hang, no prototype pollution.
  * (Full verification of mutated tokens is in tokens.test.ts.)
  */
@@ -67,7 +67,7 @@ function apply(bytes: Uint8Array, m: Mutation): Uint8Array {
   }
 }
 
-describe('parser fuzzing (C14)', () => {
+describe('parser fuzzing', () => {
   for (const s of subjects) {
     it(`${s.name}: 25,000 mutations only ever yield typed errors`, () => {
       const codes = new Map<string, number>()

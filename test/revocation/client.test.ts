@@ -1,5 +1,5 @@
 /**
- * The feed-backed revocation view (checklist R6, R7): it applies only pages that verify under
+ * The feed-backed revocation view: it applies only pages that verify under
  * the pinned key, never goes backwards, rejects frozen feeds, persists before use, and lets
  * the verifier fail closed once it is stale.
  */
@@ -58,7 +58,7 @@ describe('feed revocation view', () => {
     expect(d.allowed ? 'allowed' : d.code).toBe('ERR_REVOKED')
   })
 
-  it('R6: a badly signed page is rejected and the newer state kept', async () => {
+  it('a badly signed page is rejected and the newer state kept', async () => {
     let bad = false
     const { fetcher } = fakeFeed((since) =>
       bad
@@ -73,7 +73,7 @@ describe('feed revocation view', () => {
     expect(view.entries(target)?.[0]?.kind).toBe('revoke')
   })
 
-  it('R6: a rolled-back page (lower head, older issue time) is rejected', async () => {
+  it('a rolled-back page (lower head, older issue time) is rejected', async () => {
     let rollback = false
     const { fetcher } = fakeFeed((since) =>
       rollback
@@ -88,13 +88,13 @@ describe('feed revocation view', () => {
     expect(view.freshAt()).toBe(T0)
   })
 
-  it('R6: a frozen page (past its next_update) is rejected', async () => {
+  it('a frozen page (past its next_update) is rejected', async () => {
     const { fetcher } = fakeFeed((since) => signed({ since, head: 0, issuedAt: T0 - 120 }))
     const view = viewOn(fetcher, () => T0)
     await expect(view.sync()).rejects.toMatchObject({ code: 'ERR_REVOCATION_LIST_INVALID' })
   })
 
-  it('R7: a view older than the bound makes the verifier deny everything; fail-open only by choice, with a warning', async () => {
+  it('a view older than the bound makes the verifier deny everything; fail-open only by choice, with a warning', async () => {
     let now = T0
     const { fetcher } = fakeFeed((since) => signed({ since, head: 0, issuedAt: T0 }))
     const view = viewOn(fetcher, () => now)

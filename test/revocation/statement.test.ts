@@ -21,7 +21,7 @@ describe('revocation statements', () => {
     expect(verifyRevocation(renounce).signerRole).toBe('holder (renouncing)')
   })
 
-  it('R4: a descendant cannot revoke an ancestor block; an outsider cannot revoke anything', () => {
+  it('a descendant cannot revoke an ancestor block; an outsider cannot revoke anything', () => {
     if (grandchild.proof.kind !== 'bearer') throw new Error('unreachable')
     const descendant = grandchild.proof.secret
     expect(thrownCode(() => createRevocation({ mandate: grandchild, block: 0, key: descendant }))).toBe('ERR_HOLDER_MISMATCH')
@@ -37,7 +37,7 @@ describe('revocation statements', () => {
     expect(thrownCode(() => verifyRevocation(forged))).toBe('ERR_HOLDER_MISMATCH')
   })
 
-  it('R3: a bad signature, or a signature over another target, is rejected', () => {
+  it('a bad signature, or a signature over another target, is rejected', () => {
     const stmt = createRevocation({ mandate: rootGrant(), key: alice, now: T0 })
     // one byte string, signature ‖ payload: flip a bit of the signature (its byte 61)
     const bytes = new Uint8Array(stmt.bytes)

@@ -105,6 +105,25 @@ describe('signed, retried consumes', () => {
     expect(refusedOnce.sent.length).toBe(1)
   })
 
+  it('a refusal is reported as a configuration mistake, not an outage: denied, with a hint that says what to fix', async () => {
+    const refusal = (status: number, code: string) => () =>
+      new Response(JSON.stringify({ error: { code, message: 'refused' } }), { status, headers: { 'content-type': 'application/json' } })
+    for (const [status, code, hint] of [
+      [403, 'ERR_AUDIENCE', /registered this verifier's key under another name/],
+      [401, 'ERR_AUTH_INVALID', /is its key registered there/],
+      [403, 'ERR_NOT_AUTHORIZED', /retrying will not help/],
+    ] as const) {
+      const { fetcher, sent } = scripted([refusal(status, code)])
+      const d = await verifierFor({ usage: createRemoteUsageStore({ url: 'http://svc', key: verifierKey, fetch: fetcher }) }).authorize({
+        mandate: limited,
+        request: { action: 'x' },
+      })
+      expect(codeOf(d)).toBe('ERR_COUNTER_UNAVAILABLE')
+      expect(d.allowed ? '' : d.hint).toMatch(hint)
+      expect(sent.length).toBe(1)
+    }
+  })
+
   it('a client without a key is a programming error', () => {
     expect(() => createRemoteUsageStore({ url: 'http://svc' } as never)).toThrow(TypeError)
     expect(() => createRemoteReplayCache({ url: 'http://svc' } as never)).toThrow(TypeError)

@@ -1,11 +1,12 @@
 /**
- * Checklist R2: kill -9 the service while 16 writers post revocations, restart it on the same
+ * kill -9 the service while 16 writers post revocations, restart it on the same
  * database, and check that every acknowledged revocation is there with its sequence number,
  * that sequence numbers stay strictly increasing, and that re-posting is idempotent.
  * (kill -9 cannot tell synchronous=FULL from NORMAL; the suite asserts the settings too.)
  */
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { signRequest } from '../../src/crypto/http-signature.js'
 import {
   attenuate,
   createRevocation,
@@ -17,7 +18,6 @@ import {
   toDidKey,
   verifyFeedPage,
 } from '../../src/index.js'
-import { signRequest } from '../../src/internal/http-signature.js'
 import { scratch } from '../helpers/cli.js'
 import { postgresBin, useCluster } from '../helpers/postgres.js'
 import { type RunningServer, startServer } from '../helpers/service.js'
@@ -107,7 +107,7 @@ function crashSuite(name: string, db: () => string | undefined) {
 }
 
 function consumeCrashSuite(name: string, db: () => string | undefined) {
-  it(`${name}: kill -9 during a consume storm never overspends, and every acknowledged grant is kept (R11)`, async () => {
+  it(`${name}: kill -9 during a consume storm never overspends, and every acknowledged grant is kept`, async () => {
     const dir = scratch()
     const database = db() ?? join(dir, 'consume.db')
     const N = 60
@@ -165,12 +165,12 @@ function consumeCrashSuite(name: string, db: () => string | undefined) {
   }, 120_000)
 }
 
-describe('crash safety (R2)', () => {
+describe('crash safety', () => {
   crashSuite('SQLite', () => undefined)
   consumeCrashSuite('SQLite', () => undefined)
 })
 
-describe.skipIf(postgresBin() === undefined)('crash safety (R2), PostgreSQL', () => {
+describe.skipIf(postgresBin() === undefined)('crash safety, PostgreSQL', () => {
   const url = useCluster()
   crashSuite('PostgreSQL', url)
   consumeCrashSuite('PostgreSQL', url)

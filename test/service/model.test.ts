@@ -1,7 +1,7 @@
 /**
  * Model-based tests of the store.
  *
- * The feed (research P2): random interleavings of concurrent appends, retries, compactions
+ * The feed: random interleavings of concurrent appends, retries, compactions
  * and delta reads against a simple model. A reader that follows `since` never sees a gap, a
  * reorder or a duplicate, and retries never add.
  *

@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import Ajv2020 from 'ajv/dist/2020.js'
 import type { Hono } from 'hono'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { acceptSignature, signRequest } from '../../src/crypto/http-signature.js'
 import {
   type AttenuateOptions,
   approve,
@@ -27,7 +28,6 @@ import {
   type UnverifiedMandate,
   type UnverifiedRevocation,
 } from '../../src/index.js'
-import { acceptSignature, signRequest } from '../../src/internal/http-signature.js'
 import { createApp } from '../../src/service/app.js'
 import { ANSWER_CODES, OPENAPI, SERVICE_ERROR_CODES } from '../../src/service/openapi.js'
 import { openSqliteStore } from '../../src/service/sqlite-store.js'
@@ -361,7 +361,7 @@ describe('the document', () => {
     for (const { f, code } of thrown) expect(ANSWER_CODES, `${f}: ${code}`).toContain(code)
     // Any ERR_ literal in the service sources (e.g. `c.json({ error: { code: 'ERR_…' } })`), and the
     // signature module's codes, too.
-    const signature = readFileSync(join(import.meta.dirname, '../../src/internal/http-signature.ts'), 'utf8')
+    const signature = readFileSync(join(import.meta.dirname, '../../src/crypto/http-signature.ts'), 'utf8')
     const literals = [...sources, { f: 'http-signature.ts', text: signature }].flatMap(({ f, text }) =>
       [...text.matchAll(/'(ERR_[A-Z0-9_]+)'/g)].map((m) => ({ f, code: m[1] })),
     )

@@ -4,7 +4,7 @@
  * storage fails.
  */
 import { execFileSync } from 'node:child_process'
-import { chmodSync } from 'node:fs'
+import { chmodSync, statSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -70,7 +70,7 @@ INSERT INTO approval_approvers VALUES ('old', 'did:a');
 
 function storeSuite(name: string, fresh: () => Promise<Fresh>): void {
   describe(`${name} store`, () => {
-    it('R12: exact sliding window on the service clock — N at 12:59:59, N more at 13:00:00 are refused', async () => {
+    it('exact sliding window on the service clock — N at 12:59:59, N more at 13:00:00 are refused', async () => {
       const store = await (await fresh()).open()
       const c = counter(2, 3600)
       const t = 1_790_000_000
@@ -437,6 +437,24 @@ storeSuite('SQLite', async () => {
   }
 })
 
+describe('SQLite store: file modes', () => {
+  it('creates the database, and SQLite its write-ahead log, readable by the owner only, wherever --db points', async () => {
+    const dir = scratch()
+    const path = join(dir, 'nested', 'inbox.db')
+    const old = process.umask(0o022) // a usual umask would leave a new file 0644
+    try {
+      const store = openSqliteStore(path)
+      await store.consume(ask('k', [counter(5)]), 1)
+      expect(statSync(path).mode & 0o777).toBe(0o600)
+      expect(statSync(`${path}-wal`).mode & 0o777).toBe(0o600)
+      expect(statSync(join(dir, 'nested')).mode & 0o777).toBe(0o700)
+      await store.close()
+    } finally {
+      process.umask(old)
+    }
+  })
+})
+
 describe('SQLite store: readiness probe', () => {
   it('fails within ~1 s while another connection holds the write lock, and recovers after', async () => {
     const path = join(scratch(), 'store.db')
@@ -651,7 +669,7 @@ describe('storage failures', () => {
     await store.close()
   })
 
-  it('P10: when storage fails, writes answer 503 and acknowledge nothing; readiness says so', async () => {
+  it('when storage fails, writes answer 503 and acknowledge nothing; readiness says so', async () => {
     const failing = new Proxy({} as Store, {
       get: (_t, name) => (name === 'close' ? async () => {} : async () => Promise.reject(new Error('disk I/O error'))),
     })

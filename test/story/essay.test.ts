@@ -1,5 +1,5 @@
 /**
- * The essay's story (shared/essay-agent-delegation.txt), end to end through the public API.
+ * The delegation story that motivates the project, end to end through the public API.
  * Alice grants her assistant email:read, email:draft (with her approval), slack:read and
  * calendar:* for 8 hours, and email:send never. The assistant, bound to its own key, hands
  * a sub-agent slack:read only, 3 uses, as a bearer mandate.

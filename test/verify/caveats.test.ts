@@ -1,6 +1,7 @@
 /**
- * Every caveat of spec §6, with its exact denial codes (checklist K6, K11, K12), plus
- * revocation views, usage stores and the verifier's promise never to throw.
+ * Every caveat of spec §6, with its exact denial codes, plus revocation views, usage stores
+ * and the verifier's promise never to throw. Labels such as K6 in test names are rows of the project's security checklist, an external
+ * document not in this repository: informative (spec/mandate-v1.md §10.1).
  */
 import { describe, expect, it } from 'vitest'
 import { matchAction, patternCovers } from '../../src/caveats/action.js'
@@ -329,7 +330,7 @@ describe('usage (uses caveat)', () => {
     expect([d.block, d.caveat]).toEqual([1, 'uses'])
   })
 
-  it('R10: appending a fresh block does not reset the budget', async () => {
+  it('appending a fresh block does not reset the budget', async () => {
     const m = bearerChild([{ type: 'uses', max: 2 }])
     const v = verifierFor()
     expect(codeOf(await v.authorize({ mandate: m, request: { action: 'x' } }))).toBe('allowed')
@@ -338,7 +339,7 @@ describe('usage (uses caveat)', () => {
     expect(codeOf(await v.authorize({ mandate: fresh, request: { action: 'x' } }))).toBe('ERR_USAGE_EXHAUSTED')
   })
 
-  it('R12: exact sliding window (N at 12:59:59, N more at 13:00:00 are refused)', async () => {
+  it('exact sliding window (N at 12:59:59, N more at 13:00:00 are refused)', async () => {
     const m = bearerChild([{ type: 'uses', max: 2, per: 3600 }])
     const v = verifierFor()
     v.at(T0 + 3599)
@@ -371,7 +372,7 @@ describe('usage (uses caveat)', () => {
     expect(codeOf(await v.authorize({ mandate: m, request: { action: 'x', args: {} }, requestId: 'k' }))).toBe('allowed')
   })
 
-  it('R8: an unreachable counter denies (ERR_COUNTER_UNAVAILABLE) and a failed consume frees the replay claim', async () => {
+  it('an unreachable counter denies (ERR_COUNTER_UNAVAILABLE) and a failed consume frees the replay claim', async () => {
     let up = false
     const memory = createMemoryUsageStore()
     const usage = {
@@ -403,7 +404,7 @@ describe('usage (uses caveat)', () => {
 })
 
 describe('revocation view', () => {
-  it('R1: revoking block i denies it and every descendant; siblings and ancestors keep working', async () => {
+  it('revoking block i denies it and every descendant; siblings and ancestors keep working', async () => {
     const revocations = createMemoryRevocationView()
     const parent = bearerChild([])
     const a = attenuate(parent, { now: T0, random: seededRandom('ra') })
@@ -428,7 +429,7 @@ describe('revocation view', () => {
     expect(codeOf(await v.authorize({ mandate: m, request: { action: 'slack:read' } }))).toBe('allowed')
   })
 
-  it('R7: a stale view denies everything (ERR_REVOCATION_STALE); a failing view too', async () => {
+  it('a stale view denies everything (ERR_REVOCATION_STALE); a failing view too', async () => {
     let fresh = T0
     const revocations: RevocationView = { freshAt: () => fresh, entries: () => undefined }
     const v = verifierFor({ revocations, revocationMaxAge: 30 })

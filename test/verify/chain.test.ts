@@ -1,5 +1,7 @@
 /**
- * Chain, time and presentation: checklist rows K1–K13, S4, S8, S9, C11–C13 at token level.
+ * Chain, time and presentation at token level: links, holders and proofs, signatures, limits
+ * and the clock (spec §4, §5, §7). Labels such as K1 in test names are rows of the project's security checklist, an external
+ * document not in this repository: informative (spec/mandate-v1.md §10.1).
  */
 import { describe, expect, it } from 'vitest'
 import type { Caveat } from '../../src/caveats/types.js'
@@ -21,8 +23,8 @@ import {
   type VerifierOptions,
 } from '../../src/index.js'
 import { concatBytes } from '../../src/internal/bytes.js'
+import { checkPresentation } from '../../src/token/integrity.js'
 import { blockSigningInput, signingInput } from '../../src/token/signing.js'
-import { checkPresentation } from '../../src/verify/integrity.js'
 import {
   alice,
   aliceDid,

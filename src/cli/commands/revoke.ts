@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander'
 import { toDidKey } from '../../crypto/keys.js'
-import { createRevocation, formatRevocation, type RevocationKind } from '../../revocation/statement.js'
+import { createRevocation, formatRevocation, type RevocationKind } from '../../token/revocation.js'
 import { caveatHint } from '../caveat-flags.js'
 import { type Context, emit, serviceOf } from '../context.js'
 import { CliError, fromFlags, usage } from '../errors.js'

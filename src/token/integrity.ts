@@ -10,14 +10,14 @@
 import type { Ed25519Backend } from '../crypto/backend.js'
 import { getBackend, verifyOrThrow } from '../crypto/ed25519.js'
 import { OUTCOME_CODES } from '../crypto/profile.js'
+import type { SignatureCache } from '../crypto/signature-cache.js'
 import { fail } from '../errors.js'
 import { equalBytes } from '../internal/bytes.js'
-import type { UnverifiedBlock } from '../token/block.js'
-import { parseInvocation, type UnverifiedInvocation } from '../token/invocation.js'
-import { parseMandate, type UnverifiedMandate } from '../token/mandate.js'
-import { blockSigningInput, signingInput } from '../token/signing.js'
-import { kindOf } from '../token/text.js'
-import type { SignatureCache } from './signature-cache.js'
+import type { UnverifiedBlock } from './block.js'
+import { parseInvocation, type UnverifiedInvocation } from './invocation.js'
+import { parseMandate, type UnverifiedMandate } from './mandate.js'
+import { blockSigningInput, signingInput } from './signing.js'
+import { kindOf } from './text.js'
 
 /** A presentation whose chain and holder proof check out. */
 export interface IntactPresentation {

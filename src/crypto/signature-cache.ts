@@ -4,8 +4,9 @@
  *
  * @module
  */
-import { sha256 } from '../crypto/hash.js'
+
 import { concatBytes, toHex } from '../internal/bytes.js'
+import { sha256 } from './hash.js'
 
 /** A bounded set of verified signatures (oldest evicted first). Size 0 turns it off. */
 export class SignatureCache {

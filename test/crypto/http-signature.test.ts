@@ -10,8 +10,6 @@ import { httpbis } from 'http-message-signatures'
 import { type BareItem, type InnerList, type Item, parseDictionary, serializeDictionary } from 'structured-headers'
 import { describe, expect, it } from 'vitest'
 import { availableBackends, getBackend, setDefaultBackend } from '../../src/crypto/ed25519.js'
-import { type KeyPair, keyPairFromSecret, parsePublicKey, toDidKey } from '../../src/crypto/keys.js'
-import { toHex, utf8 } from '../../src/internal/bytes.js'
 import {
   acceptSignature,
   contentDigest,
@@ -22,7 +20,9 @@ import {
   signatureBase,
   signRequest,
   verifyRequestSignature,
-} from '../../src/internal/http-signature.js'
+} from '../../src/crypto/http-signature.js'
+import { type KeyPair, keyPairFromSecret, parsePublicKey, toDidKey } from '../../src/crypto/keys.js'
+import { toHex, utf8 } from '../../src/internal/bytes.js'
 import { hex, keyFor, T0 } from '../helpers/fixtures.js'
 
 const alice = keyFor('http-signature alice')

@@ -24,12 +24,12 @@ import { toDidKey } from '../crypto/keys.js'
 import { fail } from '../errors.js'
 import { equalBytes, toHex, utf8 } from '../internal/bytes.js'
 import { systemClock } from '../internal/clock.js'
-import { joinSigned, type UnverifiedBlock } from '../token/block.js'
-import { decodeChain, encodeChain, FORMAT_VERSION, type KeyInput, toKeyPair, type UnverifiedMandate } from '../token/mandate.js'
-import { decodeEnvelope } from '../token/signed.js'
-import { signingInput } from '../token/signing.js'
-import { toText } from '../token/text.js'
-import { checkChain } from '../verify/integrity.js'
+import { joinSigned, type UnverifiedBlock } from './block.js'
+import { checkChain } from './integrity.js'
+import { decodeChain, encodeChain, FORMAT_VERSION, type KeyInput, toKeyPair, type UnverifiedMandate } from './mandate.js'
+import { decodeEnvelope } from './signed.js'
+import { signingInput } from './signing.js'
+import { toText } from './text.js'
 
 /** What a statement does. */
 export type RevocationKind = 'revoke' | 'suspend' | 'resume'
@@ -205,7 +205,8 @@ export function verifyRevocation(statement: UnverifiedRevocation, backend: Ed255
  *
  * @example
  * ```ts
- * authorityLevel(stmt.chain, alice.publicKey) // -1
+ * const statement = parseRevocation(text)
+ * authorityLevel(statement.chain, alice.publicKey) // -1 if alice is the principal, undefined if she has no authority
  * ```
  */
 export function authorityLevel(prefix: readonly UnverifiedBlock[], key: Uint8Array): number | undefined {

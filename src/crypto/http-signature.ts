@@ -42,10 +42,10 @@ import {
   serializeInnerList,
   serializeItem,
 } from 'structured-headers'
-import { getBackend } from '../crypto/ed25519.js'
-import { randomBytes, sha256 } from '../crypto/hash.js'
-import { type KeyPair, parsePublicKey, toDidKey } from '../crypto/keys.js'
-import { abytes, equalBytes, utf8 } from './bytes.js'
+import { abytes, equalBytes, utf8 } from '../internal/bytes.js'
+import { getBackend } from './ed25519.js'
+import { randomBytes, sha256 } from './hash.js'
+import { type KeyPair, parsePublicKey, toDidKey } from './keys.js'
 
 /**
  * The label of the one signature this profile considers, in `Signature-Input` and `Signature`.

@@ -1,0 +1,161 @@
+/**
+ * The verifier's settings (spec §7, §9): the options of `createVerifier` checked once, at
+ * creation, into the {@link Settings} every phase reads. A bad option throws here (a
+ * `TypeError` or `RangeError`), so that `authorize()` never meets one.
+ *
+ * @module
+ */
+import type { BackendName, Ed25519Backend } from '../crypto/backend.js'
+import { getBackend } from '../crypto/ed25519.js'
+import { parsePublicKey } from '../crypto/keys.js'
+import { SignatureCache } from '../crypto/signature-cache.js'
+import { toHex } from '../internal/bytes.js'
+import { type Clock, systemClock } from '../internal/clock.js'
+import type { RevocationView } from '../revocation/view.js'
+import { DEFAULT_MAX_LIFETIME } from '../token/mandate.js'
+import { createMemoryUsageStore } from '../usage/memory.js'
+import type { UsageStore } from '../usage/store.js'
+import type { ExtensionChecker } from './evaluate.js'
+import { createMemoryReplayCache, type ReplayCache } from './replay.js'
+
+/** A trusted root: a principal's public key, with an optional name for the chain. */
+export interface Root {
+  readonly key: string | Uint8Array
+  readonly name?: string
+}
+
+/** Options of {@link createVerifier}. */
+export interface VerifierOptions {
+  /** Principals whose root blocks are trusted. Trust comes only from here. */
+  readonly roots: readonly (string | Uint8Array | Root)[]
+  /** This service's name; invocations and audience caveats must name it. */
+  readonly audience: string
+  /**
+   * Unix-seconds clock (default: the system clock). One that throws or returns anything but a
+   * whole number ≥ 0 denies every request with `ERR_CLOCK_UNAVAILABLE`.
+   */
+  readonly clock?: Clock
+  /** Allowed clock skew in seconds, 0–300 (default 60). */
+  readonly skew?: number
+  /** Usage counters (default: in-memory, one process). */
+  readonly usage?: UsageStore
+  /**
+   * Revocations and suspensions (spec §7 step 8, §9): required. Give a view (the service's
+   * feed, `createFeedRevocationView`, or `createMemoryRevocationView` for one process), or
+   * `'none'` to opt out explicitly: such a verifier does not check revocations or suspensions
+   * at all, and every decision's audit record says so (`revocations: 'none'`).
+   */
+  readonly revocations: RevocationView | 'none'
+  /** Deny when the revocation view is older than this, in seconds (default 30). */
+  readonly revocationMaxAge?: number
+  /** Seen invocations (default: in-memory). */
+  readonly replay?: ReplayCache
+  /** Time limits; every field is optional. */
+  readonly limits?: VerifierLimits
+  /** Checkers for extension caveats, by type number (≥ 65536). */
+  readonly extensions?: Readonly<Record<number, ExtensionChecker>>
+  readonly backend?: BackendName
+  /** Verified-signature cache entries (default 4096; 0 turns it off). */
+  readonly cacheSize?: number
+}
+
+/** Time limits a verifier enforces. */
+export interface VerifierLimits {
+  /** Longest accepted root lifetime in seconds (default 90 days). */
+  readonly maxLifetime?: number
+  /** How old an invocation may be, in seconds (default 300). */
+  readonly invocationMaxAge?: number
+}
+
+/** A root as the verifier keeps it: the key's bytes, and its name for the chain. */
+export interface TrustedRoot {
+  readonly key: Uint8Array
+  readonly name: string | undefined
+}
+
+/** What every phase reads: the options, checked, with their defaults filled in. */
+export interface Settings {
+  readonly roots: ReadonlyMap<string, TrustedRoot>
+  readonly audience: string
+  readonly clock: Clock
+  readonly skew: number
+  readonly usage: UsageStore
+  readonly revocations: RevocationView | 'none'
+  readonly revocationMaxAge: number
+  readonly replay: ReplayCache
+  readonly maxLifetime: number
+  readonly invocationMaxAge: number
+  readonly extensions: ReadonlyMap<number, ExtensionChecker>
+  readonly backend: Ed25519Backend
+  readonly cache: SignatureCache
+}
+
+/**
+ * Check the options of `createVerifier` and fill in the defaults. Throws a `TypeError` or
+ * `RangeError` naming the option at fault.
+ *
+ * @example
+ * ```ts
+ * const settings = readOptions({ roots: [toDidKey(alice.publicKey)], audience: 'mail', revocations: 'none' })
+ * settings.skew // 60
+ * ```
+ */
+export function readOptions(options: VerifierOptions): Settings {
+  if (!options || typeof options !== 'object') throw new TypeError('"options" expected an object')
+  if (typeof options.audience !== 'string' || options.audience.length === 0) throw new TypeError('"audience" expected a non-empty string')
+  if (!Array.isArray(options.roots) || options.roots.length === 0)
+    throw new TypeError('"roots" expected at least one trusted principal key')
+  const roots = new Map<string, TrustedRoot>()
+  for (const r of options.roots) {
+    const entry = typeof r === 'string' || r instanceof Uint8Array ? { key: r } : r
+    const key = typeof entry.key === 'string' ? parsePublicKey(entry.key) : parsePublicKey(toHex(entry.key))
+    roots.set(toHex(key), { key, name: 'name' in entry ? entry.name : undefined })
+  }
+  const skew = seconds(options.skew ?? 60, 0, 300, 'skew')
+  const maxLifetime = seconds(options.limits?.maxLifetime ?? DEFAULT_MAX_LIFETIME, 1, 10 * 365 * 86400, 'limits.maxLifetime')
+  const invocationMaxAge = seconds(options.limits?.invocationMaxAge ?? 300, 1, 86400, 'limits.invocationMaxAge')
+  const revocationMaxAge = seconds(options.revocationMaxAge ?? 30, 1, 86400, 'revocationMaxAge')
+  injected(options.clock, 'clock', [])
+  injected(options.usage, 'usage', ['consume'])
+  if (options.revocations === undefined) {
+    throw new TypeError(
+      `"revocations" expected a revocation view, or 'none' for a verifier that does not check revocations (an explicit opt-out)`,
+    )
+  }
+  if (options.revocations !== 'none') injected(options.revocations, 'revocations', ['freshAt', 'entries'])
+  injected(options.replay, 'replay', ['has', 'claim', 'release'])
+  for (const [code, checker] of Object.entries(options.extensions ?? {})) injected(checker, `extensions[${code}]`, [])
+  return {
+    roots,
+    audience: options.audience,
+    clock: options.clock ?? systemClock,
+    skew,
+    usage: options.usage ?? createMemoryUsageStore(),
+    revocations: options.revocations,
+    revocationMaxAge,
+    replay: options.replay ?? createMemoryReplayCache(),
+    maxLifetime,
+    invocationMaxAge,
+    extensions: new Map(Object.entries(options.extensions ?? {}).map(([k, v]) => [Number(k), v])),
+    backend: getBackend(options.backend),
+    cache: new SignatureCache(options.cacheSize ?? 4096),
+  }
+}
+
+/** An injected dependency must at least have the shape it promises (`[]`: a function). */
+function injected(value: unknown, title: string, methods: readonly string[]): void {
+  if (value === undefined) return
+  if (methods.length === 0) {
+    if (typeof value !== 'function') throw new TypeError(`"${title}" expected a function, got ${typeof value}`)
+    return
+  }
+  const ok = (typeof value === 'object' || typeof value === 'function') && value !== null
+  if (!ok || methods.some((m) => typeof (value as Record<string, unknown>)[m] !== 'function'))
+    throw new TypeError(`"${title}" expected an object with ${methods.map((m) => `${m}()`).join(', ')}`)
+}
+
+function seconds(value: unknown, min: number, max: number, title: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`"${title}" expected whole seconds, got ${typeof value}`)
+  if (value < min || value > max) throw new RangeError(`"${title}" expected ${min}..${max}, got ${value}`)
+  return value
+}

@@ -1,0 +1,125 @@
+/**
+ * Step 11 of spec §7: the replay claim of the invocation id, then usage: one atomic,
+ * idempotent consume of every counter, keyed by the invocation id (or the caller's request
+ * id). It comes last, so that a denied request consumes nothing; a request denied after its
+ * claim releases it.
+ *
+ * @module
+ */
+import { randomBytes } from '../crypto/hash.js'
+import { fail } from '../errors.js'
+import { toHex } from '../internal/bytes.js'
+import { iso } from '../internal/clock.js'
+import type { UnverifiedInvocation } from '../token/invocation.js'
+import type { ConsumeResult } from '../usage/store.js'
+import type { DecidedRequest } from './decision.js'
+import type { EvaluationResult } from './evaluate.js'
+import type { Settings } from './options.js'
+import { bareRequestId } from './request-id.js'
+import { dependency, isBoolean, isCount, REPLAY_STORE, USAGE_STORE } from './stores.js'
+
+/**
+ * Claim the invocation's id in the replay store (atomic): the invocation claimed, or
+ * undefined for a bare mandate. Throws `ERR_REPLAY` when another request won the claim.
+ *
+ * @example
+ * ```ts
+ * const claimed = await claimReplay(settings, now, invocation)
+ * ```
+ */
+export async function claimReplay(
+  settings: Settings,
+  now: number,
+  invocation: UnverifiedInvocation | undefined,
+): Promise<UnverifiedInvocation | undefined> {
+  if (!invocation) return undefined
+  const until = invocation.issuedAt + settings.invocationMaxAge + settings.skew + 1
+  // A claim that answers anything but true or false is not known to be ours: deny, and do
+  // not release it (it may be another verifier's).
+  const won = await dependency(() => settings.replay.claim(invocation.idHex, until, now, invocation.bytes), isBoolean, REPLAY_STORE)
+  if (!won) fail('ERR_REPLAY', 'this invocation was already used', { hint: 'sign a new invocation for each request' })
+  return invocation
+}
+
+/**
+ * Give back a claim for a request denied after it (best effort).
+ *
+ * @example
+ * ```ts
+ * await releaseClaim(settings, claimed)
+ * ```
+ */
+export async function releaseClaim(settings: Settings, claimed: UnverifiedInvocation): Promise<void> {
+  try {
+    await settings.replay.release(claimed.idHex, claimed.bytes)
+  } catch {
+    // The claim then simply expires; the request is denied either way.
+  }
+}
+
+/**
+ * Consume one use of every counter the caveats collected; what remains of each. Throws
+ * `ERR_USAGE_EXHAUSTED`, or `ERR_COUNTER_UNAVAILABLE` when the store fails.
+ *
+ * @example
+ * ```ts
+ * const usage = await consumeUsage(settings, now, evaluation, undefined, request, invocation, bytes)
+ * ```
+ */
+export async function consumeUsage(
+  settings: Settings,
+  now: number,
+  evaluation: EvaluationResult,
+  requestId: string | undefined,
+  request: DecidedRequest,
+  invocation: UnverifiedInvocation | undefined,
+  presentation: Uint8Array,
+): Promise<{ key: string; remaining: number }[]> {
+  if (evaluation.counters.length === 0) return []
+  const id = invocation?.idHex ?? bareRequestId(requestId ?? toHex(randomBytes(16)), request)
+  const result = await dependency(
+    () => settings.usage.consume({ requestId: id, counters: evaluation.counters, now, presentation }),
+    isConsumeResult,
+    USAGE_STORE,
+  )
+  if (!result.granted) {
+    const c = evaluation.counters.find((x) => x.key === result.exhausted)
+    const at = c ? { block: c.block, caveat: 'uses', caveatIndex: c.caveatIndex } : {}
+    const when = typeof result.resetAt === 'number' ? `; next use allowed at ${iso(result.resetAt)}` : '; the quota does not reset'
+    fail('ERR_USAGE_EXHAUSTED', `usage limit of ${c?.max ?? '?'}${c?.per ? ` per ${c.per}s` : ''} reached`, {
+      ...at,
+      hint: `quota spent${when}`,
+      details: {
+        key: result.exhausted,
+        ...(typeof result.resetAt === 'number' ? { resetAt: result.resetAt } : {}),
+        ...(c ? { max: c.max } : {}),
+        ...(c?.per ? { per: c.per } : {}),
+      },
+    })
+  }
+  return result.remaining.map(({ key, remaining }) => ({ key, remaining }))
+}
+
+/** A well-formed {@link ConsumeResult}: `granted` exactly true or false, and the fields that go with it. */
+export function isConsumeResult(v: unknown): v is ConsumeResult {
+  if (v === null || typeof v !== 'object') return false
+  const r = v as Record<string, unknown>
+  if (r['granted'] === true) {
+    const remaining = r['remaining']
+    return (
+      Array.isArray(remaining) &&
+      remaining.every(
+        (x: unknown) =>
+          x !== null &&
+          typeof x === 'object' &&
+          typeof (x as Record<string, unknown>)['key'] === 'string' &&
+          isCount((x as Record<string, unknown>)['remaining']),
+      )
+    )
+  }
+  if (r['granted'] === false) {
+    const resetAt = r['resetAt']
+    return typeof r['exhausted'] === 'string' && (resetAt === undefined || resetAt === null || isCount(resetAt))
+  }
+  return false
+}

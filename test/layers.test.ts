@@ -1,0 +1,124 @@
+/**
+ * The layers only point down (README "Architecture"):
+ *
+ *     errors.ts, internal/  →  cbor  →  crypto  →  caveats  →  token  →  usage, revocation
+ *       →  verify  →  service  →  cli  →  the entry files (src/*.ts)
+ *
+ * A file may import from its own folder and from any layer below its own, never from a
+ * layer above nor from a sibling folder of the same layer (usage and revocation stay
+ * independent). errors.ts and internal/ are the shared helpers at the bottom: they import
+ * only each other. Every `import … from`, `export … from`, `import '…'` and `import('…')`
+ * with a relative specifier is checked; packages are not layers.
+ */
+import { readdirSync, readFileSync } from 'node:fs'
+import { dirname, join, relative, resolve } from 'node:path'
+import { describe, expect, it } from 'vitest'
+
+const SRC = resolve(import.meta.dirname, '../src')
+
+/** Each layer's folders, bottom first. `.` is a file directly in src/. */
+const ORDER: readonly (readonly string[])[] = [
+  ['errors.ts', 'internal'],
+  ['cbor'],
+  ['crypto'],
+  ['caveats'],
+  ['token'],
+  ['usage', 'revocation'],
+  ['verify'],
+  ['service', 'http', 'mcp'],
+  ['cli'],
+  ['.'],
+]
+
+/** The unit of a path inside src/: its top folder, or `errors.ts`, or `.` for another top-level file. */
+function unitOf(path: string): string {
+  const [head, ...rest] = relative(SRC, path).split(/[\\/]/)
+  if (rest.length > 0) return head as string
+  return head === 'errors.ts' ? 'errors.ts' : '.'
+}
+
+function rankOf(unit: string): number {
+  return ORDER.findIndex((layer) => layer.includes(unit))
+}
+
+/** The relative specifiers a source text imports or re-exports, comments left out. */
+function specifiers(text: string): string[] {
+  const code = text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '')
+  const found = [
+    ...code.matchAll(/^\s*(?:import|export)\s[^'";]*?\sfrom\s*['"]([^'"]+)['"]/gm),
+    ...code.matchAll(/^\s*import\s*['"]([^'"]+)['"]/gm),
+    ...code.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g),
+  ].map((m) => m[1] as string)
+  return found.filter((s) => s.startsWith('.'))
+}
+
+/** Why `file` may not import `specifier`, or undefined when it may. */
+function violation(file: string, specifier: string): string | undefined {
+  const target = resolve(dirname(file), specifier).replace(/\.js$/, '.ts')
+  if (!target.startsWith(SRC)) return `${specifier} leaves src/`
+  const from = unitOf(file)
+  const to = unitOf(target)
+  const a = rankOf(from)
+  const b = rankOf(to)
+  if (a < 0) return `${from}/ is in no layer: add it to the order (README "Architecture", test/layers.test.ts)`
+  if (b < 0) return `${to}/ is in no layer: add it to the order (README "Architecture", test/layers.test.ts)`
+  if (from === to || b < a || (a === 0 && b === 0)) return undefined
+  return b > a ? `${from} imports ${to}, a layer above it` : `${from} imports ${to}, a sibling of the same layer`
+}
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const path = join(dir, e.name)
+    if (e.isDirectory()) return sources(path)
+    return e.name.endsWith('.ts') ? [path] : []
+  })
+}
+
+describe('layers', () => {
+  it('no import in src/ points up the order', () => {
+    const found = sources(SRC).flatMap((file) =>
+      specifiers(readFileSync(file, 'utf8')).flatMap((s) => {
+        const why = violation(file, s)
+        return why === undefined ? [] : [`src/${relative(SRC, file)}: import '${s}' (${why})`]
+      }),
+    )
+    expect(found).toEqual([])
+  })
+
+  it('every folder of src/ has its place in the order', () => {
+    const units = new Set(sources(SRC).map(unitOf))
+    expect([...units].filter((u) => rankOf(u) < 0)).toEqual([])
+  })
+
+  it('reads every form of import, and none in comments', () => {
+    const text = [
+      "import { a } from '../token/a.js'",
+      "import type {\n  B,\n  C,\n} from '../verify/b.js'",
+      "export { d } from './d.js'",
+      "export * from '../cbor/e.js'",
+      "import './use-node.js'",
+      "const f = await import('../service/f.js')",
+      "import { g } from 'hono'",
+      '/**\n * @example\n * ```ts\n * import { h } from "../cli/h.js"\n * ```\n */',
+      "// import { i } from '../cli/i.js'",
+    ].join('\n')
+    expect(specifiers(text).sort()).toEqual(
+      ['../token/a.js', '../verify/b.js', './d.js', '../cbor/e.js', './use-node.js', '../service/f.js'].sort(),
+    )
+  })
+
+  it('catches an import pointing up, and one sideways', () => {
+    const at = (path: string) => join(SRC, path)
+    expect(violation(at('token/inspect.ts'), '../revocation/statement.js')).toMatch(/token imports revocation, a layer above/)
+    expect(violation(at('usage/remote.ts'), '../verify/integrity.js')).toMatch(/usage imports verify, a layer above/)
+    expect(violation(at('service/server.ts'), '../cli/io.js')).toMatch(/service imports cli, a layer above/)
+    expect(violation(at('internal/http.ts'), '../crypto/keys.js')).toMatch(/internal imports crypto, a layer above/)
+    expect(violation(at('errors.ts'), './token/text.js')).toMatch(/errors.ts imports token, a layer above/)
+    expect(violation(at('usage/remote.ts'), '../revocation/view.js')).toMatch(/sibling/)
+    expect(violation(at('verify/verifier.ts'), '../token/integrity.js')).toBeUndefined()
+    expect(violation(at('crypto/backend-node.ts'), './backend-noble.js')).toBeUndefined()
+    expect(violation(at('internal/http.ts'), '../errors.js')).toBeUndefined()
+    expect(violation(at('service.ts'), './service/app.js')).toBeUndefined()
+    expect(violation(at('cli/commands/serve.ts'), '../../service/server.js')).toBeUndefined()
+  })
+})
