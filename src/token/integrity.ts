@@ -36,7 +36,12 @@ export interface IntactPresentation {
  * checkChain(parseMandate(text).blocks) // throws an ERR_SIG_* or ERR_KEY_WEAK code
  * ```
  */
-export function checkChain(chain: readonly UnverifiedBlock[], backend: Ed25519Backend = getBackend(), cache?: SignatureCache): void {
+export function checkChain(chain: readonly UnverifiedBlock[], backend: Ed25519Backend = getBackend()): void {
+  checkChainCached(chain, backend, undefined)
+}
+
+/** {@link checkChain}, skipping signatures `cache` has seen verified (the verifier's hot path). */
+export function checkChainCached(chain: readonly UnverifiedBlock[], backend: Ed25519Backend, cache: SignatureCache | undefined): void {
   for (const b of chain) {
     const parent = b.index === 0 ? undefined : (chain[b.index - 1] as UnverifiedBlock)
     const signer = parent ? parent.holder : (b.principal as Uint8Array)

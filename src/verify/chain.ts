@@ -9,7 +9,7 @@ import { toDidKey } from '../crypto/keys.js'
 import { fail } from '../errors.js'
 import { toHex } from '../internal/bytes.js'
 import type { UnverifiedBlock } from '../token/block.js'
-import { checkChain } from '../token/integrity.js'
+import { checkChainCached } from '../token/integrity.js'
 import type { Settings, TrustedRoot } from './options.js'
 
 /**
@@ -33,6 +33,6 @@ export function verifyChain(settings: Settings, chain: readonly UnverifiedBlock[
   }
   // The root was found by the exact bytes of the principal block 0 names, so checking block 0
   // under that principal is checking it under the trusted key.
-  checkChain(chain, settings.backend, settings.cache)
+  checkChainCached(chain, settings.backend, settings.cache)
   return root
 }
