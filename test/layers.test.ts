@@ -12,6 +12,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
+import ts from 'typescript'
 import { describe, expect, it } from 'vitest'
 
 const SRC = resolve(import.meta.dirname, '../src')
@@ -41,15 +42,14 @@ function rankOf(unit: string): number {
   return ORDER.findIndex((layer) => layer.includes(unit))
 }
 
-/** The relative specifiers a source text imports or re-exports, comments left out. */
+/**
+ * The relative specifiers a source text imports or re-exports, dynamic imports included:
+ * read by TypeScript's own pre-processor, so comments and strings (a glob like 'mail/**' holds
+ * a comment opener) never hide or invent an import.
+ */
 function specifiers(text: string): string[] {
-  const code = text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '')
-  const found = [
-    ...code.matchAll(/^\s*(?:import|export)\s[^'";]*?\sfrom\s*['"]([^'"]+)['"]/gm),
-    ...code.matchAll(/^\s*import\s*['"]([^'"]+)['"]/gm),
-    ...code.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g),
-  ].map((m) => m[1] as string)
-  return found.filter((s) => s.startsWith('.'))
+  const { importedFiles } = ts.preProcessFile(text, true, true)
+  return importedFiles.map((f) => f.fileName).filter((s) => s.startsWith('.'))
 }
 
 /** Why `file` may not import `specifier`, or undefined when it may. */
@@ -101,9 +101,12 @@ describe('layers', () => {
       "import { g } from 'hono'",
       '/**\n * @example\n * ```ts\n * import { h } from "../cli/h.js"\n * ```\n */',
       "// import { i } from '../cli/i.js'",
+      "const glob = 'mail/**'",
+      "import { j } from '../cli/j.js'",
+      "const end = '*/'",
     ].join('\n')
     expect(specifiers(text).sort()).toEqual(
-      ['../token/a.js', '../verify/b.js', './d.js', '../cbor/e.js', './use-node.js', '../service/f.js'].sort(),
+      ['../token/a.js', '../verify/b.js', './d.js', '../cbor/e.js', './use-node.js', '../service/f.js', '../cli/j.js'].sort(),
     )
   })
 

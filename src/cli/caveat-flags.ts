@@ -9,6 +9,7 @@ import { WHERE_OPS } from '../caveats/types.js'
 import type { MandateError } from '../errors.js'
 import { iso } from '../internal/clock.js'
 import type { UnverifiedMandate } from '../token/mandate.js'
+import { collect } from './context.js'
 import { usage } from './errors.js'
 import { parseDuration, parseTimeOrDuration, TIME_FORMS } from './time.js'
 
@@ -29,8 +30,6 @@ export interface CaveatFlags {
   readonly maxDepth?: string
   readonly bound?: boolean
 }
-
-const collect = (value: string, previous: string[] = []) => [...previous, value]
 
 /** Add the caveat flags to a command. */
 export function addCaveatFlags(cmd: Command): Command {

@@ -7,7 +7,7 @@ import type { Command } from 'commander'
 import type { Io } from './io.js'
 import { painter } from './io.js'
 import { markColors, printable, safeJson } from './printable.js'
-import { type Service, serviceFrom, timeoutMs } from './service-client.js'
+import { type Service, serviceFrom } from './service-client.js'
 
 /** Shared command context. */
 export interface Context {
@@ -21,10 +21,8 @@ export function jsonMode(cmd: Command): boolean {
   return (cmd.optsWithGlobals() as { json?: boolean }).json === true
 }
 
-/** The global `--timeout SECONDS` (or MANDATE_TIMEOUT), in ms. */
-export function timeoutOf(ctx: Context, cmd: Command): number {
-  return timeoutMs(ctx.io, (cmd.optsWithGlobals() as { timeout?: string }).timeout)
-}
+/** For a repeatable option: each value given is appended to the list. */
+export const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
 
 /** The service of `--service URL` (or MANDATE_SERVICE), with the deadline of `--timeout`. */
 export function serviceOf(ctx: Context, cmd: Command, flag: string | undefined): Service | undefined {

@@ -1,5 +1,5 @@
 /**
- * One interface over two Ed25519 implementations (spec §4.3): `node` (OpenSSL through
+ * One interface over two Ed25519 implementations (spec §4.1): `node` (OpenSSL through
  * `node:crypto`, about 10× faster here) and `noble` (@noble/ed25519, pure JS, runs in
  * browsers and edge runtimes). Both implement the strict profile and give the same outcome
  * on every input; `test/crypto/differential.test.ts` holds them to it.

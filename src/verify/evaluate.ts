@@ -286,8 +286,20 @@ function checkRequestCaveats(ctx: EvaluationContext): EvaluationResult {
           ...(c.per === undefined ? {} : { per: c.per }),
         })
         return
-      default:
-        return
+      case 'deny':
+      case 'window':
+      case 'audience':
+      case 'depth':
+      case 'bound':
+      case 'unknown':
+      case 'invalid':
+        return // decided without the request, in the chain phase
+      default: {
+        // Every caveat type is named above: a new one that is not fails to compile here,
+        // instead of letting every request through.
+        const unhandled: never = c
+        throw new TypeError(`no check for caveat ${JSON.stringify(unhandled)}`)
+      }
     }
   })
   return { matched, counters, approvals }

@@ -9,7 +9,7 @@ import { type KeyPair, toDidKey } from '../../crypto/keys.js'
 import { approve, formatApproval } from '../../token/approval.js'
 import { formatInvocation, invoke, parseInvocation, type UnverifiedInvocation } from '../../token/invocation.js'
 import { argsFrom } from '../caveat-flags.js'
-import { type Context, emit, jsonMode, serviceOf } from '../context.js'
+import { type Context, collect, emit, jsonMode, serviceOf } from '../context.js'
 import { CliError, fromFlags, usage } from '../errors.js'
 import { examples } from '../help.js'
 import { loadKey } from '../io.js'
@@ -18,8 +18,6 @@ import { call, type Service } from '../service-client.js'
 import { parseDuration } from '../time.js'
 import { parsed, readInvocation, readMandate } from '../tokens.js'
 import { inboxEntry } from './approvals.js'
-
-const collect = (value: string, previous: string[] = []) => [...previous, value]
 
 /** At most this many arguments are listed one per line before the approval question. */
 const MAX_ARG_LINES = 20

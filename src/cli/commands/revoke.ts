@@ -7,14 +7,12 @@ import type { Command } from 'commander'
 import { toDidKey } from '../../crypto/keys.js'
 import { createRevocation, formatRevocation, type RevocationKind } from '../../token/revocation.js'
 import { caveatHint } from '../caveat-flags.js'
-import { type Context, emit, serviceOf } from '../context.js'
+import { type Context, collect, emit, serviceOf } from '../context.js'
 import { CliError, fromFlags, usage } from '../errors.js'
 import { examples } from '../help.js'
 import { loadKey } from '../io.js'
 import { call } from '../service-client.js'
 import { readMandate } from '../tokens.js'
-
-const collect = (value: string, previous: string[] = []) => [...previous, value]
 
 export function registerRevoke(program: Command, ctx: Context): void {
   const cmd = program

@@ -4,13 +4,11 @@
  * @module
  */
 import type { Command } from 'commander'
-import type { Context } from '../context.js'
+import { type Context, collect } from '../context.js'
 import { CliError, usage } from '../errors.js'
 import { examples } from '../help.js'
 import { namedKeysFile, parseNamedKeys } from '../named-keys.js'
 import { shownUrl } from '../service-client.js'
-
-const collect = (value: string, previous: string[] = []) => [...previous, value]
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 

@@ -17,7 +17,7 @@ import { createRemoteReplayCache } from '../../verify/remote-replay.js'
 import type { ReplayCache } from '../../verify/replay.js'
 import { createVerifier } from '../../verify/verifier.js'
 import { argsFrom } from '../caveat-flags.js'
-import { type Context, colors, emit, serviceOf } from '../context.js'
+import { type Context, collect, colors, emit, serviceOf } from '../context.js'
 import { usage } from '../errors.js'
 import { examples } from '../help.js'
 import { loadKey } from '../io.js'
@@ -25,8 +25,6 @@ import { printable as p } from '../printable.js'
 import { type Service, serviceKey, shownUrl } from '../service-client.js'
 import { parseTimeOrDuration } from '../time.js'
 import { parsed, readApproval, readToken } from '../tokens.js'
-
-const collect = (value: string, previous: string[] = []) => [...previous, value]
 
 /** Without a verifier key the service will not count for us: usage caveats deny (fail closed). */
 const noCounter: UsageStore = {
