@@ -23,7 +23,7 @@ import {
   type UnverifiedMandate,
 } from '../src/index.js'
 import { concatBytes, toHex, utf8 } from '../src/internal/bytes.js'
-import { encodeChain } from '../src/token/mandate.js'
+import { encodeChain } from '../src/token/chain.js'
 import { blockSigningInput, type Domain, signingInput } from '../src/token/signing.js'
 import { toText } from '../src/token/text.js'
 import { json, keysOf, seededRandom, seedOf, T0, writeOrCheck } from './common.js'

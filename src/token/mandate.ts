@@ -22,6 +22,7 @@ import { fail } from '../errors.js'
 import { abytes, equalBytes, toHex, utf8 } from '../internal/bytes.js'
 import { systemClock } from '../internal/clock.js'
 import { type BlockContent, decodeBlock, encodeBlockPayload, joinSigned, type UnverifiedBlock } from './block.js'
+import { decodeChain, encodeChain } from './chain.js'
 import { blockSigningInput, signingInput } from './signing.js'
 import { fromText, toText } from './text.js'
 
@@ -230,17 +231,6 @@ function describe(v: CborValue | undefined): string {
   return typeof v === 'number' || typeof v === 'boolean' || typeof v === 'string' ? JSON.stringify(v) : 'of another type'
 }
 
-/** Decode a chain, `[principal, block+]`, shared by mandates, invocations and statements. */
-export function decodeChain(raw: CborValue | undefined): UnverifiedBlock[] {
-  if (!Array.isArray(raw) || raw.length < 2) fail('ERR_FORMAT', 'a chain is [principal, block+]')
-  const [principal, ...list] = raw as CborValue[]
-  if (!(principal instanceof Uint8Array) || principal.length !== 32) fail('ERR_FORMAT', 'a chain starts with its 32-byte principal key')
-  if (list.length > TOKEN_LIMITS.maxBlocks) {
-    fail('ERR_CHAIN_DEPTH', `chain of ${list.length} blocks exceeds ${TOKEN_LIMITS.maxBlocks}`)
-  }
-  return list.map((b, i) => decodeBlock(b, i, principal))
-}
-
 /** The proof is typed by its length: 32 bytes a bearer secret, 64 a seal, absent bound. */
 function decodeProof(raw: CborValue | undefined, present: boolean): Proof {
   if (!present) return { kind: 'bound' }
@@ -248,13 +238,6 @@ function decodeProof(raw: CborValue | undefined, present: boolean): Proof {
   if (raw.length === 32) return { kind: 'bearer', secret: raw }
   if (raw.length === 64) return { kind: 'sealed', signature: raw }
   fail('ERR_PROOF', `a proof of ${raw.length} bytes: a bearer secret is 32 bytes, a seal 64`)
-}
-
-/** The encoded chain, as carried by mandates, invocations and statements. */
-export function encodeChain(blocks: readonly UnverifiedBlock[]): CborValue[] {
-  const principal = blocks[0]?.principal
-  if (!principal) throw new TypeError('"chain" expected block 0 with its principal')
-  return [principal, ...blocks.map((b) => joinSigned(b.signature, b.payload))]
 }
 
 function assemble(blocks: readonly UnverifiedBlock[], proof: Proof): UnverifiedMandate {
