@@ -8,6 +8,7 @@ import { styleText } from 'node:util'
 import type { KeyPair } from '../crypto/keys.js'
 import { importSecretKeyPem } from '../crypto/keys.js'
 import { reason, SecretFileError, writeSecretFile as writeSecret } from '../internal/secret-file.js'
+import { kindOf } from '../token/text.js'
 import { CliError, usage } from './errors.js'
 
 /** What a command may touch. Tests run the real binary; this keeps commands honest. */
@@ -103,8 +104,9 @@ export interface Input {
 export async function readInput(io: Io, arg: string | undefined, what: string): Promise<Input> {
   if (arg !== undefined && arg !== '-') {
     if (arg.startsWith('@')) return { text: readText(arg.slice(1), `${what} file`).trim(), from: `file ${arg.slice(1)}` }
-    if (!/^mn[dianr]1_/.test(arg.trim()) && existsSync(arg)) return { text: readText(arg, `${what} file`).trim(), from: `file ${arg}` }
-    return { text: arg.trim(), from: 'the argument', ...(/^mn[dianr]1_/.test(arg.trim()) ? {} : { notAFile: arg }) }
+    const token = kindOf(arg) !== undefined
+    if (!token && existsSync(arg)) return { text: readText(arg, `${what} file`).trim(), from: `file ${arg}` }
+    return { text: arg.trim(), from: 'the argument', ...(token ? {} : { notAFile: arg }) }
   }
   if (arg === undefined && io.stdinIsTTY) usage(`no ${what} given`, 'pass it as an argument (text, @FILE or a path), or pipe it in with -')
   const text = (await io.readStdin()).trim()

@@ -87,28 +87,21 @@ export function tokenKind(input: Input, accepted: readonly TokenKind[], command:
   return kind
 }
 
-/** Codes a damaged token text fails with (the prefix was right). */
-const DAMAGED: ReadonlySet<MandateErrorCode> = new Set([
-  'ERR_TEXT_FORMAT',
-  'ERR_CBOR_MALFORMED',
-  'ERR_CBOR_NONCANONICAL',
-  'ERR_CBOR_DUP_KEY',
-  'ERR_CBOR_TYPE',
-  'ERR_CBOR_TAG',
-  'ERR_CBOR_UTF8',
-  'ERR_FORMAT',
-])
+/** Whether `code` says a token text with the right prefix is damaged: its text form, CBOR or shape. */
+const damaged = (code: MandateErrorCode) => code === 'ERR_TEXT_FORMAT' || code === 'ERR_FORMAT' || code.startsWith('ERR_CBOR_')
 
 const TRUNCATED = 'it looks truncated: the text ends in the middle of a token; copy the whole token (several hundred characters)'
 
 /** Why a token text with the right prefix does not decode, in words a person can act on. */
 export function damageHint(text: string, e: MandateError): string | undefined {
-  const body = text.trim().replace(/^mn[a-z]1_/, '')
-  const bad = /[^A-Za-z0-9_-]/.exec(body)
+  const trimmed = text.trim()
+  const kind = kindOf(trimmed)
+  const start = kind === undefined ? 0 : PREFIXES[kind].length
+  const bad = /[^A-Za-z0-9_-]/.exec(trimmed.slice(start))
   if (bad) {
     const ch = bad[0]
     const what = /\s/.test(ch) ? 'a line break or space' : JSON.stringify(ch)
-    return `the token text has ${what} at character ${bad.index + 6}, which no token has: was it wrapped, quoted or edited when copied?`
+    return `the token text has ${what} at character ${bad.index + start + 1}, which no token has: was it wrapped, quoted or edited when copied?`
   }
   if (e.code === 'ERR_TEXT_FORMAT') return TRUNCATED
   if (/end of input|exceeds the input/.test(e.message)) return TRUNCATED
@@ -120,7 +113,7 @@ export function parsed<T>(input: Pick<Input, 'text'>, parse: (text: string) => T
   try {
     return parse(input.text)
   } catch (e) {
-    if (!(e instanceof MandateError) || !DAMAGED.has(e.code)) throw e
+    if (!(e instanceof MandateError) || !damaged(e.code)) throw e
     const hint = damageHint(input.text, e)
     throw new MandateError(e.code, e.message, {
       cause: e,
