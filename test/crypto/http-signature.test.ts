@@ -23,11 +23,11 @@ import {
 } from '../../src/crypto/http-signature.js'
 import { type KeyPair, keyPairFromSecret, parsePublicKey, toDidKey } from '../../src/crypto/keys.js'
 import { toHex, utf8 } from '../../src/internal/bytes.js'
-import { hex, keyFor, T0 } from '../helpers/fixtures.js'
+import { fixedDid, fixedKey, hex, T0 } from '../helpers/fixtures.js'
 
-const alice = keyFor('http-signature alice')
-const bob = keyFor('http-signature bob')
-const aliceDid = toDidKey(alice.publicKey)
+const alice = fixedKey('http-signature alice')
+const bob = fixedKey('http-signature bob')
+const aliceDid = fixedDid('http-signature alice')
 const NONCE = 'n0nce-n0nce_n0nce-1'
 const URL_ = 'https://mandate.example/v1/uses/claim?wait=5'
 const BODY = utf8('{"invocation":"…"}')
@@ -263,11 +263,11 @@ describe('verifyRequestSignature accepts', () => {
 })
 
 describe('verifyRequestSignature rejects', () => {
-  const s = signedPost()
-  const withHeaders = (h: Record<string, string | undefined>, body = s.body) => {
+  const s = () => signedPost()
+  const withHeaders = (h: Record<string, string | undefined>, body = s().body) => {
     const headers: Record<string, string> = {}
-    for (const [k, v] of Object.entries({ ...s.headers, ...h })) if (v !== undefined) headers[k] = v
-    return received(s.method, s.url, headers, body)
+    for (const [k, v] of Object.entries({ ...s().headers, ...h })) if (v !== undefined) headers[k] = v
+    return received(s().method, s().url, headers, body)
   }
 
   it('missing headers', () => {
@@ -281,18 +281,18 @@ describe('verifyRequestSignature rejects', () => {
 
   it('another label only', () => {
     const rename = (v: string | undefined) => v?.replace(/^mandate=/, 'sig1=')
-    const r = withHeaders({ 'signature-input': rename(s.headers['signature-input']), signature: rename(s.headers['signature']) })
+    const r = withHeaders({ 'signature-input': rename(s().headers['signature-input']), signature: rename(s().headers['signature']) })
     expect(codeOf(verifyAt(r))).toBe('ERR_AUTH_REQUIRED')
     // The mandate label in one header only.
-    expect(codeOf(verifyAt(withHeaders({ signature: rename(s.headers['signature']) })))).toBe('ERR_AUTH_INVALID')
-    expect(codeOf(verifyAt(withHeaders({ 'signature-input': rename(s.headers['signature-input']) })))).toBe('ERR_AUTH_INVALID')
+    expect(codeOf(verifyAt(withHeaders({ signature: rename(s().headers['signature']) })))).toBe('ERR_AUTH_INVALID')
+    expect(codeOf(verifyAt(withHeaders({ 'signature-input': rename(s().headers['signature-input']) })))).toBe('ERR_AUTH_INVALID')
   })
 
   it('headers that are not structured dictionaries, or members of the wrong shape', () => {
     expect(codeOf(verifyAt(withHeaders({ 'signature-input': 'mandate=(' })))).toBe('ERR_AUTH_INVALID')
     expect(codeOf(verifyAt(withHeaders({ signature: 'mandate=:not base64!:' })))).toBe('ERR_AUTH_INVALID')
     expect(codeOf(verifyAt(withHeaders({ 'signature-input': 'mandate="@method"' })))).toBe('ERR_AUTH_INVALID')
-    const sig = s.headers['signature'] as string
+    const sig = s().headers['signature'] as string
     expect(messageOf(verifyAt(withHeaders({ signature: `${sig};x=1` })))).toBe(
       'signature: the member must be a byte sequence without parameters',
     )
@@ -370,7 +370,7 @@ describe('verifyRequestSignature rejects', () => {
       expect(codeOf(verifyAt(r))).toBe('ERR_AUTH_INVALID')
     }
     // The token ed25519 (unquoted) is not the string "ed25519".
-    const token = (s.headers['signature-input'] as string).replace('alg="ed25519"', 'alg=ed25519')
+    const token = (s().headers['signature-input'] as string).replace('alg="ed25519"', 'alg=ed25519')
     expect(codeOf(verifyAt(withHeaders({ 'signature-input': token })))).toBe('ERR_AUTH_INVALID')
   })
 
@@ -426,7 +426,7 @@ describe('verifyRequestSignature rejects', () => {
     expect(messageOf(verifyAt(withHeaders({ 'content-digest': undefined })))).toBe(
       'content-digest: the header is missing but must be signed',
     )
-    const sha512 = `sha-512=:${createHash('sha512').update(s.body).digest('base64')}:`
+    const sha512 = `sha-512=:${createHash('sha512').update(s().body).digest('base64')}:`
     expect(messageOf(verifyAt(withHeaders({ 'content-digest': sha512 })))).toBe('content-digest: no sha-256 digest')
     expect(codeOf(verifyAt(withHeaders({ 'content-digest': 'sha-256="abc"' })))).toBe('ERR_AUTH_INVALID')
     expect(codeOf(verifyAt(withHeaders({ 'content-digest': 'sha-256=:' })))).toBe('ERR_AUTH_INVALID')
@@ -436,7 +436,7 @@ describe('verifyRequestSignature rejects', () => {
   })
 
   it('method, path, query or authority changed after signing', () => {
-    const changed = (method: string, url: string) => codeOf(verifyAt(received(method, url, s.headers, s.body)))
+    const changed = (method: string, url: string) => codeOf(verifyAt(received(method, url, s().headers, s().body)))
     expect(changed('POST', URL_)).toBe('ok')
     expect(changed('PUT', URL_)).toBe('ERR_AUTH_INVALID')
     expect(changed('post', URL_)).toBe('ERR_AUTH_INVALID')
@@ -447,11 +447,11 @@ describe('verifyRequestSignature rejects', () => {
     expect(changed('POST', 'https://mandate.example:8443/v1/uses/claim?wait=5')).toBe('ERR_AUTH_INVALID')
     // What the URL parser normalizes is not a change: case of the host, default port, fragment.
     expect(changed('POST', 'https://MANDATE.example:443/v1/uses/claim?wait=5#x')).toBe('ok')
-    expect(messageOf(verifyAt(received('PUT', URL_, s.headers, s.body)))).toBe('signature: rejected (equation)')
+    expect(messageOf(verifyAt(received('PUT', URL_, s().headers, s().body)))).toBe('signature: rejected (equation)')
   })
 
   it('a flipped signature bit', () => {
-    const sig = new Uint8Array((parseDictionary(s.headers['signature'] as string).get('mandate') as [ArrayBuffer, unknown])[0])
+    const sig = new Uint8Array((parseDictionary(s().headers['signature'] as string).get('mandate') as [ArrayBuffer, unknown])[0])
     for (const bit of [0, 7, 100, 255, 511]) {
       const flipped = sig.slice()
       flipped[bit >> 3] = (flipped[bit >> 3] as number) ^ (1 << (bit & 7))
@@ -494,7 +494,7 @@ describe('verifyRequestSignature rejects', () => {
     const bad = withHeaders({}, utf8('secret body'))
     const msg = messageOf(verifyAt(bad))
     expect(msg).not.toContain('secret')
-    expect(msg).not.toContain((s.headers['signature'] as string).slice(9, 30))
+    expect(msg).not.toContain((s().headers['signature'] as string).slice(9, 30))
   })
 })
 

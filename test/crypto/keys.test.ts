@@ -14,7 +14,7 @@ import {
   toDidKey,
 } from '../../src/crypto/keys.js'
 import { toHex } from '../../src/internal/bytes.js'
-import { hex, thrownCode } from '../helpers/fixtures.js'
+import { didFor, FIXED_KEYS, type FixedKeyName, fixedDid, fixedKey, hex, keyFor, thrownCode } from '../helpers/fixtures.js'
 
 const hasOpenssl = (() => {
   try {
@@ -33,7 +33,8 @@ describe('keys', () => {
     expect(toHex(parsePublicKey(toDidKey(pub)))).toBe(toHex(pub))
   })
 
-  it('derives the RFC 8032 test 1 public key from its seed on every backend', () => {
+  it('derives the RFC 8032 test 1 public key from its seed on every backend (both installed under Node)', () => {
+    expect(availableBackends()).toEqual(['node', 'noble'])
     const seed = hex('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60')
     for (const name of availableBackends()) {
       expect(toHex(getBackend(name).publicKey(seed))).toBe('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a')
@@ -112,5 +113,14 @@ describe('keys', () => {
     writeFileSync(ours, exportSecretKeyPem(mine.secretKey))
     const pub = execFileSync('openssl', ['pkey', '-in', ours, '-pubout'], { encoding: 'utf8' })
     expect(pub).toBe(exportPublicKeyPem(mine.publicKey))
+  })
+})
+
+describe('test fixtures', () => {
+  it('each fixed test key is exactly keyFor(name), with its did:key', () => {
+    for (const name of Object.keys(FIXED_KEYS) as FixedKeyName[]) {
+      expect(fixedKey(name)).toEqual(keyFor(name))
+      expect(fixedDid(name)).toBe(didFor(name))
+    }
   })
 })

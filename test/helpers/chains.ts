@@ -14,7 +14,6 @@ import { encodeCbor } from '../../src/cbor/codec.js'
 import { getBackend } from '../../src/crypto/ed25519.js'
 import { sha256 } from '../../src/crypto/hash.js'
 import type { KeyPair } from '../../src/crypto/keys.js'
-import { toDidKey } from '../../src/crypto/keys.js'
 import {
   attenuate,
   createMemoryRevocationView,
@@ -28,18 +27,18 @@ import {
 import { joinSigned } from '../../src/token/block.js'
 import type { Proof } from '../../src/token/mandate.js'
 import { blockSigningInput } from '../../src/token/signing.js'
-import { keyFor, seededRandom, T0 } from './fixtures.js'
+import { fixedDid, fixedKey, seededRandom, T0 } from './fixtures.js'
 
-export const alice = keyFor('alice')
-export const assistant = keyFor('assistant')
-export const subagent = keyFor('subagent')
-export const mallory = keyFor('mallory')
-export const aliceDid = toDidKey(alice.publicKey)
+export const alice = fixedKey('alice')
+export const assistant = fixedKey('assistant')
+export const subagent = fixedKey('subagent')
+export const mallory = fixedKey('mallory')
+export const aliceDid = fixedDid('alice')
 
 /** A root from Alice to the assistant (bound) with `caveats` plus an 8-hour window. */
 export function rootGrant(
   caveats: Caveat[] = [{ type: 'actions', patterns: ['*'] }],
-  to: string | undefined = toDidKey(assistant.publicKey),
+  to: string | undefined = fixedDid('assistant'),
 ): UnverifiedMandate {
   return mint({
     principal: alice,

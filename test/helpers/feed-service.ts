@@ -9,21 +9,26 @@ import {
   attenuate,
   createRevocation,
   formatRevocation,
-  generateKeyPair,
   mint,
   toDidKey,
   type UnverifiedMandate,
   type UnverifiedRevocation,
 } from '../../src/index.js'
 import { type RunningService, startService } from '../../src/service/server.js'
+import { fixedKey } from './fixtures.js'
 
 export const now = () => Math.floor(Date.now() / 1000)
 /** The served principal. */
-export const alice = generateKeyPair()
-export const grant = mint({ principal: alice, caveats: [{ type: 'window', expires: now() + 3600 }] })
+export const alice = fixedKey('alice')
+/** The long-lived grant, minted on first use (not while test modules load: see FIXED_KEYS). */
+let minted: UnverifiedMandate | undefined
+export const grant = () => {
+  minted ??= mint({ principal: alice, caveats: [{ type: 'window', expires: now() + 3600 }] })
+  return minted
+}
 /** A fresh block under the grant, to revoke (expiring sooner when `expires` says so). */
 export const child = (name: string, expires?: number) =>
-  attenuate(grant, { caveats: expires === undefined ? [] : [{ type: 'window', expires }], name })
+  attenuate(grant(), { caveats: expires === undefined ? [] : [{ type: 'window', expires }], name })
 export const blockOf = (m: UnverifiedMandate) => m.blocks[m.blocks.length - 1]?.idHex as string
 
 /** Log lines of an in-process service. */

@@ -10,9 +10,9 @@ import { describe, expect, it } from 'vitest'
 import { createFeedRevocationView, createVerifier, type FeedEntry, type FeedPage, signFeedPage, toDidKey } from '../../src/index.js'
 import { fileFeedState } from '../../src/node.js'
 import { aliceDid, bearerChild } from '../helpers/chains.js'
-import { keyFor, T0 } from '../helpers/fixtures.js'
+import { fixedDid, fixedKey, keyFor, T0 } from '../helpers/fixtures.js'
 
-const service = keyFor('service')
+const service = fixedKey('service')
 const entry = (seq: number, blockId: string, kind: FeedEntry['kind'] = 'revoke'): FeedEntry => ({
   seq,
   blockId,
@@ -45,16 +45,16 @@ const signed = (page: Partial<FeedPage> & Pick<FeedPage, 'since' | 'head' | 'iss
   )
 
 describe('feed revocation view', () => {
-  const m = bearerChild([])
-  const target = m.blocks[1]?.idHex as string
+  const m = () => bearerChild([])
+  const target = () => m().blocks[1]?.idHex as string
 
   it('applies a verified page; the verifier denies the revoked block', async () => {
-    const { fetcher } = fakeFeed((since) => signed({ since, head: 1, issuedAt: T0, entries: since === 0 ? [entry(1, target)] : [] }))
+    const { fetcher } = fakeFeed((since) => signed({ since, head: 1, issuedAt: T0, entries: since === 0 ? [entry(1, target())] : [] }))
     const view = viewOn(fetcher, () => T0 + 1)
     await view.sync()
     expect(view.seq).toBe(1)
     const verifier = createVerifier({ roots: [aliceDid], audience: 'svc', clock: () => T0 + 10, revocations: view })
-    const d = await verifier.authorize({ mandate: m, request: { action: 'x' } })
+    const d = await verifier.authorize({ mandate: m(), request: { action: 'x' } })
     expect(d.allowed ? 'allowed' : d.code).toBe('ERR_REVOKED')
   })
 
@@ -63,14 +63,14 @@ describe('feed revocation view', () => {
     const { fetcher } = fakeFeed((since) =>
       bad
         ? signed({ since, head: 5, issuedAt: T0 + 5, entries: [] }, keyFor('mallory'))
-        : signed({ since, head: 1, issuedAt: T0, entries: [entry(1, target)] }),
+        : signed({ since, head: 1, issuedAt: T0, entries: [entry(1, target())] }),
     )
     const view = viewOn(fetcher, () => T0 + 1)
     await view.sync()
     bad = true
     await expect(view.sync()).rejects.toMatchObject({ code: 'ERR_REVOCATION_LIST_INVALID' })
     expect(view.seq).toBe(1)
-    expect(view.entries(target)?.[0]?.kind).toBe('revoke')
+    expect(view.entries(target())?.[0]?.kind).toBe('revoke')
   })
 
   it('a rolled-back page (lower head, older issue time) is rejected', async () => {
@@ -78,7 +78,7 @@ describe('feed revocation view', () => {
     const { fetcher } = fakeFeed((since) =>
       rollback
         ? signed({ since, head: 0, issuedAt: T0 - 100 })
-        : signed({ since, head: 3, issuedAt: T0, entries: since === 0 ? [entry(3, target)] : [] }),
+        : signed({ since, head: 3, issuedAt: T0, entries: since === 0 ? [entry(3, target())] : [] }),
     )
     const view = viewOn(fetcher, () => T0 + 1)
     await view.sync()
@@ -100,26 +100,26 @@ describe('feed revocation view', () => {
     const view = viewOn(fetcher, () => now)
     await view.sync()
     const verifier = createVerifier({ roots: [aliceDid], audience: 'svc', clock: () => now, revocations: view, revocationMaxAge: 30 })
-    expect((await verifier.authorize({ mandate: m, request: { action: 'x' } })).allowed).toBe(true)
+    expect((await verifier.authorize({ mandate: m(), request: { action: 'x' } })).allowed).toBe(true)
     now = T0 + 31
-    const d = await verifier.authorize({ mandate: m, request: { action: 'x' } })
+    const d = await verifier.authorize({ mandate: m(), request: { action: 'x' } })
     expect(d.allowed ? 'allowed' : d.code).toBe('ERR_REVOCATION_STALE')
     const warnings: string[] = []
     const open = viewOn(fetcher, () => now, { failOpen: true, onWarning: (w) => warnings.push(w) })
     now = T0 + 3600
     const lenient = createVerifier({ roots: [aliceDid], audience: 'svc', clock: () => now - 3590, revocations: open })
-    expect((await lenient.authorize({ mandate: m, request: { action: 'x' } })).allowed).toBe(true)
+    expect((await lenient.authorize({ mandate: m(), request: { action: 'x' } })).allowed).toBe(true)
     expect(warnings.join()).toContain('failing OPEN')
   })
 
   it('persists its state before use and never restarts below it', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'mandate-feed-')), 'state.json')
-    const { fetcher } = fakeFeed((since) => signed({ since, head: 2, issuedAt: T0, entries: since === 0 ? [entry(2, target)] : [] }))
+    const { fetcher } = fakeFeed((since) => signed({ since, head: 2, issuedAt: T0, entries: since === 0 ? [entry(2, target())] : [] }))
     const first = viewOn(fetcher, () => T0 + 1, { state: fileFeedState(path) })
     await first.sync()
     const restarted = viewOn(fetcher, () => T0 + 1, { state: fileFeedState(path) })
     expect(restarted.seq).toBe(2)
-    expect(restarted.entries(target)?.length).toBe(1)
+    expect(restarted.entries(target())?.length).toBe(1)
     const { fetcher: rollbackFetch } = fakeFeed((since) => signed({ since, head: 0, issuedAt: T0 - 10 }))
     const fooled = viewOn(rollbackFetch, () => T0 + 1, { state: fileFeedState(path) })
     await expect(fooled.sync()).rejects.toMatchObject({ code: 'ERR_REVOCATION_LIST_INVALID' })
@@ -127,29 +127,29 @@ describe('feed revocation view', () => {
   })
 
   it('suspend then resume through the feed', async () => {
-    let entries: FeedEntry[] = [entry(1, target, 'suspend')]
+    let entries: FeedEntry[] = [entry(1, target(), 'suspend')]
     let head = 1
     const { fetcher } = fakeFeed((since) => signed({ since, head, issuedAt: T0, entries: entries.filter((e) => e.seq > since) }))
     const view = viewOn(fetcher, () => T0 + 1)
     await view.sync()
-    expect(view.entries(target)?.map((e) => e.kind)).toEqual(['suspend'])
-    entries = [...entries, entry(2, target, 'resume')]
+    expect(view.entries(target())?.map((e) => e.kind)).toEqual(['suspend'])
+    entries = [...entries, entry(2, target(), 'resume')]
     head = 2
     await view.sync()
-    expect(view.entries(target)).toEqual([])
+    expect(view.entries(target())).toEqual([])
   })
 })
 
 describe('a feed signed by another key than the pinned one', () => {
-  const m = bearerChild([])
-  const mallory = keyFor('mallory')
+  const m = () => bearerChild([])
+  const mallory = fixedKey('mallory')
   /** A good page of another service: it names its own key and is signed by it. */
   const foreign = (since: number) =>
     signFeedPage(
       { serviceKey: mallory.publicKey, feedId: FEED_ID, since, head: 0, issuedAt: T0, nextUpdate: T0 + 60, entries: [], more: false },
       mallory.secretKey,
     )
-  const pinnedMessage = `the revocation feed at http://svc/v1/revocations is signed by ${toDidKey(mallory.publicKey)}, not by the pinned service key ${toDidKey(service.publicKey)}`
+  const pinnedMessage = `the revocation feed at http://svc/v1/revocations is signed by ${fixedDid('mallory')}, not by the pinned service key ${fixedDid('service')}`
 
   it('says so, with the invalid-feed code, and the verifier denies with that reason (not "stale")', async () => {
     const { fetcher } = fakeFeed(foreign)
@@ -157,7 +157,7 @@ describe('a feed signed by another key than the pinned one', () => {
     await expect(view.sync()).rejects.toMatchObject({ code: 'ERR_REVOCATION_LIST_INVALID', message: pinnedMessage })
     expect(view.lastError).toMatchObject({ message: pinnedMessage, hint: expect.stringContaining('--service-key') })
     const verifier = createVerifier({ roots: [aliceDid], audience: 'svc', clock: () => T0 + 10, revocations: view })
-    const d = await verifier.authorize({ mandate: m, request: { action: 'x' } })
+    const d = await verifier.authorize({ mandate: m(), request: { action: 'x' } })
     expect(d.allowed ? 'allowed' : [d.code, d.message]).toEqual(['ERR_REVOCATION_LIST_INVALID', pinnedMessage])
   })
 
@@ -206,7 +206,7 @@ describe('a feed signed by another key than the pinned one', () => {
     fresh = false
     await expect(view.sync()).rejects.toMatchObject({ code: 'ERR_REVOCATION_STALE' })
     const verifier = createVerifier({ roots: [aliceDid], audience: 'svc', clock: () => T0 + 3600, revocations: view })
-    const d = await verifier.authorize({ mandate: m, request: { action: 'x' } })
+    const d = await verifier.authorize({ mandate: m(), request: { action: 'x' } })
     expect(d.allowed ? 'allowed' : d.code).toBe('ERR_REVOCATION_STALE')
     expect(d.allowed ? '' : d.hint).toMatch(
       /^the last sync failed: the revocation feed at http:\/\/svc\/\S+ (did not answer|cannot be reached)/,

@@ -29,7 +29,7 @@ import {
 import { fileFeedState } from '../../src/node.js'
 import type { Store } from '../../src/service/store.js'
 import { alice, blockOf, child, now, revokeStatement, serveIn } from '../helpers/feed-service.js'
-import { keyFor, T0 } from '../helpers/fixtures.js'
+import { fixedKey, keyFor, T0 } from '../helpers/fixtures.js'
 import { postgresBin, useAdmin, useCluster } from '../helpers/postgres.js'
 
 /** Add `n` entries straight to the store (faster than HTTP, and not capped). */
@@ -345,7 +345,7 @@ describe('rewritten history (SQLite, service in-process)', () => {
 })
 
 describe('feed view against scripted pages (entry digests)', () => {
-  const service = keyFor('service')
+  const service = fixedKey('service')
   const A = 'aa'.repeat(16)
   const id = (n: number) => n.toString(16).padStart(2, '0').repeat(32)
   const entry = (seq: number): FeedEntry => ({

@@ -29,7 +29,7 @@ import { fileFeedMark } from '../../src/service/feed-mark.js'
 import { openSqliteStore } from '../../src/service/sqlite-store.js'
 import type { Store } from '../../src/service/store.js'
 import { alice, blockOf, capture, child, now, revoke, serveIn } from '../helpers/feed-service.js'
-import { keyFor, T0 } from '../helpers/fixtures.js'
+import { fixedKey, keyFor, T0 } from '../helpers/fixtures.js'
 import { postgresBin, useAdmin, useCluster } from '../helpers/postgres.js'
 
 /** The service lives on `url`, which moves between restarts: the view follows it. */
@@ -279,7 +279,7 @@ describe('restored or lost database (SQLite, service in-process)', () => {
 })
 
 describe('feed view against scripted pages', () => {
-  const service = keyFor('service')
+  const service = fixedKey('service')
   const A = 'aa'.repeat(16)
   const B = 'bb'.repeat(16)
   const entry = (seq: number): FeedEntry => ({

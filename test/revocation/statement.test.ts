@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { getBackend } from '../../src/crypto/ed25519.js'
 import { attenuate, createRevocation, formatRevocation, parseRevocation, toDidKey, verifyRevocation } from '../../src/index.js'
 import { signingInput } from '../../src/token/signing.js'
@@ -6,8 +6,15 @@ import { alice, assistant, bearerChild, mallory, rawSigned, rootGrant } from '..
 import { seededRandom, T0, thrownCode } from '../helpers/fixtures.js'
 
 describe('revocation statements', () => {
-  const child = bearerChild([{ type: 'actions', patterns: ['slack:*'] }])
-  const grandchild = attenuate(child, { now: T0, random: seededRandom('gc') })
+  // Built before each test, not while the module loads (see FIXED_KEYS in fixtures.ts).
+  const fixture = () => {
+    const child = bearerChild([{ type: 'actions', patterns: ['slack:*'] }])
+    return { child, grandchild: attenuate(child, { now: T0, random: seededRandom('gc') }) }
+  }
+  let { child, grandchild } = {} as ReturnType<typeof fixture>
+  beforeEach(() => {
+    ;({ child, grandchild } = fixture())
+  })
 
   it('the principal, an ancestor holder, or the holder itself may revoke; text round-trips', () => {
     const byAlice = createRevocation({ mandate: child, key: alice, actions: ['slack:send'], reason: 'no posting', now: T0 })

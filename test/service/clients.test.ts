@@ -6,19 +6,19 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { createRemoteReplayCache, createRemoteUsageStore, generateKeyPair, invoke, MandateError, toDidKey } from '../../src/index.js'
+import { createRemoteReplayCache, createRemoteUsageStore, invoke, MandateError, toDidKey } from '../../src/index.js'
 import { fileFeedState } from '../../src/node.js'
 import { toServiceError } from '../../src/service/errors.js'
 import { bareRequestId } from '../../src/verify/request-id.js'
 import { assistant, bearerChild, codeOf, rootGrant, verifierFor } from '../helpers/chains.js'
-import { seededRandom, T0, thrownCode } from '../helpers/fixtures.js'
+import { fixedKey, seededRandom, T0, thrownCode } from '../helpers/fixtures.js'
 
 const refused = (async () => {
   throw new TypeError('fetch failed')
 }) as unknown as typeof fetch
 const answering = (status: number, body: unknown) => (async () => new Response(JSON.stringify(body), { status })) as unknown as typeof fetch
 /** The verifier's own key, which signs every request it sends the service. */
-const verifierKey = generateKeyPair()
+const verifierKey = fixedKey('verifier')
 
 /** A fetch that records what it was sent and answers from a script (a throw is a lost answer). */
 function scripted(script: (() => Response)[]) {
@@ -33,11 +33,11 @@ function scripted(script: (() => Response)[]) {
 }
 
 describe('remote usage store', () => {
-  const limited = bearerChild([{ type: 'uses', max: 3 }])
+  const limited = () => bearerChild([{ type: 'uses', max: 3 }])
 
   it('an unreachable service denies with ERR_COUNTER_UNAVAILABLE', async () => {
     const d = await verifierFor({ usage: createRemoteUsageStore({ url: 'http://svc', key: verifierKey, fetch: refused }) }).authorize({
-      mandate: limited,
+      mandate: limited(),
       request: { action: 'x' },
     })
     expect(codeOf(d)).toBe('ERR_COUNTER_UNAVAILABLE')
@@ -51,13 +51,13 @@ describe('remote usage store', () => {
         key: verifierKey,
         fetch: answering(503, { error: { code: 'ERR_STORAGE_UNAVAILABLE', message: 'disk' } }),
       }),
-    }).authorize({ mandate: limited, request: { action: 'x' } })
+    }).authorize({ mandate: limited(), request: { action: 'x' } })
     expect(codeOf(error)).toBe('ERR_COUNTER_UNAVAILABLE')
     if (!error.allowed) expect(error.message).toContain('503: ERR_STORAGE_UNAVAILABLE')
     const odd = await verifierFor({
       usage: createRemoteUsageStore({ url: 'http://svc', key: verifierKey, fetch: answering(200, { hello: 1 }) }),
     }).authorize({
-      mandate: limited,
+      mandate: limited(),
       request: { action: 'x' },
     })
     expect(codeOf(odd)).toBe('ERR_COUNTER_UNAVAILABLE')
@@ -65,7 +65,7 @@ describe('remote usage store', () => {
 })
 
 describe('signed, retried consumes', () => {
-  const limited = bearerChild([{ type: 'uses', max: 3 }])
+  const limited = () => bearerChild([{ type: 'uses', max: 3 }])
   const granted = () => new Response(JSON.stringify({ granted: true, remaining: [] }), { status: 200 })
   const timedOut = () => {
     throw new DOMException('The operation was aborted due to timeout', 'TimeoutError')
@@ -74,7 +74,7 @@ describe('signed, retried consumes', () => {
   it('a consume whose answer was lost is asked again with the same request id, signed anew, and allowed', async () => {
     const { sent, fetcher } = scripted([timedOut, granted])
     const d = await verifierFor({ usage: createRemoteUsageStore({ url: 'http://svc', key: verifierKey, fetch: fetcher }) }).authorize({
-      mandate: limited,
+      mandate: limited(),
       request: { action: 'x' },
       requestId: 'r-1',
     })
@@ -91,7 +91,7 @@ describe('signed, retried consumes', () => {
   it('gives up after its retries and denies; a 4xx answer is not retried', async () => {
     const lost = scripted([timedOut, timedOut, timedOut])
     const d = await verifierFor({ usage: createRemoteUsageStore({ url: 'http://svc', key: verifierKey, fetch: lost.fetcher }) }).authorize({
-      mandate: limited,
+      mandate: limited(),
       request: { action: 'x' },
     })
     expect(codeOf(d)).toBe('ERR_COUNTER_UNAVAILABLE')
@@ -100,7 +100,7 @@ describe('signed, retried consumes', () => {
     const refusedOnce = scripted([conflict, granted])
     const c = await verifierFor({
       usage: createRemoteUsageStore({ url: 'http://svc', key: verifierKey, fetch: refusedOnce.fetcher }),
-    }).authorize({ mandate: limited, request: { action: 'x' } })
+    }).authorize({ mandate: limited(), request: { action: 'x' } })
     expect(codeOf(c)).toBe('ERR_COUNTER_UNAVAILABLE')
     expect(refusedOnce.sent.length).toBe(1)
   })
@@ -115,7 +115,7 @@ describe('signed, retried consumes', () => {
     ] as const) {
       const { fetcher, sent } = scripted([refusal(status, code)])
       const d = await verifierFor({ usage: createRemoteUsageStore({ url: 'http://svc', key: verifierKey, fetch: fetcher }) }).authorize({
-        mandate: limited,
+        mandate: limited(),
         request: { action: 'x' },
       })
       expect(codeOf(d)).toBe('ERR_COUNTER_UNAVAILABLE')

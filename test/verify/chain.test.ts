@@ -473,27 +473,27 @@ describe('time: issued_at, lifetime, which window is reported', () => {
 })
 
 describe('presentation (K10, proofs, seals)', () => {
-  const grant = rootGrant([{ type: 'actions', patterns: ['email:read'] }])
+  const grant = () => rootGrant([{ type: 'actions', patterns: ['email:read'] }])
 
   it('a bound mandate presented bare → ERR_PROOF with a hint to invoke', async () => {
-    const d = denial(await verifierFor().authorize({ mandate: grant, request: { action: 'email:read' } }))
+    const d = denial(await verifierFor().authorize({ mandate: grant(), request: { action: 'email:read' } }))
     expect(d.code).toBe('ERR_PROOF')
     expect(d.hint).toContain('invoke')
   })
 
   it('K10: an invocation for another audience → ERR_AUDIENCE', async () => {
-    const inv = invoke(grant, { key: assistant, action: 'email:read', audience: 'elsewhere', now: T0 + 60 })
+    const inv = invoke(grant(), { key: assistant, action: 'email:read', audience: 'elsewhere', now: T0 + 60 })
     expect(codeOf(await verifierFor().authorize({ invocation: inv }))).toBe('ERR_AUDIENCE')
   })
 
   it('K10: a replayed invocation → ERR_REPLAY; a stale or future one → ERR_PROOF', async () => {
     const v = verifierFor()
-    const inv = invoke(grant, { key: assistant, action: 'email:read', audience: 'svc', now: T0 + 60 })
+    const inv = invoke(grant(), { key: assistant, action: 'email:read', audience: 'svc', now: T0 + 60 })
     expect(codeOf(await v.authorize({ invocation: inv }))).toBe('allowed')
     expect(codeOf(await v.authorize({ invocation: inv }))).toBe('ERR_REPLAY')
-    const old = invoke(grant, { key: assistant, action: 'email:read', audience: 'svc', now: T0 - 400 })
+    const old = invoke(grant(), { key: assistant, action: 'email:read', audience: 'svc', now: T0 - 400 })
     expect(codeOf(await v.authorize({ invocation: old }))).toBe('ERR_PROOF')
-    const future = invoke(grant, { key: assistant, action: 'email:read', audience: 'svc', now: T0 + 600 })
+    const future = invoke(grant(), { key: assistant, action: 'email:read', audience: 'svc', now: T0 + 600 })
     expect(codeOf(await v.authorize({ invocation: future }))).toBe('ERR_PROOF')
   })
 
@@ -528,9 +528,9 @@ describe('presentation (K10, proofs, seals)', () => {
   })
 
   it('attenuating a bound mandate needs the holder key (ERR_HOLDER_MISMATCH)', () => {
-    expect(thrownCode(() => attenuate(grant, {}))).toBe('ERR_HOLDER_MISMATCH')
-    expect(thrownCode(() => attenuate(grant, { key: mallory }))).toBe('ERR_HOLDER_MISMATCH')
-    expect(thrownCode(() => attenuate(grant, { key: assistant, now: T0 }))).toBe('ok')
+    expect(thrownCode(() => attenuate(grant(), {}))).toBe('ERR_HOLDER_MISMATCH')
+    expect(thrownCode(() => attenuate(grant(), { key: mallory }))).toBe('ERR_HOLDER_MISMATCH')
+    expect(thrownCode(() => attenuate(grant(), { key: assistant, now: T0 }))).toBe('ok')
   })
 })
 

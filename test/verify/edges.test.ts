@@ -26,13 +26,14 @@ const NOW = T0 + 60
 
 /** The grant (bound to the assistant) with a uses counter, and an invocation of it. */
 function limited(max = 5) {
-  const grant = rootGrant([
-    { type: 'actions', patterns: ['*'] },
-    { type: 'uses', max },
-  ])
-  const counter = `${grant.blocks[0]?.idHex}/1`
+  const grant = () =>
+    rootGrant([
+      { type: 'actions', patterns: ['*'] },
+      { type: 'uses', max },
+    ])
+  const counter = () => `${grant().blocks[0]?.idHex}/1`
   const inv = (options: Partial<Parameters<typeof invoke>[1]> = {}, seed = 'inv') =>
-    invoke(grant, {
+    invoke(grant(), {
       key: assistant,
       action: 'mail:send',
       audience: 'svc',
@@ -114,10 +115,10 @@ describe('a request given beside an invocation must match it in every field', ()
     const v = verifierFor({ usage })
     const i = signed()
     expect(codeOf(await v.authorize({ invocation: i, request: { ...exact, action: 'mail:read' } }))).toBe('ERR_REQUEST_INVALID')
-    expect(usage.used(counter, NOW)).toBe(0)
+    expect(usage.used(counter(), NOW)).toBe(0)
     const ok = await v.authorize({ invocation: i, request: exact })
     expect(codeOf(ok)).toBe('allowed')
-    if (ok.allowed) expect(ok.usage).toEqual([{ key: counter, remaining: 4 }])
+    if (ok.allowed) expect(ok.usage).toEqual([{ key: counter(), remaining: 4 }])
   })
 
   it('a bare mandate: args must be an object', async () => {
@@ -140,7 +141,7 @@ describe('at most 16 approvals per request', () => {
     const d = denial(await v.authorize({ invocation: i, approvals: approvals(i, 17) }))
     expect(d.code).toBe('ERR_LIMIT_COUNT')
     expect(d.message).toContain('at most 16 approvals')
-    expect(usage.used(counter, NOW)).toBe(0)
+    expect(usage.used(counter(), NOW)).toBe(0)
     const ok = await v.authorize({ invocation: i, approvals: approvals(i, 16) })
     expect(codeOf(ok)).toBe('allowed')
     if (ok.allowed) expect(ok.approvals).toHaveLength(16)
@@ -210,7 +211,7 @@ describe('a throwing or lying clock → ERR_CLOCK_UNAVAILABLE', () => {
       const d = denial(await v.authorize({ invocation: inv() }))
       expect(d.code).toBe('ERR_CLOCK_UNAVAILABLE')
       expect(Number.isSafeInteger(d.audit.at)).toBe(true)
-      expect(usage.used(counter, NOW)).toBe(0)
+      expect(usage.used(counter(), NOW)).toBe(0)
     })
   }
 
@@ -224,8 +225,8 @@ describe('a throwing or lying clock → ERR_CLOCK_UNAVAILABLE', () => {
 })
 
 describe('a failing or lying revocation view → ERR_REVOCATION_STALE', () => {
-  const m = bearerChild([{ type: 'uses', max: 3 }])
-  const counter = `${m.blocks[1]?.idHex}/0`
+  const m = () => bearerChild([{ type: 'uses', max: 3 }])
+  const counter = () => `${m().blocks[1]?.idHex}/0`
   const view = (freshAt: () => unknown, entries: (id: string) => unknown = () => undefined) =>
     ({ freshAt, entries }) as unknown as RevocationView
   const thrower = () => {
@@ -256,30 +257,30 @@ describe('a failing or lying revocation view → ERR_REVOCATION_STALE', () => {
   for (const [title, revocations] of stale) {
     it(`${title}: denied, typed, nothing consumed`, async () => {
       const usage = createMemoryUsageStore()
-      const d = denial(await verifierFor({ revocations, usage }).authorize({ mandate: m, request: { action: 'a' } }))
+      const d = denial(await verifierFor({ revocations, usage }).authorize({ mandate: m(), request: { action: 'a' } }))
       expect(d.code).toBe('ERR_REVOCATION_STALE')
-      expect(usage.used(counter, NOW)).toBe(0)
+      expect(usage.used(counter(), NOW)).toBe(0)
     })
   }
 
   it('a view that explains itself (a rewritten feed) denies with its own code, nothing consumed', async () => {
     const usage = createMemoryUsageStore()
-    const d = denial(await verifierFor({ revocations: view(mandateError), usage }).authorize({ mandate: m, request: { action: 'a' } }))
+    const d = denial(await verifierFor({ revocations: view(mandateError), usage }).authorize({ mandate: m(), request: { action: 'a' } }))
     expect(d.code).toBe('ERR_REVOCATION_ROLLBACK')
-    expect(usage.used(counter, NOW)).toBe(0)
+    expect(usage.used(counter(), NOW)).toBe(0)
   })
 
   it('well-formed answers still decide: none, an empty list, a revocation with odd extras', async () => {
-    expect(codeOf(await verifierFor({ revocations: view(fresh) }).authorize({ mandate: m, request: { action: 'a' } }))).toBe('allowed')
-    expect(codeOf(await verifierFor({ revocations: view(fresh, () => []) }).authorize({ mandate: m, request: { action: 'a' } }))).toBe(
+    expect(codeOf(await verifierFor({ revocations: view(fresh) }).authorize({ mandate: m(), request: { action: 'a' } }))).toBe('allowed')
+    expect(codeOf(await verifierFor({ revocations: view(fresh, () => []) }).authorize({ mandate: m(), request: { action: 'a' } }))).toBe(
       'allowed',
     )
-    const odd = view(fresh, (id) => (id === m.blocks[1]?.idHex ? [{ kind: 'revoke', at: 'yesterday', by: 42, reason: {} }] : undefined))
-    const d = denial(await verifierFor({ revocations: odd }).authorize({ mandate: m, request: { action: 'a' } }))
+    const odd = view(fresh, (id) => (id === m().blocks[1]?.idHex ? [{ kind: 'revoke', at: 'yesterday', by: 42, reason: {} }] : undefined))
+    const d = denial(await verifierFor({ revocations: odd }).authorize({ mandate: m(), request: { action: 'a' } }))
     expect([d.code, d.block]).toEqual(['ERR_REVOKED', 1])
     const scoped = view(fresh, () => [{ kind: 'suspend', actions: ['b'], at: T0 }])
-    expect(codeOf(await verifierFor({ revocations: scoped }).authorize({ mandate: m, request: { action: 'a' } }))).toBe('allowed')
-    expect(codeOf(await verifierFor({ revocations: scoped }).authorize({ mandate: m, request: { action: 'b' } }))).toBe('ERR_SUSPENDED')
+    expect(codeOf(await verifierFor({ revocations: scoped }).authorize({ mandate: m(), request: { action: 'a' } }))).toBe('allowed')
+    expect(codeOf(await verifierFor({ revocations: scoped }).authorize({ mandate: m(), request: { action: 'b' } }))).toBe('ERR_SUSPENDED')
   })
 })
 
@@ -305,7 +306,7 @@ describe('a failing or lying usage store → ERR_COUNTER_UNAVAILABLE', () => {
     ['grants with a malformed remaining entry', store((r) => ({ granted: true, remaining: [{ key: r.counters[0]?.key }] }))],
     ['grants with a negative remaining', store((r) => ({ granted: true, remaining: [{ key: r.counters[0]?.key, remaining: -1 }] }))],
     ['grants with a null entry', store(() => ({ granted: true, remaining: [null] }))],
-    ['refuses without naming the counter', store(() => ({ granted: false }))],
+    ['refuses without naming the counter()', store(() => ({ granted: false }))],
     ['refuses with a bad resetAt', store((r) => ({ granted: false, exhausted: r.counters[0]?.key, resetAt: 'soon' }))],
     ['resolves to garbage', store(() => Promise.resolve({ granted: 'true', remaining: [] }))],
   ]
@@ -324,16 +325,16 @@ describe('a failing or lying usage store → ERR_COUNTER_UNAVAILABLE', () => {
 
   it('a MandateError a store throws stands', async () => {
     const usage = store(() => {
-      throw new MandateError('ERR_COUNTER_UNAVAILABLE', 'no usage counter is configured', { hint: 'pass --service' })
+      throw new MandateError('ERR_COUNTER_UNAVAILABLE', 'no usage counter() is configured', { hint: 'pass --service' })
     })
     const d = denial(await decide(verifierFor({ usage }), { invocation: inv() }))
-    expect([d.code, d.message, d.hint]).toEqual(['ERR_COUNTER_UNAVAILABLE', 'no usage counter is configured', 'pass --service'])
+    expect([d.code, d.message, d.hint]).toEqual(['ERR_COUNTER_UNAVAILABLE', 'no usage counter() is configured', 'pass --service'])
   })
 
   it('well-formed answers decide; only key and remaining reach the decision', async () => {
     const granted = store((r) => ({ granted: true, remaining: r.counters.map((c) => ({ key: c.key, remaining: 7, secret: 'x' })) }))
     const ok = await decide(verifierFor({ usage: granted }), { invocation: inv() })
-    expect(ok.allowed && ok.usage).toEqual([{ key: counter, remaining: 7 }])
+    expect(ok.allowed && ok.usage).toEqual([{ key: counter(), remaining: 7 }])
     const refused = store((r) => ({ granted: false, exhausted: r.counters[0]?.key, resetAt: null }))
     const d = denial(await decide(verifierFor({ usage: refused }), { invocation: inv() }))
     expect(d.code).toBe('ERR_USAGE_EXHAUSTED')
@@ -389,7 +390,7 @@ describe('a failing or lying replay cache → ERR_REPLAY_UNAVAILABLE', () => {
       })
       const d = denial(await decide(verifierFor({ usage, replay }), { invocation: inv() }))
       expect(d.code).toBe('ERR_REPLAY_UNAVAILABLE')
-      expect(usage.used(counter, NOW)).toBe(0)
+      expect(usage.used(counter(), NOW)).toBe(0)
       expect(released).toBe(0)
     })
   }
@@ -421,8 +422,8 @@ describe('a failing or lying replay cache → ERR_REPLAY_UNAVAILABLE', () => {
 
 describe('a failing or lying extension checker → ERR_CAVEAT_DENIED', () => {
   const c: Caveat[] = [{ type: 'extension', code: 70000, body: 'eu-only' }]
-  const m = bearerChild([...c, { type: 'uses', max: 3 }])
-  const counter = `${m.blocks[1]?.idHex}/1`
+  const m = () => bearerChild([...c, { type: 'uses', max: 3 }])
+  const counter = () => `${m().blocks[1]?.idHex}/1`
   const checkers: [string, (...a: never[]) => unknown][] = [
     [
       'throws',
@@ -445,9 +446,9 @@ describe('a failing or lying extension checker → ERR_CAVEAT_DENIED', () => {
     it(`${title}: denied, typed, nothing consumed`, async () => {
       const usage = createMemoryUsageStore()
       const v = verifierFor({ usage, extensions: { 70000: checker as never } })
-      const d = denial(await v.authorize({ mandate: m, request: { action: 'a' } }))
+      const d = denial(await v.authorize({ mandate: m(), request: { action: 'a' } }))
       expect([d.code, d.caveat]).toEqual(['ERR_CAVEAT_DENIED', 'extension'])
-      expect(usage.used(counter, NOW)).toBe(0)
+      expect(usage.used(counter(), NOW)).toBe(0)
     })
   }
 })

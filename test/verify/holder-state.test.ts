@@ -34,11 +34,11 @@ import {
   subagent,
   verifierFor,
 } from '../helpers/chains.js'
-import { keyFor, seededRandom, T0, thrownCode } from '../helpers/fixtures.js'
+import { fixedKey, seededRandom, T0, thrownCode } from '../helpers/fixtures.js'
 
 const NOW = T0 + 60
 const read = { action: 'slack:read' }
-const bob = keyFor('bob')
+const bob = fixedKey('bob')
 const BOUND = [10] as CborValue
 const windowWire: CborValue = [4, new Map([[1, T0 + 8 * 3600]])]
 

@@ -7,7 +7,7 @@ import { chainLinks, denied } from '../../../src/verify/outcome.js'
 import { aliceDid, bearerChild } from '../../helpers/chains.js'
 import { T0, thrownCode } from '../../helpers/fixtures.js'
 
-const settings = readOptions({ roots: [{ key: aliceDid, name: 'alice' }], audience: 'svc', revocations: 'none' })
+const settings = () => readOptions({ roots: [{ key: aliceDid, name: 'alice' }], audience: 'svc', revocations: 'none' })
 
 describe('outcome', () => {
   it('lists the principal, then each holder with its block', () => {
@@ -22,7 +22,7 @@ describe('outcome', () => {
   })
 
   it('denies with the error as thrown, or ERR_INTERNAL for anything else, and says revocations were not checked', () => {
-    const d = denied(settings, { now: T0 }, new MandateError('ERR_FORMAT', 'bad', { hint: 'h', block: 2 }))
+    const d = denied(settings(), { now: T0 }, new MandateError('ERR_FORMAT', 'bad', { hint: 'h', block: 2 }))
     expect([d.code, d.message, d.hint, d.block, d.audit.revocations, d.audit.decision]).toEqual([
       'ERR_FORMAT',
       'bad',
@@ -31,7 +31,7 @@ describe('outcome', () => {
       'none',
       'deny',
     ])
-    expect(denied(settings, { now: T0 }, new TypeError('oops')).code).toBe('ERR_INTERNAL')
+    expect(denied(settings(), { now: T0 }, new TypeError('oops')).code).toBe('ERR_INTERNAL')
   })
 })
 

@@ -7,10 +7,11 @@ import { aliceDid, bearerChild } from '../../helpers/chains.js'
 import { T0, thrownCode } from '../../helpers/fixtures.js'
 
 const NOW = T0 + 60
-const chain = bearerChild([]).blocks
-const [b0, b1] = chain.map((b) => b.idHex) as [string, string]
+const chain = () => bearerChild([]).blocks
+const b0 = () => chain()[0]?.idHex as string
+const b1 = () => chain()[1]?.idHex as string
 const check = (revocations: RevocationView | 'none', action = 'email:read') =>
-  thrownCode(() => checkRevocations(readOptions({ roots: [aliceDid], audience: 'svc', revocations }), NOW, chain, action))
+  thrownCode(() => checkRevocations(readOptions({ roots: [aliceDid], audience: 'svc', revocations }), NOW, chain(), action))
 const view = (now = NOW) => {
   const v = createMemoryRevocationView()
   return Object.assign(v, { freshAt: () => now })
@@ -38,19 +39,19 @@ describe('checkRevocations', () => {
 
   it('reports a revocation before a suspension in one block, and block 0 before block 1', () => {
     const v = view()
-    v.suspend(b0)
-    v.revoke(b0)
-    v.revoke(b1)
+    v.suspend(b0())
+    v.revoke(b0())
+    v.revoke(b1())
     expect(check(v)).toBe('ERR_REVOKED')
     const s = view()
-    s.suspend(b0)
-    s.revoke(b1)
+    s.suspend(b0())
+    s.revoke(b1())
     expect(check(s)).toBe('ERR_SUSPENDED')
   })
 
   it('applies a scoped entry to the actions it covers only', () => {
     const v = view()
-    v.revoke(b1, { actions: ['email:send'] })
+    v.revoke(b1(), { actions: ['email:send'] })
     expect(check(v, 'email:read')).toBe('ok')
     expect(check(v, 'email:send:draft')).toBe('ERR_REVOKED')
   })
@@ -58,14 +59,14 @@ describe('checkRevocations', () => {
 
 describe('revocationDetails', () => {
   it('keeps what the view knows, and nothing malformed', () => {
-    expect(revocationDetails(b0, { kind: 'revoke', at: T0, by: aliceDid, reason: 'r', actions: ['a'] })).toEqual({
-      blockId: b0,
+    expect(revocationDetails(b0(), { kind: 'revoke', at: T0, by: aliceDid, reason: 'r', actions: ['a'] })).toEqual({
+      blockId: b0(),
       at: T0,
       by: aliceDid,
       reason: 'r',
       actions: ['a'],
     })
-    expect(revocationDetails(b0, { kind: 'suspend', at: 'soon' as never, by: '', reason: '', actions: [] })).toEqual({ blockId: b0 })
+    expect(revocationDetails(b0(), { kind: 'suspend', at: 'soon' as never, by: '', reason: '', actions: [] })).toEqual({ blockId: b0() })
   })
 
   it('isRevocationEntry accepts only known kinds with pattern lists', () => {

@@ -8,8 +8,8 @@ import { aliceDid, assistant, rootGrant } from '../../helpers/chains.js'
 import { seededRandom, T0 } from '../../helpers/fixtures.js'
 
 const NOW = T0 + 60
-const settings = readOptions({ roots: [aliceDid], audience: 'svc', revocations: 'none' })
-const inv = invoke(rootGrant(), { key: assistant, action: 'a', audience: 'svc', now: NOW, random: seededRandom('u') })
+const settings = () => readOptions({ roots: [aliceDid], audience: 'svc', revocations: 'none' })
+const inv = () => invoke(rootGrant(), { key: assistant, action: 'a', audience: 'svc', now: NOW, random: seededRandom('u') })
 const codeOf = (p: Promise<unknown>) =>
   p.then(
     () => 'ok',
@@ -20,10 +20,11 @@ describe('claimReplay', () => {
   it('claims an invocation once, releases it, and has nothing to claim for a bare mandate', async () => {
     const s = readOptions({ roots: [aliceDid], audience: 'svc', revocations: 'none' })
     expect(await claimReplay(s, NOW, undefined)).toBeUndefined()
-    expect(await claimReplay(s, NOW, inv)).toBe(inv)
-    expect(await codeOf(claimReplay(s, NOW, inv))).toBe('ERR_REPLAY')
-    await releaseClaim(s, inv)
-    expect(await claimReplay(s, NOW, inv)).toBe(inv)
+    const i = inv()
+    expect(await claimReplay(s, NOW, i)).toBe(i)
+    expect(await codeOf(claimReplay(s, NOW, inv()))).toBe('ERR_REPLAY')
+    await releaseClaim(s, i)
+    expect(await claimReplay(s, NOW, i)).toBe(i)
   })
 
   it('keeps the id through issued_at + max_age + skew', async () => {
@@ -36,8 +37,8 @@ describe('claimReplay', () => {
       },
       release: () => {},
     }
-    await claimReplay(readOptions({ roots: [aliceDid], audience: 'svc', revocations: 'none', replay }), NOW, inv)
-    expect(until).toBe(inv.issuedAt + 300 + 60 + 1)
+    await claimReplay(readOptions({ roots: [aliceDid], audience: 'svc', revocations: 'none', replay }), NOW, inv())
+    expect(until).toBe(inv().issuedAt + 300 + 60 + 1)
   })
 })
 
@@ -45,7 +46,7 @@ describe('consumeUsage', () => {
   const evaluation = { matched: [], approvals: [], counters: [{ key: 'b/1', blockId: 'b', block: 0, caveatIndex: 1, max: 2 }] }
   it('consumes nothing when no caveat counts', async () => {
     const none = { matched: [], approvals: [], counters: [] }
-    expect(await consumeUsage(settings, NOW, none, undefined, { action: 'a', args: {} }, inv, inv.bytes)).toEqual([])
+    expect(await consumeUsage(settings(), NOW, none, undefined, { action: 'a', args: {} }, inv(), inv().bytes)).toEqual([])
   })
 
   it('counts by the invocation id, or a request id derived from the caller’s', async () => {
@@ -57,12 +58,12 @@ describe('consumeUsage', () => {
       },
     }
     const s = readOptions({ roots: [aliceDid], audience: 'svc', revocations: 'none', usage: usage as never })
-    expect(await consumeUsage(s, NOW, evaluation, undefined, { action: 'a', args: {} }, inv, inv.bytes)).toEqual([
+    expect(await consumeUsage(s, NOW, evaluation, undefined, { action: 'a', args: {} }, inv(), inv().bytes)).toEqual([
       { key: 'b/1', remaining: 1 },
     ])
-    await consumeUsage(s, NOW, evaluation, 'r1', { action: 'a', args: {} }, undefined, inv.bytes)
-    await consumeUsage(s, NOW, evaluation, 'r1', { action: 'a', args: {} }, undefined, inv.bytes)
-    expect(ids[0]).toBe(inv.idHex)
+    await consumeUsage(s, NOW, evaluation, 'r1', { action: 'a', args: {} }, undefined, inv().bytes)
+    await consumeUsage(s, NOW, evaluation, 'r1', { action: 'a', args: {} }, undefined, inv().bytes)
+    expect(ids[0]).toBe(inv().idHex)
     expect(ids[1]).toBe(ids[2])
     expect(ids[1]).not.toBe('r1')
   })
@@ -74,7 +75,7 @@ describe('consumeUsage', () => {
       revocations: 'none',
       usage: { consume: () => ({ granted: false, exhausted: 'b/1', resetAt: NOW + 5 }) },
     })
-    const e = (await consumeUsage(spent, NOW, evaluation, undefined, { action: 'a', args: {} }, inv, inv.bytes).then(
+    const e = (await consumeUsage(spent, NOW, evaluation, undefined, { action: 'a', args: {} }, inv(), inv().bytes).then(
       () => undefined,
       (x: unknown) => x,
     )) as MandateError
@@ -91,7 +92,7 @@ describe('consumeUsage', () => {
       revocations: 'none',
       usage: { consume: () => ({ granted: 'yes' }) as never },
     })
-    expect(await codeOf(consumeUsage(garbled, NOW, evaluation, undefined, { action: 'a', args: {} }, inv, inv.bytes))).toBe(
+    expect(await codeOf(consumeUsage(garbled, NOW, evaluation, undefined, { action: 'a', args: {} }, inv(), inv().bytes))).toBe(
       'ERR_COUNTER_UNAVAILABLE',
     )
   })

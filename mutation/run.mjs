@@ -1,0 +1,34 @@
+// `npm run mutation [-- <folder>...] [-- stryker options]`: StrykerJS over the core, one folder of
+// src/ at a time, each with its own incremental file (mutation/incremental/<folder>.json,
+// committed) so that a rerun after a small change only tests the mutants the change touches.
+// Options that are not folder names go to `stryker run` as they are (e.g. `--force` rebuilds the
+// incremental file). With `--mutate <glob>` it is one run over that glob, recorded in
+// mutation/incremental/custom.json. Settings: stryker.config.json. Scores: mutation/summary.md.
+// Not part of `npm test` (far too slow on two cores).
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+const STRYKER = fileURLToPath(new URL('../node_modules/@stryker-mutator/core/bin/stryker.js', import.meta.url))
+const CORE = ['cbor', 'crypto', 'caveats', 'token', 'verify', 'revocation', 'usage']
+
+const args = process.argv.slice(2)
+const folders = args.filter((a) => CORE.includes(a))
+const rest = args.filter((a) => !CORE.includes(a))
+
+function stryker(extra) {
+  const run = spawnSync(process.execPath, [STRYKER, 'run', ...extra, ...rest], { stdio: 'inherit' })
+  if (run.status !== 0) process.exit(run.status ?? 1)
+}
+
+if (rest.includes('--mutate') || rest.includes('-m')) {
+  if (folders.length > 0) {
+    console.error('give either core folders or --mutate, not both')
+    process.exit(2)
+  }
+  stryker(['--incrementalFile', 'mutation/incremental/custom.json'])
+} else {
+  for (const folder of folders.length > 0 ? folders : CORE) {
+    console.log(`\n=== mutation testing src/${folder} ===`)
+    stryker(['--mutate', `src/${folder}/**/*.ts`, '--incrementalFile', `mutation/incremental/${folder}.json`])
+  }
+}
