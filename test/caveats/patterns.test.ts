@@ -85,24 +85,41 @@ describe('actions (spec §6.1)', () => {
   const smallAction = fc.array(fc.constantFrom('a', 'b'), { minLength: 1, maxLength: 5 }).map((s) => s.join(':'))
 
   it('property: cover is the definition (match of the action or of a proper prefix of ≥ 1 segment)', () => {
+    const outcomes = { covers: 0, not: 0 }
     fc.assert(
       fc.property(small, smallAction, (p, a) => {
         const segs = a.split(':')
         const byDefinition = segs.some((_, k) => matchAction(p, segs.slice(0, k + 1).join(':')))
         expect(coversAction(p, a)).toBe(byDefinition)
+        outcomes[byDefinition ? 'covers' : 'not']++
       }),
-      { numRuns: 2000 },
+      { numRuns: 2000, seed: 1 },
     )
+    // Both sides are reached (seeded run: 635 covered, 1,365 not).
+    expect(outcomes.covers).toBeGreaterThan(300)
+    expect(outcomes.not).toBeGreaterThan(600)
   })
 
   it('property: cover is monotone (P covers A ⇒ P covers A:x) and implied by match', () => {
+    const outcomes = { matched: 0, covered: 0, neither: 0 }
     fc.assert(
       fc.property(pattern, action, segment, (p, a, x) => {
         expect(isActionPattern(p) && isActionName(a)).toBe(true)
-        if (matchAction(p, a)) expect(coversAction(p, a)).toBe(true)
-        if (coversAction(p, a)) expect(coversAction(p, `${a}:${x}`)).toBe(true)
+        if (matchAction(p, a)) {
+          expect(coversAction(p, a)).toBe(true)
+          outcomes.matched++
+        }
+        if (coversAction(p, a)) {
+          expect(coversAction(p, `${a}:${x}`)).toBe(true)
+          outcomes.covered++
+        } else outcomes.neither++
       }),
+      { seed: 2 },
     )
+    // The implications are not vacuous (seeded run: 27 of 100 pairs matched, so covered, 73 neither).
+    expect(outcomes.matched).toBeGreaterThan(10)
+    expect(outcomes.covered).toBeGreaterThanOrEqual(outcomes.matched)
+    expect(outcomes.neither).toBeGreaterThan(30)
   })
 
   it('property: coverageIncludes(o, i) ⇔ every action i covers, o covers (on a small alphabet)', () => {
@@ -113,13 +130,18 @@ describe('actions (spec §6.1)', () => {
       for (const s of ['a', 'b', 'c']) grow([...prefix, s], depth - 1)
     }
     grow([], 5)
+    const outcomes = { includes: 0, not: 0 }
     fc.assert(
       fc.property(small, small, (o, i) => {
         const exact = actions.every((a) => !coversAction(i, a) || coversAction(o, a))
         expect(coverageIncludes(o, i)).toBe(exact)
+        outcomes[exact ? 'includes' : 'not']++
       }),
-      { numRuns: 1000 },
+      { numRuns: 1000, seed: 3 },
     )
+    // Both sides are reached (seeded run: 217 included, 783 not).
+    expect(outcomes.includes).toBeGreaterThan(100)
+    expect(outcomes.not).toBeGreaterThan(400)
   })
 })
 
@@ -249,37 +271,58 @@ describe('glob matching (spec §6.1)', () => {
   const glob = fc.array(gseg, { minLength: 1, maxLength: 5 }).map((s) => s.join('/'))
 
   it('property: the linear matcher agrees with a regular-expression reading of the spec', () => {
+    const outcomes = { match: 0, not: 0 }
     fc.assert(
       fc.property(glob, resource, (g, r) => {
-        expect(matchResource(g, r)).toBe(referenceMatch(g, r))
+        const expected = referenceMatch(g, r)
+        expect(matchResource(g, r)).toBe(expected)
+        outcomes[expected ? 'match' : 'not']++
       }),
-      { numRuns: 5000 },
+      { numRuns: 5000, seed: 4 },
     )
+    // Both sides are reached (seeded run: 547 matches, 4,453 not).
+    expect(outcomes.match).toBeGreaterThan(250)
+    expect(outcomes.not).toBeGreaterThan(2000)
   })
 
-  it('property: a valid resource never has an empty, . or .. segment, and stays valid segment by segment', () => {
+  it('property: a valid resource has no empty, . or .. segment, no %2f, %5c, %2e, backslash or NUL, and each segment is valid', () => {
     const anyText = fc.string({ unit: fc.constantFrom('a', '/', '.', '%', '2', 'e', 'f', '\\', '\0', 'x'), maxLength: 12 })
+    const outcomes = { valid: 0, invalid: 0 }
     fc.assert(
       fc.property(anyText, (r) => {
-        if (!isResourceName(r)) return
+        if (!isResourceName(r)) {
+          outcomes.invalid++
+          return
+        }
+        outcomes.valid++
         for (const s of r.split('/')) {
           expect(s).not.toBe('')
           expect(s).not.toBe('.')
           expect(s).not.toBe('..')
+          expect(isResourceName(s)).toBe(true)
         }
         expect(r.toLowerCase()).not.toMatch(/%2f|%5c|%2e|\\|\0/)
       }),
-      { numRuns: 5000 },
+      { numRuns: 5000, seed: 5 },
     )
+    // Valid resources are reached, so the checks run (seeded run: 1,199 valid, 3,801 invalid).
+    expect(outcomes.valid).toBeGreaterThan(500)
+    expect(outcomes.invalid).toBeGreaterThan(1500)
   })
 
-  it('property: an invalid resource matches no glob, not even **', () => {
+  it('property: ** matches exactly the valid resources, so an invalid one matches no glob', () => {
     const anyText = fc.string({ unit: fc.constantFrom('a', '/', '.', '%', '2', 'e', '\\'), maxLength: 10 })
+    const outcomes = { valid: 0, invalid: 0 }
     fc.assert(
       fc.property(anyText, (r) => {
         if (!isResourceName(r)) expect(matchResource('**', r)).toBe(false)
         else expect(matchResource('**', r)).toBe(true)
+        outcomes[isResourceName(r) ? 'valid' : 'invalid']++
       }),
+      { seed: 6 },
     )
+    // Both sides are reached (seeded run: 32 valid, 68 invalid).
+    expect(outcomes.valid).toBeGreaterThan(10)
+    expect(outcomes.invalid).toBeGreaterThan(30)
   })
 })
