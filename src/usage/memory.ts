@@ -114,9 +114,7 @@ export function createMemoryUsageStore(options: MemoryUsageStoreOptions = {}): M
           // max ≥ 1 and count ≥ max: the max-th newest grant exists
           const oldest = g.times[g.times.length - c.max] as number
           answer =
-            c.per !== undefined
-              ? { granted: false, exhausted: c.key, resetAt: oldest + c.per }
-              : { granted: false, exhausted: c.key }
+            c.per !== undefined ? { granted: false, exhausted: c.key, resetAt: oldest + c.per } : { granted: false, exhausted: c.key }
           break
         }
       }
