@@ -8,9 +8,8 @@
  */
 import { base64urlnopad } from '@scure/base'
 import { decodeCbor } from '../cbor/codec.js'
-import { CBOR_LIMITS } from '../cbor/limits.js'
 import { equalBytes } from '../internal/bytes.js'
-import { FEED_PAGE_MAX, verifyFeedPage } from './feed.js'
+import { FEED_LIMITS, verifyFeedPage } from './feed.js'
 
 /**
  * The key that validly signed `signed` when it is not `pinned`; undefined for a page that is
@@ -24,15 +23,16 @@ import { FEED_PAGE_MAX, verifyFeedPage } from './feed.js'
  */
 export function foreignFeedKey(signed: unknown, pinned: Uint8Array): Uint8Array | undefined {
   try {
-    const page = (signed as { page?: unknown } | null)?.page
-    if (typeof page !== 'string') return undefined
-    const top = decodeCbor(base64urlnopad.decode(page), { ...CBOR_LIMITS, maxEntries: FEED_PAGE_MAX })
+    // Not trusted yet: only read for the key it names, to try that key.
+    const top = decodeCbor(base64urlnopad.decode((signed as { page: string }).page), FEED_LIMITS)
     const named = top instanceof Map ? top.get(1) : undefined
-    if (!(named instanceof Uint8Array) || named.length !== 32 || equalBytes(named, pinned)) return undefined
-    // Only a page that really is that key's says so: a forgery naming a key proves nothing.
-    verifyFeedPage(signed, named)
-    return named
+    if (named instanceof Uint8Array && !equalBytes(named, pinned)) {
+      // Only a page that really is that key's says so: a forgery naming a key proves nothing.
+      verifyFeedPage(signed, named)
+      return named
+    }
   } catch {
-    return undefined
+    // not a page (no object, no text, no CBOR), or not validly signed by the key it names
   }
+  return undefined
 }

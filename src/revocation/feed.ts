@@ -35,7 +35,8 @@ import { signingInput } from '../token/signing.js'
 
 /** Most entries in one page. */
 export const FEED_PAGE_MAX = 500
-const FEED_LIMITS = { ...CBOR_LIMITS, maxEntries: FEED_PAGE_MAX }
+/** The CBOR limits of a feed page: the profile's, with room for its entries. */
+export const FEED_LIMITS = { ...CBOR_LIMITS, maxEntries: FEED_PAGE_MAX }
 const KINDS: readonly RevocationKind[] = ['revoke', 'suspend', 'resume']
 
 /** One accepted revocation statement, as the feed carries it. */

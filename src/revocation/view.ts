@@ -67,7 +67,7 @@ export function createMemoryRevocationView(clock: () => number = () => Number.MA
     revoke: (blockId, entry) => add('revoke', blockId, entry),
     suspend: (blockId, entry) => add('suspend', blockId, entry),
     resume(blockId) {
-      const kept = (byBlock.get(blockId) ?? []).filter((e) => e.kind === 'revoke')
+      const kept = byBlock.get(blockId)?.filter((e) => e.kind === 'revoke') ?? []
       if (kept.length > 0) byBlock.set(blockId, kept)
       else byBlock.delete(blockId)
     },
