@@ -1,5 +1,6 @@
 // `npm run mutation [-- <folder>...] [-- stryker options]`: StrykerJS over the core, one folder of
-// src/ at a time, each with its own incremental file (mutation/incremental/<folder>.json,
+// src/ at a time, then `service` (the service's authorization and counting files: SERVICE in
+// summary.mjs), each with its own incremental file (mutation/incremental/<folder>.json,
 // committed) so that a rerun after a small change only tests the mutants the change touches.
 // Options that are not folder names go to `stryker run` as they are (e.g. `--force` rebuilds the
 // incremental file). With `--mutate <glob>` it is one run over that glob, recorded in
@@ -10,13 +11,13 @@ import { spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
-import { CORE, rewritten } from './summary.mjs'
+import { rewritten, SERVICE, TARGETS } from './summary.mjs'
 
 const STRYKER = fileURLToPath(new URL('../node_modules/@stryker-mutator/core/bin/stryker.js', import.meta.url))
 
 const args = process.argv.slice(2)
-const folders = args.filter((a) => CORE.includes(a))
-const rest = args.filter((a) => !CORE.includes(a))
+const folders = args.filter((a) => TARGETS.includes(a))
+const rest = args.filter((a) => !TARGETS.includes(a))
 
 function stryker(extra) {
   const run = spawnSync(process.execPath, [STRYKER, 'run', ...extra, ...rest], { stdio: 'inherit' })
@@ -31,8 +32,10 @@ if (rest.includes('--mutate') || rest.includes('-m')) {
   }
   stryker(['--incrementalFile', 'mutation/incremental/custom.json'])
 } else {
-  for (const folder of folders.length > 0 ? folders : CORE) {
+  for (const folder of folders.length > 0 ? folders : TARGETS) {
     console.log(`\n=== mutation testing src/${folder} ===`)
-    stryker(['--mutate', `src/${folder}/**/*.ts`, '--incrementalFile', `mutation/incremental/${folder}.json`])
+    const incremental = ['--incrementalFile', `mutation/incremental/${folder}.json`]
+    if (folder === 'service') stryker(['--mutate', SERVICE.mutate, '--testFiles', SERVICE.testFiles.join(','), ...incremental])
+    else stryker(['--mutate', `src/${folder}/**/*.ts`, ...incremental])
   }
 }
