@@ -38,6 +38,9 @@ export const TOKEN_LIMITS = Object.freeze({
   maxBlocks: 16,
   /** Most caveats in one block. */
   maxCaveats: 32,
-  /** Longest action, resource, pattern or name, in UTF-8 bytes. */
-  maxStringBytes: 1024,
+  /**
+   * Longest action, resource, pattern or name, in UTF-8 bytes: the CBOR profile's text bound, so
+   * that the decoder enforces it on every text string of a payload before any field is read.
+   */
+  maxStringBytes: CBOR_LIMITS.maxTextBytes,
 })

@@ -22,7 +22,7 @@ import { type CborMap, type CborValue, decodeCbor, encodeCbor } from '../cbor/co
 import { TOKEN_LIMITS } from '../cbor/limits.js'
 import { sha256 } from '../crypto/hash.js'
 import { fail, MandateError } from '../errors.js'
-import { concatBytes, toHex, utf8 } from '../internal/bytes.js'
+import { concatBytes, toHex } from '../internal/bytes.js'
 
 /** A block as read from a token, before any signature is checked. */
 export interface UnverifiedBlock {
@@ -142,11 +142,12 @@ export function decodeBlock(raw: CborValue, index: number, principal: Uint8Array
 function optText(v: CborValue | undefined, index: number, what: string): string | undefined {
   if (v === undefined) return undefined
   if (typeof v !== 'string') fail('ERR_FORMAT', `block ${index}: ${what} must be text`, { block: index })
-  if (utf8(v).length > TOKEN_LIMITS.maxStringBytes) fail('ERR_LIMIT_SIZE', `block ${index}: ${what} is too long`, { block: index })
+  // At most 1,024 bytes: the payload's decoder (CBOR_LIMITS.maxTextBytes) refused longer text.
   return v
 }
 
 function withBlock(e: unknown, index: number): unknown {
+  // Stryker disable next-line ConditionalExpression: equivalent — decodeCbor throws only MandateError (UTF-8 decoder errors are caught and rethrown as one)
   if (!(e instanceof MandateError)) return e
   const offset = e.offset === undefined ? {} : { offset: e.offset }
   return new MandateError(e.code, `block ${index} payload: ${e.message}`, { block: index, ...offset, cause: e })

@@ -16,12 +16,11 @@ import { decodeArgs, encodeArgs } from '../caveats/args.js'
 import { isResourceName } from '../caveats/resource.js'
 import type { Args } from '../caveats/types.js'
 import { type CborValue, encodeCbor } from '../cbor/codec.js'
-import { TOKEN_LIMITS } from '../cbor/limits.js'
 import type { BackendName } from '../crypto/backend.js'
 import { getBackend } from '../crypto/ed25519.js'
 import { randomBytes, sha256 } from '../crypto/hash.js'
 import { fail } from '../errors.js'
-import { abytes, toHex, utf8 } from '../internal/bytes.js'
+import { abytes, toHex } from '../internal/bytes.js'
 import { systemClock } from '../internal/clock.js'
 import { joinSigned, type UnverifiedBlock } from './block.js'
 import { decodeChain, encodeChain } from './chain.js'
@@ -159,14 +158,7 @@ export function parseInvocation(input: string | Uint8Array): UnverifiedInvocatio
   if (typeof issuedAt !== 'number' || issuedAt < 0) fail('ERR_FORMAT', 'invocation issued_at must be an unsigned integer')
   const intent = m.get(8)
   if (intent !== undefined && typeof intent !== 'string') fail('ERR_FORMAT', 'invocation intent must be text')
-  for (const [what, text] of [
-    ['action', action],
-    ['resource', resource],
-    ['audience', audience],
-    ['intent', intent],
-  ] as const) {
-    if (text !== undefined && utf8(text).length > TOKEN_LIMITS.maxStringBytes) fail('ERR_LIMIT_SIZE', `invocation ${what} is too long`)
-  }
+  // Text fields are at most 1,024 bytes: the payload's decoder (CBOR_LIMITS.maxTextBytes) refused longer ones.
   const id = sha256(signature)
   return {
     id,
