@@ -49,6 +49,12 @@ describe('action patterns', () => {
     expect(patternCovers('*', 'email:*')).toBe(true)
     expect(patternCovers('*:read', 'slack:read')).toBe(true)
     expect(patternCovers('slack:read', '*:read')).toBe(false)
+    // a trailing * needs a segment after the prefix, and a name covers only itself
+    expect(patternCovers('a:*', 'a')).toBe(false)
+    expect(patternCovers('a', 'a:b')).toBe(false)
+    // a * in the middle of both covers exactly
+    expect(patternCovers('a:*:c', 'a:*:c')).toBe(true)
+    expect(patternCovers('a:*:c', 'a:*:d')).toBe(false)
   })
 })
 

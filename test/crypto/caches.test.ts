@@ -1,0 +1,126 @@
+/**
+ * The verified-signature cache and the key-check cache: what they remember, what they refuse
+ * to remember, and which entry goes first when full. Also the hash helpers they rest on.
+ */
+import { describe, expect, it, vi } from 'vitest'
+import { randomBytes, sha256, sha512 } from '../../src/crypto/hash.js'
+import { SignatureCache } from '../../src/crypto/signature-cache.js'
+import { concatBytes, toHex, utf8 } from '../../src/internal/bytes.js'
+import { fixedKey } from '../helpers/fixtures.js'
+
+const KEY_CACHE_MAX = 4096
+
+function keyBytes(i: number): Uint8Array {
+  const out = new Uint8Array(32)
+  out[0] = i & 0xff
+  out[1] = (i >> 8) & 0xff
+  out[2] = 0x5a
+  return out
+}
+
+describe('hash', () => {
+  it('sha256 and sha512 of "abc" (FIPS 180-2 examples)', () => {
+    expect(toHex(sha256(utf8('abc')))).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad')
+    expect(toHex(sha512(utf8('abc')))).toBe(
+      'ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f',
+    )
+  })
+
+  it('randomBytes fills exactly the requested length with fresh bytes', () => {
+    const a = randomBytes(32)
+    const b = randomBytes(32)
+    expect(a).toHaveLength(32)
+    expect(randomBytes(0)).toHaveLength(0)
+    expect(randomBytes(5)).toHaveLength(5)
+    expect(a.some((x) => x !== 0)).toBe(true)
+    expect(toHex(a)).not.toBe(toHex(b))
+  })
+})
+
+describe('SignatureCache', () => {
+  it('keys by SHA-256 of signer ‖ signature ‖ message', () => {
+    const cache = new SignatureCache(4)
+    const signer = fixedKey('alice').publicKey
+    const sig = new Uint8Array(64).fill(7)
+    const msg = utf8('message')
+    expect(cache.key(signer, sig, msg)).toBe(toHex(sha256(concatBytes(signer, sig, msg))))
+    expect(cache.key(signer, sig, utf8('other'))).not.toBe(cache.key(signer, sig, msg))
+    expect(cache.key(fixedKey('bob').publicKey, sig, msg)).not.toBe(cache.key(signer, sig, msg))
+  })
+
+  it('size 0 is off: no key, nothing remembered', () => {
+    const cache = new SignatureCache(0)
+    const key = cache.key(fixedKey('alice').publicKey, new Uint8Array(64), utf8('m'))
+    expect(key).toBeUndefined()
+    cache.add(key)
+    expect(cache.has(key)).toBe(false)
+    expect(cache.has(undefined)).toBe(false)
+  })
+
+  it('remembers what was added, and only that', () => {
+    const cache = new SignatureCache(3)
+    expect(cache.has('a')).toBe(false)
+    cache.add('a')
+    expect(cache.has('a')).toBe(true)
+    expect(cache.has('b')).toBe(false)
+    expect(cache.has(undefined)).toBe(false)
+  })
+
+  it('holds exactly `size` entries, evicting the oldest first', () => {
+    const cache = new SignatureCache(2)
+    cache.add('a')
+    cache.add('b')
+    expect(cache.has('a')).toBe(true)
+    expect(cache.has('b')).toBe(true)
+    cache.add('c')
+    expect(cache.has('a')).toBe(false)
+    expect(cache.has('b')).toBe(true)
+    expect(cache.has('c')).toBe(true)
+    cache.add('d')
+    expect(cache.has('b')).toBe(false)
+    expect(cache.has('c')).toBe(true)
+    expect(cache.has('d')).toBe(true)
+  })
+
+  it('adding "no key" (caching off) neither stores nor evicts anything', () => {
+    const cache = new SignatureCache(1)
+    cache.add('a')
+    cache.add(undefined)
+    expect(cache.has('a')).toBe(true)
+    expect(cache.has(undefined)).toBe(false)
+  })
+})
+
+describe('cachedKeyCheck', () => {
+  it('returns the cached check for a key seen before, the same verdict as checkKey', async () => {
+    vi.resetModules()
+    const { cachedKeyCheck } = await import('../../src/crypto/key-check-cache.js')
+    const alice = fixedKey('alice').publicKey
+    const first = cachedKeyCheck(alice)
+    expect(first.ok).toBe(true)
+    expect(cachedKeyCheck(new Uint8Array(alice))).toBe(first)
+    const identity = new Uint8Array(32)
+    identity[0] = 1
+    const weak = cachedKeyCheck(identity)
+    expect(weak).toEqual({ ok: false, rule: 'small_order_A' })
+    expect(cachedKeyCheck(identity)).toBe(weak)
+    const noncanonical = new Uint8Array(32).fill(0xff)
+    noncanonical[0] = 0xed
+    noncanonical[31] = 0x7f
+    expect(cachedKeyCheck(noncanonical)).toEqual({ ok: false, rule: 'noncanonical_A' })
+  })
+
+  it('holds 4096 keys and evicts the oldest when a 4097th arrives', async () => {
+    vi.resetModules()
+    const { cachedKeyCheck } = await import('../../src/crypto/key-check-cache.js')
+    const checks = []
+    for (let i = 0; i < KEY_CACHE_MAX; i++) checks.push(cachedKeyCheck(keyBytes(i)))
+    expect(cachedKeyCheck(keyBytes(0))).toBe(checks[0])
+    expect(cachedKeyCheck(keyBytes(KEY_CACHE_MAX - 1))).toBe(checks[KEY_CACHE_MAX - 1])
+    cachedKeyCheck(keyBytes(KEY_CACHE_MAX))
+    expect(cachedKeyCheck(keyBytes(1))).toBe(checks[1])
+    const again = cachedKeyCheck(keyBytes(0))
+    expect(again).not.toBe(checks[0])
+    expect(again).toEqual(checks[0])
+  })
+})
