@@ -11,9 +11,8 @@ import type { Ed25519Backend } from '../../src/crypto/backend.js'
 import { getBackend, verifyOrThrow } from '../../src/crypto/ed25519.js'
 import { assertStrongKey, exportPublicKeyPem, exportSecretKeyPem, importSecretKeyPem, parsePublicKey } from '../../src/crypto/keys.js'
 import { bytesToNumberLE, checkKey, isReducedScalar, L, OUTCOME_CODES, precheck, smallOrderEncodings } from '../../src/crypto/profile.js'
-import { MandateError } from '../../src/errors.js'
 import { concatBytes, toHex, utf8 } from '../../src/internal/bytes.js'
-import { fixedKey, hex, thrownCode } from '../helpers/fixtures.js'
+import { caught, fixedKey, hex, thrownCode } from '../helpers/fixtures.js'
 
 const IDENTITY = `01${'00'.repeat(31)}`
 const ORDER_2 = `ec${'ff'.repeat(30)}7f`
@@ -38,16 +37,6 @@ function identityRSignature(seed: Uint8Array, publicKey: Uint8Array, message: Ui
   const R = hex(IDENTITY)
   const k = bytesToNumberLE(sha512(concatBytes(R, publicKey, message))) % L
   return concatBytes(R, le32((k * secretScalar(seed)) % L))
-}
-
-function caught(f: () => unknown): MandateError {
-  try {
-    f()
-  } catch (e) {
-    if (e instanceof MandateError) return e
-    throw e
-  }
-  throw new Error('did not throw')
 }
 
 describe('profile building blocks', () => {

@@ -110,6 +110,17 @@ export function hex(text: string): Uint8Array {
 
 export const T0 = 1_790_000_000
 
+/** The MandateError `f` throws, to check its code, message, hint and location; anything else fails the test. */
+export function caught(f: () => unknown): MandateError {
+  try {
+    f()
+  } catch (e) {
+    if (e instanceof MandateError) return e
+    throw e
+  }
+  throw new Error('expected a MandateError, nothing was thrown')
+}
+
 /** The MandateError code `f` throws, or 'ok'. Any other exception fails the test. */
 export function thrownCode(f: () => unknown): string {
   try {

@@ -10,18 +10,7 @@ import { checkInvocationSignature, checkMandateProof, checkPresentation } from '
 import { parseInvocation } from '../../src/token/invocation.js'
 import { type Proof, seal } from '../../src/token/mandate.js'
 import { alice, assistant, bearerChild, mallory, rawSigned, rootGrant } from '../helpers/chains.js'
-import { T0 } from '../helpers/fixtures.js'
-
-/** The MandateError `f` throws; anything else fails the test. */
-function caught(f: () => unknown): MandateError {
-  try {
-    f()
-  } catch (e) {
-    if (e instanceof MandateError) return e
-    throw e
-  }
-  throw new Error('expected a MandateError')
-}
+import { caught, T0 } from '../helpers/fixtures.js'
 
 const sig = () => new Uint8Array(64).fill(7)
 const nonce16 = () => new Uint8Array(16).fill(1)

@@ -4,7 +4,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Caveat } from '../../src/caveats/types.js'
 import { toDidKey } from '../../src/crypto/keys.js'
-import { MandateError } from '../../src/errors.js'
 import {
   approve,
   attenuate,
@@ -25,19 +24,9 @@ import {
 } from '../../src/index.js'
 import { fromText, kindOf, toText } from '../../src/token/text.js'
 import { aliceDid, alice as aliceKey, assistant, bearerChild, rawMandate, rawPayload, rootGrant, signRaw } from '../helpers/chains.js'
-import { fixedDid, seededRandom, T0 } from '../helpers/fixtures.js'
+import { caught, fixedDid, seededRandom, T0 } from '../helpers/fixtures.js'
 
 const NOTICE = 'UNVERIFIED: decoded only; signatures, trusted roots, revocations and caveats were not checked'
-
-function caught(f: () => unknown): MandateError {
-  try {
-    f()
-  } catch (e) {
-    if (e instanceof MandateError) return e
-    throw e
-  }
-  throw new Error('expected a MandateError')
-}
 
 function thrown(f: () => unknown): Error {
   try {

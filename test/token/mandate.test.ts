@@ -1,25 +1,13 @@
 import { describe, expect, it } from 'vitest'
 import type { Caveat } from '../../src/caveats/types.js'
 import { type CborValue, encodeCbor } from '../../src/cbor/codec.js'
-import { MandateError } from '../../src/errors.js'
 import { attenuate, mint, parseMandate, seal, type UnverifiedMandate } from '../../src/index.js'
 import { encodeChain } from '../../src/token/chain.js'
 import { DEFAULT_MAX_LIFETIME } from '../../src/token/mandate.js'
 import { alice, assistant, mallory, pairs, rawChain, rootGrant } from '../helpers/chains.js'
-import { fixedDid, seededRandom, T0 } from '../helpers/fixtures.js'
+import { caught, fixedDid, seededRandom, T0 } from '../helpers/fixtures.js'
 
 const DAY = 24 * 3600
-
-/** The MandateError `f` throws; any other outcome fails the test. */
-function caught(f: () => unknown): MandateError {
-  try {
-    f()
-  } catch (e) {
-    if (e instanceof MandateError) return e
-    throw e
-  }
-  throw new Error('expected a MandateError, nothing was thrown')
-}
 
 function bearerRoot(caveats: Caveat[] = [], seed = 'bearer-root'): UnverifiedMandate {
   return mint({

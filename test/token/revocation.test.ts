@@ -1,23 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { type CborValue, decodeCbor, encodeCbor } from '../../src/cbor/codec.js'
 import { getBackend } from '../../src/crypto/ed25519.js'
-import { MandateError } from '../../src/errors.js'
 import { attenuate, createRevocation, parseRevocation, toDidKey, verifyRevocation } from '../../src/index.js'
 import type { UnverifiedMandate } from '../../src/token/mandate.js'
 import { authorityLevel, type UnverifiedRevocation } from '../../src/token/revocation.js'
 import { signingInput } from '../../src/token/signing.js'
 import { alice, assistant, bearerChild, mallory, rawSigned } from '../helpers/chains.js'
-import { fixedKey, seededRandom, T0, thrownCode } from '../helpers/fixtures.js'
-
-function caught(f: () => unknown): MandateError {
-  try {
-    f()
-  } catch (e) {
-    if (e instanceof MandateError) return e
-    throw e
-  }
-  throw new Error('expected a MandateError')
-}
+import { caught, fixedKey, seededRandom, T0, thrownCode } from '../helpers/fixtures.js'
 
 /** A chain alice → assistant (bound, block 0) → bearer (block 1) → bob (bound, block 2); secrets of the holders. */
 function threeBlocks(): { m: UnverifiedMandate; child: UnverifiedMandate; bearerSecret: Uint8Array } {

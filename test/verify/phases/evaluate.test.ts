@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import type { DecodedCaveat } from '../../../src/caveats/types.js'
-import { MandateError } from '../../../src/errors.js'
+import type { MandateError } from '../../../src/errors.js'
 import { approve, invoke } from '../../../src/index.js'
 import type { UnverifiedBlock } from '../../../src/token/block.js'
 import { checkApprovals } from '../../../src/verify/approvals.js'
@@ -12,7 +12,7 @@ import { readClock } from '../../../src/verify/clock.js'
 import { type ApprovalRequirement, type EvaluationContext, type ExtensionChecker, evaluateCaveats } from '../../../src/verify/evaluate.js'
 import { readOptions } from '../../../src/verify/options.js'
 import { aliceDid, assistant, rootGrant } from '../../helpers/chains.js'
-import { fixedDid, fixedKey, seededRandom, T0, thrownCode } from '../../helpers/fixtures.js'
+import { caught, fixedDid, fixedKey, seededRandom, T0, thrownCode } from '../../helpers/fixtures.js'
 
 interface BlockOptions {
   readonly bearer?: boolean
@@ -46,16 +46,6 @@ function ctx(chain: UnverifiedBlock[], over: Partial<EvaluationContext> = {}): E
     extensions: new Map(),
     ...over,
   }
-}
-
-function caught(f: () => unknown): MandateError {
-  try {
-    f()
-  } catch (e) {
-    if (e instanceof MandateError) return e
-    throw e
-  }
-  throw new Error('expected a MandateError')
 }
 
 function where(e: MandateError) {

@@ -1,6 +1,5 @@
 /** Phase: step 6, the request (src/verify/request.ts). */
 import { describe, expect, it } from 'vitest'
-import { MandateError } from '../../../src/errors.js'
 import { attenuate, formatInvocation, invoke, seal } from '../../../src/index.js'
 import type { UnverifiedInvocation } from '../../../src/token/invocation.js'
 import { verifyHolder } from '../../../src/verify/holder.js'
@@ -8,7 +7,7 @@ import { readOptions } from '../../../src/verify/options.js'
 import { presentedApprovals, readPresentation } from '../../../src/verify/presentation.js'
 import { requestDifference, resolveRequest } from '../../../src/verify/request.js'
 import { aliceDid, assistant, bearerChild, codeOf, denial, rootGrant, verifierFor } from '../../helpers/chains.js'
-import { fixedDid, seededRandom, T0, thrownCode } from '../../helpers/fixtures.js'
+import { caught, fixedDid, seededRandom, T0, thrownCode } from '../../helpers/fixtures.js'
 
 const signed = { action: 'email:send', resource: 'inbox/1', args: { to: 'bob' }, intent: 'reply' }
 
@@ -44,16 +43,6 @@ describe('requestDifference', () => {
     expect(requestDifference({ action: 'a', args: { x: 1n } }, bare)).toBe('args')
   })
 })
-
-function caught(f: () => unknown): MandateError {
-  try {
-    f()
-  } catch (e) {
-    if (e instanceof MandateError) return e
-    throw e
-  }
-  throw new Error('expected a MandateError')
-}
 
 /** Only its presence matters to resolveRequest. */
 const anInvocation = (): UnverifiedInvocation => ({}) as UnverifiedInvocation
