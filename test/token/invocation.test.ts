@@ -5,21 +5,9 @@
  */
 import { describe, expect, it } from 'vitest'
 import { type CborValue, decodeCbor, encodeCbor } from '../../src/cbor/codec.js'
-import { MandateError } from '../../src/errors.js'
 import { approve, invoke, parseApproval, parseInvocation, parseRevocation, seal, type UnverifiedMandate } from '../../src/index.js'
 import { alice, assistant, bearerChild, mallory, rawSigned, rootGrant } from '../helpers/chains.js'
-import { seededRandom, T0, thrownCode } from '../helpers/fixtures.js'
-
-/** The MandateError `f` throws (fails the test if it throws nothing or something else). */
-function thrown(f: () => unknown): MandateError {
-  try {
-    f()
-  } catch (e) {
-    if (e instanceof MandateError) return e
-    throw e
-  }
-  throw new Error('expected a MandateError')
-}
+import { caught, seededRandom, T0, thrownCode } from '../helpers/fixtures.js'
 
 const SIG = () => new Uint8Array(64).fill(9)
 
@@ -71,7 +59,7 @@ function parseAppr(changes: Record<number, CborValue | undefined>) {
 
 describe('invoke() option checks', () => {
   it('refuses an action that is not a concrete action name, with message and hint', () => {
-    const e = thrown(() => invoke(rootGrant(), { key: assistant, action: 'email:*', audience: 'svc', now: T0 }))
+    const e = caught(() => invoke(rootGrant(), { key: assistant, action: 'email:*', audience: 'svc', now: T0 }))
     expect([e.code, e.message, e.hint]).toEqual([
       'ERR_REQUEST_INVALID',
       'not an action name: "email:*"',
@@ -80,7 +68,7 @@ describe('invoke() option checks', () => {
   })
 
   it('refuses an invalid resource, with message and hint', () => {
-    const e = thrown(() => invoke(rootGrant(), { key: assistant, action: 'email:read', resource: 'mail/../x', audience: 'svc', now: T0 }))
+    const e = caught(() => invoke(rootGrant(), { key: assistant, action: 'email:read', resource: 'mail/../x', audience: 'svc', now: T0 }))
     expect([e.code, e.message, e.hint]).toEqual([
       'ERR_REQUEST_INVALID',
       'the resource is not a valid resource string',
@@ -107,7 +95,7 @@ describe('invoke() option checks', () => {
 
   it('a sealed mandate cannot sign invocations', () => {
     const sealed = seal(bearerChild([{ type: 'actions', patterns: ['email:read'] }]))
-    const e = thrown(() => invoke(sealed, { action: 'email:read', audience: 'svc', now: T0 }))
+    const e = caught(() => invoke(sealed, { action: 'email:read', audience: 'svc', now: T0 }))
     expect([e.code, e.message, e.hint]).toEqual([
       'ERR_SEALED',
       'a sealed mandate cannot sign invocations',
@@ -116,12 +104,12 @@ describe('invoke() option checks', () => {
   })
 
   it('a bound mandate needs the holder key', () => {
-    const e = thrown(() => invoke(rootGrant(), { action: 'email:read', audience: 'svc', now: T0 }))
+    const e = caught(() => invoke(rootGrant(), { action: 'email:read', audience: 'svc', now: T0 }))
     expect([e.code, e.message, e.hint]).toEqual(['ERR_HOLDER_MISMATCH', 'this mandate is bound; the holder key is needed', 'pass --key'])
   })
 
   it('a bound mandate refuses a key that is not its holder', () => {
-    const e = thrown(() => invoke(rootGrant(), { key: mallory, action: 'email:read', audience: 'svc', now: T0 }))
+    const e = caught(() => invoke(rootGrant(), { key: mallory, action: 'email:read', audience: 'svc', now: T0 }))
     expect([e.code, e.message]).toEqual(['ERR_HOLDER_MISMATCH', 'the key given is not the holder of this mandate'])
   })
 
@@ -180,7 +168,7 @@ describe('parseInvocation field checks', () => {
       [{ 8: 42 }, 'ERR_FORMAT', 'invocation intent must be text'],
     ]
     for (const [changes, code, message] of cases) {
-      const e = thrown(parseInv(changes))
+      const e = caught(parseInv(changes))
       expect([e.code, e.message]).toEqual([code, message])
     }
   })
@@ -217,7 +205,7 @@ describe('parseApproval field checks', () => {
     for (const field of [1, 2]) {
       const message = field === 1 ? 'approval invocation id must be 32 bytes' : 'approver must be a 32-byte key'
       for (const bad of [new Uint8Array(31), new Uint8Array(33), 'x'.repeat(32), undefined]) {
-        const e = thrown(parseAppr({ [field]: bad }))
+        const e = caught(parseAppr({ [field]: bad }))
         expect([e.code, e.message]).toEqual(['ERR_FORMAT', message])
       }
     }
@@ -225,7 +213,7 @@ describe('parseApproval field checks', () => {
 
   it('times must satisfy 0 ≤ issued_at < expires', () => {
     for (const changes of [{ 3: 'x' }, { 4: 'x' }, { 3: -1 }, { 4: T0 }, { 4: T0 - 1 }, { 3: undefined }]) {
-      const e = thrown(parseAppr(changes))
+      const e = caught(parseAppr(changes))
       expect([e.code, e.message]).toEqual(['ERR_FORMAT', 'approval times must satisfy 0 ≤ issued_at < expires'])
     }
     expect(parseAppr({ 4: T0 + 1 })().expires).toBe(T0 + 1)
@@ -234,7 +222,7 @@ describe('parseApproval field checks', () => {
   it('a note is text of at most 1024 bytes', () => {
     expect(parseAppr({ 5: 'n'.repeat(1024) })().note).toBe('n'.repeat(1024))
     for (const bad of [42, new Uint8Array(2), ['n']]) {
-      const e = thrown(parseAppr({ 5: bad }))
+      const e = caught(parseAppr({ 5: bad }))
       expect([e.code, e.message]).toEqual(['ERR_FORMAT', 'approval note must be short text'])
     }
     // longer text is refused by the strict CBOR profile while decoding (spec §5.4)
@@ -245,51 +233,51 @@ describe('parseApproval field checks', () => {
 describe('the signed envelope', () => {
   it('refuses more than 16 KiB before decoding', () => {
     const big = new Uint8Array(16 * 1024 + 1)
-    const e = thrown(() => parseInvocation(big))
+    const e = caught(() => parseInvocation(big))
     expect([e.code, e.message]).toEqual(['ERR_LIMIT_SIZE', 'invocation of 16385 bytes exceeds 16384'])
     expect(thrownCode(() => parseApproval(new Uint8Array(16 * 1024)))).not.toBe('ERR_LIMIT_SIZE')
   })
 
   it('must be a byte string', () => {
     const notBytes = encodeCbor([1, 2])
-    expect(thrown(() => parseInvocation(notBytes)).message).toBe('an invocation is a byte string: signature ‖ payload')
-    expect(thrown(() => parseApproval(notBytes)).message).toBe('an approval is a byte string: signature ‖ payload')
-    const e = thrown(() => parseRevocation(notBytes))
+    expect(caught(() => parseInvocation(notBytes)).message).toBe('an invocation is a byte string: signature ‖ payload')
+    expect(caught(() => parseApproval(notBytes)).message).toBe('an approval is a byte string: signature ‖ payload')
+    const e = caught(() => parseRevocation(notBytes))
     expect([e.code, e.message]).toEqual(['ERR_FORMAT', 'a revocation is a byte string: signature ‖ payload'])
   })
 
   it('must hold a 64-byte signature and a non-empty payload', () => {
-    const e = thrown(() => parseInvocation(encodeCbor(new Uint8Array(64))))
+    const e = caught(() => parseInvocation(encodeCbor(new Uint8Array(64))))
     expect([e.code, e.message]).toEqual(['ERR_FORMAT', 'an invocation of 64 bytes cannot hold a 64-byte signature and a payload'])
-    expect(thrown(() => parseRevocation(encodeCbor(new Uint8Array(10)))).message).toBe(
+    expect(caught(() => parseRevocation(encodeCbor(new Uint8Array(10)))).message).toBe(
       'a revocation of 10 bytes cannot hold a 64-byte signature and a payload',
     )
   })
 
   it('the payload must be a map', () => {
     for (const payload of [encodeCbor(1), encodeCbor([1])]) {
-      const e = thrown(() => parseApproval(rawSigned(payload, SIG())))
+      const e = caught(() => parseApproval(rawSigned(payload, SIG())))
       expect([e.code, e.message]).toEqual(['ERR_FORMAT', 'approval payload must be a map'])
     }
-    expect(thrown(() => parseInvocation(rawSigned(encodeCbor(1), SIG()))).message).toBe('invocation payload must be a map')
+    expect(caught(() => parseInvocation(rawSigned(encodeCbor(1), SIG()))).message).toBe('invocation payload must be a map')
   })
 
   it('the version must be 1; a numeric wrong version is reported as found', () => {
-    const e = thrown(parseInv({ 0: 2 }))
+    const e = caught(parseInv({ 0: 2 }))
     expect([e.code, e.message]).toEqual(['ERR_VERSION', 'unsupported invocation version 2'])
     expect(e.details).toStrictEqual({ supported: [1], found: 2 })
-    const t = thrown(parseAppr({ 0: 'one' }))
+    const t = caught(parseAppr({ 0: 'one' }))
     expect([t.code, t.message]).toEqual(['ERR_VERSION', 'unsupported approval version one'])
     expect(t.details).toStrictEqual({ supported: [1] })
-    const missing = thrown(parseAppr({ 0: undefined }))
+    const missing = caught(parseAppr({ 0: undefined }))
     expect([missing.code, missing.message]).toEqual(['ERR_VERSION', 'unsupported approval version undefined'])
     expect(missing.details).toStrictEqual({ supported: [1] })
   })
 
   it('refuses fields above the last defined one', () => {
-    const e = thrown(parseInv({ 9: 'x' }))
+    const e = caught(parseInv({ 9: 'x' }))
     expect([e.code, e.message]).toEqual(['ERR_FORMAT', 'unknown invocation field 9'])
-    const a = thrown(parseAppr({ 6: 'x' }))
+    const a = caught(parseAppr({ 6: 'x' }))
     expect([a.code, a.message]).toEqual(['ERR_FORMAT', 'unknown approval field 6'])
     expect(parseAppr({ 5: 'last defined field' })().note).toBe('last defined field')
   })

@@ -4,10 +4,9 @@
  * errors (code, message, hint) for a request it refuses.
  */
 import { describe, expect, it } from 'vitest'
-import { MandateError } from '../../src/errors.js'
 import { createMemoryUsageStore } from '../../src/usage/memory.js'
 import type { ConsumeRequest, UsageCounter } from '../../src/usage/store.js'
-import { thrownCode } from '../helpers/fixtures.js'
+import { caught, thrownCode } from '../helpers/fixtures.js'
 
 function counter(key: string, max: number, per?: number): UsageCounter {
   return { key, blockId: key, block: 0, caveatIndex: 0, max, ...(per === undefined ? {} : { per }) }
@@ -15,17 +14,6 @@ function counter(key: string, max: number, per?: number): UsageCounter {
 
 function ask(requestId: string, counters: UsageCounter[], now = 100, presentation = new Uint8Array([1, 2, 3])): ConsumeRequest {
   return { requestId, counters, now, presentation }
-}
-
-/** The MandateError `f` throws; fails the test when it throws nothing or something else. */
-function thrown(f: () => unknown): MandateError {
-  try {
-    f()
-  } catch (e) {
-    if (e instanceof MandateError) return e
-    throw e
-  }
-  throw new Error('expected a MandateError, nothing was thrown')
 }
 
 describe('memory usage store: limits and windows', () => {
@@ -145,7 +133,7 @@ describe('memory usage store: refused requests', () => {
     const s = createMemoryUsageStore()
     const c = counter('c/0', 3)
     s.consume(ask('job-1', [c]))
-    const e = thrown(() => s.consume(ask('job-1', [c], 100, new Uint8Array([7]))))
+    const e = caught(() => s.consume(ask('job-1', [c], 100, new Uint8Array([7]))))
     expect(e.code).toBe('ERR_COUNTER_UNAVAILABLE')
     expect(e.message).toBe('request id "job-1" was used for another request')
     expect(e.hint).toBe('use a fresh request id for each request; a retry must present the same token for the same counters')
@@ -157,7 +145,7 @@ describe('memory usage store: refused requests', () => {
     const c = counter('c/0', 9)
     const reuse = (id: string) => {
       s.consume(ask(id, [c]))
-      return thrown(() => s.consume(ask(id, [c], 100, new Uint8Array([7])))).message
+      return caught(() => s.consume(ask(id, [c], 100, new Uint8Array([7])))).message
     }
     const fits = 'x'.repeat(78) // quoted: exactly 80 characters
     expect(reuse(fits)).toBe(`request id "${fits}" was used for another request`)
@@ -170,7 +158,7 @@ describe('memory usage store: refused requests', () => {
     const s = createMemoryUsageStore()
     const c = counter('c/0', 3)
     for (const presentation of [undefined, 'mnd1_AQID', [1, 2, 3]]) {
-      const e = thrown(() => s.consume({ requestId: 'r', counters: [c], now: 1, presentation } as unknown as ConsumeRequest))
+      const e = caught(() => s.consume({ requestId: 'r', counters: [c], now: 1, presentation } as unknown as ConsumeRequest))
       expect(e.code).toBe('ERR_REQUEST_INVALID')
       expect(e.message).toBe('a consume request needs the presented token bytes')
     }
