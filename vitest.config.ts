@@ -7,6 +7,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     setupFiles: ['test/setup-node.ts'],
+    // Every scratch file of the run goes under one directory, removed at the end (see the file).
+    globalSetup: ['test/global-setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 60_000,
     reporters: json ? ['default', 'json'] : ['default'],

@@ -1,10 +1,10 @@
 /**
  * A throwaway PostgreSQL cluster for the tests: initdb in a temporary directory, started on a
- * free loopback port, stopped (immediately) afterwards. As root, the server runs as the
+ * free loopback port, stopped (immediately) and removed afterwards. As root, the server runs as the
  * `postgres` user, since PostgreSQL refuses to run as root.
  */
 import { execFileSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdtempSync, readdirSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -71,6 +71,7 @@ export async function startCluster(): Promise<Cluster> {
       } catch {
         // already gone
       }
+      rmSync(dir, { recursive: true, force: true })
     },
   }
 }
