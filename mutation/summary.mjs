@@ -16,12 +16,16 @@ export const CORE = ['cbor', 'crypto', 'caveats', 'token', 'verify', 'revocation
 /**
  * Beyond the core: the service files that decide who may touch shared state (trust.ts), what
  * each endpoint lets a caller do (app.ts) and how uses are counted (sqlite-store.ts), with the
- * service's in-process tests.
+ * service's in-process tests (the HTTP suite runs once more against `startService` in the test
+ * process for this: `bin/mandate.js serve` in a child process cannot see a mutant).
  */
 export const SERVICE = {
   mutate: 'src/service/{trust,app,sqlite-store}.ts',
   testFiles: [
-    'test/service/sqlite.test.ts',
+    'test/service/in-process.test.ts',
+    'test/service/store.test.ts',
+    'test/service/openapi.test.ts',
+    'test/service/ops.test.ts',
     'test/service/feed-guard.test.ts',
     'test/service/clients.test.ts',
     'test/service/model.test.ts',

@@ -4,14 +4,21 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { join } from 'node:path'
+import pino from 'pino'
 import { signRequest } from '../../src/crypto/http-signature.js'
 import type { KeyPair } from '../../src/crypto/keys.js'
+import { startService } from '../../src/service/server.js'
 import { BIN, scratch } from './cli.js'
 
-export interface RunningServer {
+/** A service a test talks to over HTTP. */
+export interface ServiceUnderTest {
   readonly url: string
   readonly serviceKey: string
   readonly dir: string
+  stop(): Promise<void>
+}
+
+export interface RunningServer extends ServiceUnderTest {
   readonly proc: ChildProcess
   stop(): Promise<void>
   /** SIGKILL: no shutdown, no flush. */
@@ -80,6 +87,35 @@ export async function startServer(options: { dir?: string; db?: string; port?: n
       await exited
     },
   }
+}
+
+/** `NAME=KEY` → `{ name, key }`. */
+const named = (entry: string) => {
+  const at = entry.indexOf('=')
+  return { name: entry.slice(0, at), key: entry.slice(at + 1) }
+}
+
+/**
+ * The same service started in this process from src/ (`startService`, as a program embedding it
+ * would), on a SQLite file in a scratch directory: the suite run against it is the one mutation
+ * testing can see (a mutant in src/service is invisible to the `bin/mandate.js serve` process).
+ */
+export async function startInProcess(options: ServerTrust): Promise<ServiceUnderTest> {
+  const dir = scratch()
+  const service = await startService({
+    host: '127.0.0.1',
+    port: 0,
+    db: join(dir, 'mandate.db'),
+    keyFile: join(dir, 'service.pem'),
+    logLevel: 'silent',
+    logger: pino({ level: 'silent' }),
+    trust: {
+      roots: options.roots.map(named),
+      verifiers: (options.verifiers ?? []).map(named),
+      ...(options.audience ? { audience: options.audience } : {}),
+    },
+  })
+  return { url: service.url, serviceKey: service.serviceKey, dir, stop: () => service.close() }
 }
 
 /** JSON request helper; with `key`, the request is signed (RFC 9421) as that key. */

@@ -31,14 +31,14 @@ import {
 } from '../../src/index.js'
 import { joinSigned } from '../../src/token/block.js'
 import { signingInput } from '../../src/token/signing.js'
-import { http, type RunningServer, type ServerTrust } from '../helpers/service.js'
+import { http, type ServerTrust, type ServiceUnderTest } from '../helpers/service.js'
 
 const now = () => Math.floor(Date.now() / 1000)
 const code = (r: { json: Record<string, unknown> }) => (r.json['error'] as { code: string } | undefined)?.code
 
-export function serviceSuite(name: string, start: (trust: ServerTrust) => Promise<RunningServer>): void {
+export function serviceSuite(name: string, start: (trust: ServerTrust) => Promise<ServiceUnderTest>): void {
   describe(`service (${name})`, () => {
-    let server: RunningServer
+    let server: ServiceUnderTest
     const alice = generateKeyPair()
     const assistant = generateKeyPair()
     /** Registered verifiers: the mail and slack services. */
