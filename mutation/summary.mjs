@@ -23,6 +23,7 @@ export const SERVICE = {
   mutate: 'src/service/{trust,app,sqlite-store}.ts',
   testFiles: [
     'test/service/in-process.test.ts',
+    'test/service/trust.test.ts',
     'test/service/store.test.ts',
     'test/service/openapi.test.ts',
     'test/service/ops.test.ts',

@@ -149,6 +149,7 @@ function optText(v: CborValue | undefined, index: number, what: string): string 
 function withBlock(e: unknown, index: number): unknown {
   // Stryker disable next-line ConditionalExpression: equivalent — decodeCbor throws only MandateError (UTF-8 decoder errors are caught and rethrown as one)
   if (!(e instanceof MandateError)) return e
+  // Stryker disable next-line ConditionalExpression: equivalent — MandateError treats `offset: undefined` as no offset
   const offset = e.offset === undefined ? {} : { offset: e.offset }
   return new MandateError(e.code, `block ${index} payload: ${e.message}`, { block: index, ...offset, cause: e })
 }

@@ -44,7 +44,9 @@ function trimAscii(text: string): string {
   }
   let start = 0
   let end = text.length
+  // Stryker disable next-line EqualityOperator: equivalent — at start = end, charCodeAt(end) is NaN, not a space
   while (start < end && space(start)) start++
+  // Stryker disable next-line EqualityOperator: equivalent — end only drops below start on all-space text, and slice(start, end) is then empty either way
   while (end > start && space(end - 1)) end--
   return text.slice(start, end)
 }
