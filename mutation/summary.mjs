@@ -24,6 +24,8 @@ export const SERVICE = {
   testFiles: [
     'test/service/in-process.test.ts',
     'test/service/trust.test.ts',
+    'test/service/endpoints.test.ts',
+    'test/service/sqlite-counting.test.ts',
     'test/service/store.test.ts',
     'test/service/openapi.test.ts',
     'test/service/ops.test.ts',

@@ -35,6 +35,7 @@ export function encodeArgs(args: Args): CborValue[] {
 
 /** `depth`: the depth of the object `obj` itself. */
 function encodePairs(obj: Args, depth: number): CborValue[] {
+  // Stryker disable next-line ConditionalExpression,StringLiteral: unreachable — encodePairs is called with depth 1 or with a depth encodeValue has already checked
   if (depth > MAX_ARG_DEPTH) throw new RangeError(`"args" nest deeper than ${MAX_ARG_DEPTH}`)
   const keys = Object.keys(obj).sort(compareUtf8)
   return keys.map((k) => [k, encodeValue(obj[k] as ArgValue, depth + 1)])

@@ -133,7 +133,9 @@ export function decodeCaveat(raw: CborValue): DecodedCaveat {
   try {
     return fromWire(code, raw as readonly CborValue[])
   } catch (e) {
+    // Stryker disable next-line ConditionalExpression: equivalent — fromWire throws only Invalid or MandateError, and both give the same result
     if (e instanceof Invalid) return { type: 'invalid', code, reason: e.message }
+    // Stryker disable next-line ConditionalExpression: equivalent — fromWire throws only Invalid or MandateError, so `throw e` is unreachable
     if (e instanceof MandateError) return { type: 'invalid', code, reason: e.message }
     throw e
   }
@@ -191,9 +193,11 @@ function fromWire(code: number, raw: readonly CborValue[]): DecodedCaveat {
       return { type: 'audience', names: list(body, 'names', (v) => text(v, 'audience name')) }
     case 'depth':
       return { type: 'depth', max: int(body, 0, TOKEN_LIMITS.maxBlocks - 1, 'max') }
+    // Stryker disable next-line ConditionalExpression,BlockStatement: unreachable by design — every named type is decoded above (compile-time exhaustiveness check)
     default: {
       // Every named type is decoded above: a new one that is not fails to compile here.
       const unhandled: never = name
+      // Stryker disable next-line StringLiteral: unreachable by design — see above
       throw new TypeError(`no decoder for caveat ${String(unhandled)}`)
     }
   }
@@ -219,6 +223,7 @@ function operand(value: WhereRule['value']): CborValue {
   try {
     return encodeValue(value, OPERAND_DEPTH)
   } catch (e) {
+    // Stryker disable next-line ConditionalExpression: equivalent — encodeValue throws only TypeError or RangeError
     if (e instanceof TypeError || e instanceof RangeError) invalid(`operand: ${e.message}`)
     throw e
   }
