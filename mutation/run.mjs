@@ -54,7 +54,7 @@ if (rest.includes('--mutate') || rest.includes('-m')) {
   for (const folder of folders.length > 0 ? folders : TARGETS) {
     console.log(`\n=== mutation testing src/${folder} ===`)
     const incremental = ['--incrementalFile', `mutation/incremental/${folder}.json`]
-    if (folder === 'service') stryker(['--mutate', SERVICE.mutate, '--testFiles', SERVICE.testFiles.join(','), ...incremental])
+    if (folder === 'service') stryker(['--mutate', SERVICE.mutate.join(','), '--testFiles', SERVICE.testFiles.join(','), ...incremental])
     else stryker(['--mutate', `src/${folder}/**/*.ts`, ...incremental])
   }
 }
