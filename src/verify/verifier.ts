@@ -77,6 +77,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
 
 /** Spec §7, steps 1–11, stopping at the first failure; a failure is a denial, never a throw. */
 async function authorize(settings: Settings, input: AuthorizeInput): Promise<Decision> {
+  // Stryker disable next-line ObjectLiteral: equivalent — readClock, the first step, sets progress.now on every path
   const progress: Progress = { now: 0 }
   let claimed: UnverifiedInvocation | undefined
   try {
