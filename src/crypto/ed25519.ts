@@ -79,6 +79,7 @@ export function verifyOrThrow(
 ): void {
   const outcome = backend.verify(signature, message, publicKey)
   if (outcome === 'accept') return
+  // Stryker disable next-line ConditionalExpression: equivalent — { block: undefined } makes the same MandateError (block undefined, absent from toJSON)
   const options = block === undefined ? {} : { block }
   fail(OUTCOME_CODES[outcome], `${what}: signature rejected (${outcome.replaceAll('_', ' ')})`, options)
 }
