@@ -6,17 +6,16 @@
  */
 import type * as NodeCrypto from 'node:crypto'
 import { Point } from '@noble/ed25519'
-import { sha512 } from '@noble/hashes/sha2.js'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { Ed25519Backend } from '../../src/crypto/backend.js'
 import { nobleBackend } from '../../src/crypto/backend-noble.js'
 import { nodeBackend } from '../../src/crypto/backend-node.js'
 import { bytesToNumberLE, L } from '../../src/crypto/profile.js'
 import { concatBytes, toHex, utf8 } from '../../src/internal/bytes.js'
+import { IDENTITY, identityRSignature, le32 } from '../helpers/ed25519-forge.js'
 import { loadEd25519Cases } from '../helpers/ed25519-vectors.js'
 import { fixedKey, hex } from '../helpers/fixtures.js'
 
-const IDENTITY = `01${'00'.repeat(31)}`
 const ORDER_2 = `ec${'ff'.repeat(30)}7f`
 const Y_EQUALS_P = `ed${'ff'.repeat(30)}7f`
 
@@ -35,26 +34,6 @@ const RFC8032 = [
     '92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00',
   ],
 ] as const
-
-function le32(n: bigint): Uint8Array {
-  const out = new Uint8Array(32)
-  for (let i = 0; i < 32; i++) out[i] = Number((n >> BigInt(8 * i)) & 0xffn)
-  return out
-}
-
-function secretScalar(seed: Uint8Array): bigint {
-  const h = sha512(seed).slice(0, 32)
-  h[0] = (h[0] as number) & 248
-  h[31] = ((h[31] as number) & 127) | 64
-  return bytesToNumberLE(h)
-}
-
-/** R = identity with the S that satisfies the cofactorless equation: only the small-order-R rule rejects it. */
-function identityRSignature(seed: Uint8Array, publicKey: Uint8Array, message: Uint8Array): Uint8Array {
-  const R = hex(IDENTITY)
-  const k = bytesToNumberLE(sha512(concatBytes(R, publicKey, message))) % L
-  return concatBytes(R, le32((k * secretScalar(seed)) % L))
-}
 
 describe.each([
   ['node', nodeBackend],

@@ -4,7 +4,6 @@
  * S on both sides of L, the small-order R that OpenSSL accepts, and which backend is chosen.
  */
 import { Point } from '@noble/ed25519'
-import { sha512 } from '@noble/hashes/sha2.js'
 import { base58 } from '@scure/base'
 import { describe, expect, it, vi } from 'vitest'
 import type { Ed25519Backend } from '../../src/crypto/backend.js'
@@ -12,32 +11,11 @@ import { getBackend, verifyOrThrow } from '../../src/crypto/ed25519.js'
 import { assertStrongKey, exportPublicKeyPem, exportSecretKeyPem, importSecretKeyPem, parsePublicKey } from '../../src/crypto/keys.js'
 import { bytesToNumberLE, checkKey, isReducedScalar, L, OUTCOME_CODES, precheck, smallOrderEncodings } from '../../src/crypto/profile.js'
 import { concatBytes, toHex, utf8 } from '../../src/internal/bytes.js'
+import { IDENTITY, identityRSignature, le32 } from '../helpers/ed25519-forge.js'
 import { caught, fixedKey, hex, thrownCode } from '../helpers/fixtures.js'
 
-const IDENTITY = `01${'00'.repeat(31)}`
 const ORDER_2 = `ec${'ff'.repeat(30)}7f`
 const Y_EQUALS_P = `ed${'ff'.repeat(30)}7f`
-
-function le32(n: bigint): Uint8Array {
-  const out = new Uint8Array(32)
-  for (let i = 0; i < 32; i++) out[i] = Number((n >> BigInt(8 * i)) & 0xffn)
-  return out
-}
-
-/** The RFC 8032 secret scalar of a seed, computed here so that noble's hash hook stays untouched. */
-function secretScalar(seed: Uint8Array): bigint {
-  const h = sha512(seed).slice(0, 32)
-  h[0] = (h[0] as number) & 248
-  h[31] = ((h[31] as number) & 127) | 64
-  return bytesToNumberLE(h)
-}
-
-/** A signature with R = identity that satisfies the cofactorless equation: only the small-order rule rejects it. */
-function identityRSignature(seed: Uint8Array, publicKey: Uint8Array, message: Uint8Array): Uint8Array {
-  const R = hex(IDENTITY)
-  const k = bytesToNumberLE(sha512(concatBytes(R, publicKey, message))) % L
-  return concatBytes(R, le32((k * secretScalar(seed)) % L))
-}
 
 describe('profile building blocks', () => {
   it('bytesToNumberLE reads every byte, lowest first', () => {
