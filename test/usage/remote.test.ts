@@ -5,10 +5,10 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { verifyRequestSignature } from '../../src/crypto/http-signature.js'
-import { MandateError } from '../../src/errors.js'
 import { createRemoteUsageStore, type RemoteUsageOptions } from '../../src/usage/remote.js'
 import type { ConsumeRequest, UsageCounter } from '../../src/usage/store.js'
 import { fixedDid, fixedKey } from '../helpers/fixtures.js'
+import { json, rejection, type Sent, scripted } from '../helpers/scripted-fetch.js'
 
 const HINT = 'usage limits need a live counter; the request is denied until it answers (fail closed)'
 
@@ -21,28 +21,6 @@ function ask(counters: UsageCounter[] = [counter('a/0', 3)], presentation = new 
   return { requestId: 'req-1', counters, now: 100, presentation }
 }
 
-interface Sent {
-  url: string
-  method: string | undefined
-  headers: Headers
-  bytes: Uint8Array
-  body: Record<string, unknown>
-}
-
-/** A fetch that records each request and answers from a script; a script entry that throws is a lost answer. */
-function scripted(script: (() => Response | Promise<Response>)[]) {
-  const sent: Sent[] = []
-  const fetcher = (async (url: string, init: RequestInit) => {
-    const bytes = init.body as Uint8Array
-    sent.push({ url, method: init.method, headers: new Headers(init.headers), bytes, body: JSON.parse(new TextDecoder().decode(bytes)) })
-    const next = script.shift()
-    if (!next) throw new TypeError('no more answers')
-    return next()
-  }) as unknown as typeof fetch
-  return { sent, fetcher }
-}
-
-const json = (status: number, body: unknown) => () => new Response(JSON.stringify(body), { status })
 const refused = () => {
   throw new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } })
 }
@@ -52,16 +30,6 @@ function store(fetcher: typeof fetch, options: Partial<RemoteUsageOptions> = {})
 }
 
 /** The MandateError a promise rejects with; fails the test when it resolves or rejects otherwise. */
-async function rejection(p: unknown): Promise<MandateError> {
-  try {
-    await p
-  } catch (e) {
-    if (e instanceof MandateError) return e
-    throw e
-  }
-  throw new Error('expected a MandateError, the promise resolved')
-}
-
 function thrownError(f: () => unknown): Error {
   try {
     f()

@@ -6,49 +6,16 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { verifyRequestSignature } from '../../src/crypto/http-signature.js'
-import { MandateError } from '../../src/errors.js'
 import { toText } from '../../src/token/text.js'
 import { createRemoteReplayCache } from '../../src/verify/remote-replay.js'
 import { createMemoryReplayCache } from '../../src/verify/replay.js'
 import { fixedDid, fixedKey } from '../helpers/fixtures.js'
+import { json, rejection, type Sent, scripted } from '../helpers/scripted-fetch.js'
 
 const HINT = 'replay protection needs its store; denied until it answers (fail closed)'
 
-interface Sent {
-  url: string
-  method: string | undefined
-  headers: Headers
-  bytes: Uint8Array
-  body: Record<string, unknown>
-}
-
-/** A fetch that records each request and answers from a script; a script entry that throws is a lost answer. */
-function scripted(script: (() => Response)[]) {
-  const sent: Sent[] = []
-  const fetcher = (async (url: string, init: RequestInit) => {
-    const bytes = init.body as Uint8Array
-    sent.push({ url, method: init.method, headers: new Headers(init.headers), bytes, body: JSON.parse(new TextDecoder().decode(bytes)) })
-    const next = script.shift()
-    if (!next) throw new TypeError('no more answers')
-    return next()
-  }) as unknown as typeof fetch
-  return { sent, fetcher }
-}
-
-const json = (status: number, body: unknown) => () => new Response(JSON.stringify(body), { status })
-
 /** An invocation's bytes stand in for one (CBOR tag byte 0x43): the cache only encodes them. */
 const INVOCATION = () => new Uint8Array([0x43, 1, 2, 3])
-
-async function rejection(p: unknown): Promise<MandateError> {
-  try {
-    await p
-  } catch (e) {
-    if (e instanceof MandateError) return e
-    throw e
-  }
-  throw new Error('expected a rejection')
-}
 
 function cache(fetcher: typeof fetch, url = 'http://svc') {
   return createRemoteReplayCache({ url, key: fixedKey('verifier'), fetch: fetcher })

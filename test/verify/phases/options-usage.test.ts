@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import type { DecodedCaveat } from '../../../src/caveats/types.js'
-import { invoke, MandateError } from '../../../src/index.js'
+import { invoke } from '../../../src/index.js'
 import { iso } from '../../../src/internal/clock.js'
 import type { UnverifiedBlock } from '../../../src/token/block.js'
 import type { UsageCounter } from '../../../src/usage/store.js'
@@ -15,6 +15,7 @@ import { dependency, isBoolean, isCount, REPLAY_STORE, USAGE_STORE } from '../..
 import { claimReplay, consumeUsage, isConsumeResult } from '../../../src/verify/usage.js'
 import { aliceDid, assistant, rootGrant } from '../../helpers/chains.js'
 import { caught, seededRandom, T0, thrownCode } from '../../helpers/fixtures.js'
+import { rejection } from '../../helpers/scripted-fetch.js'
 
 const NOW = T0 + 60
 const base = () => ({ roots: [aliceDid], audience: 'svc', revocations: 'none' as const })
@@ -28,16 +29,6 @@ function thrown(f: () => unknown): [string, string] | 'no error' {
     return [(e as Error).constructor.name, (e as Error).message]
   }
   return 'no error'
-}
-
-async function rejection(p: Promise<unknown>): Promise<MandateError> {
-  try {
-    await p
-  } catch (e) {
-    if (e instanceof MandateError) return e
-    throw e
-  }
-  throw new Error('expected a rejection')
 }
 
 describe('readOptions: refusals', () => {
