@@ -8,8 +8,6 @@
 import type { Hono } from 'hono'
 import pino from 'pino'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { signRequest } from '../../src/crypto/http-signature.js'
-import type { KeyPair } from '../../src/crypto/keys.js'
 import {
   approve,
   attenuate,
@@ -27,6 +25,7 @@ import { type AppOptions, createApp } from '../../src/service/app.js'
 import { createMetrics, type ServiceMetrics } from '../../src/service/metrics.js'
 import { openSqliteStore } from '../../src/service/sqlite-store.js'
 import type { Store } from '../../src/service/store.js'
+import { type Answer, appRequest, type Send } from '../helpers/app-request.js'
 import { assistant, bearerChild, rootGrant } from '../helpers/chains.js'
 import { fixedDid, fixedKey, T0 } from '../helpers/fixtures.js'
 
@@ -34,23 +33,6 @@ const NOW = T0 + 600
 const SKEW = 10
 /** rootGrant's window. */
 const EXPIRY = T0 + 8 * 3600
-
-interface Answer {
-  readonly status: number
-  readonly code: string | undefined
-  readonly message: string | undefined
-  readonly json: Record<string, unknown>
-  readonly text: string
-  readonly headers: Headers
-}
-interface Send {
-  readonly body?: unknown
-  readonly raw?: Uint8Array
-  readonly type?: string
-  readonly key?: KeyPair
-  readonly headers?: Record<string, string>
-  readonly url?: string
-}
 
 let store: Store
 let app: Hono
@@ -74,21 +56,7 @@ beforeEach(() => {
   app = build()
 })
 
-async function send(method: string, path: string, o: Send = {}, on: Hono = app): Promise<Answer> {
-  const url = o.url ?? `http://svc.test${path}`
-  const bytes = o.raw ?? (o.body === undefined ? undefined : new TextEncoder().encode(JSON.stringify(o.body)))
-  const headers: Record<string, string> = bytes ? { 'content-type': o.type ?? 'application/json' } : {}
-  if (o.key) Object.assign(headers, signRequest({ method, url, ...(bytes ? { body: bytes } : {}) }, o.key, { created: now }))
-  Object.assign(headers, o.headers)
-  const res = await on.request(url, { method, headers, ...(bytes ? { body: bytes } : {}) })
-  const text = await res.text()
-  let json: Record<string, unknown> = {}
-  try {
-    json = JSON.parse(text) as Record<string, unknown>
-  } catch {}
-  const error = json['error'] as { code?: string; message?: string } | undefined
-  return { status: res.status, code: error?.code, message: error?.message, json, text, headers: res.headers }
-}
+const send = (method: string, path: string, o: Send = {}, on: Hono = app): Promise<Answer> => appRequest(on, now, method, path, o)
 const err = (a: Answer) => [a.status, a.code, a.message]
 const postStatement = (
   m: UnverifiedMandate,

@@ -7,7 +7,7 @@
 import type { Hono } from 'hono'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { sha256 } from '../../src/crypto/hash.js'
-import { acceptSignature, signRequest } from '../../src/crypto/http-signature.js'
+import { acceptSignature } from '../../src/crypto/http-signature.js'
 import type { KeyPair } from '../../src/crypto/keys.js'
 import {
   approve,
@@ -27,6 +27,7 @@ import { type AppOptions, createApp } from '../../src/service/app.js'
 import { openSqliteStore } from '../../src/service/sqlite-store.js'
 import type { Store } from '../../src/service/store.js'
 import { consumeBinding, createTrust } from '../../src/service/trust.js'
+import { type Answer, appRequest, type Send } from '../helpers/app-request.js'
 import { bearerChild, rootGrant } from '../helpers/chains.js'
 import { fixedDid, fixedKey, hex, T0 } from '../helpers/fixtures.js'
 
@@ -35,22 +36,6 @@ const NOW = T0 + 600
 const SKEW = 10
 const SIG_MAX_AGE = 100
 const INV_MAX_AGE = 200
-
-interface Answer {
-  readonly status: number
-  readonly code: string | undefined
-  readonly message: string | undefined
-  readonly json: Record<string, unknown>
-  readonly headers: Headers
-}
-interface Send {
-  readonly body?: unknown
-  readonly key?: KeyPair
-  readonly created?: number
-  readonly nonce?: string
-  readonly host?: string
-  readonly signedHost?: string
-}
 
 let store: Store
 let app: Hono
@@ -78,26 +63,7 @@ beforeEach(() => {
   app = build()
 })
 
-async function send(method: string, path: string, o: Send = {}, on: Hono = app): Promise<Answer> {
-  const url = `http://${o.host ?? 'svc.test'}${path}`
-  const bytes = o.body === undefined ? undefined : new TextEncoder().encode(JSON.stringify(o.body))
-  const headers: Record<string, string> = bytes ? { 'content-type': 'application/json' } : {}
-  if (o.key) {
-    const signedUrl = `http://${o.signedHost ?? o.host ?? 'svc.test'}${path}`
-    Object.assign(
-      headers,
-      signRequest({ method, url: signedUrl, ...(bytes ? { body: bytes } : {}) }, o.key, {
-        created: o.created ?? now,
-        ...(o.nonce ? { nonce: o.nonce } : {}),
-      }),
-    )
-  }
-  const res = await on.request(url, { method, headers, ...(bytes ? { body: bytes } : {}) })
-  const text = await res.text()
-  const json = (text ? JSON.parse(text) : {}) as Record<string, unknown>
-  const error = json['error'] as { code?: string; message?: string } | undefined
-  return { status: res.status, code: error?.code, message: error?.message, json, headers: res.headers }
-}
+const send = (method: string, path: string, o: Send = {}, on: Hono = app): Promise<Answer> => appRequest(on, now, method, path, o)
 const verifierKey = () => fixedKey('verifier')
 /** A bearer child with one `uses` caveat (counter `<block 1>/0`). */
 const limited = (max = 5, extra: Parameters<typeof bearerChild>[0] = []) => bearerChild([{ type: 'uses', max }, ...extra])
