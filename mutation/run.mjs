@@ -8,7 +8,7 @@
 // Not part of `npm test` (far too slow on two cores). After the runs, the tables of
 // mutation/summary.md are regenerated from the incremental files (mutation/summary.mjs).
 import { spawnSync } from 'node:child_process'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
 import { rewritten, SERVICE, TARGETS } from './summary.mjs'
@@ -36,11 +36,23 @@ function forgetStaticSurvivors(file) {
   if (dropped > 0) writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`)
 }
 
+/**
+ * One Stryker run. It works on a copy of the incremental file, put in place only when the run
+ * succeeds: a run that fails or is killed leaves the committed results as they were.
+ */
 function stryker(extra) {
   const at = extra.indexOf('--incrementalFile')
-  if (at >= 0 && !rest.includes('--force')) forgetStaticSurvivors(extra[at + 1])
-  const run = spawnSync(process.execPath, [STRYKER, 'run', ...extra, ...rest], { stdio: 'inherit' })
-  if (run.status !== 0) process.exit(run.status ?? 1)
+  const file = at >= 0 ? extra[at + 1] : undefined
+  const work = file && `${file}.running`
+  if (file && existsSync(file)) copyFileSync(file, work)
+  if (work && !rest.includes('--force')) forgetStaticSurvivors(work)
+  const args = work ? extra.map((a, i) => (i === at + 1 ? work : a)) : extra
+  const run = spawnSync(process.execPath, [STRYKER, 'run', ...args, ...rest], { stdio: 'inherit' })
+  if (run.status !== 0) {
+    if (work) rmSync(work, { force: true })
+    process.exit(run.status ?? 1)
+  }
+  if (work) renameSync(work, file)
   writeFileSync(new URL('./summary.md', import.meta.url), rewritten())
 }
 
