@@ -1,18 +1,30 @@
 /**
- * Verifier cost against the raw signature work it must do, side by side in one process.
+ * The verifier against the raw Ed25519 work it must do, Biscuit and macaroons: side by side in
+ * one process, candidates interleaved in rounds so that machine noise hits all alike.
  *
- *     npm run bench
+ *     npm run bench        (node --experimental-wasm-modules --expose-gc --import tsx bench/verify.ts)
  *
- * For chains of 1, 5 and 10 blocks (a bearer mandate presented bare), it times, interleaved
- * in rounds so that machine noise hits all alike:
- *   raw   — exactly the Ed25519 work: every block signature verified, the bearer secret's
- *           public key derived (node:crypto backend, keys cached as the verifier caches them);
- *   cold  — `authorize` with the signature cache off (every signature verified every time);
- *   warm  — `authorize` with the cache on (the chain was seen before).
- * It prints medians per operation and the ratios cold/raw and warm/raw. Ratios, not absolute
- * times, are what to compare across machines. Then the token sizes of the same chains.
+ * Every figure is a ratio of two medians measured in the same rounds (absolute times on these
+ * machines drift by 1.5× between processes; ratios hold). The floors:
+ *   raw        — node:crypto `verify` with key objects imported once: exactly the signature work;
+ *   Biscuit    — @biscuit-auth/biscuit-wasm: `fromBytes` (every block signature) + an authorizer;
+ *   macaroon   — `importMacaroon` (binary v2) + `verify` with the root secret (HMAC only).
+ * Cold is `authorize` with the caches off (every signature verified, every chain read); warm is
+ * the same chain seen before, in a fresh invocation each time (a new signature to verify).
+ * BENCH_ROUNDS and BENCH_BATCH change the sizes.
  */
 import '../src/crypto/use-node.js'
+import { spawnSync } from 'node:child_process'
+import { createPublicKey, generateKeyPairSync, type KeyObject, sign as nodeSign, verify as nodeVerify } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { AuthorizerBuilder, Biscuit, KeyPair as BiscuitKeyPair, SignatureAlgorithm } from '@biscuit-auth/biscuit-wasm'
+import * as nobleEd from '@noble/ed25519'
+import { sha512 } from '@noble/hashes/sha2.js'
+import { base64urlnopad } from '@scure/base'
+import macaroon from 'macaroon'
 import {
   attenuate,
   createMemoryRevocationView,
@@ -22,94 +34,396 @@ import {
   generateKeyPair,
   getBackend,
   invoke,
+  type KeyPair,
   mint,
   toDidKey,
+  type UnverifiedInvocation,
 } from '../src/index.js'
 import type { UnverifiedMandate } from '../src/token/mandate.js'
-import { blockSigningInput } from '../src/token/signing.js'
+import { blockSigningInput, signingInput } from '../src/token/signing.js'
 
+nobleEd.hashes.sha512 = sha512
+const rounds = Number(process.env['BENCH_ROUNDS'] ?? 25)
+const batch = Number(process.env['BENCH_BATCH'] ?? 40)
 const now = Math.floor(Date.now() / 1000)
 const alice = generateKeyPair()
-const backend = getBackend()
+const gc = (globalThis as { gc?: () => void }).gc
 
-function chain(blocks: number): UnverifiedMandate {
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.floor(s.length / 2)] as number
+}
+
+type Op = () => unknown
+/** Median µs per operation of each case, the cases interleaved in every round. */
+async function race<K extends string>(cases: Record<K, Op>, opts: { rounds?: number; batch?: number } = {}): Promise<Record<K, number>> {
+  const r = opts.rounds ?? rounds
+  const b = opts.batch ?? batch
+  const names = Object.keys(cases) as K[]
+  const times = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<K, number[]>
+  for (const name of names) for (let i = 0; i < Math.min(b, 20); i++) await cases[name]() // warm-up
+  for (let round = 0; round < r; round++) {
+    for (const name of names) {
+      const op = cases[name]
+      const start = performance.now()
+      for (let i = 0; i < b; i++) await op()
+      times[name].push(((performance.now() - start) * 1000) / b)
+    }
+  }
+  return Object.fromEntries(names.map((n) => [n, median(times[n])])) as Record<K, number>
+}
+
+/** A chain of `blocks` blocks; the last holder bound to `holder` when given, else bearer. */
+function chain(blocks: number, holder?: KeyPair): UnverifiedMandate {
   let m = mint({
     principal: alice,
     caveats: [
       { type: 'actions', patterns: ['slack:*'] },
       { type: 'window', expires: now + 3600 },
     ],
+    ...(holder && blocks === 1 ? { holder: holder.publicKey } : {}),
   })
-  for (let i = 1; i < blocks; i++) m = attenuate(m, { caveats: [{ type: 'actions', patterns: ['slack:read'] }] })
+  for (let i = 1; i < blocks; i++) {
+    m = attenuate(m, {
+      caveats: [{ type: 'actions', patterns: ['slack:read'] }],
+      ...(holder && i === blocks - 1 ? { holder: holder.publicKey } : {}),
+    })
+  }
   return m
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)] as number
+/** node:crypto key objects, imported once: the raw floor pays no import. */
+const keyObjects = new Map<string, KeyObject>()
+function keyObject(publicKey: Uint8Array): KeyObject {
+  const id = base64urlnopad.encode(publicKey)
+  let k = keyObjects.get(id)
+  if (!k) {
+    k = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: id }, format: 'jwk' })
+    keyObjects.set(id, k)
+  }
+  return k
+}
+interface Work {
+  readonly sig: Uint8Array
+  readonly msg: Uint8Array
+  readonly key: KeyObject
+}
+const rawVerify = (w: Work) => {
+  if (!nodeVerify(null, w.msg, w.key, w.sig)) throw new Error('bad signature')
+}
+function blockWork(m: UnverifiedMandate): Work[] {
+  return m.blocks.map((b, i) => ({
+    sig: b.signature,
+    msg: blockSigningInput(i === 0 ? undefined : m.blocks[i - 1]?.id, b.payload),
+    key: keyObject(i === 0 ? alice.publicKey : (m.blocks[i - 1]?.holder as Uint8Array)),
+  }))
+}
+const invocationWork = (inv: UnverifiedInvocation): Work => ({
+  sig: inv.signature,
+  msg: signingInput('invocation', inv.payload),
+  key: keyObject(inv.chain[inv.chain.length - 1]?.holder as Uint8Array),
+})
+
+const verifier = (cacheSize: number) =>
+  createVerifier({ roots: [toDidKey(alice.publicKey)], audience: 'svc', cacheSize, revocations: createMemoryRevocationView() })
+
+/** Fresh invocations, signed before timing starts: each is presented once. */
+function invocations(m: UnverifiedMandate, key: KeyPair, count: number): UnverifiedInvocation[] {
+  return Array.from({ length: count }, () => invoke(m, { key, action: 'slack:read', audience: 'svc', now }))
+}
+const needed = (rounds + 1) * batch + 20
+
+async function allow(v: ReturnType<typeof verifier>, input: Parameters<ReturnType<typeof verifier>['authorize']>[0]) {
+  const d = await v.authorize(input)
+  if (!d.allowed) throw new Error(`${d.code}: ${d.message}`)
+}
+
+interface Row {
+  readonly figure: string
+  readonly ratio: string
+  readonly goal: string
+  readonly detail: string
+}
+const rows: Row[] = []
+const us = (x: number) => `${x.toFixed(x < 10 ? 1 : 0)} µs`
+const fmt = (x: number) => `${x.toFixed(2)}×`
+
+async function invocationFigures(): Promise<void> {
+  const agent = generateKeyPair()
+  const warmRatios: string[] = []
+  let warmDetail = ''
+  for (const n of [1, 5, 10]) {
+    const m = chain(n, agent)
+    const blocks = blockWork(m)
+    const coldPool = invocations(m, agent, needed)
+    const warmPool = invocations(m, agent, needed)
+    const cold = verifier(0)
+    const warm = verifier(4096)
+    await allow(warm, { invocation: warmPool.pop() as UnverifiedInvocation })
+    const one = invocationWork(coldPool[0] as UnverifiedInvocation)
+    const t = await race({
+      raw: () => {
+        for (const w of blocks) rawVerify(w)
+        rawVerify(one)
+      },
+      rawOne: () => rawVerify(one),
+      cold: () => allow(cold, { invocation: coldPool.pop() as UnverifiedInvocation }),
+      warm: () => allow(warm, { invocation: warmPool.pop() as UnverifiedInvocation }),
+    })
+    const { raw, rawOne, cold: c, warm: w } = t
+    if (n === 5) {
+      rows.push({
+        figure: `cold verify+authorize, ${n}-block invocation, vs raw node:crypto verifies of its ${n + 1} signatures`,
+        ratio: fmt(c / raw),
+        goal: '≤ 1.10×',
+        detail: `${us(c)} vs ${us(raw)}`,
+      })
+    }
+    warmRatios.push(`n=${n} ${fmt(w / rawOne)}`)
+    warmDetail += `${n === 1 ? '' : ', '}${us(w)} vs ${us(rawOne)}`
+  }
+  rows.push({
+    figure: 'warm verify (same chain, fresh invocation) vs one raw verify, n = 1, 5, 10 blocks',
+    ratio: warmRatios.join(', '),
+    goal: '≤ 1.30×, flat in n',
+    detail: warmDetail,
+  })
+}
+
+/** A Biscuit of `blocks` blocks (authority + appended), the same rights as {@link chain}. */
+function biscuit(blocks: number): { bytes: Uint8Array; root: ReturnType<BiscuitKeyPair['getPublicKey']> } {
+  const kp = new BiscuitKeyPair(SignatureAlgorithm.Ed25519)
+  const b = Biscuit.builder()
+  b.addCode(`check if operation($op), ["slack:read", "slack:write"].contains($op); check if time($t), $t < ${now + 3600};`)
+  let token = b.build(kp.getPrivateKey())
+  for (let i = 1; i < blocks; i++) {
+    const block = Biscuit.block_builder()
+    block.addCode('check if operation("slack:read");')
+    token = token.appendBlock(block)
+  }
+  return { bytes: token.toBytes(), root: kp.getPublicKey() }
+}
+const BISCUIT_LIMITS = { max_facts: 1000, max_iterations: 100, max_time_micro: 1_000_000 }
+function biscuitAuthorize(token: { bytes: Uint8Array; root: ReturnType<BiscuitKeyPair['getPublicKey']> }, op: string): boolean {
+  const parsed = Biscuit.fromBytes(token.bytes, token.root)
+  const builder = new AuthorizerBuilder()
+  builder.addCode(`time(${now}); operation("${op}"); allow if true;`)
+  const authorizer = builder.buildAuthenticated(parsed)
+  try {
+    authorizer.authorizeWithLimits(BISCUIT_LIMITS)
+    return true
+  } catch {
+    return false
+  } finally {
+    authorizer.free()
+    parsed.free()
+  }
+}
+
+/** Macaroon v2 binary (the library's exportBinary is broken from 4 caveats on in 3.0.4). */
+function macaroonBinary(m: { identifier: Uint8Array; caveats: { identifier: Uint8Array }[]; signature: Uint8Array }): Uint8Array {
+  const out: number[] = [2]
+  const varint = (x: number) => {
+    while (x >= 0x80) {
+      out.push((x & 0x7f) | 0x80)
+      x >>>= 7
+    }
+    out.push(x)
+  }
+  const field = (type: number, data: Uint8Array) => {
+    varint(type)
+    varint(data.length)
+    out.push(...data)
+  }
+  field(2, m.identifier)
+  out.push(0)
+  for (const c of m.caveats) {
+    field(2, c.identifier)
+    out.push(0)
+  }
+  out.push(0)
+  field(6, m.signature)
+  return Uint8Array.from(out)
+}
+
+async function bearerFigures(): Promise<void> {
+  const n = 5
+  const m = chain(n)
+  const text = formatMandate(m)
+  const b = biscuit(n)
+  if (!biscuitAuthorize(b, 'slack:read') || biscuitAuthorize(b, 'slack:write')) throw new Error('biscuit does not attenuate')
+  const rootKey = new TextEncoder().encode('a root secret only the issuer and verifier hold.....')
+  const mac = macaroon.newMacaroon({ rootKey, identifier: 'alice', version: 2 })
+  mac.addFirstPartyCaveat('actions slack:*')
+  mac.addFirstPartyCaveat(`expires ${now + 3600}`)
+  for (let i = 2; i < n; i++) mac.addFirstPartyCaveat('actions slack:read')
+  const macBytes = macaroonBinary(mac)
+  const macCheck = (caveat: string) =>
+    caveat.startsWith('actions ')
+      ? caveat === 'actions slack:*' || caveat === 'actions slack:read'
+        ? null
+        : 'action'
+      : Number(caveat.split(' ')[1]) > now
+        ? null
+        : 'expired'
+  const macVerify = () => macaroon.importMacaroon(macBytes).verify(rootKey, macCheck, [])
+  macVerify()
+  const tampered = Uint8Array.from(macBytes)
+  tampered[10] = (tampered[10] as number) ^ 1
+  let rejected = false
+  try {
+    macaroon.importMacaroon(tampered).verify(rootKey, macCheck, [])
+  } catch {
+    rejected = true
+  }
+  if (!rejected) throw new Error('macaroon: a tampered token verified')
+  const cold = verifier(0)
+  const warm = verifier(4096)
+  const request = { action: 'slack:read' }
+  const t = await race({
+    cold: () => allow(cold, { mandate: text, request }),
+    biscuit: () => biscuitAuthorize(b, 'slack:read'),
+    warm: () => allow(warm, { mandate: text, request }),
+    macaroon: macVerify,
+  })
+  const { cold: c, biscuit: bi, warm: w, macaroon: mc } = t
+  rows.push({
+    figure: `cold verify of a ${n}-block bearer mandate (text) vs Biscuit (wasm) with ${n} blocks (bytes)`,
+    ratio: fmt(c / bi),
+    goal: '≤ 0.70×',
+    detail: `${us(c)} vs ${us(bi)}`,
+  })
+  rows.push({
+    figure: `warm bearer verify, ${n} blocks, vs macaroon HMAC verify with ${n} caveats (needs the root secret)`,
+    ratio: fmt(w / mc),
+    goal: '≤ 0.50×',
+    detail: `${us(w)} vs ${us(mc)}`,
+  })
+}
+
+async function attenuateFigure(): Promise<void> {
+  const base = chain(2)
+  const message = new Uint8Array(200)
+  const t = await race({
+    attenuate: () => attenuate(base, { caveats: [{ type: 'actions', patterns: ['slack:read'] }] }),
+    raw: () => {
+      const pair = generateKeyPairSync('ed25519')
+      nodeSign(null, message, pair.privateKey)
+    },
+  })
+  const { attenuate: a, raw: r } = t
+  rows.push({ figure: 'attenuate one block vs raw keygen + sign', ratio: fmt(a / r), goal: '≤ 1.50×', detail: `${us(a)} vs ${us(r)}` })
+}
+
+async function memoryFigure(): Promise<void> {
+  if (!gc) {
+    rows.push({ figure: 'memory per cached 5-block chain', ratio: 'n/a', goal: '≤ 1.5 KB', detail: 'run node with --expose-gc' })
+    return
+  }
+  const count = 2000
+  // Bearer mandates, so that nothing but the cache grows (an invocation also leaves a replay entry).
+  const bytes = Array.from({ length: count }, () => Uint8Array.from(chain(5).bytes))
+  const v = createVerifier({
+    roots: [toDidKey(alice.publicKey)],
+    audience: 'svc',
+    cacheSize: count * 8,
+    revocations: createMemoryRevocationView(),
+  })
+  const request = { action: 'slack:read' }
+  gc()
+  const before = process.memoryUsage().heapUsed
+  for (const b of bytes) await allow(v, { mandate: b, request })
+  gc()
+  const after = process.memoryUsage().heapUsed
+  const per = (after - before) / count
+  rows.push({
+    figure: 'memory per cached 5-block chain',
+    ratio: `${(per / 1024).toFixed(2)} KB`,
+    goal: '≤ 1.5 KB',
+    detail: `${count} chains`,
+  })
+}
+
+async function backendFigure(): Promise<void> {
+  const noble = getBackend('noble')
+  const pair = generateKeyPair()
+  const message = new Uint8Array(200)
+  const sig = noble.sign(pair.secretKey, message)
+  const t = await race(
+    {
+      ours: () => noble.verify(sig, message, pair.publicKey),
+      noble: () => nobleEd.verify(sig, message, pair.publicKey),
+    },
+    { rounds: Math.max(5, Math.floor(rounds / 2)), batch: Math.max(4, Math.floor(batch / 8)) },
+  )
+  const { ours: o, noble: n } = t
+  rows.push({
+    figure: 'pure-JS backend per signature vs @noble/ed25519 verify',
+    ratio: fmt(o / n),
+    goal: '≤ 1.15×',
+    detail: `${us(o)} vs ${us(n)}`,
+  })
+}
+
+function cliFigure(): void {
+  const dir = mkdtempSync(join(tmpdir(), 'mandate-bench-'))
+  try {
+    const m = chain(3)
+    const file = join(dir, 'token')
+    writeFileSync(file, formatMandate(m), { mode: 0o600 })
+    const bin = fileURLToPath(new URL('../bin/mandate.js', import.meta.url))
+    const args = [bin, 'verify', file, '--root', toDidKey(alice.publicKey), '--audience', 'svc', '--action', 'slack:read']
+    const env = { ...process.env, MANDATE_REVOCATIONS: 'none' }
+    const check = spawnSync(process.execPath, args, { env, encoding: 'utf8' })
+    if (check.status !== 0) throw new Error(`CLI verify failed: ${check.stderr}`)
+    const cli: number[] = []
+    const bare: number[] = []
+    for (let i = 0; i < 15; i++) {
+      let s = performance.now()
+      spawnSync(process.execPath, args, { env })
+      cli.push(performance.now() - s)
+      s = performance.now()
+      spawnSync(process.execPath, ['-e', '0'])
+      bare.push(performance.now() - s)
+    }
+    const [c, b] = [median(cli), median(bare)]
+    rows.push({
+      figure: 'CLI `verify` process vs `node -e 0`',
+      ratio: `+${(c - b).toFixed(0)} ms`,
+      goal: '≤ +40 ms',
+      detail: `${c.toFixed(0)} ms vs ${b.toFixed(0)} ms`,
+    })
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 }
 
 async function main(): Promise<void> {
-  const rounds = Number(process.env['BENCH_ROUNDS'] ?? 30)
-  const batch = Number(process.env['BENCH_BATCH'] ?? 50)
-  console.log(`mandate verifier vs raw Ed25519 work (backend ${backend.name}, ${rounds} rounds × ${batch} ops, medians)\n`)
-  console.log('blocks  raw µs   cold µs  warm µs  cold/raw  warm/raw')
-  for (const n of [1, 5, 10]) {
-    const m = chain(n)
-    const works = m.blocks.map((b, i) => ({
-      sig: b.signature,
-      msg: blockSigningInput(i === 0 ? undefined : m.blocks[i - 1]?.id, b.payload),
-      key: i === 0 ? alice.publicKey : (m.blocks[i - 1]?.holder as Uint8Array),
-    }))
-    const secret = m.proof.kind === 'bearer' ? m.proof.secret : new Uint8Array(32)
-    const verifier = (cacheSize: number) =>
-      createVerifier({ roots: [toDidKey(alice.publicKey)], audience: 'svc', cacheSize, revocations: createMemoryRevocationView() })
-    const cold = verifier(0)
-    const warm = verifier(4096)
-    const request = { action: 'slack:read' }
-    const raw = () => {
-      for (const w of works) if (backend.verify(w.sig, w.msg, w.key) !== 'accept') throw new Error('bad signature')
-      backend.publicKey(secret)
-    }
-    const check = async (v: ReturnType<typeof verifier>) => {
-      const d = await v.authorize({ mandate: m, request })
-      if (!d.allowed) throw new Error(d.code)
-    }
-    // warm-up, and fill the warm cache
-    for (let i = 0; i < 50; i++) {
-      raw()
-      await check(cold)
-      await check(warm)
-    }
-    const t = { raw: [] as number[], cold: [] as number[], warm: [] as number[] }
-    for (let r = 0; r < rounds; r++) {
-      let s = performance.now()
-      for (let i = 0; i < batch; i++) raw()
-      t.raw.push((performance.now() - s) / batch)
-      s = performance.now()
-      for (let i = 0; i < batch; i++) await check(cold)
-      t.cold.push((performance.now() - s) / batch)
-      s = performance.now()
-      for (let i = 0; i < batch; i++) await check(warm)
-      t.warm.push((performance.now() - s) / batch)
-    }
-    const [r, c, w] = [median(t.raw), median(t.cold), median(t.warm)]
-    const us = (x: number) => (x * 1000).toFixed(0).padStart(7)
-    console.log(
-      `${String(n).padStart(6)} ${us(r)}  ${us(c)}  ${us(w)}  ${(c / r).toFixed(2).padStart(8)}  ${(w / r).toFixed(2).padStart(8)}`,
-    )
-  }
-  // Token sizes (issue #8 judges the wire format by these): the same bearer chains, as bytes and
-  // as text, and a bare invocation over each (the chain as a bound holder would carry it).
+  console.log(
+    `mandate verifier, side by side (node ${process.version}, ${rounds} rounds × ${batch} ops, medians; ratios compare within one run)\n`,
+  )
+  await invocationFigures()
+  await bearerFigures()
+  await attenuateFigure()
+  await memoryFigure()
+  await backendFigure()
+  cliFigure()
+  printRows()
+  // Token sizes (the wire format is judged by these): bearer chains as bytes and text, and a bare
+  // invocation over each (the chain as a bound holder carries it).
   console.log('\nblocks  mandate B  text ch  invocation B  text ch')
   for (const n of [1, 5, 10]) {
     const m = chain(n)
-    const text = formatMandate(m)
-    const inv = invoke(m, { action: 'slack:read', audience: 'svc' })
-    console.log(
-      `${String(n).padStart(6)}  ${String(m.bytes.length).padStart(9)}  ${String(text.length).padStart(7)}  ${String(inv.bytes.length).padStart(12)}  ${String(formatInvocation(inv).length).padStart(7)}`,
-    )
+    const inv = invoke(m, { action: 'slack:read', audience: 'svc', now })
+    const cells = [n, m.bytes.length, formatMandate(m).length, inv.bytes.length, formatInvocation(inv).length]
+    console.log(cells.map((c, i) => String(c).padStart([6, 9, 7, 12, 7][i] as number)).join('  '))
   }
+}
+
+function printRows(): void {
+  const width = Math.max(...rows.map((r) => r.figure.length))
+  console.log(`${'figure'.padEnd(width)}  ratio                               goal                 detail`)
+  for (const r of rows) console.log(`${r.figure.padEnd(width)}  ${r.ratio.padEnd(36)}${r.goal.padEnd(21)}${r.detail}`)
 }
 
 await main()

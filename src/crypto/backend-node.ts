@@ -17,7 +17,7 @@ import { base64urlnopad } from '@scure/base'
 import { concatBytes, toHex } from '../internal/bytes.js'
 import type { Ed25519Backend } from './backend.js'
 import { cachedKeyCheck } from './key-check-cache.js'
-import { isReducedScalar, precheck, type SignatureOutcome, smallOrderEncodings } from './profile.js'
+import { isReducedScalar, passesKeyBytes, precheck, type SignatureOutcome, smallOrderEncodings } from './profile.js'
 
 const PKCS8_PREFIX = new Uint8Array([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20])
 
@@ -64,8 +64,10 @@ function derivePublicKey(secretKey: Uint8Array): Uint8Array {
   return base64urlnopad.decode(createPublicKey(fromDer(secretKey)).export({ format: 'jwk' }).x as string)
 }
 
-function privateKeyObject(secretKey: Uint8Array): KeyObject {
-  const x = base64urlnopad.encode(derivePublicKey(secretKey))
+function privateKeyObject(secretKey: Uint8Array, publicKey: Uint8Array | undefined): KeyObject {
+  // OpenSSL signs with the key it derives from d (Node passes it only d); x must merely be
+  // well formed, so a public key the caller holds spares a derivation.
+  const x = base64urlnopad.encode(publicKey?.length === 32 ? publicKey : derivePublicKey(secretKey))
   try {
     return createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: base64urlnopad.encode(secretKey), x }, format: 'jwk' })
   } catch {
@@ -79,14 +81,16 @@ export const nodeBackend: Ed25519Backend = {
   publicKey(secretKey) {
     return derivePublicKey(secretKey)
   },
-  sign(secretKey, message) {
-    return new Uint8Array(nodeSign(null, message, privateKeyObject(secretKey)))
+  sign(secretKey, message, publicKey) {
+    return new Uint8Array(nodeSign(null, message, privateKeyObject(secretKey, publicKey)))
   },
   verify(signature, message, publicKey): SignatureOutcome {
     // Stryker disable next-line ConditionalExpression,LogicalOperator: equivalent — a fast exit: with a wrong length neither the key check nor OpenSSL accepts, and precheck then reports 'length' itself
     if (signature.length !== 64 || publicKey.length !== 32) return 'length'
-    const key = cachedKeyCheck(publicKey)
-    if (key.ok && isReducedScalar(signature.subarray(32, 64))) {
+    // The byte-level key rules here, the point decoding in OpenSSL: a key OpenSSL cannot decode
+    // fails the signature, and the full check below then names the rule (never-seen holder keys
+    // are the common case, and decompressing with BigInt cost a third of a cold verify).
+    if (passesKeyBytes(publicKey) && isReducedScalar(signature.subarray(32, 64))) {
       // Stryker disable next-line BooleanLiteral: equivalent — overwritten on both paths: by nodeVerify's result, or by the catch
       let valid = false
       try {
@@ -97,7 +101,7 @@ export const nodeBackend: Ed25519Backend = {
       }
       if (valid) return smallOrderEncodings().has(toHex(signature.subarray(0, 32))) ? 'small_order_R' : 'accept'
     }
-    const pre = precheck(signature, publicKey, key)
+    const pre = precheck(signature, publicKey, cachedKeyCheck(publicKey))
     return 'rule' in pre ? pre.rule : 'equation'
   },
 }

@@ -16,8 +16,11 @@ export interface Ed25519Backend {
   readonly name: BackendName
   /** The 32-byte public key of a 32-byte secret key (seed). */
   publicKey(secretKey: Uint8Array): Uint8Array
-  /** A pure Ed25519 signature (64 bytes). */
-  sign(secretKey: Uint8Array, message: Uint8Array): Uint8Array
+  /**
+   * A pure Ed25519 signature (64 bytes). `publicKey`, the secret's own public key when the
+   * caller already has it, saves deriving it; a wrong one is never used in its place.
+   */
+  sign(secretKey: Uint8Array, message: Uint8Array, publicKey?: Uint8Array): Uint8Array
   /** Strict-profile verification: `accept` or the first failing rule. Never throws. */
   verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): SignatureOutcome
 }

@@ -11,7 +11,7 @@
  */
 import { Point } from '@noble/ed25519'
 import type { MandateErrorCode } from '../errors.js'
-import { toHex } from '../internal/bytes.js'
+import { fromHex, toHex } from '../internal/bytes.js'
 
 /** Outcome of a strict verification: `accept` or the first rule that rejects. */
 export type SignatureOutcome =
@@ -80,6 +80,41 @@ export function smallOrderEncodings(): ReadonlySet<string> {
   }
   smallOrder = set
   return set
+}
+
+let smallOrderYs: readonly Uint8Array[] | undefined
+/** The y coordinates (sign bit cleared) of the eight points of small order: five values. */
+function smallOrderY(): readonly Uint8Array[] {
+  const ys = new Map<string, Uint8Array>()
+  for (const encoding of smallOrderEncodings()) {
+    const y = fromHex(encoding) as Uint8Array
+    y[31] = (y[31] as number) & 0x7f
+    ys.set(toHex(y), y)
+  }
+  smallOrderYs = [...ys.values()]
+  return smallOrderYs
+}
+/**
+ * The byte-level half of the key rules, as libsodium checks them before decoding: y < p, and y
+ * not that of a point of small order (compared without the sign bit, so that the encodings of
+ * those points with either sign are caught). No BigInt, no square root. A key passing it is
+ * valid exactly when a strict decoder finds x; a caller that lets such a decoder (OpenSSL) do
+ * that must still ask {@link checkKey} which rule a rejected key breaks.
+ */
+export function passesKeyBytes(publicKey: Uint8Array): boolean {
+  if (publicKey.length !== 32) return false
+  // y ≥ p = 2^255 − 19: bytes 31..1 all at their top (0x7f, then 0xff) and byte 0 ≥ 0xed.
+  if (((publicKey[31] as number) & 0x7f) === 0x7f) {
+    let top = true
+    for (let i = 30; i >= 1 && top; i--) top = publicKey[i] === 0xff
+    if (top && (publicKey[0] as number) >= 0xed) return false
+  }
+  for (const y of smallOrderYs ?? smallOrderY()) {
+    let same = ((publicKey[31] as number) & 0x7f) === y[31]
+    for (let i = 0; i < 31 && same; i++) same = publicKey[i] === y[i]
+    if (same) return false
+  }
+  return true
 }
 
 /** What is known about a public key A, once checked. Cached by the backends. */

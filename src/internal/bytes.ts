@@ -7,12 +7,37 @@
  * @module
  */
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
+const HEX_DIGITS = new TextEncoder().encode('0123456789abcdef')
+/** Reused for every call: allocating a typed array costs more than the conversion itself. */
+const scratch = new Uint8Array(8192)
+const ascii = new TextDecoder()
 
-/** Lower-case hex of `bytes`. */
+/** Views of `scratch` by length, made once: ids and keys are a few fixed lengths. */
+const views = new Map<number, Uint8Array>()
+function view(length: number): Uint8Array {
+  let v = views.get(length)
+  if (v === undefined) {
+    v = scratch.subarray(0, length)
+    if (length <= 128) views.set(length, v)
+  }
+  return v
+}
+
+/**
+ * Lower-case hex of `bytes`, as a flat string: hex built by `+=` is a rope of one node per byte
+ * (~900 bytes held for a 32-byte id), and ids and cache keys are kept by the thousand.
+ */
 export function toHex(bytes: Uint8Array): string {
   let out = ''
-  for (let i = 0; i < bytes.length; i++) out += HEX[bytes[i] as number]
+  for (let from = 0; from < bytes.length || from === 0; from += scratch.length / 2) {
+    const to = Math.min(bytes.length, from + scratch.length / 2)
+    for (let i = from; i < to; i++) {
+      const b = bytes[i] as number
+      scratch[2 * (i - from)] = HEX_DIGITS[b >> 4] as number
+      scratch[2 * (i - from) + 1] = HEX_DIGITS[b & 15] as number
+    }
+    out += ascii.decode(view(2 * (to - from)))
+  }
   return out
 }
 

@@ -10,15 +10,45 @@ import { TOKEN_LIMITS } from '../cbor/limits.js'
 import { fail } from '../errors.js'
 import { decodeBlock, joinSigned, type UnverifiedBlock } from './block.js'
 
+/**
+ * Chains decoded before, found by their exact encoding (a verifier's cache of verified chains).
+ * A chain it returns was decoded from the same bytes, so decoding again is skipped.
+ */
+export interface KnownChains {
+  find(raw: readonly CborValue[]): readonly UnverifiedBlock[] | undefined
+}
+
+/** Chains made by {@link decodeChain} (or extended with a block {@link decodeBlock} made): each block's fields are the reading of its bytes. */
+const decoded = new WeakSet<readonly UnverifiedBlock[]>()
+
+/** Whether `blocks` came from this module's decoding, so that re-reading their bytes would give them back. */
+export function wasDecoded(blocks: readonly UnverifiedBlock[]): boolean {
+  return decoded.has(blocks)
+}
+
+/** `blocks`, a decoded chain, with `block` (just decoded from its bytes, at the next index) appended. */
+export function extendDecoded(blocks: readonly UnverifiedBlock[], block: UnverifiedBlock | undefined): readonly UnverifiedBlock[] {
+  if ((blocks.length > 0 && !decoded.has(blocks)) || (block !== undefined && block.index !== blocks.length)) {
+    throw new TypeError('"blocks" expected a decoded chain')
+  }
+  const chain = block === undefined ? blocks : [...blocks, block]
+  decoded.add(chain)
+  return chain
+}
+
 /** Decode a chain, `[principal, block+]`, shared by mandates, invocations and statements. */
-export function decodeChain(raw: CborValue | undefined): UnverifiedBlock[] {
+export function decodeChain(raw: CborValue | undefined, known?: KnownChains): readonly UnverifiedBlock[] {
+  const found = Array.isArray(raw) ? known?.find(raw) : undefined
+  if (found) return found
   if (!Array.isArray(raw) || raw.length < 2) fail('ERR_FORMAT', 'a chain is [principal, block+]')
   const [principal, ...list] = raw as CborValue[]
   if (!(principal instanceof Uint8Array) || principal.length !== 32) fail('ERR_FORMAT', 'a chain starts with its 32-byte principal key')
   if (list.length > TOKEN_LIMITS.maxBlocks) {
     fail('ERR_CHAIN_DEPTH', `chain of ${list.length} blocks exceeds ${TOKEN_LIMITS.maxBlocks}`)
   }
-  return list.map((b, i) => decodeBlock(b, i, principal))
+  const blocks = list.map((b, i) => decodeBlock(b, i, principal))
+  decoded.add(blocks)
+  return blocks
 }
 
 /** The encoded chain, as carried by mandates, invocations and statements. */

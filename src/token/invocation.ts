@@ -23,7 +23,7 @@ import { fail } from '../errors.js'
 import { abytes, toHex } from '../internal/bytes.js'
 import { systemClock } from '../internal/clock.js'
 import { joinSigned, type UnverifiedBlock } from './block.js'
-import { decodeChain, encodeChain } from './chain.js'
+import { decodeChain, encodeChain, type KnownChains } from './chain.js'
 import { FORMAT_VERSION, type KeyInput, toKeyPair, type UnverifiedMandate } from './mandate.js'
 import { decodeEnvelope } from './signed.js'
 import { signingInput } from './signing.js'
@@ -115,7 +115,7 @@ export function invoke(mandate: UnverifiedMandate, options: InvokeOptions): Unve
   m.set(7, options.now ?? systemClock())
   if (options.intent !== undefined) m.set(8, options.intent)
   const payload = encodeCbor(m)
-  const signature = getBackend(options.backend).sign(secret, signingInput('invocation', payload))
+  const signature = getBackend(options.backend).sign(secret, signingInput('invocation', payload), last.holder)
   return parseInvocation(encodeCbor(joinSigned(signature, payload)))
 }
 
@@ -141,8 +141,13 @@ export function formatInvocation(invocation: UnverifiedInvocation): string {
  * ```
  */
 export function parseInvocation(input: string | Uint8Array): UnverifiedInvocation {
+  return readInvocation(input, undefined)
+}
+
+/** {@link parseInvocation}, taking a chain `known` decodes to from its exact bytes (the verifier's cache). */
+export function readInvocation(input: string | Uint8Array, known: KnownChains | undefined): UnverifiedInvocation {
   const { bytes, payload, signature, fields: m } = decodeEnvelope('invocation', input, 8)
-  const chain = decodeChain(m.get(1))
+  const chain = decodeChain(m.get(1), known)
   const action = m.get(2)
   if (typeof action !== 'string') fail('ERR_FORMAT', 'invocation action must be text')
   const resource = m.get(3)

@@ -22,7 +22,7 @@ import { fail } from '../errors.js'
 import { abytes, equalBytes, toHex, utf8 } from '../internal/bytes.js'
 import { systemClock } from '../internal/clock.js'
 import { type BlockContent, decodeBlock, encodeBlockPayload, joinSigned, type UnverifiedBlock } from './block.js'
-import { decodeChain, encodeChain } from './chain.js'
+import { decodeChain, encodeChain, extendDecoded, type KnownChains, wasDecoded } from './chain.js'
 import { blockSigningInput, signingInput } from './signing.js'
 import { fromText, toText } from './text.js'
 
@@ -154,8 +154,7 @@ export function attenuate(mandate: UnverifiedMandate, options: AttenuateOptions 
       }
     }
   })
-  const signer = keyPairFromSecret(holderSecret(mandate, options.key))
-  return appendBlock(mandate.blocks, signer, last.id, options, options.now ?? systemClock())
+  return appendBlock(mandate.blocks, holderKeys(mandate, options.key), last.id, options, options.now ?? systemClock())
 }
 
 /**
@@ -181,9 +180,9 @@ export function seal(mandate: UnverifiedMandate, options: { readonly backend?: B
       hint: 'present it in an invocation signed by the holder key, or attenuate it to a bearer child and seal that',
     })
   }
-  const secret = holderSecret(mandate, undefined)
-  const signature = getBackend(options.backend).sign(secret, signingInput('seal', last.id))
-  return assemble(mandate.blocks, { kind: 'sealed', signature })
+  const holder = holderKeys(mandate, undefined)
+  const signature = getBackend(options.backend).sign(holder.secretKey, signingInput('seal', last.id), holder.publicKey)
+  return assemble(mandate.blocks, undefined, { kind: 'sealed', signature })
 }
 
 /**
@@ -209,6 +208,11 @@ export function formatMandate(mandate: UnverifiedMandate): string {
  * ```
  */
 export function parseMandate(input: string | Uint8Array): UnverifiedMandate {
+  return readMandate(input, undefined)
+}
+
+/** {@link parseMandate}, taking a chain `known` decodes to from its exact bytes (the verifier's cache). */
+export function readMandate(input: string | Uint8Array, known: KnownChains | undefined): UnverifiedMandate {
   const bytes = typeof input === 'string' ? fromText('mandate', input) : abytes(input, undefined, 'mandate')
   if (bytes.length > TOKEN_LIMITS.maxTokenBytes)
     fail('ERR_LIMIT_SIZE', `mandate of ${bytes.length} bytes exceeds ${TOKEN_LIMITS.maxTokenBytes}`)
@@ -223,7 +227,7 @@ export function parseMandate(input: string | Uint8Array): UnverifiedMandate {
   }
   if (fields.length > 3) fail('ERR_FORMAT', 'a mandate is [version, chain, proof?]: unknown element 3')
   if (fields.length < 2) fail('ERR_FORMAT', 'a mandate is [version, chain, proof?]: the chain is missing')
-  const blocks = decodeChain(fields[1])
+  const blocks = decodeChain(fields[1], known)
   const proof = decodeProof(fields[2], fields.length === 3)
   return { version: FORMAT_VERSION, blocks, proof, bytes }
 }
@@ -241,13 +245,20 @@ function decodeProof(raw: CborValue | undefined, present: boolean): Proof {
   fail('ERR_PROOF', `a proof of ${raw.length} bytes: a bearer secret is 32 bytes, a seal 64`)
 }
 
-function assemble(blocks: readonly UnverifiedBlock[], proof: Proof): UnverifiedMandate {
-  const fields: CborValue[] = [FORMAT_VERSION, encodeChain(blocks)]
+/**
+ * The mandate of `blocks` (plus `added`, just made) and `proof`. Blocks that came from decoding
+ * are taken as they are; anything else (an object built by hand) is read again from the bytes,
+ * so that a mandate's fields are always the reading of its bytes.
+ */
+function assemble(blocks: readonly UnverifiedBlock[], added: UnverifiedBlock | undefined, proof: Proof): UnverifiedMandate {
+  const all = added === undefined ? blocks : [...blocks, added]
+  const fields: CborValue[] = [FORMAT_VERSION, encodeChain(all)]
   if (proof.kind === 'bearer') fields.push(proof.secret)
   if (proof.kind === 'sealed') fields.push(proof.signature)
   const bytes = encodeCbor(fields)
   if (bytes.length > TOKEN_LIMITS.maxTokenBytes) fail('ERR_LIMIT_SIZE', `mandate would exceed ${TOKEN_LIMITS.maxTokenBytes} bytes`)
-  return parseMandate(bytes)
+  if (blocks.length > 0 && !wasDecoded(blocks)) return parseMandate(bytes)
+  return { version: FORMAT_VERSION, blocks: extendDecoded(blocks, added), proof, bytes }
 }
 
 function appendBlock(
@@ -289,21 +300,26 @@ function appendBlock(
   }
   if (content.caveats.length > TOKEN_LIMITS.maxCaveats) fail('ERR_LIMIT_COUNT', `at most ${TOKEN_LIMITS.maxCaveats} caveats per block`)
   const payload = encodeBlockPayload(content)
-  const signature = backend.sign(signer.secretKey, blockSigningInput(parent, payload))
+  const signature = backend.sign(signer.secretKey, blockSigningInput(parent, payload), signer.publicKey)
   const principal = blocks[0]?.principal ?? signer.publicKey
   const block = decodeBlock(joinSigned(signature, payload), blocks.length, principal)
   const proof: Proof = bearerSecret ? { kind: 'bearer', secret: bearerSecret } : { kind: 'bound' }
-  return assemble([...blocks, block], proof)
+  return assemble(blocks, block, proof)
 }
 
-function holderSecret(mandate: UnverifiedMandate, key: KeyInput | undefined): Uint8Array {
+/**
+ * The last holder's keys. A bearer secret is taken with the holder key its block names, not
+ * re-derived: the key only spares the signer a derivation, and a secret that does not match it
+ * signs a block no verifier accepts.
+ */
+function holderKeys(mandate: UnverifiedMandate, key: KeyInput | undefined): KeyPair {
   const last = lastBlock(mandate)
   if (mandate.proof.kind === 'sealed') {
     fail('ERR_SEALED', 'this mandate is sealed and cannot be attenuated or resealed', {
       hint: 'ask the holder above for an unsealed mandate',
     })
   }
-  if (mandate.proof.kind === 'bearer') return mandate.proof.secret
+  if (mandate.proof.kind === 'bearer') return { secretKey: mandate.proof.secret, publicKey: last.holder }
   if (key === undefined) {
     fail('ERR_HOLDER_MISMATCH', 'this mandate is bound to a holder key, which is needed here', {
       hint: 'pass the holder key (CLI: --key FILE)',
@@ -313,7 +329,7 @@ function holderSecret(mandate: UnverifiedMandate, key: KeyInput | undefined): Ui
   if (!equalBytes(pair.publicKey, last.holder)) {
     fail('ERR_HOLDER_MISMATCH', 'the key given is not the holder of this mandate', { hint: 'use the key the mandate was granted to' })
   }
-  return pair.secretKey
+  return pair
 }
 
 function lastBlock(mandate: UnverifiedMandate): UnverifiedBlock {

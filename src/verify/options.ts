@@ -15,6 +15,7 @@ import type { RevocationView } from '../revocation/view.js'
 import { DEFAULT_MAX_LIFETIME } from '../token/mandate.js'
 import { createMemoryUsageStore } from '../usage/memory.js'
 import type { UsageStore } from '../usage/store.js'
+import { VerifiedChains } from './chain-cache.js'
 import type { ExtensionChecker } from './evaluate.js'
 import { createMemoryReplayCache, type ReplayCache } from './replay.js'
 
@@ -55,7 +56,7 @@ export interface VerifierOptions {
   /** Checkers for extension caveats, by type number (≥ 65536). */
   readonly extensions?: Readonly<Record<number, ExtensionChecker>>
   readonly backend?: BackendName
-  /** Verified-signature cache entries (default 4096; 0 turns it off). */
+  /** Entries of the verified-signature cache and of the verified-chain cache (default 4096 each; 0 turns both off). */
   readonly cacheSize?: number
 }
 
@@ -88,6 +89,8 @@ export interface Settings {
   readonly extensions: ReadonlyMap<number, ExtensionChecker>
   readonly backend: Ed25519Backend
   readonly cache: SignatureCache
+  /** Chains verified before, by their exact bytes. */
+  readonly chains: VerifiedChains
 }
 
 /**
@@ -139,6 +142,7 @@ export function readOptions(options: VerifierOptions): Settings {
     extensions: new Map(Object.entries(options.extensions ?? {}).map(([k, v]) => [Number(k), v])),
     backend: getBackend(options.backend),
     cache: new SignatureCache(options.cacheSize ?? 4096),
+    chains: new VerifiedChains(options.cacheSize ?? 4096),
   }
 }
 

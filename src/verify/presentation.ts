@@ -9,8 +9,9 @@
 import { fail } from '../errors.js'
 import type { UnverifiedApproval } from '../token/approval.js'
 import type { UnverifiedBlock } from '../token/block.js'
-import { parseInvocation, type Request, type UnverifiedInvocation } from '../token/invocation.js'
-import { parseMandate, type UnverifiedMandate } from '../token/mandate.js'
+import type { KnownChains } from '../token/chain.js'
+import { type Request, readInvocation, type UnverifiedInvocation } from '../token/invocation.js'
+import { readMandate, type UnverifiedMandate } from '../token/mandate.js'
 import { kindOf } from '../token/text.js'
 import type { DecidedRequest } from './decision.js'
 import type { Presentation } from './evaluate.js'
@@ -73,7 +74,7 @@ export function presentedApprovals(approvals: unknown): readonly (string | Uint8
  * const { chain, presentation } = readPresentation({ token: 'mni1_…' }) // presentation: 'invocation'
  * ```
  */
-export function readPresentation(input: AuthorizeInput): Presented {
+export function readPresentation(input: AuthorizeInput, known?: KnownChains): Presented {
   if (!input || typeof input !== 'object') fail('ERR_REQUEST_INVALID', 'authorize() needs { token } or { mandate } or { invocation }')
   const given = [input.token, input.mandate, input.invocation].filter((x) => x !== undefined).length
   if (given !== 1) fail('ERR_REQUEST_INVALID', 'give exactly one of token, mandate, invocation')
@@ -91,7 +92,8 @@ export function readPresentation(input: AuthorizeInput): Presented {
 
   if (source.kind === 'invocation') {
     const v = source.value
-    const invocation = typeof v === 'string' || v instanceof Uint8Array ? parseInvocation(v) : reparse(v.bytes, parseInvocation)
+    const parse = (b: string | Uint8Array) => readInvocation(b, known)
+    const invocation = typeof v === 'string' || v instanceof Uint8Array ? parse(v) : reparse(v.bytes, parse)
     return {
       chain: invocation.chain,
       presentation: 'invocation',
@@ -106,7 +108,8 @@ export function readPresentation(input: AuthorizeInput): Presented {
     }
   }
   const v = source.value
-  const mandate = typeof v === 'string' || v instanceof Uint8Array ? parseMandate(v) : reparse(v.bytes, parseMandate)
+  const parse = (b: string | Uint8Array) => readMandate(b, known)
+  const mandate = typeof v === 'string' || v instanceof Uint8Array ? parse(v) : reparse(v.bytes, parse)
   const presentation = mandate.proof.kind === 'bearer' ? 'bearer' : mandate.proof.kind === 'sealed' ? 'sealed' : 'bound'
   return { chain: mandate.blocks, presentation, bytes: mandate.bytes, proof: mandate.proof }
 }

@@ -83,7 +83,7 @@ async function authorize(settings: Settings, input: AuthorizeInput): Promise<Dec
   try {
     readClock(settings.clock, progress)
     const now = progress.now
-    const presented = readPresentation(input) // 1–2: text, size, structure
+    const presented = readPresentation(input, settings.chains) // 1–2: text, size, structure
     const { chain, presentation, invocation } = presented
     progress.chain = chain
     progress.presentation = presentation

@@ -38,12 +38,14 @@ describe('hash', () => {
 })
 
 describe('SignatureCache', () => {
-  it('keys by SHA-256 of signer ‖ signature ‖ message', () => {
+  it('keys by SHA-256 of signer ‖ signature ‖ message, its 32 bytes as a one-byte string', () => {
     const cache = new SignatureCache(4)
     const signer = fixedKey('alice').publicKey
     const sig = new Uint8Array(64).fill(7)
     const msg = utf8('message')
-    expect(cache.key(signer, sig, msg)).toBe(toHex(sha256(concatBytes(signer, sig, msg))))
+    const key = cache.key(signer, sig, msg) as string
+    expect(key.length).toBe(32)
+    expect(toHex(Uint8Array.from(key, (c) => c.charCodeAt(0)))).toBe(toHex(sha256(concatBytes(signer, sig, msg))))
     expect(cache.key(signer, sig, utf8('other'))).not.toBe(cache.key(signer, sig, msg))
     expect(cache.key(fixedKey('bob').publicKey, sig, msg)).not.toBe(cache.key(signer, sig, msg))
   })
