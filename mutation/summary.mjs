@@ -27,6 +27,8 @@ export const SERVICE = {
     'test/service/trust.test.ts',
     'test/service/endpoints.test.ts',
     'test/service/sqlite-counting.test.ts',
+    'test/service/app-edges.test.ts',
+    'test/service/store-trust-edges.test.ts',
     'test/service/store.test.ts',
     'test/service/openapi.test.ts',
     'test/service/ops.test.ts',
