@@ -23,10 +23,16 @@ describe('the byte-level key rules (passesKeyBytes)', () => {
       expect(passesKeyBytes(encode(P, negative))).toBe(false)
       expect(passesKeyBytes(encode(P + 1n, negative))).toBe(false)
       expect(passesKeyBytes(encode(2n ** 255n - 1n, negative))).toBe(false)
-      // Top bytes at their maximum but a lower byte below 0xff: y < p.
-      const below = encode(2n ** 255n - 1n, negative)
-      below[15] = 0xfe
-      expect(passesKeyBytes(below)).toBe(true)
+      // Top bytes at their maximum but a lower byte below 0xff, the lowest of them (byte 1) too: y < p.
+      for (const at of [1, 15, 30]) {
+        const below = encode(2n ** 255n - 1n, negative)
+        below[at] = 0xfe
+        expect(passesKeyBytes(below), `byte ${at}`).toBe(true)
+      }
+      // Bytes 1–30 and byte 0 at their maximum but byte 31 below 0x7f: y < p.
+      const low = encode(2n ** 255n - 1n, negative)
+      low[31] = negative ? 0xfe : 0x7e
+      expect(passesKeyBytes(low)).toBe(true)
     }
   })
 
@@ -37,6 +43,12 @@ describe('the byte-level key rules (passesKeyBytes)', () => {
       const flipped = Uint8Array.from(bytes)
       flipped[31] = (flipped[31] as number) ^ 0x80
       expect(passesKeyBytes(flipped), `${hex} with the sign bit flipped`).toBe(false)
+    }
+    // Equal to a small-order y in bytes 0–30 only: another y.
+    for (const hex of smallOrderEncodings()) {
+      const near = fromHex(hex) as Uint8Array
+      near[31] = (near[31] as number) ^ 0x01
+      expect(passesKeyBytes(near), `${hex} with byte 31 changed`).toBe(true)
     }
     expect(passesKeyBytes(new Uint8Array(31))).toBe(false)
     expect(passesKeyBytes(new Uint8Array(33).fill(3))).toBe(false)

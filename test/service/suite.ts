@@ -164,11 +164,15 @@ export function serviceSuite(name: string, start: (trust: ServerTrust) => Promis
       // issued_at is rounded to the feed's granularity (2 s), so the page changes when a window
       // ends: a 200 is right only with a later issued_at, and then the new page's ETag must hold.
       let held = all
-      let revalidated = await http(`${server.url}/v1/revocations?since=0`, { headers: { 'if-none-match': held.headers.get('etag') as string } })
+      let revalidated = await http(`${server.url}/v1/revocations?since=0`, {
+        headers: { 'if-none-match': held.headers.get('etag') as string },
+      })
       for (let window = 0; revalidated.status === 200 && window < 3; window++) {
         expect(verifyFeedPage(revalidated.json, key).issuedAt).toBeGreaterThan(verifyFeedPage(held.json, key).issuedAt)
         held = revalidated
-        revalidated = await http(`${server.url}/v1/revocations?since=0`, { headers: { 'if-none-match': held.headers.get('etag') as string } })
+        revalidated = await http(`${server.url}/v1/revocations?since=0`, {
+          headers: { 'if-none-match': held.headers.get('etag') as string },
+        })
       }
       expect(revalidated.status).toBe(304)
       expect(revalidated.headers.get('etag')).toBe(held.headers.get('etag'))
