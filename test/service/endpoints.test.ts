@@ -21,13 +21,14 @@ import {
   type UnverifiedMandate,
 } from '../../src/index.js'
 import { FEED_PAGE_MAX, verifyFeedPage } from '../../src/revocation/feed.js'
-import { type AppOptions, createApp } from '../../src/service/app.js'
+import type { AppOptions } from '../../src/service/app.js'
 import { createMetrics, type ServiceMetrics } from '../../src/service/metrics.js'
 import { openSqliteStore } from '../../src/service/sqlite-store.js'
 import type { Store } from '../../src/service/store.js'
 import { type Answer, appRequest, type Send } from '../helpers/app-request.js'
 import { assistant, bearerChild, rootGrant } from '../helpers/chains.js'
 import { fixedDid, fixedKey, T0 } from '../helpers/fixtures.js'
+import { serviceApp } from '../helpers/service-app.js'
 
 const NOW = T0 + 600
 const SKEW = 10
@@ -38,17 +39,7 @@ let store: Store
 let app: Hono
 let now: number
 
-function build(extra: Partial<AppOptions> = {}): Hono {
-  return createApp({
-    store,
-    key: fixedKey('service'),
-    clock: () => now,
-    roots: [{ key: fixedDid('alice'), name: 'alice' }],
-    verifiers: [{ name: 'mail', key: fixedDid('verifier') }],
-    skew: SKEW,
-    ...extra,
-  })
-}
+const build = (extra: Partial<AppOptions> = {}): Hono => serviceApp(store, () => now, { skew: SKEW, ...extra })
 
 beforeEach(() => {
   now = NOW

@@ -8,19 +8,12 @@
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { openSqliteStore, seedUsage } from '../../src/service/sqlite-store.js'
-import type { NewRevocation, Store, StoredConsume } from '../../src/service/store.js'
-import type { UsageCounter } from '../../src/usage/store.js'
+import type { NewRevocation, Store } from '../../src/service/store.js'
 import { scratch } from '../helpers/cli.js'
+import { storeConsume, storeCounter } from '../helpers/service-app.js'
 
-const counter = (max: number, per?: number, block = 'ab'): UsageCounter => ({
-  key: `${block.repeat(32)}/0`,
-  blockId: block.repeat(32),
-  block: 1,
-  caveatIndex: 0,
-  max,
-  ...(per === undefined ? {} : { per }),
-})
-const ask = (key: string, counters: readonly UsageCounter[], binding = 'b'): StoredConsume => ({ key, binding, counters })
+const counter = storeCounter
+const ask = storeConsume
 const entry = (n: number, blockId = `${n}`.padStart(64, '0')): NewRevocation => ({
   statementId: `s${n}`,
   blockId,

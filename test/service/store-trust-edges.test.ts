@@ -13,22 +13,15 @@ import type { Context } from 'hono'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { acceptSignature } from '../../src/crypto/http-signature.js'
 import { openSqliteStore, seedUsage } from '../../src/service/sqlite-store.js'
-import type { Store, StoredConsume } from '../../src/service/store.js'
+import type { Store } from '../../src/service/store.js'
 import { createTrust } from '../../src/service/trust.js'
-import type { UsageCounter } from '../../src/usage/store.js'
 import { bearerChild } from '../helpers/chains.js'
 import { scratch } from '../helpers/cli.js'
 import { fixedDid, T0 } from '../helpers/fixtures.js'
+import { storeConsume, storeCounter } from '../helpers/service-app.js'
 
-const counter = (max: number, per?: number, block = 'ab'): UsageCounter => ({
-  key: `${block.repeat(32)}/0`,
-  blockId: block.repeat(32),
-  block: 1,
-  caveatIndex: 0,
-  max,
-  ...(per === undefined ? {} : { per }),
-})
-const ask = (key: string, counters: readonly UsageCounter[], binding = 'b'): StoredConsume => ({ key, binding, counters })
+const counter = storeCounter
+const ask = storeConsume
 
 type RevocationEntry = Awaited<ReturnType<Store['revocationsFor']>>[number]
 

@@ -23,13 +23,14 @@ import {
 } from '../../src/index.js'
 import { toHex, utf8 } from '../../src/internal/bytes.js'
 import { iso } from '../../src/internal/clock.js'
-import { type AppOptions, createApp } from '../../src/service/app.js'
+import type { AppOptions } from '../../src/service/app.js'
 import { openSqliteStore } from '../../src/service/sqlite-store.js'
 import type { Store } from '../../src/service/store.js'
 import { consumeBinding, createTrust } from '../../src/service/trust.js'
 import { type Answer, appRequest, type Send } from '../helpers/app-request.js'
 import { bearerChild, rootGrant } from '../helpers/chains.js'
 import { fixedDid, fixedKey, hex, T0 } from '../helpers/fixtures.js'
+import { serviceApp } from '../helpers/service-app.js'
 
 const NOW = T0 + 600
 /** The settings most tests use: small, distinct numbers, so that each one shows. */
@@ -43,11 +44,7 @@ let now: number
 
 /** `defaults`: leave skew and the maximum ages unset. */
 function build(extra: Partial<AppOptions> = {}, defaults = false): Hono {
-  return createApp({
-    store,
-    key: fixedKey('service'),
-    clock: () => now,
-    roots: [{ key: fixedDid('alice'), name: 'alice' }],
+  return serviceApp(store, () => now, {
     verifiers: [
       { name: 'mail', key: fixedDid('verifier') },
       { name: 'slack', key: fixedDid('bob') },
