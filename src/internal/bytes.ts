@@ -29,7 +29,7 @@ function view(length: number): Uint8Array {
  */
 export function toHex(bytes: Uint8Array): string {
   let out = ''
-  for (let from = 0; from < bytes.length || from === 0; from += scratch.length / 2) {
+  for (let from = 0; from < bytes.length; from += scratch.length / 2) {
     const to = Math.min(bytes.length, from + scratch.length / 2)
     for (let i = from; i < to; i++) {
       const b = bytes[i] as number

@@ -7,9 +7,8 @@
  * An entry is found by the first bytes of the last block's signature and taken only when
  * every byte of the presented chain (principal, then each block's signature and payload)
  * equals the entry's: a lookup can return nothing but a chain decoded from the same bytes.
- * Entries hold what decoding made (views of the decoder's private copy), never the caller's
- * buffer. Least recently used entries go first once the entry count or the byte budget is
- * reached.
+ * Entries are copies holding only the chain's own bytes, never the presentation they came in.
+ * Least recently used entries go first once the entry count or the byte budget is reached.
  *
  * @module
  */
@@ -25,8 +24,7 @@ const KEY_BYTES = 12
 
 /** A bounded LRU set of verified chains. Size 0 turns it off. */
 export class VerifiedChains implements KnownChains {
-  private readonly entries = new Map<string, readonly UnverifiedBlock[]>()
-  private readonly costs = new Map<string, number>()
+  private readonly entries = new Map<string, { readonly chain: readonly UnverifiedBlock[]; readonly cost: number }>()
   private readonly verified = new WeakSet<readonly UnverifiedBlock[]>()
   private bytes = 0
   constructor(
@@ -44,15 +42,15 @@ export class VerifiedChains implements KnownChains {
     const last = raw[raw.length - 1]
     if (!(last instanceof Uint8Array)) return undefined
     const id = key(last)
-    const blocks = this.entries.get(id)
-    if (blocks === undefined || !sameChain(raw, blocks)) return undefined
+    const entry = this.entries.get(id)
+    if (entry === undefined || !sameChain(raw, entry.chain)) return undefined
     // Most recently used last: re-insert.
     this.entries.delete(id)
-    this.entries.set(id, blocks)
-    return blocks
+    this.entries.set(id, entry)
+    return entry.chain
   }
 
-  /** Whether `chain` is one this cache handed out or took in: every signature of it verified. */
+  /** Whether `chain` is one this cache handed out: every signature of it verified. */
   has(chain: readonly UnverifiedBlock[]): boolean {
     return this.verified.has(chain)
   }
@@ -64,27 +62,24 @@ export class VerifiedChains implements KnownChains {
    */
   add(verified: readonly UnverifiedBlock[]): void {
     if (this.maxEntries === 0) return
-    const chain = detached(verified)
-    const last = chain[chain.length - 1] as UnverifiedBlock
-    const id = key(last.signature)
-    const cost = ENTRY_OVERHEAD + chain.reduce((n, b) => n + BLOCK_OVERHEAD + b.signature.length + b.payload.length, 32)
+    const cost = ENTRY_OVERHEAD + verified.reduce((n, b) => n + BLOCK_OVERHEAD + b.signature.length + b.payload.length, 32)
     if (cost > this.maxBytes) return
+    const id = key((verified[verified.length - 1] as UnverifiedBlock).signature)
     this.remove(id)
     while (this.entries.size >= this.maxEntries || this.bytes + cost > this.maxBytes) {
       this.remove(this.entries.keys().next().value as string)
     }
-    this.entries.set(id, chain)
-    this.costs.set(id, cost)
+    const chain = detached(verified)
+    this.entries.set(id, { chain, cost })
     this.bytes += cost
     this.verified.add(chain)
   }
 
   private remove(id: string): void {
-    const cost = this.costs.get(id)
-    if (cost === undefined) return
+    const entry = this.entries.get(id)
+    if (entry === undefined) return
     this.entries.delete(id)
-    this.costs.delete(id)
-    this.bytes -= cost
+    this.bytes -= entry.cost
   }
 }
 
