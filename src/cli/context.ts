@@ -7,7 +7,7 @@ import type { Command } from 'commander'
 import type { Io } from './io.js'
 import { painter } from './io.js'
 import { markColors, printable, safeJson } from './printable.js'
-import { type Service, serviceFrom } from './service-client.js'
+import { type Service, serviceFrom } from './service-flags.js'
 
 /** Shared command context. */
 export interface Context {

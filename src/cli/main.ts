@@ -3,6 +3,10 @@
  * Exit codes: 0 success or allowed; 1 denied or rejected; 2 usage or malformed input;
  * 3 operational failure.
  *
+ * Commands register only their flags and help here (commands/); each action imports what it
+ * runs (actions/) when it runs, so that a command loads no other command's code: start-up is
+ * paid by every `mandate verify` a script runs (issue #9).
+ *
  * @module
  */
 import { Command, CommanderError } from 'commander'
@@ -22,7 +26,7 @@ import { examples } from './help.js'
 import { type Io, processIo } from './io.js'
 import { guardIo, printable, safeJson } from './printable.js'
 import { type Route, route, similar } from './route.js'
-import { DEFAULT_TIMEOUT_SECONDS } from './service-client.js'
+import { DEFAULT_TIMEOUT_SECONDS } from './service-flags.js'
 import { VERSION } from './version.js'
 
 /** Build the program for one run. Help and commander's own output go through the run's Io. */

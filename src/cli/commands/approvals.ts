@@ -1,135 +1,13 @@
 /**
- * `mandate approvals list|show|request`: the service's approval inbox.
+ * `mandate approvals list|show|request`: their flags and help; ../actions/approvals.ts talks to
+ * the inbox, loaded when a command runs.
  *
  * @module
  */
 import type { Command } from 'commander'
-import { iso } from '../../internal/clock.js'
-import { parseInvocation } from '../../token/invocation.js'
-import { type Context, emit, serviceOf } from '../context.js'
-import { CliError, usage } from '../errors.js'
+import type { ListFlags } from '../actions/approvals.js'
+import type { Context } from '../context.js'
 import { examples } from '../help.js'
-import { loadKey } from '../io.js'
-import { printable as p, printableJson } from '../printable.js'
-import { call, type Service } from '../service-client.js'
-import { parsed, readToken } from '../tokens.js'
-
-/** An inbox entry as the CLI prints it (camelCase, like the library's objects). */
-export interface InboxEntry {
-  readonly id: string
-  readonly status: 'pending' | 'approved'
-  readonly requestedBy: { readonly key: string; readonly name?: string }
-  readonly onBehalfOf: string
-  readonly chain: readonly { block: number; name?: string; purpose?: string }[]
-  readonly action: string
-  readonly resource?: string
-  readonly args: Record<string, unknown>
-  readonly audience: string
-  readonly intent?: string
-  readonly approvers: readonly string[]
-  readonly approvals: Readonly<Record<string, string>>
-  readonly createdAt: number
-  readonly expiresAt?: number
-  readonly invocation: string
-}
-
-type Json = Record<string, unknown>
-
-const record = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v)
-const text = (v: unknown): v is string => typeof v === 'string'
-const optional = (v: unknown) => v === undefined || text(v)
-const list = (v: unknown, each: (x: unknown) => boolean) => Array.isArray(v) && v.every(each)
-const block = (b: unknown) => record(b) && Number.isSafeInteger(b['block']) && optional(b['name']) && optional(b['purpose'])
-
-/**
- * The service's answer, checked before anything reads it: a service that answers in another
- * shape (a bug, a proxy, a stranger on the URL) is an operational failure, never a crash. The
- * entry comes back with the CLI's own (camelCase) names and nothing else.
- */
-export function inboxEntry(value: unknown): InboxEntry {
-  const malformed = () =>
-    new CliError('ERR_IO', 'the service answered with a malformed approval request', 'is --service the mandate service?')
-  if (!record(value)) throw malformed()
-  const e = value
-  const by = e['requestedBy']
-  const createdAt = e['createdAt']
-  const expiresAt = e['expiresAt']
-  const ok =
-    text(e['id']) &&
-    (e['status'] === 'pending' || e['status'] === 'approved') &&
-    record(by) &&
-    text(by['key']) &&
-    optional(by['name']) &&
-    text(e['onBehalfOf']) &&
-    list(e['chain'], block) &&
-    text(e['action']) &&
-    optional(e['resource']) &&
-    record(e['args']) &&
-    text(e['audience']) &&
-    optional(e['intent']) &&
-    list(e['approvers'], text) &&
-    record(e['approvals']) &&
-    Object.values(e['approvals']).every(text) &&
-    Number.isSafeInteger(createdAt) &&
-    (expiresAt === undefined || Number.isSafeInteger(expiresAt)) &&
-    text(e['invocation'])
-  if (!ok) throw malformed()
-  return {
-    id: e['id'] as string,
-    status: e['status'] as InboxEntry['status'],
-    requestedBy: { key: by['key'] as string, ...(by['name'] === undefined ? {} : { name: by['name'] as string }) },
-    onBehalfOf: e['onBehalfOf'] as string,
-    chain: e['chain'] as InboxEntry['chain'],
-    action: e['action'] as string,
-    ...(e['resource'] === undefined ? {} : { resource: e['resource'] as string }),
-    args: e['args'] as Json,
-    audience: e['audience'] as string,
-    ...(e['intent'] === undefined ? {} : { intent: e['intent'] as string }),
-    approvers: e['approvers'] as string[],
-    approvals: e['approvals'] as Record<string, string>,
-    createdAt: createdAt as number,
-    ...(expiresAt === undefined ? {} : { expiresAt: expiresAt as number }),
-    invocation: e['invocation'] as string,
-  }
-}
-
-/**
- * Lines that tell an approver what is asked, by whom, for whom, and why. Every string comes from
- * the service or the token, so every one is escaped (`printable`; arguments as safe JSON).
- */
-export function describeEntry(e: InboxEntry): string[] {
-  const holder = (b: InboxEntry['chain'][number]) => p(b.name ?? `block ${b.block}`)
-  return [
-    `request     ${p(e.id)}  (${p(e.status)}, ${iso(e.createdAt)})`,
-    `asked by    ${e.requestedBy.name ? `${p(e.requestedBy.name)} ` : ''}(${p(e.requestedBy.key)})`,
-    `on behalf   ${p(e.onBehalfOf)}${e.chain.length > 1 ? ` via ${e.chain.map(holder).join(' → ')}` : ''}`,
-    `action      ${p(e.action)}${e.resource ? ` on ${p(e.resource)}` : ''} at ${p(e.audience)}`,
-    `arguments   ${printableJson(e.args)}`,
-    ...e.chain.flatMap((b) => (b.purpose ? [`purpose     ${holder(b)}: ${p(b.purpose)}`] : [])),
-    ...(e.intent ? [`intent      ${p(e.intent)}`] : []),
-    `approvers   ${e.approvers.map((a) => `${p(a)}${e.approvals[a] ? ' ✓' : ''}`).join(', ')}`,
-  ]
-}
-
-/** The service a command needs: `--service` or MANDATE_SERVICE, with the `--timeout` deadline. */
-export function needService(ctx: Context, cmd: Command, flag: string | undefined): Service {
-  const service = serviceOf(ctx, cmd, flag)
-  if (!service) usage('this needs the service', 'pass --service URL or set MANDATE_SERVICE')
-  return service
-}
-
-/** A request id: the invocation's id, 64 lower-case hex digits. */
-export function checkRequestId(id: string): void {
-  if (!/^[0-9a-f]{64}$/.test(id))
-    usage(`not a request id: ${JSON.stringify(id.slice(0, 80))}`, 'a request id is 64 hex digits; find it with mandate approvals list')
-}
-
-interface ListFlags {
-  readonly service?: string
-  readonly key?: string
-  readonly limit?: string
-  readonly before?: string
-}
 
 function listCommand(approvals: Command, ctx: Context): void {
   const cmd = approvals
@@ -140,30 +18,8 @@ function listCommand(approvals: Command, ctx: Context): void {
     .option('--limit <n>', 'at most N requests, newest first (1–100, default 50)')
     .option('--before <cursor>', 'the page after this cursor (printed as "next" by the previous page)')
     .action(async (opts: ListFlags, cmd: Command) => {
-      const service = needService(ctx, cmd, opts.service)
-      const key = loadKey(ctx.io, opts.key)
-      if (opts.limit !== undefined && (!/^\d{1,3}$/.test(opts.limit) || Number(opts.limit) < 1 || Number(opts.limit) > 100))
-        usage(`--limit: expected 1..100, got ${JSON.stringify(opts.limit)}`, '--limit takes a whole number from 1 to 100')
-      const query = new URLSearchParams({
-        ...(opts.limit === undefined ? {} : { limit: opts.limit }),
-        ...(opts.before === undefined ? {} : { before: opts.before }),
-      }).toString()
-      const { body } = await call<Record<string, unknown>>(service, `/v1/approvals${query ? `?${query}` : ''}`, { key })
-      if (!Array.isArray(body['pending']))
-        throw new CliError('ERR_IO', 'the service answered without a list of requests', 'is --service the mandate service?')
-      const pending = body['pending'].map(inboxEntry)
-      if (typeof body['approver'] !== 'string' || !optional(body['next']))
-        throw new CliError('ERR_IO', 'the service answered a list of requests without its approver', 'is --service the mandate service?')
-      const page = {
-        approver: body['approver'],
-        pending,
-        ...(body['next'] === undefined ? {} : { next: body['next'] as string }),
-      }
-      emit(ctx, cmd, page, () =>
-        page.pending.length === 0
-          ? `no pending requests for ${p(page.approver)}\n`
-          : `${page.pending.map((e) => describeEntry(e).join('\n')).join('\n\n')}\n${page.next ? `\nmore: --before ${p(page.next)}\n` : ''}`,
-      )
+      const { listPending } = await import('../actions/approvals.js')
+      await listPending(ctx, opts, cmd)
     })
   examples(cmd, 'mandate approvals list --key alice.pem', 'mandate approvals list --key alice.pem --limit 10 --json')
 }
@@ -177,23 +33,8 @@ function showCommand(approvals: Command, ctx: Context): void {
     .option('--wait <seconds>', 'wait up to SECONDS (≤ 30) for a new approval')
     .option('--key <file>', 'an approver’s, the requester’s or the principal’s key: only they may read it (default: MANDATE_KEY)')
     .action(async (id: string, opts: { service?: string; wait?: string; key?: string }, cmd: Command) => {
-      const service = needService(ctx, cmd, opts.service)
-      checkRequestId(id)
-      if (opts.wait !== undefined && (!/^\d{1,2}$/.test(opts.wait) || Number(opts.wait) > 30))
-        usage(`--wait: expected 0..30 seconds, got ${JSON.stringify(opts.wait)}`, '--wait takes whole seconds, at most 30')
-      const key = loadKey(ctx.io, opts.key)
-      const wait = opts.wait === undefined ? '' : `?wait=${opts.wait}`
-      const extraMs = Number(opts.wait ?? 0) * 1000
-      const body = inboxEntry((await call<unknown>(service, `/v1/approvals/${id}${wait}`, { key, extraMs })).body)
-      emit(
-        ctx,
-        cmd,
-        body,
-        () =>
-          `${describeEntry(body).join('\n')}\n${Object.values(body.approvals)
-            .map((a) => p(a))
-            .join('\n')}${Object.keys(body.approvals).length ? '\n' : ''}`,
-      )
+      const { showRequest } = await import('../actions/approvals.js')
+      await showRequest(ctx, id, opts, cmd)
     })
   examples(cmd, 'mandate approvals show 3f9c…e1 --key assistant.pem --wait 30', 'mandate approvals show 3f9c…e1 --key alice.pem --json')
 }
@@ -205,11 +46,8 @@ function requestCommand(approvals: Command, ctx: Context): void {
     .argument('[invocation]', 'the invocation (mni1_…), @FILE, a file, or - for stdin')
     .option('--service <url>', 'the service (default: MANDATE_SERVICE)')
     .action(async (arg: string | undefined, opts: { service?: string }, cmd: Command) => {
-      const service = needService(ctx, cmd, opts.service)
-      const input = await readToken(ctx.io, arg, ['invocation'], 'approvals request')
-      parsed(input, parseInvocation)
-      const body = inboxEntry((await call<unknown>(service, '/v1/approvals', { method: 'POST', body: { invocation: input.text } })).body)
-      emit(ctx, cmd, body, () => `${body.id}\n`)
+      const { submitRequest } = await import('../actions/approvals.js')
+      await submitRequest(ctx, arg, opts, cmd)
     })
   examples(
     cmd,
