@@ -85,23 +85,51 @@ export const nodeBackend: Ed25519Backend = {
     return new Uint8Array(nodeSign(null, message, privateKeyObject(secretKey, publicKey)))
   },
   verify(signature, message, publicKey): SignatureOutcome {
-    // Stryker disable next-line ConditionalExpression,LogicalOperator: equivalent — a fast exit: with a wrong length neither the key check nor OpenSSL accepts, and precheck then reports 'length' itself
-    if (signature.length !== 64 || publicKey.length !== 32) return 'length'
-    // The byte-level key rules here, the point decoding in OpenSSL: a key OpenSSL cannot decode
-    // fails the signature, and the full check below then names the rule (never-seen holder keys
-    // are the common case, and decompressing with BigInt cost a third of a cold verify).
-    if (passesKeyBytes(publicKey) && isReducedScalar(signature.subarray(32, 64))) {
-      // Stryker disable next-line BooleanLiteral: equivalent — overwritten on both paths: by nodeVerify's result, or by the catch
-      let valid = false
-      try {
-        valid = nodeVerify(null, message, publicKeyObject(publicKey), signature)
-        // Stryker disable next-line BlockStatement: equivalent — when nodeVerify throws, valid still holds its initial false
-      } catch {
-        valid = false
-      }
-      if (valid) return smallOrderEncodings().has(toHex(signature.subarray(0, 32))) ? 'small_order_R' : 'accept'
+    if (!openSslMayAccept(signature, publicKey)) return explain(signature, publicKey)
+    // Stryker disable next-line BooleanLiteral: equivalent — overwritten on both paths: by nodeVerify's result, or by the catch
+    let valid = false
+    try {
+      valid = nodeVerify(null, message, publicKeyObject(publicKey), signature)
+      // Stryker disable next-line BlockStatement: equivalent — when nodeVerify throws, valid still holds its initial false
+    } catch {
+      valid = false
     }
-    const pre = precheck(signature, publicKey, cachedKeyCheck(publicKey))
-    return 'rule' in pre ? pre.rule : 'equation'
+    return valid ? acceptedR(signature) : explain(signature, publicKey)
   },
+  verifyAsync(signature, message, publicKey) {
+    if (!openSslMayAccept(signature, publicKey)) return Promise.resolve(explain(signature, publicKey))
+    return new Promise<SignatureOutcome>((resolve) => {
+      try {
+        // With a callback, node:crypto verifies on libuv's thread pool.
+        nodeVerify(null, message, publicKeyObject(publicKey), signature, (error, valid) =>
+          resolve(!error && valid ? acceptedR(signature) : explain(signature, publicKey)),
+        )
+      } catch {
+        resolve(explain(signature, publicKey))
+      }
+    })
+  },
+}
+
+/**
+ * The byte-level rules before OpenSSL (lengths, the key's encoding and the small-order list,
+ * a reduced S); the point decoding is left to OpenSSL: a key it cannot decode fails the
+ * signature, and {@link explain} then names the rule (never-seen holder keys are the common
+ * case, and decompressing with BigInt cost a third of a cold verify).
+ */
+function openSslMayAccept(signature: Uint8Array, publicKey: Uint8Array): boolean {
+  return signature.length === 64 && publicKey.length === 32 && passesKeyBytes(publicKey) && isReducedScalar(signature.subarray(32, 64))
+}
+
+/** An equation OpenSSL accepted: R must still not be of small order. */
+function acceptedR(signature: Uint8Array): SignatureOutcome {
+  return smallOrderEncodings().has(toHex(signature.subarray(0, 32))) ? 'small_order_R' : 'accept'
+}
+
+/** Why a signature was not accepted, by the shared precheck (same rule as the other backend). */
+function explain(signature: Uint8Array, publicKey: Uint8Array): SignatureOutcome {
+  // Before the key check, which expects 32 bytes.
+  if (signature.length !== 64 || publicKey.length !== 32) return 'length'
+  const pre = precheck(signature, publicKey, cachedKeyCheck(publicKey))
+  return 'rule' in pre ? pre.rule : 'equation'
 }

@@ -23,4 +23,10 @@ export interface Ed25519Backend {
   sign(secretKey: Uint8Array, message: Uint8Array, publicKey?: Uint8Array): Uint8Array
   /** Strict-profile verification: `accept` or the first failing rule. Never throws. */
   verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): SignatureOutcome
+  /**
+   * {@link Ed25519Backend.verify} off the calling thread, where the runtime has one to spare
+   * (`node`: libuv's thread pool), so that a server checks several signatures at once and its
+   * event loop goes on meanwhile. Same outcome for every input. Never rejects.
+   */
+  verifyAsync?(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): Promise<SignatureOutcome>
 }

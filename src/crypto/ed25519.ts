@@ -6,7 +6,7 @@
 import { fail } from '../errors.js'
 import type { BackendName, Ed25519Backend } from './backend.js'
 import { nobleBackend } from './backend-noble.js'
-import { OUTCOME_CODES } from './profile.js'
+import { OUTCOME_CODES, type SignatureOutcome } from './profile.js'
 
 // The node:crypto backend is never imported from here: the package's `node` export condition
 // loads `use-node.ts`, which installs it. Every other runtime (browsers, workers, bundles that
@@ -77,7 +77,23 @@ export function verifyOrThrow(
   what: string,
   block?: number,
 ): void {
-  const outcome = backend.verify(signature, message, publicKey)
+  assertAccepted(backend.verify(signature, message, publicKey), what, block)
+}
+
+/** `backend.verifyAsync` where it has one, else its synchronous verify (a resolved promise). */
+export function verifyAsync(
+  backend: Ed25519Backend,
+  signature: Uint8Array,
+  message: Uint8Array,
+  publicKey: Uint8Array,
+): Promise<SignatureOutcome> {
+  return backend.verifyAsync
+    ? backend.verifyAsync(signature, message, publicKey)
+    : Promise.resolve(backend.verify(signature, message, publicKey))
+}
+
+/** Throw the profile's code for `outcome` unless it is `accept` (see {@link verifyOrThrow}). */
+export function assertAccepted(outcome: SignatureOutcome, what: string, block?: number): void {
   if (outcome === 'accept') return
   // Stryker disable next-line ConditionalExpression: equivalent — { block: undefined } makes the same MandateError (block undefined, absent from toJSON)
   const options = block === undefined ? {} : { block }

@@ -43,7 +43,7 @@ import {
   serializeItem,
 } from 'structured-headers'
 import { abytes, equalBytes, utf8 } from '../internal/bytes.js'
-import { getBackend } from './ed25519.js'
+import { getBackend, verifyAsync } from './ed25519.js'
 import { randomBytes, sha256 } from './hash.js'
 import { type KeyPair, parsePublicKey, toDidKey } from './keys.js'
 
@@ -306,10 +306,44 @@ function normalizeMethod(method: string): string {
  * if (!(await store.useNonce(signed.keyid, signed.nonce))) throw replay()
  * ```
  */
-export function verifyRequestSignature(
+export function verifyRequestSignature(request: ReceivedRequest, options: RequestCheckOptions): VerifiedSignature {
+  const { signed, signature, base } = readRequestSignature(request, options)
+  const outcome = getBackend().verify(signature, base, signed.publicKey)
+  if (outcome !== 'accept') invalid(`signature: rejected (${outcome.replaceAll('_', ' ')})`)
+  return signed
+}
+
+/**
+ * {@link verifyRequestSignature}, the signature itself checked off the event loop where the
+ * backend can ({@link Ed25519Backend.verifyAsync}): for servers. Same outcome and errors.
+ *
+ * @example
+ * ```ts
+ * const signed = await verifyRequestSignatureAsync(
+ *   { method: c.req.method, url: c.req.url, header: (name) => c.req.header(name), body },
+ *   { now: Math.floor(Date.now() / 1000) },
+ * )
+ * ```
+ */
+export async function verifyRequestSignatureAsync(request: ReceivedRequest, options: RequestCheckOptions): Promise<VerifiedSignature> {
+  const { signed, signature, base } = readRequestSignature(request, options)
+  const outcome = await verifyAsync(getBackend(), signature, base, signed.publicKey)
+  if (outcome !== 'accept') invalid(`signature: rejected (${outcome.replaceAll('_', ' ')})`)
+  return signed
+}
+
+/** The clock and limits a received request is checked against (seconds). */
+export interface RequestCheckOptions {
+  readonly now: number
+  readonly maxAge?: number
+  readonly skew?: number
+}
+
+/** Every check of a received request but the signature's own: what remains to verify. */
+function readRequestSignature(
   request: ReceivedRequest,
-  options: { readonly now: number; readonly maxAge?: number; readonly skew?: number },
-): VerifiedSignature {
+  options: RequestCheckOptions,
+): { signed: VerifiedSignature; signature: Uint8Array; base: Uint8Array } {
   const { now } = options
   const maxAge = options.maxAge ?? DEFAULT_MAX_AGE
   const skew = options.skew ?? DEFAULT_SKEW
@@ -379,11 +413,9 @@ export function verifyRequestSignature(
   const values: Record<string, string> = deriveComponents(method, request.url)
   if (withDigest) values['content-digest'] = checkDigest(request)
 
-  // 7. The signature over the base, strict Ed25519.
+  // 7. The signature over the base, strict Ed25519: the caller's to verify.
   const base = signatureBase(input, (name) => values[name] as string)
-  const outcome = getBackend().verify(signature, utf8(base), publicKey)
-  if (outcome !== 'accept') invalid(`signature: rejected (${outcome.replaceAll('_', ' ')})`)
-  return { keyid, publicKey, created, nonce }
+  return { signed: { keyid, publicKey, created, nonce }, signature, base: utf8(base) }
 }
 
 /** The parsed structured dictionary of a header; an absent header is an empty dictionary. */
@@ -397,8 +429,18 @@ function dictionary(request: ReceivedRequest, name: string): Dictionary {
   }
 }
 
+/**
+ * Keyids already found canonical and strong. A service hears from a few registered verifiers
+ * and approvers again and again; checking their keys (a point decompression) on every request
+ * would cost more than verifying the signature. Bounded: cleared when full.
+ */
+const strongKeys = new Map<string, Uint8Array>()
+const STRONG_KEYS_MAX = 1024
+
 /** The Ed25519 public key of a `did:key`, canonical and strong, or ERR_AUTH_INVALID. */
 function keyFromDid(keyid: string): Uint8Array {
+  const known = strongKeys.get(keyid)
+  if (known !== undefined) return known.slice()
   let key: Uint8Array
   try {
     key = parsePublicKey(keyid)
@@ -409,6 +451,8 @@ function keyFromDid(keyid: string): Uint8Array {
     invalid('signature-input: keyid is not an Ed25519 did:key')
   }
   if (toDidKey(key) !== keyid) invalid('signature-input: keyid is not in canonical did:key form')
+  if (strongKeys.size >= STRONG_KEYS_MAX) strongKeys.clear()
+  strongKeys.set(keyid, key.slice())
   return key
 }
 

@@ -18,7 +18,7 @@ import { printable } from '../internal/printable.js'
 import { FEED_PAGE_MAX, type FeedEntry, type SignedFeedPage, signFeedPage } from '../revocation/feed.js'
 import { parseApproval } from '../token/approval.js'
 import { chainExpiry, type UnverifiedBlock } from '../token/block.js'
-import { checkPresentation } from '../token/integrity.js'
+import { checkPresentationAsync } from '../token/integrity.js'
 import { formatInvocation, parseInvocation } from '../token/invocation.js'
 import { authorityLevel, parseRevocation, type UnverifiedRevocation, verifyRevocation } from '../token/revocation.js'
 import { signingInput } from '../token/signing.js'
@@ -405,7 +405,7 @@ export function createApp(options: AppOptions): Hono {
     const bytes = await readRaw(c)
     const caller = await trust.verifier(c, bytes)
     const b = json(bytes)
-    const { chain, invocation } = checkPresentation(text(b, 'presentation'))
+    const { chain, invocation } = await checkPresentationAsync(text(b, 'presentation'))
     trust.served(chain)
     const keys = b['counters']
     if (!Array.isArray(keys) || keys.length === 0 || keys.length > 64 || !keys.every((k) => typeof k === 'string')) {
@@ -448,7 +448,7 @@ export function createApp(options: AppOptions): Hono {
   const claimable = async (c: Context) => {
     const bytes = await readRaw(c)
     const caller = await trust.verifier(c, bytes)
-    const { chain, invocation } = checkPresentation(text(json(bytes), 'invocation'))
+    const { chain, invocation } = await checkPresentationAsync(text(json(bytes), 'invocation'))
     if (!invocation) throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', 'a replay claim carries an invocation (mni1_…)')
     trust.served(chain)
     trust.addressedTo(chain, caller.name, invocation)
@@ -475,7 +475,7 @@ export function createApp(options: AppOptions): Hono {
   // Filing needs no signed request: the invocation is the requester's signature, and a
   // relayed copy files nothing new. Reading and answering need the reader's key.
   app.post('/v1/approvals', async (c) => {
-    const { chain, invocation } = checkPresentation(text(await body(c), 'invocation'))
+    const { chain, invocation } = await checkPresentationAsync(text(await body(c), 'invocation'))
     if (!invocation) throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', 'an approval request carries an invocation (mni1_…)')
     trust.served(chain)
     const now = clock()

@@ -3,8 +3,15 @@
  * is on disk before the service acknowledges it (kill -9 cannot tell FULL from NORMAL; a
  * power loss can, hence FULL, and a test asserts the pragmas).
  *
- * better-sqlite3 is synchronous: each operation is one transaction on the event loop, which
- * makes every multi-step write (the all-or-nothing consume) atomic by construction.
+ * better-sqlite3 is synchronous: each operation runs whole on the event loop, which makes
+ * every multi-step write (the all-or-nothing consume) atomic by construction.
+ *
+ * Writes are committed in groups: a write is queued, and once the event loop has taken in what
+ * else arrived (`setImmediate`), every queued write runs in one IMMEDIATE transaction, each in
+ * a savepoint of its own, and one commit (one fsync) makes them all durable. Only then does any
+ * of them resolve; a write that fails rolls back its own savepoint and rejects alone; a commit
+ * that fails rejects them all, and none was acknowledged. Under load the fsync is paid once per
+ * group instead of once per request; alone, a write waits for nothing but its own commit.
  *
  * @module
  */
@@ -104,6 +111,9 @@ const DAY = 86_400
 const BUSY_TIMEOUT_MS = 2000
 /** The readiness probe waits at most this for a lock, so that /readyz answers within ~2 s. */
 const PROBE_BUSY_MS = 1000
+
+/** At most this many writes share a commit; the rest go in the next group, at once. */
+const GROUP_MAX = 256
 
 /** Tables of {@link SCHEMA} that version 0.1 did not have. */
 const NEW_TABLES = ['usage_totals', 'usage_answers', 'replay_claims_v2', 'request_nonces', 'approval_requests_v2', 'health']
@@ -240,6 +250,59 @@ export function openSqliteStore(path: string): Store {
   )
   const touchHealth = db.prepare('INSERT INTO health (one, at) VALUES (1, ?) ON CONFLICT(one) DO UPDATE SET at = excluded.at')
 
+  /** A queued write: `run` is called inside the group's transaction, in a savepoint. */
+  interface Pending {
+    readonly run: () => unknown
+    readonly resolve: (value: unknown) => void
+    readonly reject: (error: unknown) => void
+  }
+  let queue: Pending[] = []
+  let scheduled = false
+  // Called inside the group's transaction, better-sqlite3 makes this a SAVEPOINT: a write that
+  // throws is rolled back alone and the others still commit.
+  const savepoint = db.transaction((run: () => unknown) => run())
+  const flush = (): void => {
+    scheduled = false
+    if (queue.length === 0) return
+    const group = queue.length > GROUP_MAX ? queue.splice(0, GROUP_MAX) : queue
+    if (group === queue) queue = []
+    else schedule()
+    const outcomes: { ok: boolean; value: unknown }[] = []
+    try {
+      db.transaction(() => {
+        for (const p of group) {
+          try {
+            outcomes.push({ ok: true, value: savepoint(p.run) })
+          } catch (e) {
+            // An I/O or disk-full error can end the whole transaction: then nothing of the
+            // group may be written outside it, and the commit below must not happen.
+            if (!db.inTransaction) throw e
+            outcomes.push({ ok: false, value: e })
+          }
+        }
+      }).immediate()
+    } catch (e) {
+      for (const p of group) p.reject(e)
+      return
+    }
+    group.forEach((p, i) => {
+      const o = outcomes[i] as { ok: boolean; value: unknown }
+      if (o.ok) p.resolve(o.value)
+      else p.reject(o.value)
+    })
+  }
+  const schedule = (): void => {
+    if (scheduled) return
+    scheduled = true
+    setImmediate(flush)
+  }
+  /** Run `work` in the next group commit; resolves once that commit is on disk. */
+  const write = <T>(work: () => T): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      queue.push({ run: work, resolve: resolve as (value: unknown) => void, reject })
+      schedule()
+    })
+
   const loadRequest = (id: string): ApprovalRecord | undefined => {
     const r = getRequest.get(id) as
       | { id: string; invocation: string; approvers: string; requester: string; created_at: number; expires_at: number }
@@ -259,13 +322,13 @@ export function openSqliteStore(path: string): Store {
   }
 
   /**
-   * One consume, in one IMMEDIATE transaction. `usage_totals.used` is, per counter, the number
-   * of its stored events (windowed) or of its grants (total: no events are stored): each grant
-   * adds one, each pruned event takes one off, in the same transaction, so that nothing ever
-   * counts past events. With the clock not going backwards, a windowed counter's events are
+   * One consume, in its own savepoint of a group commit. `usage_totals.used` is, per counter,
+   * the number of its stored events (windowed) or of its grants (total: no events are stored):
+   * each grant adds one, each pruned event takes one off, in the same transaction, so that
+   * nothing ever counts past events. With the clock not going backwards, a windowed counter's events are
    * exactly those in (now − per, now] after pruning, which makes the window exact.
    */
-  const consumeTx = db.transaction((c: StoredConsume, now: number): ConsumeResult | 'conflict' => {
+  const consumeOnce = (c: StoredConsume, now: number): ConsumeResult | 'conflict' => {
     const prior = priorAnswer.get(c.key) as { binding: string; result: string } | undefined
     if (prior) return prior.binding === c.binding ? (JSON.parse(prior.result) as ConsumeResult) : 'conflict'
     // used[i]: uses of counters[i]'s key before this consume (a key repeated in one request
@@ -309,11 +372,11 @@ export function openSqliteStore(path: string): Store {
     }
     saveAnswer.run(c.key, c.binding, JSON.stringify(answer), now)
     return answer
-  })
+  }
 
   return {
     async addRevocation(e: NewRevocation, guard?: RevocationGuard) {
-      const tx = db.transaction(() => {
+      return write(() => {
         const prior = seqOf.get(e.statementId) as { seq: number } | undefined
         if (prior) return { seq: prior.seq, created: false }
         if (guard) {
@@ -325,7 +388,6 @@ export function openSqliteStore(path: string): Store {
         const row = seqOf.get(e.statementId) as { seq: number }
         return { seq: row.seq, created: info.changes === 1 }
       })
-      return tx.immediate()
     },
     async revocationSeq(statementId) {
       return (seqOf.get(statementId) as { seq: number } | undefined)?.seq
@@ -355,7 +417,7 @@ export function openSqliteStore(path: string): Store {
     },
     async rotateFeedId() {
       const id = randomBytes(16).toString('hex')
-      setFeedId.run(id)
+      await write(() => setFeedId.run(id))
       return id
     },
     async head() {
@@ -365,51 +427,45 @@ export function openSqliteStore(path: string): Store {
       return (forBlock.all(blockId) as RevocationRow[]).map(rowToEntry)
     },
     async compact(now) {
-      return db
-        .transaction(() => {
-          forgetAnswers.run(now - ANSWER_TTL)
-          forgetClaims.run(now)
-          forgetNonces.run(now)
-          forgetApprovals.run(now - DAY)
-          forgetApprovers.run(now - DAY)
-          forgetRequests.run(now - DAY)
-          return compactStmt.run(now).changes
-        })
-        .immediate()
+      return write(() => {
+        forgetAnswers.run(now - ANSWER_TTL)
+        forgetClaims.run(now)
+        forgetNonces.run(now)
+        forgetApprovals.run(now - DAY)
+        forgetApprovers.run(now - DAY)
+        forgetRequests.run(now - DAY)
+        return compactStmt.run(now).changes
+      })
     },
     async consume(c, now) {
-      return consumeTx.immediate(c, now)
+      return write(() => consumeOnce(c, now))
     },
     async claimReplay(id, claimer, expiresAt, now) {
-      return claim.run(id, claimer, expiresAt, now).changes === 1
+      return write(() => claim.run(id, claimer, expiresAt, now).changes === 1)
     },
     async releaseReplay(id, claimer, now) {
-      return db
-        .transaction((): 'released' | 'absent' | 'not-yours' => {
-          const holder = liveClaim.get(id, now) as string | undefined
-          if (holder === undefined) return 'absent'
-          if (holder !== claimer) return 'not-yours'
-          release.run(id)
-          return 'released'
-        })
-        .immediate()
+      return write((): 'released' | 'absent' | 'not-yours' => {
+        const holder = liveClaim.get(id, now) as string | undefined
+        if (holder === undefined) return 'absent'
+        if (holder !== claimer) return 'not-yours'
+        release.run(id)
+        return 'released'
+      })
     },
     async useNonce(keyid, nonce, expiresAt) {
       // Kept (and refused again) until compaction drops it after `expiresAt`.
-      return addNonce.run(keyid, nonce, expiresAt).changes === 1
+      return write(() => addNonce.run(keyid, nonce, expiresAt).changes === 1)
     },
     async putApprovalRequest(r, maxPending, now) {
-      // IMMEDIATE: the count and the insert are one serialized step, so the cap holds.
-      return db
-        .transaction((): ApprovalRecord | 'full' => {
-          const existing = loadRequest(r.id)
-          if (existing) return existing
-          if ((livePerRequester.get(r.requester, now) as number) >= maxPending) return 'full'
-          putRequest.run(r.id, r.invocation, JSON.stringify(r.approvers), r.requester, r.createdAt, r.expiresAt)
-          for (const a of r.approvers) putApprover.run(r.id, a)
-          return loadRequest(r.id) as ApprovalRecord
-        })
-        .immediate()
+      // One serialized step (the group's write lock): the count and the insert, so the cap holds.
+      return write((): ApprovalRecord | 'full' => {
+        const existing = loadRequest(r.id)
+        if (existing) return existing
+        if ((livePerRequester.get(r.requester, now) as number) >= maxPending) return 'full'
+        putRequest.run(r.id, r.invocation, JSON.stringify(r.approvers), r.requester, r.createdAt, r.expiresAt)
+        for (const a of r.approvers) putApprover.run(r.id, a)
+        return loadRequest(r.id) as ApprovalRecord
+      })
     },
     async getApprovalRequest(id) {
       return db.transaction(() => loadRequest(id))()
@@ -423,12 +479,10 @@ export function openSqliteStore(path: string): Store {
       })()
     },
     async addApproval(id, approver, approval) {
-      return db
-        .transaction(() => {
-          putApproval.run(id, approver, approval, id)
-          return loadRequest(id) as ApprovalRecord
-        })
-        .immediate()
+      return write(() => {
+        putApproval.run(id, approver, approval, id)
+        return loadRequest(id) as ApprovalRecord
+      })
     },
     async ping() {
       db.prepare('SELECT 1').get()
@@ -451,6 +505,8 @@ export function openSqliteStore(path: string): Store {
       }
     },
     async close() {
+      // Writes still queued are committed (or rejected) before the file closes.
+      while (queue.length > 0) flush()
       db.close()
     },
   }

@@ -17,7 +17,7 @@
 import type { Context } from 'hono'
 import { coversAction } from '../caveats/action.js'
 import { sha256 } from '../crypto/hash.js'
-import { acceptSignature, HttpSignatureError, verifyRequestSignature } from '../crypto/http-signature.js'
+import { acceptSignature, HttpSignatureError, type VerifiedSignature, verifyRequestSignatureAsync } from '../crypto/http-signature.js'
 import { parsePublicKey, toDidKey } from '../crypto/keys.js'
 import { toHex, utf8 } from '../internal/bytes.js'
 import { iso } from '../internal/clock.js'
@@ -133,9 +133,10 @@ export function createTrust(options: TrustOptions, store: Store, clock: () => nu
         `this service is not reached as ${JSON.stringify(authority)}: a request signed for another service is refused (the operator sets the names with --public-url)`,
       )
     }
-    let signed: ReturnType<typeof verifyRequestSignature>
+    let signed: VerifiedSignature
     try {
-      signed = verifyRequestSignature(
+      // Off the event loop: the service serves other requests while the signature is checked.
+      signed = await verifyRequestSignatureAsync(
         { method: c.req.method, url: c.req.url, header: (name) => c.req.header(name), body },
         { now, maxAge: signatureMaxAge, skew },
       )

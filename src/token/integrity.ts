@@ -8,8 +8,8 @@
  * @module
  */
 import type { Ed25519Backend } from '../crypto/backend.js'
-import { getBackend, verifyOrThrow } from '../crypto/ed25519.js'
-import { OUTCOME_CODES } from '../crypto/profile.js'
+import { assertAccepted, getBackend, verifyAsync, verifyOrThrow } from '../crypto/ed25519.js'
+import { OUTCOME_CODES, type SignatureOutcome } from '../crypto/profile.js'
 import type { SignatureCache } from '../crypto/signature-cache.js'
 import { fail } from '../errors.js'
 import { equalBytes } from '../internal/bytes.js'
@@ -43,14 +43,45 @@ export function checkChain(chain: readonly UnverifiedBlock[], backend: Ed25519Ba
 /** {@link checkChain}, skipping signatures `cache` has seen verified (the verifier's hot path). */
 export function checkChainCached(chain: readonly UnverifiedBlock[], backend: Ed25519Backend, cache: SignatureCache | undefined): void {
   for (const b of chain) {
-    const parent = b.index === 0 ? undefined : (chain[b.index - 1] as UnverifiedBlock)
-    const signer = parent ? parent.holder : (b.principal as Uint8Array)
-    const message = blockSigningInput(parent?.id, b.payload)
+    const c = blockSignature(chain, b)
     // Signatures seen before (same signer, signature and bytes) are not verified again.
-    const key = cache?.key(signer, b.signature, message)
+    const key = cache?.key(c.publicKey, c.signature, c.message)
     if (cache?.has(key)) continue
-    verifyOrThrow(backend, b.signature, message, signer, `block ${b.index}`, b.index)
+    verifyOrThrow(backend, c.signature, c.message, c.publicKey, c.what, c.block)
     cache?.add(key)
+  }
+}
+
+/** One signature a presentation stands on, and how a failure of it is reported. */
+interface SignatureCheck {
+  readonly signature: Uint8Array
+  readonly message: Uint8Array
+  readonly publicKey: Uint8Array
+  readonly what: string
+  readonly block: number
+}
+
+/** Block `b`'s signature: block 0 by the principal, block i by the holder of block i − 1, over its id. */
+function blockSignature(chain: readonly UnverifiedBlock[], b: UnverifiedBlock): SignatureCheck {
+  const parent = b.index === 0 ? undefined : (chain[b.index - 1] as UnverifiedBlock)
+  return {
+    signature: b.signature,
+    message: blockSigningInput(parent?.id, b.payload),
+    publicKey: parent ? parent.holder : (b.principal as Uint8Array),
+    what: `block ${b.index}`,
+    block: b.index,
+  }
+}
+
+/** The invocation's signature, by the holder of the last block. */
+function invocationSignature(invocation: UnverifiedInvocation): SignatureCheck {
+  const last = invocation.chain[invocation.chain.length - 1] as UnverifiedBlock
+  return {
+    signature: invocation.signature,
+    message: signingInput('invocation', invocation.payload),
+    publicKey: last.holder,
+    what: `invocation (expected a signature by the holder of block ${last.index})`,
+    block: last.index,
   }
 }
 
@@ -60,15 +91,8 @@ export function checkChainCached(chain: readonly UnverifiedBlock[], backend: Ed2
  * located at the last block: the block naming the key it must verify under (spec §7.3).
  */
 export function checkInvocationSignature(invocation: UnverifiedInvocation, backend: Ed25519Backend = getBackend()): void {
-  const last = invocation.chain[invocation.chain.length - 1] as UnverifiedBlock
-  verifyOrThrow(
-    backend,
-    invocation.signature,
-    signingInput('invocation', invocation.payload),
-    last.holder,
-    `invocation (expected a signature by the holder of block ${last.index})`,
-    last.index,
-  )
+  const c = invocationSignature(invocation)
+  verifyOrThrow(backend, c.signature, c.message, c.publicKey, c.what, c.block)
 }
 
 /**
@@ -124,17 +148,45 @@ export function checkMandateProof(
  * ```
  */
 export function checkPresentation(input: string | Uint8Array, backend: Ed25519Backend = getBackend()): IntactPresentation {
+  const { presentation, signatures } = readPresentation(input)
+  for (const c of signatures) verifyOrThrow(backend, c.signature, c.message, c.publicKey, c.what, c.block)
+  if (presentation.mandate) checkMandateProof(presentation.chain, presentation.mandate.proof, backend)
+  return presentation
+}
+
+/**
+ * {@link checkPresentation} with its signatures verified at once, off the event loop where the
+ * backend can ({@link Ed25519Backend.verifyAsync}): what a server uses, so that it goes on
+ * serving while they are checked. Same outcome, same error (the first failing signature in
+ * chain order) for every input.
+ *
+ * @example
+ * ```ts
+ * const { chain, invocation } = await checkPresentationAsync('mni1_…')
+ * ```
+ */
+export async function checkPresentationAsync(
+  input: string | Uint8Array,
+  backend: Ed25519Backend = getBackend(),
+): Promise<IntactPresentation> {
+  const { presentation, signatures } = readPresentation(input)
+  const outcomes = await Promise.all(signatures.map((c) => verifyAsync(backend, c.signature, c.message, c.publicKey)))
+  for (const [i, c] of signatures.entries()) assertAccepted(outcomes[i] as SignatureOutcome, c.what, c.block)
+  if (presentation.mandate) checkMandateProof(presentation.chain, presentation.mandate.proof, backend)
+  return presentation
+}
+
+/** Parse a presentation; the signatures it stands on, in the order their failures are reported. */
+function readPresentation(input: string | Uint8Array): { presentation: IntactPresentation; signatures: SignatureCheck[] } {
   const asInvocation = typeof input === 'string' ? kindOf(input) === 'invocation' : presentedKind(input) === 'invocation'
   if (asInvocation) {
     const invocation = parseInvocation(input)
-    checkChain(invocation.chain, backend)
-    checkInvocationSignature(invocation, backend)
-    return { chain: invocation.chain, invocation }
+    const signatures = invocation.chain.map((b) => blockSignature(invocation.chain, b))
+    signatures.push(invocationSignature(invocation))
+    return { presentation: { chain: invocation.chain, invocation }, signatures }
   }
   const mandate = parseMandate(input)
-  checkChain(mandate.blocks, backend)
-  checkMandateProof(mandate.blocks, mandate.proof, backend)
-  return { chain: mandate.blocks, mandate }
+  return { presentation: { chain: mandate.blocks, mandate }, signatures: mandate.blocks.map((b) => blockSignature(mandate.blocks, b)) }
 }
 
 /** Which kind a presentation's bytes are: an invocation is a byte string, a mandate an array. */

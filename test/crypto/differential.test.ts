@@ -44,7 +44,7 @@ type Mutation =
   | 'truncate'
 
 describe('differential: node:crypto vs noble backends', () => {
-  it('10,000 random and mutated signatures: both backends give the same outcome', () => {
+  it('10,000 random and mutated signatures: both backends give the same outcome, and node also off the event loop', async () => {
     const node = getBackend('node')
     const noble = getBackend('noble')
     // the small-order keys: the multiples of the order-8 point
@@ -63,6 +63,7 @@ describe('differential: node:crypto vs noble backends', () => {
       'truncate',
     ]
     const seen = new Map<string, number>()
+    const offLoop: { sig: Uint8Array; msg: Uint8Array; pub: Uint8Array; outcome: string }[] = []
     fc.assert(
       fc.property(
         fc.uint8Array({ minLength: 32, maxLength: 32 }),
@@ -110,6 +111,7 @@ describe('differential: node:crypto vs noble backends', () => {
           }
           const a = node.verify(sig, msg, pub)
           const b = noble.verify(sig, msg, pub)
+          offLoop.push({ sig, msg, pub, outcome: a })
           seen.set(`${mutation}:${a}`, (seen.get(`${mutation}:${a}`) ?? 0) + 1)
           expect(a).toBe(b)
           if (mutation === 'none') expect(a).toBe('accept')
@@ -120,6 +122,10 @@ describe('differential: node:crypto vs noble backends', () => {
       ),
       { numRuns: 10_000, seed: 20261130 },
     )
+    // node:crypto on libuv's thread pool (the service's path): the same outcome on every case.
+    const verifyAsync = node.verifyAsync as NonNullable<typeof node.verifyAsync>
+    const async = await Promise.all(offLoop.map((c) => verifyAsync(c.sig, c.msg, c.pub)))
+    expect(offLoop.filter((c, i) => async[i] !== c.outcome)).toEqual([])
     // every mutation kind was exercised, so the agreement is not vacuous
     for (const m of mutations) expect([...seen.keys()].some((k) => k.startsWith(`${m}:`))).toBe(true)
     expect(seen.get('none:accept')).toBeGreaterThan(500)

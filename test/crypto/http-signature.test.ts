@@ -20,6 +20,7 @@ import {
   signatureBase,
   signRequest,
   verifyRequestSignature,
+  verifyRequestSignatureAsync,
 } from '../../src/crypto/http-signature.js'
 import { type KeyPair, keyPairFromSecret, parsePublicKey, toDidKey } from '../../src/crypto/keys.js'
 import { toHex, utf8 } from '../../src/internal/bytes.js'
@@ -259,6 +260,60 @@ describe('verifyRequestSignature accepts', () => {
         setDefaultBackend(availableBackends()[0] as 'node' | 'noble')
       }
     }
+  })
+})
+
+describe("verifyRequestSignatureAsync (the service's path: the signature checked off the event loop)", () => {
+  it('answers and refuses exactly as verifyRequestSignature, on both backends', async () => {
+    const good = signedPost()
+    const sig = new Uint8Array((parseDictionary(good.headers['signature'] as string).get('mandate') as [ArrayBuffer, unknown])[0])
+    const withSignature = (bytes: Uint8Array) => ({
+      ...good.headers,
+      signature: serializeDictionary(new Map([['mandate', [bytes, new Map()]]])),
+    })
+    const flipped = sig.slice()
+    flipped[40] = (flipped[40] as number) ^ 1
+    const unreduced = sig.slice().fill(0xff, 32)
+    const cases: [ReceivedRequest, number][] = [
+      [received(good.method, good.url, good.headers, good.body), T0],
+      [received(good.method, good.url, withSignature(flipped), good.body), T0],
+      [received(good.method, good.url, withSignature(unreduced), good.body), T0],
+      [received('PUT', good.url, good.headers, good.body), T0],
+      [received(good.method, good.url, good.headers, good.body), T0 + 3600],
+      [received(good.method, good.url, { ...good.headers, signature: undefined as unknown as string }, good.body), T0],
+    ]
+    const outcome = (f: () => unknown) => {
+      try {
+        return f()
+      } catch (e) {
+        return e instanceof HttpSignatureError ? `${e.code}: ${e.message}` : e
+      }
+    }
+    for (const name of availableBackends()) {
+      setDefaultBackend(name)
+      try {
+        for (const [request, now] of cases) {
+          const sync = outcome(() => verifyRequestSignature(request, { now }))
+          const async = await verifyRequestSignatureAsync(request, { now }).catch((e: unknown) =>
+            outcome(() => {
+              throw e
+            }),
+          )
+          expect(async, `${name} ${String(sync)}`).toEqual(sync)
+        }
+      } finally {
+        setDefaultBackend(availableBackends()[0] as 'node' | 'noble')
+      }
+    }
+    expect(await verifyRequestSignatureAsync(cases[0]?.[0] as ReceivedRequest, { now: T0 })).toEqual({
+      keyid: aliceDid,
+      publicKey: alice.publicKey,
+      created: T0,
+      nonce: NONCE,
+    })
+    await expect(verifyRequestSignatureAsync(cases[1]?.[0] as ReceivedRequest, { now: T0 })).rejects.toThrow(
+      'signature: rejected (equation)',
+    )
   })
 })
 

@@ -20,6 +20,15 @@ describe('Ed25519 strict profile: external vectors', () => {
     })
   }
 
+  it('node backend off the event loop (verifyAsync, what the service uses) gives exactly the expected outcome on every vector', async () => {
+    const backend = getBackend('node')
+    if (!backend.verifyAsync) throw new Error('the node backend verifies off the event loop')
+    const verifyAsync = backend.verifyAsync
+    const got = await Promise.all(cases.map((c) => verifyAsync(c.signature, c.message, c.publicKey)))
+    const mismatches = cases.flatMap((c, i) => (got[i] === c.expected ? [] : [`${c.file}#${c.id}: expected ${c.expected}, got ${got[i]}`]))
+    expect(mismatches).toEqual([])
+  })
+
   it('accepts exactly the documented counts', () => {
     const accepted = (file: string) => cases.filter((c) => c.file === file && c.expected === 'accept').length
     expect(accepted('wycheproof_ed25519.json')).toBe(88)

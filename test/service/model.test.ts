@@ -37,13 +37,25 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   },
 )
 
+/**
+ * A scheduler that lets the event loop turn after each step it releases: the SQLite store
+ * commits its writes in groups on `setImmediate`, so without the turn every read of a schedule
+ * would run before any write committed.
+ */
+const afterEachStep = fc.scheduler({
+  act: async (step) => {
+    await step()
+    await new Promise((resolve) => setImmediate(resolve))
+  },
+})
+
 describe('feed store model', () => {
   it('delta reads are gap-free, ordered and duplicate-free under random schedules; retries add nothing', async () => {
     const dir = scratch()
     let run = 0
     const outcomes = { created: 0, retried: 0, compactions: 0, pages: 0, emptyPages: 0, liveChecked: 0 }
     await fc.assert(
-      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 60 }), fc.scheduler(), async (ops, s) => {
+      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 60 }), afterEachStep, async (ops, s) => {
         const store = openSqliteStore(join(dir, `model-${run++}.db`))
         const model = new Map<number, { seq: number; expires: number }>() // statement → accepted entry
         const assigned: number[] = []

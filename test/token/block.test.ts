@@ -6,10 +6,10 @@ import { SignatureCache } from '../../src/crypto/signature-cache.js'
 import { MandateError } from '../../src/errors.js'
 import { formatInvocation, formatMandate, invoke } from '../../src/index.js'
 import { type BlockContent, chainExpiry, decodeBlock, encodeBlockPayload } from '../../src/token/block.js'
-import { checkInvocationSignature, checkMandateProof, checkPresentation } from '../../src/token/integrity.js'
+import { checkInvocationSignature, checkMandateProof, checkPresentation, checkPresentationAsync } from '../../src/token/integrity.js'
 import { parseInvocation } from '../../src/token/invocation.js'
 import { type Proof, seal } from '../../src/token/mandate.js'
-import { alice, assistant, bearerChild, mallory, rawSigned, rootGrant } from '../helpers/chains.js'
+import { alice, assistant, bearerChild, mallory, type Pair, pairs, rawMandate, rawSigned, rootGrant } from '../helpers/chains.js'
 import { caught, T0 } from '../helpers/fixtures.js'
 
 const sig = () => new Uint8Array(64).fill(7)
@@ -227,5 +227,51 @@ describe('integrity: holder proofs and presentation', () => {
       expect(p.invocation).toBeUndefined()
       expect(p.chain.map((b) => b.idHex)).toEqual(child.blocks.map((b) => b.idHex))
     }
+  })
+
+  it("checkPresentationAsync (signatures checked at once, off the event loop) gives checkPresentation's answer and error", async () => {
+    const child = bearerChild([{ type: 'actions', patterns: ['slack:*'] }])
+    const inv = invoke(child, { action: 'slack:send', resource: 'r', audience: 'svc', now: T0 })
+    const broken = (at: number[]) =>
+      rawMandate(
+        pairs(child).map(
+          ([payload, signature], i): Pair => [payload, at.includes(i) ? signature.map((x, j) => (j === 40 ? x ^ 1 : x)) : signature],
+        ),
+        child.proof,
+      )
+    const other = bearerChild([{ type: 'actions', patterns: ['x:*'] }])
+    const inputs: (string | Uint8Array)[] = [
+      formatInvocation(inv),
+      child.bytes,
+      broken([0, 1]), // two bad signatures: the first in chain order is reported
+      broken([1]),
+      rawMandate(pairs(child), other.proof), // every signature good, the bearer secret another's
+    ]
+    for (const backend of [getBackend('node'), getBackend('noble')]) {
+      for (const input of inputs) {
+        let sync: unknown
+        try {
+          sync = checkPresentation(input, backend)
+        } catch (e) {
+          sync = e
+        }
+        const async = await checkPresentationAsync(input, backend).catch((e: unknown) => e)
+        if (sync instanceof MandateError) {
+          expect(async).toBeInstanceOf(MandateError)
+          const [a, b] = [sync, async as MandateError]
+          expect([b.code, b.block, b.message]).toEqual([a.code, a.block, a.message])
+        } else {
+          expect((async as { chain: { idHex: string }[] }).chain.map((b) => b.idHex)).toEqual(
+            (sync as { chain: { idHex: string }[] }).chain.map((b) => b.idHex),
+          )
+        }
+      }
+    }
+    expect([caught(() => checkPresentation(broken([0, 1]))).code, caught(() => checkPresentation(broken([0, 1]))).block]).toEqual([
+      'ERR_SIG_INVALID',
+      0,
+    ])
+    expect(caught(() => checkPresentation(broken([1]))).block).toBe(1)
+    expect(caught(() => checkPresentation(rawMandate(pairs(child), other.proof))).code).toBe('ERR_PROOF')
   })
 })

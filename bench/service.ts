@@ -1,0 +1,264 @@
+/**
+ * The service under load: `POST /v1/usage/consume` against a hello-world server, side by side.
+ *
+ *     npm run bench:service        (tsx bench/service.ts)
+ *
+ * The load generator (autocannon, 32 connections, in this process) sends prepared requests, each
+ * a consume of a different mandate: a fresh root grant (its own counter), a fresh invocation of it
+ * addressed to the verifier `mail`, and the verifier's RFC 9421 signature (a fresh nonce). Every
+ * request is therefore the service's full work: the request signature, the chain and invocation
+ * signatures, the nonce stored, the standing looked up, one use spent — and answered only after a
+ * durable commit (SQLite `synchronous=FULL`; PostgreSQL `synchronous_commit=on`). Every answer
+ * must be 200 with `"granted":true`, or the run fails.
+ *
+ * The floor is bench/hello-server.mjs: the same HTTP stack (Hono on @hono/node-server) reading
+ * the body and answering a constant JSON, nothing else. Candidates alternate in rounds so that
+ * machine noise hits both alike. Then, when PostgreSQL is installed, the service on a throwaway
+ * cluster: one instance, and two instances on the same database (16 connections each, at once).
+ *
+ * The service runs as `mandate serve` (bin/mandate.js, built first), at its default log level
+ * (info: one line a request). BENCH_REQUESTS (per round, default 15,000), BENCH_ROUNDS (default 3)
+ * and BENCH_CONNECTIONS (default 32) change the sizes.
+ */
+import '../src/crypto/use-node.js'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import autocannon from 'autocannon'
+import { signRequest } from '../src/crypto/http-signature.js'
+import { formatInvocation, generateKeyPair, invoke, mint, toDidKey } from '../src/index.js'
+import { postgresBin, startCluster } from '../test/helpers/pg-cluster.js'
+
+const perRound = Number(process.env['BENCH_REQUESTS'] ?? 15_000)
+const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3)
+const connections = Number(process.env['BENCH_CONNECTIONS'] ?? 32)
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const alice = generateKeyPair()
+const agent = generateKeyPair()
+const mail = generateKeyPair()
+
+interface Prepared {
+  readonly headers: Record<string, string>
+  readonly body: string
+}
+
+/** `n` consumes of `n` different mandates, signed for the service at `url`. */
+function prepare(url: string, n: number): Prepared[] {
+  const target = `${url}/v1/usage/consume`
+  const out: Prepared[] = []
+  for (let i = 0; i < n; i++) {
+    const grant = mint({
+      principal: alice,
+      to: toDidKey(agent.publicKey),
+      caveats: [
+        { type: 'actions', patterns: ['email:send'] },
+        { type: 'window', expires: Math.floor(Date.now() / 1000) + 3600 },
+        { type: 'uses', max: 10 },
+      ],
+    })
+    const invocation = invoke(grant, { key: agent, action: 'email:send', audience: 'mail' })
+    const counter = `${grant.blocks[0]?.idHex}/2`
+    const body = JSON.stringify({ presentation: formatInvocation(invocation), counters: [counter] })
+    const headers = signRequest({ method: 'POST', url: target, body: new TextEncoder().encode(body) }, mail)
+    out.push({ headers: { 'content-type': 'application/json', ...headers }, body })
+  }
+  return out
+}
+
+interface Started {
+  readonly url: string
+  readonly proc: ChildProcess
+  stop(): Promise<void>
+}
+
+/** Spawn `args` and wait for the line naming its URL (`listening http://…`, or the service's JSON log line). */
+async function start(args: string[]): Promise<Started> {
+  const proc = spawn(process.execPath, [...(process.env['BENCH_NODE_ARGS']?.split(' ') ?? []), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env['PATH'] ?? '' },
+  })
+  let err = ''
+  proc.stderr?.on('data', (d) => {
+    if (process.env['BENCH_STDERR']) process.stderr.write(d)
+    err += String(d)
+  })
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = ''
+    const timer = setTimeout(() => reject(new Error(`did not start: ${err}${out}`)), 20_000)
+    proc.stdout?.on('data', (d: Buffer) => {
+      if (out === undefined) return
+      out += String(d)
+      const m = /listening (http:\S+)/.exec(out) ?? /"url":"(http:[^"]+)".*"msg":"listening"/.exec(out)
+      if (m) {
+        clearTimeout(timer)
+        resolve(m[1] as string)
+      }
+    })
+    proc.once('exit', (code) => reject(new Error(`exited ${code}: ${err}${out}`)))
+  })
+  // The service logs a line a request: drained, as a log shipper would.
+  proc.stdout?.resume()
+  return {
+    url,
+    proc,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        proc.once('exit', () => resolve())
+        proc.kill('SIGTERM')
+      }),
+  }
+}
+
+function startService(dir: string, db: string, name: string): Promise<Started> {
+  return start([
+    join(root, 'bin/mandate.js'),
+    'serve',
+    '--port',
+    '0',
+    '--db',
+    db,
+    '--key',
+    join(dir, `${name}.pem`),
+    '--root',
+    `alice=${toDidKey(alice.publicKey)}`,
+    '--verifier',
+    `mail=${toDidKey(mail.publicKey)}`,
+  ])
+}
+
+interface Load {
+  readonly rps: number
+  readonly p50: number
+  readonly p99: number
+}
+
+/** Send `requests` over `conns` connections; every answer must be a 200 granting the use. */
+async function load(url: string, requests: readonly Prepared[], conns: number, check: boolean): Promise<Load> {
+  let next = 0
+  let refused = 0
+  const began = performance.now()
+  const result = await autocannon({
+    url,
+    connections: conns,
+    amount: requests.length,
+    requests: [
+      {
+        method: 'POST',
+        path: '/v1/usage/consume',
+        setupRequest: (req) => {
+          const r = requests[next++ % requests.length] as Prepared
+          return { ...req, headers: r.headers, body: r.body }
+        },
+        onResponse: (status, body) => {
+          if (status !== 200 || (check && !body.includes('"granted":true'))) {
+            if (refused++ === 0) console.error(`unexpected answer ${status}: ${body.slice(0, 300)}`)
+          }
+        },
+      },
+    ],
+  })
+  if (refused > 0 || result.errors > 0 || result.timeouts > 0) {
+    throw new Error(`${url}: ${refused} unexpected answers, ${result.errors} errors, ${result.timeouts} timeouts`)
+  }
+  const seconds = (performance.now() - began) / 1000
+  return { rps: result.requests.total / seconds, p50: result.latency.p50, p99: result.latency.p99 }
+}
+
+/** Two loads at once (one a service instance), summed: requests per second added, the worse p99. */
+async function loadBoth(a: [string, Prepared[]], b: [string, Prepared[]], conns: number): Promise<Load> {
+  const [x, y] = await Promise.all([load(a[0], a[1], conns, true), load(b[0], b[1], conns, true)])
+  return { rps: x.rps + y.rps, p50: Math.max(x.p50, y.p50), p99: Math.max(x.p99, y.p99) }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
+
+interface Row {
+  readonly figure: string
+  readonly rps: number
+  readonly p99: number
+  readonly vsHello?: number
+}
+
+function print(rows: readonly Row[]): void {
+  console.log(`\nPOST /v1/usage/consume, ${connections} connections, distinct mandates, medians of ${rounds} rounds of ${perRound}:\n`)
+  console.log('| figure | requests/s | p99 | vs hello-world |')
+  console.log('|---|---|---|---|')
+  for (const r of rows) {
+    const ratio = r.vsHello === undefined ? '' : `${r.vsHello.toFixed(2)}×`
+    console.log(`| ${r.figure} | ${Math.round(r.rps).toLocaleString('en-US')} | ${r.p99} ms | ${ratio} |`)
+  }
+}
+
+async function main(): Promise<void> {
+  execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' })
+  const dir = mkdtempSync(join(tmpdir(), 'mandate-bench-service-'))
+  const running: Started[] = []
+  const rows: Row[] = []
+  try {
+    const hello = await start([join(root, 'bench/hello-server.mjs')])
+    running.push(hello)
+    const sqlite = await startService(dir, join(dir, 'mandate.db'), 'sqlite')
+    running.push(sqlite)
+    const warm = Math.min(3000, perRound)
+    console.log(`preparing ${(rounds * perRound + warm).toLocaleString('en-US')} signed consumes…`)
+    const requests = prepare(sqlite.url, rounds * perRound + warm)
+    await load(hello.url, requests.slice(0, warm), connections, false)
+    await load(sqlite.url, requests.slice(0, warm), connections, true)
+    const h: Load[] = []
+    const s: Load[] = []
+    for (let i = 0; i < rounds; i++) {
+      const batch = requests.slice(warm + i * perRound, warm + (i + 1) * perRound)
+      h.push(await load(hello.url, batch, connections, false))
+      s.push(await load(sqlite.url, batch, connections, true))
+    }
+    const helloRps = median(h.map((x) => x.rps))
+    rows.push({ figure: 'hello-world (Hono, same stack)', rps: helloRps, p99: median(h.map((x) => x.p99)) })
+    rows.push({
+      figure: 'service, SQLite',
+      rps: median(s.map((x) => x.rps)),
+      p99: median(s.map((x) => x.p99)),
+      vsHello: median(s.map((x) => x.rps)) / helloRps,
+    })
+    await sqlite.stop()
+    running.splice(running.indexOf(sqlite), 1)
+
+    if (postgresBin() === undefined) {
+      console.log('PostgreSQL is not installed: no PostgreSQL figures')
+    } else {
+      const cluster = await startCluster()
+      try {
+        const one = await startService(dir, cluster.url, 'pg-one')
+        running.push(one)
+        const oneRequests = prepare(one.url, perRound + warm)
+        await load(one.url, oneRequests.slice(0, warm), connections, true)
+        const single = await load(one.url, oneRequests.slice(warm), connections, true)
+        rows.push({ figure: 'service, PostgreSQL, one instance', rps: single.rps, p99: single.p99, vsHello: single.rps / helloRps })
+        const two = await startService(dir, cluster.url, 'pg-two')
+        running.push(two)
+        const half = Math.floor(perRound / 2)
+        const a = prepare(one.url, half)
+        const b = prepare(two.url, half + warm)
+        await load(two.url, b.slice(0, warm), connections / 2, true)
+        const both = await loadBoth([one.url, a], [two.url, b.slice(warm)], connections / 2)
+        rows.push({
+          figure: 'service, PostgreSQL, two instances on one database',
+          rps: both.rps,
+          p99: both.p99,
+          vsHello: both.rps / helloRps,
+        })
+      } finally {
+        await Promise.all(running.splice(1).map((r) => r.stop()))
+        cluster.stop()
+      }
+    }
+    print(rows)
+  } finally {
+    await Promise.all(running.map((r) => r.stop()))
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+await main()
