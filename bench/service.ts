@@ -18,7 +18,9 @@
  *
  * The service runs as `mandate serve` (bin/mandate.js, built first), at its default log level
  * (info: one line a request). BENCH_REQUESTS (per round, default 15,000), BENCH_ROUNDS (default 3)
- * and BENCH_CONNECTIONS (default 32) change the sizes.
+ * and BENCH_CONNECTIONS (default 32) change the sizes; BENCH_NODE_ARGS adds Node flags to the
+ * servers (`--cpu-prof --cpu-prof-dir=/tmp/prof` profiles them), BENCH_STDERR=1 shows their stderr
+ * and BENCH_POSTGRES=0 leaves PostgreSQL out.
  */
 import '../src/crypto/use-node.js'
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
@@ -89,7 +91,6 @@ async function start(args: string[]): Promise<Started> {
     let out = ''
     const timer = setTimeout(() => reject(new Error(`did not start: ${err}${out}`)), 20_000)
     proc.stdout?.on('data', (d: Buffer) => {
-      if (out === undefined) return
       out += String(d)
       const m = /listening (http:\S+)/.exec(out) ?? /"url":"(http:[^"]+)".*"msg":"listening"/.exec(out)
       if (m) {
@@ -225,7 +226,9 @@ async function main(): Promise<void> {
     await sqlite.stop()
     running.splice(running.indexOf(sqlite), 1)
 
-    if (postgresBin() === undefined) {
+    if (process.env['BENCH_POSTGRES'] === '0') {
+      console.log('BENCH_POSTGRES=0: no PostgreSQL figures')
+    } else if (postgresBin() === undefined) {
       console.log('PostgreSQL is not installed: no PostgreSQL figures')
     } else {
       const cluster = await startCluster()

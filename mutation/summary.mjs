@@ -29,6 +29,7 @@ export const SERVICE = {
     'test/service/sqlite-counting.test.ts',
     'test/service/app-edges.test.ts',
     'test/service/store-trust-edges.test.ts',
+    'test/service/group-commit.test.ts',
     'test/service/store.test.ts',
     'test/service/openapi.test.ts',
     'test/service/ops.test.ts',

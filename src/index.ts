@@ -79,7 +79,7 @@ export { createMemoryRevocationView, type MemoryRevocationView, type RevocationE
 export { type ApproveOptions, approve, formatApproval, parseApproval, type UnverifiedApproval } from './token/approval.js'
 export type { UnverifiedBlock } from './token/block.js'
 export { type InspectedBlock, type Inspection, inspect } from './token/inspect.js'
-export { checkChain, checkPresentation, type IntactPresentation } from './token/integrity.js'
+export { checkChain, checkPresentation, checkPresentationAsync, type IntactPresentation } from './token/integrity.js'
 export {
   formatInvocation,
   type InvokeOptions,

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { createPrivateKey, createPublicKey, type KeyObject, sign as nodeSign, verify as nodeVerify } from 'node:crypto'
+import { createHash, createPrivateKey, createPublicKey, type KeyObject, sign as nodeSign, verify as nodeVerify } from 'node:crypto'
 import { base64urlnopad } from '@scure/base'
 import { concatBytes, toHex } from '../internal/bytes.js'
 import type { Ed25519Backend } from './backend.js'
@@ -45,10 +45,31 @@ function fromDer(secretKey: Uint8Array): KeyObject {
 }
 
 /**
+ * The private key objects of secrets already imported, by the caller's own array: an agent
+ * signs with one key again and again (attenuate, invoke, signed requests), and importing a
+ * secret costs OpenSSL a scalar multiplication, as much as the signature itself. Held weakly:
+ * an entry lives exactly as long as the array it was made from, and is used only while the
+ * array still holds the same bytes (a wiped or reused array is imported anew). The check is by
+ * digest, so that no copy of the secret is kept on the JavaScript heap.
+ */
+const signingKeys = new WeakMap<Uint8Array, { readonly key: KeyObject; readonly digest: string }>()
+
+const digestOf = (secretKey: Uint8Array): string => createHash('sha256').update(secretKey).digest('base64')
+
+function rememberSigningKey(secretKey: Uint8Array, key: KeyObject): void {
+  signingKeys.set(secretKey, { key, digest: digestOf(secretKey) })
+}
+
+function knownSigningKey(secretKey: Uint8Array): KeyObject | undefined {
+  const known = signingKeys.get(secretKey)
+  return known !== undefined && known.digest === digestOf(secretKey) ? known.key : undefined
+}
+
+/**
  * The public key of a seed. Importing the seed as JWK costs about a tenth of PKCS#8 DER here
  * (OpenSSL 3's decoder is slow), but JWK wants `x` too: OpenSSL derives the key from `d` and
  * ignores `x`, which we check (a placeholder must not come back) rather than assume; any
- * surprise falls back to DER. Secret keys are never cached.
+ * surprise falls back to DER.
  */
 function derivePublicKey(secretKey: Uint8Array): Uint8Array {
   try {
@@ -57,7 +78,12 @@ function derivePublicKey(secretKey: Uint8Array): Uint8Array {
       format: 'jwk',
     })
     const x = createPublicKey(key).export({ format: 'jwk' }).x
-    if (typeof x === 'string' && x !== PLACEHOLDER_X) return base64urlnopad.decode(x)
+    if (typeof x === 'string' && x !== PLACEHOLDER_X) {
+      // The key object signs as well (OpenSSL took its public key from d): a fresh bearer
+      // secret is usually signed with next.
+      rememberSigningKey(secretKey, key)
+      return base64urlnopad.decode(x)
+    }
   } catch {
     // fall through to the slow, unambiguous path
   }
@@ -65,14 +91,22 @@ function derivePublicKey(secretKey: Uint8Array): Uint8Array {
 }
 
 function privateKeyObject(secretKey: Uint8Array, publicKey: Uint8Array | undefined): KeyObject {
+  const known = knownSigningKey(secretKey)
+  if (known !== undefined) return known
   // OpenSSL signs with the key it derives from d (Node passes it only d); x must merely be
   // well formed, so a public key the caller holds spares a derivation.
   const x = base64urlnopad.encode(publicKey?.length === 32 ? publicKey : derivePublicKey(secretKey))
+  // Deriving the public key made (and remembered) a key object that signs.
+  const derived = knownSigningKey(secretKey)
+  if (derived !== undefined) return derived
+  let key: KeyObject
   try {
-    return createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: base64urlnopad.encode(secretKey), x }, format: 'jwk' })
+    key = createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: base64urlnopad.encode(secretKey), x }, format: 'jwk' })
   } catch {
-    return fromDer(secretKey)
+    key = fromDer(secretKey)
   }
+  rememberSigningKey(secretKey, key)
+  return key
 }
 
 /** The `node:crypto` backend. */

@@ -12,7 +12,7 @@ import { assertStrongKey, exportPublicKeyPem, exportSecretKeyPem, importSecretKe
 import { bytesToNumberLE, checkKey, isReducedScalar, L, OUTCOME_CODES, precheck, smallOrderEncodings } from '../../src/crypto/profile.js'
 import { concatBytes, toHex, utf8 } from '../../src/internal/bytes.js'
 import { IDENTITY, identityRSignature, le32 } from '../helpers/ed25519-forge.js'
-import { caught, fixedKey, hex, thrownCode } from '../helpers/fixtures.js'
+import { caught, fixedKey, hex, keyFor, thrownCode } from '../helpers/fixtures.js'
 
 const ORDER_2 = `ec${'ff'.repeat(30)}7f`
 const Y_EQUALS_P = `ed${'ff'.repeat(30)}7f`
@@ -302,5 +302,30 @@ describe('keys: formats and messages', () => {
     expect(
       thrownCode(() => importSecretKeyPem(`-----BEGIN PRIVATE KEY-----\n${v2short.toString('base64')}\n-----END PRIVATE KEY-----\n`)),
     ).toBe('ERR_KEY_FORMAT')
+  })
+})
+
+describe('node backend: a secret signed with again', () => {
+  it('signs with what the array holds now: the same bytes reuse the imported key, changed bytes are imported anew', () => {
+    const node = getBackend('node')
+    const noble = getBackend('noble')
+    const a = keyFor('signing-key a')
+    const b = keyFor('signing-key b')
+    const message = utf8('the same message')
+    const secret = Uint8Array.from(a.secretKey)
+    // Ed25519 is deterministic: each signature must be the one the other backend makes.
+    expect(node.sign(secret, message)).toEqual(noble.sign(a.secretKey, message))
+    expect(node.sign(secret, message, a.publicKey)).toEqual(noble.sign(a.secretKey, message))
+    // The caller reuses its array for another key, or wipes it: never the old key.
+    secret.set(b.secretKey)
+    expect(node.sign(secret, message)).toEqual(noble.sign(b.secretKey, message))
+    secret.fill(0)
+    expect(node.sign(secret, message)).toEqual(noble.sign(new Uint8Array(32), message))
+    // A public key derived from a secret, then that secret changed: signing follows the bytes.
+    const fresh = Uint8Array.from(a.secretKey)
+    expect(node.publicKey(fresh)).toEqual(a.publicKey)
+    fresh.set(b.secretKey)
+    expect(node.sign(fresh, message, b.publicKey)).toEqual(noble.sign(b.secretKey, message))
+    expect(node.verify(node.sign(fresh, message), message, b.publicKey)).toBe('accept')
   })
 })
