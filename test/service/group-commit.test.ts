@@ -110,6 +110,42 @@ describe('SQLite group commit', () => {
     expect(firsts.slice(300)).toEqual(Array(300).fill(false))
   })
 
+  it('at most 256 writes share a commit: when the first group is answered, the rest is not yet written', async () => {
+    const path = join(scratch(), 'g.db')
+    const s = store(path)
+    let visibleAtFirstAnswer = -1
+    const writes = Array.from({ length: 300 }, (_, i) => s.useNonce('did:key:zA', `cap-${String(i).padStart(12, '0')}`, T0 + 600, T0))
+    void writes[0]?.then(() => {
+      visibleAtFirstAnswer = committed(path, 'SELECT COUNT(*) FROM request_nonces')[0] as number
+    })
+    expect(await Promise.all(writes)).toEqual(Array(300).fill(true))
+    expect(visibleAtFirstAnswer).toBe(256)
+    expect(committed(path, 'SELECT COUNT(*) FROM request_nonces')).toEqual([300])
+  })
+
+  it('an error that ends the whole transaction (as a full disk or an I/O error does) answers none of the group and writes none of it', async () => {
+    const path = join(scratch(), 'g.db')
+    const s = store(path)
+    // RAISE(ROLLBACK) ends the transaction from inside one write, as SQLITE_FULL or SQLITE_IOERR can.
+    const admin = new Database(path)
+    admin.exec(
+      "CREATE TRIGGER ends_all BEFORE INSERT ON request_nonces WHEN NEW.nonce = 'ends-the-transaction' BEGIN SELECT RAISE(ROLLBACK, 'the transaction ended'); END",
+    )
+    admin.close()
+    const outcomes = await Promise.allSettled([
+      s.consume(storeConsume('inv:before', [storeCounter(5)]), T0),
+      s.useNonce('did:key:zA', 'ends-the-transaction', T0 + 600, T0),
+      s.consume(storeConsume('inv:after', [storeCounter(5, undefined, 'cd')]), T0),
+      s.claimReplay('ef'.repeat(32), 'did:key:zV', T0 + 600, T0),
+    ])
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected', 'rejected'])
+    expect(String((outcomes[0] as PromiseRejectedResult).reason)).toContain('the transaction ended')
+    // Nothing after the failing write ran outside the transaction, nothing before it stayed.
+    expect(committed(path, 'SELECT key FROM usage_answers')).toEqual([])
+    expect(committed(path, 'SELECT id FROM replay_claims_v2')).toEqual([])
+    expect(await s.useNonce('did:key:zA', 'after-the-failure', T0 + 600, T0)).toBe(true)
+  })
+
   it('a commit that fails rejects every write of the group, and none of them was written', async () => {
     const path = join(scratch(), 'g.db')
     const s = store(path)
