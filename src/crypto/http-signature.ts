@@ -429,18 +429,8 @@ function dictionary(request: ReceivedRequest, name: string): Dictionary {
   }
 }
 
-/**
- * Keyids already found canonical and strong. A service hears from a few registered verifiers
- * and approvers again and again; checking their keys (a point decompression) on every request
- * would cost more than verifying the signature. Bounded: cleared when full.
- */
-const strongKeys = new Map<string, Uint8Array>()
-const STRONG_KEYS_MAX = 1024
-
 /** The Ed25519 public key of a `did:key`, canonical and strong, or ERR_AUTH_INVALID. */
 function keyFromDid(keyid: string): Uint8Array {
-  const known = strongKeys.get(keyid)
-  if (known !== undefined) return known.slice()
   let key: Uint8Array
   try {
     key = parsePublicKey(keyid)
@@ -451,8 +441,6 @@ function keyFromDid(keyid: string): Uint8Array {
     invalid('signature-input: keyid is not an Ed25519 did:key')
   }
   if (toDidKey(key) !== keyid) invalid('signature-input: keyid is not in canonical did:key form')
-  if (strongKeys.size >= STRONG_KEYS_MAX) strongKeys.clear()
-  strongKeys.set(keyid, key.slice())
   return key
 }
 

@@ -12,7 +12,7 @@ import { fail } from '../errors.js'
 import { abytes, astring, concatBytes, equalBytes, fromHex, toHex } from '../internal/bytes.js'
 import { getBackend } from './ed25519.js'
 import { randomBytes } from './hash.js'
-import { checkKey } from './profile.js'
+import { cachedKeyCheck } from './key-check-cache.js'
 
 /** An Ed25519 key pair. `secretKey` is the 32-byte RFC 8032 seed. */
 export interface KeyPair {
@@ -107,7 +107,8 @@ export function parsePublicKey(text: string): Uint8Array {
 
 /** Throw ERR_SIG_ENCODING / ERR_KEY_WEAK unless `key` is a usable strict-profile key. */
 export function assertStrongKey(key: Uint8Array): void {
-  const check = checkKey(key)
+  // Cached: a service parses the same registered keys on every request.
+  const check = cachedKeyCheck(key)
   if (check.ok) return
   if (check.rule === 'noncanonical_A') fail('ERR_SIG_ENCODING', 'public key is not a canonical point encoding')
   fail('ERR_KEY_WEAK', 'public key is a point of small order')
