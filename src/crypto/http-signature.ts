@@ -46,6 +46,7 @@ import { abytes, equalBytes, utf8 } from '../internal/bytes.js'
 import { getBackend, verifyAsync } from './ed25519.js'
 import { randomBytes, sha256 } from './hash.js'
 import { type KeyPair, parsePublicKey, toDidKey } from './keys.js'
+import type { SignatureOutcome } from './profile.js'
 
 /**
  * The label of the one signature this profile considers, in `Signature-Input` and `Signature`.
@@ -308,9 +309,7 @@ function normalizeMethod(method: string): string {
  */
 export function verifyRequestSignature(request: ReceivedRequest, options: RequestCheckOptions): VerifiedSignature {
   const { signed, signature, base } = readRequestSignature(request, options)
-  const outcome = getBackend().verify(signature, base, signed.publicKey)
-  if (outcome !== 'accept') invalid(`signature: rejected (${outcome.replaceAll('_', ' ')})`)
-  return signed
+  return accepted(getBackend().verify(signature, base, signed.publicKey), signed)
 }
 
 /**
@@ -327,7 +326,11 @@ export function verifyRequestSignature(request: ReceivedRequest, options: Reques
  */
 export async function verifyRequestSignatureAsync(request: ReceivedRequest, options: RequestCheckOptions): Promise<VerifiedSignature> {
   const { signed, signature, base } = readRequestSignature(request, options)
-  const outcome = await verifyAsync(getBackend(), signature, base, signed.publicKey)
+  return accepted(await verifyAsync(getBackend(), signature, base, signed.publicKey), signed)
+}
+
+/** `signed` when its signature was accepted, else ERR_AUTH_INVALID naming the rule. */
+function accepted(outcome: SignatureOutcome, signed: VerifiedSignature): VerifiedSignature {
   if (outcome !== 'accept') invalid(`signature: rejected (${outcome.replaceAll('_', ' ')})`)
   return signed
 }
