@@ -57,6 +57,7 @@ export const ERROR_CODES = [
   'ERR_USAGE_EXHAUSTED',
   'ERR_COUNTER_UNAVAILABLE',
   'ERR_REPLAY_UNAVAILABLE',
+  'ERR_APPROVAL_UNAVAILABLE',
   // revocation (spec §9)
   'ERR_REVOKED',
   'ERR_SUSPENDED',
@@ -129,6 +130,7 @@ const SPECIAL: Partial<Record<MandateErrorCode, CodeDisposition>> = {
   ERR_USAGE_EXHAUSTED: { http: 429, exit: 1 },
   ERR_COUNTER_UNAVAILABLE: { http: 503, exit: 3 },
   ERR_REPLAY_UNAVAILABLE: { http: 503, exit: 3 },
+  ERR_APPROVAL_UNAVAILABLE: { http: 503, exit: 3 },
   ERR_REVOCATION_STALE: { http: 503, exit: 3 },
   ERR_REVOCATION_LIST_INVALID: { http: 502, exit: 3 },
   ERR_REVOCATION_ROLLBACK: { http: 502, exit: 3 },

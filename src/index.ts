@@ -65,6 +65,17 @@ export {
   type MandateErrorOptions,
   type RevocationDetails,
 } from './errors.js'
+export {
+  type ApprovalRequest,
+  type ApprovalRequestPage,
+  type ApprovalRequestState,
+  answerApprovalRequest,
+  awaitApproval,
+  fileApprovalRequest,
+  type InboxOptions,
+  listApprovalRequests,
+  readApprovalRequest,
+} from './inbox/client.js'
 export type { Clock } from './internal/clock.js'
 export {
   createFeedRevocationView,
