@@ -1,7 +1,8 @@
 /**
  * The documentation is checked like code: every `@example` in the TSDoc of what the public
  * entries export (and of their members and the entry modules) type-checks as a user's file
- * that imports `mandate`, `mandate/node`, `mandate/service` or `mandate/cli`; every export has a
+ * that imports `mandate` or one of its subpath entries (`mandate/node`, `mandate/service`,
+ * `mandate/http` and its adapters, `mandate/mcp`, `mandate/cli`); every export has a
  * summary; every exported function and class, and every entry, has an example.
  *
  * An example may use, without declaring them, the few conventional names of `PRELUDE` in
@@ -35,7 +36,17 @@ describe('TSDoc of the public entries', () => {
   }, 60_000)
 
   it('reads every public entry', () => {
-    expect(doc.entries.map((e) => e.specifier)).toEqual(['mandate', 'mandate/node', 'mandate/service', 'mandate/cli'])
+    expect(doc.entries.map((e) => e.specifier)).toEqual([
+      'mandate',
+      'mandate/node',
+      'mandate/service',
+      'mandate/http',
+      'mandate/http/hono',
+      'mandate/http/express',
+      'mandate/http/fastify',
+      'mandate/mcp',
+      'mandate/cli',
+    ])
     expect(doc.examples.length).toBeGreaterThan(50)
   })
 

@@ -239,6 +239,7 @@ export function readDocumentation(): Documentation {
  * that would not compile for a user.
  */
 export const PRELUDE = `import type { KeyPair, RevocationView, UnverifiedInvocation, UnverifiedMandate, Verifier, VerifierOptions } from 'mandate'
+import type { HttpGuard } from 'mandate/http'
 declare global {
   /** A principal's key pair: the root of a chain. */
   const alice: KeyPair
@@ -262,6 +263,8 @@ declare global {
   /** A verifier's other settings, where an example shows one option. */
   const roots: VerifierOptions['roots']
   const revocations: RevocationView
+  /** An API's HTTP guard, made with createHttpGuard (mandate/http). */
+  const guard: HttpGuard
 }
 export {}
 `

@@ -4,7 +4,8 @@
  * way users make them (esbuild, Vite). In every bundle the library comes from the package
  * `mandate` — dist/, chosen through package.json `exports` with the bundler's or runtime's own
  * conditions — never from src/: the probe's and the vector runners' `../src/index.js` imports
- * are redirected to it (or left external, for runtimes that resolve `mandate` themselves).
+ * are redirected to `mandate`, and the probe's `../src/http.js` to `mandate/http` (or left
+ * external, for runtimes that resolve the package themselves).
  *
  * Needs `npm run build` first (the suite's `npm test` builds before vitest).
  */
@@ -18,7 +19,21 @@ import type { Plugin as VitePlugin } from 'vite'
 export const repo = resolve(import.meta.dirname, '../..')
 const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }
 
-const SRC_INDEX = new Set([join(repo, 'src/index.js'), join(repo, 'src/index.ts')])
+/**
+ * The public entries a probe may import from src/, by the package specifier that replaces them
+ * and the file the `default` condition (a browser's, a Worker's) resolves that specifier to.
+ * Only isomorphic entries: never `mandate/node`, `mandate/service` or an `http/*` adapter.
+ */
+const ENTRIES = [
+  { src: 'src/index', specifier: 'mandate', dist: 'dist/index.js' },
+  { src: 'src/http', specifier: 'mandate/http', dist: 'dist/http.js' },
+] as const
+type Specifier = (typeof ENTRIES)[number]['specifier']
+const SRC_ENTRY = new Map<string, Specifier>(
+  ENTRIES.flatMap((e) => [`${e.src}.js`, `${e.src}.ts`].map((f) => [join(repo, f), e.specifier] as const)),
+)
+/** The import texts that may name an entry (`../../../src/http.js`); the plugins check the path. */
+const ENTRY_FILTER = /src\/(?:index|http)\.js$/
 /** The one src/ module a probe bundle may hold: the hex and UTF-8 helpers the vector readers use. */
 const SRC_ALLOWED = new Set([join(repo, 'src/internal/bytes.ts')])
 /** Modules that only Node's entries may load: a browser or Worker bundle holding one is broken. */
@@ -29,6 +44,9 @@ const NODE_ONLY = [
   'dist/cli.js',
   'dist/crypto/use-node.js',
   'dist/crypto/backend-node.js',
+  // The Node framework adapters: they take Node's request objects (and their frameworks).
+  'dist/http/express.js',
+  'dist/http/fastify.js',
 ]
 
 /** Throws unless dist/ has been built. */
@@ -126,26 +144,38 @@ export function writeProbeEntry(dir: string, kind: EntryKind, name = 'entry.js')
   return file
 }
 
-/** Is this import, from `importer`'s directory, the library's src/index? */
-function isSrcIndex(fromDir: string, specifier: string): boolean {
-  return specifier.startsWith('.') && SRC_INDEX.has(resolve(fromDir, specifier))
+/**
+ * The package specifier that replaces this import, from `fromDir`, when it names one of the
+ * library's public entries in src/ (`../src/index.js` → `mandate`, `../src/http.js` →
+ * `mandate/http`); undefined for any other import.
+ */
+function srcEntry(fromDir: string, specifier: string): Specifier | undefined {
+  return specifier.startsWith('.') ? SRC_ENTRY.get(resolve(fromDir, specifier)) : undefined
+}
+
+/** What a library import resolved to in a bundle. */
+export interface Resolution {
+  readonly specifier: Specifier
+  /** Absolute path (or the bundler's id) of the module it resolved to. */
+  readonly path: string
 }
 
 /**
- * esbuild: `../src/index.js` becomes the package `mandate`, resolved from `project` (its
- * node_modules, its conditions) when bundled, or left as an external `mandate` import for the
- * runtime to resolve.
+ * esbuild: `../src/index.js` becomes the package `mandate` and `../src/http.js` becomes
+ * `mandate/http`, resolved from `project` (its node_modules, its conditions) when bundled, or
+ * left as external imports for the runtime to resolve.
  */
-export function esbuildLibraryPlugin(project: string, mode: 'bundle' | 'external', resolved: string[] = []): EsbuildPlugin {
+export function esbuildLibraryPlugin(project: string, mode: 'bundle' | 'external', resolved: Resolution[] = []): EsbuildPlugin {
   return {
     name: 'mandate-from-package',
     setup(build) {
-      build.onResolve({ filter: /src\/index\.js$/ }, async (args) => {
-        if (!isSrcIndex(args.resolveDir, args.path)) return undefined
-        if (mode === 'external') return { path: 'mandate', external: true }
-        const r = await build.resolve('mandate', { kind: args.kind, resolveDir: project })
+      build.onResolve({ filter: ENTRY_FILTER }, async (args) => {
+        const specifier = srcEntry(args.resolveDir, args.path)
+        if (specifier === undefined) return undefined
+        if (mode === 'external') return { path: specifier, external: true }
+        const r = await build.resolve(specifier, { kind: args.kind, resolveDir: project })
         if (r.errors.length > 0) return { errors: r.errors }
-        resolved.push(r.path)
+        resolved.push({ specifier, path: r.path })
         return { path: r.path, namespace: r.namespace, sideEffects: r.sideEffects }
       })
     },
@@ -153,17 +183,19 @@ export function esbuildLibraryPlugin(project: string, mode: 'bundle' | 'external
 }
 
 /**
- * Vite (Rolldown): the same redirection, resolving `mandate` as if imported from the project;
- * what it resolved to is pushed onto `resolved`.
+ * Vite (Rolldown): the same redirection, resolving `mandate` and `mandate/http` as if imported
+ * from the project; what each resolved to is pushed onto `resolved`.
  */
-export function viteLibraryPlugin(project: string, resolved: string[] = []): VitePlugin {
+export function viteLibraryPlugin(project: string, resolved: Resolution[] = []): VitePlugin {
   return {
     name: 'mandate-from-package',
     enforce: 'pre',
     async resolveId(source, importer, options) {
-      if (!importer || !isSrcIndex(dirname(importer), source)) return null
-      const r = await this.resolve('mandate', join(project, 'index.html'), { ...options, skipSelf: true })
-      if (r) resolved.push(r.id)
+      const specifier = importer === undefined ? undefined : srcEntry(dirname(importer), source)
+      if (specifier === undefined) return null
+      const r = await this.resolve(specifier, join(project, 'index.html'), { ...options, skipSelf: true })
+      // Unresolved, it is recorded too, so that libraryProblems names it.
+      resolved.push({ specifier, path: r?.id ?? '(unresolved)' })
       return r
     },
   }
@@ -184,14 +216,16 @@ export interface EsbuildProbeOptions {
 export interface Bundled {
   /** Absolute paths of the modules the bundle holds. */
   readonly modules: string[]
-  /** What `mandate` resolved to (empty when left external). */
-  readonly resolved: string[]
+  /** What `mandate` and `mandate/http` resolved to (empty when left external). */
+  readonly resolved: Resolution[]
+  /** What the bundle still imports at run time (`node:crypto`, or the library left external). */
+  readonly external: string[]
 }
 
 /** A single-file bundle of a probe entry. */
 export async function esbuildProbe(o: EsbuildProbeOptions): Promise<Bundled> {
   const { build } = await import('esbuild')
-  const resolved: string[] = []
+  const resolved: Resolution[] = []
   const result = await build({
     entryPoints: [o.entry],
     outfile: o.outfile,
@@ -206,23 +240,30 @@ export async function esbuildProbe(o: EsbuildProbeOptions): Promise<Bundled> {
     ...(o.mainFields ? { mainFields: o.mainFields } : {}),
   })
   const modules = Object.keys(result.metafile.inputs).map((p) => resolve(o.project, p.replace(/^[a-z-]+:/, '')))
-  return { modules, resolved }
+  const external = Object.values(result.metafile.outputs).flatMap((out) => out.imports.filter((i) => i.external).map((i) => i.path))
+  return { modules, resolved, external: [...new Set(external)] }
 }
 
 /**
  * What is wrong with a bundle that should hold the library as a browser or Worker gets it:
- * `mandate` resolved to anything but dist/index.js (the `default` condition), library code
- * from src/ instead of dist/, or a Node-only module in it.
+ * `mandate` or `mandate/http` never resolved, or resolved to anything but dist/index.js and
+ * dist/http.js (the `default` condition), library code from src/ instead of dist/, a Node-only
+ * module in it, or anything left to import at run time (`node:*`: a browser has none).
  */
-export function libraryProblems({ modules, resolved }: Bundled): string[] {
+export function libraryProblems({ modules, resolved, external }: Bundled): string[] {
   const problems: string[] = []
-  if (resolved.length === 0) problems.push('never resolved `mandate`')
-  for (const r of resolved) if (r !== join(repo, 'dist/index.js')) problems.push(`\`mandate\` resolved to ${r}, not dist/index.js`)
+  for (const { specifier, dist } of ENTRIES) {
+    const mine = resolved.filter((r) => r.specifier === specifier)
+    if (mine.length === 0) problems.push(`never resolved \`${specifier}\``)
+    for (const r of mine) if (r.path !== join(repo, dist)) problems.push(`\`${specifier}\` resolved to ${r.path}, not ${dist}`)
+  }
+  for (const e of external) problems.push(`imports ${e} at run time`)
   const files = new Set(modules.map((m) => m.split('?')[0] as string))
   for (const f of files) {
     if (f.startsWith(join(repo, 'src/')) && !SRC_ALLOWED.has(f)) problems.push(`bundles ${relative(repo, f)} from src/, not the package`)
   }
   for (const f of NODE_ONLY) if (files.has(join(repo, f))) problems.push(`bundles the Node-only ${f}`)
+  for (const f of files) if (/(?:^|[^\w-])node:|__vite-browser-external/.test(f)) problems.push(`bundles ${f}, a Node built-in`)
   return problems
 }
 

@@ -1,7 +1,7 @@
 /**
  * The library in a real browser: headless Chromium (Debian's `chromium`, driven by
  * playwright-core; no browser is downloaded) runs the probe from two builds of a page that
- * imports `mandate` as a user's app does — Vite's default production build and an esbuild
+ * imports `mandate` and `mandate/http` as a user's app does — Vite's default production build and an esbuild
  * single-file browser bundle — served on loopback. Every conformance vector, scenario and
  * Ed25519 profile vector must agree, on the pure-JS backend, with no Node global in the page.
  *
@@ -20,6 +20,7 @@ import {
   esbuildProbe,
   libraryProblems,
   linkedProject,
+  type Resolution,
   removeDir,
   tempDir,
   viteLibraryPlugin,
@@ -78,7 +79,7 @@ async function viteBuild(project: string, outDir: string): Promise<Bundled & { w
       warnings.push(msg)
     },
   }
-  const resolved: string[] = []
+  const resolved: Resolution[] = []
   const out = await build({
     root: project,
     configFile: false,
@@ -89,7 +90,12 @@ async function viteBuild(project: string, outDir: string): Promise<Bundled & { w
   })
   const outputs = (Array.isArray(out) ? out : [out]).flatMap((o) => ('output' in o ? o.output : []))
   const modules = outputs.flatMap((c) => (c.type === 'chunk' ? c.moduleIds : []))
-  return { modules, resolved, warnings }
+  // A chunk's imports are other chunks of the build or what was left external.
+  const files = new Set(outputs.map((o) => o.fileName))
+  const external = [...new Set(outputs.flatMap((c) => (c.type === 'chunk' ? [...c.imports, ...c.dynamicImports] : [])))].filter(
+    (i) => !files.has(i),
+  )
+  return { modules, resolved, external, warnings }
 }
 
 describe.skipIf(!available)('in headless Chromium', () => {
@@ -170,12 +176,12 @@ describe.skipIf(!available)('in headless Chromium', () => {
     removeDir(profile)
   })
 
-  it('Vite resolves `mandate` to the isomorphic entry and bundles nothing Node-only, without warnings', () => {
+  it('Vite resolves `mandate` and `mandate/http` to the isomorphic entries and bundles nothing Node-only, without warnings', () => {
     expect(libraryProblems(vite)).toEqual([])
     expect(vite.warnings).toEqual([])
   })
 
-  it('esbuild --bundle --platform=browser makes one file from the isomorphic entry', () => {
+  it('esbuild --bundle --platform=browser makes one file from the isomorphic entries', () => {
     expect(libraryProblems(esbuild)).toEqual([])
   })
 

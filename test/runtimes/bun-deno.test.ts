@@ -40,7 +40,7 @@ describe('in Bun and Deno, from a project that installed only mandate', () => {
     await esbuildProbe({ project, entry, outfile: join(project, 'probe.mjs'), platform: 'neutral', format: 'esm', library: 'external' })
     writeFileSync(
       join(project, 'require.cjs'),
-      `const m = require('mandate')\nconsole.log(JSON.stringify({ backend: m.getBackend().name, verifier: typeof m.createVerifier }))\n`,
+      `const m = require('mandate')\nconst http = require('mandate/http')\nconsole.log(JSON.stringify({ backend: m.getBackend().name, verifier: typeof m.createVerifier, protect: typeof http.protect }))\n`,
     )
   }, 60_000)
 
@@ -59,11 +59,11 @@ describe('in Bun and Deno, from a project that installed only mandate', () => {
       expect(r.backends).toEqual(['node', 'noble'])
     })
 
-    it(`${name}: require('mandate') works`, async () => {
+    it(`${name}: require('mandate') and require('mandate/http') work`, async () => {
       const [cmd, args] = command('require.cjs')
       const out = await run(cmd, args, { cwd: project as string, env: env(), timeout: 60_000 })
       expect(out.stderr).toBe('')
-      expect(lastJsonLine(out)).toEqual({ backend: 'node', verifier: 'function' })
+      expect(lastJsonLine(out)).toEqual({ backend: 'node', verifier: 'function', protect: 'function' })
     })
   }
 })

@@ -114,7 +114,7 @@ describe('in workerd (Cloudflare Workers)', () => {
     removeDir(project)
   })
 
-  it('bundles the isomorphic entry and nothing Node-only', () => {
+  it('bundles the isomorphic entries (`mandate`, `mandate/http`) and nothing Node-only', () => {
     expect(libraryProblems(bundle)).toEqual([])
   })
 

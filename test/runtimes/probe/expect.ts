@@ -1,6 +1,11 @@
 /**
  * What every runtime must report: full agreement with the conformance vectors, the scenarios and
- * the Ed25519 profile vectors, and a working mint → attenuate → invoke → verify round trip.
+ * the Ed25519 profile vectors, a working mint → attenuate → invoke → verify round trip, and the
+ * HTTP round trip answered as spec/http-v1.md says (§4, §6; as test/http/fixture.ts asserts
+ * over loopback): allowed 200 with the body intact; the captured request replayed, 401
+ * `ERR_REPLAY`; an invocation whose body was swapped, 401 `ERR_REQUEST_INVALID`, which claims
+ * nothing (its untouched request then passes); no `Authorization`, 401 without a code, with the
+ * challenge.
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -29,5 +34,14 @@ export function expectAgreement(result: unknown, backend: 'node' | 'noble'): Pro
     expect(r.ed25519[name]?.run).toBe(ED25519_CASES)
   }
   expect(r.story).toEqual({ allowed: true, chain: 3, outside: 'ERR_ACTION_DENIED' })
+  expect(r.http).toEqual({
+    allowed: 200,
+    received: 'bob@example.com',
+    replayed: '401/ERR_REPLAY',
+    swapped: '401/ERR_REQUEST_INVALID',
+    untouched: 200,
+    missing: '401/- Mandate realm="mail"',
+    handled: 2,
+  })
   return r
 }

@@ -1,0 +1,130 @@
+/**
+ * The agent side of spec/http-v1.md §7: a `fetch` that signs an invocation for each request it
+ * sends, bound to that request's method, target and exact body bytes.
+ *
+ * @module
+ */
+import type { Args } from '../caveats/types.js'
+import { type KeyPair, keyPairFromSecret } from '../crypto/keys.js'
+import { awaitApproval, fileApprovalRequest, type InboxOptions } from '../inbox/client.js'
+import { formatInvocation, invoke } from '../token/invocation.js'
+import { type KeyInput, parseMandate, type UnverifiedMandate } from '../token/mandate.js'
+import { bindArgs, httpBinding } from './binding.js'
+import { APPROVAL_FIELD, APPROVAL_REQUEST_FIELD, SCHEME } from './headers.js'
+
+/** What one request does, as the API's route will compute it (spec/http-v1.md §3). */
+export interface MandateRequest {
+  readonly action: string
+  readonly resource?: string
+  /** The route's arguments; `@http` is added here. */
+  readonly args?: Args
+  /** Why the agent does this: shown to approvers, kept in audit records. */
+  readonly intent?: string
+  /** Approvals already held for this request (`mna1_…`). */
+  readonly approvals?: readonly string[]
+}
+
+/** Options of {@link createMandateFetch}. */
+export interface MandateFetchOptions {
+  /** The mandate the agent holds (`mnd1_…` or parsed). */
+  readonly mandate: string | UnverifiedMandate
+  /** The holder's key: the key the mandate's last block delegates to. */
+  readonly key?: KeyInput
+  /** The API's audience (its verifier's name). */
+  readonly audience: string
+  /**
+   * Wait for approvals: when the API answers approval-required, file the request in this
+   * service's inbox if the API did not, wait up to `withinMs`, and send the request again with
+   * the approvals once given. Without it the approval-required answer is returned as is.
+   */
+  readonly approvals?: InboxOptions & { readonly withinMs: number }
+  /** The `fetch` to send with; default the global one. */
+  readonly fetch?: typeof fetch
+}
+
+/** `fetch`'s `init`, with what the request does. */
+export type MandateRequestInit = RequestInit & { readonly mandate: MandateRequest }
+
+/**
+ * A `fetch` that sends every request with an invocation of `mandate` for it.
+ *
+ * The body must be readable twice (text, bytes, `URLSearchParams` or a `Blob`): its exact
+ * bytes are hashed into the invocation. A stream or `FormData` is refused with a `TypeError`.
+ *
+ * @example
+ * ```ts
+ * const call = createMandateFetch({ mandate: grant, key: assistant, audience: 'mail' })
+ * const body = JSON.stringify({ to: 'bob@example.com' })
+ * const res = await call('https://mail.example/v1/send', {
+ *   method: 'POST', body, headers: { 'content-type': 'application/json' },
+ *   mandate: { action: 'email:send', resource: 'mailbox/alice', args: { to: 'bob@example.com' } },
+ * })
+ * ```
+ */
+export function createMandateFetch(options: MandateFetchOptions): (input: string | URL, init: MandateRequestInit) => Promise<Response> {
+  const mandate = typeof options.mandate === 'string' ? parseMandate(options.mandate) : options.mandate
+  const send = options.fetch ?? globalThis.fetch
+  const holder: KeyPair | undefined =
+    options.key === undefined ? undefined : options.key instanceof Uint8Array ? keyPairFromSecret(options.key) : options.key
+  return async (input, init) => {
+    const { mandate: what, ...rest } = init
+    if (what === undefined || typeof what !== 'object') throw new TypeError('"mandate" expected { action, resource?, args? }')
+    const url = new URL(input)
+    const method = (rest.method ?? 'GET').toUpperCase()
+    const headers = new Headers(rest.headers)
+    const body = await bodyBytes(rest.body, headers)
+    const invocation = invoke(mandate, {
+      ...(holder === undefined ? {} : { key: holder }),
+      action: what.action,
+      ...(what.resource === undefined ? {} : { resource: what.resource }),
+      args: bindArgs(what.args, httpBinding(method, url, body ?? new Uint8Array(0))),
+      audience: options.audience,
+      ...(what.intent === undefined ? {} : { intent: what.intent }),
+    })
+    const text = formatInvocation(invocation)
+    headers.set('authorization', `${SCHEME} ${text}`)
+    const attempt = (approvals: readonly string[]) => {
+      const sent = new Headers(headers)
+      if (approvals.length > 0) sent.set(APPROVAL_FIELD, approvals.join(', '))
+      return send(url, { ...rest, method, headers: sent, ...(body === undefined ? {} : { body }) })
+    }
+    const first = await attempt(what.approvals ?? [])
+    const waitFor = options.approvals
+    const id = first.headers.get(APPROVAL_REQUEST_FIELD)
+    if (first.status !== 403 || id === null || !waitFor || holder === undefined) return first
+    const problem = (await first
+      .clone()
+      .json()
+      .catch(() => undefined)) as { approvalRequest?: { filed?: unknown } } | undefined
+    if (problem?.approvalRequest?.filed !== true) await fileApprovalRequest(text, waitFor)
+    const state = await awaitApproval(id, holder, waitFor)
+    if (state.status !== 'approved') return first
+    return attempt([...(what.approvals ?? []), ...Object.values(state.approvals)])
+  }
+}
+
+/** The exact bytes `fetch` will send, setting the content type `fetch` would have set. */
+async function bodyBytes(body: RequestInit['body'], headers: Headers): Promise<Uint8Array | undefined> {
+  if (body === undefined || body === null) return undefined
+  const setType = (type: string) => {
+    if (!headers.has('content-type') && type !== '') headers.set('content-type', type)
+  }
+  if (typeof body === 'string') {
+    setType('text/plain;charset=UTF-8')
+    return new TextEncoder().encode(body)
+  }
+  if (body instanceof Uint8Array) return body
+  if (body instanceof ArrayBuffer) return new Uint8Array(body)
+  if (ArrayBuffer.isView(body)) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength)
+  if (body instanceof URLSearchParams) {
+    setType('application/x-www-form-urlencoded;charset=UTF-8')
+    return new TextEncoder().encode(body.toString())
+  }
+  if (typeof Blob !== 'undefined' && body instanceof Blob) {
+    setType(body.type)
+    return new Uint8Array(await body.arrayBuffer())
+  }
+  throw new TypeError(
+    'a mandate-signed request needs a body readable twice: text, bytes, URLSearchParams or a Blob (not a stream or FormData)',
+  )
+}
