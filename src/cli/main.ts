@@ -17,6 +17,7 @@ import { registerGrant } from './commands/grant.js'
 import { registerInspect } from './commands/inspect.js'
 import { registerInvoke } from './commands/invoke.js'
 import { registerKeys } from './commands/keys.js'
+import { registerMcp } from './commands/mcp.js'
 import { registerRevoke } from './commands/revoke.js'
 import { registerServe } from './commands/serve.js'
 import { registerVerify } from './commands/verify.js'
@@ -75,6 +76,7 @@ Start here: mandate demo; each command's --help has examples.`,
     registerRevoke,
     registerServe,
     registerApprovals,
+    registerMcp,
     registerDemo,
     registerCompletion,
   ]) {
