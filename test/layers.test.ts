@@ -1,12 +1,12 @@
 /**
  * The layers only point down (README "Architecture"):
  *
- *     errors.ts, internal/  →  cbor  →  crypto  →  caveats  →  token  →  usage, revocation
- *       →  verify  →  service  →  cli  →  the entry files (src/*.ts)
+ *     errors.ts, internal/  →  cbor  →  crypto  →  caveats  →  token  →  usage, revocation, inbox
+ *       →  verify  →  service, http, mcp  →  cli  →  the entry files (src/*.ts)
  *
  * A file may import from its own folder and from any layer below its own, never from a
- * layer above nor from a sibling folder of the same layer (usage and revocation stay
- * independent). errors.ts and internal/ are the shared helpers at the bottom: they import
+ * layer above nor from a sibling folder of the same layer (usage, revocation and inbox
+ * stay independent, as do service, http and mcp). errors.ts and internal/ are the shared helpers at the bottom: they import
  * only each other. Every `import … from`, `export … from`, `import '…'` and `import('…')`
  * with a relative specifier is checked; packages are not layers.
  */
@@ -24,7 +24,7 @@ const ORDER: readonly (readonly string[])[] = [
   ['crypto'],
   ['caveats'],
   ['token'],
-  ['usage', 'revocation'],
+  ['usage', 'revocation', 'inbox'],
   ['verify'],
   ['service', 'http', 'mcp'],
   ['cli'],

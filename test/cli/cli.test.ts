@@ -445,6 +445,10 @@ describe('demo and help', () => {
     // the service's trust model, told in the story: once only, and no stranger spends a quota
     expect(r.stdout).toMatch(/11\.1 +anyone +email:draft again +DENIED +ERR_REPLAY/)
     expect(r.stdout).toMatch(/11\.2 +stranger +spend a quota +— +refused by the service: HTTP 401 ERR_AUTH_REQUIRED/)
+    // the doors: an HTTP API (then the captured request replayed) and an MCP tool
+    expect(r.stdout).toMatch(/17 +assistant +GET \/inbox \(HTTP\) +ALLOWED +HTTP 200, alice → assistant/)
+    expect(r.stdout).toMatch(/17\.1 +anyone +the same request again +DENIED +HTTP 401 ERR_REPLAY: this invocation was already used/)
+    expect(r.stdout).toMatch(/18 +assistant +MCP tool list_events +ALLOWED +as calendar:list_events: alice → assistant/)
     expect(r.stdout).toContain('principal  alice')
     const j = mandate(['demo', '--json']).json<{ rows: unknown[]; chain: unknown[] }>()
     expect(j.rows.length).toBeGreaterThan(15)

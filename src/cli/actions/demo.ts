@@ -3,7 +3,9 @@
  *
  * Alice grants her assistant email:read, email:draft (with her approval), slack:read,
  * slack:send and calendar:* for 8 hours, and email:send never. The assistant, bound to its
- * own key, hands a sub-agent slack:read only, 3 uses, as a bearer mandate. Services embed
+ * own key, hands a sub-agent slack:read only, 3 uses, as a bearer mandate. At the end, the two
+ * doors agents act through: an HTTP API behind mandate/http (called with the agent's signing
+ * fetch, then replayed by whoever captured the request) and an MCP tool behind mandate/mcp. Services embed
  * the verifier; revocations and usage counters live in a real `mandate serve` started for the
  * demo (embedded SQLite in a temporary directory, a loopback port), reached over HTTP. The
  * service serves Alice's chains only, and only the three services' verifiers, each signing
@@ -18,6 +20,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import { generateKeyPair, type KeyPair, toDidKey } from '../../crypto/keys.js'
+import { createMandateFetch } from '../../http/agent.js'
+import { protect } from '../../http/fetch-handler.js'
+import { createHttpGuard } from '../../http/guard.js'
+import { createToolGuard } from '../../mcp/guard.js'
 import { createFeedRevocationView } from '../../revocation/client.js'
 import { startService } from '../../service/server.js'
 import { approve } from '../../token/approval.js'
@@ -220,6 +226,54 @@ export async function story(url: string, serviceKey: string, parties: DemoPartie
   record('15', 'assistant', 'email:read (suspended)', await mail.authorize({ invocation: asAssistant('email:read', 'mail') }))
   await submit({ kind: 'resume' })
   record('16', 'assistant', 'email:read (resumed)', await mail.authorize({ invocation: asAssistant('email:read', 'mail') }))
+
+  // The doors agents act through: an HTTP API behind mandate/http, and MCP tools behind mandate/mcp.
+  const api = protect(
+    createHttpGuard({ verifier: mail }),
+    () => ({ action: 'email:read', resource: 'inbox/42' }),
+    (_request, d) => Response.json({ chain: d.chain.map((l) => l.name ?? 'holder').join(' → ') }),
+  )
+  const captured: Request[] = []
+  const httpCall = createMandateFetch({
+    mandate: grant,
+    key: assistant,
+    audience: 'mail',
+    fetch: async (input, init) => {
+      const request = new Request(input, init)
+      captured.push(request.clone())
+      return api(request)
+    },
+  })
+  const answer = async (step: string, who: string, action: string, res: Response) => {
+    const body = (await res.json()) as { chain?: string; code?: string; detail?: string }
+    const allowed = res.ok && body.chain !== undefined
+    rows.push({
+      step,
+      who,
+      action,
+      decision: allowed ? 'ALLOWED' : 'DENIED',
+      reason: allowed ? `HTTP ${res.status}, ${body.chain}` : `HTTP ${res.status} ${body.code}: ${body.detail}`,
+    })
+  }
+  await answer(
+    '17',
+    'assistant',
+    'GET /inbox (HTTP)',
+    await httpCall('https://mail.example/inbox', { mandate: { action: 'email:read', resource: 'inbox/42' } }),
+  )
+  const replayed = captured[0]
+  if (replayed) await answer('17.1', 'anyone', 'the same request again', await api(replayed))
+  const tools = createToolGuard({ mandate: grant, key: assistant, verifier: calendar, actionPrefix: 'calendar' })
+  const tool = await tools.authorizeCall('list_events', { day: 'friday' })
+  rows.push({
+    step: '18',
+    who: 'assistant',
+    action: 'MCP tool list_events',
+    decision: tool.allowed ? 'ALLOWED' : 'DENIED',
+    reason: tool.allowed
+      ? `as ${tool.action}: ${tool.decision.chain.map((l) => l.name ?? 'holder').join(' → ')}`
+      : `${tool.code}: ${tool.message}`,
+  })
 
   if (!read.allowed) throw new Error(`the demo's first read was denied: ${read.code}`)
   return { rows, chain: read.chain }
