@@ -18,11 +18,12 @@ import { toHex } from '../internal/bytes.js'
 import { type Clock, systemClock } from '../internal/clock.js'
 import { formatInvocation, invoke, type UnverifiedInvocation } from '../token/invocation.js'
 import { parseMandate, type UnverifiedMandate } from '../token/mandate.js'
-import type { Allowed, ChainLink, Decision, Denied } from '../verify/decision.js'
+import type { Allowed, Decision, Denied } from '../verify/decision.js'
 import { createVerifier, type Verifier, type VerifierOptions } from '../verify/verifier.js'
 import { canEverAllow, checkActionPrefix, defaultActionPrefix, type ToolActions, toolAction } from './actions.js'
 import { toolArguments } from './arguments.js'
 import { type AuditParty, argsDigest, type ToolAuditRecord, type ToolAuditSink } from './audit.js'
+import { createRecorder, type DenialFields } from './record.js'
 
 /**
  * Options of {@link createToolGuard}.
@@ -238,13 +239,6 @@ function partiesOf(mandate: UnverifiedMandate): AuditParty[] {
   ]
 }
 
-function partiesFrom(chain: readonly ChainLink[]): AuditParty[] {
-  return chain.map((l) => ({ role: l.role, key: l.key, ...(l.name === undefined ? {} : { name: l.name }) }))
-}
-
-/** What a denial reports, before the audit record is added. */
-type DenialFields = Omit<ToolCallDenied, 'allowed' | 'tool' | 'audit'>
-
 /**
  * Create a guard for one MCP server's tools. Throws when the setup cannot work: a mandate that
  * does not parse, a sealed one, a missing or wrong holder key (`ERR_HOLDER_MISMATCH`), a bad
@@ -285,44 +279,10 @@ export function createToolGuard(options: ToolGuardOptions): ToolGuard {
     return action !== undefined && canEverAllow(mandate, action, audience)
   }
 
-  /** The record of a call, written before its outcome is returned: no record, no call. */
-  const record = (fields: Omit<ToolAuditRecord, 'audience'>): ToolAuditRecord => {
-    const { at, ...rest } = fields
-    const r: ToolAuditRecord = { at, audience, ...rest }
-    options.audit?.(r)
-    return r
-  }
-
-  const deny = (tool: string, at: number, digest: string | undefined, d: DenialFields): ToolCallDenied => {
-    const base = {
-      at,
-      tool,
-      ...(d.action === undefined ? {} : { action: d.action }),
-      ...(d.decision?.audit.resource === undefined ? {} : { resource: d.decision.audit.resource }),
-      chain: d.decision?.chain ? partiesFrom(d.decision.chain) : partiesOf(mandate),
-      ...(digest === undefined ? {} : { argsDigest: digest }),
-      decision: 'deny' as const,
-      code: d.code,
-      ...(d.invocationId === undefined ? {} : { invocationId: d.invocationId }),
-      ...(d.approval?.requestId === undefined ? {} : { approvalRequestId: d.approval.requestId }),
-      ...(d.decision?.audit.revocations === undefined ? {} : { revocations: d.decision.audit.revocations }),
-    }
-    try {
-      return { allowed: false, tool, ...d, audit: record(base) }
-    } catch (e) {
-      // The sink failed: the call is denied all the same, and says why.
-      const failed = { ...base, audience, code: 'ERR_INTERNAL' as const }
-      return {
-        allowed: false,
-        tool,
-        ...(d.action === undefined ? {} : { action: d.action }),
-        code: 'ERR_INTERNAL',
-        message: `the audit record could not be written (${e instanceof Error ? e.message.slice(0, 200) : 'failed'})`,
-        hint: 'calls are denied while the audit trail cannot be written; check the audit file',
-        audit: failed,
-      }
-    }
-  }
+  const recorder = createRecorder(audience, options.audit)
+  const parties = partiesOf(mandate)
+  const deny = (tool: string, at: number, digest: string | undefined, d: DenialFields): ToolCallDenied =>
+    recorder.deny(tool, at, digest, d, parties)
 
   const fromDecision = (d: Denied, action: string, inv: UnverifiedInvocation, requestId: string | undefined): DenialFields => {
     const approval: ApprovalStatus | undefined =
@@ -449,21 +409,8 @@ export function createToolGuard(options: ToolGuardOptions): ToolGuard {
     }
     if (decision.allowed) {
       pending.delete(same)
-      const audit = {
-        at,
-        tool: name,
-        action,
-        ...(resource === undefined ? {} : { resource }),
-        chain: partiesFrom(decision.chain),
-        argsDigest: digest,
-        decision: 'allow' as const,
-        invocationId: inv.idHex,
-        ...(requestId === undefined ? {} : { approvalRequestId: requestId }),
-        ...(decision.audit.revocations === undefined ? {} : { revocations: decision.audit.revocations }),
-      }
-      try {
-        return {
-          allowed: true,
+      return recorder.allow(
+        {
           tool: name,
           action,
           ...(resource === undefined ? {} : { resource }),
@@ -472,21 +419,10 @@ export function createToolGuard(options: ToolGuardOptions): ToolGuard {
           ...(approvals.length === 0 ? {} : { approvals }),
           ...(requestId === undefined ? {} : { approvalRequestId: requestId }),
           decision,
-          audit: record(audit),
-        }
-      } catch (e) {
-        const failed = { ...audit, audience, decision: 'deny' as const, code: 'ERR_INTERNAL' as const }
-        return {
-          allowed: false,
-          tool: name,
-          action,
-          code: 'ERR_INTERNAL',
-          message: `the audit record could not be written (${e instanceof Error ? e.message.slice(0, 200) : 'failed'})`,
-          hint: 'calls are denied while the audit trail cannot be written; check the audit file',
-          invocationId: inv.idHex,
-          audit: failed,
-        }
-      }
+        },
+        at,
+        digest,
+      )
     }
     // Kept only while approvers may still answer; any other answer is final for this invocation.
     if (decision.code !== 'ERR_APPROVAL_REQUIRED') pending.delete(same)

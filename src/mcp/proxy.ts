@@ -16,7 +16,8 @@
  *   user, not the model, and a mandate names actions, not documents, so the proxy does not
  *   pretend to check them.
  * - Requests from the upstream to the agent (sampling, elicitation, roots) are never relayed:
- *   the proxy's client declares none of those capabilities, so a conforming server asks for none.
+ *   the proxy's client declares none of those capabilities, so a conforming server asks for none,
+ *   and the SDK answers one that asks anyway "method not found".
  * - `ping` is answered by each side itself.
  *
  * Loaded by the CLI only: the `mandate/mcp` entry does not need the SDK.

@@ -9,15 +9,15 @@
  * @module
  */
 import type { Args } from '../caveats/types.js'
-import type { ErrorDetails, MandateErrorCode } from '../errors.js'
 import { systemClock } from '../internal/clock.js'
-import type { ChainLink, Decision, Denied } from '../verify/decision.js'
+import type { Decision, Denied } from '../verify/decision.js'
 import { createVerifier, type Verifier, type VerifierOptions } from '../verify/verifier.js'
 import { checkActionPrefix, defaultActionPrefix, type ToolActions, toolAction } from './actions.js'
 import { toolArguments } from './arguments.js'
-import { type AuditParty, argsDigest, type ToolAuditRecord, type ToolAuditSink } from './audit.js'
+import { argsDigest, type ToolAuditSink } from './audit.js'
 import type { ApprovalStatus, ToolCallDenied, ToolCallOutcome } from './guard.js'
 import { META_APPROVALS, readToolCallMeta } from './meta.js'
+import { createRecorder, type DenialFields } from './record.js'
 
 /**
  * Options of {@link createToolVerifier}: the verifier (its audience is the server's name), and
@@ -73,22 +73,6 @@ function isVerifier(v: Verifier | VerifierOptions): v is Verifier {
   return typeof (v as Verifier).authorize === 'function'
 }
 
-function partiesFrom(chain: readonly ChainLink[] | undefined): AuditParty[] {
-  return (chain ?? []).map((l) => ({ role: l.role, key: l.key, ...(l.name === undefined ? {} : { name: l.name }) }))
-}
-
-/** What a denial reports, before the audit record is added. */
-type DenialFields = {
-  readonly action?: string
-  readonly code: MandateErrorCode
-  readonly message: string
-  readonly hint?: string
-  readonly details?: ErrorDetails
-  readonly approval?: ApprovalStatus
-  readonly invocationId?: string
-  readonly decision?: Denied
-}
-
 /**
  * Check tool calls that present invocations (spec/mcp-v1.md §4): the tool's action, the
  * resource and the arguments are this call's, and the verifier decides the invocation and the
@@ -119,48 +103,10 @@ export function createToolVerifier(options: ToolVerifierOptions): ToolVerifier {
   const actionPrefix = options.actionPrefix === undefined ? defaultActionPrefix(audience) : checkActionPrefix(options.actionPrefix)
   const actionOf = (tool: string) => toolAction(tool, actionPrefix, options.actions)
 
-  /** The record of a call, written before its outcome is returned: no record, no call. */
-  const record = (fields: Omit<ToolAuditRecord, 'audience'>): ToolAuditRecord => {
-    const { at, ...rest } = fields
-    const r: ToolAuditRecord = { at, audience, ...rest }
-    options.audit?.(r)
-    return r
-  }
-
-  const auditFailed = (e: unknown) => ({
-    code: 'ERR_INTERNAL' as const,
-    message: `the audit record could not be written (${e instanceof Error ? e.message.slice(0, 200) : 'failed'})`,
-    hint: 'calls are denied while the audit trail cannot be written; check the audit file',
-  })
-
-  const deny = (tool: string, at: number, digest: string | undefined, d: DenialFields): ToolCallDenied => {
-    const base = {
-      at,
-      tool,
-      ...(d.action === undefined ? {} : { action: d.action }),
-      ...(d.decision?.audit.resource === undefined ? {} : { resource: d.decision.audit.resource }),
-      chain: partiesFrom(d.decision?.chain),
-      ...(digest === undefined ? {} : { argsDigest: digest }),
-      decision: 'deny' as const,
-      code: d.code,
-      ...(d.invocationId === undefined ? {} : { invocationId: d.invocationId }),
-      ...(d.decision?.audit.revocations === undefined ? {} : { revocations: d.decision.audit.revocations }),
-    }
-    try {
-      return { allowed: false, tool, ...d, audit: record(base) }
-    } catch (e) {
-      // The sink failed: the call is denied all the same, and says why.
-      const failed = auditFailed(e)
-      return {
-        allowed: false,
-        tool,
-        ...(d.action === undefined ? {} : { action: d.action }),
-        ...failed,
-        ...(d.invocationId === undefined ? {} : { invocationId: d.invocationId }),
-        audit: { ...base, audience, code: failed.code },
-      }
-    }
-  }
+  const recorder = createRecorder(audience, options.audit)
+  // A call denied before the verifier decided names no parties: the server read no chain.
+  const deny = (tool: string, at: number, digest: string | undefined, d: DenialFields): ToolCallDenied =>
+    recorder.deny(tool, at, digest, d, [])
 
   const fromDecision = (d: Denied, action: string): DenialFields => {
     let hint = d.hint
@@ -225,42 +171,19 @@ export function createToolVerifier(options: ToolVerifierOptions): ToolVerifier {
       request: { action, args, ...(resource === undefined ? {} : { resource }) },
     })
     if (!decision.allowed) return deny(name, decision.audit.at, digest, fromDecision(decision, action))
-    const invocationId = decision.invocationId ?? decision.audit.invocationId ?? ''
-    const audit = {
-      at: decision.audit.at,
-      tool: name,
-      action,
-      ...(resource === undefined ? {} : { resource }),
-      chain: partiesFrom(decision.chain),
-      argsDigest: digest,
-      decision: 'allow' as const,
-      invocationId,
-      ...(decision.audit.revocations === undefined ? {} : { revocations: decision.audit.revocations }),
-    }
-    try {
-      return {
-        allowed: true,
+    return recorder.allow(
+      {
         tool: name,
         action,
         ...(resource === undefined ? {} : { resource }),
-        invocationId,
+        invocationId: decision.invocationId ?? decision.audit.invocationId ?? '',
         invocation: presented.invocation,
         ...(presented.approvals.length === 0 ? {} : { approvals: presented.approvals }),
         decision,
-        audit: record(audit),
-      }
-    } catch (e) {
-      // The invocation's replay claim and uses are spent: the call is still not run without its record.
-      const failed = auditFailed(e)
-      return {
-        allowed: false,
-        tool: name,
-        action,
-        ...failed,
-        invocationId,
-        audit: { ...audit, audience, decision: 'deny', code: failed.code },
-      }
-    }
+      },
+      decision.audit.at,
+      digest,
+    )
   }
 
   return {

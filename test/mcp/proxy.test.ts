@@ -141,10 +141,10 @@ afterAll(async () => {
 
 describe('mandate mcp in front of server-everything (stdio)', () => {
   it('lists only the tools the mandate allows, and passes an allowed call through unchanged', async () => {
-    // Addressed by the name the upstream gives: mcp-servers/everything, as one segment in actions.
+    // Addressed as mcp-servers/everything (the name it gives itself), one segment in actions.
     const { path } = grantFile([{ type: 'actions', patterns: ['mcp:mcp-servers-everything:echo', 'mcp:mcp-servers-everything:get-sum'] }])
     const audit = join(dir, 'audit.jsonl')
-    const guarded = await proxy(path, ['--audit', audit], true)
+    const guarded = await proxy(path, ['--audit', audit, '--audience', 'mcp-servers/everything'], true)
     const direct = new Client({ name: 'direct', version: '1.0.0' })
     await direct.connect(new StdioClientTransport({ command: process.execPath, args: [EVERYTHING], env, stderr: 'pipe' }))
     try {
@@ -372,6 +372,8 @@ describe('mandate mcp refuses what cannot work, before starting anything', () =>
     ['a map to no action', [...common(path).slice(1), '--map', 'getWeather=Weather', '--', 'node', 'x'], /--map: expected TOOL=ACTION/],
     ['an unknown --pass', [...common(path).slice(1), '--pass', 'sampling', '--', 'node', 'x'], /--pass: expected resources or prompts/],
     ['no root', ['--mandate', path, '--key', ASSISTANT_PEM, '--', 'node', 'x'], /no trusted root/],
+    // The upstream's own name is its claim, never the audience (spec §9).
+    ['no audience', [...common(path).slice(1), '--', 'node', 'x'], /no audience: --audience NAME is required/],
   ]
   for (const [what, args, message] of cases) {
     it(`${what}: exit 2`, () => {
@@ -388,7 +390,7 @@ describe('mandate mcp refuses what cannot work, before starting anything', () =>
   })
 
   it('an upstream command that is no MCP server: exit 3', () => {
-    const r = run([...common(path).slice(1), '--', process.execPath, '-e', 'process.exit(1)'])
+    const r = run([...common(path).slice(1), '--audience', 'everything', '--', process.execPath, '-e', 'process.exit(1)'])
     expect(r.code, r.stderr).toBe(3)
     expect(r.stderr).toContain('cannot connect to the upstream MCP server')
   })

@@ -11,6 +11,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { Readable } from 'node:stream'
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
 import type { Command } from 'commander'
@@ -130,6 +131,34 @@ function upstreamEnv(env: Readonly<Record<string, string | undefined>>): Record<
   return out
 }
 
+/** A line of the upstream's standard error longer than this is shown in pieces, not held without bound. */
+const MAX_STDERR_LINE = 4000
+
+/**
+ * The upstream's standard error, line by line, each marked as its own and escaped. It shares the
+ * proxy's standard error, where audit records go without --audit: written through raw, a line of
+ * it could pass for an audit record (a forged "allow"), or drive the terminal.
+ */
+function relayStderr(ctx: Context, stream: Readable | null): void {
+  if (!stream) return
+  let partial = ''
+  const emit = (line: string) => ctx.io.err(`mandate mcp: upstream: ${p(line.replace(/\r$/, ''), MAX_STDERR_LINE)}\n`)
+  stream.setEncoding('utf8')
+  stream.on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n')
+    partial = lines.pop() ?? ''
+    for (const line of lines) emit(line)
+    if (partial.length > MAX_STDERR_LINE) {
+      emit(partial)
+      partial = ''
+    }
+  })
+  stream.on('end', () => {
+    if (partial !== '') emit(partial)
+    partial = ''
+  })
+}
+
 /** Connect to the upstream: start its command, or reach its URL. Failing to is operational (exit 3). */
 async function connectUpstream(ctx: Context, command: readonly string[], url: string | undefined): Promise<Client> {
   const client = upstreamClient(VERSION)
@@ -143,12 +172,14 @@ async function connectUpstream(ctx: Context, command: readonly string[], url: st
     what = shownUrl(url)
   } else {
     const { StdioClientTransport } = await import('@modelcontextprotocol/sdk/client/stdio.js')
-    transport = new StdioClientTransport({
+    const stdio = new StdioClientTransport({
       command: command[0] as string,
       args: command.slice(1),
       env: upstreamEnv(ctx.io.env),
-      stderr: 'inherit',
+      stderr: 'pipe',
     })
+    relayStderr(ctx, stdio.stderr as Readable | null)
+    transport = stdio
     what = JSON.stringify(command.join(' ').slice(0, 200))
   }
   try {
@@ -331,7 +362,15 @@ export async function mcp(ctx: Context, command: readonly string[], opts: McpFla
   if (opts.actionPrefix !== undefined && !isActionName(opts.actionPrefix)) {
     usage(`--action-prefix: not action segments: ${JSON.stringify(opts.actionPrefix.slice(0, 200))}`, 'e.g. --action-prefix mcp:github')
   }
-  if (opts.audience === '') usage('--audience: empty', "give the guarded server's name")
+  // The operator names the server: the name an upstream gives itself is its own claim, and an
+  // upstream named after another server would be handed invocations that server accepts.
+  if (opts.audience === undefined || opts.audience === '') {
+    usage(
+      "no audience: --audience NAME is required, the guarded server's name",
+      "invocations are addressed to it and its tools are the actions mcp:NAME:<tool>, e.g. --audience everything; the upstream's own name is not trusted",
+    )
+  }
+  const audienceName = opts.audience
   const service = serviceOf(ctx, cmd, opts.service)
   const verifierKeyFile = opts.verifierKey ?? ctx.io.env['MANDATE_VERIFIER_KEY']
   const verifierKey = verifierKeyFile ? loadKey(ctx.io, verifierKeyFile, '--verifier-key') : undefined
@@ -341,8 +380,7 @@ export async function mcp(ctx: Context, command: readonly string[], opts: McpFla
   let feed: FeedRevocationView | undefined
   let proxy: GuardedProxy | undefined
   try {
-    const audience = opts.audience ?? client.getServerVersion()?.name
-    if (audience === undefined || audience === '') usage('the upstream server gives no name', 'pass --audience NAME')
+    const audience = audienceName
     feed = service ? await feedView(ctx, service, opts.serviceKey) : undefined
     const revocations: RevocationView | 'none' = feed ?? 'none'
     const verifier = createVerifier({

@@ -20,7 +20,7 @@ export function registerMcp(program: Command, ctx: Context): void {
     .option('--mandate <token>', "the agent's mandate: its text, @FILE or a file")
     .option('--key <file>', "the mandate's holder key, which signs each call (default: MANDATE_KEY; a bearer mandate carries its own)")
     .option('--root <did>', 'a trusted principal, optionally NAME=DID (repeatable; default: MANDATE_ROOTS)', collect)
-    .option('--audience <name>', "the guarded server's name, which invocations address (default: the name the upstream gives)")
+    .option('--audience <name>', "the guarded server's name, which invocations address: tools are the actions mcp:NAME:<tool> (required)")
     .option('--upstream <url>', 'the upstream MCP server over Streamable HTTP, instead of a command after --')
     .option('--listen <host:port>', 'serve the agent over Streamable HTTP at http://HOST:PORT/mcp (loopback only) instead of standard I/O')
     .option('--service <url>', 'the mandate service: revocations, usage counters and the approval inbox (default: MANDATE_SERVICE)')
@@ -54,8 +54,8 @@ export function registerMcp(program: Command, ctx: Context): void {
     })
   examples(
     cmd,
-    'mandate mcp --mandate grant.txt --key assistant.pem --root "alice=$ALICE" -- npx -y @modelcontextprotocol/server-everything',
-    'mandate mcp --mandate sub.txt --key sub.pem --root "alice=$ALICE" --service http://127.0.0.1:8787 --verifier-key everything.pem --approval-wait 2m --audit mcp.jsonl -- node server.js',
-    'mandate mcp --mandate grant.txt --key assistant.pem --root "alice=$ALICE" --upstream https://mcp.example/mcp --listen 127.0.0.1:8931',
+    'mandate mcp --mandate grant.txt --key assistant.pem --root "alice=$ALICE" --audience everything -- npx -y @modelcontextprotocol/server-everything',
+    'mandate mcp --mandate sub.txt --key sub.pem --root "alice=$ALICE" --audience everything --service http://127.0.0.1:8787 --verifier-key everything.pem --approval-wait 2m --audit mcp.jsonl -- node server.js',
+    'mandate mcp --mandate grant.txt --key assistant.pem --root "alice=$ALICE" --audience github --upstream https://mcp.example/mcp --listen 127.0.0.1:8931',
   )
 }
