@@ -731,6 +731,177 @@ verify(
   )
 }
 
+// ---- approvals that wait (spec §7 steps 7 and 10) ----------------------------------------
+// σ = 60, max_age = 300, approval wait 86,400 unless a vector says otherwise: an invocation is
+// fresh from NOW − 360, waiting from NOW − 361 to NOW − 86,460, stale before.
+{
+  const DAY = 86_400
+  const waitGrant = (id: string, approvers: Role[], quorum: number) =>
+    mint({
+      principal: keys.alice,
+      to: did('assistant'),
+      name: 'assistant',
+      caveats: [
+        { type: 'actions', patterns: ['email:read', 'email:send'] },
+        { type: 'approval', actions: ['email:send'], approvers: approvers.map(did), quorum },
+        window8h,
+      ],
+      // Issued two days before: the invocations below are signed under it up to a day ago.
+      now: T0 - 2 * DAY,
+      random: random(`${id}/root`),
+    })
+  const one = waitGrant('wait/one', ['bob'], 1)
+  const two = waitGrant('wait/two', ['bob', 'carol'], 2)
+  const signed = (m: UnverifiedMandate, id: string, action: string, at: number) => asAssistant(m, `wait/${id}`, action, { now: at })
+  const ok = (r: Role, inv: ReturnType<typeof asAssistant>, at = NOW, ttl = 2 * DAY) =>
+    formatApproval(approve({ approver: keys[r], invocation: inv, now: at, ttl }))
+  const W = 'wait'
+
+  const readAtBound = signed(one, 'read-360', 'email:read', NOW - 360)
+  verify(`${W}/fresh-at-bound`, 'an invocation signed max_age + σ ago, needing no approval: fresh', formatInvocation(readAtBound), {
+    decision: 'allow',
+  })
+  const readWaiting = signed(one, 'read-361', 'email:read', NOW - 361)
+  verify(
+    `${W}/no-approval-needed`,
+    'an invocation signed max_age + σ + 1 ago, needing no approval: waiting for nothing, so stale at step 10',
+    formatInvocation(readWaiting),
+    deny('ERR_PROOF'),
+  )
+  const send361 = signed(one, 'send-361', 'email:send', NOW - 361)
+  verify(
+    `${W}/waiting-first-second`,
+    'an invocation signed max_age + σ + 1 ago, approved now: waiting, and accepted',
+    formatInvocation(send361),
+    { decision: 'allow', chain: ['alice', 'assistant'] },
+    { approvals: [ok('bob', send361)] },
+  )
+  verify(
+    `${W}/waiting-unapproved`,
+    'a waiting invocation without its approval: it still needs one',
+    formatInvocation(send361),
+    deny('ERR_APPROVAL_REQUIRED', { block: 0, caveat: 'approval' }),
+  )
+  const sendLast = signed(one, 'send-86460', 'email:send', NOW - DAY - 60)
+  verify(
+    `${W}/last-second`,
+    'an invocation signed approval wait + σ ago, approved now: still waiting, accepted',
+    formatInvocation(sendLast),
+    { decision: 'allow' },
+    { approvals: [ok('bob', sendLast)] },
+  )
+  const sendStale = signed(one, 'send-86461', 'email:send', NOW - DAY - 61)
+  verify(
+    `${W}/beyond-wait`,
+    'an invocation signed approval wait + σ + 1 ago, approved now: stale at step 7',
+    formatInvocation(sendStale),
+    deny('ERR_PROOF'),
+    { approvals: [ok('bob', sendStale)] },
+  )
+  const sendHour = signed(one, 'send-3600', 'email:send', NOW - 3600)
+  verify(
+    `${W}/last-approval-at-bound`,
+    'a waiting invocation whose approval was issued max_age + σ ago: accepted',
+    formatInvocation(sendHour),
+    { decision: 'allow' },
+    { approvals: [ok('bob', sendHour, NOW - 360)] },
+  )
+  verify(
+    `${W}/last-approval-too-old`,
+    'a waiting invocation whose approval was issued max_age + σ + 1 ago, still unexpired: stale',
+    formatInvocation(sendHour),
+    deny('ERR_PROOF'),
+    { approvals: [ok('bob', sendHour, NOW - 361)] },
+  )
+  const sendTwo = signed(two, 'two-7200', 'email:send', NOW - 7200)
+  verify(
+    `${W}/quorum-latest-counts`,
+    'a quorum of 2: Bob approved an hour ago, Carol 10 s ago; the latest approval decides',
+    formatInvocation(sendTwo),
+    { decision: 'allow' },
+    { approvals: [ok('bob', sendTwo, NOW - 3600), ok('carol', sendTwo, NOW - 10)] },
+  )
+  verify(
+    `${W}/quorum-both-old`,
+    'a quorum of 2, both approvals over max_age + σ old: stale',
+    formatInvocation(sendTwo),
+    deny('ERR_PROOF'),
+    { approvals: [ok('bob', sendTwo, NOW - 3600), ok('carol', sendTwo, NOW - 361)] },
+  )
+  verify(`${W}/replay`, 'a waiting invocation, approved, presented twice: accepted once', formatInvocation(sendHour), deny('ERR_REPLAY'), {
+    approvals: [ok('bob', sendHour)],
+    repeat: 2,
+  })
+  verify(
+    `${W}/invalid-approval`,
+    'a waiting invocation with an approval by someone not listed: as for a fresh one',
+    formatInvocation(sendHour),
+    deny('ERR_APPROVAL_INVALID'),
+    { approvals: [ok('bob', sendHour), ok('mallory', sendHour)] },
+  )
+  const send360 = signed(one, 'off-360', 'email:send', NOW - 360)
+  verify(
+    `${W}/disabled-fresh`,
+    'approval wait 0: an invocation signed max_age + σ ago is fresh',
+    formatInvocation(send360),
+    { decision: 'allow' },
+    { approvals: [ok('bob', send360)], approvalWait: 0 },
+  )
+  verify(
+    `${W}/disabled-stale`,
+    'approval wait 0: an invocation signed max_age + σ + 1 ago, approved now, is stale at step 7',
+    formatInvocation(send361),
+    deny('ERR_PROOF'),
+    { approvals: [ok('bob', send361)], approvalWait: 0 },
+  )
+  verify(
+    `${W}/disabled-unapproved`,
+    'approval wait 0: a stale invocation without its approval is stale (step 7), not waiting',
+    formatInvocation(send361),
+    deny('ERR_PROOF'),
+    { approvalWait: 0 },
+  )
+  const sendShort = signed(one, 'short-3660', 'email:send', NOW - 3660)
+  verify(
+    `${W}/hour-at-bound`,
+    'approval wait 3,600: an invocation signed 3,660 s ago, approved now, is accepted',
+    formatInvocation(sendShort),
+    { decision: 'allow' },
+    { approvals: [ok('bob', sendShort)], approvalWait: 3600 },
+  )
+  const sendShortStale = signed(one, 'short-3661', 'email:send', NOW - 3661)
+  verify(
+    `${W}/hour-beyond`,
+    'approval wait 3,600: an invocation signed 3,661 s ago is stale',
+    formatInvocation(sendShortStale),
+    deny('ERR_PROOF'),
+    { approvals: [ok('bob', sendShortStale)], approvalWait: 3600 },
+  )
+
+  // §7.3: a waiting invocation goes through steps 8 and 9 first; then step 10 (a) to (d)
+  verify(
+    'precedence/waiting-revoked',
+    'a waiting invocation that needs no approval, its block 0 revoked: step 8 before step 10',
+    formatInvocation(readWaiting),
+    deny('ERR_REVOKED', { block: 0 }),
+    { revocations: { entries: [{ blockId: one.blocks[0]?.idHex as string, kind: 'revoke' }] } },
+  )
+  verify(
+    'precedence/waiting-no-approval-over-invalid-approval',
+    'a waiting invocation that needs no approval, with an approval of another invocation: step 10 (a) first',
+    formatInvocation(readWaiting),
+    deny('ERR_PROOF'),
+    { approvals: [ok('bob', send361)] },
+  )
+  verify(
+    'precedence/waiting-quorum-over-last-approval',
+    'a waiting invocation, quorum 2, only Bob’s approval of an hour ago: the quorum (10 c) before its age (10 d)',
+    formatInvocation(sendTwo),
+    deny('ERR_APPROVAL_REQUIRED', { block: 0, caveat: 'approval' }),
+    { approvals: [ok('bob', sendTwo, NOW - 3600)] },
+  )
+}
+
 // ---- usage and revocation -----------------------------------------------------------------
 {
   const sub = formatMandate(storySub)

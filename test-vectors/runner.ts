@@ -34,6 +34,8 @@ export interface VerifyVector {
     readonly audience: string
     readonly roots: readonly { key: string; name?: string }[]
     readonly skew?: number
+    /** The verifier's approval wait in seconds (spec §7 step 7); absent: 86,400. */
+    readonly approvalWait?: number
     /** Present the same input this many times; the expectation is for the last one. */
     readonly repeat?: number
     /** Revocation state: entries against block ids, and the view's freshness. */
@@ -83,6 +85,7 @@ export const UNCOVERED = [
   'ERR_REVOCATION_ROLLBACK',
   'ERR_REVOCATION_FEED_RESET',
   'ERR_REPLAY_UNAVAILABLE',
+  'ERR_APPROVAL_UNAVAILABLE',
   'ERR_CLOCK_UNAVAILABLE',
   'ERR_INTERNAL',
 ] as const
@@ -127,6 +130,7 @@ export async function runVector(v: Vector): Promise<Outcome> {
     audience: input.audience,
     clock: () => input.now,
     ...(input.skew === undefined ? {} : { skew: input.skew }),
+    ...(input.approvalWait === undefined ? {} : { approvalWait: input.approvalWait }),
     revocations,
     usage,
     extensions,

@@ -533,6 +533,26 @@ scenario('approval/late', 'an approval that arrives after the first attempt: den
     .present(T0 + 122, 'send', deny('ERR_REPLAY'), { approvals: ['ok'] })
 })
 
+scenario('approval/waits', 'an approval that arrives an hour later: the invocation waited, and is accepted once, soon after it', (s) => {
+  approvalGrant(s, ['bob'], 1)
+    .invoke(T0, 'send', 'grant', { action: 'email:send' })
+    .invoke(T0, 'send2', 'grant', { action: 'email:send' })
+    .invoke(T0, 'read', 'grant', { action: 'email:read' })
+    .present(T0, 'send', deny('ERR_APPROVAL_REQUIRED', { block: 0, caveat: 'approval' }))
+    .present(T0 + H, 'send', deny('ERR_APPROVAL_REQUIRED', { block: 0, caveat: 'approval' }), {
+      note: 'an hour later: past its max age, still waiting for its approval (spec §7 steps 7 and 10)',
+    })
+    .present(T0 + H, 'read', deny('ERR_PROOF'), { note: 'needs no approval: it has nothing to wait for, so it is stale' })
+    .approve(T0 + H, 'ok', 'send', 'bob')
+    .approve(T0 + H, 'ok2', 'send2', 'bob')
+    .present(T0 + H + INVOCATION_MAX_AGE + SKEW, 'send', allow(), { approvals: ['ok'], note: 'max_age + σ after its approval' })
+    .present(T0 + H + INVOCATION_MAX_AGE + SKEW + 1, 'send', deny('ERR_REPLAY'), { approvals: ['ok'], note: 'accepted once' })
+    .present(T0 + H + INVOCATION_MAX_AGE + SKEW + 1, 'send2', deny('ERR_PROOF'), {
+      approvals: ['ok2'],
+      note: 'max_age + σ + 1 after its approval: too late, sign a new invocation',
+    })
+})
+
 scenario('approval/expired', 'an approval is usable until its expiry + skew; a fresh one from the approver works', (s) => {
   approvalGrant(s, ['bob'], 1)
     .invoke(T0, 'send1', 'grant', { action: 'email:send' })
@@ -601,7 +621,9 @@ scenario(
       .invoke(T0, 'i1', 'grant', { action: 'email:read' })
       .present(T0, 'i1', allow())
       .present(edge, 'i1', deny('ERR_REPLAY'), { note: 'issued_at = now − max_age − σ: still fresh' })
-      .present(edge + 1, 'i1', deny('ERR_PROOF'), { note: 'stale: freshness is checked before replay' })
+      .present(edge + 1, 'i1', deny('ERR_PROOF'), {
+        note: 'stale: it needs no approval, so it cannot wait for one (and its id may be forgotten)',
+      })
   },
 )
 
@@ -733,7 +755,7 @@ async function main(): Promise<void> {
     version: 1,
     spec: 'spec/mandate-v1.md §7, test-vectors/README.md',
     clock: { T0 },
-    defaults: { skew: SKEW, invocationMaxAge: INVOCATION_MAX_AGE, approvalTtl: 600 },
+    defaults: { skew: SKEW, invocationMaxAge: INVOCATION_MAX_AGE, approvalWait: 86_400, approvalTtl: 600 },
     scenarios,
   })
   const check = writeOrCheck({ 'scenarios.json': text })

@@ -2,8 +2,11 @@
  * The layers only point down (README "Architecture"):
  *
  *     errors.ts, internal/  →  cbor  →  crypto  →  caveats  →  token  →  usage, revocation, inbox
- *       →  verify  →  service, http, mcp  →  cli  →  the entry files (src/*.ts)
+ *       →  verify  →  service, http, mcp, page  →  cli  →  the entry files (src/*.ts)
  *
+ * `page/` is the approval page's browser code (bundled into dist/page/ by `npm run build`): a
+ * client of the service beside the other doors, using inbox, token and crypto below it; the
+ * service serves its built files and never imports it, and nothing imports it.
  * A file may import from its own folder and from any layer below its own, never from a
  * layer above nor from a sibling folder of the same layer (usage, revocation and inbox
  * stay independent, as do service, http and mcp). errors.ts and internal/ are the shared helpers at the bottom: they import
@@ -26,7 +29,7 @@ const ORDER: readonly (readonly string[])[] = [
   ['token'],
   ['usage', 'revocation', 'inbox'],
   ['verify'],
-  ['service', 'http', 'mcp'],
+  ['service', 'http', 'mcp', 'page'],
   ['cli'],
   ['.'],
 ]

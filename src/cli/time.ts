@@ -56,6 +56,17 @@ export function parseDuration(text: string, flag: string): number {
   return seconds
 }
 
+/**
+ * Parse an approval wait: a DURATION of at most `max` seconds, or `0` (or `0s`) for none.
+ */
+export function parseWait(text: string, flag: string, max: number): number {
+  if (text.trim() === '0' || durationSeconds(text) === 0) return 0
+  const seconds = parseDuration(text, flag)
+  if (seconds > max)
+    usage(`${flag}: ${text.trim()} is longer than ${formatDuration(max)}`, `the longest wait is ${formatDuration(max)}, 0 for none`)
+  return seconds
+}
+
 /** "1h30m", "7d", "45s": a duration as people write it. */
 export function formatDuration(seconds: number): string {
   let rest = Math.max(0, Math.round(seconds))

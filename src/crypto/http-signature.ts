@@ -47,6 +47,7 @@ import { getBackend, verifyAsync } from './ed25519.js'
 import { randomBytes, sha256 } from './hash.js'
 import { type KeyPair, parsePublicKey, toDidKey } from './keys.js'
 import type { SignatureOutcome } from './profile.js'
+import { type Ed25519Signer, signWith } from './signer.js'
 
 /**
  * The label of the one signature this profile considers, in `Signature-Input` and `Signature`.
@@ -227,7 +228,8 @@ export function signatureBase(signatureParams: InnerList, component: (name: stri
  */
 export function contentDigest(body: Uint8Array): string {
   abytes(body, undefined, 'body')
-  return serializeDictionary(new Map([['sha-256', [sha256(body), new Map()]]]))
+  // An ArrayBuffer-backed view, as structured-headers' BufferSource asks under TypeScript's DOM lib too.
+  return serializeDictionary(new Map([['sha-256', [sha256(body) as Uint8Array<ArrayBuffer>, new Map()]]]))
 }
 
 /**
@@ -248,21 +250,69 @@ export function signRequest(
   key: KeyPair,
   options: { readonly created?: number; readonly nonce?: string } = {},
 ): Record<string, string> {
-  const method = normalizeMethod(request.method)
-  const body = request.body === undefined ? new Uint8Array(0) : abytes(request.body, undefined, 'body')
+  const { method, body } = signable(request)
   abytes(key.secretKey, 32, 'secretKey')
   const backend = getBackend()
   const publicKey = backend.publicKey(key.secretKey)
   if (!equalBytes(publicKey, abytes(key.publicKey, 32, 'publicKey'))) {
     throw new RangeError('"key" publicKey does not match its secretKey')
   }
+  const unsigned = unsignedRequest(method, request.url, body, publicKey, options)
+  return unsigned.headers(backend.sign(key.secretKey, unsigned.base))
+}
+
+/**
+ * {@link signRequest} with a key that never shows its secret ({@link Ed25519Signer}: a
+ * non-extractable WebCrypto key, a hardware token): the same headers, byte for byte, for the
+ * same key, time and nonce. The signer's signature is checked against its public key before
+ * it is used (`RangeError` otherwise).
+ *
+ * @example
+ * ```ts
+ * const pair = await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign', 'verify'])
+ * const signer = {
+ *   publicKey: new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey)),
+ *   sign: async (m: Uint8Array) => new Uint8Array(await crypto.subtle.sign('Ed25519', pair.privateKey, m)),
+ * }
+ * const headers = await signRequestWith({ method: 'GET', url: `${base}/v1/approvals` }, signer)
+ * ```
+ */
+export async function signRequestWith(
+  request: SignableRequest,
+  signer: Ed25519Signer,
+  options: { readonly created?: number; readonly nonce?: string } = {},
+): Promise<Record<string, string>> {
+  const { method, body } = signable(request)
+  const publicKey = abytes(signer?.publicKey, 32, 'signer publicKey')
+  const unsigned = unsignedRequest(method, request.url, body, publicKey, options)
+  return unsigned.headers(await signWith(signer, unsigned.base))
+}
+
+/** The method (normalized as Fetch does) and body (empty when absent) of a request to sign. */
+function signable(request: SignableRequest): { method: string; body: Uint8Array } {
+  const method = normalizeMethod(request.method)
+  const body = request.body === undefined ? new Uint8Array(0) : abytes(request.body, undefined, 'body')
+  return { method, body }
+}
+
+/**
+ * What a signer signs (the signature base, as UTF-8) and the headers its signature completes:
+ * everything of {@link signRequest} but the signature itself.
+ */
+function unsignedRequest(
+  method: string,
+  url: string,
+  body: Uint8Array,
+  publicKey: Uint8Array,
+  options: { readonly created?: number; readonly nonce?: string },
+): { base: Uint8Array; headers(signature: Uint8Array): Record<string, string> } {
   const created = options.created ?? Math.floor(Date.now() / 1000)
   if (!Number.isSafeInteger(created) || created < 0) throw new RangeError('"created" expected a non-negative integer (seconds)')
   const nonce = options.nonce ?? base64urlnopad.encode(randomBytes(16))
   if (typeof nonce !== 'string' || !NONCE.test(nonce)) throw new RangeError('"nonce" expected 16 to 64 characters of [A-Za-z0-9_-]')
 
   const headers: Record<string, string> = {}
-  const derived: Record<string, string> = deriveComponents(method, request.url)
+  const derived: Record<string, string> = deriveComponents(method, url)
   let covered: readonly string[] = BASE_COMPONENTS
   if (coversDigest(method, body.length)) {
     covered = BODY_COMPONENTS
@@ -278,10 +328,14 @@ export function signRequest(
     ]),
   ]
   const base = signatureBase(params, (name) => derived[name] as string)
-  const signature = backend.sign(key.secretKey, utf8(base))
-  headers['signature-input'] = serializeDictionary(new Map([[SIGNATURE_LABEL, params]]))
-  headers['signature'] = serializeDictionary(new Map([[SIGNATURE_LABEL, [signature, new Map()]]]))
-  return headers
+  return {
+    base: utf8(base),
+    headers(signature) {
+      headers['signature-input'] = serializeDictionary(new Map([[SIGNATURE_LABEL, params]]))
+      headers['signature'] = serializeDictionary(new Map([[SIGNATURE_LABEL, [signature as Uint8Array<ArrayBuffer>, new Map()]]]))
+      return headers
+    },
+  }
 }
 
 /** Fetch's "normalize a method": the six standard methods are upper-cased, others kept. */

@@ -23,12 +23,14 @@ import { formatInvocation, parseInvocation } from '../token/invocation.js'
 import { authorityLevel, parseRevocation, type UnverifiedRevocation, verifyRevocation } from '../token/revocation.js'
 import { signingInput } from '../token/signing.js'
 import type { UsageCounter } from '../usage/store.js'
+import { mountApprovalPage } from './approval-page.js'
+import { mountApprovalStream } from './approval-stream.js'
 import { ServiceError, stored, toServiceError } from './errors.js'
 import { createFeedGuard, type FeedMarkStore } from './feed-mark.js'
 import { createMetrics, type ServiceMetrics } from './metrics.js'
 import { OPENAPI } from './openapi.js'
 import type { ApprovalCursor, ApprovalRecord, Store } from './store.js'
-import { consumeBinding, createTrust, type TrustOptions } from './trust.js'
+import { approversFor, consumeBinding, createTrust, type TrustOptions } from './trust.js'
 
 /** What the app needs. Trust settings (served roots, registered verifiers) are in {@link TrustOptions}. */
 export interface AppOptions extends TrustOptions {
@@ -418,7 +420,8 @@ export function createApp(options: AppOptions): Hono {
       if (b['requestId'] !== undefined && b['requestId'] !== invocation.idHex) {
         throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', 'for an invocation, "requestId" is its id (or absent)')
       }
-      trust.fresh(invocation, now)
+      // One that needs an approval may have waited for it (spec/mandate-v1.md §7 step 7).
+      trust.fresh(invocation, now, approversFor(chain, invocation.action).length > 0)
       trust.addressedTo(chain, caller.name, invocation)
       key = `inv:${invocation.idHex}`
     } else {
@@ -443,8 +446,9 @@ export function createApp(options: AppOptions): Hono {
 
   // ---- replay claims ---------------------------------------------------------------------
   // Shared by the verifiers of a deployment, so that an invocation is used once in all of
-  // them. Only a registered verifier of the invocation's audience claims, while it is fresh;
-  // only the verifier holding a claim releases it.
+  // them. Only a registered verifier of the invocation's audience claims, while it is fresh
+  // (or, needing an approval, within the approval wait); only the verifier holding a claim
+  // releases it.
   const claimable = async (c: Context) => {
     const bytes = await readRaw(c)
     const caller = await trust.verifier(c, bytes)
@@ -457,9 +461,10 @@ export function createApp(options: AppOptions): Hono {
   app.post('/v1/replay/claim', async (c) => {
     const { caller, invocation } = await claimable(c)
     const now = clock()
-    trust.fresh(invocation, now)
+    const waits = approversFor(invocation.chain, invocation.action).length > 0
+    trust.fresh(invocation, now, waits)
     // Kept past the last second any verifier could accept the invocation.
-    const until = trust.invocationDeadline(invocation) + trust.skew
+    const until = trust.invocationDeadline(invocation, waits) + trust.skew
     const claimed = await stored(() => store.claimReplay(invocation.idHex, caller.did, until, now))
     return c.json({ id: invocation.idHex, claimed })
   })
@@ -471,11 +476,24 @@ export function createApp(options: AppOptions): Hono {
     return c.json({ id: invocation.idHex, released: outcome === 'released' })
   })
 
+  // ---- the approval page and the approver's push stream (spec/service-v1.md §7.1, §7.2) -------
+  // Before the inbox's routes: `/v1/approvals/stream` is no request id, and the middleware that
+  // wakes open streams after a write to the inbox must wrap those routes.
+  mountApprovalPage(app)
+  mountApprovalStream(app, { store, clock, caller: (c) => trust.caller(c, EMPTY), summary, closing: options.closing, logger: log })
+
   // ---- approvals -------------------------------------------------------------------------
   // Filing needs no signed request: the invocation is the requester's signature, and a
   // relayed copy files nothing new. Reading and answering need the reader's key.
   app.post('/v1/approvals', async (c) => {
-    const { chain, invocation } = await checkPresentationAsync(text(await body(c), 'invocation'))
+    const filing = await body(c)
+    const invocationText = text(filing, 'invocation')
+    // How long the request may wait for its approvals: at most the service's approval wait.
+    const wait = filing['wait'] === undefined ? trust.approvalWait : filing['wait']
+    if (typeof wait !== 'number' || !Number.isSafeInteger(wait) || wait < 0 || wait > trust.approvalWait) {
+      throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', `"wait" must be a whole number of seconds in 0..${trust.approvalWait}`)
+    }
+    const { chain, invocation } = await checkPresentationAsync(invocationText)
     if (!invocation) throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', 'an approval request carries an invocation (mni1_…)')
     trust.served(chain)
     const now = clock()
@@ -483,13 +501,7 @@ export function createApp(options: AppOptions): Hono {
     // A revoked, suspended or expired chain, or one not for this audience, has nothing to ask for.
     await trust.standing(chain, invocation.action, now)
     trust.addressedTo(chain, invocation.audience, invocation)
-    const approvers = [
-      ...new Set(
-        invocation.chain.flatMap((b) =>
-          b.caveats.flatMap((cv) => (cv.type === 'approval' && firstCover(cv.actions, invocation.action) ? cv.approvers : [])),
-        ),
-      ),
-    ]
+    const approvers = approversFor(invocation.chain, invocation.action)
     if (approvers.length === 0)
       throw new ServiceError(409, 'ERR_CONFLICT', `no approval caveat applies to ${invocation.action}: it needs no approval`)
     const record = await stored(() =>
@@ -500,7 +512,8 @@ export function createApp(options: AppOptions): Hono {
           approvers,
           requester: toDidKey((chain[chain.length - 1] as UnverifiedBlock).holder),
           createdAt: now,
-          expiresAt: trust.invocationDeadline(invocation),
+          // The last second a verifier waiting as long could accept it (spec/mandate-v1.md §7 step 7).
+          expiresAt: trust.invocationDeadline(invocation, true, wait),
         },
         maxPending,
         now,

@@ -247,6 +247,20 @@ const schemas = {
     required: ['invocation'],
     properties: { invocation: { type: 'string', pattern: '^mni1_', description: 'A signed invocation.' } },
   },
+  ApprovalFiling: {
+    type: 'object',
+    required: ['invocation'],
+    properties: {
+      invocation: { type: 'string', pattern: '^mni1_', description: 'A signed invocation that needs approval.' },
+      wait: {
+        type: 'integer',
+        minimum: 0,
+        maximum: 2_592_000,
+        description:
+          "Seconds the request may wait for its approvers (default and at most the service's approval wait, 86,400 unless set): it expires at issued_at + max(300, wait) + 60.",
+      },
+    },
+  },
   ReplayClaim: {
     type: 'object',
     required: ['id', 'claimed'],
@@ -323,7 +337,8 @@ const schemas = {
       expiresAt: {
         type: 'integer',
         minimum: 0,
-        description: 'After this the invocation can no longer be accepted; the request stops being pending.',
+        description:
+          'issued_at + max(300, wait) + 60: after this no verifier waiting as long can accept the invocation; the request stops being pending.',
       },
       invocation: { type: 'string', pattern: '^mni1_' },
     },
@@ -440,6 +455,15 @@ const jsonBody = (schemaName: string, description?: string) => ({
   content: json(ref(schemaName)),
 })
 const ok = (description: string, schemaName: string) => ({ description, content: json(ref(schemaName)) })
+
+/** What every file of the approval page carries (src/service/approval-page.ts). */
+const pageHeaders = {
+  'content-security-policy': { description: 'The strict policy of the page.', required: true, schema: { type: 'string' } },
+  'x-content-type-options': { required: true, schema: { type: 'string', const: 'nosniff' } },
+  'referrer-policy': { required: true, schema: { type: 'string', const: 'no-referrer' } },
+  'cache-control': { required: true, schema: { type: 'string', const: 'no-cache' } },
+  etag: { $ref: '#/components/headers/ETag' },
+}
 
 /** The document. */
 export const OPENAPI = {
@@ -599,7 +623,7 @@ export const OPENAPI = {
         tags: ['usage'],
         summary: 'Consume one use from every counter, all or nothing, idempotently.',
         description:
-          "Signed by a registered verifier (403 otherwise). The presentation must be intact (400/401) and rooted at a served principal (403 `ERR_ROOT_UNTRUSTED`); an invocation must be fresh (401 `ERR_REQUEST_STALE`) and addressed to the verifier's audience (403 `ERR_AUDIENCE`); a bare mandate must admit that audience and carry a `requestId`. Every counter must name a `uses` caveat of the chain (403), and the chain must be in standing (403 `ERR_REVOKED`/`ERR_SUSPENDED`/`ERR_TIME_EXPIRED`). The idempotency key is the invocation id (or the verifier's request id); a retry gets the stored answer, and the same key with another chain or other counters is 409 `ERR_CONFLICT`.",
+          "Signed by a registered verifier (403 otherwise). The presentation must be intact (400/401) and rooted at a served principal (403 `ERR_ROOT_UNTRUSTED`); an invocation must be fresh (401 `ERR_REQUEST_STALE`; one that needs an approval may be as old as the service's approval wait) and addressed to the verifier's audience (403 `ERR_AUDIENCE`); a bare mandate must admit that audience and carry a `requestId`. Every counter must name a `uses` caveat of the chain (403), and the chain must be in standing (403 `ERR_REVOKED`/`ERR_SUSPENDED`/`ERR_TIME_EXPIRED`). The idempotency key is the invocation id (or the verifier's request id); a retry gets the stored answer, and the same key with another chain or other counters is 409 `ERR_CONFLICT`.",
         ...signed,
         parameters: signedPost,
         requestBody: jsonBody('ConsumeRequest'),
@@ -622,7 +646,7 @@ export const OPENAPI = {
         tags: ['replay'],
         summary: "Claim a fresh invocation's id, so that it is accepted once across verifiers.",
         description:
-          "Signed by a registered verifier of the invocation's audience (403). The invocation must be intact (400/401), served (403) and fresh (401 `ERR_REQUEST_STALE`). The claim lives past the last second any verifier could accept the invocation.",
+          "Signed by a registered verifier of the invocation's audience (403). The invocation must be intact (400/401), served (403) and fresh (401 `ERR_REQUEST_STALE`), or, when an approval caveat applies to it, within the service's approval wait. The claim lives past the last second any verifier could accept the invocation.",
         ...signed,
         parameters: signedPost,
         requestBody: jsonBody('InvocationSubmission'),
@@ -664,8 +688,8 @@ export const OPENAPI = {
         tags: ['approvals'],
         summary: "File an approval request for an invocation (unsigned: the invocation is the requester's signature).",
         description:
-          'The invocation must be intact (400/401), served (403 `ERR_ROOT_UNTRUSTED`), fresh (401 `ERR_REQUEST_STALE`) and in standing (403 `ERR_REVOKED`, `ERR_SUSPENDED`, `ERR_TIME_EXPIRED`), and some approval caveat must apply to its action (409 `ERR_CONFLICT` otherwise). Idempotent by invocation id. A requester has at most 16 pending (unexpired, unanswered) requests (429 `ERR_LIMIT_RATE`).',
-        requestBody: jsonBody('InvocationSubmission'),
+          "`wait`, when given, is a whole number of seconds up to the service's approval wait (400). The invocation must be intact (400/401), served (403 `ERR_ROOT_UNTRUSTED`), fresh (401 `ERR_REQUEST_STALE`) and in standing (403 `ERR_REVOKED`, `ERR_SUSPENDED`, `ERR_TIME_EXPIRED`), and some approval caveat must apply to its action (409 `ERR_CONFLICT` otherwise). The request expires at issued_at + max(300, wait) + 60. Idempotent by invocation id. A requester has at most 16 pending (unexpired, unanswered) requests (429 `ERR_LIMIT_RATE`).",
+        requestBody: jsonBody('ApprovalFiling'),
         responses: {
           '201': ok('The request (filed now, or the existing one).', 'ApprovalRequest'),
           '400': response('BadRequest'),
@@ -731,6 +755,66 @@ export const OPENAPI = {
           '413': response('PayloadTooLarge'),
           '415': response('UnsupportedMediaType'),
           '503': response('StorageUnavailable'),
+          '500': response('Internal'),
+        },
+      },
+    },
+    // The approval page and the approver's push stream (spec/service-v1.md §7.1, §7.2).
+    '/v1/approvals/stream': {
+      get: {
+        operationId: 'streamApprovals',
+        tags: ['approvals'],
+        summary: "Push: the signer's inbox as server-sent events.",
+        description:
+          'Signed as the listing is (`approver`, when given, must be the signer: 403). Events, each with JSON `data`: `ready` first (`{approver, pending: [request…], heartbeatSeconds, renewAt}`: the newest 100 pending requests, newest first), then `request` (a request filed, or changed: another approval, a new status), `closed` (`{id, reason, request?}`: it left the inbox, `reason` one of `approved` (by the signer), `denied`, `expired`, `gone`, `closed`), `heartbeat` (`{at}`) after 15 s without another event, and `end` (`{reason}`: `renew` after 300 s, `shutdown`, `unavailable`) just before the stream closes. At most 4 open streams per approver and 256 per instance (429 `ERR_LIMIT_RATE`).',
+        ...signed,
+        parameters: [...signedGet, parameter('Approver')],
+        responses: {
+          '200': {
+            description: 'An event stream: `ready`, then `request`, `closed` and `heartbeat` events, and `end` before it closes.',
+            content: { 'text/event-stream': { schema: { type: 'string' } } },
+          },
+          '400': response('BadRequest'),
+          '401': response('Unauthenticated'),
+          '403': response('Forbidden'),
+          '429': response('TooManyRequests'),
+          '503': response('StorageUnavailable'),
+          '500': response('Internal'),
+        },
+      },
+    },
+    '/approvals/': {
+      get: {
+        operationId: 'approvalPage',
+        tags: ['approvals'],
+        summary: 'The approval page (HTML), for an approver in a browser; `/approvals` redirects here (308).',
+        description:
+          'Static: the page signs every request it makes in the browser, with a key that never leaves it. Served with a strict Content-Security-Policy, `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`, `Cache-Control: no-cache` and a strong ETag.',
+        parameters: [parameter('IfNoneMatch')],
+        responses: {
+          '200': { description: 'The page.', headers: pageHeaders, content: { 'text/html': { schema: { type: 'string' } } } },
+          '304': { description: 'The page is the one named by `If-None-Match`.', headers: { etag: { $ref: '#/components/headers/ETag' } } },
+          '500': response('Internal'),
+        },
+      },
+    },
+    '/approvals/{file}': {
+      get: {
+        operationId: 'approvalPageFile',
+        tags: ['approvals'],
+        summary: "The approval page's stylesheet (`approvals.css`) and script (`approvals.js`).",
+        parameters: [
+          { name: 'file', in: 'path', required: true, schema: { type: 'string', enum: ['approvals.css', 'approvals.js'] } },
+          parameter('IfNoneMatch'),
+        ],
+        responses: {
+          '200': {
+            description: 'The file.',
+            headers: pageHeaders,
+            content: { 'text/css': { schema: { type: 'string' } }, 'text/javascript': { schema: { type: 'string' } } },
+          },
+          '304': { description: 'The file is the one named by `If-None-Match`.', headers: { etag: { $ref: '#/components/headers/ETag' } } },
+          '404': errorResponse('`ERR_NOT_FOUND`: no such file (or, for the script, a checkout not built yet).'),
           '500': response('Internal'),
         },
       },

@@ -300,13 +300,13 @@ export async function openPostgresStore(url: string): Promise<Store> {
       const r = await pool.query(`SELECT ${REVOCATION_COLUMNS} FROM revocations WHERE block_id = $1 ORDER BY seq`, [blockId])
       return (r.rows as RevocationRow[]).map(rowToEntry)
     },
-    async compact(now) {
+    async compact(now, answerTtl = ANSWER_TTL) {
       return tx(async (c) => {
         // Housekeeping may have a backlog to delete: it gets more time than a request.
         const q = (text: string, value: number) =>
           c.query({ text, values: [value], query_timeout: COMPACT_TIMEOUT_MS + 5000 } as pg.QueryConfig)
         await q(`SELECT set_config('statement_timeout', $1, true)`, COMPACT_TIMEOUT_MS)
-        await q('DELETE FROM usage_answers WHERE at < $1', now - ANSWER_TTL)
+        await q('DELETE FROM usage_answers WHERE at < $1', now - Math.max(ANSWER_TTL, answerTtl))
         await q('DELETE FROM replay_claims_v2 WHERE expires <= $1', now)
         await q('DELETE FROM request_nonces WHERE expires <= $1', now)
         const old = 'SELECT id FROM approval_requests_v2 WHERE expires_at < $1'

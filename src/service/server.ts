@@ -14,6 +14,7 @@ import { serve } from '@hono/node-server'
 import pino, { type Logger } from 'pino'
 import { exportSecretKeyPem, generateKeyPair, importSecretKeyPem, type KeyPair, toDidKey } from '../crypto/keys.js'
 import { writeSecretFile } from '../internal/secret-file.js'
+import { DEFAULT_APPROVAL_WAIT } from '../verify/options.js'
 import { createApp } from './app.js'
 import { createFeedGuard, fileFeedMark } from './feed-mark.js'
 import { createMetrics } from './metrics.js'
@@ -39,6 +40,8 @@ export interface ServiceConfig {
   readonly shutdownMs?: number
   /** Log here instead of a new pino logger on stdout (tests). */
   readonly logger?: Logger
+  /** The service clock in Unix seconds (default: the system clock); tests move it. */
+  readonly clock?: () => number
   /** Served principals, registered verifiers and the other trust settings (see {@link TrustOptions}). */
   readonly trust: TrustOptions & { readonly audience?: string }
   /**
@@ -128,6 +131,7 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
     await createFeedGuard(store, feedMark, logger).check()
     const app = createApp({
       ...config.trust,
+      ...(config.clock ? { clock: config.clock } : {}),
       authorities: () => authorities,
       store,
       key,
@@ -154,9 +158,14 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
   const url = `http://${host}:${address.port}`
   authorities = serviceAuthorities(config.publicUrls ?? [], address)
   const serviceKey = toDidKey(key.publicKey)
-  // Housekeeping once a minute; a failure is logged and retried, never fatal.
+  // Housekeeping once a minute; a failure is logged and retried, never fatal. An invocation's
+  // usage answer is kept while a verifier may still spend it: its approval wait, and skew
+  // both ways, past the consume (spec/service-v1.md §6.1).
+  const clock = config.clock ?? (() => Math.floor(Date.now() / 1000))
+  const t = config.trust
+  const answerTtl = Math.max(t.invocationMaxAge ?? 300, t.approvalWait ?? DEFAULT_APPROVAL_WAIT) + 2 * (t.skew ?? 60)
   const housekeeping = setInterval(() => {
-    store.compact(Math.floor(Date.now() / 1000)).then(
+    store.compact(clock(), answerTtl).then(
       (n) => n > 0 && logger.info({ compacted: n }, 'compacted expired revocations'),
       (e: unknown) => logger.warn({ error: e instanceof Error ? e.message : String(e) }, 'compaction failed'),
     )

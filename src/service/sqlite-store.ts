@@ -426,9 +426,9 @@ export function openSqliteStore(path: string): Store {
     async revocationsFor(blockId) {
       return (forBlock.all(blockId) as RevocationRow[]).map(rowToEntry)
     },
-    async compact(now) {
+    async compact(now, answerTtl = ANSWER_TTL) {
       return write(() => {
-        forgetAnswers.run(now - ANSWER_TTL)
+        forgetAnswers.run(now - Math.max(ANSWER_TTL, answerTtl))
         forgetClaims.run(now)
         forgetNonces.run(now)
         forgetApprovals.run(now - DAY)

@@ -92,11 +92,13 @@ export interface Store {
   revocationsFor(blockId: string): Promise<FeedEntry[]>
   /**
    * Housekeeping at service time `now`: drop revocation entries whose block expired before
-   * `now` (they can no longer matter), idempotency answers older than a day, expired replay
-   * claims and nonces, and approval requests expired for a day.
+   * `now` (they can no longer matter), idempotency answers older than a day (or than
+   * `answerTtl` seconds, when longer: the service keeps an invocation's answer while it can
+   * still be spent, its approval wait included), expired replay claims and nonces, and
+   * approval requests expired for a day.
    * Returns how many revocation entries went.
    */
-  compact(now: number): Promise<number>
+  compact(now: number, answerTtl?: number): Promise<number>
   /**
    * Consume one use from every counter, all or nothing, idempotently by `c.key`, with exact
    * sliding windows on the service clock `now`. A stored answer is returned only when its

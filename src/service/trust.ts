@@ -7,15 +7,16 @@
  * - only chains rooted at a **served principal** reach any of them (a self-minted chain is a
  *   stranger's, whatever it says);
  * - only **registered verifiers**, each proving its own Ed25519 key with an RFC 9421 signed
- *   request, spend uses and claim or release replays, and only for fresh invocations
- *   addressed to their own audience;
+ *   request, spend uses and claim or release replays, and only for fresh invocations (or,
+ *   within the approval wait, invocations that need an approval) addressed to their own
+ *   audience;
  * - an approver reads and answers its inbox only by proving its key the same way;
  * - a chain that is revoked, suspended or expired spends nothing.
  *
  * @module
  */
 import type { Context } from 'hono'
-import { coversAction } from '../caveats/action.js'
+import { coversAction, firstCover } from '../caveats/action.js'
 import { sha256 } from '../crypto/hash.js'
 import { acceptSignature, HttpSignatureError, type VerifiedSignature, verifyRequestSignatureAsync } from '../crypto/http-signature.js'
 import { parsePublicKey, toDidKey } from '../crypto/keys.js'
@@ -23,6 +24,7 @@ import { toHex, utf8 } from '../internal/bytes.js'
 import { iso } from '../internal/clock.js'
 import { chainExpiry, type UnverifiedBlock } from '../token/block.js'
 import type { UnverifiedInvocation } from '../token/invocation.js'
+import { DEFAULT_APPROVAL_WAIT, MAX_APPROVAL_WAIT } from '../verify/options.js'
 import { ServiceError, stored } from './errors.js'
 import type { Store } from './store.js'
 
@@ -46,6 +48,12 @@ export interface TrustOptions {
   readonly verifiers?: readonly RegisteredVerifier[]
   /** How old an invocation may be when a verifier spends or claims for it (default 300 s). */
   readonly invocationMaxAge?: number
+  /**
+   * How long an invocation that needs an approval may wait for it, in seconds (0 to 2,592,000,
+   * default 86,400): the longest (and default) wait of an approval request, and how long after
+   * its max age such an invocation may still be spent or claimed by a verifier.
+   */
+  readonly approvalWait?: number
   /** Clock skew allowed between agents, verifiers and the service (default 60 s). */
   readonly skew?: number
   /** How old a signed request may be (its `created`, default 300 s). */
@@ -79,10 +87,17 @@ export interface Trust {
   verifier(c: Context, body: Uint8Array): Promise<VerifierCaller>
   /** Block 0 must name a served principal: 403 `ERR_ROOT_UNTRUSTED` otherwise. */
   served(chain: readonly UnverifiedBlock[]): void
-  /** The invocation was signed within the window on the service clock: 401 `ERR_REQUEST_STALE` otherwise. */
-  fresh(invocation: UnverifiedInvocation, now: number): void
-  /** When an invocation stops being acceptable anywhere (its last second of freshness). */
-  invocationDeadline(invocation: UnverifiedInvocation): number
+  /**
+   * The invocation was signed within the window on the service clock: 401 `ERR_REQUEST_STALE`
+   * otherwise. With `waits` (an approval caveat applies to it), the window reaches back the
+   * approval wait instead of the max age.
+   */
+  fresh(invocation: UnverifiedInvocation, now: number, waits?: boolean): void
+  /**
+   * When an invocation stops being acceptable anywhere (its last second of freshness, or with
+   * `waits` of its approval wait, `wait` seconds when given).
+   */
+  invocationDeadline(invocation: UnverifiedInvocation, waits?: boolean, wait?: number): number
   /**
    * The chain is in standing at `now`: not expired, no block revoked or suspended (for
    * `action`, when known; without one only whole-block entries count): 403 otherwise.
@@ -94,6 +109,20 @@ export interface Trust {
    */
   addressedTo(chain: readonly UnverifiedBlock[], audience: string, invocation?: UnverifiedInvocation): void
   readonly skew: number
+  /** The service's approval wait in seconds (see {@link TrustOptions.approvalWait}). */
+  readonly approvalWait: number
+}
+
+/**
+ * The approvers of every approval caveat of `chain` that applies to `action` (spec/mandate-v1.md
+ * §6.1 cover), without repeats, in chain order: empty when the action needs no approval.
+ */
+export function approversFor(chain: readonly UnverifiedBlock[], action: string): string[] {
+  return [
+    ...new Set(
+      chain.flatMap((b) => b.caveats.flatMap((cv) => (cv.type === 'approval' && firstCover(cv.actions, action) ? cv.approvers : []))),
+    ),
+  ]
 }
 
 /**
@@ -118,6 +147,12 @@ export function createTrust(options: TrustOptions, store: Store, clock: () => nu
     verifiers.set(did, v.name)
   }
   const maxAge = options.invocationMaxAge ?? 300
+  // As long, by default and at most, as a verifier's (spec/mandate-v1.md §7 step 7).
+  const approvalWait = options.approvalWait ?? DEFAULT_APPROVAL_WAIT
+  if (!Number.isSafeInteger(approvalWait) || approvalWait < 0 || approvalWait > MAX_APPROVAL_WAIT)
+    throw new RangeError(`"approvalWait" expected whole seconds 0..${MAX_APPROVAL_WAIT}, got ${approvalWait}`)
+  /** How long after its signature an invocation stays acceptable: its max age, or its wait. */
+  const window = (waits = false, wait = approvalWait) => (waits ? Math.max(maxAge, wait) : maxAge)
   const skew = options.skew ?? 60
   const signatureMaxAge = options.signatureMaxAge ?? 300
 
@@ -155,6 +190,7 @@ export function createTrust(options: TrustOptions, store: Store, clock: () => nu
 
   return {
     skew,
+    approvalWait,
     caller: (c, body) => signedBy(c, body, () => {}),
     async verifier(c, body) {
       const who = await signedBy(c, body, (did) => {
@@ -172,20 +208,20 @@ export function createTrust(options: TrustOptions, store: Store, clock: () => nu
         )
       }
     },
-    fresh(invocation, now) {
+    fresh(invocation, now, waits) {
       if (invocation.issuedAt > now + skew) {
         throw new ServiceError(401, 'ERR_REQUEST_STALE', `the invocation is dated in the future (${iso(invocation.issuedAt)})`)
       }
-      if (now > invocation.issuedAt + maxAge + skew) {
+      if (now > invocation.issuedAt + window(waits) + skew) {
         throw new ServiceError(
           401,
           'ERR_REQUEST_STALE',
-          `the invocation was signed at ${iso(invocation.issuedAt)}, more than ${maxAge}s ago; sign a fresh one`,
+          `the invocation was signed at ${iso(invocation.issuedAt)}, more than ${window(waits)}s ago; sign a fresh one`,
         )
       }
     },
-    invocationDeadline(invocation) {
-      return invocation.issuedAt + maxAge + skew
+    invocationDeadline(invocation, waits, wait) {
+      return invocation.issuedAt + window(waits, wait) + skew
     },
     async standing(chain, action, now) {
       const expires = chainExpiry(chain)

@@ -11,6 +11,7 @@ import { type CborValue, encodeCbor } from '../cbor/codec.js'
 import { TOKEN_LIMITS } from '../cbor/limits.js'
 import type { BackendName } from '../crypto/backend.js'
 import { getBackend } from '../crypto/ed25519.js'
+import { type Ed25519Signer, signWith } from '../crypto/signer.js'
 import { fail } from '../errors.js'
 import { abytes, utf8 } from '../internal/bytes.js'
 import { systemClock } from '../internal/clock.js'
@@ -58,6 +59,37 @@ export interface ApproveOptions {
  */
 export function approve(options: ApproveOptions): UnverifiedApproval {
   const pair = toKeyPair(options.approver, 'approver')
+  const payload = approvalPayload(pair.publicKey, options)
+  const signature = getBackend(options.backend).sign(pair.secretKey, signingInput('approval', payload))
+  return parseApproval(encodeCbor(joinSigned(signature, payload)))
+}
+
+/** Options of {@link approveWith}: those of {@link approve}, the approver being a signer. */
+export interface ApproveWithOptions extends Omit<ApproveOptions, 'approver' | 'backend'> {
+  /** The approver's key, which signs without showing its secret (a non-extractable WebCrypto key…). */
+  readonly approver: Ed25519Signer
+}
+
+/**
+ * {@link approve} with a key that never shows its secret ({@link Ed25519Signer}): the same
+ * approval, byte for byte, for the same key and times. The signer's signature is checked
+ * against its public key before the approval is made (`RangeError` otherwise).
+ *
+ * @example
+ * ```ts
+ * const ok = await approveWith({ approver: signer, invocation: parseInvocation(request.invocation) })
+ * console.log(formatApproval(ok)) // mna1_…
+ * ```
+ */
+export async function approveWith(options: ApproveWithOptions): Promise<UnverifiedApproval> {
+  const publicKey = abytes(options.approver?.publicKey, 32, 'approver publicKey')
+  const payload = approvalPayload(publicKey, options)
+  const signature = await signWith(options.approver, signingInput('approval', payload))
+  return parseApproval(encodeCbor(joinSigned(signature, payload)))
+}
+
+/** The payload an approver signs: version, invocation id, its key, issued_at, expires, note. */
+function approvalPayload(approver: Uint8Array, options: Omit<ApproveOptions, 'approver'>): Uint8Array {
   const id = options.invocation instanceof Uint8Array ? abytes(options.invocation, 32, 'invocation') : options.invocation.id
   const now = options.now ?? systemClock()
   const ttl = options.ttl ?? 600
@@ -65,14 +97,12 @@ export function approve(options: ApproveOptions): UnverifiedApproval {
   const m = new Map<number, CborValue>([
     [0, FORMAT_VERSION],
     [1, id],
-    [2, pair.publicKey],
+    [2, approver],
     [3, now],
     [4, now + ttl],
   ])
   if (options.note !== undefined) m.set(5, options.note)
-  const payload = encodeCbor(m)
-  const signature = getBackend(options.backend).sign(pair.secretKey, signingInput('approval', payload))
-  return parseApproval(encodeCbor(joinSigned(signature, payload)))
+  return encodeCbor(m)
 }
 
 /**

@@ -2,6 +2,9 @@
  * Step 10 of spec §7: approvals. Every presented approval in list order (`ERR_APPROVAL_INVALID`:
  * unreadable, a bad signature, for another invocation, expired, dated in the future, from
  * someone not listed), then every quorum the caveats asked for (`ERR_APPROVAL_REQUIRED`).
+ * A _waiting_ invocation (older than its max age, within the approval wait: step 7) is stale
+ * (`ERR_PROOF`) unless an approval caveat applies to it, and, once every quorum is met, unless
+ * its latest approval was issued within the max age (+ skew) of now.
  *
  * @module
  */
@@ -13,10 +16,12 @@ import { parseApproval, type UnverifiedApproval } from '../token/approval.js'
 import type { UnverifiedInvocation } from '../token/invocation.js'
 import { signingInput } from '../token/signing.js'
 import type { ApprovalRequirement } from './evaluate.js'
+import { staleInvocation } from './holder.js'
 import type { Settings } from './options.js'
 
 /**
- * The did:keys of the approvers whose approvals counted, once every quorum is met.
+ * The did:keys of the approvers whose approvals counted, once every quorum is met. `waiting`:
+ * step 7 found the invocation older than its max age, within the approval wait.
  *
  * @example
  * ```ts
@@ -29,9 +34,14 @@ export function checkApprovals(
   requirements: readonly ApprovalRequirement[],
   presented: readonly (string | Uint8Array | UnverifiedApproval)[],
   invocation: UnverifiedInvocation | undefined,
+  waiting = false,
 ): string[] {
+  // A waiting invocation that needs no approval has nothing to wait for: it is simply stale.
+  if (waiting && invocation && requirements.length === 0) staleInvocation(settings, invocation.issuedAt, true)
   const valid = new Set<string>()
   const listed = new Set(requirements.flatMap((r) => r.approvers))
+  // The latest issued_at of the approvals accepted (each by a listed approver, so each counts).
+  let latest = Number.NEGATIVE_INFINITY
   for (const [i, raw] of presented.entries()) {
     let a: UnverifiedApproval
     try {
@@ -54,13 +64,16 @@ export function checkApprovals(
       })
     }
     valid.add(who)
+    latest = Math.max(latest, a.issuedAt)
   }
   for (const r of requirements) {
     const have = r.approvers.filter((k) => valid.has(k)).length
     if (have < r.quorum) {
       const missing = r.approvers.filter((k) => !valid.has(k))
+      // A waiting invocation can still be approved, until its approval wait is over (step 7).
+      const until = (i: UnverifiedInvocation) => i.issuedAt + Math.max(settings.invocationMaxAge, settings.approvalWait) + settings.skew
       const how = invocation
-        ? `submit invocation ${invocation.idHex} for approval`
+        ? `submit invocation ${invocation.idHex} for approval${waiting ? ` (it can wait for it until ${iso(until(invocation))})` : ''}`
         : 'approvals bind to an invocation: present one signed by the holder (mni1_…)'
       fail('ERR_APPROVAL_REQUIRED', `block ${r.block} needs ${r.quorum} approval(s) for this action; ${have} given`, {
         block: r.block,
@@ -76,6 +89,14 @@ export function checkApprovals(
         },
       })
     }
+  }
+  // Accepted for a bounded time after the last approval, never for the whole wait.
+  if (waiting && invocation && latest < now - settings.invocationMaxAge - settings.skew) {
+    fail(
+      'ERR_PROOF',
+      `the invocation is stale (signed ${iso(invocation.issuedAt)}), and its last approval (${iso(latest)}) is older than ${settings.invocationMaxAge}s`,
+      { hint: 'a waiting invocation is accepted only soon after its last approval: sign a new invocation and ask again' },
+    )
   }
   return [...valid]
 }

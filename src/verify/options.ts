@@ -19,6 +19,12 @@ import { VerifiedChains } from './chain-cache.js'
 import type { ExtensionChecker } from './evaluate.js'
 import { createMemoryReplayCache, type ReplayCache } from './replay.js'
 
+/** How long an invocation may wait for its approvals by default (spec §7 step 7): a day. */
+export const DEFAULT_APPROVAL_WAIT = 86_400
+
+/** The longest approval wait a verifier accepts: 30 days. */
+export const MAX_APPROVAL_WAIT = 30 * 86_400
+
 /** A trusted root: a principal's public key, with an optional name for the chain. */
 export interface Root {
   readonly key: string | Uint8Array
@@ -53,6 +59,15 @@ export interface VerifierOptions {
   readonly replay?: ReplayCache
   /** Time limits; every field is optional. */
   readonly limits?: VerifierLimits
+  /**
+   * How long an invocation may wait for its approvals, in seconds, 0 to 2,592,000 (30 days;
+   * default 86,400, a day; 0: never). An invocation older than its max age, but younger than
+   * this (each plus the skew), is _waiting_ (spec §7 step 7): it is accepted only when an
+   * approval caveat applies to it, every quorum is met, and the latest approval that counted
+   * was issued within the max age (step 10); so an approval given an hour after the agent
+   * asked still works, once.
+   */
+  readonly approvalWait?: number
   /** Checkers for extension caveats, by type number (≥ 65536). */
   readonly extensions?: Readonly<Record<number, ExtensionChecker>>
   readonly backend?: BackendName
@@ -86,6 +101,8 @@ export interface Settings {
   readonly replay: ReplayCache
   readonly maxLifetime: number
   readonly invocationMaxAge: number
+  /** Seconds an invocation may wait for its approvals (0: it may not). */
+  readonly approvalWait: number
   readonly extensions: ReadonlyMap<number, ExtensionChecker>
   readonly backend: Ed25519Backend
   readonly cache: SignatureCache
@@ -117,6 +134,7 @@ export function readOptions(options: VerifierOptions): Settings {
   const skew = seconds(options.skew ?? 60, 0, 300, 'skew')
   const maxLifetime = seconds(options.limits?.maxLifetime ?? DEFAULT_MAX_LIFETIME, 1, 10 * 365 * 86400, 'limits.maxLifetime')
   const invocationMaxAge = seconds(options.limits?.invocationMaxAge ?? 300, 1, 86400, 'limits.invocationMaxAge')
+  const approvalWait = seconds(options.approvalWait ?? DEFAULT_APPROVAL_WAIT, 0, MAX_APPROVAL_WAIT, 'approvalWait')
   const revocationMaxAge = seconds(options.revocationMaxAge ?? 30, 1, 86400, 'revocationMaxAge')
   injected(options.clock, 'clock', [])
   injected(options.usage, 'usage', ['consume'])
@@ -139,6 +157,7 @@ export function readOptions(options: VerifierOptions): Settings {
     replay: options.replay ?? createMemoryReplayCache(),
     maxLifetime,
     invocationMaxAge,
+    approvalWait,
     extensions: new Map(Object.entries(options.extensions ?? {}).map(([k, v]) => [Number(k), v])),
     backend: getBackend(options.backend),
     cache: new SignatureCache(options.cacheSize ?? 4096),

@@ -20,7 +20,8 @@ import { dependency, isBoolean, isCount, REPLAY_STORE, USAGE_STORE } from './sto
 
 /**
  * Claim the invocation's id in the replay store (atomic): the invocation claimed, or
- * undefined for a bare mandate. Throws `ERR_REPLAY` when another request won the claim.
+ * undefined for a bare mandate. `needsApproval`: an approval caveat applies to it, so that it
+ * may be accepted while waiting, and its claim must last through the approval wait. Throws `ERR_REPLAY` when another request won the claim.
  *
  * @example
  * ```ts
@@ -31,9 +32,13 @@ export async function claimReplay(
   settings: Settings,
   now: number,
   invocation: UnverifiedInvocation | undefined,
+  needsApproval = false,
 ): Promise<UnverifiedInvocation | undefined> {
   if (!invocation) return undefined
-  const until = invocation.issuedAt + settings.invocationMaxAge + settings.skew + 1
+  // Remembered while step 7 could still let it through: only an invocation that needs an
+  // approval can wait for one (spec §7, replay-cache retention).
+  const wait = needsApproval ? Math.max(settings.invocationMaxAge, settings.approvalWait) : settings.invocationMaxAge
+  const until = invocation.issuedAt + wait + settings.skew + 1
   // A claim that answers anything but true or false is not known to be ours: deny, and do
   // not release it (it may be another verifier's).
   const won = await dependency(() => settings.replay.claim(invocation.idHex, until, now, invocation.bytes), isBoolean, REPLAY_STORE)

@@ -10,8 +10,8 @@
  * size → strict CBOR → version → structure, outside in → approvals counted (at most 16) → root →
  * signatures (cached by exact bytes) → the request (one given beside an invocation must be the
  * one it signs) → holder proof (bearer secret, seal, or invocation signature with audience,
- * freshness and replay) → revocation (fail closed when stale; skipped only by the explicit
- * `revocations: 'none'`) → caveats → approvals → replay
+ * freshness — an invocation past its max age may still be waiting for approvals — and replay) → revocation (fail closed when stale; skipped only by the explicit
+ * `revocations: 'none'`) → caveats → approvals (and a waiting invocation's last approval) → replay
  * claim → usage counters, last, so that a denied request consumes nothing.
  *
  * `authorize()` below reads as the steps of spec §7, one phase per file: options.ts (the
@@ -92,7 +92,7 @@ async function authorize(settings: Settings, input: AuthorizeInput): Promise<Dec
     progress.root = verifyChain(settings, chain) // 3–5: root, links, signatures
     const request = resolveRequest(input.request, invocation, presented.request) // 6: request
     progress.request = request
-    await verifyHolder(settings, now, presented) // 7: holder proof
+    const waiting = await verifyHolder(settings, now, presented) // 7: holder proof (fresh, or waiting for approvals)
     checkRevocations(settings, now, chain, request.action) // 8: revocation
     // 9: caveats, the chain's then the request's
     const evaluation = evaluateCaveats({
@@ -105,8 +105,8 @@ async function authorize(settings: Settings, input: AuthorizeInput): Promise<Dec
       chain,
       extensions: settings.extensions,
     })
-    const approvers = checkApprovals(settings, now, evaluation.approvals, approvals, invocation) // 10: approvals
-    claimed = await claimReplay(settings, now, invocation) // 11: replay claim, then usage
+    const approvers = checkApprovals(settings, now, evaluation.approvals, approvals, invocation, waiting) // 10: approvals
+    claimed = await claimReplay(settings, now, invocation, evaluation.approvals.length > 0) // 11: replay claim, then usage
     const usage = await consumeUsage(settings, now, evaluation, input.requestId, request, invocation, presented.bytes)
     return allowed(settings, progress, request, evaluation, approvers, usage)
   } catch (e) {

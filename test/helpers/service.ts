@@ -32,8 +32,10 @@ export interface ServerTrust {
   readonly audience?: string
 }
 
-/** Start a server; `db` defaults to a SQLite file in `dir`. */
-export async function startServer(options: { dir?: string; db?: string; port?: number } & ServerTrust): Promise<RunningServer> {
+/** Start a server; `db` defaults to a SQLite file in `dir`; `args` are more flags of `mandate serve`. */
+export async function startServer(
+  options: { dir?: string; db?: string; port?: number; args?: readonly string[] } & ServerTrust,
+): Promise<RunningServer> {
   const dir = options.dir ?? scratch()
   const db = options.db ?? join(dir, 'mandate.db')
   const trust = [
@@ -43,7 +45,20 @@ export async function startServer(options: { dir?: string; db?: string; port?: n
   ]
   const proc = spawn(
     process.execPath,
-    [BIN, 'serve', '--port', String(options.port ?? 0), '--db', db, '--key', join(dir, 'service.pem'), '--log-level', 'info', ...trust],
+    [
+      BIN,
+      'serve',
+      '--port',
+      String(options.port ?? 0),
+      '--db',
+      db,
+      '--key',
+      join(dir, 'service.pem'),
+      '--log-level',
+      'info',
+      ...trust,
+      ...(options.args ?? []),
+    ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { PATH: process.env['PATH'] ?? '' },

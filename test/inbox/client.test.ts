@@ -79,7 +79,8 @@ describe('the approval inbox client, with the service', () => {
       approvers: [ALICE],
       approvals: {},
       createdAt: expect.any(Number),
-      expiresAt: inv.issuedAt + 360,
+      // the service's default approval wait: a day, and a minute of skew
+      expiresAt: inv.issuedAt + 86_400 + 60,
     })
     expect(await fileApprovalRequest(formatInvocation(inv), { url: `${service.url}/` })).toEqual(filed)
     expect(await readApprovalRequest(inv.idHex, assistant, { url: service.url })).toEqual(filed)
@@ -185,7 +186,7 @@ describe("the approver's side: list what waits, read it, answer it", () => {
       approvers: [ALICE],
       approvals: {},
       createdAt: expect.any(Number),
-      expiresAt: now + 360,
+      expiresAt: now + 86_400 + 60,
       invocation: formatInvocation(newer),
     })
     // Alice reads what it asks, then approves the invocation it carries.

@@ -29,6 +29,7 @@ import {
   type UnverifiedRevocation,
 } from '../../src/index.js'
 import { createApp } from '../../src/service/app.js'
+import { APPROVAL_PAGE_CSP } from '../../src/service/approval-page.js'
 import { ANSWER_CODES, OPENAPI, SERVICE_ERROR_CODES } from '../../src/service/openapi.js'
 import { openSqliteStore } from '../../src/service/sqlite-store.js'
 import type { Store } from '../../src/service/store.js'
@@ -55,7 +56,7 @@ interface Doc {
 const doc = JSON.parse(JSON.stringify(OPENAPI)) as Doc
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']
 /** Operations whose requests must carry a `mandate` RFC 9421 signature. */
-const SIGNED = ['consumeUsage', 'claimReplay', 'releaseReplay', 'listApprovals', 'getApproval', 'approve']
+const SIGNED = ['consumeUsage', 'claimReplay', 'releaseReplay', 'listApprovals', 'getApproval', 'approve', 'streamApprovals']
 
 const escapePointer = (s: string) => s.replaceAll('~', '~0').replaceAll('/', '~1')
 function pointer(p: string): unknown {
@@ -704,11 +705,15 @@ describe('every answer conforms to the document', () => {
     expect([approved.status, approved.json['status']]).toEqual([200, 'approved'])
     expect(Object.keys(approved.json['approvals'] as Json)).toEqual([did(alice)])
 
-    // a request whose invocation can no longer be accepted takes no approval
-    // (another requester: approved requests still count against the cap until they expire)
+    // a request whose invocation can no longer be accepted takes no approval: filed to wait
+    // 0 s, it expires at issued_at + 300 + 60 (another requester: approved requests still
+    // count against the cap until they expire)
     const lateAgent = generateKeyPair()
     const late = send(lateAgent, attenuate(grant, { key: assistant, to: did(lateAgent), name: 'late' }))
-    expect((await post('/v1/approvals', { invocation: formatInvocation(late) })).status).toBe(201)
+    const tooLong = await post('/v1/approvals', { invocation: formatInvocation(late), wait: 86_401 })
+    expect([tooLong.status, code(tooLong)]).toEqual([400, 'ERR_REQUEST_MALFORMED'])
+    const filedLate = await post('/v1/approvals', { invocation: formatInvocation(late), wait: 0 })
+    expect([filedLate.status, filedLate.json['expiresAt']]).toEqual([201, late.issuedAt + 360])
     const filedAt = t
     t += 1000
     try {
@@ -754,8 +759,44 @@ describe('every answer conforms to the document', () => {
       await get('/v1/approvals', { on, key: alice }),
       await get(`/v1/approvals/${'0'.repeat(64)}`, { on, key: alice }),
       await post(`/v1/approvals/${'0'.repeat(64)}`, { approval: 'mna1_x' }, { on, key: alice }),
+      await get('/v1/approvals/stream', { on, key: alice }),
     ]
     for (const a of answers) expect([a.status, code(a)]).toEqual([503, 'ERR_STORAGE_UNAVAILABLE'])
+  })
+
+  it('the approval page (200, 304, 404; /approvals redirects) and the push stream (200, 400, 401, 403, 429)', async () => {
+    const page = await get('/approvals/')
+    expect([page.status, page.headers.get('content-security-policy')]).toEqual([200, APPROVAL_PAGE_CSP])
+    expect((await get('/approvals/', { headers: { 'if-none-match': page.headers.get('etag') as string } })).status).toBe(304)
+    const css = await get('/approvals/approvals.css')
+    expect([css.status, css.headers.get('x-content-type-options')]).toEqual([200, 'nosniff'])
+    expect((await get('/approvals/approvals.css', { headers: { 'if-none-match': css.headers.get('etag') as string } })).status).toBe(304)
+    expect((await get('/approvals/index.html')).status).toBe(404)
+    const moved = await app.request('http://localhost/approvals')
+    expect([moved.status, moved.headers.get('location')]).toEqual([308, 'approvals/'])
+
+    const path = `/v1/approvals/stream?approver=${did(alice)}`
+    expect((await get(path)).status).toBe(401)
+    expect((await get(path, { key: mallory })).status).toBe(403)
+    expect((await get('/v1/approvals/stream?approver=nonsense', { key: alice })).status).toBe(400)
+    const { op } = operationFor('GET', '/v1/approvals/stream')
+    const streams: ReadableStreamDefaultReader<Uint8Array>[] = []
+    try {
+      for (let i = 0; i < 4; i++) {
+        const url = `http://localhost${path}`
+        const res = await app.request(url, { headers: signRequest({ method: 'GET', url }, alice, { created: t }) })
+        expect([res.status, res.headers.get('content-type')?.split(';')[0]]).toEqual([200, 'text/event-stream'])
+        seen.set(op.operationId, (seen.get(op.operationId) ?? new Set()).add(String(res.status)))
+        const reader = (res.body as ReadableStream<Uint8Array>).getReader()
+        streams.push(reader)
+        const first = new TextDecoder().decode((await reader.read()).value)
+        expect(first).toMatch(/^event: ready\ndata: \{"approver":"did:key:/)
+      }
+      const full = await get(path, { key: alice })
+      expect([full.status, code(full)]).toEqual([429, 'ERR_LIMIT_RATE'])
+    } finally {
+      for (const reader of streams) await reader.cancel()
+    }
   })
 
   it('every operation was answered with success, and with every documented error status but 500', () => {

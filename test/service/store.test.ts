@@ -249,6 +249,19 @@ function storeSuite(name: string, fresh: () => Promise<Fresh>): void {
       await store.close()
     })
 
+    it('compaction keeps answers longer than a day when asked (an approval wait), never shorter', async () => {
+      const store = await (await fresh()).open()
+      await store.consume(ask('waited', [counter(10)]), 10)
+      const kept = async () => (await store.consume(ask('waited', [counter(10)], 'another'), 20)) === 'conflict'
+      // a shorter time to live is a day all the same
+      await store.compact(10 + 86_400, 60)
+      expect(await kept()).toBe(true)
+      await store.compact(10 + 2 * 86_400, 2 * 86_400)
+      expect(await kept()).toBe(true)
+      await store.compact(10 + 2 * 86_400 + 1, 2 * 86_400)
+      expect(await kept()).toBe(false)
+    })
+
     it('nonces: accepted once per key id, kept until compaction after their expiry', async () => {
       const store = await (await fresh()).open()
       expect(await store.useNonce('did:k1', 'n1', 100, 10)).toBe(true)

@@ -359,6 +359,46 @@ export function serviceSuite(name: string, start: (trust: ServerTrust) => Promis
       expect((await http(`${server.url}/v1/approvals/${'0'.repeat(64)}`, { key: alice })).status).toBe(404)
     })
 
+    it('an invocation that waited an hour for its approval is accepted once across verifiers, and counted once', async () => {
+      const limited = attenuate(grant, {
+        key: assistant,
+        to: toDidKey(assistant.publicKey),
+        caveats: [{ type: 'uses', max: 3 }],
+        name: 'waited',
+      })
+      const counter = `${limited.blocks[1]?.idHex}/0`
+      const replay = createRemoteReplayCache({ url: server.url, key: mailVerifier })
+      const verifier = () => createVerifier({ roots: roots(), audience: 'mail', replay, usage: usageAs(mailVerifier), revocations: 'none' })
+      const [a, b] = [verifier(), verifier()]
+      const t = now()
+      const send = invoke(limited, { key: assistant, action: 'email:send', audience: 'mail', now: t - 3600 })
+      const codeOf = (d: Awaited<ReturnType<typeof a.authorize>>) => (d.allowed ? 'allowed' : d.code)
+      // past its max age, it is still waiting for its approval
+      expect(codeOf(await a.authorize({ invocation: send }))).toBe('ERR_APPROVAL_REQUIRED')
+      const ok = approve({ approver: alice, invocation: send, now: t })
+      const first = await a.authorize({ invocation: send, approvals: [ok] })
+      expect([codeOf(first), first.allowed && first.usage]).toEqual(['allowed', [{ key: counter, remaining: 2 }]])
+      expect(codeOf(await b.authorize({ invocation: send, approvals: [ok] }))).toBe('ERR_REPLAY')
+      // approved too long ago: max_age + σ after the approval, it is stale
+      const held = invoke(limited, { key: assistant, action: 'email:send', audience: 'mail', now: t - 3600 })
+      const oldOk = approve({ approver: alice, invocation: held, now: t - 361, ttl: 3600 })
+      expect(codeOf(await a.authorize({ invocation: held, approvals: [oldOk] }))).toBe('ERR_PROOF')
+      // one that needs no approval cannot wait; and the service refuses to claim or spend either
+      const read = invoke(limited, { key: assistant, action: 'email:read', audience: 'mail', now: t - 3600 })
+      expect(codeOf(await a.authorize({ invocation: read }))).toBe('ERR_PROOF')
+      const claimRead = await http(`${server.url}/v1/replay/claim`, { body: { invocation: formatInvocation(read) }, key: mailVerifier })
+      expect([claimRead.status, code(claimRead)]).toEqual([401, 'ERR_REQUEST_STALE'])
+      const spendRead = await consume({ presentation: formatInvocation(read), counters: [counter] }, mailVerifier)
+      expect([spendRead.status, code(spendRead)]).toEqual([401, 'ERR_REQUEST_STALE'])
+      // beyond the service's approval wait (a day by default), even one that needs approval is stale there
+      const ancient = invoke(limited, { key: assistant, action: 'email:send', audience: 'mail', now: t - 86_400 - 120 })
+      const claimAncient = await http(`${server.url}/v1/replay/claim`, {
+        body: { invocation: formatInvocation(ancient) },
+        key: mailVerifier,
+      })
+      expect([claimAncient.status, code(claimAncient)]).toEqual([401, 'ERR_REQUEST_STALE'])
+    })
+
     // ---- the attacks of issue 7, each as the party that tried it ------------------------------
 
     it('attack 1: a holder cannot answer for its own next invocation; a uses:1 mandate is used once', async () => {

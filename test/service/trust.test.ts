@@ -12,6 +12,7 @@ import type { KeyPair } from '../../src/crypto/keys.js'
 import {
   approve,
   attenuate,
+  type Caveat,
   createRevocation,
   formatApproval,
   formatInvocation,
@@ -71,6 +72,14 @@ const claim = (inv: string, key = verifierKey()) => send('POST', '/v1/replay/cla
 const inv = (m: UnverifiedMandate, at: number, audience = 'mail', action = 'email:read') =>
   formatInvocation(invoke(m, { action, audience, now: at }))
 const status = (a: Answer) => [a.status, a.code]
+/** Alice → assistant → sub-agent (bound), whose email:send needs Carol's approval. */
+const approvalChild = (more: Caveat[] = []) =>
+  attenuate(rootGrant(), {
+    key: fixedKey('assistant'),
+    to: fixedDid('subagent'),
+    caveats: [{ type: 'approval', actions: ['email:send'], approvers: [fixedDid('carol')], quorum: 1 }, ...more],
+    now: T0,
+  })
 
 describe('createTrust: the settings', () => {
   it('needs at least one served root', () => {
@@ -338,16 +347,105 @@ describe('fresh invocations', () => {
     expect(gone.json['released']).toBe(false)
   })
 
-  it('an approval request lives until the invocation deadline', async () => {
-    const grant = attenuate(rootGrant(), {
-      key: fixedKey('assistant'),
-      to: fixedDid('subagent'),
-      caveats: [{ type: 'approval', actions: ['email:send'], approvers: [fixedDid('carol')], quorum: 1 }],
-      now: T0,
-    })
-    const i = invoke(grant, { key: fixedKey('subagent'), action: 'email:send', audience: 'mail', now: NOW - 5 })
-    const filed = await send('POST', '/v1/approvals', { body: { invocation: formatInvocation(i) } })
-    expect([filed.status, filed.json['expiresAt'], filed.json['createdAt']]).toEqual([201, NOW - 5 + INV_MAX_AGE + SKEW, NOW])
+  it('an approval request lives until issued_at + its wait (default and at most the approval wait) + skew', async () => {
+    const grant = approvalChild()
+    const file = (at: number, wait?: unknown) =>
+      send('POST', '/v1/approvals', {
+        body: {
+          invocation: formatInvocation(invoke(grant, { key: fixedKey('subagent'), action: 'email:send', audience: 'mail', now: at })),
+          ...(wait === undefined ? {} : { wait }),
+        },
+      })
+    const filed = await file(NOW - 5)
+    expect([filed.status, filed.json['expiresAt'], filed.json['createdAt']]).toEqual([201, NOW - 5 + 86_400 + SKEW, NOW])
+    expect((await file(NOW - 6, 3600)).json['expiresAt']).toBe(NOW - 6 + 3600 + SKEW)
+    // a wait shorter than the max age: as long as the invocation is fresh
+    expect((await file(NOW - 7, 0)).json['expiresAt']).toBe(NOW - 7 + INV_MAX_AGE + SKEW)
+    expect((await file(NOW - 8, 86_400)).json['expiresAt']).toBe(NOW - 8 + 86_400 + SKEW)
+    for (const bad of [86_401, -1, 1.5, '60', null]) {
+      const refused = await file(NOW - 9, bad)
+      expect([bad, refused.status, refused.code, refused.message]).toEqual([
+        bad,
+        400,
+        'ERR_REQUEST_MALFORMED',
+        '"wait" must be a whole number of seconds in 0..86400',
+      ])
+    }
+    // the service's setting bounds it
+    app = build({ approvalWait: 600 })
+    expect((await file(NOW - 10)).json['expiresAt']).toBe(NOW - 10 + 600 + SKEW)
+    expect(status(await file(NOW - 11, 601))).toEqual([400, 'ERR_REQUEST_MALFORMED'])
+  })
+})
+
+describe('invocations waiting for approval (spec/mandate-v1.md §7 step 7)', () => {
+  const WAIT = 3600
+  let m: UnverifiedMandate
+  const waiting = (at: number, action = 'email:send') =>
+    formatInvocation(invoke(m, { key: fixedKey('subagent'), action, audience: 'mail', now: at }))
+  beforeEach(() => {
+    m = approvalChild([{ type: 'uses', max: 5 }])
+    app = build({ approvalWait: WAIT })
+  })
+
+  it('one that needs an approval is claimed through issued_at + the approval wait + skew; one that does not, only while fresh', async () => {
+    expect((await claim(waiting(NOW - WAIT - SKEW))).json['claimed']).toBe(true)
+    const old = await claim(waiting(NOW - WAIT - SKEW - 1))
+    expect([old.status, old.code, old.message]).toEqual([
+      401,
+      'ERR_REQUEST_STALE',
+      `the invocation was signed at ${iso(NOW - WAIT - SKEW - 1)}, more than ${WAIT}s ago; sign a fresh one`,
+    ])
+    // email:read needs no approval: it cannot wait
+    expect((await claim(waiting(NOW - INV_MAX_AGE - SKEW, 'email:read'))).json['claimed']).toBe(true)
+    expect(status(await claim(waiting(NOW - INV_MAX_AGE - SKEW - 1, 'email:read')))).toEqual([401, 'ERR_REQUEST_STALE'])
+  })
+
+  it('its claim is held through the approval wait, plus skew twice', async () => {
+    const text = waiting(NOW)
+    const release = async () =>
+      (await send('POST', '/v1/replay/release', { body: { invocation: text }, key: verifierKey() })).json['released']
+    expect((await claim(text)).json['claimed']).toBe(true)
+    now = NOW + WAIT + SKEW
+    expect((await claim(text)).json['claimed']).toBe(false)
+    now = NOW + WAIT + 2 * SKEW - 1
+    expect(await release()).toBe(true)
+    now = NOW
+    expect((await claim(text)).json['claimed']).toBe(true)
+    now = NOW + WAIT + 2 * SKEW
+    expect(await release()).toBe(false)
+  })
+
+  it('it is spent through the approval wait too, and its answer is kept as long as asked', async () => {
+    const consume = (text: string) =>
+      send('POST', '/v1/usage/consume', { body: { presentation: text, counters: [`${m.blocks[1]?.idHex}/1`] }, key: verifierKey() })
+    const text = waiting(NOW - WAIT - SKEW)
+    const first = await consume(text)
+    expect([first.status, first.json['granted'], first.json['remaining']]).toEqual([
+      200,
+      true,
+      [{ key: `${m.blocks[1]?.idHex}/1`, remaining: 4 }],
+    ])
+    expect(status(await consume(waiting(NOW - WAIT - SKEW - 1)))).toEqual([401, 'ERR_REQUEST_STALE'])
+    const left = async () => ((await consume(text)).json['remaining'] as { remaining: number }[])[0]?.remaining
+    // compaction keeps answers a day, or longer when asked (the service asks for its approval
+    // wait plus skew both ways): the retry gets the stored answer, and spends nothing
+    await store.compact(NOW + 86_401, 2 * 86_400)
+    expect(await left()).toBe(4)
+    await store.compact(NOW + 86_400)
+    expect(await left()).toBe(4)
+    await store.compact(NOW + 86_401)
+    expect(await left()).toBe(3)
+  })
+
+  it('the setting is whole seconds from 0 to 30 days', () => {
+    for (const bad of [-1, 30 * 86_400 + 1, 1.5]) {
+      expect(() => createTrust({ roots: [{ key: fixedDid('alice') }], approvalWait: bad }, store, () => NOW)).toThrow(
+        `"approvalWait" expected whole seconds 0..2592000, got ${bad}`,
+      )
+    }
+    expect(createTrust({ roots: [{ key: fixedDid('alice') }], approvalWait: 0 }, store, () => NOW).approvalWait).toBe(0)
+    expect(createTrust({ roots: [{ key: fixedDid('alice') }] }, store, () => NOW).approvalWait).toBe(86_400)
   })
 })
 
@@ -471,15 +569,12 @@ describe('the consume binding', () => {
 })
 
 describe('approvals: who reads and who answers', () => {
-  const setup = async () => {
-    const grant = attenuate(rootGrant(), {
-      key: fixedKey('assistant'),
-      to: fixedDid('subagent'),
-      caveats: [{ type: 'approval', actions: ['email:send'], approvers: [fixedDid('carol')], quorum: 1 }],
-      now: T0,
+  /** `wait` 0: the request lives as long as the invocation is fresh. */
+  const setup = async (wait?: number) => {
+    const i = invoke(approvalChild(), { key: fixedKey('subagent'), action: 'email:send', audience: 'mail', now: NOW })
+    const filed = await send('POST', '/v1/approvals', {
+      body: { invocation: formatInvocation(i), ...(wait === undefined ? {} : { wait }) },
     })
-    const i = invoke(grant, { key: fixedKey('subagent'), action: 'email:send', audience: 'mail', now: NOW })
-    const filed = await send('POST', '/v1/approvals', { body: { invocation: formatInvocation(i) } })
     expect(filed.status).toBe(201)
     return { i, id: i.idHex }
   }
@@ -512,7 +607,7 @@ describe('approvals: who reads and who answers', () => {
   })
 
   it('an approval is posted by its own approver, a listed one, while both it and the request are live', async () => {
-    const { i, id } = await setup()
+    const { i, id } = await setup(0)
     const post = (key: KeyPair, approval: string) => send('POST', `/v1/approvals/${id}`, { body: { approval }, key })
     const by = (who: 'carol' | 'mallory', at: number, ttl: number) =>
       formatApproval(approve({ approver: fixedKey(who), invocation: i, now: at, ttl }))
@@ -544,5 +639,20 @@ describe('approvals: who reads and who answers', () => {
     expect([edge.status, edge.json['status']]).toEqual([200, 'approved'])
     const ahead = await post(fixedKey('carol'), by('carol', now + SKEW, 60))
     expect(ahead.status).toBe(200)
+  })
+
+  it('a request filed to wait takes approvals until issued_at + its wait + skew, then 409', async () => {
+    const { i, id } = await setup(3600)
+    const post = () =>
+      send('POST', `/v1/approvals/${id}`, {
+        body: { approval: formatApproval(approve({ approver: fixedKey('carol'), invocation: i, now, ttl: 600 })) },
+        key: fixedKey('carol'),
+      })
+    now = NOW + 3600 + SKEW
+    const late = await post()
+    expect([late.status, late.code, late.message]).toEqual([409, 'ERR_CONFLICT', 'the request expired; the agent must invoke again'])
+    now = NOW + 3600 + SKEW - 1
+    const answered = await post()
+    expect([answered.status, answered.json['status'], answered.json['expiresAt']]).toEqual([200, 'approved', NOW + 3600 + SKEW])
   })
 })

@@ -7,12 +7,14 @@
 import type { Command } from 'commander'
 import { iso } from '../../internal/clock.js'
 import { parseInvocation } from '../../token/invocation.js'
+import { MAX_APPROVAL_WAIT } from '../../verify/options.js'
 import { type Context, emit, serviceOf } from '../context.js'
 import { CliError, usage } from '../errors.js'
 import { loadKey } from '../io.js'
 import { printable as p, printableJson } from '../printable.js'
 import { call } from '../service-client.js'
 import type { Service } from '../service-flags.js'
+import { parseWait } from '../time.js'
 import { parsed, readToken } from '../tokens.js'
 
 /** An inbox entry as the CLI prints it (camelCase, like the library's objects). */
@@ -186,11 +188,19 @@ export async function showRequest(
   )
 }
 
-/** Submit an invocation that needs approval to the inbox. */
-export async function submitRequest(ctx: Context, arg: string | undefined, opts: { service?: string }, cmd: Command): Promise<void> {
+/** Submit an invocation that needs approval to the inbox, to wait `--wait` for its approvers. */
+export async function submitRequest(
+  ctx: Context,
+  arg: string | undefined,
+  opts: { service?: string; wait?: string },
+  cmd: Command,
+): Promise<void> {
   const service = needService(ctx, cmd, opts.service)
+  // At most the longest wait any service allows; the service answers for its own setting.
+  const wait = opts.wait === undefined ? undefined : parseWait(opts.wait, '--wait', MAX_APPROVAL_WAIT)
   const input = await readToken(ctx.io, arg, ['invocation'], 'approvals request')
   parsed(input, parseInvocation)
-  const body = inboxEntry((await call<unknown>(service, '/v1/approvals', { method: 'POST', body: { invocation: input.text } })).body)
+  const filing = { invocation: input.text, ...(wait === undefined ? {} : { wait }) }
+  const body = inboxEntry((await call<unknown>(service, '/v1/approvals', { method: 'POST', body: filing })).body)
   emit(ctx, cmd, body, () => `${body.id}\n`)
 }

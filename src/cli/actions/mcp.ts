@@ -55,7 +55,12 @@ export interface McpFlags {
   readonly audit?: string
 }
 
-/** An invocation lives 5 minutes at a verifier (spec §7 step 7): waiting longer for its approval is waiting for nothing. */
+/**
+ * How long a tool call is held open for its approvers. Longer waits do not need an open call:
+ * the call is then answered with the request id, and the same call made again once the
+ * request is approved presents the same invocation, which may wait for its approvals for a day
+ * (spec §7 steps 7 and 10). MCP clients time requests out long before (the SDK: 60 s).
+ */
 const MAX_APPROVAL_WAIT_SECONDS = 300
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
 
@@ -93,7 +98,7 @@ function approvalWaitFrom(flag: string | undefined): number {
   if (seconds > MAX_APPROVAL_WAIT_SECONDS) {
     usage(
       `--approval-wait: ${flag.trim()} is longer than 5m`,
-      'the invocation expires 5 minutes after it is signed: waiting longer gains nothing',
+      'a call is not held open longer: it is answered with the approval request id, and the same call made again once approved goes through',
     )
   }
   return seconds * 1000

@@ -4,11 +4,13 @@
  *
  * @module
  */
+import { MAX_APPROVAL_WAIT } from '../../verify/options.js'
 import { LEVELS } from '../commands/serve.js'
 import type { Context } from '../context.js'
 import { CliError, usage } from '../errors.js'
 import { namedKeysFile, parseNamedKeys } from '../named-keys.js'
 import { shownUrl } from '../service-flags.js'
+import { parseWait } from '../time.js'
 
 export interface ServeFlags {
   readonly host?: string
@@ -21,6 +23,7 @@ export interface ServeFlags {
   readonly verifiersFile?: string
   readonly audience?: string
   readonly publicUrl?: string[]
+  readonly approvalWait?: string
 }
 
 const POSTGRES = /^postgres(ql)?:\/\//
@@ -115,6 +118,8 @@ export async function serve(ctx: Context, opts: ServeFlags): Promise<void> {
   const logLevel = opts.logLevel ?? env['LOG_LEVEL'] ?? 'info'
   if (!LEVELS.includes(logLevel))
     usage(`log level: expected one of ${LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`, 'e.g. --log-level warn')
+  const waitFlag = opts.approvalWait ?? env['MANDATE_APPROVAL_WAIT']
+  const approvalWait = waitFlag === undefined ? undefined : parseWait(waitFlag, '--approval-wait', MAX_APPROVAL_WAIT)
   const db = opts.db ?? env['MANDATE_DB'] ?? './mandate-data/mandate.db'
   if (db.trim() === '') usage('--db must not be empty', 'a SQLite file (./mandate-data/mandate.db) or a postgres:// URL')
   // Loaded once the flags are checked: a mistake in them is told without loading the server's dependencies.
@@ -126,7 +131,7 @@ export async function serve(ctx: Context, opts: ServeFlags): Promise<void> {
     db,
     keyFile: opts.key ?? env['MANDATE_SERVICE_KEY_FILE'] ?? './mandate-data/service.pem',
     logLevel,
-    trust: { roots, verifiers, ...(audience ? { audience } : {}) },
+    trust: { roots, verifiers, ...(audience ? { audience } : {}), ...(approvalWait === undefined ? {} : { approvalWait }) },
     publicUrls,
   }).catch((e: unknown) => {
     throw startFailure(e, { host, port, db })

@@ -10,6 +10,7 @@ import { parseInvocation } from '../../token/invocation.js'
 import { parseMandate } from '../../token/mandate.js'
 import type { UsageStore } from '../../usage/store.js'
 import type { Decision } from '../../verify/decision.js'
+import { MAX_APPROVAL_WAIT } from '../../verify/options.js'
 import type { ReplayCache } from '../../verify/replay.js'
 import { createVerifier } from '../../verify/verifier.js'
 import { argsFrom } from '../caveat-flags.js'
@@ -18,7 +19,7 @@ import { usage } from '../errors.js'
 import { loadKey } from '../io.js'
 import { printable as p } from '../printable.js'
 import { shownUrl } from '../service-flags.js'
-import { parseTimeOrDuration } from '../time.js'
+import { parseTimeOrDuration, parseWait } from '../time.js'
 import { parsed, readApproval, readToken } from '../tokens.js'
 
 /** Without a verifier key the service will not count for us: usage caveats deny (fail closed). */
@@ -54,6 +55,7 @@ export interface VerifyFlags {
   readonly serviceKey?: string
   readonly verifierKey?: string
   readonly skew?: string
+  readonly approvalWait?: string
 }
 
 /** `--skew SECONDS`: the clock difference tolerated between issuers and this verifier (0–300). */
@@ -75,6 +77,7 @@ export async function verify(ctx: Context, token: string | undefined, opts: Veri
   const roots = rootsFrom(opts.root?.length ? opts.root : (ctx.io.env['MANDATE_ROOTS'] ?? '').split(','))
   const now = opts.at === undefined ? ctx.io.now() : parseTimeOrDuration(opts.at, '--at', ctx.io.now())
   const skew = skewFrom(opts.skew)
+  const approvalWait = opts.approvalWait === undefined ? undefined : parseWait(opts.approvalWait, '--approval-wait', MAX_APPROVAL_WAIT)
   const audience = opts.audience ?? ctx.io.env['MANDATE_AUDIENCE']
   if (audience === undefined || audience === '') {
     usage('no audience: whom is this decision for?', "pass --audience NAME (this service's own name) or set MANDATE_AUDIENCE")
@@ -93,6 +96,7 @@ export async function verify(ctx: Context, token: string | undefined, opts: Veri
     audience,
     clock: () => now,
     ...(skew === undefined ? {} : { skew }),
+    ...(approvalWait === undefined ? {} : { approvalWait }),
     usage: remote?.usage ?? noCounter,
     ...(remote ? { replay: remote.replay ?? noReplay } : {}),
     // Without --service there is no revocation view: say so explicitly (the output's

@@ -45,13 +45,18 @@ function requestCommand(approvals: Command, ctx: Context): void {
     .description('submit an invocation that needs approval to the inbox (as the agent)')
     .argument('[invocation]', 'the invocation (mni1_…), @FILE, a file, or - for stdin')
     .option('--service <url>', 'the service (default: MANDATE_SERVICE)')
-    .action(async (arg: string | undefined, opts: { service?: string }, cmd: Command) => {
+    .option(
+      '--wait <duration>',
+      'how long the request may wait for its approvers (default and at most: the service’s --approval-wait, 24h unless set; 0: 6 minutes)',
+    )
+    .action(async (arg: string | undefined, opts: { service?: string; wait?: string }, cmd: Command) => {
       const { submitRequest } = await import('../actions/approvals.js')
       await submitRequest(ctx, arg, opts, cmd)
     })
   examples(
     cmd,
     'mandate approvals request draft.txt',
+    'mandate approvals request draft.txt --wait 4h',
     'mandate invoke grant.txt --key assistant.pem --action email:draft --audience mail | mandate approvals request',
   )
 }

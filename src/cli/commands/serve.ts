@@ -30,6 +30,10 @@ export function registerServe(program: Command, ctx: Context): void {
     .option('--verifiers-file <file>', 'more verifiers, one NAME=KEY a line (MANDATE_VERIFIERS_FILE)')
     .option('--audience <name>', 'the name revocation statements address this service by (MANDATE_SERVICE_AUDIENCE)')
     .option(
+      '--approval-wait <duration>',
+      'how long an approval request may wait for its approvers, and verifiers may still claim its invocation (default 24h, at most 30d, 0 for none; MANDATE_APPROVAL_WAIT)',
+    )
+    .option(
       '--public-url <url>',
       'a URL clients reach the service by, e.g. behind a proxy; signed requests must address one (repeatable; MANDATE_PUBLIC_URL; default: the address listened on)',
       collect,

@@ -23,6 +23,10 @@ export function registerVerify(program: Command, ctx: Context): void {
     .option('--approval <text|@file>', 'an approval: its text, @FILE or a file (repeatable)', collect)
     .option('--at <time>', 'decide as of TIME (Unix seconds, ISO 8601, or a duration from now) instead of now')
     .option('--skew <seconds>', 'clock difference tolerated with issuers, 0–300 seconds (default 60)')
+    .option(
+      '--approval-wait <duration>',
+      'how long an invocation that needs approval may wait for it, past its 5 minutes (default 24h, at most 30d, 0 for none)',
+    )
     .option('--service <url>', 'the mandate service: revocations and usage counters (default: MANDATE_SERVICE)')
     .option('--service-key <did>', "the service's feed key to pin (default: MANDATE_SERVICE_KEY, else as announced)")
     .option(

@@ -151,12 +151,21 @@ describe('the holder proof that follows the request (step 7, src/verify/holder.t
   })
 
   it('accepts an invocation up to max age + skew old, and explains an older one', async () => {
-    const v = () => verifierFor({ limits: { invocationMaxAge: 100 } })
+    const v = (approvalWait?: number) =>
+      verifierFor({ limits: { invocationMaxAge: 100 }, ...(approvalWait === undefined ? {} : { approvalWait }) })
     expect(codeOf(await v().authorize({ invocation: signedAt(T0 - 100) }))).toBe('allowed')
-    const d = denial(await v().authorize({ invocation: signedAt(T0 - 101) }))
+    // without an approval wait: stale at step 7
+    const d = denial(await v(0).authorize({ invocation: signedAt(T0 - 101) }))
     expect([d.code, d.message, d.hint]).toEqual([
       'ERR_PROOF',
       `the invocation is stale (signed ${isoOf(T0 - 101)}, older than 100s)`,
+      'sign a fresh invocation',
+    ])
+    // with one (a day by default): waiting, and stale at step 10, since email:read needs no approval
+    const waited = denial(await v().authorize({ invocation: signedAt(T0 - 101) }))
+    expect([waited.code, waited.message, waited.hint]).toEqual([
+      'ERR_PROOF',
+      `the invocation is stale (signed ${isoOf(T0 - 101)}, older than 100s; it needs no approval, so it cannot wait for one)`,
       'sign a fresh invocation',
     ])
   })

@@ -1,0 +1,387 @@
+/**
+ * The approval page in a real browser: headless Chromium (Debian's `chromium`, driven by
+ * playwright-core; no browser is downloaded) against the real service started in this process.
+ * Alice imports her PEM key through the file input and sees both requests her agents filed —
+ * the chain, action, arguments and intent as text, hostile strings included, which show
+ * literally (or, for bidi and control characters, as visible escapes) and run nothing — approves
+ * one (the library then reads it approved, and the agent's verifier allows the invocation with
+ * that approval), sees a request filed after the page loaded appear live, and tries to deny one.
+ * A second browser creates a non-extractable WebCrypto key, shows its did:key, and approves,
+ * once that did:key is an approver of a mandate. Every request the page sends is signed in the
+ * browser; none carries the secret. Screenshots go to reports/screenshots/ (gitignored); an
+ * axe-core scan finds no serious or critical violation.
+ *
+ * Needs `npm run build` first (the page's script is dist/page/approvals.js; `npm test` builds).
+ * Without Chromium this says so loudly and skips, except in CI (CI or MANDATE_REQUIRE_CHROMIUM
+ * set, as .ci/run does), where it fails. MANDATE_CHROMIUM names another binary.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  attenuate,
+  createVerifier,
+  exportSecretKeyPem,
+  fileApprovalRequest,
+  formatInvocation,
+  generateKeyPair,
+  invoke,
+  type KeyPair,
+  listApprovalRequests,
+  mint,
+  readApprovalRequest,
+  toDidKey,
+  type UnverifiedInvocation,
+  type UnverifiedMandate,
+} from '../../src/index.js'
+import { toHex } from '../../src/internal/bytes.js'
+import { APPROVAL_PAGE_CSP } from '../../src/service/approval-page.js'
+import { scratch } from '../helpers/cli.js'
+import { type ServiceUnderTest, startInProcess } from '../helpers/service.js'
+
+const executablePath = process.env['MANDATE_CHROMIUM'] ?? '/usr/bin/chromium'
+const available = existsSync(executablePath)
+if (!available) {
+  const missing = `Chromium is not installed (${executablePath}): apt-get install chromium to run the browser tests`
+  if (process.env['CI'] || process.env['MANDATE_REQUIRE_CHROMIUM']) throw new Error(`${missing}; CI requires them`)
+  console.warn(`\n\n*** ${missing}. They are SKIPPED. ***\n`)
+}
+
+const repo = resolve(import.meta.dirname, '../..')
+const SCREENSHOTS = join(repo, 'reports/screenshots')
+const AXE = join(repo, 'node_modules/axe-core/axe.min.js')
+
+const alice = generateKeyPair()
+const assistant = generateKeyPair()
+const helper = generateKeyPair()
+const ALICE = toDidKey(alice.publicKey)
+const now = () => Math.floor(Date.now() / 1000)
+
+/** Alice grants her assistant email; sending needs her approval. */
+const grant = mint({
+  principal: alice,
+  to: toDidKey(assistant.publicKey),
+  name: 'assistant',
+  purpose: 'run my inbox',
+  caveats: [
+    { type: 'actions', patterns: ['email:*'] },
+    { type: 'approval', actions: ['email:send'], approvers: [ALICE], quorum: 1 },
+    { type: 'uses', max: 20, per: 86_400 },
+    { type: 'window', expires: now() + 3600 },
+  ],
+})
+
+// What a hostile agent writes where a person will read it.
+const IMG = '<img src=x onerror="window.__pwned=1">'
+const SCRIPT = '"><script>window.__pwned=2</script>'
+const RTL = 'invoice\u202Efdp.exe'
+const CONTROL = 'ok\u001b[2J\u0007\u0000done'
+const hostileName = `helper ${SCRIPT}`
+/** The assistant hands a sub-agent, named with markup, email sending. */
+const sub = attenuate(grant, {
+  key: assistant,
+  to: toDidKey(helper.publicKey),
+  name: hostileName,
+  purpose: `triage ${RTL}`,
+  caveats: [{ type: 'actions', patterns: ['email:send'] }],
+})
+
+function send(mandate: UnverifiedMandate, key: KeyPair, args: Record<string, string>, intent: string): UnverifiedInvocation {
+  return invoke(mandate, { key, action: 'email:send', resource: 'mail/outbox', args, audience: 'mail', intent })
+}
+
+let service: ServiceUnderTest
+let browser: Browser
+const contexts: BrowserContext[] = []
+
+beforeAll(async () => {
+  if (!available) return
+  if (!existsSync(join(repo, 'dist/page/approvals.js'))) throw new Error('dist/page/ is missing: run `npm run build` first (npm test does)')
+  mkdirSync(SCREENSHOTS, { recursive: true })
+  service = await startInProcess({ roots: [`alice=${ALICE}`] })
+  browser = await chromium.launch({
+    executablePath,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+    ],
+  })
+}, 60_000)
+
+afterAll(async () => {
+  for (const c of contexts) await c.close().catch(() => {})
+  await browser?.close()
+  await service?.stop()
+})
+
+/** What a page did that it must not: errors, dialogs, CSP violations; and every request it sent. */
+interface Watched {
+  readonly page: Page
+  readonly errors: string[]
+  readonly dialogs: string[]
+  readonly sent: { url: string; headers: Record<string, string>; body: string }[]
+  /** Answers of 400 and above: `status path`. */
+  readonly failed: string[]
+}
+
+async function openPage(clockAheadMs = 0): Promise<Watched> {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 900 } })
+  contexts.push(context)
+  const page = await context.newPage()
+  if (clockAheadMs !== 0) await page.clock.install({ time: Date.now() + clockAheadMs })
+  const watched: Watched = { page, errors: [], dialogs: [], sent: [], failed: [] }
+  page.on('pageerror', (e) => watched.errors.push(`pageerror: ${String(e)}`))
+  page.on('console', (m) => {
+    // A failed load is reported by its response (below), with its URL.
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) watched.errors.push(`console: ${m.text()}`)
+  })
+  page.on('response', (r) => {
+    if (r.status() >= 400) watched.failed.push(`${r.status()} ${new URL(r.url()).pathname}`)
+  })
+  page.on('dialog', (d) => {
+    watched.dialogs.push(d.message())
+    void d.dismiss()
+  })
+  page.on('request', (r) => watched.sent.push({ url: r.url(), headers: r.headers(), body: r.postData() ?? '' }))
+  // Recorded from the first instant: a CSP violation would mean something tried to run or load.
+  await page.addInitScript(`
+    window.__violations = []
+    document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI))
+  `)
+  const res = await page.goto(`${service.url}/approvals/`)
+  expect(res?.status()).toBe(200)
+  const headers = res?.headers() ?? {}
+  expect(headers['content-security-policy']).toBe(APPROVAL_PAGE_CSP)
+  expect(headers['x-content-type-options']).toBe('nosniff')
+  expect(headers['referrer-policy']).toBe('no-referrer')
+  await page.waitForSelector('body[data-ready="true"]')
+  return watched
+}
+
+/** The card of the request whose title contains `text`. */
+const card = (page: Page, text: string) => page.locator('#requests > li', { has: page.locator('h3', { hasText: text }) })
+
+interface Violation {
+  readonly id: string
+  readonly impact: string
+  readonly nodes: number
+  readonly help: string
+}
+
+async function axeScan(page: Page): Promise<Violation[]> {
+  // Evaluated through the DevTools protocol, as a test harness does: the page's own CSP forbids
+  // injected scripts, which is the point of it.
+  await page.evaluate(readFileSync(AXE, 'utf8'))
+  return page.evaluate<Violation[]>(`
+    axe.run(document, { resultTypes: ['violations'] }).then(({ violations }) =>
+      violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help })))
+  `)
+}
+
+const shoot = (page: Page, name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true })
+
+describe.skipIf(!available)('the approval page in headless Chromium', () => {
+  it('Alice loads her PEM key, reads both requests (hostile text shown, never run), approves one, sees a new one live, denies one', async () => {
+    const plain = send(grant, assistant, { to: 'bob@example.com', subject: 'Lunch', body: 'See you at noon.' }, 'confirm lunch with Bob')
+    const hostile = send(
+      sub,
+      helper,
+      { to: 'eve@example.com', subject: SCRIPT, body: IMG, attachment: RTL, footer: CONTROL },
+      `${IMG} forward the ${RTL} ${CONTROL}`,
+    )
+    const filed = [
+      await fileApprovalRequest(formatInvocation(plain), { url: service.url }),
+      await fileApprovalRequest(formatInvocation(hostile), { url: service.url }),
+    ]
+
+    const { page, errors, dialogs, sent, failed } = await openPage()
+    const pem = join(scratch(), 'alice.pem')
+    writeFileSync(pem, exportSecretKeyPem(alice.secretKey), { mode: 0o600 })
+    await page.setInputFiles('#pem-file', pem)
+    await expect.poll(() => page.textContent('#key-did')).toBe(ALICE)
+    expect(await page.textContent('#key-source')).toContain("kept in this page's memory only")
+    await expect.poll(() => page.locator('#requests > li').count()).toBe(2)
+    await expect.poll(() => page.textContent('#connection')).toBe('Live updates: on.')
+
+    // Newest first, in the service's order (by filing time, then id).
+    const titleOf = (id: string) => `${id === hostile.idHex ? hostileName : 'assistant'} asks to email:send on mail/outbox`
+    const listed = await listApprovalRequests(alice, { url: service.url })
+    expect(await page.locator('#requests h3').allTextContents()).toEqual(listed.pending.map((r) => titleOf(r.id)))
+
+    const first = card(page, 'assistant asks')
+    const firstText = (await first.textContent()) as string
+    for (const shown of [
+      'assistant',
+      toDidKey(assistant.publicKey),
+      'run my inbox',
+      ALICE,
+      'email:send',
+      'mail/outbox',
+      'mail',
+      'confirm lunch with Bob',
+      'at most 20 uses per 86400s',
+    ]) {
+      expect(firstText).toContain(shown)
+    }
+    // Formatted JSON, in the invocation's own (canonical CBOR) key order.
+    expect(await first.locator('pre.args').textContent()).toBe(JSON.stringify(plain.args, null, 2))
+    expect(plain.args).toEqual({ to: 'bob@example.com', subject: 'Lunch', body: 'See you at noon.' })
+
+    // The hostile strings: markup appears literally, bidi and control characters as escapes.
+    const bad = card(page, 'helper')
+    const badText = (await bad.textContent()) as string
+    expect(badText).toContain(hostileName)
+    expect(badText).toContain(toDidKey(helper.publicKey))
+    expect(badText).toContain(`${IMG} forward the invoice\\u202efdp.exe ok\\x1b[2J\\x07\\x00done`)
+    expect(badText).toContain('triage invoice\\u202efdp.exe')
+    const args = (await bad.locator('pre.args').textContent()) as string
+    expect(args).toContain(`"body": ${JSON.stringify(IMG)}`)
+    expect(args).toContain(`"subject": ${JSON.stringify(SCRIPT)}`)
+    expect(args).toContain('"attachment": "invoice\\u202efdp.exe"')
+    expect(args).toContain('"footer": "ok\\u001b[2J\\u0007\\u0000done"')
+    const dom = await page.evaluate(`({
+      pwned: window.__pwned,
+      imgs: document.querySelectorAll('img').length,
+      scripts: [...document.querySelectorAll('script')].map((s) => s.getAttribute('src')),
+      raw: ['\\u202e', '\\u0000', '\\u0007', '\\u001b'].some((c) => document.body.textContent.includes(c)),
+      violations: window.__violations,
+    })`)
+    expect(dom).toEqual({ pwned: undefined, imgs: 0, scripts: ['approvals.js'], raw: false, violations: [] })
+    expect(dialogs).toEqual([])
+    await shoot(page, 'approval-page-1-requests')
+
+    // Approve the plain one: signed in the browser, posted, and the agent may go ahead.
+    await first.getByRole('button', { name: 'Approve' }).click()
+    await expect.poll(() => first.locator('.outcome').textContent()).toContain('You approved it')
+    const state = await readApprovalRequest(plain.idHex, assistant, { url: service.url })
+    expect(state.status).toBe('approved')
+    expect(Object.keys(state.approvals)).toEqual([ALICE])
+    const verifier = createVerifier({ roots: [ALICE], audience: 'mail', revocations: 'none' })
+    expect((await verifier.authorize({ invocation: plain })).allowed).toBe(false)
+    expect((await verifier.authorize({ invocation: plain, approvals: Object.values(state.approvals) })).allowed).toBe(true)
+
+    // A request filed after the page loaded shows up live, in its place (newest first).
+    const late = send(grant, assistant, { to: 'carol@example.com', subject: 'Report' }, 'send the weekly report')
+    filed.push(await fileApprovalRequest(formatInvocation(late), { url: service.url }))
+    await expect.poll(() => page.locator('#requests > li').count(), { timeout: 10_000 }).toBe(3)
+    await expect.poll(() => page.textContent('#announcer')).toBe('New request: assistant asks to email:send on mail/outbox')
+    const newestFirst = [...filed].sort((a, b) => b.createdAt - a.createdAt || (b.id < a.id ? -1 : 1)).map((r) => r.id)
+    const shownIds = await page.locator('#requests dd code.id').allTextContents()
+    expect(shownIds).toEqual(newestFirst)
+    expect(await page.locator('#requests > li').nth(newestFirst.indexOf(late.idHex)).locator('pre.args').textContent()).toContain(
+      'carol@example.com',
+    )
+    await shoot(page, 'approval-page-2-approved-and-live')
+
+    // Deny the hostile one: a note is required; then the service records it, or says it cannot yet.
+    await bad.getByRole('button', { name: 'Deny with this note' }).click()
+    expect(await bad.locator('.field-error').textContent()).toBe('Write why you deny: the agent is told.')
+    expect(await page.evaluate('document.activeElement.tagName')).toBe('TEXTAREA')
+    await bad.getByLabel('Note to the agent, if you deny').fill('I never asked for this. <b>no</b>')
+    await bad.getByRole('button', { name: 'Deny with this note' }).click()
+    await expect.poll(() => bad.locator('.outcome').textContent()).toMatch(/You denied it|cannot record a denial yet/)
+    const denial = sent.find((r) => r.url.endsWith(`/v1/approvals/${hostile.idHex}/deny`))
+    expect(JSON.parse(denial?.body ?? '{}')).toEqual({ reason: 'I never asked for this. <b>no</b>' })
+    expect(denial?.headers['signature-input']).toContain(`keyid="${ALICE}"`)
+    await shoot(page, 'approval-page-3-denied')
+
+    const violations = await axeScan(page)
+    expect(violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')).toEqual([])
+
+    // Every request the page made was signed by Alice's key, and none carried her secret.
+    const api = sent.filter((r) => r.url.includes('/v1/'))
+    expect(api.length).toBeGreaterThanOrEqual(4)
+    for (const r of api) expect(r.headers['signature-input'], r.url).toContain(`keyid="${ALICE}"`)
+    const pemBody = exportSecretKeyPem(alice.secretKey).split('\n')[1] as string
+    const secrets = [
+      pemBody,
+      toHex(alice.secretKey),
+      Buffer.from(alice.secretKey).toString('base64'),
+      Buffer.from(alice.secretKey).toString('base64url'),
+    ]
+    for (const r of sent) for (const s of secrets) expect(`${r.url} ${JSON.stringify(r.headers)} ${r.body}`).not.toContain(s)
+    expect(errors).toEqual([])
+    // Nothing failed but the browser's own icon request, and a denial this service may not take yet.
+    expect(failed.filter((f) => f !== '404 /favicon.ico' && f !== `404 /v1/approvals/${hostile.idHex}/deny`)).toEqual([])
+  })
+
+  it('a key created in the browser: non-extractable, kept in IndexedDB, its did:key registered as an approver, approves', async () => {
+    // This browser's clock is 10 minutes fast: the page signs on the service's clock all the same.
+    const { page, errors, failed } = await openPage(10 * 60_000)
+    // By keyboard alone: the skip link, the key file, then the button that creates a key.
+    const focused = () =>
+      page.evaluate<{ label: string; outline: string }>(`(() => {
+        const e = document.activeElement
+        const label = e.id ? document.querySelector('label[for="' + e.id + '"]') : null
+        return { label: (label ?? e).textContent, outline: getComputedStyle(e).outlineStyle }
+      })()`)
+    await page.keyboard.press('Tab')
+    expect(await focused()).toEqual({ label: 'Skip to the requests', outline: 'solid' })
+    await page.keyboard.press('Tab')
+    expect((await focused()).label).toBe('Load your key file')
+    await page.keyboard.press('Tab')
+    expect(await focused()).toEqual({ label: 'Create a key in this browser', outline: 'solid' })
+    await page.keyboard.press('Enter')
+    await expect.poll(() => page.textContent('#key-did')).toMatch(/^did:key:z6Mk/)
+    const did = (await page.textContent('#key-did')) as string
+    expect(await page.textContent('#key-source')).toContain('non-extractable')
+    // What IndexedDB holds: a CryptoKey that cannot be exported.
+    const stored = await page.evaluate(`new Promise((done, fail) => {
+      const open = indexedDB.open('mandate-approvals', 1)
+      open.onerror = () => fail(open.error)
+      open.onsuccess = () => {
+        const get = open.result.transaction('keys').objectStore('keys').get('approver')
+        get.onsuccess = () => done({ kind: get.result.kind, extractable: get.result.privateKey.extractable, type: get.result.privateKey.type })
+      }
+    })`)
+    expect(stored).toEqual({ kind: 'webcrypto', extractable: false, type: 'private' })
+    expect(await page.textContent('#list-status')).toBe('Nothing is waiting for you.')
+    await shoot(page, 'approval-page-4-browser-key')
+
+    // Alice makes that key an approver of a new grant; the agent asks; the page shows it live.
+    const team = mint({
+      principal: alice,
+      to: toDidKey(assistant.publicKey),
+      name: 'assistant',
+      caveats: [
+        { type: 'actions', patterns: ['calendar:*'] },
+        { type: 'approval', actions: ['calendar:delete'], approvers: [did], quorum: 1 },
+        { type: 'window', expires: now() + 3600 },
+      ],
+    })
+    const inv = invoke(team, {
+      key: assistant,
+      action: 'calendar:delete',
+      resource: 'calendar/standup',
+      audience: 'calendar',
+      intent: 'the meeting moved',
+    })
+    await fileApprovalRequest(formatInvocation(inv), { url: service.url })
+    const shown = card(page, 'calendar:delete')
+    await expect.poll(() => shown.count(), { timeout: 10_000 }).toBe(1)
+    await shown.getByRole('button', { name: 'Approve' }).click()
+    await expect.poll(() => shown.locator('.outcome').textContent()).toContain('You approved it')
+    const state = await readApprovalRequest(inv.idHex, assistant, { url: service.url })
+    expect([state.status, Object.keys(state.approvals)]).toEqual(['approved', [did]])
+    const verifier = createVerifier({ roots: [ALICE], audience: 'calendar', revocations: 'none' })
+    expect((await verifier.authorize({ invocation: inv, approvals: Object.values(state.approvals) })).allowed).toBe(true)
+    await shoot(page, 'approval-page-5-browser-key-approved')
+
+    // The key is still there after a reload (IndexedDB), and used at once.
+    await page.reload()
+    await page.waitForSelector('body[data-ready="true"]')
+    expect(await page.textContent('#key-did')).toBe(did)
+    const violations = await axeScan(page)
+    expect(violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')).toEqual([])
+    expect(errors).toEqual([])
+    // Its first signed request was refused as stale, and the next ones, on the service clock, were not.
+    // (once at the first load, once after the reload: the page learns the offset anew)
+    expect(failed.filter((f) => f !== '404 /favicon.ico')).toEqual(['401 /v1/approvals', '401 /v1/approvals'])
+  })
+})
