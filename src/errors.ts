@@ -58,6 +58,7 @@ export const ERROR_CODES = [
   'ERR_COUNTER_UNAVAILABLE',
   'ERR_REPLAY_UNAVAILABLE',
   'ERR_APPROVAL_UNAVAILABLE',
+  'ERR_APPROVAL_DENIED',
   // revocation (spec §9)
   'ERR_REVOKED',
   'ERR_SUSPENDED',
@@ -189,6 +190,12 @@ export interface MandateErrorOptions extends ErrorLocation {
  * if (!decision.allowed && decision.code === 'ERR_APPROVAL_REQUIRED') {
  *   console.log(`${decision.details.quorum - decision.details.given} more from`, decision.details.missing)
  * }
+ * declare const call: (url: string) => Promise<Response> // from createMandateFetch, waiting for approval
+ * try {
+ *   await call('https://mail.example/v1/send')
+ * } catch (e) {
+ *   if (e instanceof MandateError && e.code === 'ERR_APPROVAL_DENIED') console.log(`${e.details.by} said no: ${e.details.reason}`)
+ * }
  * ```
  */
 export interface ErrorDetailsMap {
@@ -222,10 +229,25 @@ export interface ErrorDetailsMap {
     /** The version the token carries, when it is a number. */
     readonly found?: number
   }
+  /** An approver (or the principal) denied the approval request: the call will not be approved. */
+  readonly ERR_APPROVAL_DENIED: ApprovalDenialDetails
   /** A block (or the request's action under it) is revoked. */
   readonly ERR_REVOKED: RevocationDetails
   /** A block (or the request's action under it) is suspended. */
   readonly ERR_SUSPENDED: RevocationDetails
+}
+
+/**
+ * Who denied an approval request, why, and when, as the approval inbox says (spec/service-v1.md
+ * §7). The reason is the approver's text: escape it before showing it.
+ */
+export interface ApprovalDenialDetails {
+  /** The approver, or the principal, who denied it (did:key). */
+  readonly by: string
+  /** Their note to the agent (1–500 characters). */
+  readonly reason: string
+  /** When (Unix seconds, the service's clock). */
+  readonly at: number
 }
 
 /** Who revoked or suspended what, and when, as far as the revocation view knows. */

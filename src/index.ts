@@ -52,6 +52,7 @@ export {
 } from './crypto/keys.js'
 export type { SignatureOutcome } from './crypto/profile.js'
 export {
+  type ApprovalDenialDetails,
   type CodeDisposition,
   disposition,
   ERROR_CODES,
@@ -71,6 +72,7 @@ export {
   type ApprovalRequestState,
   answerApprovalRequest,
   awaitApproval,
+  denyApprovalRequest,
   fileApprovalRequest,
   type InboxOptions,
   listApprovalRequests,

@@ -6,7 +6,9 @@
  */
 import type { Args } from '../caveats/types.js'
 import { type KeyPair, keyPairFromSecret } from '../crypto/keys.js'
+import { MandateError } from '../errors.js'
 import { awaitApproval, fileApprovalRequest, type InboxOptions } from '../inbox/client.js'
+import { printable } from '../internal/printable.js'
 import { formatInvocation, invoke } from '../token/invocation.js'
 import { type KeyInput, parseMandate, type UnverifiedMandate } from '../token/mandate.js'
 import { bindArgs, httpBinding } from './binding.js'
@@ -35,7 +37,10 @@ export interface MandateFetchOptions {
   /**
    * Wait for approvals: when the API answers approval-required, file the request in this
    * service's inbox if the API did not, wait up to `withinMs`, and send the request again with
-   * the approvals once given. Without it the approval-required answer is returned as is.
+   * the approvals once given. When an approver (or the principal) denies the request instead,
+   * the call throws a `MandateError` `ERR_APPROVAL_DENIED` at once, its `details` saying who
+   * refused, why and when (spec/http-v1.md §7). Without it the approval-required answer is
+   * returned as is.
    */
   readonly approvals?: InboxOptions & { readonly withinMs: number }
   /** The `fetch` to send with; default the global one. */
@@ -50,6 +55,8 @@ export type MandateRequestInit = RequestInit & { readonly mandate: MandateReques
  *
  * The body must be readable twice (text, bytes, `URLSearchParams` or a `Blob`): its exact
  * bytes are hashed into the invocation. A stream or `FormData` is refused with a `TypeError`.
+ * Waiting for approval (`approvals`), a denied request throws `ERR_APPROVAL_DENIED` (its
+ * `details`: `{by, reason, at}`), and an inbox that cannot be asked `ERR_APPROVAL_UNAVAILABLE`.
  *
  * @example
  * ```ts
@@ -64,11 +71,10 @@ export type MandateRequestInit = RequestInit & { readonly mandate: MandateReques
 export function createMandateFetch(options: MandateFetchOptions): (input: string | URL, init: MandateRequestInit) => Promise<Response> {
   const mandate = typeof options.mandate === 'string' ? parseMandate(options.mandate) : options.mandate
   const send = options.fetch ?? globalThis.fetch
-  const holder: KeyPair | undefined =
-    options.key === undefined ? undefined : options.key instanceof Uint8Array ? keyPairFromSecret(options.key) : options.key
+  const holder: KeyPair | undefined = options.key instanceof Uint8Array ? keyPairFromSecret(options.key) : options.key
   return async (input, init) => {
     const { mandate: what, ...rest } = init
-    if (what === undefined || typeof what !== 'object') throw new TypeError('"mandate" expected { action, resource?, args? }')
+    if (typeof what !== 'object' || what === null) throw new TypeError('"mandate" expected { action, resource?, args? }')
     const url = new URL(input)
     const method = (rest.method ?? 'GET').toUpperCase()
     const headers = new Headers(rest.headers)
@@ -98,6 +104,13 @@ export function createMandateFetch(options: MandateFetchOptions): (input: string
       .catch(() => undefined)) as { approvalRequest?: { filed?: unknown } } | undefined
     if (problem?.approvalRequest?.filed !== true) await fileApprovalRequest(text, waitFor)
     const state = await awaitApproval(id, holder, waitFor)
+    if (state.status === 'denied' && state.denial) {
+      const { by, reason } = state.denial
+      throw new MandateError('ERR_APPROVAL_DENIED', `approval request ${id} was denied by ${by}: ${printable(reason, 500)}`, {
+        hint: 'the request was not sent again; a new call files a new approval request, which its approvers see anew',
+        details: state.denial,
+      })
+    }
     if (state.status !== 'approved') return first
     return attempt([...(what.approvals ?? []), ...Object.values(state.approvals)])
   }
@@ -113,14 +126,15 @@ async function bodyBytes(body: RequestInit['body'], headers: Headers): Promise<U
     setType('text/plain;charset=UTF-8')
     return new TextEncoder().encode(body)
   }
-  if (body instanceof Uint8Array) return body
   if (body instanceof ArrayBuffer) return new Uint8Array(body)
+  // Any view, a Uint8Array (or Buffer) included: its own bytes, not its whole buffer.
   if (ArrayBuffer.isView(body)) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength)
   if (body instanceof URLSearchParams) {
     setType('application/x-www-form-urlencoded;charset=UTF-8')
     return new TextEncoder().encode(body.toString())
   }
-  if (typeof Blob !== 'undefined' && body instanceof Blob) {
+  // Every runtime this supports (Node ≥ 20, browsers, Workers, Deno, Bun) has Blob.
+  if (body instanceof Blob) {
     setType(body.type)
     return new Uint8Array(await body.arrayBuffer())
   }

@@ -53,7 +53,8 @@ function targetUrl(url: string): URL {
   const origin = ORIGIN.exec(url)
   const path = origin ? url.slice(origin[0].length) : url
   try {
-    if (origin) return new URL(`${BASE}${/^[/\\]/.test(path) ? '' : '/'}${path}`)
+    // After an authority come "/", "\", "?", "#" or nothing: appended to BASE, each is read as a path.
+    if (origin) return new URL(`${BASE}${path}`)
     return path.startsWith('/') ? new URL(`${BASE}${path}`) : new URL(path, BASE)
   } catch {
     return fail('ERR_REQUEST_INVALID', 'the request target cannot be read as a URL')

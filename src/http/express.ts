@@ -27,7 +27,8 @@ import { rawFieldValues } from './headers.js'
 
 /** True for `application/json` and `…+json`, parameters aside. */
 function isJson(type: string | undefined): boolean {
-  const essence = (type ?? '').split(';')[0]?.trim().toLowerCase() ?? ''
+  if (type === undefined) return false
+  const essence = (type.split(';')[0] as string).trim().toLowerCase()
   return essence === 'application/json' || essence.endsWith('+json')
 }
 
@@ -45,9 +46,10 @@ async function contentOf(req: Request, limit: number): Promise<Uint8Array> {
   const bytes = await readAll(req, limit)
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   let body: unknown = buffer
-  if (isJson(req.headers['content-type']) && buffer.length > 0) {
+  if (isJson(req.headers['content-type'])) {
     try {
-      // TextDecoder drops a leading BOM, as express.json() and Fetch's json() do.
+      // TextDecoder drops a leading BOM, as express.json() and Fetch's json() do. Empty content
+      // is no JSON: it is left as (empty) bytes.
       body = JSON.parse(new TextDecoder().decode(buffer))
     } catch {
       // Left as bytes: the route decides what an unreadable body means.

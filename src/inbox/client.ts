@@ -12,10 +12,11 @@
  */
 import { signRequest } from '../crypto/http-signature.js'
 import { type KeyPair, toDidKey } from '../crypto/keys.js'
-import { MandateError } from '../errors.js'
+import { type ApprovalDenialDetails, MandateError } from '../errors.js'
 import { toHex } from '../internal/bytes.js'
 import { pause, timeoutOption } from '../internal/deadline.js'
 import { describeUrl, type Fetcher, fetchWithin } from '../internal/http.js'
+import { denialReason } from '../internal/reason.js'
 import { formatApproval, parseApproval, type UnverifiedApproval } from '../token/approval.js'
 import { parseInvocation } from '../token/invocation.js'
 
@@ -49,8 +50,11 @@ export interface InboxOptions {
 export interface ApprovalRequestState {
   /** The request id: the invocation's id, 64 lower-case hex digits. */
   readonly id: string
-  /** `approved` once every approval caveat that applies to the invocation has its quorum. */
-  readonly status: 'pending' | 'approved'
+  /**
+   * `approved` once every approval caveat that applies to the invocation has its quorum;
+   * `denied` once an approver (or the principal) refused it: it is closed, see `denial`.
+   */
+  readonly status: 'pending' | 'approved' | 'denied'
   /** The approvers of every applying caveat (did:key), in chain order. */
   readonly approvers: readonly string[]
   /** The approvals given so far, by approver (did:key → `mna1_…`). */
@@ -58,6 +62,8 @@ export interface ApprovalRequestState {
   /** When it was filed, and when it expires (Unix seconds, service clock). */
   readonly createdAt: number
   readonly expiresAt: number
+  /** Present exactly when `status` is `denied`: who refused, their note (escape it to show it), and when. */
+  readonly denial?: ApprovalDenialDetails
 }
 
 /**
@@ -119,7 +125,8 @@ interface Inbox {
 }
 
 function inbox(options: InboxOptions): Inbox {
-  if (typeof options?.url !== 'string' || !/^https?:\/\/[^\s/]+/.test(options.url)) {
+  // http(s)://, then a host: at least one character that is neither a space nor a slash.
+  if (typeof options?.url !== 'string' || !/^https?:\/\/[^\s/]/.test(options.url)) {
     throw new TypeError('"url" expected the service\'s http(s) base URL')
   }
   // Looked up at each call, not captured: a fetch installed later (a test, a polyfill) is used.
@@ -205,9 +212,13 @@ const record = (v: unknown): v is Record<string, unknown> => typeof v === 'objec
 function requestState(value: unknown, id: string, url: string): ApprovalRequestState {
   const e = record(value) ? value : {}
   const approvals = e['approvals']
+  const denial = e['denial']
+  // A denial comes with its status, and its status with it: who, why, when.
+  const denied =
+    e['status'] === 'denied' && record(denial) && text(denial['by']) && text(denial['reason']) && Number.isSafeInteger(denial['at'])
   const ok =
     e['id'] === id &&
-    (e['status'] === 'pending' || e['status'] === 'approved') &&
+    (((e['status'] === 'pending' || e['status'] === 'approved') && denial === undefined) || denied) &&
     Array.isArray(e['approvers']) &&
     e['approvers'].every(text) &&
     record(approvals) &&
@@ -227,7 +238,13 @@ function requestState(value: unknown, id: string, url: string): ApprovalRequestS
     approvals: Object.fromEntries(Object.entries(approvals as Record<string, string>)),
     createdAt: e['createdAt'] as number,
     expiresAt: e['expiresAt'] as number,
+    ...(denied ? { denial: denialOf(denial as Record<string, unknown>) } : {}),
   }
+}
+
+/** A checked denial: exactly who, why and when. */
+function denialOf(d: Record<string, unknown>): ApprovalDenialDetails {
+  return { by: d['by'] as string, reason: d['reason'] as string, at: d['at'] as number }
 }
 
 const optionalText = (v: unknown) => v === undefined || text(v)
@@ -302,8 +319,9 @@ export async function fileApprovalRequest(invocation: string, options: InboxOpti
 /**
  * Read an approval request (`GET /v1/approvals/{id}`), signed with `key`: its requester (the
  * holder that signed the invocation), its principal or one of its approvers. With
- * `waitSeconds` (0–30) the service holds the answer until a new approval arrives or the time
- * is up. Throws `ERR_APPROVAL_UNAVAILABLE` as {@link fileApprovalRequest} does.
+ * `waitSeconds` (0–30) the service holds the answer until a new approval or a denial arrives or
+ * the time is up (a request already approved or denied is answered at once). Throws
+ * `ERR_APPROVAL_UNAVAILABLE` as {@link fileApprovalRequest} does.
  *
  * @example
  * ```ts
@@ -330,7 +348,8 @@ export async function readApprovalRequest(
 
 /**
  * Wait up to `withinMs` for a request to be approved, long-polling the inbox (at most 30 s per
- * poll); returns the last state read, `approved` or still `pending` when the time ran out. A
+ * poll); returns the last state read: `approved`, `denied` as soon as an approver (or the
+ * principal) refuses it (`denial` says who and why), or still `pending` when the time ran out. A
  * quorum of several approvers is waited for to the end. An abort of `signal` ends the wait by
  * throwing its reason; a failure to read is `ERR_APPROVAL_UNAVAILABLE`.
  *
@@ -340,6 +359,8 @@ export async function readApprovalRequest(
  * const state = await awaitApproval(invocation.idHex, assistant, { url: 'http://127.0.0.1:8787', withinMs: 120_000 })
  * if (state.status === 'approved') {
  *   const decision = await verifier.authorize({ invocation, approvals: Object.values(state.approvals) })
+ * } else if (state.status === 'denied') {
+ *   console.log(`${state.denial?.by} refused: ${state.denial?.reason}`)
  * }
  * ```
  */
@@ -349,16 +370,19 @@ export async function awaitApproval(
   options: InboxOptions & { readonly withinMs: number; readonly signal?: AbortSignal },
 ): Promise<ApprovalRequestState> {
   const { withinMs, signal } = options
-  if (typeof withinMs !== 'number' || !(withinMs >= 0) || !Number.isFinite(withinMs)) {
+  // Number.isFinite is false for anything but a number, NaN and ±Infinity.
+  if (!(withinMs >= 0) || !Number.isFinite(withinMs)) {
     throw new RangeError(`"withinMs" expected a number of milliseconds, 0 or more, got ${String(withinMs)}`)
   }
   const start = Date.now()
   const left = () => withinMs - (Date.now() - start)
   // Whole seconds that still fit: a poll never holds the caller past its time.
   const waitFor = () => Math.min(MAX_WAIT_SECONDS, Math.max(0, Math.floor(left() / 1000)))
-  const read = (waitSeconds: number) => readApprovalRequest(id, key, { ...options, waitSeconds, ...(signal ? { signal } : {}) })
+  // `options` carries the signal, if any, to each read.
+  const read = (waitSeconds: number) => readApprovalRequest(id, key, { ...options, waitSeconds })
   let state = await read(waitFor())
-  while (state.status !== 'approved' && left() > 0) {
+  // Answered either way (approved, or denied: closed for good), or out of time.
+  while (state.status === 'pending' && left() > 0) {
     signal?.throwIfAborted()
     if (left() < 1000) {
       // Less than a poll's second left: one last look when it is over.
@@ -370,7 +394,7 @@ export async function awaitApproval(
     const before = Date.now()
     state = await read(asked)
     // A poll answered early without an approval (a service shutting down) must not become a busy loop.
-    if (state.status !== 'approved' && asked > 0 && Date.now() - before < 250) await pause(250, signal ? { parent: signal } : {})
+    if (state.status === 'pending' && asked > 0 && Date.now() - before < 250) await pause(250, signal ? { parent: signal } : {})
   }
   return state
 }
@@ -448,4 +472,44 @@ export async function answerApprovalRequest(
     signal: options.signal,
   })
   return requestState(body, id, url)
+}
+
+/**
+ * Deny the request `id` with a reason (`POST /v1/approvals/{id}/deny`, signed with `key`: one of
+ * its listed approvers, or its principal). The request is closed: its agent reads who refused
+ * and why (`status` `denied`, `denial`), and it takes no more approvals. Returns the request as
+ * it stands after it; denying again with the same key answers it unchanged (the first reason
+ * stands). `reason` is 1–500 characters once trimmed, without control characters but tab and
+ * line feed (a `RangeError` before any request otherwise). Throws `ERR_APPROVAL_UNAVAILABLE` as
+ * {@link fileApprovalRequest} does (a request already approved, expired, or denied by another
+ * is answered 409 `ERR_CONFLICT`).
+ *
+ * @example
+ * ```ts
+ * import { denyApprovalRequest, listApprovalRequests } from 'mandate'
+ * const { pending } = await listApprovalRequests(alice, { url: 'http://127.0.0.1:8787' })
+ * for (const r of pending) {
+ *   if (r.action === 'email:send' && r.args['to'] === 'everyone@example.com') {
+ *     const state = await denyApprovalRequest(r.id, 'not to the whole company', alice, { url: 'http://127.0.0.1:8787' })
+ *     console.log(state.status, state.denial?.by) // 'denied', 'did:key:z6Mk…' (Alice)
+ *   }
+ * }
+ * ```
+ */
+export async function denyApprovalRequest(
+  id: string,
+  reason: string,
+  key: KeyPair,
+  options: InboxOptions & { readonly signal?: AbortSignal },
+): Promise<ApprovalRequestState> {
+  const box = inbox(options)
+  if (typeof id !== 'string' || !ID.test(id)) throw new TypeError('"id" expected a request id: 64 lower-case hex digits')
+  if (typeof reason !== 'string') throw new TypeError('"reason" expected text: why it is denied')
+  // The service's rule, checked before sending: a note it would refuse is the caller's mistake.
+  const checked = denialReason(reason)
+  if ('problem' in checked) throw new RangeError(`"reason" ${checked.problem}`)
+  const note = checked.reason
+  const path = `/v1/approvals/${id}/deny`
+  const body = await exchange(box, path, { method: 'POST', body: { reason: note }, key, signal: options.signal })
+  return requestState(body, id, `${box.base}${path}`)
 }

@@ -130,7 +130,10 @@ export interface ToolCallDenied {
   readonly hint?: string
   /** The verifier's typed details for its code (when a quota resets, who revoked…). */
   readonly details?: ErrorDetails
-  /** For `ERR_APPROVAL_REQUIRED` and `ERR_APPROVAL_UNAVAILABLE`: who must approve, and the request. */
+  /**
+   * For `ERR_APPROVAL_REQUIRED` and `ERR_APPROVAL_UNAVAILABLE`: who must approve, and the request;
+   * for `ERR_APPROVAL_DENIED`: the request that was denied (who denied it and why: `details`).
+   */
   readonly approval?: ApprovalStatus
   readonly invocationId?: string
   /** The verifier's decision, when it decided. */
@@ -376,15 +379,35 @@ export function createToolGuard(options: ToolGuardOptions): ToolGuard {
       try {
         let state: ApprovalRequestState
         if (waiting) {
-          // Looked at first without waiting: the inbox's long poll answers when a *new* approval
-          // arrives, so a request approved before this call would hold it for a whole poll.
+          // Looked at first without waiting: the long poll of an older service answers only when
+          // a *new* approval arrives, so a request approved before this call would hold it for a
+          // whole poll.
           state = await readApprovalRequest(waiting.requestId, key, { ...service, ...(call.signal ? { signal: call.signal } : {}) })
-          if (state.status !== 'approved' && waitMs > 0) state = await waitFor(waiting.requestId)
+          if (state.status === 'pending' && waitMs > 0) state = await waitFor(waiting.requestId)
         } else {
           state = await fileApprovalRequest(formatInvocation(inv), service)
           requestId = state.id
           remember(same, { invocation: inv, requestId: state.id, expiresAt: state.expiresAt })
-          if (state.status !== 'approved' && waitMs > 0) state = await waitFor(state.id)
+          if (state.status === 'pending' && waitMs > 0) state = await waitFor(state.id)
+        }
+        if (state.status === 'denied' && state.denial) {
+          // Closed for good: this invocation will never be approved. Forgotten, so that the same
+          // call again asks anew, with a fresh invocation.
+          pending.delete(same)
+          const { approval: _approval, ...asked } = fromDecision(required, action, inv, state.id)
+          return deny(name, at, digest, {
+            ...asked,
+            code: 'ERR_APPROVAL_DENIED',
+            message: `${state.denial.by} denied the approval request ${state.id} for this call`,
+            hint: 'the approver refused this call (their reason is in "denial"): do not retry it as is; calling the tool again asks them anew',
+            details: state.denial,
+            approval: {
+              requestId: state.id,
+              missing: required.details.missing,
+              quorum: required.details.quorum,
+              given: required.details.given,
+            },
+          })
         }
         if (state.status === 'approved') {
           approvals = Object.values(state.approvals)

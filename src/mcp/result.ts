@@ -1,13 +1,15 @@
 /**
  * What a model sees when the guard denies a call: an MCP tool result with `isError: true`
  * whose one text block is a JSON document — the code, the message, what to do, who must
- * approve and the approval request id, when a quota resets, who revoked and why. JSON, so
+ * approve and the approval request id, who denied the approval and why, when a quota resets,
+ * who revoked and why. JSON, so
  * that nothing a token or a service carries (names, reasons) can pass for the guard's own
  * words, and terminal-safe, so that no control or invisible character reaches a log raw.
  * Neither the token nor the call's arguments are ever in it.
  *
  * @module
  */
+import type { ErrorDetails } from '../errors.js'
 import { iso } from '../internal/clock.js'
 import { safeJson } from '../internal/printable.js'
 import type { ToolCallDenied } from './guard.js'
@@ -49,7 +51,15 @@ export function denialDocument(outcome: ToolCallDenied): Record<string, unknown>
     tool: outcome.tool,
     ...(outcome.action === undefined ? {} : { action: outcome.action }),
   }
-  if (outcome.approval) {
+  if (outcome.code === 'ERR_APPROVAL_DENIED' && outcome.details !== undefined) {
+    const denial = outcome.details as ErrorDetails<'ERR_APPROVAL_DENIED'>
+    doc['denial'] = {
+      ...(outcome.approval?.requestId === undefined ? {} : { requestId: outcome.approval.requestId }),
+      by: denial.by,
+      reason: denial.reason,
+      at: iso(denial.at),
+    }
+  } else if (outcome.approval) {
     doc['approval'] = {
       ...(outcome.approval.requestId === undefined ? {} : { requestId: outcome.approval.requestId }),
       waitingFor: outcome.approval.missing,

@@ -286,15 +286,11 @@ async function denyCard(card: Card): Promise<void> {
     if (answer.status === 200) {
       const done = viewOf(answer.body, k.did)
       updateCard(card, done)
-      closeCard(card, `You denied it: ${printable(reason)}`, 'ok')
+      // The reason the service kept (a retry keeps the first one), escaped by viewOf.
+      closeCard(card, `You denied it: ${done.denial?.reason ?? printable(reason)}`, 'ok')
       announce(`Denied: ${titleOf(card.view)}`)
       countText()
-    } else if (answer.status === 404 && (e === undefined || e.message.startsWith('no route'))) {
-      cardError(
-        card,
-        'This service cannot record a denial yet (it answered 404 to POST /v1/approvals/{id}/deny). Nothing was recorded: the request stays pending until it expires, unless you approve it.',
-      )
-    } else if (answer.status === 404) {
+    } else if (answer.status === 404 && e?.message.startsWith('no route') !== true) {
       closeCard(card, 'This request no longer exists.', 'closed')
     } else cardError(card, refusal(answer, 'The denial was not accepted'))
   } catch (e) {

@@ -15,6 +15,7 @@ import { sha256 } from '../crypto/hash.js'
 import { type KeyPair, parsePublicKey, toDidKey } from '../crypto/keys.js'
 import { fromHex, toHex } from '../internal/bytes.js'
 import { printable } from '../internal/printable.js'
+import { denialReason } from '../internal/reason.js'
 import { FEED_PAGE_MAX, type FeedEntry, type SignedFeedPage, signFeedPage } from '../revocation/feed.js'
 import { parseApproval } from '../token/approval.js'
 import { chainExpiry, type UnverifiedBlock } from '../token/block.js'
@@ -30,6 +31,7 @@ import { createFeedGuard, type FeedMarkStore } from './feed-mark.js'
 import { createMetrics, type ServiceMetrics } from './metrics.js'
 import { OPENAPI } from './openapi.js'
 import type { ApprovalCursor, ApprovalRecord, Store } from './store.js'
+
 import { approversFor, consumeBinding, createTrust, type TrustOptions } from './trust.js'
 
 /** What the app needs. Trust settings (served roots, registered verifiers) are in {@link TrustOptions}. */
@@ -559,8 +561,14 @@ export function createApp(options: AppOptions): Hono {
     let record = await readable(c, id)
     const deadline = performance.now() + wait * 1000
     const seen = Object.keys(record.approvals).length
-    // Long-poll: answer as soon as an approval arrives, or when the wait is over.
-    while (performance.now() < deadline && Object.keys(record.approvals).length === seen && !options.closing?.aborted) {
+    // Long-poll: answer at once when the request is already answered (approved or denied), else
+    // as soon as an approval or a denial arrives, or when the wait is over.
+    while (
+      performance.now() < deadline &&
+      statusOf(record) === 'pending' &&
+      Object.keys(record.approvals).length === seen &&
+      !options.closing?.aborted
+    ) {
       await new Promise((r) => setTimeout(r, 200))
       const next = await stored(() => store.getApprovalRequest(id))
       // Compacted while waited on: gone.
@@ -589,8 +597,50 @@ export function createApp(options: AppOptions): Hono {
     if (approval.expires <= now) throw new ServiceError(403, 'ERR_APPROVAL_INVALID', 'the approval has already expired')
     if (approval.issuedAt > now + trust.skew) throw new ServiceError(403, 'ERR_APPROVAL_INVALID', 'the approval is dated in the future')
     if (record.expiresAt <= now) throw new ServiceError(409, 'ERR_CONFLICT', 'the request expired; the agent must invoke again')
+    if (record.denial) throw deniedAlready(record)
     const updated = await stored(() => store.addApproval(id, approver, approvalText))
+    // Denied meanwhile (the store refuses an approval to a denied request).
+    if (updated.denial) throw deniedAlready(updated)
     metrics.approvals.inc({ event: 'approved' })
+    return c.json(summary(updated))
+  })
+  // Deny with a reason: a listed approver, or the principal on whose behalf the agent asks,
+  // closes the request; the agent reads who refused and why (spec/service-v1.md §7).
+  app.post('/v1/approvals/:id/deny', async (c) => {
+    const id = c.req.param('id')
+    if (!/^[0-9a-f]{64}$/.test(id)) throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', 'a request id is 64 lower-case hex digits')
+    const bytes = await readRaw(c)
+    const caller = await trust.caller(c, bytes)
+    const reason = reasonOf(json(bytes)['reason'])
+    const found = await stored(() => store.getApprovalRequest(id))
+    if (!found) throw new ServiceError(404, 'ERR_NOT_FOUND', `no approval request ${id}`)
+    const principal = toDidKey(parseInvocation(found.invocation).chain[0]?.principal as Uint8Array)
+    if (!found.approvers.includes(caller.did) && principal !== caller.did) {
+      throw new ServiceError(403, 'ERR_NOT_AUTHORIZED', 'only its listed approvers and its principal may deny this request')
+    }
+    const now = clock()
+    let denied = false
+    // Checked again in the store's serialized step, against the request as it then stands.
+    const admit = (record: ApprovalRecord): boolean => {
+      if (record.denial) {
+        // A retry by the same key answers the request unchanged (its first reason stands).
+        if (record.denial.by === caller.did) return false
+        throw deniedAlready(record)
+      }
+      if (statusOf(record) === 'approved') {
+        throw new ServiceError(409, 'ERR_CONFLICT', 'the request is already approved: a denial can no longer close it')
+      }
+      if (record.expiresAt <= now) throw new ServiceError(409, 'ERR_CONFLICT', 'the request expired; there is nothing left to deny')
+      denied = true
+      return true
+    }
+    const updated = await stored(() => store.denyApprovalRequest(id, { by: caller.did, reason, at: now }, admit))
+    // Compacted meanwhile: gone.
+    if (!updated) throw new ServiceError(404, 'ERR_NOT_FOUND', `no approval request ${id}`)
+    if (denied) {
+      metrics.approvals.inc({ event: 'denied' })
+      log?.info({ request: id, by: caller.did }, 'approval request denied')
+    }
     return c.json(summary(updated))
   })
 
@@ -624,20 +674,41 @@ function cursorParam(value: string | undefined): ApprovalCursor | undefined {
   return { createdAt: Number(m[1]), id: m[2] as string }
 }
 
-/** What an approver needs to see, from the invocation itself. */
-function summary(record: ApprovalRecord) {
+/** `denied` once denied; else `approved` once every applying approval caveat has its quorum; else `pending`. */
+function statusOf(record: ApprovalRecord): 'pending' | 'approved' | 'denied' {
+  if (record.denial) return 'denied'
   // The invocation was checked when the request was accepted; reading it back is enough.
   const inv = parseInvocation(record.invocation)
-  const last = inv.chain[inv.chain.length - 1] as UnverifiedBlock
   const have = new Set(Object.keys(record.approvals))
   const satisfied = inv.chain.every((b) =>
     b.caveats.every(
       (cv) => cv.type !== 'approval' || !firstCover(cv.actions, inv.action) || cv.approvers.filter((a) => have.has(a)).length >= cv.quorum,
     ),
   )
+  return satisfied ? 'approved' : 'pending'
+}
+
+/** 409 for a request that a denial has closed, naming who denied it. */
+function deniedAlready(record: ApprovalRecord): ServiceError {
+  return new ServiceError(409, 'ERR_CONFLICT', `the request was denied by ${record.denial?.by ?? 'an approver'}: it is closed`)
+}
+
+/** A denial's note, as kept (spec/service-v1.md §7); 400 otherwise. */
+function reasonOf(value: unknown): string {
+  if (typeof value !== 'string') throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', '"reason" must be a string: why it is denied')
+  const checked = denialReason(value)
+  if ('problem' in checked) throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', `"reason" ${checked.problem}`)
+  return checked.reason
+}
+
+/** What an approver needs to see, from the invocation itself. */
+function summary(record: ApprovalRecord) {
+  // The invocation was checked when the request was accepted; reading it back is enough.
+  const inv = parseInvocation(record.invocation)
+  const last = inv.chain[inv.chain.length - 1] as UnverifiedBlock
   return {
     id: record.id,
-    status: satisfied ? 'approved' : 'pending',
+    status: statusOf(record),
     requestedBy: { key: toDidKey(last.holder), ...(last.name ? { name: last.name } : {}) },
     onBehalfOf: toDidKey(inv.chain[0]?.principal as Uint8Array),
     chain: inv.chain.map((b) => ({ block: b.index, ...(b.name ? { name: b.name } : {}), ...(b.purpose ? { purpose: b.purpose } : {}) })),
@@ -651,5 +722,6 @@ function summary(record: ApprovalRecord) {
     createdAt: record.createdAt,
     expiresAt: record.expiresAt,
     invocation: record.invocation,
+    ...(record.denial ? { denial: { by: record.denial.by, reason: record.denial.reason, at: record.denial.at } } : {}),
   }
 }

@@ -278,9 +278,22 @@ const schemas = {
     required: ['approval'],
     properties: { approval: { type: 'string', pattern: '^mna1_', description: 'A signed approval of this invocation, by the caller.' } },
   },
+  ApprovalDenial: {
+    type: 'object',
+    required: ['reason'],
+    properties: {
+      reason: {
+        type: 'string',
+        minLength: 1,
+        maxLength: 500,
+        description:
+          'Why it is denied, for the agent: 1–500 characters once leading and trailing white space is removed, well-formed, without control characters but tab and line feed.',
+      },
+    },
+  },
   ApprovalRequest: {
     type: 'object',
-    description: 'A pending or approved request: what an approver needs to decide, read from the invocation.',
+    description: 'A pending, approved or denied request: what an approver needs to decide, read from the invocation.',
     required: [
       'id',
       'status',
@@ -301,8 +314,9 @@ const schemas = {
       id: { ...ref('Hex32'), description: 'The invocation id.' },
       status: {
         type: 'string',
-        enum: ['pending', 'approved'],
-        description: '`approved` once every applicable approval caveat has its quorum.',
+        enum: ['pending', 'approved', 'denied'],
+        description:
+          '`denied` once an approver or the principal denied it (see `denial`); else `approved` once every applicable approval caveat has its quorum.',
       },
       requestedBy: {
         type: 'object',
@@ -341,6 +355,17 @@ const schemas = {
           'issued_at + max(300, wait) + 60: after this no verifier waiting as long can accept the invocation; the request stops being pending.',
       },
       invocation: { type: 'string', pattern: '^mni1_' },
+      denial: {
+        type: 'object',
+        description: 'Present exactly when `status` is `denied`: who denied it, why, and when.',
+        required: ['by', 'reason', 'at'],
+        additionalProperties: false,
+        properties: {
+          by: { ...ref('DidKey'), description: 'The approver, or the principal, who denied it.' },
+          reason: { type: 'string', minLength: 1, maxLength: 500, description: 'Their note: show it escaped.' },
+          at: { type: 'integer', minimum: 0 },
+        },
+      },
     },
   },
   ApprovalInbox: {
@@ -380,7 +405,9 @@ const responses = {
     'Authenticated but not allowed: `ERR_NOT_AUTHORIZED`, `ERR_ROOT_UNTRUSTED` (the chain is not rooted at a served principal), `ERR_AUDIENCE`, or the chain is not in standing (`ERR_REVOKED`, `ERR_SUSPENDED`, `ERR_TIME_EXPIRED`); `ERR_APPROVAL_INVALID` for an expired or future-dated approval.',
   ),
   NotFound: errorResponse('`ERR_NOT_FOUND`: no such approval request.'),
-  Conflict: errorResponse('`ERR_CONFLICT`.'),
+  Conflict: errorResponse(
+    '`ERR_CONFLICT`: an idempotency key reused for another question; an approval request for an action that needs none; an approval or a denial of a request that is expired, denied, or (for a denial) approved.',
+  ),
   PayloadTooLarge: errorResponse('`ERR_LIMIT_SIZE`: the body exceeds the limit (64 KiB by default).'),
   UnsupportedMediaType: errorResponse('`ERR_MEDIA_TYPE`: the body is not `application/json` (nor `application/cbor` where accepted).'),
   TooManyRequests: errorResponse('`ERR_LIMIT_RATE`.'),
@@ -421,7 +448,8 @@ const parameters = {
   Wait: {
     name: 'wait',
     in: 'query',
-    description: 'Long-poll: answer as soon as a new approval arrives, or after this many seconds.',
+    description:
+      'Long-poll: answer at once when the request is approved or denied, else as soon as a new approval or a denial arrives, or after this many seconds.',
     schema: { type: 'integer', minimum: 0, maximum: 30, default: 0 },
   },
   IfNoneMatch: {
@@ -747,6 +775,30 @@ export const OPENAPI = {
         requestBody: jsonBody('ApprovalSubmission'),
         responses: {
           '200': ok('The request, with the approval added.', 'ApprovalRequest'),
+          '400': response('BadRequest'),
+          '401': response('Unauthenticated'),
+          '403': response('Forbidden'),
+          '404': response('NotFound'),
+          '409': response('Conflict'),
+          '413': response('PayloadTooLarge'),
+          '415': response('UnsupportedMediaType'),
+          '503': response('StorageUnavailable'),
+          '500': response('Internal'),
+        },
+      },
+    },
+    '/v1/approvals/{id}/deny': {
+      post: {
+        operationId: 'denyApproval',
+        tags: ['approvals'],
+        summary: 'Deny the request with a reason: it is closed, and its agent reads who refused and why.',
+        description:
+          'Signed by a listed approver of the request or by its principal (403 `ERR_NOT_AUTHORIZED`); `reason` 1–500 characters (400). A request already denied by another key, approved, or expired is 409 `ERR_CONFLICT`; the same key denying again gets 200 and the request unchanged (its first reason stands). A denied request is no longer listed, takes no approval (409), and frees its requester’s pending place.',
+        ...signed,
+        parameters: [parameter('ApprovalId'), ...signedPost],
+        requestBody: jsonBody('ApprovalDenial'),
+        responses: {
+          '200': ok('The request, denied (`status` `denied`, with `denial`).', 'ApprovalRequest'),
           '400': response('BadRequest'),
           '401': response('Unauthenticated'),
           '403': response('Forbidden'),

@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS request_nonces (keyid TEXT NOT NULL, nonce TEXT NOT N
 CREATE INDEX IF NOT EXISTS request_nonces_expires ON request_nonces(expires);
 CREATE TABLE IF NOT EXISTS approval_requests_v2 (
   id TEXT PRIMARY KEY, invocation TEXT NOT NULL, approvers TEXT NOT NULL, requester TEXT NOT NULL,
-  created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL
+  created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, denied_by TEXT, denial_reason TEXT, denied_at BIGINT
 );
 CREATE INDEX IF NOT EXISTS approval_requests_v2_requester ON approval_requests_v2(requester, expires_at);
 CREATE INDEX IF NOT EXISTS approval_requests_v2_expires ON approval_requests_v2(expires_at);
@@ -60,8 +60,15 @@ CREATE TABLE IF NOT EXISTS approval_approvers (request_id TEXT NOT NULL, approve
 /** A day: approval requests are kept this long after they expire. */
 const DAY = 86_400
 
+/** Columns added to `approval_requests_v2` after it first shipped (denials), with their types. */
+const DENIAL_COLUMNS = [
+  ['denied_by', 'TEXT'],
+  ['denial_reason', 'TEXT'],
+  ['denied_at', 'BIGINT'],
+] as const
+
 /** An approval request with its approvals, as one row (`r` is the request). */
-const RECORD_COLUMNS = `r.id, r.invocation, r.approvers, r.requester, r.created_at, r.expires_at,
+const RECORD_COLUMNS = `r.id, r.invocation, r.approvers, r.requester, r.created_at, r.expires_at, r.denied_by, r.denial_reason, r.denied_at,
   COALESCE((SELECT json_object_agg(p.approver, p.approval) FROM approvals p WHERE p.request_id = r.id), '{}') AS approvals`
 
 interface RecordRow {
@@ -71,6 +78,9 @@ interface RecordRow {
   readonly requester: string
   readonly created_at: string
   readonly expires_at: string
+  readonly denied_by: string | null
+  readonly denial_reason: string | null
+  readonly denied_at: string | null
   readonly approvals: Record<string, string>
 }
 
@@ -83,6 +93,7 @@ function toRecord(row: RecordRow): ApprovalRecord {
     createdAt: Number(row.created_at),
     expiresAt: Number(row.expires_at),
     approvals: { ...row.approvals },
+    ...(row.denied_at === null ? {} : { denial: { by: row.denied_by ?? '', reason: row.denial_reason ?? '', at: Number(row.denied_at) } }),
   }
 }
 
@@ -107,6 +118,12 @@ const MIGRATION_TIMEOUT_MS = 600_000
  * after their creation. The 0.1 idempotency answers (`usage_requests`) are dropped: they have
  * no binding to check a retry against, and 0.1 keys (bare request ids) cannot collide with the
  * new `inv:`/`req:` keys. Stop 0.1 instances before starting this version on their database.
+ *
+ * A database made before denials existed gains the denial columns of `approval_requests_v2`
+ * (nullable, without a default: a change of the catalog only, and every existing request stays
+ * as it was, not denied). They are added only when missing, so that a start on an up-to-date
+ * database takes no table lock. Instances of the previous version keep working on it meanwhile
+ * (they name their columns), but know nothing of denials: upgrade them all.
  */
 async function createSchema(c: pg.PoolClient): Promise<void> {
   // pg honours a per-query query_timeout; its typings do not list it.
@@ -119,6 +136,13 @@ async function createSchema(c: pg.PoolClient): Promise<void> {
       to_regclass('approval_requests') IS NOT NULL AS old_approvals`)
     const fresh = r.rows[0] as { totals: boolean; claims: boolean; approvals: boolean; old_claims: boolean; old_approvals: boolean }
     await q(SCHEMA)
+    const present = await q(
+      "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'approval_requests_v2'",
+    )
+    const have = new Set((present.rows as { column_name: string }[]).map((r) => r.column_name))
+    for (const [name, type] of DENIAL_COLUMNS) {
+      if (!have.has(name)) await q(`ALTER TABLE approval_requests_v2 ADD COLUMN ${name} ${type}`)
+    }
     if (fresh.totals)
       await q('INSERT INTO usage_totals (counter_key, used) SELECT counter_key, COUNT(*) FROM usage_events GROUP BY counter_key')
     if (fresh.claims && fresh.old_claims) {
@@ -425,7 +449,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
         const existing = await load(c, r.id)
         if (existing) return existing
         const n = await c.query(
-          'SELECT COUNT(*) AS n FROM approval_requests_v2 r WHERE r.requester = $1 AND r.expires_at > $2 AND NOT EXISTS (SELECT 1 FROM approvals p WHERE p.request_id = r.id)',
+          'SELECT COUNT(*) AS n FROM approval_requests_v2 r WHERE r.requester = $1 AND r.expires_at > $2 AND r.denied_at IS NULL AND NOT EXISTS (SELECT 1 FROM approvals p WHERE p.request_id = r.id)',
           [r.requester, now],
         )
         if (Number((n.rows[0] as { n: string }).n) >= maxPending) return 'full' as const
@@ -447,7 +471,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
       const after = before ? 'AND (r.created_at < $4 OR (r.created_at = $4 AND r.id COLLATE "C" < $5))' : ''
       const r = await pool.query(
         `SELECT ${RECORD_COLUMNS} FROM approval_approvers a JOIN approval_requests_v2 r ON r.id = a.request_id
-         WHERE a.approver = $1 AND r.expires_at > $2 ${after}
+         WHERE a.approver = $1 AND r.expires_at > $2 AND r.denied_at IS NULL ${after}
            AND NOT EXISTS (SELECT 1 FROM approvals p WHERE p.request_id = r.id AND p.approver = a.approver)
          ORDER BY r.created_at DESC, r.id COLLATE "C" DESC LIMIT $3`,
         before ? [approver, now, limit, before.createdAt, before.id] : [approver, now, limit],
@@ -456,11 +480,32 @@ export async function openPostgresStore(url: string): Promise<Store> {
     },
     async addApproval(id, approver, approval) {
       return tx(async (c) => {
-        await c.query(
-          `INSERT INTO approvals (request_id, approver, approval)
-           SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM approval_requests_v2 WHERE id = $1) ON CONFLICT DO NOTHING`,
-          [id, approver, approval],
-        )
+        // The request's row lock serializes this with a denial of the same request (across
+        // instances): a denied request takes no approval.
+        const row = await c.query('SELECT denied_at FROM approval_requests_v2 WHERE id = $1 FOR UPDATE', [id])
+        if (row.rows[0] && (row.rows[0] as { denied_at: string | null }).denied_at === null) {
+          await c.query('INSERT INTO approvals (request_id, approver, approval) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
+            id,
+            approver,
+            approval,
+          ])
+        }
+        return (await load(c, id)) as ApprovalRecord
+      })
+    },
+    async denyApprovalRequest(id, denial, admit) {
+      return tx(async (c) => {
+        // Locked first, then read: the approvals `admit` sees are all that can be there.
+        const row = await c.query('SELECT id FROM approval_requests_v2 WHERE id = $1 FOR UPDATE', [id])
+        if (!row.rows[0]) return undefined
+        const record = (await load(c, id)) as ApprovalRecord
+        if (!admit(record)) return record
+        await c.query('UPDATE approval_requests_v2 SET denied_by = $1, denial_reason = $2, denied_at = $3 WHERE id = $4', [
+          denial.by,
+          denial.reason,
+          denial.at,
+          id,
+        ])
         return (await load(c, id)) as ApprovalRecord
       })
     },

@@ -83,7 +83,10 @@ CREATE TABLE IF NOT EXISTS approval_requests_v2 (
   approvers TEXT NOT NULL,
   requester TEXT NOT NULL,
   created_at INTEGER NOT NULL,
-  expires_at INTEGER NOT NULL
+  expires_at INTEGER NOT NULL,
+  denied_by TEXT,
+  denial_reason TEXT,
+  denied_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS approval_requests_v2_requester ON approval_requests_v2(requester, expires_at);
 CREATE INDEX IF NOT EXISTS approval_requests_v2_expires ON approval_requests_v2(expires_at);
@@ -118,6 +121,13 @@ const GROUP_MAX = 256
 /** Tables of {@link SCHEMA} that version 0.1 did not have. */
 const NEW_TABLES = ['usage_totals', 'usage_answers', 'replay_claims_v2', 'request_nonces', 'approval_requests_v2', 'health']
 
+/** Columns added to `approval_requests_v2` after it first shipped (denials), with their types. */
+const DENIAL_COLUMNS = [
+  ['denied_by', 'TEXT'],
+  ['denial_reason', 'TEXT'],
+  ['denied_at', 'INTEGER'],
+] as const
+
 /**
  * Create the schema, upgrading a version 0.1 database on the way, in one write transaction —
  * taken only when a table is missing, so that an up-to-date file that has become read-only
@@ -130,16 +140,31 @@ const NEW_TABLES = ['usage_totals', 'usage_answers', 'replay_claims_v2', 'reques
  * against nobody's cap) and, having no recorded expiry, expire a day after their creation.
  * The 0.1 idempotency answers (`usage_requests`) are dropped: they have no binding to check a
  * retry against, and 0.1 keys (bare request ids) cannot collide with the new `inv:`/`req:` keys.
+ *
+ * A database made before denials existed gains the denial columns of `approval_requests_v2`
+ * (nullable, so every existing request stays as it was: not denied).
  */
 function createSchema(db: Database.Database): void {
   const exists = (table: string) => db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== undefined
-  if (NEW_TABLES.every(exists) && !exists('usage_requests')) {
+  const columns = () =>
+    exists('approval_requests_v2')
+      ? new Set((db.prepare('PRAGMA table_info(approval_requests_v2)').all() as { name: string }[]).map((c) => c.name))
+      : new Set<string>()
+  const hasDenials = () => {
+    const have = columns()
+    return DENIAL_COLUMNS.every(([name]) => have.has(name))
+  }
+  if (NEW_TABLES.every(exists) && !exists('usage_requests') && hasDenials()) {
     db.exec(SCHEMA) // nothing to create: reads only
     return
   }
   db.transaction(() => {
     const fresh = new Set(NEW_TABLES.filter((t) => !exists(t)))
     db.exec(SCHEMA)
+    const have = columns()
+    for (const [name, type] of DENIAL_COLUMNS) {
+      if (!have.has(name)) db.exec(`ALTER TABLE approval_requests_v2 ADD COLUMN ${name} ${type}`)
+    }
     if (fresh.has('usage_totals')) {
       db.exec('INSERT INTO usage_totals (counter_key, used) SELECT counter_key, COUNT(*) FROM usage_events GROUP BY counter_key')
     }
@@ -229,17 +254,18 @@ export function openSqliteStore(path: string): Store {
   )
   const livePerRequester = db
     .prepare(
-      'SELECT COUNT(*) FROM approval_requests_v2 r WHERE r.requester = ? AND r.expires_at > ? AND NOT EXISTS (SELECT 1 FROM approvals p WHERE p.request_id = r.id)',
+      'SELECT COUNT(*) FROM approval_requests_v2 r WHERE r.requester = ? AND r.expires_at > ? AND r.denied_at IS NULL AND NOT EXISTS (SELECT 1 FROM approvals p WHERE p.request_id = r.id)',
     )
     .pluck()
   const putApprover = db.prepare('INSERT INTO approval_approvers (request_id, approver) VALUES (?, ?) ON CONFLICT DO NOTHING')
   const getRequest = db.prepare(
-    'SELECT id, invocation, approvers, requester, created_at, expires_at FROM approval_requests_v2 WHERE id = ?',
+    'SELECT id, invocation, approvers, requester, created_at, expires_at, denied_by, denial_reason, denied_at FROM approval_requests_v2 WHERE id = ?',
   )
+  const putDenial = db.prepare('UPDATE approval_requests_v2 SET denied_by = ?, denial_reason = ?, denied_at = ? WHERE id = ?')
   const getApprovals = db.prepare('SELECT approver, approval FROM approvals WHERE request_id = ?')
   const pendingQuery = (cursor: string) => `
     SELECT r.id FROM approval_approvers a JOIN approval_requests_v2 r ON r.id = a.request_id
-    WHERE a.approver = ? AND r.expires_at > ? ${cursor}
+    WHERE a.approver = ? AND r.expires_at > ? AND r.denied_at IS NULL ${cursor}
       AND NOT EXISTS (SELECT 1 FROM approvals p WHERE p.request_id = r.id AND p.approver = a.approver)
     ORDER BY r.created_at DESC, r.id DESC LIMIT ?`
   const pendingFirst = db.prepare(pendingQuery('')).pluck()
@@ -305,7 +331,17 @@ export function openSqliteStore(path: string): Store {
 
   const loadRequest = (id: string): ApprovalRecord | undefined => {
     const r = getRequest.get(id) as
-      | { id: string; invocation: string; approvers: string; requester: string; created_at: number; expires_at: number }
+      | {
+          id: string
+          invocation: string
+          approvers: string
+          requester: string
+          created_at: number
+          expires_at: number
+          denied_by: string | null
+          denial_reason: string | null
+          denied_at: number | null
+        }
       | undefined
     if (!r) return undefined
     const approvals: Record<string, string> = {}
@@ -318,6 +354,7 @@ export function openSqliteStore(path: string): Store {
       createdAt: r.created_at,
       expiresAt: r.expires_at,
       approvals,
+      ...(r.denied_at === null ? {} : { denial: { by: r.denied_by ?? '', reason: r.denial_reason ?? '', at: r.denied_at } }),
     }
   }
 
@@ -479,8 +516,18 @@ export function openSqliteStore(path: string): Store {
       })()
     },
     async addApproval(id, approver, approval) {
+      // One serialized step (the group's write lock): a denied request takes no approval.
       return write(() => {
-        putApproval.run(id, approver, approval, id)
+        if (loadRequest(id)?.denial === undefined) putApproval.run(id, approver, approval, id)
+        return loadRequest(id) as ApprovalRecord
+      })
+    },
+    async denyApprovalRequest(id, denial, admit) {
+      return write(() => {
+        const record = loadRequest(id)
+        if (!record) return undefined
+        if (!admit(record)) return record
+        putDenial.run(denial.by, denial.reason, denial.at, id)
         return loadRequest(id) as ApprovalRecord
       })
     },

@@ -24,6 +24,16 @@ export interface RevocationGuard {
   admit(target: readonly FeedEntry[], above: readonly (readonly FeedEntry[])[]): number | undefined
 }
 
+/** Who refused an approval request, why, and when (spec/service-v1.md §7). */
+export interface ApprovalDenial {
+  /** did:key of the approver (or principal) who denied it. */
+  readonly by: string
+  /** The note the agent is told: 1–500 characters. */
+  readonly reason: string
+  /** When (Unix seconds, service clock). */
+  readonly at: number
+}
+
 /** A pending or answered approval request. */
 export interface ApprovalRecord {
   /** The invocation id (hex). */
@@ -39,6 +49,8 @@ export interface ApprovalRecord {
   readonly expiresAt: number
   /** Approvals received so far (text forms), by approver did:key. */
   readonly approvals: Readonly<Record<string, string>>
+  /** Present once the request is denied: it is closed, and takes no more approvals. */
+  readonly denial?: ApprovalDenial
 }
 
 /** Where a newest-first listing resumes: the last entry of the previous page. (#7) */
@@ -124,17 +136,31 @@ export interface Store {
   /**
    * Create an approval request (idempotent by invocation id: an existing one is returned as
    * it is). Refused with `'full'` when `record.requester` already has `maxPending` pending
-   * requests (not expired at `now`, and not answered by any approver yet), atomically with
-   * the insert. (#7)
+   * requests (not expired at `now`, not denied, and not answered by any approver yet),
+   * atomically with the insert. (#7)
    */
   putApprovalRequest(record: Omit<ApprovalRecord, 'approvals'>, maxPending: number, now: number): Promise<ApprovalRecord | 'full'>
   getApprovalRequest(id: string): Promise<ApprovalRecord | undefined>
   /**
-   * Requests naming `approver` that it has not yet approved and that have not expired at
-   * `now`, newest first (created_at desc, id desc), strictly after `before` when given. (#7)
+   * Requests naming `approver` that it has not yet approved, that are not denied and that have
+   * not expired at `now`, newest first (created_at desc, id desc), strictly after `before` when
+   * given. (#7)
    */
   pendingApprovals(approver: string, limit: number, now: number, before?: ApprovalCursor): Promise<ApprovalRecord[]>
+  /**
+   * Store `approver`'s approval of request `id` (a second one from the same approver leaves the
+   * first in place), unless the request is denied: then nothing is stored. Returns the request
+   * as it stands; serialized with {@link Store.denyApprovalRequest} on the same request, so that
+   * an approval and a denial never both land on one open request.
+   */
   addApproval(id: string, approver: string, approval: string): Promise<ApprovalRecord>
+  /**
+   * Deny request `id`: in one serialized step with the approvals of that request, read it and
+   * hand it to `admit`, which throws to refuse (nothing written), returns false to answer with
+   * the request unchanged (a retry), or true to record `denial`. Returns the request as it then
+   * stands, or `undefined` when there is no such request.
+   */
+  denyApprovalRequest(id: string, denial: ApprovalDenial, admit: (record: ApprovalRecord) => boolean): Promise<ApprovalRecord | undefined>
   /** Readiness: the database answers. */
   ping(): Promise<void>
   /**

@@ -123,6 +123,55 @@ describe('CLI with a service', () => {
     expect(mandate(['approvals', 'list', '--key', key('alice')], { env }).stdout).toContain('no pending requests')
   })
 
+  it('approvals deny: the approver refuses with a reason; the agent reads who and why; the request is closed', () => {
+    const inv = mandate(['invoke', '--key', key('assistant'), '--action', 'slack:send', '--arg', 'channel=all', '--audience', 'slack'], {
+      input: grant(),
+    }).stdout
+    const id = mandate(['approvals', 'request'], { input: inv, env }).stdout.trim()
+    // a reason is required, 1–500 characters, without control characters
+    for (const args of [[], ['--reason', '  '], ['--reason', 'x'.repeat(501)], ['--reason', 'bell\u0007']]) {
+      const bad = mandate(['approvals', 'deny', id, '--key', key('alice'), ...args], { env })
+      expect([args.join(' ').slice(0, 20), bad.code]).toEqual([args.join(' ').slice(0, 20), 2])
+    }
+    expect(mandate(['approvals', 'deny', 'nope', '--key', key('alice'), '--reason', 'no'], { env }).code).toBe(2)
+    // only an approver or the principal: not the agent itself
+    const byAgent = mandate(['approvals', 'deny', id, '--key', key('assistant'), '--reason', 'never mind', '--json'], { env })
+    expect(byAgent.code).toBe(1)
+    expect(byAgent.json<{ error: { message: string } }>().error.message).toContain('ERR_NOT_AUTHORIZED, HTTP 403')
+    // a reason with a line feed and a bidi override: kept, and printed escaped
+    const denied = mandate(['approvals', 'deny', id, '--key', key('alice'), '--reason', 'Not to #all.\nUse #team \u202eplease'], { env })
+    expect(denied.code, denied.stderr).toBe(0)
+    expect(denied.stdout).toContain(`request     ${id}  (denied, `)
+    expect(denied.stdout).toContain(`denied by   ${alice} (`)
+    expect(denied.stdout).toContain('): Not to #all.\\nUse #team \\u202eplease\n')
+    expect(denied.stdout).not.toContain('\u202e')
+    // the agent reads it: who, why, when
+    const shown = mandate(['approvals', 'show', id, '--key', key('assistant'), '--json'], { env })
+    expect(shown.code).toBe(0)
+    expect(shown.json<{ status: string; denial: unknown }>()).toMatchObject({
+      status: 'denied',
+      denial: { by: alice, reason: 'Not to #all.\nUse #team \u202eplease', at: expect.any(Number) },
+    })
+    const human = mandate(['approvals', 'show', id, '--key', key('assistant'), '--wait', '30'], { env })
+    expect(human.stdout).toContain(`denied by   ${alice} (`)
+    // closed: no longer listed, and nothing to approve (nothing is signed)
+    expect(
+      mandate(['approvals', 'list', '--key', key('alice'), '--json'], { env })
+        .json<{ pending: { id: string }[] }>()
+        .pending.map((r) => r.id),
+    ).not.toContain(id)
+    const approving = mandate(['approve', id, '--key', key('alice'), '--yes', '--json'], { env })
+    expect(approving.code).toBe(1)
+    expect(approving.json<{ error: { code: string; message: string } }>().error).toMatchObject({
+      code: 'ERR_APPROVAL_DENIED',
+      message: expect.stringContaining(`was denied by ${alice}`),
+    })
+    expect(approving.stdout).not.toContain('mna1_')
+    // the same approver again: the same answer (the first reason stands)
+    const again = mandate(['approvals', 'deny', id, '--key', key('alice'), '--reason', 'other words', '--json'], { env })
+    expect(again.json<{ denial: { reason: string } }>().denial.reason).toBe('Not to #all.\nUse #team \u202eplease')
+  })
+
   it("the tutorial's approve works with MANDATE_SERVICE exported: an invocation is approved offline, an id from the inbox", () => {
     const draft = join(dir, 'draft.txt')
     writeFileSync(

@@ -90,7 +90,7 @@ describe('mandate alone, --version, unknown commands', () => {
     const r = mandate(['approvals'])
     expect(r.code).toBe(2)
     expect(r.stderr).toMatch(/^Usage: mandate approvals \[options\] \[command\]\n/)
-    expect(r.stderr).toMatch(/mandate: error: mandate approvals needs a command: list, show, request\n/)
+    expect(r.stderr).toMatch(/mandate: error: mandate approvals needs a command: list, show, request, deny\n/)
     expect(r.stderr).not.toContain('outputHelp')
     expect(mandate(['approvals', '--help']).code).toBe(0)
   })

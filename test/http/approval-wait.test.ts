@@ -1,7 +1,8 @@
 /**
  * Approval required, end to end (spec/http-v1.md §5–§7) with a real service: the guard files
  * the invocation in the inbox (or the agent does, when the guard has no service), the agent's
- * fetch waits, Alice approves through the service, and the same request goes through.
+ * fetch waits, Alice approves through the service, and the same request goes through — or she
+ * denies it, and the call ends at once with who refused and why.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createHttpGuard, createMandateFetch } from '../../src/http.js'
@@ -12,6 +13,7 @@ import {
   createVerifier,
   formatApproval,
   formatMandate,
+  MandateError,
   toDidKey,
 } from '../../src/index.js'
 import { http, type ServiceUnderTest, startInProcess } from '../helpers/service.js'
@@ -110,6 +112,66 @@ it('returns the approval-required answer when nobody approves in time', async ()
     expect(body.code).toBe('ERR_APPROVAL_REQUIRED')
     expect(body.approvalRequest.filed).toBe(true)
     expect(res.headers.get('mandate-approval-request')).toBe(body.approvalRequest.id)
+    expect(handled).toEqual([])
+  } finally {
+    await api.close()
+  }
+})
+
+it('a denied request ends the call at once: ERR_APPROVAL_DENIED, with who refused and why; nothing is sent again', async () => {
+  const verifier = createVerifier({ roots: [{ key: toDidKey(alice.publicKey), name: 'alice' }], audience: 'mail', revocations: 'none' })
+  const handled: string[] = []
+  const api = await startHono(createHttpGuard({ verifier, inbox: { url: service.url } }), handled)
+  try {
+    let sends = 0
+    const call = createMandateFetch({
+      mandate: grant,
+      key: assistant,
+      audience: 'mail',
+      approvals: { url: service.url, withinMs: 20_000 },
+      fetch: (async (u: string | URL | Request, i?: RequestInit) => {
+        sends++
+        return fetch(u, i)
+      }) as typeof fetch,
+    })
+    const aliceDenies = async () => {
+      const approver = toDidKey(alice.publicKey)
+      for (let i = 0; i < 100; i++) {
+        const page = await http(`${service.url}/v1/approvals?approver=${encodeURIComponent(approver)}`, { key: alice })
+        const first = (page.json['pending'] as { id: string; resource?: string }[] | undefined)?.find(
+          (r) => r.resource === 'mailbox/alice/9',
+        )
+        if (first) {
+          const denied = await http(`${service.url}/v1/approvals/${first.id}/deny`, {
+            body: { reason: 'keep it: it is the invoice\u202e' },
+            key: alice,
+          })
+          expect(denied.status).toBe(200)
+          return first.id
+        }
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      throw new Error('no request reached the inbox')
+    }
+    const started = Date.now()
+    const [outcome, id] = await Promise.all([
+      call(`${api.url}/mailboxes/alice/messages/9`, {
+        method: 'DELETE',
+        mandate: { action: 'email:delete', resource: 'mailbox/alice/9' },
+      }).then(
+        () => undefined,
+        (e: unknown) => e,
+      ),
+      aliceDenies(),
+    ])
+    expect(Date.now() - started).toBeLessThan(10_000)
+    expect(outcome).toBeInstanceOf(MandateError)
+    const e = outcome as MandateError<'ERR_APPROVAL_DENIED'>
+    expect(e.code).toBe('ERR_APPROVAL_DENIED')
+    expect(e.details).toEqual({ by: toDidKey(alice.publicKey), reason: 'keep it: it is the invoice\u202e', at: expect.any(Number) })
+    // the message names the request and who, and shows the reason escaped
+    expect(e.message).toBe(`approval request ${id} was denied by ${toDidKey(alice.publicKey)}: keep it: it is the invoice\\u202e`)
+    expect(sends).toBe(1)
     expect(handled).toEqual([])
   } finally {
     await api.close()

@@ -485,6 +485,32 @@ describe.each(frameworks)('%s', (name, start) => {
       }
     })
 
+    it('takes content of exactly the limit, declared or chunked, and refuses one byte more', async () => {
+      const s = await serve()
+      try {
+        const head = '{"to":"bob@example.com","pad":"'
+        const exactly = `${head}${'x'.repeat(MAX_BODY - head.length - 2)}"}`
+        expect(exactly).toHaveLength(MAX_BODY)
+        const chunked = (body: string, inv: string) =>
+          Buffer.concat([
+            request('POST', '/mailboxes/alice/send', [auth(inv), json, ['Transfer-Encoding', 'chunked']]),
+            utf8(`${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`),
+          ])
+        const declared = sign('POST', '/mailboxes/alice/send', exactly, SEND)
+        expect(allowed(await raw(s.url, request('POST', '/mailboxes/alice/send', [auth(declared), json], exactly)))).toMatchObject({
+          to: 'bob@example.com',
+        })
+        allowed(await raw(s.url, chunked(exactly, sign('POST', '/mailboxes/alice/send', exactly, SEND))))
+        const more = `${exactly} `
+        const inv = sign('POST', '/mailboxes/alice/send', more, SEND)
+        refused(await raw(s.url, request('POST', '/mailboxes/alice/send', [auth(inv), json], more)), 413, 'ERR_LIMIT_SIZE', [inv])
+        refused(await raw(s.url, chunked(more, inv)), 413, 'ERR_LIMIT_SIZE', [inv])
+        expect(s.handled).toHaveLength(2)
+      } finally {
+        await s.close()
+      }
+    })
+
     it('survives a client that aborts in the middle of its body', async () => {
       const s = await serve()
       try {

@@ -45,6 +45,31 @@ describe('requestContent', () => {
     await expect(requestContent(post(chunks), 1024, USED)).rejects.toEqual(new BodyTooLarge(1024))
   })
 
+  it('stops at the limit a stream that goes on, and names the limit', async () => {
+    let pulled = 0
+    const endless = new ReadableStream<Uint8Array>({
+      pull(c) {
+        pulled += 1
+        c.enqueue(new Uint8Array(256))
+      },
+    })
+    const refused = await requestContent(post(endless), 1024, USED).catch((e: unknown) => e)
+    expect(refused).toBeInstanceOf(BodyTooLarge)
+    expect([(refused as Error).name, (refused as Error).message]).toEqual(['BodyTooLarge', 'the request content is larger than 1024 bytes'])
+    expect(pulled).toBeLessThan(10)
+    // Text content in one piece, over the limit: refused too (the request's own body stays unread).
+    await expect(requestContent(post('x'.repeat(2048)), 1024, USED)).rejects.toThrow('the request content is larger than 1024 bytes')
+  })
+
+  it('takes exactly the limit, and trusts a declared length only when it is a whole number', async () => {
+    const exactly = 'x'.repeat(1024)
+    expect(await requestContent(post(exactly, { 'content-length': '1024' }), 1024, USED)).toHaveLength(1024)
+    expect(await requestContent(withoutBodyStream(post(exactly)), 1024, USED)).toHaveLength(1024)
+    for (const declared of ['1e9', '0x100000', '99999.5']) {
+      expect(new TextDecoder().decode(await requestContent(post('{}', { 'content-length': declared }), 1024, USED)), declared).toBe('{}')
+    }
+  })
+
   it("refuses a body already read, with the caller's message", async () => {
     const request = post('{}')
     await request.text()

@@ -11,6 +11,7 @@ import {
   attenuate,
   awaitApproval,
   createVerifier,
+  denyApprovalRequest,
   fileApprovalRequest,
   formatApproval,
   formatInvocation,
@@ -204,6 +205,61 @@ describe("the approver's side: list what waits, read it, answer it", () => {
     expect(f.code).toBe('ERR_APPROVAL_UNAVAILABLE')
     expect(f.message).toContain('answered 403: ERR_NOT_AUTHORIZED')
     expect((await answerApprovalRequest(text, alice, { url: service.url })).status).toBe('approved')
+  })
+
+  it('denies with a reason: the waiting agent reads who and why at once; the request is closed', async () => {
+    const inv = send('mallory@example.com')
+    await fileApprovalRequest(formatInvocation(inv), { url: service.url })
+    const started = Date.now()
+    const waiting = awaitApproval(inv.idHex, assistant, { url: service.url, withinMs: 25_000 })
+    await new Promise((r) => setTimeout(r, 300))
+    // the reason is trimmed; a line feed and a bidi control are kept (escaped where shown)
+    const denied = await denyApprovalRequest(inv.idHex, '  Not to Mallory.\nAsk me first. \u202e ', alice, { url: service.url })
+    const denial = { by: ALICE, reason: 'Not to Mallory.\nAsk me first. \u202e', at: expect.any(Number) }
+    expect(denied).toMatchObject({ id: inv.idHex, status: 'denied', approvals: {}, denial })
+    expect(await waiting).toEqual(denied)
+    expect(Date.now() - started).toBeLessThan(5000)
+    // read again, waited on again: at once, the same
+    const t0 = Date.now()
+    expect(await readApprovalRequest(inv.idHex, assistant, { url: service.url, waitSeconds: 20 })).toEqual(denied)
+    expect(await awaitApproval(inv.idHex, assistant, { url: service.url, withinMs: 20_000 })).toEqual(denied)
+    expect(Date.now() - t0).toBeLessThan(3000)
+    // closed: not listed, no approval; the same key again: unchanged
+    expect((await listApprovalRequests(alice, { url: service.url, limit: 100 })).pending.map((r) => r.id)).not.toContain(inv.idHex)
+    const late = await failure(() => answerApprovalRequest(approve({ approver: alice, invocation: inv }), alice, { url: service.url }))
+    expect([late.code, late.message]).toEqual([
+      'ERR_APPROVAL_UNAVAILABLE',
+      expect.stringContaining(`answered 409: ERR_CONFLICT the request was denied by ${ALICE}`),
+    ])
+    expect(await denyApprovalRequest(inv.idHex, 'again', alice, { url: service.url })).toEqual(denied)
+    // only its approvers and its principal deny
+    const other = send('oscar@example.com')
+    await fileApprovalRequest(formatInvocation(other), { url: service.url })
+    for (const key of [assistant, stranger]) {
+      const f = await failure(() => denyApprovalRequest(other.idHex, 'no', key, { url: service.url }))
+      expect(f.message).toContain('answered 403: ERR_NOT_AUTHORIZED')
+    }
+  })
+
+  it('waiting on a request approved before the wait began returns at once', async () => {
+    const inv = send('peggy@example.com')
+    await fileApprovalRequest(formatInvocation(inv), { url: service.url })
+    await approveAsAlice(inv)
+    const t0 = Date.now()
+    expect((await awaitApproval(inv.idHex, assistant, { url: service.url, withinMs: 25_000 })).status).toBe('approved')
+    expect(Date.now() - t0).toBeLessThan(3000)
+  })
+
+  it('a reason the service would refuse is a RangeError (or TypeError) before any request', async () => {
+    const id = 'ab'.repeat(32)
+    const url = `http://127.0.0.1:${await closedPort()}`
+    for (const reason of ['', '   ', 'x'.repeat(501), 'a\u0000b', 'bell\u0007', 'a\ud800']) {
+      expect((await failure(() => denyApprovalRequest(id, reason, alice, { url }))).code).toBe('RangeError')
+    }
+    expect((await failure(() => denyApprovalRequest(id, 42 as unknown as string, alice, { url }))).code).toBe('TypeError')
+    expect((await failure(() => denyApprovalRequest('nope', 'no', alice, { url }))).code).toBe('TypeError')
+    // 500 characters (code points) are fine: it goes out, and finds nobody
+    expect((await failure(() => denyApprovalRequest(id, '😀'.repeat(500), alice, { url }))).code).toBe('ERR_APPROVAL_UNAVAILABLE')
   })
 
   it("a stranger's list is its own (empty); a bad limit is a RangeError before any request", async () => {

@@ -12,17 +12,19 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js'
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { base64urlnopad } from '@scure/base'
-import { describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import {
   attenuate,
   type Caveat,
   createMemoryRevocationView,
   createMemoryUsageStore,
+  denyApprovalRequest,
   exportSecretKeyPem,
   formatMandate,
   generateKeyPair,
   type KeyPair,
+  listApprovalRequests,
   MandateError,
   mint,
   toDidKey,
@@ -41,6 +43,7 @@ import {
   type ToolGuardOptions,
   toolAction,
 } from '../../src/mcp.js'
+import { type ServiceUnderTest, startInProcess } from '../helpers/service.js'
 
 const alice = generateKeyPair()
 const assistant = generateKeyPair()
@@ -481,5 +484,84 @@ describe('the library form: guardTool around an SDK tool handler', () => {
       await client.close()
       await server.close()
     }
+  })
+})
+
+describe('a denied approval request (the inbox of a real service, in process)', () => {
+  let service: ServiceUnderTest
+  beforeAll(async () => {
+    service = await startInProcess({ roots: [`alice=${toDidKey(alice.publicKey)}`] })
+  })
+  afterAll(() => service?.stop())
+  const NEEDS_ALICE: Caveat[] = [
+    ...ECHO_AND_SUM,
+    { type: 'approval', actions: ['mcp:everything:get-sum'], approvers: [toDidKey(alice.publicKey)], quorum: 1 },
+  ]
+  /** Alice denies the request naming these arguments once it is in her inbox; returns its id. */
+  async function aliceDenies(a: number, reason: string): Promise<string> {
+    for (let i = 0; i < 200; i++) {
+      const { pending } = await listApprovalRequests(alice, { url: service.url, limit: 100 })
+      const mine = pending.find((r) => r.args['a'] === a)
+      if (mine) {
+        expect((await denyApprovalRequest(mine.id, reason, alice, { url: service.url })).status).toBe('denied')
+        return mine.id
+      }
+      await new Promise((r) => setTimeout(r, 25))
+    }
+    throw new Error('no request reached the inbox')
+  }
+
+  it('ends a waiting call at once: ERR_APPROVAL_DENIED, the document naming who refused and why; the call is forgotten', async () => {
+    const { guard, records } = guardOf(grant(NEEDS_ALICE), { service: { url: service.url }, approvalWaitMs: 20_000 })
+    const waiting: string[] = []
+    const started = Date.now()
+    const [outcome, id] = await Promise.all([
+      guard.authorizeCall('get-sum', { a: 1, b: 2 }, { onWaiting: (requestId) => void waiting.push(requestId) }),
+      aliceDenies(1, 'Not now.\u202e\u200b'),
+    ])
+    expect(Date.now() - started).toBeLessThan(10_000)
+    expect(waiting).toEqual([id])
+    const d = denied(outcome)
+    expect(d.code).toBe('ERR_APPROVAL_DENIED')
+    expect(d.message).toBe(`${toDidKey(alice.publicKey)} denied the approval request ${id} for this call`)
+    expect(d.details).toEqual({ by: toDidKey(alice.publicKey), reason: 'Not now.\u202e\u200b', at: expect.any(Number) })
+    expect(d.invocationId).toBe(id)
+    const doc = denialDocument(d)
+    expect(doc['denial']).toEqual({
+      requestId: id,
+      by: toDidKey(alice.publicKey),
+      reason: 'Not now.\u202e\u200b',
+      at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+    })
+    expect(doc['approval']).toBeUndefined()
+    // what the model reads: the reason escaped, never raw
+    const text = denialResult(d).content[0]?.text as string
+    expect(text).not.toMatch(/[\u202e\u200b]/)
+    expect(text).toContain('"reason":"Not now.\\u202e\\u200b"')
+    expect(JSON.parse(text).denial.reason).toBe('Not now.\u202e\u200b')
+    expect(records.map((r) => [r.decision, r.code, r.approvalRequestId])).toEqual([['deny', 'ERR_APPROVAL_DENIED', id]])
+    // the same call again is a new request (a new invocation), pending
+    const again = denied(
+      await guardOf(grant(NEEDS_ALICE), { service: { url: service.url } }).guard.authorizeCall('get-sum', { a: 1, b: 2 }),
+    )
+    expect(again.code).toBe('ERR_APPROVAL_REQUIRED')
+    expect(again.approval?.requestId).not.toBe(id)
+  })
+
+  it('without waiting: the same call after the denial is told so, once; the next one asks anew', async () => {
+    const { guard } = guardOf(grant(NEEDS_ALICE), { service: { url: service.url } })
+    const first = denied(await guard.authorizeCall('get-sum', { a: 2, b: 2 }))
+    expect(first.code).toBe('ERR_APPROVAL_REQUIRED')
+    const id = first.approval?.requestId as string
+    expect(await aliceDenies(2, 'use the calculator')).toBe(id)
+    const second = denied(await guard.authorizeCall('get-sum', { a: 2, b: 2 }))
+    expect([second.code, second.invocationId, denialDocument(second)['denial']]).toEqual([
+      'ERR_APPROVAL_DENIED',
+      id,
+      expect.objectContaining({ requestId: id, reason: 'use the calculator' }),
+    ])
+    const third = denied(await guard.authorizeCall('get-sum', { a: 2, b: 2 }))
+    expect(third.code).toBe('ERR_APPROVAL_REQUIRED')
+    expect(third.approval?.requestId).not.toBe(id)
   })
 })

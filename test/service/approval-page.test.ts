@@ -5,7 +5,8 @@
  * the chain, action, arguments and intent as text, hostile strings included, which show
  * literally (or, for bidi and control characters, as visible escapes) and run nothing — approves
  * one (the library then reads it approved, and the agent's verifier allows the invocation with
- * that approval), sees a request filed after the page loaded appear live, and tries to deny one.
+ * that approval), sees a request filed after the page loaded appear live, and denies one with a
+ * note (the agent's library then reads it denied, by Alice, with her note).
  * A second browser creates a non-extractable WebCrypto key, shows its did:key, and approves,
  * once that did:key is an approver of a mandate. Every request the page sends is signed in the
  * browser; none carries the secret. Screenshots go to reports/screenshots/ (gitignored); an
@@ -21,6 +22,7 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   attenuate,
+  awaitApproval,
   createVerifier,
   exportSecretKeyPem,
   fileApprovalRequest,
@@ -279,16 +281,26 @@ describe.skipIf(!available)('the approval page in headless Chromium', () => {
     )
     await shoot(page, 'approval-page-2-approved-and-live')
 
-    // Deny the hostile one: a note is required; then the service records it, or says it cannot yet.
+    // Deny the hostile one: a note is required; the service records it, and the agent is told.
     await bad.getByRole('button', { name: 'Deny with this note' }).click()
     expect(await bad.locator('.field-error').textContent()).toBe('Write why you deny: the agent is told.')
     expect(await page.evaluate('document.activeElement.tagName')).toBe('TEXTAREA')
     await bad.getByLabel('Note to the agent, if you deny').fill('I never asked for this. <b>no</b>')
     await bad.getByRole('button', { name: 'Deny with this note' }).click()
-    await expect.poll(() => bad.locator('.outcome').textContent()).toMatch(/You denied it|cannot record a denial yet/)
+    await expect.poll(() => bad.locator('.outcome').textContent()).toBe('You denied it: I never asked for this. <b>no</b>')
+    expect(await bad.locator('.status').textContent()).toBe('Denied.')
+    expect(await page.evaluate('document.querySelectorAll("b").length')).toBe(0)
     const denial = sent.find((r) => r.url.endsWith(`/v1/approvals/${hostile.idHex}/deny`))
     expect(JSON.parse(denial?.body ?? '{}')).toEqual({ reason: 'I never asked for this. <b>no</b>' })
     expect(denial?.headers['signature-input']).toContain(`keyid="${ALICE}"`)
+    // The agent that filed it (the sub-agent, its requester) reads who refused and why, at once.
+    const refused = { by: ALICE, reason: 'I never asked for this. <b>no</b>', at: expect.any(Number) }
+    const asAgent = await readApprovalRequest(hostile.idHex, helper, { url: service.url })
+    expect(asAgent).toMatchObject({ id: hostile.idHex, status: 'denied', approvals: {}, denial: refused })
+    const waitedAt = Date.now()
+    expect(await awaitApproval(hostile.idHex, helper, { url: service.url, withinMs: 20_000 })).toEqual(asAgent)
+    expect(Date.now() - waitedAt).toBeLessThan(5000)
+    expect((await listApprovalRequests(alice, { url: service.url })).pending.map((r) => r.id)).not.toContain(hostile.idHex)
     await shoot(page, 'approval-page-3-denied')
 
     const violations = await axeScan(page)
@@ -307,8 +319,8 @@ describe.skipIf(!available)('the approval page in headless Chromium', () => {
     ]
     for (const r of sent) for (const s of secrets) expect(`${r.url} ${JSON.stringify(r.headers)} ${r.body}`).not.toContain(s)
     expect(errors).toEqual([])
-    // Nothing failed but the browser's own icon request, and a denial this service may not take yet.
-    expect(failed.filter((f) => f !== '404 /favicon.ico' && f !== `404 /v1/approvals/${hostile.idHex}/deny`)).toEqual([])
+    // Nothing failed but the browser's own icon request.
+    expect(failed.filter((f) => f !== '404 /favicon.ico')).toEqual([])
   })
 
   it('a key created in the browser: non-extractable, kept in IndexedDB, its did:key registered as an approver, approves', async () => {

@@ -2,7 +2,7 @@
  * The approver's push stream (`GET /v1/approvals/stream`, spec/service-v1.md §7.2), mounted on
  * a bare Hono app over a real SQLite store, read with the page's own SSE reader
  * (src/page/sse.ts): the snapshot; a write to the inbox wakes the stream at once (a failed one
- * does not); requests closed as approved, expired or gone; changes; heartbeats; the end of a
+ * does not); requests closed as approved, denied, expired or gone; changes; heartbeats; the end of a
  * stream's lifetime and of the service; the per-approver cap. The signed path and the answers'
  * conformance are in test/service/openapi.test.ts, the page over it in approval-page.test.ts.
  */
@@ -40,8 +40,9 @@ function setup(options: Partial<ApprovalStreamOptions> = {}) {
   })
   const summary = (r: ApprovalRecord) => ({
     id: r.id,
-    status: Object.keys(r.approvals).length >= r.approvers.length ? 'approved' : 'pending',
+    status: r.denial ? 'denied' : Object.keys(r.approvals).length >= r.approvers.length ? 'approved' : 'pending',
     approvals: r.approvals,
+    ...(r.denial ? { denial: r.denial } : {}),
   })
   mountApprovalStream(app, {
     store,
@@ -51,7 +52,7 @@ function setup(options: Partial<ApprovalStreamOptions> = {}) {
     pollMs: 60_000,
     ...options,
   })
-  // The inbox's writes, as far as the stream cares: a filing and an approval.
+  // The inbox's writes, as far as the stream cares: a filing, an approval and a denial.
   app.post('/v1/approvals', async (c) => {
     const n = Number(c.req.query('n'))
     if (!(n > 0)) return c.json({ error: { code: 'ERR_REQUEST_MALFORMED', message: 'n' } }, 400)
@@ -60,6 +61,10 @@ function setup(options: Partial<ApprovalStreamOptions> = {}) {
   })
   app.post('/v1/approvals/:id', async (c) => {
     await store.addApproval(c.req.param('id'), c.req.header('x-who') ?? ALICE, 'mna1_x')
+    return c.json({})
+  })
+  app.post('/v1/approvals/:id/deny', async (c) => {
+    await store.denyApprovalRequest(c.req.param('id'), { by: c.req.header('x-who') ?? ALICE, reason: 'not this one', at: t }, () => true)
     return c.json({})
   })
   return { app, store }
@@ -150,6 +155,29 @@ describe('GET /v1/approvals/stream', () => {
     const expired = await s.next()
     expect(json(expired)).toMatchObject({ id: id(3), reason: 'expired' })
     t -= 11
+  })
+
+  it('closed: denied (by another approver too), at once: the denial wakes every open stream', async () => {
+    const { app, store } = setup()
+    await file(store, 1, [ALICE, BOB])
+    const alice = await open(app)
+    const bob = await open(app, BOB)
+    expect([(await alice.next()).event, (await bob.next()).event]).toEqual(['ready', 'ready'])
+    const started = Date.now()
+    await app.request(`http://localhost/v1/approvals/${id(1)}/deny`, { method: 'POST', headers: { 'x-who': BOB } })
+    for (const s of [alice, bob]) {
+      const closed = await s.next()
+      expect([closed.event, json(closed)]).toEqual([
+        'closed',
+        {
+          id: id(1),
+          reason: 'denied',
+          request: expect.objectContaining({ status: 'denied', denial: { by: BOB, reason: 'not this one', at: t } }),
+        },
+      ])
+    }
+    // Woken by the write, not by the (one-minute) poll.
+    expect(Date.now() - started).toBeLessThan(2000)
   })
 
   it('a heartbeat after a quiet spell; the end of its lifetime (renew) and of the service (shutdown)', async () => {

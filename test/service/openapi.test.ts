@@ -56,7 +56,16 @@ interface Doc {
 const doc = JSON.parse(JSON.stringify(OPENAPI)) as Doc
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']
 /** Operations whose requests must carry a `mandate` RFC 9421 signature. */
-const SIGNED = ['consumeUsage', 'claimReplay', 'releaseReplay', 'listApprovals', 'getApproval', 'approve', 'streamApprovals']
+const SIGNED = [
+  'consumeUsage',
+  'claimReplay',
+  'releaseReplay',
+  'listApprovals',
+  'getApproval',
+  'approve',
+  'denyApproval',
+  'streamApprovals',
+]
 
 const escapePointer = (s: string) => s.replaceAll('~', '~0').replaceAll('/', '~1')
 function pointer(p: string): unknown {
@@ -705,6 +714,47 @@ describe('every answer conforms to the document', () => {
     expect([approved.status, approved.json['status']]).toEqual([200, 'approved'])
     expect(Object.keys(approved.json['approvals'] as Json)).toEqual([did(alice)])
 
+    // denying one (the second): who refused and why, in every answer shape
+    const denyPath = `/v1/approvals/${second.idHex}/deny`
+    const because = { reason: 'not this week' }
+    const unsignedDeny = await post(denyPath, because)
+    expect([unsignedDeny.status, code(unsignedDeny)]).toEqual([401, 'ERR_AUTH_REQUIRED'])
+    expect(unsignedDeny.headers.get('accept-signature')).toBe(acceptSignature(true))
+    const byOutsider = await post(denyPath, because, { key: mallory })
+    expect([byOutsider.status, code(byOutsider)]).toEqual([403, 'ERR_NOT_AUTHORIZED'])
+    for (const body of [{}, { reason: 42 }, { reason: '  ' }, { reason: 'x'.repeat(501) }, { reason: 'a\u0007b' }, { reason: 'a\ud800' }]) {
+      const bad = await post(denyPath, body, { key: alice })
+      expect([JSON.stringify(body).slice(0, 40), bad.status, code(bad)]).toEqual([
+        JSON.stringify(body).slice(0, 40),
+        400,
+        'ERR_REQUEST_MALFORMED',
+      ])
+    }
+    expect((await post('/v1/approvals/nope/deny', because, { key: alice })).status).toBe(400)
+    const denyUnknown = await post(`/v1/approvals/${'0'.repeat(64)}/deny`, because, { key: alice })
+    expect([denyUnknown.status, code(denyUnknown)]).toEqual([404, 'ERR_NOT_FOUND'])
+    expect((await post(denyPath, 'x', { key: alice, type: 'text/plain' })).status).toBe(415)
+    expect((await post(denyPath, { reason: 'x'.repeat(70_000) }, { key: alice })).status).toBe(413)
+    const denied = await post(denyPath, { reason: ' not this week\n(ask again Monday) ' }, { key: alice })
+    expect([denied.status, denied.json['status'], denied.json['denial']]).toEqual([
+      200,
+      'denied',
+      { by: did(alice), reason: 'not this week\n(ask again Monday)', at: t },
+    ])
+    // again by the same key: the same answer, the first reason stands
+    expect((await post(denyPath, { reason: 'changed my mind' }, { key: alice })).json).toEqual(denied.json)
+    expect((await get(`/v1/approvals/${second.idHex}`, { key: assistant })).json).toEqual(denied.json)
+    const approveDenied = await post(
+      `/v1/approvals/${second.idHex}`,
+      { approval: formatApproval(approve({ approver: alice, invocation: second, now: t })) },
+      { key: alice },
+    )
+    expect([approveDenied.status, code(approveDenied)]).toEqual([409, 'ERR_CONFLICT'])
+    const denyApproved = await post(`${path}/deny`, because, { key: alice })
+    expect([denyApproved.status, code(denyApproved)]).toEqual([409, 'ERR_CONFLICT'])
+    const listed = await get('/v1/approvals', { key: alice })
+    expect((listed.json['pending'] as { id: string }[]).map((p) => p.id)).not.toContain(second.idHex)
+
     // a request whose invocation can no longer be accepted takes no approval: filed to wait
     // 0 s, it expires at issued_at + 300 + 60 (another requester: approved requests still
     // count against the cap until they expire)
@@ -723,6 +773,8 @@ describe('every answer conforms to the document', () => {
         { key: alice },
       )
       expect([tooLate.status, code(tooLate)]).toEqual([409, 'ERR_CONFLICT'])
+      const denyLate = await post(`/v1/approvals/${late.idHex}/deny`, { reason: 'too late' }, { key: alice })
+      expect([denyLate.status, code(denyLate)]).toEqual([409, 'ERR_CONFLICT'])
     } finally {
       t = filedAt
     }
@@ -759,6 +811,7 @@ describe('every answer conforms to the document', () => {
       await get('/v1/approvals', { on, key: alice }),
       await get(`/v1/approvals/${'0'.repeat(64)}`, { on, key: alice }),
       await post(`/v1/approvals/${'0'.repeat(64)}`, { approval: 'mna1_x' }, { on, key: alice }),
+      await post(`/v1/approvals/${'0'.repeat(64)}/deny`, { reason: 'no' }, { on, key: alice }),
       await get('/v1/approvals/stream', { on, key: alice }),
     ]
     for (const a of answers) expect([a.status, code(a)]).toEqual([503, 'ERR_STORAGE_UNAVAILABLE'])

@@ -365,6 +365,85 @@ function storeSuite(name: string, fresh: () => Promise<Fresh>): void {
       for (const s of stores) await s.close()
     })
 
+    it('approval denial: closes the request (not listed, no more approvals, its place freed); admit decides; retries change nothing', async () => {
+      const store = await (await fresh()).open()
+      expect(await store.putApprovalRequest(request('d1', 'did:q', 1, 1000), 1, 1)).toMatchObject({ id: 'd1' })
+      expect(await store.putApprovalRequest(request('d2', 'did:q', 2, 1000), 1, 2)).toBe('full')
+      const denial = { by: 'did:b', reason: 'not now\n— b', at: 5 }
+      const seen: ApprovalRecord[] = []
+      const denied = await store.denyApprovalRequest('d1', denial, (r) => {
+        seen.push(r)
+        return true
+      })
+      expect(seen).toEqual([{ ...request('d1', 'did:q', 1, 1000), approvals: {} }])
+      expect(denied).toEqual({ ...request('d1', 'did:q', 1, 1000), approvals: {}, denial })
+      expect(await store.getApprovalRequest('d1')).toEqual(denied)
+      expect(await store.pendingApprovals('did:a', 10, 6)).toEqual([])
+      // a denied request takes no approval, and no longer holds its requester's place
+      expect(await store.addApproval('d1', 'did:a', 'mna1_late')).toEqual(denied)
+      expect(await store.putApprovalRequest(request('d2', 'did:q', 7, 1000), 1, 7)).toMatchObject({ id: 'd2' })
+      // admit sees the denial; false answers the request unchanged, a throw refuses
+      expect(await store.denyApprovalRequest('d1', { ...denial, reason: 'again', at: 8 }, (r) => r.denial === undefined)).toEqual(denied)
+      await expect(
+        store.denyApprovalRequest('d2', denial, () => {
+          throw new Error('refused')
+        }),
+      ).rejects.toThrow('refused')
+      expect((await store.getApprovalRequest('d2'))?.denial).toBeUndefined()
+      expect(await store.denyApprovalRequest('nope', denial, () => true)).toBeUndefined()
+      await store.close()
+    })
+
+    it('an approval and a denial of one request from two instances at once: never both', async () => {
+      const db = await fresh()
+      const stores = [await db.open(), await db.open()] as [Store, Store]
+      const ids = Array.from({ length: 12 }, (_, i) => `race${i}`)
+      for (const id of ids) await stores[0].putApprovalRequest(request(id, `did:q${id}`, 1, 1000), 5, 1)
+      const refusals: unknown[] = []
+      await Promise.all(
+        ids.flatMap((id, i) => [
+          (stores[i % 2] as Store).addApproval(id, 'did:a', `mna1_${id}`),
+          (stores[(i + 1) % 2] as Store)
+            .denyApprovalRequest(id, { by: 'did:b', reason: 'no', at: 2 }, (r) => {
+              if (Object.keys(r.approvals).length > 0) throw new Error('approved already')
+              return true
+            })
+            .catch((e: unknown) => void refusals.push(e)),
+        ]),
+      )
+      let deniedCount = 0
+      for (const id of ids) {
+        const r = (await stores[0].getApprovalRequest(id)) as ApprovalRecord
+        expect([id, Object.keys(r.approvals).length + (r.denial ? 1 : 0)]).toEqual([id, 1])
+        if (r.denial) deniedCount++
+      }
+      expect(deniedCount + refusals.length).toBe(ids.length)
+      for (const s of stores) await s.close()
+    })
+
+    it('a database from before denials opens: its requests kept, not denied, and deniable', async () => {
+      const db = await fresh()
+      const first = await db.open()
+      await first.putApprovalRequest(request('kept', 'did:q', 1, 1000), 5, 1)
+      await first.addApproval('kept', 'did:a', 'mna1_k')
+      await first.putApprovalRequest(request('open', 'did:q', 2, 1000), 5, 2)
+      await first.close()
+      // the schema as the previous version made it
+      await db.exec(
+        'ALTER TABLE approval_requests_v2 DROP COLUMN denied_by; ALTER TABLE approval_requests_v2 DROP COLUMN denial_reason; ALTER TABLE approval_requests_v2 DROP COLUMN denied_at;',
+      )
+      const store = await db.open()
+      expect(await store.getApprovalRequest('kept')).toEqual({ ...request('kept', 'did:q', 1, 1000), approvals: { 'did:a': 'mna1_k' } })
+      expect((await store.pendingApprovals('did:b', 10, 3)).map((r) => r.id)).toEqual(['open', 'kept'])
+      const denial = { by: 'did:b', reason: 'no', at: 4 }
+      expect((await store.denyApprovalRequest('open', denial, () => true))?.denial).toEqual(denial)
+      await store.close()
+      // and it opens again, as it is
+      const again = await db.open()
+      expect((await again.getApprovalRequest('open'))?.denial).toEqual(denial)
+      await again.close()
+    })
+
     it('compaction drops approval requests a day after their expiry, with their approvals', async () => {
       const store = await (await fresh()).open()
       await store.putApprovalRequest(request('old', 'did:q', 1, 100), 5, 1)

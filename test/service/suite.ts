@@ -763,6 +763,77 @@ export function serviceSuite(name: string, start: (trust: ServerTrust) => Promis
       expect([late.status, code(late)]).toEqual([403, 'ERR_APPROVAL_INVALID'])
     })
 
+    it('deny with a reason: a listed approver or the principal closes a request; the agent reads who and why at once', async () => {
+      const bob = generateKeyPair()
+      const agent = generateKeyPair()
+      const mallory = generateKeyPair()
+      const aliceDid = toDidKey(alice.publicKey)
+      const bobDid = toDidKey(bob.publicKey)
+      // Bob approves; Alice is the principal, not listed
+      const granted = mint({
+        principal: alice,
+        to: toDidKey(agent.publicKey),
+        name: 'agent',
+        caveats: [
+          { type: 'actions', patterns: ['email:*'] },
+          { type: 'approval', actions: ['email:send'], approvers: [bobDid], quorum: 1 },
+          { type: 'window', expires: now() + 3600 },
+        ],
+      })
+      const send = (to: string) => invoke(granted, { key: agent, action: 'email:send', args: { to }, audience: 'mail' })
+      const inv = send('eve@example.com')
+      expect((await http(`${server.url}/v1/approvals`, { body: { invocation: formatInvocation(inv) } })).status).toBe(201)
+      const path = `${server.url}/v1/approvals/${inv.idHex}`
+      // the agent waits; the denial answers its long poll at once
+      const started = Date.now()
+      const waiting = http(`${path}?wait=20`, { key: agent })
+      await new Promise((r) => setTimeout(r, 300))
+      for (const [who, key] of [
+        ['the requester', agent],
+        ['a stranger', mallory],
+      ] as const) {
+        const refused = await http(`${path}/deny`, { body: { reason: 'no' }, key })
+        expect([who, refused.status, code(refused)]).toEqual([who, 403, 'ERR_NOT_AUTHORIZED'])
+      }
+      const denied = await http(`${path}/deny`, { body: { reason: 'Eve is not a customer' }, key: alice })
+      expect([denied.status, denied.json['status'], denied.json['denial']]).toEqual([
+        200,
+        'denied',
+        { by: aliceDid, reason: 'Eve is not a customer', at: expect.any(Number) },
+      ])
+      const waited = await waiting
+      expect([waited.json['status'], waited.json['denial']]).toEqual(['denied', denied.json['denial']])
+      expect(Date.now() - started).toBeLessThan(5000)
+      // closed: no approval, no second denial by another, a retry by the same key unchanged
+      const late = await http(path, { body: { approval: formatApproval(approve({ approver: bob, invocation: inv })) }, key: bob })
+      expect([late.status, code(late)]).toEqual([409, 'ERR_CONFLICT'])
+      const second = await http(`${path}/deny`, { body: { reason: 'me too' }, key: bob })
+      expect([second.status, code(second)]).toEqual([409, 'ERR_CONFLICT'])
+      expect((await http(`${path}/deny`, { body: { reason: 'again' }, key: alice })).json).toEqual(denied.json)
+      expect((await http(`${server.url}/v1/approvals`, { key: bob })).json['pending']).toEqual([])
+      // a long poll on a closed request answers at once: denied, or approved before the call
+      const t0 = Date.now()
+      expect((await http(`${path}?wait=20`, { key: agent })).json['status']).toBe('denied')
+      const other = send('frank@example.com')
+      await http(`${server.url}/v1/approvals`, { body: { invocation: formatInvocation(other) } })
+      const ok = formatApproval(approve({ approver: bob, invocation: other }))
+      expect((await http(`${server.url}/v1/approvals/${other.idHex}`, { body: { approval: ok }, key: bob })).json['status']).toBe(
+        'approved',
+      )
+      expect((await http(`${server.url}/v1/approvals/${other.idHex}?wait=20`, { key: agent })).json['status']).toBe('approved')
+      expect(Date.now() - t0).toBeLessThan(5000)
+      // an approved request can no longer be denied
+      const tooLate = await http(`${server.url}/v1/approvals/${other.idHex}/deny`, { body: { reason: 'no' }, key: bob })
+      expect([tooLate.status, code(tooLate)]).toEqual([409, 'ERR_CONFLICT'])
+      // a listed approver denies too
+      const third = send('grace@example.com')
+      await http(`${server.url}/v1/approvals`, { body: { invocation: formatInvocation(third) } })
+      const byBob = await http(`${server.url}/v1/approvals/${third.idHex}/deny`, { body: { reason: 'not today' }, key: bob })
+      expect([byBob.status, (byBob.json['denial'] as { by: string }).by]).toEqual([200, bobDid])
+      const metrics = await fetch(`${server.url}/metrics`).then((r) => r.text())
+      expect(metrics).toMatch(/mandate_approvals_total\{event="denied"\} [2-9]/)
+    })
+
     it('attack 6: no feed entries for strangers’ chains, for another service, or without end', async () => {
       const mallory = generateKeyPair()
       const own = mint({ principal: mallory, caveats: [{ type: 'window', expires: now() + 600 }] })

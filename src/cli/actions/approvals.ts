@@ -1,11 +1,12 @@
 /**
- * `mandate approvals list|show|request`: the service's approval inbox (the flags are in
+ * `mandate approvals list|show|request|deny`: the service's approval inbox (the flags are in
  * ../commands/approvals.ts).
  *
  * @module
  */
 import type { Command } from 'commander'
 import { iso } from '../../internal/clock.js'
+import { denialReason } from '../../internal/reason.js'
 import { parseInvocation } from '../../token/invocation.js'
 import { MAX_APPROVAL_WAIT } from '../../verify/options.js'
 import { type Context, emit, serviceOf } from '../context.js'
@@ -20,7 +21,7 @@ import { parsed, readToken } from '../tokens.js'
 /** An inbox entry as the CLI prints it (camelCase, like the library's objects). */
 export interface InboxEntry {
   readonly id: string
-  readonly status: 'pending' | 'approved'
+  readonly status: 'pending' | 'approved' | 'denied'
   readonly requestedBy: { readonly key: string; readonly name?: string }
   readonly onBehalfOf: string
   readonly chain: readonly { block: number; name?: string; purpose?: string }[]
@@ -34,6 +35,8 @@ export interface InboxEntry {
   readonly createdAt: number
   readonly expiresAt?: number
   readonly invocation: string
+  /** Who denied it, why and when: exactly when `status` is `denied`. */
+  readonly denial?: { readonly by: string; readonly reason: string; readonly at: number }
 }
 
 type Json = Record<string, unknown>
@@ -57,9 +60,12 @@ export function inboxEntry(value: unknown): InboxEntry {
   const by = e['requestedBy']
   const createdAt = e['createdAt']
   const expiresAt = e['expiresAt']
+  const denial = e['denial']
+  const denied =
+    e['status'] === 'denied' && record(denial) && text(denial['by']) && text(denial['reason']) && Number.isSafeInteger(denial['at'])
   const ok =
     text(e['id']) &&
-    (e['status'] === 'pending' || e['status'] === 'approved') &&
+    (((e['status'] === 'pending' || e['status'] === 'approved') && denial === undefined) || denied) &&
     record(by) &&
     text(by['key']) &&
     optional(by['name']) &&
@@ -93,6 +99,15 @@ export function inboxEntry(value: unknown): InboxEntry {
     createdAt: createdAt as number,
     ...(expiresAt === undefined ? {} : { expiresAt: expiresAt as number }),
     invocation: e['invocation'] as string,
+    ...(denied
+      ? {
+          denial: {
+            by: (denial as Json)['by'] as string,
+            reason: (denial as Json)['reason'] as string,
+            at: (denial as Json)['at'] as number,
+          },
+        }
+      : {}),
   }
 }
 
@@ -111,6 +126,7 @@ export function describeEntry(e: InboxEntry): string[] {
     ...e.chain.flatMap((b) => (b.purpose ? [`purpose     ${holder(b)}: ${p(b.purpose)}`] : [])),
     ...(e.intent ? [`intent      ${p(e.intent)}`] : []),
     `approvers   ${e.approvers.map((a) => `${p(a)}${e.approvals[a] ? ' ✓' : ''}`).join(', ')}`,
+    ...(e.denial ? [`denied by   ${p(e.denial.by)} (${iso(e.denial.at)}): ${p(e.denial.reason, 600)}`] : []),
   ]
 }
 
@@ -203,4 +219,26 @@ export async function submitRequest(
   const filing = { invocation: input.text, ...(wait === undefined ? {} : { wait }) }
   const body = inboxEntry((await call<unknown>(service, '/v1/approvals', { method: 'POST', body: filing })).body)
   emit(ctx, cmd, body, () => `${body.id}\n`)
+}
+
+/**
+ * Deny a request with a reason (as one of its approvers, or its principal): the request is
+ * closed, and its agent reads who refused and why.
+ */
+export async function denyRequest(
+  ctx: Context,
+  id: string,
+  opts: { service?: string; key?: string; reason?: string },
+  cmd: Command,
+): Promise<void> {
+  const service = needService(ctx, cmd, opts.service)
+  checkRequestId(id)
+  if (opts.reason === undefined) usage('--reason is required: the agent is told why', 'pass --reason TEXT: why it is denied')
+  // The service's rule, checked before anything is sent.
+  const checked = denialReason(opts.reason)
+  if ('problem' in checked) usage(`--reason ${checked.problem}`, 'pass --reason TEXT: why it is denied, 1 to 500 characters of plain text')
+  const reason = checked.reason
+  const key = loadKey(ctx.io, opts.key)
+  const body = inboxEntry((await call<unknown>(service, `/v1/approvals/${id}/deny`, { method: 'POST', body: { reason }, key })).body)
+  emit(ctx, cmd, body, () => `${describeEntry(body).join('\n')}\n`)
 }

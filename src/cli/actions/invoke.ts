@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs'
 import type { Command } from 'commander'
 import { type KeyPair, toDidKey } from '../../crypto/keys.js'
+import { MandateError } from '../../errors.js'
 import { approve as approveInvocation, formatApproval } from '../../token/approval.js'
 import { formatInvocation, invoke as invokeMandate, parseInvocation, type UnverifiedInvocation } from '../../token/invocation.js'
 import { argsFrom } from '../caveat-flags.js'
@@ -128,6 +129,13 @@ async function toApprove(
   const inv = parsed({ text: entry.invocation }, parseInvocation)
   // What is signed is what was asked for: the service's answer is not taken on trust.
   if (inv.idHex !== arg) throw new CliError('ERR_IO', `the service answered request ${arg} with another invocation (${inv.idHex})`)
+  // Closed by a denial: nothing to sign (the service would refuse the approval, 409).
+  if (entry.denial) {
+    throw new MandateError('ERR_APPROVAL_DENIED', `request ${arg} was denied by ${entry.denial.by}: ${p(entry.denial.reason, 600)}`, {
+      hint: 'a denied request is closed; nothing was signed. The agent may ask again with a new invocation',
+      details: entry.denial,
+    })
+  }
   return { inv, service }
 }
 

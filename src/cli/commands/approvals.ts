@@ -1,5 +1,5 @@
 /**
- * `mandate approvals list|show|request`: their flags and help; ../actions/approvals.ts talks to
+ * `mandate approvals list|show|request|deny`: their flags and help; ../actions/approvals.ts talks to
  * the inbox, loaded when a command runs.
  *
  * @module
@@ -30,7 +30,7 @@ function showCommand(approvals: Command, ctx: Context): void {
     .description('one request, with the approvals it has')
     .argument('<id>', 'the request (invocation) id')
     .option('--service <url>', 'the service (default: MANDATE_SERVICE)')
-    .option('--wait <seconds>', 'wait up to SECONDS (≤ 30) for a new approval')
+    .option('--wait <seconds>', 'wait up to SECONDS (≤ 30) for a new approval or a denial (at once when already answered)')
     .option('--key <file>', 'an approver’s, the requester’s or the principal’s key: only they may read it (default: MANDATE_KEY)')
     .action(async (id: string, opts: { service?: string; wait?: string; key?: string }, cmd: Command) => {
       const { showRequest } = await import('../actions/approvals.js')
@@ -61,10 +61,36 @@ function requestCommand(approvals: Command, ctx: Context): void {
   )
 }
 
+function denyCommand(approvals: Command, ctx: Context): void {
+  const cmd = approvals
+    .command('deny')
+    .description('deny a request with a reason (as an approver, or the principal): it is closed, and the agent is told who and why')
+    .argument('<id>', 'the request (invocation) id')
+    .option('--reason <text>', 'why, for the agent: 1–500 characters (required)')
+    .option('--service <url>', 'the service (default: MANDATE_SERVICE)')
+    .option('--key <file>', 'an approver’s or the principal’s key: the request is signed with it (default: MANDATE_KEY)')
+    .action(async (id: string, opts: { service?: string; key?: string; reason?: string }, cmd: Command) => {
+      const { denyRequest } = await import('../actions/approvals.js')
+      await denyRequest(ctx, id, opts, cmd)
+    })
+  examples(
+    cmd,
+    "mandate approvals deny 3f9c…e1 --key alice.pem --reason 'not to the whole company'",
+    "mandate approvals deny 3f9c…e1 --key alice.pem --reason 'ask me on Monday' --json",
+  )
+}
+
 export function registerApprovals(program: Command, ctx: Context): void {
   const approvals = program.command('approvals').description('the approval inbox of a mandate service')
   listCommand(approvals, ctx)
   showCommand(approvals, ctx)
   requestCommand(approvals, ctx)
-  examples(approvals, 'mandate approvals request draft.txt', 'mandate approvals list --key alice.pem', 'mandate approve ID --key alice.pem')
+  denyCommand(approvals, ctx)
+  examples(
+    approvals,
+    'mandate approvals request draft.txt',
+    'mandate approvals list --key alice.pem',
+    'mandate approve ID --key alice.pem',
+    "mandate approvals deny ID --key alice.pem --reason 'not this one'",
+  )
 }
