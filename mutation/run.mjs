@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process'
 import { copyFileSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
-import { rewritten, SERVICE, TARGETS } from './summary.mjs'
+import { DOORS, rewritten, SERVICE, TARGETS } from './summary.mjs'
 
 const STRYKER = fileURLToPath(new URL('../node_modules/@stryker-mutator/core/bin/stryker.js', import.meta.url))
 
@@ -66,7 +66,8 @@ if (rest.includes('--mutate') || rest.includes('-m')) {
   for (const folder of folders.length > 0 ? folders : TARGETS) {
     console.log(`\n=== mutation testing src/${folder} ===`)
     const incremental = ['--incrementalFile', `mutation/incremental/${folder}.json`]
-    if (folder === 'service') stryker(['--mutate', SERVICE.mutate.join(','), '--testFiles', SERVICE.testFiles.join(','), ...incremental])
+    const scoped = folder === 'service' ? SERVICE : DOORS[folder]
+    if (scoped) stryker(['--mutate', scoped.mutate.join(','), '--testFiles', scoped.testFiles.join(','), ...incremental])
     else stryker(['--mutate', `src/${folder}/**/*.ts`, ...incremental])
   }
 }
