@@ -23,5 +23,13 @@ export { type AppOptions, createApp } from './service/app.js'
 export { type FeedMark, type FeedMarkStore, fileFeedMark } from './service/feed-mark.js'
 export type { ServiceMetrics } from './service/metrics.js'
 export { type RunningService, type ServiceConfig, startService } from './service/server.js'
-export type { ApprovalCursor, ApprovalDenial, ApprovalRecord, NewRevocation, RevocationGuard, Store, StoredConsume } from './service/store.js'
+export type {
+  ApprovalCursor,
+  ApprovalDenial,
+  ApprovalRecord,
+  NewRevocation,
+  RevocationGuard,
+  Store,
+  StoredConsume,
+} from './service/store.js'
 export type { RegisteredVerifier, ServedRoot, TrustOptions } from './service/trust.js'
