@@ -78,6 +78,16 @@ export {
   listApprovalRequests,
   readApprovalRequest,
 } from './inbox/client.js'
+export {
+  type ApprovalEvent,
+  type ApprovalEventType,
+  type NotifiedRequest,
+  type ReceivedWebhook,
+  type VerifyWebhookOptions,
+  verifyWebhook,
+  WEBHOOK_HEADERS,
+  WEBHOOK_TOLERANCE,
+} from './inbox/webhook.js'
 export type { Clock } from './internal/clock.js'
 export {
   createFeedRevocationView,

@@ -27,9 +27,11 @@ export type {
   ApprovalCursor,
   ApprovalDenial,
   ApprovalRecord,
+  InboxEvent,
   NewRevocation,
   RevocationGuard,
   Store,
   StoredConsume,
 } from './service/store.js'
 export type { RegisteredVerifier, ServedRoot, TrustOptions } from './service/trust.js'
+export { startWebhooks, WEBHOOK_DEFAULTS, type WebhookDispatcher, type WebhookOptions } from './service/webhooks.js'

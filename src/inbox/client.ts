@@ -92,6 +92,20 @@ export interface ApprovalRequest extends ApprovalRequestState {
   readonly intent?: string
   /** The invocation itself (`mni1_…`), to check before approving: {@link approve} signs its id. */
   readonly invocation: string
+  /**
+   * What is left of each `uses` caveat of the chain, as the service counted it when it answered
+   * (spec/service-v1.md §7): to weigh the request, never to decide.
+   */
+  readonly quota?: readonly {
+    readonly block: number
+    /** The caveat's index in its block. */
+    readonly caveat: number
+    readonly max: number
+    /** The sliding window in seconds; absent for a total limit. */
+    readonly per?: number
+    readonly used: number
+    readonly remaining: number
+  }[]
 }
 
 /**

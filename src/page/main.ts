@@ -344,6 +344,7 @@ function onEvent(event: ServerSentEvent): void {
         updateCard(card, view)
       }
       const reason = String(data['reason'])
+      if (reason === 'expired') card.status.textContent = 'Expired.'
       const denial = view?.denial ? ` ${view.denial.by} said: ${view.denial.reason}` : ''
       closeCard(card, `${CLOSED[reason] ?? CLOSED['closed']}${denial}`, 'closed')
       announce(`${titleOf(card.view)}: ${CLOSED[reason] ?? CLOSED['closed']}`)

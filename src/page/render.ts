@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { RequestView } from './view.js'
+import { type RequestView, span } from './view.js'
 
 type Child = Node | string | undefined | false
 
@@ -101,6 +101,25 @@ function fillApprovers(list: HTMLUListElement, view: RequestView): void {
   )
 }
 
+/** Each `uses` limit of the chain with what is left of it, as the service counts it now. */
+function quotaList(view: RequestView): Node | string {
+  const quota = view.quota ?? []
+  if (quota.length === 0) return el('span', { class: 'none' }, 'no limit on uses')
+  return el(
+    'ul',
+    { class: 'quota' },
+    ...quota.map((q) => {
+      const holder = view.chain[q.block]?.name
+      return el(
+        'li',
+        {},
+        `${q.remaining} of ${q.max}${q.per === undefined ? '' : ` per ${span(q.per)}`} left`,
+        ` (block ${q.block}${holder === undefined ? '' : `, ${holder}`})`,
+      )
+    }),
+  )
+}
+
 /** "expires … (in 4 min)", `now` on the service clock. */
 export function fillExpiry(target: HTMLElement, expiresAt: number | undefined, now: number): void {
   if (expiresAt === undefined) {
@@ -167,7 +186,13 @@ export function renderCard(view: RequestView, now: number): Card {
     ['Arguments', el('pre', { class: 'args', tabindex: '0', 'aria-label': 'Arguments' }, view.args)],
     ['Intent', view.intent === undefined ? el('span', { class: 'none' }, 'none given') : el('span', { class: 'value' }, view.intent)],
     ['Approvers', approvers],
-    ['Filed', view.createdAt === undefined ? 'unknown' : timeEl(view.createdAt)],
+    ...(view.quota === undefined ? [] : [['Uses left', quotaList(view)] as [string, Node | string]]),
+    [
+      'Filed',
+      view.createdAt === undefined
+        ? 'unknown'
+        : el('span', { class: 'filed' }, timeEl(view.createdAt), ` (${relative(view.createdAt, now)})`),
+    ],
     ['Expires', expires],
     ['Request', el('code', { class: 'id' }, view.id)],
   ]

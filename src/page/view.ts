@@ -52,12 +52,26 @@ export interface RequestView {
   readonly approvers: readonly { readonly key: string; readonly approved: boolean; readonly you: boolean }[]
   readonly createdAt?: number
   readonly expiresAt?: number
+  /**
+   * What is left of each `uses` caveat of the chain, as the service counts it now (the signed
+   * invocation cannot say): absent when the service did not say.
+   */
+  readonly quota?: readonly QuotaView[]
   /** Who denied it and why, when the service says it was denied. */
   readonly denial?: { readonly by: string; readonly reason: string; readonly at?: number }
   /** Why Approve is withheld (a bad signature, another id, a description that differs), if it is. */
   readonly problems: readonly string[]
   /** The checked invocation, to approve: only when there is no problem. */
   readonly invocation?: UnverifiedInvocation
+}
+
+/** One `uses` caveat: its block, its limit (per window, if any), and what is spent and left. */
+export interface QuotaView {
+  readonly block: number
+  readonly max: number
+  readonly per?: number
+  readonly used: number
+  readonly remaining: number
 }
 
 type Json = Record<string, unknown>
@@ -88,6 +102,25 @@ function blockView(b: UnverifiedBlock): BlockView {
     ...(purpose === undefined ? {} : { purpose }),
     conditions: b.caveats.map((c) => printable(describeCaveat(c))),
   }
+}
+
+/** "day", "7 days", "hour", "90 s": a window's length, as it reads after "per". */
+export function span(seconds: number): string {
+  const unit = (n: number, one: string, many: string) => (n === 1 ? one : `${n} ${many}`)
+  if (seconds % 86_400 === 0) return unit(seconds / 86_400, 'day', 'days')
+  if (seconds % 3600 === 0) return unit(seconds / 3600, 'hour', 'hours')
+  if (seconds % 60 === 0) return unit(seconds / 60, 'minute', 'minutes')
+  return `${seconds} s`
+}
+
+/** A quota line as the service gives it: whole numbers, or nothing (then no line is shown). */
+function quotaOf(q: unknown): QuotaView | undefined {
+  if (!record(q)) return undefined
+  const [block, max, used, remaining] = [time(q['block']), time(q['max']), time(q['used']), time(q['remaining'])]
+  const per = q['per'] === undefined ? undefined : time(q['per'])
+  if (block === undefined || max === undefined || used === undefined || remaining === undefined) return undefined
+  if (q['per'] !== undefined && per === undefined) return undefined
+  return { block, max, used, remaining, ...(per === undefined ? {} : { per }) }
 }
 
 /** The differences between the service's description and the signed invocation, in words. */
@@ -137,12 +170,14 @@ export function viewOf(request: unknown, me: string): RequestView {
     you: key === me,
   }))
   const denial = record(r['denial']) ? r['denial'] : undefined
+  const quota = Array.isArray(r['quota']) ? r['quota'].map(quotaOf) : undefined
   const service = {
     id: id || printable(String(r['id'] ?? '')),
     status: printable(text(r['status']) ? r['status'] : 'unknown'),
     approvers,
     ...(time(r['createdAt']) === undefined ? {} : { createdAt: time(r['createdAt']) as number }),
     ...(time(r['expiresAt']) === undefined ? {} : { expiresAt: time(r['expiresAt']) as number }),
+    ...(quota === undefined || quota.includes(undefined) ? {} : { quota: quota as QuotaView[] }),
     ...(denial === undefined
       ? {}
       : {

@@ -9,7 +9,6 @@ import { type Context, Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { streamSSE } from 'hono/streaming'
 import type { Logger } from 'pino'
-import { firstCover } from '../caveats/action.js'
 import { getBackend } from '../crypto/ed25519.js'
 import { sha256 } from '../crypto/hash.js'
 import { type KeyPair, parsePublicKey, toDidKey } from '../crypto/keys.js'
@@ -26,6 +25,7 @@ import { signingInput } from '../token/signing.js'
 import type { UsageCounter } from '../usage/store.js'
 import { mountApprovalPage } from './approval-page.js'
 import { mountApprovalStream } from './approval-stream.js'
+import { quotaCounters, statusOf, summary } from './approval-summary.js'
 import { ServiceError, stored, toServiceError } from './errors.js'
 import { createFeedGuard, type FeedMarkStore } from './feed-mark.js'
 import { createMetrics, type ServiceMetrics } from './metrics.js'
@@ -71,6 +71,8 @@ export interface AppOptions extends TrustOptions {
   readonly maxPendingPerRequester?: number
   /** Most statements one signer may have against one block (default 64); more are refused with 429. */
   readonly maxEntriesPerBlock?: number
+  /** Called after each write to the approval inbox answered 2xx (the notifications look for new events at once). */
+  readonly inboxWritten?: () => void
 }
 
 /**
@@ -114,6 +116,12 @@ export function createApp(options: AppOptions): Hono {
       return c.json({ error: { code: 'ERR_REQUEST_MALFORMED', message: 'the request names no valid host or URL' } }, 400)
     }
     return next()
+  })
+  // Clients learn the service clock from each answer's Date (the approval page signs on it,
+  // spec §7.1): it is the service clock, not the host's, whenever the two differ.
+  app.use('*', async (c, next) => {
+    await next()
+    c.header('Date', new Date(clock() * 1000).toUTCString())
   })
   app.use('*', async (c, next) => {
     const start = performance.now()
@@ -481,8 +489,37 @@ export function createApp(options: AppOptions): Hono {
   // ---- the approval page and the approver's push stream (spec/service-v1.md §7.1, §7.2) -------
   // Before the inbox's routes: `/v1/approvals/stream` is no request id, and the middleware that
   // wakes open streams after a write to the inbox must wrap those routes.
+  /**
+   * A request as the inbox answers it: {@link summary}, and what is left of each `uses` caveat
+   * of its chain now, so that an approver sees what the agent has already spent.
+   */
+  const describe = async (record: ApprovalRecord) => {
+    const counters = quotaCounters(record)
+    const used = await stored(() => store.usageOf(counters, clock()))
+    const quota = counters.map(({ key: _key, ...q }, i) => {
+      const spent = used[i] ?? 0
+      return { ...q, used: spent, remaining: Math.max(0, q.max - spent) }
+    })
+    return { ...summary(record), quota }
+  }
+
   mountApprovalPage(app)
-  mountApprovalStream(app, { store, clock, caller: (c) => trust.caller(c, EMPTY), summary, closing: options.closing, logger: log })
+  const inboxWritten = options.inboxWritten
+  if (inboxWritten) {
+    app.use('*', async (c, next) => {
+      await next()
+      const inbox = c.req.path === '/v1/approvals' || c.req.path.startsWith('/v1/approvals/')
+      if (inbox && c.req.method === 'POST' && c.res.status >= 200 && c.res.status < 300) inboxWritten()
+    })
+  }
+  mountApprovalStream(app, {
+    store,
+    clock,
+    caller: (c) => trust.caller(c, EMPTY),
+    summary: describe,
+    closing: options.closing,
+    logger: log,
+  })
 
   // ---- approvals -------------------------------------------------------------------------
   // Filing needs no signed request: the invocation is the requester's signature, and a
@@ -515,7 +552,11 @@ export function createApp(options: AppOptions): Hono {
           requester: toDidKey((chain[chain.length - 1] as UnverifiedBlock).holder),
           createdAt: now,
           // The last second a verifier waiting as long could accept it (spec/mandate-v1.md §7 step 7).
-          expiresAt: trust.invocationDeadline(invocation, true, wait),
+          // Bounded by the mandate's window: once the chain has expired no verifier accepts it.
+          expiresAt: Math.min(
+            trust.invocationDeadline(invocation, true, wait),
+            (chainExpiry(chain) ?? Number.POSITIVE_INFINITY) + trust.skew,
+          ),
         },
         maxPending,
         now,
@@ -525,7 +566,7 @@ export function createApp(options: AppOptions): Hono {
       throw new ServiceError(429, 'ERR_LIMIT_RATE', `this requester already has ${maxPending} pending approval requests`)
     }
     metrics.approvals.inc({ event: 'requested' })
-    return c.json(summary(record), 201)
+    return c.json(await describe(record), 201)
   })
   app.get('/v1/approvals', async (c) => {
     const caller = await trust.caller(c, EMPTY)
@@ -539,7 +580,7 @@ export function createApp(options: AppOptions): Hono {
     const last = pending.length === limit ? pending[pending.length - 1] : undefined
     return c.json({
       approver: caller.did,
-      pending: pending.map(summary),
+      pending: await Promise.all(pending.map(describe)),
       ...(last ? { next: `${last.createdAt}.${last.id}` } : {}),
     })
   })
@@ -575,7 +616,7 @@ export function createApp(options: AppOptions): Hono {
       if (!next) throw new ServiceError(404, 'ERR_NOT_FOUND', `no approval request ${id}`)
       record = next
     }
-    return c.json(summary(record))
+    return c.json(await describe(record))
   })
   app.post('/v1/approvals/:id', async (c) => {
     const id = c.req.param('id')
@@ -598,11 +639,11 @@ export function createApp(options: AppOptions): Hono {
     if (approval.issuedAt > now + trust.skew) throw new ServiceError(403, 'ERR_APPROVAL_INVALID', 'the approval is dated in the future')
     if (record.expiresAt <= now) throw new ServiceError(409, 'ERR_CONFLICT', 'the request expired; the agent must invoke again')
     if (record.denial) throw deniedAlready(record)
-    const updated = await stored(() => store.addApproval(id, approver, approvalText))
+    const updated = await stored(() => store.addApproval(id, approver, approvalText, now))
     // Denied meanwhile (the store refuses an approval to a denied request).
     if (updated.denial) throw deniedAlready(updated)
     metrics.approvals.inc({ event: 'approved' })
-    return c.json(summary(updated))
+    return c.json(await describe(updated))
   })
   // Deny with a reason: a listed approver, or the principal on whose behalf the agent asks,
   // closes the request; the agent reads who refused and why (spec/service-v1.md §7).
@@ -641,7 +682,7 @@ export function createApp(options: AppOptions): Hono {
       metrics.approvals.inc({ event: 'denied' })
       log?.info({ request: id, by: caller.did }, 'approval request denied')
     }
-    return c.json(summary(updated))
+    return c.json(await describe(updated))
   })
 
   return app
@@ -674,20 +715,6 @@ function cursorParam(value: string | undefined): ApprovalCursor | undefined {
   return { createdAt: Number(m[1]), id: m[2] as string }
 }
 
-/** `denied` once denied; else `approved` once every applying approval caveat has its quorum; else `pending`. */
-function statusOf(record: ApprovalRecord): 'pending' | 'approved' | 'denied' {
-  if (record.denial) return 'denied'
-  // The invocation was checked when the request was accepted; reading it back is enough.
-  const inv = parseInvocation(record.invocation)
-  const have = new Set(Object.keys(record.approvals))
-  const satisfied = inv.chain.every((b) =>
-    b.caveats.every(
-      (cv) => cv.type !== 'approval' || !firstCover(cv.actions, inv.action) || cv.approvers.filter((a) => have.has(a)).length >= cv.quorum,
-    ),
-  )
-  return satisfied ? 'approved' : 'pending'
-}
-
 /** 409 for a request that a denial has closed, naming who denied it. */
 function deniedAlready(record: ApprovalRecord): ServiceError {
   return new ServiceError(409, 'ERR_CONFLICT', `the request was denied by ${record.denial?.by ?? 'an approver'}: it is closed`)
@@ -699,29 +726,4 @@ function reasonOf(value: unknown): string {
   const checked = denialReason(value)
   if ('problem' in checked) throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', `"reason" ${checked.problem}`)
   return checked.reason
-}
-
-/** What an approver needs to see, from the invocation itself. */
-function summary(record: ApprovalRecord) {
-  // The invocation was checked when the request was accepted; reading it back is enough.
-  const inv = parseInvocation(record.invocation)
-  const last = inv.chain[inv.chain.length - 1] as UnverifiedBlock
-  return {
-    id: record.id,
-    status: statusOf(record),
-    requestedBy: { key: toDidKey(last.holder), ...(last.name ? { name: last.name } : {}) },
-    onBehalfOf: toDidKey(inv.chain[0]?.principal as Uint8Array),
-    chain: inv.chain.map((b) => ({ block: b.index, ...(b.name ? { name: b.name } : {}), ...(b.purpose ? { purpose: b.purpose } : {}) })),
-    action: inv.action,
-    ...(inv.resource === undefined ? {} : { resource: inv.resource }),
-    args: inv.args,
-    audience: inv.audience,
-    ...(inv.intent === undefined ? {} : { intent: inv.intent }),
-    approvers: record.approvers,
-    approvals: record.approvals,
-    createdAt: record.createdAt,
-    expiresAt: record.expiresAt,
-    invocation: record.invocation,
-    ...(record.denial ? { denial: { by: record.denial.by, reason: record.denial.reason, at: record.denial.at } } : {}),
-  }
 }

@@ -47,7 +47,7 @@ export interface ApprovalStreamOptions {
   /** The signed caller (401 otherwise), as the listing checks it. */
   readonly caller: (c: Context) => Promise<{ readonly did: string }>
   /** A request as `GET /v1/approvals/{id}` answers it. */
-  readonly summary: (record: ApprovalRecord) => { readonly status: string }
+  readonly summary: (record: ApprovalRecord) => Promise<{ readonly status: string }>
   /** Aborted when the service shuts down: every stream ends at once (`end`, reason `shutdown`). */
   readonly closing?: AbortSignal | undefined
   readonly logger?: Logger | undefined
@@ -155,7 +155,7 @@ export function mountApprovalStream(app: Hono, options: ApprovalStreamOptions): 
       try {
         await send('ready', {
           approver: did,
-          pending: first.map(summary),
+          pending: await Promise.all(first.map(summary)),
           heartbeatSeconds: heartbeatMs / 1000,
           renewAt: clock() + Math.ceil(lifetimeMs / 1000),
         })
@@ -174,7 +174,7 @@ export function mountApprovalStream(app: Hono, options: ApprovalStreamOptions): 
           const current = await stored(() => store.pendingApprovals(did, window, at))
           const next = new Map(current.map((r) => [r.id, fingerprint(r)]))
           // Oldest first, so that a client inserting each at its place keeps newest-first order.
-          for (const r of [...current].reverse()) if (known.get(r.id) !== next.get(r.id)) await send('request', summary(r))
+          for (const r of [...current].reverse()) if (known.get(r.id) !== next.get(r.id)) await send('request', await summary(r))
           for (const id of known.keys()) {
             if (next.has(id)) continue
             const closed = await closing(id, did, at, current.length >= window)
@@ -206,7 +206,7 @@ export function mountApprovalStream(app: Hono, options: ApprovalStreamOptions): 
   ): Promise<{ id: string; reason: ClosedReason; request?: unknown } | undefined> {
     const record = await stored(() => store.getApprovalRequest(id))
     if (!record) return { id, reason: 'gone' }
-    const request = summary(record)
+    const request = await summary(record)
     const reason: ClosedReason | undefined =
       record.approvals[did] !== undefined
         ? 'approved'

@@ -308,6 +308,7 @@ const schemas = {
       'createdAt',
       'expiresAt',
       'invocation',
+      'quota',
     ],
     additionalProperties: false,
     properties: {
@@ -352,9 +353,26 @@ const schemas = {
         type: 'integer',
         minimum: 0,
         description:
-          'issued_at + max(300, wait) + 60: after this no verifier waiting as long can accept the invocation; the request stops being pending.',
+          "issued_at + max(300, wait) + 60, or the chain's expiry + 60 when sooner: after this no verifier waiting as long can accept the invocation; the request stops being pending.",
       },
       invocation: { type: 'string', pattern: '^mni1_' },
+      quota: {
+        type: 'array',
+        description: "Each `uses` caveat of the chain, in chain order, with what is spent and left of it at the answer's time.",
+        items: {
+          type: 'object',
+          required: ['block', 'caveat', 'max', 'used', 'remaining'],
+          additionalProperties: false,
+          properties: {
+            block: { type: 'integer', minimum: 0 },
+            caveat: { type: 'integer', minimum: 0, description: "The caveat's index in its block." },
+            max: { type: 'integer', minimum: 1 },
+            per: { type: 'integer', minimum: 1, description: 'The sliding window in seconds; absent for a total limit.' },
+            used: { type: 'integer', minimum: 0, description: 'Uses spent (in the window, for a windowed limit).' },
+            remaining: { type: 'integer', minimum: 0 },
+          },
+        },
+      },
       denial: {
         type: 'object',
         description: 'Present exactly when `status` is `denied`: who denied it, why, and when.',

@@ -12,12 +12,15 @@ import type { ConsumeResult } from '../usage/store.js'
 import {
   ANSWER_TTL,
   type ApprovalRecord,
+  INBOX_EVENT_TTL,
+  type InboxEventRow,
   type NewRevocation,
   REVOCATION_COLUMNS,
   type RevocationGuard,
   type RevocationRow,
   revocationValues,
   rowToEntry,
+  rowToInboxEvent,
   type Store,
 } from './store.js'
 
@@ -55,6 +58,9 @@ CREATE INDEX IF NOT EXISTS approval_requests_v2_expires ON approval_requests_v2(
 CREATE TABLE IF NOT EXISTS health (one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one), at BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS approvals (request_id TEXT NOT NULL, approver TEXT NOT NULL, approval TEXT NOT NULL, PRIMARY KEY (request_id, approver));
 CREATE TABLE IF NOT EXISTS approval_approvers (request_id TEXT NOT NULL, approver TEXT NOT NULL, PRIMARY KEY (approver, request_id));
+CREATE TABLE IF NOT EXISTS inbox_events (seq BIGSERIAL PRIMARY KEY, request_id TEXT NOT NULL, kind TEXT NOT NULL, by_key TEXT, at BIGINT NOT NULL);
+CREATE INDEX IF NOT EXISTS inbox_events_at ON inbox_events(at);
+CREATE TABLE IF NOT EXISTS webhook_cursors (endpoint TEXT PRIMARY KEY, seq BIGINT NOT NULL, holder TEXT NOT NULL, lease_until BIGINT NOT NULL);
 `
 
 /** A day: approval requests are kept this long after they expire. */
@@ -236,6 +242,17 @@ export async function openPostgresStore(url: string): Promise<Store> {
     }
   }
 
+  /**
+   * Append an inbox event in transaction `c`. Inbox writes serialize on one advisory lock from
+   * here to their commit, so that sequence numbers commit in order (as revocations do): a
+   * reader that has seen seq n can never later find one below n. It is the last lock such a
+   * transaction takes, so it cannot be part of a deadlock.
+   */
+  const appendInboxEvent = async (c: pg.PoolClient, id: string, kind: 'pending' | 'approved' | 'denied', by: string | null, at: number) => {
+    await c.query('SELECT pg_advisory_xact_lock(7217003)')
+    await c.query('INSERT INTO inbox_events (request_id, kind, by_key, at) VALUES ($1, $2, $3, $4)', [id, kind, by, at])
+  }
+
   const load = async (q: pg.Pool | pg.PoolClient, id: string): Promise<ApprovalRecord | undefined> => {
     // One statement, so one snapshot: the request and its approvals agree.
     const r = await q.query(`SELECT ${RECORD_COLUMNS} FROM approval_requests_v2 r WHERE r.id = $1`, [id])
@@ -337,6 +354,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
         await q(`DELETE FROM approvals WHERE request_id IN (${old})`, now - DAY)
         await q(`DELETE FROM approval_approvers WHERE request_id IN (${old})`, now - DAY)
         await q('DELETE FROM approval_requests_v2 WHERE expires_at < $1', now - DAY)
+        await q('DELETE FROM inbox_events WHERE at < $1', now - INBOX_EVENT_TTL)
         const r = await q('DELETE FROM revocations WHERE expires < $1', now)
         return r.rowCount ?? 0
       })
@@ -460,6 +478,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
         )
         for (const a of r.approvers)
           await c.query('INSERT INTO approval_approvers (request_id, approver) VALUES ($1, $2) ON CONFLICT DO NOTHING', [r.id, a])
+        await appendInboxEvent(c, r.id, 'pending', null, now)
         return (await load(c, r.id)) as ApprovalRecord
       })
     },
@@ -478,17 +497,18 @@ export async function openPostgresStore(url: string): Promise<Store> {
       )
       return (r.rows as RecordRow[]).map(toRecord)
     },
-    async addApproval(id, approver, approval) {
+    async addApproval(id, approver, approval, now) {
       return tx(async (c) => {
         // The request's row lock serializes this with a denial of the same request (across
         // instances): a denied request takes no approval.
         const row = await c.query('SELECT denied_at FROM approval_requests_v2 WHERE id = $1 FOR UPDATE', [id])
         if (row.rows[0] && (row.rows[0] as { denied_at: string | null }).denied_at === null) {
-          await c.query('INSERT INTO approvals (request_id, approver, approval) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
+          const added = await c.query('INSERT INTO approvals (request_id, approver, approval) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
             id,
             approver,
             approval,
           ])
+          if (added.rowCount === 1) await appendInboxEvent(c, id, 'approved', approver, now)
         }
         return (await load(c, id)) as ApprovalRecord
       })
@@ -506,8 +526,52 @@ export async function openPostgresStore(url: string): Promise<Store> {
           denial.at,
           id,
         ])
+        await appendInboxEvent(c, id, 'denied', denial.by, denial.at)
         return (await load(c, id)) as ApprovalRecord
       })
+    },
+    async usageOf(counters, now) {
+      if (counters.length === 0) return []
+      // One statement, one snapshot.
+      const r = await pool.query(
+        `SELECT i, CASE WHEN per IS NULL THEN COALESCE((SELECT used FROM usage_totals t WHERE t.counter_key = k), 0)
+                        ELSE (SELECT COUNT(*) FROM usage_events e WHERE e.counter_key = k AND e.at > $3 - per) END AS used
+         FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS c(k, per, i) ORDER BY i`,
+        [counters.map((x) => x.key), counters.map((x) => x.per ?? null), now],
+      )
+      return (r.rows as { used: string }[]).map((row) => Number(row.used))
+    },
+    async inboxEvents(after, limit) {
+      const r = await pool.query('SELECT seq, request_id, kind, by_key, at FROM inbox_events WHERE seq > $1 ORDER BY seq LIMIT $2', [
+        after,
+        limit,
+      ])
+      return (r.rows as InboxEventRow[]).map(rowToInboxEvent)
+    },
+    async leaseWebhook(endpoint, holder, now, until) {
+      return tx(async (c) => {
+        // A new endpoint starts at the newest event; ON CONFLICT keeps an existing cursor.
+        await c.query(
+          `INSERT INTO webhook_cursors (endpoint, seq, holder, lease_until)
+           VALUES ($1, (SELECT COALESCE(MAX(seq), 0) FROM inbox_events), '', 0) ON CONFLICT (endpoint) DO NOTHING`,
+          [endpoint],
+        )
+        const r = await c.query(
+          `UPDATE webhook_cursors SET holder = $2, lease_until = $4
+           WHERE endpoint = $1 AND (holder = $2 OR lease_until <= $3) RETURNING seq`,
+          [endpoint, holder, now, until],
+        )
+        const row = r.rows[0] as { seq: string } | undefined
+        return row ? Number(row.seq) : undefined
+      })
+    },
+    async advanceWebhook(endpoint, holder, seq) {
+      const r = await pool.query('UPDATE webhook_cursors SET seq = $3 WHERE endpoint = $1 AND holder = $2 AND seq < $3', [
+        endpoint,
+        holder,
+        seq,
+      ])
+      return r.rowCount === 1
     },
     async ping() {
       await pool.query('SELECT 1')

@@ -21,6 +21,7 @@ import { createMetrics } from './metrics.js'
 import { openSqliteStore } from './sqlite-store.js'
 import type { Store } from './store.js'
 import type { TrustOptions } from './trust.js'
+import { startWebhooks, type WebhookDispatcher } from './webhooks.js'
 
 /** Validated service configuration. */
 export interface ServiceConfig {
@@ -49,6 +50,8 @@ export interface ServiceConfig {
    * must address one of them; default: the address listened on.
    */
   readonly publicUrls?: readonly string[]
+  /** Where to POST the inbox's signed notifications (spec/service-v1.md §7.3): http(s) URLs, at most 8. */
+  readonly webhooks?: readonly string[]
 }
 
 /** A running service. */
@@ -125,10 +128,22 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
   const sockets = new Set<Socket>()
   // Known once listening (the port may be 0); until then no signed request is accepted.
   let authorities: readonly string[] = []
+  let webhooks: WebhookDispatcher | undefined
   try {
     // A database restored behind the service's back (its head below what was served) gets a
     // new feed id before any page goes out, so that verifiers resync. (#7)
     await createFeedGuard(store, feedMark, logger).check()
+    if (config.webhooks?.length) {
+      webhooks = startWebhooks({
+        store,
+        key,
+        urls: config.webhooks,
+        clock: config.clock ?? (() => Math.floor(Date.now() / 1000)),
+        logger,
+      })
+      await webhooks.ready
+    }
+    const hooks = webhooks
     const app = createApp({
       ...config.trust,
       ...(config.clock ? { clock: config.clock } : {}),
@@ -139,6 +154,7 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
       metrics: createMetrics(),
       closing: closing.signal,
       feedMark,
+      ...(hooks ? { inboxWritten: () => hooks.wake() } : {}),
     })
     server = serve({ fetch: app.fetch, hostname: config.host, port: config.port })
     server.on('connection', (socket: Socket) => {
@@ -150,6 +166,7 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
       server.once('error', reject)
     })
   } catch (e) {
+    await webhooks?.stop()
     await store.close().catch(() => {})
     throw e
   }
@@ -171,7 +188,17 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
     )
   }, 60_000)
   housekeeping.unref()
-  logger.info({ url, key: serviceKey, authorities, storage: await store.settings() }, 'listening')
+  logger.info(
+    {
+      url,
+      key: serviceKey,
+      authorities,
+      storage: await store.settings(),
+      // The notifications' signing key as Standard Webhooks libraries read it (spec/service-v1.md §7.3).
+      ...(webhooks ? { webhookKey: `whpk_${btoa(String.fromCharCode(...key.publicKey))}`, webhooks: config.webhooks?.length } : {}),
+    },
+    'listening',
+  )
   const shutdownMs = config.shutdownMs ?? 5000
   let shutdown: Promise<void> | undefined
   return {
@@ -200,6 +227,7 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
           clearTimeout(deadline)
           clearInterval(idle)
         }
+        await webhooks?.stop()
         await store.close()
       })()
       return shutdown

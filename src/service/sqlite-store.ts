@@ -23,12 +23,15 @@ import type { ConsumeResult } from '../usage/store.js'
 import {
   ANSWER_TTL,
   type ApprovalRecord,
+  INBOX_EVENT_TTL,
+  type InboxEventRow,
   type NewRevocation,
   REVOCATION_COLUMNS,
   type RevocationGuard,
   type RevocationRow,
   revocationValues,
   rowToEntry,
+  rowToInboxEvent,
   type Store,
   type StoredConsume,
 } from './store.js'
@@ -105,6 +108,20 @@ CREATE TABLE IF NOT EXISTS approval_approvers (
   approver TEXT NOT NULL,
   PRIMARY KEY (approver, request_id)
 );
+CREATE TABLE IF NOT EXISTS inbox_events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  request_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  by_key TEXT,
+  at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS inbox_events_at ON inbox_events(at);
+CREATE TABLE IF NOT EXISTS webhook_cursors (
+  endpoint TEXT PRIMARY KEY,
+  seq INTEGER NOT NULL,
+  holder TEXT NOT NULL,
+  lease_until INTEGER NOT NULL
+);
 `
 
 /** A day: approval requests are kept this long after they expire. */
@@ -119,7 +136,16 @@ const PROBE_BUSY_MS = 1000
 const GROUP_MAX = 256
 
 /** Tables of {@link SCHEMA} that version 0.1 did not have. */
-const NEW_TABLES = ['usage_totals', 'usage_answers', 'replay_claims_v2', 'request_nonces', 'approval_requests_v2', 'health']
+const NEW_TABLES = [
+  'usage_totals',
+  'usage_answers',
+  'replay_claims_v2',
+  'request_nonces',
+  'approval_requests_v2',
+  'health',
+  'inbox_events',
+  'webhook_cursors',
+]
 
 /** Columns added to `approval_requests_v2` after it first shipped (denials), with their types. */
 const DENIAL_COLUMNS = [
@@ -274,6 +300,15 @@ export function openSqliteStore(path: string): Store {
     `INSERT INTO approvals (request_id, approver, approval)
      SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM approval_requests_v2 WHERE id = ?) ON CONFLICT DO NOTHING`,
   )
+  const liveEvents = db.prepare('SELECT COUNT(*) FROM usage_events WHERE counter_key = ? AND at > ?').pluck()
+  const addInboxEvent = db.prepare('INSERT INTO inbox_events (request_id, kind, by_key, at) VALUES (?, ?, ?, ?)')
+  const inboxEventsAfter = db.prepare('SELECT seq, request_id, kind, by_key, at FROM inbox_events WHERE seq > ? ORDER BY seq LIMIT ?')
+  const inboxHead = db.prepare("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'inbox_events'), 0)").pluck()
+  const forgetInboxEvents = db.prepare('DELETE FROM inbox_events WHERE at < ?')
+  const getCursor = db.prepare('SELECT seq, holder, lease_until FROM webhook_cursors WHERE endpoint = ?')
+  const newCursor = db.prepare('INSERT INTO webhook_cursors (endpoint, seq, holder, lease_until) VALUES (?, ?, ?, ?)')
+  const renewLease = db.prepare('UPDATE webhook_cursors SET holder = ?, lease_until = ? WHERE endpoint = ?')
+  const moveCursor = db.prepare('UPDATE webhook_cursors SET seq = ? WHERE endpoint = ? AND holder = ? AND seq < ?')
   const touchHealth = db.prepare('INSERT INTO health (one, at) VALUES (1, ?) ON CONFLICT(one) DO UPDATE SET at = excluded.at')
 
   /** A queued write: `run` is called inside the group's transaction, in a savepoint. */
@@ -471,11 +506,19 @@ export function openSqliteStore(path: string): Store {
         forgetApprovals.run(now - DAY)
         forgetApprovers.run(now - DAY)
         forgetRequests.run(now - DAY)
+        forgetInboxEvents.run(now - INBOX_EVENT_TTL)
         return compactStmt.run(now).changes
       })
     },
     async consume(c, now) {
       return write(() => consumeOnce(c, now))
+    },
+    async usageOf(counters, now) {
+      return db.transaction(() =>
+        counters.map((x) =>
+          x.per === undefined ? ((getTotal.get(x.key) as number | undefined) ?? 0) : (liveEvents.get(x.key, now - x.per) as number),
+        ),
+      )()
     },
     async claimReplay(id, claimer, expiresAt, now) {
       return write(() => claim.run(id, claimer, expiresAt, now).changes === 1)
@@ -501,6 +544,7 @@ export function openSqliteStore(path: string): Store {
         if ((livePerRequester.get(r.requester, now) as number) >= maxPending) return 'full'
         putRequest.run(r.id, r.invocation, JSON.stringify(r.approvers), r.requester, r.createdAt, r.expiresAt)
         for (const a of r.approvers) putApprover.run(r.id, a)
+        addInboxEvent.run(r.id, 'pending', null, now)
         return loadRequest(r.id) as ApprovalRecord
       })
     },
@@ -515,10 +559,12 @@ export function openSqliteStore(path: string): Store {
         return ids.map((id) => loadRequest(id) as ApprovalRecord)
       })()
     },
-    async addApproval(id, approver, approval) {
+    async addApproval(id, approver, approval, now) {
       // One serialized step (the group's write lock): a denied request takes no approval.
       return write(() => {
-        if (loadRequest(id)?.denial === undefined) putApproval.run(id, approver, approval, id)
+        if (loadRequest(id)?.denial === undefined && putApproval.run(id, approver, approval, id).changes === 1) {
+          addInboxEvent.run(id, 'approved', approver, now)
+        }
         return loadRequest(id) as ApprovalRecord
       })
     },
@@ -528,8 +574,28 @@ export function openSqliteStore(path: string): Store {
         if (!record) return undefined
         if (!admit(record)) return record
         putDenial.run(denial.by, denial.reason, denial.at, id)
+        addInboxEvent.run(id, 'denied', denial.by, denial.at)
         return loadRequest(id) as ApprovalRecord
       })
+    },
+    async inboxEvents(after, limit) {
+      return (inboxEventsAfter.all(after, limit) as InboxEventRow[]).map(rowToInboxEvent)
+    },
+    async leaseWebhook(endpoint, holder, now, until) {
+      return write((): number | undefined => {
+        const cursor = getCursor.get(endpoint) as { seq: number; holder: string; lease_until: number } | undefined
+        if (!cursor) {
+          const head = inboxHead.get() as number
+          newCursor.run(endpoint, head, holder, until)
+          return head
+        }
+        if (cursor.holder !== holder && cursor.lease_until > now) return undefined
+        renewLease.run(holder, until, endpoint)
+        return cursor.seq
+      })
+    },
+    async advanceWebhook(endpoint, holder, seq) {
+      return write(() => moveCursor.run(seq, endpoint, holder, seq).changes === 1)
     },
     async ping() {
       db.prepare('SELECT 1').get()

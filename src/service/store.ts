@@ -59,6 +59,23 @@ export interface ApprovalCursor {
   readonly id: string
 }
 
+/**
+ * A change of an approval request, recorded in the same transaction as the change, for the
+ * notifications (spec/service-v1.md §7.3). Sequence numbers commit in order: a reader that has
+ * seen `seq` n never later finds one below n.
+ */
+export interface InboxEvent {
+  readonly seq: number
+  /** The request id. */
+  readonly requestId: string
+  /** Filed, approved by one approver, or denied. */
+  readonly kind: 'pending' | 'approved' | 'denied'
+  /** The approver (or the principal) who approved or denied; absent for `pending`. */
+  readonly by?: string
+  /** When, Unix seconds (service clock). */
+  readonly at: number
+}
+
 /** One consume, as the service stores it. (#7) */
 export interface StoredConsume {
   /**
@@ -107,7 +124,7 @@ export interface Store {
    * `now` (they can no longer matter), idempotency answers older than a day (or than
    * `answerTtl` seconds, when longer: the service keeps an invocation's answer while it can
    * still be spent, its approval wait included), expired replay claims and nonces, and
-   * approval requests expired for a day.
+   * approval requests expired for a day, and inbox events older than 3 days (`INBOX_EVENT_TTL`).
    * Returns how many revocation entries went.
    */
   compact(now: number, answerTtl?: number): Promise<number>
@@ -118,6 +135,12 @@ export interface Store {
    * changes nothing. (#7) The cost does not grow with past uses (running totals).
    */
   consume(c: StoredConsume, now: number): Promise<ConsumeResult | 'conflict'>
+  /**
+   * Uses spent so far, per counter, at `now`, changing nothing: a total counter's grants, a
+   * windowed one's grants in (now − per, now]. For showing what is left, never for deciding:
+   * only {@link Store.consume} decides.
+   */
+  usageOf(counters: readonly { readonly key: string; readonly per?: number }[], now: number): Promise<number[]>
   /**
    * Claim an invocation id for `claimer` (a verifier's did:key) until `expiresAt`; false if a
    * live claim exists, whoever holds it. Atomic. (#7)
@@ -140,6 +163,8 @@ export interface Store {
    * atomically with the insert. (#7)
    */
   putApprovalRequest(record: Omit<ApprovalRecord, 'approvals'>, maxPending: number, now: number): Promise<ApprovalRecord | 'full'>
+  // Each write below that changes a request (a new request, a new approval, a denial) appends
+  // its {@link InboxEvent} in the same transaction; a retry that changes nothing appends none.
   getApprovalRequest(id: string): Promise<ApprovalRecord | undefined>
   /**
    * Requests naming `approver` that it has not yet approved, that are not denied and that have
@@ -153,7 +178,7 @@ export interface Store {
    * as it stands; serialized with {@link Store.denyApprovalRequest} on the same request, so that
    * an approval and a denial never both land on one open request.
    */
-  addApproval(id: string, approver: string, approval: string): Promise<ApprovalRecord>
+  addApproval(id: string, approver: string, approval: string, now: number): Promise<ApprovalRecord>
   /**
    * Deny request `id`: in one serialized step with the approvals of that request, read it and
    * hand it to `admit`, which throws to refuse (nothing written), returns false to answer with
@@ -161,6 +186,17 @@ export interface Store {
    * stands, or `undefined` when there is no such request.
    */
   denyApprovalRequest(id: string, denial: ApprovalDenial, admit: (record: ApprovalRecord) => boolean): Promise<ApprovalRecord | undefined>
+  /** Inbox events with `seq > after`, in order, at most `limit`. */
+  inboxEvents(after: number, limit: number): Promise<InboxEvent[]>
+  /**
+   * Lease notification endpoint `endpoint` (an opaque id) to `holder` until `until`, unless
+   * another holder's lease is live at `now`: then `undefined`. Returns the endpoint's cursor
+   * (the last event delivered there), created at the newest event when the endpoint is new, so
+   * that a new endpoint is not sent the past.
+   */
+  leaseWebhook(endpoint: string, holder: string, now: number, until: number): Promise<number | undefined>
+  /** Move the endpoint's cursor to `seq` while `holder` holds its lease (and only forward); false otherwise. */
+  advanceWebhook(endpoint: string, holder: string, seq: number): Promise<boolean>
   /** Readiness: the database answers. */
   ping(): Promise<void>
   /**
@@ -179,6 +215,9 @@ export interface Store {
   settings(): Promise<Record<string, string>>
   close(): Promise<void>
 }
+
+/** Inbox events are kept this long (s): a notification endpoint that is down longer misses them. */
+export const INBOX_EVENT_TTL = 3 * 86_400
 
 /** Idempotency answers are kept this long (longer than any retry, and than one window of a day). */
 export const ANSWER_TTL = 86_400
@@ -225,4 +264,24 @@ export function revocationValues(e: NewRevocation): unknown[] {
     e.expires,
     Buffer.from(e.statement),
   ]
+}
+
+/** An inbox event row as both stores read it. */
+export interface InboxEventRow {
+  readonly seq: number | string
+  readonly request_id: string
+  readonly kind: string
+  readonly by_key: string | null
+  readonly at: number | string
+}
+
+/** A stored row as an inbox event. */
+export function rowToInboxEvent(r: InboxEventRow): InboxEvent {
+  return {
+    seq: Number(r.seq),
+    requestId: r.request_id,
+    kind: r.kind as InboxEvent['kind'],
+    ...(r.by_key === null ? {} : { by: r.by_key }),
+    at: Number(r.at),
+  }
 }

@@ -105,6 +105,18 @@ describe('CLI with a service', () => {
     expect(list.stdout).toContain(id)
     expect(list.stdout).toContain('intent      post the summary')
     expect(list.stdout).toContain('asked by    assistant')
+    expect(list.stdout).not.toContain('uses left') // the chain has no uses caveat
+    // A sub-agent with 2 uses a day: the approver sees what it has left.
+    const sub = mandate(
+      ['attenuate', '--key', key('assistant'), '--action', 'slack:send', '--uses', '2', '--per', '1d', '--name', 'poster'],
+      { input: g },
+    ).stdout
+    const subInv = mandate(['invoke', '--action', 'slack:send', '--arg', 'channel=ops', '--audience', 'slack'], { input: sub }).stdout
+    const subId = mandate(['approvals', 'request'], { input: subInv, env }).stdout.trim()
+    const shownSub = mandate(['approvals', 'show', subId, '--key', key('alice')], { env })
+    expect([shownSub.code, shownSub.stderr]).toEqual([0, ''])
+    expect(shownSub.stdout).toContain('uses left   2 of 2 per 1d (poster)')
+    expect(mandate(['approvals', 'deny', subId, '--key', key('alice'), '--reason', 'not now'], { env }).code).toBe(0)
     const approved = mandate(['approve', id, '--key', key('alice'), '--yes'], { env })
     expect(approved.code, approved.stderr).toBe(0)
     // the inbox is private: nobody without a key of the request reads it
@@ -347,5 +359,26 @@ describe('CLI with a service', () => {
     const badKey = mandate(['serve', '--port', '0', '--root', 'alice=did:key:zNope'])
     expect([badKey.code, badKey.stderr]).toEqual([2, expect.stringContaining('is not an Ed25519 public key')])
     expect(mandate(['serve', '--port', '0', '--log-level', 'chatty', '--root', alice]).stderr).toContain('log level')
+    // A webhook URL is refused without being shown: a chat service's carries a secret.
+    const hook = (url: string) => mandate(['serve', '--port', '0', '--root', alice, '--webhook', 'https://ok.example/h', '--webhook', url])
+    const ftp = hook('ftp://chat.example/T0SECRET')
+    expect([ftp.code, ftp.stderr]).toEqual([
+      2,
+      expect.stringContaining('--webhook (number 2): a webhook URL must be http:// or https://, not ftp:'),
+    ])
+    const creds = hook('https://user:T0SECRET@chat.example/h')
+    expect([creds.code, creds.stderr]).toEqual([2, expect.stringContaining('carries no user name or password')])
+    const relative = hook('/hooks/T0SECRET')
+    expect([relative.code, relative.stderr]).toEqual([2, expect.stringContaining('must be an absolute http:// or https:// URL')])
+    for (const r of [ftp, creds, relative]) expect(r.stderr + r.stdout).not.toContain('T0SECRET')
+    const many = mandate([
+      'serve',
+      '--port',
+      '0',
+      '--root',
+      alice,
+      ...Array.from({ length: 9 }, (_, i) => ['--webhook', `https://h.example/${i}`]).flat(),
+    ])
+    expect([many.code, many.stderr]).toEqual([2, expect.stringContaining('--webhook: at most 8 endpoints, got 9')])
   })
 })

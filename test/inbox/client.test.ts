@@ -39,7 +39,7 @@ const grant = mint({
   caveats: [
     { type: 'actions', patterns: ['email:*'] },
     { type: 'approval', actions: ['email:send'], approvers: [ALICE], quorum: 1 },
-    { type: 'window', expires: Math.floor(Date.now() / 1000) + 3600 },
+    { type: 'window', expires: Math.floor(Date.now() / 1000) + 2 * 86_400 },
   ],
 })
 const send = (to: string, now?: number) =>

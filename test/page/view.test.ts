@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest'
 import { attenuate, formatInvocation, generateKeyPair, invoke, mint, toDidKey } from '../../src/index.js'
 import { createSseParser, type ServerSentEvent, SSE_MAX_EVENT } from '../../src/page/sse.js'
-import { viewOf } from '../../src/page/view.js'
+import { span, viewOf } from '../../src/page/view.js'
 
 describe('the event-stream reader', () => {
   const read = (chunks: string[]) => {
@@ -106,6 +106,24 @@ describe('what the page shows of a request', () => {
     expect(view.approvers).toEqual([{ key: ALICE, approved: false, you: true }])
   })
 
+  it("shows the service's quota lines when they are whole numbers, none otherwise", () => {
+    expect(viewOf(request, ALICE).quota).toBeUndefined()
+    const lines = [
+      { block: 0, caveat: 1, max: 3, used: 1, remaining: 2 },
+      { block: 1, caveat: 0, max: 5, per: 86_400, used: 5, remaining: 0 },
+    ]
+    expect(viewOf({ ...request, quota: lines }, ALICE).quota).toEqual([
+      { block: 0, max: 3, used: 1, remaining: 2 },
+      { block: 1, max: 5, per: 86_400, used: 5, remaining: 0 },
+    ])
+    expect(viewOf({ ...request, quota: [] }, ALICE).quota).toEqual([])
+    for (const bad of [{ ...lines[0], max: '3' }, { ...lines[0], per: 1.5 }, { ...lines[0], remaining: -0.5 }, null, 'x']) {
+      expect(viewOf({ ...request, quota: [lines[1], bad] }, ALICE).quota).toBeUndefined()
+    }
+    // Quota is the service's own word: it is no difference from the invocation, and withholds nothing.
+    expect(viewOf({ ...request, quota: lines }, ALICE).problems).toEqual([])
+  })
+
   it('withholds approval: a description that differs, another id, an invocation that does not check or is missing', () => {
     const lying = viewOf({ ...request, action: 'email:read', args: { to: 'someone@else' } }, ALICE)
     expect(lying.invocation).toBeUndefined()
@@ -128,5 +146,11 @@ describe('what the page shows of a request', () => {
     const none = viewOf({ id: 7, action: 'x\u202E' }, ALICE)
     expect(none.problems).toEqual(['the signed request does not check: the request carries no invocation'])
     expect([none.id, none.action, none.chain]).toEqual(['7', 'x\\u202e', []])
+  })
+})
+
+describe('a window in words', () => {
+  it('reads after "per": day, 7 days, hour, 90 minutes, 45 s', () => {
+    expect([86_400, 7 * 86_400, 3600, 5400, 60, 45].map(span)).toEqual(['day', '7 days', 'hour', '90 minutes', 'minute', '45 s'])
   })
 })

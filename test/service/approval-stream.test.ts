@@ -38,7 +38,7 @@ function setup(options: Partial<ApprovalStreamOptions> = {}) {
     const err = toServiceError(e)
     return c.json({ error: { code: err.code, message: err.message } }, err.status as 400)
   })
-  const summary = (r: ApprovalRecord) => ({
+  const summary = async (r: ApprovalRecord) => ({
     id: r.id,
     status: r.denial ? 'denied' : Object.keys(r.approvals).length >= r.approvers.length ? 'approved' : 'pending',
     approvals: r.approvals,
@@ -60,7 +60,7 @@ function setup(options: Partial<ApprovalStreamOptions> = {}) {
     return c.json({}, 201)
   })
   app.post('/v1/approvals/:id', async (c) => {
-    await store.addApproval(c.req.param('id'), c.req.header('x-who') ?? ALICE, 'mna1_x')
+    await store.addApproval(c.req.param('id'), c.req.header('x-who') ?? ALICE, 'mna1_x', t)
     return c.json({})
   })
   app.post('/v1/approvals/:id/deny', async (c) => {

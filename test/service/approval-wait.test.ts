@@ -79,7 +79,8 @@ describe('an invocation filed an hour ago, approved now (in-process service, SQL
     const send = invoke(grant, { key: assistant, action: 'email:send', audience: 'mail', intent: 'answer Bob', now: t - HOUR })
     const brief = invoke(grant, { key: assistant, action: 'email:send', audience: 'mail', now: t - HOUR })
     const filed = await http(`${service.url}/v1/approvals`, { body: { invocation: formatInvocation(send) } })
-    expect([filed.status, filed.json['status'], filed.json['expiresAt']]).toEqual([201, 'pending', t - HOUR + 86_400 + 60])
+    // It waits a day, cut to the mandate's window: after that no verifier accepts it.
+    expect([filed.status, filed.json['status'], filed.json['expiresAt']]).toEqual([201, 'pending', t + 8 * HOUR + 60])
     const filedBrief = await http(`${service.url}/v1/approvals`, { body: { invocation: formatInvocation(brief), wait: 0 } })
     expect([filedBrief.status, filedBrief.json['expiresAt']]).toEqual([201, t - HOUR + 300 + 60])
 
@@ -100,6 +101,8 @@ describe('an invocation filed an hour ago, approved now (in-process service, SQL
     const shown = await http(`${service.url}/v1/approvals/${send.idHex}`, { key: assistant })
     const approvals = Object.values(shown.json['approvals'] as Record<string, string>)
     expect(approvals).toEqual([ok])
+    // What is left of the chain's uses caveat, as the approver sees it: nothing spent yet.
+    expect(shown.json['quota']).toEqual([{ block: 0, caveat: 2, max: 2, used: 0, remaining: 2 }])
     const verifier = () =>
       createVerifier({
         roots: [{ key: toDidKey(alice.publicKey), name: 'alice' }],
@@ -118,6 +121,11 @@ describe('an invocation filed an hour ago, approved now (in-process service, SQL
     ])
     expect(codeOf(await b.authorize({ invocation: send, approvals }))).toBe('ERR_REPLAY')
     expect(codeOf(await a.authorize({ invocation: send, approvals }))).toBe('ERR_REPLAY')
+    // Spent once, and the request says so (reading it changes nothing).
+    for (let i = 0; i < 2; i++) {
+      const after = await http(`${service.url}/v1/approvals/${send.idHex}`, { key: alice })
+      expect(after.json['quota']).toEqual([{ block: 0, caveat: 2, max: 2, used: 1, remaining: 1 }])
+    }
     // a verifier that does not let invocations wait refuses it as stale
     const strict = createVerifier({ roots: [toDidKey(alice.publicKey)], audience: 'mail', revocations: 'none', approvalWait: 0 })
     expect(codeOf(await strict.authorize({ invocation: send, approvals }))).toBe('ERR_PROOF')

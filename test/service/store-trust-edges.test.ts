@@ -44,6 +44,7 @@ const CURRENT_TABLES = [
   'approval_requests_v2',
   'approvals',
   'health',
+  'inbox_events',
   'meta',
   'replay_claims_v2',
   'request_nonces',
@@ -51,6 +52,7 @@ const CURRENT_TABLES = [
   'usage_answers',
   'usage_events',
   'usage_totals',
+  'webhook_cursors',
 ]
 
 /** Version 0.1's changed tables, with three uses of a total counter `ab…/0` and a claim. */

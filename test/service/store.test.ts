@@ -284,7 +284,7 @@ function storeSuite(name: string, fresh: () => Promise<Fresh>): void {
       const put = await store.putApprovalRequest(request('i1', 'did:req', 1, 1000), 4, 1)
       expect(put).toEqual({ ...request('i1', 'did:req', 1, 1000), approvals: {} })
       expect((await store.pendingApprovals('did:a', 10, 2)).map((r) => r.id)).toEqual(['i1'])
-      expect(await store.addApproval('i1', 'did:a', 'mna1_y')).toEqual({
+      expect(await store.addApproval('i1', 'did:a', 'mna1_y', 10)).toEqual({
         ...request('i1', 'did:req', 1, 1000),
         approvals: { 'did:a': 'mna1_y' },
       })
@@ -309,7 +309,7 @@ function storeSuite(name: string, fresh: () => Promise<Fresh>): void {
         request('r07', 'did:q3', 35, 900, ['did:c']), // another approver's
       ]
       for (const r of made) expect(await store.putApprovalRequest(r, 10, 45)).not.toBe('full')
-      await store.addApproval('r02', 'did:a', 'mna1_z') // answered by did:a
+      await store.addApproval('r02', 'did:a', 'mna1_z', 10) // answered by did:a
       const pages: string[][] = []
       let before: { createdAt: number; id: string } | undefined
       for (;;) {
@@ -342,7 +342,7 @@ function storeSuite(name: string, fresh: () => Promise<Fresh>): void {
       // others are not affected
       expect(await store.putApprovalRequest(request('b1', 'did:other', 3, 100), 2, 3)).toMatchObject({ id: 'b1' })
       // an answered request frees its slot (it is no longer pending); so does expiry
-      await store.addApproval('a1', 'did:a', 'mna1_1')
+      await store.addApproval('a1', 'did:a', 'mna1_1', 10)
       expect(await store.putApprovalRequest(request('a3', 'did:q', 4, 100), 2, 4)).toMatchObject({ id: 'a3' })
       expect(await store.putApprovalRequest(request('a4', 'did:q', 49, 100), 2, 49)).toBe('full')
       expect(await store.putApprovalRequest(request('a4', 'did:q', 50, 100), 2, 50)).toMatchObject({ id: 'a4' })
@@ -380,7 +380,7 @@ function storeSuite(name: string, fresh: () => Promise<Fresh>): void {
       expect(await store.getApprovalRequest('d1')).toEqual(denied)
       expect(await store.pendingApprovals('did:a', 10, 6)).toEqual([])
       // a denied request takes no approval, and no longer holds its requester's place
-      expect(await store.addApproval('d1', 'did:a', 'mna1_late')).toEqual(denied)
+      expect(await store.addApproval('d1', 'did:a', 'mna1_late', 10)).toEqual(denied)
       expect(await store.putApprovalRequest(request('d2', 'did:q', 7, 1000), 1, 7)).toMatchObject({ id: 'd2' })
       // admit sees the denial; false answers the request unchanged, a throw refuses
       expect(await store.denyApprovalRequest('d1', { ...denial, reason: 'again', at: 8 }, (r) => r.denial === undefined)).toEqual(denied)
@@ -402,7 +402,7 @@ function storeSuite(name: string, fresh: () => Promise<Fresh>): void {
       const refusals: unknown[] = []
       await Promise.all(
         ids.flatMap((id, i) => [
-          (stores[i % 2] as Store).addApproval(id, 'did:a', `mna1_${id}`),
+          (stores[i % 2] as Store).addApproval(id, 'did:a', `mna1_${id}`, 10),
           (stores[(i + 1) % 2] as Store)
             .denyApprovalRequest(id, { by: 'did:b', reason: 'no', at: 2 }, (r) => {
               if (Object.keys(r.approvals).length > 0) throw new Error('approved already')
@@ -425,7 +425,7 @@ function storeSuite(name: string, fresh: () => Promise<Fresh>): void {
       const db = await fresh()
       const first = await db.open()
       await first.putApprovalRequest(request('kept', 'did:q', 1, 1000), 5, 1)
-      await first.addApproval('kept', 'did:a', 'mna1_k')
+      await first.addApproval('kept', 'did:a', 'mna1_k', 10)
       await first.putApprovalRequest(request('open', 'did:q', 2, 1000), 5, 2)
       await first.close()
       // the schema as the previous version made it
@@ -444,11 +444,84 @@ function storeSuite(name: string, fresh: () => Promise<Fresh>): void {
       await again.close()
     })
 
+    it('usageOf reads what is spent without spending: totals, and windowed uses in (now − per, now]', async () => {
+      const store = await (await fresh()).open()
+      const total = counter(5)
+      const windowed = counter(3, 60, 'cd')
+      expect(await store.usageOf([total, windowed], 100)).toEqual([0, 0])
+      expect(await store.usageOf([], 100)).toEqual([])
+      await store.consume(ask('u1', [total, windowed]), 100)
+      await store.consume(ask('u2', [total, windowed]), 130)
+      expect(await store.usageOf([total, windowed, { key: 'never/0' }], 130)).toEqual([2, 2, 0])
+      expect(await store.usageOf([windowed], 159)).toEqual([2])
+      expect(await store.usageOf([windowed], 160)).toEqual([1]) // the use at 100 left the window
+      expect(await store.usageOf([windowed, total], 190)).toEqual([0, 2])
+      // Reading changed nothing: the next consume sees the same totals.
+      expect(await store.consume(ask('u3', [total]), 200)).toEqual({ granted: true, remaining: [{ key: total.key, remaining: 2 }] })
+      await store.close()
+    })
+
+    it('inbox events: each change once, in commit order, kept 3 days (spec §7.3)', async () => {
+      const store = await (await fresh()).open()
+      await store.putApprovalRequest(request('e1', 'did:q', 1, 1000), 5, 100)
+      await store.putApprovalRequest(request('e1', 'did:q', 1, 1000), 5, 101) // a retry: no change
+      await store.putApprovalRequest(request('e2', 'did:q', 2, 1000), 5, 102)
+      await store.addApproval('e1', 'did:a', 'mna1_1', 103)
+      await store.addApproval('e1', 'did:a', 'mna1_again', 104) // the first stands: no change
+      await store.denyApprovalRequest('e2', { by: 'did:b', reason: 'no', at: 105 }, () => true)
+      await store.denyApprovalRequest('e2', { by: 'did:b', reason: 'no', at: 106 }, () => false) // a retry
+      await store.addApproval('e2', 'did:a', 'mna1_late', 107) // denied: refused, no change
+      expect(await store.putApprovalRequest(request('e3', 'did:q', 3, 1000), 0, 108)).toBe('full') // refused: no change
+      const events = await store.inboxEvents(0, 100)
+      expect(events.map(({ seq: _seq, ...e }) => e)).toEqual([
+        { requestId: 'e1', kind: 'pending', at: 100 },
+        { requestId: 'e2', kind: 'pending', at: 102 },
+        { requestId: 'e1', kind: 'approved', by: 'did:a', at: 103 },
+        { requestId: 'e2', kind: 'denied', by: 'did:b', at: 105 },
+      ])
+      const seqs = events.map((e) => e.seq)
+      expect(seqs).toEqual([...seqs].sort((a, b) => a - b))
+      expect(new Set(seqs).size).toBe(4)
+      expect(await store.inboxEvents(seqs[1] as number, 1)).toEqual([events[2]])
+      expect(await store.inboxEvents(seqs[3] as number, 10)).toEqual([])
+      await store.compact(102 + 3 * 86_400) // older than 3 days: gone
+      expect((await store.inboxEvents(0, 100)).map((e) => e.at)).toEqual([102, 103, 105])
+      await store.close()
+    })
+
+    it('notification cursors: a new endpoint starts at the newest event; one holder at a time; only forward', async () => {
+      const db = await fresh()
+      const [a, b] = [await db.open(), await db.open()]
+      await a.putApprovalRequest(request('c1', 'did:q', 1, 1000), 5, 10)
+      const [first] = await a.inboxEvents(0, 10)
+      expect(await a.leaseWebhook('ep', 'h1', 10, 70)).toBe(first?.seq)
+      await a.addApproval('c1', 'did:a', 'mna1_c', 11)
+      const [, second] = await a.inboxEvents(0, 10)
+      // h1's lease is live until 70: h2 on another instance waits.
+      expect(await b.leaseWebhook('ep', 'h2', 69, 129)).toBeUndefined()
+      expect(await b.advanceWebhook('ep', 'h2', second?.seq as number)).toBe(false)
+      // h1 renews and moves on; never back, never in place.
+      expect(await a.leaseWebhook('ep', 'h1', 20, 80)).toBe(first?.seq)
+      expect(await a.advanceWebhook('ep', 'h1', second?.seq as number)).toBe(true)
+      expect(await a.advanceWebhook('ep', 'h1', first?.seq as number)).toBe(false)
+      expect(await a.advanceWebhook('ep', 'h1', second?.seq as number)).toBe(false)
+      // Lapsed at 80: h2 takes over from h1's cursor, and h1 can no longer move it.
+      expect(await b.leaseWebhook('ep', 'h2', 80, 140)).toBe(second?.seq)
+      await b.putApprovalRequest(request('c2', 'did:q', 2, 1000), 5, 81)
+      const [, , third] = await b.inboxEvents(0, 10)
+      expect(await a.advanceWebhook('ep', 'h1', third?.seq as number)).toBe(false)
+      expect(await b.advanceWebhook('ep', 'h2', third?.seq as number)).toBe(true)
+      // Another endpoint is its own cursor, starting at the newest event.
+      expect(await a.leaseWebhook('other', 'h1', 82, 142)).toBe(third?.seq)
+      await a.close()
+      await b.close()
+    })
+
     it('compaction drops approval requests a day after their expiry, with their approvals', async () => {
       const store = await (await fresh()).open()
       await store.putApprovalRequest(request('old', 'did:q', 1, 100), 5, 1)
       await store.putApprovalRequest(request('new', 'did:q', 1, 100_000), 5, 1)
-      await store.addApproval('old', 'did:a', 'mna1_old')
+      await store.addApproval('old', 'did:a', 'mna1_old', 10)
       await store.compact(100 + 86_400)
       expect(await store.getApprovalRequest('old')).toMatchObject({ approvals: { 'did:a': 'mna1_old' } })
       await store.compact(100 + 86_400 + 1)

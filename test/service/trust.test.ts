@@ -28,6 +28,7 @@ import type { AppOptions } from '../../src/service/app.js'
 import { openSqliteStore } from '../../src/service/sqlite-store.js'
 import type { Store } from '../../src/service/store.js'
 import { consumeBinding, createTrust } from '../../src/service/trust.js'
+import { chainExpiry } from '../../src/token/block.js'
 import { type Answer, appRequest, type Send } from '../helpers/app-request.js'
 import { bearerChild, rootGrant } from '../helpers/chains.js'
 import { fixedDid, fixedKey, hex, T0 } from '../helpers/fixtures.js'
@@ -347,7 +348,7 @@ describe('fresh invocations', () => {
     expect(gone.json['released']).toBe(false)
   })
 
-  it('an approval request lives until issued_at + its wait (default and at most the approval wait) + skew', async () => {
+  it("an approval request lives until issued_at + its wait (default and at most the approval wait) + skew, or the chain's expiry + skew if sooner", async () => {
     const grant = approvalChild()
     const file = (at: number, wait?: unknown) =>
       send('POST', '/v1/approvals', {
@@ -356,14 +357,18 @@ describe('fresh invocations', () => {
           ...(wait === undefined ? {} : { wait }),
         },
       })
+    // The chain expires 8 hours after T0: a day's wait is cut there, when no verifier accepts it any more.
+    const chainEnds = T0 + 8 * 3600
+    expect(chainExpiry(grant.blocks)).toBe(chainEnds)
     const filed = await file(NOW - 5)
-    expect([filed.status, filed.json['expiresAt'], filed.json['createdAt']]).toEqual([201, NOW - 5 + 86_400 + SKEW, NOW])
+    expect([filed.status, filed.json['expiresAt'], filed.json['createdAt']]).toEqual([201, chainEnds + SKEW, NOW])
     expect((await file(NOW - 6, 3600)).json['expiresAt']).toBe(NOW - 6 + 3600 + SKEW)
     // a wait shorter than the max age: as long as the invocation is fresh
     expect((await file(NOW - 7, 0)).json['expiresAt']).toBe(NOW - 7 + INV_MAX_AGE + SKEW)
-    expect((await file(NOW - 8, 86_400)).json['expiresAt']).toBe(NOW - 8 + 86_400 + SKEW)
+    expect((await file(NOW - 8, 86_400)).json['expiresAt']).toBe(chainEnds + SKEW)
+    expect((await file(NOW - 9, chainEnds - NOW)).json['expiresAt']).toBe(chainEnds + SKEW - 9)
     for (const bad of [86_401, -1, 1.5, '60', null]) {
-      const refused = await file(NOW - 9, bad)
+      const refused = await file(NOW - 10, bad)
       expect([bad, refused.status, refused.code, refused.message]).toEqual([
         bad,
         400,

@@ -15,7 +15,7 @@ import { loadKey } from '../io.js'
 import { printable as p, printableJson } from '../printable.js'
 import { call } from '../service-client.js'
 import type { Service } from '../service-flags.js'
-import { parseWait } from '../time.js'
+import { formatDuration, parseWait } from '../time.js'
 import { parsed, readToken } from '../tokens.js'
 
 /** An inbox entry as the CLI prints it (camelCase, like the library's objects). */
@@ -37,6 +37,8 @@ export interface InboxEntry {
   readonly invocation: string
   /** Who denied it, why and when: exactly when `status` is `denied`. */
   readonly denial?: { readonly by: string; readonly reason: string; readonly at: number }
+  /** What is left of each `uses` caveat of the chain, when the service says. */
+  readonly quota?: readonly { block: number; max: number; per?: number; used: number; remaining: number }[]
 }
 
 type Json = Record<string, unknown>
@@ -46,6 +48,9 @@ const text = (v: unknown): v is string => typeof v === 'string'
 const optional = (v: unknown) => v === undefined || text(v)
 const list = (v: unknown, each: (x: unknown) => boolean) => Array.isArray(v) && v.every(each)
 const block = (b: unknown) => record(b) && Number.isSafeInteger(b['block']) && optional(b['name']) && optional(b['purpose'])
+const whole = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0
+const quotaLine = (q: unknown) =>
+  record(q) && whole(q['block']) && whole(q['max']) && whole(q['used']) && whole(q['remaining']) && (q['per'] === undefined || whole(q['per']))
 
 /**
  * The service's answer, checked before anything reads it: a service that answers in another
@@ -81,7 +86,8 @@ export function inboxEntry(value: unknown): InboxEntry {
     Object.values(e['approvals']).every(text) &&
     Number.isSafeInteger(createdAt) &&
     (expiresAt === undefined || Number.isSafeInteger(expiresAt)) &&
-    text(e['invocation'])
+    text(e['invocation']) &&
+    (e['quota'] === undefined || list(e['quota'], quotaLine))
   if (!ok) throw malformed()
   return {
     id: e['id'] as string,
@@ -99,6 +105,17 @@ export function inboxEntry(value: unknown): InboxEntry {
     createdAt: createdAt as number,
     ...(expiresAt === undefined ? {} : { expiresAt: expiresAt as number }),
     invocation: e['invocation'] as string,
+    ...(e['quota'] === undefined
+      ? {}
+      : {
+          quota: (e['quota'] as Json[]).map((q) => ({
+            block: q['block'] as number,
+            max: q['max'] as number,
+            ...(q['per'] === undefined ? {} : { per: q['per'] as number }),
+            used: q['used'] as number,
+            remaining: q['remaining'] as number,
+          })),
+        }),
     ...(denied
       ? {
           denial: {
@@ -126,6 +143,16 @@ export function describeEntry(e: InboxEntry): string[] {
     ...e.chain.flatMap((b) => (b.purpose ? [`purpose     ${holder(b)}: ${p(b.purpose)}`] : [])),
     ...(e.intent ? [`intent      ${p(e.intent)}`] : []),
     `approvers   ${e.approvers.map((a) => `${p(a)}${e.approvals[a] ? ' ✓' : ''}`).join(', ')}`,
+    ...(e.quota?.length
+      ? [
+          `uses left   ${e.quota
+            .map((q) => {
+              const at = e.chain.find((b) => b.block === q.block)
+              return `${q.remaining} of ${q.max}${q.per === undefined ? '' : ` per ${formatDuration(q.per)}`} (${at ? holder(at) : `block ${q.block}`})`
+            })
+            .join(', ')}`,
+        ]
+      : []),
     ...(e.denial ? [`denied by   ${p(e.denial.by)} (${iso(e.denial.at)}): ${p(e.denial.reason, 600)}`] : []),
   ]
 }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { checkWebhookUrl, WEBHOOK_DEFAULTS } from '../../service/webhooks.js'
 import { MAX_APPROVAL_WAIT } from '../../verify/options.js'
 import { LEVELS } from '../commands/serve.js'
 import type { Context } from '../context.js'
@@ -24,6 +25,7 @@ export interface ServeFlags {
   readonly audience?: string
   readonly publicUrl?: string[]
   readonly approvalWait?: string
+  readonly webhook?: string[]
 }
 
 const POSTGRES = /^postgres(ql)?:\/\//
@@ -112,6 +114,17 @@ export async function serve(ctx: Context, opts: ServeFlags): Promise<void> {
   for (const u of publicUrls)
     if (!/^https?:\/\/[^\s/]+\/?$/.test(u))
       usage(`--public-url: expected http(s)://HOST[:PORT], got ${JSON.stringify(u)}`, 'e.g. --public-url https://mandate.example')
+  const webhooks = (opts.webhook?.length ? opts.webhook : (env['MANDATE_WEBHOOKS'] ?? '').split(/\s+/)).filter(Boolean)
+  for (const [i, u] of webhooks.entries()) {
+    try {
+      checkWebhookUrl(u)
+    } catch (e) {
+      // The URL itself is not shown: a chat service's carries a secret.
+      usage(`--webhook (number ${i + 1}): ${(e as Error).message}`, 'e.g. --webhook https://chat.example/hooks/approvals')
+    }
+  }
+  if (webhooks.length > WEBHOOK_DEFAULTS.maxEndpoints)
+    usage(`--webhook: at most ${WEBHOOK_DEFAULTS.maxEndpoints} endpoints, got ${webhooks.length}`, 'fan out from one endpoint of your own')
   const port = opts.port ?? env['MANDATE_PORT'] ?? '8787'
   if (!/^\d{1,5}$/.test(port) || Number(port) > 65535)
     usage(`port: expected 0..65535, got ${JSON.stringify(port)}`, 'e.g. --port 8787 (0 for any free port)')
@@ -133,6 +146,7 @@ export async function serve(ctx: Context, opts: ServeFlags): Promise<void> {
     logLevel,
     trust: { roots, verifiers, ...(audience ? { audience } : {}), ...(approvalWait === undefined ? {} : { approvalWait }) },
     publicUrls,
+    webhooks,
   }).catch((e: unknown) => {
     throw startFailure(e, { host, port, db })
   })

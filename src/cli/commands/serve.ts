@@ -38,6 +38,11 @@ export function registerServe(program: Command, ctx: Context): void {
       'a URL clients reach the service by, e.g. behind a proxy; signed requests must address one (repeatable; MANDATE_PUBLIC_URL; default: the address listened on)',
       collect,
     )
+    .option(
+      '--webhook <url>',
+      "POST each approval request's changes (pending, approved, denied) to URL, signed with the service key as Standard Webhooks v1a (repeatable, at most 8; MANDATE_WEBHOOKS, space-separated)",
+      collect,
+    )
     .action(async (opts: ServeFlags) => {
       const { serve } = await import('../actions/serve.js')
       await serve(ctx, opts)
@@ -47,5 +52,6 @@ export function registerServe(program: Command, ctx: Context): void {
     'mandate serve --root "alice=$ALICE" --verifier "calendar=$CALENDAR"',
     'mandate serve --db postgres://mandate@db.internal/mandate --root "alice=$ALICE" --verifiers-file verifiers.txt --key service.pem',
     'MANDATE_ROOTS="alice=$ALICE" mandate serve --host 0.0.0.0 --port 8787 --public-url https://mandate.example',
+    'mandate serve --root "alice=$ALICE" --webhook https://chat.example/hooks/approvals',
   )
 }
