@@ -50,7 +50,12 @@ const list = (v: unknown, each: (x: unknown) => boolean) => Array.isArray(v) && 
 const block = (b: unknown) => record(b) && Number.isSafeInteger(b['block']) && optional(b['name']) && optional(b['purpose'])
 const whole = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0
 const quotaLine = (q: unknown) =>
-  record(q) && whole(q['block']) && whole(q['max']) && whole(q['used']) && whole(q['remaining']) && (q['per'] === undefined || whole(q['per']))
+  record(q) &&
+  whole(q['block']) &&
+  whole(q['max']) &&
+  whole(q['used']) &&
+  whole(q['remaining']) &&
+  (q['per'] === undefined || whole(q['per']))
 
 /**
  * The service's answer, checked before anything reads it: a service that answers in another
