@@ -20,6 +20,18 @@
 import './crypto/use-node.js'
 
 export { type AppOptions, createApp } from './service/app.js'
+export {
+  type AuditCheckpoint,
+  type AuditEntry,
+  type AuditEntryBase,
+  type AuditEntryType,
+  type AuditProblem,
+  type AuditVerification,
+  auditHash,
+  GENESIS,
+  type NewAuditEntry,
+  verifyAuditExport,
+} from './service/audit.js'
 export { type FeedMark, type FeedMarkStore, fileFeedMark } from './service/feed-mark.js'
 export type { ServiceMetrics } from './service/metrics.js'
 export { type RunningService, type ServiceConfig, startService } from './service/server.js'

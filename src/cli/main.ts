@@ -11,6 +11,7 @@
  */
 import { Command, CommanderError } from 'commander'
 import { registerApprovals } from './commands/approvals.js'
+import { registerAudit } from './commands/audit.js'
 import { registerCompletion } from './commands/completion.js'
 import { registerDemo } from './commands/demo.js'
 import { registerGrant } from './commands/grant.js'
@@ -76,6 +77,7 @@ Start here: mandate demo; each command's --help has examples.`,
     registerRevoke,
     registerServe,
     registerApprovals,
+    registerAudit,
     registerMcp,
     registerDemo,
     registerCompletion,

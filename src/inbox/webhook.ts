@@ -13,7 +13,7 @@
  * @module
  */
 import { getBackend } from '../crypto/ed25519.js'
-import { parsePublicKey } from '../crypto/keys.js'
+import { assertStrongKey, parsePublicKey } from '../crypto/keys.js'
 import { MandateError } from '../errors.js'
 import { utf8 } from '../internal/bytes.js'
 import type { ApprovalRequest } from './client.js'
@@ -138,6 +138,8 @@ export interface VerifyWebhookOptions {
 const ID = /^[A-Za-z0-9_-]{1,128}$/
 const TIMESTAMP = /^\d{1,12}$/
 const MAX_SIGNATURES = 8
+/** A `v1a` entry of `webhook-signature`: its base64, between separators (white space or a comma). */
+const SIGNATURE_ENTRY = /(?:^|[\s,])v1a,([A-Za-z0-9+/]+={0,2})(?=$|[\s,])/g
 
 /**
  * Check a notification from the approval inbox and return its event: the `v1a` signature by
@@ -163,10 +165,17 @@ const MAX_SIGNATURES = 8
  */
 export async function verifyWebhook(received: ReceivedWebhook, options: VerifyWebhookOptions): Promise<ApprovalEvent> {
   const key = parseServiceKey(options.serviceKey)
+  const now = options.now ?? Math.floor(Date.now() / 1000)
+  const tolerance = options.tolerance ?? WEBHOOK_TOLERANCE
+  // A NaN here would make both time checks false: the replay window would fail open.
+  if (!Number.isFinite(now)) throw new TypeError(`"now" expected Unix seconds, got ${now}`)
+  if (!Number.isFinite(tolerance) || tolerance < 0) throw new RangeError(`"tolerance" expected seconds ≥ 0, got ${tolerance}`)
   const header = (name: string): string => {
     const h = received.headers
     const raw = typeof (h as Headers).get === 'function' ? (h as Headers).get(name) : (h as Record<string, unknown>)[name]
-    if (typeof raw !== 'string' || raw === '') throw invalid(`the "${name}" header is missing`)
+    if (raw === undefined || raw === null || raw === '') throw invalid(`the "${name}" header is missing`)
+    if (typeof raw !== 'string')
+      throw invalid(`the "${name}" header must be one text value (not ${Array.isArray(raw) ? 'a list' : typeof raw})`)
     return raw
   }
   const id = header(WEBHOOK_HEADERS.id)
@@ -174,8 +183,6 @@ export async function verifyWebhook(received: ReceivedWebhook, options: VerifyWe
   const stamp = header(WEBHOOK_HEADERS.timestamp)
   if (!TIMESTAMP.test(stamp)) throw invalid(`"${WEBHOOK_HEADERS.timestamp}" must be whole Unix seconds`)
   const timestamp = Number(stamp)
-  const now = options.now ?? Math.floor(Date.now() / 1000)
-  const tolerance = options.tolerance ?? WEBHOOK_TOLERANCE
   if (timestamp < now - tolerance) {
     throw new MandateError('ERR_TIME_EXPIRED', `the delivery was signed at ${timestamp}, more than ${tolerance} s before now (${now})`)
   }
@@ -184,12 +191,12 @@ export async function verifyWebhook(received: ReceivedWebhook, options: VerifyWe
   }
   const body = typeof received.body === 'string' ? utf8(received.body) : received.body
   const message = webhookSigningInput(id, timestamp, body)
-  const candidates = header(WEBHOOK_HEADERS.signature)
-    .split(' ')
-    .filter((s) => s.startsWith('v1a,'))
+  // Space-separated `version,signature` pairs; a relay's second header line arrives joined by
+  // ", " (RFC 9110 §5.3), so a comma or white space ends an entry either way.
+  const candidates = [...header(WEBHOOK_HEADERS.signature).matchAll(SIGNATURE_ENTRY)].map((m) => m[1] as string)
   let verified = false
   for (const candidate of candidates.slice(0, MAX_SIGNATURES)) {
-    const signature = decodeBase64(candidate.slice(4))
+    const signature = decodeBase64(candidate)
     if (signature?.length === 64 && getBackend().verify(signature, message, key) === 'accept') {
       verified = true
       break
@@ -204,6 +211,8 @@ function parseServiceKey(text: string): Uint8Array {
   if (!text.startsWith('whpk_')) return parsePublicKey(text)
   const bytes = decodeBase64(text.slice(5))
   if (bytes?.length !== 32) throw new MandateError('ERR_KEY_FORMAT', 'a whpk_ key is the base64 of 32 bytes')
+  // As strict as any other key form: a small-order or non-canonical key is ERR_KEY_WEAK.
+  assertStrongKey(bytes)
   return bytes
 }
 

@@ -12,20 +12,22 @@ import type { Logger } from 'pino'
 import { getBackend } from '../crypto/ed25519.js'
 import { sha256 } from '../crypto/hash.js'
 import { type KeyPair, parsePublicKey, toDidKey } from '../crypto/keys.js'
-import { fromHex, toHex } from '../internal/bytes.js'
+import { isMandateErrorCode } from '../errors.js'
+import { fromHex, toHex, utf8 } from '../internal/bytes.js'
 import { printable } from '../internal/printable.js'
 import { denialReason } from '../internal/reason.js'
 import { FEED_PAGE_MAX, type FeedEntry, type SignedFeedPage, signFeedPage } from '../revocation/feed.js'
 import { parseApproval } from '../token/approval.js'
 import { chainExpiry, type UnverifiedBlock } from '../token/block.js'
 import { checkPresentationAsync } from '../token/integrity.js'
-import { formatInvocation, parseInvocation } from '../token/invocation.js'
+import { formatInvocation, parseInvocation, type UnverifiedInvocation } from '../token/invocation.js'
 import { authorityLevel, parseRevocation, type UnverifiedRevocation, verifyRevocation } from '../token/revocation.js'
 import { signingInput } from '../token/signing.js'
 import type { UsageCounter } from '../usage/store.js'
 import { mountApprovalPage } from './approval-page.js'
 import { mountApprovalStream } from './approval-stream.js'
 import { quotaCounters, statusOf, summary } from './approval-summary.js'
+import { type AuditEntry, canonicalJson, signCheckpoint } from './audit.js'
 import { ServiceError, stored, toServiceError } from './errors.js'
 import { createFeedGuard, type FeedMarkStore } from './feed-mark.js'
 import { createMetrics, type ServiceMetrics } from './metrics.js'
@@ -73,6 +75,10 @@ export interface AppOptions extends TrustOptions {
   readonly maxEntriesPerBlock?: number
   /** Called after each write to the approval inbox answered 2xx (the notifications look for new events at once). */
   readonly inboxWritten?: () => void
+  /** Keys that may read the whole audit log and ask for checkpoints (spec/service-v1.md §8). */
+  readonly auditors?: readonly { readonly name: string; readonly key: string | Uint8Array }[]
+  /** Keep each invocation's arguments in the audit log, not only their digest (default false). */
+  readonly auditArgs?: boolean
 }
 
 /**
@@ -103,6 +109,15 @@ export function createApp(options: AppOptions): Hono {
   const trust = createTrust(options, store, clock)
   const maxPending = options.maxPendingPerRequester ?? 16
   const maxEntries = options.maxEntriesPerBlock ?? 64
+  const auditors = new Map(
+    (options.auditors ?? []).map((a) => [
+      toDidKey(typeof a.key === 'string' ? parsePublicKey(a.key) : parsePublicKey(toHex(a.key))),
+      a.name,
+    ]),
+  )
+  const servedRoots = new Set(
+    options.roots.map((r) => toDidKey(typeof r.key === 'string' ? parsePublicKey(r.key) : parsePublicKey(toHex(r.key)))),
+  )
   const app = new Hono()
 
   // A request whose URL cannot be built or used (a Host that is no host name, credentials in an
@@ -166,6 +181,33 @@ export function createApp(options: AppOptions): Hono {
     return c.json({ error: { code: err.code, message: err.message } }, err.status as 400)
   })
   app.notFound((c) => c.json({ error: { code: 'ERR_NOT_FOUND', message: `no route ${c.req.method} ${printable(c.req.path, 300)}` } }, 404))
+
+  // ---- audit records (spec/service-v1.md §8) ----------------------------------------------
+  /** Who is in a chain: each block's holder key, name and purpose. */
+  const chainOf = (chain: readonly UnverifiedBlock[]) =>
+    chain.map((b) => ({
+      block: b.index,
+      key: toDidKey(b.holder),
+      ...(b.name === undefined ? {} : { name: b.name }),
+      ...(b.purpose === undefined ? {} : { purpose: b.purpose }),
+    }))
+  const principalOf = (chain: readonly UnverifiedBlock[]) => toDidKey(chain[0]?.principal as Uint8Array)
+  /** What an invocation asked, as the log keeps it: arguments as a digest unless the operator opted in. */
+  const askedBy = (inv: UnverifiedInvocation) => {
+    const args = JSON.parse(JSON.stringify(inv.args)) as Record<string, unknown>
+    return {
+      invocation: inv.idHex,
+      principal: principalOf(inv.chain),
+      chain: chainOf(inv.chain),
+      action: inv.action,
+      ...(inv.resource === undefined ? {} : { resource: inv.resource }),
+      audience: inv.audience,
+      argsDigest: `sha-256:${toHex(sha256(utf8(canonicalJson(args))))}`,
+      ...(options.auditArgs ? { args } : {}),
+      ...(inv.intent === undefined ? {} : { intent: inv.intent }),
+      issuedAt: inv.issuedAt,
+    }
+  }
 
   /** The exact body bytes (a signed request covers their digest) and their JSON object. */
   const readRaw = async (c: Context): Promise<Uint8Array> => new Uint8Array(await c.req.arrayBuffer())
@@ -291,6 +333,19 @@ export function createApp(options: AppOptions): Hono {
           statement: statement.bytes,
         },
         { above: statement.chain.slice(0, statement.target.index).map((b) => b.idHex), admit },
+        {
+          at: now,
+          type: 'revocation',
+          kind: statement.kind,
+          principal: principalOf(statement.chain),
+          block: statement.target.index,
+          blockId: statement.target.idHex,
+          chain: chainOf(statement.chain.slice(0, statement.target.index + 1)),
+          ...(statement.actions?.length ? { actions: statement.actions } : {}),
+          by: toDidKey(statement.signer),
+          ...(statement.reason === undefined ? {} : { reason: statement.reason }),
+          statement: statement.id,
+        },
       ),
     )
     metrics.revocations.inc({ kind: statement.kind, result: created ? 'accepted' : 'retry' })
@@ -560,6 +615,7 @@ export function createApp(options: AppOptions): Hono {
         },
         maxPending,
         now,
+        { at: now, type: 'approval.requested', request: invocation.idHex, approvers, ...askedBy(invocation) },
       ),
     )
     if (record === 'full') {
@@ -639,7 +695,18 @@ export function createApp(options: AppOptions): Hono {
     if (approval.issuedAt > now + trust.skew) throw new ServiceError(403, 'ERR_APPROVAL_INVALID', 'the approval is dated in the future')
     if (record.expiresAt <= now) throw new ServiceError(409, 'ERR_CONFLICT', 'the request expired; the agent must invoke again')
     if (record.denial) throw deniedAlready(record)
-    const updated = await stored(() => store.addApproval(id, approver, approvalText, now))
+    const principal = toDidKey(parseInvocation(record.invocation).chain[0]?.principal as Uint8Array)
+    const updated = await stored(() =>
+      store.addApproval(id, approver, approvalText, now, {
+        at: now,
+        type: 'approval.approved',
+        request: id,
+        principal,
+        by: approver,
+        approval: toHex(sha256(utf8(approvalText))),
+        expires: approval.expires,
+      }),
+    )
     // Denied meanwhile (the store refuses an approval to a denied request).
     if (updated.denial) throw deniedAlready(updated)
     metrics.approvals.inc({ event: 'approved' })
@@ -675,7 +742,16 @@ export function createApp(options: AppOptions): Hono {
       denied = true
       return true
     }
-    const updated = await stored(() => store.denyApprovalRequest(id, { by: caller.did, reason, at: now }, admit))
+    const updated = await stored(() =>
+      store.denyApprovalRequest(id, { by: caller.did, reason, at: now }, admit, {
+        at: now,
+        type: 'approval.denied',
+        request: id,
+        principal,
+        by: caller.did,
+        reason,
+      }),
+    )
     // Compacted meanwhile: gone.
     if (!updated) throw new ServiceError(404, 'ERR_NOT_FOUND', `no approval request ${id}`)
     if (denied) {
@@ -683,6 +759,122 @@ export function createApp(options: AppOptions): Hono {
       log?.info({ request: id, by: caller.did }, 'approval request denied')
     }
     return c.json(await describe(updated))
+  })
+
+  // ---- the audit trail (spec/service-v1.md §8) ----------------------------------------------
+  // A registered verifier reports a decision it made about an invocation addressed to it. The
+  // service keeps only what it can check: the invocation (every signature, a served chain),
+  // the approvals (signed by their approvers, naming it); the verifier's word is the decision.
+  app.post('/v1/audit/decisions', async (c) => {
+    const bytes = await readRaw(c)
+    const caller = await trust.verifier(c, bytes)
+    const report = json(bytes)
+    const decision = report['decision']
+    if (decision !== 'allow' && decision !== 'deny')
+      throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', '"decision" must be "allow" or "deny"')
+    const code = report['code']
+    if (decision === 'deny' ? typeof code !== 'string' || !isMandateErrorCode(code) : code !== undefined) {
+      throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', '"code" is the error code of a denial (ERR_…), and only of a denial')
+    }
+    const decidedAt = report['decidedAt']
+    const approvalTexts = report['approvals'] ?? []
+    if (!Array.isArray(approvalTexts) || approvalTexts.length > 16 || !approvalTexts.every((a) => typeof a === 'string')) {
+      throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', '"approvals" must be at most 16 approvals (mna1_…)')
+    }
+    const { chain, invocation } = await checkPresentationAsync(text(report, 'invocation'))
+    if (!invocation) throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', 'a decision is reported with its invocation (mni1_…)')
+    trust.served(chain)
+    // A verifier reports only what it could decide: invocations addressed to it.
+    trust.addressedTo(chain, caller.name, invocation)
+    const now = clock()
+    if (
+      !Number.isSafeInteger(decidedAt) ||
+      (decidedAt as number) > now + trust.skew ||
+      (decidedAt as number) < invocation.issuedAt - trust.skew
+    ) {
+      throw new ServiceError(
+        400,
+        'ERR_REQUEST_MALFORMED',
+        '"decidedAt" must be the Unix second of the decision: not before the invocation, not after now',
+      )
+    }
+    const approvers: string[] = []
+    for (const t of approvalTexts as string[]) {
+      const a = parseApproval(t)
+      if (getBackend().verify(a.signature, signingInput('approval', a.payload), a.approver) !== 'accept') {
+        throw new ServiceError(401, 'ERR_APPROVAL_INVALID', 'an approval signature does not verify')
+      }
+      if (toHex(a.invocationId) !== invocation.idHex)
+        throw new ServiceError(400, 'ERR_APPROVAL_INVALID', 'an approval names another invocation')
+      approvers.push(toDidKey(a.approver))
+    }
+    // A retry of the same report is answered with the record it made.
+    const ref = `decision:${caller.did}:${invocation.idHex}:${decision}:${code ?? ''}`
+    const [record] = await stored(() =>
+      store.appendAudit([
+        {
+          at: now,
+          type: 'decision',
+          ref,
+          verifier: { name: caller.name, key: caller.did },
+          decision,
+          ...(code === undefined ? {} : { code: code as string }),
+          decidedAt: decidedAt as number,
+          ...askedBy(invocation),
+          approvals: approvers,
+        },
+      ]),
+    )
+    // A retry answers the same place.
+    const placed = record as AuditEntry
+    return c.json({ seq: placed.seq, hash: placed.hash }, 201)
+  })
+
+  /** Who reads the log: an auditor (everything), or a served principal (its own records). */
+  const auditReader = async (c: Context) => {
+    const caller = await trust.caller(c, EMPTY)
+    if (auditors.has(caller.did)) return { ...caller, auditor: true }
+    if (servedRoots.has(caller.did)) return { ...caller, auditor: false }
+    throw new ServiceError(403, 'ERR_NOT_AUTHORIZED', 'only an auditor of this service, or a principal it serves, reads the audit log')
+  }
+  /** A checkpoint of the log at record `count` (its hash `head`), signed now. */
+  const checkpointAt = async (count: number, head: string) =>
+    signCheckpoint({ log: (await stored(() => store.auditHead())).log, count, head, at: clock() }, key)
+
+  app.get('/v1/audit', async (c) => {
+    const since = intParam(c, 'since', 0, Number.MAX_SAFE_INTEGER, 0)
+    const limit = intParam(c, 'limit', 1, 1000, 500)
+    const reader = await auditReader(c)
+    const asked = c.req.query('principal')
+    const principal = asked === undefined ? undefined : toDidKey(parsePublicKey(asked))
+    if (!reader.auditor && principal !== undefined && principal !== reader.did) {
+      throw new ServiceError(403, 'ERR_NOT_AUTHORIZED', 'a principal reads only its own records')
+    }
+    // Whose records are shown whole; the others only as their place in the chain.
+    const whose = reader.auditor ? principal : reader.did
+    const head = await stored(() => store.auditHead())
+    const records = await stored(() => store.auditRecords(since, limit))
+    const shown = records.map((r) =>
+      whose === undefined || r['principal'] === whose ? r : { seq: r.seq, prev: r.prev, hash: r.hash, redacted: true as const },
+    )
+    const last = records[records.length - 1]
+    const checkpoint = last ? await checkpointAt(last.seq, last.hash) : await checkpointAt(head.count, head.head)
+    return c.json({
+      log: head.log,
+      records: shown,
+      ...(last && last.seq < head.count ? { next: last.seq } : {}),
+      checkpoint,
+    })
+  })
+  // On demand, an auditor has the service sign and keep a checkpoint of the whole log now.
+  app.post('/v1/audit/checkpoints', async (c) => {
+    const bytes = await readRaw(c)
+    const caller = await trust.caller(c, bytes)
+    if (!auditors.has(caller.did)) throw new ServiceError(403, 'ERR_NOT_AUTHORIZED', 'only an auditor of this service asks for checkpoints')
+    const head = await stored(() => store.auditHead())
+    const checkpoint = signCheckpoint({ log: head.log, count: head.count, head: head.head, at: clock() }, key)
+    await stored(() => store.putCheckpoint(checkpoint))
+    return c.json(checkpoint, 201)
   })
 
   return app

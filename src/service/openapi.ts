@@ -278,6 +278,63 @@ const schemas = {
     required: ['approval'],
     properties: { approval: { type: 'string', pattern: '^mna1_', description: 'A signed approval of this invocation, by the caller.' } },
   },
+  DecisionReport: {
+    type: 'object',
+    required: ['invocation', 'decision', 'decidedAt'],
+    properties: {
+      invocation: { type: 'string', pattern: '^mni1_', description: 'The invocation decided on, addressed to the reporting verifier.' },
+      decision: { type: 'string', enum: ['allow', 'deny'] },
+      code: { type: 'string', description: 'The error code of a denial (and only of a denial).' },
+      decidedAt: { type: 'integer', minimum: 0, description: 'When the verifier decided (Unix seconds).' },
+      approvals: { type: 'array', maxItems: 16, items: { type: 'string', pattern: '^mna1_' }, description: 'The approvals that counted.' },
+    },
+  },
+  AuditPlace: {
+    type: 'object',
+    required: ['seq', 'hash'],
+    additionalProperties: false,
+    properties: { seq: { type: 'integer', minimum: 1 }, hash: ref('Hex32') },
+  },
+  AuditRecord: {
+    type: 'object',
+    description:
+      'A record, or a redacted one (`{seq, prev, hash, redacted: true}`): its hash is SHA-256 of "mandate-audit-record-v1\\n" and the RFC 8785 form of every field but `hash`.',
+    required: ['seq', 'prev', 'hash'],
+    properties: {
+      seq: { type: 'integer', minimum: 1 },
+      prev: ref('Hex32'),
+      hash: ref('Hex32'),
+      at: { type: 'integer', minimum: 0 },
+      type: { type: 'string', enum: ['decision', 'revocation', 'approval.requested', 'approval.approved', 'approval.denied'] },
+      redacted: { type: 'boolean', const: true },
+    },
+  },
+  AuditCheckpoint: {
+    type: 'object',
+    required: ['type', 'log', 'count', 'head', 'at', 'key', 'signature'],
+    additionalProperties: false,
+    properties: {
+      type: { type: 'string', const: 'checkpoint' },
+      log: { type: 'string', pattern: '^[0-9a-f]{32}$' },
+      count: { type: 'integer', minimum: 0 },
+      head: ref('Hex32'),
+      at: { type: 'integer', minimum: 0 },
+      key: ref('DidKey'),
+      signature: { type: 'string', pattern: '^[0-9a-f]{128}$' },
+    },
+  },
+  AuditPage: {
+    type: 'object',
+    required: ['log', 'records', 'checkpoint'],
+    additionalProperties: false,
+    properties: {
+      log: { type: 'string', pattern: '^[0-9a-f]{32}$' },
+      records: { type: 'array', items: ref('AuditRecord') },
+      next: { type: 'integer', minimum: 1, description: 'Present when more records follow: pass it as `since`.' },
+      checkpoint: ref('AuditCheckpoint'),
+    },
+  },
+  EmptyObject: { type: 'object', additionalProperties: false, properties: {} },
   ApprovalDenial: {
     type: 'object',
     required: ['reason'],
@@ -457,6 +514,19 @@ const parameters = {
     schema: ref('DidKey'),
   },
   ApprovalLimit: { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 50 } },
+  AuditSince: {
+    name: 'since',
+    in: 'query',
+    description: 'Records after this seq (the `next` of the previous page).',
+    schema: { type: 'integer', minimum: 0, default: 0 },
+  },
+  AuditLimit: { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 500 } },
+  AuditPrincipal: {
+    name: 'principal',
+    in: 'query',
+    description: 'Show this principal’s records whole, the others redacted (an auditor); a principal may name only itself.',
+    schema: { type: 'string' },
+  },
   Before: {
     name: 'before',
     in: 'query',
@@ -528,6 +598,10 @@ export const OPENAPI = {
     { name: 'usage', description: 'Usage counters (registered verifiers only).' },
     { name: 'replay', description: 'Shared replay claims (registered verifiers only).' },
     { name: 'approvals', description: 'The approval inbox.' },
+    {
+      name: 'audit',
+      description: 'The audit trail: reported decisions and the service’s own events, hash-chained, with signed checkpoints.',
+    },
   ],
   paths: {
     '/healthz': {
@@ -822,6 +896,67 @@ export const OPENAPI = {
           '403': response('Forbidden'),
           '404': response('NotFound'),
           '409': response('Conflict'),
+          '413': response('PayloadTooLarge'),
+          '415': response('UnsupportedMediaType'),
+          '503': response('StorageUnavailable'),
+          '500': response('Internal'),
+        },
+      },
+    },
+    // The audit trail (spec/service-v1.md §8).
+    '/v1/audit/decisions': {
+      post: {
+        operationId: 'reportDecision',
+        tags: ['audit'],
+        summary: 'A registered verifier reports a decision on an invocation addressed to it.',
+        description:
+          'The invocation is checked (signatures, a served chain, addressed to the verifier’s name: 403 `ERR_AUDIENCE`), and so are the approvals (401/400 `ERR_APPROVAL_INVALID`); `code` is a library error code, present exactly for a denial (400). A retry of the same report answers the same place.',
+        ...signed,
+        parameters: signedPost,
+        requestBody: jsonBody('DecisionReport'),
+        responses: {
+          '201': ok('Its place in the log.', 'AuditPlace'),
+          '400': response('BadRequest'),
+          '401': response('Unauthenticated'),
+          '403': response('Forbidden'),
+          '413': response('PayloadTooLarge'),
+          '415': response('UnsupportedMediaType'),
+          '503': response('StorageUnavailable'),
+          '500': response('Internal'),
+        },
+      },
+    },
+    '/v1/audit': {
+      get: {
+        operationId: 'readAudit',
+        tags: ['audit'],
+        summary: 'A page of the audit log, with a checkpoint of its last record signed now.',
+        description:
+          'Signed by an auditor (every record whole; with `principal`, that principal’s whole and the others redacted) or by a served principal (its own records whole, the others redacted). Anyone else: 403.',
+        ...signed,
+        parameters: [...signedGet, parameter('AuditSince'), parameter('AuditLimit'), parameter('AuditPrincipal')],
+        responses: {
+          '200': ok('Records after `since`, in order.', 'AuditPage'),
+          '400': response('BadRequest'),
+          '401': response('Unauthenticated'),
+          '403': response('Forbidden'),
+          '503': response('StorageUnavailable'),
+          '500': response('Internal'),
+        },
+      },
+    },
+    '/v1/audit/checkpoints': {
+      post: {
+        operationId: 'makeCheckpoint',
+        tags: ['audit'],
+        summary: 'An auditor has the service sign and keep a checkpoint of the whole log now.',
+        ...signed,
+        parameters: signedPost,
+        requestBody: jsonBody('EmptyObject'),
+        responses: {
+          '201': ok('The checkpoint.', 'AuditCheckpoint'),
+          '401': response('Unauthenticated'),
+          '403': response('Forbidden'),
           '413': response('PayloadTooLarge'),
           '415': response('UnsupportedMediaType'),
           '503': response('StorageUnavailable'),

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import type { FeedEntry } from '../revocation/feed.js'
 import type { ConsumeResult } from '../usage/store.js'
+import { type AuditCheckpoint, type AuditEntry, chainRecord, GENESIS, type NewAuditEntry } from './audit.js'
 import {
   ANSWER_TTL,
   type ApprovalRecord,
@@ -60,6 +61,8 @@ CREATE TABLE IF NOT EXISTS approvals (request_id TEXT NOT NULL, approver TEXT NO
 CREATE TABLE IF NOT EXISTS approval_approvers (request_id TEXT NOT NULL, approver TEXT NOT NULL, PRIMARY KEY (approver, request_id));
 CREATE TABLE IF NOT EXISTS inbox_events (seq BIGSERIAL PRIMARY KEY, request_id TEXT NOT NULL, kind TEXT NOT NULL, by_key TEXT, at BIGINT NOT NULL);
 CREATE INDEX IF NOT EXISTS inbox_events_at ON inbox_events(at);
+CREATE TABLE IF NOT EXISTS audit_log (seq BIGINT PRIMARY KEY, at BIGINT NOT NULL, type TEXT NOT NULL, principal TEXT, ref TEXT UNIQUE, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_checkpoints (count BIGINT PRIMARY KEY, checkpoint TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS webhook_cursors (endpoint TEXT PRIMARY KEY, seq BIGINT NOT NULL, holder TEXT NOT NULL, lease_until BIGINT NOT NULL);
 `
 
@@ -208,6 +211,9 @@ export async function openPostgresStore(url: string): Promise<Store> {
     await setup.query("INSERT INTO meta (key, value) VALUES ('feed_id', $1) ON CONFLICT (key) DO NOTHING", [
       randomBytes(16).toString('hex'),
     ])
+    await setup.query("INSERT INTO meta (key, value) VALUES ('audit_log_id', $1) ON CONFLICT (key) DO NOTHING", [
+      randomBytes(16).toString('hex'),
+    ])
     await setup.query('SELECT pg_advisory_unlock(7217001)')
     setup.release()
   } catch (e) {
@@ -253,6 +259,48 @@ export async function openPostgresStore(url: string): Promise<Store> {
     await c.query('INSERT INTO inbox_events (request_id, kind, by_key, at) VALUES ($1, $2, $3, $4)', [id, kind, by, at])
   }
 
+  /** The newest record's seq and hash (0 and GENESIS for an empty log), read with `q`. */
+  const auditTip = async (q: pg.Pool | pg.PoolClient): Promise<{ count: number; head: string }> => {
+    const r = await q.query('SELECT seq, record FROM audit_log ORDER BY seq DESC LIMIT 1')
+    const row = r.rows[0] as { seq: string; record: string } | undefined
+    return row ? { count: Number(row.seq), head: (JSON.parse(row.record) as AuditEntry).hash } : { count: 0, head: GENESIS }
+  }
+  /**
+   * Append records in transaction `c`. Appends serialize on one advisory lock from here to their
+   * commit, across instances, so that the log is one chain; it is the last lock such a
+   * transaction takes (as with inbox events, which come before it), so it cannot be part of a deadlock.
+   */
+  const appendAuditIn = async (c: pg.PoolClient, records: readonly NewAuditEntry[]): Promise<AuditEntry[]> => {
+    if (records.length === 0) return []
+    await c.query('SELECT pg_advisory_xact_lock(7217004)')
+    let tip = await auditTip(c)
+    const out: AuditEntry[] = []
+    for (const r of records) {
+      // A record whose `ref` is in the log already is not appended again: the stored one answers.
+      const ref = typeof r['ref'] === 'string' ? r['ref'] : null
+      if (ref !== null) {
+        const prior = await c.query('SELECT record FROM audit_log WHERE ref = $1', [ref])
+        if (prior.rows[0]) {
+          out.push(JSON.parse((prior.rows[0] as { record: string }).record) as AuditEntry)
+          continue
+        }
+      }
+      const record = chainRecord(r, tip.count + 1, tip.head)
+      const principal = typeof r['principal'] === 'string' ? r['principal'] : null
+      await c.query('INSERT INTO audit_log (seq, at, type, principal, ref, record) VALUES ($1, $2, $3, $4, $5, $6)', [
+        record.seq,
+        record.at,
+        record.type,
+        principal,
+        ref,
+        JSON.stringify(record),
+      ])
+      tip = { count: record.seq, head: record.hash }
+      out.push(record)
+    }
+    return out
+  }
+
   const load = async (q: pg.Pool | pg.PoolClient, id: string): Promise<ApprovalRecord | undefined> => {
     // One statement, so one snapshot: the request and its approvals agree.
     const r = await q.query(`SELECT ${RECORD_COLUMNS} FROM approval_requests_v2 r WHERE r.id = $1`, [id])
@@ -260,7 +308,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
   }
 
   return {
-    async addRevocation(e: NewRevocation, guard?: RevocationGuard) {
+    async addRevocation(e: NewRevocation, guard?: RevocationGuard, audit?: NewAuditEntry) {
       return tx(async (c) => {
         // Serialize revocation writes across instances, so that sequence numbers commit in
         // order: a reader that has seen seq n can never later miss a seq below n. The guard's
@@ -288,6 +336,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
           const seq = Number((inserted.rows[0] as { seq: string }).seq)
           // The head is transactional (a sequence's last_value is not) and never goes down.
           await c.query('UPDATE feed_head SET head = GREATEST(head, $1)', [seq])
+          if (audit) await appendAuditIn(c, [{ ...audit, feedSeq: seq }])
           return { seq, created: true }
         }
         const existing = await c.query('SELECT seq FROM revocations WHERE statement_id = $1', [e.statementId])
@@ -459,7 +508,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
       )
       return r.rowCount === 1
     },
-    async putApprovalRequest(r, maxPending, now) {
+    async putApprovalRequest(r, maxPending, now, audit) {
       return tx(async (c) => {
         // Per requester, the count and the insert are one serialized step, so the cap holds
         // across instances; per id, the primary key makes a concurrent duplicate a no-op.
@@ -479,6 +528,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
         for (const a of r.approvers)
           await c.query('INSERT INTO approval_approvers (request_id, approver) VALUES ($1, $2) ON CONFLICT DO NOTHING', [r.id, a])
         await appendInboxEvent(c, r.id, 'pending', null, now)
+        if (audit) await appendAuditIn(c, [audit])
         return (await load(c, r.id)) as ApprovalRecord
       })
     },
@@ -497,7 +547,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
       )
       return (r.rows as RecordRow[]).map(toRecord)
     },
-    async addApproval(id, approver, approval, now) {
+    async addApproval(id, approver, approval, now, audit) {
       return tx(async (c) => {
         // The request's row lock serializes this with a denial of the same request (across
         // instances): a denied request takes no approval.
@@ -508,12 +558,15 @@ export async function openPostgresStore(url: string): Promise<Store> {
             approver,
             approval,
           ])
-          if (added.rowCount === 1) await appendInboxEvent(c, id, 'approved', approver, now)
+          if (added.rowCount === 1) {
+            await appendInboxEvent(c, id, 'approved', approver, now)
+            if (audit) await appendAuditIn(c, [audit])
+          }
         }
         return (await load(c, id)) as ApprovalRecord
       })
     },
-    async denyApprovalRequest(id, denial, admit) {
+    async denyApprovalRequest(id, denial, admit, audit) {
       return tx(async (c) => {
         // Locked first, then read: the approvals `admit` sees are all that can be there.
         const row = await c.query('SELECT id FROM approval_requests_v2 WHERE id = $1 FOR UPDATE', [id])
@@ -527,8 +580,34 @@ export async function openPostgresStore(url: string): Promise<Store> {
           id,
         ])
         await appendInboxEvent(c, id, 'denied', denial.by, denial.at)
+        if (audit) await appendAuditIn(c, [audit])
         return (await load(c, id)) as ApprovalRecord
       })
+    },
+    async appendAudit(records) {
+      return tx((c) => appendAuditIn(c, records))
+    },
+    async auditRecords(since, limit) {
+      const r = await pool.query('SELECT record FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2', [since, limit])
+      return (r.rows as { record: string }[]).map((row) => JSON.parse(row.record) as AuditEntry)
+    },
+    async auditHead() {
+      // One transaction, one snapshot (REPEATABLE READ): the id, the count and the head agree.
+      return tx(async (c) => {
+        const id = await c.query("SELECT value FROM meta WHERE key = 'audit_log_id'")
+        return { log: (id.rows[0] as { value: string }).value, ...(await auditTip(c)) }
+      }, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+    },
+    async putCheckpoint(cp) {
+      await pool.query('INSERT INTO audit_checkpoints (count, checkpoint) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
+        cp.count,
+        JSON.stringify(cp),
+      ])
+    },
+    async latestCheckpoint() {
+      const r = await pool.query('SELECT checkpoint FROM audit_checkpoints ORDER BY count DESC LIMIT 1')
+      const row = r.rows[0] as { checkpoint: string } | undefined
+      return row ? (JSON.parse(row.checkpoint) as AuditCheckpoint) : undefined
     },
     async usageOf(counters, now) {
       if (counters.length === 0) return []

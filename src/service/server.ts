@@ -16,6 +16,7 @@ import { exportSecretKeyPem, generateKeyPair, importSecretKeyPem, type KeyPair, 
 import { writeSecretFile } from '../internal/secret-file.js'
 import { DEFAULT_APPROVAL_WAIT } from '../verify/options.js'
 import { createApp } from './app.js'
+import { signCheckpoint } from './audit.js'
 import { createFeedGuard, fileFeedMark } from './feed-mark.js'
 import { createMetrics } from './metrics.js'
 import { openSqliteStore } from './sqlite-store.js'
@@ -52,6 +53,10 @@ export interface ServiceConfig {
   readonly publicUrls?: readonly string[]
   /** Where to POST the inbox's signed notifications (spec/service-v1.md §7.3): http(s) URLs, at most 8. */
   readonly webhooks?: readonly string[]
+  /** Keys that read the whole audit log and ask for checkpoints (spec/service-v1.md §8). */
+  readonly auditors?: readonly { readonly name: string; readonly key: string }[]
+  /** Keep invocations' arguments in the audit log, not only their digest. */
+  readonly auditArgs?: boolean
 }
 
 /** A running service. */
@@ -155,6 +160,8 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
       closing: closing.signal,
       feedMark,
       ...(hooks ? { inboxWritten: () => hooks.wake() } : {}),
+      ...(config.auditors ? { auditors: config.auditors } : {}),
+      ...(config.auditArgs ? { auditArgs: true } : {}),
     })
     server = serve({ fetch: app.fetch, hostname: config.host, port: config.port })
     server.on('connection', (socket: Socket) => {
@@ -186,7 +193,13 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
       (n) => n > 0 && logger.info({ compacted: n }, 'compacted expired revocations'),
       (e: unknown) => logger.warn({ error: e instanceof Error ? e.message : String(e) }, 'compaction failed'),
     )
+    checkpoint().catch((e: unknown) => logger.warn({ error: e instanceof Error ? e.message : String(e) }, 'audit checkpoint failed'))
   }, 60_000)
+  /** A signed checkpoint of the audit log, kept, once a minute when records were added since the last (spec §8). */
+  const checkpoint = async () => {
+    const [head, latest] = await Promise.all([store.auditHead(), store.latestCheckpoint()])
+    if (head.count > (latest?.count ?? 0)) await store.putCheckpoint(signCheckpoint({ ...head, at: clock() }, key))
+  }
   housekeeping.unref()
   logger.info(
     {

@@ -20,6 +20,7 @@ import { closeSync, mkdirSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import type { ConsumeResult } from '../usage/store.js'
+import { type AuditCheckpoint, type AuditEntry, chainRecord, GENESIS, type NewAuditEntry } from './audit.js'
 import {
   ANSWER_TTL,
   type ApprovalRecord,
@@ -116,6 +117,18 @@ CREATE TABLE IF NOT EXISTS inbox_events (
   at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS inbox_events_at ON inbox_events(at);
+CREATE TABLE IF NOT EXISTS audit_log (
+  seq INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  principal TEXT,
+  ref TEXT UNIQUE,
+  record TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_checkpoints (
+  count INTEGER PRIMARY KEY,
+  checkpoint TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS webhook_cursors (
   endpoint TEXT PRIMARY KEY,
   seq INTEGER NOT NULL,
@@ -145,6 +158,8 @@ const NEW_TABLES = [
   'health',
   'inbox_events',
   'webhook_cursors',
+  'audit_log',
+  'audit_checkpoints',
 ]
 
 /** Columns added to `approval_requests_v2` after it first shipped (denials), with their types. */
@@ -300,6 +315,36 @@ export function openSqliteStore(path: string): Store {
     `INSERT INTO approvals (request_id, approver, approval)
      SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM approval_requests_v2 WHERE id = ?) ON CONFLICT DO NOTHING`,
   )
+  const lastAudit = db.prepare('SELECT seq, record FROM audit_log ORDER BY seq DESC LIMIT 1')
+  const insertAudit = db.prepare('INSERT INTO audit_log (seq, at, type, principal, ref, record) VALUES (?, ?, ?, ?, ?, ?)')
+  const auditByRef = db.prepare('SELECT record FROM audit_log WHERE ref = ?').pluck()
+  const auditAfter = db.prepare('SELECT record FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?').pluck()
+  const insertCheckpoint = db.prepare('INSERT INTO audit_checkpoints (count, checkpoint) VALUES (?, ?) ON CONFLICT DO NOTHING')
+  const newestCheckpoint = db.prepare('SELECT checkpoint FROM audit_checkpoints ORDER BY count DESC LIMIT 1').pluck()
+  if (db.prepare("SELECT 1 FROM meta WHERE key = 'audit_log_id'").get() === undefined) {
+    db.prepare("INSERT INTO meta (key, value) VALUES ('audit_log_id', ?) ON CONFLICT(key) DO NOTHING").run(randomBytes(16).toString('hex'))
+  }
+  const auditLogId = db.prepare("SELECT value FROM meta WHERE key = 'audit_log_id'").pluck()
+  /** The newest record's seq and hash (0 and GENESIS for an empty log). */
+  const auditTip = (): { count: number; head: string } => {
+    const row = lastAudit.get() as { seq: number; record: string } | undefined
+    return row ? { count: row.seq, head: (JSON.parse(row.record) as AuditEntry).hash } : { count: 0, head: GENESIS }
+  }
+  /**
+   * Append one record, inside the caller's transaction (the group's write lock makes appends
+   * one chain); a record whose `ref` is already in the log is not appended again: the stored one
+   * is returned.
+   */
+  const appendOne = (r: NewAuditEntry): AuditEntry => {
+    const ref = typeof r['ref'] === 'string' ? r['ref'] : null
+    const prior = ref === null ? undefined : (auditByRef.get(ref) as string | undefined)
+    if (prior !== undefined) return JSON.parse(prior) as AuditEntry
+    const tip = auditTip()
+    const record = chainRecord(r, tip.count + 1, tip.head)
+    const principal = typeof r['principal'] === 'string' ? r['principal'] : null
+    insertAudit.run(record.seq, record.at, record.type, principal, ref, JSON.stringify(record))
+    return record
+  }
   const liveEvents = db.prepare('SELECT COUNT(*) FROM usage_events WHERE counter_key = ? AND at > ?').pluck()
   const addInboxEvent = db.prepare('INSERT INTO inbox_events (request_id, kind, by_key, at) VALUES (?, ?, ?, ?)')
   const inboxEventsAfter = db.prepare('SELECT seq, request_id, kind, by_key, at FROM inbox_events WHERE seq > ? ORDER BY seq LIMIT ?')
@@ -447,7 +492,7 @@ export function openSqliteStore(path: string): Store {
   }
 
   return {
-    async addRevocation(e: NewRevocation, guard?: RevocationGuard) {
+    async addRevocation(e: NewRevocation, guard?: RevocationGuard, audit?: NewAuditEntry) {
       return write(() => {
         const prior = seqOf.get(e.statementId) as { seq: number } | undefined
         if (prior) return { seq: prior.seq, created: false }
@@ -458,6 +503,7 @@ export function openSqliteStore(path: string): Store {
         }
         const info = insertRevocation.run(...revocationValues(e))
         const row = seqOf.get(e.statementId) as { seq: number }
+        if (info.changes === 1 && audit) appendOne({ ...audit, feedSeq: row.seq })
         return { seq: row.seq, created: info.changes === 1 }
       })
     },
@@ -536,7 +582,7 @@ export function openSqliteStore(path: string): Store {
       // Kept (and refused again) until compaction drops it after `expiresAt`.
       return write(() => addNonce.run(keyid, nonce, expiresAt).changes === 1)
     },
-    async putApprovalRequest(r, maxPending, now) {
+    async putApprovalRequest(r, maxPending, now, audit) {
       // One serialized step (the group's write lock): the count and the insert, so the cap holds.
       return write((): ApprovalRecord | 'full' => {
         const existing = loadRequest(r.id)
@@ -545,6 +591,7 @@ export function openSqliteStore(path: string): Store {
         putRequest.run(r.id, r.invocation, JSON.stringify(r.approvers), r.requester, r.createdAt, r.expiresAt)
         for (const a of r.approvers) putApprover.run(r.id, a)
         addInboxEvent.run(r.id, 'pending', null, now)
+        if (audit) appendOne(audit)
         return loadRequest(r.id) as ApprovalRecord
       })
     },
@@ -559,24 +606,42 @@ export function openSqliteStore(path: string): Store {
         return ids.map((id) => loadRequest(id) as ApprovalRecord)
       })()
     },
-    async addApproval(id, approver, approval, now) {
+    async addApproval(id, approver, approval, now, audit) {
       // One serialized step (the group's write lock): a denied request takes no approval.
       return write(() => {
         if (loadRequest(id)?.denial === undefined && putApproval.run(id, approver, approval, id).changes === 1) {
           addInboxEvent.run(id, 'approved', approver, now)
+          if (audit) appendOne(audit)
         }
         return loadRequest(id) as ApprovalRecord
       })
     },
-    async denyApprovalRequest(id, denial, admit) {
+    async denyApprovalRequest(id, denial, admit, audit) {
       return write(() => {
         const record = loadRequest(id)
         if (!record) return undefined
         if (!admit(record)) return record
         putDenial.run(denial.by, denial.reason, denial.at, id)
         addInboxEvent.run(id, 'denied', denial.by, denial.at)
+        if (audit) appendOne(audit)
         return loadRequest(id) as ApprovalRecord
       })
+    },
+    async appendAudit(records) {
+      return write(() => records.map(appendOne))
+    },
+    async auditRecords(since, limit) {
+      return (auditAfter.all(since, limit) as string[]).map((r) => JSON.parse(r) as AuditEntry)
+    },
+    async auditHead() {
+      return db.transaction(() => ({ log: auditLogId.get() as string, ...auditTip() }))()
+    },
+    async putCheckpoint(c) {
+      await write(() => insertCheckpoint.run(c.count, JSON.stringify(c)))
+    },
+    async latestCheckpoint() {
+      const text = newestCheckpoint.get() as string | undefined
+      return text === undefined ? undefined : (JSON.parse(text) as AuditCheckpoint)
     },
     async inboxEvents(after, limit) {
       return (inboxEventsAfter.all(after, limit) as InboxEventRow[]).map(rowToInboxEvent)

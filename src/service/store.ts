@@ -7,6 +7,7 @@
  */
 import type { FeedEntry } from '../revocation/feed.js'
 import type { ConsumeResult, UsageCounter } from '../usage/store.js'
+import type { AuditCheckpoint, AuditEntry, NewAuditEntry } from './audit.js'
 
 /** A revocation statement the service accepted, before it has a sequence number. */
 export interface NewRevocation extends Omit<FeedEntry, 'seq'> {
@@ -99,7 +100,7 @@ export interface Store {
    * there (authority to resume, a final revoke said once, per-signer caps) hold under any
    * concurrency, across instances. (#7)
    */
-  addRevocation(entry: NewRevocation, guard?: RevocationGuard): Promise<{ seq: number; created: boolean }>
+  addRevocation(entry: NewRevocation, guard?: RevocationGuard, audit?: NewAuditEntry): Promise<{ seq: number; created: boolean }>
   /** The sequence number of an accepted statement, by statement id. */
   revocationSeq(statementId: string): Promise<number | undefined>
   /**
@@ -162,9 +163,15 @@ export interface Store {
    * requests (not expired at `now`, not denied, and not answered by any approver yet),
    * atomically with the insert. (#7)
    */
-  putApprovalRequest(record: Omit<ApprovalRecord, 'approvals'>, maxPending: number, now: number): Promise<ApprovalRecord | 'full'>
-  // Each write below that changes a request (a new request, a new approval, a denial) appends
-  // its {@link InboxEvent} in the same transaction; a retry that changes nothing appends none.
+  putApprovalRequest(
+    record: Omit<ApprovalRecord, 'approvals'>,
+    maxPending: number,
+    now: number,
+    audit?: NewAuditEntry,
+  ): Promise<ApprovalRecord | 'full'>
+  // Each write that changes something (a new revocation, a new request, a new approval, a
+  // denial) appends, in the same transaction, its `audit` record to the audit log and, for the
+  // inbox, its {@link InboxEvent}; a retry or a refusal that changes nothing appends neither.
   getApprovalRequest(id: string): Promise<ApprovalRecord | undefined>
   /**
    * Requests naming `approver` that it has not yet approved, that are not denied and that have
@@ -178,14 +185,32 @@ export interface Store {
    * as it stands; serialized with {@link Store.denyApprovalRequest} on the same request, so that
    * an approval and a denial never both land on one open request.
    */
-  addApproval(id: string, approver: string, approval: string, now: number): Promise<ApprovalRecord>
+  addApproval(id: string, approver: string, approval: string, now: number, audit?: NewAuditEntry): Promise<ApprovalRecord>
   /**
    * Deny request `id`: in one serialized step with the approvals of that request, read it and
    * hand it to `admit`, which throws to refuse (nothing written), returns false to answer with
    * the request unchanged (a retry), or true to record `denial`. Returns the request as it then
    * stands, or `undefined` when there is no such request.
    */
-  denyApprovalRequest(id: string, denial: ApprovalDenial, admit: (record: ApprovalRecord) => boolean): Promise<ApprovalRecord | undefined>
+  denyApprovalRequest(
+    id: string,
+    denial: ApprovalDenial,
+    admit: (record: ApprovalRecord) => boolean,
+    audit?: NewAuditEntry,
+  ): Promise<ApprovalRecord | undefined>
+  /**
+   * Append records to the audit log, in order, in one transaction: each gets the next seq and
+   * the previous record's hash. Appends serialize across instances, so that there is one chain.
+   */
+  appendAudit(records: readonly NewAuditEntry[]): Promise<AuditEntry[]>
+  /** Audit records with `seq > since`, in order, at most `limit`. */
+  auditRecords(since: number, limit: number): Promise<AuditEntry[]>
+  /** The log's id (32 hex digits, made with the database), its record count and head hash, in one snapshot. */
+  auditHead(): Promise<{ log: string; count: number; head: string }>
+  /** Keep a signed checkpoint (a second one of the same count is ignored). */
+  putCheckpoint(checkpoint: AuditCheckpoint): Promise<void>
+  /** The checkpoint of the highest count, if any. */
+  latestCheckpoint(): Promise<AuditCheckpoint | undefined>
   /** Inbox events with `seq > after`, in order, at most `limit`. */
   inboxEvents(after: number, limit: number): Promise<InboxEvent[]>
   /**

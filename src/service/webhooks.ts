@@ -120,10 +120,14 @@ export function endpointName(url: URL): { readonly id: string; readonly shown: s
 export function startWebhooks(options: WebhookOptions): WebhookDispatcher {
   const d = WEBHOOK_DEFAULTS
   if (options.urls.length > d.maxEndpoints) throw new Error(`at most ${d.maxEndpoints} webhook endpoints`)
-  const endpoints = options.urls.map((u) => {
+  // One endpoint however often, or however spelled, it is named: one loop, one cursor, in order.
+  const byId = new Map<string, { url: URL; id: string; shown: string }>()
+  for (const u of options.urls) {
     const url = checkWebhookUrl(u)
-    return { url, ...endpointName(url) }
-  })
+    const named = { url, ...endpointName(url) }
+    if (!byId.has(named.id)) byId.set(named.id, named)
+  }
+  const endpoints = [...byId.values()]
   const { store, key, clock } = options
   const log = options.logger
   const doFetch = options.fetch ?? fetch

@@ -65,6 +65,9 @@ const SIGNED = [
   'approve',
   'denyApproval',
   'streamApprovals',
+  'reportDecision',
+  'readAudit',
+  'makeCheckpoint',
 ]
 
 const escapePointer = (s: string) => s.replaceAll('~', '~0').replaceAll('/', '~1')
@@ -169,6 +172,7 @@ const serviceKey = generateKeyPair()
 const mail1 = generateKeyPair()
 const mail2 = generateKeyPair()
 const slack = generateKeyPair()
+const auditor = generateKeyPair()
 const did = (k: KeyPair) => toDidKey(k.publicKey)
 const trust = {
   roots: [{ key: did(alice), name: 'alice' }],
@@ -223,7 +227,15 @@ const stranger = () => mint({ principal: mallory, to: did(assistant), caveats: [
 
 beforeAll(() => {
   store = openSqliteStore(join(scratch(), 'x.db'))
-  app = createApp({ store, key: serviceKey, clock, ...trust, maxPendingPerRequester: 2, maxEntriesPerBlock: 3 })
+  app = createApp({
+    store,
+    key: serviceKey,
+    clock,
+    ...trust,
+    maxPendingPerRequester: 2,
+    maxEntriesPerBlock: 3,
+    auditors: [{ name: 'audit', key: did(auditor) }],
+  })
   grant = mint({
     principal: alice,
     to: did(assistant),
@@ -780,6 +792,40 @@ describe('every answer conforms to the document', () => {
     }
   })
 
+  it('audit: report (201, 400, 401, 403, 413, 415), read (200, 400, 401, 403), checkpoints (201, 401, 403, 413, 415)', async () => {
+    const inv = invoke(grant, { key: assistant, action: 'email:read', audience: 'mail', now: t })
+    const report = (body: unknown, key: KeyPair | null = mail1) => post('/v1/audit/decisions', body, key ? { key } : {})
+    const fine = { invocation: formatInvocation(inv), decision: 'allow', decidedAt: t }
+    const made = await report(fine)
+    expect(made.status).toBe(201)
+    expect((await report(fine)).json).toEqual(made.json)
+    expect([(await report({ ...fine, decision: 'deny' })).status, code(await report({ ...fine, decision: 'deny' }))]).toEqual([
+      400,
+      'ERR_REQUEST_MALFORMED',
+    ])
+    expect((await report(fine, null)).status).toBe(401)
+    const notVerifier = await report(fine, alice)
+    expect([notVerifier.status, code(notVerifier)]).toEqual([403, 'ERR_NOT_AUTHORIZED'])
+    const wrongAudience = await report(fine, slack)
+    expect([wrongAudience.status, code(wrongAudience)]).toEqual([403, 'ERR_AUDIENCE'])
+    expect((await report({ ...fine, invocation: 'x'.repeat(70_000) })).status).toBe(413)
+    expect((await post('/v1/audit/decisions', 'x', { type: 'text/plain', key: mail1 })).status).toBe(415)
+
+    const page = await get(`/v1/audit?since=${(made.json['seq'] as number) - 1}&limit=10`, { key: auditor })
+    expect(page.status).toBe(200)
+    expect((page.json['records'] as { type: string }[])[0]).toMatchObject({ type: 'decision', seq: made.json['seq'] })
+    expect((await get('/v1/audit?limit=0', { key: auditor })).status).toBe(400)
+    expect((await get('/v1/audit')).status).toBe(401)
+    expect((await get('/v1/audit', { key: mallory })).status).toBe(403)
+
+    const checkpoint = await post('/v1/audit/checkpoints', {}, { key: auditor })
+    expect([checkpoint.status, checkpoint.json['key']]).toEqual([201, did(serviceKey)])
+    expect((await post('/v1/audit/checkpoints', {})).status).toBe(401)
+    expect((await post('/v1/audit/checkpoints', {}, { key: alice })).status).toBe(403)
+    expect((await post('/v1/audit/checkpoints', { pad: 'x'.repeat(70_000) }, { key: auditor })).status).toBe(413)
+    expect((await post('/v1/audit/checkpoints', 'x', { type: 'text/plain', key: auditor })).status).toBe(415)
+  })
+
   it('storage failures answer 503 ERR_STORAGE_UNAVAILABLE where documented', async () => {
     const broken = new Proxy(openSqliteStore(':memory:'), {
       get(target, prop) {
@@ -813,6 +859,9 @@ describe('every answer conforms to the document', () => {
       await post(`/v1/approvals/${'0'.repeat(64)}`, { approval: 'mna1_x' }, { on, key: alice }),
       await post(`/v1/approvals/${'0'.repeat(64)}/deny`, { reason: 'no' }, { on, key: alice }),
       await get('/v1/approvals/stream', { on, key: alice }),
+      await post('/v1/audit/decisions', { invocation: inv, decision: 'allow', decidedAt: t }, { on, key: mail1 }),
+      await get('/v1/audit', { on, key: alice }),
+      await post('/v1/audit/checkpoints', {}, { on, key: alice }),
     ]
     for (const a of answers) expect([a.status, code(a)]).toEqual([503, 'ERR_STORAGE_UNAVAILABLE'])
   })

@@ -43,6 +43,8 @@ const CURRENT_TABLES = [
   'approval_approvers',
   'approval_requests_v2',
   'approvals',
+  'audit_checkpoints',
+  'audit_log',
   'health',
   'inbox_events',
   'meta',

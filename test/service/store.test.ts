@@ -14,6 +14,7 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRevocation, formatRevocation, generateKeyPair, mint, type UsageCounter } from '../../src/index.js'
 import { createApp } from '../../src/service/app.js'
+import { type AuditEntry, auditHash, GENESIS } from '../../src/service/audit.js'
 import { openPostgresStore } from '../../src/service/postgres-store.js'
 import { openSqliteStore } from '../../src/service/sqlite-store.js'
 import type { ApprovalRecord, Store, StoredConsume } from '../../src/service/store.js'
@@ -459,6 +460,52 @@ function storeSuite(name: string, fresh: () => Promise<Fresh>): void {
       // Reading changed nothing: the next consume sees the same totals.
       expect(await store.consume(ask('u3', [total]), 200)).toEqual({ granted: true, remaining: [{ key: total.key, remaining: 2 }] })
       await store.close()
+    })
+
+    it('the audit log is one chain across instances: contiguous seqs, each linked to the one before; refs append once', async () => {
+      const db = await fresh()
+      const stores = [await db.open(), await db.open()]
+      expect(await stores[0]?.auditHead()).toEqual({ log: expect.stringMatching(/^[0-9a-f]{32}$/), count: 0, head: GENESIS })
+      const appended = await Promise.all(
+        Array.from({ length: 24 }, (_, i) =>
+          (stores[i % 2] as Store).appendAudit([
+            { at: 100 + i, type: 'decision', n: i, principal: i % 3 === 0 ? 'did:p' : 'did:q' },
+            { at: 100 + i, type: 'decision', n: i, second: true },
+          ]),
+        ),
+      )
+      // Each call's two records are adjacent: one transaction.
+      for (const pair of appended) expect((pair[1] as AuditEntry).seq).toBe((pair[0] as AuditEntry).seq + 1)
+      const log = await (stores[1] as Store).auditRecords(0, 100)
+      expect(log.map((r) => r.seq)).toEqual(Array.from({ length: 48 }, (_, i) => i + 1))
+      for (const [i, r] of log.entries()) {
+        expect(r.prev).toBe(i === 0 ? GENESIS : log[i - 1]?.hash)
+        expect(auditHash(r)).toBe(r.hash)
+      }
+      const head = await (stores[0] as Store).auditHead()
+      expect([head.count, head.head]).toEqual([48, log[47]?.hash])
+      expect(await (stores[0] as Store).auditRecords(46, 10)).toEqual(log.slice(46))
+      // The same ref twice, from either instance: one record.
+      const [once] = await (stores[0] as Store).appendAudit([{ at: 200, type: 'decision', ref: 'r1' }])
+      const [twice] = await (stores[1] as Store).appendAudit([{ at: 201, type: 'decision', ref: 'r1' }])
+      expect(twice).toEqual(once)
+      expect((await (stores[0] as Store).auditHead()).count).toBe(49)
+      // Checkpoints: the highest count is the latest; one per count.
+      expect(await (stores[0] as Store).latestCheckpoint()).toBeUndefined()
+      const cp = (count: number) => ({
+        type: 'checkpoint' as const,
+        log: head.log,
+        count,
+        head: 'ab'.repeat(32),
+        at: 1,
+        key: 'did:k',
+        signature: 'cd'.repeat(64),
+      })
+      await (stores[0] as Store).putCheckpoint(cp(10))
+      await (stores[1] as Store).putCheckpoint(cp(48))
+      await (stores[1] as Store).putCheckpoint({ ...cp(48), at: 2 })
+      expect(await (stores[0] as Store).latestCheckpoint()).toEqual(cp(48))
+      for (const s of stores) await s.close()
     })
 
     it('inbox events: each change once, in commit order, kept 3 days (spec §7.3)', async () => {

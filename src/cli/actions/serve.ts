@@ -26,6 +26,8 @@ export interface ServeFlags {
   readonly publicUrl?: string[]
   readonly approvalWait?: string
   readonly webhook?: string[]
+  readonly auditor?: string[]
+  readonly auditArgs?: boolean
 }
 
 const POSTGRES = /^postgres(ql)?:\/\//
@@ -125,6 +127,10 @@ export async function serve(ctx: Context, opts: ServeFlags): Promise<void> {
   }
   if (webhooks.length > WEBHOOK_DEFAULTS.maxEndpoints)
     usage(`--webhook: at most ${WEBHOOK_DEFAULTS.maxEndpoints} endpoints, got ${webhooks.length}`, 'fan out from one endpoint of your own')
+  const auditors = parseNamedKeys(opts.auditor?.length ? opts.auditor : (env['MANDATE_AUDITORS'] ?? '').split(','), '--auditor', true).map(
+    (a) => ({ name: a.name as string, key: a.key }),
+  )
+  const auditArgs = opts.auditArgs === true || env['MANDATE_AUDIT_ARGS'] === '1'
   const port = opts.port ?? env['MANDATE_PORT'] ?? '8787'
   if (!/^\d{1,5}$/.test(port) || Number(port) > 65535)
     usage(`port: expected 0..65535, got ${JSON.stringify(port)}`, 'e.g. --port 8787 (0 for any free port)')
@@ -147,6 +153,8 @@ export async function serve(ctx: Context, opts: ServeFlags): Promise<void> {
     trust: { roots, verifiers, ...(audience ? { audience } : {}), ...(approvalWait === undefined ? {} : { approvalWait }) },
     publicUrls,
     webhooks,
+    auditors,
+    ...(auditArgs ? { auditArgs } : {}),
   }).catch((e: unknown) => {
     throw startFailure(e, { host, port, db })
   })

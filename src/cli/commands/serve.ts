@@ -43,6 +43,8 @@ export function registerServe(program: Command, ctx: Context): void {
       "POST each approval request's changes (pending, approved, denied) to URL, signed with the service key as Standard Webhooks v1a (repeatable, at most 8; MANDATE_WEBHOOKS, space-separated)",
       collect,
     )
+    .option('--auditor <NAME=KEY>', 'a key that reads the whole audit log and asks for checkpoints (repeatable; MANDATE_AUDITORS)', collect)
+    .option('--audit-args', "keep invocations' arguments in the audit log, not only their digest (MANDATE_AUDIT_ARGS=1)")
     .action(async (opts: ServeFlags) => {
       const { serve } = await import('../actions/serve.js')
       await serve(ctx, opts)
