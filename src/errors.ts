@@ -59,6 +59,7 @@ export const ERROR_CODES = [
   'ERR_REPLAY_UNAVAILABLE',
   'ERR_APPROVAL_UNAVAILABLE',
   'ERR_APPROVAL_DENIED',
+  'ERR_AUDIT_UNAVAILABLE',
   // revocation (spec §9)
   'ERR_REVOKED',
   'ERR_SUSPENDED',
@@ -132,6 +133,7 @@ const SPECIAL: Partial<Record<MandateErrorCode, CodeDisposition>> = {
   ERR_COUNTER_UNAVAILABLE: { http: 503, exit: 3 },
   ERR_REPLAY_UNAVAILABLE: { http: 503, exit: 3 },
   ERR_APPROVAL_UNAVAILABLE: { http: 503, exit: 3 },
+  ERR_AUDIT_UNAVAILABLE: { http: 503, exit: 3 },
   ERR_REVOCATION_STALE: { http: 503, exit: 3 },
   ERR_REVOCATION_LIST_INVALID: { http: 502, exit: 3 },
   ERR_REVOCATION_ROLLBACK: { http: 502, exit: 3 },

@@ -158,6 +158,12 @@ export type { ExtensionChecker, ExtensionContext } from './verify/evaluate.js'
 export { createRemoteReplayCache } from './verify/remote-replay.js'
 export { createMemoryReplayCache, type ReplayCache } from './verify/replay.js'
 export {
+  createDecisionReporter,
+  type DecisionReporter,
+  type DecisionReporterOptions,
+  type Presented,
+} from './verify/report.js'
+export {
   type AuthorizeInput,
   createVerifier,
   type Root,

@@ -5,9 +5,10 @@
  *
  * @module
  */
-import type { CborMap, CborValue } from '../cbor/codec.js'
+import { type CborMap, type CborValue, encodeCbor } from '../cbor/codec.js'
+import { sha256 } from '../crypto/hash.js'
 import { fail } from '../errors.js'
-import { utf8 } from '../internal/bytes.js'
+import { toHex, utf8 } from '../internal/bytes.js'
 import type { Args, ArgValue } from './types.js'
 
 /**
@@ -31,6 +32,19 @@ export function compareUtf8(a: string, b: string): number {
 /** Encode a top-level argument object as a sorted pair list. Throws TypeError or RangeError on bad input. */
 export function encodeArgs(args: Args): CborValue[] {
   return encodePairs(args, 1)
+}
+
+/**
+ * The digest of arguments, as audit records carry it (the MCP guard's and the service's audit trail): `sha-256:` and the hex of SHA-256 over
+ * their canonical CBOR (spec §5.6; no arguments encode as `80`, the empty list).
+ *
+ * @example
+ * ```ts
+ * argsDigest({ message: 'hello' }) // 'sha-256:…' (64 hex digits), the same for the same arguments in any key order
+ * ```
+ */
+export function argsDigest(args: Args): string {
+  return `sha-256:${toHex(sha256(encodeCbor(encodeArgs(args))))}`
 }
 
 /** `depth`: the depth of the object `obj` itself. */

@@ -9,6 +9,7 @@ import type { Args } from '../caveats/types.js'
 import { fail, MandateError } from '../errors.js'
 import { fileApprovalRequest, type InboxOptions } from '../inbox/client.js'
 import type { Allowed, Decision, Denied } from '../verify/decision.js'
+import type { DecisionReporter } from '../verify/report.js'
 import { resolveRequest } from '../verify/request.js'
 import type { Verifier } from '../verify/verifier.js'
 import { missingCredentials, type Refusal, refusal, tooLarge, unmappable, unreadable } from './answer.js'
@@ -51,6 +52,11 @@ export interface HttpGuardOptions {
    * rejected, are ignored.
    */
   readonly onDecision?: (decision: Decision) => void | PromiseLike<void>
+  /**
+   * Sends each decision, with the invocation and approvals presented, to the service's audit
+   * trail (`createDecisionReporter`, spec/service-v1.md §8.2); it never delays or changes one.
+   */
+  readonly reporter?: DecisionReporter
 }
 
 /** The outcome of a guarded request: let it through, or answer it with the refusal. */
@@ -123,12 +129,16 @@ export function createHttpGuard(options: HttpGuardOptions): HttpGuard {
         if (e instanceof MandateError && e.code === 'ERR_REQUEST_INVALID') return { allowed: false, refusal: unmappable(e.message, e.hint) }
         throw e
       }
-      const decision = await verifier.authorize({
-        invocation,
-        approvals: readApprovals(received.header('mandate-approval')),
-        request,
-      })
+      const approvals = readApprovals(received.header('mandate-approval'))
+      const decision = await verifier.authorize({ invocation, approvals, request })
       report(options.onDecision, decision)
+      if (options.reporter) {
+        try {
+          options.reporter.report(decision, { invocation, approvals })
+        } catch {
+          // A report cannot change a decision (an invocation the verifier refused may not parse).
+        }
+      }
       if (decision.allowed) return { allowed: true, decision }
       let filed = false
       if (decision.code === 'ERR_APPROVAL_REQUIRED' && options.inbox) {

@@ -6,12 +6,7 @@
  *
  * @module
  */
-import { encodeArgs } from '../caveats/args.js'
-import type { Args } from '../caveats/types.js'
-import { encodeCbor } from '../cbor/codec.js'
-import { sha256 } from '../crypto/hash.js'
 import type { MandateErrorCode } from '../errors.js'
-import { toHex } from '../internal/bytes.js'
 import { safeJson } from '../internal/printable.js'
 
 /**
@@ -70,18 +65,7 @@ export interface ToolAuditRecord {
  */
 export type ToolAuditSink = (record: ToolAuditRecord) => void
 
-/**
- * The digest of arguments, as audit records carry it: `sha-256:` and the hex of SHA-256 over
- * their canonical CBOR (spec §5.6; no arguments encode as `80`, the empty list).
- *
- * @example
- * ```ts
- * argsDigest({ message: 'hello' }) // 'sha-256:…' (64 hex digits), the same for the same arguments in any key order
- * ```
- */
-export function argsDigest(args: Args): string {
-  return `sha-256:${toHex(sha256(encodeCbor(encodeArgs(args))))}`
-}
+export { argsDigest } from '../caveats/args.js'
 
 /**
  * One audit record as one line of JSON: terminal-safe (every control, bidi and invisible

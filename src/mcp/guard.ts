@@ -19,6 +19,7 @@ import { type Clock, systemClock } from '../internal/clock.js'
 import { formatInvocation, invoke, type UnverifiedInvocation } from '../token/invocation.js'
 import { parseMandate, type UnverifiedMandate } from '../token/mandate.js'
 import type { Allowed, Decision, Denied } from '../verify/decision.js'
+import type { DecisionReporter } from '../verify/report.js'
 import { createVerifier, type Verifier, type VerifierOptions } from '../verify/verifier.js'
 import { canEverAllow, checkActionPrefix, defaultActionPrefix, type ToolActions, toolAction } from './actions.js'
 import { toolArguments } from './arguments.js'
@@ -58,6 +59,11 @@ export interface ToolGuardOptions {
   readonly approvalWaitMs?: number
   /** Where each call's audit record goes (default: nowhere). A sink that throws denies the call. */
   readonly audit?: ToolAuditSink
+  /**
+   * Sends each of the verifier's decisions, with its invocation and approvals, to the service's
+   * audit trail (`createDecisionReporter`, spec/service-v1.md §8.2); it never delays or changes one.
+   */
+  readonly reporter?: DecisionReporter
   /** The clock invocations are dated by (Unix seconds; default the system's). Give the verifier the same one. */
   readonly clock?: Clock
 }
@@ -265,6 +271,12 @@ export function createToolGuard(options: ToolGuardOptions): ToolGuard {
   const key = holderKey(mandate, options.key)
   const verifier = isVerifier(options.verifier) ? options.verifier : createVerifier(options.verifier)
   const audience = verifier.audience
+  /** The verifier's decision, reported to the audit trail when a reporter is set. */
+  const decide = async (invocation: UnverifiedInvocation, approvals?: readonly string[]): Promise<Decision> => {
+    const decision = await verifier.authorize({ invocation, ...(approvals ? { approvals } : {}) })
+    options.reporter?.report(decision, { invocation, ...(approvals ? { approvals } : {}) })
+    return decision
+  }
   const actionPrefix = options.actionPrefix === undefined ? defaultActionPrefix(audience) : checkActionPrefix(options.actionPrefix)
   const waitMs = options.approvalWaitMs ?? 0
   if (typeof waitMs !== 'number' || !(waitMs >= 0) || waitMs > MAX_WAIT_MS) {
@@ -364,13 +376,13 @@ export function createToolGuard(options: ToolGuardOptions): ToolGuard {
         })
       }
     }
-    let decision: Decision = await verifier.authorize({ invocation: inv })
+    let decision: Decision = await decide(inv)
     if (waiting && !decision.allowed && decision.code === 'ERR_PROOF') {
       // Too old to present again (the verifier's max age): ask anew with a fresh invocation.
       pending.delete(same)
       waiting = undefined
       inv = invoke(mandate, { key, action, audience, args, now: at, ...(resource === undefined ? {} : { resource }) })
-      decision = await verifier.authorize({ invocation: inv })
+      decision = await decide(inv)
     }
     let requestId = waiting?.requestId
     let approvals: string[] = []
@@ -411,7 +423,7 @@ export function createToolGuard(options: ToolGuardOptions): ToolGuard {
         }
         if (state.status === 'approved') {
           approvals = Object.values(state.approvals)
-          decision = await verifier.authorize({ invocation: inv, approvals })
+          decision = await decide(inv, approvals)
         }
       } catch (e) {
         if (call.signal?.aborted) {

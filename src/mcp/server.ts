@@ -11,6 +11,7 @@
 import type { Args } from '../caveats/types.js'
 import { systemClock } from '../internal/clock.js'
 import type { Decision, Denied } from '../verify/decision.js'
+import type { DecisionReporter } from '../verify/report.js'
 import { createVerifier, type Verifier, type VerifierOptions } from '../verify/verifier.js'
 import { checkActionPrefix, defaultActionPrefix, type ToolActions, toolAction } from './actions.js'
 import { toolArguments } from './arguments.js'
@@ -43,6 +44,11 @@ export interface ToolVerifierOptions {
   readonly resource?: (tool: string, args: Args) => string | undefined
   /** Where each call's audit record goes (default: nowhere). A sink that throws denies the call. */
   readonly audit?: ToolAuditSink
+  /**
+   * Sends each decision, with the invocation and approvals presented, to the service's audit
+   * trail (`createDecisionReporter`, spec/service-v1.md §8.2); it never delays or changes one.
+   */
+  readonly reporter?: DecisionReporter
 }
 
 /**
@@ -170,6 +176,11 @@ export function createToolVerifier(options: ToolVerifierOptions): ToolVerifier {
       ...(presented.approvals.length === 0 ? {} : { approvals: presented.approvals }),
       request: { action, args, ...(resource === undefined ? {} : { resource }) },
     })
+    try {
+      options.reporter?.report(decision, { invocation: presented.invocation, approvals: presented.approvals })
+    } catch {
+      // A report cannot change a decision (an invocation the verifier refused may not parse).
+    }
     if (!decision.allowed) return deny(name, decision.audit.at, digest, fromDecision(decision, action))
     return recorder.allow(
       {

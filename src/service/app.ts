@@ -9,6 +9,7 @@ import { type Context, Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { streamSSE } from 'hono/streaming'
 import type { Logger } from 'pino'
+import { argsDigest } from '../caveats/args.js'
 import { getBackend } from '../crypto/ed25519.js'
 import { sha256 } from '../crypto/hash.js'
 import { type KeyPair, parsePublicKey, toDidKey } from '../crypto/keys.js'
@@ -27,7 +28,7 @@ import type { UsageCounter } from '../usage/store.js'
 import { mountApprovalPage } from './approval-page.js'
 import { mountApprovalStream } from './approval-stream.js'
 import { quotaCounters, statusOf, summary } from './approval-summary.js'
-import { type AuditEntry, canonicalJson, signCheckpoint } from './audit.js'
+import { type AuditEntry, signCheckpoint } from './audit.js'
 import { ServiceError, stored, toServiceError } from './errors.js'
 import { createFeedGuard, type FeedMarkStore } from './feed-mark.js'
 import { createMetrics, type ServiceMetrics } from './metrics.js'
@@ -195,6 +196,7 @@ export function createApp(options: AppOptions): Hono {
   /** What an invocation asked, as the log keeps it: arguments as a digest unless the operator opted in. */
   const askedBy = (inv: UnverifiedInvocation) => {
     const args = JSON.parse(JSON.stringify(inv.args)) as Record<string, unknown>
+    // The digest the MCP guard's audit lines carry too: of the arguments' canonical CBOR (spec/mandate-v1.md §5.6).
     return {
       invocation: inv.idHex,
       principal: principalOf(inv.chain),
@@ -202,7 +204,7 @@ export function createApp(options: AppOptions): Hono {
       action: inv.action,
       ...(inv.resource === undefined ? {} : { resource: inv.resource }),
       audience: inv.audience,
-      argsDigest: `sha-256:${toHex(sha256(utf8(canonicalJson(args))))}`,
+      argsDigest: argsDigest(inv.args),
       ...(options.auditArgs ? { args } : {}),
       ...(inv.intent === undefined ? {} : { intent: inv.intent }),
       issuedAt: inv.issuedAt,
@@ -799,6 +801,7 @@ export function createApp(options: AppOptions): Hono {
       )
     }
     const approvers: string[] = []
+    const listed = approversFor(invocation.chain, invocation.action)
     for (const t of approvalTexts as string[]) {
       const a = parseApproval(t)
       if (getBackend().verify(a.signature, signingInput('approval', a.payload), a.approver) !== 'accept') {
@@ -806,7 +809,10 @@ export function createApp(options: AppOptions): Hono {
       }
       if (toHex(a.invocationId) !== invocation.idHex)
         throw new ServiceError(400, 'ERR_APPROVAL_INVALID', 'an approval names another invocation')
-      approvers.push(toDidKey(a.approver))
+      const did = toDidKey(a.approver)
+      // Evidence only of what the chain asks for: an approval by anyone else counted for nothing.
+      if (!listed.includes(did)) throw new ServiceError(400, 'ERR_APPROVAL_INVALID', `${did} is not an approver of this invocation's chain`)
+      if (!approvers.includes(did)) approvers.push(did)
     }
     // A retry of the same report is answered with the record it made.
     const ref = `decision:${caller.did}:${invocation.idHex}:${decision}:${code ?? ''}`

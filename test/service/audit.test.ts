@@ -195,6 +195,8 @@ describe('what the log records', () => {
     expect(code(await report(url, a, 'allow', { decidedAt: now() + 3600 }))).toEqual([400, 'ERR_REQUEST_MALFORMED'])
     const forB = formatApproval(approve({ approver: alice, invocation: b }))
     expect(code(await report(url, a, 'allow', { approvals: [forB] }))).toEqual([400, 'ERR_APPROVAL_INVALID'])
+    const byStranger = formatApproval(approve({ approver: stranger, invocation: a }))
+    expect(code(await report(url, a, 'allow', { approvals: [byStranger] }))).toEqual([400, 'ERR_APPROVAL_INVALID'])
     const foreign = mint({
       principal: stranger,
       caveats: [

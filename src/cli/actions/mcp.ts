@@ -26,6 +26,7 @@ import type { RevocationView } from '../../revocation/view.js'
 import { parseMandate, type UnverifiedMandate } from '../../token/mandate.js'
 import { createRemoteUsageStore } from '../../usage/remote.js'
 import type { UsageStore } from '../../usage/store.js'
+import { createDecisionReporter, type DecisionReporter } from '../../verify/report.js'
 import { createVerifier } from '../../verify/verifier.js'
 import { type Context, serviceOf } from '../context.js'
 import { CliError, usage } from '../errors.js'
@@ -384,6 +385,7 @@ export async function mcp(ctx: Context, command: readonly string[], opts: McpFla
   const client = await connectUpstream(ctx, command, opts.upstream)
   let feed: FeedRevocationView | undefined
   let proxy: GuardedProxy | undefined
+  let reporter: DecisionReporter | undefined
   try {
     const audience = audienceName
     feed = service ? await feedView(ctx, service, opts.serviceKey) : undefined
@@ -397,10 +399,21 @@ export async function mcp(ctx: Context, command: readonly string[], opts: McpFla
       // The replay cache stays in memory even with a service: this proxy signs the invocations it
       // decides, in this process, and none arrives from outside to be replayed at it.
     })
+    // Each decision goes to the service's audit trail too, as this registered verifier's.
+    reporter =
+      service && verifierKey
+        ? createDecisionReporter({
+            url: service.url,
+            key: verifierKey,
+            timeoutMs: service.timeoutMs,
+            onError: (e) => ctx.io.err(`mandate: warning: ${p(e.message)}\n`),
+          })
+        : undefined
     const guard = createToolGuard({
       mandate,
       ...(key ? { key } : {}),
       verifier,
+      ...(reporter ? { reporter } : {}),
       ...(opts.actionPrefix === undefined ? {} : { actionPrefix: opts.actionPrefix }),
       actions,
       ...(service ? { service: { url: service.url, timeoutMs: service.timeoutMs } } : {}),
@@ -424,6 +437,7 @@ export async function mcp(ctx: Context, command: readonly string[], opts: McpFla
     if (upstreamGone) throw new CliError('ERR_IO', 'the upstream MCP server closed the connection', 'see its messages above')
   } finally {
     await proxy?.close()
+    await reporter?.flush()
     await feed?.stop()
     client.onclose = () => {}
     await client.close().catch(() => {})

@@ -14,7 +14,7 @@ import { MAX_APPROVAL_WAIT } from '../../verify/options.js'
 import type { ReplayCache } from '../../verify/replay.js'
 import { createVerifier } from '../../verify/verifier.js'
 import { argsFrom } from '../caveat-flags.js'
-import { type Context, colors, emit, serviceOf } from '../context.js'
+import { type Context, colors, emit, serviceOf, warn } from '../context.js'
 import { usage } from '../errors.js'
 import { loadKey } from '../io.js'
 import { printable as p } from '../printable.js'
@@ -116,6 +116,21 @@ export async function verify(ctx: Context, token: string | undefined, opts: Veri
           },
         }),
   })
+  // With a service and a registered verifier key, the decision on an invocation joins the
+  // service's audit trail (spec/service-v1.md §8.2); a report that fails is a warning, never a
+  // different answer.
+  if (service && verifierKey && isInvocation) {
+    const { createDecisionReporter } = await import('../../verify/report.js')
+    const reporter = createDecisionReporter({
+      url: service.url,
+      key: verifierKey,
+      timeoutMs: service.timeoutMs,
+      retries: 0,
+      onError: (e) => warn(ctx, cmd, `the decision was not recorded in the service's audit trail: ${e.message}`),
+    })
+    reporter.report(decision, { invocation: input.text, approvals })
+    await reporter.flush()
+  }
   ctx.exit = decision.allowed ? 0 : disposition(decision.code).exit
   emit(ctx, cmd, { ...decision, checked: { revocations: service !== undefined } }, () =>
     render(decision, colors(ctx, cmd), service && shownUrl(service.url)),

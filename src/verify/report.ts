@@ -1,0 +1,135 @@
+/**
+ * The decision reporter (spec/service-v1.md §8.2): sends a verifier's decisions on invocations
+ * to the service's audit trail, after they are made, so that the log holds who did what on
+ * whose behalf alongside the service's own events. A decision never waits for its report and
+ * never changes on its account: reports queue, go out one at a time, are retried when no answer
+ * came, and a report that cannot be delivered is handed to `onError` as
+ * `ERR_AUDIT_UNAVAILABLE`.
+ *
+ * @module
+ */
+import { signRequest } from '../crypto/http-signature.js'
+import { type KeyPair, toDidKey } from '../crypto/keys.js'
+import { MandateError } from '../errors.js'
+import { timeoutOption } from '../internal/deadline.js'
+import { postJson } from '../internal/http.js'
+import { formatApproval, parseApproval, type UnverifiedApproval } from '../token/approval.js'
+import { formatInvocation, parseInvocation, type UnverifiedInvocation } from '../token/invocation.js'
+import type { Decision } from './decision.js'
+
+/** Options of {@link createDecisionReporter}. */
+export interface DecisionReporterOptions {
+  /** The service's base URL. */
+  readonly url: string
+  /** This verifier's key, registered with the service under its audience (`mandate serve --verifier NAME=KEY`). */
+  readonly key: KeyPair
+  /** Called once for each report that could not be delivered (`ERR_AUDIT_UNAVAILABLE`); default: nothing. */
+  readonly onError?: (error: MandateError) => void
+  /** Retries when no answer came (default 2). */
+  readonly retries?: number
+  /** Each attempt ends within this many ms (default 5,000). */
+  readonly timeoutMs?: number
+  /** Reports waiting at most (default 1,000): one more is dropped, and `onError` told. */
+  readonly maxQueue?: number
+  readonly fetch?: typeof fetch
+}
+
+/** What was presented with a decision: the invocation, and the approvals it came with. */
+export interface Presented {
+  readonly invocation: string | UnverifiedInvocation
+  readonly approvals?: readonly (string | UnverifiedApproval)[]
+}
+
+/** A running reporter. */
+export interface DecisionReporter {
+  /**
+   * Queue the report of `decision` on `presented.invocation`. Returns at once; a decision not
+   * on an invocation (a bearer mandate) is not reported: the log keeps what an agent signed.
+   */
+  report(decision: Decision, presented: Presented): void
+  /** Resolves once every report queued so far was delivered or given up. */
+  flush(): Promise<void>
+}
+
+/**
+ * Create a decision reporter for a verifier registered with the service.
+ *
+ * @example
+ * ```ts
+ * const reporter = createDecisionReporter({ url, key: mailVerifierKey, onError: (e) => console.error(e.message) })
+ * const decision = await verifier.authorize({ invocation })
+ * reporter.report(decision, { invocation })
+ * await reporter.flush() // before the process exits
+ * ```
+ */
+export function createDecisionReporter(options: DecisionReporterOptions): DecisionReporter {
+  if (!options?.key?.secretKey) throw new TypeError('"key" expected the verifier\'s key pair (registered with the service)')
+  const timeoutMs = timeoutOption(options.timeoutMs, 5000, 'timeoutMs')
+  const maxQueue = options.maxQueue ?? 1000
+  if (!Number.isSafeInteger(maxQueue) || maxQueue < 1) throw new RangeError(`"maxQueue" expected a whole number ≥ 1, got ${maxQueue}`)
+  const doFetch = options.fetch ?? ((input: string, init: RequestInit) => fetch(input, init))
+  const base = options.url.replace(/\/+$/, '')
+  const onError = options.onError ?? (() => {})
+  const queue: Record<string, unknown>[] = []
+  let running: Promise<void> | undefined
+
+  const drain = async (): Promise<void> => {
+    for (let body = queue.shift(); body !== undefined; body = queue.shift()) {
+      try {
+        await postJson(`${base}/v1/audit/decisions`, body, {
+          fetch: doFetch,
+          sign: (request) => signRequest(request, options.key),
+          // The service answers a repeated report with its first record: retrying is safe.
+          retries: options.retries ?? 2,
+          timeoutMs,
+          code: 'ERR_AUDIT_UNAVAILABLE',
+          what: 'audit trail',
+          hint: 'the decision stands; its report is missing from the service’s audit trail',
+        })
+      } catch (e) {
+        onError(e instanceof MandateError ? e : new MandateError('ERR_AUDIT_UNAVAILABLE', 'the audit trail failed', { cause: e }))
+      }
+    }
+  }
+
+  return {
+    report(decision, presented) {
+      if (decision.audit.presentation !== 'invocation') return
+      const invocation = typeof presented.invocation === 'string' ? parseInvocation(presented.invocation) : presented.invocation
+      // The approvals that counted (the verifier checked that they name this invocation), one per approver.
+      const counted = new Set(decision.allowed ? decision.approvals : [])
+      const seen = new Set<string>()
+      const approvals: string[] = []
+      for (const given of counted.size === 0 ? [] : (presented.approvals ?? [])) {
+        let a: UnverifiedApproval
+        try {
+          a = typeof given === 'string' ? parseApproval(given) : given
+        } catch {
+          continue // one the verifier could not read either: it did not count
+        }
+        const did = toDidKey(a.approver)
+        if (!counted.has(did) || seen.has(did)) continue
+        seen.add(did)
+        approvals.push(formatApproval(a))
+      }
+      const body = {
+        invocation: formatInvocation(invocation),
+        decision: decision.allowed ? 'allow' : 'deny',
+        ...(decision.allowed ? {} : { code: decision.code }),
+        decidedAt: decision.audit.at,
+        ...(approvals.length === 0 ? {} : { approvals }),
+      }
+      if (queue.length >= maxQueue) {
+        onError(new MandateError('ERR_AUDIT_UNAVAILABLE', `the report queue is full (${maxQueue}): a decision's report was dropped`))
+        return
+      }
+      queue.push(body)
+      running ??= drain().finally(() => {
+        running = undefined
+      })
+    },
+    async flush() {
+      while (running) await running
+    },
+  }
+}
