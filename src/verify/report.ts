@@ -36,8 +36,8 @@ export interface DecisionReporterOptions {
 
 /** What was presented with a decision: the invocation, and the approvals it came with. */
 export interface Presented {
-  readonly invocation: string | UnverifiedInvocation
-  readonly approvals?: readonly (string | UnverifiedApproval)[]
+  readonly invocation: string | Uint8Array | UnverifiedInvocation
+  readonly approvals?: readonly (string | Uint8Array | UnverifiedApproval)[]
 }
 
 /** A running reporter. */
@@ -95,7 +95,8 @@ export function createDecisionReporter(options: DecisionReporterOptions): Decisi
   return {
     report(decision, presented) {
       if (decision.audit.presentation !== 'invocation') return
-      const invocation = typeof presented.invocation === 'string' ? parseInvocation(presented.invocation) : presented.invocation
+      const given = presented.invocation
+      const invocation = typeof given === 'string' || given instanceof Uint8Array ? parseInvocation(given) : given
       // The approvals that counted (the verifier checked that they name this invocation), one per approver.
       const counted = new Set(decision.allowed ? decision.approvals : [])
       const seen = new Set<string>()
@@ -103,7 +104,7 @@ export function createDecisionReporter(options: DecisionReporterOptions): Decisi
       for (const given of counted.size === 0 ? [] : (presented.approvals ?? [])) {
         let a: UnverifiedApproval
         try {
-          a = typeof given === 'string' ? parseApproval(given) : given
+          a = typeof given === 'string' || given instanceof Uint8Array ? parseApproval(given) : given
         } catch {
           continue // one the verifier could not read either: it did not count
         }

@@ -449,6 +449,10 @@ describe('demo and help', () => {
     expect(r.stdout).toMatch(/17 +assistant +GET \/inbox \(HTTP\) +ALLOWED +HTTP 200, alice → assistant/)
     expect(r.stdout).toMatch(/17\.1 +anyone +the same request again +DENIED +HTTP 401 ERR_REPLAY: this invocation was already used/)
     expect(r.stdout).toMatch(/18 +assistant +MCP tool list_events +ALLOWED +as calendar:list_events: alice → assistant/)
+    // and the audit trail: the verifiers' decisions and the revocations, chained, checked against the service key
+    expect(r.stdout).toMatch(
+      /19 +auditor +the audit trail +INTACT +\d+ records \(\d+ decisions reported by the verifiers, 3 revocations\), hash-chained/,
+    )
     expect(r.stdout).toContain('principal  alice')
     const j = mandate(['demo', '--json']).json<{ rows: unknown[]; chain: unknown[] }>()
     expect(j.rows.length).toBeGreaterThan(15)

@@ -19,12 +19,14 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Command } from 'commander'
+import { signRequest } from '../../crypto/http-signature.js'
 import { generateKeyPair, type KeyPair, toDidKey } from '../../crypto/keys.js'
 import { createMandateFetch } from '../../http/agent.js'
 import { protect } from '../../http/fetch-handler.js'
 import { createHttpGuard } from '../../http/guard.js'
 import { createToolGuard } from '../../mcp/guard.js'
 import { createFeedRevocationView } from '../../revocation/client.js'
+import { verifyAuditExport } from '../../service/audit.js'
 import { startService } from '../../service/server.js'
 import { approve } from '../../token/approval.js'
 import { formatInvocation, invoke } from '../../token/invocation.js'
@@ -33,7 +35,8 @@ import { createRevocation, formatRevocation, type RevocationOptions } from '../.
 import { createRemoteUsageStore } from '../../usage/remote.js'
 import type { Allowed, Decision } from '../../verify/decision.js'
 import { createRemoteReplayCache } from '../../verify/remote-replay.js'
-import { createVerifier } from '../../verify/verifier.js'
+import { createDecisionReporter, type DecisionReporter } from '../../verify/report.js'
+import { createVerifier, type Verifier } from '../../verify/verifier.js'
 import { type Context, colors, emit } from '../context.js'
 
 /** The demo's own service answers at once; no request of the story waits longer than this. */
@@ -61,6 +64,7 @@ export async function demo(ctx: Context, cmd: Command): Promise<void> {
       roots: [{ name: 'alice', key: toDidKey(parties.alice.publicKey) }],
       verifiers: Object.entries(parties.verifiers).map(([name, key]) => ({ name, key: toDidKey(key.publicKey) })),
     },
+    auditors: [{ name: 'auditor', key: toDidKey(parties.auditor.publicKey) }],
   })
   try {
     const { rows, chain } = await story(service.url, service.serviceKey, parties)
@@ -76,11 +80,17 @@ export async function demo(ctx: Context, cmd: Command): Promise<void> {
 export interface DemoParties {
   readonly alice: KeyPair
   readonly verifiers: Readonly<Record<'mail' | 'slack' | 'calendar', KeyPair>>
+  /** Reads the service's audit trail at the end of the story. */
+  readonly auditor: KeyPair
 }
 
 /** Fresh keys for a run of the story. */
 export function demoParties(): DemoParties {
-  return { alice: generateKeyPair(), verifiers: { mail: generateKeyPair(), slack: generateKeyPair(), calendar: generateKeyPair() } }
+  return {
+    alice: generateKeyPair(),
+    verifiers: { mail: generateKeyPair(), slack: generateKeyPair(), calendar: generateKeyPair() },
+    auditor: generateKeyPair(),
+  }
 }
 
 /**
@@ -147,8 +157,10 @@ export async function story(url: string, serviceKey: string, parties: DemoPartie
 
   const revocations = createFeedRevocationView({ url, serviceKey, push: false })
   await revocations.sync()
-  const service = (audience: keyof DemoParties['verifiers']) =>
-    createVerifier({
+  const reporters: DecisionReporter[] = []
+  /** A service's verifier; each decision it makes on an invocation also goes to the audit trail. */
+  const service = (audience: keyof DemoParties['verifiers']): Verifier => {
+    const verifier = createVerifier({
       roots: [{ key: aliceDid, name: 'alice' }],
       audience,
       clock,
@@ -156,6 +168,18 @@ export async function story(url: string, serviceKey: string, parties: DemoPartie
       usage: createRemoteUsageStore({ url, key: parties.verifiers[audience] }),
       replay: createRemoteReplayCache({ url, key: parties.verifiers[audience] }),
     })
+    const reporter = createDecisionReporter({ url, key: parties.verifiers[audience], timeoutMs: DEMO_TIMEOUT_MS })
+    reporters.push(reporter)
+    return {
+      ...verifier,
+      async authorize(input) {
+        const decision = await verifier.authorize(input)
+        const invocation = input.invocation ?? (input.token?.startsWith('mni1_') ? input.token : undefined)
+        if (invocation !== undefined) reporter.report(decision, { invocation, approvals: input.approvals ?? [] })
+        return decision
+      },
+    }
+  }
   /** Sign a statement as Alice, submit it, and bring the verifiers' view up to date. */
   const submit = async (options: Omit<RevocationOptions, 'mandate' | 'key'>) => {
     const res = await fetch(`${url}/v1/revocations`, {
@@ -275,6 +299,35 @@ export async function story(url: string, serviceKey: string, parties: DemoPartie
       : `${tool.code}: ${tool.message}`,
   })
 
+  // The auditor reads the service's audit trail and checks it against the service's key alone.
+  for (const r of reporters) await r.flush()
+  const lines: string[] = []
+  let checkpoint: unknown
+  for (let since = 0; ; ) {
+    const target = `${url}/v1/audit?since=${since}&limit=1000`
+    const res = await fetch(target, {
+      signal: AbortSignal.timeout(DEMO_TIMEOUT_MS),
+      headers: signRequest({ method: 'GET', url: target }, parties.auditor),
+    })
+    const page = (await res.json()) as { records: { type: string }[]; next?: number; checkpoint: unknown }
+    for (const record of page.records) lines.push(JSON.stringify(record))
+    checkpoint = page.checkpoint
+    if (page.next === undefined) break
+    since = page.next
+  }
+  const checked = verifyAuditExport([...lines, JSON.stringify(checkpoint)].join('\n'), serviceKey)
+  const types = lines.map((l) => (JSON.parse(l) as { type: string }).type)
+  const count = (t: string) => types.filter((x) => x === t).length
+  rows.push({
+    step: '19',
+    who: 'auditor',
+    action: 'the audit trail',
+    decision: checked.ok ? 'INTACT' : 'BROKEN',
+    reason: checked.ok
+      ? `${checked.records} records (${count('decision')} decisions reported by the verifiers, ${count('revocation')} revocations), hash-chained, checkpoint signed by the service`
+      : `${checked.problem?.kind}: ${checked.problem?.message}`,
+  })
+
   if (!read.allowed) throw new Error(`the demo's first read was denied: ${read.code}`)
   return { rows, chain: read.chain }
 }
@@ -292,7 +345,11 @@ function table(rows: readonly Row[], chain: Allowed['chain'], paint: ReturnType<
   >
   const line = (r: Row, style = (_: Row, s: string) => s) => `${keys.map((k) => style(r, r[k].padEnd(width[k]))).join('  ')}  ${r.reason}`
   const decisionColor = (r: Row, s: string) =>
-    r.decision === 'ALLOWED' ? paint('green', s) : r.decision === 'DENIED' ? paint('red', s) : s
+    r.decision === 'ALLOWED' || r.decision === 'INTACT'
+      ? paint('green', s)
+      : r.decision === 'DENIED' || r.decision === 'BROKEN'
+        ? paint('red', s)
+        : s
   const out = [
     paint('bold', `mandate demo: Alice → assistant → sub-agent (verifiers in this process; revocations and usage at ${url})`),
     '',
