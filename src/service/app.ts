@@ -28,7 +28,7 @@ import type { UsageCounter } from '../usage/store.js'
 import { mountApprovalPage } from './approval-page.js'
 import { mountApprovalStream } from './approval-stream.js'
 import { quotaCounters, statusOf, summary } from './approval-summary.js'
-import { type AuditEntry, signCheckpoint } from './audit.js'
+import { type AuditEntry, redact, signCheckpoint } from './audit.js'
 import { ServiceError, stored, toServiceError } from './errors.js'
 import { createFeedGuard, type FeedMarkStore } from './feed-mark.js'
 import { createMetrics, type ServiceMetrics } from './metrics.js'
@@ -779,7 +779,7 @@ export function createApp(options: AppOptions): Hono {
       throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', '"code" is the error code of a denial (ERR_…), and only of a denial')
     }
     const decidedAt = report['decidedAt']
-    const approvalTexts = report['approvals'] ?? []
+    const approvalTexts = report['approvals'] === undefined ? [] : report['approvals']
     if (!Array.isArray(approvalTexts) || approvalTexts.length > 16 || !approvalTexts.every((a) => typeof a === 'string')) {
       throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', '"approvals" must be at most 16 approvals (mna1_…)')
     }
@@ -812,6 +812,10 @@ export function createApp(options: AppOptions): Hono {
       const did = toDidKey(a.approver)
       // Evidence only of what the chain asks for: an approval by anyone else counted for nothing.
       if (!listed.includes(did)) throw new ServiceError(400, 'ERR_APPROVAL_INVALID', `${did} is not an approver of this invocation's chain`)
+      // Valid when the verifier decided, as it had to be to count.
+      if (a.expires <= (decidedAt as number) - trust.skew || a.issuedAt > (decidedAt as number) + trust.skew) {
+        throw new ServiceError(400, 'ERR_APPROVAL_INVALID', `the approval by ${did} was not valid at decidedAt`)
+      }
       if (!approvers.includes(did)) approvers.push(did)
     }
     // A retry of the same report is answered with the record it made.
@@ -843,14 +847,11 @@ export function createApp(options: AppOptions): Hono {
     if (servedRoots.has(caller.did)) return { ...caller, auditor: false }
     throw new ServiceError(403, 'ERR_NOT_AUTHORIZED', 'only an auditor of this service, or a principal it serves, reads the audit log')
   }
-  /** A checkpoint of the log at record `count` (its hash `head`), signed now. */
-  const checkpointAt = async (count: number, head: string) =>
-    signCheckpoint({ log: (await stored(() => store.auditHead())).log, count, head, at: clock() }, key)
-
   app.get('/v1/audit', async (c) => {
+    // The signature first: a stranger learns nothing, not even which parameters are wrong.
+    const reader = await auditReader(c)
     const since = intParam(c, 'since', 0, Number.MAX_SAFE_INTEGER, 0)
     const limit = intParam(c, 'limit', 1, 1000, 500)
-    const reader = await auditReader(c)
     const asked = c.req.query('principal')
     const principal = asked === undefined ? undefined : toDidKey(parsePublicKey(asked))
     if (!reader.auditor && principal !== undefined && principal !== reader.did) {
@@ -859,17 +860,20 @@ export function createApp(options: AppOptions): Hono {
     // Whose records are shown whole; the others only as their place in the chain.
     const whose = reader.auditor ? principal : reader.did
     const head = await stored(() => store.auditHead())
-    const records = await stored(() => store.auditRecords(since, limit))
-    const shown = records.map((r) =>
-      whose === undefined || r['principal'] === whose ? r : { seq: r.seq, prev: r.prev, hash: r.hash, redacted: true as const },
-    )
+    // The record before the page too: a page that starts later is anchored by its checkpoint.
+    const read = await stored(() => store.auditRecords(Math.max(0, since - 1), limit + (since > 0 ? 1 : 0)))
+    const before = since > 0 && read[0]?.seq === since ? read[0] : undefined
+    const records = read.filter((r) => r.seq > since)
+    const shown = records.map((r) => (whose === undefined || r['principal'] === whose ? r : redact(r)))
     const last = records[records.length - 1]
-    const checkpoint = last ? await checkpointAt(last.seq, last.hash) : await checkpointAt(head.count, head.head)
+    const sign = (count: number, hash: string) => signCheckpoint({ log: head.log, count, head: hash, at: clock() }, key)
     return c.json({
       log: head.log,
+      ...(before ? { anchor: sign(before.seq, before.hash) } : {}),
       records: shown,
-      ...(last && last.seq < head.count ? { next: last.seq } : {}),
-      checkpoint,
+      // A full page may have more after it (the log grows meanwhile): ask from its last record.
+      ...(last && records.length === limit ? { next: last.seq } : {}),
+      checkpoint: last ? sign(last.seq, last.hash) : sign(head.count, head.head),
     })
   })
   // On demand, an auditor has the service sign and keep a checkpoint of the whole log now.

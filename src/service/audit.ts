@@ -29,6 +29,8 @@ export interface AuditEntryBase {
   readonly type: AuditEntryType
   /** The previous record's hash (64 hex digits); {@link GENESIS} for the first. */
   readonly prev: string
+  /** SHA-256 of the record's content (every field but `prev`, `digest` and `hash`), 64 hex digits. */
+  readonly digest: string
 }
 
 /** The kinds of record. */
@@ -37,13 +39,14 @@ export type AuditEntryType = 'decision' | 'revocation' | 'approval.requested' | 
 /** A record as stored and exported: its fields, and its hash. */
 export type AuditEntry = AuditEntryBase & Readonly<Record<string, unknown>> & { readonly hash: string }
 
-/** A record before the store gives it its place: `seq`, `prev` and `hash` are the store's. */
+/** A record before the store gives it its place: `seq`, `prev`, `digest` and `hash` are the store's. */
 export type NewAuditEntry = { readonly at: number; readonly type: AuditEntryType } & Readonly<Record<string, unknown>>
 
 /** The `prev` of the first record. */
 export const GENESIS = '0'.repeat(64)
 
 const RECORD_TAG = 'mandate-audit-record-v1\n'
+const LINK_TAG = 'mandate-audit-link-v1\n'
 const CHECKPOINT_TAG = 'mandate-audit-checkpoint-v1\n'
 
 /** RFC 8785 canonical JSON of a value made of strings, safe integers, booleans, arrays and objects. */
@@ -53,8 +56,23 @@ export function canonicalJson(value: unknown): string {
   return text
 }
 
+/** A record's digest: SHA-256 of the record tag and the canonical JSON of its content (every field but `prev`, `digest`, `hash`). */
+export function auditDigest(record: Readonly<Record<string, unknown>>): string {
+  const { prev: _prev, digest: _digest, hash: _hash, ...content } = record
+  return toHex(sha256(utf8(RECORD_TAG + canonicalJson(content))))
+}
+
 /**
- * A record's hash: SHA-256 of the tag and the canonical JSON of every field but `hash`.
+ * A record's hash, from its place and its digest: SHA-256 of the link tag and
+ * `<seq>.<prev>.<digest>`. A redacted record keeps its digest, so that its hash is still checked,
+ * and every hash after it depends on it.
+ */
+export function auditLink(seq: number, prev: string, digest: string): string {
+  return toHex(sha256(utf8(`${LINK_TAG}${seq}.${prev}.${digest}`)))
+}
+
+/**
+ * The hash a record should have: its place (`seq`, `prev`) and the digest of its content.
  *
  * @example
  * ```ts
@@ -64,14 +82,19 @@ export function canonicalJson(value: unknown): string {
  * ```
  */
 export function auditHash(record: Readonly<Record<string, unknown>>): string {
-  const { hash: _hash, ...fields } = record
-  return toHex(sha256(utf8(RECORD_TAG + canonicalJson(fields))))
+  return auditLink(record['seq'] as number, record['prev'] as string, auditDigest(record))
 }
 
-/** Give `record` its place after `prev` (seq `seq`): the stored record, hash included. */
+/** Give `record` its place after `prev` (seq `seq`): the stored record, digest and hash included. */
 export function chainRecord(record: NewAuditEntry, seq: number, prev: string): AuditEntry {
-  const placed = { ...record, seq, prev }
-  return { ...placed, hash: auditHash(placed) } as AuditEntry
+  const placed = { ...record, seq }
+  const digest = auditDigest(placed)
+  return { ...placed, prev, digest, hash: auditLink(seq, prev, digest) } as AuditEntry
+}
+
+/** A record as a reader who may not see it gets it: its place in the chain, without its content. */
+export function redact(record: AuditEntry): { seq: number; prev: string; digest: string; hash: string; redacted: true } {
+  return { seq: record.seq, prev: record.prev, digest: record.digest, hash: record.hash, redacted: true }
 }
 
 /** A signed checkpoint: the log named `log` had `count` records, the last one hashing to `head`. */
@@ -86,31 +109,26 @@ export interface AuditCheckpoint {
   readonly at: number
   /** The service key (did:key). */
   readonly key: string
-  /** Ed25519 over the tag and the canonical JSON of `{at, count, head, log}`, 128 hex digits. */
+  /** Ed25519 over the tag and the canonical JSON of `{at, count, head, key, log}`, 128 hex digits. */
   readonly signature: string
 }
 
-const checkpointInput = (c: Pick<AuditCheckpoint, 'log' | 'count' | 'head' | 'at'>) =>
-  utf8(CHECKPOINT_TAG + canonicalJson({ at: c.at, count: c.count, head: c.head, log: c.log }))
+const CHECKPOINT_FIELDS = ['at', 'count', 'head', 'key', 'log', 'signature', 'type']
+
+const checkpointInput = (c: Pick<AuditCheckpoint, 'log' | 'count' | 'head' | 'at' | 'key'>) =>
+  utf8(CHECKPOINT_TAG + canonicalJson({ at: c.at, count: c.count, head: c.head, key: c.key, log: c.log }))
 
 /** Sign a checkpoint with the service's key. */
 export function signCheckpoint(c: Pick<AuditCheckpoint, 'log' | 'count' | 'head' | 'at'>, key: KeyPair): AuditCheckpoint {
-  const signature = getBackend().sign(key.secretKey, checkpointInput(c), key.publicKey)
-  return {
-    type: 'checkpoint',
-    log: c.log,
-    count: c.count,
-    head: c.head,
-    at: c.at,
-    key: toDidKey(key.publicKey),
-    signature: toHex(signature),
-  }
+  const unsigned = { log: c.log, count: c.count, head: c.head, at: c.at, key: toDidKey(key.publicKey) }
+  const signature = getBackend().sign(key.secretKey, checkpointInput(unsigned), key.publicKey)
+  return { type: 'checkpoint', ...unsigned, signature: toHex(signature) }
 }
 
-/** Whether `c` is signed by `serviceKey` (any key form). */
+/** Whether `c` is signed by `serviceKey`. */
 export function checkpointSigned(c: AuditCheckpoint, serviceKey: Uint8Array): boolean {
   const signature = typeof c.signature === 'string' ? fromHex(c.signature) : undefined
-  if (signature?.length !== 64) return false
+  if (signature?.length !== 64 || typeof c.key !== 'string') return false
   return getBackend().verify(signature, checkpointInput(c), serviceKey) === 'accept'
 }
 
@@ -138,6 +156,35 @@ export interface AuditVerification {
 }
 
 const HEX64 = /^[0-9a-f]{64}$/
+const REDACTED_FIELDS = ['digest', 'hash', 'prev', 'redacted', 'seq']
+
+/**
+ * Whether a JSON text repeats a member name in one of its objects (RFC 8785 forbids it; JSON.parse
+ * keeps the last one silently). The text is known to be valid JSON.
+ */
+function hasRepeatedName(text: string): boolean {
+  const open: (Set<string> | undefined)[] = []
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]
+    if (c === '{') open.push(new Set())
+    else if (c === '[') open.push(undefined)
+    else if (c === '}' || c === ']') open.pop()
+    else if (c === '"') {
+      let j = i + 1
+      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1
+      const names = open[open.length - 1]
+      let k = j + 1
+      while (text[k] === ' ' || text[k] === '\t' || text[k] === '\n' || text[k] === '\r') k++
+      if (names !== undefined && text[k] === ':') {
+        const name = JSON.parse(text.slice(i, j + 1)) as string
+        if (names.has(name)) return true
+        names.add(name)
+      }
+      i = j
+    }
+  }
+  return false
+}
 
 /** The next line after index `i` that parses as a JSON object, if any. */
 function nextEntry(lines: readonly string[], i: number): Record<string, unknown> | undefined {
@@ -154,14 +201,17 @@ function nextEntry(lines: readonly string[], i: number): Record<string, unknown>
 }
 
 /**
- * Check an exported log (JSON Lines: records in order, redacted records `{seq, prev, hash,
- * redacted: true}`, and checkpoints) against the service's key: each record's hash is
- * recomputed, each links to the one before, seqs follow each other, every checkpoint is signed
- * by `serviceKey` and agrees with the records it covers, and one covers the last record. The first
- * thing wrong is named: an edited record (`altered`), a gap (`missing`), a record out of order
- * (`reordered`), records past the last checkpoint or a checkpoint past the last record
- * (`truncated`), a checkpoint not signed by the key (`signature`), a checkpoint of another log or
- * a chain that does not start where the export says (`foreign`).
+ * Check an exported log (JSON Lines: an anchor checkpoint when it does not start at record 1,
+ * then records in order — redacted ones as `{seq, prev, digest, hash, redacted: true}` — and
+ * checkpoints) against the service's key: each record's digest (when it is not redacted) and
+ * hash are recomputed, each links to the one before, seqs follow each other, every checkpoint is
+ * signed by `serviceKey` and agrees with the record it counts wherever it stands, and one covers
+ * the last record. The first thing wrong is named: a line that is not a record or a checkpoint,
+ * or has a repeated member name (`malformed`); an edited record (`altered`); a gap (`missing`);
+ * a record out of order (`reordered`); records past the last checkpoint, a checkpoint past the
+ * last record, or a beginning cut (`truncated`); a checkpoint not signed by the key
+ * (`signature`); a checkpoint of another log or a chain that does not start where it says
+ * (`foreign`).
  *
  * An export proves the log up to its checkpoint: to know nothing was cut from its end, compare
  * the checkpoint with a fresh one from the service.
@@ -183,10 +233,12 @@ export function verifyAuditExport(text: string, serviceKey: string): AuditVerifi
   let lastLine = 0
   let log: string | undefined
   let covered: AuditCheckpoint | undefined
-  /** A checkpoint before any record: where an export that starts later is anchored. */
-  let anchor: AuditCheckpoint | undefined
-  /** Hashes by seq, for checkpoints that come after their records. */
+  /** Checkpoints before any record, by count: where an export that starts later is anchored. */
+  const anchors = new Map<number, AuditCheckpoint>()
+  /** Hashes by seq, for the checkpoints that come after their records. */
   const hashes = new Map<number, string>()
+  /** Checkpoints of records not read yet, by count, with their line: checked when the record comes. */
+  const ahead = new Map<number, { checkpoint: AuditCheckpoint; line: number }[]>()
   const fail = (problem: AuditProblem): AuditVerification => ({
     ok: false,
     records,
@@ -196,7 +248,7 @@ export function verifyAuditExport(text: string, serviceKey: string): AuditVerifi
     ...(covered ? { checkpoint: covered } : {}),
     problem,
   })
-  const lines = text.split('\n')
+  const lines = text.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l))
   for (const [i, raw] of lines.entries()) {
     const line = i + 1
     if (raw.trim() === '') continue
@@ -209,9 +261,12 @@ export function verifyAuditExport(text: string, serviceKey: string): AuditVerifi
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
       return fail({ kind: 'malformed', line, message: `line ${line} is not a JSON object` })
     }
+    // JSON.parse keeps the last of repeated names: a reader keeping the first would see another record.
+    if (hasRepeatedName(raw)) return fail({ kind: 'malformed', line, message: `line ${line} repeats a member name` })
     if (entry['type'] === 'checkpoint') {
       const c = entry as unknown as AuditCheckpoint
       const shaped =
+        Object.keys(entry).every((k) => CHECKPOINT_FIELDS.includes(k)) &&
         typeof c.log === 'string' &&
         Number.isSafeInteger(c.count) &&
         c.count >= 0 &&
@@ -226,41 +281,43 @@ export function verifyAuditExport(text: string, serviceKey: string): AuditVerifi
         return fail({ kind: 'foreign', line, message: `the checkpoint on line ${line} is of another log (${c.log}, not ${log})` })
       }
       log = c.log
-      if (last !== undefined && c.count > last) {
-        return fail({
-          kind: 'truncated',
-          line,
-          message: `the checkpoint on line ${line} counts ${c.count} records, the export ends at record ${last}: records ${last + 1}–${c.count} are missing`,
-        })
+      if (last === undefined && !anchors.has(c.count)) anchors.set(c.count, c)
+      if (c.count === 0 || (last !== undefined && c.count <= last)) {
+        const at = c.count === 0 ? GENESIS : hashes.get(c.count)
+        if (at !== undefined && at !== c.head) {
+          return fail({
+            kind: 'altered',
+            line,
+            seq: c.count,
+            message: `record ${c.count} does not match the signed checkpoint on line ${line}: it, or one before it, was altered`,
+          })
+        }
+        if (at !== undefined && (covered === undefined || c.count >= covered.count)) covered = c
+      } else {
+        // Counts a record not read yet: checked when it comes (an anchor, the record before the first, never does).
+        ahead.set(c.count, [...(ahead.get(c.count) ?? []), { checkpoint: c, line }])
       }
-      const at = c.count === 0 ? GENESIS : hashes.get(c.count)
-      if (at !== undefined && at !== c.head) {
-        return fail({
-          kind: 'altered',
-          line,
-          seq: c.count,
-          message: `record ${c.count} does not match the signed checkpoint on line ${line}: it, or one before it, was altered`,
-        })
-      }
-      if (at !== undefined && (covered === undefined || c.count >= covered.count)) covered = c
-      if (last === undefined) anchor = c
       continue
     }
     // A record, or a redacted one.
     const seq = entry['seq']
     const prev = entry['prev']
+    const digest = entry['digest']
     const hash = entry['hash']
-    if (
-      !Number.isSafeInteger(seq) ||
-      (seq as number) < 1 ||
-      typeof prev !== 'string' ||
-      !HEX64.test(prev) ||
-      typeof hash !== 'string' ||
-      !HEX64.test(hash)
-    ) {
-      return fail({ kind: 'malformed', line, message: `line ${line} is not an audit record (seq, prev, hash)` })
+    const hex = (v: unknown): v is string => typeof v === 'string' && HEX64.test(v)
+    if (!Number.isSafeInteger(seq) || (seq as number) < 1 || !hex(prev) || !hex(digest) || !hex(hash)) {
+      return fail({ kind: 'malformed', line, message: `line ${line} is not an audit record (seq, prev, digest, hash)` })
     }
     const n = seq as number
+    const isRedacted = entry['redacted'] === true
+    if (isRedacted && Object.keys(entry).some((k) => !REDACTED_FIELDS.includes(k))) {
+      return fail({
+        kind: 'malformed',
+        line,
+        seq: n,
+        message: `the redacted record on line ${line} carries content: a redacted record is only its place`,
+      })
+    }
     if (last !== undefined && n <= last) {
       return fail({
         kind: 'reordered',
@@ -272,26 +329,46 @@ export function verifyAuditExport(text: string, serviceKey: string): AuditVerifi
     if (last !== undefined && n > last + 1) {
       return fail({ kind: 'missing', line, seq: last + 1, message: `records ${last + 1}–${n - 1} are missing before line ${line}` })
     }
-    if (entry['redacted'] === true) redacted += 1
-    else if (auditHash(entry) !== hash) {
+    if (isRedacted) redacted += 1
+    else if (auditDigest(entry) !== digest) {
       return fail({
         kind: 'altered',
         line,
         seq: n,
-        message: `record ${n} on line ${line} was altered: its content does not hash to its hash`,
+        message: `record ${n} on line ${line} was altered: its content does not match its digest`,
+      })
+    }
+    if (auditLink(n, prev, digest) !== hash) {
+      return fail({
+        kind: 'altered',
+        line,
+        seq: n,
+        message: `record ${n} on line ${line} was altered: its hash does not follow from its place and digest`,
       })
     }
     if (lastHash === undefined) {
       if (n === 1 && prev !== GENESIS) {
         return fail({ kind: 'foreign', line, seq: n, message: `record 1 on line ${line} does not start a log` })
       }
-      if (anchor !== undefined && anchor.count === n - 1 && prev !== anchor.head) {
-        return fail({
-          kind: 'foreign',
-          line,
-          seq: n,
-          message: `record ${n} on line ${line} does not follow the signed checkpoint of record ${n - 1} before it`,
-        })
+      if (n > 1) {
+        // An export that starts later must say where: the signed checkpoint of the record before.
+        const anchor = anchors.get(n - 1)
+        if (anchor === undefined) {
+          return fail({
+            kind: 'truncated',
+            line,
+            seq: n,
+            message: `the export starts at record ${n} without the signed checkpoint of record ${n - 1} before it: its beginning may have been cut`,
+          })
+        }
+        if (prev !== anchor.head) {
+          return fail({
+            kind: 'foreign',
+            line,
+            seq: n,
+            message: `record ${n} on line ${line} does not follow the signed checkpoint of record ${n - 1} before it`,
+          })
+        }
       }
     } else if (prev !== lastHash) {
       // A broken link between n − 1 and n: when n's own link to n + 1 is broken too, n is the
@@ -312,12 +389,33 @@ export function verifyAuditExport(text: string, serviceKey: string): AuditVerifi
         message: `record ${n - 1} on line ${lastLine} was altered: record ${n} on line ${line} does not follow it`,
       })
     }
+    for (const { checkpoint, line: at } of ahead.get(n) ?? []) {
+      if (checkpoint.head !== hash) {
+        return fail({
+          kind: 'altered',
+          line: at,
+          seq: n,
+          message: `record ${n} does not match the signed checkpoint on line ${at}: it, or one before it, was altered`,
+        })
+      }
+      if (covered === undefined || n >= covered.count) covered = checkpoint
+    }
+    ahead.delete(n)
     first ??= n
     last = n
     lastHash = hash
     lastLine = line
     hashes.set(n, hash)
     records += 1
+  }
+  const beyond = [...ahead.entries()].find(([count]) => last === undefined || count > last)
+  if (beyond) {
+    const [count, [{ line } = { line: 0 }]] = beyond
+    return fail({
+      kind: 'truncated',
+      line,
+      message: `the checkpoint on line ${line} counts ${count} records, the export ends at record ${last ?? 0}: records ${(last ?? 0) + 1}–${count} are missing`,
+    })
   }
   if (!covered || (last !== undefined && covered.count < last)) {
     return fail({

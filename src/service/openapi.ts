@@ -298,11 +298,12 @@ const schemas = {
   AuditRecord: {
     type: 'object',
     description:
-      'A record, or a redacted one (`{seq, prev, hash, redacted: true}`): its hash is SHA-256 of "mandate-audit-record-v1\\n" and the RFC 8785 form of every field but `hash`.',
-    required: ['seq', 'prev', 'hash'],
+      'A record, or a redacted one (`{seq, prev, digest, hash, redacted: true}`): `digest` is SHA-256 of "mandate-audit-record-v1\\n" and the RFC 8785 form of every field but `prev`, `digest` and `hash`; `hash` is SHA-256 of "mandate-audit-link-v1\\n" and `<seq>.<prev>.<digest>`.',
+    required: ['seq', 'prev', 'digest', 'hash'],
     properties: {
       seq: { type: 'integer', minimum: 1 },
       prev: ref('Hex32'),
+      digest: ref('Hex32'),
       hash: ref('Hex32'),
       at: { type: 'integer', minimum: 0 },
       type: { type: 'string', enum: ['decision', 'revocation', 'approval.requested', 'approval.approved', 'approval.denied'] },
@@ -329,8 +330,12 @@ const schemas = {
     additionalProperties: false,
     properties: {
       log: { type: 'string', pattern: '^[0-9a-f]{32}$' },
+      anchor: {
+        ...ref('AuditCheckpoint'),
+        description: 'With `since` > 0: the signed checkpoint of record `since`, which the page follows.',
+      },
       records: { type: 'array', items: ref('AuditRecord') },
-      next: { type: 'integer', minimum: 1, description: 'Present when more records follow: pass it as `since`.' },
+      next: { type: 'integer', minimum: 1, description: 'Present when the page is full: pass it as `since` for the records after it.' },
       checkpoint: ref('AuditCheckpoint'),
     },
   },

@@ -83,8 +83,14 @@ describe('mandate audit', () => {
     const json = mandate(['audit', 'verify', file, '--json'], { env }).json<{ ok: boolean; records: number }>()
     expect(json).toMatchObject({ ok: true, records: 5, first: 1, last: 5, redacted: 0 })
     // To standard output too, and from standard input.
+    // From record 4 on: the signed checkpoint of record 3 first (the anchor), records 4–5, the checkpoint.
     const out = mandate(['audit', 'export', '--key', key('auditor'), '--since', '3'], { env })
-    expect(out.stdout.trim().split('\n')).toHaveLength(3)
+    const later = out.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; count?: number; seq?: number })
+    expect(later.map((l) => l.count ?? l.seq)).toEqual([3, 4, 5, 5])
+    expect(later[0]?.type).toBe('checkpoint')
     expect(mandate(['audit', 'verify', '-'], { env, input: out.stdout }).code).toBe(0)
   })
 
@@ -108,13 +114,20 @@ describe('mandate audit', () => {
     const edited = lines.map((l, i) => (i === 3 ? l.replace('not everyone', 'everyone') : l))
     expect(verify(edited)).toEqual([1, expect.objectContaining({ kind: 'altered', seq: 4 })])
     expect(verify(lines.filter((_, i) => i !== 1))).toEqual([1, expect.objectContaining({ kind: 'missing', seq: 2 })])
-    expect(verify([lines[1], lines[0], ...lines.slice(2)] as string[])).toEqual([1, expect.objectContaining({ kind: 'reordered', seq: 1 })])
+    // Record 2 first: an export that starts later without its anchor, its beginning cut.
+    expect(verify([lines[1], lines[0], ...lines.slice(2)] as string[])).toEqual([1, expect.objectContaining({ kind: 'truncated', seq: 2 })])
+    // Without the anchor, an export --since is as cut.
+    const since = mandate(['audit', 'export', '--key', key('auditor'), '--since', '3'], { env })
+      .stdout.trim()
+      .split('\n')
+    expect(verify(since.slice(1))).toEqual([1, expect.objectContaining({ kind: 'truncated', seq: 4 })])
+    expect(verify(since)).toEqual([0, undefined])
     expect(verify([...lines.slice(0, 3), lines[5] as string])).toEqual([1, expect.objectContaining({ kind: 'truncated' })])
     expect(verify(lines.slice(0, 5))).toEqual([1, expect.objectContaining({ kind: 'truncated', seq: 5 })])
     const human = mandate(['audit', 'verify', '-'], { env, input: edited.join('\n') })
     expect([human.code, human.stdout]).toEqual([
       1,
-      'FAILED   altered: record 4 on line 4 was altered: its content does not hash to its hash\n',
+      'FAILED   altered: record 4 on line 4 was altered: its content does not match its digest\n',
     ])
     // Another service's key: no checkpoint is signed by it.
     const other = mandate(['keygen', '-o', join(dir, 'other.pem')]).stdout.trim()

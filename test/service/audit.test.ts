@@ -20,7 +20,15 @@ import {
   toDidKey,
   type UnverifiedInvocation,
 } from '../../src/index.js'
-import { type AuditCheckpoint, type AuditEntry, auditHash, signCheckpoint, verifyAuditExport } from '../../src/service/audit.js'
+import {
+  type AuditCheckpoint,
+  type AuditEntry,
+  auditDigest,
+  auditHash,
+  auditLink,
+  signCheckpoint,
+  verifyAuditExport,
+} from '../../src/service/audit.js'
 import { type RunningService, startService } from '../../src/service/server.js'
 import { scratch } from '../helpers/cli.js'
 import { http } from '../helpers/service.js'
@@ -218,7 +226,7 @@ describe('who reads it', () => {
     )
     for (const [i, r] of mine.records.entries()) {
       expect([r.seq, r.prev, r.hash]).toEqual([all.records[i]?.seq, all.records[i]?.prev, all.records[i]?.hash])
-      if (r['redacted']) expect(Object.keys(r).sort()).toEqual(['hash', 'prev', 'redacted', 'seq'])
+      if (r['redacted']) expect(Object.keys(r).sort()).toEqual(['digest', 'hash', 'prev', 'redacted', 'seq'])
     }
     const checked = verifyAuditExport(mine.lines.join('\n'), service.serviceKey)
     expect(checked).toMatchObject({ ok: true, records: 9, redacted: 2, first: 1, last: 9 })
@@ -276,6 +284,14 @@ describe('verifyAuditExport: every tampering is found, and named', () => {
     expect(check(lines)).toMatchObject({ ok: true, records: 9, first: 1, last: 9, redacted: 0 })
   })
 
+  /** The last record edited; its hash recomputed, and its digest too when `digest`. */
+  const last = (digest: boolean) =>
+    edit(lines, 8, (r) => {
+      const changed = { ...r, reason: 'never happened' }
+      const d = digest ? auditDigest(changed) : (r['digest'] as string)
+      return { ...changed, digest: d, hash: auditLink(r['seq'] as number, r['prev'] as string, d) }
+    })
+
   it('an edited record, with or without its hash recomputed', () => {
     const edited = edit(lines, 3, (r) => ({ ...r, by: BOB }))
     expect(check(edited).problem).toMatchObject({ kind: 'altered', seq: 4, line: 4 })
@@ -284,12 +300,9 @@ describe('verifyAuditExport: every tampering is found, and named', () => {
       return { ...changed, hash: auditHash(changed) }
     })
     expect(check(rehashed).problem).toMatchObject({ kind: 'altered', seq: 4, line: 4 })
-    // The last record, rehashed: only the signed checkpoint can tell.
-    const last = edit(lines, 8, (r) => {
-      const changed = { ...r, reason: 'never happened' }
-      return { ...changed, hash: auditHash(changed) }
-    })
-    expect(check(last).problem).toMatchObject({ kind: 'altered', seq: 9, line: 10 })
+    expect(check(last(false)).problem).toMatchObject({ kind: 'altered', seq: 9, line: 9 })
+    // The last record with its digest and hash made anew: only the signed checkpoint can tell.
+    expect(check(last(true)).problem).toMatchObject({ kind: 'altered', seq: 9, line: 10 })
   })
 
   it('a deleted record, records out of order, a repeated one', () => {

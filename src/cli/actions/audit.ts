@@ -48,13 +48,18 @@ export async function exportAudit(ctx: Context, opts: ExportFlags, cmd: Command)
   const lines: string[] = []
   let since = Number(opts.since ?? 0)
   let checkpoint: AuditCheckpoint | undefined
+  let count = 0
   for (;;) {
     const query = new URLSearchParams({ since: String(since), limit: String(PAGE), ...(principal ? { principal } : {}) })
     const { body } = await call<Record<string, unknown>>(service, `/v1/audit?${query}`, { key })
     const records = body['records']
     const next = body['next']
+    // An export that starts later begins with the signed checkpoint of the record before it.
+    if (lines.length === 0 && since > 0 && typeof body['anchor'] === 'object' && body['anchor'] !== null)
+      lines.push(JSON.stringify(body['anchor']))
     if (!Array.isArray(records) || typeof body['checkpoint'] !== 'object' || body['checkpoint'] === null) throw malformed()
     for (const r of records as AuditEntry[]) lines.push(JSON.stringify(r))
+    count += records.length
     checkpoint = body['checkpoint'] as AuditCheckpoint
     if (next === undefined) break
     if (!Number.isSafeInteger(next) || (next as number) <= since) throw malformed()
@@ -65,7 +70,7 @@ export async function exportAudit(ctx: Context, opts: ExportFlags, cmd: Command)
   if (opts.output !== undefined) {
     // The log holds who asked for what and why: readable by its owner only.
     writeSecretFile(opts.output, text, opts.force === true)
-    ctx.io.err(`mandate: wrote ${lines.length - 1} records and a signed checkpoint to ${opts.output}\n`)
+    ctx.io.err(`mandate: wrote ${count} records and a signed checkpoint to ${opts.output}\n`)
   } else ctx.io.out(text)
 }
 
