@@ -864,12 +864,15 @@ export function createApp(options: AppOptions): Hono {
     const read = await stored(() => store.auditRecords(Math.max(0, since - 1), limit + (since > 0 ? 1 : 0)))
     const before = since > 0 && read[0]?.seq === since ? read[0] : undefined
     const records = read.filter((r) => r.seq > since)
+    // Records pruned by retention before the first one: the checkpoint kept when they went anchors it.
+    const first = records[0]
+    const kept = !before && first && first.seq > since + 1 ? await stored(() => store.checkpointAt(first.seq - 1)) : undefined
     const shown = records.map((r) => (whose === undefined || r['principal'] === whose ? r : redact(r)))
     const last = records[records.length - 1]
     const sign = (count: number, hash: string) => signCheckpoint({ log: head.log, count, head: hash, at: clock() }, key)
     return c.json({
       log: head.log,
-      ...(before ? { anchor: sign(before.seq, before.hash) } : {}),
+      ...(before ? { anchor: sign(before.seq, before.hash) } : kept ? { anchor: kept } : {}),
       records: shown,
       // A full page may have more after it (the log grows meanwhile): ask from its last record.
       ...(last && records.length === limit ? { next: last.seq } : {}),

@@ -598,6 +598,23 @@ export async function openPostgresStore(url: string): Promise<Store> {
         return { log: (id.rows[0] as { value: string }).value, ...(await auditTip(c)) }
       }, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
     },
+    async auditPrunable(cutoff) {
+      const r = await pool.query(
+        'SELECT record FROM audit_log WHERE at < $1 AND seq < (SELECT MAX(seq) FROM audit_log) ORDER BY seq DESC LIMIT 1',
+        [cutoff],
+      )
+      const row = r.rows[0] as { record: string } | undefined
+      return row ? (JSON.parse(row.record) as AuditEntry) : undefined
+    },
+    async pruneAudit(upTo) {
+      const r = await pool.query('DELETE FROM audit_log WHERE seq <= $1 AND seq < (SELECT MAX(seq) FROM audit_log)', [upTo])
+      return r.rowCount ?? 0
+    },
+    async checkpointAt(count) {
+      const r = await pool.query('SELECT checkpoint FROM audit_checkpoints WHERE count = $1', [count])
+      const row = r.rows[0] as { checkpoint: string } | undefined
+      return row ? (JSON.parse(row.checkpoint) as AuditCheckpoint) : undefined
+    },
     async putCheckpoint(cp) {
       await pool.query('INSERT INTO audit_checkpoints (count, checkpoint) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
         cp.count,

@@ -57,6 +57,8 @@ export interface ServiceConfig {
   readonly auditors?: readonly { readonly name: string; readonly key: string }[]
   /** Keep invocations' arguments in the audit log, not only their digest. */
   readonly auditArgs?: boolean
+  /** Delete audit records older than this many seconds (default: keep them all); see spec/service-v1.md §8.5. */
+  readonly auditRetention?: number
 }
 
 /** A running service. */
@@ -64,6 +66,8 @@ export interface RunningService {
   readonly url: string
   readonly serviceKey: string
   readonly store: Store
+  /** Run the minute's housekeeping now (compaction, the audit checkpoint, audit retention); failures reject. */
+  housekeep(): Promise<void>
   close(): Promise<void>
 }
 
@@ -188,17 +192,28 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
   const clock = config.clock ?? (() => Math.floor(Date.now() / 1000))
   const t = config.trust
   const answerTtl = Math.max(t.invocationMaxAge ?? 300, t.approvalWait ?? DEFAULT_APPROVAL_WAIT) + 2 * (t.skew ?? 60)
+  const compact = async () => {
+    const n = await store.compact(clock(), answerTtl)
+    if (n > 0) logger.info({ compacted: n }, 'compacted expired revocations')
+  }
   const housekeeping = setInterval(() => {
-    store.compact(clock(), answerTtl).then(
-      (n) => n > 0 && logger.info({ compacted: n }, 'compacted expired revocations'),
-      (e: unknown) => logger.warn({ error: e instanceof Error ? e.message : String(e) }, 'compaction failed'),
-    )
+    compact().catch((e: unknown) => logger.warn({ error: e instanceof Error ? e.message : String(e) }, 'compaction failed'))
     checkpoint().catch((e: unknown) => logger.warn({ error: e instanceof Error ? e.message : String(e) }, 'audit checkpoint failed'))
   }, 60_000)
-  /** A signed checkpoint of the audit log, kept, once a minute when records were added since the last (spec §8). */
+  /**
+   * A signed checkpoint of the audit log, kept, once a minute when records were added since the
+   * last (spec §8.3); then retention (§8.5): records older than it go, but for the newest, after a
+   * checkpoint of the last one going is kept to anchor what remains.
+   */
   const checkpoint = async () => {
     const [head, latest] = await Promise.all([store.auditHead(), store.latestCheckpoint()])
     if (head.count > (latest?.count ?? 0)) await store.putCheckpoint(signCheckpoint({ ...head, at: clock() }, key))
+    if (config.auditRetention === undefined) return
+    const until = await store.auditPrunable(clock() - config.auditRetention)
+    if (!until) return
+    await store.putCheckpoint(signCheckpoint({ log: head.log, count: until.seq, head: until.hash, at: clock() }, key))
+    const pruned = await store.pruneAudit(until.seq)
+    if (pruned > 0) logger.info({ pruned, upTo: until.seq }, 'audit records past their retention deleted')
   }
   housekeeping.unref()
   logger.info(
@@ -218,6 +233,10 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
     url,
     serviceKey,
     store,
+    async housekeep() {
+      await compact()
+      await checkpoint()
+    },
     close() {
       shutdown ??= (async () => {
         clearInterval(housekeeping)

@@ -320,6 +320,11 @@ export function openSqliteStore(path: string): Store {
   const auditByRef = db.prepare('SELECT record FROM audit_log WHERE ref = ?').pluck()
   const auditAfter = db.prepare('SELECT record FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?').pluck()
   const insertCheckpoint = db.prepare('INSERT INTO audit_checkpoints (count, checkpoint) VALUES (?, ?) ON CONFLICT DO NOTHING')
+  const prunable = db
+    .prepare('SELECT record FROM audit_log WHERE at < ? AND seq < (SELECT MAX(seq) FROM audit_log) ORDER BY seq DESC LIMIT 1')
+    .pluck()
+  const prune = db.prepare('DELETE FROM audit_log WHERE seq <= ? AND seq < (SELECT MAX(seq) FROM audit_log)')
+  const checkpointOf = db.prepare('SELECT checkpoint FROM audit_checkpoints WHERE count = ?').pluck()
   const newestCheckpoint = db.prepare('SELECT checkpoint FROM audit_checkpoints ORDER BY count DESC LIMIT 1').pluck()
   if (db.prepare("SELECT 1 FROM meta WHERE key = 'audit_log_id'").get() === undefined) {
     db.prepare("INSERT INTO meta (key, value) VALUES ('audit_log_id', ?) ON CONFLICT(key) DO NOTHING").run(randomBytes(16).toString('hex'))
@@ -635,6 +640,17 @@ export function openSqliteStore(path: string): Store {
     },
     async auditHead() {
       return db.transaction(() => ({ log: auditLogId.get() as string, ...auditTip() }))()
+    },
+    async auditPrunable(cutoff) {
+      const text = prunable.get(cutoff) as string | undefined
+      return text === undefined ? undefined : (JSON.parse(text) as AuditEntry)
+    },
+    async pruneAudit(upTo) {
+      return write(() => prune.run(upTo).changes)
+    },
+    async checkpointAt(count) {
+      const text = checkpointOf.get(count) as string | undefined
+      return text === undefined ? undefined : (JSON.parse(text) as AuditCheckpoint)
     },
     async putCheckpoint(c) {
       await write(() => insertCheckpoint.run(c.count, JSON.stringify(c)))

@@ -207,6 +207,16 @@ export interface Store {
   auditRecords(since: number, limit: number): Promise<AuditEntry[]>
   /** The log's id (32 hex digits, made with the database), its record count and head hash, in one snapshot. */
   auditHead(): Promise<{ log: string; count: number; head: string }>
+  /** The newest record appended before `cutoff` that is not the newest of the log (retention keeps the tip). */
+  auditPrunable(cutoff: number): Promise<AuditEntry | undefined>
+  /**
+   * Delete the records with `seq ≤ upTo` (never the newest). The caller first keeps a signed
+   * checkpoint of record `upTo`: it anchors every export that starts after the pruned records.
+   * Returns how many went.
+   */
+  pruneAudit(upTo: number): Promise<number>
+  /** The kept checkpoint of exactly `count` records, if any. */
+  checkpointAt(count: number): Promise<AuditCheckpoint | undefined>
   /** Keep a signed checkpoint (a second one of the same count is ignored). */
   putCheckpoint(checkpoint: AuditCheckpoint): Promise<void>
   /** The checkpoint of the highest count, if any. */

@@ -371,6 +371,10 @@ describe('CLI with a service', () => {
     const relative = hook('/hooks/T0SECRET')
     expect([relative.code, relative.stderr]).toEqual([2, expect.stringContaining('must be an absolute http:// or https:// URL')])
     for (const r of [ftp, creds, relative]) expect(r.stderr + r.stdout).not.toContain('T0SECRET')
+    const short = mandate(['serve', '--port', '0', '--root', alice, '--audit-retention', '12h'])
+    expect([short.code, short.stderr]).toEqual([2, expect.stringContaining('--audit-retention: at least a day, got "12h"')])
+    const notDuration = mandate(['serve', '--port', '0', '--root', alice, '--audit-retention', 'forever'])
+    expect([notDuration.code, notDuration.stderr]).toEqual([2, expect.stringContaining('--audit-retention: not a duration')])
     const many = mandate([
       'serve',
       '--port',

@@ -342,3 +342,51 @@ describe('verifyAuditExport: every tampering is found, and named', () => {
     expect(check(['{"seq":1}', ...lines]).problem).toMatchObject({ kind: 'malformed', line: 1 })
   })
 })
+
+describe('retention (spec §8.5)', () => {
+  it('records past it go, but for the newest; what remains is anchored by the checkpoint kept as they went', async () => {
+    const dir = scratch()
+    const kept = await startService({
+      host: '127.0.0.1',
+      port: 0,
+      db: join(dir, 'm.db'),
+      keyFile: join(dir, 'service.pem'),
+      logLevel: 'silent',
+      logger: pino({ level: 'silent' }),
+      trust: { roots: [{ name: 'alice', key: ALICE }] },
+      auditors: [{ name: 'audit', key: toDidKey(auditor.publicKey) }],
+      auditRetention: 86_400,
+    })
+    try {
+      // Two records from two days ago (as the store appends them), then one now.
+      const old = now() - 2 * 86_400
+      await kept.store.appendAudit([
+        { at: old, type: 'decision', principal: ALICE, n: 1 },
+        { at: old + 1, type: 'decision', principal: ALICE, n: 2 },
+      ])
+      await kept.housekeep()
+      // Both past it, but the newest stays: the chain goes on from it.
+      expect((await exportAll(kept.url)).records.map((r) => r.seq)).toEqual([2])
+      expect((await http(`${kept.url}/v1/approvals`, { body: { invocation: formatInvocation(send()) } })).status).toBe(201)
+      await kept.housekeep()
+      const after = await exportAll(kept.url)
+      expect(after.records.map((r) => r.seq)).toEqual([3])
+      // The page carries the checkpoint of record 2, kept when it went: the export verifies from there.
+      const page = await http(`${kept.url}/v1/audit`, { key: auditor })
+      const anchor = page.json['anchor'] as AuditCheckpoint
+      expect(anchor).toMatchObject({ type: 'checkpoint', count: 2, head: after.records[0]?.prev, key: kept.serviceKey })
+      expect(verifyAuditExport([JSON.stringify(anchor), ...after.lines].join('\n'), kept.serviceKey)).toMatchObject({
+        ok: true,
+        first: 3,
+        last: 3,
+      })
+      // Without it, the cut is named.
+      expect(verifyAuditExport(after.lines.join('\n'), kept.serviceKey).problem).toMatchObject({ kind: 'truncated', seq: 3 })
+      // A young log keeps everything.
+      await kept.housekeep()
+      expect((await exportAll(kept.url)).records.map((r) => r.seq)).toEqual([3])
+    } finally {
+      await kept.close()
+    }
+  })
+})

@@ -10,14 +10,17 @@ import { signRequest } from '../../src/crypto/http-signature.js'
 import {
   attenuate,
   createRevocation,
+  formatInvocation,
   formatMandate,
   formatRevocation,
   generateKeyPair,
+  invoke,
   mint,
   parsePublicKey,
   toDidKey,
   verifyFeedPage,
 } from '../../src/index.js'
+import { verifyAuditExport } from '../../src/service/audit.js'
 import { scratch } from '../helpers/cli.js'
 import { postgresBin, useCluster } from '../helpers/postgres.js'
 import { type RunningServer, startServer } from '../helpers/service.js'
@@ -165,13 +168,101 @@ function consumeCrashSuite(name: string, db: () => string | undefined) {
   }, 120_000)
 }
 
+/** An auditor of the service, for the audit trail's crash suite. */
+const auditor = generateKeyPair()
+const holder = generateKeyPair()
+
+function auditCrashSuite(name: string, db: () => string | undefined) {
+  it(`${name}: kill -9 during a storm of decision reports loses no acknowledged record, and the chain stays whole`, async () => {
+    const dir = scratch()
+    const database = db() ?? join(dir, 'audit.db')
+    const args = ['--auditor', `audit=${toDidKey(auditor.publicKey)}`]
+    const now = Math.floor(Date.now() / 1000)
+    const root = mint({
+      principal: alice,
+      to: toDidKey(holder.publicKey),
+      caveats: [
+        { type: 'actions', patterns: ['slack:read'] },
+        { type: 'window', expires: now + 3600 },
+      ],
+    })
+    const report = async (url: string, inv: string): Promise<{ seq: number; hash: string } | undefined> => {
+      try {
+        const target = `${url}/v1/audit/decisions`
+        const body = new TextEncoder().encode(
+          JSON.stringify({ invocation: inv, decision: 'allow', decidedAt: Math.floor(Date.now() / 1000) }),
+        )
+        const res = await fetch(target, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...signRequest({ method: 'POST', url: target, body }, verifier) },
+          body,
+        })
+        if (res.status !== 201) return undefined
+        return (await res.json()) as { seq: number; hash: string }
+      } catch {
+        return undefined // not acknowledged
+      }
+    }
+    const acked = new Map<string, { seq: number; hash: string }>()
+    let server = await startServer({ dir, db: database, ...trust, args })
+    for (let cycle = 0; cycle < 3; cycle++) {
+      let stop = false
+      let answered = 0
+      const workers = Array.from({ length: WRITERS }, async () => {
+        while (!stop) {
+          const inv = formatInvocation(invoke(root, { key: holder, action: 'slack:read', audience: 'slack' }))
+          const placed = await report(server.url, inv)
+          if (placed) {
+            answered++
+            acked.set(inv, placed)
+          }
+        }
+      })
+      for (let waited = 0; answered === 0 && waited < 10_000; waited += 5) await new Promise((r) => setTimeout(r, 5))
+      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 40)))
+      await server.kill9()
+      stop = true
+      await Promise.all(workers)
+      server = await startServer({ dir, db: database, ...trust, args })
+    }
+    expect(acked.size).toBeGreaterThan(0)
+    // Every acknowledged report is in the log at its place, and reporting it again answers that place.
+    const lines: string[] = []
+    let checkpoint: unknown
+    for (let since = 0; ; ) {
+      const target = `${server.url}/v1/audit?since=${since}&limit=1000`
+      const res = await fetch(target, { headers: signRequest({ method: 'GET', url: target }, auditor) })
+      const page = (await res.json()) as {
+        records: { seq: number; hash: string; invocation: string }[]
+        next?: number
+        checkpoint: unknown
+      }
+      lines.push(...page.records.map((r) => JSON.stringify(r)))
+      checkpoint = page.checkpoint
+      if (page.next === undefined) break
+      since = page.next
+    }
+    const bySeq = new Map(lines.map((l) => JSON.parse(l) as { seq: number; hash: string }).map((r) => [r.seq, r.hash]))
+    for (const [inv, placed] of acked) {
+      expect(bySeq.get(placed.seq), `acknowledged record ${placed.seq} was lost`).toBe(placed.hash)
+      if (placed.seq % 7 === 0) expect(await report(server.url, inv)).toEqual(placed)
+    }
+    // The chain is whole across the crashes: it verifies against the service key.
+    const checked = verifyAuditExport([...lines, JSON.stringify(checkpoint)].join('\n'), server.serviceKey)
+    expect(checked).toMatchObject({ ok: true, first: 1 })
+    await server.stop()
+  }, 120_000)
+}
+
 describe('crash safety', () => {
   crashSuite('SQLite', () => undefined)
   consumeCrashSuite('SQLite', () => undefined)
+  auditCrashSuite('SQLite', () => undefined)
 })
 
 describe.skipIf(postgresBin() === undefined)('crash safety, PostgreSQL', () => {
   const url = useCluster()
   crashSuite('PostgreSQL', url)
   consumeCrashSuite('PostgreSQL', url)
+  auditCrashSuite('PostgreSQL', url)
 })

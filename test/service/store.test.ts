@@ -505,6 +505,21 @@ function storeSuite(name: string, fresh: () => Promise<Fresh>): void {
       await (stores[1] as Store).putCheckpoint(cp(48))
       await (stores[1] as Store).putCheckpoint({ ...cp(48), at: 2 })
       expect(await (stores[0] as Store).latestCheckpoint()).toEqual(cp(48))
+      expect(await (stores[1] as Store).checkpointAt(10)).toEqual(cp(10))
+      expect(await (stores[1] as Store).checkpointAt(11)).toBeUndefined()
+      // Retention: the newest record before a cutoff that is not the log's newest; pruning never takes the newest.
+      // (The 24 calls committed in whatever order: the newest record appended before 112 is found from the log.)
+      const before112 = Math.max(...log.filter((r) => r.at < 112).map((r) => r.seq))
+      expect((await (stores[0] as Store).auditPrunable(112))?.seq).toBe(before112)
+      expect(await (stores[0] as Store).auditPrunable(100)).toBeUndefined()
+      expect((await (stores[0] as Store).auditPrunable(10_000))?.seq).toBe(48) // 49 (the ref'd one) is the newest
+      expect(await (stores[1] as Store).pruneAudit(24)).toBe(24)
+      expect((await (stores[0] as Store).auditRecords(0, 100)).map((r) => r.seq)[0]).toBe(25)
+      expect(await (stores[1] as Store).pruneAudit(1000)).toBe(24) // 25…48; 49 stays
+      expect((await (stores[0] as Store).auditRecords(0, 100)).map((r) => r.seq)).toEqual([49])
+      // The chain goes on from the newest.
+      const [next] = await (stores[0] as Store).appendAudit([{ at: 300, type: 'decision' }])
+      expect([next?.seq, next?.prev]).toEqual([50, once?.hash])
       for (const s of stores) await s.close()
     })
 

@@ -11,7 +11,7 @@ import type { Context } from '../context.js'
 import { CliError, usage } from '../errors.js'
 import { namedKeysFile, parseNamedKeys } from '../named-keys.js'
 import { shownUrl } from '../service-flags.js'
-import { parseWait } from '../time.js'
+import { parseDuration, parseWait } from '../time.js'
 
 export interface ServeFlags {
   readonly host?: string
@@ -28,6 +28,7 @@ export interface ServeFlags {
   readonly webhook?: string[]
   readonly auditor?: string[]
   readonly auditArgs?: boolean
+  readonly auditRetention?: string
 }
 
 const POSTGRES = /^postgres(ql)?:\/\//
@@ -131,6 +132,10 @@ export async function serve(ctx: Context, opts: ServeFlags): Promise<void> {
     (a) => ({ name: a.name as string, key: a.key }),
   )
   const auditArgs = opts.auditArgs === true || env['MANDATE_AUDIT_ARGS'] === '1'
+  const retentionFlag = opts.auditRetention ?? env['MANDATE_AUDIT_RETENTION']
+  const auditRetention = retentionFlag === undefined ? undefined : parseDuration(retentionFlag, '--audit-retention')
+  if (auditRetention !== undefined && auditRetention < 86_400)
+    usage(`--audit-retention: at least a day, got ${JSON.stringify(retentionFlag)}`, 'e.g. --audit-retention 400d')
   const port = opts.port ?? env['MANDATE_PORT'] ?? '8787'
   if (!/^\d{1,5}$/.test(port) || Number(port) > 65535)
     usage(`port: expected 0..65535, got ${JSON.stringify(port)}`, 'e.g. --port 8787 (0 for any free port)')
@@ -155,6 +160,7 @@ export async function serve(ctx: Context, opts: ServeFlags): Promise<void> {
     webhooks,
     auditors,
     ...(auditArgs ? { auditArgs } : {}),
+    ...(auditRetention === undefined ? {} : { auditRetention }),
   }).catch((e: unknown) => {
     throw startFailure(e, { host, port, db })
   })

@@ -45,6 +45,10 @@ export function registerServe(program: Command, ctx: Context): void {
     )
     .option('--auditor <NAME=KEY>', 'a key that reads the whole audit log and asks for checkpoints (repeatable; MANDATE_AUDITORS)', collect)
     .option('--audit-args', "keep invocations' arguments in the audit log, not only their digest (MANDATE_AUDIT_ARGS=1)")
+    .option(
+      '--audit-retention <duration>',
+      'delete audit records older than DURATION, at least 1d (default: keep all; MANDATE_AUDIT_RETENTION)',
+    )
     .action(async (opts: ServeFlags) => {
       const { serve } = await import('../actions/serve.js')
       await serve(ctx, opts)
