@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import pino from 'pino'
 import { signRequest } from '../../src/crypto/http-signature.js'
 import type { KeyPair } from '../../src/crypto/keys.js'
-import { startService } from '../../src/service/server.js'
+import { type RunningService, type ServiceConfig, startService } from '../../src/service/server.js'
 import { BIN, scratch } from './cli.js'
 
 /** A service a test talks to over HTTP. */
@@ -155,4 +155,20 @@ export async function http(url: string, init: { method?: string; body?: unknown;
     json = { text }
   }
   return { status: res.status, json, headers: res.headers, text }
+}
+
+/**
+ * `startService` in this process, on a loopback port, its database and key in `dir`, logging
+ * nowhere unless the options say otherwise: the config every in-process service test shares.
+ */
+export function startServiceIn(dir: string, options: Partial<ServiceConfig> & Pick<ServiceConfig, 'trust'>): Promise<RunningService> {
+  return startService({
+    host: '127.0.0.1',
+    port: 0,
+    db: join(dir, 'm.db'),
+    keyFile: join(dir, 'service.pem'),
+    logLevel: 'silent',
+    logger: pino({ level: 'silent' }),
+    ...options,
+  })
 }

@@ -7,7 +7,6 @@
  */
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createHttpGuard, createMandateFetch } from '../../src/http.js'
 import {
@@ -28,9 +27,9 @@ import {
 } from '../../src/index.js'
 import { createToolGuard } from '../../src/mcp/guard.js'
 import type { AuditEntry } from '../../src/service/audit.js'
-import { type RunningService, startService } from '../../src/service/server.js'
+import type { RunningService } from '../../src/service/server.js'
 import { mandate, scratch } from '../helpers/cli.js'
-import { http, startServer } from '../helpers/service.js'
+import { http, startServer, startServiceIn } from '../helpers/service.js'
 import { alice, assistant, grant } from '../http/fixture.js'
 import { startHono } from '../http/servers.js'
 
@@ -42,13 +41,7 @@ const ALICE = toDidKey(alice.publicKey)
 let service: RunningService
 beforeAll(async () => {
   const dir = scratch()
-  service = await startService({
-    host: '127.0.0.1',
-    port: 0,
-    db: join(dir, 'm.db'),
-    keyFile: join(dir, 'service.pem'),
-    logLevel: 'silent',
-    logger: pino({ level: 'silent' }),
+  service = await startServiceIn(dir, {
     trust: {
       roots: [{ name: 'alice', key: ALICE }],
       verifiers: [

@@ -1,11 +1,3 @@
-/**
- * The audit trail (spec/service-v1.md §8), against a real service in this process: what it
- * records (its own events in the same transaction as each, and the decisions registered
- * verifiers report), who reads it, and `verifyAuditExport` finding every tampering — an edit,
- * a deletion, a reordering, a truncation, a splice from another log, a forged checkpoint.
- */
-import { join } from 'node:path'
-import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   approve,
@@ -29,9 +21,9 @@ import {
   signCheckpoint,
   verifyAuditExport,
 } from '../../src/service/audit.js'
-import { type RunningService, startService } from '../../src/service/server.js'
+import type { RunningService } from '../../src/service/server.js'
 import { scratch } from '../helpers/cli.js'
-import { http } from '../helpers/service.js'
+import { http, startServiceIn } from '../helpers/service.js'
 
 const alice = generateKeyPair()
 const bob = generateKeyPair()
@@ -62,13 +54,7 @@ const send = (grant = aliceGrant, to = 'carol@example.com') =>
 
 async function serve(extra: { auditArgs?: boolean } = {}): Promise<RunningService> {
   const dir = scratch()
-  return startService({
-    host: '127.0.0.1',
-    port: 0,
-    db: join(dir, 'm.db'),
-    keyFile: join(dir, 'service.pem'),
-    logLevel: 'silent',
-    logger: pino({ level: 'silent' }),
+  return startServiceIn(dir, {
     trust: {
       roots: [
         { name: 'alice', key: ALICE },
@@ -346,13 +332,7 @@ describe('verifyAuditExport: every tampering is found, and named', () => {
 describe('retention (spec §8.5)', () => {
   it('records past it go, but for the newest; what remains is anchored by the checkpoint kept as they went', async () => {
     const dir = scratch()
-    const kept = await startService({
-      host: '127.0.0.1',
-      port: 0,
-      db: join(dir, 'm.db'),
-      keyFile: join(dir, 'service.pem'),
-      logLevel: 'silent',
-      logger: pino({ level: 'silent' }),
+    const kept = await startServiceIn(dir, {
       trust: { roots: [{ name: 'alice', key: ALICE }] },
       auditors: [{ name: 'audit', key: toDidKey(auditor.publicKey) }],
       auditRetention: 86_400,

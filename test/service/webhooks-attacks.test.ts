@@ -41,12 +41,12 @@ import {
   verifyWebhook,
 } from '../../src/index.js'
 import { toHex, utf8 } from '../../src/internal/bytes.js'
-import { type RunningService, startService } from '../../src/service/server.js'
+import type { RunningService } from '../../src/service/server.js'
 import { openSqliteStore } from '../../src/service/sqlite-store.js'
 import type { Store } from '../../src/service/store.js'
 import { startWebhooks } from '../../src/service/webhooks.js'
 import { scratch } from '../helpers/cli.js'
-import { http } from '../helpers/service.js'
+import { http, startServiceIn } from '../helpers/service.js'
 
 // ---- shared helpers ------------------------------------------------------------------------
 
@@ -739,11 +739,7 @@ describe('the service: agent-controlled strings, who learns what, which writes n
   beforeAll(async () => {
     hook = await receiver()
     const dir = scratch()
-    service = await startService({
-      host: '127.0.0.1',
-      port: 0,
-      db: join(dir, 'm.db'),
-      keyFile: join(dir, 'service.pem'),
+    service = await startServiceIn(dir, {
       logLevel: 'info',
       logger: pino({ level: 'info' }, { write: (l: string) => lines.push(l) }),
       trust: { roots: [{ name: 'alice', key: did(alice) }], verifiers: [{ name: 'mail', key: did(mailVerifier) }] },
@@ -1096,13 +1092,7 @@ describe('two instances on one database, both up', () => {
     cleanups.push(hook.close)
     const dir = scratch()
     const start = () =>
-      startService({
-        host: '127.0.0.1',
-        port: 0,
-        db: join(dir, 'm.db'),
-        keyFile: join(dir, 'service.pem'),
-        logLevel: 'silent',
-        logger: pino({ level: 'silent' }),
+      startServiceIn(dir, {
         trust: { roots: [{ name: 'alice', key: did(alice) }] },
         webhooks: [hook.url],
       })
@@ -1145,13 +1135,7 @@ describe('two instances on one database, both up', () => {
     const hook = await receiver(() => {})
     cleanups.push(hook.close)
     const dir = scratch()
-    const service = await startService({
-      host: '127.0.0.1',
-      port: 0,
-      db: join(dir, 'm.db'),
-      keyFile: join(dir, 'service.pem'),
-      logLevel: 'silent',
-      logger: pino({ level: 'silent' }),
+    const service = await startServiceIn(dir, {
       trust: { roots: [{ name: 'alice', key: did(alice) }] },
       webhooks: [hook.url],
     })

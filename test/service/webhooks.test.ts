@@ -26,12 +26,11 @@ import {
   verifyWebhook,
 } from '../../src/index.js'
 import { utf8 } from '../../src/internal/bytes.js'
-import { startService } from '../../src/service/server.js'
 import { openSqliteStore } from '../../src/service/sqlite-store.js'
 import type { Store } from '../../src/service/store.js'
 import { startWebhooks } from '../../src/service/webhooks.js'
 import { scratch } from '../helpers/cli.js'
-import { http } from '../helpers/service.js'
+import { http, startServiceIn } from '../helpers/service.js'
 
 interface Delivery {
   readonly headers: IncomingMessage['headers']
@@ -101,11 +100,7 @@ describe('the service notifies each change of a request (spec §7.3)', () => {
     const dir = scratch()
     const lines: string[] = []
     const logger = pino({ level: 'info' }, { write: (l: string) => lines.push(l) })
-    const service = await startService({
-      host: '127.0.0.1',
-      port: 0,
-      db: join(dir, 'm.db'),
-      keyFile: join(dir, 'service.pem'),
+    const service = await startServiceIn(dir, {
       logLevel: 'info',
       logger,
       trust: { roots: [{ name: 'alice', key: ALICE }] },
