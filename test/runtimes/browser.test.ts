@@ -14,6 +14,7 @@ import { extname, join, normalize, sep } from 'node:path'
 import { chromium } from 'playwright-core'
 import { createLogger } from 'vite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CHROMIUM_ARGS, findChromium } from '../helpers/browser.js'
 import {
   assertBuilt,
   type Bundled,
@@ -28,13 +29,7 @@ import {
 } from '../helpers/runtime-build.js'
 import { expectAgreement } from './probe/expect.js'
 
-const executablePath = process.env['MANDATE_CHROMIUM'] ?? '/usr/bin/chromium'
-const available = existsSync(executablePath)
-if (!available) {
-  const missing = `Chromium is not installed (${executablePath}): apt-get install chromium to run the browser tests`
-  if (process.env['CI'] || process.env['MANDATE_REQUIRE_CHROMIUM']) throw new Error(`${missing}; CI requires them`)
-  console.warn(`\n\n*** ${missing}. They are SKIPPED. ***\n`)
-}
+const { executablePath, available } = findChromium()
 
 const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json' }
 
@@ -135,16 +130,7 @@ describe.skipIf(!available)('in headless Chromium', () => {
     const browser = await chromium.launchPersistentContext(profile, {
       executablePath,
       headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
+      args: ['--headless', ...CHROMIUM_ARGS, '--disable-sync'],
     })
     try {
       await Promise.all(

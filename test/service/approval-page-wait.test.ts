@@ -23,10 +23,9 @@
  * Screenshots go to reports/screenshots/approval-page-wait-*.png. Needs `npm run build` first;
  * without Chromium this skips loudly, except in CI (CI or MANDATE_REQUIRE_CHROMIUM set).
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import pino from 'pino'
-import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core'
+import type { Locator, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { signRequest } from '../../src/crypto/http-signature.js'
 import {
@@ -36,7 +35,6 @@ import {
   createRemoteUsageStore,
   createVerifier,
   type Decision,
-  exportSecretKeyPem,
   fileApprovalRequest,
   formatApproval,
   formatInvocation,
@@ -48,20 +46,11 @@ import {
   toDidKey,
   type UnverifiedInvocation,
 } from '../../src/index.js'
-import { APPROVAL_PAGE_CSP } from '../../src/service/approval-page.js'
 import { type RunningService, startService } from '../../src/service/server.js'
+import { type ApprovalBrowser, approvalBrowser, findChromium, loadKey, shoot, writePemFile } from '../helpers/browser.js'
 import { scratch } from '../helpers/cli.js'
 
-const executablePath = process.env['MANDATE_CHROMIUM'] ?? '/usr/bin/chromium'
-const available = existsSync(executablePath)
-if (!available) {
-  const missing = `Chromium is not installed (${executablePath}): apt-get install chromium to run the browser tests`
-  if (process.env['CI'] || process.env['MANDATE_REQUIRE_CHROMIUM']) throw new Error(`${missing}; CI requires them`)
-  console.warn(`\n\n*** ${missing}. They are SKIPPED. ***\n`)
-}
-
-const repo = resolve(import.meta.dirname, '../..')
-const SCREENSHOTS = join(repo, 'reports/screenshots')
+const { executablePath, available } = findChromium()
 
 const HOUR = 3600
 /** The verifier's defaults (spec/mandate-v1.md §7): skew σ, invocation max age, approval wait. */
@@ -144,9 +133,8 @@ const isoOf = (seconds: number) => new Date(seconds * 1000).toISOString()
 const plain = (text: string | null) => (text ?? '').replace(/[\u202f\u00a0]/g, ' ')
 
 let service: RunningService
-let browser: Browser
-const contexts: BrowserContext[] = []
-const pemFile = join(scratch(), 'alice.pem')
+let browser: ApprovalBrowser
+let pemFile: string
 
 function startAt(now: () => number) {
   const dir = scratch()
@@ -164,73 +152,21 @@ function startAt(now: () => number) {
 
 beforeAll(async () => {
   if (!available) return
-  if (!existsSync(join(repo, 'dist/page/approvals.js'))) throw new Error('dist/page/ is missing: run `npm run build` first (npm test does)')
-  mkdirSync(SCREENSHOTS, { recursive: true })
-  writeFileSync(pemFile, exportSecretKeyPem(alice.secretKey), { mode: 0o600 })
+  browser = await approvalBrowser(executablePath)
+  pemFile = writePemFile(alice, 'alice.pem')
   service = await startAt(clock)
-  browser = await chromium.launch({
-    executablePath,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-    ],
-  })
 }, 60_000)
 
 afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => {})
   await browser?.close()
   await service?.close()
 })
 
-/** What a page did that it must not (errors, dialogs), and the answers of 400 and above (`status path`). */
-interface Watched {
-  readonly page: Page
-  readonly errors: string[]
-  readonly dialogs: string[]
-  readonly failed: string[]
-}
-
-/** A fresh browser whose clock reads `atMs`, on the page of the service at `url`. */
-async function openPage(url: string, atMs: number): Promise<Watched> {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 900 }, locale: 'en-US', timezoneId: 'UTC' })
-  contexts.push(context)
-  const page = await context.newPage()
-  await page.clock.install({ time: atMs })
-  const watched: Watched = { page, errors: [], dialogs: [], failed: [] }
-  page.on('pageerror', (e) => watched.errors.push(`pageerror: ${String(e)}`))
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) watched.errors.push(`console: ${m.text()}`)
-  })
-  page.on('response', (r) => {
-    if (r.status() >= 400) watched.failed.push(`${r.status()} ${new URL(r.url()).pathname}`)
-  })
-  page.on('dialog', (d) => {
-    watched.dialogs.push(d.message())
-    void d.dismiss()
-  })
-  const res = await page.goto(`${url}/approvals/`)
-  expect(res?.status()).toBe(200)
-  expect(res?.headers()['content-security-policy']).toBe(APPROVAL_PAGE_CSP)
-  await page.waitForSelector('body[data-ready="true"]')
-  return watched
-}
-
-/** Alice loads her PEM file (kept in the page's memory only: again after each reload). */
-async function loadKey(page: Page) {
-  await page.setInputFiles('#pem-file', pemFile)
-  await expect.poll(() => page.textContent('#key-did')).toBe(ALICE)
-}
+/** A fresh browser whose clock reads `atMs`, on the page of the service at `url`; in en-US and UTC, as `shownTime` shows times. */
+const openPage = (url: string, atMs: number) => browser.open(url, { clockMs: atMs, context: { locale: 'en-US', timezoneId: 'UTC' } })
 
 /** The card of the request `id`. */
 const card = (page: Page, id: string): Locator => page.locator('#requests > li', { has: page.locator('code.id', { hasText: id }) })
-
-const shoot = (page: Page, name: string) => page.screenshot({ path: join(SCREENSHOTS, `approval-page-wait-${name}.png`), fullPage: true })
 
 describe.skipIf(!available)('the approval page, opened an hour after the agent asked (headless Chromium)', () => {
   it('Alice approves an hour-old request on the page; the waiting invocation is accepted once; the other one expires', async () => {
@@ -254,7 +190,7 @@ describe.skipIf(!available)('the approval page, opened an hour after the agent a
     expect(clock() - T).toBeGreaterThanOrEqual(HOUR)
     const { page, errors, dialogs, failed } = await openPage(service.url, clockMs())
     expect(await page.evaluate('Math.floor(Date.now() / 1000)')).toBeGreaterThanOrEqual(T + HOUR)
-    await loadKey(page)
+    await loadKey(page, pemFile, ALICE)
     await expect.poll(() => page.locator('#requests > li').count()).toBe(2)
     expect(await page.textContent('#list-status')).toBe('2 requests waiting for you, newest first.')
     await expect.poll(() => page.textContent('#connection')).toBe('Live updates: on.')
@@ -279,7 +215,7 @@ describe.skipIf(!available)('the approval page, opened an hour after the agent a
       expect(await expires.locator('time').getAttribute('datetime')).toBe(isoOf(T + APPROVAL_WAIT + SKEW))
       expect(plain(await expires.textContent())).toBe(`${plain(shownTime(T + APPROVAL_WAIT + SKEW))} (in 23 h)`)
     }
-    await shoot(page, '1-an-hour-later')
+    await shoot(page, 'approval-page-wait-1-an-hour-later')
 
     // Alice approves while the agent waits on the request.
     const waiting = awaitApproval(mail.idHex, assistant, { url: service.url, withinMs: 20_000 })
@@ -296,7 +232,7 @@ describe.skipIf(!available)('the approval page, opened an hour after the agent a
     expect(approval.issuedAt).toBeLessThanOrEqual(clock())
     expect(approval.issuedAt - mail.issuedAt).toBeGreaterThanOrEqual(HOUR)
     expect(approval.expires).toBe(approval.issuedAt + 600)
-    await shoot(page, '2-approved')
+    await shoot(page, 'approval-page-wait-2-approved')
 
     // ---- The same invocation, now waiting (past max age + σ), with Alice's approval.
     expect(clock() - mail.issuedAt).toBeGreaterThan(MAX_AGE + SKEW)
@@ -341,7 +277,7 @@ describe.skipIf(!available)('the approval page, opened an hour after the agent a
     // Its controls go: disabled, and hidden.
     const approveOther = otherCard.locator('button.approve')
     expect([await approveOther.isDisabled(), await approveOther.isVisible()]).toEqual([true, false])
-    await shoot(page, '3-expired-live')
+    await shoot(page, 'approval-page-wait-3-expired-live')
     heldAt = expiresAt + 1
     const answered = await signed(`/v1/approvals/${other.idHex}`, alice, {
       approval: formatApproval(approve({ approver: alice, invocation: other, now: clock() })),
@@ -358,10 +294,11 @@ describe.skipIf(!available)('the approval page, opened an hour after the agent a
     await page.clock.setSystemTime(clockMs())
     await page.reload()
     await page.waitForSelector('body[data-ready="true"]')
-    await loadKey(page)
+    // The page keeps a PEM key in memory only: after a reload it is loaded again.
+    await loadKey(page, pemFile, ALICE)
     await expect.poll(() => page.textContent('#list-status')).toBe('Nothing is waiting for you.')
     expect(await page.locator('#requests > li').count()).toBe(0)
-    await shoot(page, '4-reloaded-after-expiry')
+    await shoot(page, 'approval-page-wait-4-reloaded-after-expiry')
     await expect.poll(() => page.textContent('#connection')).toBe('Live updates: on.')
     expect(failed.filter((f) => f !== '404 /favicon.ico')).toEqual([])
     expect(errors).toEqual([])
@@ -377,13 +314,13 @@ describe.skipIf(!available)('the approval page, opened an hour after the agent a
       const inv = invoke(grant, { key: assistant, action: 'email:send', resource: 'mail/outbox', audience: 'mail', now: ahead() })
       await fileApprovalRequest(formatInvocation(inv), { url: shifted.url })
       const { page, failed } = await openPage(shifted.url, Date.now() + HOUR * 1000)
-      await loadKey(page)
+      await loadKey(page, pemFile, ALICE)
       const shown = card(page, inv.idHex)
       await expect.poll(() => shown.count()).toBe(1)
       await shown.locator('button.approve').click()
       const outcome = shown.locator('.outcome')
       await expect.poll(async () => /^(|Signing .*)$/.test((await outcome.textContent()) ?? '')).toBe(false)
-      await shoot(page, '5-service-clock-ahead')
+      await shoot(page, 'approval-page-wait-5-service-clock-ahead')
       // (Before the fix: "The approval was not accepted: the service answered 401, ERR_REQUEST_STALE: …".)
       expect(await outcome.textContent()).toContain('You approved it')
       await expect.poll(() => page.textContent('#connection')).toBe('Live updates: on.')

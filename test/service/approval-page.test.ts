@@ -16,9 +16,9 @@
  * Without Chromium this says so loudly and skips, except in CI (CI or MANDATE_REQUIRE_CHROMIUM
  * set, as .ci/run does), where it fails. MANDATE_CHROMIUM names another binary.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   attenuate,
@@ -38,21 +38,12 @@ import {
   type UnverifiedMandate,
 } from '../../src/index.js'
 import { toHex } from '../../src/internal/bytes.js'
-import { APPROVAL_PAGE_CSP } from '../../src/service/approval-page.js'
-import { scratch } from '../helpers/cli.js'
+import { type ApprovalBrowser, approvalBrowser, findChromium, loadKey, shoot, type Watched, writePemFile } from '../helpers/browser.js'
 import { type ServiceUnderTest, startInProcess } from '../helpers/service.js'
 
-const executablePath = process.env['MANDATE_CHROMIUM'] ?? '/usr/bin/chromium'
-const available = existsSync(executablePath)
-if (!available) {
-  const missing = `Chromium is not installed (${executablePath}): apt-get install chromium to run the browser tests`
-  if (process.env['CI'] || process.env['MANDATE_REQUIRE_CHROMIUM']) throw new Error(`${missing}; CI requires them`)
-  console.warn(`\n\n*** ${missing}. They are SKIPPED. ***\n`)
-}
+const { executablePath, available } = findChromium()
 
-const repo = resolve(import.meta.dirname, '../..')
-const SCREENSHOTS = join(repo, 'reports/screenshots')
-const AXE = join(repo, 'node_modules/axe-core/axe.min.js')
+const AXE = join(resolve(import.meta.dirname, '../..'), 'node_modules/axe-core/axe.min.js')
 
 const alice = generateKeyPair()
 const assistant = generateKeyPair()
@@ -94,75 +85,25 @@ function send(mandate: UnverifiedMandate, key: KeyPair, args: Record<string, str
 }
 
 let service: ServiceUnderTest
-let browser: Browser
-const contexts: BrowserContext[] = []
+let browser: ApprovalBrowser
 
 beforeAll(async () => {
   if (!available) return
-  if (!existsSync(join(repo, 'dist/page/approvals.js'))) throw new Error('dist/page/ is missing: run `npm run build` first (npm test does)')
-  mkdirSync(SCREENSHOTS, { recursive: true })
+  browser = await approvalBrowser(executablePath)
   service = await startInProcess({ roots: [`alice=${ALICE}`] })
-  browser = await chromium.launch({
-    executablePath,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-    ],
-  })
 }, 60_000)
 
 afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => {})
   await browser?.close()
   await service?.stop()
 })
 
-/** What a page did that it must not: errors, dialogs, CSP violations; and every request it sent. */
-interface Watched {
-  readonly page: Page
-  readonly errors: string[]
-  readonly dialogs: string[]
-  readonly sent: { url: string; headers: Record<string, string>; body: string }[]
-  /** Answers of 400 and above: `status path`. */
-  readonly failed: string[]
-}
-
+/** The page in a fresh browser, its clock `clockAheadMs` fast, CSP violations recorded, its headers checked. */
 async function openPage(clockAheadMs = 0): Promise<Watched> {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 900 } })
-  contexts.push(context)
-  const page = await context.newPage()
-  if (clockAheadMs !== 0) await page.clock.install({ time: Date.now() + clockAheadMs })
-  const watched: Watched = { page, errors: [], dialogs: [], sent: [], failed: [] }
-  page.on('pageerror', (e) => watched.errors.push(`pageerror: ${String(e)}`))
-  page.on('console', (m) => {
-    // A failed load is reported by its response (below), with its URL.
-    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) watched.errors.push(`console: ${m.text()}`)
-  })
-  page.on('response', (r) => {
-    if (r.status() >= 400) watched.failed.push(`${r.status()} ${new URL(r.url()).pathname}`)
-  })
-  page.on('dialog', (d) => {
-    watched.dialogs.push(d.message())
-    void d.dismiss()
-  })
-  page.on('request', (r) => watched.sent.push({ url: r.url(), headers: r.headers(), body: r.postData() ?? '' }))
-  // Recorded from the first instant: a CSP violation would mean something tried to run or load.
-  await page.addInitScript(`
-    window.__violations = []
-    document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI))
-  `)
-  const res = await page.goto(`${service.url}/approvals/`)
-  expect(res?.status()).toBe(200)
-  const headers = res?.headers() ?? {}
-  expect(headers['content-security-policy']).toBe(APPROVAL_PAGE_CSP)
-  expect(headers['x-content-type-options']).toBe('nosniff')
-  expect(headers['referrer-policy']).toBe('no-referrer')
-  await page.waitForSelector('body[data-ready="true"]')
+  const clock = clockAheadMs === 0 ? {} : { clockMs: Date.now() + clockAheadMs }
+  const watched = await browser.open(service.url, { ...clock, recordViolations: true })
+  expect(watched.headers['x-content-type-options']).toBe('nosniff')
+  expect(watched.headers['referrer-policy']).toBe('no-referrer')
   return watched
 }
 
@@ -186,8 +127,6 @@ async function axeScan(page: Page): Promise<Violation[]> {
   `)
 }
 
-const shoot = (page: Page, name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true })
-
 describe.skipIf(!available)('the approval page in headless Chromium', () => {
   it('Alice loads her PEM key, reads both requests (hostile text shown, never run), approves one, sees a new one live, denies one', async () => {
     const plain = send(grant, assistant, { to: 'bob@example.com', subject: 'Lunch', body: 'See you at noon.' }, 'confirm lunch with Bob')
@@ -203,10 +142,7 @@ describe.skipIf(!available)('the approval page in headless Chromium', () => {
     ]
 
     const { page, errors, dialogs, sent, failed } = await openPage()
-    const pem = join(scratch(), 'alice.pem')
-    writeFileSync(pem, exportSecretKeyPem(alice.secretKey), { mode: 0o600 })
-    await page.setInputFiles('#pem-file', pem)
-    await expect.poll(() => page.textContent('#key-did')).toBe(ALICE)
+    await loadKey(page, writePemFile(alice, 'alice.pem'), ALICE)
     expect(await page.textContent('#key-source')).toContain("kept in this page's memory only")
     await expect.poll(() => page.locator('#requests > li').count()).toBe(2)
     await expect.poll(() => page.textContent('#connection')).toBe('Live updates: on.')
