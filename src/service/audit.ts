@@ -174,7 +174,8 @@ function hasRepeatedName(text: string): boolean {
       while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1
       const names = open[open.length - 1]
       let k = j + 1
-      while (text[k] === ' ' || text[k] === '\t' || text[k] === '\n' || text[k] === '\r') k++
+      // White space before the colon (one line: no line feed can be there).
+      while (text[k] === ' ' || text[k] === '\t' || text[k] === '\r') k++
       if (names !== undefined && text[k] === ':') {
         const name = JSON.parse(text.slice(i, j + 1)) as string
         if (names.has(name)) return true
