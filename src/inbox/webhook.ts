@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { base64 } from '@scure/base'
 import { getBackend } from '../crypto/ed25519.js'
 import { assertStrongKey, parsePublicKey } from '../crypto/keys.js'
 import { MandateError } from '../errors.js'
@@ -97,9 +98,7 @@ export function webhookSigningInput(id: string, timestamp: number, body: Uint8Ar
  * @internal
  */
 export function formatWebhookSignature(signature: Uint8Array): string {
-  let binary = ''
-  for (const b of signature) binary += String.fromCharCode(b)
-  return `v1a,${btoa(binary)}`
+  return `v1a,${base64.encode(signature)}`
 }
 
 /**
@@ -216,11 +215,10 @@ function parseServiceKey(text: string): Uint8Array {
   return bytes
 }
 
-/** Standard base64 (with or without padding) to bytes, or nothing when it is not base64. */
+/** Standard base64 (RFC 4648, padded, as Standard Webhooks writes it) to bytes, or nothing when it is not. */
 function decodeBase64(text: string): Uint8Array | undefined {
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 === 1) return undefined
   try {
-    return Uint8Array.from(atob(text), (c) => c.charCodeAt(0))
+    return base64.decode(text)
   } catch {
     return undefined
   }

@@ -561,19 +561,12 @@ export function createApp(options: AppOptions): Hono {
   }
 
   mountApprovalPage(app)
-  const inboxWritten = options.inboxWritten
-  if (inboxWritten) {
-    app.use('*', async (c, next) => {
-      await next()
-      const inbox = c.req.path === '/v1/approvals' || c.req.path.startsWith('/v1/approvals/')
-      if (inbox && c.req.method === 'POST' && c.res.status >= 200 && c.res.status < 300) inboxWritten()
-    })
-  }
   mountApprovalStream(app, {
     store,
     clock,
     caller: (c) => trust.caller(c, EMPTY),
     summary: describe,
+    inboxWritten: options.inboxWritten,
     closing: options.closing,
     logger: log,
   })

@@ -57,6 +57,8 @@ export interface ApprovalStreamOptions {
   readonly lifetimeSeconds?: number
   readonly maxPerApprover?: number
   readonly maxStreams?: number
+  /** Called too after each write to the inbox that answered 2xx (the notifications look at once). */
+  readonly inboxWritten?: (() => void) | undefined
 }
 
 /** Why a request left the approver's inbox (`closed` events). */
@@ -91,7 +93,9 @@ export function mountApprovalStream(app: Hono, options: ApprovalStreamOptions): 
 
   app.use('*', async (c, next) => {
     await next()
-    if (streams.size > 0 && isInboxWrite(c) && c.res.status >= 200 && c.res.status < 300) for (const wake of streams) wake()
+    if (!isInboxWrite(c) || c.res.status < 200 || c.res.status >= 300) return
+    for (const wake of streams) wake()
+    options.inboxWritten?.()
   })
 
   app.get('/v1/approvals/stream', async (c) => {

@@ -61,7 +61,7 @@ CREATE TABLE IF NOT EXISTS approvals (request_id TEXT NOT NULL, approver TEXT NO
 CREATE TABLE IF NOT EXISTS approval_approvers (request_id TEXT NOT NULL, approver TEXT NOT NULL, PRIMARY KEY (approver, request_id));
 CREATE TABLE IF NOT EXISTS inbox_events (seq BIGSERIAL PRIMARY KEY, request_id TEXT NOT NULL, kind TEXT NOT NULL, by_key TEXT, at BIGINT NOT NULL);
 CREATE INDEX IF NOT EXISTS inbox_events_at ON inbox_events(at);
-CREATE TABLE IF NOT EXISTS audit_log (seq BIGINT PRIMARY KEY, at BIGINT NOT NULL, type TEXT NOT NULL, principal TEXT, ref TEXT UNIQUE, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_log (seq BIGINT PRIMARY KEY, at BIGINT NOT NULL, type TEXT NOT NULL, principal TEXT, ref TEXT UNIQUE, hash TEXT NOT NULL, record TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit_checkpoints (count BIGINT PRIMARY KEY, checkpoint TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS webhook_cursors (endpoint TEXT PRIMARY KEY, seq BIGINT NOT NULL, holder TEXT NOT NULL, lease_until BIGINT NOT NULL);
 `
@@ -261,9 +261,9 @@ export async function openPostgresStore(url: string): Promise<Store> {
 
   /** The newest record's seq and hash (0 and GENESIS for an empty log), read with `q`. */
   const auditTip = async (q: pg.Pool | pg.PoolClient): Promise<{ count: number; head: string }> => {
-    const r = await q.query('SELECT seq, record FROM audit_log ORDER BY seq DESC LIMIT 1')
-    const row = r.rows[0] as { seq: string; record: string } | undefined
-    return row ? { count: Number(row.seq), head: (JSON.parse(row.record) as AuditEntry).hash } : { count: 0, head: GENESIS }
+    const r = await q.query('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1')
+    const row = r.rows[0] as { seq: string; hash: string } | undefined
+    return row ? { count: Number(row.seq), head: row.hash } : { count: 0, head: GENESIS }
   }
   /**
    * Append records in transaction `c`. Appends serialize on one advisory lock from here to their
@@ -287,12 +287,13 @@ export async function openPostgresStore(url: string): Promise<Store> {
       }
       const record = chainRecord(r, tip.count + 1, tip.head)
       const principal = typeof r['principal'] === 'string' ? r['principal'] : null
-      await c.query('INSERT INTO audit_log (seq, at, type, principal, ref, record) VALUES ($1, $2, $3, $4, $5, $6)', [
+      await c.query('INSERT INTO audit_log (seq, at, type, principal, ref, hash, record) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
         record.seq,
         record.at,
         record.type,
         principal,
         ref,
+        record.hash,
         JSON.stringify(record),
       ])
       tip = { count: record.seq, head: record.hash }

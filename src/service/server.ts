@@ -11,6 +11,7 @@ import type { AddressInfo, Socket } from 'node:net'
 import { hostname, networkInterfaces } from 'node:os'
 import { dirname } from 'node:path'
 import { serve } from '@hono/node-server'
+import { base64 } from '@scure/base'
 import pino, { type Logger } from 'pino'
 import { exportSecretKeyPem, generateKeyPair, importSecretKeyPem, type KeyPair, toDidKey } from '../crypto/keys.js'
 import { writeSecretFile } from '../internal/secret-file.js'
@@ -223,7 +224,7 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
       authorities,
       storage: await store.settings(),
       // The notifications' signing key as Standard Webhooks libraries read it (spec/service-v1.md §7.3).
-      ...(webhooks ? { webhookKey: `whpk_${btoa(String.fromCharCode(...key.publicKey))}`, webhooks: config.webhooks?.length } : {}),
+      ...(webhooks ? { webhookKey: `whpk_${base64.encode(key.publicKey)}`, webhooks: config.webhooks?.length } : {}),
     },
     'listening',
   )

@@ -123,6 +123,7 @@ CREATE TABLE IF NOT EXISTS audit_log (
   type TEXT NOT NULL,
   principal TEXT,
   ref TEXT UNIQUE,
+  hash TEXT NOT NULL,
   record TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS audit_checkpoints (
@@ -315,8 +316,8 @@ export function openSqliteStore(path: string): Store {
     `INSERT INTO approvals (request_id, approver, approval)
      SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM approval_requests_v2 WHERE id = ?) ON CONFLICT DO NOTHING`,
   )
-  const lastAudit = db.prepare('SELECT seq, record FROM audit_log ORDER BY seq DESC LIMIT 1')
-  const insertAudit = db.prepare('INSERT INTO audit_log (seq, at, type, principal, ref, record) VALUES (?, ?, ?, ?, ?, ?)')
+  const lastAudit = db.prepare('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1')
+  const insertAudit = db.prepare('INSERT INTO audit_log (seq, at, type, principal, ref, hash, record) VALUES (?, ?, ?, ?, ?, ?, ?)')
   const auditByRef = db.prepare('SELECT record FROM audit_log WHERE ref = ?').pluck()
   const auditAfter = db.prepare('SELECT record FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?').pluck()
   const insertCheckpoint = db.prepare('INSERT INTO audit_checkpoints (count, checkpoint) VALUES (?, ?) ON CONFLICT DO NOTHING')
@@ -332,8 +333,8 @@ export function openSqliteStore(path: string): Store {
   const auditLogId = db.prepare("SELECT value FROM meta WHERE key = 'audit_log_id'").pluck()
   /** The newest record's seq and hash (0 and GENESIS for an empty log). */
   const auditTip = (): { count: number; head: string } => {
-    const row = lastAudit.get() as { seq: number; record: string } | undefined
-    return row ? { count: row.seq, head: (JSON.parse(row.record) as AuditEntry).hash } : { count: 0, head: GENESIS }
+    const row = lastAudit.get() as { seq: number; hash: string } | undefined
+    return row ? { count: row.seq, head: row.hash } : { count: 0, head: GENESIS }
   }
   /**
    * Append one record, inside the caller's transaction (the group's write lock makes appends
@@ -347,7 +348,7 @@ export function openSqliteStore(path: string): Store {
     const tip = auditTip()
     const record = chainRecord(r, tip.count + 1, tip.head)
     const principal = typeof r['principal'] === 'string' ? r['principal'] : null
-    insertAudit.run(record.seq, record.at, record.type, principal, ref, JSON.stringify(record))
+    insertAudit.run(record.seq, record.at, record.type, principal, ref, record.hash, JSON.stringify(record))
     return record
   }
   const liveEvents = db.prepare('SELECT COUNT(*) FROM usage_events WHERE counter_key = ? AND at > ?').pluck()

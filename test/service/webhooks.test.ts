@@ -265,6 +265,40 @@ describe('delivery: retries, order, failover, give-up (the dispatcher on a store
     expect(failures[0]?.['endpoint']).toMatch(/^http:\/\/127\.0\.0\.1:\d+ \([0-9a-f]{8}\)$/)
   })
 
+  it('storage failing for a while: the round is retried, nothing is skipped, the event goes out once it answers', async () => {
+    const hook = await receiver()
+    const real = openStore(join(scratch(), 'm.db'))
+    let failing = false
+    // The same store, whose event reads fail while `failing`: as a database that stops answering.
+    const store = new Proxy(real, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop)
+        if (prop !== 'inboxEvents' || typeof value !== 'function') return typeof value === 'function' ? value.bind(target) : value
+        return async (...args: unknown[]) => {
+          if (failing) throw new Error('disk I/O error')
+          return value.apply(target, args)
+        }
+      },
+    })
+    const { lines } = dispatch(store, hook.url)
+    await new Promise((r) => setTimeout(r, 100))
+    failing = true
+    await file(real, '2'.repeat(64))
+    await until(
+      () => lines.filter((l) => l.includes('webhook round failed')).length,
+      (n) => n >= 2,
+    )
+    expect(hook.deliveries).toHaveLength(0)
+    expect(JSON.parse(lines.find((l) => l.includes('webhook round failed')) as string)).toMatchObject({ error: 'disk I/O error' })
+    failing = false
+    await until(
+      () => hook.deliveries.length,
+      (n) => n >= 1,
+    )
+    await new Promise((r) => setTimeout(r, 150))
+    expect(hook.deliveries.map((d) => (JSON.parse(d.body.toString()) as { data: { id: string } }).data.id)).toEqual(['2'.repeat(64)])
+  })
+
   it('410 Gone stops deliveries to that endpoint; an unreachable one is retried', async () => {
     const gone = await receiver(() => ({ status: 410 }))
     const store = openStore(join(scratch(), 'm.db'))
