@@ -164,10 +164,24 @@ export interface ErrorLocation {
   readonly block?: number
   /** Name of the caveat at fault, e.g. `"actions"`. */
   readonly caveat?: string
-  /** Index of the caveat inside its block. */
+  /** Index of the caveat inside its block (or inside its amendment, when `amendment` is given). */
   readonly caveatIndex?: number
   /** Byte offset into the CBOR item being decoded. */
   readonly offset?: number
+  /** The caveat at fault was added to the block by this amendment (spec §9.2), not signed into it. */
+  readonly amendment?: AmendmentRef
+}
+
+/** Which amendment added a caveat: its statement id, signer, time and reason, as the revocation view knows them. */
+export interface AmendmentRef {
+  /** The amendment statement's id (64 hex digits). */
+  readonly id: string
+  /** Who signed it (did:key). */
+  readonly by?: string
+  /** When it took effect (Unix seconds). */
+  readonly at?: number
+  /** Why (the signer's text: escape it before showing it). */
+  readonly reason?: string
 }
 
 /** Options for {@link MandateError}. */
@@ -293,6 +307,8 @@ export class MandateError<C extends MandateErrorCode = MandateErrorCode> extends
   readonly caveat: string | undefined
   readonly caveatIndex: number | undefined
   readonly offset: number | undefined
+  /** The amendment that added the caveat at fault, when it was one. */
+  readonly amendment: AmendmentRef | undefined
   /** Typed details for the codes of {@link ErrorDetailsMap}; `undefined` for the others. */
   readonly details: ErrorDetails<C>
 
@@ -306,10 +322,11 @@ export class MandateError<C extends MandateErrorCode = MandateErrorCode> extends
     this.caveat = options.caveat
     this.caveatIndex = options.caveatIndex
     this.offset = options.offset
+    this.amendment = options.amendment
     this.details = options.details as ErrorDetails<C>
   }
 
-  /** A JSON-safe view (`{ code, message, hint?, block?, caveat?, caveatIndex?, offset?, details? }`). */
+  /** A JSON-safe view (`{ code, message, hint?, block?, caveat?, caveatIndex?, offset?, amendment?, details? }`). */
   toJSON(): Record<string, unknown> {
     const out: Record<string, unknown> = { code: this.code, message: this.message }
     if (this.hint !== undefined) out['hint'] = this.hint
@@ -317,6 +334,7 @@ export class MandateError<C extends MandateErrorCode = MandateErrorCode> extends
     if (this.caveat !== undefined) out['caveat'] = this.caveat
     if (this.caveatIndex !== undefined) out['caveatIndex'] = this.caveatIndex
     if (this.offset !== undefined) out['offset'] = this.offset
+    if (this.amendment !== undefined) out['amendment'] = this.amendment
     if (this.details !== undefined) out['details'] = this.details
     return out
   }

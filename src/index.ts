@@ -52,6 +52,7 @@ export {
 } from './crypto/keys.js'
 export type { SignatureOutcome } from './crypto/profile.js'
 export {
+  type AmendmentRef,
   type ApprovalDenialDetails,
   type CodeDisposition,
   disposition,
@@ -98,7 +99,14 @@ export {
   type FeedViewOptions,
 } from './revocation/client.js'
 export { FEED_PAGE_MAX, type FeedEntry, type FeedPage, type SignedFeedPage, signFeedPage, verifyFeedPage } from './revocation/feed.js'
-export { createMemoryRevocationView, type MemoryRevocationView, type RevocationEntry, type RevocationView } from './revocation/view.js'
+export {
+  type AmendmentEntry,
+  type BlockStanding,
+  createMemoryRevocationView,
+  type MemoryRevocationView,
+  type RevocationEntry,
+  type RevocationView,
+} from './revocation/view.js'
 export { type ApproveOptions, approve, formatApproval, parseApproval, type UnverifiedApproval } from './token/approval.js'
 export type { UnverifiedBlock } from './token/block.js'
 export { type InspectedBlock, type Inspection, inspect } from './token/inspect.js'
@@ -128,10 +136,15 @@ export {
   type UnverifiedMandate,
 } from './token/mandate.js'
 export {
+  type AmendmentOptions,
   authorityLevel,
+  createAmendment,
+  createLift,
   createRevocation,
   formatRevocation,
+  type LiftOptions,
   parseRevocation,
+  REVOCATION_KINDS,
   type RevocationKind,
   type RevocationOptions,
   type UnverifiedRevocation,

@@ -13,6 +13,9 @@
 import { isDeepStrictEqual } from 'node:util'
 import { base64 } from '@scure/base'
 import { type InnerList, isInnerList, parseDictionary } from 'structured-headers'
+import { encodeCaveat } from '../src/caveats/codec.js'
+import type { Caveat } from '../src/caveats/types.js'
+import { encodeCbor } from '../src/cbor/codec.js'
 import {
   contentDigest,
   deriveComponents,
@@ -42,12 +45,18 @@ import { authorityLevel } from '../src/token/revocation.js'
 export interface EntryFields {
   readonly seq: number
   readonly block_id: string
-  readonly kind: 'revoke' | 'suspend' | 'resume'
+  readonly kind: 'revoke' | 'suspend' | 'resume' | 'amend' | 'lift'
   readonly actions?: readonly string[]
   readonly at: number
   readonly by: string
   readonly reason?: string
   readonly expires: number
+  /** An amendment's statement id. */
+  readonly id?: string
+  /** An amendment's caveats: the CBOR of the caveat list, in hex. */
+  readonly caveats?: string
+  /** A lift: the amendment it lifts. */
+  readonly lifts?: string
 }
 
 /** A decoded page as the vectors spell it. */
@@ -92,11 +101,19 @@ export interface ViewState {
 
 /** What a view answers for a block id after applying a page. */
 export interface BlockEntry {
-  readonly kind: 'revoke' | 'suspend'
+  readonly kind: 'revoke' | 'suspend' | 'amend'
   readonly actions?: readonly string[]
   readonly at: number
   readonly by: string
   readonly reason?: string
+  /** An amendment in force: its id and caveats (hex of the caveat list's CBOR). */
+  readonly id?: string
+  readonly caveats?: string
+}
+
+/** The CBOR of a caveat list, in hex: how the vectors spell an amendment's caveats. */
+export function caveatsHex(caveats: readonly Caveat[]): string {
+  return toHex(encodeCbor(caveats.map(encodeCaveat)))
 }
 
 export type SequenceOutcome =
@@ -125,8 +142,12 @@ export interface SequenceVector {
 }
 
 export interface StatementFields {
-  readonly kind: 'revoke' | 'suspend' | 'resume'
+  readonly kind: 'revoke' | 'suspend' | 'resume' | 'amend' | 'lift'
   readonly actions?: readonly string[]
+  /** An amendment's caveats: the CBOR of the caveat list, in hex. */
+  readonly caveats?: string
+  /** A lift: the id of the amendment it lifts. */
+  readonly lifts?: string
   readonly signer: string
   readonly nonce: string
   readonly created: number
@@ -188,6 +209,9 @@ export function pageFields(p: FeedPage): PageFields {
       ...(e.actions === undefined ? {} : { actions: [...e.actions] }),
       at: e.at,
       by: e.by,
+      ...(e.id === undefined ? {} : { id: e.id }),
+      ...(e.caveats === undefined ? {} : { caveats: caveatsHex(e.caveats) }),
+      ...(e.lifts === undefined ? {} : { lifts: e.lifts }),
       ...(e.reason === undefined ? {} : { reason: e.reason }),
       expires: e.expires,
     })),
@@ -275,10 +299,11 @@ export async function runSequence(v: SequenceVector): Promise<SequenceOutcome> {
   for (const id of v.blocks ?? []) {
     blocks[id] = (view.entries(id) ?? []).map((e) => ({
       kind: e.kind,
-      ...(e.actions === undefined ? {} : { actions: [...e.actions] }),
+      ...(e.kind !== 'amend' && e.actions !== undefined ? { actions: [...e.actions] } : {}),
       at: e.at,
       by: e.by ?? '',
       ...(e.reason === undefined ? {} : { reason: e.reason }),
+      ...(e.kind === 'amend' ? { id: e.id, caveats: caveatsHex(e.caveats) } : {}),
     }))
   }
   return {
@@ -315,6 +340,8 @@ export function runStatement(v: StatementVector): StatementOutcome {
         created: s.created,
         ...(s.reason === undefined ? {} : { reason: s.reason }),
         ...(s.audience === undefined ? {} : { audience: s.audience }),
+        ...(s.kind === 'amend' ? { caveats: caveatsHex(s.caveats) } : {}),
+        ...(s.lifts === undefined ? {} : { lifts: s.lifts }),
         chain: s.chain.map((b) => b.idHex),
         target: { index: s.target.index, block_id: s.target.idHex },
       },

@@ -10,6 +10,7 @@
  * @module
  */
 import { Command, CommanderError } from 'commander'
+import { registerAmend } from './commands/amend.js'
 import { registerApprovals } from './commands/approvals.js'
 import { registerAudit } from './commands/audit.js'
 import { registerCompletion } from './commands/completion.js'
@@ -75,6 +76,7 @@ Start here: mandate demo; each command's --help has examples.`,
     registerInvoke,
     registerVerify,
     registerRevoke,
+    registerAmend,
     registerServe,
     registerApprovals,
     registerAudit,

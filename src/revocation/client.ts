@@ -530,7 +530,10 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** Entries by block, with resumes applied: a resume lifts every earlier suspension. */
+/**
+ * Entries by block, in feed order, with resumes and lifts applied: a resume lifts every earlier
+ * suspension of its block, a lift the amendment it names.
+ */
 function index(entries: readonly FeedEntry[]): Map<string, RevocationEntry[]> {
   const out = new Map<string, RevocationEntry[]>()
   for (const e of entries) {
@@ -538,17 +541,27 @@ function index(entries: readonly FeedEntry[]): Map<string, RevocationEntry[]> {
     if (e.kind === 'resume') {
       out.set(
         e.blockId,
-        list.filter((x) => x.kind === 'revoke'),
+        list.filter((x) => x.kind !== 'suspend'),
       )
       continue
     }
-    list.push({
-      kind: e.kind,
+    if (e.kind === 'lift') {
+      out.set(
+        e.blockId,
+        list.filter((x) => !(x.kind === 'amend' && x.id === e.lifts)),
+      )
+      continue
+    }
+    const common = {
       at: e.at,
       by: toDidKey(fromHex(e.by) ?? new Uint8Array(32)),
-      ...(e.actions ? { actions: e.actions } : {}),
       ...(e.reason === undefined ? {} : { reason: e.reason }),
-    })
+    }
+    list.push(
+      e.kind === 'amend'
+        ? { kind: 'amend', id: e.id ?? '', caveats: e.caveats ?? [], ...common }
+        : { kind: e.kind, ...common, ...(e.actions ? { actions: e.actions } : {}) },
+    )
     out.set(e.blockId, list)
   }
   return out

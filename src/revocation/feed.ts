@@ -6,9 +6,12 @@
  *     page  = { 0: version (1), 1: service key (bstr 32), 2: since (uint), 3: head (uint),
  *               4: issued_at (uint), 5: next_update (uint), 6: [* entry], 7: more (bool),
  *               8: feed id (bstr 16), ? 9: since entry (bstr 32), ? 10: head entry (bstr 32) }
- *     entry = { 0: seq, 1: block id (bstr 32), 2: kind (0 revoke, 1 suspend, 2 resume),
- *               ? 3: actions [+ pattern], 4: at (uint), 5: by (bstr 32), ? 6: reason (tstr),
- *               7: expires (uint): when the entry may be compacted away }
+ *     entry = { 0: seq, 1: block id (bstr 32), 2: kind (0 revoke, 1 suspend, 2 resume,
+ *               3 amend, 4 lift), ? 3: actions [+ pattern], 4: at (uint), 5: by (bstr 32),
+ *               ? 6: reason (tstr), 7: expires (uint): when the entry may be compacted away,
+ *               ? 8: id (bstr 32): an amendment's statement id, ? 9: caveats (bstr: the CBOR of
+ *               [+ caveat], so that a deep `where` operand keeps within the depth limit
+ *               wherever it travels): an amendment's, ? 10: lifts (bstr 32): the amendment a lift lifts }
  *
  * `head` is the true head of the service's database (never raised to `since`), and the feed
  * id names that database: it changes when the database is new or the service detected that
@@ -24,20 +27,22 @@
  */
 import { base64urlnopad } from '@scure/base'
 import { isActionPattern } from '../caveats/action.js'
+import { decodeCaveat, encodeCaveat } from '../caveats/codec.js'
+import type { Caveat } from '../caveats/types.js'
 import { type CborMap, type CborValue, decodeCbor, encodeCbor } from '../cbor/codec.js'
 import { CBOR_LIMITS } from '../cbor/limits.js'
 import type { Ed25519Backend } from '../crypto/backend.js'
 import { getBackend, verifyOrThrow } from '../crypto/ed25519.js'
 import { fail, MandateError } from '../errors.js'
 import { equalBytes, fromHex, toHex } from '../internal/bytes.js'
-import type { RevocationKind } from '../token/revocation.js'
+import { REVOCATION_KINDS, type RevocationKind } from '../token/revocation.js'
 import { signingInput } from '../token/signing.js'
 
 /** Most entries in one page. */
 export const FEED_PAGE_MAX = 500
 /** The CBOR limits of a feed page: the profile's, with room for its entries. */
 export const FEED_LIMITS = { ...CBOR_LIMITS, maxEntries: FEED_PAGE_MAX }
-const KINDS: readonly RevocationKind[] = ['revoke', 'suspend', 'resume']
+const KINDS = REVOCATION_KINDS
 
 /** One accepted revocation statement, as the feed carries it. */
 export interface FeedEntry {
@@ -53,6 +58,12 @@ export interface FeedEntry {
   readonly reason?: string
   /** When the target block expires; the entry is compacted after that. */
   readonly expires: number
+  /** An amendment: its statement id (hex), by which a lift names it. */
+  readonly id?: string
+  /** An amendment: the caveats it adds to the block. */
+  readonly caveats?: readonly Caveat[]
+  /** A lift: the id (hex) of the amendment it lifts. */
+  readonly lifts?: string
 }
 
 /** A verified (or to-be-signed) page. */
@@ -106,6 +117,11 @@ function encodeFeedPage(p: FeedPage): Uint8Array {
     m.set(5, hex32(e.by))
     if (e.reason !== undefined) m.set(6, e.reason)
     m.set(7, e.expires)
+    if (e.kind === 'amend') {
+      m.set(8, hex32(e.id ?? ''))
+      m.set(9, encodeCbor((e.caveats ?? []).map(encodeCaveat)))
+    }
+    if (e.kind === 'lift') m.set(10, hex32(e.lifts ?? ''))
     return m
   })
   const page = new Map<number, CborValue>([
@@ -122,6 +138,38 @@ function encodeFeedPage(p: FeedPage): Uint8Array {
   if (p.sinceEntry !== undefined) page.set(9, hex32(p.sinceEntry))
   if (p.headEntry !== undefined) page.set(10, hex32(p.headEntry))
   return encodeCbor(page, FEED_LIMITS)
+}
+
+/**
+ * Keys 8–10 of an entry: an amendment carries its id and its caveats (each well-formed, of a
+ * known type or an extension, as the service accepted them); a lift the id it lifts; any other
+ * kind none of them, and an amendment or lift no actions.
+ */
+function amendmentFields(kind: RevocationKind, e: CborMap): Pick<FeedEntry, 'id' | 'caveats' | 'lifts'> {
+  const id = e.get(8)
+  const caveats = e.get(9)
+  const lifts = e.get(10)
+  const is32 = (v: CborValue | undefined) => v instanceof Uint8Array && v.length === 32
+  if (kind === 'amend') {
+    const list = caveats instanceof Uint8Array ? decodeCbor(caveats) : undefined
+    if (!is32(id) || !Array.isArray(list) || list.length === 0 || lifts !== undefined || e.get(3) !== undefined) {
+      fail('ERR_FORMAT', 'an amendment entry carries its id and caveats, and nothing of a lift')
+    }
+    const decoded = (list as CborValue[]).map((raw) => {
+      const c = decodeCaveat(raw)
+      if (c.type === 'invalid' || c.type === 'unknown') fail('ERR_FORMAT', 'an amendment entry carries a caveat that is not well-formed')
+      return c
+    })
+    return { id: toHex(id as Uint8Array), caveats: decoded }
+  }
+  if (kind === 'lift') {
+    if (!is32(lifts) || id !== undefined || caveats !== undefined || e.get(3) !== undefined) {
+      fail('ERR_FORMAT', 'a lift entry names the amendment it lifts, and nothing else')
+    }
+    return { lifts: toHex(lifts as Uint8Array) }
+  }
+  if (id !== undefined || caveats !== undefined || lifts !== undefined) fail('ERR_FORMAT', `a ${kind} entry carries no amendment fields`)
+  return {}
 }
 
 function feedIdBytes(hex: string): Uint8Array {
@@ -217,6 +265,7 @@ function decodeFeedPage(bytes: Uint8Array, serviceKey: Uint8Array): FeedPage {
       by: toHex(by),
       ...(reason === undefined ? {} : { reason: reason as string }),
       expires,
+      ...amendmentFields(kind, e),
     }
   })
   const page: FeedPage = {

@@ -4,9 +4,33 @@
  *
  * @module
  */
+import { decodeCaveat, encodeCaveat } from '../caveats/codec.js'
+import type { Caveat } from '../caveats/types.js'
+import { decodeCbor, encodeCbor } from '../cbor/codec.js'
 import { MandateError } from '../errors.js'
+import { fromHex, toHex } from '../internal/bytes.js'
 import { readIfExists, writeDurably } from '../internal/durable-file.js'
 import type { FeedState, FeedStateStore } from './client.js'
+import type { FeedEntry } from './feed.js'
+
+/** An entry as the file keeps it: an amendment's caveats as the hex of their CBOR, exactly (extension bodies included). */
+type StoredEntry = Omit<FeedEntry, 'caveats'> & { readonly caveats?: string }
+
+function toStored(e: FeedEntry): StoredEntry {
+  const { caveats, ...rest } = e
+  return caveats === undefined ? rest : { ...rest, caveats: toHex(encodeCbor(caveats.map(encodeCaveat))) }
+}
+
+function fromStored(e: StoredEntry): FeedEntry | undefined {
+  const { caveats, ...rest } = e
+  if (caveats === undefined) return rest
+  const bytes = typeof caveats === 'string' ? fromHex(caveats) : undefined
+  const list = bytes ? decodeCbor(bytes) : undefined
+  if (!Array.isArray(list) || list.length === 0) return undefined
+  const decoded = list.map(decodeCaveat)
+  if (decoded.some((c) => c.type === 'invalid' || c.type === 'unknown')) return undefined
+  return { ...rest, caveats: decoded as Caveat[] }
+}
 
 /**
  * A {@link FeedStateStore} in `path`.
@@ -43,10 +67,20 @@ export function fileFeedState(path: string): FeedStateStore {
       ) {
         throw new MandateError('ERR_REVOCATION_LIST_INVALID', `the feed state in ${path} is unreadable`)
       }
-      return s
+      let entries: FeedEntry[]
+      try {
+        entries = (s.entries as unknown as StoredEntry[]).map((e) => {
+          const back = fromStored(e)
+          if (!back) throw new Error('an amendment that does not decode')
+          return back
+        })
+      } catch {
+        throw new MandateError('ERR_REVOCATION_LIST_INVALID', `the feed state in ${path} is unreadable`)
+      }
+      return { ...s, entries }
     },
     save(state) {
-      writeDurably(path, JSON.stringify(state))
+      writeDurably(path, JSON.stringify({ ...state, entries: state.entries.map(toStored) }))
     },
   }
 }

@@ -22,9 +22,10 @@ import { parseApproval } from '../token/approval.js'
 import { chainExpiry, type UnverifiedBlock } from '../token/block.js'
 import { checkPresentationAsync } from '../token/integrity.js'
 import { formatInvocation, parseInvocation, type UnverifiedInvocation } from '../token/invocation.js'
-import { authorityLevel, parseRevocation, type UnverifiedRevocation, verifyRevocation } from '../token/revocation.js'
+import { authorityLevel, type UnverifiedRevocation, verifyRevocation } from '../token/revocation.js'
 import { signingInput } from '../token/signing.js'
 import type { UsageCounter } from '../usage/store.js'
+import { amendmentAudit, chainAmendments, checkLift, parseStatement } from './amendments.js'
 import { mountApprovalPage } from './approval-page.js'
 import { mountApprovalStream } from './approval-stream.js'
 import { quotaCounters, statusOf, summary } from './approval-summary.js'
@@ -260,12 +261,25 @@ export function createApp(options: AppOptions): Hono {
   app.get('/v1/service', (c) => c.json({ key: serviceDid, feed: { pageTtl, pageMax: FEED_PAGE_MAX } }))
   app.get('/openapi.json', (c) => c.json(OPENAPI))
 
+  // ---- amendments in force (spec/service-v1.md §5.3) ----------------------------------------
+  const amendmentsOf = (chain: readonly UnverifiedBlock[]) => stored(() => chainAmendments(chain, (id) => store.revocationsFor(id)))
+  /** Who must approve `invocation`: the approval caveats of its chain and of the amendments in force on it. */
+  const approversOf = async (invocation: UnverifiedInvocation) =>
+    approversFor(invocation.chain, invocation.action, await amendmentsOf(invocation.chain))
+  /**
+   * Whether an invocation may be waiting for its approvals (spec/mandate-v1.md §7 step 7). The
+   * amendments are read only when the chain's own caveats ask for none and it is no longer fresh.
+   */
+  const mayWait = async (invocation: UnverifiedInvocation, now: number) =>
+    approversFor(invocation.chain, invocation.action).length > 0 ||
+    (now > trust.invocationDeadline(invocation, false) && (await approversOf(invocation)).length > 0)
+
   // ---- revocations -----------------------------------------------------------------------
   app.post('/v1/revocations', async (c) => {
     const raw = (c.req.header('content-type') ?? '').trim().toLowerCase().startsWith('application/cbor')
       ? new Uint8Array(await c.req.arrayBuffer())
       : text(await body(c), 'revocation')
-    const statement = parseRevocation(raw)
+    const statement = parseStatement(raw)
     trust.served(statement.chain)
     const { signerRole } = verifyRevocation(statement)
     if (statement.audience !== undefined && statement.audience !== options.audience) {
@@ -310,6 +324,7 @@ export function createApp(options: AppOptions): Hono {
       if (final) return revoked?.seq
       if (revoked) throw new ServiceError(403, 'ERR_REVOKED', 'this block is revoked: nothing more can be said about it')
       if (statement.kind === 'resume') checkResume(statement, entries)
+      if (statement.kind === 'lift') checkLift(statement, entries)
       // The cap counts each signer apart: a holder filling its share cannot silence the principal.
       if (entries.filter((e) => e.by === bySigner).length >= maxEntries) {
         metrics.revocations.inc({ kind: statement.kind, result: 'refused' })
@@ -333,17 +348,20 @@ export function createApp(options: AppOptions): Hono {
           ...(statement.reason === undefined ? {} : { reason: statement.reason }),
           expires: expiry + skew,
           statement: statement.bytes,
+          ...(statement.kind === 'amend' ? { id: statement.id, caveats: statement.caveats } : {}),
+          ...(statement.lifts === undefined ? {} : { lifts: statement.lifts }),
         },
         { above: statement.chain.slice(0, statement.target.index).map((b) => b.idHex), admit },
         {
           at: now,
-          type: 'revocation',
-          kind: statement.kind,
+          type: statement.kind === 'amend' ? 'amendment' : statement.kind === 'lift' ? 'amendment.lifted' : 'revocation',
+          ...(statement.kind === 'amend' || statement.kind === 'lift' ? {} : { kind: statement.kind }),
           principal: principalOf(statement.chain),
           block: statement.target.index,
           blockId: statement.target.idHex,
           chain: chainOf(statement.chain.slice(0, statement.target.index + 1)),
           ...(statement.actions?.length ? { actions: statement.actions } : {}),
+          ...amendmentAudit(statement),
           by: toDidKey(statement.signer),
           ...(statement.reason === undefined ? {} : { reason: statement.reason }),
           statement: statement.id,
@@ -488,7 +506,7 @@ export function createApp(options: AppOptions): Hono {
         throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', 'for an invocation, "requestId" is its id (or absent)')
       }
       // One that needs an approval may have waited for it (spec/mandate-v1.md §7 step 7).
-      trust.fresh(invocation, now, approversFor(chain, invocation.action).length > 0)
+      trust.fresh(invocation, now, await mayWait(invocation, now))
       trust.addressedTo(chain, caller.name, invocation)
       key = `inv:${invocation.idHex}`
     } else {
@@ -501,7 +519,10 @@ export function createApp(options: AppOptions): Hono {
       // The name is length-prefixed, so that no two (name, id) pairs spell one key.
       key = `req:${caller.name.length}:${caller.name}:${requestId}`
     }
-    const counters = (keys as string[]).map((k) => counterFor(chain, k))
+    // A key that names no block of the chain may name an amendment in force on one.
+    const amended = (keys as string[]).some((k) => !chain.some((b) => k.startsWith(`${b.idHex}/`)))
+    const amendments = amended ? await amendmentsOf(chain) : new Map<number, FeedEntry[]>()
+    const counters = (keys as string[]).map((k) => counterFor(chain, k, amendments))
     await trust.standing(chain, invocation?.action, now)
     const result = await stored(() => store.consume({ key, binding: consumeBinding(chain, keys as string[]), counters }, now))
     if (result === 'conflict') {
@@ -528,7 +549,7 @@ export function createApp(options: AppOptions): Hono {
   app.post('/v1/replay/claim', async (c) => {
     const { caller, invocation } = await claimable(c)
     const now = clock()
-    const waits = approversFor(invocation.chain, invocation.action).length > 0
+    const waits = (await approversOf(invocation)).length > 0
     trust.fresh(invocation, now, waits)
     // Kept past the last second any verifier could accept the invocation.
     const until = trust.invocationDeadline(invocation, waits) + trust.skew
@@ -590,7 +611,7 @@ export function createApp(options: AppOptions): Hono {
     // A revoked, suspended or expired chain, or one not for this audience, has nothing to ask for.
     await trust.standing(chain, invocation.action, now)
     trust.addressedTo(chain, invocation.audience, invocation)
-    const approvers = approversFor(invocation.chain, invocation.action)
+    const approvers = await approversOf(invocation)
     if (approvers.length === 0)
       throw new ServiceError(409, 'ERR_CONFLICT', `no approval caveat applies to ${invocation.action}: it needs no approval`)
     const record = await stored(() =>
@@ -771,6 +792,10 @@ export function createApp(options: AppOptions): Hono {
     if (decision === 'deny' ? typeof code !== 'string' || !isMandateErrorCode(code) : code !== undefined) {
       throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', '"code" is the error code of a denial (ERR_…), and only of a denial')
     }
+    const amendment = report['amendment']
+    if (amendment !== undefined && (decision !== 'deny' || typeof amendment !== 'string' || !/^[0-9a-f]{64}$/.test(amendment))) {
+      throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', '"amendment" is the id of the amendment that denied, and only of a denial')
+    }
     const decidedAt = report['decidedAt']
     const approvalTexts = report['approvals'] === undefined ? [] : report['approvals']
     if (!Array.isArray(approvalTexts) || approvalTexts.length > 16 || !approvalTexts.every((a) => typeof a === 'string')) {
@@ -794,7 +819,7 @@ export function createApp(options: AppOptions): Hono {
       )
     }
     const approvers: string[] = []
-    const listed = approversFor(invocation.chain, invocation.action)
+    const listed = await approversOf(invocation)
     for (const t of approvalTexts as string[]) {
       const a = parseApproval(t)
       if (getBackend().verify(a.signature, signingInput('approval', a.payload), a.approver) !== 'accept') {
@@ -811,6 +836,13 @@ export function createApp(options: AppOptions): Hono {
       }
       if (!approvers.includes(did)) approvers.push(did)
     }
+    // Only an amendment this service accepted for a block of this chain (in force then; it may be lifted since).
+    if (amendment !== undefined) {
+      const made = await Promise.all(invocation.chain.map((b) => stored(() => store.revocationsFor(b.idHex))))
+      if (!made.some((list) => list.some((e) => e.kind === 'amend' && e.id === amendment))) {
+        throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', '"amendment" names no amendment of this chain')
+      }
+    }
     // A retry of the same report is answered with the record it made.
     const ref = `decision:${caller.did}:${invocation.idHex}:${decision}:${code ?? ''}`
     const [record] = await stored(() =>
@@ -822,6 +854,7 @@ export function createApp(options: AppOptions): Hono {
           verifier: { name: caller.name, key: caller.did },
           decision,
           ...(code === undefined ? {} : { code: code as string }),
+          ...(amendment === undefined ? {} : { amendment: amendment as string }),
           decidedAt: decidedAt as number,
           ...askedBy(invocation),
           approvals: approvers,
@@ -886,12 +919,17 @@ export function createApp(options: AppOptions): Hono {
   return app
 }
 
-/** A counter key must name a `uses` caveat of a block in the presented chain. */
-function counterFor(chain: readonly UnverifiedBlock[], key: string): UsageCounter {
+/**
+ * A counter key must name a `uses` caveat of a block in the presented chain, or of an amendment
+ * in force on one of its blocks (`<amendment id>/<index>`).
+ */
+function counterFor(chain: readonly UnverifiedBlock[], key: string, amendments: ReadonlyMap<number, readonly FeedEntry[]>): UsageCounter {
   // One spelling per counter (no leading zeros), so that two strings never count one caveat twice.
   const m = /^([0-9a-f]{64})\/(0|[1-9]\d?)$/.exec(key)
-  const block = m ? chain.find((b) => b.idHex === m[1]) : undefined
-  const caveat = block?.caveats[Number(m?.[2])]
+  const own = m ? chain.find((b) => b.idHex === m[1]) : undefined
+  const amendment = m && !own ? [...amendments.entries()].find(([, list]) => list.some((a) => a.id === m[1])) : undefined
+  const block = own ?? (amendment ? chain[amendment[0]] : undefined)
+  const caveat = own ? own.caveats[Number(m?.[2])] : amendment?.[1].find((a) => a.id === m?.[1])?.caveats?.[Number(m?.[2])]
   if (!block || caveat?.type !== 'uses') {
     throw new ServiceError(403, 'ERR_NOT_AUTHORIZED', `counter ${key.slice(0, 80)} is not a uses caveat of the presented chain`)
   }

@@ -34,7 +34,14 @@ export interface AuditEntryBase {
 }
 
 /** The kinds of record. */
-export type AuditEntryType = 'decision' | 'revocation' | 'approval.requested' | 'approval.approved' | 'approval.denied'
+export type AuditEntryType =
+  | 'decision'
+  | 'revocation'
+  | 'amendment'
+  | 'amendment.lifted'
+  | 'approval.requested'
+  | 'approval.approved'
+  | 'approval.denied'
 
 /** A record as stored and exported: its fields, and its hash. */
 export type AuditEntry = AuditEntryBase & Readonly<Record<string, unknown>> & { readonly hash: string }

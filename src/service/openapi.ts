@@ -306,7 +306,10 @@ const schemas = {
       digest: ref('Hex32'),
       hash: ref('Hex32'),
       at: { type: 'integer', minimum: 0 },
-      type: { type: 'string', enum: ['decision', 'revocation', 'approval.requested', 'approval.approved', 'approval.denied'] },
+      type: {
+        type: 'string',
+        enum: ['decision', 'revocation', 'amendment', 'amendment.lifted', 'approval.requested', 'approval.approved', 'approval.denied'],
+      },
       redacted: { type: 'boolean', const: true },
     },
   },

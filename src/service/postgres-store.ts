@@ -11,6 +11,7 @@ import type { FeedEntry } from '../revocation/feed.js'
 import type { ConsumeResult } from '../usage/store.js'
 import { type AuditCheckpoint, type AuditEntry, chainRecord, GENESIS, type NewAuditEntry } from './audit.js'
 import {
+  AMENDMENT_COLUMNS,
   ANSWER_TTL,
   type ApprovalRecord,
   INBOX_EVENT_TTL,
@@ -36,7 +37,9 @@ CREATE TABLE IF NOT EXISTS revocations (
   by_key TEXT NOT NULL,
   reason TEXT,
   expires BIGINT NOT NULL,
-  statement BYTEA NOT NULL
+  statement BYTEA NOT NULL,
+  caveats TEXT,
+  lifts TEXT
 );
 CREATE INDEX IF NOT EXISTS revocations_block ON revocations(block_id);
 CREATE TABLE IF NOT EXISTS feed_head (one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one), head BIGINT NOT NULL);
@@ -151,6 +154,13 @@ async function createSchema(c: pg.PoolClient): Promise<void> {
     const have = new Set((present.rows as { column_name: string }[]).map((r) => r.column_name))
     for (const [name, type] of DENIAL_COLUMNS) {
       if (!have.has(name)) await q(`ALTER TABLE approval_requests_v2 ADD COLUMN ${name} ${type}`)
+    }
+    const revocationColumns = await q(
+      "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'revocations'",
+    )
+    const amended = new Set((revocationColumns.rows as { column_name: string }[]).map((r) => r.column_name))
+    for (const [name, type] of AMENDMENT_COLUMNS) {
+      if (!amended.has(name)) await q(`ALTER TABLE revocations ADD COLUMN ${name} ${type}`)
     }
     if (fresh.totals)
       await q('INSERT INTO usage_totals (counter_key, used) SELECT counter_key, COUNT(*) FROM usage_events GROUP BY counter_key')
@@ -329,8 +339,8 @@ export async function openPostgresStore(url: string): Promise<Store> {
           if (answer !== undefined) return { seq: answer, created: false }
         }
         const inserted = await c.query(
-          `INSERT INTO revocations (statement_id, block_id, kind, actions, at, by_key, reason, expires, statement)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (statement_id) DO NOTHING RETURNING seq`,
+          `INSERT INTO revocations (statement_id, block_id, kind, actions, at, by_key, reason, expires, statement, caveats, lifts)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (statement_id) DO NOTHING RETURNING seq`,
           revocationValues(e),
         )
         if (inserted.rows[0]) {

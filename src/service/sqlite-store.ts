@@ -22,6 +22,7 @@ import Database from 'better-sqlite3'
 import type { ConsumeResult } from '../usage/store.js'
 import { type AuditCheckpoint, type AuditEntry, chainRecord, GENESIS, type NewAuditEntry } from './audit.js'
 import {
+  AMENDMENT_COLUMNS,
   ANSWER_TTL,
   type ApprovalRecord,
   INBOX_EVENT_TTL,
@@ -48,7 +49,9 @@ CREATE TABLE IF NOT EXISTS revocations (
   by_key TEXT NOT NULL,
   reason TEXT,
   expires INTEGER NOT NULL,
-  statement BLOB NOT NULL
+  statement BLOB NOT NULL,
+  caveats TEXT,
+  lifts TEXT
 );
 CREATE INDEX IF NOT EXISTS revocations_block ON revocations(block_id);
 CREATE INDEX IF NOT EXISTS revocations_expires ON revocations(expires);
@@ -192,9 +195,14 @@ function createSchema(db: Database.Database): void {
     exists('approval_requests_v2')
       ? new Set((db.prepare('PRAGMA table_info(approval_requests_v2)').all() as { name: string }[]).map((c) => c.name))
       : new Set<string>()
+  const revocationColumns = () =>
+    exists('revocations')
+      ? new Set((db.prepare('PRAGMA table_info(revocations)').all() as { name: string }[]).map((c) => c.name))
+      : new Set<string>()
   const hasDenials = () => {
     const have = columns()
-    return DENIAL_COLUMNS.every(([name]) => have.has(name))
+    const amendments = revocationColumns()
+    return DENIAL_COLUMNS.every(([name]) => have.has(name)) && AMENDMENT_COLUMNS.every(([name]) => amendments.has(name))
   }
   if (NEW_TABLES.every(exists) && !exists('usage_requests') && hasDenials()) {
     db.exec(SCHEMA) // nothing to create: reads only
@@ -206,6 +214,10 @@ function createSchema(db: Database.Database): void {
     const have = columns()
     for (const [name, type] of DENIAL_COLUMNS) {
       if (!have.has(name)) db.exec(`ALTER TABLE approval_requests_v2 ADD COLUMN ${name} ${type}`)
+    }
+    const amendments = revocationColumns()
+    for (const [name, type] of AMENDMENT_COLUMNS) {
+      if (!amendments.has(name)) db.exec(`ALTER TABLE revocations ADD COLUMN ${name} ${type}`)
     }
     if (fresh.has('usage_totals')) {
       db.exec('INSERT INTO usage_totals (counter_key, used) SELECT counter_key, COUNT(*) FROM usage_events GROUP BY counter_key')
@@ -257,7 +269,7 @@ export function openSqliteStore(path: string): Store {
   const setFeedId = db.prepare("UPDATE meta SET value = ? WHERE key = 'feed_id'")
 
   const insertRevocation = db.prepare(
-    'INSERT INTO revocations (statement_id, block_id, kind, actions, at, by_key, reason, expires, statement) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(statement_id) DO NOTHING',
+    'INSERT INTO revocations (statement_id, block_id, kind, actions, at, by_key, reason, expires, statement, caveats, lifts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(statement_id) DO NOTHING',
   )
   const seqOf = db.prepare('SELECT seq FROM revocations WHERE statement_id = ?')
   const since = db.prepare(`SELECT ${REVOCATION_COLUMNS} FROM revocations WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`)

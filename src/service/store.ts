@@ -5,6 +5,10 @@
  *
  * @module
  */
+import { decodeCaveat, encodeCaveat } from '../caveats/codec.js'
+import type { Caveat } from '../caveats/types.js'
+import { decodeCbor, encodeCbor } from '../cbor/codec.js'
+import { fromHex, toHex } from '../internal/bytes.js'
 import type { FeedEntry } from '../revocation/feed.js'
 import type { ConsumeResult, UsageCounter } from '../usage/store.js'
 import type { AuditCheckpoint, AuditEntry, NewAuditEntry } from './audit.js'
@@ -260,6 +264,7 @@ export const ANSWER_TTL = 86_400
 /** A revocation row as both stores read it (PostgreSQL returns BIGINTs as strings). */
 export interface RevocationRow {
   readonly seq: number | string
+  readonly statement_id: string
   readonly block_id: string
   readonly kind: string
   readonly actions: string | null
@@ -267,10 +272,23 @@ export interface RevocationRow {
   readonly by_key: string
   readonly reason: string | null
   readonly expires: number | string
+  /** An amendment's caveats: the CBOR of the caveat list, in hex. */
+  readonly caveats: string | null
+  /** A lift: the id of the amendment it lifts. */
+  readonly lifts: string | null
 }
 
 /** The columns of {@link RevocationRow}, in order. */
-export const REVOCATION_COLUMNS = 'seq, block_id, kind, actions, at, by_key, reason, expires'
+export const REVOCATION_COLUMNS = 'seq, statement_id, block_id, kind, actions, at, by_key, reason, expires, caveats, lifts'
+
+/**
+ * Columns added to `revocations` after it first shipped (amendments), with their type in both
+ * stores: nullable, so that every existing row stays what it was.
+ */
+export const AMENDMENT_COLUMNS = [
+  ['caveats', 'TEXT'],
+  ['lifts', 'TEXT'],
+] as const
 
 /** A stored row as a feed entry. */
 export function rowToEntry(r: RevocationRow): FeedEntry {
@@ -283,7 +301,20 @@ export function rowToEntry(r: RevocationRow): FeedEntry {
     by: r.by_key,
     ...(r.reason === null ? {} : { reason: r.reason }),
     expires: Number(r.expires),
+    ...(r.kind === 'amend' ? { id: r.statement_id, caveats: storedCaveats(r.caveats) } : {}),
+    ...(r.lifts === null ? {} : { lifts: r.lifts }),
   }
+}
+
+/** An amendment's caveats as stored; they were checked when it was accepted. */
+function storedCaveats(hex: string | null): Caveat[] {
+  const list = decodeCbor(fromHex(hex ?? '') ?? new Uint8Array())
+  if (!Array.isArray(list)) throw new Error('a stored amendment has no caveats')
+  return list.map((raw) => {
+    const c = decodeCaveat(raw)
+    if (c.type === 'invalid' || c.type === 'unknown') throw new Error('a stored amendment has a caveat that does not decode')
+    return c
+  })
 }
 
 /** The values inserted for a new revocation, in the order of the INSERT statements. */
@@ -298,6 +329,8 @@ export function revocationValues(e: NewRevocation): unknown[] {
     e.reason ?? null,
     e.expires,
     Buffer.from(e.statement),
+    e.caveats === undefined ? null : toHex(encodeCbor(e.caveats.map(encodeCaveat))),
+    e.lifts ?? null,
   ]
 }
 

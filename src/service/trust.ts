@@ -22,6 +22,7 @@ import { acceptSignature, HttpSignatureError, type VerifiedSignature, verifyRequ
 import { parsePublicKey, toDidKey } from '../crypto/keys.js'
 import { toHex, utf8 } from '../internal/bytes.js'
 import { iso } from '../internal/clock.js'
+import type { FeedEntry } from '../revocation/feed.js'
 import { chainExpiry, type UnverifiedBlock } from '../token/block.js'
 import type { UnverifiedInvocation } from '../token/invocation.js'
 import { DEFAULT_APPROVAL_WAIT, MAX_APPROVAL_WAIT } from '../verify/options.js'
@@ -115,14 +116,17 @@ export interface Trust {
 
 /**
  * The approvers of every approval caveat of `chain` that applies to `action` (spec/mandate-v1.md
- * §6.1 cover), without repeats, in chain order: empty when the action needs no approval.
+ * §6.1 cover), and of the amendments in force on its blocks (by block index), without repeats,
+ * in chain order (a block's own caveats, then its amendments'): empty when the action needs no
+ * approval.
  */
-export function approversFor(chain: readonly UnverifiedBlock[], action: string): string[] {
-  return [
-    ...new Set(
-      chain.flatMap((b) => b.caveats.flatMap((cv) => (cv.type === 'approval' && firstCover(cv.actions, action) ? cv.approvers : []))),
-    ),
-  ]
+export function approversFor(
+  chain: readonly UnverifiedBlock[],
+  action: string,
+  amendments: ReadonlyMap<number, readonly FeedEntry[]> = new Map(),
+): string[] {
+  const caveats = chain.flatMap((b) => [...b.caveats, ...(amendments.get(b.index) ?? []).flatMap((a) => a.caveats ?? [])])
+  return [...new Set(caveats.flatMap((cv) => (cv.type === 'approval' && firstCover(cv.actions, action) ? cv.approvers : [])))]
 }
 
 /**

@@ -6,7 +6,7 @@
  * @module
  */
 import { describeCaveat } from '../caveats/describe.js'
-import type { Args, DecodedCaveat } from '../caveats/types.js'
+import type { Args, Caveat, DecodedCaveat } from '../caveats/types.js'
 import { toDidKey } from '../crypto/keys.js'
 import { fail } from '../errors.js'
 import { toHex } from '../internal/bytes.js'
@@ -64,9 +64,13 @@ export type Inspection =
       readonly verified: false
       readonly notice: string
       readonly id: string
-      readonly effect: 'revoke' | 'suspend' | 'resume'
+      readonly effect: 'revoke' | 'suspend' | 'resume' | 'amend' | 'lift'
       readonly target: { readonly block: number; readonly id: string }
       readonly actions?: readonly string[]
+      /** An amendment's caveats, each with its description. */
+      readonly caveats?: readonly (Caveat & { readonly text: string })[]
+      /** A lift: the id of the amendment it lifts. */
+      readonly lifts?: string
       readonly signer: string
       readonly created: number
       readonly reason?: string
@@ -171,6 +175,8 @@ function inspectRevocation(r: UnverifiedRevocation): Inspection {
     effect: r.kind,
     target: { block: r.target.index, id: r.target.idHex },
     ...(r.actions === undefined ? {} : { actions: r.actions }),
+    ...(r.kind === 'amend' ? { caveats: r.caveats.map((c) => ({ ...c, text: describeCaveat(c) })) } : {}),
+    ...(r.lifts === undefined ? {} : { lifts: r.lifts }),
     signer: toDidKey(r.signer),
     created: r.created,
     ...(r.reason === undefined ? {} : { reason: r.reason }),

@@ -1,28 +1,34 @@
 /**
  * Revocation statements (spec §9.1): a signed request to revoke, suspend or resume one
- * block, optionally only for some actions.
+ * block, optionally only for some actions; to amend it (add caveats to it, and so to every
+ * mandate below it, without reissuing anything); or to lift an amendment.
  *
  *     revocation = bstr: signature (64 bytes) ‖ payload
  *     payload    = { 0: version, 1: chain prefix [principal, + block] (blocks 0..target),
- *                    2: kind (0 revoke, 1 suspend, 2 resume), ? 3: actions [+ pattern],
- *                    4: signer (bstr 32), 5: nonce (bstr 16), 6: created (uint),
- *                    ? 7: reason (tstr), ? 8: audience (tstr) }
+ *                    2: kind (0 revoke, 1 suspend, 2 resume, 3 amend, 4 lift),
+ *                    ? 3: actions [+ pattern], 4: signer (bstr 32), 5: nonce (bstr 16),
+ *                    6: created (uint), ? 7: reason (tstr), ? 8: audience (tstr),
+ *                    ? 9: caveats [+ caveat] (amend), ? 10: lifts (bstr 32, lift) }
  *
  * The target is the last block of the carried prefix. A statement is authorized when its
  * signer signed a block of the prefix (the principal signed block 0; the holder of block k
  * signed block k + 1) or is the target's own holder renouncing it. Nobody below a block can
- * revoke it.
+ * revoke or amend it. An amendment only adds caveats, and every caveat of a chain must hold,
+ * so it can only narrow.
  *
  * @module
  */
 import { isActionPattern } from '../caveats/action.js'
+import { decodeCaveat, encodeCaveat } from '../caveats/codec.js'
+import { type Caveat, EXTENSION_MIN } from '../caveats/types.js'
 import { type CborValue, encodeCbor } from '../cbor/codec.js'
+import { TOKEN_LIMITS } from '../cbor/limits.js'
 import type { BackendName, Ed25519Backend } from '../crypto/backend.js'
 import { getBackend, verifyOrThrow } from '../crypto/ed25519.js'
 import { randomBytes, sha256 } from '../crypto/hash.js'
 import { toDidKey } from '../crypto/keys.js'
 import { fail } from '../errors.js'
-import { equalBytes, toHex, utf8 } from '../internal/bytes.js'
+import { equalBytes, fromHex, toHex, utf8 } from '../internal/bytes.js'
 import { systemClock } from '../internal/clock.js'
 import { joinSigned, type UnverifiedBlock } from './block.js'
 import { decodeChain, encodeChain } from './chain.js'
@@ -33,8 +39,10 @@ import { signingInput } from './signing.js'
 import { toText } from './text.js'
 
 /** What a statement does. */
-export type RevocationKind = 'revoke' | 'suspend' | 'resume'
-const KINDS: readonly RevocationKind[] = ['revoke', 'suspend', 'resume']
+export type RevocationKind = 'revoke' | 'suspend' | 'resume' | 'amend' | 'lift'
+/** The kinds by wire number (spec §9.1). */
+export const REVOCATION_KINDS: readonly RevocationKind[] = ['revoke', 'suspend', 'resume', 'amend', 'lift']
+const KINDS = REVOCATION_KINDS
 
 /** A revocation statement read from bytes or text; nothing checked but its structure. */
 export interface UnverifiedRevocation {
@@ -50,6 +58,10 @@ export interface UnverifiedRevocation {
   readonly created: number
   readonly reason: string | undefined
   readonly audience: string | undefined
+  /** An amendment's caveats, added to the target block; empty for every other kind. */
+  readonly caveats: readonly Caveat[]
+  /** A lift: the id (hex) of the amendment statement it lifts. */
+  readonly lifts: string | undefined
   readonly bytes: Uint8Array
   /** The target block: the last of the prefix. */
   readonly target: UnverifiedBlock
@@ -66,6 +78,10 @@ export interface RevocationOptions {
   readonly kind?: RevocationKind
   /** Only these action patterns (a scoped revocation or suspension). */
   readonly actions?: readonly string[]
+  /** `amend`: the caveats to add to the target (at least one). */
+  readonly caveats?: readonly Caveat[]
+  /** `lift`: the id (64 hex digits) of the amendment statement to lift. */
+  readonly lifts?: string
   readonly reason?: string
   /** The service the statement is meant for. */
   readonly audience?: string
@@ -98,7 +114,21 @@ export function createRevocation(options: RevocationOptions): UnverifiedRevocati
     })
   }
   const kind = options.kind ?? 'revoke'
+  if (!KINDS.includes(kind)) throw new TypeError(`"kind" expected one of ${KINDS.join(', ')}, got ${JSON.stringify(kind)}`)
   for (const p of options.actions ?? []) if (!isActionPattern(p)) fail('ERR_REQUEST_INVALID', `not an action pattern: ${JSON.stringify(p)}`)
+  const amend = kind === 'amend'
+  const lift = kind === 'lift'
+  if (options.actions?.length && (amend || lift)) {
+    throw new TypeError(`"actions" scopes a revocation or suspension; an ${kind} statement takes none`)
+  }
+  const caveats = options.caveats ?? []
+  if (amend !== caveats.length > 0)
+    throw new TypeError(amend ? 'an amendment adds at least one caveat' : `"caveats" belong to an amendment, not to a ${kind}`)
+  if (caveats.length > TOKEN_LIMITS.maxCaveats) throw new RangeError(`an amendment adds at most ${TOKEN_LIMITS.maxCaveats} caveats`)
+  const lifted = options.lifts === undefined ? undefined : fromHex(options.lifts)
+  if (lift !== (options.lifts !== undefined) || (lifted !== undefined && lifted.length !== 32)) {
+    throw new TypeError(lift ? '"lifts" names the amendment to lift: its id, 64 hex digits' : `"lifts" belongs to a lift, not to a ${kind}`)
+  }
   const m = new Map<number, CborValue>([
     [0, FORMAT_VERSION],
     [1, encodeChain(prefix)],
@@ -110,9 +140,58 @@ export function createRevocation(options: RevocationOptions): UnverifiedRevocati
   m.set(6, options.now ?? systemClock())
   if (options.reason !== undefined) m.set(7, options.reason)
   if (options.audience !== undefined) m.set(8, options.audience)
+  if (amend) m.set(9, caveats.map(encodeCaveat))
+  if (lifted !== undefined) m.set(10, lifted)
   const payload = encodeCbor(m)
   const signature = getBackend(options.backend).sign(signer.secretKey, signingInput('revocation', payload))
   return parseRevocation(encodeCbor(joinSigned(signature, payload)))
+}
+
+/** Options of {@link createAmendment}. */
+export type AmendmentOptions = Omit<RevocationOptions, 'kind' | 'actions' | 'lifts' | 'caveats'> & {
+  /** The caveats every mandate below the target must now also satisfy (1 to 32). */
+  readonly caveats: readonly Caveat[]
+}
+
+/**
+ * Sign an amendment: caveats added to a block already handed on, so that the delegation it
+ * heads narrows at once, without reissuing anything. Same authority as a revocation (the
+ * principal, a holder at or above the target, or the target's holder restraining itself).
+ * Send it to the service like a revocation; verifiers apply it from the feed.
+ *
+ * @example
+ * ```ts
+ * const stmt = createAmendment({
+ *   mandate: grant, // Alice → assistant, already in the assistant's hands
+ *   key: alice,
+ *   caveats: [{ type: 'approval', actions: ['calendar:schedule'], approvers: [toDidKey(alice.publicKey)], quorum: 1 }],
+ *   reason: 'ask me before scheduling',
+ * })
+ * console.log(stmt.id, formatRevocation(stmt)) // the amendment id (to lift it later), mnr1_…
+ * ```
+ */
+export function createAmendment(options: AmendmentOptions): UnverifiedRevocation {
+  return createRevocation({ ...options, kind: 'amend' })
+}
+
+/** Options of {@link createLift}. */
+export type LiftOptions = Omit<RevocationOptions, 'kind' | 'actions' | 'caveats' | 'lifts'> & {
+  /** The id (64 hex digits) of the amendment to lift. */
+  readonly amendment: string
+}
+
+/**
+ * Sign the lifting of an amendment. `mandate` and `block` name the amendment's target; the
+ * service accepts it from the amendment's signer or a key above it in the chain.
+ *
+ * @example
+ * ```ts
+ * const lifted = createLift({ mandate: grant, key: alice, amendment: stmt.id, reason: 'trip booked' })
+ * ```
+ */
+export function createLift(options: LiftOptions): UnverifiedRevocation {
+  const { amendment, ...rest } = options
+  return createRevocation({ ...rest, kind: 'lift', lifts: amendment })
 }
 
 /**
@@ -137,11 +216,11 @@ export function formatRevocation(statement: UnverifiedRevocation): string {
  * ```
  */
 export function parseRevocation(input: string | Uint8Array): UnverifiedRevocation {
-  const { bytes, payload, signature, fields: m } = decodeEnvelope('revocation', input, 8)
+  const { bytes, payload, signature, fields: m } = decodeEnvelope('revocation', input, 10)
   const chain = decodeChain(m.get(1))
   const kindCode = m.get(2)
   const kind = typeof kindCode === 'number' ? KINDS[kindCode] : undefined
-  if (kind === undefined) fail('ERR_FORMAT', 'revocation kind must be 0 (revoke), 1 (suspend) or 2 (resume)')
+  if (kind === undefined) fail('ERR_FORMAT', 'revocation kind must be 0 (revoke), 1 (suspend), 2 (resume), 3 (amend) or 4 (lift)')
   const rawActions = m.get(3)
   let actions: string[] | undefined
   if (rawActions !== undefined) {
@@ -159,6 +238,13 @@ export function parseRevocation(input: string | Uint8Array): UnverifiedRevocatio
   if (typeof created !== 'number' || created < 0) fail('ERR_FORMAT', 'revocation created must be an unsigned integer')
   const reason = optionalText(m.get(7), 'reason')
   const audience = optionalText(m.get(8), 'audience')
+  if (actions !== undefined && (kind === 'amend' || kind === 'lift')) fail('ERR_FORMAT', 'an amendment or a lift carries no actions')
+  const caveats = amendmentCaveats(m.get(9), kind)
+  const rawLifts = m.get(10)
+  if ((kind === 'lift') !== (rawLifts !== undefined)) fail('ERR_FORMAT', 'a lift, and only a lift, names the amendment it lifts (key 10)')
+  if (rawLifts !== undefined && !(rawLifts instanceof Uint8Array && rawLifts.length === 32)) {
+    fail('ERR_FORMAT', 'a lift names an amendment by its 32-byte id')
+  }
   return {
     id: toHex(sha256(signature)),
     payload,
@@ -171,9 +257,35 @@ export function parseRevocation(input: string | Uint8Array): UnverifiedRevocatio
     created,
     reason,
     audience,
+    caveats,
+    lifts: rawLifts === undefined ? undefined : toHex(rawLifts as Uint8Array),
     bytes,
     target: chain[chain.length - 1] as UnverifiedBlock,
   }
+}
+
+/**
+ * An amendment's caveats (key 9): present exactly on an amendment, 1 to 32 of them, each
+ * well-formed and of a known type or an extension. A block may carry a caveat this verifier
+ * does not know and be denied for it; an amendment is checked when it is accepted, so a
+ * malformed one never reaches a feed.
+ */
+function amendmentCaveats(raw: CborValue | undefined, kind: RevocationKind): Caveat[] {
+  if ((kind === 'amend') !== (raw !== undefined)) fail('ERR_FORMAT', 'an amendment, and only an amendment, carries caveats (key 9)')
+  if (raw === undefined) return []
+  if (!Array.isArray(raw) || raw.length === 0) fail('ERR_FORMAT', 'an amendment carries a non-empty list of caveats')
+  if (raw.length > TOKEN_LIMITS.maxCaveats) fail('ERR_LIMIT_COUNT', `an amendment adds at most ${TOKEN_LIMITS.maxCaveats} caveats`)
+  return (raw as CborValue[]).map((item, i) => {
+    const c = decodeCaveat(item)
+    if (c.type === 'invalid') fail('ERR_CAVEAT_INVALID', `amendment caveat ${i}: ${c.reason}`, { caveatIndex: i })
+    if (c.type === 'unknown') {
+      fail('ERR_CAVEAT_UNKNOWN', `amendment caveat ${i}: unknown caveat type ${c.code}`, {
+        caveatIndex: i,
+        hint: `core types are 1–10; an application's own caveat uses a type from ${EXTENSION_MIN}`,
+      })
+    }
+    return c
+  })
 }
 
 /**

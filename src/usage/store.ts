@@ -7,13 +7,20 @@
  * @module
  */
 
+import type { AmendmentRef } from '../errors.js'
+
 /** One counter a request touches. */
 export interface UsageCounter {
-  /** `<block id hex>/<caveat index>`: the counter's identity. */
+  /**
+   * `<block id hex>/<caveat index>`: the counter's identity; `<amendment id hex>/<caveat
+   * index>` for a `uses` caveat an amendment added to the block.
+   */
   readonly key: string
   readonly blockId: string
   readonly block: number
   readonly caveatIndex: number
+  /** The amendment that added the caveat, if one did. */
+  readonly amendment?: AmendmentRef
   /** Most successful uses: in total, or within any interval of `per` seconds. */
   readonly max: number
   readonly per?: number

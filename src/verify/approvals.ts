@@ -75,10 +75,14 @@ export function checkApprovals(
       const how = invocation
         ? `submit invocation ${invocation.idHex} for approval${waiting ? ` (it can wait for it until ${iso(until(invocation))})` : ''}`
         : 'approvals bind to an invocation: present one signed by the holder (mni1_…)'
-      fail('ERR_APPROVAL_REQUIRED', `block ${r.block} needs ${r.quorum} approval(s) for this action; ${have} given`, {
+      const amended = r.amendment
+        ? ` (amended${r.amendment.by ? ` by ${r.amendment.by}` : ''}${r.amendment.reason ? `: ${r.amendment.reason}` : ''})`
+        : ''
+      fail('ERR_APPROVAL_REQUIRED', `block ${r.block}${amended} needs ${r.quorum} approval(s) for this action; ${have} given`, {
         block: r.block,
         caveat: 'approval',
         caveatIndex: r.caveatIndex,
+        ...(r.amendment ? { amendment: r.amendment } : {}),
         hint: `needs ${r.quorum - have} more from: ${missing.join(', ')}; ${how}`,
         details: {
           quorum: r.quorum,

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Args } from '../caveats/types.js'
-import type { ErrorDetailsMap, MandateErrorCode } from '../errors.js'
+import type { AmendmentRef, ErrorDetailsMap, MandateErrorCode } from '../errors.js'
 
 /** One link of the accountability chain: the principal, then each holder in order. */
 export interface ChainLink {
@@ -103,9 +103,11 @@ export interface DeniedFields {
   readonly hint?: string
   /** The block at fault. */
   readonly block?: number
-  /** The caveat at fault, by name, and its index in the block. */
+  /** The caveat at fault, by name, and its index in the block (or in the amendment). */
   readonly caveat?: string
   readonly caveatIndex?: number
+  /** The caveat at fault was added to `block` by this amendment: who, when and why. */
+  readonly amendment?: AmendmentRef
   /** As much of the chain as was read (unverified if the failure was in the chain itself). */
   readonly chain?: readonly ChainLink[]
   readonly audit: AuditRecord

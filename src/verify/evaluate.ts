@@ -8,6 +8,10 @@
  *    resources, where, extensions;
  * then (in the verifier) approvals, and usage counters last.
  *
+ * The amendments in force on a block (spec §9.2) are caveats of that block, checked right after
+ * its own in every phase: only the root lifetime rule reads the root's signed caveats alone.
+ * A failure they cause names the amendment (who, when, why).
+ *
  * @module
  */
 import { firstCover, firstMatch } from '../caveats/action.js'
@@ -15,11 +19,13 @@ import { caveatName } from '../caveats/codec.js'
 import { matchResource } from '../caveats/resource.js'
 import type { DecodedCaveat } from '../caveats/types.js'
 import { describeRule, ruleHolds } from '../caveats/where.js'
-import { fail } from '../errors.js'
+import { type AmendmentRef, fail } from '../errors.js'
 import { iso } from '../internal/clock.js'
+import type { AmendmentEntry } from '../revocation/view.js'
 import type { UnverifiedBlock } from '../token/block.js'
 import type { UsageCounter } from '../usage/store.js'
 import type { DecidedRequest, MatchedRight } from './decision.js'
+import type { Amendments } from './revocations.js'
 
 /** How a request was presented. */
 export type Presentation = 'invocation' | 'bearer' | 'sealed'
@@ -39,6 +45,8 @@ export interface ExtensionContext {
 export interface ApprovalRequirement {
   readonly block: number
   readonly caveatIndex: number
+  /** The caveat came from this amendment of the block. */
+  readonly amendment?: AmendmentRef
   readonly approvers: readonly string[]
   readonly quorum: number
 }
@@ -53,6 +61,8 @@ export interface EvaluationContext {
   readonly presentation: Presentation
   readonly chain: readonly UnverifiedBlock[]
   readonly extensions: ReadonlyMap<number, ExtensionChecker>
+  /** The amendments in force, by block index (spec §9.2); none when absent. */
+  readonly amendments?: Amendments
 }
 
 /** What passing evaluation leaves for the verifier's last steps. */
@@ -62,12 +72,39 @@ export interface EvaluationResult {
   readonly approvals: ApprovalRequirement[]
 }
 
-type Located = { block: number; caveat: string; caveatIndex: number }
+type Located = { block: number; caveat: string; caveatIndex: number; amendment?: AmendmentRef }
 
-function each(chain: readonly UnverifiedBlock[], f: (c: DecodedCaveat, at: Located, b: UnverifiedBlock) => void): void {
-  for (const b of chain) {
+type Visit = (c: DecodedCaveat, at: Located, b: UnverifiedBlock) => void
+
+/** Every caveat of the chain, block by block: the block's own, then those of its amendments in force. */
+function each(ctx: Pick<EvaluationContext, 'chain' | 'amendments'>, f: Visit): void {
+  for (const b of ctx.chain) {
     for (const [i, c] of b.caveats.entries()) f(c, { block: b.index, caveat: caveatName(c), caveatIndex: i }, b)
+    for (const a of ctx.amendments?.get(b.index) ?? []) {
+      const amendment = amendmentRef(a)
+      for (const [i, c] of a.caveats.entries()) f(c, { block: b.index, caveat: caveatName(c), caveatIndex: i, amendment }, b)
+    }
   }
+}
+
+/** What a denial says of an amendment: its id, and its signer, time and reason when the view gave them. */
+function amendmentRef(a: AmendmentEntry): AmendmentRef {
+  return {
+    id: a.id,
+    ...(typeof a.by === 'string' && a.by ? { by: a.by } : {}),
+    ...(typeof a.at === 'number' && Number.isFinite(a.at) ? { at: a.at } : {}),
+    ...(typeof a.reason === 'string' && a.reason ? { reason: a.reason } : {}),
+  }
+}
+
+/** "block 1", or "block 1 (amended by did:key:… at …: reason)" for a caveat an amendment added. */
+function place(at: Located): string {
+  const a = at.amendment
+  if (!a) return `block ${at.block}`
+  const who = a.by ? ` by ${a.by}` : ''
+  const when = a.at === undefined ? '' : ` at ${iso(a.at)}`
+  const why = a.reason ? `: ${a.reason}` : ''
+  return `block ${at.block} (amended${who}${when}${why})`
 }
 
 /** Evaluate every caveat; throws the first failure as a located `MandateError`. */
@@ -78,18 +115,18 @@ export function evaluateCaveats(ctx: EvaluationContext): EvaluationResult {
 
 function checkChainCaveats(ctx: EvaluationContext): void {
   const { chain } = ctx
-  each(chain, (c, at) => {
+  each(ctx, (c, at) => {
     if (c.type === 'unknown') {
-      fail('ERR_CAVEAT_UNKNOWN', `block ${at.block}: unknown caveat type ${c.code}`, {
+      fail('ERR_CAVEAT_UNKNOWN', `${place(at)}: unknown caveat type ${c.code}`, {
         ...at,
         hint: 'this verifier does not understand the caveat, so it denies (fail closed); upgrade it or remove the caveat',
       })
     }
-    if (c.type === 'invalid') fail('ERR_CAVEAT_INVALID', `block ${at.block}: malformed caveat: ${c.reason}`, at)
+    if (c.type === 'invalid') fail('ERR_CAVEAT_INVALID', `${place(at)}: malformed caveat: ${c.reason}`, at)
     // An extension without a registered checker is a caveat this verifier does not know: it
     // denies here, in the same pass as unknown types (spec §7 step 9a), not among the request checks.
     if (c.type === 'extension' && !ctx.extensions.has(c.code)) {
-      fail('ERR_CAVEAT_UNKNOWN', `block ${at.block}: extension caveat ${c.code} has no registered checker`, {
+      fail('ERR_CAVEAT_UNKNOWN', `${place(at)}: extension caveat ${c.code} has no registered checker`, {
         ...at,
         hint: `register a checker for ${c.code} in createVerifier({ extensions })`,
       })
@@ -97,17 +134,17 @@ function checkChainCaveats(ctx: EvaluationContext): void {
   })
   checkTime(ctx)
   const last = chain.length - 1
-  each(chain, (c, at) => {
+  each(ctx, (c, at) => {
     if (c.type === 'depth' && last - at.block > c.max) {
-      fail('ERR_CHAIN_DEPTH', `block ${at.block} allows ${c.max} further block(s); the chain has ${last - at.block}`, at)
+      fail('ERR_CHAIN_DEPTH', `${place(at)} allows ${c.max} further block(s); the chain has ${last - at.block}`, at)
     }
     if (c.type === 'bound') {
       const bearerBelow = chain.slice(at.block).find((b) => b.bearer)
       if (bearerBelow) {
-        fail('ERR_BOUND_REQUIRED', `block ${at.block} requires bound holders, but block ${bearerBelow.index} names a bearer`, at)
+        fail('ERR_BOUND_REQUIRED', `${place(at)} requires bound holders, but block ${bearerBelow.index} names a bearer`, at)
       }
       if (ctx.presentation !== 'invocation') {
-        fail('ERR_BOUND_REQUIRED', `block ${at.block} requires an invocation signed by the holder`, {
+        fail('ERR_BOUND_REQUIRED', `${place(at)} requires an invocation signed by the holder`, {
           ...at,
           hint: 'sign an invocation with the holder key (CLI: mandate invoke --key FILE)',
         })
@@ -116,7 +153,7 @@ function checkChainCaveats(ctx: EvaluationContext): void {
     if (c.type === 'audience' && !c.names.includes(ctx.audience)) {
       fail(
         'ERR_AUDIENCE',
-        `block ${at.block} is for ${c.names.map((n) => JSON.stringify(n)).join(', ')}, not ${JSON.stringify(ctx.audience)}`,
+        `${place(at)} is for ${c.names.map((n) => JSON.stringify(n)).join(', ')}, not ${JSON.stringify(ctx.audience)}`,
         at,
       )
     }
@@ -148,10 +185,10 @@ function checkTime(ctx: EvaluationContext): void {
     }
   }
   const windows: { notBefore: number | undefined; expires: number | undefined; at: Located }[] = []
-  each(chain, (c, at) => {
+  each(ctx, (c, at) => {
     if (c.type !== 'window') return
     if (c.notBefore !== undefined && c.expires !== undefined && c.notBefore >= c.expires) {
-      fail('ERR_TIME_INVALID', `block ${at.block}: window starts at or after it ends`, at)
+      fail('ERR_TIME_INVALID', `${place(at)}: window starts at or after it ends`, at)
     }
     windows.push({ notBefore: c.notBefore, expires: c.expires, at })
   })
@@ -159,7 +196,8 @@ function checkTime(ctx: EvaluationContext): void {
   let rootExpires: number | undefined
   let rootExpAt: Located | undefined
   for (const w of windows) {
-    if (w.at.block !== 0 || w.expires === undefined) continue
+    // The lifetime is the minted root's: an amendment can only shorten it, and never lends it one.
+    if (w.at.block !== 0 || w.at.amendment || w.expires === undefined) continue
     if (rootExpires === undefined || w.expires < rootExpires) {
       rootExpires = w.expires
       rootExpAt = w.at
@@ -168,7 +206,10 @@ function checkTime(ctx: EvaluationContext): void {
   if (rootExpires === undefined || !root) {
     fail('ERR_TIME_INVALID', 'the root block carries no expiry', { block: 0, hint: 'mint the root with a window caveat that expires' })
   }
-  const rootStart = Math.max(root.issuedAt, ...windows.flatMap((w) => (w.at.block === 0 && w.notBefore !== undefined ? [w.notBefore] : [])))
+  const rootStart = Math.max(
+    root.issuedAt,
+    ...windows.flatMap((w) => (w.at.block === 0 && !w.at.amendment && w.notBefore !== undefined ? [w.notBefore] : [])),
+  )
   if (rootExpires - rootStart > ctx.maxLifetime) {
     fail(
       'ERR_TIME_INVALID',
@@ -190,7 +231,7 @@ function checkTime(ctx: EvaluationContext): void {
       expAt = w.at
     }
     if (notBefore >= expires) {
-      fail('ERR_TIME_INVALID', `block ${w.at.block}: the windows of the chain do not overlap: it can never be used`, w.at)
+      fail('ERR_TIME_INVALID', `${place(w.at)}: the windows of the chain do not overlap: it can never be used`, w.at)
     }
   }
   if (now < notBefore - skew) {
@@ -206,25 +247,25 @@ function checkRequestCaveats(ctx: EvaluationContext): EvaluationResult {
   const matched: MatchedRight[] = []
   const counters: UsageCounter[] = []
   const approvals: ApprovalRequirement[] = []
-  each(ctx.chain, (c, at) => {
+  each(ctx, (c, at) => {
     if (c.type !== 'deny') return
     // A restricting list covers the named action and every action below it (spec §6.1).
     const hit = firstCover(c.patterns, request.action)
     if (hit !== undefined) {
-      fail('ERR_ACTION_DENIED', `block ${at.block} never allows ${request.action} (deny ${hit})`, {
+      fail('ERR_ACTION_DENIED', `${place(at)} never allows ${request.action} (deny ${hit})`, {
         ...at,
         hint: 'this action is denied outright; no approval can unlock it',
       })
     }
   })
-  each(ctx.chain, (c, at, b) => {
+  each(ctx, (c, at, b) => {
     switch (c.type) {
       case 'actions': {
         const hit = firstMatch(c.patterns, request.action)
         if (hit === undefined) {
-          fail('ERR_ACTION_DENIED', `block ${at.block} does not allow ${request.action}`, {
+          fail('ERR_ACTION_DENIED', `${place(at)} does not allow ${request.action}`, {
             ...at,
-            hint: `block ${at.block} allows: ${c.patterns.join(', ')}`,
+            hint: `${at.amendment ? 'the amendment' : `block ${at.block}`} allows: ${c.patterns.join(', ')}`,
           })
         }
         matched.push({ block: at.block, caveat: 'actions', value: hit })
@@ -237,11 +278,11 @@ function checkRequestCaveats(ctx: EvaluationContext): EvaluationResult {
           fail(
             'ERR_RESOURCE_DENIED',
             request.resource === undefined
-              ? `block ${at.block} restricts resources, and none was named`
-              : `block ${at.block} does not allow resource ${request.resource}`,
+              ? `${place(at)} restricts resources, and none was named`
+              : `${place(at)} does not allow resource ${request.resource}`,
             {
               ...at,
-              hint: `block ${at.block} allows: ${c.globs.join(', ')}`,
+              hint: `${at.amendment ? 'the amendment' : `block ${at.block}`} allows: ${c.globs.join(', ')}`,
             },
           )
         }
@@ -252,7 +293,7 @@ function checkRequestCaveats(ctx: EvaluationContext): EvaluationResult {
         if (c.actions !== undefined && firstCover(c.actions, request.action) === undefined) return
         for (const rule of c.rules) {
           if (!ruleHolds(rule, request.args)) {
-            fail('ERR_ARGS_DENIED', `block ${at.block}: argument rule failed: ${describeRule(rule)}`, {
+            fail('ERR_ARGS_DENIED', `${place(at)}: argument rule failed: ${describeRule(rule)}`, {
               ...at,
               hint: `requires ${describeRule(rule)}`,
             })
@@ -267,24 +308,33 @@ function checkRequestCaveats(ctx: EvaluationContext): EvaluationResult {
         try {
           ok = checker(c.body, { now: ctx.now, audience: ctx.audience, request, block: at.block }) === true
         } catch (cause) {
-          fail('ERR_CAVEAT_DENIED', `block ${at.block}: extension caveat ${c.code} checker failed`, { ...at, cause })
+          fail('ERR_CAVEAT_DENIED', `${place(at)}: extension caveat ${c.code} checker failed`, { ...at, cause })
         }
-        if (!ok) fail('ERR_CAVEAT_DENIED', `block ${at.block}: extension caveat ${c.code} denied the request`, at)
+        if (!ok) fail('ERR_CAVEAT_DENIED', `${place(at)}: extension caveat ${c.code} denied the request`, at)
         return
       }
       case 'approval':
         if (firstCover(c.actions, request.action) !== undefined) {
-          approvals.push({ block: at.block, caveatIndex: at.caveatIndex, approvers: c.approvers, quorum: c.quorum })
+          approvals.push({
+            block: at.block,
+            caveatIndex: at.caveatIndex,
+            approvers: c.approvers,
+            quorum: c.quorum,
+            ...(at.amendment ? { amendment: at.amendment } : {}),
+          })
         }
         return
       case 'uses':
+        // An amendment's quota is its own counter, keyed by the amendment: lifting it and
+        // amending again starts a new one, and it never shares a count with the block's caveats.
         counters.push({
-          key: `${b.idHex}/${at.caveatIndex}`,
+          key: `${at.amendment?.id ?? b.idHex}/${at.caveatIndex}`,
           blockId: b.idHex,
           block: at.block,
           caveatIndex: at.caveatIndex,
           max: c.max,
           ...(c.per === undefined ? {} : { per: c.per }),
+          ...(at.amendment ? { amendment: at.amendment } : {}),
         })
         return
       case 'deny':

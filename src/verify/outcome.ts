@@ -120,6 +120,7 @@ export function denied(settings: Settings, progress: Progress, e: unknown): Deni
     ...(err.block === undefined ? {} : { block: err.block }),
     ...(err.caveat === undefined ? {} : { caveat: err.caveat }),
     ...(err.caveatIndex === undefined ? {} : { caveatIndex: err.caveatIndex }),
+    ...(err.amendment === undefined ? {} : { amendment: err.amendment }),
     ...(err.details === undefined ? {} : { details: err.details }),
     ...(links.length === 0 ? {} : { chain: links }),
     audit: audit(settings, progress, links, { decision: 'deny', code: err.code }),

@@ -117,6 +117,8 @@ export function createDecisionReporter(options: DecisionReporterOptions): Decisi
         invocation: formatInvocation(invocation),
         decision: decision.allowed ? 'allow' : 'deny',
         ...(decision.allowed ? {} : { code: decision.code }),
+        // The amendment whose caveat denied, so that the record names it.
+        ...(decision.allowed || decision.amendment === undefined ? {} : { amendment: decision.amendment.id }),
         decidedAt: decision.audit.at,
         ...(approvals.length === 0 ? {} : { approvals }),
       }

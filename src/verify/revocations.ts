@@ -1,30 +1,39 @@
 /**
  * Step 8 of spec §7: revocations and suspensions. A stale view denies everything (fail
  * closed); then, block by block, an entry covering the action denies, a revocation before a
- * suspension. A verifier created with `revocations: 'none'` skips the step.
+ * suspension. A verifier created with `revocations: 'none'` skips the step. The amendments in
+ * force on each block are collected here, from the same answer, and checked with the block's
+ * own caveats at step 9.
  *
  * @module
  */
 import { coversAction } from '../caveats/action.js'
+import { encodeCaveat } from '../caveats/codec.js'
 import { fail, MandateError, type RevocationDetails } from '../errors.js'
 import { iso } from '../internal/clock.js'
-import type { RevocationEntry } from '../revocation/view.js'
+import type { AmendmentEntry, BlockStanding, RevocationEntry } from '../revocation/view.js'
 import type { UnverifiedBlock } from '../token/block.js'
 import type { Settings } from './options.js'
 
+/** The amendments in force, by block index (absent: none on that block). */
+export type Amendments = ReadonlyMap<number, readonly AmendmentEntry[]>
+
+const NO_AMENDMENTS: Amendments = new Map()
+
 /**
- * Check the revocation view for every block of `chain` and the requested `action`, at `now`.
- * Throws `ERR_REVOCATION_STALE`, `ERR_REVOKED` or `ERR_SUSPENDED`.
+ * Check the revocation view for every block of `chain` and the requested `action`, at `now`,
+ * and return the amendments in force on its blocks. Throws `ERR_REVOCATION_STALE`,
+ * `ERR_REVOKED` or `ERR_SUSPENDED`.
  *
  * @example
  * ```ts
- * checkRevocations(settings, now, mandate.blocks, 'email:send')
+ * const amendments = checkRevocations(settings, now, mandate.blocks, 'email:send')
  * ```
  */
-export function checkRevocations(settings: Settings, now: number, chain: readonly UnverifiedBlock[], action: string): void {
+export function checkRevocations(settings: Settings, now: number, chain: readonly UnverifiedBlock[], action: string): Amendments {
   const view = settings.revocations
   // An explicit opt-out (spec §7 step 8): nothing is checked, and the audit record says so.
-  if (view === 'none') return
+  if (view === 'none') return NO_AMENDMENTS
   let freshAt: unknown
   try {
     freshAt = view.freshAt()
@@ -43,6 +52,7 @@ export function checkRevocations(settings: Settings, now: number, chain: readonl
       hint: `${why}; it denies until it can (fail closed)`,
     })
   }
+  let amendments: Map<number, AmendmentEntry[]> | undefined
   for (const b of chain) {
     let entries: unknown
     try {
@@ -56,7 +66,13 @@ export function checkRevocations(settings: Settings, now: number, chain: readonl
     // Within a block a revocation wins over a suspension, whatever order the view lists them
     // in (spec §7.3): revocation is permanent, so it is the answer that says what to do.
     const listed = (entries ?? []) as readonly RevocationEntry[]
-    for (const e of [...listed.filter((x) => x.kind === 'revoke'), ...listed.filter((x) => x.kind !== 'revoke')]) {
+    const amended = listed.filter((x): x is AmendmentEntry => x.kind === 'amend')
+    if (amended.length > 0) {
+      amendments ??= new Map()
+      amendments.set(b.index, amended)
+    }
+    const standing = listed.filter((x): x is BlockStanding => x.kind !== 'amend')
+    for (const e of [...standing.filter((x) => x.kind === 'revoke'), ...standing.filter((x) => x.kind !== 'revoke')]) {
       const scoped = e.actions !== undefined && e.actions.length > 0
       // A scoped entry covers its actions and every action below them (spec §6.1).
       if (scoped && !e.actions?.some((p) => coversAction(p, action))) continue
@@ -78,6 +94,7 @@ export function checkRevocations(settings: Settings, now: number, chain: readonl
       })
     }
   }
+  return amendments ?? NO_AMENDMENTS
 }
 
 /**
@@ -90,7 +107,7 @@ export function checkRevocations(settings: Settings, now: number, chain: readonl
  * // { blockId: '…', at: 1790000000, by: 'did:key:z6Mk…' }
  * ```
  */
-export function revocationDetails(blockId: string, e: RevocationEntry): RevocationDetails {
+export function revocationDetails(blockId: string, e: BlockStanding): RevocationDetails {
   return {
     blockId,
     ...(typeof e.at === 'number' && Number.isFinite(e.at) ? { at: e.at } : {}),
@@ -100,13 +117,29 @@ export function revocationDetails(blockId: string, e: RevocationEntry): Revocati
   }
 }
 
-/** An entry a verifier can act on: a known kind and, if scoped, a list of pattern texts. */
+/**
+ * An entry a verifier can act on: a known kind and, if scoped, a list of pattern texts; an
+ * amendment with its id and at least one caveat that encodes (so that step 9 never meets a
+ * caveat it cannot check: a view that hands one over is unusable, and denies).
+ */
 export function isRevocationEntry(v: unknown): v is RevocationEntry {
   if (v === null || typeof v !== 'object') return false
   const e = v as Record<string, unknown>
+  if (e['kind'] === 'amend') return isAmendment(e)
   const actions = e['actions']
   return (
     (e['kind'] === 'revoke' || e['kind'] === 'suspend') &&
     (actions === undefined || (Array.isArray(actions) && actions.every((p: unknown) => typeof p === 'string')))
   )
+}
+
+function isAmendment(e: Record<string, unknown>): boolean {
+  const caveats = e['caveats']
+  if (typeof e['id'] !== 'string' || !/^[0-9a-f]{64}$/.test(e['id']) || !Array.isArray(caveats) || caveats.length === 0) return false
+  try {
+    for (const c of caveats) encodeCaveat(c)
+    return true
+  } catch {
+    return false
+  }
 }

@@ -89,7 +89,7 @@ export async function consumeUsage(
   )
   if (!result.granted) {
     const c = evaluation.counters.find((x) => x.key === result.exhausted)
-    const at = c ? { block: c.block, caveat: 'uses', caveatIndex: c.caveatIndex } : {}
+    const at = c ? { block: c.block, caveat: 'uses', caveatIndex: c.caveatIndex, ...(c.amendment ? { amendment: c.amendment } : {}) } : {}
     const when = typeof result.resetAt === 'number' ? `; next use allowed at ${iso(result.resetAt)}` : '; the quota does not reset'
     fail('ERR_USAGE_EXHAUSTED', `usage limit of ${c?.max ?? '?'}${c?.per ? ` per ${c.per}s` : ''} reached`, {
       ...at,

@@ -93,7 +93,7 @@ async function authorize(settings: Settings, input: AuthorizeInput): Promise<Dec
     const request = resolveRequest(input.request, invocation, presented.request) // 6: request
     progress.request = request
     const waiting = await verifyHolder(settings, now, presented) // 7: holder proof (fresh, or waiting for approvals)
-    checkRevocations(settings, now, chain, request.action) // 8: revocation
+    const amendments = checkRevocations(settings, now, chain, request.action) // 8: revocation, and the amendments in force
     // 9: caveats, the chain's then the request's
     const evaluation = evaluateCaveats({
       now,
@@ -104,6 +104,7 @@ async function authorize(settings: Settings, input: AuthorizeInput): Promise<Dec
       presentation: presentation as Presentation,
       chain,
       extensions: settings.extensions,
+      amendments,
     })
     const approvers = checkApprovals(settings, now, evaluation.approvals, approvals, invocation, waiting) // 10: approvals
     claimed = await claimReplay(settings, now, invocation, evaluation.approvals.length > 0) // 11: replay claim, then usage

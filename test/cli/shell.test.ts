@@ -57,16 +57,16 @@ describe('mandate alone, --version, unknown commands', () => {
   })
 
   it('an unknown command exits 2 with "unknown command", even with --help, and suggests a near one', () => {
-    for (const args of [['amend', '--help'], ['amend'], ['help', 'amend'], ['--json', 'amend', '--help']]) {
+    for (const args of [['frobnicate', '--help'], ['frobnicate'], ['help', 'frobnicate'], ['--json', 'frobnicate', '--help']]) {
       const r = mandate(args)
       expect(r.code, args.join(' ')).toBe(2)
       if (args.includes('--json')) {
         expect(r.json()).toEqual({
-          error: { code: 'ERR_USAGE', message: "unknown command 'amend'", hint: 'see mandate --help for the commands' },
+          error: { code: 'ERR_USAGE', message: "unknown command 'frobnicate'", hint: 'see mandate --help for the commands' },
         })
       } else {
         expect(r.stdout).toBe('')
-        expect(r.stderr).toBe("mandate: error: unknown command 'amend'\nmandate: hint: see mandate --help for the commands\n")
+        expect(r.stderr).toBe("mandate: error: unknown command 'frobnicate'\nmandate: hint: see mandate --help for the commands\n")
       }
     }
     expect(mandate(['mnt']).stderr).toContain('mandate: hint: did you mean mandate mint? see mandate --help')
@@ -82,7 +82,7 @@ describe('mandate alone, --version, unknown commands', () => {
     const missing = mandate(['approvals', 'show'])
     expect([missing.code, missing.stderr]).toEqual([2, expect.stringContaining('mandate: hint: see mandate approvals show --help\n')])
     // global options before the command, with their values, are stepped over
-    expect(mandate(['--timeout', '5', 'amend']).stderr).toContain("unknown command 'amend'")
+    expect(mandate(['--timeout', '5', 'frobnicate']).stderr).toContain("unknown command 'frobnicate'")
     expect(mandate(['--timeout', '5', 'pubkey', key('alice')]).stdout.trim()).toBe(alice)
   })
 

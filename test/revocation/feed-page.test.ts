@@ -157,7 +157,12 @@ describe('signFeedPage / verifyFeedPage: round trip', () => {
   it('reads kinds 0, 1 and 2 as revoke, suspend and resume, and no other kind', () => {
     const kinds = [0, 1, 2].map((k) => verify(withEntry((e) => e.set(2, k))).entries[0]?.kind)
     expect(kinds).toEqual(['revoke', 'suspend', 'resume'])
-    expect(rejection(withEntry((e) => e.set(2, 3)))).toBe(formatError('bad entry fields'))
+    expect(rejection(withEntry((e) => e.set(2, 5)))).toBe(formatError('bad entry fields'))
+    expect(rejection(withEntry((e) => e.set(2, 3)))).toBe(
+      formatError('an amendment entry carries its id and caveats, and nothing of a lift'),
+    )
+    expect(rejection(withEntry((e) => e.set(2, 4)))).toBe(formatError('a lift entry names the amendment it lifts, and nothing else'))
+    expect(rejection(withEntry((e) => e.set(8, new Uint8Array(32))))).toBe(formatError('a revoke entry carries no amendment fields'))
     expect(rejection(withEntry((e) => e.set(2, '0')))).toBe(formatError('bad entry fields'))
     expect(rejection(withEntry((e) => e.delete(2)))).toBe(formatError('bad entry fields'))
   })

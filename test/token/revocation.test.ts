@@ -120,9 +120,9 @@ describe('parseRevocation rejections', () => {
     const { m } = threeBlocks()
     const honest = createRevocation({ mandate: m, key: alice, now: T0, random: seededRandom('p') })
     const cases: [(p: Map<number, CborValue>) => void, string][] = [
-      [(p) => p.set(2, 3), 'revocation kind must be 0 (revoke), 1 (suspend) or 2 (resume)'],
-      [(p) => p.set(2, '1'), 'revocation kind must be 0 (revoke), 1 (suspend) or 2 (resume)'],
-      [(p) => p.set(2, -1), 'revocation kind must be 0 (revoke), 1 (suspend) or 2 (resume)'],
+      [(p) => p.set(2, 5), 'revocation kind must be 0 (revoke), 1 (suspend), 2 (resume), 3 (amend) or 4 (lift)'],
+      [(p) => p.set(2, '1'), 'revocation kind must be 0 (revoke), 1 (suspend), 2 (resume), 3 (amend) or 4 (lift)'],
+      [(p) => p.set(2, -1), 'revocation kind must be 0 (revoke), 1 (suspend), 2 (resume), 3 (amend) or 4 (lift)'],
       [(p) => p.set(3, []), 'revocation actions must be a non-empty list'],
       [(p) => p.set(3, 'slack:send'), 'revocation actions must be a non-empty list'],
       [(p) => p.set(3, ['slack:send', 5]), 'revocation actions must be action patterns'],
@@ -133,6 +133,22 @@ describe('parseRevocation rejections', () => {
       [(p) => p.set(6, 'now'), 'revocation created must be an unsigned integer'],
       [(p) => p.set(7, 5), 'revocation reason must be short text'],
       [(p) => p.set(8, 5), 'revocation audience must be short text'],
+      [(p) => p.set(9, [[1, ['mail:read']]]), 'an amendment, and only an amendment, carries caveats (key 9)'],
+      [(p) => p.set(10, new Uint8Array(32)), 'a lift, and only a lift, names the amendment it lifts (key 10)'],
+      [(p) => p.set(2, 3), 'an amendment, and only an amendment, carries caveats (key 9)'],
+      [(p) => p.set(2, 3).set(9, []), 'an amendment carries a non-empty list of caveats'],
+      [
+        (p) =>
+          p
+            .set(2, 3)
+            .set(9, [[1, ['mail:read']]])
+            .set(3, ['mail:*']),
+        'an amendment or a lift carries no actions',
+      ],
+      [(p) => p.set(2, 4), 'a lift, and only a lift, names the amendment it lifts (key 10)'],
+      [(p) => p.set(2, 4).set(10, new Uint8Array(31)), 'a lift names an amendment by its 32-byte id'],
+      [(p) => p.set(2, 4).set(10, new Uint8Array(32)).set(3, ['mail:*']), 'an amendment or a lift carries no actions'],
+      [(p) => p.set(11, 1), 'unknown revocation field 11'],
     ]
     for (const [change, message] of cases) {
       const e = caught(() => parseRevocation(resigned(honest, change)))

@@ -166,6 +166,11 @@ function render(d: Decision, paint: ReturnType<typeof colors>, service: string |
     lines.push(`${paint('red', 'DENIED')}  ${d.code}: ${p(d.message)}`)
     if (request) lines.push(`request    ${request}`)
     if (d.block !== undefined) lines.push(`at         block ${d.block}${d.caveat ? `, caveat ${d.caveat}` : ''}`)
+    const a = d.amendment
+    if (a) {
+      const when = a.at === undefined ? '' : ` at ${iso(a.at)}`
+      lines.push(`amended    ${a.by ? `by ${p(a.by)}` : 'by an amendment'}${when}${a.reason ? `: ${p(a.reason)}` : ''} (id ${a.id})`)
+    }
     if (chain) lines.push(`chain      ${chain}`)
     if (d.hint) lines.push(`hint       ${p(d.hint)}`)
   }

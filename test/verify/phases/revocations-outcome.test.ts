@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import {
   attenuate,
+  type BlockStanding,
   createMemoryRevocationView,
   invoke,
   MandateError,
@@ -228,7 +229,7 @@ describe('revocation details and entries', () => {
       blockId: id,
       at: T0,
     })
-    expect(revocationDetails(id, { kind: 'suspend' } as RevocationEntry)).toStrictEqual({ blockId: id })
+    expect(revocationDetails(id, { kind: 'suspend' } as BlockStanding)).toStrictEqual({ blockId: id })
   })
 
   it('rejects entries that are not objects, or whose patterns are not all text', () => {

@@ -1,0 +1,135 @@
+/**
+ * `mandate amend`: sign an amendment (caveats added to one block of a mandate already handed
+ * on) or the lifting of one (the flags are in ../commands/amend.ts).
+ *
+ * @module
+ */
+import type { Command } from 'commander'
+import { describeCaveat } from '../../caveats/describe.js'
+import { toDidKey } from '../../crypto/keys.js'
+import { createAmendment, createLift, formatRevocation, type UnverifiedRevocation } from '../../token/revocation.js'
+import { type CaveatFlags, caveatHint, caveatsFrom } from '../caveat-flags.js'
+import { type Context, emit, serviceOf } from '../context.js'
+import { CliError, fromFlags, usage } from '../errors.js'
+import { loadKey } from '../io.js'
+import { printable } from '../printable.js'
+import { call } from '../service-client.js'
+import { readMandate } from '../tokens.js'
+
+export interface AmendFlags extends CaveatFlags {
+  readonly key?: string
+  readonly block?: string
+  readonly lift?: string
+  readonly reason?: string
+  readonly statementAudience?: string
+  readonly service?: string
+}
+
+/** The caveat flags: any of them turns the command into an amendment. */
+const CAVEAT_FLAGS: readonly (keyof CaveatFlags)[] = [
+  'action',
+  'deny',
+  'resource',
+  'notBefore',
+  'expires',
+  'uses',
+  'per',
+  'approval',
+  'approver',
+  'quorum',
+  'where',
+  'audience',
+  'maxDepth',
+  'bound',
+]
+
+/** Sign an amendment or a lift of one block of the mandate; with a service, submit it there. */
+export async function amend(ctx: Context, token: string | undefined, opts: AmendFlags, cmd: Command): Promise<void> {
+  const caveatFlags = CAVEAT_FLAGS.filter((f) => opts[f] !== undefined)
+  if (opts.lift !== undefined && caveatFlags.length > 0) {
+    usage('--lift takes no caveat flags', 'lifting removes an amendment whole; to narrow again, amend once more')
+  }
+  if (opts.lift !== undefined && !/^[0-9a-f]{64}$/.test(opts.lift)) {
+    usage(`--lift: expected an amendment id (64 lower-case hex digits), got ${JSON.stringify(opts.lift)}`, 'mandate amend prints the id')
+  }
+  if (opts.lift === undefined && caveatFlags.length === 0) {
+    usage('nothing to add: give caveat flags (--approval, --action, --uses, --expires, …) or --lift ID', 'see mandate amend --help')
+  }
+  if (opts.reason === undefined || opts.reason.trim() === '') {
+    usage('--reason is required', 'the agent is told why in every denial an amendment causes, and the audit trail keeps it')
+  }
+  const m = await readMandate(ctx.io, token, 'amend')
+  const key = loadKey(ctx.io, opts.key)
+  let block: number | undefined
+  if (opts.block !== undefined) {
+    if (!/^\d{1,2}$/.test(opts.block) || Number(opts.block) >= m.blocks.length)
+      usage(
+        `--block: expected 0..${m.blocks.length - 1}, got ${JSON.stringify(opts.block)}`,
+        'block 0 is the root grant; mandate inspect shows the blocks',
+      )
+    block = Number(opts.block)
+  }
+  const now = ctx.io.now()
+  const common = {
+    mandate: m,
+    key,
+    now,
+    reason: opts.reason,
+    ...(block === undefined ? {} : { block }),
+    ...(opts.statementAudience === undefined ? {} : { audience: opts.statementAudience }),
+  }
+  const statement: UnverifiedRevocation = fromFlags(
+    () =>
+      opts.lift === undefined
+        ? createAmendment({ ...common, caveats: caveatsFrom(opts, now, toDidKey(key.publicKey)) })
+        : createLift({ ...common, amendment: opts.lift }),
+    caveatHint,
+  )
+  const text = formatRevocation(statement)
+  const kind = statement.kind
+  const described = statement.caveats.map(describeCaveat)
+  const service = serviceOf(ctx, cmd, opts.service)
+  if (service) {
+    const { body } = await call<{ seq?: unknown; created?: unknown }>(service, '/v1/revocations', {
+      method: 'POST',
+      body: { revocation: text },
+    })
+    if (!Number.isSafeInteger(body.seq) || typeof body.created !== 'boolean') {
+      throw new CliError('ERR_IO', 'the service answered the amendment without its sequence number', 'is --service the mandate service?')
+    }
+    emit(
+      ctx,
+      cmd,
+      {
+        id: statement.id,
+        seq: body.seq,
+        created: body.created,
+        kind,
+        blockId: statement.target.idHex,
+        ...lifted(statement),
+        statement: text,
+      },
+      () => (kind === 'amend' ? `${statement.id}\n` : `lifted ${printable(statement.lifts ?? '')} (feed seq ${body.seq})\n`),
+    )
+    return
+  }
+  emit(
+    ctx,
+    cmd,
+    {
+      statement: text,
+      id: statement.id,
+      kind,
+      blockId: statement.target.idHex,
+      block: statement.target.index,
+      ...(kind === 'amend' ? { caveats: described } : {}),
+      ...lifted(statement),
+      signer: toDidKey(key.publicKey),
+    },
+    () => `${text}\n`,
+  )
+}
+
+function lifted(statement: UnverifiedRevocation): { lifts?: string } {
+  return statement.lifts === undefined ? {} : { lifts: statement.lifts }
+}
