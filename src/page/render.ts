@@ -120,6 +120,31 @@ function quotaList(view: RequestView): Node | string {
   )
 }
 
+/** The amendments in force on the chain: on which block, by whom, when, why, and what they add. */
+function amendmentList(view: RequestView): Node {
+  return el(
+    'ul',
+    { class: 'amendments' },
+    ...(view.amendments ?? []).map((a) => {
+      const holder = view.chain[a.block]?.name
+      return el(
+        'li',
+        {},
+        el(
+          'p',
+          {},
+          `block ${a.block}${holder === undefined ? '' : ` (${holder})`}, by `,
+          el('code', {}, a.by),
+          a.at === undefined ? '' : ' ',
+          a.at === undefined ? '' : timeEl(a.at),
+        ),
+        a.reason !== undefined && el('p', { class: 'purpose' }, 'Why: ', el('span', { class: 'value' }, a.reason)),
+        el('ul', {}, ...a.caveats.map((c) => el('li', {}, c))),
+      )
+    }),
+  )
+}
+
 /** "expires … (in 4 min)", `now` on the service clock. */
 export function fillExpiry(target: HTMLElement, expiresAt: number | undefined, now: number): void {
   if (expiresAt === undefined) {
@@ -186,6 +211,7 @@ export function renderCard(view: RequestView, now: number): Card {
     ['Arguments', el('pre', { class: 'args', tabindex: '0', 'aria-label': 'Arguments' }, view.args)],
     ['Intent', view.intent === undefined ? el('span', { class: 'none' }, 'none given') : el('span', { class: 'value' }, view.intent)],
     ['Approvers', approvers],
+    ...(view.amendments === undefined ? [] : [['Amended since', amendmentList(view)] as [string, Node | string]]),
     ...(view.quota === undefined ? [] : [['Uses left', quotaList(view)] as [string, Node | string]]),
     [
       'Filed',

@@ -59,10 +59,24 @@ export interface RequestView {
   readonly quota?: readonly QuotaView[]
   /** Who denied it and why, when the service says it was denied. */
   readonly denial?: { readonly by: string; readonly reason: string; readonly at?: number }
+  /**
+   * The amendments in force on the chain (caveats added after it was handed on, which the signed
+   * invocation cannot show), as the service says, escaped: an approval may be asked for by one.
+   */
+  readonly amendments?: readonly AmendmentView[]
   /** Why Approve is withheld (a bad signature, another id, a description that differs), if it is. */
   readonly problems: readonly string[]
   /** The checked invocation, to approve: only when there is no problem. */
   readonly invocation?: UnverifiedInvocation
+}
+
+/** An amendment in force on a block: who made it, when, why, and its caveats in words. */
+export interface AmendmentView {
+  readonly block: number
+  readonly by: string
+  readonly at?: number
+  readonly reason?: string
+  readonly caveats: readonly string[]
 }
 
 /** One `uses` caveat: its block, its limit (per window, if any), and what is spent and left. */
@@ -123,6 +137,20 @@ function quotaOf(q: unknown): QuotaView | undefined {
   return { block, max, used, remaining, ...(per === undefined ? {} : { per }) }
 }
 
+/** An amendment as the service gives it; anything out of shape shows none of them. */
+function amendmentOf(a: unknown): AmendmentView | undefined {
+  if (!record(a) || time(a['block']) === undefined || !text(a['by']) || !Array.isArray(a['caveats']) || !a['caveats'].every(text)) {
+    return undefined
+  }
+  return {
+    block: time(a['block']) as number,
+    by: printable(a['by']),
+    ...(time(a['at']) === undefined ? {} : { at: time(a['at']) as number }),
+    ...(text(a['reason']) ? { reason: printable(a['reason']) } : {}),
+    caveats: (a['caveats'] as string[]).map((c) => printable(c)),
+  }
+}
+
 /** The differences between the service's description and the signed invocation, in words. */
 function differences(request: Json, inv: UnverifiedInvocation): string[] {
   const last = inv.chain[inv.chain.length - 1] as UnverifiedBlock
@@ -171,6 +199,7 @@ export function viewOf(request: unknown, me: string): RequestView {
   }))
   const denial = record(r['denial']) ? r['denial'] : undefined
   const quota = Array.isArray(r['quota']) ? r['quota'].map(quotaOf) : undefined
+  const amendments = Array.isArray(r['amendments']) ? r['amendments'].map(amendmentOf) : undefined
   const service = {
     id: id || printable(String(r['id'] ?? '')),
     status: printable(text(r['status']) ? r['status'] : 'unknown'),
@@ -178,6 +207,9 @@ export function viewOf(request: unknown, me: string): RequestView {
     ...(time(r['createdAt']) === undefined ? {} : { createdAt: time(r['createdAt']) as number }),
     ...(time(r['expiresAt']) === undefined ? {} : { expiresAt: time(r['expiresAt']) as number }),
     ...(quota === undefined || quota.includes(undefined) ? {} : { quota: quota as QuotaView[] }),
+    ...(amendments === undefined || amendments.includes(undefined) || amendments.length === 0
+      ? {}
+      : { amendments: amendments as AmendmentView[] }),
     ...(denial === undefined
       ? {}
       : {

@@ -8,6 +8,7 @@
 import { encodeCaveat } from '../caveats/codec.js'
 import { describeCaveat } from '../caveats/describe.js'
 import { encodeCbor } from '../cbor/codec.js'
+import { toDidKey } from '../crypto/keys.js'
 import { MandateError } from '../errors.js'
 import { fromHex, toHex } from '../internal/bytes.js'
 import type { FeedEntry } from '../revocation/feed.js'
@@ -79,4 +80,18 @@ export function amendmentAudit(statement: UnverifiedRevocation): Record<string, 
     }
   }
   return statement.lifts === undefined ? {} : { lifts: statement.lifts }
+}
+
+/** The amendments in force on a request's chain, as the inbox describes them: block, who, when, why, and the caveats in words. */
+export function amendmentSummaries(amendments: ReadonlyMap<number, readonly FeedEntry[]>) {
+  return [...amendments.entries()].flatMap(([block, list]) =>
+    list.map((a) => ({
+      block,
+      id: a.id as string,
+      by: toDidKey(fromHex(a.by) ?? new Uint8Array(32)),
+      at: a.at,
+      ...(a.reason === undefined ? {} : { reason: a.reason }),
+      caveats: (a.caveats ?? []).map(describeCaveat),
+    })),
+  )
 }

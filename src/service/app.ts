@@ -25,7 +25,7 @@ import { formatInvocation, parseInvocation, type UnverifiedInvocation } from '..
 import { authorityLevel, type UnverifiedRevocation, verifyRevocation } from '../token/revocation.js'
 import { signingInput } from '../token/signing.js'
 import type { UsageCounter } from '../usage/store.js'
-import { amendmentAudit, chainAmendments, checkLift, parseStatement } from './amendments.js'
+import { amendmentAudit, amendmentSummaries, chainAmendments, checkLift, parseStatement } from './amendments.js'
 import { mountApprovalPage } from './approval-page.js'
 import { mountApprovalStream } from './approval-stream.js'
 import { quotaCounters, statusOf, summary } from './approval-summary.js'
@@ -572,13 +572,16 @@ export function createApp(options: AppOptions): Hono {
    * of its chain now, so that an approver sees what the agent has already spent.
    */
   const describe = async (record: ApprovalRecord) => {
-    const counters = quotaCounters(record)
+    // The amendments in force on the chain now: an approver sees why an approval is asked
+    // for when the signed chain itself does not say, and what an amendment's quota has left.
+    const amendments = await amendmentsOf(parseInvocation(record.invocation).chain)
+    const counters = quotaCounters(record, amendments)
     const used = await stored(() => store.usageOf(counters, clock()))
     const quota = counters.map(({ key: _key, ...q }, i) => {
       const spent = used[i] ?? 0
       return { ...q, used: spent, remaining: Math.max(0, q.max - spent) }
     })
-    return { ...summary(record), quota }
+    return { ...summary(record), quota, amendments: amendmentSummaries(amendments) }
   }
 
   mountApprovalPage(app)

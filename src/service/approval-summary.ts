@@ -6,6 +6,7 @@
  */
 import { firstCover } from '../caveats/action.js'
 import { toDidKey } from '../crypto/keys.js'
+import type { FeedEntry } from '../revocation/feed.js'
 import type { UnverifiedBlock } from '../token/block.js'
 import { parseInvocation } from '../token/invocation.js'
 import type { ApprovalRecord } from './store.js'
@@ -58,14 +59,22 @@ export interface QuotaCounter {
   readonly per?: number
 }
 
-/** Every `uses` caveat of the request's chain, in chain order: what its quota line shows. */
-export function quotaCounters(record: ApprovalRecord): QuotaCounter[] {
+/**
+ * Every `uses` caveat of the request's chain, in chain order, each block's own then those of its
+ * amendments in force (keyed by the amendment, spec/mandate-v1.md §6 uses): what its quota line shows.
+ */
+export function quotaCounters(record: ApprovalRecord, amendments: ReadonlyMap<number, readonly FeedEntry[]> = new Map()): QuotaCounter[] {
   const inv = parseInvocation(record.invocation)
   return inv.chain.flatMap((b) =>
-    b.caveats.flatMap((cv, i) =>
-      cv.type === 'uses'
-        ? [{ key: `${b.idHex}/${i}`, block: b.index, caveat: i, max: cv.max, ...(cv.per === undefined ? {} : { per: cv.per }) }]
-        : [],
+    [
+      { owner: b.idHex, caveats: b.caveats },
+      ...(amendments.get(b.index) ?? []).map((a) => ({ owner: a.id as string, caveats: a.caveats ?? [] })),
+    ].flatMap(({ owner, caveats }) =>
+      caveats.flatMap((cv, i) =>
+        cv.type === 'uses'
+          ? [{ key: `${owner}/${i}`, block: b.index, caveat: i, max: cv.max, ...(cv.per === undefined ? {} : { per: cv.per }) }]
+          : [],
+      ),
     ),
   )
 }

@@ -186,7 +186,9 @@ export type LiftOptions = Omit<RevocationOptions, 'kind' | 'actions' | 'caveats'
  *
  * @example
  * ```ts
- * const lifted = createLift({ mandate: grant, key: alice, amendment: stmt.id, reason: 'trip booked' })
+ * declare const amendmentId: string // what createAmendment returned as `.id`, or `mandate amend` printed
+ * const lifted = createLift({ mandate: grant, key: alice, amendment: amendmentId, reason: 'trip booked' })
+ * console.log(formatRevocation(lifted)) // mnr1_…: POST it to the service as a revocation
  * ```
  */
 export function createLift(options: LiftOptions): UnverifiedRevocation {
@@ -230,6 +232,7 @@ export function parseRevocation(input: string | Uint8Array): UnverifiedRevocatio
       return p
     })
   }
+  if (actions !== undefined && (kind === 'amend' || kind === 'lift')) fail('ERR_FORMAT', 'an amendment or a lift carries no actions')
   const signer = m.get(4)
   if (!(signer instanceof Uint8Array) || signer.length !== 32) fail('ERR_FORMAT', 'revocation signer must be a 32-byte key')
   const nonce = m.get(5)
@@ -238,7 +241,6 @@ export function parseRevocation(input: string | Uint8Array): UnverifiedRevocatio
   if (typeof created !== 'number' || created < 0) fail('ERR_FORMAT', 'revocation created must be an unsigned integer')
   const reason = optionalText(m.get(7), 'reason')
   const audience = optionalText(m.get(8), 'audience')
-  if (actions !== undefined && (kind === 'amend' || kind === 'lift')) fail('ERR_FORMAT', 'an amendment or a lift carries no actions')
   const caveats = amendmentCaveats(m.get(9), kind)
   const rawLifts = m.get(10)
   if ((kind === 'lift') !== (rawLifts !== undefined)) fail('ERR_FORMAT', 'a lift, and only a lift, names the amendment it lifts (key 10)')

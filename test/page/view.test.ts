@@ -124,6 +124,28 @@ describe('what the page shows of a request', () => {
     expect(viewOf({ ...request, quota: lines }, ALICE).problems).toEqual([])
   })
 
+  it('shows the amendments in force the service names, escaped; none when one is out of shape', () => {
+    expect(viewOf(request, ALICE).amendments).toBeUndefined()
+    const amended = {
+      block: 0,
+      id: 'a'.repeat(64),
+      by: ALICE,
+      at: 1_790_000_000,
+      reason: 'ask me first\u202e\u001b[31m',
+      caveats: ['calendar:schedule needs 1 approval of did:key:z6Mk…'],
+    }
+    const view = viewOf({ ...request, amendments: [amended] }, ALICE)
+    expect(view.amendments).toEqual([
+      { block: 0, by: ALICE, at: 1_790_000_000, reason: 'ask me first\\u202e\\x1b[31m', caveats: amended.caveats },
+    ])
+    expect(viewOf({ ...request, amendments: [] }, ALICE).amendments).toBeUndefined()
+    for (const bad of [{ ...amended, block: 'x' }, { ...amended, caveats: [1] }, { ...amended, by: 7 }, null]) {
+      expect(viewOf({ ...request, amendments: [amended, bad] }, ALICE).amendments).toBeUndefined()
+    }
+    // The service's own word, like quota: no difference from the invocation, nothing withheld.
+    expect(view.problems).toEqual([])
+  })
+
   it('withholds approval: a description that differs, another id, an invocation that does not check or is missing', () => {
     const lying = viewOf({ ...request, action: 'email:read', args: { to: 'someone@else' } }, ALICE)
     expect(lying.invocation).toBeUndefined()

@@ -182,15 +182,16 @@ export async function story(url: string, serviceKey: string, parties: DemoPartie
   }
   /** Sign a statement as Alice, submit it, and bring the verifiers' view up to date. */
   const submit = async (options: Omit<RevocationOptions, 'mandate' | 'key'>) => {
+    const statement = createRevocation({ mandate: grant, key: alice, ...options })
     const res = await fetch(`${url}/v1/revocations`, {
       signal: AbortSignal.timeout(DEMO_TIMEOUT_MS),
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ revocation: formatRevocation(createRevocation({ mandate: grant, key: alice, ...options })) }),
+      body: JSON.stringify({ revocation: formatRevocation(statement) }),
     })
     if (!res.ok) throw new Error(`the service refused the statement: HTTP ${res.status}`)
     await revocations.sync()
-    return ((await res.json()) as { seq: number }).seq
+    return { seq: ((await res.json()) as { seq: number }).seq, id: statement.id }
   }
   const mail = service('mail')
   const slack = service('slack')
@@ -242,7 +243,7 @@ export async function story(url: string, serviceKey: string, parties: DemoPartie
     `refused by the service: HTTP ${stranger.status} ${refused} (only registered verifiers count uses)`,
   )
 
-  const seq = await submit({ actions: ['slack:send'], reason: 'no posting on my behalf' })
+  const { seq } = await submit({ actions: ['slack:send'], reason: 'no posting on my behalf' })
   note('12', 'alice', 'revoke slack:send', `a signed, scoped revocation of the root block (feed seq ${seq})`)
   record('13', 'assistant', 'slack:send', await slack.authorize({ invocation: asAssistant('slack:send', 'slack') }))
   record('14', 'assistant', 'slack:read', await slack.authorize({ invocation: asAssistant('slack:read', 'slack') }))
@@ -250,6 +251,22 @@ export async function story(url: string, serviceKey: string, parties: DemoPartie
   record('15', 'assistant', 'email:read (suspended)', await mail.authorize({ invocation: asAssistant('email:read', 'mail') }))
   await submit({ kind: 'resume' })
   record('16', 'assistant', 'email:read (resumed)', await mail.authorize({ invocation: asAssistant('email:read', 'mail') }))
+  // Mid-session, Alice tightens the grant the assistant already holds: no new token, nobody re-delegates.
+  const amendment = await submit({
+    kind: 'amend',
+    caveats: [{ type: 'approval', actions: ['calendar:schedule'], approvers: [aliceDid], quorum: 1 }],
+    reason: 'ask me before scheduling',
+  })
+  note(
+    '16.1',
+    'alice',
+    'amend',
+    `calendar:schedule now needs her approval (amendment ${amendment.id.slice(0, 12)}…, feed seq ${amendment.seq})`,
+  )
+  record('16.2', 'assistant', 'calendar:schedule', await calendar.authorize({ invocation: asAssistant('calendar:schedule', 'calendar') }))
+  await submit({ kind: 'lift', lifts: amendment.id, reason: 'the trip is booked' })
+  note('16.3', 'alice', 'lift', 'the amendment is lifted: the grant is as she first signed it')
+  record('16.4', 'assistant', 'calendar:schedule', await calendar.authorize({ invocation: asAssistant('calendar:schedule', 'calendar') }))
 
   // The doors agents act through: an HTTP API behind mandate/http, and MCP tools behind mandate/mcp.
   const api = protect(
@@ -324,7 +341,7 @@ export async function story(url: string, serviceKey: string, parties: DemoPartie
     action: 'the audit trail',
     decision: checked.ok ? 'INTACT' : 'BROKEN',
     reason: checked.ok
-      ? `${checked.records} records (${count('decision')} decisions reported by the verifiers, ${count('revocation')} revocations), hash-chained, checkpoint signed by the service`
+      ? `${checked.records} records (${count('decision')} decisions reported by the verifiers, ${count('revocation')} revocations, ${count('amendment') + count('amendment.lifted')} amendments and lifts), hash-chained, checkpoint signed by the service`
       : `${checked.problem?.kind}: ${checked.problem?.message}`,
   })
 
