@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { disposition } from '../errors.js'
+import { type AmendmentRef, disposition } from '../errors.js'
 import type { Denied } from '../verify/decision.js'
 import { APPROVAL_REQUEST_FIELD, challenge } from './headers.js'
 
@@ -28,6 +28,8 @@ export interface Problem {
   readonly hint?: string
   readonly block?: number
   readonly caveat?: string
+  /** The amendment whose caveat denied (spec/mandate-v1.md §9.2): who added it, when, why. */
+  readonly amendment?: AmendmentRef
   /** `ERR_APPROVAL_REQUIRED`: the approval request to wait for. */
   readonly approvalRequest?: {
     readonly id: string
@@ -154,6 +156,7 @@ export function refusal(d: Denied, context: RefusalContext): Refusal {
     ...(d.hint === undefined ? {} : { hint: d.hint }),
     ...(d.block === undefined ? {} : { block: d.block }),
     ...(d.caveat === undefined ? {} : { caveat: d.caveat }),
+    ...(d.amendment === undefined ? {} : { amendment: d.amendment }),
   }
   const json = { 'content-type': PROBLEM }
   const status = disposition(d.code).http

@@ -68,6 +68,15 @@ export function denialDocument(outcome: ToolCallDenied): Record<string, unknown>
     }
   }
   const d = outcome.decision
+  // An amendment added the caveat that denied: say who tightened the mandate, when and why.
+  if (d?.amendment !== undefined) {
+    doc['amendment'] = {
+      id: d.amendment.id,
+      ...(d.amendment.by === undefined ? {} : { by: d.amendment.by }),
+      ...(d.amendment.at === undefined ? {} : { at: iso(d.amendment.at) }),
+      ...(d.amendment.reason === undefined ? {} : { reason: d.amendment.reason }),
+    }
+  }
   if (d?.code === 'ERR_USAGE_EXHAUSTED') {
     doc['usage'] = {
       resetsAt: d.details.resetAt === undefined ? 'never: the quota is spent' : iso(d.details.resetAt),

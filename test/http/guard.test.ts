@@ -19,6 +19,7 @@ import {
 } from '../../src/http.js'
 import {
   createMemoryReplayCache,
+  createMemoryRevocationView,
   createMemoryUsageStore,
   createVerifier,
   formatInvocation,
@@ -369,6 +370,39 @@ describe('createHttpGuard', () => {
     })
     const exhausted = refusal({ ...denied('ERR_USAGE_EXHAUSTED'), details: {} } as unknown as Denied, at)
     expect([exhausted.status, exhausted.body.title]).toEqual([429, 'Too Many Requests'])
+  })
+
+  it('names the amendment whose caveat denied, from a live view, in the problem', async () => {
+    const revocations = createMemoryRevocationView()
+    const verifier = createVerifier({
+      roots: [{ key: toDidKey(alice.publicKey), name: 'alice' }],
+      audience: 'mail',
+      revocations,
+      usage: createMemoryUsageStore(),
+    })
+    const guard = createHttpGuard({ verifier })
+    const before = await guard.check(received(signedFor('/mailboxes/alice/messages')), read)
+    expect(before.allowed).toBe(true)
+    const id = revocations.amend(grant.blocks[0]?.idHex as string, {
+      caveats: [{ type: 'resources', globs: ['mailbox/bob'] }],
+      at: 1_790_000_000,
+      by: toDidKey(alice.publicKey),
+      reason: "not Alice's own mail any more",
+    })
+    const after = await guard.check(received(signedFor('/mailboxes/alice/messages')), read)
+    if (after.allowed) throw new Error('an amendment narrowing the resources let the request through')
+    expect([after.refusal.status, after.refusal.body.code, after.refusal.body.block, after.refusal.body.caveat]).toEqual([
+      403,
+      'ERR_RESOURCE_DENIED',
+      0,
+      'resources',
+    ])
+    expect(after.refusal.body.amendment).toStrictEqual({
+      id,
+      by: toDidKey(alice.publicKey),
+      at: 1_790_000_000,
+      reason: "not Alice's own mail any more",
+    })
   })
 
   it('lets a route error other than ERR_REQUEST_INVALID propagate (a bug is not a 400)', async () => {

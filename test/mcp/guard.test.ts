@@ -221,6 +221,30 @@ describe('a call', () => {
     expect(denialDocument(outcome)['revoked']).toMatchObject({ reason: 'project over', by: toDidKey(alice.publicKey) })
   })
 
+  it('an amendment mid-session: a where rule added to the live grant denies, and the document names who added it, when and why', async () => {
+    const revocations = createMemoryRevocationView()
+    const mandate = grant(ECHO_AND_SUM)
+    const { guard } = guardOf(mandate, { verifier: { roots, audience: 'everything', revocations } })
+    expect((await guard.authorizeCall('echo', { message: 'long message' })).allowed).toBe(true)
+    const id = revocations.amend(mandate.blocks[0]?.idHex as string, {
+      caveats: [{ type: 'where', actions: ['mcp:everything:echo'], rules: [{ path: 'message', op: 'eq', value: 'short' }] }],
+      at: 1_790_000_000,
+      by: toDidKey(alice.publicKey),
+      reason: 'only "short" from now on',
+    })
+    const outcome = denied(await guard.authorizeCall('echo', { message: 'long message' }))
+    expect(outcome.code).toBe('ERR_ARGS_DENIED')
+    expect(denialDocument(outcome)['amendment']).toStrictEqual({
+      id,
+      by: toDidKey(alice.publicKey),
+      at: '2026-09-21T14:13:20Z',
+      reason: 'only "short" from now on',
+    })
+    expect((await guard.authorizeCall('echo', { message: 'short' })).allowed).toBe(true)
+    expect(revocations.lift(mandate.blocks[0]?.idHex as string, id)).toBe(true)
+    expect((await guard.authorizeCall('echo', { message: 'long message' })).allowed).toBe(true)
+  })
+
   it('approval required without a service: denied, naming who must approve and that there is no inbox', async () => {
     const mandate = grant([
       ...ECHO_AND_SUM,
