@@ -95,3 +95,10 @@ export function amendmentSummaries(amendments: ReadonlyMap<number, readonly Feed
     })),
   )
 }
+
+/** An entry as `GET /v1/revocations/{blockId}` answers it: an amendment's caveats in words, and exactly (hex CBOR). */
+export function entryJson(e: FeedEntry): Record<string, unknown> {
+  const { caveats, ...rest } = e
+  if (caveats === undefined) return rest
+  return { ...rest, caveats: caveats.map(describeCaveat), caveatsCbor: toHex(encodeCbor(caveats.map(encodeCaveat))) }
+}

@@ -25,7 +25,7 @@ import { formatInvocation, parseInvocation, type UnverifiedInvocation } from '..
 import { authorityLevel, type UnverifiedRevocation, verifyRevocation } from '../token/revocation.js'
 import { signingInput } from '../token/signing.js'
 import type { UsageCounter } from '../usage/store.js'
-import { amendmentAudit, amendmentSummaries, chainAmendments, checkLift, parseStatement } from './amendments.js'
+import { amendmentAudit, amendmentSummaries, chainAmendments, checkLift, entryJson, parseStatement } from './amendments.js'
 import { mountApprovalPage } from './approval-page.js'
 import { mountApprovalStream } from './approval-stream.js'
 import { quotaCounters, statusOf, summary } from './approval-summary.js'
@@ -481,7 +481,12 @@ export function createApp(options: AppOptions): Hono {
     // resume lifts it; scoped entries are in `entries`.
     const whole = (e: FeedEntry) => !e.actions?.length
     const suspended = entries.reduce((s, e) => (e.kind === 'suspend' && whole(e) ? true : e.kind === 'resume' ? false : s), false)
-    return c.json({ blockId: blockId, revoked: entries.some((e) => e.kind === 'revoke' && whole(e)), suspended, entries })
+    return c.json({
+      blockId: blockId,
+      revoked: entries.some((e) => e.kind === 'revoke' && whole(e)),
+      suspended,
+      entries: entries.map(entryJson),
+    })
   })
 
   // ---- usage -----------------------------------------------------------------------------

@@ -43,7 +43,7 @@ const parameter = (name: string) => ({ $ref: `#/components/parameters/${name}` }
 const json = (schema: Record<string, unknown>) => ({ 'application/json': { schema } })
 
 const HEX32 = '^[0-9a-f]{64}$'
-const KINDS = ['revoke', 'suspend', 'resume']
+const KINDS = ['revoke', 'suspend', 'resume', 'amend', 'lift']
 
 const SIGNATURE_PROFILE = [
   'An RFC 9421 HTTP Message Signature of the request, with the `mandate` profile:',
@@ -175,6 +175,14 @@ const schemas = {
       by: { ...ref('Hex32'), description: "The signer's public key, hex." },
       reason: { type: 'string' },
       expires: { type: 'integer', minimum: 0, description: "When the entry may be compacted away (its chain's expiry + skew)." },
+      id: { ...ref('Hex32'), description: 'An amendment: its statement id (lifts and counter keys name it).' },
+      caveats: { type: 'array', minItems: 1, items: { type: 'string' }, description: 'An amendment: the caveats it adds, in words.' },
+      caveatsCbor: {
+        type: 'string',
+        pattern: '^([0-9a-f]{2})+$',
+        description: 'An amendment: the CBOR of its caveat list, hex, exactly as signed.',
+      },
+      lifts: { ...ref('Hex32'), description: 'A lift: the id of the amendment it lifts.' },
     },
   },
   BlockStatus: {
@@ -374,6 +382,7 @@ const schemas = {
       'expiresAt',
       'invocation',
       'quota',
+      'amendments',
     ],
     additionalProperties: false,
     properties: {
@@ -421,9 +430,28 @@ const schemas = {
           "issued_at + max(300, wait) + 60, or the chain's expiry + 60 when sooner: after this no verifier waiting as long can accept the invocation; the request stops being pending.",
       },
       invocation: { type: 'string', pattern: '^mni1_' },
+      amendments: {
+        type: 'array',
+        description:
+          "The amendments in force on the chain's blocks at the answer's time (spec/mandate-v1.md §9.2): an approval may be asked for by one, which the signed invocation cannot show.",
+        items: {
+          type: 'object',
+          required: ['block', 'id', 'by', 'at', 'caveats'],
+          additionalProperties: false,
+          properties: {
+            block: { type: 'integer', minimum: 0, description: 'The amended block.' },
+            id: ref('Hex32'),
+            by: { ...ref('DidKey'), description: 'Who signed it.' },
+            at: { type: 'integer', minimum: 0, description: 'When the service accepted it.' },
+            reason: { type: 'string', description: 'Why: show it escaped.' },
+            caveats: { type: 'array', minItems: 1, items: { type: 'string' }, description: 'What it adds, in words.' },
+          },
+        },
+      },
       quota: {
         type: 'array',
-        description: "Each `uses` caveat of the chain, in chain order, with what is spent and left of it at the answer's time.",
+        description:
+          "Each `uses` caveat of the chain, in chain order (a block's own, then its amendments'), with what is spent and left of it at the answer's time.",
         items: {
           type: 'object',
           required: ['block', 'caveat', 'max', 'used', 'remaining'],
