@@ -449,9 +449,15 @@ describe('demo and help', () => {
     expect(r.stdout).toMatch(/17 +assistant +GET \/inbox \(HTTP\) +ALLOWED +HTTP 200, alice → assistant/)
     expect(r.stdout).toMatch(/17\.1 +anyone +the same request again +DENIED +HTTP 401 ERR_REPLAY: this invocation was already used/)
     expect(r.stdout).toMatch(/18 +assistant +MCP tool list_events +ALLOWED +as calendar:list_events: alice → assistant/)
-    // and the audit trail: the verifiers' decisions and the revocations, chained, checked against the service key
+    // mid-session, Alice tightens the live grant (no new token) and lifts it again
+    expect(r.stdout).toMatch(/16\.1 +alice +amend +— +calendar:schedule now needs her approval \(amendment [0-9a-f]{12}…, feed seq 4\)/)
     expect(r.stdout).toMatch(
-      /19 +auditor +the audit trail +INTACT +\d+ records \(\d+ decisions reported by the verifiers, 3 revocations\), hash-chained/,
+      /16\.2 +assistant +calendar:schedule +DENIED +ERR_APPROVAL_REQUIRED: block 0 \(amended by did:key:z6Mk\w+: ask me before scheduling\)/,
+    )
+    expect(r.stdout).toMatch(/16\.4 +assistant +calendar:schedule +ALLOWED +alice → assistant/)
+    // and the audit trail: the verifiers' decisions, the revocations and amendments, chained, checked against the service key
+    expect(r.stdout).toMatch(
+      /19 +auditor +the audit trail +INTACT +\d+ records \(\d+ decisions reported by the verifiers, 3 revocations, 2 amendments and lifts\), hash-chained/,
     )
     expect(r.stdout).toContain('principal  alice')
     const j = mandate(['demo', '--json']).json<{ rows: unknown[]; chain: unknown[] }>()
