@@ -7,11 +7,12 @@
 import { decodeCaveat, encodeCaveat } from '../caveats/codec.js'
 import type { Caveat } from '../caveats/types.js'
 import { decodeCbor, encodeCbor } from '../cbor/codec.js'
+import { TOKEN_LIMITS } from '../cbor/limits.js'
 import { MandateError } from '../errors.js'
 import { fromHex, toHex } from '../internal/bytes.js'
 import { readIfExists, writeDurably } from '../internal/durable-file.js'
 import type { FeedState, FeedStateStore } from './client.js'
-import type { FeedEntry } from './feed.js'
+import { encodes, type FeedEntry } from './feed.js'
 
 /** An entry as the file keeps it: an amendment's caveats as the hex of their CBOR, exactly (extension bodies included). */
 type StoredEntry = Omit<FeedEntry, 'caveats'> & { readonly caveats?: string }
@@ -21,14 +22,22 @@ function toStored(e: FeedEntry): StoredEntry {
   return caveats === undefined ? rest : { ...rest, caveats: toHex(encodeCbor(caveats.map(encodeCaveat))) }
 }
 
+/**
+ * An entry as saved, or undefined for one no verified page could have carried (feed.ts): an
+ * amendment keeps its id and 1 to 32 caveats that decode and encode again; no other kind has
+ * caveats. A changed file is refused whole, never half applied (an amendment without caveats
+ * would deny every request of its chain as stale; one with a caveat that does not encode could
+ * not be saved again).
+ */
 function fromStored(e: StoredEntry): FeedEntry | undefined {
   const { caveats, ...rest } = e
-  if (caveats === undefined) return rest
+  if (e.kind !== 'amend') return caveats === undefined ? rest : undefined
+  if (typeof e.id !== 'string' || !/^[0-9a-f]{64}$/.test(e.id)) return undefined
   const bytes = typeof caveats === 'string' ? fromHex(caveats) : undefined
   const list = bytes ? decodeCbor(bytes) : undefined
-  if (!Array.isArray(list) || list.length === 0) return undefined
+  if (!Array.isArray(list) || list.length === 0 || list.length > TOKEN_LIMITS.maxCaveats) return undefined
   const decoded = list.map(decodeCaveat)
-  if (decoded.some((c) => c.type === 'invalid' || c.type === 'unknown')) return undefined
+  if (!decoded.every((c) => c.type !== 'invalid' && c.type !== 'unknown' && encodes(c))) return undefined
   return { ...rest, caveats: decoded as Caveat[] }
 }
 

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { firstCover } from '../caveats/action.js'
 import { encodeCaveat } from '../caveats/codec.js'
 import { describeCaveat } from '../caveats/describe.js'
 import { encodeCbor } from '../cbor/codec.js'
@@ -13,8 +14,11 @@ import { MandateError } from '../errors.js'
 import { fromHex, toHex } from '../internal/bytes.js'
 import type { FeedEntry } from '../revocation/feed.js'
 import type { UnverifiedBlock } from '../token/block.js'
+import { parseInvocation } from '../token/invocation.js'
 import { authorityLevel, parseRevocation, type UnverifiedRevocation } from '../token/revocation.js'
+import { statusOf } from './approval-summary.js'
 import { ServiceError } from './errors.js'
+import type { ApprovalRecord } from './store.js'
 
 /**
  * Parse a posted statement. An amendment's malformed or unknown caveat is bad input (400, with
@@ -58,14 +62,31 @@ export function inForce(entries: readonly FeedEntry[]): FeedEntry[] {
   return entries.filter((e) => e.kind === 'amend' && e.id !== undefined && !lifted.has(e.id))
 }
 
-/** The amendments in force on each block of `chain`, read through `entriesOf` (the store's). */
+/**
+ * The amendments of one block's entries that were in force at `t` (Unix seconds) within `skew`:
+ * accepted no later than t + skew, and not lifted before t − skew. What a verifier deciding at
+ * `t` could have held (a decision reported after a lift, §8.2).
+ */
+export function inForceAt(entries: readonly FeedEntry[], t: number, skew: number): FeedEntry[] {
+  const liftedAt = new Map(entries.flatMap((e) => (e.kind === 'lift' && e.lifts !== undefined ? [[e.lifts, e.at] as const] : [])))
+  return entries.filter(
+    (e) => e.kind === 'amend' && e.id !== undefined && e.at <= t + skew && (liftedAt.get(e.id) ?? Number.POSITIVE_INFINITY) >= t - skew,
+  )
+}
+
+/**
+ * The amendments in force on each block of `chain`, read through `entriesOf` (the store's): now,
+ * or, given `at` = {t, skew}, at that time (see {@link inForceAt}).
+ */
 export async function chainAmendments(
   chain: readonly UnverifiedBlock[],
   entriesOf: (blockId: string) => Promise<FeedEntry[]>,
+  at?: { readonly t: number; readonly skew: number },
 ): Promise<Map<number, FeedEntry[]>> {
   const out = new Map<number, FeedEntry[]>()
   for (const b of chain) {
-    const live = inForce(await entriesOf(b.idHex))
+    const entries = await entriesOf(b.idHex)
+    const live = at === undefined ? inForce(entries) : inForceAt(entries, at.t, at.skew)
     if (live.length > 0) out.set(b.index, live)
   }
   return out
@@ -101,4 +122,24 @@ export function entryJson(e: FeedEntry): Record<string, unknown> {
   const { caveats, ...rest } = e
   if (caveats === undefined) return rest
   return { ...rest, caveats: caveats.map(describeCaveat), caveatsCbor: toHex(encodeCbor(caveats.map(encodeCaveat))) }
+}
+
+/**
+ * A request's status with the approval caveats of the amendments in force counted too
+ * (`statusOf` reads the signed chain's alone): one that needs an approval only because of an
+ * amendment stays pending until that amendment's approvers reach their quorum, and they can
+ * still deny it; an approver of the chain's own caveats cannot close it for them.
+ */
+export function amendedStatus(
+  record: ApprovalRecord,
+  amendments: ReadonlyMap<number, readonly FeedEntry[]>,
+): 'pending' | 'approved' | 'denied' {
+  const status = statusOf(record)
+  if (status !== 'approved') return status
+  const action = parseInvocation(record.invocation).action
+  const have = new Set(Object.keys(record.approvals))
+  const met = [...amendments.values()]
+    .flatMap((list) => list.flatMap((a) => a.caveats ?? []))
+    .every((cv) => cv.type !== 'approval' || !firstCover(cv.actions, action) || cv.approvers.filter((a) => have.has(a)).length >= cv.quorum)
+  return met ? 'approved' : 'pending'
 }

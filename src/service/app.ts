@@ -25,10 +25,10 @@ import { formatInvocation, parseInvocation, type UnverifiedInvocation } from '..
 import { authorityLevel, type UnverifiedRevocation, verifyRevocation } from '../token/revocation.js'
 import { signingInput } from '../token/signing.js'
 import type { UsageCounter } from '../usage/store.js'
-import { amendmentAudit, amendmentSummaries, chainAmendments, checkLift, entryJson, parseStatement } from './amendments.js'
+import { amendedStatus, amendmentAudit, amendmentSummaries, chainAmendments, checkLift, entryJson, parseStatement } from './amendments.js'
 import { mountApprovalPage } from './approval-page.js'
 import { mountApprovalStream } from './approval-stream.js'
-import { quotaCounters, statusOf, summary } from './approval-summary.js'
+import { quotaCounters, summary } from './approval-summary.js'
 import { type AuditEntry, redact, signCheckpoint } from './audit.js'
 import { ServiceError, stored, toServiceError } from './errors.js'
 import { createFeedGuard, type FeedMarkStore } from './feed-mark.js'
@@ -586,7 +586,9 @@ export function createApp(options: AppOptions): Hono {
       const spent = used[i] ?? 0
       return { ...q, used: spent, remaining: Math.max(0, q.max - spent) }
     })
-    return { ...summary(record), quota, amendments: amendmentSummaries(amendments) }
+    // The status counts the approvals those amendments ask for: without them a request that
+    // needs an approval only because of one read `approved` before anyone answered.
+    return { ...summary(record), status: amendedStatus(record, amendments), quota, amendments: amendmentSummaries(amendments) }
   }
 
   mountApprovalPage(app)
@@ -682,11 +684,12 @@ export function createApp(options: AppOptions): Hono {
     let record = await readable(c, id)
     const deadline = performance.now() + wait * 1000
     const seen = Object.keys(record.approvals).length
+    const amendments = await amendmentsOf(parseInvocation(record.invocation).chain)
     // Long-poll: answer at once when the request is already answered (approved or denied), else
     // as soon as an approval or a denial arrives, or when the wait is over.
     while (
       performance.now() < deadline &&
-      statusOf(record) === 'pending' &&
+      amendedStatus(record, amendments) === 'pending' &&
       Object.keys(record.approvals).length === seen &&
       !options.closing?.aborted
     ) {
@@ -751,6 +754,8 @@ export function createApp(options: AppOptions): Hono {
       throw new ServiceError(403, 'ERR_NOT_AUTHORIZED', 'only its listed approvers and its principal may deny this request')
     }
     const now = clock()
+    // An amendment's approver may deny a request its amendment made wait, even once the chain's own approvers approved.
+    const amendments = await amendmentsOf(parseInvocation(found.invocation).chain)
     let denied = false
     // Checked again in the store's serialized step, against the request as it then stands.
     const admit = (record: ApprovalRecord): boolean => {
@@ -759,7 +764,7 @@ export function createApp(options: AppOptions): Hono {
         if (record.denial.by === caller.did) return false
         throw deniedAlready(record)
       }
-      if (statusOf(record) === 'approved') {
+      if (amendedStatus(record, amendments) === 'approved') {
         throw new ServiceError(409, 'ERR_CONFLICT', 'the request is already approved: a denial can no longer close it')
       }
       if (record.expiresAt <= now) throw new ServiceError(409, 'ERR_CONFLICT', 'the request expired; there is nothing left to deny')
@@ -827,7 +832,12 @@ export function createApp(options: AppOptions): Hono {
       )
     }
     const approvers: string[] = []
-    const listed = await approversOf(invocation)
+    // The approvers the verifier could have asked for when it decided: an amendment's count if it
+    // was in force then, even if it has been lifted since the decision (a report may come late).
+    const then = await stored(() =>
+      chainAmendments(invocation.chain, (id) => store.revocationsFor(id), { t: decidedAt as number, skew: trust.skew }),
+    )
+    const listed = approversFor(invocation.chain, invocation.action, then)
     for (const t of approvalTexts as string[]) {
       const a = parseApproval(t)
       if (getBackend().verify(a.signature, signingInput('approval', a.payload), a.approver) !== 'accept') {

@@ -286,6 +286,14 @@ function amendmentCaveats(raw: CborValue | undefined, kind: RevocationKind): Cav
         hint: `core types are 1–10; an application's own caveat uses a type from ${EXTENSION_MIN}`,
       })
     }
+    // One that decodes but does not encode again (a window that ends before it starts) is
+    // malformed too: the service stores, publishes and audits an amendment's caveats re-encoded,
+    // and a view persists them so; accepted, it failed there (a 503 instead of a 400).
+    try {
+      encodeCaveat(c)
+    } catch (e) {
+      fail('ERR_CAVEAT_INVALID', `amendment caveat ${i}: ${e instanceof Error ? e.message : String(e)}`, { caveatIndex: i })
+    }
     return c
   })
 }

@@ -231,7 +231,10 @@ function checkTime(ctx: EvaluationContext): void {
       expAt = w.at
     }
     if (notBefore >= expires) {
-      fail('ERR_TIME_INVALID', `${place(w.at)}: the windows of the chain do not overlap: it can never be used`, w.at)
+      // Located where the running intersection empties, unless an amendment set one of its two
+      // bounds: then at that amendment's window, so that the denial names what changed.
+      const at = [nbfAt, expAt].find((x) => x?.amendment !== undefined) ?? w.at
+      fail('ERR_TIME_INVALID', `${place(at)}: the windows of the chain do not overlap: it can never be used`, at)
     }
   }
   if (now < notBefore - skew) {

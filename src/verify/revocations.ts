@@ -134,9 +134,12 @@ export function isRevocationEntry(v: unknown): v is RevocationEntry {
 }
 
 function isAmendment(e: Record<string, unknown>): boolean {
-  const caveats = e['caveats']
-  if (typeof e['id'] !== 'string' || !/^[0-9a-f]{64}$/.test(e['id']) || !Array.isArray(caveats) || caveats.length === 0) return false
+  // Every read inside the try: an entry that throws when read (a getter, a proxy) is an unusable
+  // answer too, denied as stale, not an internal error.
   try {
+    const caveats = e['caveats']
+    const id = e['id']
+    if (typeof id !== 'string' || !/^[0-9a-f]{64}$/.test(id) || !Array.isArray(caveats) || caveats.length === 0) return false
     for (const c of caveats) encodeCaveat(c)
     return true
   } catch {
