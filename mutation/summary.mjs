@@ -56,6 +56,16 @@ export const DOORS = {
     mutate: ['src/service/audit.ts'],
     testFiles: ['test/service/audit.test.ts', 'test/service/audit-attacks.test.ts', 'test/service/audit-verify.test.ts'],
   },
+  // Amendments (issue 12): what the service honours of them, and how a verifier collects them.
+  amendments: {
+    mutate: ['src/service/amendments.ts', 'src/verify/revocations.ts'],
+    testFiles: [
+      'test/service/amendments.test.ts',
+      'test/service/amendments-attacks.test.ts',
+      'test/verify/amendments.property.test.ts',
+      'test/verify/phases/revocations-outcome.test.ts',
+    ],
+  },
 }
 
 /** Every measured target: the core folders, the doors, then the service. */

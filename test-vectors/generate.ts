@@ -1,4 +1,5 @@
 import '../src/crypto/use-node.js'
+import { encodeCaveat } from '../src/caveats/codec.js'
 import { type CborValue, decodeCbor, encodeCbor } from '../src/cbor/codec.js'
 import { getBackend } from '../src/crypto/ed25519.js'
 import { sha256 } from '../src/crypto/hash.js'
@@ -973,6 +974,504 @@ verify(
     deny('ERR_REVOCATION_STALE'),
     { request: read, revocations: { freshAt: NOW - 31, entries: [] } },
     'R7',
+  )
+}
+
+// ---- amendments (spec §9.2) ----------------------------------------------------------------
+// An amendment in force on a block: its caveats are checked as the block's own, after them; a
+// denial it causes is located at the amended block, its caveat index counted in the amendment's
+// list, and names the amendment (`expected.amendment`; null: the denial names none).
+{
+  const A = 'amend'
+  const DAY = 86_400
+  /** A deterministic amendment id (an amendment's id is its statement's: any 32 bytes here). */
+  const amendmentId = (name: string) => toHex(random(`${A}/${name}/id`)(32))
+  const caveatsHex = (caveats: readonly Caveat[]) => toHex(encodeCbor(caveats.map(encodeCaveat)))
+  const amendment = (blockId: string, name: string, caveats: readonly Caveat[], extra: { by?: Role; reason?: string } = {}) => ({
+    blockId,
+    kind: 'amend' as const,
+    id: amendmentId(name),
+    caveats: caveatsHex(caveats),
+    ...(extra.by === undefined ? {} : { by: did(extra.by) }),
+    ...(extra.reason === undefined ? {} : { reason: extra.reason }),
+  })
+  const amendDeny = (code: string, at: { block?: number; caveat?: string; caveatIndex?: number; amendment?: string | null }) => ({
+    decision: 'deny' as const,
+    code,
+    ...at,
+  })
+  // Alice → assistant (bound; actions email:*, calendar:*, files:*) → sub-agent (bearer).
+  const root = grant(`${A}/root`, [{ type: 'actions', patterns: ['email:*', 'calendar:*', 'files:*'] }])
+  const below = (name: string, caveats: Caveat[]) =>
+    attenuate(root, { key: keys.assistant, name: 'sub-agent', caveats, now: T0, random: random(`${A}/${name}`) })
+  const sub = below('sub', [{ type: 'actions', patterns: ['email:read', 'email:draft', 'email:send', 'calendar:*', 'files:read'] }])
+  const sibling = below('sibling', [{ type: 'actions', patterns: ['email:*'] }])
+  const narrow = below('narrow', [{ type: 'actions', patterns: ['email:read'] }])
+  const quota = below('quota', [{ type: 'uses', max: 5 }])
+  const b0 = root.blocks[0]?.idHex as string
+  const b1 = sub.blocks[1]?.idHex as string
+  const text = formatMandate(sub)
+  const chain = ['alice', 'assistant', 'sub-agent']
+  const req = (action: string, extra: { resource?: string; args?: Record<string, never> } = {}) => ({ request: { action, ...extra } })
+
+  // approvals: required by an amendment, then given
+  const approvalOn0 = amendment(
+    b0,
+    'approval',
+    [
+      { type: 'deny', patterns: ['files:delete'] },
+      { type: 'approval', actions: ['email:send'], approvers: [did('alice')], quorum: 1 },
+    ],
+    { by: 'alice', reason: 'ask me before sending' },
+  )
+  const send = invoke(sub, { action: 'email:send', audience: 'svc', now: NOW, random: random(`${A}/send`) })
+  verify(
+    `${A}/approval-required`,
+    'Alice amends the assistant’s block 0: email:send now needs her approval; the sub-agent’s invocation has none',
+    formatInvocation(send),
+    amendDeny('ERR_APPROVAL_REQUIRED', { block: 0, caveat: 'approval', caveatIndex: 1, amendment: approvalOn0.id }),
+    { revocations: { entries: [approvalOn0] } },
+  )
+  verify(
+    `${A}/approval-given`,
+    'the same invocation with Alice’s approval',
+    formatInvocation(send),
+    { decision: 'allow', chain },
+    {
+      approvals: [formatApproval(approve({ approver: keys.alice, invocation: send, now: NOW }))],
+      revocations: { entries: [approvalOn0] },
+    },
+  )
+  verify(
+    `${A}/approval-without-amendment`,
+    'the same invocation and approval with no amendment in force: no approval caveat applies, so the approval is not checked against one (spec §6 approval)',
+    formatInvocation(send),
+    { decision: 'allow' },
+    { approvals: [formatApproval(approve({ approver: keys.alice, invocation: send, now: NOW }))] },
+  )
+  // A chain that asks Bob to approve email:send; the amendment asks Alice too.
+  const bobRoot = grant(`${A}/bob-root`, [
+    { type: 'actions', patterns: ['email:*'] },
+    { type: 'approval', actions: ['email:send'], approvers: [did('bob')], quorum: 1 },
+  ])
+  const bobSub = attenuate(bobRoot, { key: keys.assistant, name: 'sub-agent', now: T0, random: random(`${A}/bob-sub`) })
+  const aliceToo = amendment(bobRoot.blocks[0]?.idHex as string, 'alice-too', [
+    { type: 'approval', actions: ['email:send'], approvers: [did('alice')], quorum: 1 },
+  ])
+  const bobSend = invoke(bobSub, { action: 'email:send', audience: 'svc', now: NOW, random: random(`${A}/bob-send`) })
+  const byBob = formatApproval(approve({ approver: keys.bob, invocation: bobSend, now: NOW }))
+  const byAlice = formatApproval(approve({ approver: keys.alice, invocation: bobSend, now: NOW }))
+  verify(
+    `${A}/approval-block-first`,
+    'block 0 asks Bob (its caveat 1), an amendment of it asks Alice: with neither approval, the block’s own caveat is reported',
+    formatInvocation(bobSend),
+    amendDeny('ERR_APPROVAL_REQUIRED', { block: 0, caveat: 'approval', caveatIndex: 1, amendment: null }),
+    { revocations: { entries: [aliceToo] } },
+  )
+  verify(
+    `${A}/approval-amendment-unmet`,
+    'the same with Bob’s approval only: the amendment’s caveat is unmet',
+    formatInvocation(bobSend),
+    amendDeny('ERR_APPROVAL_REQUIRED', { block: 0, caveat: 'approval', caveatIndex: 0, amendment: aliceToo.id }),
+    { approvals: [byBob], revocations: { entries: [aliceToo] } },
+  )
+  verify(
+    `${A}/approval-both`,
+    'the same with Bob’s and Alice’s approvals',
+    formatInvocation(bobSend),
+    { decision: 'allow' },
+    {
+      approvals: [byBob, byAlice],
+      revocations: { entries: [aliceToo] },
+    },
+  )
+  verify(
+    `${A}/approval-both-unamended`,
+    'both approvals without the amendment: Alice is listed by no applying caveat',
+    formatInvocation(bobSend),
+    deny('ERR_APPROVAL_INVALID'),
+    { approvals: [byBob, byAlice] },
+  )
+  verify(
+    `${A}/approval-not-applying`,
+    'the approval amendment covers email:send only: email:read needs none',
+    formatInvocation(invoke(sub, { action: 'email:read', audience: 'svc', now: NOW, random: random(`${A}/read`) })),
+    { decision: 'allow', chain },
+    { revocations: { entries: [approvalOn0] } },
+  )
+  // A waiting invocation (older than max age + σ) may wait for an approval an amendment requires.
+  const sendOld = invoke(sub, { action: 'email:send', audience: 'svc', now: NOW - 3600, random: random(`${A}/send-old`) })
+  verify(
+    `${A}/approval-waits`,
+    'an invocation signed an hour ago that needs an approval only because of the amendment: it waits (denied for the approval, not as stale)',
+    formatInvocation(sendOld),
+    amendDeny('ERR_APPROVAL_REQUIRED', { block: 0, caveat: 'approval', caveatIndex: 1, amendment: approvalOn0.id }),
+    { revocations: { entries: [approvalOn0] } },
+  )
+  verify(
+    `${A}/approval-waits-approved`,
+    'the same invocation, approved now',
+    formatInvocation(sendOld),
+    { decision: 'allow' },
+    {
+      approvals: [formatApproval(approve({ approver: keys.alice, invocation: sendOld, now: NOW }))],
+      revocations: { entries: [approvalOn0] },
+    },
+  )
+  verify(
+    `${A}/approval-waits-unamended`,
+    'the same invocation without the amendment needs no approval: it is stale',
+    formatInvocation(sendOld),
+    deny('ERR_PROOF'),
+  )
+
+  // request caveats: actions, deny, resources, where
+  const onlyRead = amendment(b1, 'only-read', [{ type: 'actions', patterns: ['email:read'] }])
+  verify(
+    `${A}/actions-narrowed`,
+    'an amendment on the sub-agent’s block narrows its actions to email:read: email:draft is denied at block 1',
+    text,
+    amendDeny('ERR_ACTION_DENIED', { block: 1, caveat: 'actions', caveatIndex: 0, amendment: onlyRead.id }),
+    { ...req('email:draft'), revocations: { entries: [onlyRead] } },
+  )
+  verify(
+    `${A}/actions-narrowed-allows`,
+    'the same amendment: email:read is still allowed',
+    text,
+    { decision: 'allow', chain },
+    {
+      ...req('email:read'),
+      revocations: { entries: [onlyRead] },
+    },
+  )
+  const noDraft = amendment(b0, 'no-draft', [{ type: 'deny', patterns: ['email:draft'] }])
+  const siblingOnlyCalendar = amendment(sibling.blocks[1]?.idHex as string, 'sibling', [{ type: 'actions', patterns: ['calendar:read'] }])
+  verify(
+    `${A}/root-reaches-sub`,
+    'an amendment on block 0 denies email:draft: the sub-agent’s mandate below it is denied at block 0',
+    text,
+    amendDeny('ERR_ACTION_DENIED', { block: 0, caveat: 'deny', caveatIndex: 0, amendment: noDraft.id }),
+    { ...req('email:draft'), revocations: { entries: [siblingOnlyCalendar, noDraft] } },
+  )
+  verify(
+    `${A}/sibling-unaffected`,
+    'an amendment on a sibling’s block (calendar:read only) does not touch this chain: email:read is allowed',
+    text,
+    { decision: 'allow', chain },
+    { ...req('email:read'), revocations: { entries: [siblingOnlyCalendar, noDraft] } },
+  )
+  verify(
+    `${A}/sibling-amended`,
+    'the sibling itself is narrowed by it',
+    formatMandate(sibling),
+    amendDeny('ERR_ACTION_DENIED', { block: 1, caveat: 'actions', caveatIndex: 0, amendment: siblingOnlyCalendar.id }),
+    { ...req('email:read'), revocations: { entries: [siblingOnlyCalendar, noDraft] } },
+  )
+  const inboxOnly = [
+    amendment(b1, 'first', [{ type: 'actions', patterns: ['email:*'] }]),
+    amendment(b1, 'second', [
+      { type: 'actions', patterns: ['email:*'] },
+      { type: 'resources', globs: ['inbox/**'] },
+    ]),
+  ] as const
+  verify(
+    `${A}/second-amendment-fails`,
+    'two amendments on block 1; the second’s resources caveat (its index 1) fails: reported with the second’s id',
+    text,
+    amendDeny('ERR_RESOURCE_DENIED', { block: 1, caveat: 'resources', caveatIndex: 1, amendment: inboxOnly[1].id }),
+    { ...req('email:read', { resource: 'outbox/1' }), revocations: { entries: [...inboxOnly] } },
+  )
+  verify(
+    `${A}/second-amendment-holds`,
+    'the same two amendments: a resource under inbox/ passes both',
+    text,
+    { decision: 'allow' },
+    {
+      ...req('email:read', { resource: 'inbox/1' }),
+      revocations: { entries: [...inboxOnly] },
+    },
+  )
+  const small = amendment(b1, 'small', [{ type: 'where', actions: ['email:send'], rules: [{ path: 'amount', op: 'le', value: 100 }] }])
+  verify(
+    `${A}/where`,
+    'an amendment adds an argument rule (amount ≤ 100 for email:send): 500 is denied',
+    text,
+    amendDeny('ERR_ARGS_DENIED', { block: 1, caveat: 'where', caveatIndex: 0, amendment: small.id }),
+    { ...req('email:send', { args: { amount: 500 as never } }), revocations: { entries: [small] } },
+  )
+
+  // usage: an amendment's uses caveat counts under <amendment id>/<index in the amendment>
+  const q1 = quota.blocks[1]?.idHex as string
+  const twice = amendment(q1, 'twice', [{ type: 'uses', max: 2 }])
+  const quotaText = formatMandate(quota)
+  verify(
+    `${A}/uses-exhausted`,
+    'an amendment limits block 1 to 2 uses, counted under <amendment id>/0, where 2 are spent',
+    quotaText,
+    amendDeny('ERR_USAGE_EXHAUSTED', { block: 1, caveat: 'uses', caveatIndex: 0, amendment: twice.id }),
+    { ...req('email:read'), revocations: { entries: [twice] }, usage: { [`${twice.id}/0`]: 2 } },
+  )
+  verify(
+    `${A}/uses-own-key`,
+    'the block’s own uses caveat (index 0, max 5) and the amendment’s (index 0 of the amendment, max 2) count apart: 4 and 1 spent, allowed',
+    quotaText,
+    { decision: 'allow' },
+    { ...req('email:read'), revocations: { entries: [twice] }, usage: { [`${q1}/0`]: 4, [`${twice.id}/0`]: 1 } },
+  )
+  verify(
+    `${A}/uses-block-first`,
+    'both counters spent: the block’s own, first in chain order, is reported (no amendment named)',
+    quotaText,
+    amendDeny('ERR_USAGE_EXHAUSTED', { block: 1, caveat: 'uses', caveatIndex: 0, amendment: null }),
+    { ...req('email:read'), revocations: { entries: [twice] }, usage: { [`${q1}/0`]: 5, [`${twice.id}/0`]: 2 } },
+  )
+
+  // time: an amendment's window bounds the intersection; it never lends the root a lifetime
+  const early = amendment(b1, 'early', [{ type: 'window', expires: NOW - 120 }])
+  verify(
+    `${A}/expiry-earlier`,
+    'an amendment brings block 1’s expiry forward to now − 120 s: expired',
+    text,
+    amendDeny('ERR_TIME_EXPIRED', { block: 1, caveat: 'window', caveatIndex: 0, amendment: early.id }),
+    { ...req('email:read'), revocations: { entries: [early] } },
+  )
+  const later = amendment(b1, 'later', [{ type: 'window', notBefore: NOW + 600 }])
+  verify(
+    `${A}/not-yet`,
+    'an amendment with only a not-before ten minutes ahead: not yet',
+    text,
+    amendDeny('ERR_TIME_NOT_YET', { block: 1, caveat: 'window', caveatIndex: 0, amendment: later.id }),
+    { ...req('email:read'), revocations: { entries: [later] } },
+  )
+  const disjoint = amendment(b1, 'disjoint', [{ type: 'window', notBefore: T0 + 9 * 3600, expires: T0 + 10 * 3600 }])
+  verify(
+    `${A}/window-disjoint`,
+    'an amendment window after the root’s 8-hour window: the windows do not overlap, reported at the amendment’s caveat',
+    text,
+    amendDeny('ERR_TIME_INVALID', { block: 1, caveat: 'window', caveatIndex: 0, amendment: disjoint.id }),
+    { ...req('email:read'), revocations: { entries: [disjoint] } },
+  )
+  // Check 4 located at an amendment's window when it set a bound of the emptied intersection
+  // (the not_before's first), so that the denial names it.
+  const laterSub = below('later-sub', [{ type: 'window', notBefore: T0 + 3 * 3600 }])
+  const twoHours = amendment(b0, 'two-hours', [{ type: 'window', expires: T0 + 2 * 3600 }])
+  verify(
+    `${A}/window-disjoint-expiry-amended`,
+    'an amendment on block 0 ends the windows at T0 + 2 h; block 1’s own window starts at T0 + 3 h: located at the amendment, which set the expiry',
+    formatMandate(laterSub),
+    amendDeny('ERR_TIME_INVALID', { block: 0, caveat: 'window', caveatIndex: 0, amendment: twoHours.id }),
+    { ...req('email:read'), revocations: { entries: [twoHours] } },
+  )
+  const fromThree = amendment(b0, 'from-three', [{ type: 'window', notBefore: T0 + 3 * 3600 }])
+  const untilTwo = amendment(b1, 'until-two', [{ type: 'window', expires: T0 + 2 * 3600 }])
+  verify(
+    `${A}/window-disjoint-not-before-first`,
+    'an amendment on block 0 starts the windows at T0 + 3 h, one on block 1 ends them at T0 + 2 h: located at the not-before’s',
+    text,
+    amendDeny('ERR_TIME_INVALID', { block: 0, caveat: 'window', caveatIndex: 0, amendment: fromThree.id }),
+    { ...req('email:read'), revocations: { entries: [fromThree, untilTwo] } },
+  )
+  const hourRoot = mint({
+    principal: keys.alice,
+    name: 'bearer',
+    caveats: [
+      { type: 'actions', patterns: ['email:*'] },
+      { type: 'window', expires: T0 + 3600 },
+    ],
+    now: T0,
+    random: random(`${A}/hour`),
+  })
+  const longer = amendment(hourRoot.blocks[0]?.idHex as string, 'longer', [{ type: 'window', expires: T0 + 30 * DAY }])
+  verify(
+    `${A}/cannot-extend`,
+    'an amendment on block 0 with a later expiry than the root’s own: the root’s expiry still decides, at its own caveat',
+    formatMandate(hourRoot),
+    amendDeny('ERR_TIME_EXPIRED', { block: 0, caveat: 'window', caveatIndex: 1, amendment: null }),
+    { ...req('email:read'), now: T0 + 3600 + 60, revocations: { entries: [longer] } },
+  )
+  const maxRoot = mint({
+    principal: keys.alice,
+    name: 'bearer',
+    caveats: [{ type: 'window', expires: T0 + 90 * DAY }],
+    now: T0,
+    random: random(`${A}/max`),
+  })
+  const wider = amendment(maxRoot.blocks[0]?.idHex as string, 'wider', [{ type: 'window', notBefore: T0 - 3600, expires: T0 + 91 * DAY }])
+  verify(
+    `${A}/root-lifetime-unaffected`,
+    'a root of exactly the maximum lifetime (90 days); an amendment on block 0 whose window spans 91 days and an hour is not the root’s: allowed',
+    formatMandate(maxRoot),
+    { decision: 'allow' },
+    { ...req('email:read'), revocations: { entries: [wider] } },
+  )
+  const tooLong = rawRoot([[4, new Map([[1, T0 + 90 * DAY + 1]])]], keys.subagent)
+  const tooLongId = toHex(sha256(tooLong[1]))
+  const shorter = amendment(tooLongId, 'shorter', [{ type: 'window', expires: T0 + 3600 }])
+  verify(
+    `${A}/root-lifetime-not-lent`,
+    'a root lifetime of the maximum + 1 s, amended on block 0 to expire in an hour: the lifetime measures what the principal signed',
+    rawBearer(tooLong, keys.subagent),
+    amendDeny('ERR_TIME_INVALID', { block: 0, caveat: 'window', caveatIndex: 0, amendment: null }),
+    { ...req('email:read'), revocations: { entries: [shorter] } },
+  )
+  const noExpiry = rawRoot([[1, ['email:*']]], keys.subagent)
+  const expiring = amendment(toHex(sha256(noExpiry[1])), 'expiring', [{ type: 'window', expires: T0 + 3600 }])
+  verify(
+    `${A}/root-expiry-not-lent`,
+    'a root without an expiry, amended on block 0 with one: the root still carries none',
+    rawBearer(noExpiry, keys.subagent),
+    amendDeny('ERR_TIME_INVALID', { block: 0, amendment: null }),
+    { ...req('email:read'), revocations: { entries: [expiring] } },
+  )
+
+  // order: a block's own caveats before its amendments', block 0's amendments before block 1
+  const narrowText = formatMandate(narrow)
+  const calendar1 = amendment(narrow.blocks[1]?.idHex as string, 'calendar-1', [{ type: 'actions', patterns: ['calendar:*'] }])
+  verify(
+    `${A}/order-own-first`,
+    'block 1’s own actions (email:read) and its amendment’s (calendar:*) both refuse email:draft: the block’s own is reported',
+    narrowText,
+    amendDeny('ERR_ACTION_DENIED', { block: 1, caveat: 'actions', caveatIndex: 0, amendment: null }),
+    { ...req('email:draft'), revocations: { entries: [calendar1] } },
+  )
+  const calendar0 = amendment(b0, 'calendar-0', [{ type: 'actions', patterns: ['calendar:*'] }])
+  verify(
+    `${A}/order-block0-amendment-first`,
+    'an amendment on block 0 (calendar:*) and block 1’s own actions (email:read) both refuse email:draft: block 0’s amendment is reported',
+    narrowText,
+    amendDeny('ERR_ACTION_DENIED', { block: 0, caveat: 'actions', caveatIndex: 0, amendment: calendar0.id }),
+    { ...req('email:draft'), revocations: { entries: [calendar0] } },
+  )
+  const noSlack = amendment(b1, 'no-slack', [{ type: 'deny', patterns: ['slack:*'] }])
+  verify(
+    `${A}/deny-phase-first`,
+    'block 0’s own actions refuse slack:read, and an amendment on block 1 denies slack:*: deny caveats are checked first',
+    text,
+    amendDeny('ERR_ACTION_DENIED', { block: 1, caveat: 'deny', caveatIndex: 0, amendment: noSlack.id }),
+    { ...req('slack:read'), revocations: { entries: [noSlack] } },
+  )
+  const revokedToo = amendment(b1, 'revoked-too', [{ type: 'actions', patterns: ['calendar:*'] }])
+  verify(
+    `${A}/revocation-first`,
+    'block 1 amended (calendar:* only) and revoked for email:*: step 8 (revocation) before step 9',
+    text,
+    amendDeny('ERR_REVOKED', { block: 1, amendment: null }),
+    { ...req('email:read'), revocations: { entries: [revokedToo, { blockId: b1, kind: 'revoke', actions: ['email:*'] }] } },
+  )
+
+  // chain caveats: extension, bound, depth, audience
+  const ext = amendment(b1, 'extension', [{ type: 'extension', code: 70000, body: 'geo:eu' }])
+  verify(
+    `${A}/extension-unknown`,
+    'an amendment adds an extension caveat (type 70000) this verifier has no checker for',
+    text,
+    amendDeny('ERR_CAVEAT_UNKNOWN', { block: 1, caveat: 'extension', caveatIndex: 0, amendment: ext.id }),
+    { ...req('email:read'), revocations: { entries: [ext] } },
+  )
+  verify(
+    `${A}/extension-denied`,
+    'the same, with a checker that says no',
+    text,
+    amendDeny('ERR_CAVEAT_DENIED', { block: 1, caveat: 'extension', caveatIndex: 0, amendment: ext.id }),
+    { ...req('email:read'), revocations: { entries: [ext] }, extensions: { '70000': false } },
+  )
+  verify(
+    `${A}/extension-allowed`,
+    'the same, with a checker that says yes',
+    text,
+    { decision: 'allow' },
+    {
+      ...req('email:read'),
+      revocations: { entries: [ext] },
+      extensions: { '70000': true },
+    },
+  )
+  const boundOn0 = amendment(b0, 'bound', [{ type: 'bound' }])
+  verify(
+    `${A}/bound`,
+    'an amendment on block 0 requires bound holders below it: the sub-agent’s block is bearer',
+    text,
+    amendDeny('ERR_BOUND_REQUIRED', { block: 0, caveat: 'bound', caveatIndex: 0, amendment: boundOn0.id }),
+    { ...req('email:read'), revocations: { entries: [boundOn0] } },
+  )
+  const depth0 = amendment(b0, 'depth', [{ type: 'depth', max: 0 }])
+  verify(
+    `${A}/depth`,
+    'an amendment on block 0 allows no further block: the sub-agent’s block is one too many',
+    text,
+    amendDeny('ERR_CHAIN_DEPTH', { block: 0, caveat: 'depth', caveatIndex: 0, amendment: depth0.id }),
+    { ...req('email:read'), revocations: { entries: [depth0] } },
+  )
+  const mailOnly = amendment(b1, 'audience', [{ type: 'audience', names: ['mail'] }])
+  verify(
+    `${A}/audience`,
+    'an amendment on block 1 restricts it to the audience "mail"; this verifier is "svc"',
+    text,
+    amendDeny('ERR_AUDIENCE', { block: 1, caveat: 'audience', caveatIndex: 0, amendment: mailOnly.id }),
+    { ...req('email:read'), revocations: { entries: [mailOnly] } },
+  )
+
+  // an entry the verifier cannot use is an unusable answer for its block; a stale view denies all
+  const raw = (caveats: CborValue[]) => toHex(encodeCbor(caveats))
+  const unusable: [string, string, { id: string; caveats: string }][] = [
+    ['unusable-id-uppercase', 'an id in upper-case hex', { id: onlyRead.id.toUpperCase(), caveats: onlyRead.caveats }],
+    ['unusable-id-short', 'an id of 63 hex digits', { id: onlyRead.id.slice(1), caveats: onlyRead.caveats }],
+    ['unusable-empty', 'an empty caveat list', { id: onlyRead.id, caveats: raw([]) }],
+    ['unusable-not-list', 'caveats that are a CBOR text, not a list', { id: onlyRead.id, caveats: toHex(encodeCbor('email:read')) }],
+    [
+      'unusable-not-cbor',
+      'caveats that are not CBOR (a list with a byte left over)',
+      { id: onlyRead.id, caveats: `${onlyRead.caveats}00` },
+    ],
+    ['unusable-malformed', 'a malformed caveat (uses with max 0)', { id: onlyRead.id, caveats: raw([[5, new Map([[0, 0]])]]) }],
+    ['unusable-unknown-type', 'a caveat of the reserved type 11', { id: onlyRead.id, caveats: raw([[11, 'x']]) }],
+    [
+      'unusable-33-caveats',
+      '33 caveats, one more than a statement may carry (each well-formed)',
+      { id: onlyRead.id, caveats: raw(Array.from({ length: 33 }, () => [1, ['email:read']])) },
+    ],
+    [
+      'unusable-window-inverted',
+      'a window that ends before it starts (decodes, but does not encode)',
+      {
+        id: onlyRead.id,
+        caveats: raw([
+          [
+            4,
+            new Map([
+              [0, NOW + 60],
+              [1, NOW],
+            ]),
+          ],
+        ]),
+      },
+    ],
+  ]
+  for (const [name, what, e] of unusable) {
+    verify(
+      `${A}/${name}`,
+      `an amendment entry on block 1 with ${what}: the view’s answer for block 1 is unusable`,
+      text,
+      amendDeny('ERR_REVOCATION_STALE', { block: 1, amendment: null }),
+      { ...req('email:read'), revocations: { entries: [{ blockId: b1, kind: 'amend', ...e }] } },
+    )
+  }
+  verify(
+    `${A}/stale-view`,
+    'a view 31 s old holding an amendment: every request is denied, however the amendment reads',
+    text,
+    amendDeny('ERR_REVOCATION_STALE', { amendment: null }),
+    { ...req('email:read'), revocations: { freshAt: NOW - 31, entries: [onlyRead] } },
+  )
+  verify(
+    `${A}/fresh-view-edge`,
+    'the same view 30 s old: fresh, and the amendment allows email:read',
+    text,
+    { decision: 'allow' },
+    {
+      ...req('email:read'),
+      revocations: { freshAt: NOW - 30, entries: [onlyRead] },
+    },
   )
 }
 

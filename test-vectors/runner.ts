@@ -6,19 +6,23 @@
 
 import {
   attenuate,
-  createMemoryRevocationView,
   createMemoryUsageStore,
   createVerifier,
   type Decision,
+  type DecodedCaveat,
+  decodeCbor,
   type ExtensionChecker,
+  encodeCbor,
   invoke,
   MandateError,
   parseMandate,
   parsePublicKey,
+  type RevocationEntry,
+  type RevocationView,
   seal,
   type UsageStore,
 } from '../src/index.js'
-import { fromHex } from '../src/internal/bytes.js'
+import { concatBytes, fromHex } from '../src/internal/bytes.js'
 
 /** A verification vector: present `token` to a verifier configured as stated. */
 export interface VerifyVector {
@@ -38,10 +42,10 @@ export interface VerifyVector {
     readonly approvalWait?: number
     /** Present the same input this many times; the expectation is for the last one. */
     readonly repeat?: number
-    /** Revocation state: entries against block ids, and the view's freshness. */
+    /** Revocation state: entries against block ids (revocations, suspensions, amendments in force), and the view's freshness. */
     readonly revocations?: {
       readonly freshAt?: number
-      readonly entries: readonly { blockId: string; kind: 'revoke' | 'suspend'; actions?: string[] }[]
+      readonly entries: readonly RevocationInput[]
     }
     /** Usage state: `unavailable`, or uses already counted per counter key. */
     readonly usage?: 'unavailable' | Readonly<Record<string, number>>
@@ -53,9 +57,27 @@ export interface VerifyVector {
     readonly code?: string
     readonly block?: number
     readonly caveat?: string
+    /** The caveat's index in its block's list, or in its amendment's list. */
+    readonly caveatIndex?: number
+    /** The amendment whose caveat denied (its id); null: the denial names none. */
+    readonly amendment?: string | null
     readonly chain?: readonly string[]
   }
 }
+
+/** One entry of a vector's revocation view: a revocation or suspension, or an amendment in force (spec §9.2). */
+export type RevocationInput =
+  | { readonly blockId: string; readonly kind: 'revoke' | 'suspend'; readonly actions?: readonly string[] }
+  | {
+      readonly blockId: string
+      readonly kind: 'amend'
+      /** The amendment's id: 64 lower-case hex digits (anything else is an unusable entry). */
+      readonly id: string
+      /** Hex of the CBOR of the amendment's caveat list. */
+      readonly caveats: string
+      readonly by?: string
+      readonly reason?: string
+    }
 
 /** A library-operation vector: the operation must fail with `expected.code`. */
 export interface OperationVector {
@@ -93,17 +115,73 @@ export const UNCOVERED = [
 ] as const
 
 /** What a vector produced, in the vector's own terms. */
-export type Outcome = { decision: 'allow' | 'deny'; code?: string; block?: number; caveat?: string; chain?: string[] } | { code: string }
+export type Outcome =
+  | {
+      decision: 'allow' | 'deny'
+      code?: string
+      block?: number
+      caveat?: string
+      caveatIndex?: number
+      amendment?: string
+      chain?: string[]
+    }
+  | { code: string }
+
+/**
+ * The caveats of an amendment entry, from the hex of their list's CBOR, decoded as a block's
+ * caveats are (spec §6: a malformed one or one of an unknown type is kept as such, and makes the
+ * entry unusable). The library's public API decodes caveats only inside a block, so each caveat
+ * is read as the one caveat of an unsigned carrier block with `parseMandate` (structure only,
+ * no signature work; one carrier per caveat, so that a block's limit of 32 caveats does not
+ * apply). Undefined when the bytes are not a CBOR list: the entry then has no usable caveats.
+ */
+export function amendmentCaveats(hex: string): DecodedCaveat[] | undefined {
+  const bytes = fromHex(hex)
+  if (bytes === undefined) return undefined
+  let list: unknown
+  try {
+    list = decodeCbor(bytes)
+  } catch {
+    return undefined
+  }
+  if (!Array.isArray(list)) return undefined
+  return list.map((item) => {
+    const payload = encodeCbor([new Uint8Array(32), true, 0, [item]])
+    const carrier = encodeCbor([1, [new Uint8Array(32), concatBytes(new Uint8Array(64), payload)], new Uint8Array(32)])
+    return parseMandate(carrier).blocks[0]?.caveats[0] as DecodedCaveat
+  })
+}
+
+/**
+ * The vector's revocation view, answering each block's entries in the order listed, exactly as
+ * given: an amendment entry the verifier cannot use (a bad id, caveats that are not a non-empty
+ * list of well-formed caveats) is handed over as it is, for the verifier to refuse.
+ */
+function revocationView(input: VerifyVector['input']): RevocationView {
+  const at = input.now - 1
+  const byBlock = new Map<string, unknown[]>()
+  for (const e of input.revocations?.entries ?? []) {
+    const entry =
+      e.kind === 'amend'
+        ? {
+            kind: 'amend',
+            id: e.id,
+            caveats: amendmentCaveats(e.caveats),
+            at,
+            ...(e.by === undefined ? {} : { by: e.by }),
+            ...(e.reason === undefined ? {} : { reason: e.reason }),
+          }
+        : { kind: e.kind, at, ...(e.actions ? { actions: [...e.actions] } : {}) }
+    byBlock.set(e.blockId, [...(byBlock.get(e.blockId) ?? []), entry])
+  }
+  const freshAt = input.revocations?.freshAt ?? input.now
+  return { freshAt: () => freshAt, entries: (blockId) => byBlock.get(blockId) as RevocationEntry[] | undefined }
+}
 
 export async function runVector(v: Vector): Promise<Outcome> {
   if (v.kind === 'operation') return runOperation(v)
   const { input } = v
-  const revocations = createMemoryRevocationView(() => input.revocations?.freshAt ?? input.now)
-  for (const e of input.revocations?.entries ?? []) {
-    const opts = e.actions ? { actions: e.actions, at: input.now - 1 } : { at: input.now - 1 }
-    if (e.kind === 'revoke') revocations.revoke(e.blockId, opts)
-    else revocations.suspend(e.blockId, opts)
-  }
+  const revocations = revocationView(input)
   let usage: UsageStore
   if (input.usage === 'unavailable') {
     usage = {
@@ -152,6 +230,8 @@ export async function runVector(v: Vector): Promise<Outcome> {
     code: d.code,
     ...(d.block === undefined ? {} : { block: d.block }),
     ...(d.caveat === undefined ? {} : { caveat: d.caveat }),
+    ...(d.caveatIndex === undefined ? {} : { caveatIndex: d.caveatIndex }),
+    ...(d.amendment === undefined ? {} : { amendment: d.amendment.id }),
   }
 }
 
@@ -182,6 +262,9 @@ export function matches(v: Vector, outcome: Outcome): boolean {
   if (e.code !== undefined && o.code !== e.code) return false
   if (e.block !== undefined && o.block !== e.block) return false
   if (e.caveat !== undefined && o.caveat !== e.caveat) return false
+  if (e.caveatIndex !== undefined && o.caveatIndex !== e.caveatIndex) return false
+  // null: the denial names no amendment.
+  if (e.amendment !== undefined && o.amendment !== (e.amendment ?? undefined)) return false
   if (e.chain !== undefined && JSON.stringify(o.chain) !== JSON.stringify(e.chain)) return false
   return true
 }

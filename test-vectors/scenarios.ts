@@ -1,21 +1,34 @@
 import '../src/crypto/use-node.js'
+import { encodeCaveat } from '../src/caveats/codec.js'
+import { type CborValue, encodeCbor } from '../src/cbor/codec.js'
+import { getBackend } from '../src/crypto/ed25519.js'
+import { sha256 } from '../src/crypto/hash.js'
 import {
   approve,
   attenuate,
   type Caveat,
+  createAmendment,
+  createLift,
   describeCaveat,
   formatApproval,
   formatInvocation,
   formatMandate,
+  formatRevocation,
   invoke,
   mint,
+  parseRevocation,
   seal,
   toDidKey,
   type UnverifiedInvocation,
   type UnverifiedMandate,
+  type UnverifiedRevocation,
 } from '../src/index.js'
+import { concatBytes, toHex } from '../src/internal/bytes.js'
+import { encodeChain } from '../src/token/chain.js'
+import { signingInput } from '../src/token/signing.js'
+import { toText } from '../src/token/text.js'
 import { json, keysOf, seededRandom, T0, writeOrCheck } from './common.js'
-import { checkScenario, type PresentStep, type Scenario, type Step, type StepOutcome } from './scenario-runner.js'
+import { checkScenario, type PresentStep, type Scenario, type StatementOutcome, type Step, type StepOutcome } from './scenario-runner.js'
 
 // The same roles and seeds as generate.ts (keys.json).
 const ROLES = ['alice', 'assistant', 'subagent', 'bob', 'carol', 'mallory'] as const
@@ -35,7 +48,13 @@ const INVOCATION_MAX_AGE = 300
 const window8h: Caveat = { type: 'window', expires: T0 + 8 * H }
 
 const allow = (remaining?: Record<string, number>): StepOutcome => ({ decision: 'allow', ...(remaining ? { remaining } : {}) })
-const deny = (code: string, at: { block?: number; caveat?: string } = {}): StepOutcome => ({ decision: 'deny', code, ...at })
+const deny = (code: string, at: { block?: number; caveat?: string; amendment?: string } = {}): StepOutcome => ({
+  decision: 'deny',
+  code,
+  ...at,
+})
+const accepted: StatementOutcome = { valid: true }
+const refusedStatement = (stage: 'parse' | 'verify', code: string): StatementOutcome => ({ valid: false, stage, code })
 
 interface Issued {
   readonly mandate?: UnverifiedMandate
@@ -48,6 +67,8 @@ interface Issued {
 class Builder {
   readonly steps: Step[] = []
   private readonly issued = new Map<string, Issued>()
+  /** Amendment statements made so far, by name. */
+  private readonly amendments = new Map<string, UnverifiedRevocation>()
   constructor(
     readonly id: string,
     readonly title: string,
@@ -198,9 +219,110 @@ class Builder {
     return this
   }
 
+  /**
+   * `by` signs an amendment of block `block` of the mandate `from`, adding `caveats`, at `at`.
+   * A signer the library refuses (a key below the target) gets a statement built by hand, for
+   * the verifier of statements to refuse.
+   */
+  amend(
+    at: number,
+    name: string,
+    from: string,
+    block: number,
+    by: Role,
+    caveats: Caveat[],
+    expected: StatementOutcome,
+    o: { reason?: string; note?: string } = {},
+  ): this {
+    const mandate = this.mandate(from)
+    const random = (n: number) => seededRandom('scenario', `${this.id}/${name}`)(n)
+    let statement: UnverifiedRevocation
+    let text: string
+    if (expected.valid) {
+      statement = createAmendment({
+        mandate,
+        block,
+        key: keys[by],
+        caveats,
+        now: at,
+        random,
+        ...(o.reason === undefined ? {} : { reason: o.reason }),
+      })
+      text = formatRevocation(statement)
+    } else {
+      text = forgeAmendment(mandate.blocks.slice(0, block + 1), by, caveats, at, random(16))
+      statement = parseRevocation(text)
+    }
+    this.amendments.set(name, statement)
+    this.steps.push({
+      at,
+      amend: {
+        statement: text,
+        by,
+        block_id: statement.target.idHex,
+        id: statement.id,
+        caveats: toHex(encodeCbor(caveats.map(encodeCaveat))),
+        summary: caveats.map((c) => named(describeCaveat(c))).join('; '),
+      },
+      expected,
+      ...(o.note === undefined ? {} : { note: o.note }),
+    })
+    return this
+  }
+
+  /** The id of an amendment statement made earlier. */
+  amendment(name: string): string {
+    const a = this.amendments.get(name)
+    if (!a) throw new Error(`${this.id}: no amendment ${name}`)
+    return a.id
+  }
+
+  /** `by` lifts the amendment `name` at `at` (on the block it amended). */
+  lift(at: number, name: string, from: string, by: Role, expected: StatementOutcome = accepted, note?: string): this {
+    const a = this.amendments.get(name)
+    if (!a) throw new Error(`${this.id}: no amendment ${name}`)
+    const statement = createLift({
+      mandate: this.mandate(from),
+      block: a.target.index,
+      key: keys[by],
+      amendment: a.id,
+      now: at,
+      random: (n) => seededRandom('scenario', `${this.id}/lift/${name}`)(n),
+    })
+    this.steps.push({
+      at,
+      lift: { statement: formatRevocation(statement), by, block_id: statement.target.idHex, id: statement.id, lifts: a.id },
+      expected,
+      ...(note === undefined ? {} : { note }),
+    })
+    return this
+  }
+
   done(): Scenario {
     return { id: this.id, title: this.title, audience: AUDIENCE, roots: ROOTS, steps: this.steps }
   }
+}
+
+/**
+ * An amendment statement (spec §9.1) built field by field and signed by `by`, for a signer that
+ * createAmendment refuses (one below the target): the verifier of statements must refuse it.
+ */
+function forgeAmendment(prefix: UnverifiedMandate['blocks'], by: Role, caveats: Caveat[], created: number, nonce: Uint8Array): string {
+  const payload = encodeCbor(
+    new Map<number, CborValue>([
+      [0, 1],
+      [1, encodeChain(prefix)],
+      [2, 3],
+      [4, keys[by].publicKey],
+      [5, nonce],
+      [6, created],
+      [9, caveats.map(encodeCaveat)],
+    ]),
+  )
+  const signature = getBackend().sign(keys[by].secretKey, signingInput('revocation', payload))
+  const text = toText('revocation', encodeCbor(concatBytes(signature, payload)))
+  if (toHex(sha256(signature)) !== parseRevocation(text).id) throw new Error('a forged statement reads back differently')
+  return text
 }
 
 /** Role names instead of did:keys in summaries. */
@@ -512,6 +634,121 @@ scenario('revocation/suspended-not-counted', 'a suspended request consumes no us
     .present(T0 + 5, 'sub', allow({ [k]: 0 }), { request: read })
     .present(T0 + 6, 'sub', deny('ERR_USAGE_EXHAUSTED', { block: 1, caveat: 'uses' }), { request: read })
 })
+
+// ---- amendments: caveats added to a block already handed on (spec §9.2) -------------------
+scenario(
+  'amend/mid-way',
+  "Alice amends the assistant's block mid-way: the sub-agent's email:send needs her approval until she lifts the amendment",
+  (s) => {
+    s.mint(T0, 'grant', { to: 'assistant', caveats: [{ type: 'actions', patterns: ['email:*', 'calendar:*'] }, window8h] })
+      .attenuate(T0, 'sub', 'grant', { to: 'subagent', caveats: [{ type: 'actions', patterns: ['email:read', 'email:send'] }] })
+      .invoke(T0 + 10, 'send1', 'sub', { action: 'email:send' })
+      .present(T0 + 10, 'send1', allow(), { note: 'before the amendment' })
+      .amend(
+        T0 + 100,
+        'ask',
+        'grant',
+        0,
+        'alice',
+        [{ type: 'approval', actions: ['email:send'], approvers: [did('alice')], quorum: 1 }],
+        accepted,
+        { reason: 'ask me before sending', note: "Alice amends block 0, the assistant's, which the sub-agent's chain contains" },
+      )
+    const ask = s.amendment('ask')
+    s.invoke(T0 + 110, 'send2', 'sub', { action: 'email:send' })
+      .present(T0 + 110, 'send2', deny('ERR_APPROVAL_REQUIRED', { block: 0, caveat: 'approval', amendment: ask }), {
+        note: 'the same mandate, unchanged: the amendment is in the view',
+      })
+      .invoke(T0 + 111, 'read', 'sub', { action: 'email:read' })
+      .present(T0 + 111, 'read', allow(), { note: 'the amendment asks for approval of email:send only' })
+      .invoke(T0 + 112, 'assistant-send', 'grant', { action: 'email:send' })
+      .present(T0 + 112, 'assistant-send', deny('ERR_APPROVAL_REQUIRED', { block: 0, caveat: 'approval', amendment: ask }), {
+        note: 'the assistant itself holds the amended block',
+      })
+      .approve(T0 + 120, 'ok', 'send2', 'alice')
+      .present(T0 + 121, 'send2', allow(), { approvals: ['ok'] })
+      .lift(T0 + 200, 'ask', 'grant', 'alice', accepted, 'Alice lifts it')
+      .invoke(T0 + 210, 'send3', 'sub', { action: 'email:send' })
+      .present(T0 + 210, 'send3', allow(), { note: 'no approval needed any more' })
+  },
+)
+
+scenario(
+  'amend/lift',
+  "an amendment's quota counts under its own id: lifting it leaves the block's own; amended again, it counts afresh",
+  (s) => {
+    s.mint(T0, 'grant', { to: 'assistant', caveats: [window8h] }).attenuate(T0, 'sub', 'grant', { caveats: [{ type: 'uses', max: 5 }] })
+    const own = counter(s, 'sub', 1, 0)
+    s.present(T0 + 1, 'sub', allow({ [own]: 4 }), { request: read }).amend(
+      T0 + 10,
+      'once',
+      'sub',
+      1,
+      'assistant',
+      [{ type: 'uses', max: 1 }],
+      accepted,
+      { note: 'the assistant (holder of block 0) limits block 1 to one more use' },
+    )
+    const once = s.amendment('once')
+    s.present(T0 + 11, 'sub', allow({ [own]: 3, [`${once}/0`]: 0 }), { request: read })
+      .present(T0 + 12, 'sub', deny('ERR_USAGE_EXHAUSTED', { block: 1, caveat: 'uses', amendment: once }), { request: read })
+      .lift(T0 + 20, 'once', 'sub', 'assistant')
+      .present(T0 + 21, 'sub', allow({ [own]: 2 }), { request: read, note: "lifted: the block's own quota alone" })
+      .amend(T0 + 30, 'again', 'sub', 1, 'assistant', [{ type: 'uses', max: 1 }], accepted, {
+        note: 'the same restriction again: a new statement, a new id',
+      })
+    const again = s.amendment('again')
+    s.present(T0 + 31, 'sub', allow({ [own]: 1, [`${again}/0`]: 0 }), { request: read, note: 'counted afresh, under the new id' })
+      .present(T0 + 32, 'sub', deny('ERR_USAGE_EXHAUSTED', { block: 1, caveat: 'uses', amendment: again }), { request: read })
+      .lift(T0 + 40, 'once', 'sub', 'assistant', accepted, 'lifting the first amendment again changes nothing: it is no longer in force')
+      .present(T0 + 41, 'sub', deny('ERR_USAGE_EXHAUSTED', { block: 1, caveat: 'uses', amendment: again }), { request: read })
+  },
+)
+
+scenario(
+  'amend/unauthorised',
+  "a sub-agent's amendment of its delegator's block, or an outsider's, is refused and changes nothing; the sub-agent may restrain its own block",
+  (s) => {
+    s.mint(T0, 'grant', { to: 'assistant', caveats: [{ type: 'actions', patterns: ['email:*'] }, window8h] })
+      .attenuate(T0, 'sub', 'grant', { to: 'subagent' })
+      .amend(
+        T0 + 10,
+        'shed',
+        'sub',
+        0,
+        'subagent',
+        [{ type: 'deny', patterns: ['email:*'] }],
+        refusedStatement('verify', 'ERR_HOLDER_MISMATCH'),
+        {
+          note: "the sub-agent signs an amendment of block 0, the assistant's: a key below the target",
+        },
+      )
+      .amend(
+        T0 + 11,
+        'outsider',
+        'sub',
+        1,
+        'mallory',
+        [{ type: 'deny', patterns: ['email:*'] }],
+        refusedStatement('verify', 'ERR_HOLDER_MISMATCH'),
+        {
+          note: 'mallory holds no block of the chain',
+        },
+      )
+      .invoke(T0 + 20, 'assistant-send', 'grant', { action: 'email:send' })
+      .present(T0 + 20, 'assistant-send', allow(), { note: 'the refused statements changed nothing' })
+      .invoke(T0 + 21, 'sub-send', 'sub', { action: 'email:send' })
+      .present(T0 + 21, 'sub-send', allow())
+      .amend(T0 + 30, 'restrain', 'sub', 1, 'subagent', [{ type: 'deny', patterns: ['email:send'] }], accepted, {
+        note: 'the sub-agent restrains its own block',
+      })
+    const restrain = s.amendment('restrain')
+    s.invoke(T0 + 31, 'sub-send2', 'sub', { action: 'email:send' })
+      .present(T0 + 31, 'sub-send2', deny('ERR_ACTION_DENIED', { block: 1, caveat: 'deny', amendment: restrain }))
+      .invoke(T0 + 32, 'assistant-send2', 'grant', { action: 'email:send' })
+      .present(T0 + 32, 'assistant-send2', allow(), { note: 'block 0 is not amended: the block above is untouched' })
+  },
+)
 
 // ---- approvals ------------------------------------------------------------------------------
 const approvalGrant = (s: Builder, approvers: Role[], quorum: number) =>

@@ -1,6 +1,7 @@
 import '../src/crypto/use-node.js'
 import { base64, base64urlnopad } from '@scure/base'
 import { type BareItem, type InnerList, type Item, serializeDictionary } from 'structured-headers'
+import { encodeCaveat } from '../src/caveats/codec.js'
 import { type CborValue, encodeCbor } from '../src/cbor/codec.js'
 import { CBOR_LIMITS } from '../src/cbor/limits.js'
 import { getBackend } from '../src/crypto/ed25519.js'
@@ -8,6 +9,7 @@ import { sha256 } from '../src/crypto/hash.js'
 import { contentDigest, deriveComponents, SIGNATURE_LABEL, signatureBase, signRequest } from '../src/crypto/http-signature.js'
 import {
   attenuate,
+  type Caveat,
   createRevocation,
   type FeedEntry,
   type FeedPage,
@@ -29,6 +31,7 @@ import { toText } from '../src/token/text.js'
 import { json, keysOf, seededRandom, seedOf, T0, writeOrCheck } from './common.js'
 import {
   type BlockEntry,
+  caveatsHex,
   type PageFields,
   type PageVector,
   pageCause,
@@ -108,12 +111,14 @@ const block1 = chain.blocks[1]?.idHex as string
 // ---- 2. statements ----------------------------------------------------------------------------
 
 const statements: StatementVector[] = []
-type Made = { text: string; id: string; signer: Role; kind: RevocationKind; created: number }
+type Made = { text: string; id: string; signer: Role; kind: RevocationKind; created: number; caveats?: Caveat[]; lifts?: string }
 const made = new Map<string, Made>()
 
 function statementFields(o: {
   kind: RevocationKind
   actions?: string[]
+  caveats?: Caveat[]
+  lifts?: string
   signer: Role
   nonce: Uint8Array
   created: number
@@ -130,6 +135,8 @@ function statementFields(o: {
     created: o.created,
     ...(o.reason === undefined ? {} : { reason: o.reason }),
     ...(o.audience === undefined ? {} : { audience: o.audience }),
+    ...(o.caveats === undefined ? {} : { caveats: toHex(encodeCbor(o.caveats.map(encodeCaveat))) }),
+    ...(o.lifts === undefined ? {} : { lifts: o.lifts }),
     chain: prefix.map((b) => b.idHex),
     target: { index: o.prefix, block_id: prefix[o.prefix]?.idHex as string },
   }
@@ -139,7 +146,17 @@ function statementFields(o: {
 function validStatement(
   id: string,
   title: string,
-  o: { signer: Role; block: number; kind: RevocationKind; actions?: string[]; reason?: string; audience?: string; created: number },
+  o: {
+    signer: Role
+    block: number
+    kind: RevocationKind
+    actions?: string[]
+    caveats?: Caveat[]
+    lifts?: string
+    reason?: string
+    audience?: string
+    created: number
+  },
   authority: number,
 ): Made {
   unique(id)
@@ -150,6 +167,8 @@ function validStatement(
     key: keys[o.signer],
     kind: o.kind,
     ...(o.actions === undefined ? {} : { actions: o.actions }),
+    ...(o.caveats === undefined ? {} : { caveats: o.caveats }),
+    ...(o.lifts === undefined ? {} : { lifts: o.lifts }),
     ...(o.reason === undefined ? {} : { reason: o.reason }),
     ...(o.audience === undefined ? {} : { audience: o.audience }),
     now: o.created,
@@ -169,7 +188,15 @@ function validStatement(
   }
   check(id, vector.expected, runStatement(vector))
   statements.push(vector)
-  const m: Made = { text, id: toHex(sha256(s.signature)), signer: o.signer, kind: o.kind, created: o.created }
+  const m: Made = {
+    text,
+    id: toHex(sha256(s.signature)),
+    signer: o.signer,
+    kind: o.kind,
+    created: o.created,
+    ...(o.caveats === undefined ? {} : { caveats: o.caveats }),
+    ...(o.lifts === undefined ? {} : { lifts: o.lifts }),
+  }
   made.set(id, m)
   return m
 }
@@ -358,11 +385,17 @@ invalidStatement(
   'parse',
   'ERR_FORMAT',
 )
-invalidStatement('statement/kind-unknown', 'kind 3', forgeStatement({ seed: 'kind-3', fields: (m) => m.set(2, 3) }), 'parse', 'ERR_FORMAT')
+invalidStatement(
+  'statement/kind-unknown',
+  'kind 5 (kinds are 0 to 4)',
+  forgeStatement({ seed: 'kind-5', fields: (m) => m.set(2, 5) }),
+  'parse',
+  'ERR_FORMAT',
+)
 invalidStatement(
   'statement/unknown-field',
-  'an unknown payload field 9',
-  forgeStatement({ seed: 'field-9', fields: (m) => m.set(9, 'x') }),
+  'an unknown payload field 11 (fields are 0 to 10)',
+  forgeStatement({ seed: 'field-11', fields: (m) => m.set(11, 'x') }),
   'parse',
   'ERR_FORMAT',
 )
@@ -423,6 +456,181 @@ invalidStatement(
   'ERR_TEXT_FORMAT',
 )
 
+// Amendments (kind 3) and lifts (kind 4), spec/mandate-v1.md §9.1–9.2: valid ones, with their
+// caveats (the CBOR of key 9, in hex) or the amendment they lift, and the exact code of each
+// malformed one. Fields are checked in key order; within key 9, caveats in list order.
+const approvalCaveats: Caveat[] = [
+  { type: 'approval', actions: ['email:send'], approvers: [did('alice')], quorum: 1 },
+  { type: 'deny', patterns: ['files:delete'] },
+]
+const sAmend = validStatement(
+  'statement/amend-by-principal',
+  "the principal amends the assistant's block 0: email:send needs her approval, files:delete is denied",
+  { signer: 'alice', block: 0, kind: 'amend', caveats: approvalCaveats, reason: 'ask me before sending', created: T0 + 200 },
+  -1,
+)
+const sAmendExt = validStatement(
+  'statement/amend-extension',
+  "the assistant (holder of block 0) amends the subagent's block 1: 3 uses an hour, and an extension caveat of type 70000",
+  {
+    signer: 'assistant',
+    block: 1,
+    kind: 'amend',
+    caveats: [
+      { type: 'uses', max: 3, per: 3600 },
+      { type: 'extension', code: 70000, body: 'region:eu' },
+    ],
+    created: T0 + 210,
+  },
+  0,
+)
+const sAmendSelf = validStatement(
+  'statement/amend-restrain-own',
+  'the subagent restrains its own block 1 to email:read, addressed to one service',
+  {
+    signer: 'subagent',
+    block: 1,
+    kind: 'amend',
+    caveats: [{ type: 'actions', patterns: ['email:read'] }],
+    audience: 'mandate.example',
+    created: T0 + 220,
+  },
+  1,
+)
+validStatement(
+  'statement/amend-32-caveats',
+  'an amendment of 32 caveats, the most it may carry',
+  {
+    signer: 'alice',
+    block: 1,
+    kind: 'amend',
+    caveats: Array.from({ length: 32 }, (_, i): Caveat => ({ type: 'resources', globs: [`inbox/${i}/**`] })),
+    created: T0 + 225,
+  },
+  -1,
+)
+const sLift = validStatement(
+  'statement/lift-by-principal',
+  'the principal lifts her amendment of block 0 (statement/amend-by-principal)',
+  { signer: 'alice', block: 0, kind: 'lift', lifts: sAmend.id, reason: 'trip booked', created: T0 + 230 },
+  -1,
+)
+const validCaveat: CborValue = [1, ['email:read']]
+const amend = (caveats: CborValue) => (m: Map<number, CborValue>) => {
+  m.set(2, 3)
+  m.set(9, caveats)
+}
+const lift = (lifts: CborValue) => (m: Map<number, CborValue>) => {
+  m.set(2, 4)
+  m.set(10, lifts)
+}
+const malformedAmendments: [string, string, (m: Map<number, CborValue>) => void, string][] = [
+  ['amend-without-caveats', 'kind 3 (amend) without key 9', (m) => m.set(2, 3), 'ERR_FORMAT'],
+  ['amend-caveats-empty', 'an amendment whose caveat list is empty', amend([]), 'ERR_FORMAT'],
+  ['amend-caveats-not-list', 'an amendment whose key 9 is a text, not a list', amend('email:read'), 'ERR_FORMAT'],
+  ['amend-33-caveats', 'an amendment of 33 caveats', amend(Array.from({ length: 33 }, () => validCaveat)), 'ERR_LIMIT_COUNT'],
+  ['amend-caveat-malformed', 'an amendment with a malformed caveat (uses, max 0)', amend([[5, new Map([[0, 0]])]]), 'ERR_CAVEAT_INVALID'],
+  [
+    'amend-caveat-frame',
+    'an amendment with the caveat [11, 1, 2]: a bad frame is invalid, not unknown',
+    amend([[11, 1, 2]]),
+    'ERR_CAVEAT_INVALID',
+  ],
+  [
+    'amend-window-inverted',
+    'an amendment with a window that ends before it starts (it decodes, but does not encode)',
+    amend([
+      [
+        4,
+        new Map([
+          [0, T0 + 200],
+          [1, T0 + 100],
+        ]),
+      ],
+    ]),
+    'ERR_CAVEAT_INVALID',
+  ],
+  ['amend-caveat-unknown', 'an amendment with a caveat of the reserved core type 11', amend([[11, 'x']]), 'ERR_CAVEAT_UNKNOWN'],
+  [
+    'amend-unknown-before-malformed',
+    'caveats in list order: a valid one, one of type 11, a malformed one: the unknown one decides',
+    amend([validCaveat, [11, 'x'], [5, new Map([[0, 0]])]]),
+    'ERR_CAVEAT_UNKNOWN',
+  ],
+  [
+    'amend-with-actions',
+    'an amendment that also carries actions (key 3)',
+    (m) => {
+      amend([validCaveat])(m)
+      m.set(3, ['email:send'])
+    },
+    'ERR_FORMAT',
+  ],
+  [
+    'amend-actions-before-caveats',
+    'an amendment with actions (key 3) and an unknown caveat (key 9): key 3 is checked first',
+    (m) => {
+      amend([[11, 'x']])(m)
+      m.set(3, ['email:send'])
+    },
+    'ERR_FORMAT',
+  ],
+  [
+    'amend-with-lifts',
+    'an amendment that also names an amendment to lift (key 10)',
+    (m) => {
+      amend([validCaveat])(m)
+      m.set(10, new Uint8Array(32).fill(7))
+    },
+    'ERR_FORMAT',
+  ],
+  ['revoke-with-caveats', 'a revocation (kind 0) with caveats (key 9)', (m) => m.set(9, [validCaveat]), 'ERR_FORMAT'],
+  ['lift-without-id', 'kind 4 (lift) without key 10', (m) => m.set(2, 4), 'ERR_FORMAT'],
+  ['lift-id-31-bytes', 'a lift naming a 31-byte id', lift(new Uint8Array(31).fill(7)), 'ERR_FORMAT'],
+  ['lift-id-text', 'a lift naming the id as 64 hex digits of text', lift('07'.repeat(32)), 'ERR_FORMAT'],
+  [
+    'lift-with-caveats',
+    'a lift that also carries caveats (key 9)',
+    (m) => {
+      lift(new Uint8Array(32).fill(7))(m)
+      m.set(9, [validCaveat])
+    },
+    'ERR_FORMAT',
+  ],
+  [
+    'lift-with-actions',
+    'a lift that also carries actions (key 3)',
+    (m) => {
+      lift(new Uint8Array(32).fill(7))(m)
+      m.set(3, ['email:send'])
+    },
+    'ERR_FORMAT',
+  ],
+  [
+    'resume-with-lifts',
+    'a resume (kind 2) naming an amendment (key 10)',
+    (m) => m.set(2, 2).set(10, new Uint8Array(32).fill(7)),
+    'ERR_FORMAT',
+  ],
+]
+for (const [name, title, fields, code] of malformedAmendments) {
+  invalidStatement(`statement/${name}`, title, forgeStatement({ seed: name, fields }), 'parse', code)
+}
+invalidStatement(
+  'statement/amend-by-descendant',
+  "the subagent (holder of block 1) amends the assistant's block 0: a key below the target",
+  forgeStatement({ seed: 'amend-descendant', signer: 'subagent', prefix: chain.blocks.slice(0, 1), fields: amend([validCaveat]) }),
+  'verify',
+  'ERR_HOLDER_MISMATCH',
+)
+invalidStatement(
+  'statement/lift-by-outsider',
+  'mallory, who holds no block of the chain, lifts an amendment of block 1',
+  forgeStatement({ seed: 'lift-outsider', signer: 'mallory', fields: lift(hexBytes(sAmendExt.id)) }),
+  'verify',
+  'ERR_HOLDER_MISMATCH',
+)
+
 // ---- 1. feed pages ----------------------------------------------------------------------------
 
 const pages: PageVector[] = []
@@ -437,6 +645,9 @@ const entryOf = (seq: number, m: Made, blockId: string, extra: { actions?: strin
   by: hexKey(m.signer),
   ...(extra.reason === undefined ? {} : { reason: extra.reason }),
   expires: EXPIRES + 300,
+  // An amendment carries its statement id and caveats; a lift the amendment it lifts.
+  ...(m.kind === 'amend' ? { id: m.id, caveats: m.caveats ?? [] } : {}),
+  ...(m.kind === 'lift' ? { lifts: m.lifts ?? '' } : {}),
 })
 /** The feed of one database: the statements above, in the order the service accepted them. */
 const FEED: readonly FeedEntry[] = [
@@ -446,8 +657,26 @@ const FEED: readonly FeedEntry[] = [
   entryOf(4, sSuspendScoped, block1, { actions: ['files:*', 'email:send:bulk'], reason: 'revue de sécurité ☕' }),
   entryOf(5, sRevoke, block1),
 ]
+/** The same feed, continued: three amendments, then the lift of the first. */
+const AMENDED: readonly FeedEntry[] = [
+  entryOf(6, sAmend, block0, { reason: 'ask me before sending' }),
+  entryOf(7, sAmendExt, block1),
+  entryOf(8, sAmendSelf, block1),
+  entryOf(9, sLift, block0, { reason: 'trip booked' }),
+]
 /** Statement id at each seq. */
-const SID = [undefined, sScoped.id, sSuspend.id, sResume.id, sSuspendScoped.id, sRevoke.id] as const
+const SID = [
+  undefined,
+  sScoped.id,
+  sSuspend.id,
+  sResume.id,
+  sSuspendScoped.id,
+  sRevoke.id,
+  sAmend.id,
+  sAmendExt.id,
+  sAmendSelf.id,
+  sLift.id,
+] as const
 const sid = (seq: number) => SID[seq] as string
 
 type PageInput = Partial<FeedPage> & Pick<FeedPage, 'since' | 'head'>
@@ -476,6 +705,9 @@ const fieldsOf = (p: FeedPage): PageFields => ({
     by: e.by,
     ...(e.reason === undefined ? {} : { reason: e.reason }),
     expires: e.expires,
+    ...(e.id === undefined ? {} : { id: e.id }),
+    ...(e.caveats === undefined ? {} : { caveats: caveatsHex(e.caveats) }),
+    ...(e.lifts === undefined ? {} : { lifts: e.lifts }),
   })),
   more: p.more,
   feed_id: p.feedId,
@@ -489,13 +721,17 @@ function pageMap(p: FeedPage): Map<number, CborValue> {
     const m = new Map<number, CborValue>([
       [0, e.seq],
       [1, hexBytes(e.blockId)],
-      [2, ['revoke', 'suspend', 'resume'].indexOf(e.kind)],
+      [2, ['revoke', 'suspend', 'resume', 'amend', 'lift'].indexOf(e.kind)],
     ])
     if (e.actions?.length) m.set(3, [...e.actions])
     m.set(4, e.at)
     m.set(5, hexBytes(e.by))
     if (e.reason !== undefined) m.set(6, e.reason)
     m.set(7, e.expires)
+    if (e.id !== undefined) m.set(8, hexBytes(e.id))
+    // The caveats as a byte string holding the CBOR of their list.
+    if (e.caveats !== undefined) m.set(9, encodeCbor(e.caveats.map(encodeCaveat)))
+    if (e.lifts !== undefined) m.set(10, hexBytes(e.lifts))
     return m
   })
   const m = new Map<number, CborValue>([
@@ -623,6 +859,18 @@ validPage('page/large-numbers', 'sequence numbers and times beyond 32 bits', {
   entries: [{ ...(FEED[4] as FeedEntry), seq: 4_294_967_297, at: 4_294_967_290, expires: 4_294_999_999 }],
 })
 
+validPage(
+  'page/amendments',
+  'a delta from 5 to 9: an amendment of block 0 (approval and deny), two of block 1 (uses and an extension; actions), then the lift of the first',
+  { since: 5, head: 9, entries: AMENDED, sinceEntry: sid(5), headEntry: sid(9) },
+)
+validPage('page/amend-only', 'a delta from 5 to 6: one amendment', {
+  since: 5,
+  head: 6,
+  entries: AMENDED.slice(0, 1),
+  sinceEntry: sid(5),
+  headEntry: sid(6),
+})
 const good: PageInput = { since: 2, head: 5, entries: FEED.slice(2), sinceEntry: sid(2), headEntry: sid(5) }
 const goodSigned = signFeedPage(pageOf(good), keys.service.secretKey)
 const flip = (b64: string, index: number) => {
@@ -761,10 +1009,19 @@ invalidPage(
 )
 invalidPage(
   'page/entry-kind-3',
-  'an entry of kind 3',
+  'an entry of kind 3 (amend) with neither id nor caveats: a resume entry relabelled',
   edited(
     good,
     editEntry(0, (e) => e.set(2, 3)),
+  ),
+  'ERR_FORMAT',
+)
+invalidPage(
+  'page/entry-kind-5',
+  'an entry of kind 5 (kinds are 0 to 4)',
+  edited(
+    good,
+    editEntry(0, (e) => e.set(2, 5)),
   ),
   'ERR_FORMAT',
 )
@@ -812,6 +1069,128 @@ invalidPage(
   'a valid page whose signature text carries base64 padding (==)',
   { page: goodSigned.page, signature: `${goodSigned.signature}==` },
   undefined,
+)
+
+// Amend and lift entries (spec/service-v1.md §4.1): an amend entry carries its id (8) and its
+// caveats (9: a byte string holding the CBOR of 1 to 32 caveats, each well-formed and of a core
+// type or an extension) and no actions or lifts; a lift entry its lifts (10) and nothing else of
+// 3, 8, 9; other kinds none of 8–10.
+const amendedPage: PageInput = { since: 5, head: 9, entries: AMENDED, sinceEntry: sid(5), headEntry: sid(9) }
+const caveatBytes = (list: CborValue[]) => encodeCbor(list)
+const amendEntryCases: [string, string, number, (e: Map<number, CborValue>) => void, string][] = [
+  ['amend-entry-without-id', 'an amend entry without its id (key 8)', 0, (e) => e.delete(8), 'ERR_FORMAT'],
+  ['amend-entry-id-31-bytes', 'an amend entry whose id is 31 bytes', 0, (e) => e.set(8, hexBytes(sAmend.id).subarray(0, 31)), 'ERR_FORMAT'],
+  ['amend-entry-without-caveats', 'an amend entry without caveats (key 9)', 0, (e) => e.delete(9), 'ERR_FORMAT'],
+  [
+    'amend-entry-caveats-not-bytes',
+    'an amend entry whose caveats are the list itself, not a byte string holding it',
+    0,
+    (e) => e.set(9, approvalCaveats.map(encodeCaveat)),
+    'ERR_FORMAT',
+  ],
+  ['amend-entry-caveats-empty', 'an amend entry whose caveats hold an empty list', 0, (e) => e.set(9, caveatBytes([])), 'ERR_FORMAT'],
+  [
+    'amend-entry-caveats-not-list',
+    'an amend entry whose caveats hold one caveat, not a list of them',
+    0,
+    (e) => e.set(9, encodeCbor('email:read')),
+    'ERR_FORMAT',
+  ],
+  [
+    'amend-entry-33-caveats',
+    'an amend entry whose caveats hold 33 caveats',
+    0,
+    (e) => e.set(9, caveatBytes(Array.from({ length: 33 }, () => validCaveat))),
+    'ERR_FORMAT',
+  ],
+  [
+    'amend-entry-caveat-invalid',
+    'an amend entry whose caveats hold a malformed caveat (uses, max 0)',
+    0,
+    (e) => e.set(9, caveatBytes([[5, new Map([[0, 0]])]])),
+    'ERR_FORMAT',
+  ],
+  [
+    'amend-entry-caveat-unknown',
+    'an amend entry whose caveats hold a caveat of the reserved type 11',
+    0,
+    (e) => e.set(9, caveatBytes([[11, 'x']])),
+    'ERR_FORMAT',
+  ],
+  [
+    'amend-entry-window-inverted',
+    'an amend entry whose caveats hold a window that ends before it starts',
+    0,
+    (e) =>
+      e.set(
+        9,
+        caveatBytes([
+          [
+            4,
+            new Map([
+              [0, T0 + 200],
+              [1, T0 + 100],
+            ]),
+          ],
+        ]),
+      ),
+    'ERR_FORMAT',
+  ],
+  ['amend-entry-with-actions', 'an amend entry with actions (key 3)', 0, (e) => e.set(3, ['email:send']), 'ERR_FORMAT'],
+  [
+    'amend-entry-with-lifts',
+    'an amend entry that also names an amendment to lift (key 10)',
+    1,
+    (e) => e.set(10, hexBytes(sAmend.id)),
+    'ERR_FORMAT',
+  ],
+  ['lift-entry-without-lifts', 'a lift entry without key 10', 3, (e) => e.delete(10), 'ERR_FORMAT'],
+  ['lift-entry-lifts-31-bytes', 'a lift entry naming a 31-byte id', 3, (e) => e.set(10, hexBytes(sAmend.id).subarray(0, 31)), 'ERR_FORMAT'],
+  ['lift-entry-with-id', 'a lift entry with an id (key 8)', 3, (e) => e.set(8, hexBytes(sLift.id)), 'ERR_FORMAT'],
+  ['lift-entry-with-caveats', 'a lift entry with caveats (key 9)', 3, (e) => e.set(9, caveatBytes([validCaveat])), 'ERR_FORMAT'],
+  ['lift-entry-with-actions', 'a lift entry with actions (key 3)', 3, (e) => e.set(3, ['email:send']), 'ERR_FORMAT'],
+]
+for (const [name, title, i, edit, cause] of amendEntryCases)
+  invalidPage(`page/${name}`, title, edited(amendedPage, editEntry(i, edit)), cause)
+{
+  // The caveats' bytes are CBOR under the strict profile: a byte left over is not a list.
+  const bytes = encodeCbor(approvalCaveats.map(encodeCaveat))
+  invalidPage(
+    'page/amend-entry-caveats-trailing-byte',
+    'an amend entry whose caveats hold a list followed by one more byte',
+    edited(
+      amendedPage,
+      editEntry(0, (e) => e.set(9, Uint8Array.from([...bytes, 0]))),
+    ),
+    'ERR_CBOR_MALFORMED',
+  )
+}
+invalidPage(
+  'page/revoke-entry-with-id',
+  'a revoke entry with an id (key 8)',
+  edited(
+    good,
+    editEntry(2, (e) => e.set(8, hexBytes(sRevoke.id))),
+  ),
+  'ERR_FORMAT',
+)
+invalidPage(
+  'page/suspend-entry-with-caveats',
+  'a suspend entry with caveats (key 9)',
+  edited(
+    good,
+    editEntry(1, (e) => e.set(9, caveatBytes([validCaveat]))),
+  ),
+  'ERR_FORMAT',
+)
+invalidPage(
+  'page/resume-entry-with-lifts',
+  'a resume entry naming an amendment (key 10)',
+  edited(
+    good,
+    editEntry(0, (e) => e.set(10, hexBytes(sAmend.id))),
+  ),
+  'ERR_FORMAT',
 )
 
 // ---- 1b. a feed view receiving a page ---------------------------------------------------------
@@ -1049,6 +1428,85 @@ viewVector(
   { ...at2, failed: 'ERR_REVOCATION_FEED_RESET' },
   good,
   refused('ERR_REVOCATION_FEED_RESET'),
+)
+
+// Amendments in a view (spec/service-v1.md §4.3): an amend entry is in force, listed with its id
+// and caveats, until a lift of that id on the same block; a lift is not listed itself.
+const at5: ViewState = { mark: 5, issued_at: HELD, feed_id: FEED_A, mark_entry: sid(5) }
+const amendedEntry = (m: Made, reason?: string): BlockEntry => ({
+  kind: 'amend',
+  at: AT(m),
+  by: did(m.signer),
+  ...(reason === undefined ? {} : { reason }),
+  id: m.id,
+  caveats: caveatsHex(m.caveats ?? []),
+})
+viewVector(
+  'view/amend',
+  'a page with an amendment of block 0: the view answers it for block 0, with its id and caveats',
+  at5,
+  { since: 5, head: 6, entries: AMENDED.slice(0, 1), sinceEntry: sid(5), headEntry: sid(6) },
+  applied(6, ISSUED, FEED_A, sid(6), { [block0]: [amendedEntry(sAmend, 'ask me before sending')], [block1]: [] }),
+  { blocks: [block0, block1] },
+)
+viewVector(
+  'view/amend-then-lift',
+  'the same amendment, two amendments of block 1, then the lift of the first: block 0 has nothing left, block 1 both of its own in feed order',
+  at5,
+  { since: 5, head: 9, entries: AMENDED, sinceEntry: sid(5), headEntry: sid(9) },
+  applied(9, ISSUED, FEED_A, sid(9), { [block0]: [], [block1]: [amendedEntry(sAmendExt), amendedEntry(sAmendSelf)] }),
+  { blocks: [block0, block1] },
+)
+viewVector(
+  'view/lift-on-another-block',
+  "a lift on block 1 naming block 0's amendment ends nothing: a lift ends the amendment it names on its own block",
+  at5,
+  {
+    since: 5,
+    head: 7,
+    entries: [AMENDED[0] as FeedEntry, { ...(AMENDED[3] as FeedEntry), seq: 7, blockId: block1 }],
+    sinceEntry: sid(5),
+    headEntry: sLift.id,
+  },
+  applied(7, ISSUED, FEED_A, sLift.id, { [block0]: [amendedEntry(sAmend, 'ask me before sending')], [block1]: [] }),
+  { blocks: [block0, block1] },
+)
+viewVector(
+  'view/amend-with-revocations',
+  'a new view applies the first feed (seq 1–5) followed by the two amendments of block 1 (seq 6, 7): its revocations, suspensions not resumed and amendments, in feed order',
+  { mark: 0, issued_at: 0 },
+  {
+    since: 0,
+    head: 7,
+    entries: [...FEED, ...AMENDED.slice(1, 3).map((e) => ({ ...e, seq: e.seq - 1 }))],
+    headEntry: sAmendSelf.id,
+  },
+  applied(7, ISSUED, FEED_A, sAmendSelf.id, {
+    [block1]: [
+      { kind: 'revoke', actions: ['email:send'], at: AT(sScoped), by: did('assistant') },
+      {
+        kind: 'suspend',
+        actions: ['files:*', 'email:send:bulk'],
+        at: AT(sSuspendScoped),
+        by: did('assistant'),
+        reason: 'revue de sécurité ☕',
+      },
+      { kind: 'revoke', at: AT(sRevoke), by: did('alice') },
+      amendedEntry(sAmendExt),
+      amendedEntry(sAmendSelf),
+    ],
+  }),
+  { blocks: [block1] },
+)
+viewVector(
+  'view/amend-entry-malformed',
+  'a page whose amend entry has no id: refused, and the next good page is applied (not sticky)',
+  at5,
+  edited(
+    { since: 5, head: 6, entries: AMENDED.slice(0, 1), sinceEntry: sid(5), headEntry: sid(6) },
+    editEntry(0, (e) => e.delete(8)),
+  ),
+  refused('ERR_REVOCATION_LIST_INVALID'),
 )
 
 // ---- 3. signed requests -----------------------------------------------------------------------
@@ -1440,7 +1898,7 @@ async function main(): Promise<void> {
   const text = json({
     format: 'mandate service-v1 vectors',
     version: 1,
-    spec: 'spec/service-v1.md §3.2, §4, §5.1; test-vectors/README.md',
+    spec: 'spec/service-v1.md §3.2, §4, §5.1; spec/mandate-v1.md §9.1; test-vectors/README.md',
     clock: { T0, requestCreated: CREATED },
     keys: {
       ...Object.fromEntries(ROLES.map((r) => [r, keyInfo(keys[r], seedOf(r))])),

@@ -9,6 +9,7 @@
  */
 import { coversAction } from '../caveats/action.js'
 import { encodeCaveat } from '../caveats/codec.js'
+import { TOKEN_LIMITS } from '../cbor/limits.js'
 import { fail, MandateError, type RevocationDetails } from '../errors.js'
 import { iso } from '../internal/clock.js'
 import type { AmendmentEntry, BlockStanding, RevocationEntry } from '../revocation/view.js'
@@ -139,7 +140,9 @@ function isAmendment(e: Record<string, unknown>): boolean {
   try {
     const caveats = e['caveats']
     const id = e['id']
-    if (typeof id !== 'string' || !/^[0-9a-f]{64}$/.test(id) || !Array.isArray(caveats) || caveats.length === 0) return false
+    // 1 to 32 caveats, as a statement carries them (spec §9.1).
+    if (typeof id !== 'string' || !/^[0-9a-f]{64}$/.test(id) || !Array.isArray(caveats)) return false
+    if (caveats.length === 0 || caveats.length > TOKEN_LIMITS.maxCaveats) return false
     for (const c of caveats) encodeCaveat(c)
     return true
   } catch {

@@ -36,14 +36,15 @@ describe('scenario vectors v1', () => {
     ])
       expect(codes).toContain(code)
     const kinds = new Set(file.scenarios.flatMap((s) => s.steps.flatMap((st) => Object.keys(st).filter((k) => k !== 'at' && k !== 'note'))))
-    for (const k of ['issue', 'present', 'expected', 'revoke', 'suspend', 'resume']) expect(kinds).toContain(k)
+    for (const k of ['issue', 'present', 'expected', 'revoke', 'suspend', 'resume', 'amend', 'lift']) expect(kinds).toContain(k)
     expect(presents.some((p) => p.expected.decision === 'allow' && p.expected.remaining !== undefined)).toBe(true)
   })
 
   for (const s of file.scenarios) {
     it(`${s.id}: ${s.title}`, async () => {
       const observed = await runScenario(s)
-      const expected = s.steps.flatMap((st, i) => ('present' in st ? [{ step: i, outcome: st.expected }] : []))
+      // Every step that states an outcome: a decision (present) or a statement's check (amend, lift).
+      const expected = s.steps.flatMap((st, i) => ('expected' in st ? [{ step: i, outcome: st.expected }] : []))
       expect(observed.map((o) => o.step)).toEqual(expected.map((e) => e.step))
       for (const [i, o] of observed.entries()) {
         const e = expected[i]?.outcome

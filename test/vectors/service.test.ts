@@ -35,7 +35,7 @@ describe('service vectors v1', () => {
       new Set(['applied', 'ERR_REVOCATION_LIST_INVALID', 'ERR_REVOCATION_FEED_RESET', 'ERR_REVOCATION_ROLLBACK']),
     )
     const statementKinds = new Set(file.statements.flatMap((v) => (v.expected.valid ? [v.expected.fields.kind] : [])))
-    expect(statementKinds).toEqual(new Set(['revoke', 'suspend', 'resume']))
+    expect(statementKinds).toEqual(new Set(['revoke', 'suspend', 'resume', 'amend', 'lift']))
     expect(new Set(file.statements.flatMap((v) => (v.expected.valid ? [] : [v.expected.code])))).toContain('ERR_HOLDER_MISMATCH')
     expect(new Set(file.requests.map((v) => (v.expected.valid ? 'ok' : v.expected.code)))).toEqual(
       new Set(['ok', 'ERR_AUTH_INVALID', 'ERR_AUTH_REQUIRED', 'ERR_REQUEST_STALE']),
