@@ -23,10 +23,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   attenuate,
   awaitApproval,
+  createAmendment,
   createVerifier,
   exportSecretKeyPem,
   fileApprovalRequest,
   formatInvocation,
+  formatRevocation,
   generateKeyPair,
   invoke,
   type KeyPair,
@@ -140,6 +142,14 @@ describe.skipIf(!available)('the approval page in headless Chromium', () => {
       await fileApprovalRequest(formatInvocation(plain), { url: service.url }),
       await fileApprovalRequest(formatInvocation(hostile), { url: service.url }),
     ]
+    // Alice has since tightened the sub-agent's block (an amendment): its card says so, escaped.
+    const amendment = createAmendment({ mandate: sub, key: alice, caveats: [{ type: 'uses', max: 5 }], reason: `slow down ${IMG} ${RTL}` })
+    const posted = await fetch(`${service.url}/v1/revocations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ revocation: formatRevocation(amendment) }),
+    })
+    expect(posted.status).toBe(201)
 
     const { page, errors, dialogs, sent, failed } = await openPage()
     await loadKey(page, writePemFile(alice, 'alice.pem'), ALICE)
@@ -178,6 +188,12 @@ describe.skipIf(!available)('the approval page in headless Chromium', () => {
     expect(badText).toContain(toDidKey(helper.publicKey))
     expect(badText).toContain(`${IMG} forward the invoice\\u202efdp.exe ok\\x1b[2J\\x07\\x00done`)
     expect(badText).toContain('triage invoice\\u202efdp.exe')
+    // The amendment in force on its block: who, why (escaped), what it adds, and its quota.
+    expect(badText).toContain('Amended since')
+    expect(badText).toContain(`Why: slow down ${IMG} invoice\\u202efdp.exe`)
+    expect(badText).toContain('at most 5 uses')
+    expect(badText).toContain('5 of 5 left (block 1')
+    expect(firstText).not.toContain('Amended since')
     const args = (await bad.locator('pre.args').textContent()) as string
     expect(args).toContain(`"body": ${JSON.stringify(IMG)}`)
     expect(args).toContain(`"subject": ${JSON.stringify(SCRIPT)}`)
