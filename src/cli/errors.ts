@@ -22,6 +22,10 @@ export class CliError extends Error {
   get exit(): 1 | 2 | 3 {
     return this.code === 'ERR_USAGE' ? 2 : 3
   }
+  /** The code a user is shown (`--json`'s `error.code`): the CLI's own, unless a more precise one is known. */
+  get shownCode(): string {
+    return this.code
+  }
 }
 
 /**
@@ -62,7 +66,7 @@ export function fromFlags<T>(build: () => T, hint: (e: MandateError) => string |
 
 /** The exit code, code, message and hint of anything thrown inside a command. */
 export function describeFailure(e: unknown): { exit: 1 | 2 | 3; code: string; message: string; hint?: string } {
-  if (e instanceof CliError) return { exit: e.exit, code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) }
+  if (e instanceof CliError) return { exit: e.exit, code: e.shownCode, message: e.message, ...(e.hint ? { hint: e.hint } : {}) }
   if (e instanceof InputError) return { exit: 2, code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) }
   if (e instanceof MandateError)
     return { exit: disposition(e.code).exit, code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) }

@@ -152,7 +152,9 @@ function fail(io: Io, json: boolean, f: { exit: number; code: string; message: s
           .map((l) => printable(l))
           .join('\n')
       : printable(f.message)
-    const code = f.code.startsWith('ERR_') && f.code !== 'ERR_USAGE' && f.code !== 'ERR_IO' ? ` (${printable(f.code)})` : ''
+    // The code once: a service's answer already names it in its message.
+    const named = f.code.startsWith('ERR_') && f.code !== 'ERR_USAGE' && f.code !== 'ERR_IO' && !f.message.includes(f.code)
+    const code = named ? ` (${printable(f.code)})` : ''
     io.err(`mandate: error: ${message}${code}\n${f.hint ? `mandate: hint: ${printable(f.hint)}\n` : ''}`)
   }
   return f.exit

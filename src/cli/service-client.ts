@@ -114,6 +114,10 @@ export class ServiceAnswer extends CliError {
   override get exit(): 1 | 2 | 3 {
     return this.status >= 500 ? 3 : this.status === 401 || this.status === 403 ? 1 : 2
   }
+  /** The service's own code (ERR_CONFLICT, ERR_NOT_AUTHORIZED, …): what a script acts on. */
+  override get shownCode(): string {
+    return /^ERR_[A-Z0-9_]{1,60}$/.test(this.serviceCode) ? this.serviceCode : this.code
+  }
 }
 
 /** The service key to pin: `--service-key`, MANDATE_SERVICE_KEY, else learned from the service (said on stderr). */

@@ -108,12 +108,14 @@ export function createRevocation(options: RevocationOptions): UnverifiedRevocati
   }
   const prefix = mandate.blocks.slice(0, index + 1)
   const signer = toKeyPair(options.key, 'key')
+  const kind = options.kind ?? 'revoke'
   if (allowedSigner(prefix, signer.publicKey) === undefined) {
+    const verb =
+      kind === 'amend' ? 'amend' : kind === 'lift' ? 'lift' : kind === 'suspend' ? 'suspend' : kind === 'resume' ? 'resume' : 'revoke'
     fail('ERR_HOLDER_MISMATCH', `this key signed no block at or above block ${index}, and does not hold it`, {
-      hint: 'revoke with the principal key or the key of a holder at or above the target',
+      hint: `${verb} with the principal key or the key of a holder at or above the target${kind === 'lift' ? " (the amendment's signer, or a key above it)" : ''}`,
     })
   }
-  const kind = options.kind ?? 'revoke'
   if (!KINDS.includes(kind)) throw new TypeError(`"kind" expected one of ${KINDS.join(', ')}, got ${JSON.stringify(kind)}`)
   for (const p of options.actions ?? []) if (!isActionPattern(p)) fail('ERR_REQUEST_INVALID', `not an action pattern: ${JSON.stringify(p)}`)
   const amend = kind === 'amend'

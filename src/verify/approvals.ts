@@ -75,8 +75,10 @@ export function checkApprovals(
       const how = invocation
         ? `submit invocation ${invocation.idHex} for approval${waiting ? ` (it can wait for it until ${iso(until(invocation))})` : ''}`
         : 'approvals bind to an invocation: present one signed by the holder (mni1_…)'
-      const amended = r.amendment
-        ? ` (amended${r.amendment.by ? ` by ${r.amendment.by}` : ''}${r.amendment.reason ? `: ${r.amendment.reason}` : ''})`
+      // Worded as step 9's denials word an amendment's caveat: by whom, when, why.
+      const a = r.amendment
+      const amended = a
+        ? ` (amended${a.by ? ` by ${a.by}` : ''}${a.at === undefined ? '' : ` at ${iso(a.at)}`}${a.reason ? `: ${a.reason}` : ''})`
         : ''
       fail('ERR_APPROVAL_REQUIRED', `block ${r.block}${amended} needs ${r.quorum} approval(s) for this action; ${have} given`, {
         block: r.block,

@@ -118,7 +118,7 @@ describe('serve --approval-wait and approvals request --wait', () => {
     const tooLong = file(['--wait', '3h']).r
     expect([tooLong.code, tooLong.json<{ error: { code: string; message: string } }>().error]).toEqual([
       2,
-      { code: 'ERR_USAGE', message: '"wait" must be a whole number of seconds in 0..7200 (ERR_REQUEST_MALFORMED, HTTP 400)' },
+      { code: 'ERR_REQUEST_MALFORMED', message: '"wait" must be a whole number of seconds in 0..7200 (ERR_REQUEST_MALFORMED, HTTP 400)' },
     ])
     const local = file(['--wait', '31d']).r
     expect([local.code, local.json<{ error: { message: string } }>().error.message]).toEqual([2, '--wait: 31d is longer than 30d'])

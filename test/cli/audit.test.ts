@@ -98,9 +98,24 @@ describe('mandate audit', () => {
     const mine = mandate(['audit', 'export', '--key', key('alice')], { env })
     expect(mine.code).toBe(0)
     expect(mandate(['audit', 'verify', '-', '--json'], { env, input: mine.stdout }).json()).toMatchObject({ ok: true, records: 5 })
-    const refused = mandate(['audit', 'export', '--key', key('stranger'), '--json'], { env })
+    const refused = mandate(['audit', 'export', '--key', key('stranger'), '--json', '-o', join(dir, 'stranger.jsonl')], { env })
     expect(refused.code).toBe(1)
-    expect(refused.json<{ error: { message: string } }>().error.message).toContain('ERR_NOT_AUTHORIZED, HTTP 403')
+    expect(refused.json<{ error: { code: string; message: string } }>().error).toMatchObject({
+      code: 'ERR_NOT_AUTHORIZED',
+      message: expect.stringContaining('ERR_NOT_AUTHORIZED, HTTP 403'),
+    })
+    // --json: one JSON document on stdout, so the export itself goes to a file.
+    const toStdout = mandate(['audit', 'export', '--key', key('alice'), '--json'], { env })
+    expect([toStdout.code, toStdout.json<{ error: { message: string } }>().error.message]).toEqual([
+      2,
+      'with --json, write the export to a file (-o FILE)',
+    ])
+    const toFile = mandate(['audit', 'export', '--key', key('alice'), '--json', '-o', join(dir, 'mine.jsonl')], { env })
+    expect(toFile.json()).toEqual({
+      file: join(dir, 'mine.jsonl'),
+      records: 5,
+      checkpoint: { count: expect.any(Number), head: expect.any(String) },
+    })
   })
 
   it('every tampering fails the check (exit 1), naming what and where', () => {

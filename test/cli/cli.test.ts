@@ -452,7 +452,7 @@ describe('demo and help', () => {
     // mid-session, Alice tightens the live grant (no new token) and lifts it again
     expect(r.stdout).toMatch(/16\.1 +alice +amend +— +calendar:schedule now needs her approval \(amendment [0-9a-f]{12}…, feed seq 4\)/)
     expect(r.stdout).toMatch(
-      /16\.2 +assistant +calendar:schedule +DENIED +ERR_APPROVAL_REQUIRED: block 0 \(amended by did:key:z6Mk\w+: ask me before scheduling\)/,
+      /16\.2 +assistant +calendar:schedule +DENIED +ERR_APPROVAL_REQUIRED: block 0 \(amended by did:key:z6Mk\w+ at [\dT:-]+Z: ask me before scheduling\)/,
     )
     expect(r.stdout).toMatch(/16\.4 +assistant +calendar:schedule +ALLOWED +alice → assistant/)
     // and the audit trail: the verifiers' decisions, the revocations and amendments, chained, checked against the service key

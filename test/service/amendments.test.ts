@@ -458,6 +458,28 @@ describe('amendments at the service (SQLite)', () => {
   const w = useWorld()
   scenario(w)
 
+  it('says why a lift is refused, and keeps every other statement error its own status (413 for an oversize one)', async () => {
+    const { alice, assistant } = w
+    const grant = w.grant()
+    const made = createAmendment({ mandate: grant, key: alice, caveats: [{ type: 'uses', max: 9 }], reason: 'pace yourself' })
+    expect((await w.post(made)).status).toBe(201)
+    const byAssistant = await w.post(createLift({ mandate: grant, key: assistant, amendment: made.id, reason: 'no' }))
+    expect([byAssistant.status, byAssistant.json['error']]).toEqual([
+      403,
+      { code: 'ERR_NOT_AUTHORIZED', message: 'an amendment can only be lifted by the key that made it or one above it in the chain' },
+    ])
+    const unknown = await w.post(createLift({ mandate: grant, key: alice, amendment: 'e'.repeat(64), reason: 'no' }))
+    expect([unknown.status, unknown.json['error']]).toEqual([
+      409,
+      { code: 'ERR_CONFLICT', message: 'the lift names no amendment in force on this block (never made here, or lifted already)' },
+    ])
+    // An amendment's caveat errors are bad input (400); the parser's other errors keep their status.
+    const huge = await w.post(`mnr1_${'A'.repeat(21_847)}`)
+    expect(errorOf(huge)).toEqual([413, 'ERR_LIMIT_SIZE'])
+    const notText = await w.post('mnr1_!!')
+    expect(errorOf(notText)).toEqual([400, 'ERR_TEXT_FORMAT'])
+  })
+
   it('the assistant amends its own block (renouncing): accepted, in force below it; the sub-agent cannot lift it, Alice (above it) can', async () => {
     const { alice, assistant, subAgent, ASSISTANT } = w
     const grant = w.grant()

@@ -39,6 +39,8 @@ export interface InboxEntry {
   readonly denial?: { readonly by: string; readonly reason: string; readonly at: number }
   /** What is left of each `uses` caveat of the chain, when the service says. */
   readonly quota?: readonly { block: number; max: number; per?: number; used: number; remaining: number }[]
+  /** The amendments in force on the chain, when the service says: one may be why approval is asked. */
+  readonly amendments?: readonly { block: number; by: string; at: number; reason?: string; caveats: readonly string[] }[]
 }
 
 type Json = Record<string, unknown>
@@ -49,6 +51,8 @@ const optional = (v: unknown) => v === undefined || text(v)
 const list = (v: unknown, each: (x: unknown) => boolean) => Array.isArray(v) && v.every(each)
 const block = (b: unknown) => record(b) && Number.isSafeInteger(b['block']) && optional(b['name']) && optional(b['purpose'])
 const whole = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0
+const amendmentLine = (a: unknown) =>
+  record(a) && whole(a['block']) && text(a['by']) && whole(a['at']) && optional(a['reason']) && list(a['caveats'], text)
 const quotaLine = (q: unknown) =>
   record(q) &&
   whole(q['block']) &&
@@ -92,7 +96,8 @@ export function inboxEntry(value: unknown): InboxEntry {
     Number.isSafeInteger(createdAt) &&
     (expiresAt === undefined || Number.isSafeInteger(expiresAt)) &&
     text(e['invocation']) &&
-    (e['quota'] === undefined || list(e['quota'], quotaLine))
+    (e['quota'] === undefined || list(e['quota'], quotaLine)) &&
+    (e['amendments'] === undefined || list(e['amendments'], amendmentLine))
   if (!ok) throw malformed()
   return {
     id: e['id'] as string,
@@ -121,6 +126,17 @@ export function inboxEntry(value: unknown): InboxEntry {
             remaining: q['remaining'] as number,
           })),
         }),
+    ...(Array.isArray(e['amendments']) && e['amendments'].length > 0
+      ? {
+          amendments: (e['amendments'] as Json[]).map((a) => ({
+            block: a['block'] as number,
+            by: a['by'] as string,
+            at: a['at'] as number,
+            ...(a['reason'] === undefined ? {} : { reason: a['reason'] as string }),
+            caveats: a['caveats'] as string[],
+          })),
+        }
+      : {}),
     ...(denied
       ? {
           denial: {
@@ -158,6 +174,12 @@ export function describeEntry(e: InboxEntry): string[] {
             .join(', ')}`,
         ]
       : []),
+    // Caveats added since the chain was handed on: an approval may be asked for by one of them.
+    ...(e.amendments ?? []).map((a) => {
+      const at = e.chain.find((b) => b.block === a.block)
+      const why = a.reason === undefined ? '' : `: ${p(a.reason)}`
+      return `amended     ${at ? holder(at) : `block ${a.block}`} by ${p(a.by)} (${iso(a.at)})${why} — ${a.caveats.map((c) => p(c)).join('; ')}`
+    }),
     ...(e.denial ? [`denied by   ${p(e.denial.by)} (${iso(e.denial.at)}): ${p(e.denial.reason, 600)}`] : []),
   ]
 }

@@ -7,7 +7,7 @@
 import type { Command } from 'commander'
 import { parsePublicKey, toDidKey } from '../../crypto/keys.js'
 import { type AuditCheckpoint, type AuditEntry, verifyAuditExport } from '../../service/audit.js'
-import { type Context, emit } from '../context.js'
+import { type Context, emit, jsonMode } from '../context.js'
 import { CliError, usage } from '../errors.js'
 import { loadKey, readText, writeSecretFile } from '../io.js'
 import { printable as p } from '../printable.js'
@@ -33,6 +33,13 @@ const PAGE = 1000
 /** Page through `GET /v1/audit` and write every record, then the last page's checkpoint. */
 export async function exportAudit(ctx: Context, opts: ExportFlags, cmd: Command): Promise<void> {
   const service = needService(ctx, cmd, opts.service)
+  // --json promises one JSON document on stdout: the export itself (JSON Lines) goes to a file then.
+  if (jsonMode(cmd) && opts.output === undefined) {
+    usage(
+      'with --json, write the export to a file (-o FILE)',
+      'stdout then carries one JSON document: the file, the record count and the checkpoint',
+    )
+  }
   const key = loadKey(ctx.io, opts.key)
   if (opts.since !== undefined && !/^\d{1,15}$/.test(opts.since))
     usage(`--since: expected a record number, got ${JSON.stringify(opts.since)}`, 'e.g. --since 1200 (the last record you already have)')
@@ -70,7 +77,9 @@ export async function exportAudit(ctx: Context, opts: ExportFlags, cmd: Command)
   if (opts.output !== undefined) {
     // The log holds who asked for what and why: readable by its owner only.
     writeSecretFile(opts.output, text, opts.force === true)
-    ctx.io.err(`mandate: wrote ${count} records and a signed checkpoint to ${opts.output}\n`)
+    const written = { file: opts.output, records: count, checkpoint: { count: checkpoint?.count, head: checkpoint?.head } }
+    if (jsonMode(cmd)) emit(ctx, cmd, written, () => '')
+    else ctx.io.err(`mandate: wrote ${count} records and a signed checkpoint to ${opts.output}\n`)
   } else ctx.io.out(text)
 }
 

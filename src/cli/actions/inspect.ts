@@ -54,6 +54,9 @@ export function render(view: Inspection, now: number, paint: Paint): string {
     lines.push(
       `effect     ${paint('bold', p(view.effect))} block ${view.target.block} (${p(view.target.id.slice(0, 16))}…)${view.actions ? ` for ${view.actions.map((a) => p(a)).join(', ')}` : ''}`,
     )
+    // What an amendment adds, in words, and which amendment a lift ends.
+    for (const c of view.caveats ?? []) lines.push(`adds       ${p(c.text)}`)
+    if (view.lifts) lines.push(`lifts      amendment ${p(view.lifts)}`)
     lines.push(`signed by  ${p(view.signer)}, ${iso(view.created)} (${relative(view.created, now)})`)
     if (view.reason) lines.push(`reason     ${p(view.reason)}`)
   }
