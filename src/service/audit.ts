@@ -208,6 +208,22 @@ function nextEntry(lines: readonly string[], i: number): Record<string, unknown>
   return undefined
 }
 
+/** The line (1-based) of the first record numbered `seq` among `lines` from index `from`, if any. */
+function lineOfSeq(lines: readonly string[], from: number, seq: number): number | undefined {
+  for (let i = from; i < lines.length; i++) {
+    const raw = lines[i] as string
+    // Cheap before parsing: a record's text holds its number.
+    if (!raw.includes(`${seq}`)) continue
+    try {
+      const v = JSON.parse(raw) as unknown
+      if (typeof v === 'object' && v !== null && (v as { seq?: unknown }).seq === seq) return i + 1
+    } catch {
+      // Not JSON: the main loop names it when it gets there.
+    }
+  }
+  return undefined
+}
+
 /**
  * Check an exported log (JSON Lines: an anchor checkpoint when it does not start at record 1,
  * then records in order — redacted ones as `{seq, prev, digest, hash, redacted: true}` — and
@@ -335,7 +351,18 @@ export function verifyAuditExport(text: string, serviceKey: string): AuditVerifi
       })
     }
     if (last !== undefined && n > last + 1) {
-      return fail({ kind: 'missing', line, seq: last + 1, message: `records ${last + 1}–${n - 1} are missing before line ${line}` })
+      // The record expected here further down is a reorder, not a gap.
+      const later = lineOfSeq(lines, i + 1, last + 1)
+      if (later !== undefined) {
+        return fail({
+          kind: 'reordered',
+          line,
+          seq: n,
+          message: `record ${n} on line ${line} comes before record ${last + 1} (line ${later}): records are out of order`,
+        })
+      }
+      const gap = n - 1 === last + 1 ? `record ${last + 1} is` : `records ${last + 1}–${n - 1} are`
+      return fail({ kind: 'missing', line, seq: last + 1, message: `${gap} missing before line ${line}` })
     }
     if (isRedacted) redacted += 1
     else if (auditDigest(entry) !== digest) {

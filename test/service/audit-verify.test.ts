@@ -159,8 +159,17 @@ describe('verifyAuditExport: its exact answers', () => {
       kind: 'missing',
       line: 2,
       seq: 2,
-      message: 'records 2–2 are missing before line 2',
+      message: 'record 2 is missing before line 2',
     })
+    // Two records swapped: a reorder, named as such (the record expected there comes later).
+    expect(problem([log[0], log[2], log[1], ...full.slice(3)])).toEqual({
+      kind: 'reordered',
+      line: 2,
+      seq: 3,
+      message: 'record 3 on line 2 comes before record 2 (line 3): records are out of order',
+    })
+    // A wider gap is said as a range.
+    expect(problem([log[0], log[3], ...full.slice(4)])?.message).toBe('records 2–3 are missing before line 2')
     expect(problem([log[0], log[1], log[1], ...full.slice(2)])).toEqual({
       kind: 'reordered',
       line: 3,
