@@ -11,10 +11,10 @@ import { createAmendment, createLift, formatRevocation, type UnverifiedRevocatio
 import { attenuationWarnings } from '../../token/warnings.js'
 import { type CaveatFlags, caveatHint, caveatsFrom } from '../caveat-flags.js'
 import { type Context, emit, serviceOf, warn } from '../context.js'
-import { CliError, fromFlags, usage } from '../errors.js'
+import { fromFlags, usage } from '../errors.js'
 import { loadKey } from '../io.js'
 import { printable } from '../printable.js'
-import { call } from '../service-client.js'
+import { blockFlag, submitStatement } from '../statements.js'
 import { readMandate } from '../tokens.js'
 
 export interface AmendFlags extends CaveatFlags {
@@ -67,15 +67,7 @@ export async function amend(ctx: Context, token: string | undefined, opts: Amend
   }
   const m = await readMandate(ctx.io, token, 'amend')
   const key = loadKey(ctx.io, opts.key)
-  let block: number | undefined
-  if (opts.block !== undefined) {
-    if (!/^\d{1,2}$/.test(opts.block) || Number(opts.block) >= m.blocks.length)
-      usage(
-        `--block: expected 0..${m.blocks.length - 1}, got ${JSON.stringify(opts.block)}`,
-        'block 0 is the root grant; mandate inspect shows the blocks',
-      )
-    block = Number(opts.block)
-  }
+  const block = blockFlag(m, opts.block)
   const now = ctx.io.now()
   const common = {
     mandate: m,
@@ -100,13 +92,7 @@ export async function amend(ctx: Context, token: string | undefined, opts: Amend
   const described = statement.caveats.map(describeCaveat)
   const service = serviceOf(ctx, cmd, opts.service)
   if (service) {
-    const { body } = await call<{ seq?: unknown; created?: unknown }>(service, '/v1/revocations', {
-      method: 'POST',
-      body: { revocation: text },
-    })
-    if (!Number.isSafeInteger(body.seq) || typeof body.created !== 'boolean') {
-      throw new CliError('ERR_IO', 'the service answered the amendment without its sequence number', 'is --service the mandate service?')
-    }
+    const body = await submitStatement(service, text, 'amendment')
     emit(
       ctx,
       cmd,

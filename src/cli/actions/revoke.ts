@@ -9,9 +9,9 @@ import { toDidKey } from '../../crypto/keys.js'
 import { createRevocation, formatRevocation, type RevocationKind } from '../../token/revocation.js'
 import { caveatHint } from '../caveat-flags.js'
 import { type Context, emit, serviceOf } from '../context.js'
-import { CliError, fromFlags, usage } from '../errors.js'
+import { fromFlags, usage } from '../errors.js'
 import { loadKey } from '../io.js'
-import { call } from '../service-client.js'
+import { blockFlag, submitStatement } from '../statements.js'
 import { readMandate } from '../tokens.js'
 
 export interface RevokeFlags {
@@ -30,15 +30,7 @@ export async function revoke(ctx: Context, token: string | undefined, opts: Revo
   if (opts.suspend && opts.resume) usage('--suspend and --resume exclude each other', 'suspend now, resume later: two statements')
   const m = await readMandate(ctx.io, token, 'revoke')
   const key = loadKey(ctx.io, opts.key)
-  let block: number | undefined
-  if (opts.block !== undefined) {
-    if (!/^\d{1,2}$/.test(opts.block) || Number(opts.block) >= m.blocks.length)
-      usage(
-        `--block: expected 0..${m.blocks.length - 1}, got ${JSON.stringify(opts.block)}`,
-        'block 0 is the root grant; mandate inspect shows the blocks',
-      )
-    block = Number(opts.block)
-  }
+  const block = blockFlag(m, opts.block)
   const kind: RevocationKind = opts.suspend ? 'suspend' : opts.resume ? 'resume' : 'revoke'
   const statement = fromFlags(
     () =>
@@ -57,13 +49,7 @@ export async function revoke(ctx: Context, token: string | undefined, opts: Revo
   const text = formatRevocation(statement)
   const service = serviceOf(ctx, cmd, opts.service)
   if (service) {
-    const { body } = await call<{ seq?: unknown; created?: unknown }>(service, '/v1/revocations', {
-      method: 'POST',
-      body: { revocation: text },
-    })
-    if (!Number.isSafeInteger(body.seq) || typeof body.created !== 'boolean') {
-      throw new CliError('ERR_IO', 'the service answered the revocation without its sequence number', 'is --service the mandate service?')
-    }
+    const body = await submitStatement(service, text, 'revocation')
     emit(ctx, cmd, { seq: body.seq, created: body.created, kind, blockId: statement.target.idHex, revocation: text }, () => `${body.seq}\n`)
     return
   }
