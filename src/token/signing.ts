@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { concatBytes, utf8 } from '../internal/bytes.js'
+import { utf8 } from '../internal/bytes.js'
 
 /** The domain strings of format version 1. */
 export const DOMAINS = {
@@ -28,17 +28,26 @@ export type Domain = keyof typeof DOMAINS
 
 const domainBytes = Object.fromEntries(Object.entries(DOMAINS).map(([k, v]) => [k, utf8(v)])) as Record<Domain, Uint8Array>
 
-function le64(n: number): Uint8Array {
-  const out = new Uint8Array(8)
-  new DataView(out.buffer).setBigUint64(0, BigInt(n), true)
-  return out
+/** LE64(n) at `at` of `out`, as two 32-bit words: no BigInt on the hot path (a length is < 2^53). */
+function writeLe64(out: DataView, at: number, n: number): void {
+  out.setUint32(at, n >>> 0, true)
+  out.setUint32(at + 4, Math.floor(n / 0x1_0000_0000), true)
 }
 
-/** PAE over the given pieces. */
+/** PAE over the given pieces, written into one buffer of its exact size. */
 export function pae(pieces: readonly Uint8Array[]): Uint8Array {
-  const parts: Uint8Array[] = [le64(pieces.length)]
-  for (const p of pieces) parts.push(le64(p.length), p)
-  return concatBytes(...parts)
+  let size = 8
+  for (const p of pieces) size += 8 + p.length
+  const out = new Uint8Array(size)
+  const view = new DataView(out.buffer)
+  writeLe64(view, 0, pieces.length)
+  let at = 8
+  for (const p of pieces) {
+    writeLe64(view, at, p.length)
+    out.set(p, at + 8)
+    at += 8 + p.length
+  }
+  return out
 }
 
 /**
