@@ -295,7 +295,8 @@ describe('verifyAuditExport: every tampering is found, and named', () => {
     expect(check(lines.filter((_, i) => i !== 4)).problem).toMatchObject({ kind: 'missing', seq: 5, line: 5 })
     const swapped = [...lines]
     ;[swapped[2], swapped[3]] = [swapped[3] as string, swapped[2] as string]
-    expect(check(swapped).problem).toMatchObject({ kind: 'missing', seq: 3, line: 3 })
+    // Named as what it is: record 4 comes first, record 3 is further down.
+    expect(check(swapped).problem).toMatchObject({ kind: 'reordered', seq: 4, line: 3 })
     const back = [...lines.slice(0, 4), lines[2] as string, ...lines.slice(4)]
     expect(check(back).problem).toMatchObject({ kind: 'reordered', seq: 3, line: 5 })
   })
