@@ -4,22 +4,19 @@
  *
  * @module
  */
-import { decodeCaveat, encodeCaveat } from '../caveats/codec.js'
-import type { Caveat } from '../caveats/types.js'
-import { decodeCbor, encodeCbor } from '../cbor/codec.js'
-import { TOKEN_LIMITS } from '../cbor/limits.js'
+import { decodeCaveatList, encodeCaveatList } from '../caveats/list.js'
 import { MandateError } from '../errors.js'
 import { fromHex, toHex } from '../internal/bytes.js'
 import { readIfExists, writeDurably } from '../internal/durable-file.js'
 import type { FeedState, FeedStateStore } from './client.js'
-import { encodes, type FeedEntry } from './feed.js'
+import type { FeedEntry } from './feed.js'
 
 /** An entry as the file keeps it: an amendment's caveats as the hex of their CBOR, exactly (extension bodies included). */
 type StoredEntry = Omit<FeedEntry, 'caveats'> & { readonly caveats?: string }
 
 function toStored(e: FeedEntry): StoredEntry {
   const { caveats, ...rest } = e
-  return caveats === undefined ? rest : { ...rest, caveats: toHex(encodeCbor(caveats.map(encodeCaveat))) }
+  return caveats === undefined ? rest : { ...rest, caveats: toHex(encodeCaveatList(caveats)) }
 }
 
 /**
@@ -34,11 +31,8 @@ function fromStored(e: StoredEntry): FeedEntry | undefined {
   if (e.kind !== 'amend') return caveats === undefined ? rest : undefined
   if (typeof e.id !== 'string' || !/^[0-9a-f]{64}$/.test(e.id)) return undefined
   const bytes = typeof caveats === 'string' ? fromHex(caveats) : undefined
-  const list = bytes ? decodeCbor(bytes) : undefined
-  if (!Array.isArray(list) || list.length === 0 || list.length > TOKEN_LIMITS.maxCaveats) return undefined
-  const decoded = list.map(decodeCaveat)
-  if (!decoded.every((c) => c.type !== 'invalid' && c.type !== 'unknown' && encodes(c))) return undefined
-  return { ...rest, caveats: decoded as Caveat[] }
+  const decoded = bytes === undefined ? undefined : decodeCaveatList(bytes)
+  return decoded === undefined ? undefined : { ...rest, caveats: decoded }
 }
 
 /**

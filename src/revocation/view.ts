@@ -7,9 +7,8 @@
  * @module
  */
 import { isActionPattern } from '../caveats/action.js'
-import { encodeCaveat } from '../caveats/codec.js'
+import { encodeCaveatList } from '../caveats/list.js'
 import type { Caveat } from '../caveats/types.js'
-import { encodeCbor } from '../cbor/codec.js'
 import { randomBytes } from '../crypto/hash.js'
 import { toHex } from '../internal/bytes.js'
 
@@ -103,9 +102,8 @@ export function createMemoryRevocationView(clock: () => number = () => Number.MA
       else byBlock.delete(blockId)
     },
     amend(blockId, entry) {
-      if (entry.caveats.length === 0) throw new TypeError('"caveats" an amendment adds at least one caveat')
-      // Encoding checks every caveat, so a malformed one is refused here, not at a request.
-      encodeCbor(entry.caveats.map(encodeCaveat))
+      // Encoding checks the list (1 to 32) and every caveat, so a malformed one is refused here, not at a request.
+      encodeCaveatList(entry.caveats)
       const at = entry.at ?? 0
       const id = entry.id ?? toHex(randomBytes(32))
       if (!/^[0-9a-f]{64}$/.test(id)) throw new TypeError('"id" expected 64 lower-case hex digits')

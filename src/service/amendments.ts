@@ -5,20 +5,15 @@
  *
  * @module
  */
-import { firstCover } from '../caveats/action.js'
-import { encodeCaveat } from '../caveats/codec.js'
 import { describeCaveat } from '../caveats/describe.js'
-import { encodeCbor } from '../cbor/codec.js'
+import { encodeCaveatList } from '../caveats/list.js'
 import { toDidKey } from '../crypto/keys.js'
 import { MandateError } from '../errors.js'
 import { fromHex, toHex } from '../internal/bytes.js'
 import type { FeedEntry } from '../revocation/feed.js'
 import type { UnverifiedBlock } from '../token/block.js'
-import { parseInvocation } from '../token/invocation.js'
 import { authorityLevel, parseRevocation, type UnverifiedRevocation } from '../token/revocation.js'
-import { statusOf } from './approval-summary.js'
 import { ServiceError } from './errors.js'
-import type { ApprovalRecord } from './store.js'
 
 /**
  * Parse a posted statement. An amendment's malformed or unknown caveat is bad input (400, with
@@ -97,7 +92,7 @@ export function amendmentAudit(statement: UnverifiedRevocation): Record<string, 
   if (statement.kind === 'amend') {
     return {
       caveats: statement.caveats.map(describeCaveat),
-      caveatsCbor: toHex(encodeCbor(statement.caveats.map(encodeCaveat))),
+      caveatsCbor: toHex(encodeCaveatList(statement.caveats)),
     }
   }
   return statement.lifts === undefined ? {} : { lifts: statement.lifts }
@@ -121,25 +116,5 @@ export function amendmentSummaries(amendments: ReadonlyMap<number, readonly Feed
 export function entryJson(e: FeedEntry): Record<string, unknown> {
   const { caveats, ...rest } = e
   if (caveats === undefined) return rest
-  return { ...rest, caveats: caveats.map(describeCaveat), caveatsCbor: toHex(encodeCbor(caveats.map(encodeCaveat))) }
-}
-
-/**
- * A request's status with the approval caveats of the amendments in force counted too
- * (`statusOf` reads the signed chain's alone): one that needs an approval only because of an
- * amendment stays pending until that amendment's approvers reach their quorum, and they can
- * still deny it; an approver of the chain's own caveats cannot close it for them.
- */
-export function amendedStatus(
-  record: ApprovalRecord,
-  amendments: ReadonlyMap<number, readonly FeedEntry[]>,
-): 'pending' | 'approved' | 'denied' {
-  const status = statusOf(record)
-  if (status !== 'approved') return status
-  const action = parseInvocation(record.invocation).action
-  const have = new Set(Object.keys(record.approvals))
-  const met = [...amendments.values()]
-    .flatMap((list) => list.flatMap((a) => a.caveats ?? []))
-    .every((cv) => cv.type !== 'approval' || !firstCover(cv.actions, action) || cv.approvers.filter((a) => have.has(a)).length >= cv.quorum)
-  return met ? 'approved' : 'pending'
+  return { ...rest, caveats: caveats.map(describeCaveat), caveatsCbor: toHex(encodeCaveatList(caveats)) }
 }

@@ -25,10 +25,10 @@ import { formatInvocation, parseInvocation, type UnverifiedInvocation } from '..
 import { authorityLevel, type UnverifiedRevocation, verifyRevocation } from '../token/revocation.js'
 import { signingInput } from '../token/signing.js'
 import type { UsageCounter } from '../usage/store.js'
-import { amendedStatus, amendmentAudit, amendmentSummaries, chainAmendments, checkLift, entryJson, parseStatement } from './amendments.js'
+import { amendmentAudit, amendmentSummaries, chainAmendments, checkLift, entryJson, parseStatement } from './amendments.js'
 import { mountApprovalPage } from './approval-page.js'
 import { mountApprovalStream } from './approval-stream.js'
-import { quotaCounters, summary } from './approval-summary.js'
+import { quotaCounters, statusOf, summary } from './approval-summary.js'
 import { type AuditEntry, redact, signCheckpoint } from './audit.js'
 import { ServiceError, stored, toServiceError } from './errors.js'
 import { createFeedGuard, type FeedMarkStore } from './feed-mark.js'
@@ -588,7 +588,7 @@ export function createApp(options: AppOptions): Hono {
     })
     // The status counts the approvals those amendments ask for: without them a request that
     // needs an approval only because of one read `approved` before anyone answered.
-    return { ...summary(record), status: amendedStatus(record, amendments), quota, amendments: amendmentSummaries(amendments) }
+    return { ...summary(record), status: statusOf(record, amendments), quota, amendments: amendmentSummaries(amendments) }
   }
 
   mountApprovalPage(app)
@@ -689,7 +689,7 @@ export function createApp(options: AppOptions): Hono {
     // as soon as an approval or a denial arrives, or when the wait is over.
     while (
       performance.now() < deadline &&
-      amendedStatus(record, amendments) === 'pending' &&
+      statusOf(record, amendments) === 'pending' &&
       Object.keys(record.approvals).length === seen &&
       !options.closing?.aborted
     ) {
@@ -764,7 +764,7 @@ export function createApp(options: AppOptions): Hono {
         if (record.denial.by === caller.did) return false
         throw deniedAlready(record)
       }
-      if (amendedStatus(record, amendments) === 'approved') {
+      if (statusOf(record, amendments) === 'approved') {
         throw new ServiceError(409, 'ERR_CONFLICT', 'the request is already approved: a denial can no longer close it')
       }
       if (record.expiresAt <= now) throw new ServiceError(409, 'ERR_CONFLICT', 'the request expired; there is nothing left to deny')

@@ -11,16 +11,23 @@ import type { UnverifiedBlock } from '../token/block.js'
 import { parseInvocation } from '../token/invocation.js'
 import type { ApprovalRecord } from './store.js'
 
-/** `denied` once denied; else `approved` once every applying approval caveat has its quorum; else `pending`. */
-export function statusOf(record: ApprovalRecord): 'pending' | 'approved' | 'denied' {
+/**
+ * `denied` once denied; else `approved` once every applying approval caveat has its quorum — the
+ * chain's own and those of the amendments in force on its blocks (spec/service-v1.md §5.3), so that
+ * a request only an amendment asked approval for stays pending until its approvers answer; else
+ * `pending`.
+ */
+export function statusOf(
+  record: ApprovalRecord,
+  amendments: ReadonlyMap<number, readonly FeedEntry[]> = new Map(),
+): 'pending' | 'approved' | 'denied' {
   if (record.denial) return 'denied'
   // The invocation was checked when the request was accepted; reading it back is enough.
   const inv = parseInvocation(record.invocation)
   const have = new Set(Object.keys(record.approvals))
-  const satisfied = inv.chain.every((b) =>
-    b.caveats.every(
-      (cv) => cv.type !== 'approval' || !firstCover(cv.actions, inv.action) || cv.approvers.filter((a) => have.has(a)).length >= cv.quorum,
-    ),
+  const caveats = inv.chain.flatMap((b) => [...b.caveats, ...(amendments.get(b.index) ?? []).flatMap((a) => a.caveats ?? [])])
+  const satisfied = caveats.every(
+    (cv) => cv.type !== 'approval' || !firstCover(cv.actions, inv.action) || cv.approvers.filter((a) => have.has(a)).length >= cv.quorum,
   )
   return satisfied ? 'approved' : 'pending'
 }

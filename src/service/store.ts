@@ -5,9 +5,8 @@
  *
  * @module
  */
-import { decodeCaveat, encodeCaveat } from '../caveats/codec.js'
+import { decodeCaveatList, encodeCaveatList } from '../caveats/list.js'
 import type { Caveat } from '../caveats/types.js'
-import { decodeCbor, encodeCbor } from '../cbor/codec.js'
 import { fromHex, toHex } from '../internal/bytes.js'
 import type { FeedEntry } from '../revocation/feed.js'
 import type { ConsumeResult, UsageCounter } from '../usage/store.js'
@@ -308,13 +307,9 @@ export function rowToEntry(r: RevocationRow): FeedEntry {
 
 /** An amendment's caveats as stored; they were checked when it was accepted. */
 function storedCaveats(hex: string | null): Caveat[] {
-  const list = decodeCbor(fromHex(hex ?? '') ?? new Uint8Array())
-  if (!Array.isArray(list)) throw new Error('a stored amendment has no caveats')
-  return list.map((raw) => {
-    const c = decodeCaveat(raw)
-    if (c.type === 'invalid' || c.type === 'unknown') throw new Error('a stored amendment has a caveat that does not decode')
-    return c
-  })
+  const caveats = decodeCaveatList(fromHex(hex ?? '') ?? new Uint8Array())
+  if (caveats === undefined) throw new Error('a stored amendment has caveats that do not decode')
+  return caveats
 }
 
 /** The values inserted for a new revocation, in the order of the INSERT statements. */
@@ -329,7 +324,7 @@ export function revocationValues(e: NewRevocation): unknown[] {
     e.reason ?? null,
     e.expires,
     Buffer.from(e.statement),
-    e.caveats === undefined ? null : toHex(encodeCbor(e.caveats.map(encodeCaveat))),
+    e.caveats === undefined ? null : toHex(encodeCaveatList(e.caveats)),
     e.lifts ?? null,
   ]
 }

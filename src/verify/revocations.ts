@@ -8,8 +8,7 @@
  * @module
  */
 import { coversAction } from '../caveats/action.js'
-import { encodeCaveat } from '../caveats/codec.js'
-import { TOKEN_LIMITS } from '../cbor/limits.js'
+import { encodeCaveatList } from '../caveats/list.js'
 import { fail, MandateError, type RevocationDetails } from '../errors.js'
 import { iso } from '../internal/clock.js'
 import type { AmendmentEntry, BlockStanding, RevocationEntry } from '../revocation/view.js'
@@ -140,10 +139,9 @@ function isAmendment(e: Record<string, unknown>): boolean {
   try {
     const caveats = e['caveats']
     const id = e['id']
-    // 1 to 32 caveats, as a statement carries them (spec §9.1).
     if (typeof id !== 'string' || !/^[0-9a-f]{64}$/.test(id) || !Array.isArray(caveats)) return false
-    if (caveats.length === 0 || caveats.length > TOKEN_LIMITS.maxCaveats) return false
-    for (const c of caveats) encodeCaveat(c)
+    // 1 to 32 caveats that encode, as a statement carries them (spec §9.1).
+    encodeCaveatList(caveats)
     return true
   } catch {
     return false

@@ -1240,7 +1240,8 @@ describe('the memory view refuses what a feed would', () => {
   it('a malformed amendment is refused when made, not at a request; a lift names an amendment of that block only', async () => {
     const { root, sub } = family()
     const view = createMemoryRevocationView()
-    expect(() => view.amend(blockId(root), { caveats: [] })).toThrow(TypeError)
+    expect(() => view.amend(blockId(root), { caveats: [] })).toThrow(RangeError)
+    expect(() => view.amend(blockId(root), { caveats: Array.from({ length: 33 }, () => READ_ONLY[0] as Caveat) })).toThrow(RangeError)
     expect(() => view.amend(blockId(root), { caveats: [{ type: 'actions', patterns: ['Email:Read'] }] })).toThrow(
       expect.objectContaining({ code: 'ERR_CAVEAT_INVALID' }),
     )
