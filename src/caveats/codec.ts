@@ -243,7 +243,9 @@ function resourceGlob(v: CborValue): string {
 
 function text(v: CborValue | undefined, what: string): string {
   if (typeof v !== 'string' || v.length === 0) invalid(`${what} must be a non-empty string`)
-  if (utf8(v as string).length > TOKEN_LIMITS.maxStringBytes) invalid(`${what} is too long`)
+  // A UTF-16 unit is at most 3 UTF-8 bytes: only a string that could be too long is encoded to measure it.
+  if ((v as string).length * 3 > TOKEN_LIMITS.maxStringBytes && utf8(v as string).length > TOKEN_LIMITS.maxStringBytes)
+    invalid(`${what} is too long`)
   return v as string
 }
 

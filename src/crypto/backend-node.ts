@@ -17,7 +17,7 @@ import { base64urlnopad } from '@scure/base'
 import { concatBytes, toHex } from '../internal/bytes.js'
 import type { Ed25519Backend } from './backend.js'
 import { cachedKeyCheck } from './key-check-cache.js'
-import { isReducedScalar, passesKeyBytes, precheck, type SignatureOutcome, smallOrderEncodings } from './profile.js'
+import { isReducedScalar, isSmallOrderEncoding, passesKeyBytes, precheck, type SignatureOutcome } from './profile.js'
 
 const PKCS8_PREFIX = new Uint8Array([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20])
 
@@ -157,7 +157,7 @@ function openSslMayAccept(signature: Uint8Array, publicKey: Uint8Array): boolean
 
 /** An equation OpenSSL accepted: R must still not be of small order. */
 function acceptedR(signature: Uint8Array): SignatureOutcome {
-  return smallOrderEncodings().has(toHex(signature.subarray(0, 32))) ? 'small_order_R' : 'accept'
+  return isSmallOrderEncoding(signature.subarray(0, 32)) ? 'small_order_R' : 'accept'
 }
 
 /** Why a signature was not accepted, by the shared precheck (same rule as the other backend). */

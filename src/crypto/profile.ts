@@ -82,6 +82,21 @@ export function smallOrderEncodings(): ReadonlySet<string> {
   return set
 }
 
+let smallOrderFirstBytes: Uint8Array | undefined
+/**
+ * Whether the 32 bytes `encoding` are one of {@link smallOrderEncodings}: their first bytes take
+ * five values, so a table rules out all but about 1 in 50 random encodings without building the
+ * hex string a lookup needs (on every accepted signature's R).
+ */
+export function isSmallOrderEncoding(encoding: Uint8Array): boolean {
+  if (smallOrderFirstBytes === undefined) {
+    const first = new Uint8Array(256)
+    for (const e of smallOrderEncodings()) first[Number.parseInt(e.slice(0, 2), 16)] = 1
+    smallOrderFirstBytes = first
+  }
+  return smallOrderFirstBytes[encoding[0] as number] === 1 && smallOrderEncodings().has(toHex(encoding))
+}
+
 let smallOrderYs: readonly Uint8Array[] | undefined
 /** The y coordinates (sign bit cleared) of the eight points of small order: five values. */
 function smallOrderY(): readonly Uint8Array[] {

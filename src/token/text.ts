@@ -1,13 +1,13 @@
 /**
  * Text forms (spec §5.5): a versioned prefix and strict unpadded base64url. Node's
  * `Buffer` decoder skips bad characters and ignores non-zero trailing bits, which would
- * give one token many spellings; @scure/base rejects both.
+ * give one token many spellings; ours (src/internal/base64url.ts) rejects both.
  *
  * @module
  */
-import { base64urlnopad } from '@scure/base'
 import { TOKEN_LIMITS } from '../cbor/limits.js'
 import { fail } from '../errors.js'
+import { decodeBase64url, encodeBase64url } from '../internal/base64url.js'
 
 /** The text prefixes of format version 1. */
 export const PREFIXES = {
@@ -29,7 +29,7 @@ const NAMES: Record<TokenKind, string> = {
 
 /** `prefix` + base64url of `bytes`. */
 export function toText(kind: TokenKind, bytes: Uint8Array): string {
-  return PREFIXES[kind] + base64urlnopad.encode(bytes)
+  return PREFIXES[kind] + encodeBase64url(bytes)
 }
 
 /**
@@ -82,7 +82,7 @@ export function fromText(kind: TokenKind, text: string): Uint8Array {
     fail('ERR_LIMIT_SIZE', `${NAMES[kind]} exceeds ${TOKEN_LIMITS.maxTokenBytes} bytes`)
   }
   try {
-    return base64urlnopad.decode(body)
+    return decodeBase64url(body)
   } catch {
     fail('ERR_TEXT_FORMAT', `${NAMES[kind]} is not strict unpadded base64url`, { hint: 'was the token truncated or wrapped when copied?' })
   }

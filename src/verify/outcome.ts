@@ -23,6 +23,20 @@ export interface Progress {
 }
 
 /**
+ * The did:keys of a chain's principal and holders, kept per chain: a chain the verifier's cache
+ * hands out is the same object at every presentation, and its decisions name the same keys.
+ */
+const didKeys = new WeakMap<readonly UnverifiedBlock[], readonly string[]>()
+function didKeysOf(chain: readonly UnverifiedBlock[]): readonly string[] {
+  let keys = didKeys.get(chain)
+  if (keys === undefined) {
+    keys = [toDidKey((chain[0] as UnverifiedBlock).principal as Uint8Array), ...chain.map((b) => toDidKey(b.holder))]
+    didKeys.set(chain, keys)
+  }
+  return keys
+}
+
+/**
  * The accountability chain as far as it was read: the principal, then each holder.
  *
  * @example
@@ -33,18 +47,18 @@ export interface Progress {
 export function chainLinks(progress: Progress): ChainLink[] {
   const chain = progress.chain
   if (!chain || chain.length === 0) return []
-  const first = chain[0] as UnverifiedBlock
+  const keys = didKeysOf(chain)
   const principal: ChainLink = {
     role: 'principal',
-    key: toDidKey(first.principal as Uint8Array),
+    key: keys[0] as string,
     ...(progress.root?.name === undefined ? {} : { name: progress.root.name }),
   }
   return [
     principal,
     ...chain.map(
-      (b): ChainLink => ({
+      (b, i): ChainLink => ({
         role: 'holder',
-        key: toDidKey(b.holder),
+        key: keys[i + 1] as string,
         ...(b.name === undefined ? {} : { name: b.name }),
         ...(b.purpose === undefined ? {} : { purpose: b.purpose }),
         block: b.index,
