@@ -36,7 +36,7 @@ import { getBackend, verifyOrThrow } from '../crypto/ed25519.js'
 import { fail, MandateError } from '../errors.js'
 import { equalBytes, fromHex, toHex } from '../internal/bytes.js'
 import { REVOCATION_KINDS, type RevocationKind } from '../token/revocation.js'
-import { signingInput } from '../token/signing.js'
+import { signedMessage } from '../token/signing.js'
 
 /** Most entries in one page. */
 export const FEED_PAGE_MAX = 500
@@ -101,7 +101,7 @@ export interface SignedFeedPage {
  */
 export function signFeedPage(page: FeedPage, secretKey: Uint8Array, backend: Ed25519Backend = getBackend()): SignedFeedPage {
   const bytes = encodeFeedPage(page)
-  const signature = backend.sign(secretKey, signingInput('feed', bytes))
+  const signature = backend.sign(secretKey, signedMessage('feed', bytes))
   return { page: base64urlnopad.encode(bytes), signature: base64urlnopad.encode(signature) }
 }
 
@@ -196,7 +196,7 @@ export function verifyFeedPage(signed: unknown, serviceKey: Uint8Array, backend:
     const { page, signature } = signed as Record<string, unknown>
     if (typeof page !== 'string' || typeof signature !== 'string') fail('ERR_FORMAT', 'a feed page is { page, signature }')
     const bytes = base64urlnopad.decode(page)
-    verifyOrThrow(backend, base64urlnopad.decode(signature), signingInput('feed', bytes), serviceKey, 'feed page')
+    verifyOrThrow(backend, base64urlnopad.decode(signature), signedMessage('feed', bytes), serviceKey, 'feed page')
     return decodeFeedPage(bytes, serviceKey)
   } catch (e) {
     const reason = e instanceof MandateError ? `${e.code}: ${e.message}` : e instanceof Error ? e.message : 'unreadable'

@@ -23,7 +23,7 @@ import { chainExpiry, type UnverifiedBlock } from '../token/block.js'
 import { checkPresentationAsync } from '../token/integrity.js'
 import { formatInvocation, parseInvocation, type UnverifiedInvocation } from '../token/invocation.js'
 import { authorityLevel, type UnverifiedRevocation, verifyRevocation } from '../token/revocation.js'
-import { signingInput } from '../token/signing.js'
+import { signedMessage } from '../token/signing.js'
 import type { UsageCounter } from '../usage/store.js'
 import { amendmentAudit, amendmentSummaries, chainAmendments, checkLift, entryJson, parseStatement } from './amendments.js'
 import { mountApprovalPage } from './approval-page.js'
@@ -712,7 +712,7 @@ export function createApp(options: AppOptions): Hono {
     if (approver !== caller.did) throw new ServiceError(403, 'ERR_NOT_AUTHORIZED', 'an approver posts only its own approvals')
     const record = await stored(() => store.getApprovalRequest(id))
     if (!record) throw new ServiceError(404, 'ERR_NOT_FOUND', `no approval request ${id}`)
-    const outcome = getBackend().verify(approval.signature, signingInput('approval', approval.payload), approval.approver)
+    const outcome = getBackend().verify(approval.signature, signedMessage('approval', approval.payload), approval.approver)
     if (outcome !== 'accept') throw new ServiceError(401, 'ERR_APPROVAL_INVALID', `approval signature rejected (${outcome})`)
     if (toHex(approval.invocationId) !== id) throw new ServiceError(400, 'ERR_APPROVAL_INVALID', 'the approval names another invocation')
     if (!record.approvers.includes(approver))
@@ -840,7 +840,7 @@ export function createApp(options: AppOptions): Hono {
     const listed = approversFor(invocation.chain, invocation.action, then)
     for (const t of approvalTexts as string[]) {
       const a = parseApproval(t)
-      if (getBackend().verify(a.signature, signingInput('approval', a.payload), a.approver) !== 'accept') {
+      if (getBackend().verify(a.signature, signedMessage('approval', a.payload), a.approver) !== 'accept') {
         throw new ServiceError(401, 'ERR_APPROVAL_INVALID', 'an approval signature does not verify')
       }
       if (toHex(a.invocationId) !== invocation.idHex)

@@ -19,7 +19,7 @@ import { joinSigned } from './block.js'
 import type { UnverifiedInvocation } from './invocation.js'
 import { FORMAT_VERSION, type KeyInput, toKeyPair } from './mandate.js'
 import { decodeEnvelope } from './signed.js'
-import { signingInput } from './signing.js'
+import { signedMessage, signingInput } from './signing.js'
 import { toText } from './text.js'
 
 /** An approval read from bytes or text; its signature has not been checked. */
@@ -60,7 +60,7 @@ export interface ApproveOptions {
 export function approve(options: ApproveOptions): UnverifiedApproval {
   const pair = toKeyPair(options.approver, 'approver')
   const payload = approvalPayload(pair.publicKey, options)
-  const signature = getBackend(options.backend).sign(pair.secretKey, signingInput('approval', payload))
+  const signature = getBackend(options.backend).sign(pair.secretKey, signedMessage('approval', payload))
   return parseApproval(encodeCbor(joinSigned(signature, payload)))
 }
 
@@ -84,6 +84,7 @@ export interface ApproveWithOptions extends Omit<ApproveOptions, 'approver' | 'b
 export async function approveWith(options: ApproveWithOptions): Promise<UnverifiedApproval> {
   const publicKey = abytes(options.approver?.publicKey, 32, 'approver publicKey')
   const payload = approvalPayload(publicKey, options)
+  // The caller's signer gets an array of its own (signingInput), never a view of the shared slab.
   const signature = await signWith(options.approver, signingInput('approval', payload))
   return parseApproval(encodeCbor(joinSigned(signature, payload)))
 }

@@ -16,7 +16,7 @@ import { equalBytes } from '../internal/bytes.js'
 import type { UnverifiedBlock } from './block.js'
 import { parseInvocation, type UnverifiedInvocation } from './invocation.js'
 import { parseMandate, type UnverifiedMandate } from './mandate.js'
-import { blockSigningInput, signingInput } from './signing.js'
+import { blockSigningInput, signedMessage } from './signing.js'
 import { kindOf } from './text.js'
 
 /** A presentation whose chain and holder proof check out. */
@@ -78,7 +78,7 @@ function invocationSignature(invocation: UnverifiedInvocation): SignatureCheck {
   const last = invocation.chain[invocation.chain.length - 1] as UnverifiedBlock
   return {
     signature: invocation.signature,
-    message: signingInput('invocation', invocation.payload),
+    message: signedMessage('invocation', invocation.payload),
     publicKey: last.holder,
     what: `invocation (expected a signature by the holder of block ${last.index})`,
     block: last.index,
@@ -127,7 +127,7 @@ export function checkMandateProof(
         hint: 'a bound mandate is presented in an invocation signed by the holder key',
       })
     }
-    const outcome = backend.verify(proof.signature, signingInput('seal', last.id), last.holder)
+    const outcome = backend.verify(proof.signature, signedMessage('seal', last.id), last.holder)
     if (outcome !== 'accept')
       fail(outcome === 'equation' ? 'ERR_PROOF' : OUTCOME_CODES[outcome], `seal rejected (${outcome.replaceAll('_', ' ')})`, at)
     return

@@ -26,7 +26,7 @@ import { joinSigned, type UnverifiedBlock } from './block.js'
 import { decodeChain, encodeChain, type KnownChains } from './chain.js'
 import { FORMAT_VERSION, type KeyInput, toKeyPair, type UnverifiedMandate } from './mandate.js'
 import { decodeEnvelope } from './signed.js'
-import { signingInput } from './signing.js'
+import { signedMessage } from './signing.js'
 import { toText } from './text.js'
 
 /** What is being asked for. */
@@ -115,7 +115,7 @@ export function invoke(mandate: UnverifiedMandate, options: InvokeOptions): Unve
   m.set(7, options.now ?? systemClock())
   if (options.intent !== undefined) m.set(8, options.intent)
   const payload = encodeCbor(m)
-  const signature = getBackend(options.backend).sign(secret, signingInput('invocation', payload), last.holder)
+  const signature = getBackend(options.backend).sign(secret, signedMessage('invocation', payload), last.holder)
   return parseInvocation(encodeCbor(joinSigned(signature, payload)))
 }
 

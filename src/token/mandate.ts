@@ -23,7 +23,7 @@ import { abytes, equalBytes, toHex, utf8 } from '../internal/bytes.js'
 import { systemClock } from '../internal/clock.js'
 import { type BlockContent, decodeBlock, encodeBlockPayload, joinSigned, type UnverifiedBlock } from './block.js'
 import { decodeChain, encodeChain, extendDecoded, type KnownChains, wasDecoded } from './chain.js'
-import { blockSigningInput, signingInput } from './signing.js'
+import { blockSigningInput, signedMessage } from './signing.js'
 import { fromText, toText } from './text.js'
 
 /** The format version this library writes and reads. */
@@ -181,7 +181,7 @@ export function seal(mandate: UnverifiedMandate, options: { readonly backend?: B
     })
   }
   const holder = holderKeys(mandate, undefined)
-  const signature = getBackend(options.backend).sign(holder.secretKey, signingInput('seal', last.id), holder.publicKey)
+  const signature = getBackend(options.backend).sign(holder.secretKey, signedMessage('seal', last.id), holder.publicKey)
   return assemble(mandate.blocks, undefined, { kind: 'sealed', signature })
 }
 

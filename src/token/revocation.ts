@@ -35,7 +35,7 @@ import { decodeChain, encodeChain } from './chain.js'
 import { checkChain } from './integrity.js'
 import { FORMAT_VERSION, type KeyInput, toKeyPair, type UnverifiedMandate } from './mandate.js'
 import { decodeEnvelope } from './signed.js'
-import { signingInput } from './signing.js'
+import { signedMessage } from './signing.js'
 import { toText } from './text.js'
 
 /** What a statement does. */
@@ -145,7 +145,7 @@ export function createRevocation(options: RevocationOptions): UnverifiedRevocati
   if (amend) m.set(9, caveats.map(encodeCaveat))
   if (lifted !== undefined) m.set(10, lifted)
   const payload = encodeCbor(m)
-  const signature = getBackend(options.backend).sign(signer.secretKey, signingInput('revocation', payload))
+  const signature = getBackend(options.backend).sign(signer.secretKey, signedMessage('revocation', payload))
   return parseRevocation(encodeCbor(joinSigned(signature, payload)))
 }
 
@@ -315,7 +315,7 @@ function amendmentCaveats(raw: CborValue | undefined, kind: RevocationKind): Cav
 export function verifyRevocation(statement: UnverifiedRevocation, backend: Ed25519Backend = getBackend()): { signerRole: string } {
   const chain = statement.chain
   checkChain(chain, backend)
-  verifyOrThrow(backend, statement.signature, signingInput('revocation', statement.payload), statement.signer, 'revocation statement')
+  verifyOrThrow(backend, statement.signature, signedMessage('revocation', statement.payload), statement.signer, 'revocation statement')
   const role = allowedSigner(chain, statement.signer)
   if (role === undefined) {
     fail('ERR_HOLDER_MISMATCH', `${toDidKey(statement.signer)} signed no block at or above the target and does not hold it`)

@@ -12,6 +12,7 @@
  * @module
  */
 import { utf8 } from '../internal/bytes.js'
+import { allocate } from '../internal/pool.js'
 
 /** The domain strings of format version 1. */
 export const DOMAINS = {
@@ -28,22 +29,23 @@ export type Domain = keyof typeof DOMAINS
 
 const domainBytes = Object.fromEntries(Object.entries(DOMAINS).map(([k, v]) => [k, utf8(v)])) as Record<Domain, Uint8Array>
 
-/** LE64(n) at `at` of `out`, as two 32-bit words: no BigInt on the hot path (a length is < 2^53). */
-function writeLe64(out: DataView, at: number, n: number): void {
-  out.setUint32(at, n >>> 0, true)
-  out.setUint32(at + 4, Math.floor(n / 0x1_0000_0000), true)
+/** LE64(n) at `at` of `out`, byte by byte: no BigInt on the hot path (a length is < 2^53). */
+function writeLe64(out: Uint8Array, at: number, n: number): void {
+  let low = n >>> 0
+  let high = Math.floor(n / 0x1_0000_0000)
+  for (let i = 0; i < 4; i++, low >>>= 8) out[at + i] = low & 0xff
+  for (let i = 4; i < 8; i++, high >>>= 8) out[at + i] = high & 0xff
 }
 
-/** PAE over the given pieces, written into one buffer of its exact size. */
+/** PAE over the given pieces, written into one array of its exact size (cut from a slab: src/internal/pool.ts). */
 export function pae(pieces: readonly Uint8Array[]): Uint8Array {
   let size = 8
   for (const p of pieces) size += 8 + p.length
-  const out = new Uint8Array(size)
-  const view = new DataView(out.buffer)
-  writeLe64(view, 0, pieces.length)
+  const out = allocate(size)
+  writeLe64(out, 0, pieces.length)
   let at = 8
   for (const p of pieces) {
-    writeLe64(view, at, p.length)
+    writeLe64(out, at, p.length)
     out.set(p, at + 8)
     at += 8 + p.length
   }
@@ -51,7 +53,7 @@ export function pae(pieces: readonly Uint8Array[]): Uint8Array {
 }
 
 /**
- * The exact bytes signed for `payload` in `domain`.
+ * The exact bytes signed for `payload` in `domain`, in an array of their own.
  *
  * @example
  * ```ts
@@ -61,6 +63,15 @@ export function pae(pieces: readonly Uint8Array[]): Uint8Array {
  * ```
  */
 export function signingInput(domain: Exclude<Domain, 'block'>, payload: Uint8Array): Uint8Array {
+  return Uint8Array.from(signedMessage(domain, payload))
+}
+
+/**
+ * {@link signingInput} for this library's own signing and verifying: cut from a shared slab, so
+ * its `buffer` holds other signing inputs (public bytes, but not the caller's to read). Handed
+ * straight to a signer or verifier, never out.
+ */
+export function signedMessage(domain: Exclude<Domain, 'block'>, payload: Uint8Array): Uint8Array {
   return pae([domainBytes[domain], payload])
 }
 

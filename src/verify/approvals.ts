@@ -14,7 +14,7 @@ import { equalBytes } from '../internal/bytes.js'
 import { iso } from '../internal/clock.js'
 import { parseApproval, type UnverifiedApproval } from '../token/approval.js'
 import type { UnverifiedInvocation } from '../token/invocation.js'
-import { signingInput } from '../token/signing.js'
+import { signedMessage } from '../token/signing.js'
 import type { ApprovalRequirement } from './evaluate.js'
 import { staleInvocation } from './holder.js'
 import type { Settings } from './options.js'
@@ -49,7 +49,7 @@ export function checkApprovals(
     } catch (e) {
       fail('ERR_APPROVAL_INVALID', `approval ${i}: ${e instanceof Error ? e.message : 'unreadable'}`)
     }
-    const outcome = settings.backend.verify(a.signature, signingInput('approval', a.payload), a.approver)
+    const outcome = settings.backend.verify(a.signature, signedMessage('approval', a.payload), a.approver)
     if (outcome !== 'accept') fail('ERR_APPROVAL_INVALID', `approval ${i}: signature rejected (${outcome.replaceAll('_', ' ')})`)
     if (!invocation || !equalBytes(a.invocationId, invocation.id)) {
       fail('ERR_APPROVAL_INVALID', `approval ${i} is for another request`, { hint: 'an approval names exactly one invocation id' })
