@@ -65,6 +65,8 @@ async function race<K extends string>(cases: Record<K, Op>, opts: { rounds?: num
   const b = opts.batch ?? batch
   const names = Object.keys(cases) as K[]
   const times = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<K, number[]>
+  // A collected heap, so that no figure pays for the garbage of the one before it.
+  gc?.()
   // Warm-up, long enough for V8 to optimize each case's code: the first case measured otherwise pays for it.
   for (const name of names) for (let i = 0; i < WARMUP; i++) await cases[name]()
   for (let round = 0; round < r; round++) {

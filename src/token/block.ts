@@ -18,7 +18,7 @@
 
 import { decodeCaveat } from '../caveats/codec.js'
 import type { DecodedCaveat } from '../caveats/types.js'
-import { type CborMap, type CborValue, decodeCbor, encodeCbor } from '../cbor/codec.js'
+import { type CborMap, type CborValue, decodeOwnedCbor, encodeCbor } from '../cbor/codec.js'
 import { TOKEN_LIMITS } from '../cbor/limits.js'
 import { sha256 } from '../crypto/hash.js'
 import { fail, MandateError } from '../errors.js'
@@ -81,7 +81,8 @@ export function joinSigned(signature: Uint8Array, payload: Uint8Array): Uint8Arr
 
 /**
  * Decode the block at position `index` of a chain whose principal is `principal`.
- * Structure only: no signature work.
+ * Structure only: no signature work. `raw` is bytes this library owns (a byte string of a decoded
+ * chain, or a block just signed): the block's fields are views of it, not of a copy.
  */
 export function decodeBlock(raw: CborValue, index: number, principal: Uint8Array): UnverifiedBlock {
   const at = { block: index }
@@ -94,7 +95,8 @@ export function decodeBlock(raw: CborValue, index: number, principal: Uint8Array
     fail('ERR_LIMIT_SIZE', `block ${index}: payload exceeds ${TOKEN_LIMITS.maxBlockBytes} bytes`, at)
   let decoded: CborValue
   try {
-    decoded = decodeCbor(payload)
+    // `raw` is a byte string of a decoded chain (a view of the decoder's copy) or one just built.
+    decoded = decodeOwnedCbor(payload)
   } catch (e) {
     throw withBlock(e, index)
   }

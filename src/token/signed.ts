@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type CborMap, decodeCbor } from '../cbor/codec.js'
+import { type CborMap, decodeCbor, decodeOwnedCbor } from '../cbor/codec.js'
 import { TOKEN_LIMITS } from '../cbor/limits.js'
 import { fail } from '../errors.js'
 import { abytes } from '../internal/bytes.js'
@@ -40,7 +40,8 @@ export function decodeEnvelope(
     fail('ERR_FORMAT', `${a} ${kind} of ${outer.length} bytes cannot hold a 64-byte signature and a payload`)
   const signature = outer.subarray(0, SIGNATURE_BYTES)
   const payload = outer.subarray(SIGNATURE_BYTES)
-  const inner = decodeCbor(payload)
+  // A view of the copy decodeCbor made of `bytes`.
+  const inner = decodeOwnedCbor(payload)
   if (!(inner instanceof Map)) fail('ERR_FORMAT', `${kind} payload must be a map`)
   const fields = inner as CborMap
   const version = fields.get(0)
