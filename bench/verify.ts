@@ -15,7 +15,6 @@
  * the same chain seen before, in a fresh invocation each time (a new signature to verify).
  * BENCH_ROUNDS and BENCH_BATCH change the sizes.
  */
-import '../dist/crypto/use-node.js'
 import { spawnSync } from 'node:child_process'
 import { createPublicKey, generateKeyPairSync, type KeyObject, sign as nodeSign, verify as nodeVerify } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -27,7 +26,14 @@ import * as nobleEd from '@noble/ed25519'
 import { sha512 } from '@noble/hashes/sha2.js'
 import { base64urlnopad } from '@scure/base'
 import macaroon from 'macaroon'
-import {
+import type { KeyPair, UnverifiedInvocation } from '../src/index.js'
+import type { UnverifiedMandate } from '../src/token/mandate.js'
+
+// The built package (dist/, which `npm run bench` builds first), typed by its sources: a type
+// check of a fresh checkout runs before any build.
+const built = (path: string) => import(new URL(`../dist/${path}`, import.meta.url).href)
+await built('crypto/use-node.js')
+const {
   attenuate,
   createMemoryRevocationView,
   createVerifier,
@@ -36,13 +42,10 @@ import {
   generateKeyPair,
   getBackend,
   invoke,
-  type KeyPair,
   mint,
   toDidKey,
-  type UnverifiedInvocation,
-} from '../dist/index.js'
-import type { UnverifiedMandate } from '../dist/token/mandate.js'
-import { blockSigningInput, signingInput } from '../dist/token/signing.js'
+} = (await built('index.js')) as typeof import('../src/index.js')
+const { blockSigningInput, signingInput } = (await built('token/signing.js')) as typeof import('../src/token/signing.js')
 
 nobleEd.hashes.sha512 = sha512
 const rounds = Number(process.env['BENCH_ROUNDS'] ?? 25)
