@@ -57,6 +57,8 @@ export function isActionPattern(pattern: string): boolean {
  * ```
  */
 export function matchAction(pattern: string, action: string): boolean {
+  // Without a wildcard, segment by segment is equality (no segment holds a colon): most patterns.
+  if (!pattern.includes('*')) return pattern === action
   const p = pattern.split(':')
   const a = action.split(':')
   for (let i = 0; i < p.length; i++) {
@@ -85,6 +87,8 @@ export function matchAction(pattern: string, action: string): boolean {
  * ```
  */
 export function coversAction(pattern: string, action: string): boolean {
+  // Without a wildcard: the action itself, or one below it.
+  if (!pattern.includes('*')) return action === pattern || (action.length > pattern.length && action.startsWith(`${pattern}:`))
   const p = pattern.split(':')
   const a = action.split(':')
   // A prefix of `a` of k ≥ 1 segments matches `p` iff it has p.length segments, or p ends in

@@ -84,6 +84,26 @@ describe('actions (spec §6.1)', () => {
   const small = fc.array(fc.constantFrom('a', 'b', '*'), { minLength: 1, maxLength: 4 }).map((s) => s.join(':'))
   const smallAction = fc.array(fc.constantFrom('a', 'b'), { minLength: 1, maxLength: 5 }).map((s) => s.join(':'))
 
+  it('property: match is segment by segment, a final * standing for one or more (the spec text, without the fast path)', () => {
+    const bySegments = (p: string, a: string): boolean => {
+      const ps = p.split(':')
+      const as = a.split(':')
+      if (ps[ps.length - 1] === '*') return as.length >= ps.length && ps.slice(0, -1).every((s, i) => s === '*' || s === as[i])
+      return as.length === ps.length && ps.every((s, i) => s === '*' || s === as[i])
+    }
+    const outcomes = { match: 0, not: 0 }
+    fc.assert(
+      fc.property(fc.oneof(small, smallAction), smallAction, (p, a) => {
+        const expected = bySegments(p, a)
+        expect(matchAction(p, a)).toBe(expected)
+        outcomes[expected ? 'match' : 'not']++
+      }),
+      { numRuns: 3000, seed: 3 },
+    )
+    expect(outcomes.match).toBeGreaterThan(300)
+    expect(outcomes.not).toBeGreaterThan(300)
+  })
+
   it('property: cover is the definition (match of the action or of a proper prefix of ≥ 1 segment)', () => {
     const outcomes = { covers: 0, not: 0 }
     fc.assert(
