@@ -53,6 +53,7 @@ export interface UnverifiedInvocation {
   readonly nonce: Uint8Array
   readonly issuedAt: number
   readonly intent: string | undefined
+  /** The exact encoding; do not change it (parsed from text, the byte fields above are views of it). */
   readonly bytes: Uint8Array
 }
 

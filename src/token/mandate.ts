@@ -12,7 +12,7 @@
 
 import { encodeCaveat } from '../caveats/codec.js'
 import type { Caveat } from '../caveats/types.js'
-import { type CborValue, decodeCbor, encodeCbor } from '../cbor/codec.js'
+import { type CborValue, decodeCbor, decodeOwnedCbor, encodeCbor } from '../cbor/codec.js'
 import { TOKEN_LIMITS } from '../cbor/limits.js'
 import type { BackendName } from '../crypto/backend.js'
 import { getBackend } from '../crypto/ed25519.js'
@@ -43,7 +43,7 @@ export interface UnverifiedMandate {
   readonly version: number
   readonly blocks: readonly UnverifiedBlock[]
   readonly proof: Proof
-  /** The exact encoding. */
+  /** The exact encoding; do not change it (parsed from text, the byte fields above are views of it). */
   readonly bytes: Uint8Array
 }
 
@@ -216,7 +216,9 @@ export function readMandate(input: string | Uint8Array, known: KnownChains | und
   const bytes = typeof input === 'string' ? fromText('mandate', input) : abytes(input, undefined, 'mandate')
   if (bytes.length > TOKEN_LIMITS.maxTokenBytes)
     fail('ERR_LIMIT_SIZE', `mandate of ${bytes.length} bytes exceeds ${TOKEN_LIMITS.maxTokenBytes}`)
-  const top = decodeCbor(bytes)
+  // Bytes handed in are copied once (their owner may change them later); those just decoded from
+  // text are held by nobody else, and are decoded in place.
+  const top = typeof input === 'string' ? decodeOwnedCbor(bytes) : decodeCbor(bytes)
   if (!Array.isArray(top) || top.length === 0) fail('ERR_FORMAT', 'a mandate is [version, chain, proof?]')
   const fields = top as CborValue[]
   if (fields[0] !== FORMAT_VERSION) {

@@ -33,7 +33,9 @@ export function decodeEnvelope(
   const bytes = typeof input === 'string' ? fromText(kind, input) : abytes(input, undefined, kind)
   if (bytes.length > TOKEN_LIMITS.maxTokenBytes)
     fail('ERR_LIMIT_SIZE', `${kind} of ${bytes.length} bytes exceeds ${TOKEN_LIMITS.maxTokenBytes}`)
-  const outer = decodeCbor(bytes)
+  // Bytes handed in are copied once (their owner may change them later); those just decoded from
+  // text are held by nobody else, and are decoded in place.
+  const outer = typeof input === 'string' ? decodeOwnedCbor(bytes) : decodeCbor(bytes)
   const a = kind === 'revocation' ? 'a' : 'an'
   if (!(outer instanceof Uint8Array)) fail('ERR_FORMAT', `${a} ${kind} is a byte string: signature ‖ payload`)
   if (outer.length <= SIGNATURE_BYTES)
