@@ -11,10 +11,5 @@ import { installNodeBackend } from './ed25519.js'
 import { installSha256 } from './hash.js'
 
 installNodeBackend(nodeBackend)
-installSha256((bytes) => {
-  const digest = hash('sha256', bytes, 'buffer')
-  // A plain Uint8Array over the digest's own memory (a copy if it sits in a shared pool).
-  return digest.byteOffset === 0 && digest.buffer.byteLength === digest.length
-    ? new Uint8Array(digest.buffer, 0, digest.length)
-    : Uint8Array.from(digest)
-})
+// A plain Uint8Array (32 bytes, copied on the heap at no cost), not a Buffer, as the pure-JS hash returns.
+installSha256((bytes) => new Uint8Array(hash('sha256', bytes, 'buffer')))

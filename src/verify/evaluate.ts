@@ -78,20 +78,19 @@ type Visit = (c: DecodedCaveat, at: Located, b: UnverifiedBlock) => void
 
 /** Every caveat of the chain, block by block: the block's own, then those of its amendments in force. */
 function each(ctx: Pick<EvaluationContext, 'chain' | 'amendments'>, f: Visit): void {
-  // Index loops: five passes over every caveat run on each request, and an entries() iterator
-  // allocates a pair per step.
   for (const b of ctx.chain) {
-    const caveats = b.caveats
-    for (let i = 0; i < caveats.length; i++) {
-      const c = caveats[i] as DecodedCaveat
-      f(c, { block: b.index, caveat: caveatName(c), caveatIndex: i }, b)
-    }
-    const amended = ctx.amendments?.get(b.index)
-    if (amended === undefined) continue
-    for (const a of amended) {
-      const amendment = amendmentRef(a)
-      for (const [i, c] of a.caveats.entries()) f(c, { block: b.index, caveat: caveatName(c), caveatIndex: i, amendment }, b)
-    }
+    visit(b.caveats, b, undefined, f)
+    for (const a of ctx.amendments?.get(b.index) ?? []) visit(a.caveats, b, amendmentRef(a), f)
+  }
+}
+
+/** `caveats` of block `b` (its own, or an amendment's), by index: five passes run on each request, and entries() allocates a pair per step. */
+function visit(caveats: readonly DecodedCaveat[], b: UnverifiedBlock, amendment: AmendmentRef | undefined, f: Visit): void {
+  for (let i = 0; i < caveats.length; i++) {
+    const c = caveats[i] as DecodedCaveat
+    const at: Located = { block: b.index, caveat: caveatName(c), caveatIndex: i }
+    if (amendment) at.amendment = amendment
+    f(c, at, b)
   }
 }
 
