@@ -16,6 +16,10 @@
  * machine noise hits both alike. Then, when PostgreSQL is installed, the service on a throwaway
  * cluster: one instance, and two instances on the same database (16 connections each, at once).
  *
+ * Besides requests per second, each figure gives the server process's CPU time per request (all
+ * its threads, from /proc on Linux): the load generator shares the machine, so that throughput
+ * also measures the generator, while CPU per request measures the service alone.
+ *
  * The service runs as `mandate serve` (bin/mandate.js, built first), at its default log level
  * (info: one line a request). BENCH_REQUESTS (per round, default 15,000), BENCH_ROUNDS (default 3)
  * and BENCH_CONNECTIONS (default 32) change the sizes; BENCH_NODE_ARGS adds Node flags to the
@@ -24,7 +28,7 @@
  */
 import '../src/crypto/use-node.js'
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -134,12 +138,37 @@ interface Load {
   readonly rps: number
   readonly p50: number
   readonly p99: number
+  /** CPU time of the server's process (all its threads) per request, in ms; undefined off Linux. */
+  readonly cpu: number | undefined
+}
+
+const ticksPerSecond = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' })) || 100
+  } catch {
+    return 100
+  }
+})()
+
+/** User + system CPU time of process `pid` so far, in ms (Linux's /proc), else undefined. */
+function cpuOf(pid: number | undefined): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond
+  } catch {
+    return undefined
+  }
 }
 
 /** Send `requests` over `conns` connections; every answer must be a 200 granting the use. */
-async function load(url: string, requests: readonly Prepared[], conns: number, check: boolean): Promise<Load> {
+async function load(server: Started, requests: readonly Prepared[], conns: number, check: boolean): Promise<Load> {
+  const { url } = server
+  const cpuBefore = cpuOf(server.proc.pid)
   let next = 0
   let refused = 0
+  // Timed to the last answer: autocannon itself notices that the amount is sent only on its
+  // one-second tick, which would round every figure to a whole number of seconds.
+  let answered = 0
   const began = performance.now()
   const result = await autocannon({
     url,
@@ -154,6 +183,7 @@ async function load(url: string, requests: readonly Prepared[], conns: number, c
           return { ...req, headers: r.headers, body: r.body }
         },
         onResponse: (status, body) => {
+          answered = performance.now()
           if (status !== 200 || (check && !body.includes('"granted":true'))) {
             if (refused++ === 0) console.error(`unexpected answer ${status}: ${body.slice(0, 300)}`)
           }
@@ -164,14 +194,17 @@ async function load(url: string, requests: readonly Prepared[], conns: number, c
   if (refused > 0 || result.errors > 0 || result.timeouts > 0) {
     throw new Error(`${url}: ${refused} unexpected answers, ${result.errors} errors, ${result.timeouts} timeouts`)
   }
-  const seconds = (performance.now() - began) / 1000
-  return { rps: result.requests.total / seconds, p50: result.latency.p50, p99: result.latency.p99 }
+  const seconds = (answered - began) / 1000
+  const cpuAfter = cpuOf(server.proc.pid)
+  const cpu = cpuBefore === undefined || cpuAfter === undefined ? undefined : (cpuAfter - cpuBefore) / result.requests.total
+  return { rps: result.requests.total / seconds, p50: result.latency.p50, p99: result.latency.p99, cpu }
 }
 
 /** Two loads at once (one a service instance), summed: requests per second added, the worse p99. */
-async function loadBoth(a: [string, Prepared[]], b: [string, Prepared[]], conns: number): Promise<Load> {
+async function loadBoth(a: [Started, Prepared[]], b: [Started, Prepared[]], conns: number): Promise<Load> {
   const [x, y] = await Promise.all([load(a[0], a[1], conns, true), load(b[0], b[1], conns, true)])
-  return { rps: x.rps + y.rps, p50: Math.max(x.p50, y.p50), p99: Math.max(x.p99, y.p99) }
+  const cpu = x.cpu === undefined || y.cpu === undefined ? undefined : (x.cpu + y.cpu) / 2
+  return { rps: x.rps + y.rps, p50: Math.max(x.p50, y.p50), p99: Math.max(x.p99, y.p99), cpu }
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
@@ -180,16 +213,18 @@ interface Row {
   readonly figure: string
   readonly rps: number
   readonly p99: number
+  readonly cpu: number | undefined
   readonly vsHello?: number
 }
 
 function print(rows: readonly Row[]): void {
   console.log(`\nPOST /v1/usage/consume, ${connections} connections, distinct mandates, medians of ${rounds} rounds of ${perRound}:\n`)
-  console.log('| figure | requests/s | p99 | vs hello-world |')
-  console.log('|---|---|---|---|')
+  console.log('| figure | requests/s | p99 | server CPU / request | vs hello-world |')
+  console.log('|---|---|---|---|---|')
   for (const r of rows) {
     const ratio = r.vsHello === undefined ? '' : `${r.vsHello.toFixed(2)}×`
-    console.log(`| ${r.figure} | ${Math.round(r.rps).toLocaleString('en-US')} | ${r.p99} ms | ${ratio} |`)
+    const cpu = r.cpu === undefined ? 'n/a' : `${r.cpu.toFixed(2)} ms`
+    console.log(`| ${r.figure} | ${Math.round(r.rps).toLocaleString('en-US')} | ${r.p99} ms | ${cpu} | ${ratio} |`)
   }
 }
 
@@ -204,23 +239,27 @@ async function main(): Promise<void> {
     const sqlite = await startService(dir, join(dir, 'mandate.db'), 'sqlite')
     running.push(sqlite)
     const warm = Math.min(3000, perRound)
-    console.log(`preparing ${(rounds * perRound + warm).toLocaleString('en-US')} signed consumes…`)
-    const requests = prepare(sqlite.url, rounds * perRound + warm)
-    await load(hello.url, requests.slice(0, warm), connections, false)
-    await load(sqlite.url, requests.slice(0, warm), connections, true)
+    console.log(`${rounds} rounds of ${perRound.toLocaleString('en-US')} signed consumes, each prepared before its round…`)
+    const warmup = prepare(sqlite.url, warm)
+    await load(hello, warmup, connections, false)
+    await load(sqlite, warmup, connections, true)
     const h: Load[] = []
     const s: Load[] = []
     for (let i = 0; i < rounds; i++) {
-      const batch = requests.slice(warm + i * perRound, warm + (i + 1) * perRound)
-      h.push(await load(hello.url, batch, connections, false))
-      s.push(await load(sqlite.url, batch, connections, true))
+      // One round's requests at a time: the load generator shares the machine, and holding
+      // every round's (~2 KB each) made its garbage collector take CPU from the service.
+      const batch = prepare(sqlite.url, perRound)
+      h.push(await load(hello, batch, connections, false))
+      s.push(await load(sqlite, batch, connections, true))
     }
     const helloRps = median(h.map((x) => x.rps))
-    rows.push({ figure: 'hello-world (Hono, same stack)', rps: helloRps, p99: median(h.map((x) => x.p99)) })
+    const cpu = (xs: Load[]) => (xs.every((x) => x.cpu !== undefined) ? median(xs.map((x) => x.cpu as number)) : undefined)
+    rows.push({ figure: 'hello-world (Hono, same stack)', rps: helloRps, p99: median(h.map((x) => x.p99)), cpu: cpu(h) })
     rows.push({
       figure: 'service, SQLite',
       rps: median(s.map((x) => x.rps)),
       p99: median(s.map((x) => x.p99)),
+      cpu: cpu(s),
       vsHello: median(s.map((x) => x.rps)) / helloRps,
     })
     await sqlite.stop()
@@ -236,20 +275,27 @@ async function main(): Promise<void> {
         const one = await startService(dir, cluster.url, 'pg-one')
         running.push(one)
         const oneRequests = prepare(one.url, perRound + warm)
-        await load(one.url, oneRequests.slice(0, warm), connections, true)
-        const single = await load(one.url, oneRequests.slice(warm), connections, true)
-        rows.push({ figure: 'service, PostgreSQL, one instance', rps: single.rps, p99: single.p99, vsHello: single.rps / helloRps })
+        await load(one, oneRequests.slice(0, warm), connections, true)
+        const single = await load(one, oneRequests.slice(warm), connections, true)
+        rows.push({
+          figure: 'service, PostgreSQL, one instance',
+          rps: single.rps,
+          p99: single.p99,
+          cpu: single.cpu,
+          vsHello: single.rps / helloRps,
+        })
         const two = await startService(dir, cluster.url, 'pg-two')
         running.push(two)
         const half = Math.floor(perRound / 2)
         const a = prepare(one.url, half)
         const b = prepare(two.url, half + warm)
-        await load(two.url, b.slice(0, warm), connections / 2, true)
-        const both = await loadBoth([one.url, a], [two.url, b.slice(warm)], connections / 2)
+        await load(two, b.slice(0, warm), connections / 2, true)
+        const both = await loadBoth([one, a], [two, b.slice(warm)], connections / 2)
         rows.push({
           figure: 'service, PostgreSQL, two instances on one database',
           rps: both.rps,
           p99: both.p99,
+          cpu: both.cpu,
           vsHello: both.rps / helloRps,
         })
       } finally {

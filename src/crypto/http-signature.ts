@@ -486,8 +486,26 @@ function dictionary(request: ReceivedRequest, name: string): Dictionary {
   }
 }
 
+/**
+ * Keyids already found canonical and strong. A service hears the same few verifiers on every
+ * request; reading a did:key again (base58 both ways) cost more than the rest of the header.
+ * Bounded: a stranger's stream of fresh keyids only empties it.
+ */
+const knownKeyids = new Map<string, Uint8Array>()
+const KNOWN_KEYIDS_MAX = 256
+
 /** The Ed25519 public key of a `did:key`, canonical and strong, or ERR_AUTH_INVALID. */
 function keyFromDid(keyid: string): Uint8Array {
+  const known = knownKeyids.get(keyid)
+  // A copy: the caller gets the key in its VerifiedSignature and may keep or change it.
+  if (known !== undefined) return known.slice()
+  const key = readKeyid(keyid)
+  if (knownKeyids.size >= KNOWN_KEYIDS_MAX) knownKeyids.clear()
+  knownKeyids.set(keyid, key.slice())
+  return key
+}
+
+function readKeyid(keyid: string): Uint8Array {
   let key: Uint8Array
   try {
     key = parsePublicKey(keyid)

@@ -65,21 +65,24 @@ export function decodePoint(bytes: Uint8Array): Point | undefined {
   }
 }
 
-let smallOrder: ReadonlySet<string> | undefined
+/**
+ * The canonical encodings of the eight points of small order: the multiples of the order-8
+ * point c7176a70…, listed rather than computed, since adding points with BigInt cost a command
+ * line 4 ms at every start (test/crypto/backends.test.ts derives them again).
+ */
+const SMALL_ORDER: ReadonlySet<string> = new Set([
+  '0100000000000000000000000000000000000000000000000000000000000000',
+  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a',
+  '0000000000000000000000000000000000000000000000000000000000000080',
+  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
+  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85',
+  '0000000000000000000000000000000000000000000000000000000000000000',
+  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa',
+])
 /** The canonical encodings of the eight points of small order. */
 export function smallOrderEncodings(): ReadonlySet<string> {
-  if (smallOrder) return smallOrder
-  // A point of order 8; its multiples are the whole 8-torsion subgroup.
-  const t8 = Point.fromHex('c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a')
-  const set = new Set<string>()
-  let p = Point.ZERO
-  // Stryker disable next-line EqualityOperator: equivalent — a ninth step adds [8]t8 = identity, already in the set
-  for (let i = 0; i < 8; i++) {
-    set.add(toHex(p.toBytes()))
-    p = p.add(t8)
-  }
-  smallOrder = set
-  return set
+  return SMALL_ORDER
 }
 
 let smallOrderFirstBytes: Uint8Array | undefined

@@ -45,6 +45,11 @@ describe('profile building blocks', () => {
     expect(set.has(ORDER_2)).toBe(true)
     expect(set.has('c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a')).toBe(true)
     for (const e of set) expect(Point.fromHex(e).isSmallOrder()).toBe(true)
+    // Canonical (each re-encodes to itself), and exactly the multiples of the order-8 point.
+    for (const e of set) expect(Point.fromHex(e).toHex()).toBe(e)
+    const t8 = Point.fromHex('c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a')
+    const multiples = Array.from({ length: 8 }, (_, i) => (i === 0 ? Point.ZERO : t8.multiply(BigInt(i))).toHex())
+    expect([...set].sort()).toEqual(multiples.sort())
     expect(set.has(toHex(fixedKey('alice').publicKey))).toBe(false)
     expect(smallOrderEncodings()).toBe(set)
   })

@@ -520,6 +520,32 @@ describe('verifyRequestSignature rejects', () => {
     expect(messageOf(verifyAt(withHeaders({ signature: header })))).toBe('signature: rejected (S not reduced)')
   })
 
+  it('a keyid read once is remembered as read: a refused one is refused again, the key handed out is the caller’s own', () => {
+    const identity = new Uint8Array(32)
+    identity[0] = 1
+    const weak = () =>
+      signCustom(
+        POST_COMPONENTS,
+        goodParams().map(([n, v]) => [n, n === 'keyid' ? toDidKey(identity) : v]),
+      )
+    for (let i = 0; i < 3; i++) expect(codeOf(verifyAt(weak()))).toBe('ERR_AUTH_INVALID')
+    const now = Math.floor(Date.now() / 1000)
+    const first = verifyRequestSignature(received('GET', URL_, signRequest({ method: 'GET', url: URL_ }, alice)), { now })
+    first.publicKey.fill(0) // the caller's to change: the next request with this keyid is not affected
+    const second = verifyRequestSignature(received('GET', URL_, signRequest({ method: 'GET', url: URL_ }, alice)), { now })
+    expect(toHex(second.publicKey)).toBe(toHex(alice.publicKey))
+    expect(second.publicKey).not.toBe(first.publicKey)
+    // Past the memory's bound (256 keyids), every keyid still reads right.
+    for (let i = 0; i < 300; i++) {
+      const k = keyPairFromSecret(new Uint8Array(32).fill(i % 256).map((b, j) => (j === 0 ? i >> 8 : b)))
+      const v = verifyRequestSignature(received('GET', URL_, signRequest({ method: 'GET', url: URL_ }, k)), { now })
+      expect(toHex(v.publicKey)).toBe(toHex(k.publicKey))
+    }
+    expect(toHex(verifyRequestSignature(received('GET', URL_, signRequest({ method: 'GET', url: URL_ }, alice)), { now }).publicKey)).toBe(
+      toHex(alice.publicKey),
+    )
+  })
+
   it('keyid of a small-order key, not a did:key, not canonical, or of another key', () => {
     const withKeyid = (keyid: string) =>
       signCustom(

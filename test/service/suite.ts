@@ -937,6 +937,40 @@ export function serviceSuite(name: string, start: (trust: ServerTrust) => Promis
       const get = await fetch(`${server.url}/v1/revocations?since=0`, { headers: { origin: 'https://evil.example' } })
       expect(get.headers.get('access-control-allow-origin')).toBeNull()
     })
+
+    it('a body over 64 KiB is 413 ERR_LIMIT_SIZE, by its declared length or, chunked, as it streams; a chunked body within it is read', async () => {
+      const post = (body: string | ReadableStream<Uint8Array>) =>
+        fetch(`${server.url}/v1/usage/consume`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body,
+          ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
+        } as RequestInit)
+      const err = async (res: Response) => [res.status, ((await res.json()) as { error: { code: string; message: string } }).error]
+      const chunked = (text: string, pieces: number) => {
+        const bytes = new TextEncoder().encode(text)
+        const size = Math.ceil(bytes.length / pieces)
+        let at = 0
+        return new ReadableStream<Uint8Array>({
+          pull(c) {
+            if (at >= bytes.length) return c.close()
+            c.enqueue(bytes.slice(at, at + size))
+            at += size
+          },
+        })
+      }
+      const over = `{"presentation":"${'a'.repeat(65_536)}"}`
+      const refused = [413, { code: 'ERR_LIMIT_SIZE', message: 'request body exceeds 65536 bytes' }]
+      expect(await err(await post(over))).toEqual(refused)
+      expect(await err(await post(chunked(over, 9)))).toEqual(refused)
+      // 65,536 bytes exactly is within the limit, one more is not.
+      const sized = (n: number) => `{"presentation":"${'a'.repeat(n - 19)}"}`
+      expect((await post(sized(65_536))).status).toBe(401)
+      expect(await err(await post(sized(65_537)))).toEqual(refused)
+      // Within the limit, read and judged: unsigned, so the caller is unknown.
+      const within = await post(chunked(`{"presentation":"${'a'.repeat(60_000)}","counters":["x"]}`, 7))
+      expect([within.status, ((await within.json()) as { error: { code: string } }).error.code]).toEqual([401, 'ERR_AUTH_REQUIRED'])
+    })
   })
 }
 
