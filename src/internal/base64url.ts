@@ -69,19 +69,22 @@ const CODES = Uint8Array.from(LETTERS, (c) => c.charCodeAt(0))
 const ascii = new TextDecoder()
 
 /**
- * `bytes` in unpadded base64url. The letters are written as bytes and read as one string: a flat
- * string, where appending letter by letter builds a rope that the first reader must flatten.
+ * `prefix` (ASCII) then `bytes` in unpadded base64url. The letters are written as bytes and read
+ * as one string: a flat string, where appending letter by letter (or the text to a prefix)
+ * builds a rope that the first reader must flatten, copying it whole.
  *
  * @example
  * ```ts
  * encodeBase64url(new Uint8Array([104, 105])) // 'aGk'
+ * encodeBase64url(new Uint8Array([104, 105]), 'mni1_') // 'mni1_aGk'
  * ```
  */
-export function encodeBase64url(bytes: Uint8Array): string {
+export function encodeBase64url(bytes: Uint8Array, prefix = ''): string {
   const rest = bytes.length % 3
   const whole = bytes.length - rest
-  const out = new Uint8Array((whole / 3) * 4 + (rest === 0 ? 0 : rest + 1))
+  const out = new Uint8Array(prefix.length + (whole / 3) * 4 + (rest === 0 ? 0 : rest + 1))
   let o = 0
+  for (; o < prefix.length; o++) out[o] = prefix.charCodeAt(o)
   for (let i = 0; i < whole; i += 3) {
     const n = ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8) | (bytes[i + 2] as number)
     out[o++] = CODES[n >> 18] as number

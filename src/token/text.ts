@@ -29,7 +29,7 @@ const NAMES: Record<TokenKind, string> = {
 
 /** `prefix` + base64url of `bytes`. */
 export function toText(kind: TokenKind, bytes: Uint8Array): string {
-  return PREFIXES[kind] + encodeBase64url(bytes)
+  return encodeBase64url(bytes, PREFIXES[kind])
 }
 
 /**

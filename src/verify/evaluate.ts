@@ -74,22 +74,30 @@ export interface EvaluationResult {
 
 type Located = { block: number; caveat: string; caveatIndex: number; amendment?: AmendmentRef }
 
-type Visit = (c: DecodedCaveat, at: Located, b: UnverifiedBlock) => void
+/**
+ * `at` is a cursor, moved on to the next caveat after the call returns: a visitor that keeps a
+ * location copies it (a failure throws, which ends the walk).
+ */
+type Visit = (c: DecodedCaveat, at: Readonly<Located>, b: UnverifiedBlock) => void
 
 /** Every caveat of the chain, block by block: the block's own, then those of its amendments in force. */
 function each(ctx: Pick<EvaluationContext, 'chain' | 'amendments'>, f: Visit): void {
+  // One cursor a walk, not one object per caveat and pass: five passes run on each request.
+  const at: Located = { block: 0, caveat: '', caveatIndex: 0 }
   for (const b of ctx.chain) {
-    visit(b.caveats, b, undefined, f)
-    for (const a of ctx.amendments?.get(b.index) ?? []) visit(a.caveats, b, amendmentRef(a), f)
+    visit(b.caveats, b, at, f)
+    const amended = ctx.amendments?.get(b.index)
+    if (amended) for (const a of amended) visit(a.caveats, b, { ...at, amendment: amendmentRef(a) }, f)
   }
 }
 
-/** `caveats` of block `b` (its own, or an amendment's), by index: five passes run on each request, and entries() allocates a pair per step. */
-function visit(caveats: readonly DecodedCaveat[], b: UnverifiedBlock, amendment: AmendmentRef | undefined, f: Visit): void {
+/** `caveats` of block `b` (its own, or an amendment's), by index (entries() allocates a pair per step). */
+function visit(caveats: readonly DecodedCaveat[], b: UnverifiedBlock, at: Located, f: Visit): void {
   for (let i = 0; i < caveats.length; i++) {
     const c = caveats[i] as DecodedCaveat
-    const at: Located = { block: b.index, caveat: caveatName(c), caveatIndex: i }
-    if (amendment) at.amendment = amendment
+    at.block = b.index
+    at.caveat = caveatName(c)
+    at.caveatIndex = i
     f(c, at, b)
   }
 }
@@ -197,7 +205,7 @@ function checkTime(ctx: EvaluationContext): void {
     if (c.notBefore !== undefined && c.expires !== undefined && c.notBefore >= c.expires) {
       fail('ERR_TIME_INVALID', `${place(at)}: window starts at or after it ends`, at)
     }
-    windows.push({ notBefore: c.notBefore, expires: c.expires, at })
+    windows.push({ notBefore: c.notBefore, expires: c.expires, at: { ...at } })
   })
   const root = chain[0]
   let rootExpires: number | undefined

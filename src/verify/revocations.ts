@@ -63,9 +63,11 @@ export function checkRevocations(settings: Settings, now: number, chain: readonl
     if (entries !== undefined && !(Array.isArray(entries) && entries.every(isRevocationEntry))) {
       fail('ERR_REVOCATION_STALE', 'the revocation view gave an unusable answer', { block: b.index })
     }
+    // Nothing said of the block: the common case, on every block of every request.
+    if (entries === undefined || (entries as readonly unknown[]).length === 0) continue
     // Within a block a revocation wins over a suspension, whatever order the view lists them
     // in (spec §7.3): revocation is permanent, so it is the answer that says what to do.
-    const listed = (entries ?? []) as readonly RevocationEntry[]
+    const listed = entries as readonly RevocationEntry[]
     const amended = listed.filter((x): x is AmendmentEntry => x.kind === 'amend')
     if (amended.length > 0) {
       amendments ??= new Map()

@@ -32,6 +32,15 @@ describe('base64url', () => {
     )
   })
 
+  it('writes a prefix before the letters, in the one string', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 100 }), fc.constantFrom('', 'mnd1_', 'mni1_', 'mna1_', 'mnr1_'), (bytes, prefix) => {
+        expect(encodeBase64url(bytes, prefix)).toBe(prefix + base64urlnopad.encode(bytes))
+      }),
+      { numRuns: 500 },
+    )
+  })
+
   it('accepts and refuses exactly what @scure/base does, on near-misses of valid text', () => {
     const letters = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
     const noise = fc.constantFrom(...'+/=. \n\tÿé€\u0000', ...letters.slice(0, 4), ...letters.slice(60))
