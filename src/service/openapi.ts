@@ -99,7 +99,7 @@ const schemas = {
       storage: {
         type: 'object',
         description:
-          'Storage settings: `backend` (`sqlite` or `postgres`), then `journal_mode`, `synchronous`, `busy_timeout` (SQLite) or `synchronous_commit`, `fsync`, `statement_timeout`, `lock_timeout`, … (PostgreSQL).',
+          'Storage settings: `backend` (`sqlite` or `postgres`), then `journal_mode`, `synchronous`, `busy_timeout`, `wal_fsync` (SQLite) or `synchronous_commit`, `fsync`, `statement_timeout`, `lock_timeout`, … (PostgreSQL).',
         required: ['backend'],
         properties: { backend: { type: 'string', enum: ['sqlite', 'postgres'] } },
         additionalProperties: { type: 'string' },

@@ -1,22 +1,29 @@
 /**
- * The embedded store: better-sqlite3 in WAL mode with `synchronous=FULL`, so that a commit
- * is on disk before the service acknowledges it (kill -9 cannot tell FULL from NORMAL; a
- * power loss can, hence FULL, and a test asserts the pragmas).
+ * The embedded store: better-sqlite3 in WAL mode, and nothing acknowledged before it is on disk.
  *
  * better-sqlite3 is synchronous: each operation runs whole on the event loop, which makes
  * every multi-step write (the all-or-nothing consume) atomic by construction.
  *
  * Writes are committed in groups: a write is queued, and once the event loop has taken in what
  * else arrived (`setImmediate`), every queued write runs in one IMMEDIATE transaction, each in
- * a savepoint of its own, and one commit (one fsync) makes them all durable. Only then does any
- * of them resolve; a write that fails rolls back its own savepoint and rejects alone; a commit
- * that fails rejects them all, and none was acknowledged. Under load the fsync is paid once per
- * group instead of once per request; alone, a write waits for nothing but its own commit.
+ * a savepoint of its own; a write that fails rolls back its own savepoint and rejects alone; a
+ * commit that fails rejects them all.
+ *
+ * Durability is the WAL's fsync, run on libuv's thread pool rather than inside the commit
+ * (`synchronous=NORMAL`: SQLite writes the WAL and leaves syncing it to us). One fsync at a
+ * time: the commits that land while one runs are made durable together by the next, and the
+ * event loop goes on with other requests meanwhile (inside the commit, `synchronous=FULL` held
+ * the loop for each fsync, so that nothing could join a group while it waited). A write
+ * resolves, and a read answers, only once every commit made before it is durable: nothing is
+ * acknowledged, or shown to anyone, that a power loss could take back. An fsync that fails
+ * leaves the store refusing everything (the pages it covered may be lost: PostgreSQL's rule);
+ * a restart reads the database as the disk has it. SQLite still syncs the WAL before a
+ * checkpoint and the database after it.
  *
  * @module
  */
 import { randomBytes } from 'node:crypto'
-import { closeSync, mkdirSync, openSync } from 'node:fs'
+import { closeSync, fsync, fsyncSync, mkdirSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import type { ConsumeResult } from '../usage/store.js'
@@ -237,8 +244,11 @@ function createSchema(db: Database.Database): void {
   }).immediate()
 }
 
+/** How the store makes a file durable: `node:fs`'s fsync unless a test injects one. @internal */
+export type Fsync = (fd: number, done: (error: Error | null) => void) => void
+
 /** Open (creating if needed) a SQLite store at `path`. */
-export function openSqliteStore(path: string): Store {
+export function openSqliteStore(path: string, options: { readonly fsync?: Fsync } = {}): Store {
   if (path !== ':memory:') {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
     // The database holds the approval inbox (who asks, for what, and why): readable by its
@@ -250,8 +260,14 @@ export function openSqliteStore(path: string): Store {
     }
   }
   const db = new Database(path)
-  db.pragma('journal_mode = WAL')
-  db.pragma('synchronous = FULL')
+  const mode = String(db.pragma('journal_mode = WAL', { simple: true }))
+  // Durability below is an fsync of the WAL: a database that cannot use one is refused.
+  if (path !== ':memory:' && mode !== 'wal') {
+    db.close()
+    throw new Error(`SQLite could not put ${path} in WAL mode (it is in ${mode} mode)`)
+  }
+  // The WAL is synced by `durable` below, on the thread pool, before anything is answered.
+  db.pragma('synchronous = NORMAL')
   // better-sqlite3 waits for a lock on the event loop: every request stalls meanwhile. Only
   // another process (a backup, a shell, a misconfigured second instance) can hold the lock of
   // a one-process store, so wait briefly and answer 503 rather than stall for long.
@@ -374,6 +390,67 @@ export function openSqliteStore(path: string): Store {
   const moveCursor = db.prepare('UPDATE webhook_cursors SET seq = ? WHERE endpoint = ? AND holder = ? AND seq < ?')
   const touchHealth = db.prepare('INSERT INTO health (one, at) VALUES (1, ?) ON CONFLICT(one) DO UPDATE SET at = excluded.at')
 
+  // ---- durability: an fsync of the WAL after each group, one at a time --------------------
+  const syncFile = options.fsync ?? fsync
+  let walFd: number | undefined
+  /** Commits made, and commits known to be on disk (counts). */
+  let committed = 0
+  let synced = 0
+  let syncing = false
+  let failed: Error | undefined
+  const waiting: { readonly upTo: number; readonly resolve: () => void; readonly reject: (e: unknown) => void }[] = []
+  const fail = (e: Error): void => {
+    failed = new Error(`the database could not be made durable (${e.message}); restart the service`, { cause: e })
+    for (const w of waiting.splice(0)) w.reject(failed)
+  }
+  const sync = (): void => {
+    if (syncing || failed || synced >= committed) return
+    if (walFd === undefined) {
+      try {
+        // There is a WAL once something was committed. Its directory entry is made durable
+        // once, as SQLite does for a file it has just created.
+        walFd = openSync(`${path}-wal`, 'r')
+        const dir = openSync(dirname(path), 'r')
+        try {
+          fsyncSync(dir)
+        } finally {
+          closeSync(dir)
+        }
+      } catch (e) {
+        fail(e as Error)
+        return
+      }
+    }
+    syncing = true
+    const upTo = committed
+    syncFile(walFd, (error) => {
+      syncing = false
+      if (error) {
+        fail(error)
+        return
+      }
+      synced = upTo
+      while (waiting.length > 0 && (waiting[0] as { upTo: number }).upTo <= synced) waiting.shift()?.resolve()
+      sync()
+    })
+  }
+  /** Resolves once every commit made so far is on disk; at once when there is none to wait for. */
+  const durable = (): Promise<void> => {
+    if (failed) return Promise.reject(failed)
+    if (path === ':memory:' || synced >= committed) return Promise.resolve()
+    return new Promise<void>((resolve, reject) => {
+      waiting.push({ upTo: committed, resolve, reject })
+      sync()
+    })
+  }
+  /** A read's answer, released once what it may have seen is durable. */
+  const read = async <T>(answer: () => T): Promise<T> => {
+    if (failed) throw failed
+    const value = answer()
+    await durable()
+    return value
+  }
+
   /** A queued write: `run` is called inside the group's transaction, in a savepoint. */
   interface Pending {
     readonly run: () => unknown
@@ -388,6 +465,10 @@ export function openSqliteStore(path: string): Store {
   const flush = (): void => {
     scheduled = false
     if (queue.length === 0) return
+    if (failed) {
+      for (const p of queue.splice(0)) p.reject(failed)
+      return
+    }
     const group = queue.length > GROUP_MAX ? queue.splice(0, GROUP_MAX) : queue
     if (group === queue) queue = []
     else schedule()
@@ -409,11 +490,18 @@ export function openSqliteStore(path: string): Store {
       for (const p of group) p.reject(e)
       return
     }
-    group.forEach((p, i) => {
-      const o = outcomes[i] as { ok: boolean; value: unknown }
-      if (o.ok) p.resolve(o.value)
-      else p.reject(o.value)
-    })
+    committed++
+    durable().then(
+      () =>
+        group.forEach((p, i) => {
+          const o = outcomes[i] as { ok: boolean; value: unknown }
+          if (o.ok) p.resolve(o.value)
+          else p.reject(o.value)
+        }),
+      (e: unknown) => {
+        for (const p of group) p.reject(e)
+      },
+    )
   }
   const schedule = (): void => {
     if (scheduled) return
@@ -423,6 +511,7 @@ export function openSqliteStore(path: string): Store {
   /** Run `work` in the next group commit; resolves once that commit is on disk. */
   const write = <T>(work: () => T): Promise<T> =>
     new Promise<T>((resolve, reject) => {
+      if (failed) return reject(failed)
       queue.push({ run: work, resolve: resolve as (value: unknown) => void, reject })
       schedule()
     })
@@ -526,30 +615,32 @@ export function openSqliteStore(path: string): Store {
       })
     },
     async revocationSeq(statementId) {
-      return (seqOf.get(statementId) as { seq: number } | undefined)?.seq
+      return read(() => (seqOf.get(statementId) as { seq: number } | undefined)?.seq)
     },
     async revocationsSince(after, limit) {
       // sqlite_sequence only grows (compaction never lowers it); one read transaction is one snapshot.
       // The statement ids at `since` and at the head let a client notice a rewritten history (§4.4).
       const ids = db.prepare('SELECT seq, statement_id FROM revocations WHERE seq IN (?, ?)')
-      return db.transaction(() => {
-        const head = (headStmt.get() as { head: number }).head
-        const feedId = (feedIdStmt.get() as { value: string }).value
-        const entries = (since.all(after, head, limit) as RevocationRow[]).map(rowToEntry)
-        const at = new Map((ids.all(after, head) as { seq: number; statement_id: string }[]).map((r) => [r.seq, r.statement_id]))
-        const sinceEntry = at.get(after)
-        const headEntry = at.get(head)
-        return {
-          head,
-          feedId,
-          entries,
-          ...(sinceEntry === undefined ? {} : { sinceEntry }),
-          ...(headEntry === undefined ? {} : { headEntry }),
-        }
-      })()
+      return read(
+        db.transaction(() => {
+          const head = (headStmt.get() as { head: number }).head
+          const feedId = (feedIdStmt.get() as { value: string }).value
+          const entries = (since.all(after, head, limit) as RevocationRow[]).map(rowToEntry)
+          const at = new Map((ids.all(after, head) as { seq: number; statement_id: string }[]).map((r) => [r.seq, r.statement_id]))
+          const sinceEntry = at.get(after)
+          const headEntry = at.get(head)
+          return {
+            head,
+            feedId,
+            entries,
+            ...(sinceEntry === undefined ? {} : { sinceEntry }),
+            ...(headEntry === undefined ? {} : { headEntry }),
+          }
+        }),
+      )
     },
     async feedId() {
-      return (feedIdStmt.get() as { value: string }).value
+      return read(() => (feedIdStmt.get() as { value: string }).value)
     },
     async rotateFeedId() {
       const id = randomBytes(16).toString('hex')
@@ -557,10 +648,10 @@ export function openSqliteStore(path: string): Store {
       return id
     },
     async head() {
-      return (headStmt.get() as { head: number }).head
+      return read(() => (headStmt.get() as { head: number }).head)
     },
     async revocationsFor(blockId) {
-      return (forBlock.all(blockId) as RevocationRow[]).map(rowToEntry)
+      return read(() => (forBlock.all(blockId) as RevocationRow[]).map(rowToEntry))
     },
     async compact(now, answerTtl = ANSWER_TTL) {
       return write(() => {
@@ -578,11 +669,13 @@ export function openSqliteStore(path: string): Store {
       return write(() => consumeOnce(c, now))
     },
     async usageOf(counters, now) {
-      return db.transaction(() =>
-        counters.map((x) =>
-          x.per === undefined ? ((getTotal.get(x.key) as number | undefined) ?? 0) : (liveEvents.get(x.key, now - x.per) as number),
+      return read(
+        db.transaction(() =>
+          counters.map((x) =>
+            x.per === undefined ? ((getTotal.get(x.key) as number | undefined) ?? 0) : (liveEvents.get(x.key, now - x.per) as number),
+          ),
         ),
-      )()
+      )
     },
     async claimReplay(id, claimer, expiresAt, now) {
       return write(() => claim.run(id, claimer, expiresAt, now).changes === 1)
@@ -614,15 +707,17 @@ export function openSqliteStore(path: string): Store {
       })
     },
     async getApprovalRequest(id) {
-      return db.transaction(() => loadRequest(id))()
+      return read(db.transaction(() => loadRequest(id)))
     },
     async pendingApprovals(approver, limit, now, before) {
-      return db.transaction(() => {
-        const ids = (
-          before ? pendingAfter.all(approver, now, before.createdAt, before.id, limit) : pendingFirst.all(approver, now, limit)
-        ) as string[]
-        return ids.map((id) => loadRequest(id) as ApprovalRecord)
-      })()
+      return read(
+        db.transaction(() => {
+          const ids = (
+            before ? pendingAfter.all(approver, now, before.createdAt, before.id, limit) : pendingFirst.all(approver, now, limit)
+          ) as string[]
+          return ids.map((id) => loadRequest(id) as ApprovalRecord)
+        }),
+      )
     },
     async addApproval(id, approver, approval, now, audit) {
       // One serialized step (the group's write lock): a denied request takes no approval.
@@ -649,31 +744,31 @@ export function openSqliteStore(path: string): Store {
       return write(() => records.map(appendOne))
     },
     async auditRecords(since, limit) {
-      return (auditAfter.all(since, limit) as string[]).map((r) => JSON.parse(r) as AuditEntry)
+      return read(() => (auditAfter.all(since, limit) as string[]).map((r) => JSON.parse(r) as AuditEntry))
     },
     async auditHead() {
-      return db.transaction(() => ({ log: auditLogId.get() as string, ...auditTip() }))()
+      return read(db.transaction(() => ({ log: auditLogId.get() as string, ...auditTip() })))
     },
     async auditPrunable(cutoff) {
-      const text = prunable.get(cutoff) as string | undefined
+      const text = await read(() => prunable.get(cutoff) as string | undefined)
       return text === undefined ? undefined : (JSON.parse(text) as AuditEntry)
     },
     async pruneAudit(upTo) {
       return write(() => prune.run(upTo).changes)
     },
     async checkpointAt(count) {
-      const text = checkpointOf.get(count) as string | undefined
+      const text = await read(() => checkpointOf.get(count) as string | undefined)
       return text === undefined ? undefined : (JSON.parse(text) as AuditCheckpoint)
     },
     async putCheckpoint(c) {
       await write(() => insertCheckpoint.run(c.count, JSON.stringify(c)))
     },
     async latestCheckpoint() {
-      const text = newestCheckpoint.get() as string | undefined
+      const text = await read(() => newestCheckpoint.get() as string | undefined)
       return text === undefined ? undefined : (JSON.parse(text) as AuditCheckpoint)
     },
     async inboxEvents(after, limit) {
-      return (inboxEventsAfter.all(after, limit) as InboxEventRow[]).map(rowToInboxEvent)
+      return read(() => (inboxEventsAfter.all(after, limit) as InboxEventRow[]).map(rowToInboxEvent))
     },
     async leaseWebhook(endpoint, holder, now, until) {
       return write((): number | undefined => {
@@ -692,29 +787,36 @@ export function openSqliteStore(path: string): Store {
       return write(() => moveCursor.run(seq, endpoint, holder, seq).changes === 1)
     },
     async ping() {
-      db.prepare('SELECT 1').get()
+      await read(() => db.prepare('SELECT 1').get())
     },
     async probe() {
-      // A committed (fsynced) write, waiting for a lock only briefly.
+      // A committed and durable write, waiting for a lock only briefly.
+      if (failed) throw failed
       db.pragma(`busy_timeout = ${PROBE_BUSY_MS}`)
       try {
         db.transaction(() => touchHealth.run(Math.floor(Date.now() / 1000))).immediate()
       } finally {
         db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`)
       }
+      committed++
+      await durable()
     },
     async settings() {
       return {
         backend: 'sqlite',
         journal_mode: String(db.pragma('journal_mode', { simple: true })),
         synchronous: String(db.pragma('synchronous', { simple: true })),
+        // With synchronous=NORMAL (1): the WAL's own fsync, before anything is answered.
+        wal_fsync: 'before answering',
         busy_timeout: String(db.pragma('busy_timeout', { simple: true })),
       }
     },
     async close() {
-      // Writes still queued are committed (or rejected) before the file closes.
+      // Writes still queued are committed (or rejected), and made durable, before the file closes.
       while (queue.length > 0) flush()
+      await durable().catch(() => {})
       db.close()
+      if (walFd !== undefined) closeSync(walFd)
     },
   }
 }

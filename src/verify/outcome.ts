@@ -72,7 +72,10 @@ export function chainLinks(progress: Progress): ChainLink[] {
   if (!chain || chain.length === 0) return []
   const { principal, holders } = factsOf(chain)
   const name = progress.root?.name
-  return [Object.freeze(name === undefined ? { role: 'principal', key: principal } : { role: 'principal', key: principal, name }), ...holders]
+  return [
+    Object.freeze(name === undefined ? { role: 'principal', key: principal } : { role: 'principal', key: principal, name }),
+    ...holders,
+  ]
 }
 
 function label(link: ChainLink): string {

@@ -2,7 +2,8 @@
  * kill -9 the service while 16 writers post revocations, restart it on the same
  * database, and check that every acknowledged revocation is there with its sequence number,
  * that sequence numbers stay strictly increasing, and that re-posting is idempotent.
- * (kill -9 cannot tell synchronous=FULL from NORMAL; the suite asserts the settings too.)
+ * (kill -9 cannot tell a synced WAL from one left to the page cache; the suite asserts the
+ * settings, and test/service/sqlite-durability.test.ts that nothing is answered before its fsync.)
  */
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'

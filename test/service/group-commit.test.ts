@@ -1,10 +1,12 @@
 /**
  * The SQLite store's group commit (src/service/sqlite-store.ts): writes arriving together share
  * one transaction and one fsync, each in a savepoint of its own. What callers rely on: a write
- * resolves only once it is committed (another connection, as after a crash, sees it), one
+ * resolves only once it is committed and durable (another connection, as after a crash, sees
+ * it; test/service/sqlite-durability.test.ts holds the fsync), one
  * failing write takes no other with it, a failed commit acknowledges nothing, and nothing
  * queued is lost at close.
  */
+import { fsync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -110,17 +112,31 @@ describe('SQLite group commit', () => {
     expect(firsts.slice(300)).toEqual(Array(300).fill(false))
   })
 
-  it('at most 256 writes share a commit: when the first group is answered, the rest is not yet written', async () => {
+  it('at most 256 writes share a commit: the first 256 are answered by one fsync, the rest by the next', async () => {
     const path = join(scratch(), 'g.db')
-    const s = store(path)
-    let visibleAtFirstAnswer = -1
-    const writes = Array.from({ length: 300 }, (_, i) => s.useNonce('did:key:zA', `cap-${String(i).padStart(12, '0')}`, T0 + 600, T0))
-    void writes[0]?.then(() => {
-      visibleAtFirstAnswer = committed(path, 'SELECT COUNT(*) FROM request_nonces')[0] as number
-    })
-    expect(await Promise.all(writes)).toEqual(Array(300).fill(true))
-    expect(visibleAtFirstAnswer).toBe(256)
+    const syncs: (() => void)[] = []
+    const s = openSqliteStore(path, { fsync: (fd, done) => syncs.push(() => fsync(fd, done)) })
+    open.push(s)
+    let answered = 0
+    const writes = Array.from({ length: 300 }, (_, i) =>
+      s.useNonce('did:key:zA', `cap-${String(i).padStart(12, '0')}`, T0 + 600, T0).then((ok) => {
+        answered++
+        return ok
+      }),
+    )
+    const turns = async () => {
+      for (let i = 0; i < 4; i++) await new Promise((r) => setTimeout(r, 5))
+    }
+    await turns()
+    // Both groups are committed; the first fsync covers only the first, and runs alone.
     expect(committed(path, 'SELECT COUNT(*) FROM request_nonces')).toEqual([300])
+    expect([answered, syncs.length]).toEqual([0, 1])
+    syncs[0]?.()
+    await turns()
+    expect([answered, syncs.length]).toEqual([256, 2])
+    syncs[1]?.()
+    expect(await Promise.all(writes)).toEqual(Array(300).fill(true))
+    expect(answered).toBe(300)
   })
 
   it('an error that ends the whole transaction (as a full disk or an I/O error does) answers none of the group and writes none of it', async () => {

@@ -60,7 +60,9 @@ describe('feed store model', () => {
         const model = new Map<number, { seq: number; expires: number }>() // statement → accepted entry
         const assigned: number[] = []
         const compactedBefore = { now: -1 }
-        const readers = [0, 0, 0].map(() => ({ since: 0, seen: [] as number[] }))
+        // A reader reads its pages one after another, as a feed client does (the cursor of one
+        // page is where the next starts): its reads are chained, whatever the schedule.
+        const readers = [0, 0, 0].map(() => ({ since: 0, seen: [] as number[], busy: Promise.resolve() }))
         const tasks = ops.map((o) =>
           s.schedule(Promise.resolve(o)).then(async (o) => {
             if (o.kind === 'add') {
@@ -91,16 +93,19 @@ describe('feed store model', () => {
               // a compacted statement is forgotten (the app then refuses it as stale: it is old)
               for (const [k, e] of model) if (e.expires < o.now) model.delete(k)
             } else {
-              const reader = readers[o.reader] as { since: number; seen: number[] }
-              const { head, entries: page } = await store.revocationsSince(reader.since, o.limit)
-              if (page.length === 0) outcomes.emptyPages++
-              else outcomes.pages++
-              for (const e of page) expect(e.seq).toBeLessThanOrEqual(head)
-              for (const e of page) {
-                expect(e.seq).toBeGreaterThan(reader.since)
-                reader.since = e.seq
-                reader.seen.push(e.seq)
-              }
+              const reader = readers[o.reader] as { since: number; seen: number[]; busy: Promise<void> }
+              reader.busy = reader.busy.then(async () => {
+                const { head, entries: page } = await store.revocationsSince(reader.since, o.limit)
+                if (page.length === 0) outcomes.emptyPages++
+                else outcomes.pages++
+                for (const e of page) expect(e.seq).toBeLessThanOrEqual(head)
+                for (const e of page) {
+                  expect(e.seq).toBeGreaterThan(reader.since)
+                  reader.since = e.seq
+                  reader.seen.push(e.seq)
+                }
+              })
+              await reader.busy
             }
           }),
         )

@@ -600,7 +600,8 @@ function storeSuite(name: string, fresh: () => Promise<Fresh>): void {
       await store.probe()
       await store.ping()
       const settings = await store.settings()
-      if (settings['backend'] === 'sqlite') expect(settings).toMatchObject({ journal_mode: 'wal', synchronous: '2', busy_timeout: '2000' })
+      if (settings['backend'] === 'sqlite')
+        expect(settings).toMatchObject({ journal_mode: 'wal', synchronous: '1', busy_timeout: '2000', wal_fsync: 'before answering' })
       else {
         expect(settings).toMatchObject({
           synchronous_commit: 'on',

@@ -85,7 +85,8 @@ export function serviceSuite(name: string, start: (trust: ServerTrust) => Promis
       expect(ready.status).toBe(200)
       expect(ready.json['status']).toBe('ready')
       const storage = ready.json['storage'] as Record<string, string>
-      if (storage['backend'] === 'sqlite') expect([storage['journal_mode'], storage['synchronous']]).toEqual(['wal', '2'])
+      if (storage['backend'] === 'sqlite')
+        expect([storage['journal_mode'], storage['synchronous'], storage['wal_fsync']]).toEqual(['wal', '1', 'before answering'])
       else expect([storage['synchronous_commit'], storage['fsync']]).toEqual(['on', 'on'])
       const metrics = await http(`${server.url}/metrics`)
       expect(metrics.text).toContain('mandate_http_requests_total')
