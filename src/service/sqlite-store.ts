@@ -392,35 +392,47 @@ export function openSqliteStore(path: string, options: { readonly fsync?: Fsync 
 
   // ---- durability: an fsync of the WAL after each group, one at a time --------------------
   const syncFile = options.fsync ?? fsync
-  let walFd: number | undefined
+  const memory = path === ':memory:'
+  // The WAL sits beside the database file as SQLite resolved it (through symbolic links).
+  const file = memory ? '' : String((db.pragma('database_list') as { name: string; file: string }[])[0]?.file)
+  /**
+   * The WAL, made durable now: what this process committed while opening, and what a process
+   * before it committed and died before syncing, are on disk before anything is answered. Its
+   * directory entry too, as SQLite does for a file it has just created (not on Windows, where
+   * a directory cannot be flushed).
+   */
+  // Read-only is enough for fsync on POSIX (and lets a read-only database open); Windows flushes only a writable handle.
+  const walFd = memory ? undefined : openSync(`${file}-wal`, process.platform === 'win32' ? 'r+' : 'r')
+  if (walFd !== undefined) {
+    fsyncSync(walFd)
+    if (process.platform !== 'win32') {
+      const dir = openSync(dirname(file), 'r')
+      try {
+        fsyncSync(dir)
+      } finally {
+        closeSync(dir)
+      }
+    }
+  }
   /** Commits made, and commits known to be on disk (counts). */
   let committed = 0
   let synced = 0
   let syncing = false
   let failed: Error | undefined
+  /** Another connection's commits (an operator's shell, a second process) are synced by us too. */
+  const dataVersion = memory ? undefined : db.prepare('PRAGMA data_version').pluck()
+  let seenVersion = dataVersion?.get()
   const waiting: { readonly upTo: number; readonly resolve: () => void; readonly reject: (e: unknown) => void }[] = []
   const fail = (e: Error): void => {
-    failed = new Error(`the database could not be made durable (${e.message}); restart the service`, { cause: e })
+    // Linux may keep the pages an fsync failed to write in its cache, marked clean: a restart
+    // without a reboot could read back what the disk does not have.
+    failed = new Error(`the database could not be made durable (${e.message}); check the disk and reboot before restarting the service`, {
+      cause: e,
+    })
     for (const w of waiting.splice(0)) w.reject(failed)
   }
   const sync = (): void => {
-    if (syncing || failed || synced >= committed) return
-    if (walFd === undefined) {
-      try {
-        // There is a WAL once something was committed. Its directory entry is made durable
-        // once, as SQLite does for a file it has just created.
-        walFd = openSync(`${path}-wal`, 'r')
-        const dir = openSync(dirname(path), 'r')
-        try {
-          fsyncSync(dir)
-        } finally {
-          closeSync(dir)
-        }
-      } catch (e) {
-        fail(e as Error)
-        return
-      }
-    }
+    if (syncing || failed || walFd === undefined || synced >= committed) return
     syncing = true
     const upTo = committed
     syncFile(walFd, (error) => {
@@ -437,7 +449,7 @@ export function openSqliteStore(path: string, options: { readonly fsync?: Fsync 
   /** Resolves once every commit made so far is on disk; at once when there is none to wait for. */
   const durable = (): Promise<void> => {
     if (failed) return Promise.reject(failed)
-    if (path === ':memory:' || synced >= committed) return Promise.resolve()
+    if (memory || synced >= committed) return Promise.resolve()
     return new Promise<void>((resolve, reject) => {
       waiting.push({ upTo: committed, resolve, reject })
       sync()
@@ -447,6 +459,12 @@ export function openSqliteStore(path: string, options: { readonly fsync?: Fsync 
   const read = async <T>(answer: () => T): Promise<T> => {
     if (failed) throw failed
     const value = answer()
+    const version = dataVersion?.get()
+    if (version !== seenVersion) {
+      // Another connection committed since: what this read saw may not be on disk yet.
+      seenVersion = version
+      committed++
+    }
     await durable()
     return value
   }
@@ -812,9 +830,15 @@ export function openSqliteStore(path: string, options: { readonly fsync?: Fsync 
       }
     },
     async close() {
-      // Writes still queued are committed (or rejected), and made durable, before the file closes.
-      while (queue.length > 0) flush()
-      await durable().catch(() => {})
+      // Writes still queued are committed (or rejected), and made durable, before the file
+      // closes; a write arriving meanwhile is committed and synced too, and no fsync is left
+      // running on a closed descriptor.
+      while (!failed && (queue.length > 0 || syncing || (!memory && synced < committed))) {
+        while (queue.length > 0) flush()
+        await durable().catch(() => {})
+        if (syncing) await new Promise((r) => setImmediate(r))
+      }
+      for (const p of queue.splice(0)) p.reject(failed)
       db.close()
       if (walFd !== undefined) closeSync(walFd)
     },

@@ -5,8 +5,9 @@
  * returned; an fsync that fails leaves the store refusing everything. The fsync is injected
  * here, held and released by the test, on a real database file.
  */
-import { fsync } from 'node:fs'
+import { existsSync, fsync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
+import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type Fsync, openSqliteStore } from '../../src/service/sqlite-store.js'
 import type { Store } from '../../src/service/store.js'
@@ -106,7 +107,8 @@ describe('SQLite store durability', () => {
     await new Promise((r) => setImmediate(r))
     const seen = store.usageOf([c], 1)
     f.release(0, Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }))
-    const refused = /the database could not be made durable \(EIO: i\/o error, fsync\); restart the service/
+    const refused =
+      /the database could not be made durable \(EIO: i\/o error, fsync\); check the disk and reboot before restarting the service/
     await expect(lost).rejects.toThrow(refused)
     await expect(seen).rejects.toThrow(refused)
     await expect(store.consume(ask('b', [c]), 1)).rejects.toThrow(refused)
@@ -124,5 +126,53 @@ describe('SQLite store durability', () => {
     await store.close()
     store = openSqliteStore(path)
     expect(await store.usageOf([c], 1)).toEqual([3])
+  })
+})
+
+describe('SQLite store durability: what the review found', () => {
+  it('a commit made by another connection is synced before a read shows it', async () => {
+    const f = heldFsync()
+    const path = join(scratch(), 'm.db')
+    store = openSqliteStore(path, { fsync: f.fn })
+    const c = counter(10)
+    expect(await store.usageOf([c], 1)).toEqual([0])
+    const shell = new Database(path)
+    shell.prepare('INSERT INTO usage_totals (counter_key, used) VALUES (?, 4)').run(c.key)
+    shell.close()
+    const seen = store.usageOf([c], 1)
+    expect(await settled(seen)).toBe(false)
+    f.release(0)
+    expect(await seen).toEqual([4])
+  })
+
+  it('close() waits for the fsync in flight, and commits and syncs a write that arrives meanwhile', async () => {
+    const f = heldFsync()
+    const s = openSqliteStore(join(scratch(), 'm.db'), { fsync: f.fn })
+    const c = counter(10)
+    const a = s.consume(ask('a', [c]), 1)
+    await new Promise((r) => setImmediate(r))
+    const closing = s.close()
+    const b = s.consume(ask('b', [c]), 1)
+    expect(await settled(closing)).toBe(false)
+    f.release(0)
+    expect(await a).toMatchObject({ granted: true })
+    await new Promise((r) => setTimeout(r, 20))
+    expect(f.calls).toHaveLength(2)
+    f.release(1)
+    expect(await b).toMatchObject({ granted: true })
+    await expect(closing).resolves.toBeUndefined()
+  })
+
+  it('a database reached through a symbolic link: its WAL is the real file’s', async () => {
+    const dir = scratch()
+    const real = join(dir, 'real.db')
+    openSqliteStore(real).close()
+    const link = join(dir, 'link.db')
+    symlinkSync(real, link)
+    store = openSqliteStore(link)
+    const c = counter(10)
+    expect(await store.consume(ask('a', [c]), 1)).toMatchObject({ granted: true })
+    expect(existsSync(`${link}-wal`)).toBe(false)
+    expect(existsSync(`${real}-wal`)).toBe(true)
   })
 })
