@@ -32,8 +32,71 @@ import { type Route, route, similar } from './route.js'
 import { DEFAULT_TIMEOUT_SECONDS } from './service-flags.js'
 import { VERSION } from './version.js'
 
-/** Build the program for one run. Help and commander's own output go through the run's Io. */
-export function buildProgram(ctx: Context): Command {
+type Registrar = (program: Command, ctx: Context) => void
+
+/** Every command, in the order `mandate --help` lists them. */
+const REGISTRARS: readonly Registrar[] = [
+  registerKeys,
+  registerGrant,
+  registerInspect,
+  registerInvoke,
+  registerVerify,
+  registerRevoke,
+  registerAmend,
+  registerServe,
+  registerApprovals,
+  registerAudit,
+  registerMcp,
+  registerDemo,
+  registerCompletion,
+]
+
+/**
+ * The registrar of each top-level name (test/cli/main.test.ts holds it to what each registers):
+ * a line naming a command builds only that one, not the other twelve with their options and
+ * help (issue #9: every `mandate verify` a script runs pays for the program it builds).
+ * `completion` lists the whole program, so it is built whole.
+ *
+ * @internal exported for the test
+ */
+export const REGISTRAR_OF: ReadonlyMap<string, Registrar> = new Map<string, Registrar>([
+  ['keygen', registerKeys],
+  ['pubkey', registerKeys],
+  ['mint', registerGrant],
+  ['attenuate', registerGrant],
+  ['seal', registerGrant],
+  ['inspect', registerInspect],
+  ['invoke', registerInvoke],
+  ['approve', registerInvoke],
+  ['verify', registerVerify],
+  ['revoke', registerRevoke],
+  ['amend', registerAmend],
+  ['serve', registerServe],
+  ['approvals', registerApprovals],
+  ['audit', registerAudit],
+  ['mcp', registerMcp],
+  ['demo', registerDemo],
+])
+
+/** The command a line names first, past the program's own options; undefined for none (or help, version). */
+function named(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i] as string
+    if (word === '--json' || word.startsWith('--timeout=')) continue
+    if (word === '--timeout') {
+      i++
+      continue
+    }
+    return word.startsWith('-') ? undefined : word
+  }
+  return undefined
+}
+
+/**
+ * Build the program for one run (with `argv`, only the command it names, when it names one).
+ * Help and commander's own output go through the run's Io.
+ */
+export function buildProgram(ctx: Context, argv?: readonly string[]): Command {
   const program = new Command('mandate')
     .description('attenuable capability tokens for AI agents')
     .version(VERSION, '-V, --version', 'print the version (with --json, as {"name","version"})')
@@ -69,23 +132,8 @@ Exit codes: 0 success or allowed; 1 denied or rejected; 2 usage error or malform
 Start here: mandate demo; each command's --help has examples.`,
     )
     .exitOverride()
-  for (const register of [
-    registerKeys,
-    registerGrant,
-    registerInspect,
-    registerInvoke,
-    registerVerify,
-    registerRevoke,
-    registerAmend,
-    registerServe,
-    registerApprovals,
-    registerAudit,
-    registerMcp,
-    registerDemo,
-    registerCompletion,
-  ]) {
-    register(program, ctx)
-  }
+  const only = argv === undefined ? undefined : REGISTRAR_OF.get(named(argv) ?? '')
+  for (const register of only ? [only] : REGISTRARS) register(program, ctx)
   const quiet = (cmd: Command): void => {
     cmd.exitOverride().configureOutput({ outputError: () => {} })
     for (const sub of cmd.commands) quiet(sub)
@@ -119,7 +167,7 @@ export async function run(argv: readonly string[], raw: Io = processIo()): Promi
   // The output boundary: nothing a token or a service carries reaches the terminal raw.
   const io = guardIo(raw, json)
   const ctx: Context = { io, exit: 0 }
-  const program = buildProgram(ctx)
+  const program = buildProgram(ctx, argv)
   const where = route(program, argv)
   try {
     if (where.kind === 'version') {
