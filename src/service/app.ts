@@ -6,7 +6,6 @@
  * @module
  */
 import { type Context, Hono } from 'hono'
-import { bodyLimit } from 'hono/body-limit'
 import { streamSSE } from 'hono/streaming'
 import type { Logger } from 'pino'
 import { argsDigest } from '../caveats/args.js'
@@ -159,14 +158,50 @@ export function createApp(options: AppOptions): Hono {
   })
   const maxBody = options.maxBody ?? 64 * 1024
   const tooLarge = (c: Context) => c.json({ error: { code: 'ERR_LIMIT_SIZE', message: `request body exceeds ${maxBody} bytes` } }, 413)
-  const streamedLimit = bodyLimit({ maxSize: maxBody, onError: tooLarge })
+  /**
+   * The body counted as it streams, cut at the limit, then handed on whole. (hono's bodyLimit
+   * believes a Content-Length, which only node:http's HTTP/1.1 parser holds a body to.)
+   */
+  const streamedLimit = async (c: Context, next: () => Promise<void>) => {
+    const stream = c.req.raw.body
+    if (stream === null) return next()
+    const reader = stream.getReader()
+    const chunks: Uint8Array[] = []
+    let size = 0
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      size += value.length
+      if (size > maxBody) {
+        reader.cancel().catch(() => {})
+        return tooLarge(c)
+      }
+      chunks.push(value)
+    }
+    const whole = new Uint8Array(size)
+    let at = 0
+    for (const chunk of chunks) {
+      whole.set(chunk, at)
+      at += chunk.length
+    }
+    c.req.raw = new Request(c.req.raw, { body: whole })
+    return next()
+  }
   app.use('*', async (c, next) => {
     if (c.req.method === 'GET' || c.req.method === 'HEAD') return next()
-    // A body of a declared length (not chunked) is held to that length by the HTTP parser, so
-    // the header decides, and the body is read later straight from the connection. Counting it
-    // as a web stream instead costs a Request, a ReadableStream and an AbortSignal a request.
+    // Under node:http's HTTP/1.1 parser, a body of a declared length (not chunked) is held to
+    // that length, so the header decides, and the body is read later straight from the
+    // connection. Counting it as a web stream instead costs a Request, a ReadableStream and an
+    // AbortSignal a request. Anywhere else (HTTP/2, another runtime, app.request) a declared
+    // length proves nothing: the body is counted as it streams.
+    const incoming = (c.env as { incoming?: { httpVersionMajor?: unknown } } | undefined)?.incoming
     const length = c.req.header('content-length')
-    if (length !== undefined && c.req.header('transfer-encoding') === undefined && /^\d{1,15}$/.test(length)) {
+    if (
+      incoming?.httpVersionMajor === 1 &&
+      length !== undefined &&
+      c.req.header('transfer-encoding') === undefined &&
+      /^\d{1,15}$/.test(length)
+    ) {
       return Number(length) > maxBody ? tooLarge(c) : next()
     }
     return streamedLimit(c, next)

@@ -89,6 +89,16 @@ describe('request guards', () => {
     expect(err(await at(101))).toEqual([413, 'ERR_LIMIT_SIZE', 'request body exceeds 100 bytes'])
   })
 
+  it('outside node:http (here app.request), a declared length proves nothing: a longer body is counted and refused', async () => {
+    app = build({ maxBody: 100 })
+    const body = new TextEncoder().encode(`{"invocation":"${'x'.repeat(200)}"}`)
+    expect(err(await send('POST', '/v1/approvals', { raw: body, headers: { 'content-length': '10' } }))).toEqual([
+      413,
+      'ERR_LIMIT_SIZE',
+      'request body exceeds 100 bytes',
+    ])
+  })
+
   it('the default body limit is 64 KiB', async () => {
     const at = (n: number) => send('POST', '/v1/approvals', { raw: new TextEncoder().encode(`{"invocation":"${'x'.repeat(n - 17)}"}`) })
     expect((await at(65_536)).status).toBe(400)
