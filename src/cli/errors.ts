@@ -6,8 +6,11 @@
  */
 import { disposition, MandateError, type MandateErrorCode } from '../errors.js'
 
-/** Codes the CLI adds to the library's: a usage mistake, or an operational failure. */
-export type CliErrorCode = 'ERR_USAGE' | 'ERR_IO'
+/**
+ * Codes the CLI adds to the library's: a usage mistake, or an operational failure (a file, or a
+ * package the command needs that is not installed).
+ */
+export type CliErrorCode = 'ERR_USAGE' | 'ERR_IO' | 'ERR_NOT_INSTALLED'
 
 /** A CLI-level error with its exit code. */
 export class CliError extends Error {
@@ -64,8 +67,30 @@ export function fromFlags<T>(build: () => T, hint: (e: MandateError) => string |
   }
 }
 
+/**
+ * The package a failed `require`/`import` names, when it is a package (not a file of ours):
+ * `serve`, `mcp` and `demo` load optional peers of the library (hono, pino, SQLite, the MCP
+ * SDK, …) that a project installing the library alone does not have.
+ */
+export function missingPackage(e: unknown): string | undefined {
+  const code = (e as { code?: unknown } | null | undefined)?.code
+  if (code !== 'MODULE_NOT_FOUND' && code !== 'ERR_MODULE_NOT_FOUND') return undefined
+  const name = /^Cannot find (?:module|package) '([^']+)'/.exec(String((e as Error).message))?.[1]
+  if (name === undefined || name.startsWith('.') || name.startsWith('/') || name.startsWith('node:')) return undefined
+  const parts = name.split('/')
+  return (name.startsWith('@') ? parts.slice(0, 2) : parts.slice(0, 1)).join('/')
+}
+
 /** The exit code, code, message and hint of anything thrown inside a command. */
 export function describeFailure(e: unknown): { exit: 1 | 2 | 3; code: string; message: string; hint?: string } {
+  const missing = missingPackage(e)
+  if (missing !== undefined)
+    return {
+      exit: 3,
+      code: 'ERR_NOT_INSTALLED',
+      message: `this command needs the package ${missing}, which is not installed (this copy of mandate comes with the library alone)`,
+      hint: 'install the command with `npm install -g mandate-cli`; if the library is also installed globally, `npm uninstall -g mandate` first (both provide `mandate`)',
+    }
   if (e instanceof CliError) return { exit: e.exit, code: e.shownCode, message: e.message, ...(e.hint ? { hint: e.hint } : {}) }
   if (e instanceof InputError) return { exit: 2, code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) }
   if (e instanceof MandateError)

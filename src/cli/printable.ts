@@ -5,7 +5,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto'
-import { escapeChar, jsonEscapeChar, UNSAFE_ALL } from '../internal/printable.js'
+import { escapeChar, jsonEscapeChar, replaceUnsafe } from '../internal/printable.js'
 import type { Io } from './io.js'
 
 export {
@@ -14,7 +14,6 @@ export {
   printable,
   printableJson,
   safeJson,
-  UNSAFE,
 } from '../internal/printable.js'
 
 /**
@@ -37,7 +36,7 @@ export function markColors(styled: string): string {
  * With `json`, escapes as `\uhhhh` so that a JSON document stays valid.
  */
 export function terminalSafe(text: string, json = false): string {
-  const escaped = text.replace(UNSAFE_ALL, (ch) => (ch === '\n' ? ch : json ? jsonEscapeChar(ch) : escapeChar(ch)))
+  const escaped = replaceUnsafe(text, json ? jsonEscapeChar : escapeChar)
   return escaped.includes(SGR_MARK) ? escaped.replaceAll(SGR_MARK, '\x1b') : escaped
 }
 

@@ -4,7 +4,7 @@
  * so that a carriage return, an ANSI sequence, a bidi override or an invisible character cannot
  * rewrite, reorder or hide what a person reads.
  *
- * The characters that never reach a terminal raw ({@link UNSAFE}):
+ * The characters that never reach a terminal raw (the unsafe ones):
  * - `\p{Cc}`: C0 controls U+0000–001F (CR, LF, TAB, ESC…), DEL U+007F, C1 controls U+0080–009F
  *   (NEL U+0085, CSI U+009B…);
  * - `\p{Cf}`: format characters: bidi marks, embeddings, overrides and isolates (U+200E/200F,
@@ -39,11 +39,33 @@
 const CLASS =
   '\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}\\p{Cs}\\p{Co}\\p{Cn}\\u034f\\u115f\\u1160\\u17b4\\u17b5\\u180b-\\u180f\\u3164\\uffa0\\u{e0100}-\\u{e01ef}'
 
-/** One character that must not reach a terminal raw (see the module comment). */
-export const UNSAFE: RegExp = new RegExp(`^[${CLASS}]$`, 'u')
-const UNSAFE_OR_BACKSLASH = new RegExp(`[${CLASS}\\\\]`, 'u')
-/** Every unsafe character, globally (for the output boundary). */
-export const UNSAFE_ALL: RegExp = new RegExp(`[${CLASS}]`, 'gu')
+/**
+ * Printable ASCII and line feeds, of which none is unsafe: most text is only that, and is told so
+ * without the Unicode classes (building and first running those costs a CLI ~1 ms at start).
+ */
+const PLAIN_LINES = /^[\n\x20-\x7e]*$/
+/** Printable ASCII without the backslash: what {@link printable} returns as it is. */
+const PLAIN = /^[\x20-\x5b\x5d-\x7e]*$/
+
+let classes: { one: RegExp; oneOrBackslash: RegExp; all: RegExp } | undefined
+/** The unsafe-character patterns, built on first use. */
+function unsafe(): { one: RegExp; oneOrBackslash: RegExp; all: RegExp } {
+  classes ??= {
+    one: new RegExp(`^[${CLASS}]$`, 'u'),
+    oneOrBackslash: new RegExp(`[${CLASS}\\\\]`, 'u'),
+    all: new RegExp(`[${CLASS}]`, 'gu'),
+  }
+  return classes
+}
+
+/**
+ * `text` with every unsafe character replaced by `escapeOne(ch)`, line feeds kept (the output
+ * boundary's pass: text already made {@link printable} comes through unchanged).
+ */
+export function replaceUnsafe(text: string, escapeOne: (ch: string) => string): string {
+  if (PLAIN_LINES.test(text)) return text
+  return text.replace(unsafe().all, (ch) => (ch === '\n' ? ch : escapeOne(ch)))
+}
 
 /** How many characters of escaped text one field may take before it is cut short. */
 export const PRINTABLE_MAX = 2000
@@ -53,7 +75,6 @@ function hex(n: number, width: number): string {
 }
 
 /** The visible escape of one unsafe code point (or lone surrogate). */
-/** The visible escape of one unsafe character. */
 export function escapeChar(ch: string): string {
   const cp = ch.codePointAt(0) as number
   if (cp === 0x09) return '\\t'
@@ -65,7 +86,6 @@ export function escapeChar(ch: string): string {
 }
 
 /** The JSON escape of one unsafe code point: `\uhhhh`, a surrogate pair above the BMP. */
-/** The JSON (`\\uhhhh`) escape of one unsafe character. */
 export function jsonEscapeChar(ch: string): string {
   let out = ''
   for (let i = 0; i < ch.length; i++) out += `\\u${hex(ch.charCodeAt(i), 4)}`
@@ -85,12 +105,13 @@ export function jsonEscapeChar(ch: string): string {
  * ```
  */
 export function printable(text: string, max: number = PRINTABLE_MAX): string {
-  if (text.length <= max && !UNSAFE_OR_BACKSLASH.test(text)) return text
+  if (text.length <= max && (PLAIN.test(text) || !unsafe().oneOrBackslash.test(text))) return text
+  const { one } = unsafe()
   const chars = Array.from(text)
   let out = ''
   for (let i = 0; i < chars.length; i++) {
     const ch = chars[i] as string
-    const shown = ch === '\\' ? '\\\\' : UNSAFE.test(ch) ? escapeChar(ch) : ch
+    const shown = ch === '\\' ? '\\\\' : one.test(ch) ? escapeChar(ch) : ch
     if (out.length + shown.length > max) return `${out}${more(chars.length - i)}`
     out += shown
   }
@@ -133,5 +154,5 @@ function more(n: number): string {
  * where they are layout; `JSON.stringify` never leaves one inside a string).
  */
 export function jsonSafe(json: string): string {
-  return json.replace(UNSAFE_ALL, (ch) => (ch === '\n' ? ch : jsonEscapeChar(ch)))
+  return replaceUnsafe(json, jsonEscapeChar)
 }

@@ -4,7 +4,7 @@
  * library-only install still imports every isomorphic and Node entry that needs no peer.
  */
 import { spawnSync } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -37,7 +37,7 @@ describe('package.json', () => {
     const { express: _express, fastify: _fastify, ...runs } = pkg.peerDependencies
     expect(cli.version).toBe(pkg.version)
     expect(cli.dependencies).toEqual({ ...runs, mandate: pkg.version })
-    expect(cli.bin).toEqual({ mandate: 'bin.js' })
+    expect(cli.bin).toEqual({ mandate: 'bin.cjs' })
   })
 
   it('ships a LICENSE and no source maps pointing at unshipped files', () => {
@@ -98,14 +98,27 @@ describe('a library-only install', () => {
     expect(out.stdout.trim()).toBe('function node')
   })
 
-  it('the mandate command says which install brings the CLI, exit 3', () => {
-    const out = spawnSync(process.execPath, [join(app, 'node_modules/mandate/bin/mandate.js'), '--version'], {
-      encoding: 'utf8',
-      timeout: 30_000,
-    })
-    expect(out.status).toBe(3)
-    expect(out.stderr).toMatch(/first missing: (commander|hono|@hono\/node-server|pino|prom-client|better-sqlite3|pg)\)/)
-    expect(out.stderr).toContain('npm install -g mandate-cli')
+  it('the mandate command runs what needs no peer, and names the package a command needs, exit 3', () => {
+    const bin = join(app, 'node_modules/mandate/bin/mandate.js')
+    const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 30_000 })
+    const version = run('--version')
+    expect(version.stderr).toBe('')
+    expect(version.stdout).toBe(`${pkg.version}\n`)
+    expect(version.status).toBe(0)
+    const key = join(app, 'alice.pem')
+    const keygen = run('keygen', '-o', key)
+    expect(keygen.status).toBe(0)
+    expect(keygen.stdout).toMatch(/^did:key:z6Mk\w+\n$/)
+
+    const serve = run('serve', '--port', '0', '--root', `alice=${keygen.stdout.trim()}`, '--db', join(app, 'm.db'))
+    expect(serve.status).toBe(3)
+    expect(serve.stdout).toBe('')
+    expect(serve.stderr).toMatch(
+      /^mandate: error: this command needs the package (hono|@hono\/node-server|pino|prom-client|better-sqlite3|pg), which is not installed \(this copy of mandate comes with the library alone\) \(ERR_NOT_INSTALLED\)\nmandate: hint: install the command with `npm install -g mandate-cli`/,
+    )
+    const json = run('--json', 'demo')
+    expect(json.status).toBe(3)
+    expect(JSON.parse(json.stdout).error.code).toBe('ERR_NOT_INSTALLED')
   })
 
   it('a checkout that was not built says so, exit 3', () => {
@@ -124,5 +137,35 @@ describe('a library-only install', () => {
   it('mandate/service fails to load, naming the missing peer, instead of loading half a service', () => {
     const out = node(`import('mandate/service').then(() => console.log('loaded'), (e) => console.log(e.code, e.message))`)
     expect(out.stdout).toMatch(/^ERR_MODULE_NOT_FOUND Cannot find package '(hono|@hono\/node-server|pino|prom-client|better-sqlite3|pg)'/)
+  })
+})
+
+// `npm install -g mandate-cli`: the library, mandate-cli and every peer it depends on, side by side.
+describe('an install of mandate-cli', () => {
+  let app: string
+  beforeAll(() => {
+    app = mkdtempSync(join(tmpdir(), 'mandate-cli-install-'))
+    const modules = join(app, 'node_modules')
+    const own = join(modules, 'mandate')
+    mkdirSync(own, { recursive: true })
+    for (const entry of ['package.json', 'dist', 'bin']) cpSync(join(root, entry), join(own, entry), { recursive: true })
+    cpSync(join(root, 'packages/cli'), join(modules, 'mandate-cli'), { recursive: true })
+    // The packages the two need, and what those need in turn (npm would hoist them the same way).
+    for (const name of readdirSync(join(root, 'node_modules'))) {
+      if (name === '.bin' || name.startsWith('.')) continue
+      symlinkSync(join(root, 'node_modules', name), join(modules, name), 'dir')
+    }
+  })
+  afterAll(() => rmSync(app, { recursive: true, force: true }))
+
+  it("its mandate runs the library's bundled command, peers included (the demo, end to end)", () => {
+    const bin = join(app, 'node_modules/mandate-cli', cli.bin.mandate)
+    const version = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8', timeout: 30_000 })
+    expect(version.stdout).toBe(`${pkg.version}\n`)
+    const demo = spawnSync(process.execPath, [bin, '--json', 'demo'], { cwd: app, encoding: 'utf8', timeout: 60_000 })
+    expect(demo.stderr).toBe('')
+    expect(demo.status).toBe(0)
+    const { rows } = JSON.parse(demo.stdout) as { rows: { action: string; decision: string }[] }
+    expect(rows.at(-1)).toMatchObject({ action: 'the audit trail', decision: 'INTACT' })
   })
 })
