@@ -70,7 +70,8 @@ const result = await build({
   // The bundle sits two levels below the package root, as dist/cli/ does, so that the paths the
   // CLI resolves from its own module (package.json, the approval page in dist/page/) are the same.
   define: { 'import.meta.url': '__mandate_module_url' },
-  banner: { js: 'const __mandate_module_url = require("node:url").pathToFileURL(__filename).href;' },
+  // The directive first, or it is only an expression: the modules bundled are ES modules, strict.
+  banner: { js: '"use strict";const __mandate_module_url = require("node:url").pathToFileURL(__filename).href;' },
   // ASCII, so that bin/mandate.js can take the bytes as the text (no UTF-8 decoding); minified:
   // every start reads the script and the cache, whose size goes with the names in it.
   charset: 'ascii',

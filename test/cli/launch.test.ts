@@ -33,9 +33,11 @@ function version(bin: string): { code: number | null; stdout: string; stderr: st
 }
 
 describe('the built command', () => {
-  it('is one ASCII script whose code cache this Node takes', () => {
+  it('is one strict ASCII script whose code cache this Node takes', () => {
     const script = readFileSync(join(root, 'dist/cli-bundle/mandate.cjs'))
     expect(script.every((byte) => byte < 0x80)).toBe(true)
+    // Its modules are ES modules, which are strict: the directive must open the script to count.
+    expect(script.toString('latin1')).toMatch(/^"use strict";/)
     expect(statSync(join(root, 'dist/cli-bundle/mandate.cjs.cache')).size).toBeGreaterThan(32)
     expect(loads(join(root, 'bin/mandate.js'))).toEqual({ cached: true })
   })
