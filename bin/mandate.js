@@ -5,7 +5,8 @@
 // it: most of a `mandate verify` was Node reading, resolving and compiling modules (issue #9: a
 // script pays for the start on every call). The cache is used only with the exact bytes it was
 // made from (it opens with their SHA-256) and only if V8 takes it (the same Node and V8 flags as
-// the build's); otherwise the script is compiled as usual. Nothing is written here.
+// the build's); otherwise the script is compiled as usual. Nothing is written here. The published
+// package carries no cache (see scripts/build-cli.mjs): a checkout's `npm run build` makes one.
 //
 // The optional peers that only some commands need (hono, pino, SQLite, the MCP SDK, …) are left
 // out of the bundle: a command that needs one that is not installed says which (`npm install -g

@@ -48,6 +48,21 @@ describe('package.json', () => {
     expect(build.declarationMap).toBe(false)
   })
 
+  it('packs the command as one script with its licenses, and no V8 code cache (bytecode no one can review)', () => {
+    // The cache differs from build to build, so a published one could not be checked against the
+    // script it claims to be; a checkout makes its own (`npm run build`).
+    const out = spawnSync('npm', ['pack', '--dry-run', '--ignore-scripts', '--json'], { cwd: root, encoding: 'utf8', timeout: 60_000 })
+    expect(out.status).toBe(0)
+    const files = (JSON.parse(out.stdout) as { files: { path: string }[] }[])[0]?.files.map((f) => f.path) ?? []
+    expect(files.filter((f) => f.startsWith('bin/') || f.startsWith('dist/cli-bundle/')).sort()).toEqual([
+      'bin/mandate.js',
+      'bin/package.json',
+      'dist/cli-bundle/THIRD-PARTY-LICENSES.txt',
+      'dist/cli-bundle/mandate.cjs',
+    ])
+    expect(existsSync(join(root, 'dist/cli-bundle/mandate.cjs.cache'))).toBe(true)
+  })
+
   it('every export target exists after the build', () => {
     for (const [entry, target] of Object.entries<Record<string, string> | string>(pkg.exports)) {
       const files = typeof target === 'string' ? [target] : Object.values(target)
