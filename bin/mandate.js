@@ -1,30 +1,69 @@
 #!/usr/bin/env node
 // The `mandate` command. The CLI lives in src/cli, built to dist/ by `npm run build` (`npm run
 // demo`, `npm test` and `npm pack` build it first) and bundled by scripts/build-cli.mjs into one
-// CommonJS script, dist/cli-bundle/mandate.cjs, beside which the build leaves a V8 code cache of
-// it: most of a `mandate verify` was Node reading, resolving and compiling modules (issue #9: a
-// script pays for the start on every call). The cache is used only with the exact bytes it was
-// made from (it opens with their SHA-256) and only if V8 takes it (the same Node and V8 flags as
-// the build's); otherwise the script is compiled as usual. Nothing is written here. The published
-// package carries no cache (see scripts/build-cli.mjs): a checkout's `npm run build` makes one.
+// CommonJS script, dist/cli-bundle/mandate.cjs, beside which a checkout's build leaves a V8 code
+// cache of it: most of a `mandate verify` was Node reading, resolving and compiling modules
+// (issue #9: a script pays for the start on every call).
+//
+// A code cache is code V8 runs without checking it against the script (only the script's length
+// is compared), so it is read only in a checkout — never from a package installed under
+// node_modules, which is published without one (a cache there was put there by someone else) —
+// and only when it opens with the SHA-256 of the script's exact bytes and of its own (a damaged
+// cache can crash V8), is a regular file of sane size, and V8 takes it (same Node and flags as
+// the build's). Otherwise the script is compiled as usual. Nothing is written here.
 //
 // The optional peers that only some commands need (hono, pino, SQLite, the MCP SDK, …) are left
 // out of the bundle: a command that needs one that is not installed says which (`npm install -g
 // mandate-cli` brings them all, and its own bin runs this file's `start`).
 'use strict'
 const { createHash } = require('node:crypto')
-const { readFileSync } = require('node:fs')
+const { closeSync, constants, fstatSync, openSync, readFileSync, readSync } = require('node:fs')
 const { createRequire } = require('node:module')
-const { join } = require('node:path')
+const { join, sep } = require('node:path')
 const { Script } = require('node:vm')
 
 const SCRIPT = join(__dirname, '../dist/cli-bundle/mandate.cjs')
 const CACHE = `${SCRIPT}.cache`
+/** The cache opens with SHA-256(script) and SHA-256(the rest). */
 const HASH_BYTES = 32
+const HEADER_BYTES = 2 * HASH_BYTES
+/** Far above a real cache (~0.4 MB): anything larger is not one. */
+const CACHE_MAX_BYTES = 16 * 1024 * 1024
+const INSTALLED = __dirname.split(sep).includes('node_modules')
+
+const sha256 = (bytes) => createHash('sha256').update(bytes).digest()
+
+/** The V8 data of the cache made from `script` (by its SHA-256), if there is a sound one. */
+function cacheFor(scriptHash) {
+  if (INSTALLED) return undefined
+  let fd
+  try {
+    // Non-blocking: a FIFO in its place must not hang the command.
+    fd = openSync(CACHE, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0))
+    const stat = fstatSync(fd)
+    const size = stat.size
+    if (!stat.isFile() || size <= HEADER_BYTES || size > CACHE_MAX_BYTES) return undefined
+    const cache = Buffer.allocUnsafe(size)
+    let read = 0
+    while (read < size) {
+      const n = readSync(fd, cache, read, size - read, read)
+      if (n === 0) return undefined
+      read += n
+    }
+    const data = cache.subarray(HEADER_BYTES)
+    return scriptHash.equals(cache.subarray(0, HASH_BYTES)) && sha256(data).equals(cache.subarray(HASH_BYTES, HEADER_BYTES))
+      ? data
+      : undefined
+  } catch {
+    return undefined // no cache (or none readable): only slower
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
+}
 
 /**
  * Compile and run the bundle: its exports (`main`), the compiled script (the build asks it for
- * the code cache), the SHA-256 of its bytes, and whether the code cache was used.
+ * the code cache), the SHA-256 of its bytes, and whether a code cache was used.
  */
 function load() {
   let bytes
@@ -35,14 +74,8 @@ function load() {
     process.stderr.write('mandate: error: the command is not built yet.\nmandate: hint: run `npm run build` in this checkout\n')
     process.exit(3)
   }
-  const hash = createHash('sha256').update(bytes).digest()
-  let cachedData
-  try {
-    const cache = readFileSync(CACHE)
-    if (cache.length > HASH_BYTES && hash.equals(cache.subarray(0, HASH_BYTES))) cachedData = cache.subarray(HASH_BYTES)
-  } catch {
-    // No cache (or none readable): only slower.
-  }
+  const hash = sha256(bytes)
+  const cachedData = cacheFor(hash)
   // The bundle is ASCII (esbuild's charset: 'ascii'), so its bytes are its text. The wrapper is
   // CommonJS's; the cache was made of exactly this text.
   const text = `(function (exports, require, module, __filename, __dirname) {${bytes.toString('latin1')}\n})`
@@ -52,10 +85,16 @@ function load() {
   return { exports: module.exports, script, hash, cached: cachedData !== undefined && !script.cachedDataRejected }
 }
 
+/** The cache file's bytes for `script` (compiled by {@link load}), whose SHA-256 is `hash`. */
+function cacheFile(script, hash) {
+  const data = script.createCachedData()
+  return Buffer.concat([hash, sha256(data), data])
+}
+
 /** Run the command with `process.argv` (mandate-cli's bin calls this too). */
 function start() {
   return load().exports.main()
 }
 
-module.exports = { start, load, CACHE, HASH_BYTES }
+module.exports = { start, load, cacheFile, CACHE, HEADER_BYTES }
 if (require.main === module) start()

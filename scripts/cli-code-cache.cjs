@@ -3,14 +3,15 @@
 // invocation and a mandate that child processes made for it, so that the cache holds the
 // bytecode of its path and of no other: V8 reads the whole cache at every start (a cache that
 // also held `mandate invoke` made `verify` start ~2 ms slower, and `invoke` no faster). The
-// bundle is loaded exactly as bin/mandate.js loads it; the cache is written after the SHA-256 of
-// the bundle it belongs to. A command that fails fails the build.
+// bundle is loaded exactly as bin/mandate.js loads it, and the cache written as it reads it
+// (`cacheFile`: the SHA-256 of the bundle and of the cache first). A command that fails fails the
+// build.
 'use strict'
 const { execFileSync } = require('node:child_process')
 const { mkdtempSync, rmSync, writeFileSync } = require('node:fs')
 const { tmpdir } = require('node:os')
 const { join } = require('node:path')
-const { load, CACHE } = require('../bin/mandate.js')
+const { load, cacheFile, CACHE } = require('../bin/mandate.js')
 
 const BIN = join(__dirname, '../bin/mandate.js')
 
@@ -50,7 +51,7 @@ async function main() {
     await mandate('verify', file('read.txt'), '--root', alice, '--audience', 'mail')
     await mandate('verify', file('sub.txt'), '--root', alice, ...request)
     await mandate('--json', 'verify', file('sub.txt'), '--root', alice, ...request)
-    writeFileSync(CACHE, Buffer.concat([cli.hash, cli.script.createCachedData()]))
+    writeFileSync(CACHE, cacheFile(cli.script, cli.hash))
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

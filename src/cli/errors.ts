@@ -68,17 +68,34 @@ export function fromFlags<T>(build: () => T, hint: (e: MandateError) => string |
 }
 
 /**
- * The package a failed `require`/`import` names, when it is a package (not a file of ours):
- * `serve`, `mcp` and `demo` load optional peers of the library (hono, pino, SQLite, the MCP
- * SDK, …) that a project installing the library alone does not have.
+ * The optional peers of the library that commands load (package.json `peerDependencies` less
+ * those only a user's own app loads, Express and Fastify; test/cli/launch.test.ts holds the two
+ * together). commander and canonicalize are bundled into the command.
+ */
+export const COMMAND_PEERS: ReadonlySet<string> = new Set([
+  '@hono/node-server',
+  '@modelcontextprotocol/sdk',
+  'better-sqlite3',
+  'hono',
+  'pg',
+  'pino',
+  'prom-client',
+])
+
+/**
+ * The optional peer a failed `require`/`import` names: `serve`, `mcp` and `demo` load peers of
+ * the library (hono, pino, SQLite, the MCP SDK, …) that a project installing the library alone
+ * does not have. Anything else missing (a file, a peer's own dependency) is not claimed: it is
+ * a broken install or a bug, not a missing peer.
  */
 export function missingPackage(e: unknown): string | undefined {
   const code = (e as { code?: unknown } | null | undefined)?.code
   if (code !== 'MODULE_NOT_FOUND' && code !== 'ERR_MODULE_NOT_FOUND') return undefined
   const name = /^Cannot find (?:module|package) '([^']+)'/.exec(String((e as Error).message))?.[1]
-  if (name === undefined || name.startsWith('.') || name.startsWith('/') || name.startsWith('node:')) return undefined
+  if (name === undefined) return undefined
   const parts = name.split('/')
-  return (name.startsWith('@') ? parts.slice(0, 2) : parts.slice(0, 1)).join('/')
+  const peer = (name.startsWith('@') ? parts.slice(0, 2) : parts.slice(0, 1)).join('/')
+  return COMMAND_PEERS.has(peer) ? peer : undefined
 }
 
 /** The exit code, code, message and hint of anything thrown inside a command. */

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process'
 import { cpSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { describeFailure, missingPackage } from '../../src/cli/errors.js'
+import { COMMAND_PEERS, describeFailure, missingPackage } from '../../src/cli/errors.js'
 import { scratch } from '../helpers/cli.js'
 
 const root = resolve(import.meta.dirname, '../..')
@@ -81,10 +81,37 @@ describe('a copy of the package whose cache does not fit', () => {
     expect(help.stdout).toContain('PRINT the version')
   })
 
+  it('does not use a damaged cache (V8 would run it, or crash), and runs', () => {
+    const cache = `${script}.cache`
+    const damaged = Buffer.from(readFileSync(cache))
+    for (let i = 64 + 1000; i < 64 + 1016; i++) damaged[i] = (damaged[i] as number) ^ 0xff
+    writeFileSync(cache, damaged)
+    expect(loads(bin)).toEqual({ cached: false })
+    expect(version(bin).code).toBe(0)
+  })
+
+  it("does not wait on a FIFO in the cache's place, nor read a file too large to be one", () => {
+    const cache = `${script}.cache`
+    rmSync(cache)
+    expect(spawnSync('mkfifo', [cache]).status).toBe(0)
+    expect(version(bin).code).toBe(0)
+    rmSync(cache)
+    writeFileSync(cache, Buffer.concat([readFileSync(join(root, 'dist/cli-bundle/mandate.cjs.cache')), Buffer.alloc(17 * 1024 * 1024)]))
+    expect(loads(bin)).toEqual({ cached: false })
+  })
+
+  it('never reads a cache in a package installed under node_modules (published without one)', () => {
+    const installed = join(dir, 'node_modules', 'mandate')
+    mkdirSync(installed, { recursive: true })
+    for (const entry of ['package.json', 'bin', 'dist']) cpSync(join(dir, entry), join(installed, entry), { recursive: true })
+    expect(loads(join(installed, 'bin/mandate.js'))).toEqual({ cached: false })
+    expect(version(join(installed, 'bin/mandate.js')).code).toBe(0)
+  })
+
   it('compiles as usual without a cache, or with one V8 refuses (truncated)', () => {
     const cache = `${script}.cache`
     const whole = readFileSync(cache)
-    writeFileSync(cache, whole.subarray(0, 32 + 64))
+    writeFileSync(cache, whole.subarray(0, 64 + 64))
     expect(loads(bin)).toEqual({ cached: false })
     expect(version(bin)).toEqual({
       code: 0,
@@ -115,9 +142,23 @@ describe('a package a command needs, missing', () => {
     expect(said.hint).toContain('npm install -g mandate-cli')
   })
 
+  it('is one of the optional peers the command loads, and no other package', () => {
+    const { peerDependencies } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+      peerDependencies: Record<string, string>
+    }
+    // Express and Fastify: only a user's own app loads them; commander and canonicalize: bundled.
+    const loaded = Object.keys(peerDependencies).filter((p) => !['express', 'fastify', 'commander', 'canonicalize'].includes(p))
+    expect([...COMMAND_PEERS].sort()).toEqual(loaded.sort())
+    // A peer's own dependency, missing: a broken install, said as it is.
+    expect(missingPackage(failure('MODULE_NOT_FOUND', "Cannot find module 'sonic-boom'\nRequire stack:\n- /x/pino.js"))).toBeUndefined()
+    expect(missingPackage(failure('MODULE_NOT_FOUND', "Cannot find module 'express'"))).toBeUndefined()
+  })
+
   it('is not claimed for a missing file, a built-in, or another failure', () => {
     expect(missingPackage(failure('MODULE_NOT_FOUND', "Cannot find module './actions/serve.js'"))).toBeUndefined()
     expect(missingPackage(failure('ERR_MODULE_NOT_FOUND', "Cannot find module '/x/dist/cli/main.js' imported from /x/bin"))).toBeUndefined()
+    expect(missingPackage(failure('MODULE_NOT_FOUND', "Cannot find module 'C:\\\\Users\\\\u\\\\x.js'"))).toBeUndefined()
+    expect(missingPackage(failure('MODULE_NOT_FOUND', "Cannot find module 'file:///x/hono'"))).toBeUndefined()
     expect(missingPackage(failure('ERR_UNKNOWN_BUILTIN_MODULE', "No such built-in module: 'node:nope'"))).toBeUndefined()
     expect(missingPackage(failure('ENOENT', "Cannot find module 'hono'"))).toBeUndefined()
     expect(missingPackage(new Error("Cannot find module 'hono'"))).toBeUndefined()
