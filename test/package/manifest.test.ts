@@ -71,6 +71,15 @@ describe('package.json', () => {
   })
 })
 
+/** A fresh project directory with the package's files in node_modules/mandate, as npm installs them. */
+function installedLibrary(prefix: string): string {
+  const app = mkdtempSync(join(tmpdir(), prefix))
+  const own = join(app, 'node_modules', 'mandate')
+  mkdirSync(own, { recursive: true })
+  for (const entry of ['package.json', 'dist', 'bin']) cpSync(join(root, entry), join(own, entry), { recursive: true })
+  return app
+}
+
 // A project that installed only `mandate`: the package's files and its own dependencies, no peer.
 describe('a library-only install', () => {
   let app: string
@@ -78,11 +87,8 @@ describe('a library-only install', () => {
     spawnSync(process.execPath, ['--input-type=module', '-e', code], { cwd: app, encoding: 'utf8', timeout: 30_000 })
 
   beforeAll(() => {
-    app = mkdtempSync(join(tmpdir(), 'mandate-install-'))
+    app = installedLibrary('mandate-install-')
     const modules = join(app, 'node_modules')
-    const own = join(modules, 'mandate')
-    mkdirSync(own, { recursive: true })
-    for (const entry of ['package.json', 'dist', 'bin']) cpSync(join(root, entry), join(own, entry), { recursive: true })
     for (const name of Object.keys(pkg.dependencies)) {
       const target = join(modules, name)
       mkdirSync(join(target, '..'), { recursive: true })
@@ -159,11 +165,8 @@ describe('a library-only install', () => {
 describe('an install of mandate-cli', () => {
   let app: string
   beforeAll(() => {
-    app = mkdtempSync(join(tmpdir(), 'mandate-cli-install-'))
+    app = installedLibrary('mandate-cli-install-')
     const modules = join(app, 'node_modules')
-    const own = join(modules, 'mandate')
-    mkdirSync(own, { recursive: true })
-    for (const entry of ['package.json', 'dist', 'bin']) cpSync(join(root, entry), join(own, entry), { recursive: true })
     cpSync(join(root, 'packages/cli'), join(modules, 'mandate-cli'), { recursive: true })
     // The packages the two need, and what those need in turn (npm would hoist them the same way).
     for (const name of readdirSync(join(root, 'node_modules'))) {
