@@ -6,36 +6,20 @@
 // (issue #9: a script pays for the start on every call).
 //
 // A code cache is code V8 runs without checking it against the script (only the script's length
-// is compared), so it is taken only from where no one but its user could have put it, and only
-// when it opens with the SHA-256 of the script's exact bytes and of its own (a damaged cache can
-// crash V8), is a regular file of sane size, and V8 takes it (same Node and flags); otherwise
-// the script is compiled as usual. In a checkout the cache is the build's, beside the script. A
-// package installed under node_modules is published without one (and one put there by someone
-// else must not run): its first run writes one to the user's cache directory
-// ($XDG_CACHE_HOME/mandate or ~/.cache/mandate, the directory 0700 and the file 0600, both the
-// user's; POSIX only), which later runs read. Nothing else is written.
+// is compared), so it is read only in a checkout — never from a package installed under
+// node_modules, which is published without one (a cache there was put there by someone else) —
+// and only when it opens with the SHA-256 of the script's exact bytes and of its own (a damaged
+// cache can crash V8), is a regular file of sane size, and V8 takes it (same Node and flags as
+// the build's). Otherwise the script is compiled as usual. Nothing is written here.
 //
 // The optional peers that only some commands need (hono, pino, SQLite, the MCP SDK, …) are left
 // out of the bundle: a command that needs one that is not installed says which (`npm install -g
 // mandate-cli` brings them all, and its own bin runs this file's `start`).
 'use strict'
 const { createHash } = require('node:crypto')
-const {
-  closeSync,
-  constants,
-  fstatSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} = require('node:fs')
+const { closeSync, constants, fstatSync, openSync, readFileSync, readSync } = require('node:fs')
 const { createRequire } = require('node:module')
-const { homedir } = require('node:os')
-const { dirname, isAbsolute, join, sep } = require('node:path')
+const { join, sep } = require('node:path')
 const { Script } = require('node:vm')
 
 const SCRIPT = join(__dirname, '../dist/cli-bundle/mandate.cjs')
@@ -49,40 +33,16 @@ const INSTALLED = __dirname.split(sep).includes('node_modules')
 
 const sha256 = (bytes) => createHash('sha256').update(bytes).digest()
 
-/**
- * Where the cache of the script whose SHA-256 is `scriptHash` is kept: beside the script in a
- * checkout; in the user's cache directory for an installed package (undefined where files have
- * no owner to check: Windows).
- */
-function cachePath(scriptHash) {
-  if (!INSTALLED) return CACHE
-  if (typeof process.getuid !== 'function') return undefined
-  const xdg = process.env.XDG_CACHE_HOME
-  const base = xdg && isAbsolute(xdg) ? xdg : join(homedir(), '.cache')
-  // One cache a command, so that each holds what that command compiles: the first word of the
-  // line that can be a command's name (past --json and --timeout SECONDS), else `mandate`.
-  const command = process.argv.slice(2).find((word) => /^[a-z]{1,16}$/.test(word)) ?? 'mandate'
-  const name = `cli-${scriptHash.toString('hex').slice(0, 32)}-${process.version}-${process.arch}-${command}.cache`
-  return join(base, 'mandate', name)
-}
-
-/** Whether `stat` is of something this user owns and no one else may write (the user's cache only). */
-function ownedAlone(stat) {
-  return !INSTALLED || (stat.uid === process.getuid() && (stat.mode & 0o022) === 0)
-}
-
 /** The V8 data of the cache made from `script` (by its SHA-256), if there is a sound one. */
 function cacheFor(scriptHash) {
-  const path = cachePath(scriptHash)
-  if (path === undefined) return undefined
+  if (INSTALLED) return undefined
   let fd
   try {
-    if (!ownedAlone(lstatSync(dirname(path)))) return undefined
-    // Non-blocking: a FIFO in its place must not hang the command; not through a symbolic link.
-    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOFOLLOW ?? 0))
+    // Non-blocking: a FIFO in its place must not hang the command.
+    fd = openSync(CACHE, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0))
     const stat = fstatSync(fd)
     const size = stat.size
-    if (!stat.isFile() || !ownedAlone(stat) || size <= HEADER_BYTES || size > CACHE_MAX_BYTES) return undefined
+    if (!stat.isFile() || size <= HEADER_BYTES || size > CACHE_MAX_BYTES) return undefined
     const cache = Buffer.allocUnsafe(size)
     let read = 0
     while (read < size) {
@@ -98,28 +58,6 @@ function cacheFor(scriptHash) {
     return undefined // no cache (or none readable): only slower
   } finally {
     if (fd !== undefined) closeSync(fd)
-  }
-}
-
-/**
- * After an installed package's run without a cache: write one to the user's cache directory
- * (new file, 0600, renamed into place), for the runs after. Any failure only leaves it unwritten.
- */
-function remember(script, hash) {
-  const path = cachePath(hash)
-  if (path === undefined || path === CACHE) return
-  const fresh = `${path}.${process.pid}.tmp`
-  try {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
-    if (!ownedAlone(lstatSync(dirname(path)))) return
-    writeFileSync(fresh, cacheFile(script, hash), { mode: 0o600, flag: 'wx' })
-    renameSync(fresh, path)
-  } catch {
-    try {
-      rmSync(fresh, { force: true })
-    } catch {
-      // nothing more to do
-    }
   }
 }
 
@@ -155,10 +93,7 @@ function cacheFile(script, hash) {
 
 /** Run the command with `process.argv` (mandate-cli's bin calls this too). */
 function start() {
-  const { exports, script, hash, cached } = load()
-  const done = exports.main()
-  // Only after a command that succeeded: a mistyped name makes no cache.
-  return cached ? done : done.then(() => (process.exitCode === 0 ? remember(script, hash) : undefined))
+  return load().exports.main()
 }
 
 module.exports = { start, load, cacheFile, CACHE, HEADER_BYTES }

@@ -19,8 +19,7 @@
 // The cache is tied to this Node's version and V8 flags: another Node rejects it and compiles the
 // script as usual (bin/mandate.js). It is not published (package.json "files"): it is bytecode,
 // different at every build, so no one could check a published one against the script it claims
-// to be, and a security tool ships only what can be read (an installed package writes its own,
-// per user and per command: bin/mandate.js).
+// to be, and a security tool ships only what can be read.
 import { spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'

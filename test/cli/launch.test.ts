@@ -4,66 +4,32 @@
  * makes both; `npm test` builds first).
  */
 import { spawnSync } from 'node:child_process'
-import {
-  chmodSync,
-  chownSync,
-  cpSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs'
+import { cpSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { COMMAND_PEERS, describeFailure, missingPackage } from '../../src/cli/errors.js'
 import { scratch } from '../helpers/cli.js'
 
 const root = resolve(import.meta.dirname, '../..')
 
-/**
- * The environment of the launches below: the user's cache directory in `cache` (an installed
- * package reads and writes its code cache there), never the real one.
- */
-const envWith = (cache: string) => ({ PATH: process.env['PATH'] ?? '', HOME: cache, XDG_CACHE_HOME: cache })
-/** The user cache directory of the launches that name none. */
-const someCache = scratch()
-afterAll(() => rmSync(someCache, { recursive: true, force: true }))
-
 /** Load the bundle through `bin` in a fresh process: whether the cache was used. */
-function loads(bin: string, cache = someCache): { cached: boolean } {
+function loads(bin: string): { cached: boolean } {
   const out = spawnSync(
     process.execPath,
     ['-e', `console.log(JSON.stringify({ cached: require(${JSON.stringify(bin)}).load().cached }))`],
     {
       encoding: 'utf8',
       timeout: 30_000,
-      env: envWith(cache),
     },
   )
   expect(out.stderr).toBe('')
   return JSON.parse(out.stdout) as { cached: boolean }
 }
 
-/** `mandate ARGS` (default `--version`) through `bin`. */
-function run(
-  bin: string,
-  cache = scratch(),
-  args: readonly string[] = ['--version'],
-): { code: number | null; stdout: string; stderr: string } {
-  const out = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 30_000, env: envWith(cache) })
+/** `mandate --version` through `bin`. */
+function version(bin: string): { code: number | null; stdout: string; stderr: string } {
+  const out = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8', timeout: 30_000 })
   return { code: out.status, stdout: out.stdout, stderr: out.stderr }
-}
-const version = (bin: string) => run(bin)
-
-/** The command's files (package.json, bin/, dist/cli-bundle/ with its cache) copied to `to`. */
-function copyCommand(to: string): void {
-  mkdirSync(join(to, 'dist'), { recursive: true })
-  for (const entry of ['package.json', 'bin']) cpSync(join(root, entry), join(to, entry), { recursive: true })
-  cpSync(join(root, 'dist/cli-bundle'), join(to, 'dist/cli-bundle'), { recursive: true })
 }
 
 describe('the built command', () => {
@@ -92,7 +58,9 @@ describe('a copy of the package whose cache does not fit', () => {
   let script: string
   beforeEach(() => {
     dir = scratch()
-    copyCommand(dir)
+    for (const entry of ['package.json', 'bin']) cpSync(join(root, entry), join(dir, entry), { recursive: true })
+    mkdirSync(join(dir, 'dist'))
+    cpSync(join(root, 'dist/cli-bundle'), join(dir, 'dist/cli-bundle'), { recursive: true })
     bin = join(dir, 'bin/mandate.js')
     script = join(dir, 'dist/cli-bundle/mandate.cjs')
   })
@@ -136,10 +104,8 @@ describe('a copy of the package whose cache does not fit', () => {
     const installed = join(dir, 'node_modules', 'mandate')
     mkdirSync(installed, { recursive: true })
     for (const entry of ['package.json', 'bin', 'dist']) cpSync(join(dir, entry), join(installed, entry), { recursive: true })
-    expect(existsSync(join(installed, 'dist/cli-bundle/mandate.cjs.cache'))).toBe(true)
-    const cache = join(dir, 'cache')
-    expect(loads(join(installed, 'bin/mandate.js'), cache)).toEqual({ cached: false })
-    expect(run(join(installed, 'bin/mandate.js'), cache).code).toBe(0)
+    expect(loads(join(installed, 'bin/mandate.js'))).toEqual({ cached: false })
+    expect(version(join(installed, 'bin/mandate.js')).code).toBe(0)
   })
 
   it('compiles as usual without a cache, or with one V8 refuses (truncated)', () => {
@@ -155,64 +121,6 @@ describe('a copy of the package whose cache does not fit', () => {
     rmSync(cache)
     expect(loads(bin)).toEqual({ cached: false })
     expect(version(bin).code).toBe(0)
-  })
-})
-
-describe('an installed package (under node_modules, published without a cache)', () => {
-  let dir: string
-  let bin: string
-  let cache: string
-  beforeEach(() => {
-    dir = scratch()
-    const installed = join(dir, 'node_modules', 'mandate')
-    copyCommand(installed)
-    rmSync(join(installed, 'dist/cli-bundle/mandate.cjs.cache'))
-    bin = join(installed, 'bin/mandate.js')
-    cache = join(dir, 'cache')
-  })
-  afterEach(() => rmSync(dir, { recursive: true, force: true }))
-  const written = () => (existsSync(join(cache, 'mandate')) ? readdirSync(join(cache, 'mandate')) : [])
-
-  it("writes a command's cache to the user's cache directory after it succeeds (0700, 0600), and reads it after", () => {
-    expect(loads(bin, cache)).toEqual({ cached: false })
-    expect(run(bin, cache).code).toBe(0)
-    const [file, ...more] = written()
-    expect(more).toEqual([])
-    expect(file).toMatch(new RegExp(`^cli-[0-9a-f]{32}-${process.version.replaceAll('.', '\\.')}-${process.arch}-mandate\\.cache$`))
-    expect(statSync(join(cache, 'mandate')).mode & 0o777).toBe(0o700)
-    expect(statSync(join(cache, 'mandate', file as string)).mode & 0o777).toBe(0o600)
-    // `loads` names no command: it reads the cache of the line without one, which --version made.
-    expect(loads(bin, cache)).toEqual({ cached: true })
-    expect(run(bin, cache)).toMatchObject({ code: 0, stderr: '' })
-  })
-
-  it('writes none after a command that failed, or for a name that is not a word', () => {
-    expect(run(bin, cache, ['nosuch']).code).toBe(2)
-    expect(run(bin, cache, ['keygen']).code).toBe(2)
-    expect(written()).toEqual([])
-  })
-
-  it('does not read a cache that someone else could have written, or reached through a link', () => {
-    expect(run(bin, cache).code).toBe(0)
-    const dirOf = join(cache, 'mandate')
-    const file = join(dirOf, written()[0] as string)
-    chmodSync(dirOf, 0o770)
-    expect(loads(bin, cache)).toEqual({ cached: false })
-    chmodSync(dirOf, 0o700)
-    chmodSync(file, 0o620)
-    expect(loads(bin, cache)).toEqual({ cached: false })
-    chmodSync(file, 0o600)
-    expect(loads(bin, cache)).toEqual({ cached: true })
-    if (process.getuid?.() === 0) {
-      chownSync(file, 65534, 65534)
-      expect(loads(bin, cache)).toEqual({ cached: false })
-      chownSync(file, 0, 0)
-    }
-    const elsewhere = join(dir, 'elsewhere.cache')
-    cpSync(file, elsewhere)
-    rmSync(file)
-    symlinkSync(elsewhere, file)
-    expect(loads(bin, cache)).toEqual({ cached: false })
   })
 })
 

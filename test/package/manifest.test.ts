@@ -121,9 +121,7 @@ describe('a library-only install', () => {
 
   it('the mandate command runs what needs no peer, and names the package a command needs, exit 3', () => {
     const bin = join(app, 'node_modules/mandate/bin/mandate.js')
-    // The user's cache directory, where an installed package keeps its code cache: the test's own.
-    const env = { ...process.env, XDG_CACHE_HOME: join(app, 'cache') }
-    const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 30_000, env })
+    const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 30_000 })
     const version = run('--version')
     expect(version.stderr).toBe('')
     expect(version.stdout).toBe(`${pkg.version}\n`)
@@ -180,10 +178,9 @@ describe('an install of mandate-cli', () => {
 
   it("its mandate runs the library's bundled command, peers included (the demo, end to end)", () => {
     const bin = join(app, 'node_modules/mandate-cli', cli.bin.mandate)
-    const env = { ...process.env, XDG_CACHE_HOME: join(app, 'cache') }
-    const version = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8', timeout: 30_000, env })
+    const version = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8', timeout: 30_000 })
     expect(version.stdout).toBe(`${pkg.version}\n`)
-    const demo = spawnSync(process.execPath, [bin, '--json', 'demo'], { cwd: app, encoding: 'utf8', timeout: 60_000, env })
+    const demo = spawnSync(process.execPath, [bin, '--json', 'demo'], { cwd: app, encoding: 'utf8', timeout: 60_000 })
     expect(demo.stderr).toBe('')
     expect(demo.status).toBe(0)
     const { rows } = JSON.parse(demo.stdout) as { rows: { action: string; decision: string }[] }
