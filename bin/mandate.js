@@ -96,5 +96,5 @@ function start() {
   return load().exports.main()
 }
 
-module.exports = { start, load, cacheFile, CACHE, HEADER_BYTES }
+module.exports = { start, load, cacheFile, CACHE }
 if (require.main === module) start()

@@ -52,7 +52,7 @@ const REGISTRARS: readonly Registrar[] = [
 ]
 
 /**
- * The registrar of each top-level name (test/cli/main.test.ts holds it to what each registers):
+ * The registrar of each top-level name (test/cli/program.test.ts holds it to what each registers):
  * a line naming a command builds only that one, not the other twelve with their options and
  * help (issue #9: every `mandate verify` a script runs pays for the program it builds).
  * `completion` lists the whole program, so it is built whole.
