@@ -17,8 +17,9 @@
  * cluster: one instance, and two instances on the same database (16 connections each, at once).
  *
  * Besides requests per second, each figure gives the server process's CPU time per request (all
- * its threads, from /proc on Linux): the load generator shares the machine, so that throughput
- * also measures the generator, while CPU per request measures the service alone.
+ * its threads, from /proc on Linux), and of it the main thread's: the load generator shares the
+ * machine, so that throughput also measures the generator, while CPU per request measures the
+ * service alone; the event loop's share is what bounds one process.
  *
  * The service runs as `mandate serve` (bin/mandate.js, built first), at its default log level
  * (info: one line a request). BENCH_REQUESTS (per round, default 15,000), BENCH_ROUNDS (default 3)
@@ -89,19 +90,23 @@ async function start(args: string[]): Promise<Started> {
   let err = ''
   proc.stderr?.on('data', (d) => {
     if (process.env['BENCH_STDERR']) process.stderr.write(d)
-    err += String(d)
+    err = (err + String(d)).slice(-16_384)
   })
   const url = await new Promise<string>((resolve, reject) => {
     let out = ''
     const timer = setTimeout(() => reject(new Error(`did not start: ${err}${out}`)), 20_000)
-    proc.stdout?.on('data', (d: Buffer) => {
+    const listening = (d: Buffer) => {
       out += String(d)
       const m = /listening (http:\S+)/.exec(out) ?? /"url":"(http:[^"]+)".*"msg":"listening"/.exec(out)
       if (m) {
         clearTimeout(timer)
+        // Not kept listening: the service logs a line a request, and appending each to `out`
+        // and searching it again made the load generator's CPU grow with every request.
+        proc.stdout?.off('data', listening)
         resolve(m[1] as string)
       }
-    })
+    }
+    proc.stdout?.on('data', listening)
     proc.once('exit', (code) => reject(new Error(`exited ${code}: ${err}${out}`)))
   })
   // The service logs a line a request: drained, as a log shipper would.
@@ -140,6 +145,8 @@ interface Load {
   readonly p99: number
   /** CPU time of the server's process (all its threads) per request, in ms; undefined off Linux. */
   readonly cpu: number | undefined
+  /** Of which its main thread's (the event loop, which saturates first). */
+  readonly loop: number | undefined
 }
 
 const ticksPerSecond = (() => {
@@ -151,9 +158,12 @@ const ticksPerSecond = (() => {
 })()
 
 /** User + system CPU time of process `pid` so far, in ms (Linux's /proc), else undefined. */
-function cpuOf(pid: number | undefined): number | undefined {
+function cpuOf(pid: number | undefined, thread?: number): number | undefined {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+    const fields =
+      readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8')
+        .split(') ')[1]
+        ?.split(' ') ?? []
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond
   } catch {
     return undefined
@@ -164,6 +174,7 @@ function cpuOf(pid: number | undefined): number | undefined {
 async function load(server: Started, requests: readonly Prepared[], conns: number, check: boolean): Promise<Load> {
   const { url } = server
   const cpuBefore = cpuOf(server.proc.pid)
+  const loopBefore = cpuOf(server.proc.pid, server.proc.pid)
   let next = 0
   let refused = 0
   // Timed to the last answer: autocannon itself notices that the amount is sent only on its
@@ -196,15 +207,29 @@ async function load(server: Started, requests: readonly Prepared[], conns: numbe
   }
   const seconds = (answered - began) / 1000
   const cpuAfter = cpuOf(server.proc.pid)
-  const cpu = cpuBefore === undefined || cpuAfter === undefined ? undefined : (cpuAfter - cpuBefore) / result.requests.total
-  return { rps: result.requests.total / seconds, p50: result.latency.p50, p99: result.latency.p99, cpu }
+  const loopAfter = cpuOf(server.proc.pid, server.proc.pid)
+  const per = (before: number | undefined, after: number | undefined) =>
+    before === undefined || after === undefined ? undefined : (after - before) / result.requests.total
+  return {
+    rps: result.requests.total / seconds,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    cpu: per(cpuBefore, cpuAfter),
+    loop: per(loopBefore, loopAfter),
+  }
 }
 
 /** Two loads at once (one a service instance), summed: requests per second added, the worse p99. */
 async function loadBoth(a: [Started, Prepared[]], b: [Started, Prepared[]], conns: number): Promise<Load> {
   const [x, y] = await Promise.all([load(a[0], a[1], conns, true), load(b[0], b[1], conns, true)])
-  const cpu = x.cpu === undefined || y.cpu === undefined ? undefined : (x.cpu + y.cpu) / 2
-  return { rps: x.rps + y.rps, p50: Math.max(x.p50, y.p50), p99: Math.max(x.p99, y.p99), cpu }
+  const mean = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? undefined : (a + b) / 2)
+  return {
+    rps: x.rps + y.rps,
+    p50: Math.max(x.p50, y.p50),
+    p99: Math.max(x.p99, y.p99),
+    cpu: mean(x.cpu, y.cpu),
+    loop: mean(x.loop, y.loop),
+  }
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
@@ -214,17 +239,18 @@ interface Row {
   readonly rps: number
   readonly p99: number
   readonly cpu: number | undefined
+  readonly loop: number | undefined
   readonly vsHello?: number
 }
 
 function print(rows: readonly Row[]): void {
   console.log(`\nPOST /v1/usage/consume, ${connections} connections, distinct mandates, medians of ${rounds} rounds of ${perRound}:\n`)
-  console.log('| figure | requests/s | p99 | server CPU / request | vs hello-world |')
-  console.log('|---|---|---|---|---|')
+  console.log('| figure | requests/s | p99 | server CPU / request | of which its event loop | vs hello-world |')
+  console.log('|---|---|---|---|---|---|')
   for (const r of rows) {
     const ratio = r.vsHello === undefined ? '' : `${r.vsHello.toFixed(2)}×`
-    const cpu = r.cpu === undefined ? 'n/a' : `${r.cpu.toFixed(2)} ms`
-    console.log(`| ${r.figure} | ${Math.round(r.rps).toLocaleString('en-US')} | ${r.p99} ms | ${cpu} | ${ratio} |`)
+    const ms = (x: number | undefined) => (x === undefined ? 'n/a' : `${x.toFixed(2)} ms`)
+    console.log(`| ${r.figure} | ${Math.round(r.rps).toLocaleString('en-US')} | ${r.p99} ms | ${ms(r.cpu)} | ${ms(r.loop)} | ${ratio} |`)
   }
 }
 
@@ -253,13 +279,20 @@ async function main(): Promise<void> {
       s.push(await load(sqlite, batch, connections, true))
     }
     const helloRps = median(h.map((x) => x.rps))
-    const cpu = (xs: Load[]) => (xs.every((x) => x.cpu !== undefined) ? median(xs.map((x) => x.cpu as number)) : undefined)
-    rows.push({ figure: 'hello-world (Hono, same stack)', rps: helloRps, p99: median(h.map((x) => x.p99)), cpu: cpu(h) })
+    const med = (xs: (number | undefined)[]) => (xs.every((x) => x !== undefined) ? median(xs as number[]) : undefined)
+    rows.push({
+      figure: 'hello-world (Hono, same stack)',
+      rps: helloRps,
+      p99: median(h.map((x) => x.p99)),
+      cpu: med(h.map((x) => x.cpu)),
+      loop: med(h.map((x) => x.loop)),
+    })
     rows.push({
       figure: 'service, SQLite',
       rps: median(s.map((x) => x.rps)),
       p99: median(s.map((x) => x.p99)),
-      cpu: cpu(s),
+      cpu: med(s.map((x) => x.cpu)),
+      loop: med(s.map((x) => x.loop)),
       vsHello: median(s.map((x) => x.rps)) / helloRps,
     })
     await sqlite.stop()
@@ -282,6 +315,7 @@ async function main(): Promise<void> {
           rps: single.rps,
           p99: single.p99,
           cpu: single.cpu,
+          loop: single.loop,
           vsHello: single.rps / helloRps,
         })
         const two = await startService(dir, cluster.url, 'pg-two')
@@ -296,6 +330,7 @@ async function main(): Promise<void> {
           rps: both.rps,
           p99: both.p99,
           cpu: both.cpu,
+          loop: both.loop,
           vsHello: both.rps / helloRps,
         })
       } finally {

@@ -9,8 +9,9 @@
  * a savepoint of its own; a write that fails rolls back its own savepoint and rejects alone; a
  * commit that fails rejects them all.
  *
- * Durability is the WAL's fsync, run on libuv's thread pool rather than inside the commit
- * (`synchronous=NORMAL`: SQLite writes the WAL and leaves syncing it to us). One fsync at a
+ * Durability is the WAL's fsync, run on a thread of the store's own (src/service/fsync-thread.ts)
+ * rather than inside the commit (`synchronous=NORMAL`: SQLite writes the WAL and leaves syncing
+ * it to us), nor on libuv's pool, where signature checks queue. One fsync at a
  * time: the commits that land while one runs are made durable together by the next, and the
  * event loop goes on with other requests meanwhile (inside the commit, `synchronous=FULL` held
  * the loop for each fsync, so that nothing could join a group while it waited). A write
@@ -23,11 +24,12 @@
  * @module
  */
 import { randomBytes } from 'node:crypto'
-import { closeSync, fsync, fsyncSync, mkdirSync, openSync } from 'node:fs'
+import { closeSync, fsyncSync, mkdirSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import type { ConsumeResult } from '../usage/store.js'
 import { type AuditCheckpoint, type AuditEntry, chainRecord, GENESIS, type NewAuditEntry } from './audit.js'
+import { type Fsync, type FsyncThread, startFsyncThread } from './fsync-thread.js'
 import {
   AMENDMENT_COLUMNS,
   ANSWER_TTL,
@@ -244,10 +246,9 @@ function createSchema(db: Database.Database): void {
   }).immediate()
 }
 
-/** How the store makes a file durable: `node:fs`'s fsync unless a test injects one. @internal */
-export type Fsync = (fd: number, done: (error: Error | null) => void) => void
+export type { Fsync } from './fsync-thread.js'
 
-/** Open (creating if needed) a SQLite store at `path`. */
+/** Open (creating if needed) a SQLite store at `path`; `fsync` replaces its fsync thread (tests hold it). */
 export function openSqliteStore(path: string, options: { readonly fsync?: Fsync } = {}): Store {
   if (path !== ':memory:') {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
@@ -391,7 +392,6 @@ export function openSqliteStore(path: string, options: { readonly fsync?: Fsync 
   const touchHealth = db.prepare('INSERT INTO health (one, at) VALUES (1, ?) ON CONFLICT(one) DO UPDATE SET at = excluded.at')
 
   // ---- durability: an fsync of the WAL after each group, one at a time --------------------
-  const syncFile = options.fsync ?? fsync
   const memory = path === ':memory:'
   // The WAL sits beside the database file as SQLite resolved it (through symbolic links).
   const file = memory ? '' : String((db.pragma('database_list') as { name: string; file: string }[])[0]?.file)
@@ -414,6 +414,10 @@ export function openSqliteStore(path: string, options: { readonly fsync?: Fsync 
       }
     }
   }
+  // On a thread of its own, not libuv's pool, where it would wait behind the signatures in flight.
+  const thread: FsyncThread | undefined = walFd === undefined || options.fsync ? undefined : startFsyncThread()
+  // None for a database in memory (no WAL): there is nothing to sync.
+  const syncFile: Fsync | undefined = options.fsync ?? thread?.sync
   /** Commits made, and commits known to be on disk (counts). */
   let committed = 0
   let synced = 0
@@ -432,7 +436,7 @@ export function openSqliteStore(path: string, options: { readonly fsync?: Fsync 
     for (const w of waiting.splice(0)) w.reject(failed)
   }
   const sync = (): void => {
-    if (syncing || failed || walFd === undefined || synced >= committed) return
+    if (syncing || failed || walFd === undefined || syncFile === undefined || synced >= committed) return
     syncing = true
     const upTo = committed
     syncFile(walFd, (error) => {
@@ -840,6 +844,7 @@ export function openSqliteStore(path: string, options: { readonly fsync?: Fsync 
       }
       for (const p of queue.splice(0)) p.reject(failed)
       db.close()
+      await thread?.stop()
       if (walFd !== undefined) closeSync(walFd)
     },
   }
