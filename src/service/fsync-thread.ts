@@ -3,9 +3,10 @@
  *
  * `node:fs`'s fsync runs on libuv's thread pool, which a server shares with the signature checks
  * it hands there (and dns, zlib): under load an fsync queued behind every signature in flight
- * held up every write waiting to be durable (`npm run bench:service`, SQLite, alternating runs:
- * 2,035–2,140 consumes/s on a thread of its own against 1,697–1,934 on the pool). The thread
- * holds the process open only while an fsync is in flight, as libuv's pool does.
+ * held up every write waiting to be durable (`npm run bench:service`, SQLite, alternating runs
+ * of 8,000: 1,673–2,140 consumes/s on a thread of its own against 1,294–1,934 on the pool). The
+ * thread holds the process open only while an fsync is in flight, as libuv's pool does. It costs
+ * each open store one thread (about 9 MB, and some 50 ms before the first fsync, while it boots).
  *
  * @internal
  * @module
@@ -15,6 +16,15 @@ import { Worker } from 'node:worker_threads'
 /** How the store makes a file durable: calls `done` once `fd` is synced, or with why not. @internal */
 export type Fsync = (fd: number, done: (error: Error | null) => void) => void
 
+/**
+ * The code of an fsync that failed because the thread did, not the disk: what was written is
+ * still in the system's cache, and a restart syncs it. @internal
+ */
+export const THREAD_STOPPED = 'ERR_FSYNC_THREAD_STOPPED'
+
+const threadError = (message: string, cause?: unknown): Error =>
+  Object.assign(new Error(message, cause === undefined ? {} : { cause }), { code: THREAD_STOPPED })
+
 /** A thread that syncs one file descriptor at a time. @internal */
 export interface FsyncThread {
   readonly sync: Fsync
@@ -22,8 +32,10 @@ export interface FsyncThread {
   stop(): Promise<void>
 }
 
-// Runs in the thread, as a script or as a module (dynamic imports work in either). A descriptor
-// belongs to the process, so its number is enough; an error goes back as its code and message.
+// Runs in the thread, as a script or as a module (dynamic imports work in either): the thread
+// takes the process's flags (`--input-type=module`, the permission model's). A descriptor belongs
+// to the process in Node and Bun, so its number is enough (in Deno it would not be: EBADF, and
+// the store fails closed); an error goes back as its code and message.
 const SOURCE = `Promise.all([import('node:worker_threads'), import('node:fs')]).then(([{ parentPort }, { fsyncSync }]) => {
   parentPort.on('message', (fd) => {
     try {
@@ -48,9 +60,7 @@ const SOURCE = `Promise.all([import('node:worker_threads'), import('node:fs')]).
  * @internal
  */
 export function startFsyncThread(): FsyncThread {
-  // Not the process's flags: an `--import`ed loader would load again in the thread, for nothing.
-  const worker = new Worker(SOURCE, { eval: true, env: {}, execArgv: [] })
-  worker.unref()
+  const worker = new Worker(SOURCE, { eval: true, env: {} })
   let pending: ((error: Error | null) => void) | undefined
   let ended: Error | undefined
   const settle = (error: Error | null): void => {
@@ -67,8 +77,10 @@ export function startFsyncThread(): FsyncThread {
     ended ??= why
     settle(ended)
   }
-  worker.on('error', (e) => end(new Error(`the fsync thread failed: ${e.message}`, { cause: e })))
-  worker.on('exit', () => end(new Error('the fsync thread has stopped')))
+  worker.on('error', (e) => end(threadError(`the fsync thread failed: ${e.message}`, e)))
+  worker.on('exit', () => end(threadError('the fsync thread has stopped')))
+  // After the listeners: a 'message' listener holds the thread's port open again.
+  worker.unref()
   return {
     sync(fd, done) {
       if (ended) {
@@ -82,7 +94,7 @@ export function startFsyncThread(): FsyncThread {
       worker.postMessage(fd)
     },
     async stop() {
-      ended ??= new Error('the fsync thread has stopped')
+      ended ??= threadError('the fsync thread has stopped')
       await worker.terminate()
     },
   }

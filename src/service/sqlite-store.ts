@@ -29,7 +29,7 @@ import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import type { ConsumeResult } from '../usage/store.js'
 import { type AuditCheckpoint, type AuditEntry, chainRecord, GENESIS, type NewAuditEntry } from './audit.js'
-import { type Fsync, type FsyncThread, startFsyncThread } from './fsync-thread.js'
+import { type Fsync, type FsyncThread, startFsyncThread, THREAD_STOPPED } from './fsync-thread.js'
 import {
   AMENDMENT_COLUMNS,
   ANSWER_TTL,
@@ -267,7 +267,7 @@ export function openSqliteStore(path: string, options: { readonly fsync?: Fsync 
     db.close()
     throw new Error(`SQLite could not put ${path} in WAL mode (it is in ${mode} mode)`)
   }
-  // The WAL is synced by `durable` below, on the thread pool, before anything is answered.
+  // The WAL is synced by `durable` below, on the store's fsync thread, before anything is answered.
   db.pragma('synchronous = NORMAL')
   // better-sqlite3 waits for a lock on the event loop: every request stalls meanwhile. Only
   // another process (a backup, a shell, a misconfigured second instance) can hold the lock of
@@ -404,14 +404,20 @@ export function openSqliteStore(path: string, options: { readonly fsync?: Fsync 
   // Read-only is enough for fsync on POSIX (and lets a read-only database open); Windows flushes only a writable handle.
   const walFd = memory ? undefined : openSync(`${file}-wal`, process.platform === 'win32' ? 'r+' : 'r')
   if (walFd !== undefined) {
-    fsyncSync(walFd)
-    if (process.platform !== 'win32') {
-      const dir = openSync(dirname(file), 'r')
-      try {
-        fsyncSync(dir)
-      } finally {
-        closeSync(dir)
+    try {
+      fsyncSync(walFd)
+      if (process.platform !== 'win32') {
+        const dir = openSync(dirname(file), 'r')
+        try {
+          fsyncSync(dir)
+        } finally {
+          closeSync(dir)
+        }
       }
+    } catch (e) {
+      closeSync(walFd)
+      db.close()
+      throw e
     }
   }
   // On a thread of its own, not libuv's pool, where it would wait behind the signatures in flight.
@@ -430,9 +436,11 @@ export function openSqliteStore(path: string, options: { readonly fsync?: Fsync 
   const fail = (e: Error): void => {
     // Linux may keep the pages an fsync failed to write in its cache, marked clean: a restart
     // without a reboot could read back what the disk does not have.
-    failed = new Error(`the database could not be made durable (${e.message}); check the disk and reboot before restarting the service`, {
-      cause: e,
-    })
+    // A thread that stopped lost nothing the system holds: what was written is synced at the
+    // next open.
+    const advice =
+      (e as { code?: unknown }).code === THREAD_STOPPED ? 'restart the service' : 'check the disk and reboot before restarting the service'
+    failed = new Error(`the database could not be made durable (${e.message}); ${advice}`, { cause: e })
     for (const w of waiting.splice(0)) w.reject(failed)
   }
   const sync = (): void => {
@@ -481,6 +489,7 @@ export function openSqliteStore(path: string, options: { readonly fsync?: Fsync 
   }
   let queue: Pending[] = []
   let scheduled = false
+  let closing: Promise<void> | undefined
   // Called inside the group's transaction, better-sqlite3 makes this a SAVEPOINT: a write that
   // throws is rolled back alone and the others still commit.
   const savepoint = db.transaction((run: () => unknown) => run())
@@ -833,19 +842,24 @@ export function openSqliteStore(path: string, options: { readonly fsync?: Fsync 
         busy_timeout: String(db.pragma('busy_timeout', { simple: true })),
       }
     },
-    async close() {
-      // Writes still queued are committed (or rejected), and made durable, before the file
-      // closes; a write arriving meanwhile is committed and synced too, and no fsync is left
-      // running on a closed descriptor.
-      while (!failed && (queue.length > 0 || syncing || (!memory && synced < committed))) {
-        while (queue.length > 0) flush()
-        await durable().catch(() => {})
-        if (syncing) await new Promise((r) => setImmediate(r))
-      }
-      for (const p of queue.splice(0)) p.reject(failed)
-      db.close()
-      await thread?.stop()
-      if (walFd !== undefined) closeSync(walFd)
+    close() {
+      // Once: a second close() gets the first's promise, and no descriptor is closed twice (a
+      // number closed twice may by then be another file's).
+      closing ??= (async () => {
+        // Writes still queued are committed (or rejected), and made durable, before the file
+        // closes; a write arriving meanwhile is committed and synced too, and no fsync is left
+        // running on a closed descriptor.
+        while (!failed && (queue.length > 0 || syncing || (!memory && synced < committed))) {
+          while (queue.length > 0) flush()
+          await durable().catch(() => {})
+          if (syncing) await new Promise((r) => setImmediate(r))
+        }
+        for (const p of queue.splice(0)) p.reject(failed)
+        db.close()
+        await thread?.stop()
+        if (walFd !== undefined) closeSync(walFd)
+      })()
+      return closing
     },
   }
 }

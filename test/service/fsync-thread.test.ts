@@ -77,20 +77,30 @@ describe('the fsync thread', () => {
     }
   })
 
-  it('holds the process open while an fsync is in flight, and not after: a script that never closes its store ends', () => {
-    const dir = scratch()
+  it('holds the process open while an fsync is in flight, and not otherwise: scripts that never close their store end', () => {
     const tsx = fileURLToPath(new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url))
     const storeModule = new URL('../../src/service/sqlite-store.ts', import.meta.url).href
-    const script = `
-      import { openSqliteStore } from ${JSON.stringify(storeModule)}
-      const store = openSqliteStore(${JSON.stringify(join(dir, 'm.db'))})
-      const first = await store.useNonce('did:key:z6Mk', 'n-1', 4_000_000_000, 1)
-      const again = await store.useNonce('did:key:z6Mk', 'n-1', 4_000_000_000, 1)
-      console.log(JSON.stringify({ first, again }))`
-    const stdout = execFileSync(process.execPath, ['--import', tsx, '--input-type=module', '-e', script], {
-      encoding: 'utf8',
-      timeout: 15_000,
-    })
-    expect(JSON.parse(stdout.trim())).toEqual({ first: true, again: false })
+    // Each opens a store and never closes it: one writes, one only reads, one does nothing.
+    const uses = {
+      writes: `const first = await store.useNonce('did:key:z6Mk', 'n-1', 4_000_000_000, 1)
+        const again = await store.useNonce('did:key:z6Mk', 'n-1', 4_000_000_000, 1)
+        console.log(JSON.stringify({ first, again }))`,
+      reads: `console.log(JSON.stringify({ head: await store.head() }))`,
+      idles: `console.log(JSON.stringify({ opened: true }))`,
+    }
+    const answers: Record<string, unknown> = {}
+    for (const [name, use] of Object.entries(uses)) {
+      const script = `
+        import { openSqliteStore } from ${JSON.stringify(storeModule)}
+        const store = openSqliteStore(${JSON.stringify(join(scratch(), 'm.db'))})
+        ${use}`
+      // As a module from --eval: the thread takes the process's flags, --input-type=module included.
+      const stdout = execFileSync(process.execPath, ['--import', tsx, '--input-type=module', '-e', script], {
+        encoding: 'utf8',
+        timeout: 15_000,
+      })
+      answers[name] = JSON.parse(stdout.trim())
+    }
+    expect(answers).toEqual({ writes: { first: true, again: false }, reads: { head: 0 }, idles: { opened: true } })
   })
 })

@@ -163,6 +163,25 @@ describe('SQLite store durability: what the review found', () => {
     await expect(closing).resolves.toBeUndefined()
   })
 
+  it('an fsync that failed because its thread stopped (not the disk) says to restart the service', async () => {
+    const f = heldFsync()
+    store = openSqliteStore(join(scratch(), 'm.db'), { fsync: f.fn })
+    const lost = store.consume(ask('a', [counter(10)]), 1)
+    await new Promise((r) => setImmediate(r))
+    f.release(0, Object.assign(new Error('the fsync thread has stopped'), { code: 'ERR_FSYNC_THREAD_STOPPED' }))
+    await expect(lost).rejects.toThrow(/^the database could not be made durable \(the fsync thread has stopped\); restart the service$/)
+    await expect(store.probe()).rejects.toThrow(/restart the service$/)
+  })
+
+  it('close() twice: both wait for the one closing, and no descriptor is closed twice', async () => {
+    const s = openSqliteStore(join(scratch(), 'm.db'))
+    await s.consume(ask('a', [counter(10)]), 1)
+    const [first, second] = await Promise.allSettled([s.close(), s.close()])
+    expect(first).toEqual({ status: 'fulfilled', value: undefined })
+    expect(second).toEqual({ status: 'fulfilled', value: undefined })
+    await expect(s.close()).resolves.toBeUndefined()
+  })
+
   it('a database reached through a symbolic link: its WAL is the real file’s', async () => {
     const dir = scratch()
     const real = join(dir, 'real.db')
