@@ -17,13 +17,14 @@ import { Worker } from 'node:worker_threads'
 export type Fsync = (fd: number, done: (error: Error | null) => void) => void
 
 /**
- * The code of an fsync that failed because the thread did, not the disk: what was written is
- * still in the system's cache, and a restart syncs it. @internal
+ * An fsync that failed because the thread did, not the disk: what was written is still in the
+ * system's cache, and a restart syncs it. @internal
  */
-export const THREAD_STOPPED = 'ERR_FSYNC_THREAD_STOPPED'
+export class FsyncThreadStopped extends Error {
+  override readonly name = 'FsyncThreadStopped'
+}
 
-const threadError = (message: string, cause?: unknown): Error =>
-  Object.assign(new Error(message, cause === undefined ? {} : { cause }), { code: THREAD_STOPPED })
+const threadError = (message: string, cause?: unknown): Error => new FsyncThreadStopped(message, cause === undefined ? {} : { cause })
 
 /** A thread that syncs one file descriptor at a time. @internal */
 export interface FsyncThread {

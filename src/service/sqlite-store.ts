@@ -29,7 +29,7 @@ import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import type { ConsumeResult } from '../usage/store.js'
 import { type AuditCheckpoint, type AuditEntry, chainRecord, GENESIS, type NewAuditEntry } from './audit.js'
-import { type Fsync, type FsyncThread, startFsyncThread, THREAD_STOPPED } from './fsync-thread.js'
+import { type Fsync, type FsyncThread, FsyncThreadStopped, startFsyncThread } from './fsync-thread.js'
 import {
   AMENDMENT_COLUMNS,
   ANSWER_TTL,
@@ -438,8 +438,7 @@ export function openSqliteStore(path: string, options: { readonly fsync?: Fsync 
     // without a reboot could read back what the disk does not have.
     // A thread that stopped lost nothing the system holds: what was written is synced at the
     // next open.
-    const advice =
-      (e as { code?: unknown }).code === THREAD_STOPPED ? 'restart the service' : 'check the disk and reboot before restarting the service'
+    const advice = e instanceof FsyncThreadStopped ? 'restart the service' : 'check the disk and reboot before restarting the service'
     failed = new Error(`the database could not be made durable (${e.message}); ${advice}`, { cause: e })
     for (const w of waiting.splice(0)) w.reject(failed)
   }
@@ -537,6 +536,9 @@ export function openSqliteStore(path: string, options: { readonly fsync?: Fsync 
   const schedule = (): void => {
     if (scheduled) return
     scheduled = true
+    // At once, even while an fsync runs: the commit then overlaps it. Holding the writes until
+    // it ends, to commit them as one group, put the commit between two fsyncs (bench:service,
+    // alternating: 1,774–1,941 against 1,951–2,056/s).
     setImmediate(flush)
   }
   /** Run `work` in the next group commit; resolves once that commit is on disk. */

@@ -9,7 +9,7 @@ import { closeSync, open, openSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { startFsyncThread } from '../../src/service/fsync-thread.js'
+import { FsyncThreadStopped, startFsyncThread } from '../../src/service/fsync-thread.js'
 import { openSqliteStore } from '../../src/service/sqlite-store.js'
 import { scratch } from '../helpers/cli.js'
 import { storeConsume as ask, storeCounter as counter } from '../helpers/service-app.js'
@@ -30,7 +30,9 @@ describe('the fsync thread', () => {
     expect(closed).toBeInstanceOf(Error)
     expect(closed).toMatchObject({ code: 'EBADF', message: expect.stringMatching(/^EBADF: bad file descriptor, fsync/) })
     await thread.stop()
-    expect(await syncOn(thread, 0)).toMatchObject({ message: 'the fsync thread has stopped' })
+    const stopped = await syncOn(thread, 0)
+    expect(stopped).toBeInstanceOf(FsyncThreadStopped)
+    expect(stopped).toMatchObject({ message: 'the fsync thread has stopped' })
   })
 
   it('one fsync at a time: a second asked for while one is in flight is a bug, and throws', async () => {

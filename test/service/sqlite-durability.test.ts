@@ -9,6 +9,7 @@ import { existsSync, fsync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
+import { FsyncThreadStopped } from '../../src/service/fsync-thread.js'
 import { type Fsync, openSqliteStore } from '../../src/service/sqlite-store.js'
 import type { Store } from '../../src/service/store.js'
 import { scratch } from '../helpers/cli.js'
@@ -168,7 +169,7 @@ describe('SQLite store durability: what the review found', () => {
     store = openSqliteStore(join(scratch(), 'm.db'), { fsync: f.fn })
     const lost = store.consume(ask('a', [counter(10)]), 1)
     await new Promise((r) => setImmediate(r))
-    f.release(0, Object.assign(new Error('the fsync thread has stopped'), { code: 'ERR_FSYNC_THREAD_STOPPED' }))
+    f.release(0, new FsyncThreadStopped('the fsync thread has stopped'))
     await expect(lost).rejects.toThrow(/^the database could not be made durable \(the fsync thread has stopped\); restart the service$/)
     await expect(store.probe()).rejects.toThrow(/restart the service$/)
   })
