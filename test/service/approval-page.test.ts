@@ -305,7 +305,8 @@ describe.skipIf(!available)('the approval page in headless Chromium', () => {
       }
     })`)
     expect(stored).toEqual({ kind: 'webcrypto', extractable: false, type: 'private' })
-    expect(await page.textContent('#list-status')).toBe('Nothing is waiting for you.')
+    // The list is fetched once the key exists: a signed request, answered after a durable write.
+    await expect.poll(() => page.textContent('#list-status')).toBe('Nothing is waiting for you.')
     await shoot(page, 'approval-page-4-browser-key')
 
     // Alice makes that key an approver of a new grant; the agent asks; the page shows it live.
