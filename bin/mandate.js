@@ -33,8 +33,8 @@ const INSTALLED = __dirname.split(sep).includes('node_modules')
 
 const sha256 = (bytes) => createHash('sha256').update(bytes).digest()
 
-/** The V8 data of the cache made from `script` (by its SHA-256), if there is a sound one. */
-function cacheFor(scriptHash) {
+/** The V8 data of the cache made from the script `bytes`, if there is a sound one. */
+function cacheFor(bytes) {
   if (INSTALLED) return undefined
   let fd
   try {
@@ -51,7 +51,8 @@ function cacheFor(scriptHash) {
       read += n
     }
     const data = cache.subarray(HEADER_BYTES)
-    return scriptHash.equals(cache.subarray(0, HASH_BYTES)) && sha256(data).equals(cache.subarray(HASH_BYTES, HEADER_BYTES))
+    // Hashed only here: an installed command, or a checkout without a cache, hashes nothing.
+    return sha256(bytes).equals(cache.subarray(0, HASH_BYTES)) && sha256(data).equals(cache.subarray(HASH_BYTES, HEADER_BYTES))
       ? data
       : undefined
   } catch {
@@ -63,7 +64,7 @@ function cacheFor(scriptHash) {
 
 /**
  * Compile and run the bundle: its exports (`main`), the compiled script (the build asks it for
- * the code cache), the SHA-256 of its bytes, and whether a code cache was used.
+ * the code cache), its bytes, and whether a code cache was used.
  */
 function load() {
   let bytes
@@ -74,21 +75,20 @@ function load() {
     process.stderr.write('mandate: error: the command is not built yet.\nmandate: hint: run `npm run build` in this checkout\n')
     process.exit(3)
   }
-  const hash = sha256(bytes)
-  const cachedData = cacheFor(hash)
+  const cachedData = cacheFor(bytes)
   // The bundle is ASCII (esbuild's charset: 'ascii'), so its bytes are its text. The wrapper is
   // CommonJS's; the cache was made of exactly this text.
   const text = `(function (exports, require, module, __filename, __dirname) {${bytes.toString('latin1')}\n})`
   const script = new Script(text, { filename: SCRIPT, cachedData })
   const module = { exports: {} }
   script.runInThisContext()(module.exports, createRequire(SCRIPT), module, SCRIPT, join(SCRIPT, '..'))
-  return { exports: module.exports, script, hash, cached: cachedData !== undefined && !script.cachedDataRejected }
+  return { exports: module.exports, script, bytes, cached: cachedData !== undefined && !script.cachedDataRejected }
 }
 
-/** The cache file's bytes for `script` (compiled by {@link load}), whose SHA-256 is `hash`. */
-function cacheFile(script, hash) {
+/** The cache file's bytes for `script`, compiled by {@link load} from `bytes`. */
+function cacheFile(script, bytes) {
   const data = script.createCachedData()
-  return Buffer.concat([hash, sha256(data), data])
+  return Buffer.concat([sha256(bytes), sha256(data), data])
 }
 
 /** Run the command with `process.argv` (mandate-cli's bin calls this too). */

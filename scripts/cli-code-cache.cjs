@@ -51,7 +51,7 @@ async function main() {
     await mandate('verify', file('read.txt'), '--root', alice, '--audience', 'mail')
     await mandate('verify', file('sub.txt'), '--root', alice, ...request)
     await mandate('--json', 'verify', file('sub.txt'), '--root', alice, ...request)
-    writeFileSync(CACHE, cacheFile(cli.script, cli.hash))
+    writeFileSync(CACHE, cacheFile(cli.script, cli.bytes))
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
