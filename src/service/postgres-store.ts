@@ -69,6 +69,111 @@ CREATE TABLE IF NOT EXISTS audit_checkpoints (count BIGINT PRIMARY KEY, checkpoi
 CREATE TABLE IF NOT EXISTS webhook_cursors (endpoint TEXT PRIMARY KEY, seq BIGINT NOT NULL, holder TEXT NOT NULL, lease_until BIGINT NOT NULL);
 `
 
+/**
+ * A consume in one round trip. Each statement the service sends costs it a write to its socket,
+ * a wake-up of the server and an answer to read: as ten statements, a consume took its event
+ * loop 1.1 ms of CPU under load; as this one function (one statement, its own transaction),
+ * 0.8–0.9 ms. The steps are exactly those the SQLite store takes (see `consume` there): the
+ * idempotency key's lock, a stored answer returned (or `"conflict"` for another binding), the
+ * counters' locks in key order (byte order: every instance takes them alike, so no deadlock),
+ * then each counter in the request's order — its total, its window's expired events pruned —
+ * and either every use granted (events, totals, remaining) or the first exhausted counter named
+ * with the time its window frees. The answer is stored with the key.
+ *
+ * Versioned by name, so that instances of another version keep calling their own: a change of
+ * the body needs a new name. Created only when missing or different, so that a restart changes
+ * nothing in the catalog. Variables are prefixed (`v_`, `p_`) so that none shadows a column.
+ * The lock functions are named with their schema and exact argument types, and the call casts
+ * its arguments: an overload another role made on the search path (`hashtextextended(text,
+ * integer)`, `mandate_consume_v1(text, text, json, text)`) is not a better match than ours.
+ * Being one statement, a consume has the 5 s statement timeout in all (each lock wait still
+ * gives up after 3 s).
+ */
+const CONSUME_BODY = `
+DECLARE
+  v_prior RECORD;
+  v_counter JSON;
+  v_key TEXT;
+  v_max BIGINT;
+  v_per BIGINT;
+  v_n BIGINT;
+  v_pruned BIGINT;
+  v_reset BIGINT;
+  v_seen JSONB := '{}';
+  v_used BIGINT[] := '{}';
+  v_remaining JSON[] := '{}';
+  v_answer JSON;
+  v_i INT := 0;
+BEGIN
+  PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(p_key, 1::BIGINT));
+  SELECT binding, result INTO v_prior FROM usage_answers WHERE key = p_key;
+  IF FOUND THEN
+    IF v_prior.binding = p_binding THEN
+      RETURN v_prior.result::JSON;
+    END IF;
+    RETURN '"conflict"'::JSON;
+  END IF;
+  FOR v_key IN SELECT k FROM (SELECT DISTINCT (e->>'key') COLLATE "C" AS k FROM json_array_elements(p_counters) e) s ORDER BY k LOOP
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(v_key, 2::BIGINT));
+  END LOOP;
+  FOR v_counter IN SELECT e FROM json_array_elements(p_counters) WITH ORDINALITY AS t(e, i) ORDER BY i LOOP
+    v_key := v_counter->>'key';
+    v_max := (v_counter->>'max')::BIGINT;
+    v_per := (v_counter->>'per')::BIGINT;
+    IF v_seen ? v_key THEN
+      v_n := (v_seen->>v_key)::BIGINT + 1;
+    ELSE
+      SELECT used INTO v_n FROM usage_totals WHERE counter_key = v_key;
+      IF NOT FOUND THEN
+        v_n := 0;
+      END IF;
+      IF v_per IS NOT NULL THEN
+        DELETE FROM usage_events WHERE counter_key = v_key AND at <= p_now - v_per;
+        GET DIAGNOSTICS v_pruned = ROW_COUNT;
+        IF v_pruned > 0 THEN
+          INSERT INTO usage_totals (counter_key, used) VALUES (v_key, -v_pruned)
+            ON CONFLICT (counter_key) DO UPDATE SET used = usage_totals.used + EXCLUDED.used;
+          v_n := v_n - v_pruned;
+        END IF;
+      END IF;
+    END IF;
+    v_seen := v_seen || jsonb_build_object(v_key, v_n);
+    v_used := v_used || v_n;
+    IF v_n >= v_max THEN
+      IF v_per IS NULL THEN
+        v_answer := json_build_object('granted', false, 'exhausted', v_key);
+      ELSE
+        -- The window frees when the (n - max + 1)-th oldest live grant leaves it.
+        SELECT at INTO v_reset FROM usage_events WHERE counter_key = v_key AND at > p_now - v_per ORDER BY at LIMIT 1 OFFSET v_n - v_max;
+        IF FOUND THEN
+          v_answer := json_build_object('granted', false, 'exhausted', v_key, 'resetAt', v_reset + v_per);
+        ELSE
+          v_answer := json_build_object('granted', false, 'exhausted', v_key);
+        END IF;
+      END IF;
+      EXIT;
+    END IF;
+  END LOOP;
+  IF v_answer IS NULL THEN
+    FOR v_counter IN SELECT e FROM json_array_elements(p_counters) WITH ORDINALITY AS t(e, i) ORDER BY i LOOP
+      v_i := v_i + 1;
+      v_key := v_counter->>'key';
+      IF v_counter->>'per' IS NOT NULL THEN
+        INSERT INTO usage_events (counter_key, at) VALUES (v_key, p_now);
+      END IF;
+      INSERT INTO usage_totals (counter_key, used) VALUES (v_key, 1)
+        ON CONFLICT (counter_key) DO UPDATE SET used = usage_totals.used + EXCLUDED.used;
+      v_remaining := v_remaining || json_build_object('key', v_key, 'remaining', (v_counter->>'max')::BIGINT - (v_used[v_i] + 1));
+    END LOOP;
+    v_answer := json_build_object('granted', true, 'remaining', array_to_json(v_remaining));
+  END IF;
+  INSERT INTO usage_answers (key, binding, result, at) VALUES (p_key, p_binding, v_answer::TEXT, p_now);
+  RETURN v_answer;
+END
+`
+const CONSUME_FUNCTION = `CREATE OR REPLACE FUNCTION mandate_consume_v1(p_key TEXT, p_binding TEXT, p_counters JSON, p_now BIGINT) RETURNS JSON
+LANGUAGE plpgsql AS $fn$${CONSUME_BODY}$fn$`
+
 /** A day: approval requests are kept this long after they expire. */
 const DAY = 86_400
 
@@ -148,6 +253,13 @@ async function createSchema(c: pg.PoolClient): Promise<void> {
       to_regclass('approval_requests') IS NOT NULL AS old_approvals`)
     const fresh = r.rows[0] as { totals: boolean; claims: boolean; approvals: boolean; old_claims: boolean; old_approvals: boolean }
     await q(SCHEMA)
+    // Ours exactly (body, invoker's rights, no settings of its own), or replaced; one that
+    // differs and belongs to another role cannot be, and then the start fails rather than run it.
+    const consumeFunction = await q(`SELECT prosrc, prosecdef, proconfig
+      FROM pg_proc WHERE proname = 'mandate_consume_v1' AND pronamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
+      AND pg_get_function_identity_arguments(oid) = 'p_key text, p_binding text, p_counters json, p_now bigint'`)
+    const found = consumeFunction.rows[0] as { prosrc: string; prosecdef: boolean; proconfig: string[] | null } | undefined
+    if (!found || found.prosrc !== CONSUME_BODY || found.prosecdef || found.proconfig !== null) await q(CONSUME_FUNCTION)
     const present = await q(
       "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'approval_requests_v2'",
     )
@@ -214,7 +326,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
     throw e
   })
   try {
-    await setup.query('SELECT pg_advisory_lock(7217001)')
+    await setup.query('SELECT pg_catalog.pg_advisory_lock(7217001::bigint)')
     await createSchema(setup)
     // The feed id names this database (#7): created with it, so a new or replaced one has another.
     await setup.query('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)')
@@ -224,7 +336,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
     await setup.query("INSERT INTO meta (key, value) VALUES ('audit_log_id', $1) ON CONFLICT (key) DO NOTHING", [
       randomBytes(16).toString('hex'),
     ])
-    await setup.query('SELECT pg_advisory_unlock(7217001)')
+    await setup.query('SELECT pg_catalog.pg_advisory_unlock(7217001::bigint)')
     setup.release()
   } catch (e) {
     setup.release(true)
@@ -265,7 +377,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
    * transaction takes, so it cannot be part of a deadlock.
    */
   const appendInboxEvent = async (c: pg.PoolClient, id: string, kind: 'pending' | 'approved' | 'denied', by: string | null, at: number) => {
-    await c.query('SELECT pg_advisory_xact_lock(7217003)')
+    await c.query('SELECT pg_catalog.pg_advisory_xact_lock(7217003::bigint)')
     await c.query('INSERT INTO inbox_events (request_id, kind, by_key, at) VALUES ($1, $2, $3, $4)', [id, kind, by, at])
   }
 
@@ -282,7 +394,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
    */
   const appendAuditIn = async (c: pg.PoolClient, records: readonly NewAuditEntry[]): Promise<AuditEntry[]> => {
     if (records.length === 0) return []
-    await c.query('SELECT pg_advisory_xact_lock(7217004)')
+    await c.query('SELECT pg_catalog.pg_advisory_xact_lock(7217004::bigint)')
     let tip = await auditTip(c)
     const out: AuditEntry[] = []
     for (const r of records) {
@@ -324,7 +436,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
         // Serialize revocation writes across instances, so that sequence numbers commit in
         // order: a reader that has seen seq n can never later miss a seq below n. The guard's
         // reads happen under the same lock, so what it checks still holds at the insert.
-        await c.query('SELECT pg_advisory_xact_lock(7217002)')
+        await c.query('SELECT pg_catalog.pg_advisory_xact_lock(7217002::bigint)')
         if (guard) {
           const prior = await c.query('SELECT seq FROM revocations WHERE statement_id = $1', [e.statementId])
           if (prior.rows[0]) return { seq: Number((prior.rows[0] as { seq: string }).seq), created: false }
@@ -424,72 +536,16 @@ export async function openPostgresStore(url: string): Promise<Store> {
      * grants (total), kept in the same transaction as the events, so nothing counts history.
      */
     async consume(req, now) {
-      return tx(async (c) => {
-        // One lock per idempotency key first, so that a retry waits for the original's answer;
-        // then the counters' locks in key order (no deadlock between overlapping requests).
-        await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 1))', [req.key])
-        const prior = await c.query('SELECT binding, result FROM usage_answers WHERE key = $1', [req.key])
-        const p = prior.rows[0] as { binding: string; result: string } | undefined
-        if (p) return p.binding === req.binding ? (JSON.parse(p.result) as ConsumeResult) : 'conflict'
-        for (const key of [...new Set(req.counters.map((x) => x.key))].sort()) {
-          await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 2))', [key])
-        }
-        const addTotal = (key: string, n: number) =>
-          c.query(
-            'INSERT INTO usage_totals (counter_key, used) VALUES ($1, $2) ON CONFLICT (counter_key) DO UPDATE SET used = usage_totals.used + EXCLUDED.used',
-            [key, n],
-          )
-        const used: number[] = []
-        const seen = new Map<string, number>()
-        let answer: ConsumeResult | undefined
-        for (const x of req.counters) {
-          let n = seen.get(x.key)
-          if (n === undefined) {
-            const t = await c.query('SELECT used FROM usage_totals WHERE counter_key = $1', [x.key])
-            n = t.rows[0] ? Number((t.rows[0] as { used: string }).used) : 0
-            if (x.per !== undefined) {
-              const pruned =
-                (await c.query('DELETE FROM usage_events WHERE counter_key = $1 AND at <= $2', [x.key, now - x.per])).rowCount ?? 0
-              if (pruned > 0) {
-                await addTotal(x.key, -pruned)
-                n -= pruned
-              }
-            }
-          } else n += 1
-          seen.set(x.key, n)
-          used.push(n)
-          if (n >= x.max) {
-            if (x.per === undefined) answer = { granted: false, exhausted: x.key }
-            else {
-              // The window frees when the (n − max + 1)-th oldest live grant leaves it.
-              const r = await c.query('SELECT at FROM usage_events WHERE counter_key = $1 AND at > $2 ORDER BY at LIMIT 1 OFFSET $3', [
-                x.key,
-                now - x.per,
-                n - x.max,
-              ])
-              const at = r.rows[0] ? Number((r.rows[0] as { at: string }).at) : undefined
-              answer = { granted: false, exhausted: x.key, ...(at === undefined ? {} : { resetAt: at + x.per }) }
-            }
-            break
-          }
-        }
-        if (!answer) {
-          const remaining: { key: string; remaining: number }[] = []
-          for (const [i, x] of req.counters.entries()) {
-            if (x.per !== undefined) await c.query('INSERT INTO usage_events (counter_key, at) VALUES ($1, $2)', [x.key, now])
-            await addTotal(x.key, 1)
-            remaining.push({ key: x.key, remaining: x.max - ((used[i] as number) + 1) })
-          }
-          answer = { granted: true, remaining }
-        }
-        await c.query('INSERT INTO usage_answers (key, binding, result, at) VALUES ($1, $2, $3, $4)', [
-          req.key,
-          req.binding,
-          JSON.stringify(answer),
-          now,
-        ])
-        return answer
-      })
+      // One statement (mandate_consume_v1 above), so one round trip and its own transaction.
+      const counters = JSON.stringify(req.counters.map((x) => ({ key: x.key, max: x.max, ...(x.per === undefined ? {} : { per: x.per }) })))
+      const r = await pool.query('SELECT mandate_consume_v1($1::text, $2::text, $3::json, $4::bigint) AS answer', [
+        req.key,
+        req.binding,
+        counters,
+        now,
+      ])
+      const answer = (r.rows[0] as { answer: ConsumeResult | 'conflict' }).answer
+      return answer === 'conflict' ? 'conflict' : answer
     },
     async claimReplay(id, claimer, expiresAt, now) {
       // Inserted, or an expired claim taken over (by anyone): one row. A live claim: none.
@@ -523,7 +579,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
       return tx(async (c) => {
         // Per requester, the count and the insert are one serialized step, so the cap holds
         // across instances; per id, the primary key makes a concurrent duplicate a no-op.
-        await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 3))', [r.requester])
+        await c.query('SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended($1::text, 3::bigint))', [r.requester])
         const existing = await load(c, r.id)
         if (existing) return existing
         const n = await c.query(

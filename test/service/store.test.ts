@@ -806,6 +806,100 @@ describe.skipIf(!pgAvailable)('PostgreSQL', () => {
     }
   })
 
+  describe('PostgreSQL store: consume in one statement', () => {
+    it('answers stored by the previous version (written by the client) are returned to their retries; another binding is a conflict', async () => {
+      const db = await freshDatabase()
+      const store = await openPostgresStore(db.url)
+      const c = counter(5)
+      const stored = { granted: true, remaining: [{ key: c.key, remaining: 3 }] }
+      await admin(
+        (x) =>
+          x.query('INSERT INTO usage_answers (key, binding, result, at) VALUES ($1, $2, $3, $4)', [
+            'old',
+            c.key,
+            JSON.stringify(stored),
+            10,
+          ]),
+        db.name,
+      )
+      expect(await store.consume(ask('old', [c]), 11)).toEqual(stored)
+      expect(await store.consume(ask('old', [c], 'another'), 11)).toBe('conflict')
+      // and nothing was spent by either: the counter is untouched
+      expect(await store.consume(ask('new', [c]), 12)).toEqual({ granted: true, remaining: [{ key: c.key, remaining: 4 }] })
+      await store.close()
+    })
+
+    it('a restart leaves the function as it is; a changed one is put back', async () => {
+      const db = await freshDatabase()
+      const version = () =>
+        admin(async (x) => (await x.query("SELECT xmin::text AS v FROM pg_proc WHERE proname = 'mandate_consume_v1'")).rows, db.name)
+      await (await openPostgresStore(db.url)).close()
+      const first = await version()
+      expect(first).toHaveLength(1)
+      await (await openPostgresStore(db.url)).close()
+      expect(await version()).toEqual(first)
+      // someone replaced it (with a function that grants everything): the next start restores it
+      await admin(
+        (x) =>
+          x.query(`CREATE OR REPLACE FUNCTION mandate_consume_v1(p_key TEXT, p_binding TEXT, p_counters JSON, p_now BIGINT) RETURNS JSON
+                   LANGUAGE sql AS $$ SELECT '{"granted":true,"remaining":[]}'::json $$`),
+        db.name,
+      )
+      const store = await openPostgresStore(db.url)
+      const c = counter(1)
+      expect(await store.consume(ask('a', [c]), 1)).toEqual({ granted: true, remaining: [{ key: c.key, remaining: 0 }] })
+      expect(await store.consume(ask('b', [c]), 1)).toEqual({ granted: false, exhausted: c.key })
+      await store.close()
+      // made to run with its owner's rights: replaced by ours again (invoker's rights)
+      await admin((x) => x.query('ALTER FUNCTION mandate_consume_v1(text, text, json, bigint) SECURITY DEFINER'), db.name)
+      await (await openPostgresStore(db.url)).close()
+      const definer = await admin(
+        async (x) => (await x.query("SELECT prosecdef FROM pg_proc WHERE proname = 'mandate_consume_v1'")).rows,
+        db.name,
+      )
+      expect(definer).toEqual([{ prosecdef: false }])
+    })
+
+    it('overloads on the search path do not take the calls over (a consume that grants all, locks that do nothing)', async () => {
+      const db = await freshDatabase()
+      await admin(async (x) => {
+        await x.query(`CREATE FUNCTION public.mandate_consume_v1(TEXT, TEXT, JSON, TEXT) RETURNS JSON
+                       LANGUAGE sql AS $$ SELECT '{"granted":true,"remaining":[]}'::json $$`)
+        await x.query(`CREATE FUNCTION public.hashtextextended(TEXT, INTEGER) RETURNS BIGINT
+                       LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the overload was called'; END $$`)
+        await x.query(`CREATE FUNCTION public.pg_advisory_xact_lock(INTEGER) RETURNS VOID
+                       LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the overload was called'; END $$`)
+      }, db.name)
+      const store = await openPostgresStore(db.url)
+      const c = counter(1)
+      expect(await store.consume(ask('a', [c]), 1)).toEqual({ granted: true, remaining: [{ key: c.key, remaining: 0 }] })
+      expect(await store.consume(ask('b', [c]), 1)).toEqual({ granted: false, exhausted: c.key })
+      await store.close()
+    })
+
+    it('opens in a schema whose name needs quoting', async () => {
+      const db = await freshDatabase()
+      await admin(async (x) => {
+        await x.query('CREATE SCHEMA "Mandate-Prod"')
+        await x.query(`ALTER DATABASE ${db.name} SET search_path = "Mandate-Prod"`)
+      }, db.name)
+      const store = await openPostgresStore(db.url)
+      const c = counter(2)
+      expect(await store.consume(ask('a', [c]), 1)).toEqual({ granted: true, remaining: [{ key: c.key, remaining: 1 }] })
+      await store.close()
+      const where = await admin(
+        async (x) =>
+          (
+            await x.query(
+              "SELECT n.nspname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.proname = 'mandate_consume_v1'",
+            )
+          ).rows,
+        db.name,
+      )
+      expect(where).toEqual([{ nspname: 'Mandate-Prod' }])
+    })
+  })
+
   describe('PostgreSQL store: nothing hangs', () => {
     it('a held counter lock makes consume give up after the 3 s lock timeout, acknowledging nothing', async () => {
       const db = await freshDatabase()
