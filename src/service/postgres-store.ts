@@ -73,7 +73,7 @@ CREATE TABLE IF NOT EXISTS webhook_cursors (endpoint TEXT PRIMARY KEY, seq BIGIN
  * A consume in one round trip. Each statement the service sends costs it a write to its socket,
  * a wake-up of the server and an answer to read: as ten statements, a consume took its event
  * loop 1.1 ms of CPU under load; as this one function (one statement, its own transaction),
- * 0.8–0.9 ms. The steps are exactly those the SQLite store takes (see `consume` there): the
+ * 0.65–0.93 ms (`npm run bench:service`). The steps are exactly those the SQLite store takes (see `consume` there): the
  * idempotency key's lock, a stored answer returned (or `"conflict"` for another binding), the
  * counters' locks in key order (byte order: every instance takes them alike, so no deadlock),
  * then each counter in the request's order — its total, its window's expired events pruned —

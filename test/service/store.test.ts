@@ -4,6 +4,7 @@
  * storage fails.
  */
 import { execFileSync, spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { chmodSync, statSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { join } from 'node:path'
@@ -858,6 +859,18 @@ describe.skipIf(!pgAvailable)('PostgreSQL', () => {
         db.name,
       )
       expect(definer).toEqual([{ prosecdef: false }])
+    })
+
+    it('the function is the body its name was given to (a changed body needs a new name: instances of two versions would replace each other’s)', async () => {
+      const db = await freshDatabase()
+      await (await openPostgresStore(db.url)).close()
+      const rows = await admin(
+        async (x) => (await x.query("SELECT proname, prosrc FROM pg_proc WHERE proname LIKE 'mandate_consume%'")).rows,
+        db.name,
+      )
+      expect(
+        rows.map((r: { proname: string; prosrc: string }) => [r.proname, createHash('sha256').update(r.prosrc).digest('hex')]),
+      ).toEqual([['mandate_consume_v1', '5ad40782ba100370f8b0ac1a45f52385d204cfbc2a9cf61fc453228466d343e0']])
     })
 
     it('overloads on the search path do not take the calls over (a consume that grants all, locks that do nothing)', async () => {
