@@ -248,6 +248,20 @@ interface Row {
   readonly vsFloor?: number
 }
 
+/** A figure's medians over its rounds; against the signature floor's requests per second when given. */
+function row(figure: string, loads: readonly Load[], floorRps?: number): Row {
+  const med = (xs: (number | undefined)[]) => (xs.every((x) => x !== undefined) ? median(xs as number[]) : undefined)
+  const rps = median(loads.map((x) => x.rps))
+  return {
+    figure,
+    rps,
+    p99: median(loads.map((x) => x.p99)),
+    cpu: med(loads.map((x) => x.cpu)),
+    loop: med(loads.map((x) => x.loop)),
+    ...(floorRps === undefined ? {} : { vsFloor: rps / floorRps }),
+  }
+}
+
 function print(rows: readonly Row[]): void {
   console.log(`\nPOST /v1/usage/consume, ${connections} connections, distinct mandates, medians of ${rounds} rounds of ${perRound}:\n`)
   console.log('| figure | requests/s | p99 | server CPU / request | of which its event loop | vs signature floor |')
@@ -289,29 +303,9 @@ async function main(): Promise<void> {
       s.push(await load(sqlite, batch, connections, true))
     }
     const floorRps = median(f.map((x) => x.rps))
-    const med = (xs: (number | undefined)[]) => (xs.every((x) => x !== undefined) ? median(xs as number[]) : undefined)
-    rows.push({
-      figure: 'hello-world (Hono, same stack)',
-      rps: median(h.map((x) => x.rps)),
-      p99: median(h.map((x) => x.p99)),
-      cpu: med(h.map((x) => x.cpu)),
-      loop: med(h.map((x) => x.loop)),
-    })
-    rows.push({
-      figure: 'signature floor: the same + 3 Ed25519 checks on the pool',
-      rps: floorRps,
-      p99: median(f.map((x) => x.p99)),
-      cpu: med(f.map((x) => x.cpu)),
-      loop: med(f.map((x) => x.loop)),
-    })
-    rows.push({
-      figure: 'service, SQLite',
-      rps: median(s.map((x) => x.rps)),
-      p99: median(s.map((x) => x.p99)),
-      cpu: med(s.map((x) => x.cpu)),
-      loop: med(s.map((x) => x.loop)),
-      vsFloor: median(s.map((x) => x.rps)) / floorRps,
-    })
+    rows.push(row('hello-world (Hono, same stack)', h))
+    rows.push(row('signature floor: the same + 3 Ed25519 checks on the pool', f))
+    rows.push(row('service, SQLite', s, floorRps))
     await sqlite.stop()
     running.splice(running.indexOf(sqlite), 1)
 
@@ -327,14 +321,7 @@ async function main(): Promise<void> {
         const oneRequests = prepare(one.url, perRound + warm)
         await load(one, oneRequests.slice(0, warm), connections, true)
         const single = await load(one, oneRequests.slice(warm), connections, true)
-        rows.push({
-          figure: 'service, PostgreSQL, one instance',
-          rps: single.rps,
-          p99: single.p99,
-          cpu: single.cpu,
-          loop: single.loop,
-          vsFloor: single.rps / floorRps,
-        })
+        rows.push(row('service, PostgreSQL, one instance', [single], floorRps))
         const two = await startService(dir, cluster.url, 'pg-two')
         running.push(two)
         const half = Math.floor(perRound / 2)
@@ -342,14 +329,7 @@ async function main(): Promise<void> {
         const b = prepare(two.url, half + warm)
         await load(two, b.slice(0, warm), connections / 2, true)
         const both = await loadBoth([one, a], [two, b.slice(warm)], connections / 2)
-        rows.push({
-          figure: 'service, PostgreSQL, two instances on one database',
-          rps: both.rps,
-          p99: both.p99,
-          cpu: both.cpu,
-          loop: both.loop,
-          vsFloor: both.rps / floorRps,
-        })
+        rows.push(row('service, PostgreSQL, two instances on one database', [both], floorRps))
       } finally {
         await Promise.all(running.splice(1).map((r) => r.stop()))
         cluster.stop()

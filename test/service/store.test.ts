@@ -873,6 +873,28 @@ describe.skipIf(!pgAvailable)('PostgreSQL', () => {
       ).toEqual([['mandate_consume_v1', '5ad40782ba100370f8b0ac1a45f52385d204cfbc2a9cf61fc453228466d343e0']])
     })
 
+    it('a changed function that another role owns is not run: the start fails', async () => {
+      const db = await freshDatabase()
+      const role = `svc_${process.pid}_${n}`
+      await admin(async (x) => {
+        await x.query(`CREATE ROLE ${role} LOGIN PASSWORD 'svc'`)
+        await x.query(`GRANT CREATE, USAGE ON SCHEMA public TO ${role}`)
+      }, db.name)
+      const asService = new URL(db.url)
+      asService.username = role
+      asService.password = 'svc'
+      await (await openPostgresStore(asService.toString())).close()
+      // the function replaced by one that grants everything, owned by the administrator
+      await admin(
+        (x) =>
+          x.query(`CREATE OR REPLACE FUNCTION mandate_consume_v1(p_key TEXT, p_binding TEXT, p_counters JSON, p_now BIGINT) RETURNS JSON
+                   LANGUAGE sql AS $$ SELECT '{"granted":true,"remaining":[]}'::json $$;
+                   ALTER FUNCTION mandate_consume_v1(TEXT, TEXT, JSON, BIGINT) OWNER TO CURRENT_USER`),
+        db.name,
+      )
+      await expect(openPostgresStore(asService.toString())).rejects.toMatchObject({ code: '42501' })
+    })
+
     it('overloads on the search path do not take the calls over (a consume that grants all, locks that do nothing)', async () => {
       const db = await freshDatabase()
       await admin(async (x) => {
