@@ -3,8 +3,7 @@
  *
  * @module
  */
-import { existsSync, fstatSync, readFileSync, statSync } from 'node:fs'
-import { isatty } from 'node:tty'
+import { existsSync, fstatSync, readFileSync, statSync, writeSync } from 'node:fs'
 import { styleText } from 'node:util'
 import type { KeyPair } from '../crypto/keys.js'
 import { importSecretKeyPem } from '../crypto/keys.js'
@@ -31,7 +30,7 @@ export interface Io {
  * A stream whose reader went away (`mandate … | head`) fails its writes with EPIPE: that ends
  * the output quietly instead of with a stack trace. Other errors are still thrown.
  */
-function quietOnEpipe(stream: NodeJS.WriteStream): { write(text: string): void } {
+function quietOnEpipe(stream: NodeJS.WriteStream): { write(text: string | Uint8Array): void } {
   let closed = false
   stream.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code !== 'EPIPE') throw e
@@ -44,17 +43,60 @@ function quietOnEpipe(stream: NodeJS.WriteStream): { write(text: string): void }
   }
 }
 
+/**
+ * Standard output or error written straight to its descriptor: making `process.stdout` loads
+ * Node's stream, net and tty modules (~9 ms of a `mandate verify` that prints one line, issue #9).
+ * A descriptor another process left non-blocking can refuse a write (EAGAIN) when the reader
+ * lags: the rest then goes, in order, through the stream, which waits for the reader. A reader
+ * gone (EPIPE) ends the output quietly, as {@link quietOnEpipe}.
+ */
+function direct(fd: 1 | 2, stream: () => NodeJS.WriteStream): { write(text: string): void } {
+  let closed = false
+  let queued: { write(text: string | Uint8Array): void } | undefined
+  return {
+    write(text) {
+      if (closed) return
+      if (queued !== undefined) return queued.write(text)
+      const bytes = Buffer.from(text, 'utf8')
+      let written = 0
+      try {
+        while (written < bytes.length) written += writeSync(fd, bytes, written)
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code
+        if (code === 'EPIPE') closed = true
+        else if (code === 'EAGAIN') {
+          queued = quietOnEpipe(stream())
+          queued.write(bytes.subarray(written))
+        } else throw e
+      }
+    },
+  }
+}
+
+/**
+ * Whether `fd` is a terminal. Not `process.stdin.isTTY`, which makes the stdin stream (~4 ms) in
+ * every command that never reads it; and `node:tty` (which loads `node:net`, another ~4 ms) only
+ * for a character device, which a terminal is: piped or redirected output never loads it.
+ */
+function isTerminal(fd: 0 | 1): boolean {
+  try {
+    if (!fstatSync(fd).isCharacterDevice()) return false
+  } catch {
+    return false // no such descriptor: not a terminal
+  }
+  return process.getBuiltinModule('node:tty').isatty(fd)
+}
+
 let streams: { out: { write(text: string): void }; err: { write(text: string): void } } | undefined
 
 /** The process's real streams. */
 export function processIo(): Io {
-  streams ??= { out: quietOnEpipe(process.stdout), err: quietOnEpipe(process.stderr) }
+  streams ??= { out: direct(1, () => process.stdout), err: direct(2, () => process.stderr) }
   const { out, err } = streams
   return {
     env: process.env,
-    // Not process.stdin.isTTY: that makes the stdin stream (~4 ms) in every command that never reads it.
-    stdinIsTTY: isatty(0),
-    stdoutIsTTY: process.stdout.isTTY === true,
+    stdinIsTTY: isTerminal(0),
+    stdoutIsTTY: isTerminal(1),
     stdoutFileMode() {
       try {
         const st = fstatSync(1)

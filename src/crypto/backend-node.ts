@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { createHash, createPrivateKey, createPublicKey, type KeyObject, sign as nodeSign, verify as nodeVerify } from 'node:crypto'
+import { createPrivateKey, createPublicKey, hash, type KeyObject, sign as nodeSign, verify as nodeVerify } from 'node:crypto'
 import { base64urlnopad } from '@scure/base'
 import { concatBytes, toHex } from '../internal/bytes.js'
 import type { Ed25519Backend } from './backend.js'
@@ -54,7 +54,7 @@ function fromDer(secretKey: Uint8Array): KeyObject {
  */
 const signingKeys = new WeakMap<Uint8Array, { readonly key: KeyObject; readonly digest: string }>()
 
-const digestOf = (secretKey: Uint8Array): string => createHash('sha256').update(secretKey).digest('base64')
+const digestOf = (secretKey: Uint8Array): string => hash('sha256', secretKey, 'base64')
 
 function rememberSigningKey(secretKey: Uint8Array, key: KeyObject): void {
   signingKeys.set(secretKey, { key, digest: digestOf(secretKey) })
@@ -77,7 +77,8 @@ function derivePublicKey(secretKey: Uint8Array): Uint8Array {
       key: { kty: 'OKP', crv: 'Ed25519', d: base64urlnopad.encode(secretKey), x: PLACEHOLDER_X },
       format: 'jwk',
     })
-    const x = createPublicKey(key).export({ format: 'jwk' }).x
+    // The private key's JWK carries x, derived from d: no public key object is made for it.
+    const x = key.export({ format: 'jwk' }).x
     if (typeof x === 'string' && x !== PLACEHOLDER_X) {
       // The key object signs as well (OpenSSL took its public key from d): a fresh bearer
       // secret is usually signed with next.

@@ -127,6 +127,79 @@ describe('output into a pipe that closes early ends quietly', () => {
   )
 })
 
+/**
+ * `mandate ARGS` writing into a one-page pipe whose descriptor was left non-blocking by another
+ * program (perl sets O_NONBLOCK and F_SETPIPE_SZ, then runs the command), read only after a pause:
+ * a write the pipe cannot take at once fails with EAGAIN, and the rest must still arrive, in order.
+ */
+function intoSlowNonBlockingPipe(args: readonly string[]): Promise<{ stdout: string; stderr: string }> {
+  const perl =
+    'use Fcntl; fcntl(STDOUT, 1031, 4096) or die "F_SETPIPE_SZ: $!"; my $f = fcntl(STDOUT, F_GETFL, 0) or die; ' +
+    'fcntl(STDOUT, F_SETFL, $f | O_NONBLOCK) or die; exec @ARGV or die "exec: $!"'
+  const quote = (a: string) => `'${a.replaceAll("'", "'\\''")}'`
+  const command = ['perl', '-e', perl, process.execPath, BIN, ...args].map(quote).join(' ')
+  return new Promise((resolve) => {
+    const child = spawn('sh', ['-c', `{ ${command}; echo "exit $?" >&2; } | { sleep 0.5; cat; }`], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env['PATH'] ?? '', NO_COLOR: '1' },
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => {
+      stdout += String(d)
+    })
+    child.stderr.on('data', (d) => {
+      stderr += String(d)
+    })
+    child.once('close', () => resolve({ stdout, stderr }))
+  })
+}
+
+describe('output into a slow pipe left non-blocking arrives whole and in order', () => {
+  it.each(['completion fish', 'completion zsh'])('mandate %s (more than the pipe holds)', async (line) => {
+    const args = line.split(' ')
+    const expected = mandate(args).stdout
+    expect(expected.length).toBeGreaterThan(3 * 4096)
+    const r = await intoSlowNonBlockingPipe(args)
+    expect(r.stderr).toBe('exit 0\n')
+    expect(r.stdout).toBe(expected)
+  })
+})
+
+/** `mandate ARGS` on a terminal: `script` (util-linux) gives it a pseudo-terminal as stdin and stdout. */
+function onTerminal(args: readonly string[], env: Record<string, string> = {}): { code: number | null; output: string } {
+  const quote = (a: string) => `'${a.replaceAll("'", "'\\''")}'`
+  const r = spawnSync('script', ['-qec', [process.execPath, BIN, ...args].map(quote).join(' '), '/dev/null'], {
+    encoding: 'utf8',
+    env: { PATH: process.env['PATH'] ?? '', ...env },
+    timeout: 30_000,
+  })
+  return { code: r.status, output: r.stdout }
+}
+
+describe('a terminal is told from a pipe, a file and /dev/null (a character device that is not one)', () => {
+  it.skipIf(!has('script'))('a terminal on stdin: verify without a token says none was given; on stdout: colors', () => {
+    const none = onTerminal(['verify'])
+    expect(none.code).toBe(2)
+    expect(none.output).toContain('mandate: error: no token given')
+    const token = join(dir, 'colors.txt')
+    writeFileSync(token, mandate(['mint', '--key', key('alice'), '--action', 'x', '--expires', '1h']).stdout)
+    expect(onTerminal(['inspect', token], { TERM: 'xterm-256color' }).output).toContain('\x1b[')
+    expect(onTerminal(['inspect', token], { TERM: 'xterm-256color', NO_COLOR: '1' }).output).not.toContain('\x1b[')
+    const piped = spawnSync(process.execPath, [BIN, 'inspect', token], {
+      encoding: 'utf8',
+      env: { PATH: process.env['PATH'] ?? '', TERM: 'xterm-256color' },
+    })
+    expect([piped.status, piped.stdout]).toEqual([0, expect.not.stringContaining('\x1b[')])
+  })
+  it('/dev/null and an empty pipe on stdin are read (and found empty)', () => {
+    const devNull = spawnSync(process.execPath, [BIN, 'verify'], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' })
+    expect([devNull.status, devNull.stderr]).toEqual([2, expect.stringContaining('mandate: error: no token on standard input')])
+    const pipe = mandate(['verify'], { input: '' })
+    expect([pipe.code, pipe.stderr]).toEqual([2, expect.stringContaining('mandate: error: no token on standard input')])
+  })
+})
+
 /** The command paths the root help lists, and the subcommands of groups. */
 function commandPaths(): string[][] {
   const list = (args: string[]) =>

@@ -35,6 +35,51 @@ describe('hash', () => {
     expect(a.some((x) => x !== 0)).toBe(true)
     expect(toHex(a)).not.toBe(toHex(b))
   })
+
+  it('randomBytes: every array has a buffer of its own (no other draw is reachable through .buffer)', () => {
+    for (const n of [1, 16, 32, 64, 65, 1000, 5000]) {
+      const r = randomBytes(n)
+      expect([r.length, r.byteOffset, r.buffer.byteLength]).toEqual([n, 0, n])
+    }
+    const draws = Array.from({ length: 200 }, () => randomBytes(32))
+    expect(new Set(draws.map(toHex)).size).toBe(200)
+  })
+
+  it('randomBytes: small draws are consecutive slices of one platform draw, each byte handed out once and zeroed in the pool', () => {
+    const fills: Uint8Array[] = []
+    const pools: Uint8Array[] = []
+    const spy = vi.spyOn(globalThis.crypto, 'getRandomValues').mockImplementation(<T extends ArrayBufferView | null>(array: T): T => {
+      const bytes = array as unknown as Uint8Array
+      for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7 + fills.length * 13 + 1) & 0xff
+      fills.push(Uint8Array.from(bytes))
+      pools.push(bytes)
+      return array
+    })
+    try {
+      // Drain what earlier tests left in the pool: the draw that refills it is its first bytes.
+      let first = randomBytes(32)
+      while (fills.length === 0) first = randomBytes(32)
+      const pool = fills[0] as Uint8Array
+      expect(pool.length).toBeGreaterThanOrEqual(256)
+      const drawn = [first]
+      for (let at = 32; at + 16 <= pool.length; at += 16) drawn.push(randomBytes(16))
+      expect(fills).toHaveLength(1)
+      expect(toHex(concatBytes(...drawn))).toBe(toHex(pool.subarray(0, 32 + 16 * (drawn.length - 1))))
+      // Handed-out bytes do not stay in the pool.
+      expect((pools[0] as Uint8Array).subarray(0, 32 + 16 * (drawn.length - 1)).every((x) => x === 0)).toBe(true)
+      // A draw the rest of the pool cannot cover comes from a fresh platform draw, whole.
+      const next = randomBytes(64)
+      expect(fills).toHaveLength(2)
+      expect(toHex(next)).toBe(toHex((fills[1] as Uint8Array).subarray(0, 64)))
+      // A large draw goes to the platform directly, and leaves the pool as it was.
+      const large = randomBytes(65)
+      expect(fills).toHaveLength(3)
+      expect(toHex(large)).toBe(toHex(fills[2] as Uint8Array))
+      expect(toHex(randomBytes(8))).toBe(toHex((fills[1] as Uint8Array).subarray(64, 72)))
+    } finally {
+      spy.mockRestore()
+    }
+  })
 })
 
 describe('SignatureCache', () => {
