@@ -124,7 +124,8 @@ const rawVerify = (w: Work) => {
 function blockWork(m: UnverifiedMandate): Work[] {
   return m.blocks.map((b, i) => ({
     sig: b.signature,
-    msg: blockSigningInput(i === 0 ? undefined : m.blocks[i - 1]?.id, b.payload),
+    // A copy: the library's signing inputs are scratch, overwritten by later ones.
+    msg: Uint8Array.from(blockSigningInput(i === 0 ? undefined : m.blocks[i - 1]?.id, b.payload)),
     key: keyObject(i === 0 ? alice.publicKey : (m.blocks[i - 1]?.holder as Uint8Array)),
   }))
 }

@@ -1,37 +1,46 @@
 /**
- * Fresh byte arrays cut from a shared slab, as Node's `Buffer.allocUnsafe` does. A `Uint8Array`
- * above 64 bytes gets a backing store of its own outside the JavaScript heap, which costs V8
- * about 4 µs here: as much as 5 % of a signature check, paid for every signing input. Cutting it
- * from a 64 KiB slab costs an add (a signing input of a 10-block chain is 1.5 KB). Every array handed out is new memory (zeroed with its slab,
- * never handed out twice); a slab lives as long as any array cut from it.
+ * Scratch byte arrays for signing inputs, cut in turn from one ring of 64 KiB that is used over
+ * and over. A `Uint8Array` above 64 bytes gets a backing store of its own outside the
+ * JavaScript heap (about 4 µs in V8 here, 5 % of a signature check), and fresh memory costs a
+ * page fault per 4 KiB the first time it is written: slabs made anew cost a warm verify of a
+ * 10-block chain 2 µs of faults (its signing input is 1.5 KB), one reused costs an add.
+ *
+ * So an array is scratch: it stays intact only until {@link SCRATCH_LIFETIME} more bytes have
+ * been cut after it, and its `buffer` holds other arrays. That is enough for what a caller
+ * holds at once: every signing input of one presentation (a token is at most 16 KiB), handed
+ * straight to a signer or verifier, which reads it before returning (Node's asynchronous
+ * verify copies its input when called). Nothing cut from the ring reaches a caller of the
+ * library; `signingInput` hands out a copy.
  *
  * @module
  */
 
-const SLAB_BYTES = 65536
-/** Larger arrays get their own backing store: a slab would be mostly waste. */
-const MAX_POOLED = 8192
+const RING_BYTES = 65536
+/** Larger arrays get their own backing store: they would use up the ring. */
+const MAX_SCRATCH = 8192
+/**
+ * Bytes that may be cut after an array before it can be overwritten: the ring, less the array
+ * itself and the end of the ring a wrap skips (each at most {@link MAX_SCRATCH}).
+ */
+export const SCRATCH_LIFETIME = RING_BYTES - 2 * MAX_SCRATCH
 
-let slab = new Uint8Array(SLAB_BYTES)
+const ring = new Uint8Array(RING_BYTES)
 let used = 0
 
 /**
- * A zero-filled array of `length` bytes, never shared with another caller. Its `buffer` may hold
- * other arrays: read it through the array (or `byteOffset`), never the whole buffer.
+ * An array of `length` bytes whose content is undefined: the caller writes every byte. It is
+ * overwritten once {@link SCRATCH_LIFETIME} more bytes have been cut after it; one above 8 KiB is
+ * an array of its own.
  *
  * @example
  * ```ts
- * const out = allocate(100) // Uint8Array(100), zeros
+ * const out = scratch(100) // Uint8Array(100): write it whole, use it at once
  * ```
  */
-export function allocate(length: number): Uint8Array {
-  if (length > MAX_POOLED) return new Uint8Array(length)
-  if (used + length > SLAB_BYTES) {
-    slab = new Uint8Array(SLAB_BYTES)
-    used = 0
-  }
-  const out = slab.subarray(used, used + length)
-  // Aligned to 8, so that no two arrays share a word.
-  used += (length + 7) & ~7
+export function scratch(length: number): Uint8Array {
+  if (length > MAX_SCRATCH) return new Uint8Array(length)
+  if (used + length > RING_BYTES) used = 0
+  const out = ring.subarray(used, used + length)
+  used += length
   return out
 }

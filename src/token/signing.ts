@@ -12,7 +12,7 @@
  * @module
  */
 import { utf8 } from '../internal/bytes.js'
-import { allocate } from '../internal/pool.js'
+import { scratch } from '../internal/pool.js'
 
 /** The domain strings of format version 1. */
 export const DOMAINS = {
@@ -37,11 +37,11 @@ function writeLe64(out: Uint8Array, at: number, n: number): void {
   for (let i = 4; i < 8; i++, high >>>= 8) out[at + i] = high & 0xff
 }
 
-/** PAE over the given pieces, written into one array of its exact size (cut from a slab: src/internal/pool.ts). */
+/** PAE over the given pieces, written whole into a scratch array of its exact size (src/internal/pool.ts): used at once, never held. */
 export function pae(pieces: readonly Uint8Array[]): Uint8Array {
   let size = 8
   for (const p of pieces) size += 8 + p.length
-  const out = allocate(size)
+  const out = scratch(size)
   writeLe64(out, 0, pieces.length)
   let at = 8
   for (const p of pieces) {
@@ -67,9 +67,9 @@ export function signingInput(domain: Exclude<Domain, 'block'>, payload: Uint8Arr
 }
 
 /**
- * {@link signingInput} for this library's own signing and verifying: cut from a shared slab, so
- * its `buffer` holds other signing inputs (public bytes, but not the caller's to read). Handed
- * straight to a signer or verifier, never out.
+ * {@link signingInput} for this library's own signing and verifying: a scratch array
+ * (src/internal/pool.ts), overwritten once enough later signing inputs have been made, whose
+ * `buffer` holds others. Handed straight to a signer or verifier, never held, never out.
  */
 export function signedMessage(domain: Exclude<Domain, 'block'>, payload: Uint8Array): Uint8Array {
   return pae([domainBytes[domain], payload])
@@ -81,7 +81,8 @@ const NO_PARENT = new Uint8Array(0)
  * The exact bytes signed for a block: the domain, the id of the block before it (empty for
  * block 0) and the payload. Binding the parent here, rather than carrying its id in the
  * payload, is what makes a block impossible to reorder, duplicate or splice onto another
- * chain (spec §4.4) at no cost in bytes.
+ * chain (spec §4.4) at no cost in bytes. A scratch array, as {@link signedMessage}'s: copy it
+ * to keep it.
  *
  * @example
  * ```ts

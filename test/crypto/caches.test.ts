@@ -2,6 +2,8 @@
  * The verified-signature cache and the key-check cache: what they remember, what they refuse
  * to remember, and which entry goes first when full. Also the hash helpers they rest on.
  */
+import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js'
+import fc from 'fast-check'
 import { describe, expect, it, vi } from 'vitest'
 import { randomBytes, sha256, sha512 } from '../../src/crypto/hash.js'
 import { SignatureCache } from '../../src/crypto/signature-cache.js'
@@ -24,6 +26,22 @@ describe('hash', () => {
     expect(toHex(sha512(utf8('abc')))).toBe(
       'ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f',
     )
+  })
+
+  it('sha256 on Node (OpenSSL, read back as latin1) is a plain 32-byte array equal to the pure-JS hash, for any input', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 600 }), (bytes) => {
+        const digest = sha256(bytes)
+        expect(digest).toBeInstanceOf(Uint8Array)
+        expect(Buffer.isBuffer(digest)).toBe(false)
+        expect([digest.length, digest.byteOffset, digest.buffer.byteLength]).toEqual([32, 0, 32])
+        expect(toHex(digest)).toBe(toHex(nobleSha256(bytes)))
+      }),
+      { numRuns: 500 },
+    )
+    // Every byte value, in every position of the digest, comes back as itself.
+    const all = Uint8Array.from({ length: 256 }, (_, i) => i)
+    expect(toHex(sha256(all))).toBe(toHex(nobleSha256(all)))
   })
 
   it('randomBytes fills exactly the requested length with fresh bytes', () => {

@@ -1,45 +1,69 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { allocate } from '../../src/internal/pool.js'
+import { SCRATCH_LIFETIME, scratch } from '../../src/internal/pool.js'
 import { pae, signedMessage, signingInput } from '../../src/token/signing.js'
 
-describe('allocate', () => {
-  it('hands out zeroed arrays of the length asked, none overlapping another still held', () => {
+describe('scratch', () => {
+  it('hands out arrays of the length asked, each intact until SCRATCH_LIFETIME more bytes have been cut after it', () => {
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 0, max: 9000 }), { minLength: 1, maxLength: 60 }), (lengths) => {
-        const held = lengths.map((n) => allocate(n))
-        held.forEach((a, i) => {
-          expect(a.length).toBe(lengths[i])
-          expect(a.every((b) => b === 0)).toBe(true)
-        })
-        // Fill each with its own mark: were any two to share a byte, a mark would be overwritten.
-        for (const [i, a] of held.entries()) a.fill((i % 255) + 1)
-        for (const [i, a] of held.entries()) expect(a.every((b) => b === (i % 255) + 1)).toBe(true)
+      fc.property(fc.array(fc.integer({ min: 0, max: 9000 }), { minLength: 1, maxLength: 80 }), (lengths) => {
+        const held: { array: Uint8Array; mark: number; cutAfter: number }[] = []
+        for (const [i, n] of lengths.entries()) {
+          const array = scratch(n)
+          expect(array.length).toBe(n)
+          const mark = (i % 255) + 1
+          array.fill(mark)
+          // An array of its own is not cut from the ring.
+          const cut = n > 8192 ? 0 : n
+          for (const h of held) h.cutAfter += cut
+          held.push({ array, mark, cutAfter: 0 })
+          for (const h of held) {
+            if (h.cutAfter <= SCRATCH_LIFETIME) expect(h.array.every((b) => b === h.mark)).toBe(true)
+          }
+        }
       }),
       { numRuns: 300 },
     )
   })
 
-  it('gives arrays above 8 KiB a buffer of their own', () => {
-    const big = allocate(8193)
+  it('reuses one ring: no new memory for arrays up to 8 KiB, an array of its own above', () => {
+    const a = scratch(100)
+    const b = scratch(8192)
+    expect(b.buffer).toBe(a.buffer)
+    expect(a.buffer.byteLength).toBe(65536)
+    // Once the ring has gone round, what was cut before is written over.
+    a.fill(1)
+    for (let cut = 0; cut <= 65536; cut += 4096) scratch(4096).fill(2)
+    expect(a.every((x) => x === 1)).toBe(false)
+    const big = scratch(8193)
     expect(big.byteOffset).toBe(0)
     expect(big.buffer.byteLength).toBe(8193)
+  })
+
+  it('leaves a whole presentation of the largest token intact: its signing inputs fit the lifetime', () => {
+    // 16 KiB of payloads over 33 signed objects, each with its PAE framing (the block domain, a parent id).
+    expect(16 * 1024 + 33 * (8 + 8 + 16 + 8 + 32 + 8)).toBeLessThan(SCRATCH_LIFETIME)
   })
 })
 
 describe('signing inputs', () => {
   const payload = Uint8Array.from({ length: 300 }, (_, i) => i & 0xff)
 
-  it('PAE spells the count and each length as 8 little-endian bytes', () => {
+  it('PAE spells the count and each length as 8 little-endian bytes, every byte written', () => {
+    // The ring holds whatever was cut before: fill it so that a byte PAE did not write would show.
+    for (let i = 0; i < 32; i++) scratch(4096).fill(0xee)
     const out = pae([new Uint8Array([7, 8, 9]), new Uint8Array(0)])
     expect([...out]).toEqual([2, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 7, 8, 9, 0, 0, 0, 0, 0, 0, 0, 0])
   })
 
   it('the public signingInput owns its buffer; the internal one has the same bytes', () => {
-    signedMessage('approval', payload) // leaves a neighbour in the slab
+    signedMessage('approval', payload) // leaves a neighbour in the ring
     const mine = signingInput('invocation', payload)
     expect(mine.byteOffset).toBe(0)
     expect(mine.buffer.byteLength).toBe(mine.length)
     expect(mine).toEqual(signedMessage('invocation', payload))
+    // Later signing inputs do not touch it.
+    for (let i = 0; i < 64; i++) signedMessage('approval', new Uint8Array(2000).fill(i))
+    expect(mine).toEqual(Uint8Array.from(signedMessage('invocation', payload)))
   })
 })
