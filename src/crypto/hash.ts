@@ -56,3 +56,13 @@ export function randomBytes(length: number): Uint8Array {
   drawn += length
   return out
 }
+
+/**
+ * Forget the bytes still waiting in the pool: the next draw comes from the platform. For a
+ * process image that will run more than once (a Node startup snapshot), where they would be
+ * handed out again in every copy. Internal.
+ */
+export function discardRandomPool(): void {
+  pool.fill(0)
+  drawn = pool.length
+}

@@ -8,10 +8,15 @@
 import { hash } from 'node:crypto'
 import { nodeBackend } from './backend-node.js'
 import { installNodeBackend } from './ed25519.js'
-import { installSha256 } from './hash.js'
+import { discardRandomPool, installSha256 } from './hash.js'
 
 installNodeBackend(nodeBackend)
 installSha256(sha256Latin1)
+// A startup snapshot (`node --build-snapshot`) is a process image every process started from it
+// begins with: random bytes left in the pool when it is taken would be drawn again in each.
+if (process.execArgv.includes('--build-snapshot')) {
+  process.getBuiltinModule('node:v8').startupSnapshot.addSerializeCallback(discardRandomPool)
+}
 
 /**
  * SHA-256 through OpenSSL, as a plain 32-byte Uint8Array (on the JavaScript heap, as the pure-JS

@@ -5,7 +5,7 @@
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js'
 import fc from 'fast-check'
 import { describe, expect, it, vi } from 'vitest'
-import { randomBytes, sha256, sha512 } from '../../src/crypto/hash.js'
+import { discardRandomPool, randomBytes, sha256, sha512 } from '../../src/crypto/hash.js'
 import { SignatureCache } from '../../src/crypto/signature-cache.js'
 import { concatBytes, toHex, utf8 } from '../../src/internal/bytes.js'
 import { fixedKey } from '../helpers/fixtures.js'
@@ -54,6 +54,25 @@ describe('hash', () => {
     expect(toHex(a)).not.toBe(toHex(b))
   })
 
+  it("discardRandomPool: the bytes waiting in the pool are never handed out; the next draw is the platform's", () => {
+    randomBytes(16) // a pool with bytes waiting
+    const pools: Uint8Array[] = []
+    const spy = vi.spyOn(globalThis.crypto, 'getRandomValues').mockImplementation(<T extends ArrayBufferView | null>(array: T): T => {
+      const bytes = array as unknown as Uint8Array
+      bytes.fill(0xab)
+      pools.push(bytes)
+      return array
+    })
+    try {
+      discardRandomPool()
+      expect(toHex(randomBytes(16))).toBe('ab'.repeat(16))
+      expect(pools).toHaveLength(1)
+    } finally {
+      spy.mockRestore()
+      discardRandomPool() // what the mock drew is not random: never hand it out
+    }
+  })
+
   it('randomBytes: every array has a buffer of its own (no other draw is reachable through .buffer)', () => {
     for (const n of [1, 16, 32, 64, 65, 1000, 5000]) {
       const r = randomBytes(n)
@@ -96,6 +115,7 @@ describe('hash', () => {
       expect(toHex(randomBytes(8))).toBe(toHex((fills[1] as Uint8Array).subarray(64, 72)))
     } finally {
       spy.mockRestore()
+      discardRandomPool() // what the mock drew is not random: never hand it out
     }
   })
 })
