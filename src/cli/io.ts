@@ -48,7 +48,9 @@ function quietOnEpipe(stream: NodeJS.WriteStream): { write(text: string | Uint8A
  * Node's stream, net and tty modules (~9 ms of a `mandate verify` that prints one line, issue #9).
  * A descriptor another process left non-blocking can refuse a write (EAGAIN) when the reader
  * lags: the rest then goes, in order, through the stream, which waits for the reader. A reader
- * gone (EPIPE) ends the output quietly, as {@link quietOnEpipe}.
+ * gone (EPIPE) ends the output quietly, as {@link quietOnEpipe}; so does any failure to write
+ * standard error (`2>/dev/full`), where nothing could report it: the exit code still says how
+ * the command ended.
  */
 function direct(fd: 1 | 2, stream: () => NodeJS.WriteStream): { write(text: string): void } {
   let closed = false
@@ -63,11 +65,11 @@ function direct(fd: 1 | 2, stream: () => NodeJS.WriteStream): { write(text: stri
         while (written < bytes.length) written += writeSync(fd, bytes, written)
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code
-        if (code === 'EPIPE') closed = true
-        else if (code === 'EAGAIN') {
+        if (code === 'EAGAIN') {
           queued = quietOnEpipe(stream())
           queued.write(bytes.subarray(written))
-        } else throw e
+        } else if (code === 'EPIPE' || fd === 2) closed = true
+        else throw e
       }
     },
   }

@@ -14,7 +14,7 @@
  */
 import { createPrivateKey, createPublicKey, hash, type KeyObject, sign as nodeSign, verify as nodeVerify } from 'node:crypto'
 import { base64urlnopad } from '@scure/base'
-import { concatBytes, toHex } from '../internal/bytes.js'
+import { abytes, concatBytes, toHex } from '../internal/bytes.js'
 import type { Ed25519Backend } from './backend.js'
 import { cachedKeyCheck } from './key-check-cache.js'
 import { isReducedScalar, isSmallOrderEncoding, passesKeyBytes, precheck, type SignatureOutcome } from './profile.js'
@@ -113,11 +113,12 @@ function privateKeyObject(secretKey: Uint8Array, publicKey: Uint8Array | undefin
 /** The `node:crypto` backend. */
 export const nodeBackend: Ed25519Backend = {
   name: 'node',
+  // A seed is 32 bytes: OpenSSL's DER fallback would take the first 32 of a longer one (noble refuses it too).
   publicKey(secretKey) {
-    return derivePublicKey(secretKey)
+    return derivePublicKey(abytes(secretKey, 32, 'secretKey'))
   },
   sign(secretKey, message, publicKey) {
-    return new Uint8Array(nodeSign(null, message, privateKeyObject(secretKey, publicKey)))
+    return new Uint8Array(nodeSign(null, message, privateKeyObject(abytes(secretKey, 32, 'secretKey'), publicKey)))
   },
   verify(signature, message, publicKey): SignatureOutcome {
     if (!openSslMayAccept(signature, publicKey)) return explain(signature, publicKey)

@@ -11,7 +11,10 @@ import type { SignatureOutcome } from './profile.js'
 /** Names of the available backends. */
 export type BackendName = 'node' | 'noble'
 
-/** An Ed25519 implementation constrained to the strict profile. */
+/**
+ * An Ed25519 implementation constrained to the strict profile. The library's own are those
+ * `getBackend()` returns; one passed in by a caller is handed arrays of its own, which it may keep.
+ */
 export interface Ed25519Backend {
   readonly name: BackendName
   /** The 32-byte public key of a 32-byte secret key (seed). */

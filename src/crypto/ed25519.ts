@@ -14,12 +14,19 @@ import { OUTCOME_CODES, type SignatureOutcome } from './profile.js'
 let nodeBackend: Ed25519Backend | undefined
 let current: Ed25519Backend = nobleBackend
 let chosen = false
+/**
+ * The backends this library made. They have read a message by the time a call returns (Node's
+ * asynchronous verify copies it first), so they are handed signing inputs as they are: scratch
+ * arrays that later signing inputs overwrite (src/internal/pool.ts).
+ */
+const ownBackends = new WeakSet<Ed25519Backend>([nobleBackend])
 
 /**
  * Make the node:crypto backend available, and the default unless one was chosen explicitly.
  * Called once by the Node entry points; not part of the public API.
  */
 export function installNodeBackend(backend: Ed25519Backend): void {
+  ownBackends.add(backend)
   nodeBackend = backend
   if (!chosen) current = backend
 }
@@ -68,6 +75,16 @@ export function setDefaultBackend(name: BackendName): void {
   chosen = true
 }
 
+/**
+ * `message` as `backend` may be handed it: as it is to one of this library's, a copy of its own
+ * to any other backend object a caller passes in, which may read it after returning (a queue,
+ * a worker), when a scratch signing input has long been overwritten, and whose `buffer` must not
+ * show it other requests' signing inputs.
+ */
+export function messageFor(backend: Ed25519Backend, message: Uint8Array): Uint8Array {
+  return ownBackends.has(backend) ? message : message.slice()
+}
+
 /** Verify under the strict profile, throwing the matching `MandateError` on rejection. */
 export function verifyOrThrow(
   backend: Ed25519Backend,
@@ -77,7 +94,7 @@ export function verifyOrThrow(
   what: string,
   block?: number,
 ): void {
-  assertAccepted(backend.verify(signature, message, publicKey), what, block)
+  assertAccepted(backend.verify(signature, messageFor(backend, message), publicKey), what, block)
 }
 
 /** `backend.verifyAsync` where it has one, else its synchronous verify (a resolved promise). */
@@ -87,9 +104,8 @@ export function verifyAsync(
   message: Uint8Array,
   publicKey: Uint8Array,
 ): Promise<SignatureOutcome> {
-  return backend.verifyAsync
-    ? backend.verifyAsync(signature, message, publicKey)
-    : Promise.resolve(backend.verify(signature, message, publicKey))
+  const own = messageFor(backend, message)
+  return backend.verifyAsync ? backend.verifyAsync(signature, own, publicKey) : Promise.resolve(backend.verify(signature, own, publicKey))
 }
 
 /** Throw the profile's code for `outcome` unless it is `accept` (see {@link verifyOrThrow}). */

@@ -7,10 +7,12 @@
  *
  * So an array is scratch: it stays intact only until {@link SCRATCH_LIFETIME} more bytes have
  * been cut after it, and its `buffer` holds other arrays. That is enough for what a caller
- * holds at once: every signing input of one presentation (a token is at most 16 KiB), handed
+ * holds at once: every signing input of one presentation (at most twice the token, which is at
+ * most 16 KiB: an invocation's payload holds its chain's again), handed
  * straight to a signer or verifier, which reads it before returning (Node's asynchronous
  * verify copies its input when called). Nothing cut from the ring reaches a caller of the
- * library; `signingInput` hands out a copy.
+ * library: `signingInput` hands out a copy, and so does a backend object a caller passes in
+ * (`messageFor` in src/crypto/ed25519.ts).
  *
  * @module
  */

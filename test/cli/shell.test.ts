@@ -4,7 +4,7 @@
  * and verify --skew.
  */
 import { spawn, spawnSync } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { BIN, mandate, scratch } from '../helpers/cli.js'
@@ -197,6 +197,32 @@ describe('a terminal is told from a pipe, a file and /dev/null (a character devi
     expect([devNull.status, devNull.stderr]).toEqual([2, expect.stringContaining('mandate: error: no token on standard input')])
     const pipe = mandate(['verify'], { input: '' })
     expect([pipe.code, pipe.stderr]).toEqual([2, expect.stringContaining('mandate: error: no token on standard input')])
+  })
+})
+
+describe('a standard stream that cannot be written (/dev/full)', () => {
+  const full = (args: string[], fd: 1 | 2) => {
+    const out = openSync('/dev/full', 'w')
+    try {
+      const stdio: ['pipe', number | 'pipe', number | 'pipe'] = fd === 1 ? ['pipe', out, 'pipe'] : ['pipe', 'pipe', out]
+      return spawnSync(process.execPath, [BIN, ...args], {
+        stdio,
+        encoding: 'utf8',
+        env: { PATH: process.env['PATH'] ?? '', NO_COLOR: '1' },
+      })
+    } finally {
+      closeSync(out)
+    }
+  }
+  it.skipIf(!existsSync('/dev/full'))('standard error: the exit code still says how the command ended (usage 2, rejected token 2)', () => {
+    expect(full(['bogus'], 2).status).toBe(2)
+    expect(full(['verify', 'garbage'], 2).status).toBe(2)
+    expect(full(['--version'], 2).status).toBe(0)
+  })
+  it.skipIf(!existsSync('/dev/full'))('standard output: an operational failure (exit 3), said on standard error', () => {
+    const r = full(['completion', 'bash'], 1)
+    expect(r.status).toBe(3)
+    expect(r.stderr).toMatch(/^mandate: error: .*ENOSPC/)
   })
 })
 

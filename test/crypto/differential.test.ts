@@ -44,6 +44,16 @@ type Mutation =
   | 'truncate'
 
 describe('differential: node:crypto vs noble backends', () => {
+  it('both refuse a secret key (seed) that is not 32 bytes, with a RangeError, to derive or to sign', () => {
+    for (const backend of [getBackend('node'), getBackend('noble')]) {
+      for (const n of [0, 31, 33, 64]) {
+        const seed = new Uint8Array(n).fill(1)
+        expect(() => backend.publicKey(seed), `${backend.name} ${n}`).toThrow(RangeError)
+        expect(() => backend.sign(seed, new Uint8Array(3)), `${backend.name} ${n}`).toThrow(RangeError)
+      }
+    }
+  })
+
   it('10,000 random and mutated signatures: both backends give the same outcome, and node also off the event loop', async () => {
     const node = getBackend('node')
     const noble = getBackend('noble')

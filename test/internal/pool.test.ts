@@ -1,5 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { TOKEN_LIMITS } from '../../src/cbor/limits.js'
 import { SCRATCH_LIFETIME, scratch } from '../../src/internal/pool.js'
 import { pae, signedMessage, signingInput } from '../../src/token/signing.js'
 
@@ -41,8 +42,11 @@ describe('scratch', () => {
   })
 
   it('leaves a whole presentation of the largest token intact: its signing inputs fit the lifetime', () => {
-    // 16 KiB of payloads over 33 signed objects, each with its PAE framing (the block domain, a parent id).
-    expect(16 * 1024 + 33 * (8 + 8 + 16 + 8 + 32 + 8)).toBeLessThan(SCRATCH_LIFETIME)
+    // Its blocks' payloads are signed once each, and an invocation's payload (the whole chain
+    // again) once more: at most twice the token, plus each signed object's PAE framing (count,
+    // the block domain, a parent id, the payload's length).
+    const framing = 8 + 8 + 16 + 8 + 32 + 8
+    expect(2 * TOKEN_LIMITS.maxTokenBytes + (TOKEN_LIMITS.maxBlocks + 1) * framing).toBeLessThan(SCRATCH_LIFETIME)
   })
 })
 
