@@ -45,7 +45,8 @@ function quietOnEpipe(stream: NodeJS.WriteStream): { write(text: string | Uint8A
 
 /**
  * Standard output or error written straight to its descriptor: making `process.stdout` loads
- * Node's stream, net and tty modules (~9 ms of a `mandate verify` that prints one line, issue #9).
+ * Node's net and tty modules and makes a socket or tty stream (~7 ms of a `mandate verify` that
+ * prints one line, issue #9).
  * A descriptor another process left non-blocking can refuse a write (EAGAIN) when the reader
  * lags: the rest then goes, in order, through the stream, which waits for the reader. A reader
  * gone (EPIPE) ends the output quietly, as {@link quietOnEpipe}; so does any failure to write

@@ -3,7 +3,8 @@
  * from it begins with. Random bytes drawn ahead into the pool (src/crypto/hash.ts) before it is
  * taken must not be handed out again in each of them: two processes of one snapshot make
  * different keys. The program is the package bundled the way a user bundles it (esbuild, the
- * `node` condition: dist/, which `npm test` builds first).
+ * `node` condition: dist/, which `npm test` builds first). In test/runtimes: it runs the built
+ * package in other processes, which no mutant reaches.
  */
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
