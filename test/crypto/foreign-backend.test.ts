@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import type { Ed25519Backend } from '../../src/crypto/backend.js'
-import { getBackend } from '../../src/crypto/ed25519.js'
+import { availableBackends, getBackend, messageFor } from '../../src/crypto/ed25519.js'
 import { generateKeyPair } from '../../src/crypto/keys.js'
 import type { MandateError } from '../../src/errors.js'
 import { scratch } from '../../src/internal/pool.js'
@@ -41,6 +41,14 @@ function moveTheRingOn(): void {
 }
 
 describe('a backend passed in by the caller', () => {
+  it("is told from the library's own, which are handed the scratch array itself (no copy: the ring is what makes signing inputs cheap)", () => {
+    const m = signedMessage('approval', new Uint8Array(10))
+    for (const name of availableBackends()) expect(messageFor(getBackend(name), m)).toBe(m)
+    const copy = messageFor({ ...getBackend() }, m)
+    expect(copy).not.toBe(m)
+    expect(copy).toEqual(m)
+  })
+
   it('gets messages that stay intact after the call, each in a buffer of its own (asynchronous)', async () => {
     const node = getBackend()
     const held: Uint8Array[] = []
