@@ -40,6 +40,28 @@ function moveTheRingOn(): void {
   for (let i = 0; i < 48; i++) signedMessage('approval', new Uint8Array(2000).fill(i))
 }
 
+/**
+ * The node backend behind a queue: `verifyAsync` keeps each message it is handed (`held`) and
+ * reads it only once `release` is called, as a queue in front of a worker would.
+ */
+function queuedBackend(): { queued: Ed25519Backend; held: Uint8Array[]; release: () => void } {
+  const node = getBackend()
+  const held: Uint8Array[] = []
+  let release: () => void = () => {}
+  const gate = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  const queued: Ed25519Backend = {
+    ...node,
+    async verifyAsync(signature, message, publicKey) {
+      held.push(message)
+      await gate
+      return node.verify(signature, message, publicKey)
+    },
+  }
+  return { queued, held, release }
+}
+
 describe('a backend passed in by the caller', () => {
   it("is told from the library's own, which are handed the scratch array itself (no copy: the ring is what makes signing inputs cheap)", () => {
     const m = signedMessage('approval', new Uint8Array(10))
@@ -50,21 +72,7 @@ describe('a backend passed in by the caller', () => {
   })
 
   it('gets messages that stay intact after the call, each in a buffer of its own (asynchronous)', async () => {
-    const node = getBackend()
-    const held: Uint8Array[] = []
-    let release: () => void = () => {}
-    const gate = new Promise<void>((resolve) => {
-      release = resolve
-    })
-    // Reads each message only later, as a queue in front of a worker would.
-    const queued: Ed25519Backend = {
-      ...node,
-      async verifyAsync(signature, message, publicKey) {
-        held.push(message)
-        await gate
-        return node.verify(signature, message, publicKey)
-      },
-    }
+    const { queued, held, release } = queuedBackend()
     const pending = Promise.all([mandate(10), mandate(10), mandate(3)].map((t) => checkPresentationAsync(t, queued).then(() => 'ok')))
     moveTheRingOn()
     release()
@@ -92,18 +100,7 @@ describe('a backend passed in by the caller', () => {
   })
 
   it('refuses a forged block whatever the ring holds by the time a queued check reads it', async () => {
-    const node = getBackend()
-    let release: () => void = () => {}
-    const gate = new Promise<void>((resolve) => {
-      release = resolve
-    })
-    const queued: Ed25519Backend = {
-      ...node,
-      async verifyAsync(signature, message, publicKey) {
-        await gate
-        return node.verify(signature, message, publicKey)
-      },
-    }
+    const { queued, release } = queuedBackend()
     // Block 0's action changed from email:read to email:rexd, its signature kept.
     const genuine = mandate(3)
     const bytes = parseMandate(genuine).bytes
