@@ -7,21 +7,19 @@
  * package in other processes, which no mutant reaches.
  */
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { build } from 'esbuild'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { assertBuilt, linkedProject, removeDir } from '../helpers/runtime-build.js'
 
-const repo = resolve(import.meta.dirname, '../..')
 let dir: string
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'mandate-snapshot-'))
-  mkdirSync(join(dir, 'node_modules'))
-  symlinkSync(repo, join(dir, 'node_modules', 'mandate'), 'dir')
+  assertBuilt()
+  dir = linkedProject('snapshot')
 })
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
+afterAll(() => removeDir(dir))
 
 describe('a startup snapshot', () => {
   it('does not carry random bytes drawn before it was taken into the processes started from it', async () => {
