@@ -23,7 +23,10 @@
  * Besides requests per second, each figure gives the server process's CPU time per request (all
  * its threads, from /proc on Linux), and of it the main thread's: the load generator shares the
  * machine, so that throughput also measures the generator, while CPU per request measures the
- * service alone; the event loop's share is what bounds one process.
+ * service alone. Then this process's own CPU per request (the load generator's), and how many
+ * cores server and generator kept busy together (their CPU per request times requests per
+ * second): below the machine's count, what holds a figure back is not CPU but waiting — on
+ * another thread, a lock or the disk. PostgreSQL's own processes are not counted in it.
  *
  * The service runs as `mandate serve` (bin/mandate.js, built first), at its default log level
  * (info: one line a request). BENCH_REQUESTS (per round, default 15,000), BENCH_ROUNDS (default 3)
@@ -34,7 +37,7 @@
 import '../src/crypto/use-node.js'
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
@@ -149,8 +152,10 @@ interface Load {
   readonly p99: number
   /** CPU time of the server's process (all its threads) per request, in ms; undefined off Linux. */
   readonly cpu: number | undefined
-  /** Of which its main thread's (the event loop, which saturates first). */
+  /** Of which its main thread's (the event loop: one core at most). */
   readonly loop: number | undefined
+  /** CPU time of this process (the load generator) per request, in ms. */
+  readonly generator: number
 }
 
 const ticksPerSecond = (() => {
@@ -179,6 +184,7 @@ async function load(server: Started, requests: readonly Prepared[], conns: numbe
   const { url } = server
   const cpuBefore = cpuOf(server.proc.pid)
   const loopBefore = cpuOf(server.proc.pid, server.proc.pid)
+  const generatorBefore = process.cpuUsage()
   let next = 0
   let refused = 0
   // Timed to the last answer: autocannon itself notices that the amount is sent only on its
@@ -210,6 +216,7 @@ async function load(server: Started, requests: readonly Prepared[], conns: numbe
     throw new Error(`${url}: ${refused} unexpected answers, ${result.errors} errors, ${result.timeouts} timeouts`)
   }
   const seconds = (answered - began) / 1000
+  const generator = process.cpuUsage(generatorBefore)
   const cpuAfter = cpuOf(server.proc.pid)
   const loopAfter = cpuOf(server.proc.pid, server.proc.pid)
   const per = (before: number | undefined, after: number | undefined) =>
@@ -220,12 +227,16 @@ async function load(server: Started, requests: readonly Prepared[], conns: numbe
     p99: result.latency.p99,
     cpu: per(cpuBefore, cpuAfter),
     loop: per(loopBefore, loopAfter),
+    generator: (generator.user + generator.system) / 1000 / result.requests.total,
   }
 }
 
 /** Two loads at once (one a service instance), summed: requests per second added, the worse p99. */
 async function loadBoth(a: [Started, Prepared[]], b: [Started, Prepared[]], conns: number): Promise<Load> {
+  // Both loads run in this process: its CPU is measured once, over both.
+  const generatorBefore = process.cpuUsage()
   const [x, y] = await Promise.all([load(a[0], a[1], conns, true), load(b[0], b[1], conns, true)])
+  const generator = process.cpuUsage(generatorBefore)
   const mean = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? undefined : (a + b) / 2)
   return {
     rps: x.rps + y.rps,
@@ -233,6 +244,7 @@ async function loadBoth(a: [Started, Prepared[]], b: [Started, Prepared[]], conn
     p99: Math.max(x.p99, y.p99),
     cpu: mean(x.cpu, y.cpu),
     loop: mean(x.loop, y.loop),
+    generator: (generator.user + generator.system) / 1000 / (a[1].length + b[1].length),
   }
 }
 
@@ -244,6 +256,7 @@ interface Row {
   readonly p99: number
   readonly cpu: number | undefined
   readonly loop: number | undefined
+  readonly generator: number
   /** Requests per second against the signature floor's. */
   readonly vsFloor?: number
 }
@@ -258,18 +271,26 @@ function row(figure: string, loads: readonly Load[], floorRps?: number): Row {
     p99: median(loads.map((x) => x.p99)),
     cpu: med(loads.map((x) => x.cpu)),
     loop: med(loads.map((x) => x.loop)),
+    generator: median(loads.map((x) => x.generator)),
     ...(floorRps === undefined ? {} : { vsFloor: rps / floorRps }),
   }
 }
 
 function print(rows: readonly Row[]): void {
   console.log(`\nPOST /v1/usage/consume, ${connections} connections, distinct mandates, medians of ${rounds} rounds of ${perRound}:\n`)
-  console.log('| figure | requests/s | p99 | server CPU / request | of which its event loop | vs signature floor |')
-  console.log('|---|---|---|---|---|---|')
+  const cores = availableParallelism()
+  console.log(
+    `| figure | requests/s | p99 | server CPU / request | of which its event loop | load generator CPU / request | cores busy (of ${cores}) | vs signature floor |`,
+  )
+  console.log('|---|---|---|---|---|---|---|---|')
   for (const r of rows) {
     const ratio = r.vsFloor === undefined ? '' : `${r.vsFloor.toFixed(2)}×`
     const ms = (x: number | undefined) => (x === undefined ? 'n/a' : `${x.toFixed(2)} ms`)
-    console.log(`| ${r.figure} | ${Math.round(r.rps).toLocaleString('en-US')} | ${r.p99} ms | ${ms(r.cpu)} | ${ms(r.loop)} | ${ratio} |`)
+    // Server and load generator together, per second of the run: how much of the machine they took.
+    const busy = r.cpu === undefined ? 'n/a' : (((r.cpu + r.generator) * r.rps) / 1000).toFixed(2)
+    console.log(
+      `| ${r.figure} | ${Math.round(r.rps).toLocaleString('en-US')} | ${r.p99} ms | ${ms(r.cpu)} | ${ms(r.loop)} | ${ms(r.generator)} | ${busy} | ${ratio} |`,
+    )
   }
 }
 
