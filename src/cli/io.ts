@@ -18,6 +18,8 @@ export interface Io {
   readonly stdoutIsTTY: boolean
   /** The permission bits of standard output when it is a regular file (`> FILE`), else undefined. */
   stdoutFileMode(): number | undefined
+  /** The width of the terminal standard output is, else undefined (help wraps to it). */
+  stdoutColumns(): number | undefined
   readStdin(): Promise<string>
   out(text: string): void
   err(text: string): void
@@ -96,10 +98,13 @@ let streams: { out: { write(text: string): void }; err: { write(text: string): v
 export function processIo(): Io {
   streams ??= { out: direct(1, () => process.stdout), err: direct(2, () => process.stderr) }
   const { out, err } = streams
+  const stdoutIsTTY = isTerminal(1)
   return {
     env: process.env,
     stdinIsTTY: isTerminal(0),
-    stdoutIsTTY: isTerminal(1),
+    stdoutIsTTY,
+    // Only a terminal has a width, and only there is the stream made (for its size).
+    stdoutColumns: () => (stdoutIsTTY ? process.stdout.columns : undefined),
     stdoutFileMode() {
       try {
         const st = fstatSync(1)

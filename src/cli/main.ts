@@ -103,7 +103,16 @@ export function buildProgram(ctx: Context, argv?: readonly string[]): Command {
     .option('--json', 'print exactly one JSON document on stdout, errors included')
     .option('--timeout <seconds>', `wait at most SECONDS for a service's answer (default ${DEFAULT_TIMEOUT_SECONDS}; MANDATE_TIMEOUT)`)
     .showHelpAfterError(false)
-    .configureOutput({ writeOut: (text) => ctx.io.out(text), writeErr: (text) => ctx.io.err(text), outputError: () => {} })
+    .configureOutput({
+      writeOut: (text) => ctx.io.out(text),
+      writeErr: (text) => ctx.io.err(text),
+      outputError: () => {},
+      // Commander's defaults ask process.stdout and process.stderr, which makes those streams
+      // (and loads node:net and node:tty) for every --help. The help has no colors of its own.
+      getOutHelpWidth: () => ctx.io.stdoutColumns() ?? 80,
+      getOutHasColors: () => false,
+      getErrHasColors: () => false,
+    })
   examples(
     program,
     'mandate demo',

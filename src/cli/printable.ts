@@ -51,6 +51,7 @@ export function guardIo(io: Io, json: boolean): Io {
     stdinIsTTY: io.stdinIsTTY,
     stdoutIsTTY: io.stdoutIsTTY,
     stdoutFileMode: () => io.stdoutFileMode(),
+    stdoutColumns: () => io.stdoutColumns(),
     readStdin: () => io.readStdin(),
     out: (text) => io.out(terminalSafe(text, json)),
     err: (text) => io.err(terminalSafe(text)),

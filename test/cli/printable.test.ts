@@ -207,6 +207,7 @@ describe('terminalSafe and the output boundary', () => {
       stdinIsTTY: true,
       stdoutIsTTY: false,
       stdoutFileMode: () => undefined,
+      stdoutColumns: () => 120,
       readStdin: async () => 'in',
       out: (t) => seen.push(`out:${t}`),
       err: (t) => seen.push(`err:${t}`),
@@ -222,6 +223,7 @@ describe('terminalSafe and the output boundary', () => {
     expect(await io.confirm('approve \r?')).toBe(true)
     expect(await io.readStdin()).toBe('in')
     expect(io.now()).toBe(42)
+    expect(io.stdoutColumns()).toBe(120)
     guardIo(raw, true).out('"\x7f"\n')
     expect(seen).toEqual(['out:a\\x1b[2K\n', 'err:b\\u202e\n', 'ask:approve \\r?', 'out:"\\u007f"\n'])
   })

@@ -254,6 +254,40 @@ describe('help', () => {
       expect(examples, path.join(' ')).toContain(`mandate ${path.join(' ')}`)
     }
   })
+
+  it('into a pipe, --help (and verify) never make process.stdout or process.stderr; on a terminal, help wraps to its width', () => {
+    // Loaded before the command: says on fd 2 whenever either stream is made.
+    const trap = join(dir, 'trap-streams.cjs')
+    writeFileSync(
+      trap,
+      `for (const name of ['stdout', 'stderr']) {
+  const d = Object.getOwnPropertyDescriptor(process, name)
+  Object.defineProperty(process, name, { configurable: true, enumerable: d.enumerable, get() { require('node:fs').writeSync(2, 'made process.' + name + '\\n'); return d.get.call(process) } })
+}\n`,
+    )
+    const token = join(dir, 'trap.txt')
+    writeFileSync(token, mandate(['mint', '--key', key('alice'), '--action', 'x', '--expires', '1h']).stdout)
+    const run = (args: string[]) =>
+      spawnSync(process.execPath, ['--require', trap, BIN, ...args], { encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '' } })
+    for (const args of [['--help'], ['mint', '--help'], ['verify', token, '--root', alice, '--audience', 'svc', '--action', 'x']]) {
+      const r = run(args)
+      expect([r.status, r.stderr], args.join(' ')).toEqual([0, ''])
+      expect(r.stdout.length, args.join(' ')).toBeGreaterThan(40)
+    }
+    // The trap itself works.
+    const touched = spawnSync(process.execPath, ['--require', trap, '-e', "process.stdout.write('x')"], { encoding: 'utf8' })
+    expect([touched.stdout, touched.stderr]).toEqual(['x', 'made process.stdout\n'])
+    if (!has('script')) return
+    const sized = (columns: number) =>
+      spawnSync('script', ['-qec', `stty cols ${columns}; '${process.execPath}' '${BIN}' mint --help`, '/dev/null'], {
+        encoding: 'utf8',
+        env: { PATH: process.env['PATH'] ?? '' },
+      }).stdout
+    // The options' descriptions wrap; the examples after them are printed as they are.
+    const longest = (text: string) => Math.max(...(text.split('Examples:')[0] ?? '').split(/\r?\n/).map((l) => l.length))
+    expect(longest(sized(80))).toBeLessThanOrEqual(80)
+    expect(longest(sized(200))).toBeGreaterThan(100)
+  })
 })
 
 /** Complete the line $2 with the bash script $1, as bash would on a Tab. */
