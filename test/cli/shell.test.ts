@@ -166,10 +166,14 @@ describe('output into a slow pipe left non-blocking arrives whole and in order',
   })
 })
 
-/** `mandate ARGS` on a terminal: `script` (util-linux) gives it a pseudo-terminal as stdin and stdout. */
-function onTerminal(args: readonly string[], env: Record<string, string> = {}): { code: number | null; output: string } {
+/**
+ * `mandate ARGS` on a terminal: `script` (util-linux) gives it a pseudo-terminal as stdin and
+ * stdout, `columns` wide when given.
+ */
+function onTerminal(args: readonly string[], env: Record<string, string> = {}, columns?: number): { code: number | null; output: string } {
   const quote = (a: string) => `'${a.replaceAll("'", "'\\''")}'`
-  const r = spawnSync('script', ['-qec', [process.execPath, BIN, ...args].map(quote).join(' '), '/dev/null'], {
+  const line = [process.execPath, BIN, ...args].map(quote).join(' ')
+  const r = spawnSync('script', ['-qec', columns === undefined ? line : `stty cols ${columns}; ${line}`, '/dev/null'], {
     encoding: 'utf8',
     env: { PATH: process.env['PATH'] ?? '', ...env },
     timeout: 30_000,
@@ -278,11 +282,7 @@ describe('help', () => {
     const touched = spawnSync(process.execPath, ['--require', trap, '-e', "process.stdout.write('x')"], { encoding: 'utf8' })
     expect([touched.stdout, touched.stderr]).toEqual(['x', 'made process.stdout\n'])
     if (!has('script')) return
-    const sized = (columns: number) =>
-      spawnSync('script', ['-qec', `stty cols ${columns}; '${process.execPath}' '${BIN}' mint --help`, '/dev/null'], {
-        encoding: 'utf8',
-        env: { PATH: process.env['PATH'] ?? '' },
-      }).stdout
+    const sized = (columns: number) => onTerminal(['mint', '--help'], {}, columns).output
     // The options' descriptions wrap; the examples after them are printed as they are.
     const longest = (text: string) => Math.max(...(text.split('Examples:')[0] ?? '').split(/\r?\n/).map((l) => l.length))
     expect(longest(sized(80))).toBeLessThanOrEqual(80)
