@@ -29,49 +29,48 @@ export interface Io {
 }
 
 /**
- * A stream whose reader went away (`mandate … | head`) fails its writes with EPIPE: that ends
- * the output quietly instead of with a stack trace. Other errors are still thrown.
+ * Whether a failed write to `fd` ends that output quietly instead of with a stack trace: a
+ * reader gone (EPIPE, `mandate … | head`), or any failure on standard error (`2>/dev/full`),
+ * where nothing could report it — the exit code still says how the command ended.
  */
-function quietOnEpipe(stream: NodeJS.WriteStream): { write(text: string | Uint8Array): void } {
-  let closed = false
-  stream.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EPIPE') throw e
-    closed = true
-  })
-  return {
-    write(text) {
-      if (!closed) stream.write(text)
-    },
-  }
-}
+const endsQuietly = (fd: 1 | 2, e: unknown): boolean => (e as NodeJS.ErrnoException).code === 'EPIPE' || fd === 2
 
 /**
  * Standard output or error written straight to its descriptor: making `process.stdout` loads
  * Node's net and tty modules and makes a socket or tty stream (~7 ms of a `mandate verify` that
  * prints one line, issue #9).
  * A descriptor another process left non-blocking can refuse a write (EAGAIN) when the reader
- * lags: the rest then goes, in order, through the stream, which waits for the reader. A reader
- * gone (EPIPE) ends the output quietly, as {@link quietOnEpipe}; so does any failure to write
- * standard error (`2>/dev/full`), where nothing could report it: the exit code still says how
- * the command ended.
+ * lags: the rest then goes, in order, through the stream, which waits for the reader. A failed
+ * write ends the output as {@link endsQuietly} says, on either path. Internal (`write` and
+ * `stream` are the test's to replace).
  */
-function direct(fd: 1 | 2, stream: () => NodeJS.WriteStream): { write(text: string): void } {
+export function direct(
+  fd: 1 | 2,
+  stream: () => NodeJS.WritableStream,
+  write: (fd: number, bytes: Uint8Array, offset: number) => number = writeSync,
+): { write(text: string): void } {
   let closed = false
-  let queued: { write(text: string | Uint8Array): void } | undefined
+  let queued: NodeJS.WritableStream | undefined
   return {
     write(text) {
       if (closed) return
-      if (queued !== undefined) return queued.write(text)
+      if (queued !== undefined) {
+        queued.write(text)
+        return
+      }
       const bytes = Buffer.from(text, 'utf8')
       let written = 0
       try {
-        while (written < bytes.length) written += writeSync(fd, bytes, written)
+        while (written < bytes.length) written += write(fd, bytes, written)
       } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code
-        if (code === 'EAGAIN') {
-          queued = quietOnEpipe(stream())
+        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') {
+          queued = stream()
+          queued.on('error', (failure: unknown) => {
+            if (!endsQuietly(fd, failure)) throw failure
+            closed = true
+          })
           queued.write(bytes.subarray(written))
-        } else if (code === 'EPIPE' || fd === 2) closed = true
+        } else if (endsQuietly(fd, e)) closed = true
         else throw e
       }
     },
