@@ -128,3 +128,43 @@ describe('layers', () => {
     expect(violation(at('cli/commands/serve.ts'), '../../service/server.js')).toBeUndefined()
   })
 })
+
+/**
+ * Calls of `sign`, `verify` or `verifyAsync` on something named `backend` (a variable, or a
+ * property such as `settings.backend`): the places where a backend object a caller passed in
+ * could be handed a scratch signing input. `getBackend()`'s are the library's own.
+ */
+function backendCalls(text: string): string[] {
+  const found: string[] = []
+  const visit = (node: ts.Node): void => {
+    if (
+      ts.isCallExpression(node) &&
+      ts.isPropertyAccessExpression(node.expression) &&
+      ['sign', 'verify', 'verifyAsync'].includes(node.expression.name.text) &&
+      /(^|\.)backend$/i.test(node.expression.expression.getText())
+    ) {
+      found.push(node.expression.getText())
+    }
+    ts.forEachChild(node, visit)
+  }
+  visit(ts.createSourceFile('x.ts', text, ts.ScriptTarget.Latest, true))
+  return found
+}
+
+describe('signing inputs and backend objects', () => {
+  it('only src/crypto/ed25519.ts hands a message to a backend object (verifyWith, verifyAsync, signWithBackend copy it for a foreign one)', () => {
+    const calls = sources(SRC)
+      .filter((file) => relative(SRC, file) !== join('crypto', 'ed25519.ts'))
+      .flatMap((file) => backendCalls(readFileSync(file, 'utf8')).map((call) => `${relative(SRC, file)}: ${call}`))
+    expect(calls).toEqual([])
+  })
+
+  it('finds such a call, and only such', () => {
+    expect(backendCalls('backend.verify(s, m, k); settings.backend.sign(k, m); x.backend.verifyAsync(s, m, k)')).toEqual([
+      'backend.verify',
+      'settings.backend.sign',
+      'x.backend.verifyAsync',
+    ])
+    expect(backendCalls('getBackend().verify(s, m, k); verifyWith(backend, s, m, k); signer.sign(m) // backend.sign(k, m)')).toEqual([])
+  })
+})

@@ -85,6 +85,20 @@ export function messageFor(backend: Ed25519Backend, message: Uint8Array): Uint8A
   return ownBackends.has(backend) ? message : message.slice()
 }
 
+/**
+ * `backend.verify`, the message handed as {@link messageFor} says: every verification of a
+ * signing input by a backend a caller may have passed in goes through here (or
+ * {@link verifyAsync}), so that none can forget the copy.
+ */
+export function verifyWith(backend: Ed25519Backend, signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): SignatureOutcome {
+  return backend.verify(signature, messageFor(backend, message), publicKey)
+}
+
+/** `backend.sign`, the message handed as {@link messageFor} says (see {@link verifyWith}). */
+export function signWithBackend(backend: Ed25519Backend, secretKey: Uint8Array, message: Uint8Array, publicKey?: Uint8Array): Uint8Array {
+  return backend.sign(secretKey, messageFor(backend, message), publicKey)
+}
+
 /** Verify under the strict profile, throwing the matching `MandateError` on rejection. */
 export function verifyOrThrow(
   backend: Ed25519Backend,
@@ -94,7 +108,7 @@ export function verifyOrThrow(
   what: string,
   block?: number,
 ): void {
-  assertAccepted(backend.verify(signature, messageFor(backend, message), publicKey), what, block)
+  assertAccepted(verifyWith(backend, signature, message, publicKey), what, block)
 }
 
 /** `backend.verifyAsync` where it has one, else its synchronous verify (a resolved promise). */

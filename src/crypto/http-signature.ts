@@ -43,7 +43,7 @@ import {
   serializeItem,
 } from 'structured-headers'
 import { abytes, equalBytes, utf8 } from '../internal/bytes.js'
-import { getBackend, verifyAsync } from './ed25519.js'
+import { getBackend, signWithBackend, verifyAsync } from './ed25519.js'
 import { randomBytes, sha256 } from './hash.js'
 import { type KeyPair, parsePublicKey, toDidKey } from './keys.js'
 import type { SignatureOutcome } from './profile.js'
@@ -258,7 +258,7 @@ export function signRequest(
     throw new RangeError('"key" publicKey does not match its secretKey')
   }
   const unsigned = unsignedRequest(method, request.url, body, publicKey, options)
-  return unsigned.headers(backend.sign(key.secretKey, unsigned.base))
+  return unsigned.headers(signWithBackend(backend, key.secretKey, unsigned.base))
 }
 
 /**

@@ -9,7 +9,7 @@
  */
 import { abytes } from '../internal/bytes.js'
 import type { Ed25519Backend } from './backend.js'
-import { getBackend } from './ed25519.js'
+import { getBackend, verifyWith } from './ed25519.js'
 
 /**
  * An Ed25519 key that signs without showing its secret.
@@ -50,7 +50,7 @@ export async function signWith(signer: Ed25519Signer, message: Uint8Array, backe
   if (!(signature instanceof Uint8Array) || signature.length !== 64) {
     throw new RangeError('"signer" returned no 64-byte Ed25519 signature')
   }
-  const outcome = backend.verify(signature, message, publicKey)
+  const outcome = verifyWith(backend, signature, message, publicKey)
   if (outcome !== 'accept') {
     throw new RangeError(`"signer" signature does not verify under its publicKey (${outcome.replaceAll('_', ' ')})`)
   }

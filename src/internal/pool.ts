@@ -12,7 +12,7 @@
  * straight to a signer or verifier, which reads it before returning (Node's asynchronous
  * verify copies its input when called). Nothing cut from the ring reaches a caller of the
  * library: `signingInput` hands out a copy, and so does a backend object a caller passes in
- * (`messageFor` in src/crypto/ed25519.ts).
+ * (`messageFor` in src/crypto/ed25519.ts, behind its `verifyWith`, `verifyAsync` and `signWithBackend`).
  *
  * @module
  */

@@ -32,7 +32,7 @@ import type { Caveat } from '../caveats/types.js'
 import { type CborMap, type CborValue, decodeCbor, encodeCbor } from '../cbor/codec.js'
 import { CBOR_LIMITS } from '../cbor/limits.js'
 import type { Ed25519Backend } from '../crypto/backend.js'
-import { getBackend, messageFor, verifyOrThrow } from '../crypto/ed25519.js'
+import { getBackend, signWithBackend, verifyOrThrow } from '../crypto/ed25519.js'
 import { fail, MandateError } from '../errors.js'
 import { equalBytes, fromHex, toHex } from '../internal/bytes.js'
 import { REVOCATION_KINDS, type RevocationKind } from '../token/revocation.js'
@@ -101,7 +101,7 @@ export interface SignedFeedPage {
  */
 export function signFeedPage(page: FeedPage, secretKey: Uint8Array, backend: Ed25519Backend = getBackend()): SignedFeedPage {
   const bytes = encodeFeedPage(page)
-  const signature = backend.sign(secretKey, messageFor(backend, signedMessage('feed', bytes)))
+  const signature = signWithBackend(backend, secretKey, signedMessage('feed', bytes))
   return { page: base64urlnopad.encode(bytes), signature: base64urlnopad.encode(signature) }
 }
 

@@ -8,7 +8,7 @@
  * @module
  */
 import type { Ed25519Backend } from '../crypto/backend.js'
-import { assertAccepted, getBackend, messageFor, verifyAsync, verifyOrThrow } from '../crypto/ed25519.js'
+import { assertAccepted, getBackend, verifyAsync, verifyOrThrow, verifyWith } from '../crypto/ed25519.js'
 import { OUTCOME_CODES, type SignatureOutcome } from '../crypto/profile.js'
 import type { SignatureCache } from '../crypto/signature-cache.js'
 import { fail } from '../errors.js'
@@ -127,7 +127,7 @@ export function checkMandateProof(
         hint: 'a bound mandate is presented in an invocation signed by the holder key',
       })
     }
-    const outcome = backend.verify(proof.signature, messageFor(backend, signedMessage('seal', last.id)), last.holder)
+    const outcome = verifyWith(backend, proof.signature, signedMessage('seal', last.id), last.holder)
     if (outcome !== 'accept')
       fail(outcome === 'equation' ? 'ERR_PROOF' : OUTCOME_CODES[outcome], `seal rejected (${outcome.replaceAll('_', ' ')})`, at)
     return

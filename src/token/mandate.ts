@@ -15,7 +15,7 @@ import type { Caveat } from '../caveats/types.js'
 import { type CborValue, decodeCbor, decodeOwnedCbor, encodeCbor } from '../cbor/codec.js'
 import { TOKEN_LIMITS } from '../cbor/limits.js'
 import type { BackendName } from '../crypto/backend.js'
-import { getBackend } from '../crypto/ed25519.js'
+import { getBackend, signWithBackend } from '../crypto/ed25519.js'
 import { randomBytes } from '../crypto/hash.js'
 import { type KeyPair, keyPairFromSecret, parsePublicKey } from '../crypto/keys.js'
 import { fail } from '../errors.js'
@@ -302,7 +302,7 @@ function appendBlock(
   }
   if (content.caveats.length > TOKEN_LIMITS.maxCaveats) fail('ERR_LIMIT_COUNT', `at most ${TOKEN_LIMITS.maxCaveats} caveats per block`)
   const payload = encodeBlockPayload(content)
-  const signature = backend.sign(signer.secretKey, blockSigningInput(parent, payload), signer.publicKey)
+  const signature = signWithBackend(backend, signer.secretKey, blockSigningInput(parent, payload), signer.publicKey)
   const principal = blocks[0]?.principal ?? signer.publicKey
   const block = decodeBlock(joinSigned(signature, payload), blocks.length, principal)
   const proof: Proof = bearerSecret ? { kind: 'bearer', secret: bearerSecret } : { kind: 'bound' }

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { verifyWith } from '../crypto/ed25519.js'
 import { toDidKey } from '../crypto/keys.js'
 import { fail } from '../errors.js'
 import { equalBytes } from '../internal/bytes.js'
@@ -49,7 +50,7 @@ export function checkApprovals(
     } catch (e) {
       fail('ERR_APPROVAL_INVALID', `approval ${i}: ${e instanceof Error ? e.message : 'unreadable'}`)
     }
-    const outcome = settings.backend.verify(a.signature, signedMessage('approval', a.payload), a.approver)
+    const outcome = verifyWith(settings.backend, a.signature, signedMessage('approval', a.payload), a.approver)
     if (outcome !== 'accept') fail('ERR_APPROVAL_INVALID', `approval ${i}: signature rejected (${outcome.replaceAll('_', ' ')})`)
     if (!invocation || !equalBytes(a.invocationId, invocation.id)) {
       fail('ERR_APPROVAL_INVALID', `approval ${i} is for another request`, { hint: 'an approval names exactly one invocation id' })
