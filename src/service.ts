@@ -39,6 +39,7 @@ export type {
   ApprovalCursor,
   ApprovalDenial,
   ApprovalRecord,
+  AtCommit,
   InboxEvent,
   NewRevocation,
   RevocationGuard,

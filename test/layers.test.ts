@@ -168,3 +168,41 @@ describe('signing inputs and backend objects', () => {
     expect(backendCalls('getBackend().verify(s, m, k); verifyWith(backend, s, m, k); signer.sign(m) // backend.sign(k, m)')).toEqual([])
   })
 })
+
+/**
+ * Reads of a store's `atCommit` (property accesses, not the stores' own definitions), each named
+ * by the declaration it sits in: the operations whose results are not yet durable.
+ */
+function atCommitReads(text: string): string[] {
+  const found: string[] = []
+  const visit = (node: ts.Node): void => {
+    if (ts.isPropertyAccessExpression(node) && node.name.text === 'atCommit') {
+      let at: ts.Node | undefined = node.parent
+      while (at && !ts.isVariableDeclaration(at) && !ts.isFunctionDeclaration(at)) at = at.parent
+      found.push(at && (ts.isVariableDeclaration(at) || ts.isFunctionDeclaration(at)) ? (at.name?.getText() ?? '?') : '(top)')
+    }
+    ts.forEachChild(node, visit)
+  }
+  visit(ts.createSourceFile('x.ts', text, ts.ScriptTarget.Latest, true))
+  return found
+}
+
+describe('operations that resolve at commit', () => {
+  it('only the service app’s storeOf reads Store.atCommit: a request gets them only with its answer held for durability', () => {
+    const reads = sources(SRC).flatMap((file) => atCommitReads(readFileSync(file, 'utf8')).map((d) => `${relative(SRC, file)}: ${d}`))
+    expect(reads).toEqual([`${join('service', 'app.ts')}: storeOf`])
+    // storeOf hands them out only for a request oneDurableWait has taken in.
+    const app = readFileSync(join(SRC, 'service', 'app.ts'), 'utf8')
+    expect(app).toContain('const storeOf = (c: Context): AtCommit => (answersAfterDurable.has(c) ? (store.atCommit ?? store) : store)')
+    expect(app.match(/answersAfterDurable\.add\(/g)).toHaveLength(1)
+  })
+
+  it('finds such a read, and only such', () => {
+    expect(atCommitReads('const a = store.atCommit; function f() { return s.atCommit.consume(x) }; x.atCommit')).toEqual([
+      'a',
+      'f',
+      '(top)',
+    ])
+    expect(atCommitReads('const s = { atCommit: { consume }, get atCommit() { return s } } // store.atCommit')).toEqual([])
+  })
+})

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type Context, Hono } from 'hono'
+import { type Context, Hono, type Next } from 'hono'
 import { streamSSE } from 'hono/streaming'
 import type { Logger } from 'pino'
 import { argsDigest } from '../caveats/args.js'
@@ -33,7 +33,7 @@ import { ServiceError, stored, toServiceError } from './errors.js'
 import { createFeedGuard, type FeedMarkStore } from './feed-mark.js'
 import { createMetrics, type ServiceMetrics } from './metrics.js'
 import { OPENAPI } from './openapi.js'
-import type { ApprovalCursor, ApprovalRecord, Store } from './store.js'
+import type { ApprovalCursor, ApprovalRecord, AtCommit, Store } from './store.js'
 
 import { approversFor, consumeBinding, createTrust, type TrustOptions } from './trust.js'
 
@@ -110,7 +110,25 @@ export function createApp(options: AppOptions): Hono {
   // The request line's fields are this service's own (the path escaped), never a token or a
   // body: its line skips the redaction paths, which cost more than the rest of the line.
   const requestLog = log?.child({}, { redact: [] })
-  const trust = createTrust(options, store, clock)
+  /**
+   * Requests whose store operations resolve at commit ({@link Store.atCommit}): their answer,
+   * whatever it is, waits in {@link oneDurableWait} for the commits it rests on (see there).
+   */
+  const answersAfterDurable = new WeakSet<Context>()
+  const storeOf = (c: Context): AtCommit => (answersAfterDurable.has(c) ? (store.atCommit ?? store) : store)
+  /**
+   * One wait for durability per request instead of one per operation (its nonce, each read of
+   * its standing, its consume or claim): every commit the answer rests on was made before it, so
+   * one `durable()` before the answer leaves covers them all. Every answer waits, a refusal too
+   * (a replayed nonce, a revoked block, a conflict): it may rest on a commit a crash could take
+   * back. A store that cannot make it durable turns the answer into a 503.
+   */
+  const oneDurableWait = async (c: Context, next: Next) => {
+    answersAfterDurable.add(c)
+    await next()
+    if (store.durable) await stored(() => (store.durable as () => Promise<void>)())
+  }
+  const trust = createTrust(options, store, clock, storeOf)
   const maxPending = options.maxPendingPerRequester ?? 16
   const maxEntries = options.maxEntriesPerBlock ?? 64
   const auditors = new Map(
@@ -309,17 +327,18 @@ export function createApp(options: AppOptions): Hono {
   app.get('/openapi.json', (c) => c.json(OPENAPI))
 
   // ---- amendments in force (spec/service-v1.md §5.3) ----------------------------------------
-  const amendmentsOf = (chain: readonly UnverifiedBlock[]) => stored(() => chainAmendments(chain, (id) => store.revocationsFor(id)))
+  const amendmentsOf = (chain: readonly UnverifiedBlock[], from: AtCommit = store) =>
+    stored(() => chainAmendments(chain, (id) => from.revocationsFor(id)))
   /** Who must approve `invocation`: the approval caveats of its chain and of the amendments in force on it. */
-  const approversOf = async (invocation: UnverifiedInvocation) =>
-    approversFor(invocation.chain, invocation.action, await amendmentsOf(invocation.chain))
+  const approversOf = async (invocation: UnverifiedInvocation, from: AtCommit = store) =>
+    approversFor(invocation.chain, invocation.action, await amendmentsOf(invocation.chain, from))
   /**
    * Whether an invocation may be waiting for its approvals (spec/mandate-v1.md §7 step 7). The
    * amendments are read only when the chain's own caveats ask for none and it is no longer fresh.
    */
-  const mayWait = async (invocation: UnverifiedInvocation, now: number) =>
+  const mayWait = async (invocation: UnverifiedInvocation, now: number, from: AtCommit = store) =>
     approversFor(invocation.chain, invocation.action).length > 0 ||
-    (now > trust.invocationDeadline(invocation, false) && (await approversOf(invocation)).length > 0)
+    (now > trust.invocationDeadline(invocation, false) && (await approversOf(invocation, from)).length > 0)
 
   // ---- revocations -----------------------------------------------------------------------
   app.post('/v1/revocations', async (c) => {
@@ -540,7 +559,7 @@ export function createApp(options: AppOptions): Hono {
   // Only a registered verifier spends uses, only for a served chain in standing, and for an
   // invocation only while it is fresh and addressed to that verifier. The idempotency key of an
   // invocation is its id; a stored answer goes back only to the same chain and counters.
-  app.post('/v1/usage/consume', async (c) => {
+  app.post('/v1/usage/consume', oneDurableWait, async (c) => {
     const bytes = await readRaw(c)
     const caller = await trust.verifier(c, bytes)
     const b = json(bytes)
@@ -558,7 +577,7 @@ export function createApp(options: AppOptions): Hono {
         throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', 'for an invocation, "requestId" is its id (or absent)')
       }
       // One that needs an approval may have waited for it (spec/mandate-v1.md §7 step 7).
-      trust.fresh(invocation, now, await mayWait(invocation, now))
+      trust.fresh(invocation, now, await mayWait(invocation, now, storeOf(c)))
       trust.addressedTo(chain, caller.name, invocation)
       key = `inv:${invocation.idHex}`
     } else {
@@ -573,10 +592,10 @@ export function createApp(options: AppOptions): Hono {
     }
     // A key that names no block of the chain may name an amendment in force on one.
     const amended = (keys as string[]).some((k) => !chain.some((b) => k.startsWith(`${b.idHex}/`)))
-    const amendments = amended ? await amendmentsOf(chain) : new Map<number, FeedEntry[]>()
+    const amendments = amended ? await amendmentsOf(chain, storeOf(c)) : new Map<number, FeedEntry[]>()
     const counters = (keys as string[]).map((k) => counterFor(chain, k, amendments))
-    await trust.standing(chain, invocation?.action, now)
-    const result = await stored(() => store.consume({ key, binding: consumeBinding(chain, keys as string[]), counters }, now))
+    await trust.standing(chain, invocation?.action, now, c)
+    const result = await stored(() => storeOf(c).consume({ key, binding: consumeBinding(chain, keys as string[]), counters }, now))
     if (result === 'conflict') {
       throw new ServiceError(409, 'ERR_CONFLICT', 'this request id was used for another chain or other counters')
     }
@@ -598,14 +617,14 @@ export function createApp(options: AppOptions): Hono {
     trust.addressedTo(chain, caller.name, invocation)
     return { caller, invocation }
   }
-  app.post('/v1/replay/claim', async (c) => {
+  app.post('/v1/replay/claim', oneDurableWait, async (c) => {
     const { caller, invocation } = await claimable(c)
     const now = clock()
-    const waits = (await approversOf(invocation)).length > 0
+    const waits = (await approversOf(invocation, storeOf(c))).length > 0
     trust.fresh(invocation, now, waits)
     // Kept past the last second any verifier could accept the invocation.
     const until = trust.invocationDeadline(invocation, waits) + trust.skew
-    const claimed = await stored(() => store.claimReplay(invocation.idHex, caller.did, until, now))
+    const claimed = await stored(() => storeOf(c).claimReplay(invocation.idHex, caller.did, until, now))
     return c.json({ id: invocation.idHex, claimed })
   })
   app.post('/v1/replay/release', async (c) => {

@@ -430,6 +430,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
     return r.rows[0] ? toRecord(r.rows[0] as RecordRow) : undefined
   }
 
+  // No atCommit or durable(): every commit is durable when it returns (synchronous_commit = on).
   return {
     async addRevocation(e: NewRevocation, guard?: RevocationGuard, audit?: NewAuditEntry) {
       return tx(async (c) => {

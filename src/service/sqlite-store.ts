@@ -16,10 +16,11 @@
  * event loop goes on with other requests meanwhile (inside the commit, `synchronous=FULL` held
  * the loop for each fsync, so that nothing could join a group while it waited). A write
  * resolves, and a read answers, only once every commit made before it is durable: nothing is
- * acknowledged, or shown to anyone, that a power loss could take back. An fsync that fails
- * leaves the store refusing everything (the pages it covered may be lost: PostgreSQL's rule);
- * a restart reads the database as the disk has it. SQLite still syncs the WAL before a
- * checkpoint and the database after it.
+ * acknowledged, or shown to anyone, that a power loss could take back. (The operations of
+ * `atCommit` resolve sooner, for a request that waits once, with `durable()`, before it answers.)
+ * An fsync that fails leaves the store refusing everything (the pages it covered may be lost:
+ * PostgreSQL's rule); a restart reads the database as the disk has it. SQLite still syncs the
+ * WAL before a checkpoint and the database after it.
  *
  * @module
  */
@@ -249,7 +250,10 @@ function createSchema(db: Database.Database): void {
 export type { Fsync } from './fsync-thread.js'
 
 /** Open (creating if needed) a SQLite store at `path`; `fsync` replaces its fsync thread (tests hold it). */
-export function openSqliteStore(path: string, options: { readonly fsync?: Fsync } = {}): Store {
+export function openSqliteStore(
+  path: string,
+  options: { readonly fsync?: Fsync } = {},
+): Store & Required<Pick<Store, 'atCommit' | 'durable'>> {
   if (path !== ':memory:') {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
     // The database holds the approval inbox (who asks, for what, and why): readable by its
@@ -466,16 +470,24 @@ export function openSqliteStore(path: string, options: { readonly fsync?: Fsync 
       sync()
     })
   }
-  /** A read's answer, released once what it may have seen is durable. */
-  const read = async <T>(answer: () => T): Promise<T> => {
-    if (failed) throw failed
-    const value = answer()
+  /** Another connection's commits since the last look count as one more of ours to sync. */
+  const notice = (): void => {
     const version = dataVersion?.get()
     if (version !== seenVersion) {
-      // Another connection committed since: what this read saw may not be on disk yet.
       seenVersion = version
       committed++
     }
+  }
+  /** A read's answer, at once: what it may have seen need not be durable (see Store.atCommit). */
+  const readAtCommit = async <T>(answer: () => T): Promise<T> => {
+    if (failed) throw failed
+    const value = answer()
+    notice()
+    return value
+  }
+  /** A read's answer, released once what it may have seen is durable. */
+  const read = async <T>(answer: () => T): Promise<T> => {
+    const value = await readAtCommit(answer)
     await durable()
     return value
   }
@@ -483,6 +495,8 @@ export function openSqliteStore(path: string, options: { readonly fsync?: Fsync 
   /** A queued write: `run` is called inside the group's transaction, in a savepoint. */
   interface Pending {
     readonly run: () => unknown
+    /** Answered once committed (see Store.atCommit), or once durable. */
+    readonly settleAt: 'commit' | 'durable'
     readonly resolve: (value: unknown) => void
     readonly reject: (error: unknown) => void
   }
@@ -521,15 +535,21 @@ export function openSqliteStore(path: string, options: { readonly fsync?: Fsync 
       return
     }
     committed++
+    const settle = (p: Pending, i: number): void => {
+      const o = outcomes[i] as { ok: boolean; value: unknown }
+      if (o.ok) p.resolve(o.value)
+      else p.reject(o.value)
+    }
+    group.forEach((p, i) => {
+      if (p.settleAt === 'commit') settle(p, i)
+    })
     durable().then(
       () =>
         group.forEach((p, i) => {
-          const o = outcomes[i] as { ok: boolean; value: unknown }
-          if (o.ok) p.resolve(o.value)
-          else p.reject(o.value)
+          if (p.settleAt === 'durable') settle(p, i)
         }),
       (e: unknown) => {
-        for (const p of group) p.reject(e)
+        for (const p of group) if (p.settleAt === 'durable') p.reject(e)
       },
     )
   }
@@ -541,13 +561,18 @@ export function openSqliteStore(path: string, options: { readonly fsync?: Fsync 
     // alternating: 1,774–1,941 against 1,951–2,056/s).
     setImmediate(flush)
   }
-  /** Run `work` in the next group commit; resolves once that commit is on disk. */
-  const write = <T>(work: () => T): Promise<T> =>
+  /** Run `work` in the next group commit; resolves once that commit is on disk (or, `settleAt` commit, once made). */
+  const write = <T>(work: () => T, settleAt: Pending['settleAt'] = 'durable'): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       if (failed) return reject(failed)
-      queue.push({ run: work, resolve: resolve as (value: unknown) => void, reject })
+      queue.push({ run: work, settleAt, resolve: resolve as (value: unknown) => void, reject })
       schedule()
     })
+  const forBlockEntries = (blockId: string) => (forBlock.all(blockId) as RevocationRow[]).map(rowToEntry)
+  const claimOnce = (id: string, claimer: string, expiresAt: number, now: number) => () =>
+    claim.run(id, claimer, expiresAt, now).changes === 1
+  // Kept (and refused again) until compaction drops it after `expiresAt`.
+  const nonceOnce = (keyid: string, nonce: string, expiresAt: number) => () => addNonce.run(keyid, nonce, expiresAt).changes === 1
 
   const loadRequest = (id: string): ApprovalRecord | undefined => {
     const r = getRequest.get(id) as
@@ -632,6 +657,17 @@ export function openSqliteStore(path: string, options: { readonly fsync?: Fsync 
   }
 
   return {
+    atCommit: {
+      useNonce: (keyid, nonce, expiresAt) => write(nonceOnce(keyid, nonce, expiresAt), 'commit'),
+      revocationsFor: (blockId) => readAtCommit(() => forBlockEntries(blockId)),
+      consume: (c, now) => write(() => consumeOnce(c, now), 'commit'),
+      claimReplay: (id, claimer, expiresAt, now) => write(claimOnce(id, claimer, expiresAt, now), 'commit'),
+    },
+    durable: async () => {
+      if (failed) throw failed
+      notice()
+      return durable()
+    },
     async addRevocation(e: NewRevocation, guard?: RevocationGuard, audit?: NewAuditEntry) {
       return write(() => {
         const prior = seqOf.get(e.statementId) as { seq: number } | undefined
@@ -684,7 +720,7 @@ export function openSqliteStore(path: string, options: { readonly fsync?: Fsync 
       return read(() => (headStmt.get() as { head: number }).head)
     },
     async revocationsFor(blockId) {
-      return read(() => (forBlock.all(blockId) as RevocationRow[]).map(rowToEntry))
+      return read(() => forBlockEntries(blockId))
     },
     async compact(now, answerTtl = ANSWER_TTL) {
       return write(() => {
@@ -711,7 +747,7 @@ export function openSqliteStore(path: string, options: { readonly fsync?: Fsync 
       )
     },
     async claimReplay(id, claimer, expiresAt, now) {
-      return write(() => claim.run(id, claimer, expiresAt, now).changes === 1)
+      return write(claimOnce(id, claimer, expiresAt, now))
     },
     async releaseReplay(id, claimer, now) {
       return write((): 'released' | 'absent' | 'not-yours' => {
@@ -723,8 +759,7 @@ export function openSqliteStore(path: string, options: { readonly fsync?: Fsync 
       })
     },
     async useNonce(keyid, nonce, expiresAt) {
-      // Kept (and refused again) until compaction drops it after `expiresAt`.
-      return write(() => addNonce.run(keyid, nonce, expiresAt).changes === 1)
+      return write(nonceOnce(keyid, nonce, expiresAt))
     },
     async putApprovalRequest(r, maxPending, now, audit) {
       // One serialized step (the group's write lock): the count and the insert, so the cap holds.

@@ -27,7 +27,7 @@ import { chainExpiry, type UnverifiedBlock } from '../token/block.js'
 import type { UnverifiedInvocation } from '../token/invocation.js'
 import { DEFAULT_APPROVAL_WAIT, MAX_APPROVAL_WAIT } from '../verify/options.js'
 import { ServiceError, stored } from './errors.js'
-import type { Store } from './store.js'
+import type { AtCommit, Store } from './store.js'
 
 /** A principal whose chains the service serves. */
 export interface ServedRoot {
@@ -101,9 +101,10 @@ export interface Trust {
   invocationDeadline(invocation: UnverifiedInvocation, waits?: boolean, wait?: number): number
   /**
    * The chain is in standing at `now`: not expired, no block revoked or suspended (for
-   * `action`, when known; without one only whole-block entries count): 403 otherwise.
+   * `action`, when known; without one only whole-block entries count): 403 otherwise. Read
+   * through `storeOf(c)` when the request `c` is given.
    */
-  standing(chain: readonly UnverifiedBlock[], action: string | undefined, now: number): Promise<void>
+  standing(chain: readonly UnverifiedBlock[], action: string | undefined, now: number, c?: Context): Promise<void>
   /**
    * The chain's audience caveats admit `audience`, and `invocation` (when given) is addressed
    * to it: 403 `ERR_AUDIENCE` otherwise.
@@ -130,14 +131,20 @@ export function approversFor(
 }
 
 /**
- * Build the trust checks.
+ * Build the trust checks. `storeOf` gives the operations a request's nonce and standing use:
+ * {@link Store.atCommit} for a request whose answer waits for durability once, at the end.
  *
  * @example
  * ```ts
  * const trust = createTrust({ roots: [{ key: 'did:key:z6Mk…', name: 'alice' }], verifiers: [{ name: 'mail', key: 'did:key:z6Mk…' }] }, store, clock)
  * ```
  */
-export function createTrust(options: TrustOptions, store: Store, clock: () => number): Trust {
+export function createTrust(
+  options: TrustOptions,
+  store: Store,
+  clock: () => number,
+  storeOf: (c: Context) => AtCommit = () => store,
+): Trust {
   if (!Array.isArray(options.roots) || options.roots.length === 0) throw new TypeError('"roots" expected at least one served principal')
   const roots = new Set(options.roots.map((r) => toHex(typeof r.key === 'string' ? parsePublicKey(r.key) : parsePublicKey(toHex(r.key)))))
   const verifiers = new Map<string, string>()
@@ -187,7 +194,7 @@ export function createTrust(options: TrustOptions, store: Store, clock: () => nu
     }
     admit(signed.keyid)
     // A captured signed request is worth nothing twice: its nonce is used up here.
-    const first = await stored(() => store.useNonce(signed.keyid, signed.nonce, signed.created + signatureMaxAge + 2 * skew, now))
+    const first = await stored(() => storeOf(c).useNonce(signed.keyid, signed.nonce, signed.created + signatureMaxAge + 2 * skew, now))
     if (!first) throw new ServiceError(401, 'ERR_AUTH_REPLAY', 'this signed request was already used; sign each request anew')
     return { did: signed.keyid, key: signed.publicKey }
   }
@@ -227,13 +234,14 @@ export function createTrust(options: TrustOptions, store: Store, clock: () => nu
     invocationDeadline(invocation, waits, wait) {
       return invocation.issuedAt + window(waits, wait) + skew
     },
-    async standing(chain, action, now) {
+    async standing(chain, action, now, c) {
+      const from = c === undefined ? store : storeOf(c)
       const expires = chainExpiry(chain)
       if (expires !== undefined && now >= expires + skew) {
         throw new ServiceError(403, 'ERR_TIME_EXPIRED', `the chain expired at ${iso(expires)}`)
       }
       for (const b of chain) {
-        const entries = await stored(() => store.revocationsFor(b.idHex))
+        const entries = await stored(() => from.revocationsFor(b.idHex))
         let suspended = false
         for (const e of entries) {
           const scoped = e.actions !== undefined && e.actions.length > 0

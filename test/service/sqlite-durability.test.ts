@@ -3,17 +3,24 @@
  * synchronous=NORMAL and made durable by an fsync of the WAL on the thread pool, one at a time.
  * Nothing may be acknowledged, or read back by anyone, before the fsync that covers it has
  * returned; an fsync that fails leaves the store refusing everything. The fsync is injected
- * here, held and released by the test, on a real database file.
+ * here, held and released by the test, on a real database file. The service's consume and
+ * replay claim use the store's operations that resolve at commit (Store.atCommit) and wait
+ * once, before their answer: no answer, a refusal included, leaves before the fsync that
+ * covers what it rests on.
  */
 import { existsSync, fsync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
+import { formatInvocation, formatMandate, invoke } from '../../src/index.js'
 import { FsyncThreadStopped } from '../../src/service/fsync-thread.js'
 import { type Fsync, openSqliteStore } from '../../src/service/sqlite-store.js'
 import type { Store } from '../../src/service/store.js'
+import { type Answer, appRequest } from '../helpers/app-request.js'
+import { bearerChild } from '../helpers/chains.js'
 import { scratch } from '../helpers/cli.js'
-import { storeConsume as ask, storeCounter as counter } from '../helpers/service-app.js'
+import { fixedKey, T0 } from '../helpers/fixtures.js'
+import { storeConsume as ask, storeCounter as counter, serviceApp } from '../helpers/service-app.js'
 
 /** An fsync that waits for the test: `release(i)` lets the i-th call through (really syncing). */
 function heldFsync() {
@@ -194,5 +201,182 @@ describe('SQLite store durability: what the review found', () => {
     expect(await store.consume(ask('a', [c]), 1)).toMatchObject({ granted: true })
     expect(existsSync(`${link}-wal`)).toBe(false)
     expect(existsSync(`${real}-wal`)).toBe(true)
+  })
+})
+
+/** Resolves once `cond()` holds (the fsync thread's calls arrive as the store gets to them). */
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 5))
+  expect(cond()).toBe(true)
+}
+
+/** What a second connection (as after a crash) sees committed. */
+function committedRows(path: string, sql: string): unknown[] {
+  const db = new Database(path, { readonly: true })
+  try {
+    return db.prepare(sql).pluck().all()
+  } finally {
+    db.close()
+  }
+}
+
+describe('SQLite store: the operations of a request that waits once (Store.atCommit)', () => {
+  it('a write resolves once committed and a read at once, while the fsync is held; durable() waits for it', async () => {
+    const f = heldFsync()
+    const path = join(scratch(), 'm.db')
+    const s = openSqliteStore(path, { fsync: f.fn })
+    store = s
+    const c = counter(2)
+    // Nothing committed: nothing to wait for, and no fsync.
+    await s.durable()
+    expect(f.calls).toHaveLength(0)
+    expect(await s.atCommit.useNonce('did:k', 'n1', 100, 1)).toBe(true)
+    expect(f.calls).toHaveLength(1)
+    expect(committedRows(path, 'SELECT nonce FROM request_nonces')).toEqual(['n1'])
+    // The same decisions as the waiting operations: a nonce once, a claim once, uses counted.
+    expect(await s.atCommit.useNonce('did:k', 'n1', 100, 1)).toBe(false)
+    expect(await s.atCommit.claimReplay('inv1', 'did:v', 100, 1)).toBe(true)
+    expect(await s.atCommit.claimReplay('inv1', 'did:w', 100, 1)).toBe(false)
+    expect(await s.atCommit.consume(ask('a', [c]), 1)).toEqual({ granted: true, remaining: [{ key: c.key, remaining: 1 }] })
+    expect(await s.atCommit.consume(ask('b', [c]), 1)).toEqual({ granted: true, remaining: [{ key: c.key, remaining: 0 }] })
+    expect(await s.atCommit.consume(ask('c', [c]), 1)).toEqual({ granted: false, exhausted: c.key })
+    expect(await s.atCommit.consume(ask('a', [c], 'other'), 1)).toBe('conflict')
+    expect(await s.atCommit.revocationsFor('ab'.repeat(32))).toEqual([])
+    expect(f.calls).toHaveLength(1)
+    // A write that waits, in the same store meanwhile, still waits.
+    const waiting = s.useNonce('did:k', 'n2', 100, 1)
+    const done = s.durable()
+    expect(await settled(waiting)).toBe(false)
+    expect(await settled(done)).toBe(false)
+    f.release(0)
+    expect(await settled(done)).toBe(false)
+    await until(() => f.calls.length === 2)
+    f.release(1)
+    await expect(done).resolves.toBeUndefined()
+    await expect(waiting).resolves.toBe(true)
+  })
+
+  it('durable() covers a commit another connection made', async () => {
+    const f = heldFsync()
+    const path = join(scratch(), 'm.db')
+    const s = openSqliteStore(path, { fsync: f.fn })
+    store = s
+    await s.durable()
+    const shell = new Database(path)
+    shell.prepare("INSERT INTO request_nonces (keyid, nonce, expires) VALUES ('did:k', 'n', 100)").run()
+    shell.close()
+    const done = s.durable()
+    expect(await settled(done)).toBe(false)
+    f.release(0)
+    await expect(done).resolves.toBeUndefined()
+  })
+
+  it('an fsync that fails: durable() refuses, and so does every operation after it', async () => {
+    const f = heldFsync()
+    const s = openSqliteStore(join(scratch(), 'm.db'), { fsync: f.fn })
+    store = s
+    expect(await s.atCommit.useNonce('did:k', 'n1', 100, 1)).toBe(true)
+    const done = s.durable()
+    f.release(0, Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }))
+    const refused = /^the database could not be made durable \(EIO: i\/o error, fsync\)/
+    await expect(done).rejects.toThrow(refused)
+    await expect(s.durable()).rejects.toThrow(refused)
+    await expect(s.atCommit.useNonce('did:k', 'n2', 100, 1)).rejects.toThrow(refused)
+    await expect(s.atCommit.revocationsFor('ab'.repeat(32))).rejects.toThrow(refused)
+    await expect(s.atCommit.consume(ask('a', [counter(2)]), 1)).rejects.toThrow(refused)
+  })
+})
+
+describe('the service: one wait for durability per request, before any answer', () => {
+  const NOW = T0 + 600
+  const m = bearerChild([{ type: 'uses', max: 2 }])
+  const key = `${m.blocks[1]?.idHex}/0`
+  const setUp = () => {
+    const f = heldFsync()
+    const path = join(scratch(), 'm.db')
+    store = openSqliteStore(path, { fsync: f.fn })
+    const app = serviceApp(store, () => NOW)
+    const post = (path: string, body: Record<string, unknown>, nonce?: string): Promise<Answer> =>
+      appRequest(app, NOW, 'POST', path, { body, key: fixedKey('verifier'), ...(nonce === undefined ? {} : { nonce }) })
+    const consume = (requestId: string, nonce?: string) =>
+      post('/v1/usage/consume', { requestId, presentation: formatMandate(m), counters: [key] }, nonce)
+    const used = () => committedRows(path, 'SELECT used FROM usage_totals')
+    return { f, path, post, consume, used }
+  }
+
+  it('a granted consume: its nonce and its use are committed without waiting, and the answer waits for both to be durable', async () => {
+    const { f, consume, used } = setUp()
+    const answer = consume('r1')
+    await until(() => f.calls.length === 1)
+    // The nonce's fsync is held, yet the use is committed: nothing waited for it but the answer.
+    await until(() => used().length === 1)
+    expect(used()).toEqual([1])
+    expect(await settled(answer)).toBe(false)
+    f.release(0)
+    await until(() => f.calls.length === 2)
+    expect(await settled(answer)).toBe(false)
+    f.release(1)
+    expect((await answer).json).toEqual({ granted: true, remaining: [{ key, remaining: 1 }] })
+  })
+
+  it('a replayed request is refused only once the nonce it collides with is durable', async () => {
+    const { f, consume } = setUp()
+    const first = consume('r1', 'the-same-nonce-twice')
+    await until(() => f.calls.length === 1)
+    const replayed = consume('r1', 'the-same-nonce-twice')
+    expect(await settled(replayed)).toBe(false)
+    f.release(0)
+    await until(() => f.calls.length === 2)
+    f.release(1)
+    const [a, b] = await Promise.all([first, replayed])
+    expect([a.status, b.status, b.code]).toEqual([200, 401, 'ERR_AUTH_REPLAY'])
+  })
+
+  it('a revocation committed but not yet durable refuses a consume, and the refusal waits for it', async () => {
+    const { f, consume, used } = setUp()
+    const revoking = (store as Store).addRevocation({
+      statementId: 'st1',
+      blockId: m.blocks[1]?.idHex as string,
+      kind: 'revoke',
+      at: NOW,
+      by: 'aa'.repeat(32),
+      expires: T0 + 8 * 3600,
+      statement: new Uint8Array([1]),
+    })
+    await until(() => f.calls.length === 1)
+    const refused = consume('r1')
+    expect(await settled(refused)).toBe(false)
+    f.release(0)
+    await revoking
+    await until(() => f.calls.length === 2)
+    f.release(1)
+    const a = await refused
+    expect([a.status, a.code, a.message]).toEqual([403, 'ERR_REVOKED', 'block 1 is revoked'])
+    expect(used()).toEqual([])
+  })
+
+  it('an fsync that fails turns the answer into a 503, never the grant', async () => {
+    const { f, consume, used } = setUp()
+    const answer = consume('r1')
+    await until(() => f.calls.length === 1)
+    await until(() => used().length === 1)
+    f.release(0, Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }))
+    const a = await answer
+    expect([a.status, a.code]).toEqual([503, 'ERR_STORAGE_UNAVAILABLE'])
+    expect(a.message).toMatch(/^storage unavailable: the database could not be made durable \(EIO: i\/o error, fsync\)/)
+    expect(a.json).not.toHaveProperty('granted')
+  })
+
+  it('a replay claim: claimed once committed, answered once durable', async () => {
+    const { f, path, post } = setUp()
+    const inv = invoke(m, { action: 'email:read', audience: 'mail', now: NOW })
+    const answer = post('/v1/replay/claim', { invocation: formatInvocation(inv) })
+    await until(() => committedRows(path, 'SELECT id FROM replay_claims_v2').length === 1)
+    expect(f.calls).toHaveLength(1)
+    expect(await settled(answer)).toBe(false)
+    f.release(0)
+    await until(() => f.calls.length === 2)
+    f.release(1)
+    expect((await answer).json).toEqual({ id: inv.idHex, claimed: true })
   })
 })

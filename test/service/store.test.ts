@@ -264,6 +264,34 @@ function storeSuite(name: string, fresh: () => Promise<Fresh>): void {
       expect(await kept()).toBe(false)
     })
 
+    it('the operations that resolve at commit (atCommit, where the store has them) decide as the waiting ones, racing with them', async () => {
+      const store = await (await fresh()).open()
+      // As the service takes them: a store durable at each commit has none of its own.
+      const late = store.atCommit ?? store
+      const c = counter(3)
+      const nonces = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? late : store).useNonce('did:k', 'race', 100, 10)))
+      expect(nonces.filter(Boolean)).toHaveLength(1)
+      const claims = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? late : store).claimReplay('i1', `did:v${i}`, 100, 10)))
+      expect(claims.filter(Boolean)).toHaveLength(1)
+      const uses = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? late : store).consume(ask(`r${i}`, [c]), 10)))
+      expect(uses.filter((u) => u !== 'conflict' && u.granted)).toHaveLength(3)
+      expect(await late.consume(ask('r0', [c]), 11)).toEqual(uses[0])
+      expect(await late.consume(ask('r0', [counter(3, undefined, 'cd')]), 11)).toBe('conflict')
+      await store.addRevocation({
+        statementId: 'st1',
+        blockId: 'ab'.repeat(32),
+        kind: 'suspend',
+        at: 10,
+        by: 'aa'.repeat(32),
+        expires: 1000,
+        statement: new Uint8Array([1]),
+      })
+      expect((await late.revocationsFor('ab'.repeat(32))).map((e) => e.kind)).toEqual(['suspend'])
+      await store.durable?.()
+      expect(await store.usageOf([c], 12)).toEqual([3])
+      await store.close()
+    })
+
     it('nonces: accepted once per key id, kept until compaction after their expiry', async () => {
       const store = await (await fresh()).open()
       expect(await store.useNonce('did:k1', 'n1', 100, 10)).toBe(true)
