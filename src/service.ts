@@ -42,6 +42,7 @@ export type {
   AtCommit,
   InboxEvent,
   NewRevocation,
+  RequestSteps,
   RevocationGuard,
   Store,
   StoredConsume,

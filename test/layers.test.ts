@@ -169,18 +169,24 @@ describe('signing inputs and backend objects', () => {
   })
 })
 
+/** The name of the function `node` sits in (a declaration, or a function assigned to a const). */
+function enclosingFunction(node: ts.Node): string {
+  for (let at = node.parent; at; at = at.parent) {
+    if (ts.isFunctionDeclaration(at)) return at.name?.getText() ?? '?'
+    if (ts.isVariableDeclaration(at) && at.initializer && (ts.isArrowFunction(at.initializer) || ts.isFunctionExpression(at.initializer)))
+      return at.name.getText()
+  }
+  return '(top)'
+}
+
 /**
  * Reads of a store's `atCommit` (property accesses, not the stores' own definitions), each named
- * by the declaration it sits in: the operations whose results are not yet durable.
+ * by the function it sits in: the operations whose results are not yet durable.
  */
 function atCommitReads(text: string): string[] {
   const found: string[] = []
   const visit = (node: ts.Node): void => {
-    if (ts.isPropertyAccessExpression(node) && node.name.text === 'atCommit') {
-      let at: ts.Node | undefined = node.parent
-      while (at && !ts.isVariableDeclaration(at) && !ts.isFunctionDeclaration(at)) at = at.parent
-      found.push(at && (ts.isVariableDeclaration(at) || ts.isFunctionDeclaration(at)) ? (at.name?.getText() ?? '?') : '(top)')
-    }
+    if (ts.isPropertyAccessExpression(node) && node.name.text === 'atCommit') found.push(enclosingFunction(node))
     ts.forEachChild(node, visit)
   }
   visit(ts.createSourceFile('x.ts', text, ts.ScriptTarget.Latest, true))
@@ -188,21 +194,19 @@ function atCommitReads(text: string): string[] {
 }
 
 describe('operations that resolve at commit', () => {
-  it('only the service app’s storeOf reads Store.atCommit: a request gets them only with its answer held for durability', () => {
+  it('only the service app reads Store.atCommit (storeOf, and oneDurableWait for its wait): a request gets them only with its answer held for durability', () => {
     const reads = sources(SRC).flatMap((file) => atCommitReads(readFileSync(file, 'utf8')).map((d) => `${relative(SRC, file)}: ${d}`))
-    expect(reads).toEqual([`${join('service', 'app.ts')}: storeOf`])
+    expect(reads.sort()).toEqual([`${join('service', 'app.ts')}: oneDurableWait`, `${join('service', 'app.ts')}: storeOf`])
     // storeOf hands them out only for a request oneDurableWait has taken in.
     const app = readFileSync(join(SRC, 'service', 'app.ts'), 'utf8')
-    expect(app).toContain('const storeOf = (c: Context): AtCommit => (answersAfterDurable.has(c) ? (store.atCommit ?? store) : store)')
-    expect(app.match(/answersAfterDurable\.add\(/g)).toHaveLength(1)
+    expect(app).toContain('const storeOf = (c: Context): RequestSteps => (answersAfterDurable.has(c) ? (store.atCommit ?? store) : store)')
+    expect(app.match(/answersAfterDurable\.set\(/g)).toHaveLength(1)
   })
 
   it('finds such a read, and only such', () => {
-    expect(atCommitReads('const a = store.atCommit; function f() { return s.atCommit.consume(x) }; x.atCommit')).toEqual([
-      'a',
-      'f',
-      '(top)',
-    ])
+    expect(
+      atCommitReads('const a = store.atCommit; function f() { return s.atCommit.consume(x) }; const g = () => { const l = x.atCommit }'),
+    ).toEqual(['(top)', 'f', 'g'])
     expect(atCommitReads('const s = { atCommit: { consume }, get atCommit() { return s } } // store.atCommit')).toEqual([])
   })
 })

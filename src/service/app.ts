@@ -33,7 +33,7 @@ import { ServiceError, stored, toServiceError } from './errors.js'
 import { createFeedGuard, type FeedMarkStore } from './feed-mark.js'
 import { createMetrics, type ServiceMetrics } from './metrics.js'
 import { OPENAPI } from './openapi.js'
-import type { ApprovalCursor, ApprovalRecord, AtCommit, Store } from './store.js'
+import type { ApprovalCursor, ApprovalRecord, RequestSteps, Store } from './store.js'
 
 import { approversFor, consumeBinding, createTrust, type TrustOptions } from './trust.js'
 
@@ -112,21 +112,35 @@ export function createApp(options: AppOptions): Hono {
   const requestLog = log?.child({}, { redact: [] })
   /**
    * Requests whose store operations resolve at commit ({@link Store.atCommit}): their answer,
-   * whatever it is, waits in {@link oneDurableWait} for the commits it rests on (see there).
+   * whatever it is, waits in {@link oneDurableWait} for the commits it rests on (see there);
+   * so does what they tell the metrics, kept here until then.
    */
-  const answersAfterDurable = new WeakSet<Context>()
-  const storeOf = (c: Context): AtCommit => (answersAfterDurable.has(c) ? (store.atCommit ?? store) : store)
+  const answersAfterDurable = new WeakMap<Context, (() => void)[]>()
+  const storeOf = (c: Context): RequestSteps => (answersAfterDurable.has(c) ? (store.atCommit ?? store) : store)
+  /** Run `shown` once what request `c` rests on is durable (at once for a request not held). */
+  const whenDurable = (c: Context, shown: () => void): void => {
+    const held = answersAfterDurable.get(c)
+    if (held) held.push(shown)
+    else shown()
+  }
   /**
    * One wait for durability per request instead of one per operation (its nonce, each read of
    * its standing, its consume or claim): every commit the answer rests on was made before it, so
    * one `durable()` before the answer leaves covers them all. Every answer waits, a refusal too
-   * (a replayed nonce, a revoked block, a conflict): it may rest on a commit a crash could take
-   * back. A store that cannot make it durable turns the answer into a 503.
+   * (a replayed nonce, a revoked block, a conflict), and so does anything thrown past Hono's
+   * error handler: it may rest on a commit a crash could take back. A store that cannot make it
+   * durable turns the answer into a 503, and the metrics never count it.
    */
   const oneDurableWait = async (c: Context, next: Next) => {
-    answersAfterDurable.add(c)
-    await next()
-    if (store.durable) await stored(() => (store.durable as () => Promise<void>)())
+    const held: (() => void)[] = []
+    answersAfterDurable.set(c, held)
+    try {
+      await next()
+    } finally {
+      const late = store.atCommit
+      if (late) await stored(() => late.durable())
+    }
+    for (const shown of held) shown()
   }
   const trust = createTrust(options, store, clock, storeOf)
   const maxPending = options.maxPendingPerRequester ?? 16
@@ -327,16 +341,16 @@ export function createApp(options: AppOptions): Hono {
   app.get('/openapi.json', (c) => c.json(OPENAPI))
 
   // ---- amendments in force (spec/service-v1.md §5.3) ----------------------------------------
-  const amendmentsOf = (chain: readonly UnverifiedBlock[], from: AtCommit = store) =>
+  const amendmentsOf = (chain: readonly UnverifiedBlock[], from: RequestSteps = store) =>
     stored(() => chainAmendments(chain, (id) => from.revocationsFor(id)))
   /** Who must approve `invocation`: the approval caveats of its chain and of the amendments in force on it. */
-  const approversOf = async (invocation: UnverifiedInvocation, from: AtCommit = store) =>
+  const approversOf = async (invocation: UnverifiedInvocation, from: RequestSteps = store) =>
     approversFor(invocation.chain, invocation.action, await amendmentsOf(invocation.chain, from))
   /**
    * Whether an invocation may be waiting for its approvals (spec/mandate-v1.md §7 step 7). The
    * amendments are read only when the chain's own caveats ask for none and it is no longer fresh.
    */
-  const mayWait = async (invocation: UnverifiedInvocation, now: number, from: AtCommit = store) =>
+  const mayWait = async (invocation: UnverifiedInvocation, now: number, from: RequestSteps = store) =>
     approversFor(invocation.chain, invocation.action).length > 0 ||
     (now > trust.invocationDeadline(invocation, false) && (await approversOf(invocation, from)).length > 0)
 
@@ -599,7 +613,7 @@ export function createApp(options: AppOptions): Hono {
     if (result === 'conflict') {
       throw new ServiceError(409, 'ERR_CONFLICT', 'this request id was used for another chain or other counters')
     }
-    metrics.usage.inc({ result: result.granted ? 'granted' : 'exhausted' })
+    whenDurable(c, () => metrics.usage.inc({ result: result.granted ? 'granted' : 'exhausted' }))
     return c.json(result)
   })
 

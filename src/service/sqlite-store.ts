@@ -35,6 +35,7 @@ import {
   AMENDMENT_COLUMNS,
   ANSWER_TTL,
   type ApprovalRecord,
+  type AtCommit,
   INBOX_EVENT_TTL,
   type InboxEventRow,
   type NewRevocation,
@@ -250,10 +251,7 @@ function createSchema(db: Database.Database): void {
 export type { Fsync } from './fsync-thread.js'
 
 /** Open (creating if needed) a SQLite store at `path`; `fsync` replaces its fsync thread (tests hold it). */
-export function openSqliteStore(
-  path: string,
-  options: { readonly fsync?: Fsync } = {},
-): Store & Required<Pick<Store, 'atCommit' | 'durable'>> {
+export function openSqliteStore(path: string, options: { readonly fsync?: Fsync } = {}): Store & { readonly atCommit: AtCommit } {
   if (path !== ':memory:') {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
     // The database holds the approval inbox (who asks, for what, and why): readable by its
@@ -662,11 +660,11 @@ export function openSqliteStore(
       revocationsFor: (blockId) => readAtCommit(() => forBlockEntries(blockId)),
       consume: (c, now) => write(() => consumeOnce(c, now), 'commit'),
       claimReplay: (id, claimer, expiresAt, now) => write(claimOnce(id, claimer, expiresAt, now), 'commit'),
-    },
-    durable: async () => {
-      if (failed) throw failed
-      notice()
-      return durable()
+      durable: async () => {
+        if (failed) throw failed
+        notice()
+        return durable()
+      },
     },
     async addRevocation(e: NewRevocation, guard?: RevocationGuard, audit?: NewAuditEntry) {
       return write(() => {

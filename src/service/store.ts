@@ -92,29 +92,33 @@ export interface StoredConsume {
   readonly counters: readonly UsageCounter[]
 }
 
+/** The store operations a consume or a replay claim takes on its way to its answer. */
+export type RequestSteps = Pick<Store, 'useNonce' | 'revocationsFor' | 'consume' | 'claimReplay'>
+
 /**
- * The operations a request may use on its way to an answer that waits for durability once, at
- * the end (see {@link Store.atCommit}).
+ * {@link RequestSteps} that do not wait for durability, with the one wait that covers them (see
+ * {@link Store.atCommit}).
  */
-export type AtCommit = Pick<Store, 'useNonce' | 'revocationsFor' | 'consume' | 'claimReplay'>
+export interface AtCommit extends RequestSteps {
+  /**
+   * Resolves once every commit made so far, by this store or by another connection to its
+   * database, is durable; rejects when one could not be made durable (then nothing may be
+   * acknowledged).
+   */
+  durable(): Promise<void>
+}
 
 /** The service's storage. */
 export interface Store {
   /**
    * The same operations, except that a write resolves once committed and a read answers at
    * once, neither waiting for the commits before it to be durable. Only for a caller that awaits
-   * {@link Store.durable} before anything it learned is shown, a refusal included: one wait then
-   * covers every commit the answer rests on (a WAL is replayed as a prefix of its commits), where
-   * each operation would otherwise wait for an fsync of its own. A store whose commits are
-   * durable when made (PostgreSQL) leaves this and `durable` out: its own operations are used.
+   * {@link AtCommit.durable} before anything it learned is shown, a refusal included: one wait
+   * then covers every commit the answer rests on (a WAL is replayed as a prefix of its commits),
+   * where each operation would otherwise wait for an fsync of its own. A store whose commits are
+   * durable when made (PostgreSQL) leaves it out: its own operations are used.
    */
   readonly atCommit?: AtCommit
-  /**
-   * Resolves once every commit made so far, by this store or by another connection to its
-   * database, is durable; rejects when one could not be made durable (then nothing may be
-   * acknowledged).
-   */
-  durable?(): Promise<void>
   /**
    * Append a revocation unless the same statement is already there; the entry's seq either way.
    * With `guard`, the entries of the target block and of `guard.above` (the blocks above it, in

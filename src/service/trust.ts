@@ -27,7 +27,7 @@ import { chainExpiry, type UnverifiedBlock } from '../token/block.js'
 import type { UnverifiedInvocation } from '../token/invocation.js'
 import { DEFAULT_APPROVAL_WAIT, MAX_APPROVAL_WAIT } from '../verify/options.js'
 import { ServiceError, stored } from './errors.js'
-import type { AtCommit, Store } from './store.js'
+import type { RequestSteps, Store } from './store.js'
 
 /** A principal whose chains the service serves. */
 export interface ServedRoot {
@@ -143,7 +143,7 @@ export function createTrust(
   options: TrustOptions,
   store: Store,
   clock: () => number,
-  storeOf: (c: Context) => AtCommit = () => store,
+  storeOf: (c: Context) => RequestSteps = () => store,
 ): Trust {
   if (!Array.isArray(options.roots) || options.roots.length === 0) throw new TypeError('"roots" expected at least one served principal')
   const roots = new Set(options.roots.map((r) => toHex(typeof r.key === 'string' ? parsePublicKey(r.key) : parsePublicKey(toHex(r.key)))))

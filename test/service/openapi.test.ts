@@ -827,16 +827,20 @@ describe('every answer conforms to the document', () => {
   })
 
   it('storage failures answer 503 ERR_STORAGE_UNAVAILABLE where documented', async () => {
-    const broken = new Proxy(openSqliteStore(':memory:'), {
-      get(target, prop) {
-        const value = Reflect.get(target, prop)
-        return typeof value === 'function' && prop !== 'close'
-          ? async () => {
-              throw new Error('disk I/O error')
-            }
-          : value
-      },
-    })
+    // Every operation fails, the ones that resolve at commit (atCommit) too.
+    const failing = <T extends object>(store: T): T =>
+      new Proxy(store, {
+        get(target, prop) {
+          const value = Reflect.get(target, prop)
+          if (prop === 'atCommit') return failing(value as object)
+          return typeof value === 'function' && prop !== 'close'
+            ? async () => {
+                throw new Error('disk I/O error')
+              }
+            : value
+        },
+      })
+    const broken = failing(openSqliteStore(':memory:'))
     const on = createApp({ store: broken, key: serviceKey, clock, ...trust })
     const inv = formatInvocation(invoke(grant, { key: assistant, action: 'email:send', audience: 'mail', now: t }))
     const limited = sub('broken', [{ type: 'uses', max: 1 }])

@@ -14,6 +14,7 @@ import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
 import { formatInvocation, formatMandate, invoke } from '../../src/index.js'
 import { FsyncThreadStopped } from '../../src/service/fsync-thread.js'
+import { createMetrics } from '../../src/service/metrics.js'
 import { type Fsync, openSqliteStore } from '../../src/service/sqlite-store.js'
 import type { Store } from '../../src/service/store.js'
 import { type Answer, appRequest } from '../helpers/app-request.js'
@@ -228,7 +229,7 @@ describe('SQLite store: the operations of a request that waits once (Store.atCom
     store = s
     const c = counter(2)
     // Nothing committed: nothing to wait for, and no fsync.
-    await s.durable()
+    await s.atCommit.durable()
     expect(f.calls).toHaveLength(0)
     expect(await s.atCommit.useNonce('did:k', 'n1', 100, 1)).toBe(true)
     expect(f.calls).toHaveLength(1)
@@ -245,7 +246,7 @@ describe('SQLite store: the operations of a request that waits once (Store.atCom
     expect(f.calls).toHaveLength(1)
     // A write that waits, in the same store meanwhile, still waits.
     const waiting = s.useNonce('did:k', 'n2', 100, 1)
-    const done = s.durable()
+    const done = s.atCommit.durable()
     expect(await settled(waiting)).toBe(false)
     expect(await settled(done)).toBe(false)
     f.release(0)
@@ -261,11 +262,11 @@ describe('SQLite store: the operations of a request that waits once (Store.atCom
     const path = join(scratch(), 'm.db')
     const s = openSqliteStore(path, { fsync: f.fn })
     store = s
-    await s.durable()
+    await s.atCommit.durable()
     const shell = new Database(path)
     shell.prepare("INSERT INTO request_nonces (keyid, nonce, expires) VALUES ('did:k', 'n', 100)").run()
     shell.close()
-    const done = s.durable()
+    const done = s.atCommit.durable()
     expect(await settled(done)).toBe(false)
     f.release(0)
     await expect(done).resolves.toBeUndefined()
@@ -276,11 +277,11 @@ describe('SQLite store: the operations of a request that waits once (Store.atCom
     const s = openSqliteStore(join(scratch(), 'm.db'), { fsync: f.fn })
     store = s
     expect(await s.atCommit.useNonce('did:k', 'n1', 100, 1)).toBe(true)
-    const done = s.durable()
+    const done = s.atCommit.durable()
     f.release(0, Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }))
     const refused = /^the database could not be made durable \(EIO: i\/o error, fsync\)/
     await expect(done).rejects.toThrow(refused)
-    await expect(s.durable()).rejects.toThrow(refused)
+    await expect(s.atCommit.durable()).rejects.toThrow(refused)
     await expect(s.atCommit.useNonce('did:k', 'n2', 100, 1)).rejects.toThrow(refused)
     await expect(s.atCommit.revocationsFor('ab'.repeat(32))).rejects.toThrow(refused)
     await expect(s.atCommit.consume(ask('a', [counter(2)]), 1)).rejects.toThrow(refused)
@@ -295,17 +296,20 @@ describe('the service: one wait for durability per request, before any answer', 
     const f = heldFsync()
     const path = join(scratch(), 'm.db')
     store = openSqliteStore(path, { fsync: f.fn })
-    const app = serviceApp(store, () => NOW)
+    const metrics = createMetrics()
+    const app = serviceApp(store, () => NOW, { metrics })
+    /** The consumes the metrics have counted, by result. */
+    const counted = async () => Object.fromEntries((await metrics.usage.get()).values.map((v) => [String(v.labels['result']), v.value]))
     const post = (path: string, body: Record<string, unknown>, nonce?: string): Promise<Answer> =>
       appRequest(app, NOW, 'POST', path, { body, key: fixedKey('verifier'), ...(nonce === undefined ? {} : { nonce }) })
     const consume = (requestId: string, nonce?: string) =>
       post('/v1/usage/consume', { requestId, presentation: formatMandate(m), counters: [key] }, nonce)
     const used = () => committedRows(path, 'SELECT used FROM usage_totals')
-    return { f, path, post, consume, used }
+    return { f, path, post, consume, used, counted }
   }
 
   it('a granted consume: its nonce and its use are committed without waiting, and the answer waits for both to be durable', async () => {
-    const { f, consume, used } = setUp()
+    const { f, consume, used, counted } = setUp()
     const answer = consume('r1')
     await until(() => f.calls.length === 1)
     // The nonce's fsync is held, yet the use is committed: nothing waited for it but the answer.
@@ -315,8 +319,11 @@ describe('the service: one wait for durability per request, before any answer', 
     f.release(0)
     await until(() => f.calls.length === 2)
     expect(await settled(answer)).toBe(false)
+    // Nor do the metrics count it yet.
+    expect(await counted()).toEqual({})
     f.release(1)
     expect((await answer).json).toEqual({ granted: true, remaining: [{ key, remaining: 1 }] })
+    expect(await counted()).toEqual({ granted: 1 })
   })
 
   it('a replayed request is refused only once the nonce it collides with is durable', async () => {
@@ -355,8 +362,8 @@ describe('the service: one wait for durability per request, before any answer', 
     expect(used()).toEqual([])
   })
 
-  it('an fsync that fails turns the answer into a 503, never the grant', async () => {
-    const { f, consume, used } = setUp()
+  it('an fsync that fails turns the answer into a 503, never the grant, and the metrics do not count it', async () => {
+    const { f, consume, used, counted } = setUp()
     const answer = consume('r1')
     await until(() => f.calls.length === 1)
     await until(() => used().length === 1)
@@ -365,6 +372,7 @@ describe('the service: one wait for durability per request, before any answer', 
     expect([a.status, a.code]).toEqual([503, 'ERR_STORAGE_UNAVAILABLE'])
     expect(a.message).toMatch(/^storage unavailable: the database could not be made durable \(EIO: i\/o error, fsync\)/)
     expect(a.json).not.toHaveProperty('granted')
+    expect(await counted()).toEqual({})
   })
 
   it('a replay claim: claimed once committed, answered once durable', async () => {

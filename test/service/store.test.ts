@@ -287,7 +287,7 @@ function storeSuite(name: string, fresh: () => Promise<Fresh>): void {
         statement: new Uint8Array([1]),
       })
       expect((await late.revocationsFor('ab'.repeat(32))).map((e) => e.kind)).toEqual(['suspend'])
-      await store.durable?.()
+      await store.atCommit?.durable()
       expect(await store.usageOf([c], 12)).toEqual([3])
       await store.close()
     })
