@@ -2,6 +2,7 @@
  * The service's app in the test process, for tests that call its routes directly (no socket),
  * and the counter shapes of the store's usage API.
  */
+import Database from 'better-sqlite3'
 import type { Hono } from 'hono'
 import { type AppOptions, createApp } from '../../src/service/app.js'
 import type { Store, StoredConsume } from '../../src/service/store.js'
@@ -32,3 +33,16 @@ export const storeCounter = (max: number, per?: number, block = 'ab'): UsageCoun
 
 /** One consume of `counters` under idempotency key `key`. */
 export const storeConsume = (key: string, counters: readonly UsageCounter[], binding = 'b'): StoredConsume => ({ key, binding, counters })
+
+/** What a second connection to the SQLite file at `path` (an operator's shell, the process after a crash) sees committed. */
+export function committed(path: string, sql: string, ...params: unknown[]): unknown[] {
+  const db = new Database(path, { readonly: true })
+  try {
+    return db
+      .prepare(sql)
+      .pluck()
+      .all(...params)
+  } finally {
+    db.close()
+  }
+}

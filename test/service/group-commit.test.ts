@@ -14,7 +14,7 @@ import { openSqliteStore } from '../../src/service/sqlite-store.js'
 import type { NewRevocation, Store } from '../../src/service/store.js'
 import { scratch } from '../helpers/cli.js'
 import { T0 } from '../helpers/fixtures.js'
-import { storeConsume, storeCounter } from '../helpers/service-app.js'
+import { committed, storeConsume, storeCounter } from '../helpers/service-app.js'
 
 const open: Store[] = []
 const store = (path: string) => {
@@ -25,19 +25,6 @@ const store = (path: string) => {
 afterEach(async () => {
   await Promise.all(open.splice(0).map((s) => s.close().catch(() => {})))
 })
-
-/** What a second connection (an operator's shell, the process after a crash) sees committed. */
-const committed = (path: string, sql: string, ...params: unknown[]): unknown[] => {
-  const db = new Database(path, { readonly: true })
-  try {
-    return db
-      .prepare(sql)
-      .pluck()
-      .all(...params)
-  } finally {
-    db.close()
-  }
-}
 
 const statement = (n: number): NewRevocation => ({
   statementId: `st${n}`,

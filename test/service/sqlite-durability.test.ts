@@ -21,7 +21,7 @@ import { type Answer, appRequest } from '../helpers/app-request.js'
 import { bearerChild } from '../helpers/chains.js'
 import { scratch } from '../helpers/cli.js'
 import { fixedKey, T0 } from '../helpers/fixtures.js'
-import { storeConsume as ask, storeCounter as counter, serviceApp } from '../helpers/service-app.js'
+import { storeConsume as ask, committed, storeCounter as counter, serviceApp } from '../helpers/service-app.js'
 
 /** An fsync that waits for the test: `release(i)` lets the i-th call through (really syncing). */
 function heldFsync() {
@@ -211,16 +211,6 @@ async function until(cond: () => boolean): Promise<void> {
   expect(cond()).toBe(true)
 }
 
-/** What a second connection (as after a crash) sees committed. */
-function committedRows(path: string, sql: string): unknown[] {
-  const db = new Database(path, { readonly: true })
-  try {
-    return db.prepare(sql).pluck().all()
-  } finally {
-    db.close()
-  }
-}
-
 describe('SQLite store: the operations of a request that waits once (Store.atCommit)', () => {
   it('a write resolves once committed and a read at once, while the fsync is held; durable() waits for it', async () => {
     const f = heldFsync()
@@ -233,7 +223,7 @@ describe('SQLite store: the operations of a request that waits once (Store.atCom
     expect(f.calls).toHaveLength(0)
     expect(await s.atCommit.useNonce('did:k', 'n1', 100, 1)).toBe(true)
     expect(f.calls).toHaveLength(1)
-    expect(committedRows(path, 'SELECT nonce FROM request_nonces')).toEqual(['n1'])
+    expect(committed(path, 'SELECT nonce FROM request_nonces')).toEqual(['n1'])
     // The same decisions as the waiting operations: a nonce once, a claim once, uses counted.
     expect(await s.atCommit.useNonce('did:k', 'n1', 100, 1)).toBe(false)
     expect(await s.atCommit.claimReplay('inv1', 'did:v', 100, 1)).toBe(true)
@@ -304,7 +294,7 @@ describe('the service: one wait for durability per request, before any answer', 
       appRequest(app, NOW, 'POST', path, { body, key: fixedKey('verifier'), ...(nonce === undefined ? {} : { nonce }) })
     const consume = (requestId: string, nonce?: string) =>
       post('/v1/usage/consume', { requestId, presentation: formatMandate(m), counters: [key] }, nonce)
-    const used = () => committedRows(path, 'SELECT used FROM usage_totals')
+    const used = () => committed(path, 'SELECT used FROM usage_totals')
     return { f, path, post, consume, used, counted }
   }
 
@@ -379,7 +369,7 @@ describe('the service: one wait for durability per request, before any answer', 
     const { f, path, post } = setUp()
     const inv = invoke(m, { action: 'email:read', audience: 'mail', now: NOW })
     const answer = post('/v1/replay/claim', { invocation: formatInvocation(inv) })
-    await until(() => committedRows(path, 'SELECT id FROM replay_claims_v2').length === 1)
+    await until(() => committed(path, 'SELECT id FROM replay_claims_v2').length === 1)
     expect(f.calls).toHaveLength(1)
     expect(await settled(answer)).toBe(false)
     f.release(0)
