@@ -9,6 +9,7 @@
  */
 import type { UnverifiedApproval } from '../token/approval.js'
 import { formatApproval } from '../token/approval.js'
+import { createServiceClock } from './clock.js'
 import type { ApproverKey } from './keys.js'
 import { createSseParser, type ServerSentEvent } from './sse.js'
 
@@ -24,21 +25,12 @@ export function errorOf(answer: Answer): { code: string; message: string } | und
   return typeof e?.code === 'string' && typeof e.message === 'string' ? { code: e.code, message: e.message } : undefined
 }
 
-/**
- * Seconds to add to this browser's clock to get the service's, learned from each answer's
- * `Date`: a request is signed, and an approval dated, on the service clock, so that a browser
- * whose clock is off by more than the service's 60 s of skew still gets through (spec §3.2).
- */
-let offset = 0
+/** The service clock, learned from each answer's `Date` (src/page/clock.ts). */
+const clock = createServiceClock()
 
 /** The service clock, as well as this page knows it (Unix seconds). */
 export function serviceNow(): number {
-  return Math.floor(Date.now() / 1000) + offset
-}
-
-function learnClock(res: Response): void {
-  const date = Date.parse(res.headers.get('date') ?? '')
-  if (Number.isFinite(date)) offset = Math.round((date - Date.now()) / 1000)
+  return clock.now()
 }
 
 /** The absolute URL of an API path, against the page's location. */
@@ -75,7 +67,7 @@ async function send(key: ApproverKey, method: 'GET' | 'POST', path: string, body
     redirect: 'error',
     ...(signal ? { signal } : {}),
   })
-  learnClock(res)
+  clock.learn(res.headers.get('date'))
   const text = await res.text()
   let parsed: unknown = {}
   try {
@@ -156,7 +148,7 @@ export function followStream(options: StreamOptions): { close(): void } {
       const headers = { accept: 'text/event-stream', ...(await options.key.sign({ method: 'GET', url }, serviceNow())) }
       arm()
       const res = await fetch(url, { headers, credentials: 'omit', cache: 'no-store', redirect: 'error', signal: controller.signal })
-      learnClock(res)
+      clock.learn(res.headers.get('date'))
       if (!res.ok || !res.body) {
         const why = `the service answered ${res.status}`
         const code = ((await res.json().catch(() => undefined)) as { error?: { code?: unknown } } | undefined)?.error?.code
