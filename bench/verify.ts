@@ -403,7 +403,8 @@ function cliFigure(): void {
     if (check.status !== 0) throw new Error(`CLI verify failed: ${check.stderr}`)
     const cli: number[] = []
     const bare: number[] = []
-    for (let i = 0; i < 15; i++) {
+    // 31 alternating pairs: a process start on this machine moves by tens of milliseconds.
+    for (let i = 0; i < 31; i++) {
       let s = performance.now()
       spawnSync(process.execPath, args, { env })
       cli.push(performance.now() - s)

@@ -16,7 +16,7 @@
 // out of the bundle: a command that needs one that is not installed says which (`npm install -g
 // mandate-cli` brings them all, and its own bin runs this file's `start`).
 'use strict'
-const { createHash } = require('node:crypto')
+const { hash } = require('node:crypto')
 const { closeSync, constants, fstatSync, openSync, readFileSync, readSync } = require('node:fs')
 const { createRequire } = require('node:module')
 const { join, sep } = require('node:path')
@@ -31,7 +31,8 @@ const HEADER_BYTES = 2 * HASH_BYTES
 const CACHE_MAX_BYTES = 16 * 1024 * 1024
 const INSTALLED = __dirname.split(sep).includes('node_modules')
 
-const sha256 = (bytes) => createHash('sha256').update(bytes).digest()
+// One-shot: no Hash object (a stream) made for each of the two digests.
+const sha256 = (bytes) => hash('sha256', bytes, 'buffer')
 
 /** The V8 data of the cache made from the script `bytes`, if there is a sound one. */
 function cacheFor(bytes) {
@@ -76,9 +77,10 @@ function load() {
     process.exit(3)
   }
   const cachedData = cacheFor(bytes)
-  // The bundle is ASCII (esbuild's charset: 'ascii'), so its bytes are its text. The wrapper is
-  // CommonJS's; the cache was made of exactly this text.
-  const text = `(function (exports, require, module, __filename, __dirname) {${bytes.toString('latin1')}\n})`
+  // The bundle is ASCII (esbuild's charset: 'ascii'), so its bytes are its text, and it carries
+  // CommonJS's wrapper (scripts/build-cli.mjs): the text is compiled as read, with no second
+  // copy made of it. The cache was made of exactly this text.
+  const text = bytes.toString('latin1')
   const script = new Script(text, { filename: SCRIPT, cachedData })
   const module = { exports: {} }
   script.runInThisContext()(module.exports, createRequire(SCRIPT), module, SCRIPT, join(SCRIPT, '..'))

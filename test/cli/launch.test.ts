@@ -36,8 +36,10 @@ describe('the built command', () => {
   it('is one strict ASCII script whose code cache this Node takes', () => {
     const script = readFileSync(join(root, 'dist/cli-bundle/mandate.cjs'))
     expect(script.every((byte) => byte < 0x80)).toBe(true)
-    // Its modules are ES modules, which are strict: the directive must open the script to count.
-    expect(script.toString('latin1')).toMatch(/^"use strict";/)
+    // It carries CommonJS's wrapper, compiled as read (no second copy of the text); its modules
+    // are ES modules, which are strict: the directive must open the function's body to count.
+    expect(script.toString('latin1')).toMatch(/^\(function \(exports, require, module, __filename, __dirname\) \{"use strict";/)
+    expect(script.toString('latin1')).toMatch(/\n\}\)\n?$/)
     expect(statSync(join(root, 'dist/cli-bundle/mandate.cjs.cache')).size).toBeGreaterThan(32)
     expect(loads(join(root, 'bin/mandate.js'))).toEqual({ cached: true })
   })
