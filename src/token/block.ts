@@ -163,6 +163,7 @@ function withBlock(e: unknown, index: number): unknown {
 export function chainExpiry(chain: readonly UnverifiedBlock[]): number | undefined {
   let expires: number | undefined
   for (const b of chain) {
+    // Stryker disable next-line ConditionalExpression: equivalent — a decoded block's caveats carry expires only on a window
     for (const c of b.caveats) if (c.type === 'window' && c.expires !== undefined) expires = Math.min(expires ?? c.expires, c.expires)
   }
   return expires

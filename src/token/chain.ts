@@ -22,6 +22,7 @@ export interface KnownChains {
 const decoded = new WeakSet<readonly UnverifiedBlock[]>()
 
 /** Whether `blocks` came from this module's decoding, so that re-reading their bytes would give them back. */
+// Stryker disable next-line BlockStatement: equivalent — a chain not known as decoded is read again from its bytes, which gives the same blocks (only slower)
 export function wasDecoded(blocks: readonly UnverifiedBlock[]): boolean {
   return decoded.has(blocks)
 }
@@ -39,6 +40,7 @@ export function extendDecoded(blocks: readonly UnverifiedBlock[], block: Unverif
 /** Decode a chain, `[principal, block+]`, shared by mandates, invocations and statements. */
 export function decodeChain(raw: CborValue | undefined, known?: KnownChains): readonly UnverifiedBlock[] {
   const found = Array.isArray(raw) ? known?.find(raw) : undefined
+  // Stryker disable next-line ConditionalExpression: equivalent — a chain the cache knows decodes to the blocks it holds (only slower)
   if (found) return found
   if (!Array.isArray(raw) || raw.length < 2) fail('ERR_FORMAT', 'a chain is [principal, block+]')
   const [principal, ...list] = raw as CborValue[]

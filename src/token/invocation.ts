@@ -133,7 +133,8 @@ export function formatInvocation(invocation: UnverifiedInvocation): string {
 }
 
 /**
- * Parse an invocation from text or bytes (structure only, no signature checked).
+ * Parse an invocation from text or bytes (structure only, no signature checked). Bytes are
+ * copied: the caller may reuse its array as soon as this returns.
  *
  * @example
  * ```ts

@@ -5,13 +5,11 @@
  *
  * @module
  */
-import { type CborMap, decodeCbor, decodeOwnedCbor } from '../cbor/codec.js'
-import { TOKEN_LIMITS } from '../cbor/limits.js'
+import { type CborMap, decodeOwnedCbor } from '../cbor/codec.js'
 import { fail } from '../errors.js'
-import { abytes } from '../internal/bytes.js'
 import { SIGNATURE_BYTES } from './block.js'
 import { FORMAT_VERSION } from './mandate.js'
-import { fromText, type TokenKind } from './text.js'
+import { ownBytes, type TokenKind } from './text.js'
 
 /** A decoded envelope: exact payload bytes, signature, and the payload's fields. */
 export interface SignedEnvelope {
@@ -30,12 +28,8 @@ export function decodeEnvelope(
   input: string | Uint8Array,
   maxField: number,
 ): SignedEnvelope {
-  const bytes = typeof input === 'string' ? fromText(kind, input) : abytes(input, undefined, kind)
-  if (bytes.length > TOKEN_LIMITS.maxTokenBytes)
-    fail('ERR_LIMIT_SIZE', `${kind} of ${bytes.length} bytes exceeds ${TOKEN_LIMITS.maxTokenBytes}`)
-  // Bytes handed in are copied once (their owner may change them later); those just decoded from
-  // text are held by nobody else, and are decoded in place.
-  const outer = typeof input === 'string' ? decodeOwnedCbor(bytes) : decodeCbor(bytes)
+  const bytes = ownBytes(kind, input)
+  const outer = decodeOwnedCbor(bytes)
   const a = kind === 'revocation' ? 'a' : 'an'
   if (!(outer instanceof Uint8Array)) fail('ERR_FORMAT', `${a} ${kind} is a byte string: signature ‖ payload`)
   if (outer.length <= SIGNATURE_BYTES)

@@ -8,6 +8,7 @@
 import { TOKEN_LIMITS } from '../cbor/limits.js'
 import { fail } from '../errors.js'
 import { decodeBase64url, encodeBase64url } from '../internal/base64url.js'
+import { abytes } from '../internal/bytes.js'
 
 /** The text prefixes of format version 1. */
 export const PREFIXES = {
@@ -44,9 +45,9 @@ function trimAscii(text: string): string {
   }
   let start = 0
   let end = text.length
-  // Stryker disable next-line EqualityOperator: equivalent — at start = end, charCodeAt(end) is NaN, not a space
+  // Stryker disable next-line EqualityOperator,ConditionalExpression: equivalent — at start = end, charCodeAt(end) is NaN, not a space: the loop stops there either way
   while (start < end && space(start)) start++
-  // Stryker disable next-line EqualityOperator: equivalent — end only drops below start on all-space text, and slice(start, end) is then empty either way
+  // Stryker disable next-line EqualityOperator,ConditionalExpression: equivalent — end only drops below start on all-space text, and slice(start, end) is then empty either way
   while (end > start && space(end - 1)) end--
   return text.slice(start, end)
 }
@@ -86,6 +87,22 @@ export function fromText(kind: TokenKind, text: string): Uint8Array {
   } catch {
     fail('ERR_TEXT_FORMAT', `${NAMES[kind]} is not strict unpadded base64url`, { hint: 'was the token truncated or wrapped when copied?' })
   }
+}
+
+/**
+ * A token's bytes, owned by this library: decoded from its text, or a copy of the caller's
+ * array, made once here (its owner may change it later, and a token keeps its bytes: a
+ * verifier sends them on to a usage store or a replay cache after an await). Everything decoded
+ * from them is a view of these bytes. Throws ERR_LIMIT_SIZE above the token limit.
+ */
+export function ownBytes(kind: TokenKind, input: string | Uint8Array): Uint8Array {
+  const bytes = typeof input === 'string' ? fromText(kind, input) : abytes(input, undefined, kind)
+  if (bytes.length > TOKEN_LIMITS.maxTokenBytes) {
+    fail('ERR_LIMIT_SIZE', `${kind} of ${bytes.length} bytes exceeds ${TOKEN_LIMITS.maxTokenBytes}`)
+  }
+  // new Uint8Array, not slice(): Buffer#slice is a view, not a copy.
+  // Stryker disable next-line ConditionalExpression,StringLiteral: equivalent — copying bytes just decoded from text too only costs a copy
+  return typeof input === 'string' ? bytes : new Uint8Array(bytes)
 }
 
 function article(kind: TokenKind): string {

@@ -59,11 +59,14 @@ export function attenuationWarnings(parent: UnverifiedMandate, caveats: readonly
         return
       }
       case 'window':
+        // Stryker disable next-line ConditionalExpression: equivalent — an absent expires compares false (undefined >= n)
         if (c.expires !== undefined && c.expires >= parentExpiry)
           warn(i, 'no-op', 'expires no earlier than the chain already does; the earlier expiry applies')
+        // Stryker disable next-line ConditionalExpression: equivalent — an absent not-before compares false (undefined <= n)
         if (c.notBefore !== undefined && c.notBefore <= parentStart) warn(i, 'no-op', 'starts no later than the chain already does')
         return
       case 'uses': {
+        // Stryker disable next-line ConditionalExpression: equivalent — an absent per compares false (n >= undefined)
         const wider = of('uses').find((x) => x.c.max <= c.max && (x.c.per === undefined || (c.per !== undefined && x.c.per >= c.per)))
         if (wider) warn(i, 'no-op', `block ${wider.block} already limits use at least as tightly`)
         return

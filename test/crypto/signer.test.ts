@@ -74,6 +74,12 @@ describe('signing without the secret', () => {
       /"signer" signature does not verify under its publicKey/,
     )
     await expect(approveWith({ approver: liar, invocation: new Uint8Array(32) })).rejects.toThrow(RangeError)
+    // No signer, or one without a public key: a TypeError naming what is missing.
+    for (const approver of [undefined, {}]) {
+      await expect(approveWith({ approver: approver as never, invocation: new Uint8Array(32) })).rejects.toThrow(
+        new TypeError('"approver publicKey" expected Uint8Array, got undefined'),
+      )
+    }
     const short: Ed25519Signer = { publicKey: alice.publicKey, sign: () => new Uint8Array(10) }
     await expect(signWith(short, utf8('x'))).rejects.toThrow('"signer" returned no 64-byte Ed25519 signature')
     await expect(signWith({ publicKey: new Uint8Array(31), sign: real.sign }, utf8('x'))).rejects.toThrow(RangeError)

@@ -6,7 +6,13 @@ import { SignatureCache } from '../../src/crypto/signature-cache.js'
 import { MandateError } from '../../src/errors.js'
 import { formatInvocation, formatMandate, invoke } from '../../src/index.js'
 import { type BlockContent, chainExpiry, decodeBlock, encodeBlockPayload } from '../../src/token/block.js'
-import { checkInvocationSignature, checkMandateProof, checkPresentation, checkPresentationAsync } from '../../src/token/integrity.js'
+import {
+  checkChain,
+  checkInvocationSignature,
+  checkMandateProof,
+  checkPresentation,
+  checkPresentationAsync,
+} from '../../src/token/integrity.js'
 import { parseInvocation } from '../../src/token/invocation.js'
 import { type Proof, seal } from '../../src/token/mandate.js'
 import { alice, assistant, bearerChild, mallory, type Pair, pairs, rawMandate, rawSigned, rootGrant } from '../helpers/chains.js'
@@ -203,6 +209,15 @@ describe('integrity: holder proofs and presentation', () => {
     const other = seal(bearerChild([{ type: 'actions', patterns: ['x:*'] }]))
     const bad = caught(() => checkMandateProof(sealed.blocks, other.proof as Proof))
     expect([bad.code, bad.block, bad.message]).toEqual(['ERR_PROOF', 1, 'seal rejected (equation)'])
+    // A block's signature that does not verify is named by its block.
+    const forged = sealed.blocks.map((b) => (b.index === 1 ? { ...b, signature: b.signature.map((x, i) => (i === 40 ? x ^ 1 : x)) } : b))
+    const bent = caught(() => checkChain(forged))
+    expect([bent.code, bent.block, bent.message]).toEqual(['ERR_SIG_INVALID', 1, 'block 1: signature rejected (equation)'])
+    // The rule a refused seal breaks, in words (small_order_R: R is the identity).
+    const weak = new Uint8Array(64)
+    weak[0] = 1
+    const weakR = caught(() => checkMandateProof(sealed.blocks, { kind: 'sealed', signature: weak }))
+    expect([weakR.code, weakR.block, weakR.message]).toEqual(['ERR_KEY_WEAK', 1, 'seal rejected (small order R)'])
     const bare = caught(() => checkMandateProof(bound.blocks, { kind: 'bound' }))
     expect([bare.code, bare.block, bare.message, bare.hint]).toEqual([
       'ERR_PROOF',

@@ -8,6 +8,8 @@ import {
   approve,
   attenuate,
   attenuationWarnings,
+  createAmendment,
+  createLift,
   createRevocation,
   formatApproval,
   formatInvocation,
@@ -91,6 +93,27 @@ describe('inspect: fields of each kind', () => {
       'verified',
     ])
     expect(view.kind === 'revocation' && [view.effect, view.target.block]).toEqual(['revoke', 0])
+  })
+
+  it('an amendment shows the caveats it adds, each with its text; a lift the amendment it lifts; neither shows the other', () => {
+    const m = rootGrant()
+    const amendment = createAmendment({
+      mandate: m,
+      key: aliceKey,
+      caveats: [{ type: 'actions', patterns: ['email:read'] }],
+      now: T0,
+      random: seededRandom('amend:inspect'),
+    })
+    const amended = inspect(formatRevocation(amendment))
+    expect(amended).toMatchObject({ kind: 'revocation', effect: 'amend' })
+    expect(amended.kind === 'revocation' && [amended.caveats, 'lifts' in amended]).toEqual([
+      [{ type: 'actions', patterns: ['email:read'], text: 'may do email:read' }],
+      false,
+    ])
+    const lifted = inspect(
+      createLift({ mandate: m, key: aliceKey, amendment: amendment.id, now: T0, random: seededRandom('lift:inspect') }),
+    )
+    expect(lifted.kind === 'revocation' && [lifted.effect, lifted.lifts, 'caveats' in lifted]).toEqual(['lift', amendment.id, false])
   })
 
   it('an approval shows exactly its fields, with the note only when there is one', () => {

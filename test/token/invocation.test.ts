@@ -282,3 +282,13 @@ describe('the signed envelope', () => {
     expect(parseAppr({ 5: 'last defined field' })().note).toBe('last defined field')
   })
 })
+
+describe('invoke: its random source', () => {
+  it('must give the 16 bytes asked for: a RangeError naming random(16)', () => {
+    for (const length of [15, 17]) {
+      expect(() =>
+        invoke(rootGrant(), { key: assistant, action: 'mail:read', audience: 'svc', now: T0, random: () => new Uint8Array(length) }),
+      ).toThrow(new RangeError(`"random(16)" expected 16 bytes, got ${length}`))
+    }
+  })
+})

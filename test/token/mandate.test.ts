@@ -138,6 +138,14 @@ describe('mint: the root lifetime', () => {
     })
   })
 
+  it("only a window's times count: expires or notBefore on another caveat object (a JavaScript caller's slip) is ignored", () => {
+    const tooLong = { type: 'window', expires: T0 + 90 * DAY + 1 } as Caveat
+    const lifetimeError = { code: 'ERR_TIME_INVALID', message: `root lifetime ${90 * DAY + 1}s exceeds the maximum of ${90 * DAY}s` }
+    const stray = (extra: object) => ({ type: 'actions', patterns: ['mail:read'], ...extra }) as Caveat
+    expect(caught(() => mintWith([stray({ expires: T0 + 10 }), tooLong]))).toMatchObject(lifetimeError)
+    expect(caught(() => mintWith([stray({ notBefore: T0 + 89 * DAY }), tooLong]))).toMatchObject(lifetimeError)
+  })
+
   it('the earliest expiry of several windows counts', () => {
     const m = mintWith([
       { type: 'window', expires: T0 + 3600 },

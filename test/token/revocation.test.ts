@@ -1,9 +1,18 @@
 import { describe, expect, it } from 'vitest'
 import { type CborValue, decodeCbor, encodeCbor } from '../../src/cbor/codec.js'
 import { getBackend } from '../../src/crypto/ed25519.js'
-import { attenuate, createRevocation, parseRevocation, toDidKey, verifyRevocation } from '../../src/index.js'
+import {
+  attenuate,
+  type Caveat,
+  createAmendment,
+  createLift,
+  createRevocation,
+  parseRevocation,
+  toDidKey,
+  verifyRevocation,
+} from '../../src/index.js'
 import type { UnverifiedMandate } from '../../src/token/mandate.js'
-import { authorityLevel, type UnverifiedRevocation } from '../../src/token/revocation.js'
+import { authorityLevel, REVOCATION_KINDS, type UnverifiedRevocation } from '../../src/token/revocation.js'
 import { signingInput } from '../../src/token/signing.js'
 import { alice, assistant, bearerChild, mallory, rawSigned } from '../helpers/chains.js'
 import { caught, fixedKey, seededRandom, T0, thrownCode } from '../helpers/fixtures.js'
@@ -176,5 +185,172 @@ describe('parseRevocation rejections', () => {
       ['slack:*'],
     ])
     expect(verifyRevocation(parsed).signerRole).toBe('principal')
+  })
+})
+
+describe('amendments and lifts', () => {
+  const readOnly: Caveat = { type: 'actions', patterns: ['slack:read'] }
+  const payloadOf = (stmt: UnverifiedRevocation) => decodeCbor(stmt.payload) as Map<number, CborValue>
+
+  it('an amendment carries its caveats (key 9) and no lift; a lift the amendment id (key 10) and no caveats', () => {
+    const { m } = threeBlocks()
+    const amendment = createAmendment({ mandate: m, block: 1, key: alice, caveats: [readOnly], reason: 'read only', now: T0 })
+    expect([amendment.kind, amendment.caveats, amendment.lifts, amendment.actions, amendment.target.idHex]).toEqual([
+      'amend',
+      [readOnly],
+      undefined,
+      undefined,
+      m.blocks[1]?.idHex,
+    ])
+    expect([payloadOf(amendment).get(2), payloadOf(amendment).get(9), payloadOf(amendment).has(10)]).toEqual([
+      3,
+      [[1, ['slack:read']]],
+      false,
+    ])
+    expect(verifyRevocation(amendment).signerRole).toBe('principal')
+
+    const lift = createLift({ mandate: m, block: 1, key: alice, amendment: amendment.id, now: T0 })
+    expect([lift.kind, lift.lifts, lift.caveats, lift.actions]).toEqual(['lift', amendment.id, [], undefined])
+    expect([payloadOf(lift).get(2), payloadOf(lift).has(9)]).toEqual([4, false])
+    expect(payloadOf(lift).get(10)).toEqual(Uint8Array.from(Buffer.from(amendment.id, 'hex')))
+    // Upper-case hex names the same amendment.
+    expect(createLift({ mandate: m, key: alice, amendment: amendment.id.toUpperCase(), now: T0 }).lifts).toBe(amendment.id)
+    // Every other kind carries neither.
+    for (const kind of ['revoke', 'suspend', 'resume'] as const) {
+      const stmt = createRevocation({ mandate: m, key: alice, kind, now: T0 })
+      expect([stmt.caveats, stmt.lifts, payloadOf(stmt).has(9), payloadOf(stmt).has(10)]).toEqual([[], undefined, false, false])
+    }
+  })
+
+  it('a key without authority is told, for each kind, what it tried and who may', () => {
+    const { m } = threeBlocks()
+    const hints = REVOCATION_KINDS.map((kind) => {
+      const options = { mandate: m, block: 1, key: mallory, kind, now: T0 }
+      const extra = kind === 'amend' ? { caveats: [readOnly] } : kind === 'lift' ? { lifts: '00'.repeat(32) } : {}
+      const e = caught(() => createRevocation({ ...options, ...extra }))
+      expect(e.code).toBe('ERR_HOLDER_MISMATCH')
+      return e.hint
+    })
+    const who = 'with the principal key or the key of a holder at or above the target'
+    expect(hints).toEqual([
+      `revoke ${who}`,
+      `suspend ${who}`,
+      `resume ${who}`,
+      `amend ${who}`,
+      `lift ${who} (the amendment's signer, or a key above it)`,
+    ])
+  })
+
+  it('refuses, as a TypeError or RangeError naming the option, what a kind does not take', () => {
+    const { m } = threeBlocks()
+    const base = { mandate: m, key: alice, now: T0 }
+    const id = '0f'.repeat(32)
+    const cases: [() => unknown, Error][] = [
+      [
+        () => createRevocation({ ...base, kind: 'bogus' as never }),
+        new TypeError('"kind" expected one of revoke, suspend, resume, amend, lift, got "bogus"'),
+      ],
+      [
+        () => createRevocation({ ...base, kind: 'amend', caveats: [readOnly], actions: ['slack:send'] }),
+        new TypeError('"actions" scopes a revocation or suspension; an amend statement takes none'),
+      ],
+      [
+        () => createRevocation({ ...base, kind: 'lift', lifts: id, actions: ['slack:send'] }),
+        new TypeError('"actions" scopes a revocation or suspension; an lift statement takes none'),
+      ],
+      [() => createRevocation({ ...base, kind: 'amend' }), new TypeError('an amendment adds at least one caveat')],
+      [() => createAmendment({ ...base, caveats: [] }), new TypeError('an amendment adds at least one caveat')],
+      [() => createRevocation({ ...base, caveats: [readOnly] }), new TypeError('"caveats" belong to an amendment, not to a revoke')],
+      [
+        () => createRevocation({ ...base, kind: 'suspend', caveats: [readOnly] }),
+        new TypeError('"caveats" belong to an amendment, not to a suspend'),
+      ],
+      [() => createAmendment({ ...base, caveats: Array(33).fill(readOnly) }), new RangeError('an amendment adds at most 32 caveats')],
+      [() => createRevocation({ ...base, kind: 'lift' }), new TypeError('"lifts" names the amendment to lift: its id, 64 hex digits')],
+      [() => createLift({ ...base, amendment: id.slice(2) }), new TypeError('"lifts" names the amendment to lift: its id, 64 hex digits')],
+      [() => createLift({ ...base, amendment: `${id}00` }), new TypeError('"lifts" names the amendment to lift: its id, 64 hex digits')],
+      [
+        () => createLift({ ...base, amendment: 'zz'.repeat(32) }),
+        new TypeError('"lifts" names the amendment to lift: its id, 64 hex digits'),
+      ],
+      [() => createRevocation({ ...base, kind: 'resume', lifts: id }), new TypeError('"lifts" belongs to a lift, not to a resume')],
+    ]
+    for (const [make, error] of cases) expect(make).toThrow(error)
+    // Scoped revocations and suspensions keep their actions; 32 caveats are allowed.
+    expect(createRevocation({ ...base, kind: 'suspend', actions: ['slack:send'] }).actions).toEqual(['slack:send'])
+    expect(createAmendment({ ...base, caveats: Array(32).fill(readOnly) }).caveats).toHaveLength(32)
+  })
+
+  it('parseRevocation checks an amendment’s caveats as a service will store them', () => {
+    const { m } = threeBlocks()
+    const amendment = createAmendment({ mandate: m, key: alice, caveats: [readOnly], now: T0, random: seededRandom('a') })
+    const withCaveats = (caveats: CborValue[]) => () => parseRevocation(resigned(amendment, (p) => p.set(9, caveats)))
+    const actions: CborValue = [1, ['slack:read']]
+    const cases: [() => unknown, { code: string; message: string; caveatIndex?: number; hint?: string }][] = [
+      [withCaveats(Array(33).fill(actions)), { code: 'ERR_LIMIT_COUNT', message: 'an amendment adds at most 32 caveats' }],
+      [
+        withCaveats([actions, [1, 'not a list']]),
+        { code: 'ERR_CAVEAT_INVALID', message: 'amendment caveat 1: patterns must be a non-empty list', caveatIndex: 1 },
+      ],
+      [
+        withCaveats([actions, actions, [11, 1]]),
+        {
+          code: 'ERR_CAVEAT_UNKNOWN',
+          message: 'amendment caveat 2: unknown caveat type 11',
+          caveatIndex: 2,
+          hint: "core types are 1–10; an application's own caveat uses a type from 65536",
+        },
+      ],
+      // Decodes, but does not encode again: a window that ends before it starts.
+      [
+        withCaveats([
+          [
+            4,
+            new Map([
+              [0, T0 + 10],
+              [1, T0],
+            ]),
+          ],
+        ]),
+        {
+          code: 'ERR_CAVEAT_INVALID',
+          message: 'amendment caveat 0: window caveat: not-before must be earlier than expiry',
+          caveatIndex: 0,
+        },
+      ],
+    ]
+    for (const [parse, expected] of cases) {
+      const e = caught(parse)
+      expect({
+        code: e.code,
+        message: e.message,
+        ...(e.caveatIndex === undefined ? {} : { caveatIndex: e.caveatIndex }),
+        ...(e.hint === undefined ? {} : { hint: e.hint }),
+      }).toEqual(expected)
+    }
+    // 32 caveats, an extension among them, are accepted as they are.
+    const extension: CborValue = [0x10000, 'app']
+    const parsed = withCaveats([...Array(31).fill(actions), extension])() as UnverifiedRevocation
+    expect(parsed.caveats).toHaveLength(32)
+    expect(parsed.caveats[31]).toEqual({ type: 'extension', code: 0x10000, body: 'app' })
+  })
+
+  it('a reason or audience is at most 1024 bytes of UTF-8, not 1024 characters: the decoder refuses more', () => {
+    const { m } = threeBlocks()
+    const honest = createRevocation({ mandate: m, key: alice, now: T0, random: seededRandom('t') })
+    for (const [field, name] of [
+      [7, 'reason'],
+      [8, 'audience'],
+    ] as const) {
+      for (const [text, bytes] of [
+        ['r'.repeat(1025), 1025],
+        ['é'.repeat(513), 1026],
+      ] as const) {
+        const e = caught(() => parseRevocation(resigned(honest, (p) => p.set(field, text))))
+        expect(e.code).toBe('ERR_LIMIT_SIZE')
+        expect(e.message).toContain(`string of ${bytes} bytes exceeds 1024`)
+      }
+      expect(parseRevocation(resigned(honest, (p) => p.set(field, 'é'.repeat(512))))[name]).toBe('é'.repeat(512))
+    }
   })
 })
