@@ -115,6 +115,42 @@ describe('fileFeedState', () => {
       expect(fileFeedState(writeState(state)).load()).toEqual(state)
     }
   })
+
+  it('an amendment keeps its id and its caveats exactly (extension bodies too); an entry no verified page could carry is refused', () => {
+    const amendment = {
+      seq: 4,
+      blockId: '04'.repeat(32),
+      kind: 'amend' as const,
+      at: T0,
+      by: FIXED_KEYS.alice[1],
+      expires: T0 + 9,
+      id: 'ee'.repeat(32),
+      caveats: [
+        { type: 'actions' as const, patterns: ['mail:read'] },
+        { type: 'extension' as const, code: 0x10000, body: 'app' },
+      ],
+    }
+    const state: FeedState = { ...base, seq: 4, entries: [amendment] }
+    const path = statePath()
+    fileFeedState(path).save(state)
+    const stored = JSON.parse(readFileSync(path, 'utf8')).entries[0]
+    // The caveats as the hex of their CBOR, exactly as the feed carried them.
+    expect(stored.caveats).toMatch(/^[0-9a-f]+$/)
+    expect(fileFeedState(path).load()).toEqual(state)
+    const refused: unknown[] = [
+      { ...stored, caveats: undefined },
+      { ...stored, caveats: 5 },
+      { ...stored, caveats: 'zz' },
+      { ...stored, caveats: stored.caveats.slice(2) },
+      { ...stored, id: undefined },
+      { ...stored, id: 5 },
+      { ...stored, id: 'EE'.repeat(32) },
+      { ...stored, id: 'ee'.repeat(31) },
+      { ...stored, id: `${'ee'.repeat(32)}0` },
+      { ...stored, kind: 'revoke' },
+    ]
+    for (const entry of refused) expectRefused({ ...base, entries: [entry] })
+  })
 })
 
 /** Write `state` as JSON to a fresh path. */
