@@ -213,3 +213,21 @@ describe('a feed signed by another key than the pinned one', () => {
     )
   })
 })
+
+describe('amendments in the feed view', () => {
+  it('a lift takes away the one amendment it names, on its own block only', () => {
+    const [X, Y, A, B] = ['0a'.repeat(32), '0b'.repeat(32), 'aa'.repeat(32), 'bb'.repeat(32)]
+    const amend = (seq: number, blockId: string, id: string): FeedEntry => ({
+      ...entry(seq, blockId, 'amend'),
+      id,
+      caveats: [{ type: 'actions', patterns: ['mail:read'] }],
+    })
+    const entries = [amend(1, X, A), amend(2, X, B), amend(3, Y, A), entry(4, X, 'suspend'), { ...entry(5, X, 'lift'), lifts: A }]
+    const { fetcher, calls } = fakeFeed(() => ({}))
+    const view = viewOn(fetcher, () => T0, { state: { load: () => ({ seq: 5, issuedAt: T0, entries }), save: () => {} } })
+    const standing = (blockId: string) => view.entries(blockId)?.map((e) => (e.kind === 'amend' ? `amend ${e.id.slice(0, 2)}` : e.kind))
+    expect(standing(X)).toEqual(['amend bb', 'suspend'])
+    expect(standing(Y)).toEqual(['amend aa'])
+    expect(calls).toEqual([])
+  })
+})
