@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The `mandate` command. The CLI lives in src/cli, built to dist/ by `npm run build` (`npm run
 // demo`, `npm test` and `npm pack` build it first) and bundled by scripts/build-cli.mjs into one
-// CommonJS script, dist/cli-bundle/mandate.cjs, beside which a checkout's build leaves a V8 code
+// CommonJS module body inside its own wrapper, dist/cli-bundle/mandate.cjs (compiled here as read,
+// not loaded with require), beside which a checkout's build leaves a V8 code
 // cache of it: most of a `mandate verify` was Node reading, resolving and compiling modules
 // (issue #9: a script pays for the start on every call).
 //

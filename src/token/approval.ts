@@ -139,8 +139,10 @@ export function parseApproval(input: string | Uint8Array): UnverifiedApproval {
   if (typeof issuedAt !== 'number' || typeof expires !== 'number' || issuedAt < 0 || expires <= issuedAt) {
     fail('ERR_FORMAT', 'approval times must satisfy 0 ≤ issued_at < expires')
   }
-  if (note !== undefined && typeof note !== 'string') fail('ERR_FORMAT', 'approval note must be short text')
-  // Stryker disable next-line ConditionalExpression,EqualityOperator,StringLiteral: equivalent — the CBOR decoder refuses a text of more than 1024 bytes (maxStringBytes) first (ERR_LIMIT_SIZE); kept should that limit ever be raised
-  if (note !== undefined && utf8(note).length > TOKEN_LIMITS.maxStringBytes) fail('ERR_FORMAT', 'approval note must be short text')
+  if (note !== undefined) {
+    if (typeof note !== 'string') fail('ERR_FORMAT', 'approval note must be short text')
+    // Stryker disable next-line ConditionalExpression,StringLiteral: equivalent — the CBOR decoder refuses a text of more than 1024 bytes (maxStringBytes) first (ERR_LIMIT_SIZE); kept should that limit ever be raised
+    if (utf8(note).length > TOKEN_LIMITS.maxStringBytes) fail('ERR_FORMAT', 'approval note must be short text')
+  }
   return { payload, signature, invocationId, approver, issuedAt, expires, note, bytes }
 }
