@@ -48,8 +48,19 @@ export const SERVICE = {
  */
 export const DOORS = {
   http: { mutate: ['src/http/**/*.ts'], testFiles: ['test/http/**/*.test.ts'] },
-  // The MCP files that spawn the built CLI (proxy, attacks) cannot run in Stryker's sandbox, which has no dist/.
-  mcp: { mutate: ['src/mcp/**/*.ts'], testFiles: ['test/mcp/guard.test.ts', 'test/mcp/server.test.ts'] },
+  // test/mcp/proxy.test.ts spawns the built CLI, which Stryker's sandbox has not (no dist/); the one
+  // describe of attacks.test.ts that does skips itself there.
+  mcp: {
+    mutate: ['src/mcp/**/*.ts'],
+    testFiles: [
+      'test/mcp/guard.test.ts',
+      'test/mcp/server.test.ts',
+      'test/mcp/attacks.test.ts',
+      'test/mcp/edges.test.ts',
+      'test/mcp/pure.test.ts',
+      'test/mcp/proxy-session.test.ts',
+    ],
+  },
   inbox: { mutate: ['src/inbox/**/*.ts'], testFiles: ['test/inbox/**/*.test.ts'] },
   // The audit trail's pure core: hashing, checkpoints and the offline check of an export.
   audit: {

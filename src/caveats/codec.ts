@@ -30,8 +30,16 @@ const invalid = (reason: string): never => {
   throw new Invalid(reason)
 }
 
-/** Encode one caveat. Throws `MandateError` (`ERR_CAVEAT_INVALID`) if it is malformed. */
+/**
+ * Encode one caveat. Throws `MandateError` (`ERR_CAVEAT_INVALID`) if a value is malformed or out
+ * of bounds, and a `TypeError` if it is not a caveat's shape (no `type`, a list field missing).
+ */
 export function encodeCaveat(caveat: Caveat): CborValue {
+  // The caller's programming errors (a caveat of another shape) are TypeErrors, as elsewhere;
+  // a caveat of the right shape with a bad value is ERR_CAVEAT_INVALID.
+  if (caveat === null || typeof caveat !== 'object' || typeof caveat.type !== 'string') {
+    throw new TypeError('a caveat expected an object with a "type" (actions, resources, window, uses, …)')
+  }
   try {
     const wire = toWire(caveat)
     // Round-trip through the decoder's checks so that we never sign what we would reject.
@@ -46,13 +54,24 @@ export function encodeCaveat(caveat: Caveat): CborValue {
   }
 }
 
+/**
+ * A list field of the caller's caveat, copied. Anything else there (a misspelt field read as
+ * absent, a string) is a TypeError that names the field, not one from spreading it ("c.globs is
+ * not iterable"). Its items are checked by the decoder the wire form goes through.
+ */
+function listOf(c: Caveat, field: string): CborValue[] {
+  const value = (c as unknown as Record<string, unknown>)[field]
+  if (!Array.isArray(value)) throw new TypeError(`${c.type} caveat: "${field}" expected a list`)
+  return [...(value as CborValue[])]
+}
+
 function toWire(c: Caveat): CborValue {
   switch (c.type) {
     case 'actions':
     case 'deny':
-      return [CAVEAT_TYPES[c.type], [...c.patterns]]
+      return [CAVEAT_TYPES[c.type], listOf(c, 'patterns')]
     case 'resources':
-      return [CAVEAT_TYPES.resources, [...c.globs]]
+      return [CAVEAT_TYPES.resources, listOf(c, 'globs')]
     case 'window': {
       const body = new Map<number, CborValue>()
       if (c.notBefore !== undefined) body.set(0, c.notBefore)
@@ -71,17 +90,18 @@ function toWire(c: Caveat): CborValue {
       return [
         CAVEAT_TYPES.approval,
         new Map<number, CborValue>([
-          [0, [...c.actions]],
-          [1, c.approvers.map((a) => parsePublicKey(a))],
+          [0, listOf(c, 'actions')],
+          [1, listOf(c, 'approvers').map((a) => parsePublicKey(a as string))],
           [2, c.quorum],
         ]),
       ]
     case 'where': {
       const body = new Map<number, CborValue>()
-      if (c.actions !== undefined) body.set(0, [...c.actions])
+      if (c.actions !== undefined) body.set(0, listOf(c, 'actions'))
       body.set(
         1,
-        c.rules.map((r) => {
+        (listOf(c, 'rules') as unknown as WhereRule[]).map((r) => {
+          if (r === null || typeof r !== 'object') throw new TypeError('where caveat: a rule expected { path, op, value }')
           const op = WHERE_OPS.indexOf(r.op)
           if (op < 0) invalid(`unknown operator ${JSON.stringify(r.op)}`)
           return [r.path, op, operand(r.value)]
@@ -90,7 +110,7 @@ function toWire(c: Caveat): CborValue {
       return [CAVEAT_TYPES.where, body]
     }
     case 'audience':
-      return [CAVEAT_TYPES.audience, [...c.names]]
+      return [CAVEAT_TYPES.audience, listOf(c, 'names')]
     case 'depth':
       return [CAVEAT_TYPES.depth, c.max]
     case 'bound':

@@ -16,6 +16,7 @@ import { type ErrorDetails, MandateError, type MandateErrorCode } from '../error
 import { type ApprovalRequestState, awaitApproval, fileApprovalRequest, type InboxOptions, readApprovalRequest } from '../inbox/client.js'
 import { toHex } from '../internal/bytes.js'
 import { type Clock, systemClock } from '../internal/clock.js'
+import { timeoutOption } from '../internal/deadline.js'
 import { formatInvocation, invoke, type UnverifiedInvocation } from '../token/invocation.js'
 import { parseMandate, type UnverifiedMandate } from '../token/mandate.js'
 import type { Allowed, Decision, Denied } from '../verify/decision.js'
@@ -274,7 +275,12 @@ export function createToolGuard(options: ToolGuardOptions): ToolGuard {
   /** The verifier's decision, reported to the audit trail when a reporter is set. */
   const decide = async (invocation: UnverifiedInvocation, approvals?: readonly string[]): Promise<Decision> => {
     const decision = await verifier.authorize({ invocation, ...(approvals ? { approvals } : {}) })
-    options.reporter?.report(decision, { invocation, ...(approvals ? { approvals } : {}) })
+    try {
+      options.reporter?.report(decision, { invocation, ...(approvals ? { approvals } : {}) })
+    } catch {
+      // A report never changes a decision (as in createToolVerifier): a reporter that throws
+      // (a custom one; the library's queues) leaves the call as the verifier decided it.
+    }
     return decision
   }
   const actionPrefix = options.actionPrefix === undefined ? defaultActionPrefix(audience) : checkActionPrefix(options.actionPrefix)
@@ -285,6 +291,8 @@ export function createToolGuard(options: ToolGuardOptions): ToolGuard {
   if (options.service !== undefined && (typeof options.service?.url !== 'string' || !/^https?:\/\/[^\s/]+/.test(options.service.url))) {
     throw new TypeError('"service.url" expected the service\'s http(s) base URL')
   }
+  // Refused now rather than at the first call that needs an approval.
+  if (options.service !== undefined) timeoutOption(options.service.timeoutMs, 1, 'service.timeoutMs')
   const clock = options.clock ?? systemClock
   const service = options.service
   const pending = new Map<string, Pending>()

@@ -103,18 +103,24 @@ export const DEFAULT_MAX_LIFETIME = 90 * 24 * 3600
 export function mint(options: MintOptions): UnverifiedMandate {
   const principal = toKeyPair(options.principal, 'principal')
   const now = options.now ?? systemClock()
-  // Stryker disable next-line ArrayDeclaration: equivalent — `caveats` only feeds the two window filters below, which skip any non-caveat element
-  const caveats = options.caveats ?? []
-  const expiry = Math.min(...caveats.flatMap((c) => (c.type === 'window' && c.expires !== undefined ? [c.expires] : [])))
+  const caveats = caveatList(options.caveats)
+  const expiry = Math.min(...caveats.flatMap((c) => (c?.type === 'window' && c.expires !== undefined ? [c.expires] : [])))
   if (!Number.isFinite(expiry)) {
     fail('ERR_TIME_INVALID', 'a root mandate must carry an expiry', { hint: 'add a window caveat with `expires` (CLI: --expires 8h)' })
   }
-  const start = Math.max(now, ...caveats.flatMap((c) => (c.type === 'window' && c.notBefore !== undefined ? [c.notBefore] : [])))
+  const start = Math.max(now, ...caveats.flatMap((c) => (c?.type === 'window' && c.notBefore !== undefined ? [c.notBefore] : [])))
   const maxLifetime = options.maxLifetime ?? DEFAULT_MAX_LIFETIME
   if (expiry - start > maxLifetime) {
     fail('ERR_TIME_INVALID', `root lifetime ${expiry - start}s exceeds the maximum of ${maxLifetime}s`)
   }
   return appendBlock([], principal, undefined, options, now)
+}
+
+/** A block's caveats as given: none, or a list (its items are checked as each is encoded). */
+function caveatList(caveats: readonly Caveat[] | undefined): readonly Caveat[] {
+  if (caveats === undefined) return []
+  if (!Array.isArray(caveats)) throw new TypeError('"caveats" expected a list of caveats')
+  return caveats
 }
 
 /** Options of {@link attenuate}. */
@@ -269,7 +275,8 @@ function appendBlock(
   now: number,
 ): UnverifiedMandate {
   // A bound caveat covers its own block (spec §6.11): refuse early what a verifier would deny.
-  if (options.to === undefined && options.caveats?.some((c) => c.type === 'bound')) {
+  const caveats = caveatList(options.caveats)
+  if (options.to === undefined && caveats.some((c) => c?.type === 'bound')) {
     fail('ERR_BOUND_REQUIRED', `block ${blocks.length} carries a bound caveat, so its own holder must be bound too`, {
       block: blocks.length,
       caveat: 'bound',
@@ -291,7 +298,7 @@ function appendBlock(
   const content: BlockContent = {
     holder,
     bearer: bearerSecret !== undefined,
-    caveats: (options.caveats ?? []).map(encodeCaveat),
+    caveats: caveats.map(encodeCaveat),
     name: options.name,
     purpose: options.purpose,
     // A bearer holder key is fresh, so its block is unique without one (spec §5.2).

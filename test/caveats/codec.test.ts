@@ -161,8 +161,40 @@ describe('encodeCaveat: the wire form of each type', () => {
     ])
   })
 
-  it('lets a programming error (not a caveat problem) through unchanged', () => {
-    expect(() => encodeCaveat({ type: 'actions' } as unknown as Caveat)).toThrow(TypeError)
+  it('a caveat of another shape is a TypeError naming what is wrong, never one from reading it', () => {
+    const typeError = (c: unknown) => {
+      try {
+        encodeCaveat(c as Caveat)
+      } catch (e) {
+        return e instanceof TypeError ? e.message : `not a TypeError: ${String(e)}`
+      }
+      return 'no error'
+    }
+    const noType = 'a caveat expected an object with a "type" (actions, resources, window, uses, …)'
+    expect([null, undefined, 5, 'actions', {}, { type: 3 }].map(typeError)).toEqual(Array(6).fill(noType))
+    expect(
+      [
+        { type: 'actions' },
+        { type: 'deny', patterns: 'mail:*' },
+        { type: 'resources', patterns: ['room/*'] },
+        { type: 'audience', names: 'mail' },
+        { type: 'approval', actions: 'a:b', approvers: [fixedDid('alice')], quorum: 1 },
+        { type: 'approval', actions: ['a:b'], approvers: fixedDid('alice'), quorum: 1 },
+        { type: 'where', rules: { path: 'a', op: 'eq', value: 1 } },
+        { type: 'where', actions: 'a:b', rules: [] },
+        { type: 'where', rules: [null] },
+      ].map(typeError),
+    ).toEqual([
+      'actions caveat: "patterns" expected a list',
+      'deny caveat: "patterns" expected a list',
+      'resources caveat: "globs" expected a list',
+      'audience caveat: "names" expected a list',
+      'approval caveat: "actions" expected a list',
+      'approval caveat: "approvers" expected a list',
+      'where caveat: "rules" expected a list',
+      'where caveat: "actions" expected a list',
+      'where caveat: a rule expected { path, op, value }',
+    ])
   })
 
   it('takes extension codes from 65536 on, as safe integers', () => {

@@ -230,6 +230,18 @@ describe('mint and attenuate: holders, proofs and options', () => {
     expect(caught(() => bearerRoot(actions(32)))).toMatchObject({ code: 'ERR_LIMIT_COUNT', message: 'at most 32 caveats per block' })
   })
 
+  it('caveats that are not a list of caveat objects: a TypeError saying so, at the root and below it', () => {
+    const noObject = new TypeError('a caveat expected an object with a "type" (actions, resources, window, uses, …)')
+    expect(() => bearerRoot([null as never])).toThrow(noObject)
+    expect(() => attenuate(bearerRoot(), { caveats: [undefined as never], now: T0 })).toThrow(noObject)
+    expect(() => attenuate(bearerRoot(), { caveats: 'actions' as never, now: T0 })).toThrow(
+      new TypeError('"caveats" expected a list of caveats'),
+    )
+    expect(() => mint({ principal: alice, caveats: 'window' as never, now: T0 })).toThrow(
+      new TypeError('"caveats" expected a list of caveats'),
+    )
+  })
+
   it('a bound caveat without `to` is refused at its own block', () => {
     const e = caught(() => bearerRoot([{ type: 'bound' }]))
     expect(e).toMatchObject({
