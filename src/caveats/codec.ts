@@ -91,7 +91,13 @@ function toWire(c: Caveat): CborValue {
         CAVEAT_TYPES.approval,
         new Map<number, CborValue>([
           [0, listOf(c, 'actions')],
-          [1, listOf(c, 'approvers').map((a) => parsePublicKey(a as string))],
+          [
+            1,
+            listOf(c, 'approvers').map((a) => {
+              if (typeof a !== 'string') throw new TypeError('approval caveat: an approver expected a did:key or a hex public key')
+              return parsePublicKey(a)
+            }),
+          ],
           [2, c.quorum],
         ]),
       ]

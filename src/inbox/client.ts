@@ -138,16 +138,26 @@ interface Inbox {
   readonly fetch: Fetcher
 }
 
-function inbox(options: InboxOptions): Inbox {
+/**
+ * Check inbox options as a caller gives them, throwing what the first call with them would; for a
+ * component that takes them at setup and calls the inbox later (the MCP guard's `service`).
+ * `field` names where they sit, in the errors (`"service.url" expected …`).
+ */
+export function checkInboxOptions(options: InboxOptions, field: string): void {
+  inbox(options, field)
+}
+
+function inbox(options: InboxOptions, field?: string): Inbox {
+  const name = (option: string) => (field === undefined ? option : `${field}.${option}`)
   // http(s)://, then a host: at least one character that is neither a space nor a slash.
   if (typeof options?.url !== 'string' || !/^https?:\/\/[^\s/]/.test(options.url)) {
-    throw new TypeError('"url" expected the service\'s http(s) base URL')
+    throw new TypeError(`"${name('url')}" expected the service's http(s) base URL`)
   }
   // Looked up at each call, not captured: a fetch installed later (a test, a polyfill) is used.
   const given = options.fetch
   return {
     base: options.url.replace(/\/+$/, ''),
-    timeoutMs: timeoutOption(options.timeoutMs, DEFAULT_TIMEOUT_MS, 'timeoutMs'),
+    timeoutMs: timeoutOption(options.timeoutMs, DEFAULT_TIMEOUT_MS, name('timeoutMs')),
     fetch: given ? (input, init) => given(input, init) : (input, init) => fetch(input, init),
   }
 }

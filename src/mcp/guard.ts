@@ -13,10 +13,16 @@
 import type { Args } from '../caveats/types.js'
 import { type KeyPair, keyPairFromSecret, toDidKey } from '../crypto/keys.js'
 import { type ErrorDetails, MandateError, type MandateErrorCode } from '../errors.js'
-import { type ApprovalRequestState, awaitApproval, fileApprovalRequest, type InboxOptions, readApprovalRequest } from '../inbox/client.js'
+import {
+  type ApprovalRequestState,
+  awaitApproval,
+  checkInboxOptions,
+  fileApprovalRequest,
+  type InboxOptions,
+  readApprovalRequest,
+} from '../inbox/client.js'
 import { toHex } from '../internal/bytes.js'
 import { type Clock, systemClock } from '../internal/clock.js'
-import { timeoutOption } from '../internal/deadline.js'
 import { formatInvocation, invoke, type UnverifiedInvocation } from '../token/invocation.js'
 import { parseMandate, type UnverifiedMandate } from '../token/mandate.js'
 import type { Allowed, Decision, Denied } from '../verify/decision.js'
@@ -252,7 +258,7 @@ function partiesOf(mandate: UnverifiedMandate): AuditParty[] {
 /**
  * Create a guard for one MCP server's tools. Throws when the setup cannot work: a mandate that
  * does not parse, a sealed one, a missing or wrong holder key (`ERR_HOLDER_MISMATCH`), a bad
- * action prefix or wait.
+ * action prefix or wait, or a `service` whose URL or timeout the inbox would refuse.
  *
  * @example
  * ```ts
@@ -288,13 +294,10 @@ export function createToolGuard(options: ToolGuardOptions): ToolGuard {
   if (typeof waitMs !== 'number' || !(waitMs >= 0) || waitMs > MAX_WAIT_MS) {
     throw new RangeError(`"approvalWaitMs" expected milliseconds from 0 to ${MAX_WAIT_MS}, got ${String(waitMs)}`)
   }
-  if (options.service !== undefined && (typeof options.service?.url !== 'string' || !/^https?:\/\/[^\s/]+/.test(options.service.url))) {
-    throw new TypeError('"service.url" expected the service\'s http(s) base URL')
-  }
-  // Refused now rather than at the first call that needs an approval.
-  if (options.service !== undefined) timeoutOption(options.service.timeoutMs, 1, 'service.timeoutMs')
-  const clock = options.clock ?? systemClock
   const service = options.service
+  // Refused now rather than at the first call that needs an approval.
+  if (service !== undefined) checkInboxOptions(service, 'service')
+  const clock = options.clock ?? systemClock
   const pending = new Map<string, Pending>()
   const actionOf = (tool: string) => toolAction(tool, actionPrefix, options.actions)
   const canAllow = (tool: string) => {

@@ -182,6 +182,7 @@ describe('encodeCaveat: the wire form of each type', () => {
         { type: 'approval', actions: ['a:b'], approvers: fixedDid('alice'), quorum: 1 },
         { type: 'where', rules: { path: 'a', op: 'eq', value: 1 } },
         { type: 'where', actions: 'a:b', rules: [] },
+        { type: 'approval', actions: ['a:b'], approvers: [5], quorum: 1 },
         { type: 'where', rules: [null] },
       ].map(typeError),
     ).toEqual([
@@ -193,6 +194,7 @@ describe('encodeCaveat: the wire form of each type', () => {
       'approval caveat: "approvers" expected a list',
       'where caveat: "rules" expected a list',
       'where caveat: "actions" expected a list',
+      'approval caveat: an approver expected a did:key or a hex public key',
       'where caveat: a rule expected { path, op, value }',
     ])
   })

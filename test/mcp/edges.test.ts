@@ -18,6 +18,7 @@ import {
   createVerifier,
   denyApprovalRequest,
   formatApproval,
+  formatInvocation,
   formatMandate,
   generateKeyPair,
   invoke,
@@ -54,6 +55,8 @@ const ASSISTANT = toDidKey(assistant.publicKey)
 const roots = [{ name: 'alice', key: ALICE }]
 const hour = () => Math.floor(Date.now() / 1000) + 3600
 const ECHO: Caveat[] = [{ type: 'actions', patterns: ['mcp:everything:echo', 'mcp:everything:get-sum'] }]
+/** get-sum needs Alice's approval. */
+const NEEDS_ALICE: Caveat[] = [...ECHO, { type: 'approval', actions: ['mcp:everything:get-sum'], approvers: [ALICE], quorum: 1 }]
 
 function grant(caveats: Caveat[] = ECHO, to: KeyPair = assistant): UnverifiedMandate {
   return mint({
@@ -71,6 +74,7 @@ function thrown(f: () => unknown): { name: string; code?: string; message: strin
     if (e instanceof MandateError)
       return { name: e.name, code: e.code, message: e.message, ...(e.hint === undefined ? {} : { hint: e.hint }) }
     if (e instanceof Error) return { name: e.name, message: e.message }
+    return { name: `a thrown ${typeof e}`, message: String(e) }
   }
   return { name: 'none', message: 'no error' }
 }
@@ -337,6 +341,7 @@ describe('the audit record of each outcome, whole', () => {
       resource: (_tool, args) => (typeof args['room'] === 'string' ? `room/${args['room']}` : 'hall'),
     })
     const ok = await guard.authorizeCall('echo', { room: '1' })
+    if (!ok.allowed) throw new Error(ok.code)
     const no = denied(await guard.authorizeCall('echo', { room: 1 }))
     expect(no.code).toBe('ERR_RESOURCE_DENIED')
     expect(records).toStrictEqual([
@@ -349,7 +354,7 @@ describe('the audit record of each outcome, whole', () => {
         chain: DECIDED,
         argsDigest: argsDigest({ room: '1' }),
         decision: 'allow',
-        invocationId: ok.allowed ? ok.invocationId : '',
+        invocationId: ok.invocationId,
       },
       {
         at: expect.any(Number),
@@ -545,8 +550,8 @@ describe('the server side: createToolVerifier', () => {
     }
   })
 
-  it('a call: the whole record of an allowed call with approvals and a resource; of each early denial', async () => {
-    const m = grant([...ECHO, { type: 'approval', actions: ['mcp:everything:get-sum'], approvers: [ALICE], quorum: 1 }])
+  it('approval asked, then given: the hint says how to present it; both records name the resource and the invocation; the reporter sees both', async () => {
+    const m = grant(NEEDS_ALICE)
     const records: ToolAuditRecord[] = []
     const reported: unknown[] = []
     const tools = createToolVerifier({
@@ -557,7 +562,7 @@ describe('the server side: createToolVerifier', () => {
     })
     expect([tools.audience, tools.actionPrefix, tools.actionOf('echo')]).toEqual(['everything', 'mcp:everything', 'mcp:everything:echo'])
     const inv = invoke(m, { key: assistant, action: 'mcp:everything:get-sum', audience: 'everything', args: { a: 1 }, resource: 'calc' })
-    const meta = { [META_INVOCATION]: (await import('../../src/index.js')).formatInvocation(inv) }
+    const meta = { [META_INVOCATION]: formatInvocation(inv) }
     const asked = denied(await tools.verifyCall('get-sum', { a: 1 }, meta))
     expect(asked).toMatchObject({
       code: 'ERR_APPROVAL_REQUIRED',
@@ -637,7 +642,6 @@ describe('the server side: createToolVerifier', () => {
   it('a reporter that throws changes nothing; a verifier that throws is ERR_INTERNAL, never thrown', async () => {
     const m = grant()
     const inv = invoke(m, { key: assistant, action: 'mcp:everything:echo', audience: 'everything', args: {} })
-    const { formatInvocation } = await import('../../src/index.js')
     const tools = createToolVerifier({
       verifier: { roots, audience: 'everything', revocations: 'none' },
       reporter: {
@@ -743,7 +747,6 @@ describe('a guard with an approval inbox (a real service, in process)', () => {
     service = await startInProcess({ roots: [`alice=${ALICE}`] })
   })
   afterAll(() => service?.stop())
-  const NEEDS_ALICE: Caveat[] = [...ECHO, { type: 'approval', actions: ['mcp:everything:get-sum'], approvers: [ALICE], quorum: 1 }]
 
   it('files one request, says who must approve and how to retry; the same call again presents the same invocation', async () => {
     const { guard, records } = guardOf(grant(NEEDS_ALICE), { service: { url: service.url } })
@@ -817,11 +820,10 @@ describe('a guard with an approval inbox (a real service, in process)', () => {
     )
     expect(waits).toEqual([id, id])
     expect(await aliceApproves(id)).toBe('approved')
-    const started = Date.now()
     const ran = await guard.authorizeCall('get-sum', { a: 12 }, { onWaiting: (w) => void waits.push(w) })
     expect(ran).toMatchObject({ allowed: true, approvalRequestId: id })
+    // Found approved on the first look: no wait was started for it.
     expect(waits).toEqual([id, id])
-    expect(Date.now() - started).toBeLessThan(5_000)
   })
 
   it('an invocation filed too long ago to present again is replaced: a fresh one, a new request', async () => {
@@ -961,11 +963,10 @@ describe('what a guard remembers of the calls it filed (an inbox that files ever
     }
     return { filed, service: { url: 'http://inbox.test', fetch: fetchStub as typeof fetch } }
   }
-  const NEEDS: Caveat[] = [...ECHO, { type: 'approval', actions: ['mcp:everything:get-sum'], approvers: [ALICE], quorum: 1 }]
 
   it('at most 64: the oldest filed call is forgotten first', async () => {
     const inbox = pendingInbox(hour)
-    const { guard } = guardOf(grant(NEEDS), { service: inbox.service })
+    const { guard } = guardOf(grant(NEEDS_ALICE), { service: inbox.service })
     const ids: string[] = []
     for (let a = 0; a < 65; a++) ids.push(denied(await guard.authorizeCall('get-sum', { a })).invocationId as string)
     expect(inbox.filed).toEqual(ids)
@@ -979,7 +980,7 @@ describe('what a guard remembers of the calls it filed (an inbox that files ever
     const clock = () => now
     const expires = now + 60
     const inbox = pendingInbox(() => expires)
-    const { guard } = guardOf(grant(NEEDS), {
+    const { guard } = guardOf(grant(NEEDS_ALICE), {
       service: inbox.service,
       clock,
       verifier: { roots, audience: 'everything', revocations: 'none', clock },
