@@ -11,10 +11,8 @@
  *   raw        — node:crypto `verify` with key objects imported once: exactly the signature work;
  *   Biscuit    — @biscuit-auth/biscuit-wasm: `fromBytes` (every block signature) + an authorizer;
  *   macaroon   — `importMacaroon` (binary v2) + `verify` with the root secret (HMAC only).
- * Cold is `authorize` with the caches off (every signature verified, every chain read), as a
- * verifier does by default (part of the signatures on libuv's pool, on the core this thread does
- * not use) and on one thread (`parallel: false`, the work beside the signatures); warm is the
- * same chain seen before, in a fresh invocation each time (a new signature to verify).
+ * Cold is `authorize` with the caches off (every signature verified, every chain read); warm is
+ * the same chain seen before, in a fresh invocation each time (a new signature to verify).
  * BENCH_ROUNDS and BENCH_BATCH change the sizes.
  */
 import { spawnSync } from 'node:child_process'
@@ -137,8 +135,8 @@ const invocationWork = (inv: UnverifiedInvocation): Work => ({
   key: keyObject(inv.chain[inv.chain.length - 1]?.holder as Uint8Array),
 })
 
-const verifier = (cacheSize: number, parallel = true) =>
-  createVerifier({ roots: [toDidKey(alice.publicKey)], audience: 'svc', cacheSize, parallel, revocations: createMemoryRevocationView() })
+const verifier = (cacheSize: number) =>
+  createVerifier({ roots: [toDidKey(alice.publicKey)], audience: 'svc', cacheSize, revocations: createMemoryRevocationView() })
 
 /** Fresh invocations, signed before timing starts: each is presented once. */
 function invocations(m: UnverifiedMandate, key: KeyPair, count: number): UnverifiedInvocation[] {
@@ -183,10 +181,8 @@ async function invocationFigures(): Promise<void> {
     const m = chain(n, agent)
     const blocks = blockWork(m)
     const coldPool = invocations(m, agent, needed)
-    const serialPool = invocations(m, agent, needed)
     const warmPool = invocations(m, agent, needed)
     const cold = verifier(0)
-    const serial = verifier(0, false)
     const warm = verifier(4096)
     await allow(warm, { invocation: warmPool.pop() as UnverifiedInvocation })
     const one = invocationWork(coldPool[0] as UnverifiedInvocation)
@@ -197,22 +193,15 @@ async function invocationFigures(): Promise<void> {
       },
       rawOne: () => rawVerify(one),
       cold: () => allow(cold, { invocation: coldPool.pop() as UnverifiedInvocation }),
-      serial: () => allow(serial, { invocation: serialPool.pop() as UnverifiedInvocation }),
       warm: () => allow(warm, { invocation: warmPool.pop() as UnverifiedInvocation }),
     })
-    const { raw, rawOne, cold: c, serial: s, warm: w } = t
+    const { raw, rawOne, cold: c, warm: w } = t
     if (n === 5) {
       rows.push({
         figure: `cold verify+authorize, ${n}-block invocation, vs raw node:crypto verifies of its ${n + 1} signatures`,
         ratio: fmt(c / raw),
         goal: '≤ 1.10×',
         detail: `${us(c)} vs ${us(raw)}`,
-      })
-      rows.push({
-        figure: '  the same on one thread (parallel: false): the work beside the signatures',
-        ratio: fmt(s / raw),
-        goal: '≤ 1.10×',
-        detail: `${us(s)} vs ${us(raw)}`,
       })
     }
     warmRatios.push(`n=${n} ${fmt(w / rawOne)}`)
@@ -314,28 +303,20 @@ async function bearerFigures(): Promise<void> {
   }
   if (!rejected) throw new Error('macaroon: a tampered token verified')
   const cold = verifier(0)
-  const serial = verifier(0, false)
   const warm = verifier(4096)
   const request = { action: 'slack:read' }
   const t = await race({
     cold: () => allow(cold, { mandate: text, request }),
-    serial: () => allow(serial, { mandate: text, request }),
     biscuit: () => biscuitAuthorize(b, 'slack:read'),
     warm: () => allow(warm, { mandate: text, request }),
     macaroon: macVerify,
   })
-  const { cold: c, serial: s, biscuit: bi, warm: w, macaroon: mc } = t
+  const { cold: c, biscuit: bi, warm: w, macaroon: mc } = t
   rows.push({
     figure: `cold verify of a ${n}-block bearer mandate (text) vs Biscuit (wasm) with ${n} blocks (bytes)`,
     ratio: fmt(c / bi),
     goal: '≤ 0.70×',
     detail: `${us(c)} vs ${us(bi)}`,
-  })
-  rows.push({
-    figure: '  the same on one thread (parallel: false)',
-    ratio: fmt(s / bi),
-    goal: '≤ 0.70×',
-    detail: `${us(s)} vs ${us(bi)}`,
   })
   rows.push({
     figure: `warm bearer verify, ${n} blocks, vs macaroon HMAC verify with ${n} caveats (needs the root secret)`,

@@ -13,7 +13,6 @@
  * @module
  */
 import { createPrivateKey, createPublicKey, hash, type KeyObject, sign as nodeSign, verify as nodeVerify } from 'node:crypto'
-import { availableParallelism } from 'node:os'
 import { base64urlnopad } from '@scure/base'
 import { abytes, concatBytes, toHex } from '../internal/bytes.js'
 import type { Ed25519Backend } from './backend.js'
@@ -111,22 +110,9 @@ function privateKeyObject(secretKey: Uint8Array, publicKey: Uint8Array | undefin
   return key
 }
 
-/**
- * Threads of libuv's pool that can run beside the event loop: the cores this process may use
- * but the loop's own, at most the pool's size. That size is read as libuv reads
- * `UV_THREADPOOL_SIZE` (once, at the pool's first use): 4 unless set, else C's `atoi` of it
- * as an unsigned count, 0 taken as 1, at most 1024. Internal (exported for its test).
- */
-export function spareThreads(cores: number, poolSize: string | undefined): number {
-  const asked = poolSize === undefined ? 4 : Number.parseInt(poolSize, 10) || 0
-  const pool = asked === 0 ? 1 : asked < 0 || asked > 1024 ? 1024 : asked
-  return Math.max(0, Math.min(cores - 1, pool))
-}
-
 /** The `node:crypto` backend. */
 export const nodeBackend: Ed25519Backend = {
   name: 'node',
-  spareThreads: spareThreads(availableParallelism(), process.env['UV_THREADPOOL_SIZE']),
   // A seed is 32 bytes: OpenSSL's DER fallback would take the first 32 of a longer one (noble refuses it too).
   publicKey(secretKey) {
     return derivePublicKey(abytes(secretKey, 32, 'secretKey'))

@@ -32,11 +32,4 @@ export interface Ed25519Backend {
    * event loop goes on meanwhile. Same outcome for every input. Never rejects.
    */
   verifyAsync?(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): Promise<SignatureOutcome>
-  /**
-   * How many {@link Ed25519Backend.verifyAsync} calls run at once on cores beside the calling
-   * thread (`node`: libuv's pool, on the cores the process may use but one). A verifier that
-   * has several signatures to check hands that share of them off and checks the rest itself
-   * meanwhile. Absent or 0: none are handed off.
-   */
-  readonly spareThreads?: number
 }

@@ -37,71 +37,21 @@ export interface IntactPresentation {
  * ```
  */
 export function checkChain(chain: readonly UnverifiedBlock[], backend: Ed25519Backend = getBackend()): void {
-  for (const b of chain) {
-    const c = blockSignature(chain, b)
-    verifyOrThrow(backend, c.signature, c.message, c.publicKey, c.what, c.block)
-  }
+  checkChainCached(chain, backend, undefined)
 }
 
-/**
- * The block signatures of a chain that `cache` has not seen, and an invocation's signature beside
- * them, verified at once: the backend's {@link Ed25519Backend.spareThreads} share of them off the
- * calling thread, the rest on it meanwhile (`spare` 0: all on it). The first block signature
- * that fails, in chain order, is thrown, as {@link checkChain} throws it. The invocation's
- * outcome is returned, not thrown: the verifier asserts it at its own step (spec §7 step 7),
- * after the checks that come first ({@link assertInvocationSignature}).
- *
- * @example
- * ```ts
- * const outcome = await checkSignatures(invocation.chain, getBackend(), undefined, invocation, 1) // 'accept'
- * ```
- */
-export async function checkSignatures(
-  chain: readonly UnverifiedBlock[],
-  backend: Ed25519Backend,
-  cache: SignatureCache | undefined,
-  invocation: UnverifiedInvocation | undefined,
-  spare: number,
-): Promise<SignatureOutcome | undefined> {
-  const checks: SignatureCheck[] = []
-  const keys: (string | undefined)[] = []
+/** {@link checkChain}, skipping signatures `cache` has seen verified (the verifier's hot path). */
+export function checkChainCached(chain: readonly UnverifiedBlock[], backend: Ed25519Backend, cache: SignatureCache | undefined): void {
   for (const b of chain) {
     const c = blockSignature(chain, b)
+    // Signatures seen before (same signer, signature and bytes) are not verified again.
     const key = cache?.key(c.publicKey, c.signature, c.message)
     // Stryker disable next-line ConditionalExpression: equivalent — a signature seen before verifies again (only slower)
     if (cache?.has(key)) continue
-    checks.push(c)
-    keys.push(key)
+    verifyOrThrow(backend, c.signature, c.message, c.publicKey, c.what, c.block)
+    cache?.add(key)
   }
-  const blocks = checks.length
-  if (invocation) checks.push(invocationSignature(invocation))
-  // Each thread beside this one takes an equal share; this one takes the rest, and the work after.
-  const away = backend.verifyAsync && spare > 0 ? Math.floor((checks.length * spare) / (spare + 1)) : 0
-  // Settled, never rejected: a failure here must not leave a rejection unhandled while this thread works on.
-  const pending = checks
-    .slice(0, away)
-    .map((c) => verifyAsync(backend, c.signature, c.message, c.publicKey).then(settled, (error: unknown) => ({ error })))
-  const outcomes: (SignatureOutcome | undefined)[] = []
-  for (let i = away; i < checks.length; i++) {
-    const c = checks[i] as SignatureCheck
-    const outcome = verifyWith(backend, c.signature, c.message, c.publicKey)
-    outcomes[i] = outcome
-    // A later failure would be reported after this one: no need to check on.
-    if (outcome !== 'accept' && i < blocks) break
-  }
-  for (const [i, result] of (await Promise.all(pending)).entries()) {
-    if ('error' in result) throw result.error
-    outcomes[i] = result.outcome
-  }
-  for (let i = 0; i < blocks; i++) {
-    const c = checks[i] as SignatureCheck
-    assertAccepted(outcomes[i] as SignatureOutcome, c.what, c.block)
-  }
-  for (const key of keys) cache?.add(key)
-  return invocation ? outcomes[blocks] : undefined
 }
-
-const settled = (outcome: SignatureOutcome) => ({ outcome })
 
 /** One signature a presentation stands on, and how a failure of it is reported. */
 interface SignatureCheck {
@@ -132,12 +82,10 @@ function invocationSignature(invocation: UnverifiedInvocation): SignatureCheck {
     signature: invocation.signature,
     message: signedMessage('invocation', invocation.payload),
     publicKey: last.holder,
-    what: invocationSigner(last),
+    what: `invocation (expected a signature by the holder of block ${last.index})`,
     block: last.index,
   }
 }
-
-const invocationSigner = (last: UnverifiedBlock) => `invocation (expected a signature by the holder of block ${last.index})`
 
 /**
  * The invocation's signature, by the last holder of the chain it carries. A failure is the
@@ -147,15 +95,6 @@ const invocationSigner = (last: UnverifiedBlock) => `invocation (expected a sign
 export function checkInvocationSignature(invocation: UnverifiedInvocation, backend: Ed25519Backend = getBackend()): void {
   const c = invocationSignature(invocation)
   verifyOrThrow(backend, c.signature, c.message, c.publicKey, c.what, c.block)
-}
-
-/**
- * {@link checkInvocationSignature} for a signature already verified ({@link checkSignatures}):
- * throws as it would for `outcome`.
- */
-export function assertInvocationSignature(invocation: UnverifiedInvocation, outcome: SignatureOutcome): void {
-  const last = invocation.chain[invocation.chain.length - 1] as UnverifiedBlock
-  assertAccepted(outcome, invocationSigner(last), last.index)
 }
 
 /**

@@ -5,11 +5,10 @@
  *
  * @module
  */
-import type { SignatureOutcome } from '../crypto/profile.js'
 import { fail } from '../errors.js'
 import { iso } from '../internal/clock.js'
 import type { UnverifiedBlock } from '../token/block.js'
-import { assertInvocationSignature, checkInvocationSignature, checkMandateProof } from '../token/integrity.js'
+import { checkInvocationSignature, checkMandateProof } from '../token/integrity.js'
 import type { Settings } from './options.js'
 import type { Presented } from './presentation.js'
 import { dependency, isBoolean, REPLAY_STORE } from './stores.js'
@@ -17,21 +16,19 @@ import { dependency, isBoolean, REPLAY_STORE } from './stores.js'
 /**
  * Check the holder proof of what was presented, at `now`. Throws the first failure; returns
  * whether the invocation is _waiting_: older than its max age, within the approval wait, so
- * that step 10 decides it (spec §7 steps 7 and 10). `signed` is the invocation signature's
- * outcome when it was verified with its chain's (steps 4–5); else it is verified here.
+ * that step 10 decides it (spec §7 steps 7 and 10).
  *
  * @example
  * ```ts
  * await verifyHolder(settings, now, readPresentation({ invocation: 'mni1_…' }))
  * ```
  */
-export async function verifyHolder(settings: Settings, now: number, presented: Presented, signed?: SignatureOutcome): Promise<boolean> {
+export async function verifyHolder(settings: Settings, now: number, presented: Presented): Promise<boolean> {
   const { chain, presentation, invocation, proof } = presented
   const last = chain[chain.length - 1] as UnverifiedBlock
   const at = { block: last.index }
   if (presentation === 'invocation' && invocation) {
-    if (signed === undefined) checkInvocationSignature(invocation, settings.backend)
-    else assertInvocationSignature(invocation, signed)
+    checkInvocationSignature(invocation, settings.backend)
     if (invocation.audience !== settings.audience) {
       fail('ERR_AUDIENCE', `the invocation is for ${JSON.stringify(invocation.audience)}, not ${JSON.stringify(settings.audience)}`, {
         hint: `sign the invocation with --audience ${settings.audience}`,

@@ -73,15 +73,6 @@ export interface VerifierOptions {
   readonly backend?: BackendName
   /** Entries of the verified-signature cache and of the verified-chain cache (default 4096 each; 0 turns both off). */
   readonly cacheSize?: number
-  /**
-   * Verify the signatures of a chain seen for the first time partly on cores the runtime has to
-   * spare (default `true`; the `node` backend: libuv's pool, one thread a core but this one's),
-   * while this thread verifies the rest: a cold 5-block invocation then waits for about half its
-   * signature work, at the cost of a hand-off per signature sent (`npm run bench` measures both).
-   * `false` verifies every signature on the calling thread: for a process whose cores are all
-   * busy already (one per core, say), where a hand-off only adds work.
-   */
-  readonly parallel?: boolean
 }
 
 /** Time limits a verifier enforces. */
@@ -117,8 +108,6 @@ export interface Settings {
   readonly cache: SignatureCache
   /** Chains verified before, by their exact bytes. */
   readonly chains: VerifiedChains
-  /** Threads beside this one that take a share of a cold chain's signatures (0: none). */
-  readonly spareThreads: number
 }
 
 /**
@@ -157,9 +146,6 @@ export function readOptions(options: VerifierOptions): Settings {
   if (options.revocations !== 'none') injected(options.revocations, 'revocations', ['freshAt', 'entries'])
   injected(options.replay, 'replay', ['has', 'claim', 'release'])
   for (const [code, checker] of Object.entries(options.extensions ?? {})) injected(checker, `extensions[${code}]`, [])
-  if (options.parallel !== undefined && typeof options.parallel !== 'boolean')
-    throw new TypeError(`"parallel" expected a boolean, got ${typeof options.parallel}`)
-  const backend = getBackend(options.backend)
   return {
     roots,
     audience: options.audience,
@@ -173,10 +159,9 @@ export function readOptions(options: VerifierOptions): Settings {
     invocationMaxAge,
     approvalWait,
     extensions: new Map(Object.entries(options.extensions ?? {}).map(([k, v]) => [Number(k), v])),
-    backend,
+    backend: getBackend(options.backend),
     cache: new SignatureCache(options.cacheSize ?? 4096),
     chains: new VerifiedChains(options.cacheSize ?? 4096),
-    spareThreads: options.parallel === false ? 0 : (backend.spareThreads ?? 0),
   }
 }
 
