@@ -213,7 +213,9 @@ describe('createDecisionReporter', () => {
   })
 })
 
-describe('mandate verify --service reports too', () => {
+// Spawns the built CLI: skipped under mutation testing (mutation/vitest.config.ts sets
+// MANDATE_MUTATION), where its sandbox has no build and no mutant could reach that process anyway.
+describe.skipIf(process.env['MANDATE_MUTATION'] === '1')('mandate verify --service reports too', () => {
   it('a decision on an invocation joins the log, as the registered verifier', async () => {
     // A service in another process: the CLI runs synchronously here, and would block one in this one.
     const dir = scratch()
