@@ -15,7 +15,7 @@ import { type KeyPair, toDidKey } from '../crypto/keys.js'
 import { type ApprovalDenialDetails, MandateError } from '../errors.js'
 import { toHex } from '../internal/bytes.js'
 import { pause, timeoutOption } from '../internal/deadline.js'
-import { describeUrl, type Fetcher, fetchWithin } from '../internal/http.js'
+import { describeUrl, type Fetcher, fetchWithin, serviceBase } from '../internal/http.js'
 import { denialReason } from '../internal/reason.js'
 import { formatApproval, parseApproval, type UnverifiedApproval } from '../token/approval.js'
 import { parseInvocation } from '../token/invocation.js'
@@ -149,14 +149,11 @@ export function checkInboxOptions(options: InboxOptions, field: string): void {
 
 function inbox(options: InboxOptions, field?: string): Inbox {
   const name = (option: string) => (field === undefined ? option : `${field}.${option}`)
-  // http(s)://, then a host: at least one character that is neither a space nor a slash.
-  if (typeof options?.url !== 'string' || !/^https?:\/\/[^\s/]/.test(options.url)) {
-    throw new TypeError(`"${name('url')}" expected the service's http(s) base URL`)
-  }
+  const base = serviceBase(options?.url, name('url'))
   // Looked up at each call, not captured: a fetch installed later (a test, a polyfill) is used.
   const given = options.fetch
   return {
-    base: options.url.replace(/\/+$/, ''),
+    base,
     timeoutMs: timeoutOption(options.timeoutMs, DEFAULT_TIMEOUT_MS, name('timeoutMs')),
     fetch: given ? (input, init) => given(input, init) : (input, init) => fetch(input, init),
   }

@@ -90,6 +90,26 @@ export function describeUrl(url: string): string {
 }
 
 /**
+ * The base URL of a service client (`url`, or `title` for an option nested elsewhere), without
+ * trailing slashes: an http(s) URL with a host, checked when the client is made so that a
+ * mistyped one is an error at start-up, not a denial at every request. The message never
+ * echoes the URL: it may carry credentials.
+ *
+ * @example
+ * ```ts
+ * serviceBase('http://127.0.0.1:8787//') // 'http://127.0.0.1:8787'
+ * serviceBase('127.0.0.1:8787')          // throws TypeError
+ * ```
+ */
+export function serviceBase(url: unknown, title = 'url'): string {
+  // http(s)://, then a host: at least one character that is neither a space nor a slash.
+  if (typeof url !== 'string' || !/^https?:\/\/[^\s/]/.test(url)) {
+    throw new TypeError(`"${title}" expected the service's http(s) base URL`)
+  }
+  return url.replace(/\/+$/, '')
+}
+
+/**
  * Why a request failed, in a few words: the system's code when fetch wraps one ("fetch failed:
  * ECONNREFUSED"). A URL the runtime quotes is cut to origin and path: Node's fetch quotes it
  * whole, credentials included, when it refuses one.

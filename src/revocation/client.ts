@@ -23,7 +23,7 @@ import { parsePublicKey, toDidKey } from '../crypto/keys.js'
 import { MandateError } from '../errors.js'
 import { fromHex } from '../internal/bytes.js'
 import { deadline, pause, timeoutOption } from '../internal/deadline.js'
-import { describeFailure, describeUrl, type Fetcher, fetchWithin, timedOut } from '../internal/http.js'
+import { describeFailure, describeUrl, type Fetcher, fetchWithin, serviceBase, timedOut } from '../internal/http.js'
 import { unrefFetch } from '../internal/unref-fetch.js'
 import { type FeedEntry, type FeedPage, verifyFeedPage } from './feed.js'
 import { foreignFeedKey } from './feed-key.js'
@@ -71,7 +71,7 @@ export interface FeedViewOptions {
   readonly fetch?: typeof fetch
   readonly clock?: () => number
   readonly state?: FeedStateStore
-  /** Poll interval in ms when push is off or down (default 5,000). */
+  /** Poll interval in ms when push is off or down: positive, at most 2,147,483,647 (default 5,000). */
   readonly pollMs?: number
   /** Use the push channel (default true). */
   readonly push?: boolean
@@ -164,12 +164,12 @@ export function createFeedRevocationView(options: FeedViewOptions): FeedRevocati
   const key = parsePublicKey(options.serviceKey)
   const timeoutMs = timeoutOption(options.timeoutMs, 10_000, 'timeoutMs')
   const streamIdleMs = timeoutOption(options.streamIdleMs, 30_000, 'streamIdleMs')
-  const pollMs = options.pollMs ?? 5000
+  const pollMs = timeoutOption(options.pollMs, 5000, 'pollMs')
   // Looked up at each call, not captured: a fetch installed later (a test, a polyfill) is used.
   const runtimeFetch: Fetcher = (input, init) => fetch(input, init)
   const awaited: Via = { fetch: options.fetch ?? runtimeFetch, unref: false }
   const clock = options.clock ?? (() => Math.floor(Date.now() / 1000))
-  const base = options.url.replace(/\/+$/, '')
+  const base = serviceBase(options.url)
   const feedUrl = describeUrl(`${base}/v1/revocations`)
   let state: FeedState = options.state?.load() ?? { seq: 0, issuedAt: 0, entries: [] }
   let byBlock = index(state.entries)

@@ -14,6 +14,7 @@ import { sha256 } from '../crypto/hash.js'
 import { type KeyPair, parsePublicKey, toDidKey } from '../crypto/keys.js'
 import { isMandateErrorCode } from '../errors.js'
 import { fromHex, toHex, utf8 } from '../internal/bytes.js'
+import { countOption } from '../internal/count.js'
 import { printable } from '../internal/printable.js'
 import { denialReason } from '../internal/reason.js'
 import { FEED_PAGE_MAX, type FeedEntry, type SignedFeedPage, signFeedPage } from '../revocation/feed.js'
@@ -45,15 +46,15 @@ export interface AppOptions extends TrustOptions {
   readonly clock?: () => number
   readonly logger?: Logger
   readonly metrics?: ServiceMetrics
-  /** Seconds a feed page stays valid (`next_update − issued_at`, default 60). */
+  /** Seconds a feed page stays valid (`next_update − issued_at`), 1 to 86,400 (default 60). */
   readonly pageTtl?: number
-  /** Feed `issued_at` granularity in seconds, so that ETags hold between polls (default 2). */
+  /** Feed `issued_at` granularity in seconds, so that ETags hold between polls: 1 to 3,600 (default 2). */
   readonly pageGranularity?: number
-  /** Largest request body in bytes (default 64 KiB). */
+  /** Largest request body in bytes, 1 to 64 MiB (default 64 KiB). */
   readonly maxBody?: number
-  /** How far a revocation's `created` may be from the service clock (default 300 s). */
+  /** How far a revocation's `created` may be from the service clock: 0 to 3,600 s (default 300 s). */
   readonly requestSkew?: number
-  /** Push channel: how often to look for new entries (ms, default 200) and heartbeat (s, default 5). */
+  /** Push channel: how often to look for new entries (ms, 1 to 60,000, default 200) and heartbeat (s, 0 to 3,600, default 5; 0: at every look). */
   readonly streamPollMs?: number
   readonly heartbeatSeconds?: number
   /** Called when the app is closing, so that open streams end. */
@@ -70,9 +71,9 @@ export interface AppOptions extends TrustOptions {
    * another. Without it, statements that name any audience are refused.
    */
   readonly audience?: string
-  /** Most pending approval requests (unexpired, not answered by anyone yet) one requester may have (default 16). */
+  /** Most pending approval requests (unexpired, not answered by anyone yet) one requester may have: 1 to 100,000 (default 16). */
   readonly maxPendingPerRequester?: number
-  /** Most statements one signer may have against one block (default 64); more are refused with 429. */
+  /** Most statements one signer may have against one block, 1 to 100,000 (default 64); more are refused with 429. */
   readonly maxEntriesPerBlock?: number
   /** Called after each write to the approval inbox answered 2xx (the notifications look for new events at once). */
   readonly inboxWritten?: () => void
@@ -102,9 +103,12 @@ export function createApp(options: AppOptions): Hono {
   const { store, key } = options
   const clock = options.clock ?? (() => Math.floor(Date.now() / 1000))
   const metrics = options.metrics ?? createMetrics()
-  const pageTtl = options.pageTtl ?? 60
-  const granularity = options.pageGranularity ?? 2
-  const skew = options.requestSkew ?? 300
+  const pageTtl = countOption(options.pageTtl, 60, 1, 86_400, 'pageTtl')
+  const granularity = countOption(options.pageGranularity, 2, 1, 3600, 'pageGranularity')
+  const skew = countOption(options.requestSkew, 300, 0, 3600, 'requestSkew')
+  const streamPollMs = countOption(options.streamPollMs, 200, 1, 60_000, 'streamPollMs')
+  const heartbeatSeconds = countOption(options.heartbeatSeconds, 5, 0, 3600, 'heartbeatSeconds')
+  const maxBody = countOption(options.maxBody, 64 * 1024, 1, 64 * 1024 * 1024, 'maxBody')
   const serviceDid = toDidKey(key.publicKey)
   const log = options.logger
   // The request line's fields are this service's own (the path escaped), never a token or a
@@ -143,8 +147,8 @@ export function createApp(options: AppOptions): Hono {
     for (const shown of held) shown()
   }
   const trust = createTrust(options, store, clock, storeOf)
-  const maxPending = options.maxPendingPerRequester ?? 16
-  const maxEntries = options.maxEntriesPerBlock ?? 64
+  const maxPending = countOption(options.maxPendingPerRequester, 16, 1, 100_000, 'maxPendingPerRequester')
+  const maxEntries = countOption(options.maxEntriesPerBlock, 64, 1, 100_000, 'maxEntriesPerBlock')
   const auditors = new Map(
     (options.auditors ?? []).map((a) => [
       toDidKey(typeof a.key === 'string' ? parsePublicKey(a.key) : parsePublicKey(toHex(a.key))),
@@ -188,7 +192,6 @@ export function createApp(options: AppOptions): Hono {
       'request',
     )
   })
-  const maxBody = options.maxBody ?? 64 * 1024
   const tooLarge = (c: Context) => c.json({ error: { code: 'ERR_LIMIT_SIZE', message: `request body exceeds ${maxBody} bytes` } }, 413)
   /**
    * The body counted as it streams, cut at the limit, then handed on whole. (hono's bodyLimit
@@ -519,8 +522,8 @@ export function createApp(options: AppOptions): Hono {
 
   app.get('/v1/revocations/stream', (c) => {
     let since = sinceParam(c)
-    const pollMs = options.streamPollMs ?? 200
-    const heartbeat = (options.heartbeatSeconds ?? 5) * 1000
+    const pollMs = streamPollMs
+    const heartbeat = heartbeatSeconds * 1000
     return streamSSE(c, async (stream) => {
       // The first page goes out at once (performance.now() starts with the process, not the stream).
       let lastSent = Number.NEGATIVE_INFINITY

@@ -22,6 +22,7 @@ import { acceptSignature, HttpSignatureError, type VerifiedSignature, verifyRequ
 import { parsePublicKey, toDidKey } from '../crypto/keys.js'
 import { toHex, utf8 } from '../internal/bytes.js'
 import { iso } from '../internal/clock.js'
+import { countOption } from '../internal/count.js'
 import type { FeedEntry } from '../revocation/feed.js'
 import { chainExpiry, type UnverifiedBlock } from '../token/block.js'
 import type { UnverifiedInvocation } from '../token/invocation.js'
@@ -47,7 +48,7 @@ export interface TrustOptions {
   readonly roots: readonly ServedRoot[]
   /** Verifiers allowed to consume uses and claim replays. */
   readonly verifiers?: readonly RegisteredVerifier[]
-  /** How old an invocation may be when a verifier spends or claims for it (default 300 s). */
+  /** How old an invocation may be when a verifier spends or claims for it: 1 to 86,400 s (default 300 s). */
   readonly invocationMaxAge?: number
   /**
    * How long an invocation that needs an approval may wait for it, in seconds (0 to 2,592,000,
@@ -55,9 +56,9 @@ export interface TrustOptions {
    * its max age such an invocation may still be spent or claimed by a verifier.
    */
   readonly approvalWait?: number
-  /** Clock skew allowed between agents, verifiers and the service (default 60 s). */
+  /** Clock skew allowed between agents, verifiers and the service: 0 to 300 s (default 60 s). */
   readonly skew?: number
-  /** How old a signed request may be (its `created`, default 300 s). */
+  /** How old a signed request may be (its `created`): 1 to 86,400 s (default 300 s). */
   readonly signatureMaxAge?: number
   /**
    * The `host[:port]` names this service is reached by (lower case, default ports left out).
@@ -157,15 +158,15 @@ export function createTrust(
     if (prior !== undefined && prior !== v.name) throw new TypeError(`the key ${did} is registered as both ${prior} and ${v.name}`)
     verifiers.set(did, v.name)
   }
-  const maxAge = options.invocationMaxAge ?? 300
+  const maxAge = countOption(options.invocationMaxAge, 300, 1, 86_400, 'invocationMaxAge')
   // As long, by default and at most, as a verifier's (spec/mandate-v1.md §7 step 7).
   const approvalWait = options.approvalWait ?? DEFAULT_APPROVAL_WAIT
   if (!Number.isSafeInteger(approvalWait) || approvalWait < 0 || approvalWait > MAX_APPROVAL_WAIT)
     throw new RangeError(`"approvalWait" expected whole seconds 0..${MAX_APPROVAL_WAIT}, got ${approvalWait}`)
   /** How long after its signature an invocation stays acceptable: its max age, or its wait. */
   const window = (waits = false, wait = approvalWait) => (waits ? Math.max(maxAge, wait) : maxAge)
-  const skew = options.skew ?? 60
-  const signatureMaxAge = options.signatureMaxAge ?? 300
+  const skew = countOption(options.skew, 60, 0, 300, 'skew')
+  const signatureMaxAge = countOption(options.signatureMaxAge, 300, 1, 86_400, 'signatureMaxAge')
 
   /** `admit` runs after the signature and before the nonce is stored: strangers write nothing. */
   const signedBy = async (c: Context, body: Uint8Array, admit: (did: string) => void): Promise<Caller> => {

@@ -25,6 +25,8 @@ import { randomBytes, sha256 } from '../crypto/hash.js'
 import type { KeyPair } from '../crypto/keys.js'
 import { type ApprovalEvent, formatWebhookSignature, WEBHOOK_HEADERS, webhookSigningInput } from '../inbox/webhook.js'
 import { toHex, utf8 } from '../internal/bytes.js'
+import { countOption } from '../internal/count.js'
+import { timeoutOption } from '../internal/deadline.js'
 import { summary } from './approval-summary.js'
 import { INBOX_EVENT_TTL, type InboxEvent, type Store } from './store.js'
 
@@ -131,11 +133,11 @@ export function startWebhooks(options: WebhookOptions): WebhookDispatcher {
   const { store, key, clock } = options
   const log = options.logger
   const doFetch = options.fetch ?? fetch
-  const pollMs = options.pollMs ?? d.pollMs
-  const timeoutMs = options.timeoutMs ?? d.timeoutMs
-  const firstRetryMs = options.firstRetryMs ?? d.firstRetryMs
-  const maxRetryMs = options.maxRetryMs ?? d.maxRetryMs
-  const leaseSeconds = options.leaseSeconds ?? d.leaseSeconds
+  const pollMs = timeoutOption(options.pollMs, d.pollMs, 'pollMs')
+  const timeoutMs = timeoutOption(options.timeoutMs, d.timeoutMs, 'timeoutMs')
+  const firstRetryMs = timeoutOption(options.firstRetryMs, d.firstRetryMs, 'firstRetryMs')
+  const maxRetryMs = timeoutOption(options.maxRetryMs, d.maxRetryMs, 'maxRetryMs')
+  const leaseSeconds = countOption(options.leaseSeconds, d.leaseSeconds, 1, 86_400, 'leaseSeconds')
   // This instance, as a lease holder: random, so that a restarted instance is another holder.
   const holder = toHex(randomBytes(16))
   const stopping = new AbortController()

@@ -13,11 +13,12 @@
 import { sha256 } from '../crypto/hash.js'
 import { MandateError } from '../errors.js'
 import { toHex, utf8 } from '../internal/bytes.js'
+import { countOption } from '../internal/count.js'
 import type { ConsumeRequest, ConsumeResult, UsageStore } from './store.js'
 
 /** Options of {@link createMemoryUsageStore}. */
 export interface MemoryUsageStoreOptions {
-  /** How many answers to remember for retries (default 10,000). */
+  /** How many answers to remember for retries, 1 to 10,000,000 (default 10,000): a retry older than that counts anew. */
   readonly rememberAnswers?: number
 }
 
@@ -52,7 +53,7 @@ interface Remembered {
 export function createMemoryUsageStore(options: MemoryUsageStoreOptions = {}): MemoryUsageStore {
   const grants = new Map<string, Grants>()
   const answers = new Map<string, Remembered>()
-  const remember = options.rememberAnswers ?? 10_000
+  const remember = countOption(options.rememberAnswers, 10_000, 1, 10_000_000, 'rememberAnswers')
 
   /** The counter's grants with those outside the window dropped; amortized O(1) per grant. */
   const live = (key: string, now: number, per: number | undefined): Grants | undefined => {

@@ -7,11 +7,12 @@
  * @module
  */
 
-import { signRequest } from '../crypto/http-signature.js'
+import { assertRequestKey, signRequest } from '../crypto/http-signature.js'
 import type { KeyPair } from '../crypto/keys.js'
 import { MandateError } from '../errors.js'
+import { countOption } from '../internal/count.js'
 import { timeoutOption } from '../internal/deadline.js'
-import { postJson } from '../internal/http.js'
+import { postJson, serviceBase } from '../internal/http.js'
 import { presentedKind } from '../token/integrity.js'
 import { toText } from '../token/text.js'
 import type { ConsumeRequest, ConsumeResult, UsageStore } from './store.js'
@@ -24,7 +25,7 @@ export interface RemoteUsageOptions {
    * NAME being this verifier's audience): the service lets only registered verifiers spend uses.
    */
   readonly key: KeyPair
-  /** Retries, signed anew and with the same request id, when no answer came (default 2). */
+  /** Retries, signed anew and with the same request id, when no answer came or it was a 503: 0 to 10 (default 2). */
   readonly retries?: number
   readonly fetch?: typeof fetch
   /**
@@ -45,11 +46,12 @@ export interface RemoteUsageOptions {
  * ```
  */
 export function createRemoteUsageStore(options: RemoteUsageOptions): UsageStore {
-  if (!options?.key?.secretKey) throw new TypeError('"key" expected the verifier\'s key pair (registered with the service)')
+  assertRequestKey(options?.key, "the verifier's key pair (registered with the service)")
   const timeoutMs = timeoutOption(options.timeoutMs, 5000, 'timeoutMs')
+  const retries = countOption(options.retries, 2, 0, 10, 'retries')
   // Looked up at each call, not captured: a fetch installed later (a test, a polyfill) is used.
   const doFetch = options.fetch ?? ((input: string, init: RequestInit) => fetch(input, init))
-  const base = options.url.replace(/\/+$/, '')
+  const base = serviceBase(options.url)
   return {
     async consume(request: ConsumeRequest): Promise<ConsumeResult> {
       const presentation = toText(presentedKind(request.presentation), request.presentation)
@@ -61,7 +63,7 @@ export function createRemoteUsageStore(options: RemoteUsageOptions): UsageStore 
           sign: (request) => signRequest(request, options.key),
           // A consume that timed out may have been counted: asking again with the same request
           // id gets that answer instead of denying a request whose use is already spent.
-          retries: options.retries ?? 2,
+          retries,
           timeoutMs,
           code: 'ERR_COUNTER_UNAVAILABLE',
           what: 'usage service',

@@ -16,7 +16,7 @@ import { iso } from '../internal/clock.js'
 import { parseApproval, type UnverifiedApproval } from '../token/approval.js'
 import type { UnverifiedInvocation } from '../token/invocation.js'
 import { signedMessage } from '../token/signing.js'
-import type { ApprovalRequirement } from './evaluate.js'
+import { type ApprovalRequirement, place } from './evaluate.js'
 import { staleInvocation } from './holder.js'
 import type { Settings } from './options.js'
 
@@ -76,12 +76,7 @@ export function checkApprovals(
       const how = invocation
         ? `submit invocation ${invocation.idHex} for approval${waiting ? ` (it can wait for it until ${iso(until(invocation))})` : ''}`
         : 'approvals bind to an invocation: present one signed by the holder (mni1_…)'
-      // Worded as step 9's denials word an amendment's caveat: by whom, when, why.
-      const a = r.amendment
-      const amended = a
-        ? ` (amended${a.by ? ` by ${a.by}` : ''}${a.at === undefined ? '' : ` at ${iso(a.at)}`}${a.reason ? `: ${a.reason}` : ''})`
-        : ''
-      fail('ERR_APPROVAL_REQUIRED', `block ${r.block}${amended} needs ${r.quorum} approval(s) for this action; ${have} given`, {
+      fail('ERR_APPROVAL_REQUIRED', `${place(r)} needs ${r.quorum} approval(s) for this action; ${have} given`, {
         block: r.block,
         caveat: 'approval',
         caveatIndex: r.caveatIndex,

@@ -11,6 +11,7 @@ import { parsePublicKey } from '../crypto/keys.js'
 import { SignatureCache } from '../crypto/signature-cache.js'
 import { toHex } from '../internal/bytes.js'
 import { type Clock, systemClock } from '../internal/clock.js'
+import { countOption } from '../internal/count.js'
 import type { RevocationView } from '../revocation/view.js'
 import { DEFAULT_MAX_LIFETIME } from '../token/mandate.js'
 import { createMemoryUsageStore } from '../usage/memory.js'
@@ -71,7 +72,7 @@ export interface VerifierOptions {
   /** Checkers for extension caveats, by type number (≥ 65536). */
   readonly extensions?: Readonly<Record<number, ExtensionChecker>>
   readonly backend?: BackendName
-  /** Entries of the verified-signature cache and of the verified-chain cache (default 4096 each; 0 turns both off). */
+  /** Entries of the verified-signature cache and of the verified-chain cache: 0 to 1,000,000 (default 4096 each; 0 turns both off). */
   readonly cacheSize?: number
 }
 
@@ -146,6 +147,7 @@ export function readOptions(options: VerifierOptions): Settings {
   if (options.revocations !== 'none') injected(options.revocations, 'revocations', ['freshAt', 'entries'])
   injected(options.replay, 'replay', ['has', 'claim', 'release'])
   for (const [code, checker] of Object.entries(options.extensions ?? {})) injected(checker, `extensions[${code}]`, [])
+  const cacheSize = countOption(options.cacheSize, 4096, 0, 1_000_000, 'cacheSize')
   return {
     roots,
     audience: options.audience,
@@ -160,8 +162,8 @@ export function readOptions(options: VerifierOptions): Settings {
     approvalWait,
     extensions: new Map(Object.entries(options.extensions ?? {}).map(([k, v]) => [Number(k), v])),
     backend: getBackend(options.backend),
-    cache: new SignatureCache(options.cacheSize ?? 4096),
-    chains: new VerifiedChains(options.cacheSize ?? 4096),
+    cache: new SignatureCache(cacheSize),
+    chains: new VerifiedChains(cacheSize),
   }
 }
 

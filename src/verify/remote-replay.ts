@@ -9,11 +9,11 @@
  * @module
  */
 
-import { signRequest } from '../crypto/http-signature.js'
+import { assertRequestKey, signRequest } from '../crypto/http-signature.js'
 import type { KeyPair } from '../crypto/keys.js'
 import { MandateError } from '../errors.js'
 import { timeoutOption } from '../internal/deadline.js'
-import { postJson } from '../internal/http.js'
+import { postJson, serviceBase } from '../internal/http.js'
 import { toText } from '../token/text.js'
 import type { ReplayCache } from './replay.js'
 
@@ -37,11 +37,11 @@ export function createRemoteReplayCache(options: {
    */
   readonly timeoutMs?: number
 }): ReplayCache {
-  if (!options?.key?.secretKey) throw new TypeError('"key" expected the verifier\'s key pair (registered with the service)')
+  assertRequestKey(options?.key, "the verifier's key pair (registered with the service)")
   const timeoutMs = timeoutOption(options.timeoutMs, 5000, 'timeoutMs')
   // Looked up at each call, not captured: a fetch installed later (a test, a polyfill) is used.
   const doFetch = options.fetch ?? ((input: string, init: RequestInit) => fetch(input, init))
-  const base = options.url.replace(/\/+$/, '')
+  const base = serviceBase(options.url)
   const post = (path: string, invocation: Uint8Array) =>
     postJson(
       `${base}${path}`,

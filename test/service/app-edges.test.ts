@@ -56,6 +56,40 @@ const post = (m: UnverifiedMandate, o: Partial<Parameters<typeof createRevocatio
   })
 const child = (name: string) => bearerChild([{ type: 'actions', patterns: [`${name}:*`] }])
 
+describe('numeric options are checked when the service is made', () => {
+  // Each bounds something a stranger can fill (pending approvals, statements, bodies) or paces
+  // something (pages, streams): a NaN there would pass every `n >= max` as false, unbounded.
+  const cases: [keyof AppOptions, number, number][] = [
+    ['pageTtl', 1, 86_400],
+    ['pageGranularity', 1, 3600],
+    ['requestSkew', 0, 3600],
+    ['streamPollMs', 1, 60_000],
+    ['heartbeatSeconds', 0, 3600],
+    ['maxBody', 1, 64 * 1024 * 1024],
+    ['maxPendingPerRequester', 1, 100_000],
+    ['maxEntriesPerBlock', 1, 100_000],
+    ['invocationMaxAge', 1, 86_400],
+    ['skew', 0, 300],
+    ['signatureMaxAge', 1, 86_400],
+  ]
+  const thrown = (extra: Partial<AppOptions>): [string, string] | 'nothing' => {
+    try {
+      build(extra)
+    } catch (e) {
+      return [(e as Error).constructor.name, (e as Error).message]
+    }
+    return 'nothing'
+  }
+  for (const [name, min, max] of cases) {
+    it(`${name}: a whole number from ${min} to ${max}`, () => {
+      const range = (v: number) => ['RangeError', `"${name}" expected a whole number from ${min} to ${max}, got ${v}`]
+      for (const bad of [min - 1, max + 1, Number.NaN, min + 0.5]) expect(thrown({ [name]: bad }), String(bad)).toEqual(range(bad))
+      expect(thrown({ [name]: String(min) as never })).toEqual(['TypeError', `"${name}" expected a whole number, got string`])
+      expect([thrown({ [name]: min }), thrown({ [name]: max })]).toEqual(['nothing', 'nothing'])
+    })
+  }
+})
+
 describe('counter keys', () => {
   it('junk before or after a valid key is refused 403 and spends nothing', async () => {
     const m = bearerChild([

@@ -6,6 +6,8 @@
  * `ERR_AUDIT_UNAVAILABLE` to the reporter's error handler.
  */
 import { writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createHttpGuard, createMandateFetch } from '../../src/http.js'
@@ -21,7 +23,7 @@ import {
   formatMandate,
   generateKeyPair,
   invoke,
-  type MandateError,
+  MandateError,
   mint,
   toDidKey,
 } from '../../src/index.js'
@@ -176,9 +178,87 @@ describe('createDecisionReporter', () => {
     const bare = await verifierOf('mail').authorize({ token: formatMandate(bearer), request: { action: 'email:read' } })
     reporter.report(bare, { invocation: inv })
     await reporter.flush()
+    // Given with an invocation of its own, never reported: still not reported.
+    reporter.report(bare, { invocation: invoke(grantOf(), { key: assistant, action: 'email:read', audience: 'mail' }) })
+    await reporter.flush()
     const records = await decisions(since)
     expect(records).toHaveLength(1)
     expect(records[0]).toMatchObject({ decision: 'allow', invocation: inv.idHex, approvals: [ALICE] })
+  })
+
+  it('approvals given parsed count as their texts do; a base URL with trailing slashes is the same service', async () => {
+    const since = await head()
+    const inv = invoke(grantOf(), { key: assistant, action: 'email:send', audience: 'mail' })
+    const approval = approve({ approver: alice, invocation: inv })
+    const decision = await verifierOf('mail').authorize({ invocation: inv, approvals: [approval] })
+    expect(decision.allowed).toBe(true)
+    const errors: MandateError[] = []
+    const reporter = createDecisionReporter({ url: `${service.url}//`, key: mailVerifier, onError: (e) => errors.push(e) })
+    reporter.report(decision, { invocation: formatInvocation(inv), approvals: [approval] })
+    await reporter.flush()
+    expect(errors).toEqual([])
+    const records = await decisions(since)
+    expect(records.map((r) => [r['invocation'], r['decision'], r['approvals']])).toEqual([[inv.idHex, 'allow', [ALICE]]])
+  })
+
+  it('a service answering 503 is asked three times in all by default, then ERR_AUDIT_UNAVAILABLE with the reason and the hint', async () => {
+    let asked = 0
+    const busy = createServer((req, res) => {
+      asked++
+      req.resume()
+      res.writeHead(503, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ error: { code: 'ERR_STORAGE_UNAVAILABLE', message: 'disk full' } }))
+    })
+    await new Promise<void>((done) => busy.listen(0, '127.0.0.1', done))
+    try {
+      const inv = invoke(grantOf(), { key: assistant, action: 'email:read', audience: 'mail' })
+      const decision = await verifierOf('mail').authorize({ invocation: inv })
+      const errors: MandateError[] = []
+      const url = `http://127.0.0.1:${(busy.address() as AddressInfo).port}`
+      const reporter = createDecisionReporter({ url, key: mailVerifier, onError: (e) => errors.push(e) })
+      reporter.report(decision, { invocation: inv })
+      await reporter.flush()
+      expect(asked).toBe(3)
+      expect(errors.map((e) => [e.code, e.message, e.hint])).toEqual([
+        [
+          'ERR_AUDIT_UNAVAILABLE',
+          'the audit trail answered 503: ERR_STORAGE_UNAVAILABLE disk full',
+          'the decision stands; its report is missing from the service’s audit trail',
+        ],
+      ])
+    } finally {
+      await new Promise((done) => busy.close(done))
+    }
+  })
+
+  it('a key pair spoiled after the reporter was made: the report is lost to onError as ERR_AUDIT_UNAVAILABLE, never thrown', async () => {
+    const inv = invoke(grantOf(), { key: assistant, action: 'email:read', audience: 'mail' })
+    const decision = await verifierOf('mail').authorize({ invocation: inv })
+    const key = { ...mailVerifier }
+    const errors: MandateError[] = []
+    const reporter = createDecisionReporter({ url: service.url, key, onError: (e) => errors.push(e) })
+    key.publicKey = generateKeyPair().publicKey
+    expect(() => reporter.report(decision, { invocation: inv })).not.toThrow()
+    await reporter.flush()
+    expect(errors.map((e) => [e instanceof MandateError, e.code, e.message, (e.cause as Error).message])).toEqual([
+      [true, 'ERR_AUDIT_UNAVAILABLE', 'the audit trail failed', '"key" publicKey does not match its secretKey'],
+    ])
+  })
+
+  it('refuses options it cannot work with, naming them', () => {
+    const make = (o: Record<string, unknown>) => () => createDecisionReporter({ url: service.url, key: mailVerifier, ...o })
+    expect(make({ maxQueue: 0 })).toThrow(new RangeError('"maxQueue" expected a whole number from 1 to 1000000, got 0'))
+    expect(make({ maxQueue: 1.5 })).toThrow(new RangeError('"maxQueue" expected a whole number from 1 to 1000000, got 1.5'))
+    expect(make({ maxQueue: '10' })).toThrow(new TypeError('"maxQueue" expected a whole number, got string'))
+    expect(make({ retries: -1 })).toThrow(new RangeError('"retries" expected a whole number from 0 to 10, got -1'))
+    expect(make({ retries: Number.NaN })).toThrow(new RangeError('"retries" expected a whole number from 0 to 10, got NaN'))
+    expect(make({ timeoutMs: -1 })).toThrow(
+      new RangeError('"timeoutMs" expected a positive number of milliseconds (at most 2147483647), got -1'),
+    )
+    expect(() => createDecisionReporter({ url: service.url } as never)).toThrow(
+      new TypeError('"key" expected the verifier\'s key pair (registered with the service)'),
+    )
+    expect(make({ retries: 0, maxQueue: 1_000_000 })).not.toThrow()
   })
 
   it('an unreachable or refusing service, or a full queue: ERR_AUDIT_UNAVAILABLE to onError, the decision untouched', async () => {
@@ -208,8 +288,10 @@ describe('createDecisionReporter', () => {
     small.report(decision, { invocation: inv })
     small.report(decision, { invocation: inv })
     await small.flush()
-    expect(errors.slice(2).map((e) => e.message.includes('queue is full'))).toContain(true)
-    expect(() => createDecisionReporter({ url: service.url, key: mailVerifier, maxQueue: 0 })).toThrow(RangeError)
+    expect(errors.slice(2).map((e) => [e.code, e.message])).toContainEqual([
+      'ERR_AUDIT_UNAVAILABLE',
+      "the report queue is full (1): a decision's report was dropped",
+    ])
   })
 })
 

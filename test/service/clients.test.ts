@@ -6,7 +6,15 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { createRemoteReplayCache, createRemoteUsageStore, invoke, MandateError, toDidKey } from '../../src/index.js'
+import {
+  createDecisionReporter,
+  createFeedRevocationView,
+  createRemoteReplayCache,
+  createRemoteUsageStore,
+  invoke,
+  MandateError,
+  toDidKey,
+} from '../../src/index.js'
 import { fileFeedState } from '../../src/node.js'
 import { toServiceError } from '../../src/service/errors.js'
 import { bareRequestId } from '../../src/verify/request-id.js'
@@ -127,6 +135,72 @@ describe('signed, retried consumes', () => {
   it('a client without a key is a programming error', () => {
     expect(() => createRemoteUsageStore({ url: 'http://svc' } as never)).toThrow(TypeError)
     expect(() => createRemoteReplayCache({ url: 'http://svc' } as never)).toThrow(TypeError)
+  })
+})
+
+/** Whatever a constructor throws, as [class, message]. */
+function thrown(f: () => unknown): [string, string] | 'nothing' {
+  try {
+    f()
+  } catch (e) {
+    return [(e as Error).constructor.name, (e as Error).message]
+  }
+  return 'nothing'
+}
+
+describe('the service clients check their key and URL when they are made', () => {
+  // Each of them would otherwise fail at every request, later: a denial or a lost report
+  // where the mistake was in the configuration.
+  const clients = {
+    'usage store': (o: { url?: unknown; key?: unknown }) => createRemoteUsageStore(o as never),
+    'replay cache': (o: { url?: unknown; key?: unknown }) => createRemoteReplayCache(o as never),
+    'decision reporter': (o: { url?: unknown; key?: unknown }) => createDecisionReporter(o as never),
+  }
+  const other = fixedKey('mallory')
+  const KEY = '"key" expected the verifier\'s key pair (registered with the service)'
+  const URL_ = '"url" expected the service\'s http(s) base URL'
+
+  for (const [name, make] of Object.entries(clients)) {
+    it(`${name}: a key that is not the verifier's key pair → TypeError or RangeError saying what is wrong`, () => {
+      expect(thrown(() => make({ url: 'http://svc', key: null }))).toEqual(['TypeError', KEY])
+      expect(thrown(() => make({ url: 'http://svc', key: { secretKey: verifierKey.secretKey } }))).toEqual(['TypeError', KEY])
+      expect(thrown(() => make({ url: 'http://svc', key: { publicKey: verifierKey.publicKey, secretKey: 'secret' } }))).toEqual([
+        'TypeError',
+        KEY,
+      ])
+      expect(thrown(() => make({ url: 'http://svc', key: { ...verifierKey, secretKey: verifierKey.secretKey.slice(1) } }))).toEqual([
+        'RangeError',
+        '"secretKey" expected 32 bytes, got 31',
+      ])
+      expect(thrown(() => make({ url: 'http://svc', key: { ...verifierKey, publicKey: verifierKey.publicKey.slice(1) } }))).toEqual([
+        'RangeError',
+        '"publicKey" expected 32 bytes, got 31',
+      ])
+      // Another key's public half: every signed request would be refused as someone else's.
+      expect(thrown(() => make({ url: 'http://svc', key: { ...verifierKey, publicKey: other.publicKey } }))).toEqual([
+        'RangeError',
+        '"key" publicKey does not match its secretKey',
+      ])
+      expect(thrown(() => make({ url: 'http://svc', key: verifierKey }))).toBe('nothing')
+    })
+
+    it(`${name}: a URL that is not http(s) with a host → TypeError, the URL not echoed`, () => {
+      for (const url of [undefined, 42, '', '127.0.0.1:8787', 'ftp://svc', 'http://', 'http:///v1', 'http:// svc']) {
+        expect(thrown(() => make({ url, key: verifierKey }))).toEqual(['TypeError', URL_])
+      }
+      for (const url of ['http://svc', 'https://svc.example:8443/base/', 'http://127.0.0.1:8787///']) {
+        expect(thrown(() => make({ url, key: verifierKey }))).toBe('nothing')
+      }
+    })
+  }
+
+  it('the revocation feed view: the same URL check', () => {
+    const serviceKey = toDidKey(other.publicKey)
+    for (const url of [undefined, 'svc:8787', 'file:///feed']) {
+      expect(thrown(() => createFeedRevocationView({ url, serviceKey, push: false } as never))).toEqual(['TypeError', URL_])
+    }
+    const view = createFeedRevocationView({ url: 'http://svc//', serviceKey, push: false })
+    expect(view.freshAt()).toBe(0)
   })
 })
 

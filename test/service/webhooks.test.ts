@@ -377,6 +377,25 @@ describe('delivery: retries, order, failover, give-up (the dispatcher on a store
   })
 })
 
+describe('the dispatcher checks its pace options when it starts', () => {
+  it('timers in positive milliseconds, the lease in whole seconds 1 to 86,400: each named', () => {
+    const store = openSqliteStore(':memory:')
+    const start = (extra: Record<string, unknown>) => () =>
+      startWebhooks({ store, key: generateKeyPair(), urls: ['http://127.0.0.1:9/hook'], clock: () => 0, ...extra })
+    for (const name of ['pollMs', 'timeoutMs', 'firstRetryMs', 'maxRetryMs']) {
+      for (const bad of [0, Number.NaN, 2 ** 31]) {
+        expect(start({ [name]: bad })).toThrow(
+          new RangeError(`"${name}" expected a positive number of milliseconds (at most 2147483647), got ${String(bad)}`),
+        )
+      }
+    }
+    for (const bad of [0, 86_401, 1.5]) {
+      expect(start({ leaseSeconds: bad })).toThrow(new RangeError(`"leaseSeconds" expected a whole number from 1 to 86400, got ${bad}`))
+    }
+    store.close()
+  })
+})
+
 describe('verifyWebhook: what a receiver refuses', () => {
   const key = generateKeyPair()
   const serviceKey = toDidKey(key.publicKey)

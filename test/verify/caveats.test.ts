@@ -189,6 +189,20 @@ describe('audience, depth, bound, extensions', () => {
     expect(() => attenuate(two, {})).toThrow(expect.objectContaining({ code: 'ERR_CHAIN_DEPTH' }))
   })
 
+  it('depth is read from depth caveats only: a uses limit smaller than the blocks below it is no depth', async () => {
+    // `uses` carries a `max` too; the depth check must not read it as one.
+    const m = bearerChild(
+      [{ type: 'actions', patterns: ['*'] }],
+      [
+        { type: 'actions', patterns: ['*'] },
+        { type: 'uses', max: 1 },
+      ],
+    )
+    const deeper = attenuate(m, { now: T0, random: seededRandom('u2') })
+    expect(deeper.blocks).toHaveLength(3)
+    expect(codeOf(await verifierFor().authorize({ mandate: deeper, request: { action: 'a' } }))).toBe('allowed')
+  })
+
   it('bound: no bearer below it, and only invocations', async () => {
     const grant = rootGrant([{ type: 'actions', patterns: ['*'] }, { type: 'bound' }])
     const v = verifierFor()

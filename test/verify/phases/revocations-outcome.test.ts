@@ -92,7 +92,7 @@ describe('revocation denials, as read', () => {
   })
 
   it('a view that fails or garbles its answer for a block names that block', () => {
-    const { err, b1, listing } = setup()
+    const { err, code, b1, listing } = setup()
     const failing: RevocationView = {
       freshAt: () => NOW,
       entries: (id) => {
@@ -106,7 +106,25 @@ describe('revocation denials, as read', () => {
       hint: undefined,
       block: 1,
     })
-    for (const garbled of [{ kind: 'revoke' }, [{ kind: 'delete', at: T0 }], [null], [{ kind: 'revoke', actions: ['a:b', 1] }]]) {
+    const id = 'ab'.repeat(32)
+    const cut = [{ type: 'actions', patterns: ['a:*'] }]
+    const garbledAmendments = [
+      [{ kind: 'amend', id: [id], caveats: cut }], // an id that only reads as one when made a string
+      [{ kind: 'amend', id: `x${id}`, caveats: cut }],
+      [{ kind: 'amend', id: `${id}x`, caveats: cut }],
+      [{ kind: 'amend', id: id.toUpperCase(), caveats: cut }],
+      [{ kind: 'amend', id, caveats: [] }], // a statement carries 1 to 32
+      [{ kind: 'amend', id, caveats: [{ type: 'actions', patterns: [] }] }],
+      [{ kind: 'amend', id, caveats: [{ type: 'no-such-type' }] }],
+      [{ kind: 'amend', id, caveats: cut.slice(0, 1).concat(Array(32).fill(cut[0])) }],
+    ]
+    for (const garbled of [
+      { kind: 'revoke' },
+      [{ kind: 'delete', at: T0 }],
+      [null],
+      [{ kind: 'revoke', actions: ['a:b', 1] }],
+      ...garbledAmendments,
+    ]) {
       expect(summary(err(listing({ [b1]: garbled })))).toEqual({
         code: 'ERR_REVOCATION_STALE',
         message: 'the revocation view gave an unusable answer',
@@ -114,6 +132,8 @@ describe('revocation denials, as read', () => {
         block: 1,
       })
     }
+    // The same amendment, well formed, is one the verifier uses (checked with the block's own caveats).
+    expect(code(listing({ [b1]: [{ kind: 'amend', id, caveats: cut }] }))).toBe('ok')
   })
 
   it('a whole-block revocation says who, when and why, and what to do', () => {
