@@ -4,13 +4,15 @@
  *
  * @module
  */
+
+import type { KeyPair } from '../crypto/keys.js'
 import { MandateError, type MandateErrorCode } from '../errors.js'
 import { parseApproval, type UnverifiedApproval } from '../token/approval.js'
 import { parseInvocation, type UnverifiedInvocation } from '../token/invocation.js'
 import { parseMandate, type UnverifiedMandate } from '../token/mandate.js'
 import { kindOf, PREFIXES, type TokenKind } from '../token/text.js'
 import { usage } from './errors.js'
-import { type Input, type Io, readInput } from './io.js'
+import { type Input, type Io, loadKey, readInput } from './io.js'
 
 const NAMES: Record<TokenKind, string> = {
   mandate: 'a mandate',
@@ -127,6 +129,21 @@ export function parsed<T>(input: Pick<Input, 'text'>, parse: (text: string) => T
 /** A mandate argument, parsed (not verified). */
 export async function readMandate(io: Io, arg: string | undefined, command: string): Promise<UnverifiedMandate> {
   return parsed(await readToken(io, arg, ['mandate'], command), parseMandate)
+}
+
+/**
+ * The key that signs as `m`'s holder: the key file of `--key` (or MANDATE_KEY) for a bound
+ * mandate; none for a bearer or sealed one, whose own secret signs (or nothing can). A `--key`
+ * given with a bearer mandate is not used, and `unused` is told so: whoever gave it meant that
+ * key to sign, and a bearer secret signing in its place would otherwise pass without a word.
+ * MANDATE_KEY alone is not reported: it stays set for the bound mandates it is meant for.
+ */
+export function holderKey(io: Io, m: UnverifiedMandate, flag: string | undefined, unused: (message: string) => void): KeyPair | undefined {
+  if (m.proof.kind === 'bound') return loadKey(io, flag)
+  if (flag !== undefined && m.proof.kind === 'bearer') {
+    unused('--key is not used: this is a bearer mandate, and the secret it carries signs as its holder')
+  }
+  return undefined
 }
 
 /** An invocation argument, parsed (not verified). */

@@ -191,6 +191,24 @@ describe('mint, attenuate, seal', () => {
       hint: expect.stringContaining('attenuate it to a bearer child'),
     })
   })
+
+  it('a --key given with a bearer mandate is not used, and the command says so (invoke, attenuate)', () => {
+    const bearer = mandate(['attenuate', '--key', key('assistant'), '--action', 'slack:*'], { input: grant() }).stdout.trim()
+    const said = '--key is not used: this is a bearer mandate, and the secret it carries signs as its holder'
+    const invoke = ['invoke', '--action', 'slack:read', '--audience', 'slack']
+    const inv = mandate([...invoke, '--key', key('assistant')], { input: bearer })
+    expect([inv.code, inv.stderr]).toEqual([0, `mandate: warning: ${said}\n`])
+    // Signed by the bearer secret, as without --key: a verifier allows it.
+    const allowed = mandate(['verify', '--root', `alice=${alice}`, '--audience', 'slack', '--json'], { input: inv.stdout })
+    expect([allowed.code, allowed.json<{ allowed: boolean }>().allowed]).toEqual([0, true])
+    const json = mandate([...invoke, '--key', key('assistant'), '--json'], { input: bearer }).json<{ warnings: string[] }>()
+    expect(json.warnings).toEqual([said])
+    const quiet = mandate(invoke, { input: bearer })
+    expect([quiet.code, quiet.stderr]).toEqual([0, ''])
+    expect(mandate([...invoke, '--json'], { input: bearer }).json<Record<string, unknown>>()).not.toHaveProperty('warnings')
+    const child = mandate(['attenuate', '--key', key('assistant'), '--action', 'slack:read', '--json'], { input: bearer })
+    expect([child.code, child.json<{ warnings: string[] }>().warnings]).toEqual([0, [said]])
+  })
 })
 
 describe('inspect', () => {

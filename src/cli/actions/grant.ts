@@ -20,7 +20,7 @@ import { type Context, emit, warn } from '../context.js'
 import { fromFlags, usage } from '../errors.js'
 import { type Io, loadKey, writeSecretFile } from '../io.js'
 import { formatDuration, TIME_FORMS } from '../time.js'
-import { readMandate } from '../tokens.js'
+import { holderKey, readMandate } from '../tokens.js'
 
 export interface GrantFlags extends CaveatFlags {
   readonly key?: string
@@ -131,15 +131,17 @@ export function mint(ctx: Context, opts: GrantFlags, cmd: Command): void {
 /** Narrow a mandate by one block, naming the next holder. */
 export async function attenuate(ctx: Context, token: string | undefined, opts: GrantFlags, cmd: Command): Promise<void> {
   const parent = await readMandate(ctx.io, token, 'attenuate')
-  const key = parent.proof.kind === 'bound' ? loadKey(ctx.io, opts.key) : undefined
+  const unusedKey: string[] = []
+  const key = holderKey(ctx.io, parent, opts.key, (w) => unusedKey.push(w))
   const now = ctx.io.now()
   const signer = key ? toDidKey(key.publicKey) : toDidKey(parent.blocks[parent.blocks.length - 1]?.holder as Uint8Array)
   const caveats = caveatsFrom(opts, now, signer)
   const window = caveats.find((c) => c.type === 'window')
   checkNarrowedWindow(parent, window?.type === 'window' ? window : undefined, now)
-  const warnings = attenuationWarnings(parent, caveats).map(
-    (w) => `caveat ${w.caveatIndex + 1} (${caveats[w.caveatIndex]?.type}): ${w.message}`,
-  )
+  const warnings = [
+    ...unusedKey,
+    ...attenuationWarnings(parent, caveats).map((w) => `caveat ${w.caveatIndex + 1} (${caveats[w.caveatIndex]?.type}): ${w.message}`),
+  ]
   const child = fromFlags(
     () =>
       attenuateMandate(parent, {

@@ -10,14 +10,14 @@ import { MandateError } from '../../errors.js'
 import { approve as approveInvocation, formatApproval } from '../../token/approval.js'
 import { formatInvocation, invoke as invokeMandate, parseInvocation, type UnverifiedInvocation } from '../../token/invocation.js'
 import { argsFrom } from '../caveat-flags.js'
-import { type Context, emit, jsonMode, serviceOf } from '../context.js'
+import { type Context, emit, jsonMode, serviceOf, warn } from '../context.js'
 import { CliError, fromFlags, usage } from '../errors.js'
 import { loadKey } from '../io.js'
 import { printable as p, printableJson } from '../printable.js'
 import { call } from '../service-client.js'
 import type { Service } from '../service-flags.js'
 import { parseDuration } from '../time.js'
-import { parsed, readInvocation, readMandate } from '../tokens.js'
+import { holderKey, parsed, readInvocation, readMandate } from '../tokens.js'
 import { inboxEntry } from './approvals.js'
 
 /** At most this many arguments are listed one per line before the approval question. */
@@ -73,7 +73,8 @@ export interface InvokeFlags {
 /** Sign a request with the mandate, as its holder. */
 export async function invoke(ctx: Context, token: string | undefined, opts: InvokeFlags, cmd: Command): Promise<void> {
   const m = await readMandate(ctx.io, token, 'invoke')
-  const key = m.proof.kind === 'bound' ? loadKey(ctx.io, opts.key) : undefined
+  const warnings: string[] = []
+  const key = holderKey(ctx.io, m, opts.key, (w) => warnings.push(w))
   const args = argsFrom(opts.arg, opts.argsJson)
   const inv = fromFlags(() =>
     invokeMandate(m, {
@@ -87,7 +88,8 @@ export async function invoke(ctx: Context, token: string | undefined, opts: Invo
     }),
   )
   const text = formatInvocation(inv)
-  emit(ctx, cmd, { invocation: text, id: inv.idHex }, () => `${text}\n`)
+  for (const w of warnings) warn(ctx, cmd, w)
+  emit(ctx, cmd, { invocation: text, id: inv.idHex, ...(warnings.length === 0 ? {} : { warnings }) }, () => `${text}\n`)
 }
 
 export interface ApproveFlags {
