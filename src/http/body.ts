@@ -5,9 +5,25 @@
  * @module
  */
 import { concatBytes } from '../internal/bytes.js'
+import { countOption } from '../internal/count.js'
 
 /** The default limit on a guarded request's content: 1 MiB. */
 export const DEFAULT_MAX_BODY = 1024 * 1024
+
+/**
+ * The `maxBody` option of an adapter: a whole number of bytes, 1 to 64 MiB (default 1 MiB),
+ * checked when the adapter is made. A NaN or a string such as `'1mb'` would otherwise compare
+ * false with every length, and no body would be too large.
+ *
+ * @example
+ * ```ts
+ * bodyLimit(undefined) // 1048576
+ * bodyLimit('1mb')     // throws TypeError
+ * ```
+ */
+export function bodyLimit(maxBody: unknown): number {
+  return countOption(maxBody, DEFAULT_MAX_BODY, 1, 64 * 1024 * 1024, 'maxBody')
+}
 
 /**
  * The content was longer than the limit; the guard answers it with 413 `ERR_LIMIT_SIZE`.

@@ -21,7 +21,7 @@
  * @module
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
-import { BodyTooLarge, DEFAULT_MAX_BODY, declaredTooLarge, readAll } from './body.js'
+import { BodyTooLarge, bodyLimit, declaredTooLarge, readAll } from './body.js'
 import type { HttpGuard, RouteRequest } from './guard.js'
 import { rawFieldValues } from './headers.js'
 
@@ -81,7 +81,7 @@ export function mandate(
   route: (req: Request, body: Uint8Array) => RouteRequest | Promise<RouteRequest>,
   options: { readonly maxBody?: number } = {},
 ): RequestHandler {
-  const limit = options.maxBody ?? DEFAULT_MAX_BODY
+  const limit = bodyLimit(options.maxBody)
   return (req: Request, res: Response, next: NextFunction) => {
     // Every field as received: `req.headers` keeps one `Authorization` of several.
     const values = (name: string): string[] => rawFieldValues(req.rawHeaders, name)

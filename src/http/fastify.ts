@@ -18,7 +18,7 @@
 import { Readable } from 'node:stream'
 import type { FastifyReply, FastifyRequest, preParsingAsyncHookHandler, preValidationAsyncHookHandler } from 'fastify'
 import type { Allowed } from '../verify/decision.js'
-import { BodyTooLarge, DEFAULT_MAX_BODY, declaredTooLarge, readAll } from './body.js'
+import { BodyTooLarge, bodyLimit, declaredTooLarge, readAll } from './body.js'
 import type { HttpGuard, RouteRequest } from './guard.js'
 import { rawFieldValues, readCredentials } from './headers.js'
 
@@ -82,7 +82,7 @@ export function mandate(
   route: (request: FastifyRequest, body: Uint8Array) => RouteRequest | Promise<RouteRequest>,
   options: { readonly maxBody?: number } = {},
 ): MandateHooks {
-  const limit = options.maxBody ?? DEFAULT_MAX_BODY
+  const limit = bodyLimit(options.maxBody)
   // Every field as received: `request.headers` keeps one `Authorization` of several.
   const header = (request: FastifyRequest) => (name: string) => rawFieldValues(request.raw.rawHeaders, name)
   /** Decide with this content; answer a refusal, or put the decision on the request. */

@@ -5,7 +5,7 @@
  */
 import type { Allowed } from '../verify/decision.js'
 import { toResponse } from './answer.js'
-import { DEFAULT_MAX_BODY, requestContent } from './body.js'
+import { bodyLimit, requestContent } from './body.js'
 import type { HttpGuard, RouteRequest } from './guard.js'
 
 /** What a route of a Fetch handler is given. */
@@ -39,7 +39,7 @@ export function protect(
   handler: (request: Request, decision: Allowed, body: Uint8Array) => Response | Promise<Response>,
   options: ProtectOptions = {},
 ): (request: Request) => Promise<Response> {
-  const limit = options.maxBody ?? DEFAULT_MAX_BODY
+  const limit = bodyLimit(options.maxBody)
   return async (request) => {
     let read: Uint8Array = new Uint8Array(0)
     const body = async (): Promise<Uint8Array> => {

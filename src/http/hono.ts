@@ -17,7 +17,7 @@
 import type { Context, MiddlewareHandler } from 'hono'
 import type { Allowed } from '../verify/decision.js'
 import { toResponse } from './answer.js'
-import { DEFAULT_MAX_BODY, requestContent } from './body.js'
+import { bodyLimit, requestContent } from './body.js'
 import { fieldValues } from './fetch-handler.js'
 import type { HttpGuard, RouteRequest } from './guard.js'
 
@@ -49,7 +49,7 @@ export function mandate(
   route: (c: Context, body: Uint8Array) => RouteRequest | Promise<RouteRequest>,
   options: { readonly maxBody?: number } = {},
 ): MiddlewareHandler<{ Variables: MandateVariables }> {
-  const limit = options.maxBody ?? DEFAULT_MAX_BODY
+  const limit = bodyLimit(options.maxBody)
   return async (c, next) => {
     const raw = c.req.raw
     const outcome = await guard.check(

@@ -91,9 +91,11 @@ export function describeUrl(url: string): string {
 
 /**
  * The base URL of a service client (`url`, or `title` for an option nested elsewhere), without
- * trailing slashes: an http(s) URL with a host, checked when the client is made so that a
- * mistyped one is an error at start-up, not a denial at every request. The message never
- * echoes the URL: it may carry credentials.
+ * trailing slashes: an absolute http(s) URL with a host, and nothing after its path. Checked
+ * when the client is made, so that a mistyped one is an error at start-up, not a denial at
+ * every request. One with credentials (`user:password@`) is refused: fetch refuses it at every
+ * request anyway, quoting it whole, password included, in an error a logger may print; the
+ * service knows its callers by their signatures. No message echoes the URL.
  *
  * @example
  * ```ts
@@ -102,10 +104,21 @@ export function describeUrl(url: string): string {
  * ```
  */
 export function serviceBase(url: unknown, title = 'url'): string {
+  let parsed: URL | undefined
   // http(s)://, then a host: at least one character that is neither a space nor a slash.
-  if (typeof url !== 'string' || !/^https?:\/\/[^\s/]/.test(url)) {
-    throw new TypeError(`"${title}" expected the service's http(s) base URL`)
+  if (typeof url === 'string' && /^https?:\/\/[^\s/]/i.test(url)) {
+    try {
+      parsed = new URL(url)
+    } catch {
+      parsed = undefined
+    }
   }
+  if (typeof url !== 'string' || parsed === undefined) throw new TypeError(`"${title}" expected the service's http(s) base URL`)
+  if (parsed.username !== '' || parsed.password !== '') {
+    throw new TypeError(`"${title}" carries credentials (user@ or user:password@): give the service's URL without them`)
+  }
+  // The paths of the protocol are appended to it: after a query or a fragment they would be neither.
+  if (/[?#]/.test(url)) throw new TypeError(`"${title}" expected a base URL without a query or a fragment`)
   return url.replace(/\/+$/, '')
 }
 

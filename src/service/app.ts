@@ -11,6 +11,7 @@ import type { Logger } from 'pino'
 import { argsDigest } from '../caveats/args.js'
 import { getBackend } from '../crypto/ed25519.js'
 import { sha256 } from '../crypto/hash.js'
+import { assertRequestKey } from '../crypto/http-signature.js'
 import { type KeyPair, parsePublicKey, toDidKey } from '../crypto/keys.js'
 import { isMandateErrorCode } from '../errors.js'
 import { fromHex, toHex, utf8 } from '../internal/bytes.js'
@@ -46,15 +47,15 @@ export interface AppOptions extends TrustOptions {
   readonly clock?: () => number
   readonly logger?: Logger
   readonly metrics?: ServiceMetrics
-  /** Seconds a feed page stays valid (`next_update − issued_at`), 1 to 86,400 (default 60). */
+  /** Seconds a feed page stays valid (`next_update − issued_at`), 2 to 86,400 and at least twice `pageGranularity` (default 60). */
   readonly pageTtl?: number
-  /** Feed `issued_at` granularity in seconds, so that ETags hold between polls: 1 to 3,600 (default 2). */
+  /** Feed `issued_at` granularity in seconds, so that ETags hold between polls: 1 to 10 (default 2; a page's age counts against a verifier's `revocationMaxAge`). */
   readonly pageGranularity?: number
   /** Largest request body in bytes, 1 to 64 MiB (default 64 KiB). */
   readonly maxBody?: number
   /** How far a revocation's `created` may be from the service clock: 0 to 3,600 s (default 300 s). */
   readonly requestSkew?: number
-  /** Push channel: how often to look for new entries (ms, 1 to 60,000, default 200) and heartbeat (s, 0 to 3,600, default 5; 0: at every look). */
+  /** Push channel: how often to look for new entries (ms, 1 to 60,000, default 200) and heartbeat (s, 0 to 5 as spec/service-v1.md §4.2 asks, default 5; 0: at every look). */
   readonly streamPollMs?: number
   readonly heartbeatSeconds?: number
   /** Called when the app is closing, so that open streams end. */
@@ -101,13 +102,21 @@ export interface AppOptions extends TrustOptions {
  */
 export function createApp(options: AppOptions): Hono {
   const { store, key } = options
+  // Its public half is published in every feed page: a pair that does not match would sign pages no verifier accepts.
+  assertRequestKey(key, "the service's key pair")
   const clock = options.clock ?? (() => Math.floor(Date.now() / 1000))
   const metrics = options.metrics ?? createMetrics()
-  const pageTtl = countOption(options.pageTtl, 60, 1, 86_400, 'pageTtl')
-  const granularity = countOption(options.pageGranularity, 2, 1, 3600, 'pageGranularity')
+  const pageTtl = countOption(options.pageTtl, 60, 2, 86_400, 'pageTtl')
+  const granularity = countOption(options.pageGranularity, 2, 1, 10, 'pageGranularity')
+  // A page is issued at the clock rounded down to the granularity, up to granularity − 1 s ago:
+  // with a ttl under twice that, pages would reach verifiers at or past their next_update, and
+  // be refused as a frozen feed.
+  if (2 * granularity > pageTtl) {
+    throw new RangeError(`"pageTtl" (${pageTtl}) must be at least twice "pageGranularity" (${granularity})`)
+  }
   const skew = countOption(options.requestSkew, 300, 0, 3600, 'requestSkew')
   const streamPollMs = countOption(options.streamPollMs, 200, 1, 60_000, 'streamPollMs')
-  const heartbeatSeconds = countOption(options.heartbeatSeconds, 5, 0, 3600, 'heartbeatSeconds')
+  const heartbeatSeconds = countOption(options.heartbeatSeconds, 5, 0, 5, 'heartbeatSeconds')
   const maxBody = countOption(options.maxBody, 64 * 1024, 1, 64 * 1024 * 1024, 'maxBody')
   const serviceDid = toDidKey(key.publicKey)
   const log = options.logger

@@ -143,17 +143,6 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
     // A database restored behind the service's back (its head below what was served) gets a
     // new feed id before any page goes out, so that verifiers resync. (#7)
     await createFeedGuard(store, feedMark, logger).check()
-    if (config.webhooks?.length) {
-      webhooks = startWebhooks({
-        store,
-        key,
-        urls: config.webhooks,
-        clock: config.clock ?? (() => Math.floor(Date.now() / 1000)),
-        logger,
-      })
-      await webhooks.ready
-    }
-    const hooks = webhooks
     const app = createApp({
       ...config.trust,
       ...(config.clock ? { clock: config.clock } : {}),
@@ -164,10 +153,21 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
       metrics: createMetrics(),
       closing: closing.signal,
       feedMark,
-      ...(hooks ? { inboxWritten: () => hooks.wake() } : {}),
+      ...(config.webhooks?.length ? { inboxWritten: () => webhooks?.wake() } : {}),
       ...(config.auditors ? { auditors: config.auditors } : {}),
       ...(config.auditArgs ? { auditArgs: true } : {}),
     })
+    // Started once the app has checked every option: a refused option leaves no endpoint lease behind.
+    if (config.webhooks?.length) {
+      webhooks = startWebhooks({
+        store,
+        key,
+        urls: config.webhooks,
+        clock: config.clock ?? (() => Math.floor(Date.now() / 1000)),
+        logger,
+      })
+      await webhooks.ready
+    }
     server = serve({ fetch: app.fetch, hostname: config.host, port: config.port })
     server.on('connection', (socket: Socket) => {
       sockets.add(socket)

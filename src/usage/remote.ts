@@ -25,7 +25,7 @@ export interface RemoteUsageOptions {
    * NAME being this verifier's audience): the service lets only registered verifiers spend uses.
    */
   readonly key: KeyPair
-  /** Retries, signed anew and with the same request id, when no answer came or it was a 503: 0 to 10 (default 2). */
+  /** Retries, signed anew and with the same request id, when no answer came or it was a 503: 0 to 4 (default 2; the waits between tries are 0.1, 0.3, 0.9 and 2.7 s). */
   readonly retries?: number
   readonly fetch?: typeof fetch
   /**
@@ -48,7 +48,7 @@ export interface RemoteUsageOptions {
 export function createRemoteUsageStore(options: RemoteUsageOptions): UsageStore {
   assertRequestKey(options?.key, "the verifier's key pair (registered with the service)")
   const timeoutMs = timeoutOption(options.timeoutMs, 5000, 'timeoutMs')
-  const retries = countOption(options.retries, 2, 0, 10, 'retries')
+  const retries = countOption(options.retries, 2, 0, 4, 'retries')
   // Looked up at each call, not captured: a fetch installed later (a test, a polyfill) is used.
   const doFetch = options.fetch ?? ((input: string, init: RequestInit) => fetch(input, init))
   const base = serviceBase(options.url)

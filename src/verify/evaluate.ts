@@ -108,7 +108,7 @@ function amendmentRef(a: AmendmentEntry): AmendmentRef {
   return {
     id: a.id,
     ...(typeof a.by === 'string' && a.by ? { by: a.by } : {}),
-    ...(typeof a.at === 'number' && Number.isFinite(a.at) ? { at: a.at } : {}),
+    ...(Number.isFinite(a.at) ? { at: a.at } : {}),
     ...(typeof a.reason === 'string' && a.reason ? { reason: a.reason } : {}),
   }
 }

@@ -26,7 +26,7 @@ export interface DecisionReporterOptions {
   readonly key: KeyPair
   /** Called once for each report that could not be delivered (`ERR_AUDIT_UNAVAILABLE`); default: nothing. */
   readonly onError?: (error: MandateError) => void
-  /** Retries when no answer came or it was a 503: 0 to 10 (default 2). */
+  /** Retries when no answer came or it was a 503: 0 to 4 (default 2; the waits between tries are 0.1, 0.3, 0.9 and 2.7 s). */
   readonly retries?: number
   /** Each attempt ends within this many ms (default 5,000). */
   readonly timeoutMs?: number
@@ -67,7 +67,7 @@ export function createDecisionReporter(options: DecisionReporterOptions): Decisi
   assertRequestKey(options?.key, "the verifier's key pair (registered with the service)")
   const timeoutMs = timeoutOption(options.timeoutMs, 5000, 'timeoutMs')
   const maxQueue = countOption(options.maxQueue, 1000, 1, 1_000_000, 'maxQueue')
-  const retries = countOption(options.retries, 2, 0, 10, 'retries')
+  const retries = countOption(options.retries, 2, 0, 4, 'retries')
   const doFetch = options.fetch ?? ((input: string, init: RequestInit) => fetch(input, init))
   const base = serviceBase(options.url)
   const onError = options.onError ?? (() => {})

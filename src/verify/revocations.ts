@@ -112,7 +112,7 @@ export function checkRevocations(settings: Settings, now: number, chain: readonl
 export function revocationDetails(blockId: string, e: BlockStanding): RevocationDetails {
   return {
     blockId,
-    ...(typeof e.at === 'number' && Number.isFinite(e.at) ? { at: e.at } : {}),
+    ...(Number.isFinite(e.at) ? { at: e.at } : {}),
     ...(typeof e.by === 'string' && e.by ? { by: e.by } : {}),
     ...(typeof e.reason === 'string' && e.reason ? { reason: e.reason } : {}),
     ...(e.actions !== undefined && e.actions.length > 0 ? { actions: [...e.actions] } : {}),

@@ -9,7 +9,7 @@ import Fastify from 'fastify'
 import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
 import { mandate as expressGuard } from '../../src/http/express.js'
-import { decisionOf } from '../../src/http/fastify.js'
+import { decisionOf, mandate as fastifyGuard } from '../../src/http/fastify.js'
 import { mandate as honoGuard } from '../../src/http/hono.js'
 import { createMandateFetch, protect } from '../../src/http.js'
 import { assistant, grant, newGuard } from './fixture.js'
@@ -192,4 +192,24 @@ describe('Fastify', () => {
       await app.close()
     }
   })
+})
+
+describe('maxBody is checked when an adapter is made', () => {
+  // A NaN or '1mb' compares false with every length: no body would ever be too large.
+  const route = () => ({ action: 'email:read' })
+  const adapters = {
+    hono: (maxBody: unknown) => honoGuard(newGuard(), route, { maxBody: maxBody as number }),
+    express: (maxBody: unknown) => expressGuard(newGuard(), route, { maxBody: maxBody as number }),
+    fastify: (maxBody: unknown) => fastifyGuard(newGuard(), route, { maxBody: maxBody as number }),
+    fetch: (maxBody: unknown) => protect(newGuard(), route, () => new Response('ok'), { maxBody: maxBody as number }),
+  }
+  for (const [name, make] of Object.entries(adapters)) {
+    it(`${name}: a whole number of bytes from 1 to 64 MiB`, () => {
+      expect(() => make('1mb')).toThrow(new TypeError('"maxBody" expected a whole number, got string'))
+      for (const bad of [Number.NaN, 0, 0.5, 64 * 1024 * 1024 + 1]) {
+        expect(() => make(bad)).toThrow(new RangeError(`"maxBody" expected a whole number from 1 to 67108864, got ${bad}`))
+      }
+      for (const good of [undefined, 1, 64 * 1024 * 1024]) expect(() => make(good)).not.toThrow()
+    })
+  }
 })

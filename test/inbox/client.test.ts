@@ -291,12 +291,19 @@ describe('the approval inbox client, when no usable answer comes', () => {
   })
   const inv = send('grace@example.com')
 
-  it('unreachable: names the URL, never its credentials', async () => {
+  it('unreachable: names the URL; one with credentials is refused before anything is sent, never echoed', async () => {
     const port = await closedPort()
-    const f = await failure(() => fileApprovalRequest(formatInvocation(inv), { url: `http://user:secret@127.0.0.1:${port}` }))
+    const f = await failure(() => fileApprovalRequest(formatInvocation(inv), { url: `http://127.0.0.1:${port}` }))
     expect(f.code).toBe('ERR_APPROVAL_UNAVAILABLE')
     expect(f.message).toContain(`the approval inbox at http://127.0.0.1:${port}/v1/approvals cannot be reached`)
-    expect(f.message).not.toContain('secret')
+    const refused = await fileApprovalRequest(formatInvocation(inv), { url: `http://user:secret@127.0.0.1:${port}` }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    )
+    expect([refused?.constructor.name, refused?.message]).toEqual([
+      'TypeError',
+      '"url" carries credentials (user@ or user:password@): give the service\'s URL without them',
+    ])
   })
 
   it('silent: timed out after timeoutMs', async () => {

@@ -59,12 +59,12 @@ const child = (name: string) => bearerChild([{ type: 'actions', patterns: [`${na
 describe('numeric options are checked when the service is made', () => {
   // Each bounds something a stranger can fill (pending approvals, statements, bodies) or paces
   // something (pages, streams): a NaN there would pass every `n >= max` as false, unbounded.
-  const cases: [keyof AppOptions, number, number][] = [
-    ['pageTtl', 1, 86_400],
-    ['pageGranularity', 1, 3600],
+  const cases: [keyof AppOptions, number, number, Partial<AppOptions>?][] = [
+    ['pageTtl', 2, 86_400, { pageGranularity: 1 }],
+    ['pageGranularity', 1, 10, { pageTtl: 20 }],
     ['requestSkew', 0, 3600],
     ['streamPollMs', 1, 60_000],
-    ['heartbeatSeconds', 0, 3600],
+    ['heartbeatSeconds', 0, 5],
     ['maxBody', 1, 64 * 1024 * 1024],
     ['maxPendingPerRequester', 1, 100_000],
     ['maxEntriesPerBlock', 1, 100_000],
@@ -80,14 +80,22 @@ describe('numeric options are checked when the service is made', () => {
     }
     return 'nothing'
   }
-  for (const [name, min, max] of cases) {
+  for (const [name, min, max, beside = {}] of cases) {
     it(`${name}: a whole number from ${min} to ${max}`, () => {
       const range = (v: number) => ['RangeError', `"${name}" expected a whole number from ${min} to ${max}, got ${v}`]
-      for (const bad of [min - 1, max + 1, Number.NaN, min + 0.5]) expect(thrown({ [name]: bad }), String(bad)).toEqual(range(bad))
-      expect(thrown({ [name]: String(min) as never })).toEqual(['TypeError', `"${name}" expected a whole number, got string`])
-      expect([thrown({ [name]: min }), thrown({ [name]: max })]).toEqual(['nothing', 'nothing'])
+      for (const bad of [min - 1, max + 1, Number.NaN, min + 0.5]) {
+        expect(thrown({ ...beside, [name]: bad }), String(bad)).toEqual(range(bad))
+      }
+      expect(thrown({ ...beside, [name]: String(min) as never })).toEqual(['TypeError', `"${name}" expected a whole number, got string`])
+      expect([thrown({ ...beside, [name]: min }), thrown({ ...beside, [name]: max })]).toEqual(['nothing', 'nothing'])
     })
   }
+
+  it('a page lives at least twice the granularity its issue time is rounded to (else it arrives frozen)', () => {
+    expect(thrown({ pageTtl: 3, pageGranularity: 2 })).toEqual(['RangeError', '"pageTtl" (3) must be at least twice "pageGranularity" (2)'])
+    expect(thrown({ pageTtl: 2 })).toEqual(['RangeError', '"pageTtl" (2) must be at least twice "pageGranularity" (2)'])
+    expect([thrown({ pageTtl: 4 }), thrown({ pageTtl: 20, pageGranularity: 10 })]).toEqual(['nothing', 'nothing'])
+  })
 })
 
 describe('counter keys', () => {
@@ -428,7 +436,7 @@ describe('the push channel', () => {
 
   it('after a full page, the next page starts at its last entry', async () => {
     const closing = new AbortController()
-    app = build({ streamPollMs: 5, heartbeatSeconds: 3600, closing: closing.signal })
+    app = build({ streamPollMs: 5, heartbeatSeconds: 5, closing: closing.signal })
     const by = '11'.repeat(32)
     for (let i = 1; i <= FEED_PAGE_MAX + 1; i++) {
       await store.addRevocation({
@@ -476,7 +484,7 @@ describe('the push channel', () => {
         return typeof v === 'function' ? v.bind(target) : v
       },
     })
-    app = build({ store: counting, streamPollMs: 1, heartbeatSeconds: 3600, closing: closing.signal })
+    app = build({ store: counting, streamPollMs: 1, heartbeatSeconds: 5, closing: closing.signal })
     expect((await post(child('a'))).status).toBe(201)
     const stream = reader(await app.request('http://svc.test/v1/revocations/stream?since=0'))
     const first = await stream.nextPage()
@@ -493,7 +501,7 @@ describe('the push channel', () => {
   it('a storage failure ends the stream and is logged as a warning', async () => {
     const lines: Record<string, unknown>[] = []
     const logger = pino({ level: 'info' }, { write: (s: string) => lines.push(JSON.parse(s) as Record<string, unknown>) })
-    app = build({ streamPollMs: 5, heartbeatSeconds: 3600, logger })
+    app = build({ streamPollMs: 5, heartbeatSeconds: 5, logger })
     const stream = reader(await app.request('http://svc.test/v1/revocations/stream?since=0'))
     const first = await stream.nextPage()
     expect([first?.since, first?.head]).toEqual([0, 0])

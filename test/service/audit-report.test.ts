@@ -250,8 +250,8 @@ describe('createDecisionReporter', () => {
     expect(make({ maxQueue: 0 })).toThrow(new RangeError('"maxQueue" expected a whole number from 1 to 1000000, got 0'))
     expect(make({ maxQueue: 1.5 })).toThrow(new RangeError('"maxQueue" expected a whole number from 1 to 1000000, got 1.5'))
     expect(make({ maxQueue: '10' })).toThrow(new TypeError('"maxQueue" expected a whole number, got string'))
-    expect(make({ retries: -1 })).toThrow(new RangeError('"retries" expected a whole number from 0 to 10, got -1'))
-    expect(make({ retries: Number.NaN })).toThrow(new RangeError('"retries" expected a whole number from 0 to 10, got NaN'))
+    expect(make({ retries: -1 })).toThrow(new RangeError('"retries" expected a whole number from 0 to 4, got -1'))
+    expect(make({ retries: Number.NaN })).toThrow(new RangeError('"retries" expected a whole number from 0 to 4, got NaN'))
     expect(make({ timeoutMs: -1 })).toThrow(
       new RangeError('"timeoutMs" expected a positive number of milliseconds (at most 2147483647), got -1'),
     )

@@ -162,6 +162,7 @@ describe('the service clients check their key and URL when they are made', () =>
 
   for (const [name, make] of Object.entries(clients)) {
     it(`${name}: a key that is not the verifier's key pair → TypeError or RangeError saying what is wrong`, () => {
+      expect(thrown(() => make(undefined as never))).toEqual(['TypeError', KEY])
       expect(thrown(() => make({ url: 'http://svc', key: null }))).toEqual(['TypeError', KEY])
       expect(thrown(() => make({ url: 'http://svc', key: { secretKey: verifierKey.secretKey } }))).toEqual(['TypeError', KEY])
       expect(thrown(() => make({ url: 'http://svc', key: { publicKey: verifierKey.publicKey, secretKey: 'secret' } }))).toEqual([
@@ -188,8 +189,21 @@ describe('the service clients check their key and URL when they are made', () =>
       for (const url of [undefined, 42, '', '127.0.0.1:8787', 'ftp://svc', 'http://', 'http:///v1', 'http:// svc']) {
         expect(thrown(() => make({ url, key: verifierKey }))).toEqual(['TypeError', URL_])
       }
-      for (const url of ['http://svc', 'https://svc.example:8443/base/', 'http://127.0.0.1:8787///']) {
+      for (const url of ['http://svc', 'HTTPS://svc.example:8443/base/', 'http://127.0.0.1:8787///', 'http://[::1]:8787']) {
         expect(thrown(() => make({ url, key: verifierKey }))).toBe('nothing')
+      }
+      // Credentials: fetch would refuse them at every request, quoting the password; never echoed.
+      for (const url of ['http://user:secret@svc', 'http://user@svc/', 'https://:secret@svc']) {
+        expect(thrown(() => make({ url, key: verifierKey }))).toEqual([
+          'TypeError',
+          '"url" carries credentials (user@ or user:password@): give the service\'s URL without them',
+        ])
+      }
+      for (const url of ['http://svc/?k=1', 'http://svc#top', 'http://svc/base?']) {
+        expect(thrown(() => make({ url, key: verifierKey }))).toEqual([
+          'TypeError',
+          '"url" expected a base URL without a query or a fragment',
+        ])
       }
     })
   }

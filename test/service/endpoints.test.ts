@@ -421,7 +421,7 @@ describe('the feed and block status', () => {
   }
 
   it('the push channel: the first page at once, then, when the head moves, a page from where the last one ended', async () => {
-    const { nextPage, close } = await openStream(3600)
+    const { nextPage, close } = await openStream(5)
     await postStatement(child('c'))
     const second = await nextPage()
     expect([second.since, second.head, second.entries.map((e) => e.seq)]).toEqual([2, 3, [3]])

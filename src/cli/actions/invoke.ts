@@ -89,7 +89,7 @@ export async function invoke(ctx: Context, token: string | undefined, opts: Invo
   )
   const text = formatInvocation(inv)
   for (const w of warnings) warn(ctx, cmd, w)
-  emit(ctx, cmd, { invocation: text, id: inv.idHex, ...(warnings.length === 0 ? {} : { warnings }) }, () => `${text}\n`)
+  emit(ctx, cmd, { invocation: text, id: inv.idHex, warnings }, () => `${text}\n`)
 }
 
 export interface ApproveFlags {

@@ -28,7 +28,7 @@ import { createRemoteUsageStore } from '../../usage/remote.js'
 import type { UsageStore } from '../../usage/store.js'
 import { createDecisionReporter, type DecisionReporter } from '../../verify/report.js'
 import { createVerifier } from '../../verify/verifier.js'
-import { type Context, serviceOf, warn } from '../context.js'
+import { type Context, serviceOf } from '../context.js'
 import { CliError, usage } from '../errors.js'
 import { loadKey } from '../io.js'
 import { parseNamedKeys } from '../named-keys.js'
@@ -357,7 +357,7 @@ export async function mcp(ctx: Context, command: readonly string[], opts: McpFla
     usage('no upstream MCP server', 'give its command after --, e.g. -- npx -y @modelcontextprotocol/server-everything, or --upstream URL')
   }
   const mandate = parsed(await readToken(ctx.io, opts.mandate, ['mandate'], 'mcp'), parseMandate)
-  const key = holderKey(ctx.io, mandate, opts.key, (w) => warn(ctx, cmd, w))
+  const key = holderKey(ctx.io, mandate, opts.key, (w) => ctx.io.err(`mandate mcp: warning: ${w}\n`))
   holderCheck(mandate, key)
   const roots = parseNamedKeys(opts.root?.length ? opts.root : (ctx.io.env['MANDATE_ROOTS'] ?? '').split(','), '--root', false)
   if (roots.length === 0) usage('no trusted root', 'pass --root NAME=did:key:… (the principal) or set MANDATE_ROOTS')
