@@ -160,9 +160,7 @@ export function createTrust(
   }
   const maxAge = countOption(options.invocationMaxAge, 300, 1, 86_400, 'invocationMaxAge')
   // As long, by default and at most, as a verifier's (spec/mandate-v1.md §7 step 7).
-  const approvalWait = options.approvalWait ?? DEFAULT_APPROVAL_WAIT
-  if (!Number.isSafeInteger(approvalWait) || approvalWait < 0 || approvalWait > MAX_APPROVAL_WAIT)
-    throw new RangeError(`"approvalWait" expected whole seconds 0..${MAX_APPROVAL_WAIT}, got ${approvalWait}`)
+  const approvalWait = countOption(options.approvalWait, DEFAULT_APPROVAL_WAIT, 0, MAX_APPROVAL_WAIT, 'approvalWait')
   /** How long after its signature an invocation stays acceptable: its max age, or its wait. */
   const window = (waits = false, wait = approvalWait) => (waits ? Math.max(maxAge, wait) : maxAge)
   const skew = countOption(options.skew, 60, 0, 300, 'skew')

@@ -132,11 +132,11 @@ export function readOptions(options: VerifierOptions): Settings {
     const key = typeof entry.key === 'string' ? parsePublicKey(entry.key) : parsePublicKey(toHex(entry.key))
     roots.set(toHex(key), { key, name: 'name' in entry ? entry.name : undefined })
   }
-  const skew = seconds(options.skew ?? 60, 0, 300, 'skew')
-  const maxLifetime = seconds(options.limits?.maxLifetime ?? DEFAULT_MAX_LIFETIME, 1, 10 * 365 * 86400, 'limits.maxLifetime')
-  const invocationMaxAge = seconds(options.limits?.invocationMaxAge ?? 300, 1, 86400, 'limits.invocationMaxAge')
-  const approvalWait = seconds(options.approvalWait ?? DEFAULT_APPROVAL_WAIT, 0, MAX_APPROVAL_WAIT, 'approvalWait')
-  const revocationMaxAge = seconds(options.revocationMaxAge ?? 30, 1, 86400, 'revocationMaxAge')
+  const skew = countOption(options.skew, 60, 0, 300, 'skew')
+  const maxLifetime = countOption(options.limits?.maxLifetime, DEFAULT_MAX_LIFETIME, 1, 10 * 365 * 86400, 'limits.maxLifetime')
+  const invocationMaxAge = countOption(options.limits?.invocationMaxAge, 300, 1, 86400, 'limits.invocationMaxAge')
+  const approvalWait = countOption(options.approvalWait, DEFAULT_APPROVAL_WAIT, 0, MAX_APPROVAL_WAIT, 'approvalWait')
+  const revocationMaxAge = countOption(options.revocationMaxAge, 30, 1, 86400, 'revocationMaxAge')
   injected(options.clock, 'clock', [])
   injected(options.usage, 'usage', ['consume'])
   if (options.revocations === undefined) {
@@ -177,10 +177,4 @@ function injected(value: unknown, title: string, methods: readonly string[]): vo
   const ok = (typeof value === 'object' || typeof value === 'function') && value !== null
   if (!ok || methods.some((m) => typeof (value as Record<string, unknown>)[m] !== 'function'))
     throw new TypeError(`"${title}" expected an object with ${methods.map((m) => `${m}()`).join(', ')}`)
-}
-
-function seconds(value: unknown, min: number, max: number, title: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`"${title}" expected whole seconds, got ${typeof value}`)
-  if (value < min || value > max) throw new RangeError(`"${title}" expected ${min}..${max}, got ${value}`)
-  return value
 }

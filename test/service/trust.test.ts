@@ -446,7 +446,7 @@ describe('invocations waiting for approval (spec/mandate-v1.md §7 step 7)', () 
   it('the setting is whole seconds from 0 to 30 days', () => {
     for (const bad of [-1, 30 * 86_400 + 1, 1.5]) {
       expect(() => createTrust({ roots: [{ key: fixedDid('alice') }], approvalWait: bad }, store, () => NOW)).toThrow(
-        `"approvalWait" expected whole seconds 0..2592000, got ${bad}`,
+        new RangeError(`"approvalWait" expected a whole number from 0 to 2592000, got ${bad}`),
       )
     }
     expect(createTrust({ roots: [{ key: fixedDid('alice') }], approvalWait: 0 }, store, () => NOW).approvalWait).toBe(0)

@@ -66,10 +66,10 @@ describe('the approvalWait setting', () => {
         ...(approvalWait === undefined ? {} : { approvalWait }),
       } as never).approvalWait
     expect([of(), of(0), of(30 * DAY)]).toEqual([DAY, 0, 30 * DAY])
-    expect(() => of(30 * DAY + 1)).toThrow(new RangeError('"approvalWait" expected 0..2592000, got 2592001'))
-    expect(() => of(-1)).toThrow(new RangeError('"approvalWait" expected 0..2592000, got -1'))
-    expect(() => of(1.5)).toThrow(new TypeError('"approvalWait" expected whole seconds, got number'))
-    expect(() => of('60')).toThrow(new TypeError('"approvalWait" expected whole seconds, got string'))
+    expect(() => of(30 * DAY + 1)).toThrow(new RangeError('"approvalWait" expected a whole number from 0 to 2592000, got 2592001'))
+    expect(() => of(-1)).toThrow(new RangeError('"approvalWait" expected a whole number from 0 to 2592000, got -1'))
+    expect(() => of(1.5)).toThrow(new RangeError('"approvalWait" expected a whole number from 0 to 2592000, got 1.5'))
+    expect(() => of('60')).toThrow(new TypeError('"approvalWait" expected a whole number, got string'))
   })
 })
 

@@ -63,10 +63,12 @@ describe('readOptions: refusals', () => {
       const options = (value: unknown) => ({ ...base(), ...at(title, value) }) as never
       expect(thrown(() => readOptions(options(min)))).toBe('no error')
       expect(thrown(() => readOptions(options(max)))).toBe('no error')
-      expect(thrown(() => readOptions(options(min - 1)))).toEqual(['RangeError', `"${title}" expected ${min}..${max}, got ${min - 1}`])
-      expect(thrown(() => readOptions(options(max + 1)))).toEqual(['RangeError', `"${title}" expected ${min}..${max}, got ${max + 1}`])
-      expect(thrown(() => readOptions(options('5')))).toEqual(['TypeError', `"${title}" expected whole seconds, got string`])
-      expect(thrown(() => readOptions(options(1.5)))).toEqual(['TypeError', `"${title}" expected whole seconds, got number`])
+      const range = (v: number) => ['RangeError', `"${title}" expected a whole number from ${min} to ${max}, got ${v}`]
+      expect(thrown(() => readOptions(options(min - 1)))).toEqual(range(min - 1))
+      expect(thrown(() => readOptions(options(max + 1)))).toEqual(range(max + 1))
+      expect(thrown(() => readOptions(options('5')))).toEqual(['TypeError', `"${title}" expected a whole number, got string`])
+      expect(thrown(() => readOptions(options(1.5)))).toEqual(range(1.5))
+      expect(thrown(() => readOptions(options(Number.NaN)))).toEqual(range(Number.NaN))
     }
     const s = readOptions({ ...base(), skew: 0, limits: { maxLifetime: 7, invocationMaxAge: 8 }, revocationMaxAge: 9 })
     expect([s.skew, s.maxLifetime, s.invocationMaxAge, s.revocationMaxAge]).toEqual([0, 7, 8, 9])
