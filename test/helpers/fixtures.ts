@@ -121,6 +121,16 @@ export function caught(f: () => unknown): MandateError {
   throw new Error('expected a MandateError, nothing was thrown')
 }
 
+/** What `f` throws, as [class name, message] (an option refused: TypeError or RangeError, and which); 'nothing' when it returns. */
+export function thrownAs(f: () => unknown): [string, string] | 'nothing' {
+  try {
+    f()
+  } catch (e) {
+    return [(e as Error).constructor.name, (e as Error).message]
+  }
+  return 'nothing'
+}
+
 /** The MandateError code `f` throws, or 'ok'. Any other exception fails the test. */
 export function thrownCode(f: () => unknown): string {
   try {

@@ -15,17 +15,7 @@ import {
 } from '../../src/index.js'
 import { countOption } from '../../src/internal/count.js'
 import { aliceDid } from '../helpers/chains.js'
-import { fixedDid, fixedKey } from '../helpers/fixtures.js'
-
-/** What `f` throws, as [class, message]; 'nothing' when it returns. */
-function thrown(f: () => unknown): [string, string] | 'nothing' {
-  try {
-    f()
-  } catch (e) {
-    return [(e as Error).constructor.name, (e as Error).message]
-  }
-  return 'nothing'
-}
+import { fixedDid, fixedKey, thrownAs } from '../helpers/fixtures.js'
 
 describe('countOption', () => {
   it('the fallback when absent; the value when a whole number in range, both ends included', () => {
@@ -35,12 +25,12 @@ describe('countOption', () => {
 
   it('refuses anything else, naming the option and the range', () => {
     const range = (v: string) => ['RangeError', `"n" expected a whole number from 1 to 10, got ${v}`]
-    expect(thrown(() => countOption(0, 7, 1, 10, 'n'))).toEqual(range('0'))
-    expect(thrown(() => countOption(11, 7, 1, 10, 'n'))).toEqual(range('11'))
-    expect(thrown(() => countOption(2.5, 7, 1, 10, 'n'))).toEqual(range('2.5'))
-    expect(thrown(() => countOption(Number.NaN, 7, 1, 10, 'n'))).toEqual(range('NaN'))
-    expect(thrown(() => countOption(Number.POSITIVE_INFINITY, 7, 1, 10, 'n'))).toEqual(range('Infinity'))
-    expect(thrown(() => countOption(2 ** 53, 7, 1, 2 ** 60, 'n'))).toEqual([
+    expect(thrownAs(() => countOption(0, 7, 1, 10, 'n'))).toEqual(range('0'))
+    expect(thrownAs(() => countOption(11, 7, 1, 10, 'n'))).toEqual(range('11'))
+    expect(thrownAs(() => countOption(2.5, 7, 1, 10, 'n'))).toEqual(range('2.5'))
+    expect(thrownAs(() => countOption(Number.NaN, 7, 1, 10, 'n'))).toEqual(range('NaN'))
+    expect(thrownAs(() => countOption(Number.POSITIVE_INFINITY, 7, 1, 10, 'n'))).toEqual(range('Infinity'))
+    expect(thrownAs(() => countOption(2 ** 53, 7, 1, 2 ** 60, 'n'))).toEqual([
       'RangeError',
       `"n" expected a whole number from 1 to ${2 ** 60}, got ${2 ** 53}`,
     ])
@@ -50,7 +40,7 @@ describe('countOption', () => {
       [5n, 'bigint'],
       [true, 'boolean'],
     ] as const) {
-      expect(thrown(() => countOption(v, 7, 1, 10, 'n'))).toEqual(['TypeError', `"n" expected a whole number, got ${type}`])
+      expect(thrownAs(() => countOption(v, 7, 1, 10, 'n'))).toEqual(['TypeError', `"n" expected a whole number, got ${type}`])
     }
   })
 })
@@ -61,11 +51,11 @@ describe('the constructors check theirs', () => {
     createVerifier({ roots: [aliceDid], audience: 'svc', revocations: createMemoryRevocationView(), cacheSize: cacheSize as number })
 
   it('createVerifier cacheSize: 0 to 1,000,000', () => {
-    expect(thrown(verifier(Number.NaN))).toEqual(['RangeError', '"cacheSize" expected a whole number from 0 to 1000000, got NaN'])
-    expect(thrown(verifier(-1))).toEqual(['RangeError', '"cacheSize" expected a whole number from 0 to 1000000, got -1'])
-    expect(thrown(verifier(1_000_001))).toEqual(['RangeError', '"cacheSize" expected a whole number from 0 to 1000000, got 1000001'])
-    expect(thrown(verifier('4096'))).toEqual(['TypeError', '"cacheSize" expected a whole number, got string'])
-    expect([thrown(verifier(undefined)), thrown(verifier(0)), thrown(verifier(1_000_000))]).toEqual(['nothing', 'nothing', 'nothing'])
+    expect(thrownAs(verifier(Number.NaN))).toEqual(['RangeError', '"cacheSize" expected a whole number from 0 to 1000000, got NaN'])
+    expect(thrownAs(verifier(-1))).toEqual(['RangeError', '"cacheSize" expected a whole number from 0 to 1000000, got -1'])
+    expect(thrownAs(verifier(1_000_001))).toEqual(['RangeError', '"cacheSize" expected a whole number from 0 to 1000000, got 1000001'])
+    expect(thrownAs(verifier('4096'))).toEqual(['TypeError', '"cacheSize" expected a whole number, got string'])
+    expect([thrownAs(verifier(undefined)), thrownAs(verifier(0)), thrownAs(verifier(1_000_000))]).toEqual(['nothing', 'nothing', 'nothing'])
   })
 
   it('retries of the remote usage store and of the decision reporter: 0 to 4 (the waits grow threefold)', () => {
@@ -73,29 +63,29 @@ describe('the constructors check theirs', () => {
       (retries: unknown) => () => createRemoteUsageStore({ url: 'http://svc', key, retries: retries as number }),
       (retries: unknown) => () => createDecisionReporter({ url: 'http://svc', key, retries: retries as number }),
     ]) {
-      expect(thrown(make(-1))).toEqual(['RangeError', '"retries" expected a whole number from 0 to 4, got -1'])
-      expect(thrown(make(5))).toEqual(['RangeError', '"retries" expected a whole number from 0 to 4, got 5'])
-      expect(thrown(make(Number.NaN))).toEqual(['RangeError', '"retries" expected a whole number from 0 to 4, got NaN'])
-      expect([thrown(make(0)), thrown(make(4))]).toEqual(['nothing', 'nothing'])
+      expect(thrownAs(make(-1))).toEqual(['RangeError', '"retries" expected a whole number from 0 to 4, got -1'])
+      expect(thrownAs(make(5))).toEqual(['RangeError', '"retries" expected a whole number from 0 to 4, got 5'])
+      expect(thrownAs(make(Number.NaN))).toEqual(['RangeError', '"retries" expected a whole number from 0 to 4, got NaN'])
+      expect([thrownAs(make(0)), thrownAs(make(4))]).toEqual(['nothing', 'nothing'])
     }
   })
 
   it('rememberAnswers of the memory usage store: 1 to 10,000,000 (none remembered would count a retry twice)', () => {
     const make = (rememberAnswers: unknown) => () => createMemoryUsageStore({ rememberAnswers: rememberAnswers as number })
-    expect(thrown(make(0))).toEqual(['RangeError', '"rememberAnswers" expected a whole number from 1 to 10000000, got 0'])
-    expect(thrown(make(Number.NaN))).toEqual(['RangeError', '"rememberAnswers" expected a whole number from 1 to 10000000, got NaN'])
-    expect(thrown(make(1))).toBe('nothing')
+    expect(thrownAs(make(0))).toEqual(['RangeError', '"rememberAnswers" expected a whole number from 1 to 10000000, got 0'])
+    expect(thrownAs(make(Number.NaN))).toEqual(['RangeError', '"rememberAnswers" expected a whole number from 1 to 10000000, got NaN'])
+    expect(thrownAs(make(1))).toBe('nothing')
   })
 
   it('pollMs of the feed view: a timer’s positive milliseconds', () => {
     const make = (pollMs: unknown) => () =>
       createFeedRevocationView({ url: 'http://svc', serviceKey: fixedDid('service'), push: false, pollMs: pollMs as number })
     for (const bad of [0, -5, Number.NaN, 2 ** 31]) {
-      expect(thrown(make(bad))).toEqual([
+      expect(thrownAs(make(bad))).toEqual([
         'RangeError',
         `"pollMs" expected a positive number of milliseconds (at most 2147483647), got ${String(bad)}`,
       ])
     }
-    expect(thrown(make(250))).toBe('nothing')
+    expect(thrownAs(make(250))).toBe('nothing')
   })
 })

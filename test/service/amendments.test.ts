@@ -683,4 +683,17 @@ describe('inForceAt: the amendments a verifier deciding at t could have held (a 
   it('now: the amendments not lifted (inForce), whatever their time', () => {
     expect(inForce(entries).map((e) => e.id)).toEqual([B])
   })
+  it('only an amendment with its id counts, and only a lift naming one lifts it, whatever else a row carries', () => {
+    const C = '3'.repeat(64)
+    const odd = [
+      entry(1, 'amend', 1000, { id: A, caveats: [{ type: 'uses', max: 1 }] }),
+      entry(2, 'amend', 1000, { id: B, caveats: [{ type: 'uses', max: 1 }] }),
+      entry(3, 'revoke', 1000, { id: C }), // not an amendment, whatever its id
+      entry(4, 'suspend', 1000, { lifts: A }), // not a lift, whatever it names
+      entry(5, 'lift', 1000), // a lift naming nothing
+      entry(6, 'amend', 1000, { caveats: [{ type: 'uses', max: 1 }] }), // no id: nothing could lift it, nor key its counters
+    ]
+    expect(inForce(odd).map((e) => e.id)).toEqual([A, B])
+    expect(inForceAt(odd, 2000, 60).map((e) => e.id)).toEqual([A, B])
+  })
 })

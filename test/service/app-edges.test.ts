@@ -26,7 +26,7 @@ import { openSqliteStore } from '../../src/service/sqlite-store.js'
 import type { Store } from '../../src/service/store.js'
 import { type Answer, appRequest, type Send } from '../helpers/app-request.js'
 import { assistant, bearerChild, rootGrant } from '../helpers/chains.js'
-import { fixedDid, fixedKey, T0 } from '../helpers/fixtures.js'
+import { fixedDid, fixedKey, T0, thrownAs } from '../helpers/fixtures.js'
 import { serviceApp } from '../helpers/service-app.js'
 
 const NOW = T0 + 600
@@ -72,14 +72,7 @@ describe('numeric options are checked when the service is made', () => {
     ['skew', 0, 300],
     ['signatureMaxAge', 1, 86_400],
   ]
-  const thrown = (extra: Partial<AppOptions>): [string, string] | 'nothing' => {
-    try {
-      build(extra)
-    } catch (e) {
-      return [(e as Error).constructor.name, (e as Error).message]
-    }
-    return 'nothing'
-  }
+  const thrown = (extra: Partial<AppOptions>) => thrownAs(() => build(extra))
   for (const [name, min, max, beside = {}] of cases) {
     it(`${name}: a whole number from ${min} to ${max}`, () => {
       const range = (v: number) => ['RangeError', `"${name}" expected a whole number from ${min} to ${max}, got ${v}`]

@@ -19,7 +19,7 @@ import { fileFeedState } from '../../src/node.js'
 import { toServiceError } from '../../src/service/errors.js'
 import { bareRequestId } from '../../src/verify/request-id.js'
 import { assistant, bearerChild, codeOf, rootGrant, verifierFor } from '../helpers/chains.js'
-import { fixedKey, seededRandom, T0, thrownCode } from '../helpers/fixtures.js'
+import { fixedKey, seededRandom, T0, thrownAs, thrownCode } from '../helpers/fixtures.js'
 
 const refused = (async () => {
   throw new TypeError('fetch failed')
@@ -138,16 +138,6 @@ describe('signed, retried consumes', () => {
   })
 })
 
-/** Whatever a constructor throws, as [class, message]. */
-function thrown(f: () => unknown): [string, string] | 'nothing' {
-  try {
-    f()
-  } catch (e) {
-    return [(e as Error).constructor.name, (e as Error).message]
-  }
-  return 'nothing'
-}
-
 describe('the service clients check their key and URL when they are made', () => {
   // Each of them would otherwise fail at every request, later: a denial or a lost report
   // where the mistake was in the configuration.
@@ -162,45 +152,45 @@ describe('the service clients check their key and URL when they are made', () =>
 
   for (const [name, make] of Object.entries(clients)) {
     it(`${name}: a key that is not the verifier's key pair → TypeError or RangeError saying what is wrong`, () => {
-      expect(thrown(() => make(undefined as never))).toEqual(['TypeError', KEY])
-      expect(thrown(() => make({ url: 'http://svc', key: null }))).toEqual(['TypeError', KEY])
-      expect(thrown(() => make({ url: 'http://svc', key: { secretKey: verifierKey.secretKey } }))).toEqual(['TypeError', KEY])
-      expect(thrown(() => make({ url: 'http://svc', key: { publicKey: verifierKey.publicKey, secretKey: 'secret' } }))).toEqual([
+      expect(thrownAs(() => make(undefined as never))).toEqual(['TypeError', KEY])
+      expect(thrownAs(() => make({ url: 'http://svc', key: null }))).toEqual(['TypeError', KEY])
+      expect(thrownAs(() => make({ url: 'http://svc', key: { secretKey: verifierKey.secretKey } }))).toEqual(['TypeError', KEY])
+      expect(thrownAs(() => make({ url: 'http://svc', key: { publicKey: verifierKey.publicKey, secretKey: 'secret' } }))).toEqual([
         'TypeError',
         KEY,
       ])
-      expect(thrown(() => make({ url: 'http://svc', key: { ...verifierKey, secretKey: verifierKey.secretKey.slice(1) } }))).toEqual([
+      expect(thrownAs(() => make({ url: 'http://svc', key: { ...verifierKey, secretKey: verifierKey.secretKey.slice(1) } }))).toEqual([
         'RangeError',
         '"secretKey" expected 32 bytes, got 31',
       ])
-      expect(thrown(() => make({ url: 'http://svc', key: { ...verifierKey, publicKey: verifierKey.publicKey.slice(1) } }))).toEqual([
+      expect(thrownAs(() => make({ url: 'http://svc', key: { ...verifierKey, publicKey: verifierKey.publicKey.slice(1) } }))).toEqual([
         'RangeError',
         '"publicKey" expected 32 bytes, got 31',
       ])
       // Another key's public half: every signed request would be refused as someone else's.
-      expect(thrown(() => make({ url: 'http://svc', key: { ...verifierKey, publicKey: other.publicKey } }))).toEqual([
+      expect(thrownAs(() => make({ url: 'http://svc', key: { ...verifierKey, publicKey: other.publicKey } }))).toEqual([
         'RangeError',
         '"key" publicKey does not match its secretKey',
       ])
-      expect(thrown(() => make({ url: 'http://svc', key: verifierKey }))).toBe('nothing')
+      expect(thrownAs(() => make({ url: 'http://svc', key: verifierKey }))).toBe('nothing')
     })
 
     it(`${name}: a URL that is not http(s) with a host → TypeError, the URL not echoed`, () => {
       for (const url of [undefined, 42, '', '127.0.0.1:8787', 'ftp://svc', 'http://', 'http:///v1', 'http:// svc']) {
-        expect(thrown(() => make({ url, key: verifierKey }))).toEqual(['TypeError', URL_])
+        expect(thrownAs(() => make({ url, key: verifierKey }))).toEqual(['TypeError', URL_])
       }
       for (const url of ['http://svc', 'HTTPS://svc.example:8443/base/', 'http://127.0.0.1:8787///', 'http://[::1]:8787']) {
-        expect(thrown(() => make({ url, key: verifierKey }))).toBe('nothing')
+        expect(thrownAs(() => make({ url, key: verifierKey }))).toBe('nothing')
       }
       // Credentials: fetch would refuse them at every request, quoting the password; never echoed.
       for (const url of ['http://user:secret@svc', 'http://user@svc/', 'https://:secret@svc']) {
-        expect(thrown(() => make({ url, key: verifierKey }))).toEqual([
+        expect(thrownAs(() => make({ url, key: verifierKey }))).toEqual([
           'TypeError',
           '"url" carries credentials (user@ or user:password@): give the service\'s URL without them',
         ])
       }
       for (const url of ['http://svc/?k=1', 'http://svc#top', 'http://svc/base?']) {
-        expect(thrown(() => make({ url, key: verifierKey }))).toEqual([
+        expect(thrownAs(() => make({ url, key: verifierKey }))).toEqual([
           'TypeError',
           '"url" expected a base URL without a query or a fragment',
         ])
@@ -211,7 +201,7 @@ describe('the service clients check their key and URL when they are made', () =>
   it('the revocation feed view: the same URL check', () => {
     const serviceKey = toDidKey(other.publicKey)
     for (const url of [undefined, 'svc:8787', 'file:///feed']) {
-      expect(thrown(() => createFeedRevocationView({ url, serviceKey, push: false } as never))).toEqual(['TypeError', URL_])
+      expect(thrownAs(() => createFeedRevocationView({ url, serviceKey, push: false } as never))).toEqual(['TypeError', URL_])
     }
     const view = createFeedRevocationView({ url: 'http://svc//', serviceKey, push: false })
     expect(view.freshAt()).toBe(0)

@@ -14,35 +14,25 @@ import { readOptions } from '../../../src/verify/options.js'
 import { dependency, isBoolean, isCount, REPLAY_STORE, USAGE_STORE } from '../../../src/verify/stores.js'
 import { claimReplay, consumeUsage, isConsumeResult } from '../../../src/verify/usage.js'
 import { aliceDid, assistant, rootGrant } from '../../helpers/chains.js'
-import { caught, seededRandom, T0, thrownCode } from '../../helpers/fixtures.js'
+import { caught, seededRandom, T0, thrownAs, thrownCode } from '../../helpers/fixtures.js'
 import { rejection } from '../../helpers/scripted-fetch.js'
 
 const NOW = T0 + 60
 const base = () => ({ roots: [aliceDid], audience: 'svc', revocations: 'none' as const })
 const inv = () => invoke(rootGrant(), { key: assistant, action: 'a', audience: 'svc', now: NOW, random: seededRandom('ou') })
 
-/** [class name, message] of what `f` throws. */
-function thrown(f: () => unknown): [string, string] | 'no error' {
-  try {
-    f()
-  } catch (e) {
-    return [(e as Error).constructor.name, (e as Error).message]
-  }
-  return 'no error'
-}
-
 describe('readOptions: refusals', () => {
   it('refuses options that are not an object', () => {
     const expected = ['TypeError', '"options" expected an object']
-    expect(thrown(() => readOptions(undefined as never))).toEqual(expected)
-    expect(thrown(() => readOptions(null as never))).toEqual(expected)
-    expect(thrown(() => readOptions('svc' as never))).toEqual(expected)
+    expect(thrownAs(() => readOptions(undefined as never))).toEqual(expected)
+    expect(thrownAs(() => readOptions(null as never))).toEqual(expected)
+    expect(thrownAs(() => readOptions('svc' as never))).toEqual(expected)
   })
 
   it('refuses an audience that is not a non-empty string', () => {
     const expected = ['TypeError', '"audience" expected a non-empty string']
-    expect(thrown(() => readOptions({ ...base(), audience: 5 as never }))).toEqual(expected)
-    expect(thrown(() => readOptions({ ...base(), audience: '' }))).toEqual(expected)
+    expect(thrownAs(() => readOptions({ ...base(), audience: 5 as never }))).toEqual(expected)
+    expect(thrownAs(() => readOptions({ ...base(), audience: '' }))).toEqual(expected)
     expect(readOptions({ ...base(), audience: 'x' }).audience).toBe('x')
   })
 
@@ -61,14 +51,14 @@ describe('readOptions: refusals', () => {
           : { [title]: value }
     for (const [title, min, max] of cases) {
       const options = (value: unknown) => ({ ...base(), ...at(title, value) }) as never
-      expect(thrown(() => readOptions(options(min)))).toBe('no error')
-      expect(thrown(() => readOptions(options(max)))).toBe('no error')
+      expect(thrownAs(() => readOptions(options(min)))).toBe('nothing')
+      expect(thrownAs(() => readOptions(options(max)))).toBe('nothing')
       const range = (v: number) => ['RangeError', `"${title}" expected a whole number from ${min} to ${max}, got ${v}`]
-      expect(thrown(() => readOptions(options(min - 1)))).toEqual(range(min - 1))
-      expect(thrown(() => readOptions(options(max + 1)))).toEqual(range(max + 1))
-      expect(thrown(() => readOptions(options('5')))).toEqual(['TypeError', `"${title}" expected a whole number, got string`])
-      expect(thrown(() => readOptions(options(1.5)))).toEqual(range(1.5))
-      expect(thrown(() => readOptions(options(Number.NaN)))).toEqual(range(Number.NaN))
+      expect(thrownAs(() => readOptions(options(min - 1)))).toEqual(range(min - 1))
+      expect(thrownAs(() => readOptions(options(max + 1)))).toEqual(range(max + 1))
+      expect(thrownAs(() => readOptions(options('5')))).toEqual(['TypeError', `"${title}" expected a whole number, got string`])
+      expect(thrownAs(() => readOptions(options(1.5)))).toEqual(range(1.5))
+      expect(thrownAs(() => readOptions(options(Number.NaN)))).toEqual(range(Number.NaN))
     }
     const s = readOptions({ ...base(), skew: 0, limits: { maxLifetime: 7, invocationMaxAge: 8 }, revocationMaxAge: 9 })
     expect([s.skew, s.maxLifetime, s.invocationMaxAge, s.revocationMaxAge]).toEqual([0, 7, 8, 9])
@@ -76,10 +66,10 @@ describe('readOptions: refusals', () => {
 
   it('refuses an injected store without its methods, listing them; accepts an object or a function that has them', () => {
     const replayMessage = ['TypeError', '"replay" expected an object with has(), claim(), release()']
-    expect(thrown(() => readOptions({ ...base(), replay: null as never }))).toEqual(replayMessage)
-    expect(thrown(() => readOptions({ ...base(), replay: 'memory' as never }))).toEqual(replayMessage)
-    expect(thrown(() => readOptions({ ...base(), replay: { has: () => false, claim: () => true } as never }))).toEqual(replayMessage)
-    expect(thrown(() => readOptions({ ...base(), revocations: {} as never }))).toEqual([
+    expect(thrownAs(() => readOptions({ ...base(), replay: null as never }))).toEqual(replayMessage)
+    expect(thrownAs(() => readOptions({ ...base(), replay: 'memory' as never }))).toEqual(replayMessage)
+    expect(thrownAs(() => readOptions({ ...base(), replay: { has: () => false, claim: () => true } as never }))).toEqual(replayMessage)
+    expect(thrownAs(() => readOptions({ ...base(), revocations: {} as never }))).toEqual([
       'TypeError',
       '"revocations" expected an object with freshAt(), entries()',
     ])
