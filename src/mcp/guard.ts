@@ -11,6 +11,7 @@
  * @module
  */
 import type { Args } from '../caveats/types.js'
+import { assertRequestKey } from '../crypto/http-signature.js'
 import { type KeyPair, keyPairFromSecret, toDidKey } from '../crypto/keys.js'
 import { type ErrorDetails, MandateError, type MandateErrorCode } from '../errors.js'
 import {
@@ -243,6 +244,8 @@ function holderKey(mandate: UnverifiedMandate, key: KeyPair | undefined): KeyPai
       hint: `the mandate's last block names ${toDidKey(last.holder)}`,
     })
   }
+  // The holder's public key with another secret would sign invocations no verifier accepts.
+  if (key !== undefined) assertRequestKey(key, "the holder's key pair")
   return pair
 }
 

@@ -262,6 +262,13 @@ describe('createToolGuard refuses a setup that cannot work', () => {
       ...mismatch,
       hint: `the mandate's last block names ${ASSISTANT}`,
     })
+    // The holder's public key beside another secret: refused when the guard is made, not at each call.
+    expect(
+      thrown(() => createToolGuard({ mandate: m, key: { publicKey: assistant.publicKey, secretKey: stranger.secretKey }, verifier })),
+    ).toEqual({
+      name: 'RangeError',
+      message: '"key" publicKey does not match its secretKey',
+    })
     // A bearer mandate carries its holder's key: any other key given beside it is refused.
     const holder = toDidKey(bearer.blocks[1]?.holder as Uint8Array)
     expect(thrown(() => createToolGuard({ mandate: bearer, key: assistant, verifier }))).toEqual({
