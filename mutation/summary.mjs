@@ -61,7 +61,12 @@ export const DOORS = {
       'test/mcp/proxy-session.test.ts',
     ],
   },
-  inbox: { mutate: ['src/inbox/**/*.ts'], testFiles: ['test/inbox/**/*.test.ts'] },
+  // The inbox client, and the webhook format (src/inbox/webhook.ts) with the dispatcher's and the
+  // receivers' tests (in-process: a store in the test process, loopback receivers).
+  inbox: {
+    mutate: ['src/inbox/**/*.ts'],
+    testFiles: ['test/inbox/**/*.test.ts', 'test/service/webhooks.test.ts', 'test/service/webhooks-attacks.test.ts'],
+  },
   // The audit trail's pure core: hashing, checkpoints and the offline check of an export.
   audit: {
     mutate: ['src/service/audit.ts'],
