@@ -45,7 +45,7 @@ import {
 import { abytes, equalBytes, utf8 } from '../internal/bytes.js'
 import { getBackend, signWithBackend, verifyAsync } from './ed25519.js'
 import { randomBytes, sha256 } from './hash.js'
-import { type KeyPair, parsePublicKey, toDidKey } from './keys.js'
+import { assertKeyPair, type KeyPair, parsePublicKey, toDidKey } from './keys.js'
 import type { SignatureOutcome } from './profile.js'
 import { type Ed25519Signer, signWith } from './signer.js'
 
@@ -233,31 +233,6 @@ export function contentDigest(body: Uint8Array): string {
 }
 
 /**
- * Check that `key` can sign requests: a key pair, its 32-byte secret key and the public key
- * that secret key makes. Returns the public key. The service's clients check their key once,
- * when they are made, so that a wrong key is a mistake at start-up rather than every request
- * failing later. Throws `TypeError` for something that is not a key pair ("expected" then
- * says what was), `RangeError` for wrong lengths or a public key that is not the secret key's.
- *
- * @example
- * ```ts
- * assertRequestKey(generateKeyPair()) // its publicKey
- * assertRequestKey({ publicKey: generateKeyPair().publicKey, secretKey: generateKeyPair().secretKey }) // throws RangeError
- * ```
- */
-export function assertRequestKey(key: KeyPair, expected = 'a key pair'): Uint8Array {
-  if (key === null || typeof key !== 'object' || !(key.secretKey instanceof Uint8Array) || !(key.publicKey instanceof Uint8Array)) {
-    throw new TypeError(`"key" expected ${expected}`)
-  }
-  abytes(key.secretKey, 32, 'secretKey')
-  const publicKey = getBackend().publicKey(key.secretKey)
-  if (!equalBytes(publicKey, abytes(key.publicKey, 32, 'publicKey'))) {
-    throw new RangeError('"key" publicKey does not match its secretKey')
-  }
-  return publicKey
-}
-
-/**
  * Sign a request with the `mandate` profile. Returns the headers to add: `content-digest`
  * (whenever it is covered: for every method other than GET, HEAD and DELETE, even with an
  * empty or absent body, and for any non-empty body), `signature-input` and `signature`.
@@ -276,7 +251,7 @@ export function signRequest(
   options: { readonly created?: number; readonly nonce?: string } = {},
 ): Record<string, string> {
   const { method, body } = signable(request)
-  const publicKey = assertRequestKey(key)
+  const publicKey = assertKeyPair(key)
   const backend = getBackend()
   const unsigned = unsignedRequest(method, request.url, body, publicKey, options)
   return unsigned.headers(signWithBackend(backend, key.secretKey, unsigned.base))

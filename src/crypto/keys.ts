@@ -80,6 +80,32 @@ export function toDidKey(publicKey: Uint8Array): string {
 const didCache = new Map<string, string>()
 
 /**
+ * Check that `key` is a key pair that can sign as its public key: its 32-byte secret key and
+ * the public key that secret key makes. Returns the public key. The service's clients, the
+ * service (whose public key its feed pages name) and the MCP guard check their key once, when
+ * they are made, so that a wrong key is a mistake at start-up rather than every signature
+ * failing later. Throws `TypeError` for something that is not a key pair ("expected" then
+ * says what was), `RangeError` for wrong lengths or a public key that is not the secret key's.
+ *
+ * @example
+ * ```ts
+ * assertKeyPair(generateKeyPair()) // its publicKey
+ * assertKeyPair({ publicKey: generateKeyPair().publicKey, secretKey: generateKeyPair().secretKey }) // throws RangeError
+ * ```
+ */
+export function assertKeyPair(key: KeyPair, expected = 'a key pair'): Uint8Array {
+  if (key === null || typeof key !== 'object' || !(key.secretKey instanceof Uint8Array) || !(key.publicKey instanceof Uint8Array)) {
+    throw new TypeError(`"key" expected ${expected}`)
+  }
+  abytes(key.secretKey, 32, 'secretKey')
+  const publicKey = getBackend().publicKey(key.secretKey)
+  if (!equalBytes(publicKey, abytes(key.publicKey, 32, 'publicKey'))) {
+    throw new RangeError('"key" publicKey does not match its secretKey')
+  }
+  return publicKey
+}
+
+/**
  * Parse a public key given as `did:key`, SPKI PEM, 64 hex digits or 43 base64url characters.
  * The key must be a canonical encoding of a point that is not of small order.
  *

@@ -11,8 +11,7 @@
  * @module
  */
 import type { Args } from '../caveats/types.js'
-import { assertRequestKey } from '../crypto/http-signature.js'
-import { type KeyPair, keyPairFromSecret, toDidKey } from '../crypto/keys.js'
+import { assertKeyPair, type KeyPair, keyPairFromSecret, toDidKey } from '../crypto/keys.js'
 import { type ErrorDetails, MandateError, type MandateErrorCode } from '../errors.js'
 import {
   type ApprovalRequestState,
@@ -245,7 +244,7 @@ function holderKey(mandate: UnverifiedMandate, key: KeyPair | undefined): KeyPai
     })
   }
   // The holder's public key with another secret would sign invocations no verifier accepts.
-  if (key !== undefined) assertRequestKey(key, "the holder's key pair")
+  if (key !== undefined) assertKeyPair(key, "the holder's key pair")
   return pair
 }
 

@@ -11,8 +11,7 @@ import type { Logger } from 'pino'
 import { argsDigest } from '../caveats/args.js'
 import { getBackend } from '../crypto/ed25519.js'
 import { sha256 } from '../crypto/hash.js'
-import { assertRequestKey } from '../crypto/http-signature.js'
-import { type KeyPair, parsePublicKey, toDidKey } from '../crypto/keys.js'
+import { assertKeyPair, type KeyPair, parsePublicKey, toDidKey } from '../crypto/keys.js'
 import { isMandateErrorCode } from '../errors.js'
 import { fromHex, toHex, utf8 } from '../internal/bytes.js'
 import { countOption } from '../internal/count.js'
@@ -103,7 +102,7 @@ export interface AppOptions extends TrustOptions {
 export function createApp(options: AppOptions): Hono {
   const { store, key } = options
   // Its public half is published in every feed page: a pair that does not match would sign pages no verifier accepts.
-  assertRequestKey(key, "the service's key pair")
+  assertKeyPair(key, "the service's key pair")
   const clock = options.clock ?? (() => Math.floor(Date.now() / 1000))
   const metrics = options.metrics ?? createMetrics()
   const pageTtl = countOption(options.pageTtl, 60, 2, 86_400, 'pageTtl')
@@ -531,7 +530,6 @@ export function createApp(options: AppOptions): Hono {
 
   app.get('/v1/revocations/stream', (c) => {
     let since = sinceParam(c)
-    const pollMs = streamPollMs
     const heartbeat = heartbeatSeconds * 1000
     return streamSSE(c, async (stream) => {
       // The first page goes out at once (performance.now() starts with the process, not the stream).
@@ -554,7 +552,7 @@ export function createApp(options: AppOptions): Hono {
             lastSent = performance.now()
             since = next
           }
-          await stream.sleep(pollMs)
+          await stream.sleep(streamPollMs)
         }
       } catch (e) {
         // Storage failed: end the stream; the client falls back to polling and reconnects.

@@ -22,8 +22,7 @@
 import type { Logger } from 'pino'
 import { getBackend } from '../crypto/ed25519.js'
 import { randomBytes, sha256 } from '../crypto/hash.js'
-import { assertRequestKey } from '../crypto/http-signature.js'
-import type { KeyPair } from '../crypto/keys.js'
+import { assertKeyPair, type KeyPair } from '../crypto/keys.js'
 import { type ApprovalEvent, formatWebhookSignature, WEBHOOK_HEADERS, webhookSigningInput } from '../inbox/webhook.js'
 import { toHex, utf8 } from '../internal/bytes.js'
 import { countOption } from '../internal/count.js'
@@ -132,7 +131,7 @@ export function startWebhooks(options: WebhookOptions): WebhookDispatcher {
   }
   const endpoints = [...byId.values()]
   const { store, key, clock } = options
-  assertRequestKey(key, "the service's key pair")
+  assertKeyPair(key, "the service's key pair")
   const log = options.logger
   const doFetch = options.fetch ?? fetch
   const pollMs = timeoutOption(options.pollMs, d.pollMs, 'pollMs')

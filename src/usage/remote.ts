@@ -7,8 +7,8 @@
  * @module
  */
 
-import { assertRequestKey, signRequest } from '../crypto/http-signature.js'
-import type { KeyPair } from '../crypto/keys.js'
+import { signRequest } from '../crypto/http-signature.js'
+import { assertKeyPair, type KeyPair } from '../crypto/keys.js'
 import { MandateError } from '../errors.js'
 import { countOption } from '../internal/count.js'
 import { timeoutOption } from '../internal/deadline.js'
@@ -46,7 +46,7 @@ export interface RemoteUsageOptions {
  * ```
  */
 export function createRemoteUsageStore(options: RemoteUsageOptions): UsageStore {
-  assertRequestKey(options?.key, "the verifier's key pair (registered with the service)")
+  assertKeyPair(options?.key, "the verifier's key pair (registered with the service)")
   const timeoutMs = timeoutOption(options.timeoutMs, 5000, 'timeoutMs')
   const retries = countOption(options.retries, 2, 0, 4, 'retries')
   // Looked up at each call, not captured: a fetch installed later (a test, a polyfill) is used.

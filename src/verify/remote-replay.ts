@@ -9,8 +9,8 @@
  * @module
  */
 
-import { assertRequestKey, signRequest } from '../crypto/http-signature.js'
-import type { KeyPair } from '../crypto/keys.js'
+import { signRequest } from '../crypto/http-signature.js'
+import { assertKeyPair, type KeyPair } from '../crypto/keys.js'
 import { MandateError } from '../errors.js'
 import { timeoutOption } from '../internal/deadline.js'
 import { postJson, serviceBase } from '../internal/http.js'
@@ -37,7 +37,7 @@ export function createRemoteReplayCache(options: {
    */
   readonly timeoutMs?: number
 }): ReplayCache {
-  assertRequestKey(options?.key, "the verifier's key pair (registered with the service)")
+  assertKeyPair(options?.key, "the verifier's key pair (registered with the service)")
   const timeoutMs = timeoutOption(options.timeoutMs, 5000, 'timeoutMs')
   // Looked up at each call, not captured: a fetch installed later (a test, a polyfill) is used.
   const doFetch = options.fetch ?? ((input: string, init: RequestInit) => fetch(input, init))

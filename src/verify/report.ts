@@ -8,8 +8,8 @@
  *
  * @module
  */
-import { assertRequestKey, signRequest } from '../crypto/http-signature.js'
-import { type KeyPair, toDidKey } from '../crypto/keys.js'
+import { signRequest } from '../crypto/http-signature.js'
+import { assertKeyPair, type KeyPair, toDidKey } from '../crypto/keys.js'
 import { MandateError } from '../errors.js'
 import { countOption } from '../internal/count.js'
 import { timeoutOption } from '../internal/deadline.js'
@@ -64,7 +64,7 @@ export interface DecisionReporter {
  * ```
  */
 export function createDecisionReporter(options: DecisionReporterOptions): DecisionReporter {
-  assertRequestKey(options?.key, "the verifier's key pair (registered with the service)")
+  assertKeyPair(options?.key, "the verifier's key pair (registered with the service)")
   const timeoutMs = timeoutOption(options.timeoutMs, 5000, 'timeoutMs')
   const maxQueue = countOption(options.maxQueue, 1000, 1, 1_000_000, 'maxQueue')
   const retries = countOption(options.retries, 2, 0, 4, 'retries')

@@ -84,6 +84,14 @@ describe('numeric options are checked when the service is made', () => {
     })
   }
 
+  it("the service key: a pair whose public key is its secret key's (feed pages name it)", () => {
+    expect(thrown({ key: { ...fixedKey('service'), publicKey: fixedKey('alice').publicKey } })).toEqual([
+      'RangeError',
+      '"key" publicKey does not match its secretKey',
+    ])
+    expect(thrown({ key: undefined as never })).toEqual(['TypeError', '"key" expected the service\'s key pair'])
+  })
+
   it('a page lives at least twice the granularity its issue time is rounded to (else it arrives frozen)', () => {
     expect(thrown({ pageTtl: 3, pageGranularity: 2 })).toEqual(['RangeError', '"pageTtl" (3) must be at least twice "pageGranularity" (2)'])
     expect(thrown({ pageTtl: 2 })).toEqual(['RangeError', '"pageTtl" (2) must be at least twice "pageGranularity" (2)'])

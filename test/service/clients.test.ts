@@ -176,7 +176,18 @@ describe('the service clients check their key and URL when they are made', () =>
     })
 
     it(`${name}: a URL that is not http(s) with a host → TypeError, the URL not echoed`, () => {
-      for (const url of [undefined, 42, '', '127.0.0.1:8787', 'ftp://svc', 'http://', 'http:///v1', 'http:// svc']) {
+      for (const url of [
+        undefined,
+        42,
+        '',
+        '127.0.0.1:8787',
+        'ftp://svc',
+        'http://',
+        'http:///v1',
+        'http:// svc',
+        'http://a b',
+        'http://[::1',
+      ]) {
         expect(thrownAs(() => make({ url, key: verifierKey }))).toEqual(['TypeError', URL_])
       }
       for (const url of ['http://svc', 'HTTPS://svc.example:8443/base/', 'http://127.0.0.1:8787///', 'http://[::1]:8787']) {

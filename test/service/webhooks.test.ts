@@ -389,6 +389,9 @@ describe('the dispatcher checks its pace options when it starts', () => {
         )
       }
     }
+    expect(start({ key: { ...generateKeyPair(), publicKey: generateKeyPair().publicKey } })).toThrow(
+      new RangeError('"key" publicKey does not match its secretKey'),
+    )
     for (const bad of [0, 86_401, 1.5]) {
       expect(start({ leaseSeconds: bad })).toThrow(new RangeError(`"leaseSeconds" expected a whole number from 1 to 86400, got ${bad}`))
     }
