@@ -104,7 +104,8 @@ export function createMandateFetch(options: MandateFetchOptions): (input: string
       .catch(() => undefined)) as { approvalRequest?: { filed?: unknown } } | undefined
     if (problem?.approvalRequest?.filed !== true) await fileApprovalRequest(text, waitFor)
     const state = await awaitApproval(id, holder, waitFor)
-    if (state.status === 'denied' && state.denial) {
+    // The inbox client reads a denial with its status only, and its status only with it.
+    if (state.denial) {
       const { by, reason } = state.denial
       throw new MandateError('ERR_APPROVAL_DENIED', `approval request ${id} was denied by ${by}: ${printable(reason, 500)}`, {
         hint: 'the request was not sent again; a new call files a new approval request, which its approvers see anew',

@@ -231,11 +231,10 @@ function parseEvent(body: Uint8Array): ApprovalEvent {
   } catch {
     throw invalid('the body is not JSON')
   }
-  const e = event as Partial<ApprovalEvent> | null
-  const data = e?.data as Partial<ApprovalEvent['data']> | undefined
+  // JSON's other values (null, a string, a number, a boolean) have no type: its test refuses them.
+  const e = (event ?? {}) as Partial<ApprovalEvent>
+  const data = e.data as Partial<ApprovalEvent['data']> | undefined
   const ok =
-    typeof e === 'object' &&
-    e !== null &&
     (e.type === 'approval.pending' || e.type === 'approval.approved' || e.type === 'approval.denied') &&
     typeof e.timestamp === 'string' &&
     typeof data === 'object' &&

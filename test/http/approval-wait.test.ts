@@ -171,6 +171,7 @@ it('a denied request ends the call at once: ERR_APPROVAL_DENIED, with who refuse
     expect(e.details).toEqual({ by: toDidKey(alice.publicKey), reason: 'keep it: it is the invoice\u202e', at: expect.any(Number) })
     // the message names the request and who, and shows the reason escaped
     expect(e.message).toBe(`approval request ${id} was denied by ${toDidKey(alice.publicKey)}: keep it: it is the invoice\\u202e`)
+    expect(e.hint).toBe('the request was not sent again; a new call files a new approval request, which its approvers see anew')
     expect(sends).toBe(1)
     expect(handled).toEqual([])
   } finally {

@@ -5,6 +5,7 @@
  */
 import { createServer, type Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { checkInboxOptions } from '../../src/inbox/client.js'
 import {
   answerApprovalRequest,
   approve,
@@ -256,8 +257,18 @@ describe("the approver's side: list what waits, read it, answer it", () => {
     for (const reason of ['', '   ', 'x'.repeat(501), 'a\u0000b', 'bell\u0007', 'a\ud800']) {
       expect((await failure(() => denyApprovalRequest(id, reason, alice, { url }))).code).toBe('RangeError')
     }
-    expect((await failure(() => denyApprovalRequest(id, 42 as unknown as string, alice, { url }))).code).toBe('TypeError')
-    expect((await failure(() => denyApprovalRequest('nope', 'no', alice, { url }))).code).toBe('TypeError')
+    expect(await failure(() => denyApprovalRequest(id, '', alice, { url }))).toEqual({
+      code: 'RangeError',
+      message: expect.stringMatching(/^"reason" \S/),
+    })
+    expect(await failure(() => denyApprovalRequest(id, 42 as unknown as string, alice, { url }))).toEqual({
+      code: 'TypeError',
+      message: '"reason" expected text: why it is denied',
+    })
+    const notAnId = { code: 'TypeError', message: '"id" expected a request id: 64 lower-case hex digits' }
+    expect(await failure(() => denyApprovalRequest('nope', 'no', alice, { url }))).toEqual(notAnId)
+    // A list whose text is an id is no id.
+    expect(await failure(() => denyApprovalRequest([id] as unknown as string, 'no', alice, { url }))).toEqual(notAnId)
     // 500 characters (code points) are fine: it goes out, and finds nobody
     expect((await failure(() => denyApprovalRequest(id, '😀'.repeat(500), alice, { url }))).code).toBe('ERR_APPROVAL_UNAVAILABLE')
   })
@@ -332,6 +343,39 @@ describe('the approval inbox client, when no usable answer comes', () => {
     expect((await failure(() => fileApprovalRequest(formatInvocation(inv), { url: another }))).message).toContain(
       'answered for another request',
     )
+  })
+
+  it('a denial answered out of shape: a denied status without its denial, or a denial beside another status', async () => {
+    const id = 'ab'.repeat(32)
+    const denial = { by: ALICE, reason: 'no', at: 5 }
+    const state = { id, approvers: [ALICE], approvals: {}, createdAt: 1, expiresAt: 2 }
+    const answering = (body: object) =>
+      serve((_, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body)))
+    const denied = await answering({ ...state, status: 'denied', denial })
+    expect(await denyApprovalRequest(id, 'no', alice, { url: denied })).toEqual({ ...state, status: 'denied', denial })
+    for (const body of [
+      { ...state, status: 'denied' },
+      { ...state, status: 'denied', denial: { ...denial, at: '5' } },
+      { ...state, status: 'pending', denial },
+      { ...state, status: 'approved', denial },
+    ]) {
+      const url = await answering(body)
+      expect(await failure(() => denyApprovalRequest(id, 'no', alice, { url }))).toEqual({
+        code: 'ERR_APPROVAL_UNAVAILABLE',
+        message: `the approval inbox at ${url}/v1/approvals/${id}/deny answered out of shape`,
+        hint: 'is the URL the mandate service?',
+      })
+    }
+  })
+
+  it("options checked at setup (the MCP guard's service) name where they sit", () => {
+    expect(() => checkInboxOptions({ url: 'ftp://x' }, 'service')).toThrow(
+      new TypeError('"service.url" expected the service\'s http(s) base URL'),
+    )
+    expect(() => checkInboxOptions({ url: 'http://x', timeoutMs: -1 }, 'service')).toThrow(
+      new RangeError('"service.timeoutMs" expected a positive number of milliseconds (at most 2147483647), got -1'),
+    )
+    expect(() => checkInboxOptions({ url: 'http://x', timeoutMs: 1000 }, 'service')).not.toThrow()
   })
 
   it('misuse is a TypeError or RangeError, before any request', async () => {

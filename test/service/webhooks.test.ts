@@ -453,4 +453,112 @@ describe('verifyWebhook: what a receiver refuses', () => {
     ).toBe('ERR_REQUEST_INVALID')
     expect(await code(verifyWebhook({ headers: signed(), body }, { ...opts, serviceKey: 'whpk_AAAA' }))).toBe('ERR_KEY_FORMAT')
   })
+
+  it('says which header or option is wrong, and how', async () => {
+    const why = async (p: Promise<unknown>) => {
+      try {
+        await p
+        return 'accepted'
+      } catch (e) {
+        return `${e instanceof MandateError ? e.code : (e as Error).name}: ${(e as Error).message}`
+      }
+    }
+    const { 'webhook-id': _id, ...noId } = signed()
+    const missing = 'ERR_REQUEST_INVALID: the "webhook-id" header is missing'
+    expect(await why(verifyWebhook({ headers: noId, body }, opts))).toBe(missing)
+    expect(await why(verifyWebhook({ headers: { ...signed(), 'webhook-id': '' }, body }, opts))).toBe(missing)
+    // Headers.get answers null for a header that is not there.
+    expect(await why(verifyWebhook({ headers: new Headers(noId), body }, opts))).toBe(missing)
+    expect(await why(verifyWebhook({ headers: { ...signed(), 'webhook-timestamp': null } as never, body }, opts))).toBe(
+      'ERR_REQUEST_INVALID: the "webhook-timestamp" header is missing',
+    )
+    // node:http gives a header sent twice as a list.
+    expect(await why(verifyWebhook({ headers: { ...signed(), 'webhook-id': ['a', 'b'] } as never, body }, opts))).toBe(
+      'ERR_REQUEST_INVALID: the "webhook-id" header must be one text value (not a list)',
+    )
+    expect(await why(verifyWebhook({ headers: { ...signed(), 'webhook-timestamp': 1_800_000_000 } as never, body }, opts))).toBe(
+      'ERR_REQUEST_INVALID: the "webhook-timestamp" header must be one text value (not number)',
+    )
+    expect(await why(verifyWebhook({ headers: { ...signed(), 'webhook-id': 'a.b' }, body }, opts))).toBe(
+      'ERR_REQUEST_INVALID: "webhook-id" must be 1–128 characters of A–Z, a–z, 0–9, "_" and "-"',
+    )
+    expect(await why(verifyWebhook({ headers: { ...signed(), 'webhook-timestamp': '-1' }, body }, opts))).toBe(
+      'ERR_REQUEST_INVALID: "webhook-timestamp" must be whole Unix seconds',
+    )
+    expect(await why(verifyWebhook({ headers: signed(), body }, { ...opts, now: opts.now + 301 }))).toBe(
+      'ERR_TIME_EXPIRED: the delivery was signed at 1800000000, more than 300 s before now (1800000301)',
+    )
+    expect(await why(verifyWebhook({ headers: signed(), body }, { ...opts, now: opts.now - 61, tolerance: 60 }))).toBe(
+      'ERR_TIME_NOT_YET: the delivery is dated 1800000000, more than 60 s after now (1799999939)',
+    )
+    expect(await why(verifyWebhook({ headers: signed(), body: utf8('{}') }, opts))).toBe(
+      "ERR_SIG_INVALID: no v1a signature of the delivery verifies under the service's key",
+    )
+    expect(await why(verifyWebhook({ headers: signed(), body }, { ...opts, serviceKey: 'whpk_AAAA' }))).toBe(
+      'ERR_KEY_FORMAT: a whpk_ key is the base64 of 32 bytes',
+    )
+    // The options are the receiver's own code: a NaN would make both time checks false.
+    expect(await why(verifyWebhook({ headers: signed(), body }, { ...opts, now: Number.NaN }))).toBe(
+      'TypeError: "now" expected Unix seconds, got NaN',
+    )
+    for (const tolerance of [-1, Number.NaN]) {
+      expect(await why(verifyWebhook({ headers: signed(), body }, { ...opts, tolerance }))).toBe(
+        `RangeError: "tolerance" expected seconds ≥ 0, got ${tolerance}`,
+      )
+    }
+    // A tolerance of 0 takes the delivery signed this very second, and no other.
+    expect(await why(verifyWebhook({ headers: signed(), body }, { ...opts, tolerance: 0 }))).toBe('accepted')
+    expect(await code(verifyWebhook({ headers: signed(), body }, { ...opts, now: opts.now + 1, tolerance: 0 }))).toBe('ERR_TIME_EXPIRED')
+  })
+
+  it('skips v1a entries that are not 64 bytes of base64, and still finds the one that verifies', async () => {
+    const h = signed()
+    const short = Buffer.alloc(63, 7).toString('base64')
+    for (const junk of ['v1a,abc', `v1a,${short}`]) {
+      expect(await code(verifyWebhook({ headers: { ...h, 'webhook-signature': `${junk} ${h['webhook-signature']}` }, body }, opts))).toBe(
+        'accepted',
+      )
+      expect(await code(verifyWebhook({ headers: { ...h, 'webhook-signature': junk }, body }, opts))).toBe('ERR_SIG_INVALID')
+    }
+  })
+
+  it('reads the body as strict UTF-8: a signed body with a byte that is not UTF-8 is refused, not repaired', async () => {
+    const text = new TextDecoder().decode(body)
+    const bad = Uint8Array.from([...utf8(text.slice(0, -1)), ...utf8(',"note":"'), 0xff, ...utf8('"}')])
+    // The same bytes read leniently would be an event (the byte turned into U+FFFD).
+    expect(JSON.parse(new TextDecoder().decode(bad))).toMatchObject({ type: 'approval.pending' })
+    const h = signed(undefined, undefined, bad)
+    let thrown: unknown
+    try {
+      await verifyWebhook({ headers: h, body: bad }, opts)
+    } catch (e) {
+      thrown = e
+    }
+    expect(thrown).toBeInstanceOf(MandateError)
+    expect(thrown).toMatchObject({ code: 'ERR_REQUEST_INVALID', message: 'the body is not JSON' })
+    const json = (value: unknown) => utf8(JSON.stringify(value))
+    const event = JSON.parse(new TextDecoder().decode(body)) as { data: object }
+    for (const notEvent of [
+      json({ type: 'x' }),
+      json(null),
+      json('approval.pending'),
+      json(7),
+      json([event]),
+      json({ ...event, timestamp: 7 }),
+      json({ ...event, data: null }),
+      json({ ...event, data: 'x' }),
+      json({ ...event, data: { ...event.data, id: 7 } }),
+      json({ ...event, data: { ...event.data, request: null } }),
+      json({ ...event, data: { ...event.data, request: 'pending' } }),
+    ]) {
+      await expect(verifyWebhook({ headers: signed(undefined, undefined, notEvent), body: notEvent }, opts)).rejects.toMatchObject({
+        code: 'ERR_REQUEST_INVALID',
+        message: 'the body is not an approval event',
+      })
+    }
+    for (const type of ['approval.pending', 'approval.approved', 'approval.denied']) {
+      const ok = json({ ...event, type })
+      expect(await verifyWebhook({ headers: signed(undefined, undefined, ok), body: ok }, opts)).toMatchObject({ type })
+    }
+  })
 })
