@@ -238,9 +238,15 @@ function holderKey(mandate: UnverifiedMandate, key: KeyPair | undefined): KeyPai
       hint: `pass the key of ${toDidKey(last.holder)}`,
     })
   }
-  if (toHex(pair.publicKey) !== toHex(last.holder) || (key !== undefined && toHex(key.publicKey) !== toHex(last.holder))) {
+  if (key !== undefined && toHex(key.publicKey) !== toHex(last.holder)) {
     throw new MandateError('ERR_HOLDER_MISMATCH', "the key given is not the mandate's holder", {
       hint: `the mandate's last block names ${toDidKey(last.holder)}`,
+    })
+  }
+  // A bearer secret of another holder: blocks were cut off the end, or the chain was altered.
+  if (toHex(pair.publicKey) !== toHex(last.holder)) {
+    throw new MandateError('ERR_PROOF', 'the bearer secret does not belong to the last holder (truncated or tampered chain)', {
+      block: last.index,
     })
   }
   // The holder's public key with another secret would sign invocations no verifier accepts.
@@ -259,8 +265,9 @@ function partiesOf(mandate: UnverifiedMandate): AuditParty[] {
 
 /**
  * Create a guard for one MCP server's tools. Throws when the setup cannot work: a mandate that
- * does not parse, a sealed one, a missing or wrong holder key (`ERR_HOLDER_MISMATCH`), a bad
- * action prefix or wait, or a `service` whose URL or timeout the inbox would refuse.
+ * does not parse, a sealed one, a missing or wrong holder key (`ERR_HOLDER_MISMATCH`), a bearer
+ * secret that is not its last holder's (`ERR_PROOF`), a bad action prefix or wait, or a
+ * `service` whose URL or timeout the inbox would refuse.
  *
  * @example
  * ```ts
@@ -415,7 +422,8 @@ export function createToolGuard(options: ToolGuardOptions): ToolGuard {
           remember(same, { invocation: inv, requestId: state.id, expiresAt: state.expiresAt })
           if (state.status === 'pending' && waitMs > 0) state = await waitFor(state.id)
         }
-        if (state.status === 'denied' && state.denial) {
+        // The inbox client reads a denial with its status only, and its status only with it.
+        if (state.denial) {
           // Closed for good: this invocation will never be approved. Forgotten, so that the same
           // call again asks anew, with a fresh invocation.
           pending.delete(same)

@@ -275,6 +275,17 @@ describe('createToolGuard refuses a setup that cannot work', () => {
       ...mismatch,
       hint: `the mandate's last block names ${holder}`,
     })
+    // Its secret must be its last holder's: cut off its last block, the mandate names another.
+    expect(thrown(() => createToolGuard({ mandate: { ...bearer, blocks: bearer.blocks.slice(0, 1) }, verifier }))).toEqual({
+      name: 'MandateError',
+      code: 'ERR_PROOF',
+      message: 'the bearer secret does not belong to the last holder (truncated or tampered chain)',
+    })
+    // A key that is no key pair is named as the holder's.
+    expect(thrown(() => createToolGuard({ mandate: m, key: { publicKey: assistant.publicKey } as never, verifier }))).toEqual({
+      name: 'TypeError',
+      message: '"key" expected the holder\'s key pair',
+    })
   })
 
   it('a wait that is not milliseconds a timer can hold, a service that is no http(s) URL', () => {
@@ -340,6 +351,8 @@ describe('the audit record of each outcome, whole', () => {
       },
     ])
     expect(outcome.audit).toStrictEqual(records[0])
+    // Nothing it did not have: no resource, no approvals, no approval request, not even as undefined.
+    expect(Object.keys(outcome).sort()).toEqual(['action', 'allowed', 'audit', 'decision', 'invocation', 'invocationId', 'tool'])
   })
 
   it('with a revocation view and a resource: the resource named, no "revocations" key; a denial decided by the verifier too', async () => {
@@ -865,10 +878,50 @@ describe('a guard with an approval inbox (a real service, in process)', () => {
       },
     })
     const outcome = denied(await guard.authorizeCall('get-sum', { a: 14 }))
-    expect(outcome.code).toBe('ERR_APPROVAL_UNAVAILABLE')
-    expect(outcome.hint).toMatch(new RegExp(`; the call needs approval from ${ALICE}$`))
-    expect(outcome.message.length).toBeLessThanOrEqual(400)
+    expect(outcome).toMatchObject({
+      code: 'ERR_APPROVAL_UNAVAILABLE',
+      message: `the approval inbox at ${service.url}/v1/approvals cannot be reached (network down)`,
+      // The inbox client's own hint, then who must approve.
+      hint: `the approval inbox is needed to ask for this approval; the request stays denied until it answers (fail closed); the call needs approval from ${ALICE}`,
+    })
     expect(outcome.approval).toStrictEqual({ missing: [ALICE], quorum: 1, given: 0 })
+    // A long reason is cut to 400 characters.
+    const long = guardOf(grant(NEEDS_ALICE), {
+      service: {
+        url: service.url,
+        fetch: async () => {
+          throw new TypeError('x'.repeat(1000))
+        },
+      },
+    }).guard
+    const cut = denied(await long.authorizeCall('get-sum', { a: 14 }))
+    expect([cut.code, cut.message.length, cut.message.startsWith(`the approval inbox at ${service.url}`)]).toEqual([
+      'ERR_APPROVAL_UNAVAILABLE',
+      400,
+      true,
+    ])
+  })
+
+  it("the caller's own onWaiting throwing while it waits: ERR_INTERNAL, said to be a bug, and who must approve", async () => {
+    // Only the inbox client's own ERR_APPROVAL_UNAVAILABLE is the inbox being unavailable.
+    const throwables = [
+      new Error('the host crashed in its callback'),
+      new MandateError('ERR_PROOF', 'the host crashed in its callback'),
+      Object.assign(new Error('the host crashed in its callback'), { code: 'ERR_APPROVAL_UNAVAILABLE' }),
+    ]
+    for (const [i, throwable] of throwables.entries()) {
+      const { guard, records } = guardOf(grant(NEEDS_ALICE), { service: { url: service.url }, approvalWaitMs: 20_000 })
+      const onWaiting = () => {
+        throw throwable
+      }
+      const outcome = denied(await guard.authorizeCall('get-sum', { a: 16 + i }, { onWaiting }))
+      expect(outcome).toMatchObject({
+        code: 'ERR_INTERNAL',
+        message: 'the host crashed in its callback',
+        hint: `a bug while asking for approval; the call needs approval from ${ALICE}`,
+      })
+      expect(records.map((r) => r.code)).toEqual(['ERR_INTERNAL'])
+    }
   })
 
   it('a call that needs no approval never reaches the inbox', async () => {
