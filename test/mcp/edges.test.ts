@@ -639,6 +639,16 @@ describe('the server side: createToolVerifier', () => {
       ['echo', 'tools:x:echo', 'ERR_INTERNAL', [], false],
     ])
     expect(records[3]?.argsDigest).toBe(argsDigest({}))
+    // Decided by the verifier: a token that does not parse (no invocation id, no details), a
+    // well-formed one for another action. A denial holds no key it has no value for.
+    const plain = createToolVerifier({ verifier: createVerifier({ roots, audience: 'everything', revocations: 'none' }) })
+    const inv = invoke(grant(), { key: assistant, action: 'mcp:everything:get-env', audience: 'everything', args: {} })
+    const unparsed = denied(await plain.verifyCall('echo', {}, meta))
+    const otherAction = denied(await plain.verifyCall('echo', {}, { [META_INVOCATION]: formatInvocation(inv) }))
+    for (const d of [noAction, failing, unparsed, otherAction]) {
+      expect(Object.entries(d).filter(([, v]) => v === undefined)).toEqual([])
+    }
+    expect(['invocationId' in unparsed, 'details' in unparsed, otherAction.invocationId]).toEqual([false, false, inv.idHex])
   })
 
   it('a tool name that is not text is read as text; a long one is quoted to 128 characters; a mapping error to 200', async () => {
