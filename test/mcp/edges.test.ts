@@ -275,8 +275,15 @@ describe('createToolGuard refuses a setup that cannot work', () => {
       ...mismatch,
       hint: `the mandate's last block names ${holder}`,
     })
-    // Its secret must be its last holder's: cut off its last block, the mandate names another.
+    // Its secret must be its last holder's (the verifier's own check, and words): cut off its
+    // last block, the mandate ends at a bound holder, or at a bearer one whose secret it is not.
     expect(thrown(() => createToolGuard({ mandate: { ...bearer, blocks: bearer.blocks.slice(0, 1) }, verifier }))).toEqual({
+      name: 'MandateError',
+      code: 'ERR_PROOF',
+      message: 'a secret travels with a mandate whose last holder is bound',
+    })
+    const twice = attenuate(bearer, { caveats: [] })
+    expect(thrown(() => createToolGuard({ mandate: { ...twice, blocks: twice.blocks.slice(0, 2) }, verifier }))).toEqual({
       name: 'MandateError',
       code: 'ERR_PROOF',
       message: 'the bearer secret does not belong to the last holder (truncated or tampered chain)',
