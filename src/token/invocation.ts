@@ -24,7 +24,7 @@ import { abytes, toHex } from '../internal/bytes.js'
 import { systemClock } from '../internal/clock.js'
 import { joinSigned, type UnverifiedBlock } from './block.js'
 import { decodeChain, encodeChain, type KnownChains } from './chain.js'
-import { FORMAT_VERSION, type KeyInput, toKeyPair, type UnverifiedMandate } from './mandate.js'
+import { FORMAT_VERSION, givenHolderKey, type KeyInput, type UnverifiedMandate } from './mandate.js'
 import { decodeEnvelope } from './signed.js'
 import { signedMessage } from './signing.js'
 import { toText } from './text.js'
@@ -61,7 +61,10 @@ export interface UnverifiedInvocation {
 export interface InvokeOptions extends Request {
   /** The service that will verify it; must equal the verifier's audience. */
   readonly audience: string
-  /** The holder's key; needed when the mandate is bound. */
+  /**
+   * The holder's key; needed when the mandate is bound. A bearer mandate's own secret signs: a
+   * key given with one must be its holder's (`ERR_HOLDER_MISMATCH` otherwise).
+   */
   readonly key?: KeyInput
   /** Why the agent does this, in its own words; shown to approvers and in audit records. */
   readonly intent?: string
@@ -94,14 +97,14 @@ export function invoke(mandate: UnverifiedMandate, options: InvokeOptions): Unve
   const last = mandate.blocks[mandate.blocks.length - 1]
   if (!last) throw new TypeError('"mandate" has no blocks')
   let secret: Uint8Array
-  if (mandate.proof.kind === 'bearer') secret = mandate.proof.secret
-  else if (mandate.proof.kind === 'sealed') {
+  if (mandate.proof.kind === 'bearer') {
+    if (options.key !== undefined) givenHolderKey(options.key, last.holder)
+    secret = mandate.proof.secret
+  } else if (mandate.proof.kind === 'sealed') {
     fail('ERR_SEALED', 'a sealed mandate cannot sign invocations', { hint: 'present the sealed mandate itself' })
   } else {
     if (options.key === undefined) fail('ERR_HOLDER_MISMATCH', 'this mandate is bound; the holder key is needed', { hint: 'pass --key' })
-    const pair = toKeyPair(options.key, 'key')
-    if (toHex(pair.publicKey) !== toHex(last.holder)) fail('ERR_HOLDER_MISMATCH', 'the key given is not the holder of this mandate')
-    secret = pair.secretKey
+    secret = givenHolderKey(options.key, last.holder).secretKey
   }
   const random = options.random ?? randomBytes
   const m = new Map<number, CborValue>([

@@ -125,7 +125,10 @@ function caveatList(caveats: readonly Caveat[] | undefined): readonly Caveat[] {
 
 /** Options of {@link attenuate}. */
 export interface AttenuateOptions extends BlockOptions {
-  /** The current holder's key; needed when the mandate is bound (not for bearer ones). */
+  /**
+   * The current holder's key; needed when the mandate is bound. A bearer mandate's own secret
+   * signs: a key given with one must be its holder's (`ERR_HOLDER_MISMATCH` otherwise).
+   */
   readonly key?: KeyInput
 }
 
@@ -326,14 +329,27 @@ function holderKeys(mandate: UnverifiedMandate, key: KeyInput | undefined): KeyP
       hint: 'ask the holder above for an unsealed mandate',
     })
   }
-  if (mandate.proof.kind === 'bearer') return { secretKey: mandate.proof.secret, publicKey: last.holder }
+  if (mandate.proof.kind === 'bearer') {
+    if (key !== undefined) givenHolderKey(key, last.holder)
+    return { secretKey: mandate.proof.secret, publicKey: last.holder }
+  }
   if (key === undefined) {
     fail('ERR_HOLDER_MISMATCH', 'this mandate is bound to a holder key, which is needed here', {
       hint: 'pass the holder key (CLI: --key FILE)',
     })
   }
+  return givenHolderKey(key, last.holder)
+}
+
+/**
+ * A key given to sign as the holder named `holder`, refused unless it is that holder's. With a
+ * bearer mandate too, whose own secret signs: whoever gave a key meant it to sign, and the
+ * secret signing in its place would pass without a word (the MCP guard refuses it as well).
+ * @internal
+ */
+export function givenHolderKey(key: KeyInput, holder: Uint8Array): KeyPair {
   const pair = toKeyPair(key, 'key')
-  if (!equalBytes(pair.publicKey, last.holder)) {
+  if (!equalBytes(pair.publicKey, holder)) {
     fail('ERR_HOLDER_MISMATCH', 'the key given is not the holder of this mandate', { hint: 'use the key the mandate was granted to' })
   }
   return pair

@@ -5,7 +5,17 @@
  */
 import { describe, expect, it } from 'vitest'
 import { type CborValue, decodeCbor, encodeCbor } from '../../src/cbor/codec.js'
-import { approve, invoke, parseApproval, parseInvocation, parseRevocation, seal, type UnverifiedMandate } from '../../src/index.js'
+import {
+  approve,
+  formatInvocation,
+  invoke,
+  keyPairFromSecret,
+  parseApproval,
+  parseInvocation,
+  parseRevocation,
+  seal,
+  type UnverifiedMandate,
+} from '../../src/index.js'
 import { alice, assistant, bearerChild, mallory, rawSigned, rootGrant } from '../helpers/chains.js'
 import { caught, seededRandom, T0, thrownCode } from '../helpers/fixtures.js'
 
@@ -110,7 +120,29 @@ describe('invoke() option checks', () => {
 
   it('a bound mandate refuses a key that is not its holder', () => {
     const e = caught(() => invoke(rootGrant(), { key: mallory, action: 'email:read', audience: 'svc', now: T0 }))
-    expect([e.code, e.message]).toEqual(['ERR_HOLDER_MISMATCH', 'the key given is not the holder of this mandate'])
+    expect([e.code, e.message, e.hint]).toEqual([
+      'ERR_HOLDER_MISMATCH',
+      'the key given is not the holder of this mandate',
+      'use the key the mandate was granted to',
+    ])
+  })
+
+  it("a bearer mandate signs with the secret it carries: a key given with it must be its holder's", () => {
+    const child = bearerChild([{ type: 'actions', patterns: ['email:read'] }])
+    const request = { action: 'email:read', audience: 'svc', now: T0 }
+    const e = caught(() => invoke(child, { ...request, key: assistant }))
+    expect([e.code, e.message, e.hint]).toEqual([
+      'ERR_HOLDER_MISMATCH',
+      'the key given is not the holder of this mandate',
+      'use the key the mandate was granted to',
+    ])
+    expect(() => invoke(child, { ...request, key: 'nope' as never })).toThrow(
+      new TypeError('"key" expected a key pair or a 32-byte secret key'),
+    )
+    if (child.proof.kind !== 'bearer') throw new Error('a bearer child')
+    const without = formatInvocation(invoke(child, { ...request, random: seededRandom('inv') }))
+    const withKey = invoke(child, { ...request, key: keyPairFromSecret(child.proof.secret), random: seededRandom('inv') })
+    expect(formatInvocation(withKey)).toBe(without)
   })
 
   it('names the "key" option when it is not a key', () => {

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import type { Caveat } from '../../src/caveats/types.js'
 import { type CborValue, encodeCbor } from '../../src/cbor/codec.js'
-import { attenuate, mint, parseMandate, seal, type UnverifiedMandate } from '../../src/index.js'
+import { attenuate, formatMandate, keyPairFromSecret, mint, parseMandate, seal, type UnverifiedMandate } from '../../src/index.js'
 import { encodeChain } from '../../src/token/chain.js'
 import { DEFAULT_MAX_LIFETIME } from '../../src/token/mandate.js'
-import { alice, assistant, mallory, pairs, rawChain, rootGrant } from '../helpers/chains.js'
+import { alice, assistant, bearerChild, mallory, pairs, rawChain, rootGrant } from '../helpers/chains.js'
 import { caught, fixedDid, seededRandom, T0 } from '../helpers/fixtures.js'
 
 const DAY = 24 * 3600
@@ -304,6 +304,24 @@ describe('attenuate: depth and holder rules', () => {
       message: 'the key given is not the holder of this mandate',
       hint: 'use the key the mandate was granted to',
     })
+  })
+
+  it("a bearer mandate signs with the secret it carries: a key given with it must be its holder's", () => {
+    const child = bearerChild([{ type: 'actions', patterns: ['email:read'] }])
+    expect(caught(() => attenuate(child, { key: assistant, now: T0 }))).toMatchObject({
+      code: 'ERR_HOLDER_MISMATCH',
+      message: 'the key given is not the holder of this mandate',
+      hint: 'use the key the mandate was granted to',
+    })
+    expect(() => attenuate(child, { key: null as never, now: T0 })).toThrow(
+      new TypeError('"key" expected a key pair or a 32-byte secret key'),
+    )
+    if (child.proof.kind !== 'bearer') throw new Error('a bearer child')
+    // The holder's own key, as a pair or a bare secret, signs the same block as no key at all.
+    const holder = keyPairFromSecret(child.proof.secret)
+    const without = formatMandate(attenuate(child, { now: T0, random: seededRandom('grandchild') }))
+    expect(formatMandate(attenuate(child, { key: holder, now: T0, random: seededRandom('grandchild') }))).toBe(without)
+    expect(formatMandate(attenuate(child, { key: child.proof.secret, now: T0, random: seededRandom('grandchild') }))).toBe(without)
   })
 
   it('a sealed mandate cannot be attenuated or resealed', () => {
