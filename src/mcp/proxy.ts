@@ -134,6 +134,8 @@ export function createProxy(options: ProxyOptions): GuardedProxy {
     })
     server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
       const { name, arguments: args, task, _meta } = request.params
+      // The proxy offers no tasks, so the SDK's server refuses such a call before this; kept
+      // for an SDK that would let one through, since the guard decides one call at a time.
       if (task !== undefined) {
         throw new McpError(
           ErrorCode.InvalidParams,

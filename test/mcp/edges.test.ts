@@ -863,6 +863,44 @@ describe('a guard with an approval inbox (a real service, in process)', () => {
     expect(waits).toEqual([id, id])
   })
 
+  it('without a wait (the default): a pending call, asked again, is looked at once and never said to be waited for', async () => {
+    // A holder of its own: the service keeps at most 16 pending requests per requester.
+    const holder = generateKeyPair()
+    const { guard } = guardOf(grant(NEEDS_ALICE, holder), { key: holder, service: { url: service.url } })
+    const waits: string[] = []
+    const onWaiting = (id: string) => void waits.push(id)
+    const first = denied(await guard.authorizeCall('get-sum', { a: 30 }, { onWaiting }))
+    const again = denied(await guard.authorizeCall('get-sum', { a: 30 }, { onWaiting }))
+    expect([first.code, again.code, again.approval?.requestId, waits]).toEqual([
+      'ERR_APPROVAL_REQUIRED',
+      'ERR_APPROVAL_REQUIRED',
+      first.approval?.requestId,
+      [],
+    ])
+  })
+
+  it('a call waiting for approval and then denied for another reason is forgotten: once that is lifted, it asks anew', async () => {
+    const revocations = createMemoryRevocationView()
+    const holder = generateKeyPair()
+    const mandate = grant(NEEDS_ALICE, holder)
+    const { guard } = guardOf(mandate, {
+      key: holder,
+      service: { url: service.url },
+      verifier: { roots, audience: 'everything', revocations },
+    })
+    const first = denied(await guard.authorizeCall('get-sum', { a: 31 }))
+    const id = first.approval?.requestId as string
+    const root = mandate.blocks[0]?.idHex as string
+    revocations.suspend(root, { reason: 'paused' })
+    // The filed invocation is presented again, and the suspension answers it: final for that invocation.
+    const suspended = denied(await guard.authorizeCall('get-sum', { a: 31 }))
+    expect([suspended.code, suspended.invocationId]).toEqual(['ERR_SUSPENDED', id])
+    revocations.resume(root)
+    const anew = denied(await guard.authorizeCall('get-sum', { a: 31 }))
+    expect(anew.code).toBe('ERR_APPROVAL_REQUIRED')
+    expect([anew.invocationId === id, anew.approval?.requestId === id]).toEqual([false, false])
+  })
+
   it('an invocation filed too long ago to present again is replaced: a fresh one, a new request', async () => {
     // This verifier accepts an invocation for a second (and no wait for approvals); the
     // service, for its usual five minutes, takes both.

@@ -11,13 +11,16 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js'
 import { Server } from '@modelcontextprotocol/sdk/server/index.js'
 import {
   CallToolRequestSchema,
+  CallToolResultSchema,
   CompleteRequestSchema,
+  ErrorCode,
   GetPromptRequestSchema,
   ListPromptsRequestSchema,
   ListResourcesRequestSchema,
   ListResourceTemplatesRequestSchema,
   ListToolsRequestSchema,
   LoggingMessageNotificationSchema,
+  McpError,
   PromptListChangedNotificationSchema,
   ReadResourceRequestSchema,
   ResourceListChangedNotificationSchema,
@@ -356,6 +359,32 @@ describe('a guarded call', () => {
       expect(denied.isError).toBe(true)
       expect(JSON.parse((denied.content as { text: string }[])[0]?.text as string).code).toBe('ERR_ACTION_DENIED')
       expect(upstream.reached).toHaveLength(2)
+    } finally {
+      await p.close()
+    }
+  })
+
+  it('a task-based tool call is refused before the guard signs anything and before the upstream', async () => {
+    // The proxy offers no tasks, so the SDK's server refuses the call itself; the proxy's own
+    // refusal (InvalidParams) stands behind it for an SDK that would let one through.
+    const upstream = fullUpstream()
+    const p = await through(upstream, { resources: false, prompts: false })
+    try {
+      const refused = await p.agent
+        .request(
+          { method: 'tools/call', params: { name: 'echo', arguments: { message: 'hi' }, task: { ttl: 60_000 } } },
+          CallToolResultSchema,
+        )
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        )
+      expect(refused).toBeInstanceOf(McpError)
+      expect([(refused as McpError).code, (refused as McpError).message]).toEqual([
+        ErrorCode.InternalError,
+        'MCP error -32603: Server does not support task creation (required for tools/call)',
+      ])
+      expect(upstream.reached).toEqual([])
     } finally {
       await p.close()
     }

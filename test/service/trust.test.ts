@@ -281,7 +281,7 @@ describe('served roots', () => {
       ],
       now: T0,
     })
-    const m = attenuate(foreign, { key: fixedKey('mallory'), caveats: [{ type: 'uses', max: 2 }], now: T0 })
+    const m = attenuate(foreign, { caveats: [{ type: 'uses', max: 2 }], now: T0 })
     const refused = await consumeBare(m, 'f1')
     expect([refused.status, refused.code, refused.message]).toEqual([
       403,
