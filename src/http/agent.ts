@@ -55,6 +55,8 @@ export type MandateRequestInit = RequestInit & { readonly mandate: MandateReques
  *
  * The body must be readable twice (text, bytes, `URLSearchParams` or a `Blob`): its exact
  * bytes are hashed into the invocation. A stream or `FormData` is refused with a `TypeError`.
+ * A redirect is returned as it came, never followed (`redirect: 'manual'`, or `'error'` when
+ * asked): the invocation signs this request only, and its approvals must not go elsewhere.
  * Waiting for approval (`approvals`), a denied request throws `ERR_APPROVAL_DENIED` (its
  * `details`: `{by, reason, at}`), and an inbox that cannot be asked `ERR_APPROVAL_UNAVAILABLE`.
  *
@@ -89,15 +91,28 @@ export function createMandateFetch(options: MandateFetchOptions): (input: string
     })
     const text = formatInvocation(invocation)
     headers.set('authorization', `${SCHEME} ${text}`)
+    // A redirect is answered as it came, never followed: the invocation signs this target only
+    // (another one is refused), and the approvals would travel to wherever it points.
+    const redirect = rest.redirect === 'error' ? 'error' : 'manual'
     const attempt = (approvals: readonly string[]) => {
       const sent = new Headers(headers)
       if (approvals.length > 0) sent.set(APPROVAL_FIELD, approvals.join(', '))
-      return send(url, { ...rest, method, headers: sent, ...(body === undefined ? {} : { body }) })
+      // Each attempt its own copy: a fetch may take the bytes it is given.
+      return send(url, { ...rest, method, headers: sent, redirect, ...(body === undefined ? {} : { body: body.slice() }) })
     }
     const first = await attempt(what.approvals ?? [])
     const waitFor = options.approvals
     const id = first.headers.get(APPROVAL_REQUEST_FIELD)
     if (first.status !== 403 || id === null || !waitFor || holder === undefined) return first
+    // The request to wait for is this invocation's (spec/http-v1.md §6): waiting on another one
+    // would send this request with approvals given for something else.
+    if (id !== invocation.idHex) {
+      throw new MandateError(
+        'ERR_APPROVAL_UNAVAILABLE',
+        `the API named approval request ${printable(id, 100)}, not this request's ${invocation.idHex}`,
+        { hint: 'is the API behind a mandate guard? it names the invocation it was sent' },
+      )
+    }
     const problem = (await first
       .clone()
       .json()

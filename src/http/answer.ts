@@ -182,7 +182,20 @@ export function refusal(d: Denied, context: RefusalContext): Refusal {
     const wait = Math.max(1, resetAt - context.now)
     return { status: 429, headers: { ...json, 'retry-after': String(wait) }, body: problem(429, d.message, { ...base, resetAt }) }
   }
+  if (status >= 500) {
+    // A failure on the API's side: its message names what failed inside (a counter service's
+    // URL and answer, a feed's), which is the operator's to read (onDecision, the reporter),
+    // not the caller's.
+    return { status, headers: json, body: problem(status, FAILED[status] as string, { code: d.code, hint: 'try again later' }) }
+  }
   return { status, headers: json, body: problem(status, d.message, base) }
+}
+
+/** What a refusal of the API's own failure says, by status (every 5xx a code's disposition has). */
+const FAILED: Readonly<Record<number, string>> = {
+  500: 'the API failed while deciding this request',
+  502: 'a service the API relies on answered what it cannot use',
+  503: 'a service the API relies on cannot answer now',
 }
 
 /**

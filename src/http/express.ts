@@ -2,10 +2,11 @@
  * The guard as Express 5 middleware: `app.post('/send', mandate(guard, route), handler)`.
  *
  * The guard hashes the exact content, so it reads the body itself: mount it **before**
- * `express.json()` (which then finds the body read and leaves it), or after `express.raw()`.
- * It leaves `req.body` as `express.json()` would for a JSON body, a `Buffer` otherwise; a body
- * some other parser already consumed cannot be hashed, and the request fails (500) rather
- * than pass unbound. The decision is `res.locals.mandate`.
+ * `express.json()` (which then finds the body read and leaves it), or after
+ * `express.raw({ inflate: false })`. It leaves `req.body` as `express.json()` would for a JSON
+ * body, a `Buffer` otherwise; a body some other parser already consumed, or one `express.raw()`
+ * decoded from its `Content-Encoding`, cannot be hashed as received, and the request fails
+ * (500) rather than pass unbound. The decision is `res.locals.mandate`.
  *
  * @example
  * ```ts
@@ -34,12 +35,20 @@ function isJson(type: string | undefined): boolean {
 
 async function contentOf(req: Request, limit: number): Promise<Uint8Array> {
   if (Buffer.isBuffer(req.body)) {
+    // express.raw() inflates by default: its Buffer is then not the content received, which
+    // is what the invocation signs (spec/http-v1.md §3: no adapter decodes a Content-Encoding).
+    const encoding = (req.headers['content-encoding'] ?? '').trim().toLowerCase()
+    if (encoding !== '' && encoding !== 'identity') {
+      throw new Error(
+        `mandate(): express.raw() decoded this request's Content-Encoding (${encoding.slice(0, 40)}), so the content as received cannot be hashed; mount it with { inflate: false }, or mount mandate() before it`,
+      )
+    }
     if (req.body.length > limit) throw new BodyTooLarge(limit)
     return req.body
   }
   if (req.readableEnded || req.body !== undefined) {
     throw new Error(
-      'mandate(): the request body was already consumed by another parser; mount mandate() before express.json(), or after express.raw()',
+      'mandate(): the request body was already consumed by another parser; mount mandate() before express.json(), or after express.raw({ inflate: false })',
     )
   }
   if (declaredTooLarge(req.headers['content-length'], limit)) throw new BodyTooLarge(limit)

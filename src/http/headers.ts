@@ -36,14 +36,38 @@ export function readCredentials(values: readonly string[]): Credentials {
   for (const value of values) {
     // A token68 has no comma, so a comma separates credentials a proxy folded together.
     for (const part of value.split(',')) {
-      const m = /^[ \t]*([A-Za-z0-9!#$%&'*+.^_`|~-]+)(?:[ ]+(.*?))?[ \t]*$/.exec(part)
-      if (!m || (m[1] as string).toLowerCase() !== SCHEME.toLowerCase()) continue
-      found.push(m[2] ?? '')
+      const credential = readCredential(part)
+      if (credential === undefined || credential.scheme.toLowerCase() !== SCHEME.toLowerCase()) continue
+      found.push(credential.value)
     }
   }
   if (found.length === 0) return { kind: 'none' }
   if (found.length > 1) return { kind: 'ambiguous' }
   return { kind: 'invocation', text: found[0] as string }
+}
+
+const isOws = (c: string | undefined): boolean => c === ' ' || c === '\t'
+
+/**
+ * One credential, `scheme [1*SP value]` between optional whitespace, read in one pass: a
+ * stranger sends this field before anything else is checked, and a regular expression for it
+ * that backtracks (a lazy value before trailing whitespace did) costs time quadratic in the
+ * field's length.
+ */
+function readCredential(part: string): { readonly scheme: string; readonly value: string } | undefined {
+  let start = 0
+  let end = part.length
+  while (start < end && isOws(part[start])) start++
+  while (end > start && isOws(part[end - 1])) end--
+  const scheme = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+/.exec(part.slice(start, end))?.[0]
+  if (scheme === undefined) return undefined
+  let at = start + scheme.length
+  if (at === end) return { scheme, value: '' }
+  if (part[at] !== ' ') return undefined
+  while (part[at] === ' ') at++
+  const value = part.slice(at, end)
+  // A field value holds no line break (Node's parser refuses one; a Fetch Headers may not).
+  return /[\n\r\u2028\u2029]/.test(value) ? undefined : { scheme, value }
 }
 
 /**

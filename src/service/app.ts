@@ -24,13 +24,14 @@ import { checkPresentationAsync } from '../token/integrity.js'
 import { formatInvocation, parseInvocation, type UnverifiedInvocation } from '../token/invocation.js'
 import { authorityLevel, type UnverifiedRevocation, verifyRevocation } from '../token/revocation.js'
 import { signedMessage } from '../token/signing.js'
+import { kindOf } from '../token/text.js'
 import type { UsageCounter } from '../usage/store.js'
 import { amendmentAudit, amendmentSummaries, chainAmendments, checkLift, entryJson, parseStatement } from './amendments.js'
 import { mountApprovalPage } from './approval-page.js'
 import { mountApprovalStream } from './approval-stream.js'
 import { quotaCounters, statusOf, summary } from './approval-summary.js'
 import { type AuditEntry, redact, signCheckpoint } from './audit.js'
-import { ServiceError, stored, toServiceError } from './errors.js'
+import { keyInQuery, ServiceError, stored, toServiceError } from './errors.js'
 import { createFeedGuard, type FeedMarkStore } from './feed-mark.js'
 import { createMetrics, type ServiceMetrics } from './metrics.js'
 import { OPENAPI } from './openapi.js'
@@ -57,6 +58,11 @@ export interface AppOptions extends TrustOptions {
   /** Push channel: how often to look for new entries (ms, 1 to 60,000, default 200) and heartbeat (s, 0 to 5 as spec/service-v1.md §4.2 asks, default 5; 0: at every look). */
   readonly streamPollMs?: number
   readonly heartbeatSeconds?: number
+  /**
+   * At most this many revocation streams open at once (1 to 100,000, default 256; spec/service-v1.md
+   * §4.2): each looks at the store every `streamPollMs`, and the feed is public.
+   */
+  readonly maxFeedStreams?: number
   /** Called when the app is closing, so that open streams end. */
   readonly closing?: AbortSignal
   /**
@@ -116,6 +122,8 @@ export function createApp(options: AppOptions): Hono {
   const skew = countOption(options.requestSkew, 300, 0, 3600, 'requestSkew')
   const streamPollMs = countOption(options.streamPollMs, 200, 1, 60_000, 'streamPollMs')
   const heartbeatSeconds = countOption(options.heartbeatSeconds, 5, 0, 5, 'heartbeatSeconds')
+  const maxFeedStreams = countOption(options.maxFeedStreams, 256, 1, 100_000, 'maxFeedStreams')
+  let feedStreams = 0
   const maxBody = countOption(options.maxBody, 64 * 1024, 1, 64 * 1024 * 1024, 'maxBody')
   const serviceDid = toDidKey(key.publicKey)
   const log = options.logger
@@ -200,6 +208,19 @@ export function createApp(options: AppOptions): Hono {
       'request',
     )
   })
+  /**
+   * A body read to its end. A client that goes away before sending all it announced is its own
+   * error (400), not the service's: answered 500 and logged as a failure, anyone could fill the
+   * error log and the 5xx rate by dropping connections. Any other failure stays a bug.
+   */
+  const bodyRead = async <T>(c: Context, read: () => Promise<T>): Promise<T> => {
+    try {
+      return await read()
+    } catch (e) {
+      if (!c.req.raw.signal.aborted) throw e
+      throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', 'the request body ended before all of it came (the client went away)')
+    }
+  }
   const tooLarge = (c: Context) => c.json({ error: { code: 'ERR_LIMIT_SIZE', message: `request body exceeds ${maxBody} bytes` } }, 413)
   /**
    * The body counted as it streams, cut at the limit, then handed on whole. (hono's bodyLimit
@@ -212,7 +233,7 @@ export function createApp(options: AppOptions): Hono {
     const chunks: Uint8Array[] = []
     let size = 0
     for (;;) {
-      const { done, value } = await reader.read()
+      const { done, value } = await bodyRead(c, () => reader.read())
       if (done) break
       size += value.length
       if (size > maxBody) {
@@ -303,7 +324,7 @@ export function createApp(options: AppOptions): Hono {
 
   /** The exact body bytes (a signed request covers their digest) and their JSON object. */
   const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
-  const readRaw = async (c: Context): Promise<Uint8Array> => new Uint8Array(await c.req.arrayBuffer())
+  const readRaw = async (c: Context): Promise<Uint8Array> => new Uint8Array(await bodyRead(c, () => c.req.arrayBuffer()))
   const json = (bytes: Uint8Array): Record<string, unknown> => {
     let parsed: unknown
     try {
@@ -368,7 +389,7 @@ export function createApp(options: AppOptions): Hono {
   // ---- revocations -----------------------------------------------------------------------
   app.post('/v1/revocations', async (c) => {
     const raw = (c.req.header('content-type') ?? '').trim().toLowerCase().startsWith('application/cbor')
-      ? new Uint8Array(await c.req.arrayBuffer())
+      ? new Uint8Array(await bodyRead(c, () => c.req.arrayBuffer()))
       : text(await body(c), 'revocation')
     const statement = parseStatement(raw)
     trust.served(statement.chain)
@@ -531,6 +552,14 @@ export function createApp(options: AppOptions): Hono {
   app.get('/v1/revocations/stream', (c) => {
     let since = sinceParam(c)
     const heartbeat = heartbeatSeconds * 1000
+    if (feedStreams >= maxFeedStreams) {
+      throw new ServiceError(
+        429,
+        'ERR_LIMIT_RATE',
+        `this service already has ${maxFeedStreams} open revocation streams; read GET /v1/revocations meanwhile`,
+      )
+    }
+    feedStreams++
     return streamSSE(c, async (stream) => {
       // The first page goes out at once (performance.now() starts with the process, not the stream).
       let lastSent = Number.NEGATIVE_INFINITY
@@ -538,10 +567,10 @@ export function createApp(options: AppOptions): Hono {
       const end = () => {
         open = false
       }
-      stream.onAbort(end)
-      // Removed when this stream ends: one listener per open stream, never more. (#7)
-      options.closing?.addEventListener('abort', end, { once: true })
       try {
+        stream.onAbort(end)
+        // Removed when this stream ends: one listener per open stream, never more. (#7)
+        options.closing?.addEventListener('abort', end, { once: true })
         while (open && !options.closing?.aborted) {
           const head = await stored(() => store.head())
           // A head below `since` (a rolled-back database) is answered too, at the heartbeat:
@@ -558,6 +587,7 @@ export function createApp(options: AppOptions): Hono {
         // Storage failed: end the stream; the client falls back to polling and reconnects.
         log?.warn({ error: e instanceof Error ? e.message : String(e) }, 'revocation stream ended')
       } finally {
+        feedStreams--
         options.closing?.removeEventListener('abort', end)
       }
     })
@@ -627,6 +657,19 @@ export function createApp(options: AppOptions): Hono {
     return c.json(result)
   })
 
+  /**
+   * The intact invocation `value` holds. A mandate there (bound, bearer or sealed) is the
+   * caller's mistake, 400, said before any signature is checked: checked first, a bound one
+   * would be refused as a proof error (401), as if a signature had failed.
+   */
+  const invocationIn = async (value: string, what: string) => {
+    const refuse = () => new ServiceError(400, 'ERR_REQUEST_MALFORMED', `${what} carries an invocation (mni1_…), not a mandate`)
+    if (kindOf(value) === 'mandate') throw refuse()
+    const { chain, invocation } = await checkPresentationAsync(value)
+    if (!invocation) throw refuse()
+    return { chain, invocation }
+  }
+
   // ---- replay claims ---------------------------------------------------------------------
   // Shared by the verifiers of a deployment, so that an invocation is used once in all of
   // them. Only a registered verifier of the invocation's audience claims, while it is fresh
@@ -635,8 +678,7 @@ export function createApp(options: AppOptions): Hono {
   const claimable = async (c: Context) => {
     const bytes = await readRaw(c)
     const caller = await trust.verifier(c, bytes)
-    const { chain, invocation } = await checkPresentationAsync(text(json(bytes), 'invocation'))
-    if (!invocation) throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', 'a replay claim carries an invocation (mni1_…)')
+    const { chain, invocation } = await invocationIn(text(json(bytes), 'invocation'), 'a replay claim')
     trust.served(chain)
     trust.addressedTo(chain, caller.name, invocation)
     return { caller, invocation }
@@ -703,8 +745,7 @@ export function createApp(options: AppOptions): Hono {
     if (typeof wait !== 'number' || !Number.isSafeInteger(wait) || wait < 0 || wait > trust.approvalWait) {
       throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', `"wait" must be a whole number of seconds in 0..${trust.approvalWait}`)
     }
-    const { chain, invocation } = await checkPresentationAsync(invocationText)
-    if (!invocation) throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', 'an approval request carries an invocation (mni1_…)')
+    const { chain, invocation } = await invocationIn(invocationText, 'an approval request')
     trust.served(chain)
     const now = clock()
     trust.fresh(invocation, now)
@@ -738,12 +779,15 @@ export function createApp(options: AppOptions): Hono {
       throw new ServiceError(429, 'ERR_LIMIT_RATE', `this requester already has ${maxPending} pending approval requests`)
     }
     metrics.approvals.inc({ event: 'requested' })
-    return c.json(await describe(record), 201)
+    // Without its approvals: filing needs no key, and a copy of the invocation (a logged
+    // Authorization field) must not collect them to present before the agent does. The
+    // requester, its principal and the approvers read them signed.
+    return c.json({ ...(await describe(record)), approvals: {} }, 201)
   })
   app.get('/v1/approvals', async (c) => {
     const caller = await trust.caller(c, EMPTY)
     const asked = c.req.query('approver')
-    if (asked !== undefined && toDidKey(parsePublicKey(asked)) !== caller.did) {
+    if (asked !== undefined && keyInQuery(asked, 'approver') !== caller.did) {
       throw new ServiceError(403, 'ERR_NOT_AUTHORIZED', 'an approver reads only its own inbox')
     }
     const limit = intParam(c, 'limit', 1, 100, 50)
@@ -987,7 +1031,7 @@ export function createApp(options: AppOptions): Hono {
     const since = intParam(c, 'since', 0, Number.MAX_SAFE_INTEGER, 0)
     const limit = intParam(c, 'limit', 1, 1000, 500)
     const asked = c.req.query('principal')
-    const principal = asked === undefined ? undefined : toDidKey(parsePublicKey(asked))
+    const principal = asked === undefined ? undefined : keyInQuery(asked, 'principal')
     if (!reader.auditor && principal !== undefined && principal !== reader.did) {
       throw new ServiceError(403, 'ERR_NOT_AUTHORIZED', 'a principal reads only its own records')
     }

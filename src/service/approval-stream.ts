@@ -19,8 +19,7 @@
 import type { Context, Hono } from 'hono'
 import { streamSSE } from 'hono/streaming'
 import type { Logger } from 'pino'
-import { parsePublicKey, toDidKey } from '../crypto/keys.js'
-import { ServiceError, stored } from './errors.js'
+import { keyInQuery, ServiceError, stored } from './errors.js'
 import type { ApprovalRecord, Store } from './store.js'
 
 /** The stream's limits and pace (spec/service-v1.md §7.2). */
@@ -101,7 +100,7 @@ export function mountApprovalStream(app: Hono, options: ApprovalStreamOptions): 
   app.get('/v1/approvals/stream', async (c) => {
     const caller = await options.caller(c)
     const asked = c.req.query('approver')
-    if (asked !== undefined && toDidKey(parsePublicKey(asked)) !== caller.did) {
+    if (asked !== undefined && keyInQuery(asked, 'approver') !== caller.did) {
       throw new ServiceError(403, 'ERR_NOT_AUTHORIZED', 'an approver reads only its own inbox')
     }
     const did = caller.did

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { parsePublicKey, toDidKey } from '../crypto/keys.js'
 import { disposition, MandateError } from '../errors.js'
 
 /** Codes the service adds to the library's. */
@@ -54,5 +55,20 @@ export async function stored<T>(operation: () => Promise<T>): Promise<T> {
       'ERR_STORAGE_UNAVAILABLE',
       `storage unavailable: ${e instanceof Error ? e.message.slice(0, 200) : 'unknown'}`,
     )
+  }
+}
+
+/**
+ * A key named in the query (`approver=`, `principal=`), as did:key. One that is no usable key —
+ * unreadable, non-canonical, of small order — is the caller's error in what it asked (400
+ * `ERR_KEY_FORMAT`, the rule named in the message), not a failed authentication (401), which
+ * the same codes mean where a key signs.
+ */
+export function keyInQuery(value: string, name: string): string {
+  try {
+    return toDidKey(parsePublicKey(value))
+  } catch (e) {
+    if (e instanceof MandateError) throw new ServiceError(400, 'ERR_KEY_FORMAT', `"${name}" is no usable key: ${e.message}`)
+    throw e
   }
 }

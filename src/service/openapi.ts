@@ -847,7 +847,10 @@ export const OPENAPI = {
           "`wait`, when given, is a whole number of seconds up to the service's approval wait (400). The invocation must be intact (400/401), served (403 `ERR_ROOT_UNTRUSTED`), fresh (401 `ERR_REQUEST_STALE`) and in standing (403 `ERR_REVOKED`, `ERR_SUSPENDED`, `ERR_TIME_EXPIRED`), and some approval caveat must apply to its action (409 `ERR_CONFLICT` otherwise). The request expires at issued_at + max(300, wait) + 60. Idempotent by invocation id. A requester has at most 16 pending (unexpired, unanswered) requests (429 `ERR_LIMIT_RATE`).",
         requestBody: jsonBody('ApprovalFiling'),
         responses: {
-          '201': ok('The request (filed now, or the existing one).', 'ApprovalRequest'),
+          '201': ok(
+            'The request (filed now, or the existing one), without its approvals (`approvals` is `{}`): filing needs no key, so a copy of the invocation must not collect them. Read them signed (`GET /v1/approvals/{id}`).',
+            'ApprovalRequest',
+          ),
           '400': response('BadRequest'),
           '401': response('SignatureRejected'),
           '403': response('Forbidden'),

@@ -3,6 +3,8 @@
  * binding, the answers for the codes the framework scenarios do not reach, and the agent's
  * body handling.
  */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { contentDigest } from '../../src/crypto/http-signature.js'
 import {
@@ -31,7 +33,7 @@ import {
   toDidKey,
   type UsageStore,
 } from '../../src/index.js'
-import type { Denied } from '../../src/verify/decision.js'
+import type { Decision, Denied } from '../../src/verify/decision.js'
 import { alice, assistant, grant } from './fixture.js'
 
 const utf8 = (s: string) => new TextEncoder().encode(s)
@@ -110,6 +112,25 @@ describe('Authorization and Mandate-Approval', () => {
     expect(readCredentials(['"Bearer" Mandate mni1_A'])).toEqual({ kind: 'none' })
   })
 
+  it('the scheme and its value: one or more spaces between, tabs and spaces around, no line break', () => {
+    expect(readCredentials([' \tMandate mni1_A\t '])).toEqual({ kind: 'invocation', text: 'mni1_A' })
+    expect(readCredentials(['Mandate\tmni1_A'])).toEqual({ kind: 'none' })
+    expect(readCredentials(['Mandate \tmni1_A'])).toEqual({ kind: 'invocation', text: '\tmni1_A' })
+    expect(readCredentials(['Mandate mni1_A\t mni1_B'])).toEqual({ kind: 'invocation', text: 'mni1_A\t mni1_B' })
+    expect(readCredentials(['Mandate ', 'Mandate\t'])).toEqual({ kind: 'ambiguous' })
+    for (const line of ['\n', '\r', '\u2028', '\u2029']) {
+      expect(readCredentials([`Mandate mni1_A${line}x`])).toEqual({ kind: 'none' })
+      expect(readCredentials([`Mandate${line}mni1_A`])).toEqual({ kind: 'none' })
+    }
+  })
+
+  it('a field of spaces and tabs between a credential and its end is read in one pass (a stranger sends it first)', () => {
+    // Backtracking over this took time quadratic in its length: some 30 s for these 256 KiB.
+    const field = `Mandate a${' \t'.repeat(128 * 1024)}b`
+    expect(readCredentials([field])).toEqual({ kind: 'invocation', text: field.slice('Mandate '.length) })
+    expect(readCredentials([`Bearer a${' \t'.repeat(128 * 1024)}b`])).toEqual({ kind: 'none' })
+  })
+
   it('reads approvals as one comma-separated list over every field', () => {
     expect(readApprovals([])).toEqual([])
     expect(readApprovals(['mna1_A,mna1_B ,, ', '  mna1_C'])).toEqual(['mna1_A', 'mna1_B', 'mna1_C'])
@@ -162,15 +183,30 @@ describe('createHttpGuard', () => {
     })
     const down: UsageStore = {
       consume: async () => {
-        throw new Error('connection refused')
+        throw new Error('the usage service at http://10.1.2.3:8787 answered 500: storage unavailable: disk I/O error')
       },
     }
-    const guard = createHttpGuard({ verifier: verifierWith(down) })
+    const seen: Decision[] = []
+    const guard = createHttpGuard({ verifier: verifierWith(down), onDecision: (d) => void seen.push(d) })
     const out = await guard.check(received(signedFor('/mailboxes/alice/messages', 'GET', '', counted)), read)
     expect(out.allowed).toBe(false)
     if (out.allowed) return
-    expect(out.refusal.status).toBe(503)
-    expect(out.refusal.body.code).toBe('ERR_COUNTER_UNAVAILABLE')
+    // The caller learns that the API cannot decide now, not what failed inside it.
+    expect([out.refusal.status, out.refusal.body]).toStrictEqual([
+      503,
+      {
+        type: 'about:blank',
+        title: 'Service Unavailable',
+        status: 503,
+        detail: 'a service the API relies on cannot answer now',
+        code: 'ERR_COUNTER_UNAVAILABLE',
+        hint: 'try again later',
+      },
+    ])
+    expect(JSON.stringify(out.refusal)).not.toContain('10.1.2.3')
+    // The operator reads the decision itself.
+    expect(seen).toEqual([out.decision])
+    expect(out.decision?.code).toBe('ERR_COUNTER_UNAVAILABLE')
   })
 
   it('answers a counter that never frees 429 without Retry-After', async () => {
@@ -370,6 +406,35 @@ describe('createHttpGuard', () => {
     })
     const exhausted = refusal({ ...denied('ERR_USAGE_EXHAUSTED'), details: {} } as unknown as Denied, at)
     expect([exhausted.status, exhausted.body.title]).toEqual([429, 'Too Many Requests'])
+    // The API's own failures: what failed inside stays out, hint and location members too.
+    const inside = (code: string) =>
+      refusal({ ...denied(code), message: 'at http://10.1.2.3: boom', hint: 'see 10.1.2.3', block: 1, caveat: 'uses' } as Denied, at).body
+    expect(['ERR_INTERNAL', 'ERR_REVOCATION_ROLLBACK', 'ERR_REVOCATION_STALE'].map(inside)).toStrictEqual([
+      {
+        type: 'about:blank',
+        title: 'Internal Server Error',
+        status: 500,
+        detail: 'the API failed while deciding this request',
+        code: 'ERR_INTERNAL',
+        hint: 'try again later',
+      },
+      {
+        type: 'about:blank',
+        title: 'Bad Gateway',
+        status: 502,
+        detail: 'a service the API relies on answered what it cannot use',
+        code: 'ERR_REVOCATION_ROLLBACK',
+        hint: 'try again later',
+      },
+      {
+        type: 'about:blank',
+        title: 'Service Unavailable',
+        status: 503,
+        detail: 'a service the API relies on cannot answer now',
+        code: 'ERR_REVOCATION_STALE',
+        hint: 'try again later',
+      },
+    ])
   })
 
   it('names the amendment whose caveat denied, from a live view, in the problem', async () => {
@@ -620,6 +685,71 @@ describe('createMandateFetch, waiting for approvals', () => {
     const call = createMandateFetch({ mandate: bearer, audience: 'mail', approvals: box.options, fetch: a.f })
     expect((await call('http://api.test/mailboxes/alice/messages/42', { method: 'DELETE', mandate: DELETE })).status).toBe(403)
     expect([a.sent.length, box.asked]).toEqual([1, []])
+  })
+
+  it('an approval-required answer naming another request: ERR_APPROVAL_UNAVAILABLE, nothing filed, waited for or sent again', async () => {
+    const other = 'ab'.repeat(32)
+    for (const named of [other, 'not an id', '']) {
+      const a = api(() => new Response(filed(true), { status: 403, headers: { 'mandate-approval-request': named } }))
+      const box = inbox()
+      const call = createMandateFetch({ mandate: grant, key: assistant, audience: 'mail', approvals: box.options, fetch: a.f })
+      const e = await call('http://api.test/mailboxes/alice/messages/42', { method: 'DELETE', mandate: DELETE }).then(
+        () => undefined,
+        (x: unknown) => x,
+      )
+      const own = idOf(a.sent[0] as Headers)
+      expect(e).toBeInstanceOf(MandateError)
+      expect([(e as MandateError).code, (e as MandateError).message, (e as MandateError).hint]).toEqual([
+        'ERR_APPROVAL_UNAVAILABLE',
+        `the API named approval request ${named}, not this request's ${own}`,
+        'is the API behind a mandate guard? it names the invocation it was sent',
+      ])
+      expect([a.sent.length, box.asked]).toEqual([1, []])
+    }
+  })
+})
+
+describe('createMandateFetch and redirects (real servers on loopback)', () => {
+  /** A server that records what reaches it and answers `answer`. */
+  async function server(answer: (req: IncomingMessage, res: ServerResponse) => void) {
+    const reached: { url: string | undefined; authorization: string | undefined; approval: string | undefined }[] = []
+    const s = createServer((req, res) => {
+      reached.push({ url: req.url, authorization: req.headers.authorization, approval: req.headers['mandate-approval'] as string })
+      req.resume()
+      req.on('end', () => answer(req, res))
+    })
+    await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
+    const url = `http://127.0.0.1:${(s.address() as AddressInfo).port}`
+    return { url, reached, close: () => new Promise<void>((resolve) => s.close(() => resolve())) }
+  }
+
+  it('returns a redirect as it came: neither the invocation nor the approvals go where it points', async () => {
+    const elsewhere = await server((_req, res) => res.end('elsewhere'))
+    const api = await server((req, res) => {
+      const to = req.url === '/same' ? '/moved' : `${elsewhere.url}/taken`
+      res.writeHead(req.url === '/same' ? 308 : 307, { location: to }).end()
+    })
+    try {
+      const call = createMandateFetch({ mandate: grant, key: assistant, audience: 'mail' })
+      const m = { action: 'email:read', resource: 'mailbox/alice', approvals: ['mna1_A'] }
+      for (const [path, status] of [
+        ['/away', 307],
+        ['/same', 308],
+      ] as const) {
+        const res = await call(`${api.url}${path}`, { method: 'POST', body: '{"a":1}', mandate: m })
+        expect([res.status, res.headers.get('location')]).toEqual([status, path === '/same' ? '/moved' : `${elsewhere.url}/taken`])
+      }
+      expect(api.reached.map((r) => [r.url, r.authorization?.startsWith('Mandate mni1_'), r.approval])).toEqual([
+        ['/away', true, 'mna1_A'],
+        ['/same', true, 'mna1_A'],
+      ])
+      expect(elsewhere.reached).toEqual([])
+      // Asked to refuse a redirect, it does.
+      await expect(call(`${api.url}/away`, { redirect: 'error', mandate: m })).rejects.toThrow(TypeError)
+      expect(elsewhere.reached).toEqual([])
+    } finally {
+      await Promise.all([api.close(), elsewhere.close()])
+    }
   })
 })
 

@@ -4,6 +4,8 @@
  * that says why, never a request let through unbound), `decisionOf` on an unguarded Fastify
  * route, and the default limit of `protect`.
  */
+
+import { gzipSync } from 'node:zlib'
 import express, { type Request as ExpressRequest, type Response as ExpressResponse, type NextFunction } from 'express'
 import Fastify from 'fastify'
 import { Hono } from 'hono'
@@ -16,6 +18,7 @@ import { assistant, grant, newGuard } from './fixture.js'
 
 const READ = { action: 'email:read' }
 const route = () => READ
+const utf8 = (s: string) => new TextEncoder().encode(s)
 
 /** An Express app: `before` mounted ahead of the guard on POST /x, whose handler answers what req.body is. */
 async function expressApp(before: express.RequestHandler[], maxBody = 64) {
@@ -36,7 +39,7 @@ async function expressApp(before: express.RequestHandler[], maxBody = 64) {
     const res = await call(url, { method: 'POST', body, headers: type === undefined ? {} : { 'content-type': type }, mandate: READ })
     return { status: res.status, json: (await res.json()) as Record<string, unknown> }
   }
-  return { post, close: () => new Promise<void>((done) => server.close(() => done())) }
+  return { url, post, close: () => new Promise<void>((done) => server.close(() => done())) }
 }
 
 describe('Express', () => {
@@ -75,6 +78,35 @@ describe('Express', () => {
     }
   })
 
+  it('after express.raw() that inflated a Content-Encoding: fails the request (500), never hashes the decoded bytes', async () => {
+    const app = await expressApp([express.raw({ type: () => true, limit: 1024 })])
+    const url = app.url
+    const call = createMandateFetch({ mandate: grant, key: assistant, audience: 'mail' })
+    const send = async (body: Uint8Array, encoding: string) => {
+      const res = await call(url, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'text/plain', 'content-encoding': encoding },
+        mandate: READ,
+      })
+      return { status: res.status, json: (await res.json()) as Record<string, unknown> }
+    }
+    try {
+      for (const encoding of ['gzip', ' GZIP ']) {
+        expect(await send(gzipSync('hello'), encoding)).toEqual({
+          status: 500,
+          json: {
+            error: `mandate(): express.raw() decoded this request's Content-Encoding (gzip), so the content as received cannot be hashed; mount it with { inflate: false }, or mount mandate() before it`,
+          },
+        })
+      }
+      // Identity is no encoding: the bytes are the ones received.
+      expect(await send(utf8('hello'), 'identity')).toEqual({ status: 200, json: { bytes: 'hello' } })
+    } finally {
+      await app.close()
+    }
+  })
+
   it('reads content another middleware decoded to text as the bytes received', async () => {
     const app = await expressApp([
       (req, _res, next) => {
@@ -94,7 +126,7 @@ describe('Express', () => {
 
   it('fails the request (500) when a parser before it consumed the body or set req.body, rather than pass it unbound', async () => {
     const consumed =
-      'mandate(): the request body was already consumed by another parser; mount mandate() before express.json(), or after express.raw()'
+      'mandate(): the request body was already consumed by another parser; mount mandate() before express.json(), or after express.raw({ inflate: false })'
     const parsed = await expressApp([express.json()])
     const forged = await expressApp([
       (req, _res, next) => {

@@ -460,6 +460,14 @@ describe('reading the log', () => {
     expect(await read(auditor, '?principal=nonsense')).toEqual([400, 'ERR_KEY_FORMAT'])
     expect(await read(alice, '?principal=nonsense')).toEqual([400, 'ERR_KEY_FORMAT'])
     expect(await read(auditor, '?principal=')).toEqual([400, 'ERR_KEY_FORMAT'])
+    // A key that reads but is no usable key (small order, non-canonical) is a bad parameter too,
+    // not a failed authentication: the request's own signature was good.
+    const smallOrder = `01${'00'.repeat(31)}`
+    for (const key of [smallOrder, 'ff'.repeat(32)]) {
+      expect(await read(auditor, `?principal=${key}`), key).toEqual([400, 'ERR_KEY_FORMAT'])
+      const listed = await http(`${url}/v1/approvals?approver=${key}`, { key: alice })
+      expect(code(listed), key).toEqual([400, 'ERR_KEY_FORMAT'])
+    }
   })
 
   it('a captured signed GET is refused the second time: 401 ERR_AUTH_REPLAY', async () => {

@@ -18,6 +18,7 @@ import {
   formatRevocation,
   invoke,
   type RevocationKind,
+  seal,
   type UnverifiedMandate,
 } from '../../src/index.js'
 import { FEED_PAGE_MAX, verifyFeedPage } from '../../src/revocation/feed.js'
@@ -581,8 +582,11 @@ describe('replay claims', () => {
     expect((await send('POST', '/v1/replay/release', { body, key })).json).toEqual({ id: inv.idHex, released: true })
     expect((await send('POST', '/v1/replay/release', { body, key })).json).toEqual({ id: inv.idHex, released: false })
     expect((await send('POST', '/v1/replay/claim', { body, key })).json).toEqual({ id: inv.idHex, claimed: true })
-    const mandate = await send('POST', '/v1/replay/claim', { body: { invocation: formatMandate(m) }, key })
-    expect(err(mandate)).toEqual([400, 'ERR_REQUEST_MALFORMED', 'a replay claim carries an invocation (mni1_…)'])
+    // A mandate of any holder: bearer, sealed, bound (which alone would fail its proof, 401).
+    for (const given of [m, seal(m), rootGrant([])]) {
+      const mandate = await send('POST', '/v1/replay/claim', { body: { invocation: formatMandate(given) }, key })
+      expect(err(mandate)).toEqual([400, 'ERR_REQUEST_MALFORMED', 'a replay claim carries an invocation (mni1_…), not a mandate'])
+    }
   })
 })
 
@@ -631,8 +635,10 @@ describe('approvals', () => {
     app = build({ maxPendingPerRequester: 1 })
     const m = gated()
     const bearer = bearerChild([{ type: 'approval', actions: ['*'], approvers: [fixedDid('carol')], quorum: 1 }])
-    const mandate = await send('POST', '/v1/approvals', { body: { invocation: formatMandate(bearer) } })
-    expect(err(mandate)).toEqual([400, 'ERR_REQUEST_MALFORMED', 'an approval request carries an invocation (mni1_…)'])
+    for (const given of [bearer, seal(bearer), m]) {
+      const mandate = await send('POST', '/v1/approvals', { body: { invocation: formatMandate(given) } })
+      expect(err(mandate)).toEqual([400, 'ERR_REQUEST_MALFORMED', 'an approval request carries an invocation (mni1_…), not a mandate'])
+    }
     expect(err(await file(m, 'email:read').res)).toEqual([
       409,
       'ERR_CONFLICT',

@@ -64,6 +64,39 @@ describe('feed endpoints', () => {
     expect(listeners()).toBe(0)
   })
 
+  it('revocation streams are capped (each looks at the store every 200 ms, and anyone may open one): 429 past it', async () => {
+    expect(() => createApp({ store: openSqliteStore(':memory:'), key, roots, maxFeedStreams: 0 })).toThrow(
+      new RangeError('"maxFeedStreams" expected a whole number from 1 to 100000, got 0'),
+    )
+    const app = createApp({ store: openSqliteStore(':memory:'), key, roots, maxFeedStreams: 2, streamPollMs: 10 })
+    const open = async () => {
+      const res = await app.request('/v1/revocations/stream?since=0')
+      expect(res.status).toBe(200)
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader()
+      await reader.read()
+      return reader
+    }
+    const [a, b] = [await open(), await open()]
+    const full = await app.request('/v1/revocations/stream?since=0')
+    expect([full.status, ((await full.json()) as { error: unknown }).error]).toEqual([
+      429,
+      { code: 'ERR_LIMIT_RATE', message: 'this service already has 2 open revocation streams; read GET /v1/revocations meanwhile' },
+    ])
+    // Polling stays open to everyone.
+    expect((await app.request('/v1/revocations?since=0')).status).toBe(200)
+    await a.cancel()
+    const until = Date.now() + 5000
+    let again: Response | undefined
+    while (Date.now() < until) {
+      again = await app.request('/v1/revocations/stream?since=0')
+      if (again.status === 200) break
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    expect(again?.status).toBe(200)
+    await again?.body?.cancel()
+    await b.cancel()
+  })
+
   it('limit is an integer 1..500, since a sequence number: anything else is 400 ERR_REQUEST_MALFORMED', async () => {
     const app = createApp({ store: openSqliteStore(':memory:'), key, roots })
     for (const limit of ['0', '-1', '1.5', 'abc', '501', '1e3', '99999999999999999999', '', ' 5', '0x10']) {
@@ -148,6 +181,32 @@ describe('server', () => {
       await service.close()
     }
   }, 20_000)
+
+  it('a client that goes away before its whole body came is answered 400, never logged or counted as a failure', async () => {
+    const { service, log } = await start(mkdtempSync(join(tmpdir(), 'mandate-ops-')))
+    const port = Number(new URL(service.url).port)
+    /** Sends `head` and part of a body, then drops the connection. */
+    const drop = (head: string) =>
+      new Promise<void>((resolve) => {
+        const socket = connect(port, '127.0.0.1', () => socket.write(`${head}\r\n\r\n{"a`))
+        socket.on('error', () => {})
+        socket.on('close', () => resolve())
+        setTimeout(() => socket.destroy(), 100)
+      })
+    const json = 'Host: x\r\nContent-Type: application/json'
+    for (const route of ['/v1/approvals', '/v1/usage/consume', '/v1/revocations', '/v1/audit/decisions']) {
+      await drop(`POST ${route} HTTP/1.1\r\n${json}\r\nContent-Length: 100`)
+      await drop(`POST ${route} HTTP/1.1\r\n${json}\r\nTransfer-Encoding: chunked\r\n\r\n4`)
+    }
+    const until = Date.now() + 5000
+    while (log.lines.filter((l) => l['msg'] === 'request').length < 8 && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
+    const requests = log.lines.filter((l) => l['msg'] === 'request')
+    expect(requests.map((l) => l['status'])).toEqual(Array(8).fill(400))
+    expect(log.lines.filter((l) => (l['level'] as number) >= 50)).toEqual([])
+    const metrics = await (await fetch(`${service.url}/metrics`)).text()
+    expect(metrics).not.toMatch(/status="5\d\d"/)
+    await service.close()
+  })
 
   it('warns once at start when the key file is open to group or others, naming the file and the fix, never the key', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mandate-ops-'))

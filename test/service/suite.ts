@@ -353,6 +353,12 @@ export function serviceSuite(name: string, start: (trust: ServerTrust) => Promis
       // the requester reads its own request (to collect the approvals)
       const shown = await http(`${server.url}/v1/approvals/${inv.idHex}`, { key: assistant })
       const approvals = Object.values(shown.json['approvals'] as Record<string, string>)
+      expect(approvals).toEqual([ok])
+      // whoever holds a copy of the invocation (a logged Authorization field) and files it again
+      // learns that it is approved, but never collects the approval to present it first
+      const refiled = await http(`${server.url}/v1/approvals`, { body: { invocation: formatInvocation(inv) } })
+      expect([refiled.status, refiled.json['status'], refiled.json['approvals']]).toEqual([201, 'approved', {}])
+      expect(JSON.stringify(refiled.json)).not.toContain('mna1_')
       const verifier = createVerifier({ roots: roots(), audience: 'mail', revocations: 'none' })
       expect((await verifier.authorize({ invocation: inv, approvals })).allowed).toBe(true)
       const noNeed = invoke(grant, { key: assistant, action: 'email:read', audience: 'mail' })
@@ -710,7 +716,7 @@ export function serviceSuite(name: string, start: (trust: ServerTrust) => Promis
         ],
       })
       const spam = await http(`${server.url}/v1/approvals`, {
-        body: { invocation: formatInvocation(invoke(fake, { key: mallory, action: 'email:send', audience: 'mail' })) },
+        body: { invocation: formatInvocation(invoke(fake, { action: 'email:send', audience: 'mail' })) },
       })
       expect([spam.status, code(spam)]).toEqual([403, 'ERR_ROOT_UNTRUSTED'])
       // a served sub-agent flooding the inbox is capped (16 live pending requests)
@@ -904,10 +910,7 @@ export function serviceSuite(name: string, start: (trust: ServerTrust) => Promis
       const limited = child([{ type: 'uses', max: 5 }], 'scoped')
       const counter = `${limited.blocks[1]?.idHex}/0`
       const ask = (action: string) =>
-        consume(
-          { presentation: formatInvocation(invoke(limited, { key: assistant, action, audience: 'slack' })), counters: [counter] },
-          slackVerifier,
-        )
+        consume({ presentation: formatInvocation(invoke(limited, { action, audience: 'slack' })), counters: [counter] }, slackVerifier)
       const statement = createRevocation({ mandate: limited, key: assistant, actions: ['email:send'] })
       expect((await http(`${server.url}/v1/revocations`, { body: { revocation: formatRevocation(statement) } })).status).toBe(201)
       const below = await ask('email:send:now')

@@ -941,24 +941,27 @@ describe('the service: agent-controlled strings, who learns what, which writes n
     expect((await fileIt(inv)).json['quota']).toEqual([{ block: 0, caveat: 2, max: 5, used: 0, remaining: 5 }])
   })
 
-  // NOTE (spec §7 / §3.4, reported, not a test failure): filing needs no signature and a
-  // re-filing answers "the request" as it stands — so whoever holds a copy of the invocation
-  // (here the verifier it was presented to, which GET refuses with 403) reads its quota and the
-  // approvals' texts. The spec sanctions it (clients that file, the verifier's guard included,
-  // read the state from the answer); pinned here so that a change is deliberate.
-  it('NOTE: a copy-holder that re-files learns what GET refuses it (quota, approvals): as the spec has it', async () => {
+  // Filing needs no signature and a re-filing answers the request as it stands — but never its
+  // approvals (spec §7): whoever holds a copy of the invocation (here the verifier it was
+  // presented to, which GET refuses with 403) would otherwise collect them and present the
+  // invocation with them before the agent. It still learns the status and the quota.
+  it('a copy-holder that re-files learns that the request is approved, never the approvals themselves', async () => {
     const inv = subSend('copy@example.com')
     expect((await fileIt(inv)).status).toBe(201)
     expect((await approveIt(inv, bob)).status).toBe(200)
+    expect((await approveIt(inv, carol)).status).toBe(200)
     const read = await http(url(`/v1/approvals/${inv.idHex}`), { key: mailVerifier })
     expect(read.status).toBe(403)
     const again = await fileIt(inv)
-    expect(again.status).toBe(201)
+    expect([again.status, again.json['status'], again.json['approvals']]).toEqual([201, 'approved', {}])
     expect(again.json['quota']).toEqual([{ block: 0, caveat: 2, max: 5, used: 0, remaining: 5 }])
-    expect(Object.keys(again.json['approvals'] as object)).toEqual([did(bob)])
+    expect(JSON.stringify(again.json)).not.toContain('mna1_')
+    // The requester reads them, signed.
+    const own = await http(url(`/v1/approvals/${inv.idHex}`), { key: sub })
+    expect(Object.keys(own.json['approvals'] as object).sort()).toEqual([did(bob), did(carol)].sort())
     // Filing again notified nothing.
     await barrier()
-    expect(eventsOf(inv.idHex).map((e) => e[0])).toEqual(['approval.pending', 'approval.approved'])
+    expect(eventsOf(inv.idHex).map((e) => e[0])).toEqual(['approval.pending', 'approval.approved', 'approval.approved'])
   })
 
   it('refused writes notify nothing: stale, untrusted, no approval needed, unlisted approver, relayed approval, stranger or requester denial', async () => {
