@@ -56,7 +56,10 @@ export function serviceFrom(io: Io, flag: string | undefined, timeout: string | 
   return url === undefined ? undefined : { url, timeoutMs: timeoutMs(io, timeout) }
 }
 
-/** A URL for messages: never a `user:password@`. */
+/**
+ * A URL for messages: never a `user:password@`, nor its query or fragment, which may carry
+ * credentials too (libpq reads `password=`, `sslpassword=`): shown as `?…`.
+ */
 export function shownUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, '$1')
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, '$1').replace(/[?#][\s\S]*$/, '?…')
 }

@@ -80,6 +80,16 @@ export function formatDuration(seconds: number): string {
   return out || '0s'
 }
 
+/**
+ * Whether an ISO time's day and hour exist as written: `Date.parse` rolls 2027-02-29 over to
+ * March 1st and 24:00 to the next day, which would sign another time than the one asked for.
+ */
+function onTheCalendar(t: string): boolean {
+  const [year, month, day] = t.slice(0, 10).split('-').map(Number) as [number, number, number]
+  const days = new Date(Date.UTC(year, month, 0)).getUTCDate()
+  return month >= 1 && month <= 12 && day >= 1 && day <= days && Number(t.slice(11, 13)) <= 23
+}
+
 /** Parse an absolute TIME (Unix seconds or ISO 8601 with a zone) into Unix seconds. */
 export function parseTime(text: string, flag: string): number {
   const t = text.trim()
@@ -91,7 +101,7 @@ export function parseTime(text: string, flag: string): number {
       `did you mean ${t}s (${formatDuration(n)} from now)? ${TIME_FORMS}`,
     )
   }
-  if (ISO.test(t)) {
+  if (ISO.test(t) && onTheCalendar(t)) {
     const ms = Date.parse(t.replace(' ', 'T').toUpperCase())
     if (!Number.isNaN(ms)) return Math.floor(ms / 1000)
   }

@@ -37,6 +37,18 @@ function opening(text: string): string {
   return JSON.stringify(text.length > 12 ? `${text.slice(0, 12)}…` : text)
 }
 
+/**
+ * That no file has the name given, naming it only when it cannot be a token pasted with
+ * something around it (`Mandate mnd1_…`, a stray character before it), which may be a secret.
+ */
+function noSuchFile(name: string): string {
+  const lower = name.toLowerCase()
+  if (name.length > 200 || Object.values(PREFIXES).some((prefix) => lower.includes(prefix))) {
+    return 'and no file has that name (not shown: it holds what looks like a token, which may be a secret)'
+  }
+  return `there is no file named ${JSON.stringify(name)}`
+}
+
 /** A known prefix the text nearly starts with (another case, a dash, one letter off or swapped). */
 function nearPrefix(text: string): string | undefined {
   const head = text.slice(0, 5).toLowerCase().replace('-', '_')
@@ -59,7 +71,7 @@ function notAToken(input: Input, accepted: readonly TokenKind[], command: string
       : near
         ? `did you mean ${near}…? token texts start with ${Object.values(PREFIXES).join(', ')} (lower case)`
         : `${command} takes ${kinds(accepted)}: the text, @FILE, a file path, or - for standard input${
-            input.notAFile === undefined ? '' : `; there is no file named ${input.notAFile}`
+            input.notAFile === undefined ? '' : `; ${noSuchFile(input.notAFile)}`
           }`
   throw new MandateError('ERR_TEXT_FORMAT', message, { hint })
 }

@@ -97,8 +97,7 @@ export function createMandateFetch(options: MandateFetchOptions): (input: string
     const attempt = (approvals: readonly string[]) => {
       const sent = new Headers(headers)
       if (approvals.length > 0) sent.set(APPROVAL_FIELD, approvals.join(', '))
-      // Each attempt its own copy: a fetch may take the bytes it is given.
-      return send(url, { ...rest, method, headers: sent, redirect, ...(body === undefined ? {} : { body: body.slice() }) })
+      return send(url, { ...rest, method, headers: sent, redirect, ...(body === undefined ? {} : { body }) })
     }
     const first = await attempt(what.approvals ?? [])
     const waitFor = options.approvals

@@ -36,9 +36,8 @@ export function readCredentials(values: readonly string[]): Credentials {
   for (const value of values) {
     // A token68 has no comma, so a comma separates credentials a proxy folded together.
     for (const part of value.split(',')) {
-      const credential = readCredential(part)
-      if (credential === undefined || credential.scheme.toLowerCase() !== SCHEME.toLowerCase()) continue
-      found.push(credential.value)
+      const text = credentialOf(part)
+      if (text !== undefined) found.push(text)
     }
   }
   if (found.length === 0) return { kind: 'none' }
@@ -49,25 +48,25 @@ export function readCredentials(values: readonly string[]): Credentials {
 const isOws = (c: string | undefined): boolean => c === ' ' || c === '\t'
 
 /**
- * One credential, `scheme [1*SP value]` between optional whitespace, read in one pass: a
- * stranger sends this field before anything else is checked, and a regular expression for it
- * that backtracks (a lazy value before trailing whitespace did) costs time quadratic in the
- * field's length.
+ * The value of a credential of this scheme, `Mandate [1*SP value]` between optional white
+ * space; `undefined` for another scheme or none. Read in one pass: a stranger sends this field
+ * before anything else is checked, and a regular expression for it that backtracked (a lazy
+ * value before trailing white space) took time quadratic in the field's length.
  */
-function readCredential(part: string): { readonly scheme: string; readonly value: string } | undefined {
+function credentialOf(part: string): string | undefined {
   let start = 0
   let end = part.length
-  while (start < end && isOws(part[start])) start++
+  while (isOws(part[start])) start++
   while (end > start && isOws(part[end - 1])) end--
-  const scheme = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+/.exec(part.slice(start, end))?.[0]
-  if (scheme === undefined) return undefined
-  let at = start + scheme.length
-  if (at === end) return { scheme, value: '' }
+  let at = start + SCHEME.length
+  if (part.slice(start, at).toLowerCase() !== SCHEME.toLowerCase()) return undefined
+  if (at === end) return ''
+  // Another scheme that starts with these letters (`Mandatex`), or no space after it.
   if (part[at] !== ' ') return undefined
   while (part[at] === ' ') at++
   const value = part.slice(at, end)
   // A field value holds no line break (Node's parser refuses one; a Fetch Headers may not).
-  return /[\n\r\u2028\u2029]/.test(value) ? undefined : { scheme, value }
+  return /[\n\r\u2028\u2029]/.test(value) ? undefined : value
 }
 
 /**

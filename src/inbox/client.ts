@@ -320,9 +320,9 @@ function fullRequest(value: unknown, url: string): ApprovalRequest {
  * signature is needed: the invocation is the requester's. Filing the same invocation again
  * answers the existing request. The answer never carries approvals (`approvals` is `{}`, even
  * once the request is approved: a copy of the invocation must not collect them); read them
- * signed, with {@link readApprovalRequest} or {@link awaitApproval}. Throws `ERR_APPROVAL_UNAVAILABLE` when the inbox cannot be
- * reached, refuses (a stale invocation, an untrusted principal, an action that needs no
- * approval…) or answers out of shape.
+ * signed, with {@link readApprovalRequest} or {@link awaitApproval}. Throws
+ * `ERR_APPROVAL_UNAVAILABLE` when the inbox cannot be reached, refuses (a stale invocation, an
+ * untrusted principal, an action that needs no approval…) or answers out of shape.
  *
  * @example
  * ```ts

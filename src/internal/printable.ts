@@ -19,8 +19,17 @@
  *   shown escaped (safe, if less pretty) rather than trusted blind;
  * - invisible characters outside those categories: combining grapheme joiner U+034F, Hangul
  *   fillers U+115F, U+1160, U+3164, U+FFA0, Khmer inherent vowels U+17B4/17B5, Mongolian free
- *   variation selectors U+180B–180F, and the variation selectors supplement U+E0100–E01EF
- *   (a run of them can hide a whole message after one visible character).
+ *   variation selectors U+180B–180F, the blank Braille pattern U+2800 (a symbol that draws
+ *   nothing: a run of it pushes what follows out of sight), and the variation selectors
+ *   supplement U+E0100–E01EF (a run of them can hide a whole message after one visible
+ *   character);
+ * - combining marks (`\p{M}`) past the third in a row: a tall stack of them draws over the
+ *   lines around it (over another field, another request); no script needs more than three on
+ *   one character.
+ *
+ * In JSON (an approval request's arguments) the characters that look like a double quote
+ * (U+02BA, U+02DD, U+02EE, U+05F4, U+201C–201F, U+2033, U+2036, U+3003, U+FF02) are escaped too:
+ * inside one string they would draw what reads as the end of it and another key.
  *
  * Kept as they are: every other character, in any script, with its combining marks, spaces
  * such as U+00A0 and U+3000, and the emoji variation selectors U+FE00–FE0F. A ZWJ emoji
@@ -37,7 +46,10 @@
  */
 
 const CLASS =
-  '\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}\\p{Cs}\\p{Co}\\p{Cn}\\u034f\\u115f\\u1160\\u17b4\\u17b5\\u180b-\\u180f\\u3164\\uffa0\\u{e0100}-\\u{e01ef}'
+  '\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}\\p{Cs}\\p{Co}\\p{Cn}\\u034f\\u115f\\u1160\\u17b4\\u17b5\\u180b-\\u180f\\u2800\\u3164\\uffa0\\u{e0100}-\\u{e01ef}'
+
+/** Combining marks in a row before the next is escaped. */
+const MARKS_KEPT = 3
 
 /**
  * Printable ASCII and line feeds, of which none is unsafe: most text is only that, and is told so
@@ -47,15 +59,36 @@ const PLAIN_LINES = /^[\n\x20-\x7e]*$/
 /** Printable ASCII without the backslash: what {@link printable} returns as it is. */
 const PLAIN = /^[\x20-\x5b\x5d-\x7e]*$/
 
-let classes: { one: RegExp; oneOrBackslash: RegExp; all: RegExp } | undefined
+interface Patterns {
+  readonly one: RegExp
+  readonly oneOrBackslash: RegExp
+  readonly all: RegExp
+  /** One combining mark. */
+  readonly mark: RegExp
+  /** A run of marks longer than {@link MARKS_KEPT}: the kept ones, then the rest. */
+  readonly stack: RegExp
+  /** A run of marks longer than {@link MARKS_KEPT}, anywhere. */
+  readonly anyStack: RegExp
+}
+let classes: Patterns | undefined
 /** The unsafe-character patterns, built on first use. */
-function unsafe(): { one: RegExp; oneOrBackslash: RegExp; all: RegExp } {
+function unsafe(): Patterns {
   classes ??= {
     one: new RegExp(`^[${CLASS}]$`, 'u'),
-    oneOrBackslash: new RegExp(`[${CLASS}\\\\]`, 'u'),
+    oneOrBackslash: new RegExp(`[${CLASS}\\\\]|\\p{M}{${MARKS_KEPT + 1}}`, 'u'),
     all: new RegExp(`[${CLASS}]`, 'gu'),
+    mark: /^\p{M}$/u,
+    stack: new RegExp(`(\\p{M}{${MARKS_KEPT}})(\\p{M}+)`, 'gu'),
+    anyStack: new RegExp(`\\p{M}{${MARKS_KEPT + 1}}`, 'u'),
   }
   return classes
+}
+
+/** `text` with the marks of each run past the {@link MARKS_KEPT}th replaced by `escapeOne(mark)`. */
+function unstack(text: string, escapeOne: (ch: string) => string): string {
+  const { anyStack, stack } = unsafe()
+  if (!anyStack.test(text)) return text
+  return text.replace(stack, (_, kept: string, rest: string) => kept + Array.from(rest, escapeOne).join(''))
 }
 
 /**
@@ -64,7 +97,10 @@ function unsafe(): { one: RegExp; oneOrBackslash: RegExp; all: RegExp } {
  */
 export function replaceUnsafe(text: string, escapeOne: (ch: string) => string): string {
   if (PLAIN_LINES.test(text)) return text
-  return text.replace(unsafe().all, (ch) => (ch === '\n' ? ch : escapeOne(ch)))
+  return unstack(
+    text.replace(unsafe().all, (ch) => (ch === '\n' ? ch : escapeOne(ch))),
+    escapeOne,
+  )
 }
 
 /** How many characters of escaped text one field may take before it is cut short. */
@@ -106,12 +142,14 @@ export function jsonEscapeChar(ch: string): string {
  */
 export function printable(text: string, max: number = PRINTABLE_MAX): string {
   if (text.length <= max && (PLAIN.test(text) || !unsafe().oneOrBackslash.test(text))) return text
-  const { one } = unsafe()
+  const { one, mark } = unsafe()
   const chars = Array.from(text)
   let out = ''
+  let marks = 0
   for (let i = 0; i < chars.length; i++) {
     const ch = chars[i] as string
-    const shown = ch === '\\' ? '\\\\' : one.test(ch) ? escapeChar(ch) : ch
+    marks = mark.test(ch) ? marks + 1 : 0
+    const shown = ch === '\\' ? '\\\\' : one.test(ch) || marks > MARKS_KEPT ? escapeChar(ch) : ch
     if (out.length + shown.length > max) return `${out}${more(chars.length - i)}`
     out += shown
   }
@@ -154,5 +192,8 @@ function more(n: number): string {
  * where they are layout; `JSON.stringify` never leaves one inside a string).
  */
 export function jsonSafe(json: string): string {
-  return replaceUnsafe(json, jsonEscapeChar)
+  return replaceUnsafe(json, jsonEscapeChar).replace(QUOTE_LOOKALIKES, jsonEscapeChar)
 }
+
+/** Characters that draw like `"` (see the module comment): in JSON text they are escaped. */
+const QUOTE_LOOKALIKES = /[\u02ba\u02dd\u02ee\u05f4\u201c-\u201f\u2033\u2036\u3003\uff02]/g

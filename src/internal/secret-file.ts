@@ -34,13 +34,18 @@ export class SecretFileError extends Error {
 export function writeSecretFile(path: string, text: string, force: boolean): number {
   let fd: number
   try {
-    const flags = constants.O_WRONLY | constants.O_CREAT | (force ? constants.O_TRUNC : constants.O_EXCL)
+    // Never through a symbolic link (overwriting whatever it points to), and never blocked on a
+    // FIFO nobody reads (ENXIO instead). Windows has neither flag.
+    const safe = (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0)
+    const flags = constants.O_WRONLY | constants.O_CREAT | safe | (force ? constants.O_TRUNC : constants.O_EXCL)
     fd = openSync(path, flags, 0o600)
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new SecretFileError(path, true, `${path} already exists`, { cause: e })
     throw new SecretFileError(path, false, `cannot write ${path}: ${reason(e)}`, { cause: e })
   }
   try {
+    // Only a file: a FIFO someone reads, or a device, would hand the secret on.
+    if (!fstatSync(fd).isFile()) throw new SecretFileError(path, false, `cannot write ${path}: it is not a regular file`)
     try {
       fchmodSync(fd, 0o600)
     } catch {
@@ -49,6 +54,7 @@ export function writeSecretFile(path: string, text: string, force: boolean): num
     writeSync(fd, text)
     return fstatSync(fd).mode & 0o777
   } catch (e) {
+    if (e instanceof SecretFileError) throw e
     throw new SecretFileError(path, false, `cannot write ${path}: ${reason(e)}`, { cause: e })
   } finally {
     closeSync(fd)
@@ -61,5 +67,7 @@ export function reason(e: unknown): string {
   if (code === 'ENOENT') return 'no such file'
   if (code === 'EACCES' || code === 'EPERM') return 'permission denied'
   if (code === 'EISDIR') return 'it is a directory'
+  if (code === 'ELOOP') return 'it is a symbolic link'
+  if (code === 'ENXIO') return 'it is a FIFO nobody reads'
   return code ?? 'failed'
 }

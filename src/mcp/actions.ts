@@ -106,18 +106,22 @@ export function checkActionPrefix(prefix: string): string {
  * Can the mandate's chain ever allow `action` at `audience`? False when a block's `actions`
  * caveat matches no pattern to it, a `deny` caveat covers it, or an `audience` caveat leaves
  * `audience` out — or when any caveat is malformed or of a reserved type, since the verifier
- * then denies everything. The other caveats (time, uses, approvals, arguments, revocations) depend on the
- * moment or the call, so they never hide an action here: the verifier decides them per call.
+ * then denies everything. With `namesResource` false (a guard that computes no resource for a
+ * call, as `mandate mcp`), a `resources` caveat hides every action too: an invocation naming
+ * no resource never passes it. The other caveats (time, uses, approvals, arguments,
+ * revocations) depend on the moment or the call, so they never hide an action here: the
+ * verifier decides them per call.
  *
  * @example
  * ```ts
  * canEverAllow(grant, 'mcp:everything:echo', 'everything') // true when every block's actions allow it
  * ```
  */
-export function canEverAllow(mandate: UnverifiedMandate, action: string, audience?: string): boolean {
+export function canEverAllow(mandate: UnverifiedMandate, action: string, audience?: string, namesResource = true): boolean {
   if (!isActionName(action)) return false
   for (const block of mandate.blocks) {
     for (const caveat of block.caveats) {
+      if (caveat.type === 'resources' && !namesResource) return false
       if (caveat.type === 'actions' && !caveat.patterns.some((p) => matchAction(p, action))) return false
       if (caveat.type === 'deny' && caveat.patterns.some((p) => coversAction(p, action))) return false
       if (caveat.type === 'audience' && audience !== undefined && !caveat.names.includes(audience)) return false

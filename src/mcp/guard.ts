@@ -308,7 +308,7 @@ export function createToolGuard(options: ToolGuardOptions): ToolGuard {
   const actionOf = (tool: string) => toolAction(tool, actionPrefix, options.actions)
   const canAllow = (tool: string) => {
     const action = actionOf(tool)
-    return action !== undefined && canEverAllow(mandate, action, audience)
+    return action !== undefined && canEverAllow(mandate, action, audience, options.resource !== undefined)
   }
 
   const recorder = createRecorder(audience, options.audit)

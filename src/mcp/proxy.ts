@@ -83,6 +83,18 @@ export interface GuardedProxy {
  */
 const TOOL_TIMEOUT_MS = 10 * 60_000
 
+/** The most JSON a call's own `_meta` may hold: traces and ids, not payloads. */
+const META_MAX_CHARS = 65_536
+
+/** Whether `meta` can be written as JSON within {@link META_MAX_CHARS} (nesting too deep cannot be written at all). */
+function forwardable(meta: Record<string, unknown>): boolean {
+  try {
+    return JSON.stringify(meta).length <= META_MAX_CHARS
+  } catch {
+    return false
+  }
+}
+
 /** The client the proxy speaks to the upstream with: no sampling, elicitation or roots to relay. */
 export function upstreamClient(version: string): Client {
   return new Client({ name: 'mandate-mcp', version }, { capabilities: {} })
@@ -147,15 +159,21 @@ export function createProxy(options: ProxyOptions): GuardedProxy {
         progressToken === undefined
           ? Promise.resolve()
           : extra.sendNotification({ method: 'notifications/progress', params: { progressToken, ...value, message } })
+      // Whatever the agent put under the guard's keys is replaced, never forwarded (below).
+      const { progressToken: _own, [META_INVOCATION]: _inv, [META_APPROVALS]: _approvals, ...meta } = _meta ?? {}
+      // The rest goes upstream as it came, so it must be sendable, and is checked before the
+      // guard decides: a call allowed, recorded and counted whose request then cannot be
+      // written would have spent a use on a call that never ran.
+      if (!forwardable(meta)) {
+        throw new McpError(ErrorCode.InvalidParams, `the call's _meta cannot be forwarded: at most ${META_MAX_CHARS} characters of JSON`)
+      }
       const outcome = await guard.authorizeCall(name, args, {
         signal: extra.signal,
         onWaiting: (id) => void progress(`waiting for approval (request ${id})`, { progress: 0 }).catch(() => {}),
       })
       if (!outcome.allowed) return denialResult(outcome)
       // The invocation the guard signed (and the approvals it was decided with) go along, so
-      // that an upstream that verifies checks the same call (spec/mcp-v1.md §6); whatever the
-      // agent put under these keys is replaced, never forwarded.
-      const { progressToken: _own, [META_INVOCATION]: _inv, [META_APPROVALS]: _approvals, ...meta } = _meta ?? {}
+      // that an upstream that verifies checks the same call (spec/mcp-v1.md §6).
       const forwarded = {
         ...meta,
         [META_INVOCATION]: outcome.invocation,

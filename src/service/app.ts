@@ -666,6 +666,7 @@ export function createApp(options: AppOptions): Hono {
     const refuse = () => new ServiceError(400, 'ERR_REQUEST_MALFORMED', `${what} carries an invocation (mni1_…), not a mandate`)
     if (kindOf(value) === 'mandate') throw refuse()
     const { chain, invocation } = await checkPresentationAsync(value)
+    // For the type: a text that is no mandate is read as an invocation, or refused.
     if (!invocation) throw refuse()
     return { chain, invocation }
   }

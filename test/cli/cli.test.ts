@@ -6,6 +6,10 @@ import { spawnSync } from 'node:child_process'
 import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { encodeCbor } from '../../src/cbor/codec.js'
+import { parseInvocation } from '../../src/index.js'
+import { concatBytes } from '../../src/internal/bytes.js'
+import { toText } from '../../src/token/text.js'
 import { BIN, mandate, scratch } from '../helpers/cli.js'
 
 const hasScript = spawnSync('script', ['--version']).status === 0
@@ -44,6 +48,11 @@ function grant(extra: string[] = []): string {
   ])
   expect(r.code, r.stderr).toBe(0)
   return r.stdout.trim()
+}
+
+/** The assistant's invocation of `action` under grant(), addressed to mail, with `extra` flags (--arg …). */
+function invokeAs(action: string, extra: string[] = []) {
+  return mandate(['invoke', '--key', key('assistant'), '--action', action, ...extra, '--audience', 'mail'], { input: grant() })
 }
 
 describe('keygen and pubkey', () => {
@@ -262,24 +271,7 @@ describe('invoke, approve, verify', () => {
 
   it('a draft needs approval (exit 1), approve refuses without --yes off a terminal, then it passes', () => {
     const draftFile = join(dir, 'draft.txt')
-    const inv = mandate(
-      [
-        'invoke',
-        '--key',
-        key('assistant'),
-        '--action',
-        'email:draft',
-        '--arg',
-        'to=bob@example.com',
-        '--audience',
-        'mail',
-        '--intent',
-        'reply to Bob',
-      ],
-      {
-        input: grant(),
-      },
-    )
+    const inv = invokeAs('email:draft', ['--arg', 'to=bob@example.com', '--intent', 'reply to Bob'])
     writeFileSync(draftFile, inv.stdout)
     const pending = mandate(['verify', ...roots(), '--json', draftFile])
     expect(pending.code).toBe(1)
@@ -304,6 +296,34 @@ describe('invoke, approve, verify', () => {
     const wrong = mandate(['verify', ...roots(), '--approval', byBob, '--json', draftFile])
     expect(wrong.code).toBe(1)
     expect(wrong.json<{ code: string }>().code).toBe('ERR_APPROVAL_INVALID')
+  })
+
+  it('approve shows every argument it would sign, the 64th too', () => {
+    const fillers = Array.from({ length: 63 }, (_, i) => ['--arg', `a${String(i).padStart(2, '0')}=x`]).flat()
+    const inv = invokeAs('email:draft', [...fillers, '--arg', 'to=attacker@evil.example'])
+    expect(inv.code).toBe(0)
+    const shown = mandate(['approve', '--key', key('alice')], { input: inv.stdout })
+    expect(shown.code).toBe(2)
+    const lines = shown.stderr.split('\n')
+    expect(lines).toContain(`${' '.repeat(20)}to = "attacker@evil.example"`)
+    expect(lines.filter((l) => / = "x"$/.test(l))).toHaveLength(63)
+  })
+
+  it('approve refuses an invocation under a copied signature (its id that of another request): nothing shown as asked, nothing signed', () => {
+    const ask = (action: string, to: string) => parseInvocation(invokeAs(action, ['--arg', `to=${to}`]).stdout.trim())
+    const real = ask('email:draft', 'attacker@evil.example')
+    const shown = ask('email:read', 'me@example.com')
+    // What the approver would read, carrying the real request's signature, hence its id.
+    const forged = toText('invocation', encodeCbor(concatBytes(real.signature, shown.payload)))
+    expect(parseInvocation(forged).idHex).toBe(real.idHex)
+    const r = mandate(['approve', '--key', key('alice'), '--yes', '--json', forged])
+    expect(r.code).toBe(1)
+    expect(r.json<{ error: { code: string; message: string } }>().error).toMatchObject({
+      code: 'ERR_SIG_INVALID',
+      message: expect.stringContaining('invocation'),
+    })
+    expect(r.stdout).not.toContain('mna1_')
+    expect(r.stderr).not.toContain('email:read')
   })
 
   it.skipIf(!hasScript)('on a terminal, approve asks and signs only on yes', () => {

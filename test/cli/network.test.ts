@@ -160,6 +160,13 @@ describe('serve blames what failed', () => {
     expect(unknown.code).toBe(3)
     expect(unknown.stderr).toContain('mandate: error: cannot connect to the database postgres://no-such-host.invalid/mandate: ')
     expect(unknown.stderr).not.toContain('--host')
+    // libpq also takes a password in the query string: the query is never shown.
+    const query = serve(['--db', 'postgresql://mandate@127.0.0.1:1/mandate?sslmode=disable&password=PGQSECRET#x'])
+    expect(query.code).toBe(3)
+    expect(query.stderr).toContain(
+      'mandate: error: cannot connect to the database postgresql://127.0.0.1:1/mandate?…: connection refused\n',
+    )
+    expect(query.stderr).not.toContain('PGQSECRET')
   })
 
   it('an address that cannot be listened on blames --host', () => {

@@ -85,6 +85,32 @@ describe('printable: bidi, invisible and format characters', () => {
   it('escapes the line and paragraph separators', () => {
     expect(printable('a\u2028b\u2029c')).toBe('a\\u2028b\\u2029c')
   })
+
+  it('escapes the blank Braille pattern, which draws nothing and pushes the rest out of sight', () => {
+    expect(printable(`asks to calendar:read${'\u2800'.repeat(3)}`)).toBe('asks to calendar:read\\u2800\\u2800\\u2800')
+    expect(safeJson({ who: '\u2800' })).toBe('{"who":"\\u2800"}')
+  })
+
+  it('keeps three combining marks in a row, escapes the rest of a stack (it draws over the lines around it)', () => {
+    expect(printable('a\u0301\u0302\u0303')).toBe('a\u0301\u0302\u0303')
+    expect(printable(`a${'\u033f'.repeat(6)}b`)).toBe('a\u033f\u033f\u033f\\u033f\\u033f\\u033fb')
+    // Each run counts anew after another character; marks of real text stay (Vietnamese, Devanagari, Thai).
+    expect(printable('e\u0301\u0301\u0301 e\u0301\u0301\u0301')).toBe('e\u0301\u0301\u0301 e\u0301\u0301\u0301')
+    for (const s of ['Tiếng Việt', 'क्षत्रिय', 'ที่นี่', 'e\u0323\u0302']) expect(printable(s)).toBe(s)
+    expect(jsonSafe(JSON.stringify({ k: `x${'\u0301'.repeat(5)}` }))).toBe('{"k":"x\u0301\u0301\u0301\\u0301\\u0301"}')
+    expect(printableJson(`x${'\u0301'.repeat(4)}`)).toBe('"x\u0301\u0301\u0301\\u0301"')
+  })
+
+  it('in JSON, escapes what draws like a double quote: one string cannot look like the end of it and another key', () => {
+    const forged = `bob\u05f4, \u05f4approved\u05f4: \u05f4yes`
+    expect(safeJson({ to: forged })).toBe('{"to":"bob\\u05f4, \\u05f4approved\\u05f4: \\u05f4yes"}')
+    expect(JSON.parse(safeJson({ to: forged }))).toEqual({ to: forged })
+    expect(safeJson('\u02ba\u02dd\u02ee\u201c\u201d\u201e\u201f\u2033\u2036\u3003\uff02')).toBe(
+      '"\\u02ba\\u02dd\\u02ee\\u201c\\u201d\\u201e\\u201f\\u2033\\u2036\\u3003\\uff02"',
+    )
+    // Outside JSON, prose keeps its quotes.
+    expect(printable('“quoted”')).toBe('“quoted”')
+  })
 })
 
 describe('printable: surrogates, non-characters, private use, unassigned', () => {

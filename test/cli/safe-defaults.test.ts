@@ -4,9 +4,10 @@
  * and input mistakes that exit 2 with a hint saying what to type instead.
  */
 import { spawnSync } from 'node:child_process'
-import { chmodSync, closeSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, closeSync, openSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { parseTime } from '../../src/cli/time.js'
 import { importSecretKeyPem, toDidKey } from '../../src/crypto/keys.js'
 import { formatMandate, mint } from '../../src/token/mandate.js'
 import { BIN, mandate, scratch } from '../helpers/cli.js'
@@ -128,6 +129,25 @@ describe('a bearer mandate is a secret: warned about where others can read it', 
     expect(statSync(file).mode & 0o777).toBe(0o600)
   })
 
+  it('-o --force never writes a secret through a symbolic link, nor into a FIFO (nor waits on one)', () => {
+    const target = join(dir, 'elsewhere.txt')
+    writeFileSync(target, 'keep me\n', { mode: 0o644 })
+    const link = join(dir, 'link.pem')
+    symlinkSync(target, link)
+    for (const args of [
+      ['keygen', '-o', link, '--force'],
+      [...bearerArgs(), '-o', link, '--force'],
+    ]) {
+      const r = mandate([...args, '--json'])
+      expect([r.code, r.json<{ error: { message: string } }>().error.message]).toEqual([3, `cannot write ${link}: it is a symbolic link`])
+    }
+    expect([readFileSync(target, 'utf8'), statSync(target).mode & 0o777]).toEqual(['keep me\n', 0o644])
+    const fifo = join(dir, 'fifo.pem')
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0)
+    const r = mandate(['keygen', '-o', fifo, '--force', '--json'])
+    expect([r.code, r.json<{ error: { message: string } }>().error.message]).toEqual([3, `cannot write ${fifo}: it is a FIFO nobody reads`])
+  })
+
   it.skipIf(!hasScript)('on a terminal: a warning that the secret is on the screen', () => {
     const r = onTerminal(bearerArgs())
     expect(r.code).toBe(0)
@@ -164,6 +184,27 @@ describe('time windows: durations, no 1970, nothing expired from the start, no e
     expect(expiresOf(['--expires', String(at)])).toBe(at)
     expect(expiresOf(['--expires', new Date(at * 1000).toISOString()])).toBe(at)
     expect(expiresOf(['--expires', new Date(at * 1000).toISOString().replace('Z', '+00:00')])).toBe(at)
+  })
+
+  it('a day or hour that does not exist is no time, never the one it would roll over to', () => {
+    for (const t of [
+      '2027-02-29T09:00:00Z',
+      '2027-04-31T00:00:00Z',
+      '2027-01-01T24:00:00Z',
+      '2027-06-00T00:00:00Z',
+      '2027-13-01T00:00:00Z',
+    ]) {
+      const r = mandate(['mint', '--key', key('alice'), '--action', 'x', '--expires', t, '--json'])
+      expect([t, r.code, r.json<{ error: { message: string } }>().error.message]).toEqual([
+        t,
+        2,
+        `--expires: not a time: ${JSON.stringify(t)}`,
+      ])
+    }
+    // The days that do exist: a leap year's February 29th, a month's 31st, 23:59, another zone.
+    for (const t of ['2028-02-29T09:00:00Z', '2027-12-31T23:59:59Z', '2027-03-31T23:30:00+05:30', '2000-02-29 00:00Z']) {
+      expect([t, parseTime(t, '--expires')]).toEqual([t, Date.parse(t.replace(' ', 'T')) / 1000])
+    }
   })
 
   it('--expires 3600 is refused (not 1970): exit 2, "did you mean 3600s?", and the accepted forms', () => {
@@ -290,9 +331,20 @@ describe('input mistakes exit 2 with a hint', () => {
       error: {
         code: 'ERR_TEXT_FORMAT',
         message: 'not a mandate (mnd1_…) or an invocation (mni1_…): the argument starts with "hello"',
-        hint: 'verify takes a mandate (mnd1_…) or an invocation (mni1_…): the text, @FILE, a file path, or - for standard input; there is no file named hello',
+        hint: 'verify takes a mandate (mnd1_…) or an invocation (mni1_…): the text, @FILE, a file path, or - for standard input; there is no file named "hello"',
       },
     })
+    // A token pasted with something before it is not repeated back: it may be a bearer secret.
+    const bearer = mandate(['mint', '--key', key('alice'), '--action', 'email:read', '--expires', '1h']).stdout.trim()
+    for (const pasted of [`Mandate ${bearer}`, `\u200b${bearer}`, `mandate=${bearer}`]) {
+      for (const command of [['inspect'], ['verify', '--root', alice, '--audience', 'mail'], ['attenuate', '--action', 'email:read']]) {
+        const r = mandate([...command, pasted, '--json'])
+        expect([r.code, r.stdout.includes(bearer.slice(5, 40)), r.stderr.includes(bearer.slice(5, 40))]).toEqual([2, false, false])
+        expect(r.json<{ error: { hint: string } }>().error.hint).toMatch(
+          /and no file has that name \(not shown: it holds what looks like a token, which may be a secret\)$/,
+        )
+      }
+    }
     writeFileSync(join(dir, 'notes.txt'), 'dear diary')
     const file = mandate(['inspect', join(dir, 'notes.txt')])
     expect(file.code).toBe(2)

@@ -118,6 +118,9 @@ describe('Authorization and Mandate-Approval', () => {
     expect(readCredentials(['Mandate \tmni1_A'])).toEqual({ kind: 'invocation', text: '\tmni1_A' })
     expect(readCredentials(['Mandate mni1_A\t mni1_B'])).toEqual({ kind: 'invocation', text: 'mni1_A\t mni1_B' })
     expect(readCredentials(['Mandate ', 'Mandate\t'])).toEqual({ kind: 'ambiguous' })
+    // Only this scheme's letters, whole: not a longer scheme, nothing before them.
+    expect(readCredentials(['Mandate2 mni1_A', 'x Mandate mni1_B', '((((((( (Mandate mni1_C'])).toEqual({ kind: 'none' })
+    expect(readCredentials(['  \t  ', ''])).toEqual({ kind: 'none' })
     for (const line of ['\n', '\r', '\u2028', '\u2029']) {
       expect(readCredentials([`Mandate mni1_A${line}x`])).toEqual({ kind: 'none' })
       expect(readCredentials([`Mandate${line}mni1_A`])).toEqual({ kind: 'none' })
@@ -745,7 +748,10 @@ describe('createMandateFetch and redirects (real servers on loopback)', () => {
       ])
       expect(elsewhere.reached).toEqual([])
       // Asked to refuse a redirect, it does.
-      await expect(call(`${api.url}/away`, { redirect: 'error', mandate: m })).rejects.toThrow(TypeError)
+      await expect(call(`${api.url}/away`, { redirect: 'error', mandate: m })).rejects.toMatchObject({
+        name: 'TypeError',
+        cause: { message: 'unexpected redirect' },
+      })
       expect(elsewhere.reached).toEqual([])
     } finally {
       await Promise.all([api.close(), elsewhere.close()])

@@ -151,6 +151,20 @@ describe('which tools a mandate can ever allow', () => {
     expect(canEverAllow(child, 'mcp:other:add')).toBe(false) // the root's actions do not match it
   })
 
+  it('a resources caveat hides every tool from a guard that names no resource, which it would refuse every call of', async () => {
+    const scoped = grant([...ECHO_AND_SUM, { type: 'resources', globs: ['repo/**'] }])
+    const blind = guardOf(scoped).guard
+    expect([blind.filterTools(tools), blind.canEverAllow('echo')]).toEqual([[], false])
+    const call = denied(await blind.authorizeCall('echo', { message: 'hi' }))
+    expect(call.code).toBe('ERR_RESOURCE_DENIED')
+    expect(canEverAllow(scoped, 'mcp:everything:echo', 'everything', false)).toBe(false)
+    expect(canEverAllow(scoped, 'mcp:everything:echo', 'everything')).toBe(true)
+    // A guard that computes a resource per call lists them: the call decides.
+    const naming = guardOf(scoped, { resource: () => 'repo/a' }).guard
+    expect(naming.filterTools(tools).map((t) => t.name)).toEqual(['echo', 'get-sum'])
+    expect((await naming.authorizeCall('echo', { message: 'hi' })).allowed).toBe(true)
+  })
+
   it('an audience caveat that leaves the server out, or a malformed caveat, hides every tool', () => {
     const elsewhere = grant([...ECHO_AND_SUM, { type: 'audience', names: ['github'] }])
     expect(guardOf(elsewhere).guard.filterTools(tools)).toEqual([])

@@ -390,6 +390,34 @@ describe('a guarded call', () => {
     }
   })
 
+  it('a call whose own _meta cannot be forwarded is refused before the guard decides: nothing counted, nothing sent', async () => {
+    const upstream = fullUpstream()
+    const p = await through(upstream, { resources: false, prompts: false })
+    try {
+      let deep: unknown[] = []
+      for (let i = 0; i < 200_000; i++) deep = [deep]
+      const big = 'x'.repeat(65_537)
+      for (const meta of [{ deep }, { big }]) {
+        const refused = await p.agent.callTool({ name: 'echo', arguments: { message: 'hi' }, _meta: meta }).then(
+          () => undefined,
+          (e: unknown) => e,
+        )
+        expect(refused).toBeInstanceOf(McpError)
+        expect([(refused as McpError).code, (refused as McpError).message]).toEqual([
+          ErrorCode.InvalidParams,
+          "MCP error -32602: MCP error -32602: the call's _meta cannot be forwarded: at most 65536 characters of JSON",
+        ])
+      }
+      expect(upstream.reached).toEqual([])
+      // Just within the bound, and the guard's own keys (replaced anyway) not counted.
+      const fits = { note: 'x'.repeat(65_536 - '{"note":""}'.length), [META_INVOCATION]: 'y'.repeat(100_000) }
+      expect((await p.agent.callTool({ name: 'echo', arguments: { message: 'hi' }, _meta: fits })).isError).toBeUndefined()
+      expect(upstream.reached).toHaveLength(1)
+    } finally {
+      await p.close()
+    }
+  })
+
   it('every session hears the upstream; a closed one is dropped, the others still served', async () => {
     const upstream = fullUpstream()
     const p = await through(upstream, { resources: false, prompts: false })

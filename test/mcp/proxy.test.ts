@@ -307,13 +307,18 @@ describe('mandate mcp in front of server-everything (stdio)', () => {
 })
 
 describe('mandate mcp over Streamable HTTP', () => {
-  it('serves the agent on a loopback port and reaches an upstream by URL', async () => {
+  /** The everything server over HTTP, and `mandate mcp --listen` in front of it; `url` is the proxy's endpoint. */
+  async function listening(): Promise<{ url: string; stop(): void }> {
     const port = await closedPort()
     const upstream: ChildProcess = spawn(process.execPath, [EVERYTHING, 'streamableHttp'], {
       env: { ...env, PORT: String(port) },
       stdio: 'pipe',
     })
     let proc: ChildProcess | undefined
+    const stop = () => {
+      proc?.kill('SIGTERM')
+      upstream.kill('SIGTERM')
+    }
     try {
       await until('the upstream to listen', async () => {
         const res = await fetch(`http://127.0.0.1:${port}/mcp`, { method: 'GET' }).catch(() => undefined)
@@ -330,6 +335,42 @@ describe('mandate mcp over Streamable HTTP', () => {
         err += String(d)
       })
       const url = await until('the listening line', async () => /listening on (http:\/\/\S+)/.exec(err)?.[1])
+      return { url, stop }
+    } catch (e) {
+      stop()
+      throw e
+    }
+  }
+
+  /** A raw initialize with this Host: its status, session id and body. */
+  const initialize = (url: string, host = new URL(url).host) =>
+    new Promise<{ status: number; session: string | undefined; retryAfter: string | undefined; body: string }>((resolve, reject) => {
+      const req = request(url, {
+        method: 'POST',
+        headers: { host, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      })
+      req.on('response', (res) => {
+        let body = ''
+        res.on('data', (d) => {
+          body += String(d)
+        })
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            session: res.headers['mcp-session-id'] as string | undefined,
+            retryAfter: res.headers['retry-after'] as string | undefined,
+            body,
+          }),
+        )
+      })
+      req.on('error', reject)
+      const params = { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } }
+      req.end(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params }))
+    })
+
+  it('serves the agent on a loopback port and reaches an upstream by URL', async () => {
+    const { url, stop } = await listening()
+    try {
       const client = new Client({ name: 'agent', version: '1.0.0' })
       await client.connect(new StreamableHTTPClientTransport(new URL(url)))
       expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['echo', 'get-sum'])
@@ -337,25 +378,38 @@ describe('mandate mcp over Streamable HTTP', () => {
       expect(denial(await client.callTool({ name: 'get-env', arguments: {} })).code).toBe('ERR_ACTION_DENIED')
       await client.close()
       // Another host name (a rebound DNS name) is refused.
-      const initialize = (host: string) =>
-        new Promise<number>((resolve, reject) => {
-          const req = request(url, {
-            method: 'POST',
-            headers: { host, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-          })
-          req.on('response', (res) => {
-            res.resume()
-            resolve(res.statusCode ?? 0)
-          })
-          req.on('error', reject)
-          const params = { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } }
-          req.end(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params }))
-        })
-      expect(await initialize(new URL(url).host)).toBe(200)
-      expect(await initialize(`evil.example:${new URL(url).port}`)).toBe(403)
+      expect((await initialize(url)).status).toBe(200)
+      expect((await initialize(url, `evil.example:${new URL(url).port}`)).status).toBe(403)
     } finally {
-      proc?.kill('SIGTERM')
-      upstream.kill('SIGTERM')
+      stop()
+    }
+  })
+
+  it('keeps at most 64 sessions (anyone on the machine can open one): past them, 503 until one ends', async () => {
+    const { url, stop } = await listening()
+    try {
+      const opened = await Promise.all(Array.from({ length: 64 }, () => initialize(url)))
+      expect(opened.map((o) => o.status)).toEqual(Array(64).fill(200))
+      const refused = await initialize(url)
+      expect([refused.status, refused.retryAfter, JSON.parse(refused.body)]).toEqual([
+        503,
+        '60',
+        {
+          jsonrpc: '2.0',
+          error: {
+            code: -32000,
+            message: '64 sessions are open, none idle: end one (DELETE /mcp with its Mcp-Session-Id) or try again later',
+          },
+          id: null,
+        },
+      ])
+      // One ended by its client makes room.
+      const ended = await fetch(url, { method: 'DELETE', headers: { 'mcp-session-id': opened[0]?.session as string } })
+      expect(ended.status).toBe(200)
+      expect((await initialize(url)).status).toBe(200)
+      expect((await initialize(url)).status).toBe(503)
+    } finally {
+      stop()
     }
   })
 })

@@ -8,6 +8,7 @@ import type { Command } from 'commander'
 import { type KeyPair, toDidKey } from '../../crypto/keys.js'
 import { MandateError } from '../../errors.js'
 import { approve as approveInvocation, formatApproval } from '../../token/approval.js'
+import { checkPresentation } from '../../token/integrity.js'
 import { formatInvocation, invoke as invokeMandate, parseInvocation, type UnverifiedInvocation } from '../../token/invocation.js'
 import { argsFrom } from '../caveat-flags.js'
 import { type Context, emit, jsonMode, serviceOf, warn } from '../context.js'
@@ -20,8 +21,6 @@ import { parseDuration } from '../time.js'
 import { holderKey, parsed, readInvocation, readMandate } from '../tokens.js'
 import { inboxEntry } from './approvals.js'
 
-/** At most this many arguments are listed one per line before the approval question. */
-const MAX_ARG_LINES = 20
 const LABEL = 20
 
 function label(name: string): string {
@@ -50,11 +49,11 @@ export function describeInvocation(inv: UnverifiedInvocation): string[] {
   lines.push(`${label('audience')}${p(inv.audience)}`)
   const args = Object.entries(inv.args)
   if (args.length === 0) lines.push(`${label('arguments')}(none)`)
-  args.slice(0, MAX_ARG_LINES).forEach(([k, v], i) => {
+  // Every one: an approval signs them all (an invocation holds at most 64, in 16 KiB).
+  args.forEach(([k, v], i) => {
     const name = /^[A-Za-z0-9_.-]+$/.test(k) ? k : printableJson(k)
     lines.push(`${label(i === 0 ? 'arguments' : '')}${name} = ${printableJson(v)}`)
   })
-  if (args.length > MAX_ARG_LINES) lines.push(`${label('')}… (${args.length - MAX_ARG_LINES} more arguments)`)
   if (inv.intent !== undefined) lines.push(`${label('intent')}${p(inv.intent)}`)
   lines.push(`${label('invocation')}${inv.idHex}`)
   return lines
@@ -105,6 +104,16 @@ function isRequestId(arg: string | undefined): arg is string {
   return arg !== undefined && /^[0-9a-f]{64}$/.test(arg) && !existsSync(arg)
 }
 
+/**
+ * `inv`, once its signatures hold (its chain's and its own). An approval signs only the
+ * invocation's id, the digest of its signature: another request under a copied signature would
+ * have the same id, so what is shown before signing must be what that signature signed.
+ */
+function intact(inv: UnverifiedInvocation): UnverifiedInvocation {
+  checkPresentation(inv.bytes)
+  return inv
+}
+
 /** The invocation to approve: from the service's inbox for a request id, else the argument itself (offline). */
 async function toApprove(
   ctx: Context,
@@ -117,7 +126,7 @@ async function toApprove(
     if (opts.service !== undefined && !jsonMode(cmd)) {
       ctx.io.err('mandate: note: an invocation is approved here, offline; --service is for a request id (mandate approvals list)\n')
     }
-    return { inv: await readInvocation(ctx.io, arg, 'approve') }
+    return { inv: intact(await readInvocation(ctx.io, arg, 'approve')) }
   }
   const service = serviceOf(ctx, cmd, opts.service)
   if (!service) {
@@ -131,6 +140,7 @@ async function toApprove(
   const inv = parsed({ text: entry.invocation }, parseInvocation)
   // What is signed is what was asked for: the service's answer is not taken on trust.
   if (inv.idHex !== arg) throw new CliError('ERR_IO', `the service answered request ${arg} with another invocation (${inv.idHex})`)
+  intact(inv)
   // Closed by a denial: nothing to sign (the service would refuse the approval, 409).
   if (entry.denial) {
     throw new MandateError('ERR_APPROVAL_DENIED', `request ${arg} was denied by ${entry.denial.by}: ${p(entry.denial.reason, 600)}`, {

@@ -249,10 +249,39 @@ async function serveStdio(proxy: GuardedProxy): Promise<void> {
   await closed
 }
 
-/** Serve the agent over Streamable HTTP on a loopback address: one session per `initialize`. */
+/** Sessions the listener keeps at once (each some 40 KB), and how long one must be idle to make room. */
+const MAX_SESSIONS = 64
+const IDLE_MS = 5 * 60_000
+
+/**
+ * Serve the agent over Streamable HTTP on a loopback address: one session per `initialize`, at
+ * most {@link MAX_SESSIONS}. Any local process can open one, and an open session is kept until
+ * its client ends it: when full, sessions idle for {@link IDLE_MS} make room (least recently
+ * used first; their clients start a new one on 404, as the protocol has them), and a new one is
+ * refused (503) while none is.
+ */
 async function serveHttp(ctx: Context, proxy: GuardedProxy, listen: { host: string; port: number }, done: Promise<void>): Promise<void> {
   const { StreamableHTTPServerTransport } = await import('@modelcontextprotocol/sdk/server/streamableHttp.js')
   const sessions = new Map<string, InstanceType<typeof StreamableHTTPServerTransport>>()
+  /** When each session was last asked (a Map keeps them oldest first: each use moves one last). */
+  const used = new Map<string, number>()
+  const touch = (sid: string) => {
+    used.delete(sid)
+    used.set(sid, Date.now())
+  }
+  /** Initializations under way: counted with the open sessions, so that a burst cannot pass the bound. */
+  let opening = 0
+  const full = () => sessions.size + opening >= MAX_SESSIONS
+  const makeRoom = async (): Promise<boolean> => {
+    for (const [sid, at] of used) {
+      if (!full() || Date.now() - at < IDLE_MS) break
+      const idle = sessions.get(sid)
+      sessions.delete(sid)
+      used.delete(sid)
+      await idle?.close()
+    }
+    return !full()
+  }
   let allowedHosts: string[] = []
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (new URL(req.url ?? '/', 'http://localhost').pathname !== '/mcp') {
@@ -261,24 +290,43 @@ async function serveHttp(ctx: Context, proxy: GuardedProxy, listen: { host: stri
     }
     const id = req.headers['mcp-session-id']
     const known = typeof id === 'string' ? sessions.get(id) : undefined
-    if (known) return known.handleRequest(req, res)
+    if (known) {
+      touch(id as string)
+      return known.handleRequest(req, res)
+    }
     if (id !== undefined) {
       res.writeHead(404, { 'content-type': 'application/json' })
       res.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message: 'session not found' }, id: null }))
       return
     }
+    if (!(await makeRoom())) {
+      res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '60' })
+      const message = `${MAX_SESSIONS} sessions are open, none idle: end one (DELETE /mcp with its Mcp-Session-Id) or try again later`
+      res.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message }, id: null }))
+      return
+    }
     const transport: InstanceType<typeof StreamableHTTPServerTransport> = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (sid) => void sessions.set(sid, transport),
+      onsessioninitialized: (sid) => {
+        sessions.set(sid, transport)
+        touch(sid)
+      },
       // A web page the agent's user visits must not reach the proxy through a rebound DNS name.
       enableDnsRebindingProtection: true,
       allowedHosts,
     })
     transport.onclose = () => {
-      if (transport.sessionId !== undefined) sessions.delete(transport.sessionId)
+      if (transport.sessionId === undefined) return
+      sessions.delete(transport.sessionId)
+      used.delete(transport.sessionId)
     }
-    await proxy.connect(transport)
-    await transport.handleRequest(req, res)
+    opening++
+    try {
+      await proxy.connect(transport)
+      await transport.handleRequest(req, res)
+    } finally {
+      opening--
+    }
     // Anything but an initialize opened no session: nothing to keep.
     if (transport.sessionId === undefined) await transport.close()
   }

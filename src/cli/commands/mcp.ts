@@ -22,7 +22,10 @@ export function registerMcp(program: Command, ctx: Context): void {
     .option('--root <did>', 'a trusted principal, optionally NAME=DID (repeatable; default: MANDATE_ROOTS)', collect)
     .option('--audience <name>', "the guarded server's name, which invocations address: tools are the actions mcp:NAME:<tool> (required)")
     .option('--upstream <url>', 'the upstream MCP server over Streamable HTTP, instead of a command after --')
-    .option('--listen <host:port>', 'serve the agent over Streamable HTTP at http://HOST:PORT/mcp (loopback only) instead of standard I/O')
+    .option(
+      '--listen <host:port>',
+      'serve the agent over Streamable HTTP at http://HOST:PORT/mcp (loopback only, at most 64 sessions: idle ones make room) instead of standard I/O',
+    )
     .option('--service <url>', 'the mandate service: revocations, usage counters and the approval inbox (default: MANDATE_SERVICE)')
     .option('--service-key <did>', "the service's feed key to pin (default: MANDATE_SERVICE_KEY, else as announced)")
     .option(
