@@ -57,7 +57,8 @@ function credentialOf(part: string): string | undefined {
   let start = 0
   let end = part.length
   while (isOws(part[start])) start++
-  while (end > start && isOws(part[end - 1])) end--
+  // (In a part of white space only, end passes start: no scheme is read there either.)
+  while (isOws(part[end - 1])) end--
   let at = start + SCHEME.length
   if (part.slice(start, at).toLowerCase() !== SCHEME.toLowerCase()) return undefined
   if (at === end) return ''

@@ -9,9 +9,9 @@
 import { printable } from '../internal/printable.js'
 import { type Answer, errorOf, followStream, listPending, postApproval, postDenial, type StreamState, serviceNow } from './inbox.js'
 import { type ApproverKey, createBrowserKey, forgetBrowserKey, keyFromPem, loadBrowserKey } from './keys.js'
-import { type Card, cardError, closeCard, fillExpiry, renderCard, titleOf, updateCard } from './render.js'
+import { type Card, cardError, closeCard, fillExpiry, renderCard, updateCard } from './render.js'
 import type { ServerSentEvent } from './sse.js'
-import { type RequestView, viewOf } from './view.js'
+import { type RequestView, titleOf, viewOf } from './view.js'
 
 const $ = <T extends HTMLElement>(id: string): T => {
   const node = document.getElementById(id)

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { type RequestView, span } from './view.js'
+import { type RequestView, span, titleOf } from './view.js'
 
 type Child = Node | string | undefined | false
 
@@ -72,12 +72,6 @@ export interface Card {
   view: RequestView
   /** Answered here, closed by the service, or expired: no more actions. */
   done: boolean
-}
-
-/** The request's one-line title. */
-export function titleOf(view: RequestView): string {
-  const who = view.requester.name ?? 'An agent'
-  return `${who} asks to ${view.action}${view.resource === undefined ? '' : ` on ${view.resource}`}`
 }
 
 function statusText(view: RequestView): string {

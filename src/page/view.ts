@@ -262,3 +262,13 @@ export function viewOf(request: unknown, me: string): RequestView {
     ...(problems.length === 0 ? { invocation: inv } : {}),
   }
 }
+
+/**
+ * The request's one-line title: what is asked first, then who asks. The requester names
+ * itself, so its name comes last: first, a name such as `helper asks to calendar:read` would
+ * read as the request.
+ */
+export function titleOf(view: RequestView): string {
+  const what = `${view.action}${view.resource === undefined ? '' : ` on ${view.resource}`}`
+  return `${what}, asked by ${view.requester.name ?? 'an unnamed agent'}`
+}

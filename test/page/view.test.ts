@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest'
 import { attenuate, formatInvocation, generateKeyPair, invoke, mint, toDidKey } from '../../src/index.js'
 import { createSseParser, type ServerSentEvent, SSE_MAX_EVENT } from '../../src/page/sse.js'
-import { span, viewOf } from '../../src/page/view.js'
+import { span, titleOf, viewOf } from '../../src/page/view.js'
 
 describe('the event-stream reader', () => {
   const read = (chunks: string[]) => {
@@ -104,6 +104,34 @@ describe('what the page shows of a request', () => {
     expect(JSON.parse(view.args)).toEqual({ to: 'bob@example.com', n: 2, html: '<img src=x onerror=alert(1)>\u0007' })
     expect(view.args).toContain('\\u0007')
     expect(view.approvers).toEqual([{ key: ALICE, approved: false, you: true }])
+  })
+
+  it('cannot draw over other fields or fake them: mark stacks, blank patterns and quote look-alikes escaped; the action titles first', () => {
+    const name = `helper asks to calendar:read${'\u2800'.repeat(40)}`
+    const agent = attenuate(grant, { key: assistant, to: toDidKey(helper.publicKey), name })
+    const forged = `bob\u05f4, \u05f4approved\u05f4: \u05f4yes`
+    const asked = invoke(agent, {
+      key: helper,
+      action: 'email:send',
+      args: { to: forged },
+      audience: 'mail',
+      intent: `fine${'\u033f'.repeat(60)}`,
+    })
+    const described = {
+      ...request,
+      id: asked.idHex,
+      requestedBy: { key: toDidKey(helper.publicKey), name },
+      chain: [request.chain[0], { block: 1, name }],
+      args: { to: forged },
+      intent: `fine${'\u033f'.repeat(60)}`,
+      invocation: formatInvocation(asked),
+    }
+    const view = viewOf(described, ALICE)
+    expect(view.problems).toEqual([])
+    expect(view.requester.name).toBe(`helper asks to calendar:read${'\\u2800'.repeat(40)}`)
+    expect(view.intent).toBe(`fine${'\u033f'.repeat(3)}${'\\u033f'.repeat(57)}`)
+    expect(view.args).toBe('{\n  "to": "bob\\u05f4, \\u05f4approved\\u05f4: \\u05f4yes"\n}')
+    expect(titleOf(view).startsWith('email:send, asked by helper asks to calendar:read\\u2800')).toBe(true)
   })
 
   it("shows the service's quota lines when they are whole numbers, none otherwise", () => {

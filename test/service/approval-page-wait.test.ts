@@ -196,7 +196,7 @@ describe.skipIf(!available)('the approval page, opened an hour after the agent a
     await expect.poll(() => page.textContent('#connection')).toBe('Live updates: on.')
 
     const mailCard = card(page, mail.idHex)
-    expect(await mailCard.locator('h3').textContent()).toBe('assistant asks to email:send on mail/outbox')
+    expect(await mailCard.locator('h3').textContent()).toBe('email:send on mail/outbox, asked by assistant')
     expect(await mailCard.locator('.status').textContent()).toBe('Waiting for approval.')
     const mailText = (await mailCard.textContent()) as string
     for (const shown of [toDidKey(assistant.publicKey), 'run my inbox', 'send Bob the signed contract', 'at most 3 uses']) {

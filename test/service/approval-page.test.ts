@@ -158,11 +158,11 @@ describe.skipIf(!available)('the approval page in headless Chromium', () => {
     await expect.poll(() => page.textContent('#connection')).toBe('Live updates: on.')
 
     // Newest first, in the service's order (by filing time, then id).
-    const titleOf = (id: string) => `${id === hostile.idHex ? hostileName : 'assistant'} asks to email:send on mail/outbox`
+    const titleOf = (id: string) => `email:send on mail/outbox, asked by ${id === hostile.idHex ? hostileName : 'assistant'}`
     const listed = await listApprovalRequests(alice, { url: service.url })
     expect(await page.locator('#requests h3').allTextContents()).toEqual(listed.pending.map((r) => titleOf(r.id)))
 
-    const first = card(page, 'assistant asks')
+    const first = card(page, 'asked by assistant')
     const firstText = (await first.textContent()) as string
     for (const shown of [
       'assistant',
@@ -224,7 +224,7 @@ describe.skipIf(!available)('the approval page in headless Chromium', () => {
     const late = send(grant, assistant, { to: 'carol@example.com', subject: 'Report' }, 'send the weekly report')
     filed.push(await fileApprovalRequest(formatInvocation(late), { url: service.url }))
     await expect.poll(() => page.locator('#requests > li').count(), { timeout: 10_000 }).toBe(3)
-    await expect.poll(() => page.textContent('#announcer')).toBe('New request: assistant asks to email:send on mail/outbox')
+    await expect.poll(() => page.textContent('#announcer')).toBe('New request: email:send on mail/outbox, asked by assistant')
     const newestFirst = [...filed].sort((a, b) => b.createdAt - a.createdAt || (b.id < a.id ? -1 : 1)).map((r) => r.id)
     const shownIds = await page.locator('#requests dd code.id').allTextContents()
     expect(shownIds).toEqual(newestFirst)
