@@ -68,7 +68,17 @@ function whereValue(raw: string, op: WhereOp): ArgValue {
   try {
     value = JSON.parse(raw)
   } catch {
-    value = op === 'in' || op === 'not_in' ? raw.split(',').map((s) => s.trim()) : raw
+    if (op === 'in' || op === 'not_in') {
+      const list = raw.split(',').map((s) => s.trim())
+      // An empty item (`a@x.org,`, a JSON list left open `[1,`) is a typing slip, never a value allowed or refused.
+      if (list.some((item) => item === '') || /^\s*\[/.test(raw)) {
+        usage(
+          `--where: ${JSON.stringify(raw)} is no list: an item is empty, or the JSON list does not parse`,
+          `write the items between commas, e.g. --where 'to in a@x.org,b@x.org', or a JSON list: --where 'n in [1,2]'`,
+        )
+      }
+      value = list
+    } else value = raw
   }
   if ((op === 'in' || op === 'not_in') && !Array.isArray(value)) value = [value]
   return value as ArgValue
@@ -225,7 +235,10 @@ export function argsFrom(pairs: readonly string[] | undefined, json: string | un
     const at = pair.indexOf('=')
     if (at <= 0) usage(`--arg: expected KEY=VALUE, got ${JSON.stringify(pair)}`, 'e.g. --arg to=bob@example.com --arg amount=5')
     const raw = pair.slice(at + 1)
-    args[pair.slice(0, at)] = /^-?(0|[1-9]\d{0,14})$/.test(raw) ? Number(raw) : raw === 'true' ? true : raw === 'false' ? false : raw
+    const key = pair.slice(0, at)
+    // Given twice (in two --arg, or in --arg and --args-json), one value would be dropped without a word.
+    if (Object.hasOwn(args, key)) usage(`--arg: ${JSON.stringify(key)} is given twice`, 'give each argument once')
+    args[key] = /^-?(0|[1-9]\d{0,14})$/.test(raw) ? Number(raw) : raw === 'true' ? true : raw === 'false' ? false : raw
   }
   return args
 }

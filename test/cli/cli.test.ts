@@ -133,6 +133,27 @@ describe('mint, attenuate, seal', () => {
     expect(mandate(['mint', '--key', key('alice'), '--action', 'x', '--expires', '1h', '--per', '1h']).code).toBe(2)
   })
 
+  it('a --where list with an empty item or an unclosed JSON list, an argument given twice: usage errors, nothing dropped', () => {
+    const where = (rule: string) => mandate(['mint', '--key', key('alice'), '--action', 'x', '--expires', '1h', '--where', rule, '--json'])
+    for (const rule of ['to in a@x.org,', 'to in ,a@x.org', 'to not_in a,,b', 'n in [1,', 'to in [a,b]']) {
+      const r = where(rule)
+      expect([rule, r.code, r.json<{ error: { message: string } }>().error.message]).toEqual([
+        rule,
+        2,
+        `--where: ${JSON.stringify(rule.split(' ').slice(2).join(' '))} is no list: an item is empty, or the JSON list does not parse`,
+      ])
+    }
+    for (const rule of ['to in a@x.org,b@x.org', 'n in [1,2]', 'to in a@x.org']) expect([rule, where(rule).code]).toEqual([rule, 0])
+    const twice = (flags: string[]) => invokeAs('email:read', [...flags, '--json'])
+    for (const flags of [
+      ['--arg', 'a=1', '--arg', 'a=2'],
+      ['--args-json', '{"a":1}', '--arg', 'a=2'],
+    ]) {
+      const r = twice(flags)
+      expect([r.code, r.json<{ error: { message: string } }>().error.message]).toEqual([2, '--arg: "a" is given twice'])
+    }
+  })
+
   it('MANDATE_KEY is used, and --key beats it', () => {
     const viaEnv = mandate(['mint', '--to', assistant, '--action', 'x', '--expires', '1h', '--json'], {
       env: { MANDATE_KEY: key('alice') },
