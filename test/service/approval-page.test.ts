@@ -179,6 +179,11 @@ describe.skipIf(!available)('the approval page in headless Chromium', () => {
     }
     // Formatted JSON, in the invocation's own (canonical CBOR) key order.
     expect(await first.locator('pre.args').textContent()).toBe(JSON.stringify(plain.args, null, 2))
+    // Drawn as written, left to right: right-to-left letters reorder neither digits nor the JSON.
+    const style = await page.evaluate(
+      `(() => { const s = getComputedStyle(document.querySelector('#requests pre.args')); return [s.direction, s.unicodeBidi] })()`,
+    )
+    expect(style).toEqual(['ltr', 'bidi-override'])
     expect(plain.args).toEqual({ to: 'bob@example.com', subject: 'Lunch', body: 'See you at noon.' })
 
     // The hostile strings: markup appears literally, bidi and control characters as escapes.
