@@ -181,9 +181,10 @@ describe.skipIf(!available)('the approval page in headless Chromium', () => {
     expect(await first.locator('pre.args').textContent()).toBe(JSON.stringify(plain.args, null, 2))
     // Drawn as written, left to right: right-to-left letters reorder neither digits nor the JSON.
     const style = await page.evaluate(
-      `(() => { const s = getComputedStyle(document.querySelector('#requests pre.args')); return [s.direction, s.unicodeBidi] })()`,
+      `(() => { const s = getComputedStyle(document.querySelector('#requests pre.args')); return [s.direction, s.unicodeBidi, s.maxHeight, s.overflowY] })()`,
     )
-    expect(style).toEqual(['ltr', 'bidi-override'])
+    // And whole, not in a box that scrolls: every argument is in sight before the buttons.
+    expect(style).toEqual(['ltr', 'bidi-override', 'none', 'visible'])
     expect(plain.args).toEqual({ to: 'bob@example.com', subject: 'Lunch', body: 'See you at noon.' })
 
     // The hostile strings: markup appears literally, bidi and control characters as escapes.
