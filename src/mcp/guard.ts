@@ -282,6 +282,9 @@ function partiesOf(mandate: UnverifiedMandate): AuditParty[] {
 export function createToolGuard(options: ToolGuardOptions): ToolGuard {
   const mandate = typeof options.mandate === 'string' ? parseMandate(options.mandate) : options.mandate
   const key = holderKey(mandate, options.key)
+  // What invoke is given to sign with: a bearer mandate's carried secret signs (checked above,
+  // once); given the key too, invoke would derive its public key again at every call.
+  const signer = mandate.proof.kind === 'bearer' ? {} : { key }
   const verifier = isVerifier(options.verifier) ? options.verifier : createVerifier(options.verifier)
   const audience = verifier.audience
   /** The verifier's decision, reported to the audit trail when a reporter is set. */
@@ -383,7 +386,7 @@ export function createToolGuard(options: ToolGuardOptions): ToolGuard {
     if (waiting) inv = waiting.invocation
     else {
       try {
-        inv = invoke(mandate, { key, action, audience, args, now: at, ...(resource === undefined ? {} : { resource }) })
+        inv = invoke(mandate, { ...signer, action, audience, args, now: at, ...(resource === undefined ? {} : { resource }) })
       } catch (e) {
         return deny(name, at, digest, {
           action,
@@ -398,7 +401,7 @@ export function createToolGuard(options: ToolGuardOptions): ToolGuard {
       // Too old to present again (the verifier's max age): ask anew with a fresh invocation.
       pending.delete(same)
       waiting = undefined
-      inv = invoke(mandate, { key, action, audience, args, now: at, ...(resource === undefined ? {} : { resource }) })
+      inv = invoke(mandate, { ...signer, action, audience, args, now: at, ...(resource === undefined ? {} : { resource }) })
       decision = await decide(inv)
     }
     let requestId = waiting?.requestId

@@ -2,7 +2,7 @@
  * The CLI as a person uses it: the real binary, every command, exit codes, --json shapes,
  * stdin piping and bad input.
  */
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -345,6 +345,46 @@ describe('invoke, approve, verify', () => {
     })
     expect(r.stdout).not.toContain('mna1_')
     expect(r.stderr).not.toContain('email:read')
+  })
+
+  it('approve ID refuses the same from a service (hostile, or someone on the way) that answers a forged invocation under the id', async () => {
+    const ask = (action: string, to: string) => parseInvocation(invokeAs(action, ['--arg', `to=${to}`]).stdout.trim())
+    const real = ask('email:draft', 'attacker@evil.example')
+    const shown = ask('email:read', 'me@example.com')
+    const forged = toText('invocation', encodeCbor(concatBytes(real.signature, shown.payload)))
+    const entry = {
+      id: real.idHex,
+      status: 'pending',
+      requestedBy: { key: assistant, name: 'assistant' },
+      onBehalfOf: alice,
+      chain: [{ block: 0, name: 'assistant' }],
+      action: 'email:read',
+      args: { to: 'me@example.com' },
+      audience: 'mail',
+      approvers: [alice],
+      approvals: {},
+      createdAt: 1,
+      expiresAt: 2,
+      invocation: forged,
+    }
+    // A service of its own process: the CLI runs synchronously here, so this one cannot answer it.
+    const fake = spawn(
+      process.execPath,
+      [
+        '-e',
+        `require('node:http').createServer((q, a) => { a.writeHead(200, { 'content-type': 'application/json' }); a.end(process.env.ENTRY) }).listen(0, '127.0.0.1', function () { console.log(this.address().port) })`,
+      ],
+      { env: { ENTRY: JSON.stringify(entry) }, stdio: ['ignore', 'pipe', 'inherit'] },
+    )
+    try {
+      const port = await new Promise<string>((resolve) => fake.stdout?.once('data', (d) => resolve(String(d).trim())))
+      const r = mandate(['approve', real.idHex, '--key', key('alice'), '--yes', '--json', '--service', `http://127.0.0.1:${port}`])
+      expect(r.code).toBe(1)
+      expect(r.json<{ error: { code: string } }>().error.code).toBe('ERR_SIG_INVALID')
+      expect(r.stdout + r.stderr).not.toContain('mna1_')
+    } finally {
+      fake.kill()
+    }
   })
 
   it.skipIf(!hasScript)('on a terminal, approve asks and signs only on yes', () => {

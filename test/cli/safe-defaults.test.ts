@@ -3,7 +3,7 @@
  * where others can read them, no mandate that is expired from the start or has an empty window,
  * and input mistakes that exit 2 with a hint saying what to type instead.
  */
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { chmodSync, closeSync, openSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -146,6 +146,25 @@ describe('a bearer mandate is a secret: warned about where others can read it', 
     expect(spawnSync('mkfifo', [fifo]).status).toBe(0)
     const r = mandate(['keygen', '-o', fifo, '--force', '--json'])
     expect([r.code, r.json<{ error: { message: string } }>().error.message]).toEqual([3, `cannot write ${fifo}: it is a FIFO nobody reads`])
+    // With someone reading it, the key would be handed to them: refused all the same.
+    const reader = spawn('cat', [fifo], { stdio: ['ignore', 'pipe', 'ignore'] })
+    let read = ''
+    reader.stdout.on('data', (d) => {
+      read += String(d)
+    })
+    try {
+      const until = Date.now() + 5000
+      let answer = mandate(['keygen', '-o', fifo, '--force', '--json'])
+      // The reader may not have opened its end yet: until it has, the FIFO has nobody reading.
+      while (answer.stdout.includes('nobody reads') && Date.now() < until) answer = mandate(['keygen', '-o', fifo, '--force', '--json'])
+      expect([answer.code, answer.json<{ error: { message: string } }>().error.message]).toEqual([
+        3,
+        `cannot write ${fifo}: it is not a regular file`,
+      ])
+    } finally {
+      reader.kill()
+    }
+    expect(read).toBe('')
   })
 
   it.skipIf(!hasScript)('on a terminal: a warning that the secret is on the screen', () => {

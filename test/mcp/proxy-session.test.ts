@@ -95,6 +95,16 @@ function fullUpstream(capabilities: ServerCapabilities = EVERYTHING, info = { na
   return { server, reached }
 }
 
+/** The JSON-RPC error a request was refused with, as [code, message]; a request that succeeded fails the test. */
+async function mcpRefusal(request: Promise<unknown>): Promise<[number, string]> {
+  const refused = await request.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  if (!(refused instanceof McpError)) throw new Error(`expected an McpError, got ${String(refused)}`)
+  return [refused.code, refused.message]
+}
+
 /** The agent's client, through the proxy, to `upstream`; the proxy guards with a mandate for echo and slow. */
 async function through(upstream: ReturnType<typeof fullUpstream>, pass: Passed) {
   const [upClient, upServer] = InMemoryTransport.createLinkedPair()
@@ -370,17 +380,8 @@ describe('a guarded call', () => {
     const upstream = fullUpstream()
     const p = await through(upstream, { resources: false, prompts: false })
     try {
-      const refused = await p.agent
-        .request(
-          { method: 'tools/call', params: { name: 'echo', arguments: { message: 'hi' }, task: { ttl: 60_000 } } },
-          CallToolResultSchema,
-        )
-        .then(
-          () => undefined,
-          (e: unknown) => e,
-        )
-      expect(refused).toBeInstanceOf(McpError)
-      expect([(refused as McpError).code, (refused as McpError).message]).toEqual([
+      const call = { method: 'tools/call', params: { name: 'echo', arguments: { message: 'hi' }, task: { ttl: 60_000 } } }
+      expect(await mcpRefusal(p.agent.request(call, CallToolResultSchema))).toEqual([
         ErrorCode.InternalError,
         'MCP error -32603: Server does not support task creation (required for tools/call)',
       ])
@@ -398,12 +399,7 @@ describe('a guarded call', () => {
       for (let i = 0; i < 200_000; i++) deep = [deep]
       const big = 'x'.repeat(65_537)
       for (const meta of [{ deep }, { big }]) {
-        const refused = await p.agent.callTool({ name: 'echo', arguments: { message: 'hi' }, _meta: meta }).then(
-          () => undefined,
-          (e: unknown) => e,
-        )
-        expect(refused).toBeInstanceOf(McpError)
-        expect([(refused as McpError).code, (refused as McpError).message]).toEqual([
+        expect(await mcpRefusal(p.agent.callTool({ name: 'echo', arguments: { message: 'hi' }, _meta: meta }))).toEqual([
           ErrorCode.InvalidParams,
           "MCP error -32602: MCP error -32602: the call's _meta cannot be forwarded: at most 65536 characters of JSON",
         ])
