@@ -34,6 +34,7 @@ import { closedPort } from '../cli/ports.js'
 import { BIN, mandate as cli, scratch } from '../helpers/cli.js'
 import { http, type ServiceUnderTest, startInProcess } from '../helpers/service.js'
 
+const CLOCK_AHEAD = new URL('../helpers/clock-ahead.mjs', import.meta.url).href
 const EVERYTHING = createRequire(import.meta.url).resolve('@modelcontextprotocol/server-everything/dist/index.js')
 const dir = scratch()
 const alice = generateKeyPair()
@@ -307,8 +308,11 @@ describe('mandate mcp in front of server-everything (stdio)', () => {
 })
 
 describe('mandate mcp over Streamable HTTP', () => {
-  /** The everything server over HTTP, and `mandate mcp --listen` in front of it; `url` is the proxy's endpoint. */
-  async function listening(): Promise<{ url: string; stop(): void }> {
+  /**
+   * The everything server over HTTP, and `mandate mcp --listen` in front of it; `url` is the
+   * proxy's endpoint. `clockAhead()` moves the proxy's clock six minutes on (test/helpers/clock-ahead.mjs).
+   */
+  async function listening(): Promise<{ url: string; stop(): void; clockAhead(): Promise<void> }> {
     const port = await closedPort()
     const upstream: ChildProcess = spawn(process.execPath, [EVERYTHING, 'streamableHttp'], {
       env: { ...env, PORT: String(port) },
@@ -327,7 +331,18 @@ describe('mandate mcp over Streamable HTTP', () => {
       const { path } = grantFile(ECHO_AND_SUM)
       proc = spawn(
         process.execPath,
-        [BIN, ...common(path), '--audience', 'everything', '--upstream', `http://127.0.0.1:${port}/mcp`, '--listen', '127.0.0.1:0'],
+        [
+          '--import',
+          CLOCK_AHEAD,
+          BIN,
+          ...common(path),
+          '--audience',
+          'everything',
+          '--upstream',
+          `http://127.0.0.1:${port}/mcp`,
+          '--listen',
+          '127.0.0.1:0',
+        ],
         { env, stdio: ['ignore', 'ignore', 'pipe'] },
       )
       let err = ''
@@ -335,7 +350,14 @@ describe('mandate mcp over Streamable HTTP', () => {
         err += String(d)
       })
       const url = await until('the listening line', async () => /listening on (http:\/\/\S+)/.exec(err)?.[1])
-      return { url, stop }
+      let moved = 0
+      const clockAhead = async () => {
+        moved += 6
+        const line = `clock-ahead: ${moved} minutes`
+        proc?.kill('SIGUSR2')
+        await until(line, async () => err.includes(line) || undefined)
+      }
+      return { url, stop, clockAhead }
     } catch (e) {
       stop()
       throw e
@@ -367,6 +389,22 @@ describe('mandate mcp over Streamable HTTP', () => {
       const params = { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } }
       req.end(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params }))
     })
+
+  /** The status of a `ping` in session `session`. */
+  const ping = async (url: string, session: string): Promise<number> => {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-session-id': session,
+        'mcp-protocol-version': '2025-06-18',
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' }),
+    })
+    await res.arrayBuffer()
+    return res.status
+  }
 
   it('serves the agent on a loopback port and reaches an upstream by URL', async () => {
     const { url, stop } = await listening()
@@ -408,6 +446,31 @@ describe('mandate mcp over Streamable HTTP', () => {
       expect(ended.status).toBe(200)
       expect((await initialize(url)).status).toBe(200)
       expect((await initialize(url)).status).toBe(503)
+    } finally {
+      stop()
+    }
+  })
+
+  it('when full, a session idle for five minutes makes room, least recently used first; one in use is kept', async () => {
+    const { url, stop, clockAhead } = await listening()
+    try {
+      const opened = await Promise.all(Array.from({ length: 64 }, () => initialize(url)))
+      const sessions = opened.map((o) => o.session as string)
+      expect(opened.map((o) => o.status)).toEqual(Array(64).fill(200))
+      // Idle, but not for five minutes: nothing makes room.
+      expect((await initialize(url)).status).toBe(503)
+      await clockAhead()
+      // Asked since: the first session is the most recently used now, the second the least.
+      expect(await ping(url, sessions[0] as string)).toBe(200)
+      const fresh = await initialize(url)
+      expect(fresh.status).toBe(200)
+      expect(await ping(url, sessions[1] as string)).toBe(404)
+      expect(await ping(url, sessions[0] as string)).toBe(200)
+      expect(await ping(url, fresh.session as string)).toBe(200)
+      // Each new session takes one idle place: the next least recently used goes.
+      expect((await initialize(url)).status).toBe(200)
+      expect(await ping(url, sessions[2] as string)).toBe(404)
+      expect(await ping(url, sessions[3] as string)).toBe(200)
     } finally {
       stop()
     }
