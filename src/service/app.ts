@@ -1063,6 +1063,8 @@ export function createApp(options: AppOptions): Hono {
     const bytes = await readRaw(c)
     const caller = await trust.caller(c, bytes)
     if (!auditors.has(caller.did)) throw new ServiceError(403, 'ERR_NOT_AUTHORIZED', 'only an auditor of this service asks for checkpoints')
+    // The body is {} (its members are not read): anything but a JSON object is malformed, as on every POST.
+    json(bytes)
     const head = await stored(() => store.auditHead())
     const checkpoint = signCheckpoint({ log: head.log, count: head.count, head: head.head, at: clock() }, key)
     await stored(() => store.putCheckpoint(checkpoint))

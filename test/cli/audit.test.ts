@@ -164,4 +164,29 @@ describe('mandate audit', () => {
     const exists = mandate(['audit', 'export', '--key', key('auditor'), '-o', join(dir, 'audit.jsonl')], { env })
     expect([exists.code, exists.stderr]).toEqual([2, expect.stringContaining('--force')])
   })
+
+  // Last: it adds a record. Any agent's words reach the log (a reason, an intent): a C1 control,
+  // DEL, a tag character or a bidi override in one must neither break an export through a pipe
+  // (the terminal's \xhh escapes are no JSON) nor reach a terminal raw from a file.
+  it('a record carrying controls and bidi exports through a pipe and a file, escaped the JSON way, and verifies', () => {
+    const reason = 'stop\u009b31m now\u007f \u{e0041} \u202eevil'
+    const grant = join(dir, 'second-grant.txt')
+    const assistant = mandate(['keygen', '-o', key('second')]).stdout.trim()
+    writeFileSync(grant, mandate(['mint', '--key', key('alice'), '--to', assistant, '--action', 'slack:read', '--expires', '1h']).stdout)
+    const revoked = mandate(['revoke', grant, '--key', key('alice'), '--reason', reason], { env })
+    expect([revoked.code, revoked.stderr]).toEqual([0, ''])
+    const piped = mandate(['audit', 'export', '--key', key('auditor')], { env })
+    expect(piped.code).toBe(0)
+    const denied = piped.stdout.split('\n').find((l) => l.includes('"revocation"') && l.includes('now'))
+    expect(denied).toContain('stop\\u009b31m now\\u007f \\udb40\\udc41 \\u202eevil')
+    expect(JSON.parse(denied as string)).toMatchObject({ reason })
+    expect(piped.stdout).not.toMatch(/[\u0080-\u009f\u007f\u202e]|\\x[0-9a-f]{2}|\\u\{/)
+    expect(mandate(['audit', 'verify', '-', '--json'], { env, input: piped.stdout }).json()).toMatchObject({ ok: true, records: 6 })
+    const file = join(dir, 'escaped.jsonl')
+    expect(mandate(['audit', 'export', '--key', key('auditor'), '-o', file], { env }).code).toBe(0)
+    // The same records (each export ends with a checkpoint signed when it was made).
+    const records = (text: string) => text.split('\n').slice(0, -2)
+    expect(records(readFileSync(file, 'utf8'))).toEqual(records(piped.stdout))
+    expect(mandate(['audit', 'verify', file], { env }).code).toBe(0)
+  })
 })

@@ -610,6 +610,11 @@ describe('checkpoints', () => {
     expect(forged.json).toMatchObject({ count: n, key: service.serviceKey })
     expect(forged.json['head']).toBe((await recordAt(n)).hash)
     expect(await count()).toBe(n)
+    // The body is {}: anything but a JSON object is malformed (after the signature, as elsewhere).
+    for (const body of ['', 'not json', '[1]', 'null', '"{}"']) {
+      expect(code(await http(`${url}/v1/audit/checkpoints`, { body, key: auditor })), body).toEqual([400, 'ERR_REQUEST_MALFORMED'])
+      expect(code(await http(`${url}/v1/audit/checkpoints`, { body, key: stranger })), body).toEqual([403, 'ERR_NOT_AUTHORIZED'])
+    }
   })
 
   it('a checkpoint verifies under the service key only, and only as signed: at, log, count, head, key', () => {

@@ -10,7 +10,7 @@ import { type AuditCheckpoint, type AuditEntry, verifyAuditExport } from '../../
 import { type Context, emit, jsonMode } from '../context.js'
 import { CliError, usage } from '../errors.js'
 import { loadKey, readText, writeSecretFile } from '../io.js'
-import { printable as p } from '../printable.js'
+import { printable as p, safeJson } from '../printable.js'
 import { call } from '../service-client.js'
 import { needService } from './approvals.js'
 
@@ -52,6 +52,9 @@ export async function exportAudit(ctx: Context, opts: ExportFlags, cmd: Command)
     }
   }
   const malformed = () => new CliError('ERR_IO', 'the service answered with a malformed audit page', 'is --service the mandate service?')
+  // Each line escaped as JSON does (\uhhhh), never as the terminal boundary would (\xhh is no JSON):
+  // a record carrying a C1 control or DEL must reach a file or a pipe as a line that still
+  // parses, to the same value, so that the export verifies wherever it went.
   const lines: string[] = []
   let since = Number(opts.since ?? 0)
   let checkpoint: AuditCheckpoint | undefined
@@ -63,16 +66,16 @@ export async function exportAudit(ctx: Context, opts: ExportFlags, cmd: Command)
     const next = body['next']
     // An export that starts later begins with the signed checkpoint of the record before it.
     if (lines.length === 0 && since > 0 && typeof body['anchor'] === 'object' && body['anchor'] !== null)
-      lines.push(JSON.stringify(body['anchor']))
+      lines.push(safeJson(body['anchor']))
     if (!Array.isArray(records) || typeof body['checkpoint'] !== 'object' || body['checkpoint'] === null) throw malformed()
-    for (const r of records as AuditEntry[]) lines.push(JSON.stringify(r))
+    for (const r of records as AuditEntry[]) lines.push(safeJson(r))
     count += records.length
     checkpoint = body['checkpoint'] as AuditCheckpoint
     if (next === undefined) break
     if (!Number.isSafeInteger(next) || (next as number) <= since) throw malformed()
     since = next as number
   }
-  lines.push(JSON.stringify(checkpoint))
+  lines.push(safeJson(checkpoint))
   const text = `${lines.join('\n')}\n`
   if (opts.output !== undefined) {
     // The log holds who asked for what and why: readable by its owner only.
