@@ -15,7 +15,7 @@ import { type KeyPair, toDidKey } from '../crypto/keys.js'
 import { type ApprovalDenialDetails, MandateError } from '../errors.js'
 import { toHex } from '../internal/bytes.js'
 import { pause, timeoutOption } from '../internal/deadline.js'
-import { describeUrl, type Fetcher, fetchWithin, serviceBase } from '../internal/http.js'
+import { describeUrl, type Fetcher, fetchWithin, jsonUpTo, PAGE_MAX_BYTES, serviceBase, tooLong } from '../internal/http.js'
 import { denialReason } from '../internal/reason.js'
 import { formatApproval, parseApproval, type UnverifiedApproval } from '../token/approval.js'
 import { parseInvocation } from '../token/invocation.js'
@@ -165,15 +165,6 @@ interface Answer {
   readonly body: unknown
 }
 
-async function readAnswer(res: Response, signal: AbortSignal): Promise<Answer> {
-  const body = await res.json().catch((e: unknown) => {
-    // A body cut off by the deadline is a timeout, not a body out of shape.
-    if (signal.aborted) throw e
-    return undefined
-  })
-  return { status: res.status, body }
-}
-
 /** One request to the inbox; a 2xx answer's body, else `ERR_APPROVAL_UNAVAILABLE`. */
 async function exchange(
   box: Inbox,
@@ -190,7 +181,8 @@ async function exchange(
   const timeoutMs = box.timeoutMs + (init.extraMs ?? 0)
   const answer = await fetchWithin(
     url,
-    { method: init.method, headers, ...(bytes === undefined ? {} : { body: bytes }) },
+    // Signed: a redirect is answered as it came (refused), never followed with the signature.
+    { method: init.method, headers, redirect: 'manual', ...(bytes === undefined ? {} : { body: bytes }) },
     {
       fetch: box.fetch,
       timeoutMs,
@@ -198,7 +190,13 @@ async function exchange(
       what: 'approval inbox',
       hint: HINT,
       signal: init.signal,
-      read: readAnswer,
+      // A body cut off by the deadline is a timeout, not a body out of shape.
+      read: async (res, signal): Promise<Answer> => ({
+        status: res.status,
+        body: await jsonUpTo(res, PAGE_MAX_BYTES, signal, () =>
+          tooLong(url, { code: 'ERR_APPROVAL_UNAVAILABLE', what: 'approval inbox', hint: HINT }, PAGE_MAX_BYTES),
+        ),
+      }),
     },
   )
   if (answer.status >= 200 && answer.status < 300) return answer.body

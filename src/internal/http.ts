@@ -53,6 +53,9 @@ export async function fetchWithin<T>(url: string, init: RequestInit, o: RequestO
     res = await doFetch(url, { ...init, signal: d.signal })
     return await o.read(res, d.signal)
   } catch (cause) {
+    // Whatever failed, the exchange is over: an answer refused midway (too long, say) must not
+    // keep its connection, nor the server sending into it.
+    d.end()
     if (o.signal?.aborted) throw cause
     if (d.expired) throw timedOut(url, o)
     if (cause instanceof MandateError) throw cause
@@ -63,6 +66,67 @@ export async function fetchWithin<T>(url: string, init: RequestInit, o: RequestO
     // An answer left unread holds its connection until collected: let it go now.
     if (res?.body && !res.bodyUsed) res.body.cancel().catch(() => {})
   }
+}
+
+/** The most a service answer to a write (a consume, a claim, a report) may hold: they are small. */
+export const ANSWER_MAX_BYTES = 1 << 20
+
+/**
+ * The most a page may hold: a feed page of 500 entries, each with a statement of up to 16,384
+ * bytes (spec/service-v1.md §4.2, §5.1), or an inbox page of 100 requests, is under 12 MiB.
+ */
+export const PAGE_MAX_BYTES = 16 << 20
+
+/**
+ * The JSON of an answer, read up to `max` bytes: `undefined` when the body is not JSON (or not
+ * UTF-8, or breaks off), `tooLarge()` thrown as soon as it is known to be longer — from its
+ * Content-Length, or as it streams — so that a service (or whoever answers at its URL) cannot
+ * make a verifier hold gigabytes before its deadline. A body cut by the deadline rethrows, to
+ * be told as a timeout.
+ *
+ * @example
+ * ```ts
+ * const body = await jsonUpTo(res, ANSWER_MAX_BYTES, signal, () => new MandateError(code, 'the answer is too long'))
+ * ```
+ */
+export async function jsonUpTo(res: Response, max: number, signal: AbortSignal, tooLarge: () => Error): Promise<unknown> {
+  const announced = res.headers.get('content-length')
+  if (announced !== null && Number(announced) > max) throw tooLarge()
+  if (res.body === null) return undefined
+  const reader = res.body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  try {
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      size += value.byteLength
+      if (size > max) {
+        reader.cancel().catch(() => {})
+        throw tooLarge()
+      }
+      chunks.push(value)
+    }
+  } catch (e) {
+    if (signal.aborted || size > max) throw e
+    return undefined
+  }
+  const bytes = new Uint8Array(size)
+  let at = 0
+  for (const chunk of chunks) {
+    bytes.set(chunk, at)
+    at += chunk.byteLength
+  }
+  try {
+    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+  } catch {
+    return undefined
+  }
+}
+
+/** The error for an answer longer than `max` bytes. */
+export function tooLong(url: string, o: Pick<RequestOptions<unknown>, 'code' | 'what' | 'hint'>, max: number): MandateError {
+  return new MandateError(o.code, `the ${o.what} at ${describeUrl(url)} answered with more than ${max} bytes`, { hint: o.hint })
 }
 
 /** The error for a request that ran out of time. */
@@ -158,6 +222,8 @@ export interface PostOptions {
    * idempotent requests, where a late first answer and the retry's are the same answer.
    */
   readonly retries?: number
+  /** The longest answer read, in bytes (default {@link ANSWER_MAX_BYTES}); a longer one fails the attempt. */
+  readonly maxBytes?: number
 }
 
 /** The error answer of the service, when it gave one. */
@@ -185,7 +251,15 @@ export async function postJson(url: string, body: unknown, o: PostOptions): Prom
     }
     let answer: Answer
     try {
-      answer = await fetchWithin(url, { method: 'POST', headers, body: bytes }, { ...o, read: readJson })
+      const read = async (res: Response, signal: AbortSignal): Promise<Answer> => {
+        const max = o.maxBytes ?? ANSWER_MAX_BYTES
+        const json = await jsonUpTo(res, max, signal, () => tooLong(url, o, max))
+        return { status: res.status, ok: res.ok, body: json as Record<string, unknown> | undefined }
+      }
+      // A redirect is an answer like any other (not 2xx: refused), never followed: the signed
+      // request would go, headers and all, wherever the answer points, and a 303 would turn it
+      // into a GET whose answer was taken for the service's.
+      answer = await fetchWithin(url, { method: 'POST', headers, body: bytes, redirect: 'manual' }, { ...o, read })
     } catch (e) {
       // No answer (unreachable, timed out): a retry may get one.
       last = e instanceof MandateError ? e : new MandateError(o.code, `the ${o.what} failed`, { cause: e, hint: o.hint })
@@ -214,13 +288,4 @@ function refusalHint(status: number, code: string | undefined): string | undefin
     return "the service registered this verifier's key under another name than the audience of this request: use the key registered for this audience"
   }
   return 'the service refused this verifier for this request (see the code above); fix the configuration, retrying will not help'
-}
-
-/** The status and JSON body; a body that is not JSON is none, but a body cut by the deadline is a timeout. */
-async function readJson(res: Response, signal: AbortSignal): Promise<Answer> {
-  const body = (await res.json().catch((e: unknown) => {
-    if (signal.aborted) throw e
-    return undefined
-  })) as Record<string, unknown> | undefined
-  return { status: res.status, ok: res.ok, body }
 }

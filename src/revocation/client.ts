@@ -23,7 +23,17 @@ import { parsePublicKey, toDidKey } from '../crypto/keys.js'
 import { MandateError } from '../errors.js'
 import { fromHex } from '../internal/bytes.js'
 import { deadline, pause, timeoutOption } from '../internal/deadline.js'
-import { describeFailure, describeUrl, type Fetcher, fetchWithin, serviceBase, timedOut } from '../internal/http.js'
+import {
+  describeFailure,
+  describeUrl,
+  type Fetcher,
+  fetchWithin,
+  jsonUpTo,
+  PAGE_MAX_BYTES,
+  serviceBase,
+  timedOut,
+  tooLong,
+} from '../internal/http.js'
 import { unrefFetch } from '../internal/unref-fetch.js'
 import { type FeedEntry, type FeedPage, verifyFeedPage } from './feed.js'
 import { foreignFeedKey } from './feed-key.js'
@@ -83,8 +93,8 @@ export interface FeedViewOptions {
    */
   readonly timeoutMs?: number
   /**
-   * Reconnect the push channel when it sends nothing, not even its heartbeat page (at least
-   * every 5 s, spec/service-v1.md §4.2), for this many ms (default 30,000).
+   * Reconnect the push channel when it sends no whole event, not even its heartbeat page (at
+   * least every 5 s, spec/service-v1.md §4.2), for this many ms (default 30,000).
    */
   readonly streamIdleMs?: number
   /**
@@ -292,12 +302,11 @@ export function createFeedRevocationView(options: FeedViewOptions): FeedRevocati
           if (res.status === 304) return undefined
           if (!res.ok)
             throw new MandateError('ERR_REVOCATION_STALE', `the revocation feed at ${feedUrl} answered ${res.status}`, { hint: STALE_HINT })
-          // A body that is not JSON is a bad page; one cut by the deadline is a timeout.
-          // Stryker disable next-line BlockStatement: equivalent — returning undefined for every failure still reports a deadline-cut body as a timeout: fetchWithin checks its deadline before passing the bad-page error on
-          const body = await res.json().catch((e: unknown) => {
-            if (signal.aborted) throw e
-            return undefined
-          })
+          // A body that is not JSON is a bad page; one cut by the deadline is a timeout; one
+          // past the largest page is refused as it streams, before it fills the verifier's memory.
+          const body = await jsonUpTo(res, PAGE_MAX_BYTES, signal, () =>
+            tooLong(feedUrl, { code: 'ERR_REVOCATION_STALE', what: 'revocation feed', hint: STALE_HINT }, PAGE_MAX_BYTES),
+          )
           const page = checkPage(body)
           const got = res.headers.get('etag')
           return got ? { page, etag: got } : { page }
@@ -362,8 +371,11 @@ export function createFeedRevocationView(options: FeedViewOptions): FeedRevocati
 
   /**
    * Follow the push channel until it ends. The connection must be answered within `timeoutMs`;
-   * then any sign of life (a page, a comment) restarts a stall timer of `streamIdleMs`, whose
-   * expiry ends the stream with ERR_REVOCATION_STALE (the loop reconnects).
+   * then each whole event (a page, a comment) restarts a stall timer of `streamIdleMs`, whose
+   * expiry ends the stream with ERR_REVOCATION_STALE (the loop reconnects). Bytes that end no
+   * event are no sign of life, and an event longer than a page ({@link PAGE_MAX_BYTES}) ends the
+   * stream: a server trickling one endless event would otherwise hold the stream open for ever
+   * and grow its buffer without bound.
    */
   const listen = async (via: Via): Promise<void> => {
     const started = generation
@@ -385,17 +397,21 @@ export function createFeedRevocationView(options: FeedViewOptions): FeedRevocati
       reader = res.body.getReader()
       d.restart(streamIdleMs)
       const decoder = new TextDecoder()
+      /** What came after the last whole event; none of it but its last character was searched yet. */
       let buffer = ''
       while (!d.signal.aborted) {
         const { done, value } = await reader.read()
         if (done || generation !== started) break
-        d.restart(streamIdleMs)
+        const searched = buffer.length
         // Stryker disable next-line ObjectLiteral,BooleanLiteral: equivalent — the feed's events are ASCII (base64url pages in JSON): no character spans two chunks
         buffer += decoder.decode(value, { stream: true })
-        let cut = buffer.indexOf('\n\n')
+        // Each character is searched once: a "\n\n" may straddle the chunks by one character.
+        let start = 0
+        let cut = buffer.indexOf('\n\n', Math.max(0, searched - 1))
         while (cut >= 0) {
-          const data = eventData(buffer.slice(0, cut))
-          buffer = buffer.slice(cut + 2)
+          const data = eventData(buffer.slice(start, cut))
+          start = cut + 2
+          d.restart(streamIdleMs)
           if (data) {
             const page = checkPage(parseJson(data))
             if (generation !== started) return
@@ -406,7 +422,15 @@ export function createFeedRevocationView(options: FeedViewOptions): FeedRevocati
             // The catch-up had its own deadline: the stream's stall timer starts over from here.
             d.restart(streamIdleMs)
           }
-          cut = buffer.indexOf('\n\n')
+          cut = buffer.indexOf('\n\n', start)
+        }
+        buffer = buffer.slice(start)
+        if (buffer.length > PAGE_MAX_BYTES) {
+          throw new MandateError(
+            what.code,
+            `the revocation push channel at ${describeUrl(url)} sent an event longer than a page (${PAGE_MAX_BYTES} bytes); reconnecting`,
+            { hint: STALE_HINT },
+          )
         }
       }
       if (d.signal.aborted) throw d.signal.reason
@@ -415,7 +439,7 @@ export function createFeedRevocationView(options: FeedViewOptions): FeedRevocati
       if (via.signal?.aborted) throw e
       if (d.expired) {
         if (!reader) throw timedOut(url, { ...what, timeoutMs })
-        const stall = `the revocation push channel at ${describeUrl(url)} sent nothing for ${streamIdleMs} ms (stalled); reconnecting`
+        const stall = `the revocation push channel at ${describeUrl(url)} sent no whole event for ${streamIdleMs} ms (stalled); reconnecting`
         throw new MandateError(what.code, stall, { hint: STALE_HINT })
       }
       if (e instanceof MandateError) throw e

@@ -17,6 +17,7 @@ import {
   createRemoteUsageStore,
   generateKeyPair,
   invoke,
+  listApprovalRequests,
   signFeedPage,
   toDidKey,
 } from '../../src/index.js'
@@ -205,6 +206,91 @@ describe('usage counters and replay claims have a deadline', () => {
   })
 })
 
+describe('answers are read up to a bound, and a signed request is never redirected', () => {
+  const limited = bearerChild([{ type: 'uses', max: 3 }])
+  /** Headers announcing `length` bytes, and the first two of them. */
+  const announced =
+    (length: number): Behaviour =>
+    (socket) =>
+      socket.write(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${length}\r\n\r\n{"`)
+  /** A chunked body that never ends (until the client lets go, or 64 MiB): `sent` counts it, `closed` says the client let go. */
+  const endless =
+    (counter: { sent: number; closed?: boolean }): Behaviour =>
+    (socket) => {
+      socket.on('close', () => {
+        counter.closed = true
+      })
+      socket.write('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n')
+      const chunk = `10000\r\n${' '.repeat(0x10000)}\r\n`
+      const more = () => {
+        while (!socket.destroyed && counter.sent < 64 << 20) {
+          counter.sent += 0x10000
+          if (!socket.write(chunk)) return void socket.once('drain', more)
+        }
+      }
+      more()
+    }
+  const consume = async (url: string) => {
+    const usage = createRemoteUsageStore({ url, key: verifierKey, timeoutMs: 10_000, retries: 0 })
+    return verifierFor({ usage }).authorize({ mandate: limited, request: { action: 'x' } })
+  }
+  const refusal = (d: { allowed: boolean; code?: string; message?: string }) => [d.allowed, d.code, d.message]
+
+  it('a usage answer over 1 MiB is refused, whether announced or streamed: ERR_COUNTER_UNAVAILABLE', async () => {
+    const big = await loopback(announced((1 << 20) + 1))
+    expect(refusal(await consume(big.url))).toEqual([
+      false,
+      'ERR_COUNTER_UNAVAILABLE',
+      `the usage service at ${big.url}/v1/usage/consume answered with more than 1048576 bytes`,
+    ])
+    const counter = { sent: 0, closed: false }
+    const streamed = await loopback(endless(counter))
+    expect(refusal(await consume(streamed.url))).toEqual([
+      false,
+      'ERR_COUNTER_UNAVAILABLE',
+      `the usage service at ${streamed.url}/v1/usage/consume answered with more than 1048576 bytes`,
+    ])
+    // The verifier let go: the server did not get to send all it would.
+    expect(await until(() => counter.closed)).toBe(true)
+    expect(counter.sent).toBeLessThan(64 << 20)
+  })
+
+  it('a feed page over 16 MiB is refused as it streams: ERR_REVOCATION_STALE', async () => {
+    const counter = { sent: 0 }
+    const server = await loopback(endless(counter))
+    const view = createFeedRevocationView({ url: server.url, serviceKey, timeoutMs: 10_000 })
+    const { error } = await timed(() => view.sync())
+    expect([error?.code, error?.message]).toEqual([
+      'ERR_REVOCATION_STALE',
+      `the revocation feed at ${server.url}/v1/revocations answered with more than 16777216 bytes`,
+    ])
+    expect(counter.sent).toBeLessThan(64 << 20)
+  })
+
+  it('an inbox answer over 16 MiB is refused: ERR_APPROVAL_UNAVAILABLE', async () => {
+    const server = await loopback(announced((16 << 20) + 1))
+    const { error } = await timed(() => listApprovalRequests(verifierKey, { url: server.url, timeoutMs: 10_000 }))
+    expect([error?.code, error?.message]).toEqual([
+      'ERR_APPROVAL_UNAVAILABLE',
+      `the approval inbox at ${server.url}/v1/approvals answered with more than 16777216 bytes`,
+    ])
+  })
+
+  it('a redirect is refused, never followed: the signed request goes nowhere else', async () => {
+    const elsewhere = await loopback((socket) => socket.end(answer(200, JSON.stringify({ granted: true, remaining: [] }))))
+    const redirect: Behaviour = (socket) =>
+      socket.end(`HTTP/1.1 303 See Other\r\nlocation: ${elsewhere.url}/granted\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`)
+    const server = await loopback(redirect)
+    expect(refusal(await consume(server.url))).toEqual([false, 'ERR_COUNTER_UNAVAILABLE', 'the usage service answered 303'])
+    const { error } = await timed(() => listApprovalRequests(verifierKey, { url: server.url, timeoutMs: 10_000 }))
+    expect([error?.code, error?.message]).toEqual([
+      'ERR_APPROVAL_UNAVAILABLE',
+      `the approval inbox at ${server.url}/v1/approvals answered 303 (not the mandate service?)`,
+    ])
+    expect(elsewhere.requests).toEqual([])
+  })
+})
+
 describe('messages name the URL without secrets', () => {
   it('origin and path only: no user:password, no query', () => {
     expect(describeUrl('https://u:secret@svc.example:8443/v1/usage/consume?token=secret')).toBe('https://svc.example:8443/v1/usage/consume')
@@ -300,7 +386,44 @@ describe('the push channel has a connect deadline and a stall detector', () => {
     const server = await loopback(feed((socket) => socket.write(SSE_HEAD)))
     const { view, warnings } = started(server.url, { streamIdleMs: 300 })
     expect(await until(() => streams(server.requests) >= 2)).toBe(true)
-    expect(warnings[0]).toMatch(/push channel at .*\/v1\/revocations\/stream sent nothing for 300 ms \(stalled\); reconnecting/)
+    expect(warnings[0]).toMatch(/push channel at .*\/v1\/revocations\/stream sent no whole event for 300 ms \(stalled\); reconnecting/)
+    await view.stop()
+  })
+
+  it('bytes that end no event are no sign of life: a stream trickling one endless event is dropped after streamIdleMs', async () => {
+    const server = await loopback(
+      feed((socket) => {
+        socket.write(`${SSE_HEAD}event: page\ndata: `)
+        const drip = setInterval(() => socket.write('a'), 50)
+        socket.on('close', () => clearInterval(drip))
+      }),
+    )
+    const { view, warnings } = started(server.url, { streamIdleMs: 300 })
+    expect(await until(() => streams(server.requests) >= 2)).toBe(true)
+    expect(warnings[0]).toMatch(/push channel at .*\/v1\/revocations\/stream sent no whole event for 300 ms \(stalled\); reconnecting/)
+    await view.stop()
+  })
+
+  it('an event longer than a page (16 MiB) ends the stream, which is reconnected', async () => {
+    const server = await loopback(
+      feed((socket) => {
+        socket.write(`${SSE_HEAD}event: page\ndata: `)
+        const chunk = 'a'.repeat(1 << 20)
+        let sent = 0
+        const more = () => {
+          while (!socket.destroyed && sent < 20) {
+            sent++
+            if (!socket.write(chunk)) return void socket.once('drain', more)
+          }
+        }
+        more()
+      }),
+    )
+    const { view, warnings } = started(server.url)
+    expect(await until(() => streams(server.requests) >= 2, 10_000)).toBe(true)
+    expect(warnings[0]).toMatch(
+      /push channel at .*\/v1\/revocations\/stream sent an event longer than a page \(16777216 bytes\); reconnecting/,
+    )
     await view.stop()
   })
 

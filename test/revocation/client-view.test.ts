@@ -768,7 +768,7 @@ describe('the push channel', () => {
     expect(warnings).toEqual([])
     await vi.advanceTimersByTimeAsync(1)
     expect(warnings).toEqual([
-      `revocation feed: the revocation push channel at ${STREAM_URL} sent nothing for 1000 ms (stalled); reconnecting`,
+      `revocation feed: the revocation push channel at ${STREAM_URL} sent no whole event for 1000 ms (stalled); reconnecting`,
     ])
     expect(view.lastError).toMatchObject({ code: 'ERR_REVOCATION_STALE', hint: STALE_HINT })
     expect(s.cancelled).toBe(true)
