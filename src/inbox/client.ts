@@ -11,11 +11,12 @@
  * @module
  */
 import { signRequest } from '../crypto/http-signature.js'
-import { type KeyPair, toDidKey } from '../crypto/keys.js'
+import { type KeyPair, parsePublicKey, toDidKey } from '../crypto/keys.js'
 import { type ApprovalDenialDetails, MandateError } from '../errors.js'
 import { toHex } from '../internal/bytes.js'
 import { pause, timeoutOption } from '../internal/deadline.js'
 import { describeUrl, type Fetcher, fetchWithin, jsonUpTo, PAGE_MAX_BYTES, serviceBase, tooLong } from '../internal/http.js'
+import { printable } from '../internal/printable.js'
 import { denialReason } from '../internal/reason.js'
 import { formatApproval, parseApproval, type UnverifiedApproval } from '../token/approval.js'
 import { parseInvocation } from '../token/invocation.js'
@@ -203,7 +204,7 @@ async function exchange(
   const error = (answer.body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error
   const said =
     typeof error?.code === 'string' && typeof error.message === 'string'
-      ? `: ${error.code.slice(0, 64)} ${error.message.slice(0, QUOTED)}`
+      ? `: ${printable(error.code, 64)} ${printable(error.message, QUOTED)}`
       : ' (not the mandate service?)'
   throw new MandateError('ERR_APPROVAL_UNAVAILABLE', `the approval inbox at ${describeUrl(url)} answered ${answer.status}${said}`, {
     hint: refusalHint(answer.status, typeof error?.code === 'string' ? error.code : undefined),
@@ -221,6 +222,15 @@ function refusalHint(status: number, code: string | undefined): string {
 }
 
 const text = (v: unknown): v is string => typeof v === 'string'
+/** A did:key in its canonical spelling (what the service writes for a key). */
+const didKey = (v: unknown): v is string => {
+  if (typeof v !== 'string' || !v.startsWith('did:key:')) return false
+  try {
+    return toDidKey(parsePublicKey(v)) === v
+  } catch {
+    return false
+  }
+}
 const record = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
 /**
@@ -233,8 +243,9 @@ function requestState(value: unknown, id: string, url: string): ApprovalRequestS
   const approvals = e['approvals']
   const denial = e['denial']
   // A denial comes with its status, and its status with it: who, why, when.
+  // `by` is shown to people and put in messages: a key, spelled the one canonical way, not any text.
   const denied =
-    e['status'] === 'denied' && record(denial) && text(denial['by']) && text(denial['reason']) && Number.isSafeInteger(denial['at'])
+    e['status'] === 'denied' && record(denial) && didKey(denial['by']) && text(denial['reason']) && Number.isSafeInteger(denial['at'])
   const ok =
     e['id'] === id &&
     (((e['status'] === 'pending' || e['status'] === 'approved') && denial === undefined) || denied) &&

@@ -10,6 +10,7 @@
  */
 import { MandateError, type MandateErrorCode } from '../errors.js'
 import { deadline, pause } from './deadline.js'
+import { printable } from './printable.js'
 
 /** The part of `fetch` the clients use; `typeof fetch` fits. */
 export type Fetcher = (input: string, init: RequestInit) => Promise<Response>
@@ -228,8 +229,8 @@ export interface PostOptions {
 
 /** The error answer of the service, when it gave one. */
 interface ErrorAnswer {
-  readonly code?: string
-  readonly message?: string
+  readonly code?: unknown
+  readonly message?: unknown
 }
 
 /** What came back: the status and the JSON body, if it was JSON. */
@@ -267,8 +268,11 @@ export async function postJson(url: string, body: unknown, o: PostOptions): Prom
     }
     if (answer.ok && typeof answer.body === 'object' && answer.body !== null) return answer.body
     const error = answer.body?.['error'] as ErrorAnswer | undefined
-    last = new MandateError(o.code, `the ${o.what} answered ${answer.status}${error ? `: ${error.code} ${error.message}` : ''}`, {
-      hint: refusalHint(answer.status, error?.code) ?? o.hint,
+    // The service's own words, as text, escaped and cut: a decision's message reaches logs and terminals.
+    const code = typeof error?.code === 'string' ? error.code : undefined
+    const said = code !== undefined && typeof error?.message === 'string' ? `: ${printable(code, 64)} ${printable(error.message, 300)}` : ''
+    last = new MandateError(o.code, `the ${o.what} answered ${answer.status}${said}`, {
+      hint: refusalHint(answer.status, code) ?? o.hint,
     })
     if (answer.status !== 503) break
   }

@@ -58,9 +58,11 @@ export function createRemoteReplayCache(options: {
   return {
     // The claim is authoritative; skipping the early check saves a round trip.
     has: () => false,
-    async claim(_id, _expiresAt, _now, invocation) {
+    async claim(id, _expiresAt, _now, invocation) {
       const body = await post('/v1/replay/claim', invocation)
       if (typeof body['claimed'] !== 'boolean') throw new MandateError('ERR_REPLAY_UNAVAILABLE', 'the replay service gave no answer')
+      // An answer is about the invocation asked, or about nothing this verifier asked.
+      if (body['id'] !== id) throw new MandateError('ERR_REPLAY_UNAVAILABLE', 'the replay service answered for another invocation')
       return body['claimed']
     },
     async release(_id, invocation) {

@@ -11,7 +11,7 @@ import { fail } from '../errors.js'
 import { toHex } from '../internal/bytes.js'
 import { iso } from '../internal/clock.js'
 import type { UnverifiedInvocation } from '../token/invocation.js'
-import type { ConsumeResult } from '../usage/store.js'
+import type { ConsumeResult, UsageCounter } from '../usage/store.js'
 import type { DecidedRequest } from './decision.js'
 import type { EvaluationResult } from './evaluate.js'
 import type { Settings } from './options.js'
@@ -84,25 +84,41 @@ export async function consumeUsage(
   const id = invocation?.idHex ?? bareRequestId(requestId ?? toHex(randomBytes(16)), request)
   const result = await dependency(
     () => settings.usage.consume({ requestId: id, counters: evaluation.counters, now, presentation }),
-    isConsumeResult,
+    (v: unknown): v is ConsumeResult => isConsumeResult(v) && answers(v, evaluation.counters),
     USAGE_STORE,
   )
   if (!result.granted) {
-    const c = evaluation.counters.find((x) => x.key === result.exhausted)
-    const at = c ? { block: c.block, caveat: 'uses', caveatIndex: c.caveatIndex, ...(c.amendment ? { amendment: c.amendment } : {}) } : {}
+    // One of those asked (see `answers`).
+    const c = evaluation.counters.find((x) => x.key === result.exhausted) as UsageCounter
     const when = typeof result.resetAt === 'number' ? `; next use allowed at ${iso(result.resetAt)}` : '; the quota does not reset'
-    fail('ERR_USAGE_EXHAUSTED', `usage limit of ${c?.max ?? '?'}${c?.per ? ` per ${c.per}s` : ''} reached`, {
-      ...at,
+    fail('ERR_USAGE_EXHAUSTED', `usage limit of ${c.max}${c.per ? ` per ${c.per}s` : ''} reached`, {
+      block: c.block,
+      caveat: 'uses',
+      caveatIndex: c.caveatIndex,
+      ...(c.amendment ? { amendment: c.amendment } : {}),
       hint: `quota spent${when}`,
       details: {
         key: result.exhausted,
         ...(typeof result.resetAt === 'number' ? { resetAt: result.resetAt } : {}),
-        ...(c ? { max: c.max } : {}),
-        ...(c?.per ? { per: c.per } : {}),
+        max: c.max,
+        ...(c.per ? { per: c.per } : {}),
       },
     })
   }
   return result.remaining.map(({ key, remaining }) => ({ key, remaining }))
+}
+
+/**
+ * Whether `result` answers for `counters`: a grant names what remains of each, in order, below
+ * its limit; a refusal names one of them. A store (a remote one above all, whose answer crosses
+ * a network) that answers for other counters has not counted these: the request is denied.
+ */
+function answers(result: ConsumeResult, counters: readonly UsageCounter[]): boolean {
+  if (!result.granted) return counters.some((c) => c.key === result.exhausted)
+  return (
+    result.remaining.length === counters.length &&
+    result.remaining.every((r, i) => r.key === counters[i]?.key && r.remaining < (counters[i]?.max ?? 0))
+  )
 }
 
 /** A well-formed {@link ConsumeResult}: `granted` exactly true or false, and the fields that go with it. */

@@ -284,7 +284,11 @@ describe("the service's refusals", () => {
     expect(await read(400, { error: { message: 'no' } })).toBe(`${at} 400 (not the mandate service?)`)
     expect(await read(400, { error: { code: 'ERR_X', message: 'no' } })).toBe(`${at} 400: ERR_X no`)
     expect(await read(400, { error: { code: 'E'.repeat(100), message: 'm'.repeat(1000) } })).toBe(
-      `${at} 400: ${'E'.repeat(64)} ${'m'.repeat(300)}`,
+      `${at} 400: ${'E'.repeat(64)}… (36 more characters) ${'m'.repeat(300)}… (700 more characters)`,
+    )
+    // Escaped: the service's words reach logs and terminals.
+    expect(await read(400, { error: { code: 'ERR_X\n', message: '\u001b[2Kapproved\u202e' } })).toBe(
+      `${at} 400: ERR_X\\n \\x1b[2Kapproved\\u202e`,
     )
   })
 

@@ -7,6 +7,7 @@
  */
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { createServer as createHttpServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createServer, type Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
@@ -18,6 +19,7 @@ import {
   generateKeyPair,
   invoke,
   listApprovalRequests,
+  readApprovalRequest,
   signFeedPage,
   toDidKey,
 } from '../../src/index.js'
@@ -187,12 +189,15 @@ describe('usage counters and replay claims have a deadline', () => {
   }
 
   it('slow answers within the deadline are used', async () => {
-    const usageServer = await loopback(slow(100, () => JSON.stringify({ granted: true, remaining: [] })))
+    // The answers to the questions asked: the counter of the sub-agent's uses caveat, the invocation's id.
+    const counter = `${limited.blocks[1]?.idHex}/0`
+    const usageServer = await loopback(slow(100, () => JSON.stringify({ granted: true, remaining: [{ key: counter, remaining: 2 }] })))
     const usage = createRemoteUsageStore({ url: usageServer.url, key: verifierKey, timeoutMs: 2000 })
     expect((await verifierFor({ usage }).authorize({ mandate: limited, request: { action: 'x' } })).allowed).toBe(true)
-    const replayServer = await loopback(slow(100, () => JSON.stringify({ claimed: true })))
+    const invocation = inv()
+    const replayServer = await loopback(slow(100, () => JSON.stringify({ id: invocation.idHex, claimed: true })))
     const replay = createRemoteReplayCache({ url: replayServer.url, key: verifierKey, timeoutMs: 2000 })
-    expect((await verifierFor({ replay }).authorize({ invocation: inv() })).allowed).toBe(true)
+    expect((await verifierFor({ replay }).authorize({ invocation })).allowed).toBe(true)
   })
 
   it('a timeoutMs that is not a positive number of milliseconds is a RangeError', () => {
@@ -288,6 +293,96 @@ describe('answers are read up to a bound, and a signed request is never redirect
       `the approval inbox at ${server.url}/v1/approvals answered 303 (not the mandate service?)`,
     ])
     expect(elsewhere.requests).toEqual([])
+  })
+})
+
+describe('an answer is about what was asked, and its words reach messages escaped', () => {
+  const limited = bearerChild([{ type: 'uses', max: 3 }])
+  /** A node:http server answering each POST's JSON body with `reply(body)`. */
+  async function answering(reply: (body: Record<string, unknown>) => { status?: number; body: unknown }) {
+    const server = createHttpServer((req, res) => {
+      let text = ''
+      req.on('data', (d) => {
+        text += String(d)
+      })
+      req.on('end', () => {
+        const out = reply(text ? (JSON.parse(text) as Record<string, unknown>) : {})
+        res.writeHead(out.status ?? 200, { 'content-type': 'application/json', connection: 'close' }).end(JSON.stringify(out.body))
+      })
+    })
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    servers.push(() => new Promise((r) => server.close(() => r())))
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  }
+  const consume = async (url: string) => {
+    const usage = createRemoteUsageStore({ url, key: verifierKey, timeoutMs: 10_000, retries: 0 })
+    const d = await verifierFor({ usage }).authorize({ mandate: limited, request: { action: 'x' } })
+    return [d.allowed, d.allowed ? undefined : d.code, d.allowed ? undefined : d.message]
+  }
+  const asked = (body: Record<string, unknown>) => (body['counters'] as string[])[0] as string
+
+  it('a grant for other counters, or past the limit, or a refusal of a counter not asked, denies: ERR_COUNTER_UNAVAILABLE', async () => {
+    const unusable = [false, 'ERR_COUNTER_UNAVAILABLE', 'the usage counter gave an unusable answer']
+    expect(
+      await consume(await answering(() => ({ body: { granted: true, remaining: [{ key: 'some/other-counter', remaining: 999 }] } }))),
+    ).toEqual(unusable)
+    expect(await consume(await answering(() => ({ body: { granted: true, remaining: [] } })))).toEqual(unusable)
+    expect(await consume(await answering((b) => ({ body: { granted: true, remaining: [{ key: asked(b), remaining: 3 }] } })))).toEqual(
+      unusable,
+    )
+    expect(await consume(await answering(() => ({ body: { granted: false, exhausted: 'some/other-counter' } })))).toEqual(unusable)
+    // The answer to the question asked is used.
+    expect(await consume(await answering((b) => ({ body: { granted: true, remaining: [{ key: asked(b), remaining: 2 }] } })))).toEqual([
+      true,
+      undefined,
+      undefined,
+    ])
+  })
+
+  it('a claim answered for another invocation denies: ERR_REPLAY_UNAVAILABLE', async () => {
+    const inv = invoke(rootGrant(), { key: assistant, action: 'a', audience: 'svc', now: T0 + 60, random: seededRandom('claim') })
+    const url = await answering(() => ({ body: { id: 'f'.repeat(64), claimed: true } }))
+    const replay = createRemoteReplayCache({ url, key: verifierKey, timeoutMs: 10_000 })
+    const d = await verifierFor({ replay }).authorize({ invocation: inv })
+    expect([d.allowed, !d.allowed && d.code, !d.allowed && d.message]).toEqual([
+      false,
+      'ERR_REPLAY_UNAVAILABLE',
+      'the replay service answered for another invocation',
+    ])
+  })
+
+  it("a denial whose `by` is not a key is out of shape: nobody's words pass for who denied", async () => {
+    const id = 'a'.repeat(64)
+    const state = (by: string) => ({
+      body: { id, status: 'denied', approvers: [], approvals: {}, createdAt: 1, expiresAt: 2, denial: { by, reason: 'no', at: 1 } },
+    })
+    const forged = await answering(() => state('\u001b[2K\r\u001b[32mmandate: approval GRANTED by alice'))
+    const { error } = await timed(() => readApprovalRequest(id, verifierKey, { url: forged, timeoutMs: 10_000 }))
+    expect([error?.code, error?.message]).toEqual([
+      'ERR_APPROVAL_UNAVAILABLE',
+      `the approval inbox at ${forged}/v1/approvals/${id} answered out of shape`,
+    ])
+    // A key, but not as the service spells it (upper case): refused too.
+    const loud = await answering(() => state(serviceKey.toUpperCase()))
+    expect((await timed(() => readApprovalRequest(id, verifierKey, { url: loud, timeoutMs: 10_000 }))).error?.code).toBe(
+      'ERR_APPROVAL_UNAVAILABLE',
+    )
+    const fine = await answering(() => state(serviceKey))
+    expect((await readApprovalRequest(id, verifierKey, { url: fine, timeoutMs: 10_000 })).denial?.by).toBe(serviceKey)
+  })
+
+  it("the service's error words are escaped and cut before they reach a decision's message", async () => {
+    const message = `\u001b[31m \u001b]0;pwned\u0007\r\n2026-01-01T00:00:00Z INFO decision=allow${'x'.repeat(200_000)}`
+    const url = await answering(() => ({ status: 403, body: { error: { code: 'ERR_NOT_AUTHORIZED\n', message } } }))
+    const [, code, said] = await consume(url)
+    expect(code).toBe('ERR_COUNTER_UNAVAILABLE')
+    expect(said).toMatch(/^the usage service answered 403: ERR_NOT_AUTHORIZED\\n \\x1b\[31m \\x1b\]0;pwned\\x07\\r\\n2026/)
+    expect(said).not.toMatch(/[\u0000-\u001f\u007f]/)
+    expect((said as string).length).toBeLessThan(500)
+    // A code that is not text is no code at all.
+    const odd = await answering(() => ({ status: 403, body: { error: { code: { toString: 1 }, message: 'm' } } }))
+    expect((await consume(odd))[2]).toBe('the usage service answered 403')
   })
 })
 

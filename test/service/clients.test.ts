@@ -74,7 +74,9 @@ describe('remote usage store', () => {
 
 describe('signed, retried consumes', () => {
   const limited = () => bearerChild([{ type: 'uses', max: 3 }])
-  const granted = () => new Response(JSON.stringify({ granted: true, remaining: [] }), { status: 200 })
+  // The answer to what is asked: the sub-agent's uses caveat (block 1, caveat 0).
+  const granted = () =>
+    new Response(JSON.stringify({ granted: true, remaining: [{ key: `${limited().blocks[1]?.idHex}/0`, remaining: 2 }] }), { status: 200 })
   const timedOut = () => {
     throw new DOMException('The operation was aborted due to timeout', 'TimeoutError')
   }

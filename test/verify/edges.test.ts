@@ -332,9 +332,12 @@ describe('a failing or lying usage store → ERR_COUNTER_UNAVAILABLE', () => {
   })
 
   it('well-formed answers decide; only key and remaining reach the decision', async () => {
-    const granted = store((r) => ({ granted: true, remaining: r.counters.map((c) => ({ key: c.key, remaining: 7, secret: 'x' })) }))
+    const granted = store((r) => ({ granted: true, remaining: r.counters.map((c) => ({ key: c.key, remaining: 4, secret: 'x' })) }))
     const ok = await decide(verifierFor({ usage: granted }), { invocation: inv() })
-    expect(ok.allowed && ok.usage).toEqual([{ key: counter(), remaining: 7 }])
+    expect(ok.allowed && ok.usage).toEqual([{ key: counter(), remaining: 4 }])
+    // What remains must be below the limit (5): an answer past it counted nothing asked.
+    const past = store((r) => ({ granted: true, remaining: r.counters.map((c) => ({ key: c.key, remaining: 5 })) }))
+    expect(denial(await decide(verifierFor({ usage: past }), { invocation: inv() })).code).toBe('ERR_COUNTER_UNAVAILABLE')
     const refused = store((r) => ({ granted: false, exhausted: r.counters[0]?.key, resetAt: null }))
     const d = denial(await decide(verifierFor({ usage: refused }), { invocation: inv() }))
     expect(d.code).toBe('ERR_USAGE_EXHAUSTED')
@@ -400,7 +403,7 @@ describe('a failing or lying replay cache → ERR_REPLAY_UNAVAILABLE', () => {
   })
 
   it('a release that throws or rejects after a refused consume: still a typed denial', async () => {
-    const usage = { consume: () => ({ granted: false, exhausted: 'x' }) } as unknown as UsageStore
+    const usage = { consume: () => ({ granted: false, exhausted: counter() }) } as unknown as UsageStore
     for (const release of [
       () => {
         throw new Error('down')

@@ -109,7 +109,7 @@ describe('createRemoteReplayCache', () => {
   })
 
   it('keeps a path in the service URL, dropping only trailing slashes', async () => {
-    const { sent, fetcher } = scripted([json(200, { claimed: true })])
+    const { sent, fetcher } = scripted([json(200, { id: 'x', claimed: true })])
     await cache(fetcher, 'https://edge.example/mandate/').claim('x', 500, 100, INVOCATION())
     expect(sent[0]?.url).toBe('https://edge.example/mandate/v1/replay/claim')
   })
@@ -124,6 +124,14 @@ describe('createRemoteReplayCache', () => {
       { now: Math.floor(Date.now() / 1000) },
     )
     expect(signed.keyid).toBe(fixedDid('verifier'))
+  })
+
+  it('refuses an answer about another invocation, or about none', async () => {
+    for (const body of [{ id: 'y', claimed: true }, { claimed: true }, { id: 'X', claimed: false }]) {
+      const { fetcher } = scripted([json(200, body)])
+      const e = await rejection(cache(fetcher).claim('x', 500, 100, INVOCATION()))
+      expect([e.code, e.message]).toEqual(['ERR_REPLAY_UNAVAILABLE', 'the replay service answered for another invocation'])
+    }
   })
 
   it('refuses an answer without a boolean "claimed" as no answer', async () => {
@@ -162,7 +170,7 @@ describe('createRemoteReplayCache', () => {
   })
 
   it('uses the global fetch of the moment when none is given', async () => {
-    const { sent, fetcher } = scripted([json(200, { claimed: true })])
+    const { sent, fetcher } = scripted([json(200, { id: 'x', claimed: true })])
     const replay = createRemoteReplayCache({ url: 'http://svc', key: fixedKey('verifier') })
     vi.stubGlobal('fetch', fetcher)
     expect(await replay.claim('x', 500, 100, INVOCATION())).toBe(true)
