@@ -378,6 +378,7 @@ describe('an answer is about what was asked, and its words reach messages escape
     const [, code, said] = await consume(url)
     expect(code).toBe('ERR_COUNTER_UNAVAILABLE')
     expect(said).toMatch(/^the usage service answered 403: ERR_NOT_AUTHORIZED\\n \\x1b\[31m \\x1b\]0;pwned\\x07\\r\\n2026/)
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the point of the test
     expect(said).not.toMatch(/[\u0000-\u001f\u007f]/)
     expect((said as string).length).toBeLessThan(500)
     // A code that is not text is no code at all.
