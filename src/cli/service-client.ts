@@ -7,6 +7,7 @@
 
 import { signRequest } from '../crypto/http-signature.js'
 import { type KeyPair, parsePublicKey, toDidKey } from '../crypto/keys.js'
+import { bodyUpTo, PAGE_MAX_BYTES, parseJsonBytes } from '../internal/http.js'
 import { CliError } from './errors.js'
 import type { Io } from './io.js'
 import { type Service, shownUrl } from './service-flags.js'
@@ -48,14 +49,6 @@ export function noAnswer(service: Service, ms: number, e: unknown, timedOut: boo
   )
 }
 
-function parseBody(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown
-  } catch {
-    return undefined
-  }
-}
-
 /**
  * JSON request to the service under its deadline (headers and body); network failures and
  * timeouts exit 3 naming the URL, error answers carry the service's code. With `key`, the
@@ -77,15 +70,31 @@ export async function call<T>(
   }
   const ms = service.timeoutMs + (init.extraMs ?? 0)
   const signal = AbortSignal.timeout(ms)
+  const shown = `${method} ${path.replace(/\?.*$/, '')}`
+  const tooLong = new CliError(
+    'ERR_IO',
+    `the service at ${shownUrl(service.url)} answered ${shown} with more than ${PAGE_MAX_BYTES} bytes`,
+    'is --service (or MANDATE_SERVICE) the mandate service?',
+  )
   let res: Response
-  let text: string
+  let received: Uint8Array
   try {
-    res = await fetch(target, { method, headers, ...(bytes === undefined ? {} : { body: bytes }), signal })
-    text = await res.text()
+    // Never followed: a signed request goes to the service named, and nowhere it points.
+    res = await fetch(target, { method, headers, redirect: 'manual', ...(bytes === undefined ? {} : { body: bytes }), signal })
+    // Up to the largest page (an audit page, an inbox): whoever answers cannot fill the memory.
+    received = await bodyUpTo(res, PAGE_MAX_BYTES, () => tooLong)
   } catch (e) {
+    if (e === tooLong) throw e
     throw noAnswer(service, ms, e, signal.aborted)
   }
-  const body = parseBody(text) as (T & { error?: { code?: unknown; message?: unknown } }) | undefined
+  if (res.status >= 300 && res.status < 400) {
+    throw new CliError(
+      'ERR_IO',
+      `the service at ${shownUrl(service.url)} answered ${shown} with a redirect (HTTP ${res.status}), which a signed request does not follow`,
+      'point --service (or MANDATE_SERVICE) at the service itself',
+    )
+  }
+  const body = parseJsonBytes(received) as (T & { error?: { code?: unknown; message?: unknown } }) | undefined
   if (!res.ok) {
     const code = typeof body?.error?.code === 'string' ? body.error.code : 'ERR_SERVICE'
     const message = typeof body?.error?.message === 'string' ? body.error.message : `HTTP ${res.status}`
@@ -94,7 +103,7 @@ export async function call<T>(
   if (body === undefined) {
     throw new CliError(
       'ERR_IO',
-      `the service at ${shownUrl(service.url)} answered ${method} ${path.replace(/\?.*$/, '')} with something that is not JSON`,
+      `the service at ${shownUrl(service.url)} answered ${shown} with something that is not JSON`,
       'is --service (or MANDATE_SERVICE) the mandate service?',
     )
   }

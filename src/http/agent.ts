@@ -8,6 +8,8 @@ import type { Args } from '../caveats/types.js'
 import { type KeyPair, keyPairFromSecret } from '../crypto/keys.js'
 import { MandateError } from '../errors.js'
 import { awaitApproval, fileApprovalRequest, type InboxOptions } from '../inbox/client.js'
+import { deadline } from '../internal/deadline.js'
+import { bodyUpTo, parseJsonBytes } from '../internal/http.js'
 import { printable } from '../internal/printable.js'
 import { formatInvocation, invoke } from '../token/invocation.js'
 import { type KeyInput, parseMandate, type UnverifiedMandate } from '../token/mandate.js'
@@ -112,10 +114,11 @@ export function createMandateFetch(options: MandateFetchOptions): (input: string
         { hint: 'is the API behind a mandate guard? it names the invocation it was sent' },
       )
     }
-    const problem = (await first
-      .clone()
-      .json()
-      .catch(() => undefined)) as { approvalRequest?: { filed?: unknown } } | undefined
+    // The refusal's body, read once (never cloned: a copy nobody reads would keep all of it),
+    // small and within the inbox's deadline: whatever the API sends past that is not read.
+    const refusal = await bodyWithin(first, waitFor.timeoutMs ?? PROBLEM_WAIT_MS)
+    const problem = refusal && (parseJsonBytes(refusal) as { approvalRequest?: { filed?: unknown } } | undefined)
+    // Not said to be filed (or not said at all): filed here. Filing twice is harmless.
     if (problem?.approvalRequest?.filed !== true) await fileApprovalRequest(text, waitFor)
     const state = await awaitApproval(id, holder, waitFor)
     // The inbox client reads a denial with its status only, and its status only with it.
@@ -126,8 +129,31 @@ export function createMandateFetch(options: MandateFetchOptions): (input: string
         details: state.denial,
       })
     }
-    if (state.status !== 'approved') return first
+    // The refusal as it came, from what was read of it.
+    if (state.status !== 'approved')
+      return new Response(refusal ?? null, { status: first.status, statusText: first.statusText, headers: first.headers })
     return attempt([...(what.approvals ?? []), ...Object.values(state.approvals)])
+  }
+}
+
+/** A refusal's problem details are small (spec/http-v1.md §6): what is read of one, at most. */
+const PROBLEM_MAX_BYTES = 64 * 1024
+/** How long its body may take, when the inbox options set no deadline of their own (as the inbox's default). */
+const PROBLEM_WAIT_MS = 15_000
+
+/**
+ * The body of `res`, up to {@link PROBLEM_MAX_BYTES} and within `ms`; undefined when longer,
+ * slower or broken off (the request is then filed by the caller anyway).
+ */
+async function bodyWithin(res: Response, ms: number): Promise<Uint8Array | undefined> {
+  const d = deadline(ms)
+  try {
+    return await bodyUpTo(res, PROBLEM_MAX_BYTES, () => new RangeError('the refusal is longer than its problem details'), d.signal)
+  } catch {
+    res.body?.cancel().catch(() => {})
+    return undefined
+  } finally {
+    d.clear()
   }
 }
 

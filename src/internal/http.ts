@@ -79,27 +79,32 @@ export const ANSWER_MAX_BYTES = 1 << 20
 export const PAGE_MAX_BYTES = 16 << 20
 
 /**
- * The JSON of an answer, read up to `max` bytes: `undefined` when the body is not JSON (or not
- * UTF-8, or breaks off), `tooLarge()` thrown as soon as it is known to be longer — from its
- * Content-Length, or as it streams — so that a service (or whoever answers at its URL) cannot
- * make a verifier hold gigabytes before its deadline. A body cut by the deadline rethrows, to
- * be told as a timeout.
+ * The body of an answer, read up to `max` bytes: `tooLarge()` is thrown as soon as it is known
+ * to be longer — from its Content-Length, or as it streams (decoded: a compressed body counts
+ * what it inflates to) — and the rest is never read, so that whoever answers cannot make the
+ * reader hold gigabytes before its deadline. A failure to read (the connection broke, the
+ * deadline cut it) is thrown as it came.
  *
  * @example
  * ```ts
- * const body = await jsonUpTo(res, ANSWER_MAX_BYTES, signal, () => new MandateError(code, 'the answer is too long'))
+ * const bytes = await bodyUpTo(res, PAGE_MAX_BYTES, () => new CliError('ERR_IO', 'the answer is too long'))
  * ```
  */
-export async function jsonUpTo(res: Response, max: number, signal: AbortSignal, tooLarge: () => Error): Promise<unknown> {
+export async function bodyUpTo(res: Response, max: number, tooLarge: () => Error, signal?: AbortSignal): Promise<Uint8Array> {
   const announced = res.headers.get('content-length')
   if (announced !== null && Number(announced) > max) throw tooLarge()
-  if (res.body === null) return undefined
+  if (res.body === null) return new Uint8Array(0)
+  signal?.throwIfAborted()
   const reader = res.body.getReader()
+  // A signal of the caller's own (not the fetch's) ends a body that trickles: the pending read ends.
+  const stop = () => reader.cancel().catch(() => {})
+  signal?.addEventListener('abort', stop, { once: true })
   const chunks: Uint8Array[] = []
   let size = 0
   try {
     for (;;) {
       const { done, value } = await reader.read()
+      signal?.throwIfAborted()
       if (done) break
       size += value.byteLength
       if (size > max) {
@@ -108,9 +113,8 @@ export async function jsonUpTo(res: Response, max: number, signal: AbortSignal, 
       }
       chunks.push(value)
     }
-  } catch (e) {
-    if (signal.aborted || size > max) throw e
-    return undefined
+  } finally {
+    signal?.removeEventListener('abort', stop)
   }
   const bytes = new Uint8Array(size)
   let at = 0
@@ -118,6 +122,36 @@ export async function jsonUpTo(res: Response, max: number, signal: AbortSignal, 
     bytes.set(chunk, at)
     at += chunk.byteLength
   }
+  return bytes
+}
+
+/**
+ * The JSON of an answer, read up to `max` bytes ({@link bodyUpTo}): `undefined` when the body is
+ * not JSON (or not UTF-8, or breaks off), as `Response.json()` would fail; a body cut by the
+ * deadline rethrows, to be told as a timeout.
+ *
+ * @example
+ * ```ts
+ * const body = await jsonUpTo(res, ANSWER_MAX_BYTES, signal, () => new MandateError(code, 'the answer is too long'))
+ * ```
+ */
+export async function jsonUpTo(res: Response, max: number, signal: AbortSignal, tooLarge: () => Error): Promise<unknown> {
+  let bytes: Uint8Array
+  let refused: Error | undefined
+  try {
+    bytes = await bodyUpTo(res, max, () => {
+      refused = tooLarge()
+      return refused
+    })
+  } catch (e) {
+    if (signal.aborted || e === refused) throw e
+    return undefined
+  }
+  return parseJsonBytes(bytes)
+}
+
+/** UTF-8 JSON, or undefined. */
+export function parseJsonBytes(bytes: Uint8Array): unknown {
   try {
     return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
   } catch {

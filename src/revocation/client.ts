@@ -397,35 +397,50 @@ export function createFeedRevocationView(options: FeedViewOptions): FeedRevocati
       reader = res.body.getReader()
       d.restart(streamIdleMs)
       const decoder = new TextDecoder()
-      /** What came after the last whole event; none of it but its last character was searched yet. */
-      let buffer = ''
+      /**
+       * What came after the last whole event, as it came: kept in pieces, joined only when an
+       * event ends, so that an event arriving in many small chunks costs its length once (a
+       * string grown chunk by chunk is copied whole at each chunk).
+       */
+      let pieces: string[] = []
+      let pending = 0
       while (!d.signal.aborted) {
         const { done, value } = await reader.read()
         if (done || generation !== started) break
-        const searched = buffer.length
         // Stryker disable next-line ObjectLiteral,BooleanLiteral: equivalent — the feed's events are ASCII (base64url pages in JSON): no character spans two chunks
-        buffer += decoder.decode(value, { stream: true })
-        // Each character is searched once: a "\n\n" may straddle the chunks by one character.
-        let start = 0
-        let cut = buffer.indexOf('\n\n', Math.max(0, searched - 1))
-        while (cut >= 0) {
-          const data = eventData(buffer.slice(start, cut))
-          start = cut + 2
-          d.restart(streamIdleMs)
-          if (data) {
-            const page = checkPage(parseJson(data))
-            if (generation !== started) return
-            checkFeed(page)
-            // A push page may overlap what polling already applied; catch up by polling then.
-            if (page.since === state.seq) apply(page)
-            else if (page.head > state.seq) await syncVia(via)
-            // The catch-up had its own deadline: the stream's stall timer starts over from here.
+        const text = decoder.decode(value, { stream: true })
+        // Nothing decoded yet (a character's first bytes): no piece, so that the last one ends the text.
+        if (text === '') continue
+        // A "\n\n" may straddle the chunks by one character.
+        const before = pending > 0 ? (pieces[pieces.length - 1] as string).slice(-1) : ''
+        if (`${before}${text}`.indexOf('\n\n') < 0) {
+          pieces.push(text)
+          pending += text.length
+        } else {
+          const buffer = pieces.join('') + text
+          let start = 0
+          let cut = buffer.indexOf('\n\n', Math.max(0, pending - 1))
+          while (cut >= 0) {
+            const data = eventData(buffer.slice(start, cut))
+            start = cut + 2
             d.restart(streamIdleMs)
+            if (data) {
+              const page = checkPage(parseJson(data))
+              if (generation !== started) return
+              checkFeed(page)
+              // A push page may overlap what polling already applied; catch up by polling then.
+              if (page.since === state.seq) apply(page)
+              else if (page.head > state.seq) await syncVia(via)
+              // The catch-up had its own deadline: the stream's stall timer starts over from here.
+              d.restart(streamIdleMs)
+            }
+            cut = buffer.indexOf('\n\n', start)
           }
-          cut = buffer.indexOf('\n\n', start)
+          const rest = buffer.slice(start)
+          pieces = rest === '' ? [] : [rest]
+          pending = rest.length
         }
-        buffer = buffer.slice(start)
-        if (buffer.length > PAGE_MAX_BYTES) {
+        if (pending > PAGE_MAX_BYTES) {
           throw new MandateError(
             what.code,
             `the revocation push channel at ${describeUrl(url)} sent an event longer than a page (${PAGE_MAX_BYTES} bytes); reconnecting`,

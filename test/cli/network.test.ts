@@ -20,6 +20,10 @@ let silent: string
 let stalling: string
 /** Nobody listens there: connections are refused. */
 let closed: string
+/** Answers a gzip body that inflates without end. */
+let inflating: string
+/** Answers 307 to elsewhere. */
+let redirecting: string
 
 /** Two raw TCP servers in their own process (the CLI runs synchronously here). */
 const SERVERS = `
@@ -31,7 +35,30 @@ const stalling = net.createServer((s) => {
   s.on('error', () => {})
   s.once('data', () => s.write('HTTP/1.1 200 OK\\r\\ncontent-type: application/json\\r\\ncontent-length: 100\\r\\n\\r\\n{"pend'))
 })
-silent.listen(0, '127.0.0.1', () => stalling.listen(0, '127.0.0.1', () => console.log(silent.address().port, stalling.address().port)))
+// Answers an endless body, compressed: 1 MiB of spaces per 1 KiB or so sent, until the client lets go.
+const zlib = require('node:zlib')
+const inflating = net.createServer((s) => {
+  held.push(s)
+  s.on('error', () => {})
+  s.once('data', () => {
+    s.write('HTTP/1.1 200 OK\\r\\ncontent-type: application/json\\r\\ncontent-encoding: gzip\\r\\ntransfer-encoding: chunked\\r\\n\\r\\n')
+    const gzip = zlib.createGzip()
+    gzip.on('data', (d) => { if (!s.destroyed) s.write(d.length.toString(16) + '\\r\\n' + d.toString('latin1') + '\\r\\n', 'latin1') })
+    const mib = Buffer.alloc(1 << 20, 0x20)
+    let sent = 0
+    const more = () => { while (!s.destroyed && sent++ < 1024) if (!gzip.write(mib)) return void gzip.once('drain', more) }
+    more()
+  })
+})
+// Points elsewhere: a signed request must not follow.
+const redirecting = net.createServer((s) => {
+  held.push(s)
+  s.on('error', () => {})
+  s.once('data', () => s.end('HTTP/1.1 307 Temporary Redirect\\r\\nlocation: http://127.0.0.1:1/v1/approvals\\r\\ncontent-length: 0\\r\\n\\r\\n'))
+})
+const all = [silent, stalling, inflating, redirecting]
+let listening = 0
+for (const server of all) server.listen(0, '127.0.0.1', () => { if (++listening === all.length) console.log(all.map((x) => x.address().port).join(' ')) })
 `
 
 beforeAll(async () => {
@@ -42,6 +69,8 @@ beforeAll(async () => {
   const ports = await new Promise<string[]>((resolve) => server.stdout?.once('data', (d) => resolve(String(d).trim().split(' '))))
   silent = `http://127.0.0.1:${ports[0]}`
   stalling = `http://127.0.0.1:${ports[1]}`
+  inflating = `http://127.0.0.1:${ports[2]}`
+  redirecting = `http://127.0.0.1:${ports[3]}`
   closed = `http://127.0.0.1:${await closedPort()}`
 })
 
@@ -63,6 +92,25 @@ function timed(args: readonly string[], options: Parameters<typeof mandate>[1] =
 
 const NO_ANSWER = (url: string, s: string) => `mandate: error: the service at ${url} did not answer within ${s}s\n`
 const HINT = 'mandate: hint: is it the mandate service, and is it up? wait longer with --timeout SECONDS (or MANDATE_TIMEOUT)\n'
+
+describe('what a service answers is bounded, and never followed elsewhere', () => {
+  it('an answer past 16 MiB (counted as it inflates) is refused at once: exit 3, naming the URL', () => {
+    const r = timed(['approvals', 'list', '--key', key('alice'), '--service', inflating, '--timeout', '60'])
+    expect([r.code, r.stderr]).toEqual([
+      3,
+      `mandate: error: the service at ${inflating} answered GET /v1/approvals with more than 16777216 bytes\nmandate: hint: is --service (or MANDATE_SERVICE) the mandate service?\n`,
+    ])
+    expect(r.seconds).toBeLessThan(30)
+  })
+
+  it('a redirect is refused, not followed: exit 3', () => {
+    const r = mandate(['approvals', 'list', '--key', key('alice'), '--service', redirecting])
+    expect([r.code, r.stderr]).toEqual([
+      3,
+      `mandate: error: the service at ${redirecting} answered GET /v1/approvals with a redirect (HTTP 307), which a signed request does not follow\nmandate: hint: point --service (or MANDATE_SERVICE) at the service itself\n`,
+    ])
+  })
+})
 
 describe('timeouts: a service that never answers does not hang the CLI', () => {
   it('the inbox (list, show, request), approve by id and revoke --service time out with exit 3, naming the URL', () => {

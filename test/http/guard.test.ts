@@ -675,6 +675,48 @@ describe('createMandateFetch, waiting for approvals', () => {
     }
   })
 
+  it('reads a refusal once, up to 64 KiB and within the inbox deadline: past that it files, waits, and returns what it read', async () => {
+    // Still pending: the refusal comes back as it came, body and headers.
+    const pending = api(required(filed(true)))
+    const call = (a: ReturnType<typeof api>, box: ReturnType<typeof inbox>) =>
+      createMandateFetch({ mandate: grant, key: assistant, audience: 'mail', approvals: box.options, fetch: a.f })(
+        'http://api.test/mailboxes/alice/messages/42',
+        { method: 'DELETE', mandate: DELETE },
+      )
+    const back = await call(pending, inbox('pending'))
+    expect([back.status, await back.text(), back.headers.get('mandate-approval-request')]).toEqual([
+      403,
+      filed(true),
+      idOf(pending.sent[0] as Headers),
+    ])
+    // A body that never ends: 64 KiB read, the rest never asked for; not said to be filed, so filed.
+    let pulled = 0
+    const endless = (id: string) =>
+      new Response(
+        new ReadableStream<Uint8Array>({
+          pull(c) {
+            pulled++
+            c.enqueue(new Uint8Array(16 * 1024).fill(0x20))
+          },
+        }),
+        { status: 403, headers: { 'mandate-approval-request': id } },
+      )
+    const box = inbox()
+    expect((await call(api(endless), box)).status).toBe(200)
+    expect(box.asked).toEqual(['POST /v1/approvals', 'GET /v1/approvals/ID'])
+    expect(pulled).toBeLessThan(10)
+    // A body that never comes: given up at the inbox's deadline.
+    const silent = (id: string) =>
+      new Response(new ReadableStream<Uint8Array>({ pull: () => new Promise<void>(() => {}) }), {
+        status: 403,
+        headers: { 'mandate-approval-request': id },
+      })
+    const quick = inbox()
+    const slow = { ...quick, options: { ...quick.options, timeoutMs: 100 } }
+    expect((await call(api(silent), slow)).status).toBe(200)
+    expect(quick.asked).toEqual(['POST /v1/approvals', 'GET /v1/approvals/ID'])
+  })
+
   it('a bearer mandate has no key to read the inbox with: the approval-required answer is returned', async () => {
     const bearer = mint({
       principal: alice,

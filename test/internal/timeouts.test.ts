@@ -500,6 +500,35 @@ describe('the push channel has a connect deadline and a stall detector', () => {
     await view.stop()
   })
 
+  it('an event that comes in many small pieces, its blank line split between two, is one page', async () => {
+    // Polling answers a page issued 10 s ago; the stream, one issued now, in pieces.
+    const at = (issuedAt: number) =>
+      JSON.stringify(
+        signFeedPage(
+          { serviceKey: service.publicKey, feedId: FEED_ID, since: 0, head: 0, issuedAt, nextUpdate: now() + 60, entries: [], more: false },
+          service.secretKey,
+        ),
+      )
+    const fresh = now()
+    const server = await loopback((socket, head) => {
+      if (!head.startsWith('GET /v1/revocations/stream')) return void socket.end(answer(200, at(fresh - 10)))
+      socket.write(SSE_HEAD)
+      const pieces = [...(`event: page\ndata: ${at(fresh)}\n`.match(/[\s\S]{1,7}/g) as string[]), '\n']
+      const next = () => {
+        const piece = pieces.shift()
+        if (piece !== undefined && !socket.destroyed) {
+          socket.write(piece)
+          setTimeout(next, 1)
+        }
+      }
+      next()
+    })
+    const { view, warnings } = started(server.url, { streamIdleMs: 5000 })
+    expect(await until(() => view.freshAt() === fresh)).toBe(true)
+    expect([warnings, view.lastError, streams(server.requests)]).toEqual([[], undefined, 1])
+    await view.stop()
+  })
+
   it('an event longer than a page (16 MiB) ends the stream, which is reconnected', async () => {
     const server = await loopback(
       feed((socket) => {
