@@ -257,8 +257,6 @@ export interface PostOptions {
    * idempotent requests, where a late first answer and the retry's are the same answer.
    */
   readonly retries?: number
-  /** The longest answer read, in bytes (default {@link ANSWER_MAX_BYTES}); a longer one fails the attempt. */
-  readonly maxBytes?: number
 }
 
 /** The error answer of the service, when it gave one. */
@@ -286,9 +284,9 @@ export async function postJson(url: string, body: unknown, o: PostOptions): Prom
     }
     let answer: Answer
     try {
+      // An answer is small: past ANSWER_MAX_BYTES it is refused as it streams.
       const read = async (res: Response, signal: AbortSignal): Promise<Answer> => {
-        const max = o.maxBytes ?? ANSWER_MAX_BYTES
-        const json = await jsonUpTo(res, max, signal, () => tooLong(url, o, max))
+        const json = await jsonUpTo(res, ANSWER_MAX_BYTES, signal, () => tooLong(url, o, ANSWER_MAX_BYTES))
         return { status: res.status, ok: res.ok, body: json as Record<string, unknown> | undefined }
       }
       // A redirect is an answer like any other (not 2xx: refused), never followed: the signed
