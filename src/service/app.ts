@@ -649,7 +649,12 @@ export function createApp(options: AppOptions): Hono {
     const amendments = amended ? await amendmentsOf(chain, storeOf(c)) : new Map<number, FeedEntry[]>()
     const counters = (keys as string[]).map((k) => counterFor(chain, k, amendments))
     await trust.standing(chain, invocation?.action, now, c)
-    const result = await stored(() => storeOf(c).consume({ key, binding: consumeBinding(chain, keys as string[]), counters }, now))
+    // And again by the store, inside the transaction that spends (spec §3): a statement that
+    // commits while this request is on its way still stops it.
+    const standing = trust.standingCheck(chain, invocation?.action)
+    const result = await stored(() =>
+      storeOf(c).consume({ key, binding: consumeBinding(chain, keys as string[]), counters, standing }, now),
+    )
     if (result === 'conflict') {
       throw new ServiceError(409, 'ERR_CONFLICT', 'this request id was used for another chain or other counters')
     }

@@ -537,16 +537,31 @@ export async function openPostgresStore(url: string): Promise<Store> {
      * grants (total), kept in the same transaction as the events, so nothing counts history.
      */
     async consume(req, now) {
-      // One statement (mandate_consume_v1 above), so one round trip and its own transaction.
       const counters = JSON.stringify(req.counters.map((x) => ({ key: x.key, max: x.max, ...(x.per === undefined ? {} : { per: x.per }) })))
-      const r = await pool.query('SELECT mandate_consume_v1($1::text, $2::text, $3::json, $4::bigint) AS answer', [
-        req.key,
-        req.binding,
-        counters,
-        now,
-      ])
-      const answer = (r.rows[0] as { answer: ConsumeResult | 'conflict' }).answer
-      return answer === 'conflict' ? 'conflict' : answer
+      const args = [req.key, req.binding, counters, now]
+      const spend = 'SELECT mandate_consume_v1($1::text, $2::text, $3::json, $4::bigint) AS answer'
+      const answerOf = (r: pg.QueryResult) => {
+        const answer = (r.rows[0] as { answer: ConsumeResult | 'conflict' }).answer
+        return answer === 'conflict' ? 'conflict' : answer
+      }
+      const standing = req.standing
+      // Without a standing to keep: one statement (mandate_consume_v1 above), its own transaction.
+      if (standing === undefined) return answerOf(await pool.query(spend, args))
+      return tx(async (c) => {
+        // Statements are written under this lock, held exclusively (addRevocation): shared here,
+        // so that consumes do not wait on each other, a statement written before it is read
+        // below (each statement of a READ COMMITTED transaction sees what committed before it
+        // began), and one written after waits for this spend to commit (spec §3, Standing).
+        await c.query('SELECT pg_catalog.pg_advisory_xact_lock_shared(7217002::bigint)')
+        const rows = (
+          await c.query(`SELECT ${REVOCATION_COLUMNS} FROM revocations WHERE block_id = ANY($1::text[]) ORDER BY seq`, [
+            [...standing.blockIds],
+          ])
+        ).rows as RevocationRow[]
+        const entries = rows.map(rowToEntry)
+        standing.check(standing.blockIds.map((id) => entries.filter((e) => e.blockId === id)))
+        return answerOf(await c.query(spend, args))
+      })
     },
     async claimReplay(id, claimer, expiresAt, now) {
       // Inserted, or an expired claim taken over (by anyone): one row. A live claim: none.

@@ -609,6 +609,8 @@ export function openSqliteStore(path: string, options: { readonly fsync?: Fsync 
    * exactly those in (now − per, now] after pruning, which makes the window exact.
    */
   const consumeOnce = (c: StoredConsume, now: number): ConsumeResult | 'conflict' => {
+    // In the group's transaction, after every statement queued before it: one written meanwhile counts.
+    c.standing?.check(c.standing.blockIds.map(forBlockEntries))
     const prior = priorAnswer.get(c.key) as { binding: string; result: string } | undefined
     if (prior) return prior.binding === c.binding ? (JSON.parse(prior.result) as ConsumeResult) : 'conflict'
     // used[i]: uses of counters[i]'s key before this consume (a key repeated in one request

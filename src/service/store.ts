@@ -90,6 +90,19 @@ export interface StoredConsume {
   /** SHA-256 (hex) of what was asked: the chain's block ids and the sorted counter keys. */
   readonly binding: string
   readonly counters: readonly UsageCounter[]
+  /**
+   * The chain's standing, checked again inside the transaction that spends, against what no
+   * statement written meanwhile can change (spec §3, Standing): `check` gets each block's
+   * entries in feed order, as {@link Store.revocationsFor} would, and throws when the chain is
+   * revoked or suspended; then nothing is spent or stored.
+   */
+  readonly standing?: StandingCheck
+}
+
+/** A chain's blocks (ids, in chain order), and the check of their statements (see {@link StoredConsume.standing}). */
+export interface StandingCheck {
+  readonly blockIds: readonly string[]
+  check(entries: readonly (readonly FeedEntry[])[]): void
 }
 
 /** The store operations a consume or a replay claim takes on its way to its answer. */

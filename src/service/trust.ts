@@ -28,7 +28,7 @@ import { chainExpiry, type UnverifiedBlock } from '../token/block.js'
 import type { UnverifiedInvocation } from '../token/invocation.js'
 import { DEFAULT_APPROVAL_WAIT, MAX_APPROVAL_WAIT } from '../verify/options.js'
 import { ServiceError, stored } from './errors.js'
-import type { RequestSteps, Store } from './store.js'
+import type { RequestSteps, StandingCheck, Store } from './store.js'
 
 /** A principal whose chains the service serves. */
 export interface ServedRoot {
@@ -106,6 +106,12 @@ export interface Trust {
    * through `storeOf(c)` when the request `c` is given.
    */
   standing(chain: readonly UnverifiedBlock[], action: string | undefined, now: number, c?: Context): Promise<void>
+  /**
+   * The statements' part of {@link Trust.standing}, for a store to run again inside the
+   * transaction that spends (`StoredConsume.standing`): no block revoked or suspended for
+   * `action` (403).
+   */
+  standingCheck(chain: readonly UnverifiedBlock[], action: string | undefined): StandingCheck
   /**
    * The chain's audience caveats admit `audience`, and `invocation` (when given) is addressed
    * to it: 403 `ERR_AUDIENCE` otherwise.
@@ -239,19 +245,14 @@ export function createTrust(
       if (expires !== undefined && now >= expires + skew) {
         throw new ServiceError(403, 'ERR_TIME_EXPIRED', `the chain expired at ${iso(expires)}`)
       }
-      for (const b of chain) {
-        const entries = await stored(() => from.revocationsFor(b.idHex))
-        let suspended = false
-        for (const e of entries) {
-          const scoped = e.actions !== undefined && e.actions.length > 0
-          // A scoped entry covers its actions and every action below them (spec §6.1).
-          const applies = !scoped || (action !== undefined && e.actions?.some((p) => coversAction(p, action)) === true)
-          if (e.kind === 'resume') suspended = false
-          if (!applies) continue
-          if (e.kind === 'revoke') throw new ServiceError(403, 'ERR_REVOKED', `block ${b.index} is revoked`)
-          if (e.kind === 'suspend') suspended = true
-        }
-        if (suspended) throw new ServiceError(403, 'ERR_SUSPENDED', `block ${b.index} is suspended`)
+      for (const b of chain) inStanding(b, await stored(() => from.revocationsFor(b.idHex)), action)
+    },
+    standingCheck(chain, action) {
+      return {
+        blockIds: chain.map((b) => b.idHex),
+        check: (entries) => {
+          for (const [i, b] of chain.entries()) inStanding(b, entries[i] ?? [], action)
+        },
       }
     },
     addressedTo(chain, audience, invocation) {
@@ -271,6 +272,25 @@ export function createTrust(
       }
     },
   }
+}
+
+/**
+ * Block `b` is neither revoked nor suspended for `action` by its statements `entries`, in feed
+ * order (403 otherwise): a statement applies when unscoped, or scoped to a pattern covering the
+ * action (spec §6.1 check 7); a resume, scoped or not, lifts the earlier suspensions.
+ */
+function inStanding(b: UnverifiedBlock, entries: readonly FeedEntry[], action: string | undefined): void {
+  let suspended = false
+  for (const e of entries) {
+    const scoped = e.actions !== undefined && e.actions.length > 0
+    // A scoped entry covers its actions and every action below them (spec §6.1).
+    const applies = !scoped || (action !== undefined && e.actions?.some((p) => coversAction(p, action)) === true)
+    if (e.kind === 'resume') suspended = false
+    if (!applies) continue
+    if (e.kind === 'revoke') throw new ServiceError(403, 'ERR_REVOKED', `block ${b.index} is revoked`)
+    if (e.kind === 'suspend') suspended = true
+  }
+  if (suspended) throw new ServiceError(403, 'ERR_SUSPENDED', `block ${b.index} is suspended`)
 }
 
 /**

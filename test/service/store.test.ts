@@ -73,6 +73,40 @@ INSERT INTO approval_approvers VALUES ('old', 'did:a');
 
 function storeSuite(name: string, fresh: () => Promise<Fresh>): void {
   describe(`${name} store`, () => {
+    it('a consume checks standing again in its own transaction: a statement written before it spends nothing, nor is stored', async () => {
+      const store = await (await fresh()).open()
+      const block = 'cd'.repeat(32)
+      const c = { ...counter(10), key: `${block}/0`, blockId: block }
+      // The app's check: each block's entries, in chain order (here one block); a revoke refuses.
+      const seen: string[][] = []
+      const standing = {
+        blockIds: [block],
+        check(entries: readonly (readonly { kind: string }[])[]) {
+          seen.push(entries.map((list) => list.map((e) => e.kind).join(',')))
+          if (entries[0]?.some((e) => e.kind === 'revoke')) throw new Error('revoked')
+        },
+      }
+      expect(await store.consume({ ...ask('before', [c]), standing }, 10)).toEqual({
+        granted: true,
+        remaining: [{ key: c.key, remaining: 9 }],
+      })
+      // Written after the app's own reading of standing, before the spend: the spend sees it.
+      await store.addRevocation({
+        statementId: 'stop',
+        blockId: block,
+        kind: 'revoke',
+        at: 11,
+        by: 'ee'.repeat(32),
+        expires: 10_000,
+        statement: new Uint8Array([1]),
+      })
+      await expect(store.consume({ ...ask('after', [c]), standing }, 12)).rejects.toThrow('revoked')
+      expect(seen).toEqual([[''], ['revoke']])
+      // Nothing spent, nothing stored: without the check, the next use is the second.
+      expect(await store.consume(ask('after', [c]), 13)).toEqual({ granted: true, remaining: [{ key: c.key, remaining: 8 }] })
+      await store.close()
+    })
+
     it('exact sliding window on the service clock — N at 12:59:59, N more at 13:00:00 are refused', async () => {
       const store = await (await fresh()).open()
       const c = counter(2, 3600)
