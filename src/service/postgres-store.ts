@@ -547,12 +547,11 @@ export async function openPostgresStore(url: string): Promise<Store> {
       const standing = req.standing
       // Without a standing to keep: one statement (mandate_consume_v1 above), its own transaction.
       if (standing === undefined) return answerOf(await pool.query(spend, args))
+      // Statements are written under lock 7217002, held exclusively (addRevocation): taken shared
+      // here, with BEGIN (one round trip), so that consumes do not wait on each other, a statement
+      // written before it is read below (each statement of a READ COMMITTED transaction sees what
+      // committed before it began), and one written after waits for this spend (spec §3, Standing).
       return tx(async (c) => {
-        // Statements are written under this lock, held exclusively (addRevocation): shared here,
-        // so that consumes do not wait on each other, a statement written before it is read
-        // below (each statement of a READ COMMITTED transaction sees what committed before it
-        // began), and one written after waits for this spend to commit (spec §3, Standing).
-        await c.query('SELECT pg_catalog.pg_advisory_xact_lock_shared(7217002::bigint)')
         const rows = (
           await c.query(`SELECT ${REVOCATION_COLUMNS} FROM revocations WHERE block_id = ANY($1::text[]) ORDER BY seq`, [
             [...standing.blockIds],
@@ -561,7 +560,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
         const entries = rows.map(rowToEntry)
         standing.check(standing.blockIds.map((id) => entries.filter((e) => e.blockId === id)))
         return answerOf(await c.query(spend, args))
-      })
+      }, 'BEGIN; SELECT pg_catalog.pg_advisory_xact_lock_shared(7217002::bigint)')
     },
     async claimReplay(id, claimer, expiresAt, now) {
       // Inserted, or an expired claim taken over (by anyone): one row. A live claim: none.
