@@ -44,6 +44,7 @@ export type {
   NewRevocation,
   RequestSteps,
   RevocationGuard,
+  StandingCheck,
   Store,
   StoredConsume,
 } from './service/store.js'

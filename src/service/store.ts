@@ -174,7 +174,11 @@ export interface Store {
    * Consume one use from every counter, all or nothing, idempotently by `c.key`, with exact
    * sliding windows on the service clock `now`. A stored answer is returned only when its
    * binding is `c.binding`; another binding under the same key answers `'conflict'` and
-   * changes nothing. (#7) The cost does not grow with past uses (running totals).
+   * changes nothing. (#7) The cost does not grow with past uses (running totals). With
+   * `c.standing`, its check runs first, inside the same transaction, on the statements as they
+   * stand there (ordered against statement writes): when it throws, nothing is spent or stored
+   * and the error is the answer. A store that cannot do that leaves the app's earlier reading
+   * of standing as the only check (spec/service-v1.md §3, Standing).
    */
   consume(c: StoredConsume, now: number): Promise<ConsumeResult | 'conflict'>
   /**
