@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { concatBytes } from '../internal/bytes.js'
+import { joinBytes } from '../internal/bytes.js'
 import { countOption } from '../internal/count.js'
 
 /** The default limit on a guarded request's content: 1 MiB. */
@@ -70,7 +70,7 @@ export async function readAll(chunks: AsyncIterable<Uint8Array | string> | Itera
     }
     parts.push(bytes)
   }
-  return parts.length === 1 ? (parts[0] as Uint8Array) : concatBytes(...parts)
+  return parts.length === 1 ? (parts[0] as Uint8Array) : joinBytes(parts)
 }
 
 /**

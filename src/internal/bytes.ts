@@ -58,6 +58,14 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 /** Concatenate byte arrays. */
 export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
+  return joinBytes(parts)
+}
+
+/**
+ * Concatenate a list of byte arrays: {@link concatBytes} for a list of any length (a body read
+ * in chunks may come in millions, too many to spread as arguments).
+ */
+export function joinBytes(parts: readonly Uint8Array[]): Uint8Array {
   let length = 0
   for (const p of parts) length += p.length
   const out = new Uint8Array(length)

@@ -17,8 +17,6 @@ export interface Deadline {
   restart(ms: number): void
   /** Stop the timer and let go of the parent; call it when the work is done. */
   clear(): void
-  /** Abort the work now, its time not run out (`expired` stays false): given up on midway. */
-  end(): void
 }
 
 /** Options of {@link deadline} and {@link pause}. */
@@ -69,11 +67,6 @@ export function deadline(ms: number, options: TimerOptions = {}): Deadline {
     clear() {
       clearTimeout(timer)
       unlink()
-    },
-    end() {
-      clearTimeout(timer)
-      unlink()
-      controller.abort(new DOMException('given up', 'AbortError'))
     },
   }
 }

@@ -9,6 +9,7 @@
  * @module
  */
 import { MandateError, type MandateErrorCode } from '../errors.js'
+import { joinBytes } from './bytes.js'
 import { deadline, pause } from './deadline.js'
 import { printable } from './printable.js'
 
@@ -54,9 +55,6 @@ export async function fetchWithin<T>(url: string, init: RequestInit, o: RequestO
     res = await doFetch(url, { ...init, signal: d.signal })
     return await o.read(res, d.signal)
   } catch (cause) {
-    // Whatever failed, the exchange is over: an answer refused midway (too long, say) must not
-    // keep its connection, nor the server sending into it.
-    d.end()
     if (o.signal?.aborted) throw cause
     if (d.expired) throw timedOut(url, o)
     if (cause instanceof MandateError) throw cause
@@ -116,13 +114,7 @@ export async function bodyUpTo(res: Response, max: number, tooLarge: () => Error
   } finally {
     signal?.removeEventListener('abort', stop)
   }
-  const bytes = new Uint8Array(size)
-  let at = 0
-  for (const chunk of chunks) {
-    bytes.set(chunk, at)
-    at += chunk.byteLength
-  }
-  return bytes
+  return joinBytes(chunks)
 }
 
 /**

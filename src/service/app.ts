@@ -13,7 +13,7 @@ import { getBackend } from '../crypto/ed25519.js'
 import { sha256 } from '../crypto/hash.js'
 import { assertKeyPair, type KeyPair, parsePublicKey, toDidKey } from '../crypto/keys.js'
 import { isMandateErrorCode } from '../errors.js'
-import { fromHex, toHex, utf8 } from '../internal/bytes.js'
+import { fromHex, joinBytes, toHex, utf8 } from '../internal/bytes.js'
 import { countOption } from '../internal/count.js'
 import { printable } from '../internal/printable.js'
 import { denialReason } from '../internal/reason.js'
@@ -242,13 +242,7 @@ export function createApp(options: AppOptions): Hono {
       }
       chunks.push(value)
     }
-    const whole = new Uint8Array(size)
-    let at = 0
-    for (const chunk of chunks) {
-      whole.set(chunk, at)
-      at += chunk.length
-    }
-    c.req.raw = new Request(c.req.raw, { body: whole })
+    c.req.raw = new Request(c.req.raw, { body: joinBytes(chunks) })
     return next()
   }
   app.use('*', async (c, next) => {

@@ -181,6 +181,39 @@ describe('usage: replay and quota denials', () => {
     // A counter nobody asked about: the store answered another question (spec/service-v1.md §6.1).
     const unknown = await deny({ granted: false, exhausted: 'elsewhere' })
     expect([unknown.code, unknown.message]).toEqual(['ERR_COUNTER_UNAVAILABLE', 'the usage counter gave an unusable answer'])
+    // A grant names every counter asked, in the order asked, below its max.
+    for (const remaining of [
+      [
+        { key: 'b/3', remaining: 1 },
+        { key: 'b/1', remaining: 4 },
+      ],
+      [{ key: 'b/1', remaining: 4 }],
+      [
+        { key: 'b/1', remaining: 4 },
+        { key: 'b/3', remaining: 2 },
+      ],
+    ]) {
+      expect((await deny({ granted: true, remaining })).code, JSON.stringify(remaining)).toBe('ERR_COUNTER_UNAVAILABLE')
+    }
+    const s = readOptions({
+      ...base(),
+      usage: {
+        consume: () =>
+          ({
+            granted: true,
+            remaining: [
+              { key: 'b/1', remaining: 4 },
+              { key: 'b/3', remaining: 1 },
+            ],
+          }) as never,
+      },
+    })
+    expect(
+      await consumeUsage(s, NOW, { matched: [], approvals: [], counters }, undefined, { action: 'a', args: {} }, inv(), inv().bytes),
+    ).toEqual([
+      { key: 'b/1', remaining: 4 },
+      { key: 'b/3', remaining: 1 },
+    ])
   })
 
   it('isConsumeResult refuses remaining entries out of shape, and a grant that is neither true nor false', () => {
