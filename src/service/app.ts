@@ -642,9 +642,11 @@ export function createApp(options: AppOptions): Hono {
     const amended = (keys as string[]).some((k) => !chain.some((b) => k.startsWith(`${b.idHex}/`)))
     const amendments = amended ? await amendmentsOf(chain, storeOf(c)) : new Map<number, FeedEntry[]>()
     const counters = (keys as string[]).map((k) => counterFor(chain, k, amendments))
-    await trust.standing(chain, invocation?.action, now, c)
-    // And again by the store, inside the transaction that spends (spec §3): a statement that
-    // commits while this request is on its way still stops it.
+    // The statements are checked by the store, inside the transaction that spends (spec §3):
+    // a statement that commits while this request is on its way still stops it. Read here
+    // too only for a store that does not say it does that.
+    if (store.checksStanding === true) trust.unexpired(chain, now)
+    else await trust.standing(chain, invocation?.action, now, c)
     const standing = trust.standingCheck(chain, invocation?.action)
     const result = await stored(() =>
       storeOf(c).consume({ key, binding: consumeBinding(chain, keys as string[]), counters, standing }, now),

@@ -74,18 +74,28 @@ CREATE TABLE IF NOT EXISTS webhook_cursors (endpoint TEXT PRIMARY KEY, seq BIGIN
  * a wake-up of the server and an answer to read: as ten statements, a consume took its event
  * loop 1.1 ms of CPU under load; as this one function (one statement, its own transaction),
  * 0.65–0.93 ms (`npm run bench:service`). The steps are exactly those the SQLite store takes (see `consume` there): the
- * idempotency key's lock, a stored answer returned (or `"conflict"` for another binding), the
- * counters' locks in key order (byte order: every instance takes them alike, so no deadlock),
- * then each counter in the request's order — its total, its window's expired events pruned —
- * and either every use granted (events, totals, remaining) or the first exhausted counter named
- * with the time its window frees. The answer is stored with the key.
+ * chain's standing kept, the idempotency key's lock, a stored answer returned (or `"conflict"`
+ * for another binding), the counters' locks in key order (byte order: every instance takes
+ * them alike, so no deadlock), then each counter in the request's order — its total, its
+ * window's expired events pruned — and either every use granted (events, totals, remaining) or
+ * the first exhausted counter named with the time its window frees. The answer is stored with
+ * the key.
+ *
+ * Standing (spec §3): with `p_blocks`, the statements on those blocks must be exactly those the
+ * caller read and checked (`p_seen`, their seqs in order), read here under lock 7217002 held
+ * shared — statements are written holding it exclusively (addRevocation), so one that
+ * committed before is seen (each statement of a READ COMMITTED function reads what committed
+ * before it began) and one written after waits for this spend. Otherwise it answers
+ * `"stale"`, spending and storing nothing, and the caller reads them again. A caller first
+ * guesses that there are none (the common case), so a consume of a chain without statements
+ * is one round trip.
  *
  * Versioned by name, so that instances of another version keep calling their own: a change of
  * the body needs a new name. Created only when missing or different, so that a restart changes
  * nothing in the catalog. Variables are prefixed (`v_`, `p_`) so that none shadows a column.
  * The lock functions are named with their schema and exact argument types, and the call casts
  * its arguments: an overload another role made on the search path (`hashtextextended(text,
- * integer)`, `mandate_consume_v1(text, text, json, text)`) is not a better match than ours.
+ * integer)`, `mandate_consume_v2(text, text, json, text, text[], text[])`) is not a better match than ours.
  * Being one statement, a consume has the 5 s statement timeout in all (each lock wait still
  * gives up after 3 s).
  */
@@ -105,6 +115,12 @@ DECLARE
   v_answer JSON;
   v_i INT := 0;
 BEGIN
+  IF p_blocks IS NOT NULL THEN
+    PERFORM pg_catalog.pg_advisory_xact_lock_shared(7217002::BIGINT);
+    IF ARRAY(SELECT seq FROM revocations WHERE block_id = ANY(p_blocks) ORDER BY seq) IS DISTINCT FROM p_seen THEN
+      RETURN '"stale"'::JSON;
+    END IF;
+  END IF;
   PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(p_key, 1::BIGINT));
   SELECT binding, result INTO v_prior FROM usage_answers WHERE key = p_key;
   IF FOUND THEN
@@ -171,8 +187,15 @@ BEGIN
   RETURN v_answer;
 END
 `
-const CONSUME_FUNCTION = `CREATE OR REPLACE FUNCTION mandate_consume_v1(p_key TEXT, p_binding TEXT, p_counters JSON, p_now BIGINT) RETURNS JSON
+const CONSUME_FUNCTION = `CREATE OR REPLACE FUNCTION mandate_consume_v2(p_key TEXT, p_binding TEXT, p_counters JSON, p_now BIGINT, p_blocks TEXT[], p_seen BIGINT[]) RETURNS JSON
 LANGUAGE plpgsql AS $fn$${CONSUME_BODY}$fn$`
+
+/**
+ * How many times a consume reads the chain's statements again when one was written between
+ * its reading and its spend (each time a statement was written, and a block takes a bounded
+ * number of them) before it gives up (503).
+ */
+const CONSUME_TRIES = 8
 
 /** A day: approval requests are kept this long after they expire. */
 const DAY = 86_400
@@ -256,8 +279,8 @@ async function createSchema(c: pg.PoolClient): Promise<void> {
     // Ours exactly (body, invoker's rights, no settings of its own), or replaced; one that
     // differs and belongs to another role cannot be, and then the start fails rather than run it.
     const consumeFunction = await q(`SELECT prosrc, prosecdef, proconfig
-      FROM pg_proc WHERE proname = 'mandate_consume_v1' AND pronamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
-      AND pg_get_function_identity_arguments(oid) = 'p_key text, p_binding text, p_counters json, p_now bigint'`)
+      FROM pg_proc WHERE proname = 'mandate_consume_v2' AND pronamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
+      AND pg_get_function_identity_arguments(oid) = 'p_key text, p_binding text, p_counters json, p_now bigint, p_blocks text[], p_seen bigint[]'`)
     const found = consumeFunction.rows[0] as { prosrc: string; prosecdef: boolean; proconfig: string[] | null } | undefined
     if (!found || found.prosrc !== CONSUME_BODY || found.prosecdef || found.proconfig !== null) await q(CONSUME_FUNCTION)
     const present = await q(
@@ -432,6 +455,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
 
   // No atCommit or durable(): every commit is durable when it returns (synchronous_commit = on).
   return {
+    checksStanding: true,
     async addRevocation(e: NewRevocation, guard?: RevocationGuard, audit?: NewAuditEntry) {
       return tx(async (c) => {
         // Serialize revocation writes across instances, so that sequence numbers commit in
@@ -539,28 +563,29 @@ export async function openPostgresStore(url: string): Promise<Store> {
     async consume(req, now) {
       const counters = JSON.stringify(req.counters.map((x) => ({ key: x.key, max: x.max, ...(x.per === undefined ? {} : { per: x.per }) })))
       const args = [req.key, req.binding, counters, now]
-      const spend = 'SELECT mandate_consume_v1($1::text, $2::text, $3::json, $4::bigint) AS answer'
-      const answerOf = (r: pg.QueryResult) => {
-        const answer = (r.rows[0] as { answer: ConsumeResult | 'conflict' }).answer
-        return answer === 'conflict' ? 'conflict' : answer
+      const spend = 'SELECT mandate_consume_v2($1::text, $2::text, $3::json, $4::bigint, $5::text[], $6::bigint[]) AS answer'
+      const attempt = async (blocks: readonly string[] | null, seen: readonly number[] | null) => {
+        const answer = (await pool.query(spend, [...args, blocks, seen])).rows[0] as { answer: ConsumeResult | 'conflict' | 'stale' }
+        return answer.answer
       }
       const standing = req.standing
-      // Without a standing to keep: one statement (mandate_consume_v1 above), its own transaction.
-      if (standing === undefined) return answerOf(await pool.query(spend, args))
-      // Statements are written under lock 7217002, held exclusively (addRevocation): taken shared
-      // here, with BEGIN (one round trip), so that consumes do not wait on each other, a statement
-      // written before it is read below (each statement of a READ COMMITTED transaction sees what
-      // committed before it began), and one written after waits for this spend (spec §3, Standing).
-      return tx(async (c) => {
+      if (standing === undefined) return (await attempt(null, null)) as ConsumeResult | 'conflict'
+      const blocks = [...standing.blockIds]
+      // First guessed without statements (one round trip); when the function finds some, or
+      // others than were read (one written meanwhile), they are read, checked and sent again.
+      let seen: number[] = []
+      for (let tries = 0; tries < CONSUME_TRIES; tries++) {
+        const answer = await attempt(blocks, seen)
+        if (answer !== 'stale') return answer
         const rows = (
-          await c.query(`SELECT ${REVOCATION_COLUMNS} FROM revocations WHERE block_id = ANY($1::text[]) ORDER BY seq`, [
-            [...standing.blockIds],
-          ])
+          await pool.query(`SELECT ${REVOCATION_COLUMNS} FROM revocations WHERE block_id = ANY($1::text[]) ORDER BY seq`, [blocks])
         ).rows as RevocationRow[]
         const entries = rows.map(rowToEntry)
-        standing.check(standing.blockIds.map((id) => entries.filter((e) => e.blockId === id)))
-        return answerOf(await c.query(spend, args))
-      }, 'BEGIN; SELECT pg_catalog.pg_advisory_xact_lock_shared(7217002::bigint)')
+        standing.check(blocks.map((id) => entries.filter((e) => e.blockId === id)))
+        seen = entries.map((e) => e.seq)
+      }
+      // Statements written on this chain faster than a consume can read them: nothing spent.
+      throw new Error(`the chain's statements changed during each of ${CONSUME_TRIES} tries to spend`)
     },
     async claimReplay(id, claimer, expiresAt, now) {
       // Inserted, or an expired claim taken over (by anyone): one row. A live claim: none.

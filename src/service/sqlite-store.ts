@@ -657,6 +657,7 @@ export function openSqliteStore(path: string, options: { readonly fsync?: Fsync 
   }
 
   return {
+    checksStanding: true,
     atCommit: {
       useNonce: (keyid, nonce, expiresAt) => write(nonceOnce(keyid, nonce, expiresAt), 'commit'),
       revocationsFor: (blockId) => readAtCommit(() => forBlockEntries(blockId)),

@@ -133,6 +133,13 @@ export interface Store {
    */
   readonly atCommit?: AtCommit
   /**
+   * Set by a store whose {@link Store.consume} runs `StoredConsume.standing` inside the
+   * transaction that spends (both stores here): the service then leaves the statements to it
+   * and reads none before. Without it, the service reads them first too, the only check a store
+   * that ignores `standing` has.
+   */
+  readonly checksStanding?: boolean
+  /**
    * Append a revocation unless the same statement is already there; the entry's seq either way.
    * With `guard`, the entries of the target block and of `guard.above` (the blocks above it, in
    * chain order) are read in the same serialized transaction as the insert and handed to
@@ -177,8 +184,9 @@ export interface Store {
    * changes nothing. (#7) The cost does not grow with past uses (running totals). With
    * `c.standing`, its check runs first, inside the same transaction, on the statements as they
    * stand there (ordered against statement writes): when it throws, nothing is spent or stored
-   * and the error is the answer. A store that cannot do that leaves the app's earlier reading
-   * of standing as the only check (spec/service-v1.md §3, Standing).
+   * and the error is the answer. A store that does this says so ({@link Store.checksStanding});
+   * one that cannot leaves the service's earlier reading of standing as the only check
+   * (spec/service-v1.md §3, Standing).
    */
   consume(c: StoredConsume, now: number): Promise<ConsumeResult | 'conflict'>
   /**

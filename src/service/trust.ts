@@ -106,8 +106,10 @@ export interface Trust {
    * through `storeOf(c)` when the request `c` is given.
    */
   standing(chain: readonly UnverifiedBlock[], action: string | undefined, now: number, c?: Context): Promise<void>
+  /** The expiry part of {@link Trust.standing}: the chain has not expired at `now` (with the skew). */
+  unexpired(chain: readonly UnverifiedBlock[], now: number): void
   /**
-   * The statements' part of {@link Trust.standing}, for a store to run again inside the
+   * The statements' part of {@link Trust.standing}, for a store to run inside the
    * transaction that spends (`StoredConsume.standing`): no block revoked or suspended for
    * `action` (403).
    */
@@ -204,6 +206,13 @@ export function createTrust(
     return { did: signed.keyid, key: signed.publicKey }
   }
 
+  const unexpired = (chain: readonly UnverifiedBlock[], now: number) => {
+    const expires = chainExpiry(chain)
+    if (expires !== undefined && now >= expires + skew) {
+      throw new ServiceError(403, 'ERR_TIME_EXPIRED', `the chain expired at ${iso(expires)}`)
+    }
+  }
+
   return {
     skew,
     approvalWait,
@@ -239,12 +248,10 @@ export function createTrust(
     invocationDeadline(invocation, waits, wait) {
       return invocation.issuedAt + window(waits, wait) + skew
     },
+    unexpired,
     async standing(chain, action, now, c) {
       const from = c === undefined ? store : storeOf(c)
-      const expires = chainExpiry(chain)
-      if (expires !== undefined && now >= expires + skew) {
-        throw new ServiceError(403, 'ERR_TIME_EXPIRED', `the chain expired at ${iso(expires)}`)
-      }
+      unexpired(chain, now)
       for (const b of chain) inStanding(b, await stored(() => from.revocationsFor(b.idHex)), action)
     },
     standingCheck(chain, action) {

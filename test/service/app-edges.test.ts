@@ -563,3 +563,76 @@ describe('request plumbing', () => {
     expect((await send('POST', '/v1/replay/release', { body, key: fixedKey('verifier') })).json).toEqual({ id: inv.idHex, released: true })
   })
 })
+
+describe('standing, read by the store or by the service', () => {
+  /**
+   * `inner` behind a store that counts its reads of statements, and, with `ignoring`, one a user
+   * might write: it drops `StoredConsume.standing` and does not say it checks standing.
+   */
+  const wrapped = (inner: Store, ignoring: boolean) => {
+    const reads = { n: 0 }
+    const counted = (f: (id: string) => Promise<unknown>) => (id: string) => {
+      reads.n++
+      return f(id)
+    }
+    const wrapper = new Proxy(inner, {
+      get(target, name) {
+        if (name === 'revocationsFor') return counted(target.revocationsFor.bind(target))
+        if (name === 'atCommit') {
+          const at = target.atCommit
+          return at === undefined || ignoring ? undefined : { ...at, revocationsFor: counted(at.revocationsFor.bind(at)) }
+        }
+        if (ignoring && name === 'checksStanding') return undefined
+        if (ignoring && name === 'consume') {
+          return (c: Parameters<Store['consume']>[0], t: number) =>
+            target.consume({ key: c.key, binding: c.binding, counters: c.counters }, t)
+        }
+        const value = Reflect.get(target, name) as unknown
+        return typeof value === 'function' ? value.bind(target) : value
+      },
+    })
+    return { wrapper, reads }
+  }
+  const spend = async (on: Hono, m: UnverifiedMandate, requestId: string) =>
+    send(
+      'POST',
+      '/v1/usage/consume',
+      { body: { requestId, presentation: formatMandate(m), counters: [`${m.blocks[1]?.idHex}/0`] }, key: fixedKey('verifier') },
+      on,
+    )
+
+  it('a store that says it checks standing is trusted with it: the service reads no statement before the spend, and a revoked chain is still refused', async () => {
+    const { wrapper, reads } = wrapped(store, false)
+    const on = build({ store: wrapper })
+    const m = bearerChild([{ type: 'uses', max: 3 }])
+    expect((await spend(on, m, 'a')).json).toMatchObject({ granted: true, remaining: [{ remaining: 2 }] })
+    expect(reads.n).toBe(0)
+    expect((await post(m)).status).toBe(201)
+    expect(err(await spend(on, m, 'b'))).toEqual([403, 'ERR_REVOKED', 'block 1 is revoked'])
+    expect(reads.n).toBe(0)
+  })
+
+  it('a store that does not say so gets the service’s own reading: a revoked chain spends nothing even when the store ignores standing', async () => {
+    const { wrapper, reads } = wrapped(store, true)
+    const on = build({ store: wrapper })
+    const m = bearerChild([{ type: 'uses', max: 3 }])
+    expect((await spend(on, m, 'a')).json).toMatchObject({ granted: true, remaining: [{ remaining: 2 }] })
+    expect(reads.n).toBe(2)
+    expect((await post(m)).status).toBe(201)
+    expect(err(await spend(on, m, 'b'))).toEqual([403, 'ERR_REVOKED', 'block 1 is revoked'])
+    // Nothing was spent by the refusal: the next use (on the store itself) leaves 1.
+    expect(
+      await store.consume(
+        {
+          key: 'c',
+          binding: 'x',
+          counters: [{ key: `${m.blocks[1]?.idHex}/0`, blockId: m.blocks[1]?.idHex as string, block: 1, caveatIndex: 0, max: 3 }],
+        },
+        now,
+      ),
+    ).toEqual({
+      granted: true,
+      remaining: [{ key: `${m.blocks[1]?.idHex}/0`, remaining: 1 }],
+    })
+  })
+})

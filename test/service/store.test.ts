@@ -101,9 +101,50 @@ function storeSuite(name: string, fresh: () => Promise<Fresh>): void {
         statement: new Uint8Array([1]),
       })
       await expect(store.consume({ ...ask('after', [c]), standing }, 12)).rejects.toThrow('revoked')
-      expect(seen).toEqual([[''], ['revoke']])
+      // (A store may leave the check out while no block has a statement: nothing could refuse.)
+      expect(seen.filter((kinds) => kinds.join('') !== '')).toEqual([['revoke']])
       // Nothing spent, nothing stored: without the check, the next use is the second.
       expect(await store.consume(ask('after', [c]), 13)).toEqual({ granted: true, remaining: [{ key: c.key, remaining: 8 }] })
+      await store.close()
+    })
+
+    it('statements that do not refuse reach the check, and the use is spent', async () => {
+      const store = await (await fresh()).open()
+      const block = 'ce'.repeat(32)
+      const c = { ...counter(10), key: `${block}/0`, blockId: block }
+      const other = 'cf'.repeat(32)
+      const seen: string[][] = []
+      const standing = {
+        blockIds: [other, block],
+        check(entries: readonly (readonly { kind: string; actions?: readonly string[] }[])[]) {
+          seen.push(entries.map((list) => list.map((e) => `${e.kind}:${e.actions?.join('|') ?? ''}`).join(',')))
+          if (entries.some((list) => list.some((e) => e.kind === 'revoke'))) throw new Error('revoked')
+        },
+      }
+      const statement = (statementId: string, kind: 'suspend' | 'resume', blockId: string, actions?: string[]) =>
+        store.addRevocation({
+          statementId,
+          blockId,
+          kind,
+          at: 11,
+          by: 'ee'.repeat(32),
+          expires: 10_000,
+          statement: new Uint8Array([1]),
+          ...(actions ? { actions } : {}),
+        })
+      await statement('s1', 'suspend', block, ['calendar:write'])
+      await statement('s2', 'suspend', other)
+      await statement('s3', 'resume', other)
+      expect(await store.consume({ ...ask('one', [c]), standing }, 12)).toEqual({
+        granted: true,
+        remaining: [{ key: c.key, remaining: 9 }],
+      })
+      // Each block's statements, in feed order, in the chain's order of blocks.
+      expect(seen.at(-1)).toEqual(['suspend:,resume:', 'suspend:calendar:write'])
+      expect(await store.consume({ ...ask('two', [c]), standing }, 13)).toEqual({
+        granted: true,
+        remaining: [{ key: c.key, remaining: 8 }],
+      })
       await store.close()
     })
 
@@ -870,6 +911,65 @@ describe.skipIf(!pgAvailable)('PostgreSQL', () => {
   })
 
   describe('PostgreSQL store: consume in one statement', () => {
+    const spendSql = (seen: string) =>
+      `SELECT mandate_consume_v2('k', 'b', '[{"key":"${counter(3).key}","max":3}]'::json, 1, ARRAY['${counter(3).blockId}'], ${seen}) AS answer`
+
+    it('the spend refuses to go on from statements other than those the caller checked: "stale", and nothing spent or stored', async () => {
+      const db = await freshDatabase()
+      const store = await openPostgresStore(db.url)
+      const c = counter(3)
+      const { seq } = await store.addRevocation({
+        statementId: 'scoped',
+        blockId: c.blockId,
+        kind: 'suspend',
+        actions: ['calendar:write'],
+        at: 1,
+        by: 'ee'.repeat(32),
+        expires: 10_000,
+        statement: new Uint8Array([1]),
+      })
+      const answer = (seen: string) => admin(async (x) => (await x.query(spendSql(seen))).rows[0].answer as unknown, db.name)
+      const stored = () =>
+        admin(
+          async (x) =>
+            (
+              await x.query(
+                'SELECT (SELECT count(*) FROM usage_totals)::int AS totals, (SELECT count(*) FROM usage_answers)::int AS answers',
+              )
+            ).rows[0],
+          db.name,
+        )
+      expect(await answer('ARRAY[]::bigint[]')).toBe('stale')
+      expect(await answer(`ARRAY[${seq + 1}]::bigint[]`)).toBe('stale')
+      expect(await answer(`ARRAY[${seq}, ${seq + 1}]::bigint[]`)).toBe('stale')
+      expect(await stored()).toEqual({ totals: 0, answers: 0 })
+      expect(await answer(`ARRAY[${seq}]::bigint[]`)).toEqual({ granted: true, remaining: [{ key: c.key, remaining: 2 }] })
+      expect(await stored()).toEqual({ totals: 1, answers: 1 })
+      await store.close()
+    })
+
+    it('a consume whose chain gains statements at every try gives up after 8, spending nothing (503)', async () => {
+      const db = await freshDatabase()
+      const store = await openPostgresStore(db.url)
+      // Stands in for statements written between each reading and its spend: always stale.
+      await admin(
+        (x) =>
+          x.query(`CREATE TABLE tries (n INT);
+                   CREATE OR REPLACE FUNCTION mandate_consume_v2(p_key TEXT, p_binding TEXT, p_counters JSON, p_now BIGINT, p_blocks TEXT[], p_seen BIGINT[]) RETURNS JSON
+                   LANGUAGE plpgsql AS $$ BEGIN INSERT INTO tries VALUES (1); RETURN '"stale"'::json; END $$`),
+        db.name,
+      )
+      const c = counter(3)
+      let checks = 0
+      const standing = { blockIds: [c.blockId], check: () => void checks++ }
+      await expect(store.consume({ ...ask('k', [c]), standing }, 1)).rejects.toThrow(
+        "the chain's statements changed during each of 8 tries to spend",
+      )
+      expect(checks).toBe(8)
+      expect(await admin(async (x) => (await x.query('SELECT count(*)::int AS n FROM tries')).rows[0].n, db.name)).toBe(8)
+      await store.close()
+    })
+
     it('answers stored by the previous version (written by the client) are returned to their retries; another binding is a conflict', async () => {
       const db = await freshDatabase()
       const store = await openPostgresStore(db.url)
@@ -895,7 +995,7 @@ describe.skipIf(!pgAvailable)('PostgreSQL', () => {
     it('a restart leaves the function as it is; a changed one is put back', async () => {
       const db = await freshDatabase()
       const version = () =>
-        admin(async (x) => (await x.query("SELECT xmin::text AS v FROM pg_proc WHERE proname = 'mandate_consume_v1'")).rows, db.name)
+        admin(async (x) => (await x.query("SELECT xmin::text AS v FROM pg_proc WHERE proname = 'mandate_consume_v2'")).rows, db.name)
       await (await openPostgresStore(db.url)).close()
       const first = await version()
       expect(first).toHaveLength(1)
@@ -904,7 +1004,7 @@ describe.skipIf(!pgAvailable)('PostgreSQL', () => {
       // someone replaced it (with a function that grants everything): the next start restores it
       await admin(
         (x) =>
-          x.query(`CREATE OR REPLACE FUNCTION mandate_consume_v1(p_key TEXT, p_binding TEXT, p_counters JSON, p_now BIGINT) RETURNS JSON
+          x.query(`CREATE OR REPLACE FUNCTION mandate_consume_v2(p_key TEXT, p_binding TEXT, p_counters JSON, p_now BIGINT, p_blocks TEXT[], p_seen BIGINT[]) RETURNS JSON
                    LANGUAGE sql AS $$ SELECT '{"granted":true,"remaining":[]}'::json $$`),
         db.name,
       )
@@ -914,10 +1014,10 @@ describe.skipIf(!pgAvailable)('PostgreSQL', () => {
       expect(await store.consume(ask('b', [c]), 1)).toEqual({ granted: false, exhausted: c.key })
       await store.close()
       // made to run with its owner's rights: replaced by ours again (invoker's rights)
-      await admin((x) => x.query('ALTER FUNCTION mandate_consume_v1(text, text, json, bigint) SECURITY DEFINER'), db.name)
+      await admin((x) => x.query('ALTER FUNCTION mandate_consume_v2(text, text, json, bigint, text[], bigint[]) SECURITY DEFINER'), db.name)
       await (await openPostgresStore(db.url)).close()
       const definer = await admin(
-        async (x) => (await x.query("SELECT prosecdef FROM pg_proc WHERE proname = 'mandate_consume_v1'")).rows,
+        async (x) => (await x.query("SELECT prosecdef FROM pg_proc WHERE proname = 'mandate_consume_v2'")).rows,
         db.name,
       )
       expect(definer).toEqual([{ prosecdef: false }])
@@ -932,7 +1032,7 @@ describe.skipIf(!pgAvailable)('PostgreSQL', () => {
       )
       expect(
         rows.map((r: { proname: string; prosrc: string }) => [r.proname, createHash('sha256').update(r.prosrc).digest('hex')]),
-      ).toEqual([['mandate_consume_v1', '5ad40782ba100370f8b0ac1a45f52385d204cfbc2a9cf61fc453228466d343e0']])
+      ).toEqual([['mandate_consume_v2', '04fd2fc5731ec099b440fc247d8e075576eb79236305a60f2d77d9bbfd34a4b1']])
     })
 
     it('a changed function that another role owns is not run: the start fails', async () => {
@@ -949,9 +1049,9 @@ describe.skipIf(!pgAvailable)('PostgreSQL', () => {
       // the function replaced by one that grants everything, owned by the administrator
       await admin(
         (x) =>
-          x.query(`CREATE OR REPLACE FUNCTION mandate_consume_v1(p_key TEXT, p_binding TEXT, p_counters JSON, p_now BIGINT) RETURNS JSON
+          x.query(`CREATE OR REPLACE FUNCTION mandate_consume_v2(p_key TEXT, p_binding TEXT, p_counters JSON, p_now BIGINT, p_blocks TEXT[], p_seen BIGINT[]) RETURNS JSON
                    LANGUAGE sql AS $$ SELECT '{"granted":true,"remaining":[]}'::json $$;
-                   ALTER FUNCTION mandate_consume_v1(TEXT, TEXT, JSON, BIGINT) OWNER TO CURRENT_USER`),
+                   ALTER FUNCTION mandate_consume_v2(TEXT, TEXT, JSON, BIGINT, TEXT[], BIGINT[]) OWNER TO CURRENT_USER`),
         db.name,
       )
       await expect(openPostgresStore(asService.toString())).rejects.toMatchObject({ code: '42501' })
@@ -960,8 +1060,10 @@ describe.skipIf(!pgAvailable)('PostgreSQL', () => {
     it('overloads on the search path do not take the calls over (a consume that grants all, locks that do nothing)', async () => {
       const db = await freshDatabase()
       await admin(async (x) => {
-        await x.query(`CREATE FUNCTION public.mandate_consume_v1(TEXT, TEXT, JSON, TEXT) RETURNS JSON
+        await x.query(`CREATE FUNCTION public.mandate_consume_v2(TEXT, TEXT, JSON, TEXT, TEXT[], TEXT[]) RETURNS JSON
                        LANGUAGE sql AS $$ SELECT '{"granted":true,"remaining":[]}'::json $$`)
+        await x.query(`CREATE FUNCTION public.pg_advisory_xact_lock_shared(INTEGER) RETURNS VOID
+                       LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the overload was called'; END $$`)
         await x.query(`CREATE FUNCTION public.hashtextextended(TEXT, INTEGER) RETURNS BIGINT
                        LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the overload was called'; END $$`)
         await x.query(`CREATE FUNCTION public.pg_advisory_xact_lock(INTEGER) RETURNS VOID
@@ -969,8 +1071,9 @@ describe.skipIf(!pgAvailable)('PostgreSQL', () => {
       }, db.name)
       const store = await openPostgresStore(db.url)
       const c = counter(1)
-      expect(await store.consume(ask('a', [c]), 1)).toEqual({ granted: true, remaining: [{ key: c.key, remaining: 0 }] })
-      expect(await store.consume(ask('b', [c]), 1)).toEqual({ granted: false, exhausted: c.key })
+      const standing = { blockIds: [c.blockId], check: () => {} }
+      expect(await store.consume({ ...ask('a', [c]), standing }, 1)).toEqual({ granted: true, remaining: [{ key: c.key, remaining: 0 }] })
+      expect(await store.consume({ ...ask('b', [c]), standing }, 1)).toEqual({ granted: false, exhausted: c.key })
       await store.close()
     })
 
@@ -988,7 +1091,7 @@ describe.skipIf(!pgAvailable)('PostgreSQL', () => {
         async (x) =>
           (
             await x.query(
-              "SELECT n.nspname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.proname = 'mandate_consume_v1'",
+              "SELECT n.nspname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.proname = 'mandate_consume_v2'",
             )
           ).rows,
         db.name,
