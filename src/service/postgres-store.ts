@@ -86,9 +86,15 @@ CREATE TABLE IF NOT EXISTS webhook_cursors (endpoint TEXT PRIMARY KEY, seq BIGIN
  * shared — statements are written holding it exclusively (addRevocation), so one that
  * committed before is seen (each statement of a READ COMMITTED function reads what committed
  * before it began) and one written after waits for this spend. Otherwise it answers
- * `"stale"`, spending and storing nothing, and the caller reads them again. A caller first
- * guesses that there are none (the common case), so a consume of a chain without statements
- * is one round trip.
+ * `"stale"`, spending and storing nothing. The caller guesses that there are none (the common
+ * case: one round trip); when there are, it reads and checks them in a transaction of its own
+ * holding that lock, and spends there (`p_blocks` null).
+ *
+ * All of this, and every "lock, then read" in this store, rests on READ COMMITTED: under
+ * REPEATABLE READ or SERIALIZABLE a statement reads the transaction's first snapshot, taken
+ * before its lock waits. Each connection sets it for its session (a database or role default,
+ * or an `options` parameter in the URL, could say otherwise), and the function refuses to run
+ * under any other level.
  *
  * Versioned by name, so that instances of another version keep calling their own: a change of
  * the body needs a new name. Created only when missing or different, so that a restart changes
@@ -115,6 +121,9 @@ DECLARE
   v_answer JSON;
   v_i INT := 0;
 BEGIN
+  IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
+    RAISE EXCEPTION 'mandate_consume_v2 runs only under READ COMMITTED, not %', pg_catalog.current_setting('transaction_isolation');
+  END IF;
   IF p_blocks IS NOT NULL THEN
     PERFORM pg_catalog.pg_advisory_xact_lock_shared(7217002::BIGINT);
     IF ARRAY(SELECT seq FROM revocations WHERE block_id = ANY(p_blocks) ORDER BY seq) IS DISTINCT FROM p_seen THEN
@@ -189,13 +198,6 @@ END
 `
 const CONSUME_FUNCTION = `CREATE OR REPLACE FUNCTION mandate_consume_v2(p_key TEXT, p_binding TEXT, p_counters JSON, p_now BIGINT, p_blocks TEXT[], p_seen BIGINT[]) RETURNS JSON
 LANGUAGE plpgsql AS $fn$${CONSUME_BODY}$fn$`
-
-/**
- * How many times a consume reads the chain's statements again when one was written between
- * its reading and its spend (each time a statement was written, and a block takes a bounded
- * number of them) before it gives up (503).
- */
-const CONSUME_TRIES = 8
 
 /** A day: approval requests are kept this long after they expire. */
 const DAY = 86_400
@@ -340,6 +342,13 @@ export async function openPostgresStore(url: string): Promise<Store> {
   })
   pool.on('error', () => {
     // An idle client died; the next query reconnects or fails with 503.
+  })
+  // READ COMMITTED, whatever the database, the role or the URL says (see CONSUME_BODY): sent
+  // before anything else on the connection (its queries run in order).
+  pool.on('connect', (client) => {
+    client.query('SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED').catch(() => {
+      // The connection failed; were it still used, the consume function refuses any other level.
+    })
   })
   // Several instances may start at once: serialize schema creation.
   // On failure, nothing is left behind: no pooled connection still holding the setup lock,
@@ -571,21 +580,20 @@ export async function openPostgresStore(url: string): Promise<Store> {
       const standing = req.standing
       if (standing === undefined) return (await attempt(null, null)) as ConsumeResult | 'conflict'
       const blocks = [...standing.blockIds]
-      // First guessed without statements (one round trip); when the function finds some, or
-      // others than were read (one written meanwhile), they are read, checked and sent again.
-      let seen: number[] = []
-      for (let tries = 0; tries < CONSUME_TRIES; tries++) {
-        const answer = await attempt(blocks, seen)
-        if (answer !== 'stale') return answer
+      // Guessed without statements: one round trip for a chain that has none (the common case).
+      const guess = await attempt(blocks, [])
+      if (guess !== 'stale') return guess
+      // It has some: read and checked under the shared lock, with the spend in the same
+      // transaction, which no statement write can then make stale (a retry of the guess could
+      // be, again and again, by statements that refuse nothing).
+      return tx(async (c) => {
         const rows = (
-          await pool.query(`SELECT ${REVOCATION_COLUMNS} FROM revocations WHERE block_id = ANY($1::text[]) ORDER BY seq`, [blocks])
+          await c.query(`SELECT ${REVOCATION_COLUMNS} FROM revocations WHERE block_id = ANY($1::text[]) ORDER BY seq`, [blocks])
         ).rows as RevocationRow[]
         const entries = rows.map(rowToEntry)
         standing.check(blocks.map((id) => entries.filter((e) => e.blockId === id)))
-        seen = entries.map((e) => e.seq)
-      }
-      // Statements written on this chain faster than a consume can read them: nothing spent.
-      throw new Error(`the chain's statements changed during each of ${CONSUME_TRIES} tries to spend`)
+        return (await c.query(spend, [...args, null, null])).rows[0].answer as ConsumeResult | 'conflict'
+      }, 'BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_catalog.pg_advisory_xact_lock_shared(7217002::bigint)')
     },
     async claimReplay(id, claimer, expiresAt, now) {
       // Inserted, or an expired claim taken over (by anyone): one row. A live claim: none.

@@ -948,25 +948,90 @@ describe.skipIf(!pgAvailable)('PostgreSQL', () => {
       await store.close()
     })
 
-    it('a consume whose chain gains statements at every try gives up after 8, spending nothing (503)', async () => {
+    /** A statement write held open on `url`: lock 7217002 taken exclusively, a row of `kind` inserted for `block`. */
+    const heldStatement = async (url: string, block: string, kind: string, actions: string | null = null) => {
+      const w = new pg.Client({ connectionString: url })
+      await w.connect()
+      await w.query('BEGIN')
+      await w.query('SELECT pg_catalog.pg_advisory_xact_lock(7217002::bigint)')
+      await w.query(
+        `INSERT INTO revocations (statement_id, block_id, kind, actions, at, by_key, expires, statement) VALUES ($1, $2, $3, $4, 0, 'k', 9999999999, '\\x00')`,
+        [`held-${kind}`, block, kind, actions],
+      )
+      return {
+        commit: async () => {
+          await w.query('COMMIT')
+          await w.end()
+        },
+      }
+    }
+    const refusingRevoke =
+      (seen: string[][] = []) =>
+      (blockId: string) => ({
+        blockIds: [blockId],
+        check(entries: readonly (readonly { kind: string }[])[]) {
+          seen.push(entries.map((list) => list.map((e) => e.kind).join(',')))
+          if (entries[0]?.some((e) => e.kind === 'revoke')) throw new Error('revoked')
+        },
+      })
+
+    it('a consume waiting on a statement write sees it when it commits, whatever isolation level the database defaults to', async () => {
+      const db = await freshDatabase()
+      // Under REPEATABLE READ or SERIALIZABLE the spend would read a snapshot from before its wait.
+      await admin((x) => x.query(`ALTER DATABASE ${db.name} SET default_transaction_isolation = 'serializable'`), db.name)
+      const store = await openPostgresStore(`${db.url}?options=-c%20default_transaction_isolation%3Drepeatable%5C%20read`)
+      const c = counter(3)
+      const write = await heldStatement(db.url, c.blockId, 'revoke')
+      const spending = store.consume({ ...ask('k', [c]), standing: refusingRevoke()(c.blockId) }, 1)
+      const outcome = spending.then(
+        () => 'granted',
+        (e: Error) => e.message,
+      )
+      await new Promise((r) => setTimeout(r, 300))
+      await write.commit()
+      expect(await outcome).toBe('revoked')
+      expect(await admin(async (x) => (await x.query('SELECT count(*)::int AS n FROM usage_totals')).rows[0].n, db.name)).toBe(0)
+      await store.close()
+    })
+
+    it('the spend refuses to run under another isolation level than READ COMMITTED', async () => {
+      const db = await freshDatabase()
+      await (await openPostgresStore(db.url)).close()
+      for (const level of ['REPEATABLE READ', 'SERIALIZABLE']) {
+        const failed = await admin(async (x) => {
+          await x.query(`BEGIN ISOLATION LEVEL ${level}`)
+          return x.query(spendSql('ARRAY[]::bigint[]')).then(
+            () => 'ran',
+            (e: Error) => e.message,
+          )
+        }, db.name)
+        expect(failed).toBe(`mandate_consume_v2 runs only under READ COMMITTED, not ${level.toLowerCase()}`)
+      }
+    })
+
+    it('a chain with statements that refuse nothing: a statement write held open makes its consume wait, never fail, and is seen', async () => {
       const db = await freshDatabase()
       const store = await openPostgresStore(db.url)
-      // Stands in for statements written between each reading and its spend: always stale.
-      await admin(
-        (x) =>
-          x.query(`CREATE TABLE tries (n INT);
-                   CREATE OR REPLACE FUNCTION mandate_consume_v2(p_key TEXT, p_binding TEXT, p_counters JSON, p_now BIGINT, p_blocks TEXT[], p_seen BIGINT[]) RETURNS JSON
-                   LANGUAGE plpgsql AS $$ BEGIN INSERT INTO tries VALUES (1); RETURN '"stale"'::json; END $$`),
-        db.name,
-      )
       const c = counter(3)
-      let checks = 0
-      const standing = { blockIds: [c.blockId], check: () => void checks++ }
-      await expect(store.consume({ ...ask('k', [c]), standing }, 1)).rejects.toThrow(
-        "the chain's statements changed during each of 8 tries to spend",
-      )
-      expect(checks).toBe(8)
-      expect(await admin(async (x) => (await x.query('SELECT count(*)::int AS n FROM tries')).rows[0].n, db.name)).toBe(8)
+      const seen: string[][] = []
+      const standing = refusingRevoke(seen)(c.blockId)
+      await store.addRevocation({
+        statementId: 'first',
+        blockId: c.blockId,
+        kind: 'suspend',
+        actions: ['calendar:write'],
+        at: 1,
+        by: 'ee'.repeat(32),
+        expires: 10_000,
+        statement: new Uint8Array([1]),
+      })
+      const write = await heldStatement(db.url, c.blockId, 'suspend', '["files:read"]')
+      const spending = store.consume({ ...ask('k', [c]), standing }, 1)
+      await new Promise((r) => setTimeout(r, 300))
+      expect(seen).toEqual([])
+      await write.commit()
+      expect(await spending).toEqual({ granted: true, remaining: [{ key: c.key, remaining: 2 }] })
+      expect(seen).toEqual([['suspend,suspend']])
       await store.close()
     })
 
@@ -1032,7 +1097,7 @@ describe.skipIf(!pgAvailable)('PostgreSQL', () => {
       )
       expect(
         rows.map((r: { proname: string; prosrc: string }) => [r.proname, createHash('sha256').update(r.prosrc).digest('hex')]),
-      ).toEqual([['mandate_consume_v2', '04fd2fc5731ec099b440fc247d8e075576eb79236305a60f2d77d9bbfd34a4b1']])
+      ).toEqual([['mandate_consume_v2', 'a5a7271c1356fb748f5b6d4d39eef036cb982164714b8b464a2b86165e1b11d4']])
     })
 
     it('a changed function that another role owns is not run: the start fails', async () => {
