@@ -339,16 +339,14 @@ export async function openPostgresStore(url: string): Promise<Store> {
     options: '-c synchronous_commit=on',
     query_timeout: QUERY_TIMEOUT_MS,
     keepAlive: true,
+    // READ COMMITTED, whatever the database, the role or the URL says (see CONSUME_BODY): set
+    // before the connection is first handed out; a connection that cannot is not (503).
+    onConnect: async (client) => {
+      await client.query('SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED')
+    },
   })
   pool.on('error', () => {
     // An idle client died; the next query reconnects or fails with 503.
-  })
-  // READ COMMITTED, whatever the database, the role or the URL says (see CONSUME_BODY): sent
-  // before anything else on the connection (its queries run in order).
-  pool.on('connect', (client) => {
-    client.query('SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED').catch(() => {
-      // The connection failed; were it still used, the consume function refuses any other level.
-    })
   })
   // Several instances may start at once: serialize schema creation.
   // On failure, nothing is left behind: no pooled connection still holding the setup lock,
