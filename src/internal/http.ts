@@ -72,7 +72,7 @@ export const ANSWER_MAX_BYTES = 1 << 20
 
 /**
  * The most a page may hold: a feed page of 500 entries, each with a statement of up to 16,384
- * bytes (spec/service-v1.md §4.2, §5.1), or an inbox page of 100 requests, is under 12 MiB.
+ * bytes (spec/service-v1.md §4.3, §5.1), or an inbox page of 100 requests, is under 12 MiB.
  */
 export const PAGE_MAX_BYTES = 16 << 20
 
@@ -257,11 +257,13 @@ interface ErrorAnswer {
   readonly message?: unknown
 }
 
-/** What came back: the status and the JSON body, if it was JSON. */
+/** What came back: the status and the JSON body, if it was JSON; or why it was refused. */
 interface Answer {
   readonly status: number
   readonly ok: boolean
   readonly body: Record<string, unknown> | undefined
+  /** An answer too long to read: an answer all the same (final), never taken. */
+  readonly refused?: MandateError
 }
 
 /** POST `body` as JSON to `url`; the parsed JSON answer of a 2xx. */
@@ -276,10 +278,20 @@ export async function postJson(url: string, body: unknown, o: PostOptions): Prom
     }
     let answer: Answer
     try {
-      // An answer is small: past ANSWER_MAX_BYTES it is refused as it streams.
-      const read = async (res: Response, signal: AbortSignal): Promise<Answer> => {
-        const json = await jsonUpTo(res, ANSWER_MAX_BYTES, signal, () => tooLong(url, o, ANSWER_MAX_BYTES))
-        return { status: res.status, ok: res.ok, body: json as Record<string, unknown> | undefined }
+      // An answer is small: past ANSWER_MAX_BYTES it is refused as it streams. A body that
+      // breaks off is no answer (thrown: retried, spec §6.1), as is one cut by the deadline.
+      const read = async (res: Response): Promise<Answer> => {
+        let refused: MandateError | undefined
+        try {
+          const bytes = await bodyUpTo(res, ANSWER_MAX_BYTES, () => {
+            refused = tooLong(url, o, ANSWER_MAX_BYTES)
+            return refused
+          })
+          return { status: res.status, ok: res.ok, body: parseJsonBytes(bytes) as Record<string, unknown> | undefined }
+        } catch (e) {
+          if (refused !== undefined && e === refused) return { status: res.status, ok: false, body: undefined, refused }
+          throw e
+        }
       }
       // A redirect is an answer like any other (not 2xx: refused), never followed: the signed
       // request would go, headers and all, wherever the answer points, and a 303 would turn it
@@ -289,6 +301,10 @@ export async function postJson(url: string, body: unknown, o: PostOptions): Prom
       // No answer (unreachable, timed out): a retry may get one.
       last = e instanceof MandateError ? e : new MandateError(o.code, `the ${o.what} failed`, { cause: e, hint: o.hint })
       continue
+    }
+    if (answer.refused !== undefined) {
+      last = answer.refused
+      break
     }
     if (answer.ok && typeof answer.body === 'object' && answer.body !== null) return answer.body
     const error = answer.body?.['error'] as ErrorAnswer | undefined

@@ -289,14 +289,20 @@ export function verifyAuditExport(text: string, serviceKey: string): AuditVerifi
     if (hasRepeatedName(raw)) return fail({ kind: 'malformed', line, message: `line ${line} repeats a member name` })
     if (entry['type'] === 'checkpoint') {
       const c = entry as unknown as AuditCheckpoint
+      // Exactly the members of spec §8.3, each of its form: one left out is malformed, not a bad signature.
       const shaped =
+        Object.keys(entry).length === CHECKPOINT_FIELDS.length &&
         Object.keys(entry).every((k) => CHECKPOINT_FIELDS.includes(k)) &&
         typeof c.log === 'string' &&
+        /^[0-9a-f]{32}$/.test(c.log) &&
         Number.isSafeInteger(c.count) &&
         c.count >= 0 &&
         typeof c.head === 'string' &&
         HEX64.test(c.head) &&
-        Number.isSafeInteger(c.at)
+        Number.isSafeInteger(c.at) &&
+        typeof c.key === 'string' &&
+        typeof c.signature === 'string' &&
+        /^[0-9a-f]{128}$/.test(c.signature)
       if (!shaped) return fail({ kind: 'malformed', line, message: `line ${line} is not a checkpoint` })
       if (!checkpointSigned(c, key)) {
         return fail({ kind: 'signature', line, message: `the checkpoint on line ${line} is not signed by ${serviceKey}` })

@@ -260,6 +260,35 @@ describe('answers are read up to a bound, and a signed request is never redirect
     expect(counter.sent).toBeLessThan(64 << 20)
   })
 
+  it('a usage answer that breaks off is no answer: asked again, and the retry’s answer is taken (spec §6.1: the stored answer of a spent use)', async () => {
+    const key = `${limited.blocks[1]?.idHex}/0`
+    let n = 0
+    const server = await loopback((socket) => {
+      n++
+      if (n === 1) {
+        // A 200 whose body stops after two of its announced bytes: the connection is gone.
+        announced(200)(socket, '')
+        socket.destroy()
+      } else socket.end(answer(200, JSON.stringify({ granted: true, remaining: [{ key, remaining: 2 }] })))
+    })
+    const usage = createRemoteUsageStore({ url: server.url, key: verifierKey, timeoutMs: 10_000, retries: 1 })
+    const d = await verifierFor({ usage }).authorize({ mandate: limited, request: { action: 'x' } })
+    expect(d.allowed).toBe(true)
+    expect(server.requests).toEqual(['POST /v1/usage/consume HTTP/1.1', 'POST /v1/usage/consume HTTP/1.1'])
+  })
+
+  it('a usage answer over 1 MiB is an answer: final, not asked again', async () => {
+    const big = await loopback(announced((1 << 20) + 1))
+    const usage = createRemoteUsageStore({ url: big.url, key: verifierKey, timeoutMs: 10_000, retries: 2 })
+    const d = await verifierFor({ usage }).authorize({ mandate: limited, request: { action: 'x' } })
+    expect(refusal(d)).toEqual([
+      false,
+      'ERR_COUNTER_UNAVAILABLE',
+      `the usage service at ${big.url}/v1/usage/consume answered with more than 1048576 bytes`,
+    ])
+    expect(big.requests).toEqual(['POST /v1/usage/consume HTTP/1.1'])
+  })
+
   it('a feed page over 16 MiB is refused as it streams: ERR_REVOCATION_STALE', async () => {
     const counter = { sent: 0 }
     const server = await loopback(endless(counter))

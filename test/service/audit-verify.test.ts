@@ -125,9 +125,20 @@ describe('verifyAuditExport: its exact answers', () => {
       { head: `0${c.head}` },
       { at: 'soon' },
       { log: 1 },
+      { log: 'x' },
+      { log: `${c.log}0` },
+      { log: c.log.toUpperCase() },
       { extra: 1 },
+      { key: 5 },
+      { signature: c.signature.slice(2) },
+      { signature: c.signature.toUpperCase() },
     ]) {
       expect(badCheckpoint(change)).toEqual({ kind: 'malformed', line: 6, message: 'line 6 is not a checkpoint' })
+    }
+    // Exactly the members of spec §8.3: one left out is malformed, not a signature that fails.
+    for (const member of ['log', 'count', 'head', 'at', 'key', 'signature']) {
+      const { [member]: _, ...without } = c as unknown as Record<string, unknown>
+      expect([member, problem([...log, without])]).toEqual([member, { kind: 'malformed', line: 6, message: 'line 6 is not a checkpoint' }])
     }
     const stub = { ...redact(log[1] as AuditEntry), note: 'x' }
     expect(problem([log[0], stub, ...full.slice(2)])).toEqual({

@@ -31,6 +31,19 @@ const counter = (max: number, per?: number, block = 'ab', index = 0): UsageCount
   ...(per ? { per } : {}),
 })
 
+/** A statement accepted into `store`: `kind` on `blockId`, scoped to `actions` when given. */
+const addStatement = (store: Store, statementId: string, kind: 'revoke' | 'suspend' | 'resume', blockId: string, actions?: string[]) =>
+  store.addRevocation({
+    statementId,
+    blockId,
+    kind,
+    at: 1,
+    by: 'ee'.repeat(32),
+    expires: 10_000,
+    statement: new Uint8Array([1]),
+    ...(actions ? { actions } : {}),
+  })
+
 /** A consume with the binding derived from its counters (as the app binds chain and counters). */
 const ask = (key: string, counters: readonly UsageCounter[], binding = counters.map((c) => c.key).join(',')): StoredConsume => ({
   key,
@@ -121,20 +134,9 @@ function storeSuite(name: string, fresh: () => Promise<Fresh>): void {
           if (entries.some((list) => list.some((e) => e.kind === 'revoke'))) throw new Error('revoked')
         },
       }
-      const statement = (statementId: string, kind: 'suspend' | 'resume', blockId: string, actions?: string[]) =>
-        store.addRevocation({
-          statementId,
-          blockId,
-          kind,
-          at: 11,
-          by: 'ee'.repeat(32),
-          expires: 10_000,
-          statement: new Uint8Array([1]),
-          ...(actions ? { actions } : {}),
-        })
-      await statement('s1', 'suspend', block, ['calendar:write'])
-      await statement('s2', 'suspend', other)
-      await statement('s3', 'resume', other)
+      await addStatement(store, 's1', 'suspend', block, ['calendar:write'])
+      await addStatement(store, 's2', 'suspend', other)
+      await addStatement(store, 's3', 'resume', other)
       expect(await store.consume({ ...ask('one', [c]), standing }, 12)).toEqual({
         granted: true,
         remaining: [{ key: c.key, remaining: 9 }],
@@ -918,16 +920,7 @@ describe.skipIf(!pgAvailable)('PostgreSQL', () => {
       const db = await freshDatabase()
       const store = await openPostgresStore(db.url)
       const c = counter(3)
-      const { seq } = await store.addRevocation({
-        statementId: 'scoped',
-        blockId: c.blockId,
-        kind: 'suspend',
-        actions: ['calendar:write'],
-        at: 1,
-        by: 'ee'.repeat(32),
-        expires: 10_000,
-        statement: new Uint8Array([1]),
-      })
+      const { seq } = await addStatement(store, 'scoped', 'suspend', c.blockId, ['calendar:write'])
       const answer = (seen: string) => admin(async (x) => (await x.query(spendSql(seen))).rows[0].answer as unknown, db.name)
       const stored = () =>
         admin(
@@ -1015,16 +1008,7 @@ describe.skipIf(!pgAvailable)('PostgreSQL', () => {
       const c = counter(3)
       const seen: string[][] = []
       const standing = refusingRevoke(seen)(c.blockId)
-      await store.addRevocation({
-        statementId: 'first',
-        blockId: c.blockId,
-        kind: 'suspend',
-        actions: ['calendar:write'],
-        at: 1,
-        by: 'ee'.repeat(32),
-        expires: 10_000,
-        statement: new Uint8Array([1]),
-      })
+      await addStatement(store, 'first', 'suspend', c.blockId, ['calendar:write'])
       const write = await heldStatement(db.url, c.blockId, 'suspend', '["files:read"]')
       const spending = store.consume({ ...ask('k', [c]), standing }, 1)
       await new Promise((r) => setTimeout(r, 300))

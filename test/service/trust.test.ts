@@ -200,6 +200,8 @@ describe('signed requests', () => {
       'ERR_AUTH_INVALID',
       'this service is not reached as "other.test": a request signed for another service is refused (the operator sets the names with --public-url)',
     ])
+    // a 401 of the signature's checks, with what to sign (spec §3.2)
+    expect(elsewhere.headers.get('accept-signature')).toBe(acceptSignature(false))
     // even unsigned: it is the name, not the signature, that is wrong
     expect(status(await send('GET', '/v1/approvals', { host: 'other.test' }))).toEqual([401, 'ERR_AUTH_INVALID'])
     // a port is part of the name
