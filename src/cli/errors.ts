@@ -106,7 +106,7 @@ export function describeFailure(e: unknown): { exit: 1 | 2 | 3; code: string; me
       exit: 3,
       code: 'ERR_NOT_INSTALLED',
       message: `this command needs the package ${missing}, which is not installed (this copy of mandate comes with the library alone)`,
-      hint: 'install the command with `npm install -g mandate-cli`; if the library is also installed globally, `npm uninstall -g mandate` first (both provide `mandate`)',
+      hint: `install the command with \`npm install -g mandate-cli\` (if the library is also installed globally, \`npm uninstall -g mandate\` first: both provide \`mandate\`), or the package alone next to mandate: \`npm install ${missing}\``,
     }
   if (e instanceof CliError) return { exit: e.exit, code: e.shownCode, message: e.message, ...(e.hint ? { hint: e.hint } : {}) }
   if (e instanceof InputError) return { exit: 2, code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) }

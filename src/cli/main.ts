@@ -132,8 +132,9 @@ Times: a TIME is a duration from now (90s, 15m, 8h, 7d, 1h30m), Unix seconds or 
 (2026-12-01T09:00:00Z); a DURATION is 90s, 15m, 8h, 7d, 1h30m.
 
 Environment: MANDATE_KEY (key file), MANDATE_ROOTS (trusted did:keys, NAME=DID allowed),
-MANDATE_SERVICE (service URL), MANDATE_SERVICE_KEY (its feed key), MANDATE_TIMEOUT (seconds),
-NO_COLOR. Flags win.
+MANDATE_AUDIENCE (verify's --audience), MANDATE_SERVICE (service URL), MANDATE_SERVICE_KEY (its
+feed key), MANDATE_VERIFIER_KEY (verify's --verifier-key), MANDATE_TIMEOUT (seconds), NO_COLOR;
+serve's own are in mandate serve --help. Flags win.
 
 Exit codes: 0 success or allowed; 1 denied or rejected; 2 usage error or malformed input;
 3 operational failure (files, an unreachable service: fail closed).

@@ -117,9 +117,10 @@ export function parseTimeOrDuration(text: string, flag: string, now: number): nu
   return durationSeconds(text) === undefined ? parseTime(text, flag) : now + parseDuration(text, flag)
 }
 
-/** "in 7h59m" / "3m ago", for human output. */
+/** "in 7h59m" / "3m ago" / "now", for human output. */
 export function relative(seconds: number, now: number): string {
   const d = seconds - now
+  if (d === 0) return 'now'
   const a = Math.abs(d)
   const text =
     a < 60

@@ -288,17 +288,19 @@ export function createTrust(
  * action (spec §6.1 check 7); a resume, scoped or not, lifts the earlier suspensions.
  */
 function inStanding(b: UnverifiedBlock, entries: readonly FeedEntry[], action: string | undefined): void {
-  let suspended = false
+  /** The suspension in force, if any: whether it was scoped (the verifier's words, src/verify/revocations.ts). */
+  let suspended: 'scoped' | 'whole' | undefined
+  const what = (scoped: boolean) => (scoped ? `${action} under block ${b.index}` : `block ${b.index}`)
   for (const e of entries) {
     const scoped = e.actions !== undefined && e.actions.length > 0
     // A scoped entry covers its actions and every action below them (spec §6.1).
     const applies = !scoped || (action !== undefined && e.actions?.some((p) => coversAction(p, action)) === true)
-    if (e.kind === 'resume') suspended = false
+    if (e.kind === 'resume') suspended = undefined
     if (!applies) continue
-    if (e.kind === 'revoke') throw new ServiceError(403, 'ERR_REVOKED', `block ${b.index} is revoked`)
-    if (e.kind === 'suspend') suspended = true
+    if (e.kind === 'revoke') throw new ServiceError(403, 'ERR_REVOKED', `${what(scoped)} is revoked`)
+    if (e.kind === 'suspend') suspended = scoped ? 'scoped' : 'whole'
   }
-  if (suspended) throw new ServiceError(403, 'ERR_SUSPENDED', `block ${b.index} is suspended`)
+  if (suspended) throw new ServiceError(403, 'ERR_SUSPENDED', `${what(suspended === 'scoped')} is suspended`)
 }
 
 /**

@@ -24,7 +24,7 @@ import { abytes, toHex } from '../internal/bytes.js'
 import { systemClock } from '../internal/clock.js'
 import { joinSigned, type UnverifiedBlock } from './block.js'
 import { decodeChain, encodeChain, type KnownChains } from './chain.js'
-import { FORMAT_VERSION, givenHolderKey, type KeyInput, type UnverifiedMandate } from './mandate.js'
+import { FORMAT_VERSION, givenHolderKey, type KeyInput, lastBlock, type UnverifiedMandate } from './mandate.js'
 import { decodeEnvelope } from './signed.js'
 import { signedMessage } from './signing.js'
 import { toText } from './text.js'
@@ -93,9 +93,8 @@ export function invoke(mandate: UnverifiedMandate, options: InvokeOptions): Unve
       hint: 'a resource is /-separated non-empty segments, none "." or "..", without control characters, "\\" or %2f/%5c/%2e, at most 1024 bytes',
     })
   }
+  const last = lastBlock(mandate)
   if (typeof options.audience !== 'string' || options.audience.length === 0) throw new TypeError('"audience" expected a non-empty string')
-  const last = mandate.blocks[mandate.blocks.length - 1]
-  if (!last) throw new TypeError('"mandate" has no blocks')
   let secret: Uint8Array
   if (mandate.proof.kind === 'bearer') {
     if (options.key !== undefined) givenHolderKey(options.key, last.holder)

@@ -355,7 +355,13 @@ export function givenHolderKey(key: KeyInput, holder: Uint8Array): KeyPair {
   return pair
 }
 
-function lastBlock(mandate: UnverifiedMandate): UnverifiedBlock {
+/** The holder's block of `mandate`; a text where a parsed mandate belongs is named as such. */
+export function lastBlock(mandate: UnverifiedMandate): UnverifiedBlock {
+  // A token's text, read from a file or a flag, is the first thing passed here by mistake.
+  if (typeof mandate === 'string') throw new TypeError('"mandate" expected a parsed mandate, not its text: pass parseMandate(text)')
+  if (typeof mandate !== 'object' || mandate === null || !Array.isArray(mandate.blocks)) {
+    throw new TypeError('"mandate" expected a mandate, as parseMandate returns')
+  }
   const last = mandate.blocks[mandate.blocks.length - 1]
   if (!last) throw new TypeError('"mandate" has no blocks')
   return last

@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { chmodSync, closeSync, openSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { parseTime } from '../../src/cli/time.js'
+import { parseTime, relative } from '../../src/cli/time.js'
 import { importSecretKeyPem, toDidKey } from '../../src/crypto/keys.js'
 import { formatMandate, mint } from '../../src/token/mandate.js'
 import { BIN, mandate, scratch } from '../helpers/cli.js'
@@ -263,7 +263,7 @@ describe('time windows: durations, no 1970, nothing expired from the start, no e
     expect([past.code, past.stderr]).toEqual([2, expect.stringContaining('is already past')])
   })
 
-  it('attenuating a mandate that has already expired is refused', () => {
+  it('attenuating or invoking a mandate that has already expired is refused', () => {
     const principal = importSecretKeyPem(readFileSync(key('alice'), 'utf8'))
     const old = formatMandate(
       mint({
@@ -280,6 +280,10 @@ describe('time windows: durations, no 1970, nothing expired from the start, no e
     expect(r.code).toBe(2)
     expect(r.stderr).toMatch(/mandate: error: this mandate expired at \S+ \(block 0\): a narrower one would be expired too\n/)
     expect(toDidKey(principal.publicKey)).toBe(alice)
+    // nor is an invocation of it signed: no verifier would accept it
+    const inv = mandate(['invoke', '--key', key('assistant'), '--action', 'x', '--audience', 'svc'], { input: old })
+    expect([inv.code, inv.stdout]).toEqual([2, ''])
+    expect(inv.stderr).toMatch(/mandate: error: this mandate expired at \S+ \(block 0\): no verifier accepts an invocation of it\n/)
   })
 
   it('every time or duration error names the accepted forms', () => {
@@ -306,6 +310,19 @@ function grantText(): string {
   expect(r.code, r.stderr).toBe(0)
   return r.stdout.trim()
 }
+
+describe('times shown to a person', () => {
+  it('read as from now: ahead, past, or now itself (never "in 0s")', () => {
+    const t = 1_800_000_000
+    expect([relative(t, t), relative(t + 59, t), relative(t - 60, t), relative(t + 28_740, t), relative(t - 90_000, t)]).toEqual([
+      'now',
+      'in 59s',
+      '1m ago',
+      'in 7h59m',
+      '1d1h ago',
+    ])
+  })
+})
 
 describe('input mistakes exit 2 with a hint', () => {
   it('a bad action pattern, resource glob or lifetime is an input mistake (exit 2), with the library code', () => {

@@ -653,12 +653,13 @@ describe('checkpoints', () => {
 
   // Once, `key` was outside the signature and extra fields were carried along: a checkpoint
   // could be shown as signed by another key, or with a note of anyone's making, and verify.
-  it("a checkpoint's `key` is signed (another: signature); a field beyond its own (a note, a second log): malformed", () => {
+  it("a checkpoint's `key` is signed (another: signature); a field beyond its own (a note, a second log), or one left out: malformed", () => {
     const records = full.lines.slice(0, -1)
     const check = (cp: Record<string, unknown>) => verifyAuditExport([...records, JSON.stringify(cp)].join('\n'), service.serviceKey)
     expect(found(check({ ...full.checkpoint, key: did(stranger) }))).toEqual({ kind: 'signature', line: 10 })
     const { key: _key, ...keyless } = full.checkpoint
-    expect(found(check(keyless))).toEqual({ kind: 'signature', line: 10 })
+    // Exactly the members of spec §8.3: without its key it is no checkpoint (as it is without a head).
+    expect(found(check(keyless))).toEqual({ kind: 'malformed', line: 10 })
     for (const extra of [{ note: 'verified by the auditor, all fine' }, { seq: 9 }, { redacted: true }, { logs: 'a'.repeat(32) }]) {
       expect(found(check({ ...full.checkpoint, ...extra })), JSON.stringify(extra)).toEqual({ kind: 'malformed', line: 10 })
     }

@@ -486,13 +486,14 @@ describe('standing', () => {
     const m = limited(10)
     await state(m, 'suspend', ['email:send'])
     const sent = await consumeFor(m, 'email:send:draft')
-    expect([sent.status, sent.code, sent.message]).toEqual([403, 'ERR_SUSPENDED', 'block 1 is suspended'])
+    // named as the verifier names it: the action, under the block
+    expect([sent.status, sent.code, sent.message]).toEqual([403, 'ERR_SUSPENDED', 'email:send:draft under block 1 is suspended'])
     expect((await consumeFor(m, 'email:read')).json['granted']).toBe(true)
     // a bare request names no action: only whole-block entries count
     expect((await consumeBare(m, 'b1')).json['granted']).toBe(true)
     await state(m, 'revoke', ['email:read'])
     const read = await consumeFor(m, 'email:read')
-    expect([read.status, read.code, read.message]).toEqual([403, 'ERR_REVOKED', 'block 1 is revoked'])
+    expect([read.status, read.code, read.message]).toEqual([403, 'ERR_REVOKED', 'email:read under block 1 is revoked'])
     expect((await consumeFor(m, 'calendar:read')).json['granted']).toBe(true)
     expect((await consumeBare(m, 'b2')).json['granted']).toBe(true)
   })

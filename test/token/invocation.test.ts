@@ -7,7 +7,9 @@ import { describe, expect, it } from 'vitest'
 import { type CborValue, decodeCbor, encodeCbor } from '../../src/cbor/codec.js'
 import {
   approve,
+  attenuate,
   formatInvocation,
+  formatMandate,
   invoke,
   keyPairFromSecret,
   parseApproval,
@@ -101,6 +103,17 @@ describe('invoke() option checks', () => {
     expect(() => invoke(empty, { key: assistant, action: 'email:read', audience: 'svc', now: T0 })).toThrow(
       new TypeError('"mandate" has no blocks'),
     )
+  })
+
+  it('a mandate’s text where the parsed mandate belongs is named as such', () => {
+    const text = formatMandate(rootGrant()) as unknown as UnverifiedMandate
+    expect(() => invoke(text, { key: assistant, action: 'email:read', audience: 'svc', now: T0 })).toThrow(
+      new TypeError('"mandate" expected a parsed mandate, not its text: pass parseMandate(text)'),
+    )
+    expect(() => invoke({} as UnverifiedMandate, { key: assistant, action: 'email:read', audience: 'svc', now: T0 })).toThrow(
+      new TypeError('"mandate" expected a mandate, as parseMandate returns'),
+    )
+    expect(() => attenuate(text, {})).toThrow(new TypeError('"mandate" expected a parsed mandate, not its text: pass parseMandate(text)'))
   })
 
   it('a sealed mandate cannot sign invocations', () => {

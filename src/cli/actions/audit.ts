@@ -19,7 +19,7 @@ export interface ExportFlags {
   readonly key?: string
   readonly since?: string
   readonly principal?: string
-  readonly output?: string
+  readonly out?: string
   readonly force?: boolean
 }
 
@@ -34,7 +34,7 @@ const PAGE = 1000
 export async function exportAudit(ctx: Context, opts: ExportFlags, cmd: Command): Promise<void> {
   const service = needService(ctx, cmd, opts.service)
   // --json promises one JSON document on stdout: the export itself (JSON Lines) goes to a file then.
-  if (jsonMode(cmd) && opts.output === undefined) {
+  if (jsonMode(cmd) && opts.out === undefined) {
     usage(
       'with --json, write the export to a file (-o FILE)',
       'stdout then carries one JSON document: the file, the record count and the checkpoint',
@@ -77,12 +77,12 @@ export async function exportAudit(ctx: Context, opts: ExportFlags, cmd: Command)
   }
   lines.push(safeJson(checkpoint))
   const text = `${lines.join('\n')}\n`
-  if (opts.output !== undefined) {
+  if (opts.out !== undefined) {
     // The log holds who asked for what and why: readable by its owner only.
-    writeSecretFile(opts.output, text, opts.force === true)
-    const written = { file: opts.output, records: count, checkpoint: { count: checkpoint?.count, head: checkpoint?.head } }
+    writeSecretFile(opts.out, text, opts.force === true)
+    const written = { file: opts.out, records: count, checkpoint: { count: checkpoint?.count, head: checkpoint?.head } }
     if (jsonMode(cmd)) emit(ctx, cmd, written, () => '')
-    else ctx.io.err(`mandate: wrote ${count} records and a signed checkpoint to ${opts.output}\n`)
+    else ctx.io.err(`mandate: wrote ${count} records and a signed checkpoint to ${opts.out}\n`)
   } else ctx.io.out(text)
 }
 

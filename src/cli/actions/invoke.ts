@@ -7,10 +7,11 @@ import { existsSync } from 'node:fs'
 import type { Command } from 'commander'
 import { type KeyPair, toDidKey } from '../../crypto/keys.js'
 import { MandateError } from '../../errors.js'
+import { iso } from '../../internal/clock.js'
 import { approve as approveInvocation, formatApproval } from '../../token/approval.js'
 import { checkPresentation } from '../../token/integrity.js'
 import { formatInvocation, invoke as invokeMandate, parseInvocation, type UnverifiedInvocation } from '../../token/invocation.js'
-import { argsFrom } from '../caveat-flags.js'
+import { argsFrom, chainWindow } from '../caveat-flags.js'
 import { type Context, emit, jsonMode, serviceOf, warn } from '../context.js'
 import { CliError, fromFlags, usage } from '../errors.js'
 import { loadKey } from '../io.js'
@@ -72,6 +73,14 @@ export interface InvokeFlags {
 /** Sign a request with the mandate, as its holder. */
 export async function invoke(ctx: Context, token: string | undefined, opts: InvokeFlags, cmd: Command): Promise<void> {
   const m = await readMandate(ctx.io, token, 'invoke')
+  // As attenuate refuses to narrow it: an invocation of it would be signed for nothing.
+  const { expires, expiresBlock } = chainWindow(m)
+  if (expires !== undefined && expires <= ctx.io.now()) {
+    usage(
+      `this mandate expired at ${iso(expires)} (block ${expiresBlock}): no verifier accepts an invocation of it`,
+      'ask its issuer for a new mandate',
+    )
+  }
   const warnings: string[] = []
   const key = holderKey(ctx.io, m, opts.key, (w) => warnings.push(w))
   const args = argsFrom(opts.arg, opts.argsJson)

@@ -21,8 +21,8 @@ export function registerAudit(program: Command, ctx: Context): void {
     )
     .option('--since <seq>', 'only records after this one (default 0: all)')
     .option('--principal <did>', "an auditor's export: this principal's records whole, the others redacted")
-    .option('-o, --output <file>', 'write to FILE (mode 0600) instead of standard output')
-    .option('--force', 'overwrite --output if it exists')
+    .option('-o, --out <file>', 'write to FILE (mode 0600) instead of standard output')
+    .option('--force', 'overwrite --out if it exists')
     .action(async (opts: ExportFlags, cmd: Command) => {
       const { exportAudit } = await import('../actions/audit.js')
       await exportAudit(ctx, opts, cmd)
