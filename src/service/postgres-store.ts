@@ -81,14 +81,13 @@ CREATE TABLE IF NOT EXISTS webhook_cursors (endpoint TEXT PRIMARY KEY, seq BIGIN
  * the first exhausted counter named with the time its window frees. The answer is stored with
  * the key.
  *
- * Standing (spec §3): with `p_blocks`, the statements on those blocks must be exactly those the
- * caller read and checked (`p_seen`, their seqs in order), read here under lock 7217002 held
- * shared — statements are written holding it exclusively (addRevocation), so one that
- * committed before is seen (each statement of a READ COMMITTED function reads what committed
- * before it began) and one written after waits for this spend. Otherwise it answers
- * `"stale"`, spending and storing nothing. The caller guesses that there are none (the common
- * case: one round trip); when there are, it reads and checks them in a transaction of its own
- * holding that lock, and spends there (`p_blocks` null).
+ * Standing (spec §3): with `p_blocks`, the chain's blocks, it spends only when no statement
+ * names any of them, looked for under lock 7217002 held shared — statements are written holding
+ * it exclusively (addRevocation), so one that committed before is seen (each statement of a
+ * READ COMMITTED function reads what committed before it began) and one written after waits
+ * for this spend. When one does, it answers `"statements"`, spending and storing nothing, and
+ * the caller reads and checks them in a transaction of its own holding that lock, and spends
+ * there (`p_blocks` null). A chain without statements (the common case) costs one round trip.
  *
  * All of this, and every "lock, then read" in this store, rests on READ COMMITTED: under
  * REPEATABLE READ or SERIALIZABLE a statement reads the transaction's first snapshot, taken
@@ -101,7 +100,7 @@ CREATE TABLE IF NOT EXISTS webhook_cursors (endpoint TEXT PRIMARY KEY, seq BIGIN
  * nothing in the catalog. Variables are prefixed (`v_`, `p_`) so that none shadows a column.
  * The lock functions are named with their schema and exact argument types, and the call casts
  * its arguments: an overload another role made on the search path (`hashtextextended(text,
- * integer)`, `mandate_consume_v2(text, text, json, text, text[], text[])`) is not a better match than ours.
+ * integer)`, `mandate_consume_v2(text, text, json, text, text[])`) is not a better match than ours.
  * Being one statement, a consume has the 5 s statement timeout in all (each lock wait still
  * gives up after 3 s).
  */
@@ -126,8 +125,8 @@ BEGIN
   END IF;
   IF p_blocks IS NOT NULL THEN
     PERFORM pg_catalog.pg_advisory_xact_lock_shared(7217002::BIGINT);
-    IF ARRAY(SELECT seq FROM revocations WHERE block_id = ANY(p_blocks) ORDER BY seq) IS DISTINCT FROM p_seen THEN
-      RETURN '"stale"'::JSON;
+    IF EXISTS (SELECT 1 FROM revocations WHERE block_id = ANY(p_blocks)) THEN
+      RETURN '"statements"'::JSON;
     END IF;
   END IF;
   PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(p_key, 1::BIGINT));
@@ -196,7 +195,7 @@ BEGIN
   RETURN v_answer;
 END
 `
-const CONSUME_FUNCTION = `CREATE OR REPLACE FUNCTION mandate_consume_v2(p_key TEXT, p_binding TEXT, p_counters JSON, p_now BIGINT, p_blocks TEXT[], p_seen BIGINT[]) RETURNS JSON
+const CONSUME_FUNCTION = `CREATE OR REPLACE FUNCTION mandate_consume_v2(p_key TEXT, p_binding TEXT, p_counters JSON, p_now BIGINT, p_blocks TEXT[]) RETURNS JSON
 LANGUAGE plpgsql AS $fn$${CONSUME_BODY}$fn$`
 
 /** A day: approval requests are kept this long after they expire. */
@@ -282,7 +281,7 @@ async function createSchema(c: pg.PoolClient): Promise<void> {
     // differs and belongs to another role cannot be, and then the start fails rather than run it.
     const consumeFunction = await q(`SELECT prosrc, prosecdef, proconfig
       FROM pg_proc WHERE proname = 'mandate_consume_v2' AND pronamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
-      AND pg_get_function_identity_arguments(oid) = 'p_key text, p_binding text, p_counters json, p_now bigint, p_blocks text[], p_seen bigint[]'`)
+      AND pg_get_function_identity_arguments(oid) = 'p_key text, p_binding text, p_counters json, p_now bigint, p_blocks text[]'`)
     const found = consumeFunction.rows[0] as { prosrc: string; prosecdef: boolean; proconfig: string[] | null } | undefined
     if (!found || found.prosrc !== CONSUME_BODY || found.prosecdef || found.proconfig !== null) await q(CONSUME_FUNCTION)
     const present = await q(
@@ -570,27 +569,24 @@ export async function openPostgresStore(url: string): Promise<Store> {
     async consume(req, now) {
       const counters = JSON.stringify(req.counters.map((x) => ({ key: x.key, max: x.max, ...(x.per === undefined ? {} : { per: x.per }) })))
       const args = [req.key, req.binding, counters, now]
-      const spend = 'SELECT mandate_consume_v2($1::text, $2::text, $3::json, $4::bigint, $5::text[], $6::bigint[]) AS answer'
-      const attempt = async (blocks: readonly string[] | null, seen: readonly number[] | null) => {
-        const answer = (await pool.query(spend, [...args, blocks, seen])).rows[0] as { answer: ConsumeResult | 'conflict' | 'stale' }
-        return answer.answer
-      }
+      const spend = 'SELECT mandate_consume_v2($1::text, $2::text, $3::json, $4::bigint, $5::text[]) AS answer'
+      type Spent = ConsumeResult | 'conflict'
       const standing = req.standing
-      if (standing === undefined) return (await attempt(null, null)) as ConsumeResult | 'conflict'
+      if (standing === undefined) return (await pool.query(spend, [...args, null])).rows[0].answer as Spent
       const blocks = [...standing.blockIds]
-      // Guessed without statements: one round trip for a chain that has none (the common case).
-      const guess = await attempt(blocks, [])
-      if (guess !== 'stale') return guess
-      // It has some: read and checked under the shared lock, with the spend in the same
-      // transaction, which no statement write can then make stale (a retry of the guess could
-      // be, again and again, by statements that refuse nothing).
+      // Spent at once, unless a statement names one of the chain's blocks (see CONSUME_BODY).
+      const first = (await pool.query(spend, [...args, blocks])).rows[0].answer as Spent | 'statements'
+      if (first !== 'statements') return first
+      // Read and checked under the shared lock, with the spend in the same transaction, which
+      // no statement write can then change (a retry of the first call could be turned away
+      // again and again by statements that refuse nothing).
       return tx(async (c) => {
         const rows = (
           await c.query(`SELECT ${REVOCATION_COLUMNS} FROM revocations WHERE block_id = ANY($1::text[]) ORDER BY seq`, [blocks])
         ).rows as RevocationRow[]
         const entries = rows.map(rowToEntry)
         standing.check(blocks.map((id) => entries.filter((e) => e.blockId === id)))
-        return (await c.query(spend, [...args, null, null])).rows[0].answer as ConsumeResult | 'conflict'
+        return (await c.query(spend, [...args, null])).rows[0].answer as Spent
       }, 'BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_catalog.pg_advisory_xact_lock_shared(7217002::bigint)')
     },
     async claimReplay(id, claimer, expiresAt, now) {

@@ -913,15 +913,16 @@ describe.skipIf(!pgAvailable)('PostgreSQL', () => {
   })
 
   describe('PostgreSQL store: consume in one statement', () => {
-    const spendSql = (seen: string) =>
-      `SELECT mandate_consume_v2('k', 'b', '[{"key":"${counter(3).key}","max":3}]'::json, 1, ARRAY['${counter(3).blockId}'], ${seen}) AS answer`
+    /** A consume of `counter(3)` as the store's first call sends it, naming `blocks` (SQL). */
+    const spendSql = (blocks: string) =>
+      `SELECT mandate_consume_v2('k', 'b', '[{"key":"${counter(3).key}","max":3}]'::json, 1, ${blocks}) AS answer`
 
-    it('the spend refuses to go on from statements other than those the caller checked: "stale", and nothing spent or stored', async () => {
+    it('a first spend naming blocks with statements goes no further: "statements", and nothing spent or stored', async () => {
       const db = await freshDatabase()
       const store = await openPostgresStore(db.url)
       const c = counter(3)
-      const { seq } = await addStatement(store, 'scoped', 'suspend', c.blockId, ['calendar:write'])
-      const answer = (seen: string) => admin(async (x) => (await x.query(spendSql(seen))).rows[0].answer as unknown, db.name)
+      await addStatement(store, 'scoped', 'suspend', c.blockId, ['calendar:write'])
+      const answer = (blocks: string) => admin(async (x) => (await x.query(spendSql(blocks))).rows[0].answer as unknown, db.name)
       const stored = () =>
         admin(
           async (x) =>
@@ -932,11 +933,11 @@ describe.skipIf(!pgAvailable)('PostgreSQL', () => {
             ).rows[0],
           db.name,
         )
-      expect(await answer('ARRAY[]::bigint[]')).toBe('stale')
-      expect(await answer(`ARRAY[${seq + 1}]::bigint[]`)).toBe('stale')
-      expect(await answer(`ARRAY[${seq}, ${seq + 1}]::bigint[]`)).toBe('stale')
+      expect(await answer(`ARRAY['${c.blockId}']`)).toBe('statements')
+      expect(await answer(`ARRAY['${'ef'.repeat(32)}', '${c.blockId}']`)).toBe('statements')
       expect(await stored()).toEqual({ totals: 0, answers: 0 })
-      expect(await answer(`ARRAY[${seq}]::bigint[]`)).toEqual({ granted: true, remaining: [{ key: c.key, remaining: 2 }] })
+      // Blocks without statements: spent (and so it is, after its check, by the caller's own transaction: NULL).
+      expect(await answer(`ARRAY['${'ef'.repeat(32)}']`)).toEqual({ granted: true, remaining: [{ key: c.key, remaining: 2 }] })
       expect(await stored()).toEqual({ totals: 1, answers: 1 })
       await store.close()
     })
@@ -993,7 +994,7 @@ describe.skipIf(!pgAvailable)('PostgreSQL', () => {
       for (const level of ['REPEATABLE READ', 'SERIALIZABLE']) {
         const failed = await admin(async (x) => {
           await x.query(`BEGIN ISOLATION LEVEL ${level}`)
-          return x.query(spendSql('ARRAY[]::bigint[]')).then(
+          return x.query(spendSql('NULL')).then(
             () => 'ran',
             (e: Error) => e.message,
           )
@@ -1053,7 +1054,7 @@ describe.skipIf(!pgAvailable)('PostgreSQL', () => {
       // someone replaced it (with a function that grants everything): the next start restores it
       await admin(
         (x) =>
-          x.query(`CREATE OR REPLACE FUNCTION mandate_consume_v2(p_key TEXT, p_binding TEXT, p_counters JSON, p_now BIGINT, p_blocks TEXT[], p_seen BIGINT[]) RETURNS JSON
+          x.query(`CREATE OR REPLACE FUNCTION mandate_consume_v2(p_key TEXT, p_binding TEXT, p_counters JSON, p_now BIGINT, p_blocks TEXT[]) RETURNS JSON
                    LANGUAGE sql AS $$ SELECT '{"granted":true,"remaining":[]}'::json $$`),
         db.name,
       )
@@ -1063,7 +1064,7 @@ describe.skipIf(!pgAvailable)('PostgreSQL', () => {
       expect(await store.consume(ask('b', [c]), 1)).toEqual({ granted: false, exhausted: c.key })
       await store.close()
       // made to run with its owner's rights: replaced by ours again (invoker's rights)
-      await admin((x) => x.query('ALTER FUNCTION mandate_consume_v2(text, text, json, bigint, text[], bigint[]) SECURITY DEFINER'), db.name)
+      await admin((x) => x.query('ALTER FUNCTION mandate_consume_v2(text, text, json, bigint, text[]) SECURITY DEFINER'), db.name)
       await (await openPostgresStore(db.url)).close()
       const definer = await admin(
         async (x) => (await x.query("SELECT prosecdef FROM pg_proc WHERE proname = 'mandate_consume_v2'")).rows,
@@ -1081,7 +1082,7 @@ describe.skipIf(!pgAvailable)('PostgreSQL', () => {
       )
       expect(
         rows.map((r: { proname: string; prosrc: string }) => [r.proname, createHash('sha256').update(r.prosrc).digest('hex')]),
-      ).toEqual([['mandate_consume_v2', 'a5a7271c1356fb748f5b6d4d39eef036cb982164714b8b464a2b86165e1b11d4']])
+      ).toEqual([['mandate_consume_v2', '19ee7b455aaf879e2f6ca5715ffbfda9b8d77abb8e33f7a253b65668b294cfc1']])
     })
 
     it('a changed function that another role owns is not run: the start fails', async () => {
@@ -1098,9 +1099,9 @@ describe.skipIf(!pgAvailable)('PostgreSQL', () => {
       // the function replaced by one that grants everything, owned by the administrator
       await admin(
         (x) =>
-          x.query(`CREATE OR REPLACE FUNCTION mandate_consume_v2(p_key TEXT, p_binding TEXT, p_counters JSON, p_now BIGINT, p_blocks TEXT[], p_seen BIGINT[]) RETURNS JSON
+          x.query(`CREATE OR REPLACE FUNCTION mandate_consume_v2(p_key TEXT, p_binding TEXT, p_counters JSON, p_now BIGINT, p_blocks TEXT[]) RETURNS JSON
                    LANGUAGE sql AS $$ SELECT '{"granted":true,"remaining":[]}'::json $$;
-                   ALTER FUNCTION mandate_consume_v2(TEXT, TEXT, JSON, BIGINT, TEXT[], BIGINT[]) OWNER TO CURRENT_USER`),
+                   ALTER FUNCTION mandate_consume_v2(TEXT, TEXT, JSON, BIGINT, TEXT[]) OWNER TO CURRENT_USER`),
         db.name,
       )
       await expect(openPostgresStore(asService.toString())).rejects.toMatchObject({ code: '42501' })
@@ -1109,7 +1110,7 @@ describe.skipIf(!pgAvailable)('PostgreSQL', () => {
     it('overloads on the search path do not take the calls over (a consume that grants all, locks that do nothing)', async () => {
       const db = await freshDatabase()
       await admin(async (x) => {
-        await x.query(`CREATE FUNCTION public.mandate_consume_v2(TEXT, TEXT, JSON, TEXT, TEXT[], TEXT[]) RETURNS JSON
+        await x.query(`CREATE FUNCTION public.mandate_consume_v2(TEXT, TEXT, JSON, TEXT, TEXT[]) RETURNS JSON
                        LANGUAGE sql AS $$ SELECT '{"granted":true,"remaining":[]}'::json $$`)
         await x.query(`CREATE FUNCTION public.pg_advisory_xact_lock_shared(INTEGER) RETURNS VOID
                        LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the overload was called'; END $$`)
