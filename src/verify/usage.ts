@@ -117,6 +117,7 @@ function answers(result: ConsumeResult, counters: readonly UsageCounter[]): bool
   if (!result.granted) return counters.some((c) => c.key === result.exhausted)
   return (
     result.remaining.length === counters.length &&
+    // Stryker disable next-line OptionalChaining: equivalent — the lengths are equal, so counters[i] is always there
     result.remaining.every((r, i) => r.key === counters[i]?.key && r.remaining < (counters[i]?.max ?? 0))
   )
 }

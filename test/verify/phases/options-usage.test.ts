@@ -192,6 +192,11 @@ describe('usage: replay and quota denials', () => {
         { key: 'b/1', remaining: 4 },
         { key: 'b/3', remaining: 2 },
       ],
+      // another counter in the place of one asked, with a count that would fit it
+      [
+        { key: 'b/9', remaining: 4 },
+        { key: 'b/3', remaining: 1 },
+      ],
     ]) {
       expect((await deny({ granted: true, remaining })).code, JSON.stringify(remaining)).toBe('ERR_COUNTER_UNAVAILABLE')
     }
