@@ -192,9 +192,9 @@ async function exchange(
       hint: HINT,
       signal: init.signal,
       // A body cut off by the deadline is a timeout, not a body out of shape.
-      read: async (res, signal): Promise<Answer> => ({
+      read: async (res): Promise<Answer> => ({
         status: res.status,
-        body: await jsonUpTo(res, PAGE_MAX_BYTES, signal, () =>
+        body: await jsonUpTo(res, PAGE_MAX_BYTES, () =>
           tooLong(url, { code: 'ERR_APPROVAL_UNAVAILABLE', what: 'approval inbox', hint: HINT }, PAGE_MAX_BYTES),
         ),
       }),

@@ -119,27 +119,16 @@ export async function bodyUpTo(res: Response, max: number, tooLarge: () => Error
 
 /**
  * The JSON of an answer, read up to `max` bytes ({@link bodyUpTo}): `undefined` when the body is
- * not JSON (or not UTF-8, or breaks off), as `Response.json()` would fail; a body cut by the
- * deadline rethrows, to be told as a timeout.
+ * not JSON (or not UTF-8), as `Response.json()` would fail. A body that breaks off, or is cut by
+ * the deadline, is no answer: thrown as it came (a timeout, or "broke off", by fetchWithin).
  *
  * @example
  * ```ts
- * const body = await jsonUpTo(res, ANSWER_MAX_BYTES, signal, () => new MandateError(code, 'the answer is too long'))
+ * const body = await jsonUpTo(res, ANSWER_MAX_BYTES, () => new MandateError(code, 'the answer is too long'))
  * ```
  */
-export async function jsonUpTo(res: Response, max: number, signal: AbortSignal, tooLarge: () => Error): Promise<unknown> {
-  let bytes: Uint8Array
-  let refused: Error | undefined
-  try {
-    bytes = await bodyUpTo(res, max, () => {
-      refused = tooLarge()
-      return refused
-    })
-  } catch (e) {
-    if (signal.aborted || e === refused) throw e
-    return undefined
-  }
-  return parseJsonBytes(bytes)
+export async function jsonUpTo(res: Response, max: number, tooLarge: () => Error): Promise<unknown> {
+  return parseJsonBytes(await bodyUpTo(res, max, tooLarge))
 }
 
 /** UTF-8 JSON, or undefined. */
@@ -257,13 +246,11 @@ interface ErrorAnswer {
   readonly message?: unknown
 }
 
-/** What came back: the status and the JSON body, if it was JSON; or why it was refused. */
+/** What came back: the status and the JSON body, if it was JSON. */
 interface Answer {
   readonly status: number
   readonly ok: boolean
   readonly body: Record<string, unknown> | undefined
-  /** An answer too long to read: an answer all the same (final), never taken. */
-  readonly refused?: MandateError
 }
 
 /** POST `body` as JSON to `url`; the parsed JSON answer of a 2xx. */
@@ -277,34 +264,30 @@ export async function postJson(url: string, body: unknown, o: PostOptions): Prom
       ...(o.sign ? o.sign({ method: 'POST', url, body: bytes }) : {}),
     }
     let answer: Answer
+    let refused: MandateError | undefined
     try {
-      // An answer is small: past ANSWER_MAX_BYTES it is refused as it streams. A body that
-      // breaks off is no answer (thrown: retried, spec §6.1), as is one cut by the deadline.
+      // An answer is small: past ANSWER_MAX_BYTES it is refused as it streams (an answer all
+      // the same: final). A body that breaks off is no answer (retried, spec §6.1), as is one
+      // cut by the deadline.
       const read = async (res: Response): Promise<Answer> => {
-        let refused: MandateError | undefined
-        try {
-          const bytes = await bodyUpTo(res, ANSWER_MAX_BYTES, () => {
-            refused = tooLong(url, o, ANSWER_MAX_BYTES)
-            return refused
-          })
-          return { status: res.status, ok: res.ok, body: parseJsonBytes(bytes) as Record<string, unknown> | undefined }
-        } catch (e) {
-          if (refused !== undefined && e === refused) return { status: res.status, ok: false, body: undefined, refused }
-          throw e
-        }
+        const json = await jsonUpTo(res, ANSWER_MAX_BYTES, () => {
+          refused = tooLong(url, o, ANSWER_MAX_BYTES)
+          return refused
+        })
+        return { status: res.status, ok: res.ok, body: json as Record<string, unknown> | undefined }
       }
       // A redirect is an answer like any other (not 2xx: refused), never followed: the signed
       // request would go, headers and all, wherever the answer points, and a 303 would turn it
       // into a GET whose answer was taken for the service's.
       answer = await fetchWithin(url, { method: 'POST', headers, body: bytes, redirect: 'manual' }, { ...o, read })
     } catch (e) {
-      // No answer (unreachable, timed out): a retry may get one.
+      if (e === refused) {
+        last = refused
+        break
+      }
+      // No answer (unreachable, timed out, broken off): a retry may get one.
       last = e instanceof MandateError ? e : new MandateError(o.code, `the ${o.what} failed`, { cause: e, hint: o.hint })
       continue
-    }
-    if (answer.refused !== undefined) {
-      last = answer.refused
-      break
     }
     if (answer.ok && typeof answer.body === 'object' && answer.body !== null) return answer.body
     const error = answer.body?.['error'] as ErrorAnswer | undefined

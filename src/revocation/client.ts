@@ -298,13 +298,14 @@ export function createFeedRevocationView(options: FeedViewOptions): FeedRevocati
         code: 'ERR_REVOCATION_STALE',
         what: 'revocation feed',
         hint: STALE_HINT,
-        read: async (res, signal) => {
+        read: async (res) => {
           if (res.status === 304) return undefined
           if (!res.ok)
             throw new MandateError('ERR_REVOCATION_STALE', `the revocation feed at ${feedUrl} answered ${res.status}`, { hint: STALE_HINT })
-          // A body that is not JSON is a bad page; one cut by the deadline is a timeout; one
-          // past the largest page is refused as it streams, before it fills the verifier's memory.
-          const body = await jsonUpTo(res, PAGE_MAX_BYTES, signal, () =>
+          // A body that is not JSON is a bad page; one cut by the deadline is a timeout, one that
+          // breaks off no answer; one past the largest page is refused as it streams, before it
+          // fills the verifier's memory.
+          const body = await jsonUpTo(res, PAGE_MAX_BYTES, () =>
             tooLong(feedUrl, { code: 'ERR_REVOCATION_STALE', what: 'revocation feed', hint: STALE_HINT }, PAGE_MAX_BYTES),
           )
           const page = checkPage(body)

@@ -289,6 +289,17 @@ describe('answers are read up to a bound, and a signed request is never redirect
     expect(big.requests).toEqual(['POST /v1/usage/consume HTTP/1.1'])
   })
 
+  it('a feed page that breaks off is no answer, said as such (not a page out of shape)', async () => {
+    const broken = await loopback((socket) => {
+      announced(200)(socket, '')
+      socket.destroy()
+    })
+    const view = createFeedRevocationView({ url: broken.url, serviceKey, timeoutMs: 10_000 })
+    const { error } = await timed(() => view.sync())
+    expect(error?.code).toBe('ERR_REVOCATION_STALE')
+    expect(error?.message).toMatch(new RegExp(`^the revocation feed at ${broken.url}/v1/revocations\\S* broke off its answer \\(`))
+  })
+
   it('a feed page over 16 MiB is refused as it streams: ERR_REVOCATION_STALE', async () => {
     const counter = { sent: 0 }
     const server = await loopback(endless(counter))
