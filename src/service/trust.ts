@@ -179,14 +179,15 @@ export function createTrust(
     const now = clock()
     const authority = new URL(c.req.url).host.toLowerCase()
     const ours = options.authorities?.()
-    // Every 401 of the signature's checks says what to sign (spec §3.2), this first one too.
-    const accept = { 'accept-signature': acceptSignature(!['GET', 'HEAD', 'DELETE'].includes(c.req.method)) }
+    // Every 401 of the signature's checks says what to sign (spec §3.2), this first one too;
+    // made only for a refusal (every signed request passes here).
+    const accept = () => ({ 'accept-signature': acceptSignature(!['GET', 'HEAD', 'DELETE'].includes(c.req.method)) })
     if (ours !== undefined && !ours.includes(authority)) {
       throw new ServiceError(
         401,
         'ERR_AUTH_INVALID',
         `this service is not reached as ${JSON.stringify(authority)}: a request signed for another service is refused (the operator sets the names with --public-url)`,
-        accept,
+        accept(),
       )
     }
     let signed: VerifiedSignature
@@ -198,7 +199,7 @@ export function createTrust(
       )
     } catch (e) {
       if (!(e instanceof HttpSignatureError)) throw e
-      throw new ServiceError(401, e.code, e.message, accept)
+      throw new ServiceError(401, e.code, e.message, accept())
     }
     admit(signed.keyid)
     // A captured signed request is worth nothing twice: its nonce is used up here.

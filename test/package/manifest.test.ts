@@ -135,7 +135,7 @@ describe('a library-only install', () => {
     expect(serve.status).toBe(3)
     expect(serve.stdout).toBe('')
     expect(serve.stderr).toMatch(
-      /^mandate: error: this command needs the package (hono|@hono\/node-server|pino|prom-client|better-sqlite3|pg), which is not installed \(this copy of mandate comes with the library alone\) \(ERR_NOT_INSTALLED\)\nmandate: hint: install the command with `npm install -g mandate-cli`/,
+      /^mandate: error: this command needs the package (hono|@hono\/node-server|pino|prom-client|better-sqlite3|pg), which is not installed \(this copy of mandate comes with the library alone\) \(ERR_NOT_INSTALLED\)\nmandate: hint: install the command with `npm install -g mandate-cli` .*, or the package alone next to mandate: `npm install \1`\n$/,
     )
     const json = run('--json', 'demo')
     expect(json.status).toBe(3)
