@@ -360,6 +360,29 @@ async function attenuateFigure(): Promise<void> {
   rows.push({ figure: 'attenuate one block vs raw keygen + sign', ratio: fmt(a / r), goal: '≤ 1.50×', detail: `${us(a)} vs ${us(r)}` })
 }
 
+/**
+ * An agent invokes with its one key pair again and again: against one raw signature with a key
+ * object imported once. (No goal in issue #9; each invocation once derived the key's public half
+ * and imported the secret again, 3.5× a signature.)
+ */
+async function invokeFigure(): Promise<void> {
+  const agent = generateKeyPair()
+  const m = chain(2, agent)
+  const { privateKey } = generateKeyPairSync('ed25519')
+  const message = new Uint8Array(200)
+  const t = await race({
+    invoke: () => invoke(m, { key: agent, action: 'slack:read', audience: 'svc', now }),
+    raw: () => nodeSign(null, message, privateKey),
+  })
+  const { invoke: i, raw: r } = t
+  rows.push({
+    figure: "invoke with the holder's key pair (used before) vs one raw sign",
+    ratio: fmt(i / r),
+    goal: '—',
+    detail: `${us(i)} vs ${us(r)}`,
+  })
+}
+
 async function memoryFigure(): Promise<void> {
   if (!gc) {
     rows.push({ figure: 'memory per cached 5-block chain', ratio: 'n/a', goal: '≤ 1.5 KB', detail: 'run node with --expose-gc' })
@@ -452,6 +475,7 @@ async function main(): Promise<void> {
   await invocationFigures()
   await bearerFigures()
   await attenuateFigure()
+  await invokeFigure()
   await memoryFigure()
   await backendFigure()
   cliFigure()

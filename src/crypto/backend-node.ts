@@ -45,24 +45,34 @@ function fromDer(secretKey: Uint8Array): KeyObject {
 }
 
 /**
- * The private key objects of secrets already imported, by the caller's own array: an agent
- * signs with one key again and again (attenuate, invoke, signed requests), and importing a
- * secret costs OpenSSL a scalar multiplication, as much as the signature itself. Held weakly:
- * an entry lives exactly as long as the array it was made from, and is used only while the
- * array still holds the same bytes (a wiped or reused array is imported anew). The check is by
- * digest, so that no copy of the secret is kept on the JavaScript heap.
+ * The private key objects of secrets already imported, by the caller's own array, with the
+ * public key derived from each: an agent signs with one key again and again (mint, attenuate,
+ * invoke, signed requests), and each of those first derives the key's public half to check the
+ * pair; importing a secret and deriving its public key each cost OpenSSL a scalar
+ * multiplication, as much as the signature itself. Held weakly: an entry lives exactly as long
+ * as the array it was made from, and is used only while the array still holds the same bytes
+ * (a wiped or reused array is imported anew). The check is by digest, so that no copy of the
+ * secret is kept on the JavaScript heap.
  */
-const signingKeys = new WeakMap<Uint8Array, { readonly key: KeyObject; readonly digest: string }>()
+const signingKeys = new WeakMap<
+  Uint8Array,
+  { readonly key: KeyObject; readonly digest: string; readonly publicKey: Uint8Array | undefined }
+>()
 
 const digestOf = (secretKey: Uint8Array): string => hash('sha256', secretKey, 'base64')
 
-function rememberSigningKey(secretKey: Uint8Array, key: KeyObject): void {
-  signingKeys.set(secretKey, { key, digest: digestOf(secretKey) })
+/** Remember `key`, imported from `secretKey`; `publicKey` only when OpenSSL derived it from the secret. */
+function rememberSigningKey(secretKey: Uint8Array, key: KeyObject, publicKey?: Uint8Array): void {
+  signingKeys.set(secretKey, { key, digest: digestOf(secretKey), publicKey })
+}
+
+function known(secretKey: Uint8Array) {
+  const entry = signingKeys.get(secretKey)
+  return entry !== undefined && entry.digest === digestOf(secretKey) ? entry : undefined
 }
 
 function knownSigningKey(secretKey: Uint8Array): KeyObject | undefined {
-  const known = signingKeys.get(secretKey)
-  return known !== undefined && known.digest === digestOf(secretKey) ? known.key : undefined
+  return known(secretKey)?.key
 }
 
 /**
@@ -72,6 +82,10 @@ function knownSigningKey(secretKey: Uint8Array): KeyObject | undefined {
  * surprise falls back to DER.
  */
 function derivePublicKey(secretKey: Uint8Array): Uint8Array {
+  // A copy: the caller may write into what it is given.
+  const derived = known(secretKey)?.publicKey
+  // Stryker disable next-line ConditionalExpression: equivalent — deriving again gives the same key; only the speed differs
+  if (derived !== undefined) return derived.slice()
   try {
     const key = createPrivateKey({
       key: { kty: 'OKP', crv: 'Ed25519', d: base64urlnopad.encode(secretKey), x: PLACEHOLDER_X },
@@ -82,8 +96,9 @@ function derivePublicKey(secretKey: Uint8Array): Uint8Array {
     if (typeof x === 'string' && x !== PLACEHOLDER_X) {
       // The key object signs as well (OpenSSL took its public key from d): a fresh bearer
       // secret is usually signed with next.
-      rememberSigningKey(secretKey, key)
-      return base64urlnopad.decode(x)
+      const publicKey = base64urlnopad.decode(x)
+      rememberSigningKey(secretKey, key, publicKey.slice())
+      return publicKey
     }
   } catch {
     // fall through to the slow, unambiguous path

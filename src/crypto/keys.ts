@@ -38,7 +38,10 @@ const ED25519_MULTICODEC = new Uint8Array([0xed, 0x01])
  * ```
  */
 export function generateKeyPair(): KeyPair {
-  return keyPairFromSecret(randomBytes(32))
+  // The fresh array is the pair's own: no copy, so that the backend's derivation, remembered
+  // for that array, is what its first signature finds.
+  const secretKey = randomBytes(32)
+  return { secretKey, publicKey: getBackend().publicKey(secretKey) }
 }
 
 /**
@@ -50,8 +53,9 @@ export function generateKeyPair(): KeyPair {
  * ```
  */
 export function keyPairFromSecret(secretKey: Uint8Array): KeyPair {
-  abytes(secretKey, 32, 'secretKey')
-  return { secretKey: new Uint8Array(secretKey), publicKey: getBackend().publicKey(secretKey) }
+  // Derived from the pair's own copy, which the backend then remembers (see generateKeyPair).
+  const own = new Uint8Array(abytes(secretKey, 32, 'secretKey'))
+  return { secretKey: own, publicKey: getBackend().publicKey(own) }
 }
 
 /**

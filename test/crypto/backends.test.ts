@@ -333,4 +333,21 @@ describe('node backend: a secret signed with again', () => {
     expect(node.sign(fresh, message, b.publicKey)).toEqual(noble.sign(b.secretKey, message))
     expect(node.verify(node.sign(fresh, message), message, b.publicKey)).toBe('accept')
   })
+
+  it("derives the public key of what the array holds now, and what it returns is the caller's to change", () => {
+    const node = getBackend('node')
+    const a = keyFor('derived key a')
+    const b = keyFor('derived key b')
+    const secret = Uint8Array.from(a.secretKey)
+    // The first derivation's answer, written into by its caller, must not be what comes back next.
+    node.publicKey(secret).fill(0)
+    expect(node.publicKey(secret)).toEqual(a.publicKey)
+    node.publicKey(secret).fill(1)
+    expect(node.publicKey(secret)).toEqual(a.publicKey)
+    // The array reused for another key, or wiped: never the old key's public half.
+    secret.set(b.secretKey)
+    expect(node.publicKey(secret)).toEqual(b.publicKey)
+    secret.fill(0)
+    expect(node.publicKey(secret)).toEqual(getBackend('noble').publicKey(new Uint8Array(32)))
+  })
 })
