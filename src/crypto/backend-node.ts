@@ -44,85 +44,69 @@ function fromDer(secretKey: Uint8Array): KeyObject {
   return createPrivateKey({ key: Buffer.from(concatBytes(PKCS8_PREFIX, secretKey)), format: 'der', type: 'pkcs8' })
 }
 
+/** A secret imported once: its key object, the digest of the bytes imported, its public key. */
+interface Imported {
+  readonly key: KeyObject
+  readonly digest: string
+  readonly publicKey: Uint8Array
+}
+
 /**
- * The private key objects of secrets already imported, by the caller's own array, with the
- * public key derived from each: an agent signs with one key again and again (mint, attenuate,
- * invoke, signed requests), and each of those first derives the key's public half to check the
- * pair; importing a secret and deriving its public key each cost OpenSSL a scalar
- * multiplication, as much as the signature itself. Held weakly: an entry lives exactly as long
- * as the array it was made from, and is used only while the array still holds the same bytes
- * (a wiped or reused array is imported anew). The check is by digest, so that no copy of the
- * secret is kept on the JavaScript heap.
+ * The secrets already imported, by the caller's own array: an agent signs with one key again
+ * and again (mint, attenuate, invoke, signed requests), and each of those first derives the
+ * key's public half to check the pair; importing a secret and deriving its public key cost
+ * OpenSSL a scalar multiplication, as much as the signature itself. Held weakly: an entry lives
+ * exactly as long as the array it was made from, and is used only while the array still holds
+ * the bytes it was imported from (a wiped or reused array is imported anew). The check is by
+ * digest, so that no copy of the secret is kept on the JavaScript heap.
  */
-const signingKeys = new WeakMap<
-  Uint8Array,
-  { readonly key: KeyObject; readonly digest: string; readonly publicKey: Uint8Array | undefined }
->()
+const imports = new WeakMap<Uint8Array, Imported>()
 
 const digestOf = (secretKey: Uint8Array): string => hash('sha256', secretKey, 'base64')
 
-/** Remember `key`, imported from `secretKey`; `publicKey` only when OpenSSL derived it from the secret. */
-function rememberSigningKey(secretKey: Uint8Array, key: KeyObject, publicKey?: Uint8Array): void {
-  signingKeys.set(secretKey, { key, digest: digestOf(secretKey), publicKey })
+/**
+ * The import of what `secretKey` holds now. Its bytes are read once, into a copy that is
+ * digested and imported and then wiped: read twice, an array another thread writes (a
+ * `SharedArrayBuffer`) could be imported as one key and remembered under the digest of another.
+ */
+function importOf(secretKey: Uint8Array): Imported {
+  const seed = Uint8Array.from(secretKey)
+  try {
+    return importFor(secretKey, seed)
+    // Stryker disable next-line BlockStatement: equivalent to observe — the wipe changes no answer; it keeps a copy of the secret from lingering on the heap
+  } finally {
+    seed.fill(0)
+  }
 }
 
-function known(secretKey: Uint8Array) {
-  const entry = signingKeys.get(secretKey)
-  return entry !== undefined && entry.digest === digestOf(secretKey) ? entry : undefined
-}
-
-function knownSigningKey(secretKey: Uint8Array): KeyObject | undefined {
-  return known(secretKey)?.key
+/** The import of `seed` (a copy of what `owner` held, that nobody else writes), remembered for `owner`. */
+function importFor(owner: Uint8Array, seed: Uint8Array): Imported {
+  const digest = digestOf(seed)
+  const known = imports.get(owner)
+  // Stryker disable next-line ConditionalExpression: equivalent when false (imported again: only slower); when true, every test of an array written into fails
+  if (known !== undefined && known.digest === digest) return known
+  const fresh = { ...importSeed(seed), digest }
+  imports.set(owner, fresh)
+  return fresh
 }
 
 /**
- * The public key of a seed. Importing the seed as JWK costs about a tenth of PKCS#8 DER here
- * (OpenSSL 3's decoder is slow), but JWK wants `x` too: OpenSSL derives the key from `d` and
- * ignores `x`, which we check (a placeholder must not come back) rather than assume; any
- * surprise falls back to DER.
+ * Import a seed and read back the public key OpenSSL derived from it. Importing the seed as
+ * JWK costs about a tenth of PKCS#8 DER here (OpenSSL 3's decoder is slow), but JWK wants `x`
+ * too: OpenSSL derives the key from `d` and ignores `x`, which we check (a placeholder must not
+ * come back) rather than assume; any surprise falls back to DER.
  */
-function derivePublicKey(secretKey: Uint8Array): Uint8Array {
-  // A copy: the caller may write into what it is given.
-  const derived = known(secretKey)?.publicKey
-  // Stryker disable next-line ConditionalExpression: equivalent — deriving again gives the same key; only the speed differs
-  if (derived !== undefined) return derived.slice()
+function importSeed(seed: Uint8Array): { key: KeyObject; publicKey: Uint8Array } {
   try {
-    const key = createPrivateKey({
-      key: { kty: 'OKP', crv: 'Ed25519', d: base64urlnopad.encode(secretKey), x: PLACEHOLDER_X },
-      format: 'jwk',
-    })
+    const key = createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: base64urlnopad.encode(seed), x: PLACEHOLDER_X }, format: 'jwk' })
     // The private key's JWK carries x, derived from d: no public key object is made for it.
     const x = key.export({ format: 'jwk' }).x
-    if (typeof x === 'string' && x !== PLACEHOLDER_X) {
-      // The key object signs as well (OpenSSL took its public key from d): a fresh bearer
-      // secret is usually signed with next.
-      const publicKey = base64urlnopad.decode(x)
-      rememberSigningKey(secretKey, key, publicKey.slice())
-      return publicKey
-    }
+    if (typeof x === 'string' && x !== PLACEHOLDER_X) return { key, publicKey: base64urlnopad.decode(x) }
   } catch {
     // fall through to the slow, unambiguous path
   }
-  return base64urlnopad.decode(createPublicKey(fromDer(secretKey)).export({ format: 'jwk' }).x as string)
-}
-
-function privateKeyObject(secretKey: Uint8Array, publicKey: Uint8Array | undefined): KeyObject {
-  const known = knownSigningKey(secretKey)
-  if (known !== undefined) return known
-  // OpenSSL signs with the key it derives from d (Node passes it only d); x must merely be
-  // well formed, so a public key the caller holds spares a derivation.
-  const x = base64urlnopad.encode(publicKey?.length === 32 ? publicKey : derivePublicKey(secretKey))
-  // Deriving the public key made (and remembered) a key object that signs.
-  const derived = knownSigningKey(secretKey)
-  if (derived !== undefined) return derived
-  let key: KeyObject
-  try {
-    key = createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: base64urlnopad.encode(secretKey), x }, format: 'jwk' })
-  } catch {
-    key = fromDer(secretKey)
-  }
-  rememberSigningKey(secretKey, key)
-  return key
+  const key = fromDer(seed)
+  return { key, publicKey: base64urlnopad.decode(createPublicKey(key).export({ format: 'jwk' }).x as string) }
 }
 
 /** The `node:crypto` backend. */
@@ -130,10 +114,20 @@ export const nodeBackend: Ed25519Backend = {
   name: 'node',
   // A seed is 32 bytes: OpenSSL's DER fallback would take the first 32 of a longer one (noble refuses it too).
   publicKey(secretKey) {
-    return derivePublicKey(abytes(secretKey, 32, 'secretKey'))
+    // A copy: the caller may write into what it is given.
+    return importOf(abytes(secretKey, 32, 'secretKey')).publicKey.slice()
   },
-  sign(secretKey, message, publicKey) {
-    return new Uint8Array(nodeSign(null, message, privateKeyObject(abytes(secretKey, 32, 'secretKey'), publicKey)))
+  keyPair(secretKey) {
+    // The pair's own copy is remembered with the import it shares, so that signing with it
+    // imports nothing: read once, the copy and the public key are of the same bytes.
+    const own = Uint8Array.from(abytes(secretKey, 32, 'secretKey'))
+    const imported = importFor(secretKey, own)
+    imports.set(own, imported)
+    return { secretKey: own, publicKey: imported.publicKey.slice() }
+  },
+  // OpenSSL signs with the key it derives from d: the public key the caller holds is not needed.
+  sign(secretKey, message) {
+    return new Uint8Array(nodeSign(null, message, importOf(abytes(secretKey, 32, 'secretKey')).key))
   },
   verify(signature, message, publicKey): SignatureOutcome {
     if (!openSslMayAccept(signature, publicKey)) return explain(signature, publicKey)

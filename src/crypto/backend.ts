@@ -20,6 +20,13 @@ export interface Ed25519Backend {
   /** The 32-byte public key of a 32-byte secret key (seed). */
   publicKey(secretKey: Uint8Array): Uint8Array
   /**
+   * A copy of `secretKey`, read once, with its public key. Where a backend keeps what it
+   * derived (`node`: the imported key, for as long as the array lives), the copy shares it, so
+   * that signing with the pair derives nothing again. Without it, the library copies and calls
+   * {@link Ed25519Backend.publicKey}.
+   */
+  keyPair?(secretKey: Uint8Array): { secretKey: Uint8Array; publicKey: Uint8Array }
+  /**
    * A pure Ed25519 signature (64 bytes). `publicKey`, the secret's own public key when the
    * caller already has it, saves deriving it; a wrong one is never used in its place.
    */

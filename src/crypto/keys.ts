@@ -38,10 +38,7 @@ const ED25519_MULTICODEC = new Uint8Array([0xed, 0x01])
  * ```
  */
 export function generateKeyPair(): KeyPair {
-  // The fresh array is the pair's own: no copy, so that the backend's derivation, remembered
-  // for that array, is what its first signature finds.
-  const secretKey = randomBytes(32)
-  return { secretKey, publicKey: getBackend().publicKey(secretKey) }
+  return keyPairFromSecret(randomBytes(32))
 }
 
 /**
@@ -53,9 +50,12 @@ export function generateKeyPair(): KeyPair {
  * ```
  */
 export function keyPairFromSecret(secretKey: Uint8Array): KeyPair {
-  // Derived from the pair's own copy, which the backend then remembers (see generateKeyPair).
-  const own = new Uint8Array(abytes(secretKey, 32, 'secretKey'))
-  return { secretKey: own, publicKey: getBackend().publicKey(own) }
+  abytes(secretKey, 32, 'secretKey')
+  const backend = getBackend()
+  if (backend.keyPair) return backend.keyPair(secretKey)
+  // Read once: the pair's public key is of the bytes it holds, whatever the caller writes later.
+  const own = new Uint8Array(secretKey)
+  return { secretKey: own, publicKey: backend.publicKey(own) }
 }
 
 /**

@@ -17,7 +17,7 @@ import { TOKEN_LIMITS } from '../cbor/limits.js'
 import type { BackendName } from '../crypto/backend.js'
 import { getBackend, signWithBackend } from '../crypto/ed25519.js'
 import { randomBytes } from '../crypto/hash.js'
-import { type KeyPair, parsePublicKey } from '../crypto/keys.js'
+import { type KeyPair, keyPairFromSecret, parsePublicKey } from '../crypto/keys.js'
 import { fail } from '../errors.js'
 import { abytes, equalBytes, toHex, utf8 } from '../internal/bytes.js'
 import { systemClock } from '../internal/clock.js'
@@ -369,21 +369,16 @@ export function lastBlock(mandate: UnverifiedMandate): UnverifiedBlock {
 
 /**
  * Accept a key pair or a bare secret; always re-derive the public key from the secret. The
- * pair holds the caller's own secret array, not a copy: it lives for one call, and a backend
- * that remembers what it derived for that array (node:crypto) then signs without importing
- * the key again.
+ * pair holds a copy of the secret, read once: a caller's callback (`random`, a getter) that
+ * writes into its secret during the call cannot make the signature disagree with the key the
+ * token names.
  */
 export function toKeyPair(key: KeyInput, title: string): KeyPair {
-  const secretKey = key instanceof Uint8Array ? key : secretOf(key, title)
-  abytes(secretKey, 32, key instanceof Uint8Array ? title : 'secretKey')
-  return { secretKey, publicKey: getBackend().publicKey(secretKey) }
-}
-
-function secretOf(key: KeyPair, title: string): Uint8Array {
+  if (key instanceof Uint8Array) return keyPairFromSecret(abytes(key, 32, title))
   if (typeof key !== 'object' || key === null || !(key.secretKey instanceof Uint8Array)) {
     throw new TypeError(`"${title}" expected a key pair or a 32-byte secret key`)
   }
-  return key.secretKey
+  return keyPairFromSecret(key.secretKey)
 }
 
 function toHexKey(key: Uint8Array): string {

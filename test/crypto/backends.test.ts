@@ -3,6 +3,8 @@
  * their boundaries: every outcome with its error code and message, the order of the rules,
  * S on both sides of L, the small-order R that OpenSSL accepts, and which backend is chosen.
  */
+
+import { Worker } from 'node:worker_threads'
 import { Point } from '@noble/ed25519'
 import { base58 } from '@scure/base'
 import { describe, expect, it, vi } from 'vitest'
@@ -349,5 +351,62 @@ describe('node backend: a secret signed with again', () => {
     expect(node.publicKey(secret)).toEqual(b.publicKey)
     secret.fill(0)
     expect(node.publicKey(secret)).toEqual(getBackend('noble').publicKey(new Uint8Array(32)))
+  })
+
+  it('pairs a copy read once with its own public key, and signs with that copy as the bytes it holds', () => {
+    const node = getBackend('node')
+    const noble = getBackend('noble')
+    const a = keyFor('pair key a')
+    const b = keyFor('pair key b')
+    const message = utf8('signed with the copy')
+    const caller = Uint8Array.from(a.secretKey)
+    const pair = node.keyPair?.(caller) as { secretKey: Uint8Array; publicKey: Uint8Array }
+    expect(pair.secretKey).not.toBe(caller)
+    expect(pair.secretKey).toEqual(a.secretKey)
+    expect(pair.publicKey).toEqual(a.publicKey)
+    // The caller's array changes afterwards: the pair is still a's, and so are its signatures.
+    caller.set(b.secretKey)
+    expect(node.sign(pair.secretKey, message)).toEqual(noble.sign(a.secretKey, message))
+    expect(node.publicKey(caller)).toEqual(b.publicKey)
+    expect(node.sign(caller, message)).toEqual(noble.sign(b.secretKey, message))
+    // The pair's own public key, written into, is not what the next pair gets.
+    pair.publicKey.fill(0)
+    expect(node.keyPair?.(pair.secretKey).publicKey).toEqual(a.publicKey)
+  })
+
+  it('a secret another thread keeps rewriting is never remembered as the other key once it rests', async () => {
+    const node = getBackend('node')
+    const noble = getBackend('noble')
+    const a = keyFor('shared key a')
+    const b = keyFor('shared key b')
+    const memory = new SharedArrayBuffer(36)
+    const control = new Int32Array(memory, 32, 1)
+    // Flips the secret between a's bytes and b's until told to stop, then leaves b's.
+    const worker = new Worker(
+      `const { workerData: { memory, a, b } } = require('node:worker_threads')
+       const secret = new Uint8Array(memory, 0, 32), control = new Int32Array(memory, 32, 1)
+       Atomics.store(control, 0, 1)
+       while (Atomics.load(control, 0) === 1) { secret.set(a); secret.set(b) }
+       Atomics.store(control, 0, 3)
+       Atomics.notify(control, 0)`,
+      { eval: true, workerData: { memory, a: a.secretKey, b: b.secretKey } },
+    )
+    while (Atomics.load(control, 0) !== 1) await new Promise((r) => setTimeout(r, 5))
+    // Each view its own cache entry, made while the bytes move under it.
+    const views = Array.from({ length: 5000 }, () => {
+      const view = new Uint8Array(memory, 0, 32)
+      node.publicKey(view)
+      return view
+    })
+    Atomics.store(control, 0, 2)
+    Atomics.wait(control, 0, 2, 5000)
+    await worker.terminate()
+    const resting = new Uint8Array(memory, 0, 32)
+    expect(resting).toEqual(b.secretKey)
+    const message = utf8('at rest')
+    const wrong = views.filter(
+      (v) => toHex(node.publicKey(v)) !== toHex(b.publicKey) || toHex(node.sign(v, message)) !== toHex(noble.sign(b.secretKey, message)),
+    )
+    expect(wrong).toHaveLength(0)
   })
 })
