@@ -176,15 +176,22 @@ export function createApp(options: AppOptions): Hono {
   )
   const app = new Hono()
 
-  // A request whose URL cannot be built or used (a Host that is no host name, credentials in an
-  // absolute-form target): the caller's error, answered before anything reads the request.
+  // A request whose URL cannot be built or used (a Host that is empty or no host name, one
+  // named twice, credentials in an absolute-form target), or a GET or HEAD that carries a body
+  // (no route reads one, and a signature must not be taken to cover what nobody reads): the
+  // caller's error, answered before anything reads the request.
   app.use('*', async (c, next) => {
+    const malformed = (message: string) => c.json({ error: { code: 'ERR_REQUEST_MALFORMED', message } }, 400)
     try {
       const url = new URL(c.req.url)
       if (url.username !== '' || url.password !== '') throw new TypeError('credentials in the URL')
       void c.req.raw.headers
+      if (c.req.header('host') === '' || hostLines(c) > 1) throw new TypeError('no single Host')
     } catch {
-      return c.json({ error: { code: 'ERR_REQUEST_MALFORMED', message: 'the request names no valid host or URL' } }, 400)
+      return malformed('the request names no valid host or URL')
+    }
+    if ((c.req.method === 'GET' || c.req.method === 'HEAD') && carriesBody(c)) {
+      return malformed(`a ${c.req.method} request carries no body`)
     }
     return next()
   })
@@ -1118,4 +1125,19 @@ function reasonOf(value: unknown): string {
   const checked = denialReason(value)
   if ('problem' in checked) throw new ServiceError(400, 'ERR_REQUEST_MALFORMED', `"reason" ${checked.problem}`)
   return checked.reason
+}
+
+/** How many Host lines a request sent, where the runtime shows them (node:http keeps the first alone). */
+function hostLines(c: Context): number {
+  const raw = (c.env as { incoming?: { rawHeaders?: unknown } } | undefined)?.incoming?.rawHeaders
+  if (!Array.isArray(raw)) return 1
+  let lines = 0
+  for (let i = 0; i < raw.length; i += 2) if (typeof raw[i] === 'string' && (raw[i] as string).toLowerCase() === 'host') lines++
+  return lines
+}
+
+/** Whether a request declares a body: a length other than 0, or any transfer coding. */
+function carriesBody(c: Context): boolean {
+  const length = c.req.header('content-length')
+  return (length !== undefined && length.trim() !== '0') || c.req.header('transfer-encoding') !== undefined
 }

@@ -7,10 +7,11 @@
 
 import { setMaxListeners } from 'node:events'
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { hostname, networkInterfaces } from 'node:os'
 import { dirname } from 'node:path'
-import { serve } from '@hono/node-server'
+import { getRequestListener, RequestError } from '@hono/node-server'
 import { base64 } from '@scure/base'
 import pino, { type Logger } from 'pino'
 import { exportSecretKeyPem, generateKeyPair, importSecretKeyPem, type KeyPair, toDidKey } from '../crypto/keys.js'
@@ -134,7 +135,7 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
   const closing = new AbortController()
   // One listener per open push stream: many streams are normal, not a leak.
   setMaxListeners(0, closing.signal)
-  let server: ReturnType<typeof serve>
+  let server: Server
   const sockets = new Set<Socket>()
   // Known once listening (the port may be 0); until then no signed request is accepted.
   let authorities: readonly string[] = []
@@ -168,7 +169,22 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
       })
       await webhooks.ready
     }
-    server = serve({ fetch: app.fetch, hostname: config.host, port: config.port })
+    server = createServer(
+      getRequestListener(app.fetch, {
+        hostname: config.host,
+        // A request node:http took but no URL can be made of (a Host that is no host name, a
+        // bad target) is the caller's error, said as every other one is; anything else thrown
+        // before the app answers is ours.
+        errorHandler: (e) =>
+          e instanceof RequestError
+            ? Response.json(
+                { error: { code: 'ERR_REQUEST_MALFORMED', message: 'the request names no valid host or URL' } },
+                { status: 400 },
+              )
+            : Response.json({ error: { code: 'ERR_INTERNAL', message: 'internal error' } }, { status: 500 }),
+      }),
+    )
+    server.listen(config.port, config.host)
     server.on('connection', (socket: Socket) => {
       sockets.add(socket)
       socket.once('close', () => sockets.delete(socket))
@@ -269,12 +285,13 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
 }
 
 /**
- * The `host[:port]` names signed requests may address: the `--public-url`s when given (behind
- * a proxy, the names clients use), else the address listened on — for a loopback address also
- * `localhost`, for a wildcard address every address of this machine and its host name.
+ * The names signed requests may address: the `--public-url`s' origins when given (behind a
+ * proxy, the names clients use), else the `host:port` listened on (plain HTTP) — for a loopback
+ * address also `localhost`, for a wildcard address every address of this machine and its host
+ * name.
  */
 export function serviceAuthorities(publicUrls: readonly string[], address: AddressInfo): string[] {
-  if (publicUrls.length > 0) return publicUrls.map((u) => new URL(u).host.toLowerCase())
+  if (publicUrls.length > 0) return publicUrls.map((u) => new URL(u).origin)
   const port = address.port
   const named = (host: string) => new URL(`http://${host.includes(':') ? `[${host}]` : host}:${port}`).host.toLowerCase()
   const loopback = ['127.0.0.1', 'localhost', '::1']

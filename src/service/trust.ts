@@ -61,10 +61,11 @@ export interface TrustOptions {
   /** How old a signed request may be (its `created`): 1 to 86,400 s (default 300 s). */
   readonly signatureMaxAge?: number
   /**
-   * The `host[:port]` names this service is reached by (lower case, default ports left out).
-   * A signed request covers `@authority`; one signed for another name was meant for another
-   * service, and is refused, so that a request captured at one service is worth nothing at the
-   * next. A function, since the port may be known only once the service listens.
+   * The names this service is reached by: each an origin (`https://host[:port]`, as a URL
+   * serializes it: lower case, default port left out) or a bare `host[:port]`, reached over
+   * plain HTTP. A signed request covers `@authority`; one signed for another name was meant
+   * for another service, and is refused, so that a request captured at one service is worth
+   * nothing at the next. A function, since the port may be known only once the service listens.
    */
   readonly authorities?: () => readonly string[]
 }
@@ -174,27 +175,41 @@ export function createTrust(
   const skew = countOption(options.skew, 60, 0, 300, 'skew')
   const signatureMaxAge = countOption(options.signatureMaxAge, 300, 1, 86_400, 'signatureMaxAge')
 
+  let names: { readonly list: readonly string[]; readonly origins: readonly URL[] } | undefined
+  /** The configured names as origins, parsed again only when the list changes. */
+  const originsOf = (list: readonly string[]): readonly URL[] => {
+    if (names?.list !== list) names = { list, origins: list.map((n) => new URL(n.includes('://') ? n : `http://${n}`)) }
+    return names.origins
+  }
+
   /** `admit` runs after the signature and before the nonce is stored: strangers write nothing. */
   const signedBy = async (c: Context, body: Uint8Array, admit: (did: string) => void): Promise<Caller> => {
     const now = clock()
-    const authority = new URL(c.req.url).host.toLowerCase()
     const ours = options.authorities?.()
     // Every 401 of the signature's checks says what to sign (spec §3.2), this first one too;
     // made only for a refusal (every signed request passes here).
     const accept = () => ({ 'accept-signature': acceptSignature(!['GET', 'HEAD', 'DELETE'].includes(c.req.method)) })
-    if (ours !== undefined && !ours.includes(authority)) {
-      throw new ServiceError(
-        401,
-        'ERR_AUTH_INVALID',
-        `this service is not reached as ${JSON.stringify(authority)}: a request signed for another service is refused (the operator sets the names with --public-url)`,
-        accept(),
-      )
+    // The request's URL as its signer named it: with the matching name's scheme and authority.
+    let url = c.req.url
+    if (ours !== undefined) {
+      const received = receivedAuthority(c)
+      const origin = originsOf(ours).find((o) => reaches(o, received))
+      if (origin === undefined) {
+        throw new ServiceError(
+          401,
+          'ERR_AUTH_INVALID',
+          `this service is not reached as ${JSON.stringify(received.shown.slice(0, 300))}: a request signed for another service is refused (the operator sets the names with --public-url)`,
+          accept(),
+        )
+      }
+      const asked = new URL(url)
+      url = `${origin.origin}${asked.pathname}${asked.search}`
     }
     let signed: VerifiedSignature
     try {
       // Off the event loop: the service serves other requests while the signature is checked.
       signed = await verifyRequestSignatureAsync(
-        { method: c.req.method, url: c.req.url, header: (name) => c.req.header(name), body },
+        { method: c.req.method, url, header: (name) => c.req.header(name), body },
         { now, maxAge: signatureMaxAge, skew },
       )
     } catch (e) {
@@ -311,4 +326,47 @@ function inStanding(b: UnverifiedBlock, entries: readonly FeedEntry[], action: s
 export function consumeBinding(chain: readonly UnverifiedBlock[], counterKeys: readonly string[]): string {
   const text = `${chain.map((b) => b.idHex).join('.')}\n${[...counterKeys].sort().join('\n')}`
   return toHex(sha256(utf8(text)))
+}
+
+/** The host a request was received for, and the port its Host named (undefined: none named). */
+interface ReceivedAuthority {
+  readonly host: string
+  readonly port: string | undefined
+  /** As the request named it (lower case), for the refusal. */
+  readonly shown: string
+}
+
+/**
+ * The authority a request was sent to. Under node:http with an origin-form target it is the
+ * `Host` header as sent: whether it names a port matters, since the service (behind a proxy
+ * that ends TLS) cannot see the scheme the client used, and a port left out is the default of
+ * the client's scheme. Otherwise (an absolute-form target, which names the authority itself,
+ * RFC 9112 §3.2.2; another runtime, whose URL has the real scheme) the request's URL, its port
+ * made explicit.
+ */
+function receivedAuthority(c: Context): ReceivedAuthority {
+  const incoming = (c.env as { incoming?: { url?: unknown; headers?: { host?: unknown } } } | undefined)?.incoming
+  const host = incoming?.headers?.host
+  if (typeof incoming?.url === 'string' && incoming.url.startsWith('/') && typeof host === 'string') {
+    const named = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(host)
+    try {
+      const hostname = new URL(`http://${named?.[1] ?? host}`).hostname
+      return { host: hostname, port: named?.[2] === undefined ? undefined : String(Number(named[2])), shown: host.toLowerCase() }
+    } catch {
+      // Reaches no name of ours (an empty Host is refused before any route).
+      return { host: host.toLowerCase(), port: undefined, shown: host.toLowerCase() }
+    }
+  }
+  const url = new URL(c.req.url)
+  return { host: url.hostname, port: url.port || defaultPort(url.protocol), shown: url.host }
+}
+
+const defaultPort = (protocol: string): string => (protocol === 'https:' ? '443' : '80')
+
+/** Whether a request received for `received` is one for `origin`. */
+function reaches(origin: URL, received: ReceivedAuthority): boolean {
+  if (origin.hostname !== received.host) return false
+  // No port named: the default of the client's scheme, which is the origin's when the origin names none.
+  if (received.port === undefined) return origin.port === ''
+  return received.port === (origin.port || defaultPort(origin.protocol))
 }

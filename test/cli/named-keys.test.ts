@@ -57,11 +57,10 @@ describe('NAME=KEY lists', () => {
 describe('the names signed requests may address', () => {
   const at = (address: string, port = 8787): AddressInfo => ({ address, port, family: address.includes(':') ? 'IPv6' : 'IPv4' })
 
-  it('the public URLs when given (default ports left out, lower case)', () => {
-    expect(serviceAuthorities(['https://Mandate.Example', 'http://proxy.example:8080/'], at('127.0.0.1'))).toEqual([
-      'mandate.example',
-      'proxy.example:8080',
-    ])
+  it('the public URLs when given, as origins (default ports left out, lower case)', () => {
+    expect(
+      serviceAuthorities(['https://Mandate.Example', 'http://proxy.example:8080/', 'https://odd.example:80'], at('127.0.0.1')),
+    ).toEqual(['https://mandate.example', 'http://proxy.example:8080', 'https://odd.example:80'])
   })
 
   it('a loopback address answers to localhost and both loopback addresses too; another address only to itself', () => {

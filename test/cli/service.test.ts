@@ -356,6 +356,11 @@ describe('CLI with a service', () => {
     expect([twoNames.code, twoNames.stderr]).toEqual([2, expect.stringContaining('registered as both a and b')])
     const badUrl = mandate(['serve', '--port', '0', '--root', alice, '--public-url', 'mandate.example/path'])
     expect([badUrl.code, badUrl.stderr]).toEqual([2, expect.stringContaining('--public-url: expected http(s)://HOST[:PORT]')])
+    // an origin only: no credentials, query or fragment, and a port that is one
+    for (const url of ['https://user:pw@mandate.example', 'https://mandate.example?x', 'https://mandate.example:99999']) {
+      const refused = mandate(['serve', '--port', '0', '--root', alice, '--public-url', url])
+      expect([url, refused.code, refused.stderr]).toEqual([url, 2, expect.stringContaining('--public-url: expected http(s)://HOST[:PORT]')])
+    }
     const badKey = mandate(['serve', '--port', '0', '--root', 'alice=did:key:zNope'])
     expect([badKey.code, badKey.stderr]).toEqual([2, expect.stringContaining('is not an Ed25519 public key')])
     expect(mandate(['serve', '--port', '0', '--log-level', 'chatty', '--root', alice]).stderr).toContain('log level')
