@@ -1139,5 +1139,5 @@ function hostLines(c: Context): number {
 /** Whether a request declares a body: a length other than 0, or any transfer coding. */
 function carriesBody(c: Context): boolean {
   const length = c.req.header('content-length')
-  return (length !== undefined && length.trim() !== '0') || c.req.header('transfer-encoding') !== undefined
+  return (length !== undefined && !/^\s*0+\s*$/.test(length)) || c.req.header('transfer-encoding') !== undefined
 }

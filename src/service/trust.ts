@@ -334,6 +334,8 @@ interface ReceivedAuthority {
   readonly port: string | undefined
   /** As the request named it (lower case), for the refusal. */
   readonly shown: string
+  /** The origin the request itself names, scheme included (absolute form, another runtime): only that name reaches it. */
+  readonly origin?: string
 }
 
 /**
@@ -347,7 +349,11 @@ interface ReceivedAuthority {
 function receivedAuthority(c: Context): ReceivedAuthority {
   const incoming = (c.env as { incoming?: { url?: unknown; headers?: { host?: unknown } } } | undefined)?.incoming
   const host = incoming?.headers?.host
-  if (typeof incoming?.url === 'string' && incoming.url.startsWith('/') && typeof host === 'string') {
+  const originForm = typeof incoming?.url === 'string' && incoming.url.startsWith('/')
+  // HTTP/1.0 without a Host: the URL node:http made of it names the listen address, which the
+  // request never named; it reaches no name.
+  if (originForm && host === undefined) return { host: '', port: undefined, shown: '(no Host)' }
+  if (originForm && typeof host === 'string') {
     const named = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(host)
     try {
       const hostname = new URL(`http://${named?.[1] ?? host}`).hostname
@@ -358,13 +364,14 @@ function receivedAuthority(c: Context): ReceivedAuthority {
     }
   }
   const url = new URL(c.req.url)
-  return { host: url.hostname, port: url.port || defaultPort(url.protocol), shown: url.host }
+  return { host: url.hostname, port: url.port || defaultPort(url.protocol), shown: url.host, origin: url.origin }
 }
 
 const defaultPort = (protocol: string): string => (protocol === 'https:' ? '443' : '80')
 
 /** Whether a request received for `received` is one for `origin`. */
 function reaches(origin: URL, received: ReceivedAuthority): boolean {
+  if (received.origin !== undefined) return origin.origin === received.origin
   if (origin.hostname !== received.host) return false
   // No port named: the default of the client's scheme, which is the origin's when the origin names none.
   if (received.port === undefined) return origin.port === ''

@@ -357,7 +357,13 @@ describe('CLI with a service', () => {
     const badUrl = mandate(['serve', '--port', '0', '--root', alice, '--public-url', 'mandate.example/path'])
     expect([badUrl.code, badUrl.stderr]).toEqual([2, expect.stringContaining('--public-url: expected http(s)://HOST[:PORT]')])
     // an origin only: no credentials, query or fragment, and a port that is one
-    for (const url of ['https://user:pw@mandate.example', 'https://mandate.example?x', 'https://mandate.example:99999']) {
+    for (const url of [
+      'https://user:pw@mandate.example',
+      'https://mandate.example?x',
+      'https://mandate.example:99999',
+      'https://mandate.example\\x',
+      'https://mandate.example:0',
+    ]) {
       const refused = mandate(['serve', '--port', '0', '--root', alice, '--public-url', url])
       expect([url, refused.code, refused.stderr]).toEqual([url, 2, expect.stringContaining('--public-url: expected http(s)://HOST[:PORT]')])
     }

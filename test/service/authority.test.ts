@@ -102,6 +102,18 @@ describe('the name a signed request was sent to', () => {
       401,
       'ERR_AUTH_INVALID',
     ])
+    // The target's scheme is its own: http://secure.example is not https://secure.example.
+    expect(at(await inbox('http://secure.example/v1/approvals', 'secure.example', 'http://secure.example/v1/approvals'))).toEqual([
+      401,
+      'ERR_AUTH_INVALID',
+    ])
+  })
+
+  it('HTTP/1.0 without a Host reaches no name (its URL would name the listen address); a public route still answers', async () => {
+    const headers = signRequest({ method: 'GET', url: `http://127.0.0.1/v1/approvals` }, carol)
+    const lines = Object.entries(headers).map(([k, v]) => `${k}: ${v}`)
+    expect(at(await raw(['GET /v1/approvals HTTP/1.0', ...lines]))).toEqual([401, 'ERR_AUTH_INVALID'])
+    expect(at(await raw(['GET /healthz HTTP/1.0']))).toEqual([200, undefined])
   })
 })
 
@@ -130,8 +142,10 @@ describe('requests no route can take: 400 ERR_REQUEST_MALFORMED, with its error 
     expect(
       at(await raw([...get, ...signed(without), 'transfer-encoding: chunked'], `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`)),
     ).toEqual([400, 'ERR_REQUEST_MALFORMED'])
-    // A length of 0 is no body.
-    const empty = signRequest({ method: 'GET', url: 'https://secure.example/v1/approvals' }, carol)
-    expect(at(await raw([...get, ...signed(empty), 'content-length: 0']))).toEqual([200, undefined])
+    // A length of 0, however written, is no body.
+    for (const zero of ['0', '00']) {
+      const empty = signRequest({ method: 'GET', url: 'https://secure.example/v1/approvals' }, carol)
+      expect(at(await raw([...get, ...signed(empty), `content-length: ${zero}`]))).toEqual([200, undefined])
+    }
   })
 })

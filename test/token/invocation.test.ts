@@ -116,6 +116,14 @@ describe('invoke() option checks', () => {
     expect(() => attenuate(text, {})).toThrow(new TypeError('"mandate" expected a parsed mandate, not its text: pass parseMandate(text)'))
   })
 
+  it('null, or a function carrying blocks, is no mandate: the same TypeError, not one from inside', () => {
+    const refused = new TypeError('"mandate" expected a mandate, as parseMandate returns')
+    expect(() => invoke(null as never, { key: assistant, action: 'email:read', audience: 'svc', now: T0 })).toThrow(refused)
+    expect(() => attenuate(null as never, {})).toThrow(refused)
+    const posing = Object.assign(() => undefined, { blocks: rootGrant().blocks }) as unknown as UnverifiedMandate
+    expect(() => invoke(posing, { key: assistant, action: 'email:read', audience: 'svc', now: T0 })).toThrow(refused)
+  })
+
   it('a sealed mandate cannot sign invocations', () => {
     const sealed = seal(bearerChild([{ type: 'actions', patterns: ['email:read'] }]))
     const e = caught(() => invoke(sealed, { action: 'email:read', audience: 'svc', now: T0 }))

@@ -115,7 +115,7 @@ export async function serve(ctx: Context, opts: ServeFlags): Promise<void> {
     .map((u) => u.trim())
     .filter(Boolean)
   for (const u of publicUrls)
-    if (!/^https?:\/\/[^\s/?#@]+\/?$/.test(u) || !URL.canParse(u))
+    if (!/^https?:\/\/[^\s/\\?#@]+\/?$/.test(u) || !URL.canParse(u) || new URL(u).port === '0')
       usage(`--public-url: expected http(s)://HOST[:PORT], got ${JSON.stringify(u)}`, 'e.g. --public-url https://mandate.example')
   const webhooks = (opts.webhook?.length ? opts.webhook : (env['MANDATE_WEBHOOKS'] ?? '').split(/\s+/)).filter(Boolean)
   for (const [i, u] of webhooks.entries()) {
