@@ -313,12 +313,13 @@ describe('keys: formats and messages', () => {
 })
 
 describe('node backend: a secret signed with again', () => {
+  const node = getBackend('node')
+  const noble = getBackend('noble')
+  const message = utf8('signed again')
+
   it('signs with what the array holds now: the same bytes reuse the imported key, changed bytes are imported anew', () => {
-    const node = getBackend('node')
-    const noble = getBackend('noble')
     const a = keyFor('signing-key a')
     const b = keyFor('signing-key b')
-    const message = utf8('the same message')
     const secret = Uint8Array.from(a.secretKey)
     // Ed25519 is deterministic: each signature must be the one the other backend makes.
     expect(node.sign(secret, message)).toEqual(noble.sign(a.secretKey, message))
@@ -337,7 +338,6 @@ describe('node backend: a secret signed with again', () => {
   })
 
   it("derives the public key of what the array holds now, and what it returns is the caller's to change", () => {
-    const node = getBackend('node')
     const a = keyFor('derived key a')
     const b = keyFor('derived key b')
     const secret = Uint8Array.from(a.secretKey)
@@ -350,15 +350,12 @@ describe('node backend: a secret signed with again', () => {
     secret.set(b.secretKey)
     expect(node.publicKey(secret)).toEqual(b.publicKey)
     secret.fill(0)
-    expect(node.publicKey(secret)).toEqual(getBackend('noble').publicKey(new Uint8Array(32)))
+    expect(node.publicKey(secret)).toEqual(noble.publicKey(new Uint8Array(32)))
   })
 
   it('pairs a copy read once with its own public key, and signs with that copy as the bytes it holds', () => {
-    const node = getBackend('node')
-    const noble = getBackend('noble')
     const a = keyFor('pair key a')
     const b = keyFor('pair key b')
-    const message = utf8('signed with the copy')
     const caller = Uint8Array.from(a.secretKey)
     const pair = node.keyPair?.(caller) as { secretKey: Uint8Array; publicKey: Uint8Array }
     expect(pair.secretKey).not.toBe(caller)
@@ -375,8 +372,6 @@ describe('node backend: a secret signed with again', () => {
   })
 
   it('a secret another thread keeps rewriting is never remembered as the other key once it rests', async () => {
-    const node = getBackend('node')
-    const noble = getBackend('noble')
     const a = keyFor('shared key a')
     const b = keyFor('shared key b')
     const memory = new SharedArrayBuffer(36)
@@ -403,7 +398,6 @@ describe('node backend: a secret signed with again', () => {
     await worker.terminate()
     const resting = new Uint8Array(memory, 0, 32)
     expect(resting).toEqual(b.secretKey)
-    const message = utf8('at rest')
     const wrong = views.filter(
       (v) => toHex(node.publicKey(v)) !== toHex(b.publicKey) || toHex(node.sign(v, message)) !== toHex(noble.sign(b.secretKey, message)),
     )

@@ -13,9 +13,9 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { signRequest } from '../../src/crypto/http-signature.js'
 import { toDidKey } from '../../src/index.js'
-import { type RunningService, startService } from '../../src/service/server.js'
-import { capture } from '../helpers/feed-service.js'
+import type { RunningService } from '../../src/service/server.js'
 import { fixedKey } from '../helpers/fixtures.js'
+import { startServiceIn } from '../helpers/service.js'
 
 const alice = fixedKey('alice')
 const carol = fixedKey('carol')
@@ -24,13 +24,7 @@ let port: number
 
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'mandate-authority-'))
-  service = await startService({
-    host: '127.0.0.1',
-    port: 0,
-    db: join(dir, 'mandate.db'),
-    keyFile: join(dir, 'service.pem'),
-    logLevel: 'silent',
-    logger: capture().logger,
+  service = await startServiceIn(dir, {
     trust: { roots: [{ key: toDidKey(alice.publicKey), name: 'alice' }] },
     publicUrls: ['https://secure.example', 'https://odd.example:80', 'http://plain.example:8080'],
   })
