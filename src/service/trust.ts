@@ -328,23 +328,22 @@ export function consumeBinding(chain: readonly UnverifiedBlock[], counterKeys: r
   return toHex(sha256(utf8(text)))
 }
 
-/** The host a request was received for, and the port its Host named (undefined: none named). */
-interface ReceivedAuthority {
-  readonly host: string
-  readonly port: string | undefined
-  /** As the request named it (lower case), for the refusal. */
-  readonly shown: string
-  /** The origin the request itself names, scheme included (absolute form, another runtime): only that name reaches it. */
-  readonly origin?: string
-}
+/**
+ * Where a request was sent: the origin it names itself, scheme included (an absolute-form
+ * target; another runtime), which only that very name reaches; or a `Host` without a scheme,
+ * its host and the port it named (undefined: none).
+ */
+type ReceivedAuthority = { readonly shown: string } & (
+  | { readonly origin: string }
+  | { readonly origin?: undefined; readonly host: string; readonly port: string | undefined }
+)
 
 /**
  * The authority a request was sent to. Under node:http with an origin-form target it is the
  * `Host` header as sent: whether it names a port matters, since the service (behind a proxy
  * that ends TLS) cannot see the scheme the client used, and a port left out is the default of
  * the client's scheme. Otherwise (an absolute-form target, which names the authority itself,
- * RFC 9112 §3.2.2; another runtime, whose URL has the real scheme) the request's URL, its port
- * made explicit.
+ * RFC 9112 §3.2.2; another runtime, whose URL has the real scheme) the request's URL's origin.
  */
 function receivedAuthority(c: Context): ReceivedAuthority {
   const incoming = (c.env as { incoming?: { url?: unknown; headers?: { host?: unknown } } } | undefined)?.incoming
@@ -364,7 +363,7 @@ function receivedAuthority(c: Context): ReceivedAuthority {
     }
   }
   const url = new URL(c.req.url)
-  return { host: url.hostname, port: url.port || defaultPort(url.protocol), shown: url.host, origin: url.origin }
+  return { origin: url.origin, shown: url.host }
 }
 
 const defaultPort = (protocol: string): string => (protocol === 'https:' ? '443' : '80')
