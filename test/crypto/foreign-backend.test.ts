@@ -6,8 +6,8 @@
  */
 import { describe, expect, it } from 'vitest'
 import type { Ed25519Backend } from '../../src/crypto/backend.js'
-import { availableBackends, getBackend, messageFor } from '../../src/crypto/ed25519.js'
-import { generateKeyPair } from '../../src/crypto/keys.js'
+import { availableBackends, getBackend, messageFor, setDefaultBackend } from '../../src/crypto/ed25519.js'
+import { generateKeyPair, keyPairFromSecret } from '../../src/crypto/keys.js'
 import type { MandateError } from '../../src/errors.js'
 import { scratch } from '../../src/internal/pool.js'
 import { checkPresentation, checkPresentationAsync } from '../../src/token/integrity.js'
@@ -119,5 +119,22 @@ describe('a backend passed in by the caller', () => {
     release()
     expect(await pending).toBe('ERR_SIG_INVALID')
     expect(() => checkPresentation(forged, queued)).toThrow(expect.objectContaining({ code: 'ERR_SIG_INVALID' }))
+  })
+})
+
+describe('a default backend that keeps nothing it derived (no keyPair)', () => {
+  it('keyPairFromSecret still pairs a copy of the secret with its own public key', () => {
+    const node = getBackend('node')
+    const seed = Uint8Array.from({ length: 32 }, (_, i) => i)
+    setDefaultBackend('noble')
+    try {
+      expect(getBackend().keyPair).toBeUndefined()
+      const pair = keyPairFromSecret(seed)
+      expect(pair.secretKey).not.toBe(seed)
+      expect(pair.secretKey).toEqual(seed)
+      expect(pair.publicKey).toEqual(node.publicKey(seed))
+    } finally {
+      setDefaultBackend('node')
+    }
   })
 })
