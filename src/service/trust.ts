@@ -202,8 +202,11 @@ export function createTrust(
           accept(),
         )
       }
-      const asked = new URL(url)
-      url = `${origin.origin}${asked.pathname}${asked.search}`
+      // Usually the URL already has that origin (a Host with its port, or no proxy): kept as is.
+      if (!url.startsWith(`${origin.origin}/`)) {
+        const asked = new URL(url)
+        url = `${origin.origin}${asked.pathname}${asked.search}`
+      }
     }
     let signed: VerifiedSignature
     try {
@@ -355,7 +358,10 @@ function receivedAuthority(c: Context): ReceivedAuthority {
   if (originForm && typeof host === 'string') {
     const named = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(host)
     try {
-      const hostname = new URL(`http://${named?.[1] ?? host}`).hostname
+      // A lower-case name whose last label is no number is its own URL host name; anything else
+      // (an IPv4 address in any notation, upper case, IPv6, punctuation) is read as a URL reads it.
+      const plain = named?.[1] !== undefined && /^[a-z0-9.-]+$/.test(named[1]) && !/(^|\.)(0x[0-9a-f]*|\d+)\.?$/.test(named[1])
+      const hostname = plain ? (named[1] as string) : new URL(`http://${named?.[1] ?? host}`).hostname
       return { host: hostname, port: named?.[2] === undefined ? undefined : String(Number(named[2])), shown: host.toLowerCase() }
     } catch {
       // Reaches no name of ours (an empty Host is refused before any route).

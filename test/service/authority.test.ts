@@ -82,6 +82,7 @@ describe('the name a signed request was sent to', () => {
     expect(at(await inbox('https://odd.example:80/v1/approvals', 'odd.example:80'))).toEqual([200, undefined])
     expect(at(await inbox('https://odd.example:80/v1/approvals', 'odd.example'))).toEqual([401, 'ERR_AUTH_INVALID'])
     expect(at(await inbox('http://plain.example:8080/v1/approvals', 'PLAIN.example:8080'))).toEqual([200, undefined])
+    expect(at(await inbox('http://plain.example:8080/v1/approvals', 'plain.example:08080'))).toEqual([200, undefined])
     expect(at(await inbox('http://plain.example:8080/v1/approvals', 'plain.example'))).toEqual([401, 'ERR_AUTH_INVALID'])
     // Signed for one name, sent to another of ours: the signature covers the name.
     expect(at(await inbox('https://secure.example/v1/approvals', 'plain.example:8080'))).toEqual([401, 'ERR_AUTH_INVALID'])
